@@ -1,0 +1,379 @@
+/*
+** brake.h: the C interface to the brake engine.
+**
+** This header is the specification. Every function below says what it does,
+** who owns what it returns, which threads may call it and what it returns on
+** failure. The Node addon uses nothing but this header, so any FFI host (C,
+** Python ctypes, Rust) gets exactly what Node gets.
+**
+** Overview
+**
+**   brake_program   compiled source (immutable, may back many engines)
+**   brake_engine    worker threads + call table running one program
+**   brake_value     a value tree crossing the ABI (arguments and results)
+**   brake_token     a cancellation token that may be shared by many calls
+**   brake_result    the outcome of one call, seen by its completion callback
+**
+**   brake_program* prog;
+**   if (brake_program_compile(src, len, "main.baml", &prog) != BRAKE_OK) {
+**     for (size_t i = 0; i < brake_program_diagnostic_count(prog); i++) ...
+**   }
+**   brake_engine* eng;
+**   brake_engine_create(prog, NULL, &eng);
+**   brake_program_free(prog);              // the engine keeps its own reference
+**   brake_call_start(eng, 7, "main", args, nargs, NULL, on_done, ctx);
+**   brake_cancel(eng, 7);                  // from any thread
+**   brake_engine_close(eng);               // cancels live calls, joins threads
+**   brake_engine_free(eng);
+**
+** Threads
+**
+**   Functions marked "any thread" may be called concurrently from any thread.
+**   The others may be called from any thread too but not concurrently on the
+**   same handle (the host serialises them), except where stated.
+**
+** Errors
+**
+**   Functions that can fail return an int status from brake_status_h's list
+**   (BRAKE_OK is 0). When a function fails, brake_last_error() on the same
+**   thread returns a message explaining the failure.
+**
+** Calls complete exactly once
+**
+**   When brake_call_start returns BRAKE_OK the completion callback will run
+**   exactly once, whatever happens (value, error, cancel, timeout, close).
+**   When it returns anything else the callback never runs.
+*/
+#ifndef BRAKE_H
+#define BRAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "brake_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(BRAKE_BUILDING_DLL)
+#define BRAKE_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define BRAKE_API __attribute__((visibility("default")))
+#else
+#define BRAKE_API
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define BRAKE_VERSION_MAJOR 0
+#define BRAKE_VERSION_MINOR 1
+#define BRAKE_VERSION_PATCH 0
+#define BRAKE_VERSION_STRING "0.1.0"
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH */
+#define BRAKE_VERSION_NUMBER 1000
+
+/* Run-time twins of the macros above, so a host can check that the header it
+** was compiled with matches the library it loaded. Any thread. */
+BRAKE_API const char* brake_version(void);
+BRAKE_API int brake_version_number(void);
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum brake_status {
+#define BRAKE_STATUS_ENUM_(name, value, message) BRAKE_##name = value,
+  BRAKE_STATUS_MAP(BRAKE_STATUS_ENUM_)
+#undef BRAKE_STATUS_ENUM_
+  BRAKE_STATUS_COUNT_
+} brake_status;
+
+/* "OK", "MISUSE", ... for a status; "UNKNOWN" for a value not in the list.
+** The string is static. Any thread. */
+BRAKE_API const char* brake_status_name(int status);
+/* The fixed message of a status ("out of memory"). Static. Any thread. */
+BRAKE_API const char* brake_status_message(int status);
+/* Explanation of the most recent failure of a brake_ function on the calling
+** thread ("function 'mian' is not defined"). Valid until the next brake_ call
+** on this thread. Never NULL; "" when nothing failed. */
+BRAKE_API const char* brake_last_error(void);
+
+/* ---------------------------------------------------------------- values */
+
+typedef struct brake_value brake_value;
+
+typedef enum brake_kind {
+  BRAKE_KIND_NULL = 0,
+  BRAKE_KIND_BOOL = 1,
+  BRAKE_KIND_INT = 2,    /* 64-bit signed */
+  BRAKE_KIND_FLOAT = 3,  /* IEEE double; distinct from INT, never converted */
+  BRAKE_KIND_STRING = 4, /* UTF-8, length-counted, may contain NUL */
+  BRAKE_KIND_ARRAY = 5,
+  BRAKE_KIND_MAP = 6,     /* string keys, insertion order kept */
+  BRAKE_KIND_INSTANCE = 7, /* class instance: a type name and ordered fields */
+  BRAKE_KIND_ENUM = 8      /* enum variant: a type name and a variant name */
+} brake_kind;
+
+/* Constructors. Each returns a new value owned by the caller (free it with
+** brake_value_free, or hand it to a function documented as taking ownership),
+** or NULL when out of memory. Any thread. */
+BRAKE_API brake_value* brake_value_null(void);
+BRAKE_API brake_value* brake_value_bool(int b);
+BRAKE_API brake_value* brake_value_int(int64_t i);
+BRAKE_API brake_value* brake_value_float(double f);
+/* Copies `len` bytes. Returns BRAKE_INVALID_ARGUMENT (and *out = NULL) if the
+** bytes are not valid UTF-8, BRAKE_MISUSE if out is NULL or (s is NULL and
+** len > 0). */
+BRAKE_API int brake_value_string(const char* s, size_t len, brake_value** out);
+BRAKE_API brake_value* brake_value_array(void);
+BRAKE_API brake_value* brake_value_map(void);
+/* An instance of class `type_name` with no fields yet; add fields with
+** brake_value_map_set. Same UTF-8 rule as brake_value_string. */
+BRAKE_API int brake_value_instance(const char* type_name, brake_value** out);
+/* Variant `variant` of enum `type_name`. */
+BRAKE_API int brake_value_enum(const char* type_name, const char* variant, brake_value** out);
+
+/* Appends `item` to array `arr`, taking ownership of `item` even on failure.
+** BRAKE_MISUSE if arr is not an array or either is NULL. */
+BRAKE_API int brake_value_array_push(brake_value* arr, brake_value* item);
+/* Sets key -> item in a map or instance, taking ownership of `item` even on
+** failure. An existing key is replaced in place (order kept). Keys must be
+** valid UTF-8 (BRAKE_INVALID_ARGUMENT otherwise). */
+BRAKE_API int brake_value_map_set(brake_value* map, const char* key, size_t key_len,
+                                  brake_value* item);
+
+/* Frees a value and everything it owns. NULL is a no-op. */
+BRAKE_API void brake_value_free(brake_value* v);
+/* A deep copy owned by the caller, or NULL when out of memory or v is NULL. */
+BRAKE_API brake_value* brake_value_clone(const brake_value* v);
+
+/* Accessors. They never fail: on a NULL value or the wrong kind they return
+** 0, 0.0, NULL or an empty string as stated. Borrowed pointers live as long as
+** the value. Any thread that may read the value. */
+BRAKE_API brake_kind brake_value_kind(const brake_value* v); /* NULL -> KIND_NULL */
+BRAKE_API int brake_value_get_bool(const brake_value* v);
+BRAKE_API int64_t brake_value_get_int(const brake_value* v);
+BRAKE_API double brake_value_get_float(const brake_value* v);
+/* STRING: its bytes; ENUM: the variant name; else NULL. *len (if non-NULL)
+** gets the byte length. The bytes are also NUL-terminated. */
+BRAKE_API const char* brake_value_get_string(const brake_value* v, size_t* len);
+/* INSTANCE and ENUM: the class or enum name; else NULL. */
+BRAKE_API const char* brake_value_type_name(const brake_value* v);
+/* ARRAY: element count; MAP and INSTANCE: entry count; else 0. */
+BRAKE_API size_t brake_value_length(const brake_value* v);
+/* ARRAY element i, or NULL if out of range. */
+BRAKE_API const brake_value* brake_value_array_get(const brake_value* v, size_t i);
+/* MAP/INSTANCE entry i (insertion order): key bytes and value, or NULL. */
+BRAKE_API const char* brake_value_map_key(const brake_value* v, size_t i, size_t* len);
+BRAKE_API const brake_value* brake_value_map_value(const brake_value* v, size_t i);
+/* MAP/INSTANCE lookup by key, or NULL. */
+BRAKE_API const brake_value* brake_value_map_find(const brake_value* v, const char* key,
+                                                  size_t key_len);
+
+/* Renders a value in brake's display format into a new NUL-terminated string
+** owned by the caller (free with brake_string_free). The format:
+**   null | true | false | 42 | -7            null, bool, int
+**   2.0  0.1  1e+300  inf  nan              float: shortest round-trip text,
+**                                           always with '.', 'e', "inf" or "nan"
+**   "a\"b\n"                                string: JSON-style escapes
+**   [1, 2]  []                              array
+**   {"k": 1, "j": [2]}  {}                  map (insertion order)
+**   Point {x: 1, y: "a"}  Point {}          instance
+**   Color.Red                               enum variant
+** BRAKE_MISUSE if out is NULL. A NULL value renders as null. Any thread. */
+BRAKE_API int brake_value_format(const brake_value* v, char** out);
+/* Frees a string returned by brake_value_format or brake_program_disassemble. */
+BRAKE_API void brake_string_free(char* s);
+
+/* ---------------------------------------------------------------- programs */
+
+typedef struct brake_program brake_program;
+
+/* Compiles `len` bytes of BAML source. `file_name` (may be NULL: "<source>")
+** appears in diagnostics.
+**
+** Always sets *out to a new program owned by the caller (free it with
+** brake_program_free), unless out is NULL (BRAKE_MISUSE) or memory runs out
+** (BRAKE_NO_MEMORY, *out = NULL). Returns BRAKE_COMPILE_ERROR when the
+** source has errors; the program then holds every diagnostic found (not just
+** the first) and cannot back an engine. Empty source and invalid UTF-8 are
+** compile errors. Any thread; the result is immutable and may be shared. */
+BRAKE_API int brake_program_compile(const char* source, size_t len, const char* file_name,
+                                    brake_program** out);
+BRAKE_API void brake_program_free(brake_program* p); /* NULL is a no-op */
+
+/* Diagnostics: count, then each one's file, 1-based line and column and
+** message. Strings live as long as the program. Out-params may be NULL.
+** Returns BRAKE_MISUSE for a NULL program or an index out of range. */
+BRAKE_API size_t brake_program_diagnostic_count(const brake_program* p);
+BRAKE_API int brake_program_diagnostic(const brake_program* p, size_t i, const char** file,
+                                       uint32_t* line, uint32_t* column, const char** message);
+
+/* Functions the program declares, in source order: their count, the i-th
+** name, its parameter count and i-th parameter name (for named arguments).
+** NULL / 0 when out of range. Strings live as long as the program. */
+BRAKE_API size_t brake_program_function_count(const brake_program* p);
+BRAKE_API const char* brake_program_function_name(const brake_program* p, size_t i);
+BRAKE_API size_t brake_program_function_param_count(const brake_program* p, size_t i);
+BRAKE_API const char* brake_program_function_param_name(const brake_program* p, size_t i,
+                                                        size_t param);
+/* Writes a human-readable disassembly of every function's bytecode to a new
+** NUL-terminated string owned by the caller (free with brake_string_free). */
+BRAKE_API int brake_program_disassemble(const brake_program* p, char** out);
+
+/* ---------------------------------------------------------------- tokens */
+
+typedef struct brake_token brake_token;
+
+/* A cancellation token: cancelling it cancels every live call started with it
+** (origin BRAKE_ORIGIN_TOKEN), and a call started with an already-cancelled
+** token settles as cancelled without running any code. One token may serve
+** any number of calls in any number of engines. Reference-counted: the
+** creator holds one reference, each live call holds one. Any thread. */
+BRAKE_API brake_token* brake_token_new(void);
+/* Cancels the token (idempotent). Returns how many live calls it flagged.
+** Any thread, any time. */
+BRAKE_API size_t brake_token_cancel(brake_token* t);
+BRAKE_API int brake_token_is_cancelled(const brake_token* t);
+/* Drops the caller's reference. NULL is a no-op. */
+BRAKE_API void brake_token_free(brake_token* t);
+
+/* ---------------------------------------------------------------- engines */
+
+typedef struct brake_engine brake_engine;
+typedef uint64_t brake_call_id;
+
+typedef struct brake_engine_options {
+  /* Set by brake_engine_options_init; lets the struct grow compatibly. */
+  uint32_t struct_size;
+  /* Worker threads the engine starts and owns. 0 = number of cores. */
+  uint32_t worker_threads;
+  /* Completion delivery. When NULL, each call's completion callback runs on
+  ** the worker thread that finished the call. When set, completions are
+  ** queued in the engine's one completion queue and `notify` is called (from
+  ** a worker thread, with no engine lock held) when that queue goes from
+  ** empty to non-empty; the host then calls brake_engine_drain on its own
+  ** thread, which runs the callbacks of everything pending. `notify` is not
+  ** called again until a drain has emptied the queue (coalesced). */
+  void (*notify)(void* notify_data);
+  void* notify_data;
+  /* Maximum script call depth before a stack-overflow script error. 0 = 1000. */
+  uint32_t max_call_depth;
+} brake_engine_options;
+
+BRAKE_API void brake_engine_options_init(brake_engine_options* o);
+
+/* Creates an engine running `program` (the engine takes its own reference;
+** the caller may free the program at once). `options` may be NULL.
+** BRAKE_MISUSE if program or out is NULL or the program has diagnostics;
+** BRAKE_INVALID_ARGUMENT for bad options. Any thread. */
+BRAKE_API int brake_engine_create(const brake_program* program, const brake_engine_options* options,
+                                  brake_engine** out);
+
+/* ---------------------------------------------------------------- calls */
+
+typedef struct brake_result brake_result;
+
+typedef enum brake_origin {
+  BRAKE_ORIGIN_NONE = 0,    /* not cancelled */
+  BRAKE_ORIGIN_CANCEL = 1,  /* brake_cancel */
+  BRAKE_ORIGIN_TOKEN = 2,   /* a brake_token the call was started with */
+  BRAKE_ORIGIN_TIMEOUT = 3, /* the call's own deadline (status BRAKE_TIMEOUT) */
+  BRAKE_ORIGIN_CLOSE = 4,   /* brake_engine_close */
+  BRAKE_ORIGIN_PARENT = 5   /* a parent call or task */
+} brake_origin;
+
+/* Runs exactly once per admitted call; see "Completion delivery" above for
+** the thread. `result` and everything borrowed from it are valid only until
+** the callback returns (copy with brake_value_clone to keep a value). The
+** callback must not block for long; it may call brake_call_start, brake_cancel
+** and brake_token_* but not brake_engine_close/free/drain. */
+typedef void (*brake_completion_fn)(void* user_data, const brake_result* result);
+
+typedef struct brake_call_options {
+  uint32_t struct_size; /* set by brake_call_options_init */
+  /* Deadline in milliseconds from admission; 0 = none. When it passes the
+  ** call settles with BRAKE_TIMEOUT (origin BRAKE_ORIGIN_TIMEOUT). */
+  uint64_t timeout_ms;
+  /* Optional token (may be NULL); the call holds a reference while live. */
+  brake_token* token;
+} brake_call_options;
+
+BRAKE_API void brake_call_options_init(brake_call_options* o);
+
+/* Starts a call of `function` with `nargs` positional arguments. The
+** arguments are borrowed for the duration of this function only (they are
+** copied; the caller still owns and frees them). `options` may be NULL.
+**
+** `id` is chosen by the caller: non-zero, and not the id of a live call of
+** this engine (a call is live from admission until its completion callback
+** has returned). On BRAKE_OK the callback runs exactly once.
+**
+** Failures (the callback never runs, nothing else is disturbed):
+**   BRAKE_MISUSE            NULL engine, function or callback; args NULL with nargs > 0
+**   BRAKE_INVALID_ARGUMENT  id 0; argument count or types do not match the
+**                           declared parameters; a NULL argument
+**   BRAKE_UNKNOWN_FUNCTION  no such function
+**   BRAKE_DUPLICATE_CALL_ID a live call has this id (the live call is untouched)
+**   BRAKE_ENGINE_CLOSED     brake_engine_close has begun
+** Exception: when options->token is already cancelled the call is admitted
+** and settles as BRAKE_CANCELLED without looking up the function (its id is
+** still checked for 0 and duplicates, and a closed engine still refuses it).
+** Any thread. */
+BRAKE_API int brake_call_start(brake_engine* e, brake_call_id id, const char* function,
+                               const brake_value* const* args, size_t nargs,
+                               const brake_call_options* options, brake_completion_fn done,
+                               void* user_data);
+
+/* Asks the live call `id` to stop. Returns BRAKE_OK if a live call was
+** found (whether or not it had already been asked, or is about to finish
+** with a value: the first of cancel and completion to commit wins), and
+** BRAKE_NOT_FOUND for an unknown or finished id (a no-op). Idempotent.
+** Any thread, any moment, including from a completion callback. */
+BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
+
+/* Number of live calls. Any thread. */
+BRAKE_API size_t brake_engine_live_calls(const brake_engine* e);
+
+/* Runs the completion callbacks of everything queued so far (only when the
+** engine was created with `notify`). Returns how many ran. Call from one host
+** thread at a time. */
+BRAKE_API size_t brake_engine_drain(brake_engine* e);
+
+/* Refuses new calls (BRAKE_ENGINE_CLOSED), cancels every live call (origin
+** BRAKE_ORIGIN_CLOSE), waits for their cleanup and joins the worker threads.
+** With `notify` set, their completions stay queued for brake_engine_drain
+** (which still works after close); otherwise their callbacks have run when
+** this returns. Idempotent. Must not be called from a completion callback or
+** a worker thread (BRAKE_MISUSE). */
+BRAKE_API int brake_engine_close(brake_engine* e);
+
+/* Closes (if needed), drains any completions still queued and frees the
+** engine. NULL is a no-op. Same thread rule as brake_engine_close. */
+BRAKE_API void brake_engine_free(brake_engine* e);
+
+/* ---------------------------------------------------------------- results */
+
+BRAKE_API brake_call_id brake_result_call_id(const brake_result* r);
+/* BRAKE_OK, BRAKE_CANCELLED, BRAKE_TIMEOUT, BRAKE_SCRIPT_ERROR, ... */
+BRAKE_API int brake_result_status(const brake_result* r);
+/* The returned value when the status is BRAKE_OK, else NULL. Borrowed. */
+BRAKE_API const brake_value* brake_result_value(const brake_result* r);
+/* Error message ("" on success). Borrowed. */
+BRAKE_API const char* brake_result_message(const brake_result* r);
+/* Why a cancelled/timed-out call stopped; BRAKE_ORIGIN_NONE otherwise. */
+BRAKE_API brake_origin brake_result_origin(const brake_result* r);
+/* Kind of script error ("panic", "overflow", "division_by_zero",
+** "index_out_of_range", "key_not_found", "stack_overflow", "type_error",
+** "assertion", "thrown"); "" otherwise. Borrowed. */
+BRAKE_API const char* brake_result_error_kind(const brake_result* r);
+/* The script stack at a script error, innermost first: count, then each
+** frame's function name and 1-based line. */
+BRAKE_API size_t brake_result_frame_count(const brake_result* r);
+BRAKE_API const char* brake_result_frame_function(const brake_result* r, size_t i);
+BRAKE_API uint32_t brake_result_frame_line(const brake_result* r, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BRAKE_H */

@@ -1,0 +1,246 @@
+// capi.cpp: brake.h over the internals. Checks arguments, catches every C++
+// exception at the boundary and turns failures into a status plus a
+// per-thread message (brake_last_error).
+#include <cstring>
+#include <new>
+
+#include "abi_value.h"
+#include "brake.h"
+#include "runtime/engine.h"
+#include "runtime/token.h"
+#include "vm/chunk.h"
+
+char* brake_internal_dup_string(const std::string& s); // capi_values.cpp
+
+namespace brake {
+namespace {
+thread_local std::string t_last_error;
+} // namespace
+void set_last_error(const std::string& message) { t_last_error = message; }
+} // namespace brake
+
+struct brake_program {
+  std::shared_ptr<brake::vm::CompiledProgram> program;
+};
+
+struct brake_engine {
+  std::unique_ptr<brake::runtime::Engine> engine;
+};
+
+using brake::set_last_error;
+
+namespace {
+
+int fail(int status, const std::string& message) {
+  set_last_error(message);
+  return status;
+}
+
+// Runs `fn` turning exceptions into statuses.
+template <typename Fn> int guarded(Fn fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return fail(BRAKE_NO_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(BRAKE_INTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(BRAKE_INTERNAL, "internal error");
+  }
+}
+
+const char* const kStatusNames[] = {
+#define BRAKE_STATUS_NAME_(name, value, message) #name,
+    BRAKE_STATUS_MAP(BRAKE_STATUS_NAME_)
+#undef BRAKE_STATUS_NAME_
+};
+const char* const kStatusMessages[] = {
+#define BRAKE_STATUS_MESSAGE_(name, value, message) message,
+    BRAKE_STATUS_MAP(BRAKE_STATUS_MESSAGE_)
+#undef BRAKE_STATUS_MESSAGE_
+};
+
+} // namespace
+
+extern "C" {
+
+const char* brake_version(void) { return BRAKE_VERSION_STRING; }
+int brake_version_number(void) { return BRAKE_VERSION_NUMBER; }
+
+const char* brake_status_name(int status) {
+  return status >= 0 && status < BRAKE_STATUS_COUNT_ ? kStatusNames[status] : "UNKNOWN";
+}
+const char* brake_status_message(int status) {
+  return status >= 0 && status < BRAKE_STATUS_COUNT_ ? kStatusMessages[status] : "unknown status";
+}
+const char* brake_last_error(void) { return brake::t_last_error.c_str(); }
+
+// ---------------------------------------------------------------- programs
+
+int brake_program_compile(const char* source, size_t len, const char* file_name, brake_program** out) {
+  if (!out) return fail(BRAKE_MISUSE, "out is NULL");
+  *out = nullptr;
+  if (!source && len) return fail(BRAKE_MISUSE, "source is NULL");
+  return guarded([&] {
+    auto* p = new brake_program();
+    p->program = brake::vm::compile_program(std::string_view(source ? source : "", len),
+                                            file_name ? file_name : "<source>");
+    *out = p;
+    const auto& diags = p->program->diagnostics;
+    if (diags.empty()) return int(BRAKE_OK);
+    const auto& d = diags.items()[0];
+    return fail(BRAKE_COMPILE_ERROR, d.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.column) +
+                                         ": " + d.message + (diags.size() > 1 ? " (and " + std::to_string(diags.size() - 1) + " more)" : ""));
+  });
+}
+
+void brake_program_free(brake_program* p) { delete p; }
+
+size_t brake_program_diagnostic_count(const brake_program* p) { return p ? p->program->diagnostics.size() : 0; }
+
+int brake_program_diagnostic(const brake_program* p, size_t i, const char** file, uint32_t* line, uint32_t* column,
+                             const char** message) {
+  if (!p || i >= p->program->diagnostics.size()) return fail(BRAKE_MISUSE, "no such diagnostic");
+  const auto& d = p->program->diagnostics.items()[i];
+  if (file) *file = d.file.c_str();
+  if (line) *line = d.loc.line;
+  if (column) *column = d.loc.column;
+  if (message) *message = d.message.c_str();
+  return BRAKE_OK;
+}
+
+size_t brake_program_function_count(const brake_program* p) {
+  return p && p->program->diagnostics.empty() ? p->program->declared_functions : 0;
+}
+const char* brake_program_function_name(const brake_program* p, size_t i) {
+  return i < brake_program_function_count(p) ? p->program->functions[i].name.c_str() : nullptr;
+}
+size_t brake_program_function_param_count(const brake_program* p, size_t i) {
+  return i < brake_program_function_count(p) ? p->program->functions[i].arity : 0;
+}
+const char* brake_program_function_param_name(const brake_program* p, size_t i, size_t param) {
+  if (i >= brake_program_function_count(p)) return nullptr;
+  const auto& names = p->program->functions[i].param_names;
+  return param < names.size() ? names[param].c_str() : nullptr;
+}
+
+int brake_program_disassemble(const brake_program* p, char** out) {
+  if (!p || !out) return fail(BRAKE_MISUSE, "NULL argument");
+  return guarded([&] {
+    *out = brake_internal_dup_string(brake::vm::disassemble(*p->program));
+    return *out ? BRAKE_OK : fail(BRAKE_NO_MEMORY, "out of memory");
+  });
+}
+
+// ---------------------------------------------------------------- tokens
+
+brake_token* brake_token_new(void) { return new (std::nothrow) brake_token(); }
+size_t brake_token_cancel(brake_token* t) {
+  if (!t) return 0;
+  try {
+    return brake::runtime::token_cancel(t);
+  } catch (...) {
+    return 0;
+  }
+}
+int brake_token_is_cancelled(const brake_token* t) { return t && t->cancelled.load() ? 1 : 0; }
+void brake_token_free(brake_token* t) {
+  if (t) brake::runtime::token_release(t);
+}
+
+// ---------------------------------------------------------------- engines
+
+void brake_engine_options_init(brake_engine_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+}
+
+int brake_engine_create(const brake_program* program, const brake_engine_options* options, brake_engine** out) {
+  if (!out) return fail(BRAKE_MISUSE, "out is NULL");
+  *out = nullptr;
+  if (!program) return fail(BRAKE_MISUSE, "program is NULL");
+  if (!program->program->diagnostics.empty()) return fail(BRAKE_MISUSE, "the program has compile errors");
+  brake_engine_options opts;
+  brake_engine_options_init(&opts);
+  if (options) {
+    if (options->struct_size < offsetof(brake_engine_options, max_call_depth) || options->struct_size > sizeof opts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_engine_options_init)");
+    std::memcpy(&opts, options, options->struct_size);
+  }
+  if (opts.worker_threads > 256) return fail(BRAKE_INVALID_ARGUMENT, "worker_threads must be at most 256");
+  if (opts.max_call_depth > 100000) return fail(BRAKE_INVALID_ARGUMENT, "max_call_depth must be at most 100000");
+  return guarded([&] {
+    auto* e = new brake_engine();
+    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts);
+    *out = e;
+    return BRAKE_OK;
+  });
+}
+
+void brake_call_options_init(brake_call_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+}
+
+int brake_call_start(brake_engine* e, brake_call_id id, const char* function, const brake_value* const* args,
+                     size_t nargs, const brake_call_options* options, brake_completion_fn done, void* user_data) {
+  if (!e || !function || !done) return fail(BRAKE_MISUSE, "engine, function and callback must not be NULL");
+  if (!args && nargs) return fail(BRAKE_MISUSE, "args is NULL");
+  if (options && options->struct_size != sizeof(brake_call_options))
+    return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_call_options_init)");
+  return guarded([&] {
+    brake::runtime::StartRequest r{id, function, args, nargs, options ? options->timeout_ms : 0,
+                                   options ? options->token : nullptr, done, user_data};
+    std::string message;
+    int status = e->engine->start(r, message);
+    return status == BRAKE_OK ? status : fail(status, message);
+  });
+}
+
+int brake_cancel(brake_engine* e, brake_call_id id) {
+  if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
+  return guarded([&] {
+    int status = e->engine->cancel(id);
+    return status == BRAKE_OK ? status : fail(status, "no live call with id " + std::to_string(id));
+  });
+}
+
+size_t brake_engine_live_calls(const brake_engine* e) { return e ? e->engine->live_calls() : 0; }
+
+size_t brake_engine_drain(brake_engine* e) { return e ? e->engine->drain() : 0; }
+
+int brake_engine_close(brake_engine* e) {
+  if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
+  return guarded([&] {
+    std::string message;
+    int status = e->engine->close(message);
+    return status == BRAKE_OK ? status : fail(status, message);
+  });
+}
+
+void brake_engine_free(brake_engine* e) {
+  if (!e) return;
+  if (brake::runtime::in_engine_callback_context()) {
+    set_last_error("brake_engine_free cannot be called from a worker thread or a completion callback; nothing was freed");
+    return;
+  }
+  delete e;
+}
+
+// ---------------------------------------------------------------- results
+
+brake_call_id brake_result_call_id(const brake_result* r) { return r ? r->id : 0; }
+int brake_result_status(const brake_result* r) { return r ? r->status : BRAKE_MISUSE; }
+const brake_value* brake_result_value(const brake_result* r) { return r && r->status == BRAKE_OK ? r->value.get() : nullptr; }
+const char* brake_result_message(const brake_result* r) { return r ? r->message.c_str() : ""; }
+brake_origin brake_result_origin(const brake_result* r) { return r ? r->origin : BRAKE_ORIGIN_NONE; }
+const char* brake_result_error_kind(const brake_result* r) { return r ? r->error_kind.c_str() : ""; }
+size_t brake_result_frame_count(const brake_result* r) { return r ? r->frames.size() : 0; }
+const char* brake_result_frame_function(const brake_result* r, size_t i) {
+  return r && i < r->frames.size() ? r->frames[i].function.c_str() : nullptr;
+}
+uint32_t brake_result_frame_line(const brake_result* r, size_t i) { return r && i < r->frames.size() ? r->frames[i].line : 0; }
+
+} // extern "C"

@@ -1,0 +1,18 @@
+// utf8.h: UTF-8 validation for source text and host strings.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace brake {
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+// Number of code points in valid UTF-8 text.
+size_t utf8_length(std::string_view s);
+
+// Byte offset of code point `index` (clamped to s.size()).
+size_t utf8_offset(std::string_view s, size_t index);
+
+} // namespace brake

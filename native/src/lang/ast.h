@@ -1,0 +1,229 @@
+// ast.h: the syntax tree the parser builds and the checker annotates.
+//
+// One Expr struct and one Stmt struct, each with a kind and the fields its
+// kind uses (listed per kind below). Children are owned by unique_ptr. The
+// checker fills in the "annotations" fields; the parser leaves them default.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace brake::lang {
+
+struct SourceLoc {
+  uint32_t line = 1;   // 1-based
+  uint32_t column = 1; // 1-based, in bytes
+};
+
+// ---------------------------------------------------------------- types
+
+enum class TypeExprKind : uint8_t {
+  Named,    // name: "int" "float" "bool" "string" "null" or a class/enum name
+  Array,    // args[0][]
+  Map,      // map<args[0], args[1]>
+  Optional, // args[0]?
+  Union,    // args[0] | args[1] | ...
+};
+
+struct TypeExpr {
+  TypeExprKind kind = TypeExprKind::Named;
+  SourceLoc loc;
+  std::string name;
+  std::vector<std::unique_ptr<TypeExpr>> args;
+};
+using TypeExprPtr = std::unique_ptr<TypeExpr>;
+
+// ---------------------------------------------------------------- expressions
+
+enum class ExprKind : uint8_t {
+  IntLit,    // int_value (already negated? no: literals are non-negative; `-5` is Unary)
+  FloatLit,  // float_value
+  BoolLit,   // bool_value
+  StringLit, // text (escapes already resolved)
+  NullLit,
+  Ident,     // text = name
+  Unary,     // op (Minus, Not, BitNot), kids[0]
+  Binary,    // op, kids[0] lhs, kids[1] rhs  (includes And/Or)
+  Assign,    // op (Assign, AddAssign, SubAssign, MulAssign, DivAssign, ModAssign),
+             // kids[0] target (Ident, Field or Index), kids[1] value
+  Call,      // kids[0] callee (Ident `f`, or Field chain like baml.sys.sleep), kids[1..] args
+  MethodCall,// text = method name, kids[0] receiver, kids[1..] args   (x.push(1))
+  Field,     // text = field name, kids[0] object                     (p.x)
+  Index,     // kids[0] object, kids[1] index                         (a[i], m["k"])
+  ArrayLit,  // kids = elements
+  MapLit,    // keys[i] (string literal keys, or identifier keys as text) -> kids[i]
+  ClassLit,  // text = class name, keys[i] field name -> kids[i]
+  Block,     // block
+  If,        // kids[0] cond, block = then, else_expr = else (null, an If, or a Block expr)
+  Match,     // kids[0] scrutinee, arms; type_annotation for `match (x: A | B)` (or null)
+  Throw,     // kids[0] the thrown value                              (throw expr)
+  Catch,     // kids[0] the guarded expression, text = binding name, arms
+             // (`f() catch (e) { arms } catch (e2) { arms }` nests: the outer
+             // Catch's kids[0] is the inner Catch)
+};
+
+enum class Op : uint8_t {
+  None,
+  // arithmetic
+  Add, Sub, Mul, Div, Mod,
+  // comparison
+  Eq, Ne, Lt, Le, Gt, Ge,
+  // logical
+  And, Or, Not,
+  // bitwise
+  BitAnd, BitOr, BitXor, Shl, Shr, BitNot,
+  // unary minus
+  Minus,
+  // assignment
+  Assign, AddAssign, SubAssign, MulAssign, DivAssign, ModAssign,
+};
+
+struct Expr;
+struct Stmt;
+using ExprPtr = std::unique_ptr<Expr>;
+using StmtPtr = std::unique_ptr<Stmt>;
+
+// { stmts... tail }: `tail` is the final expression without a semicolon (the
+// block's value); null when the block ends with a statement (value null).
+struct Block {
+  SourceLoc loc;
+  std::vector<StmtPtr> stmts;
+  ExprPtr tail;
+};
+
+enum class PatternKind : uint8_t {
+  Wildcard,  // _
+  Literal,   // literal (an IntLit/FloatLit/BoolLit/StringLit/NullLit expr, possibly Unary minus)
+  Binding,   // text = name (binds the value; matches anything)
+  Type,      // `name: Type` binds with a type test; or a bare type name (`int`, `Point`)
+             // with text empty. type = the type
+  EnumValue, // text = enum name, variant = variant name   (Color.Red)
+  Or,        // alternatives
+};
+
+struct Pattern {
+  PatternKind kind = PatternKind::Wildcard;
+  SourceLoc loc;
+  std::string text;
+  std::string variant;
+  ExprPtr literal;
+  TypeExprPtr type;
+  std::vector<std::unique_ptr<Pattern>> alternatives;
+
+  // ---- annotations (filled by the checker)
+  int slot = -1;    // local slot the pattern binds, or -1
+  int type_id = -1; // Type pattern: the type tested
+};
+using PatternPtr = std::unique_ptr<Pattern>;
+
+struct MatchArm {
+  SourceLoc loc;
+  PatternPtr pattern;
+  ExprPtr guard; // `if cond` after the pattern, or null
+  ExprPtr body;  // an expression (a Block expr when written with braces)
+};
+
+struct Expr {
+  ExprKind kind;
+  SourceLoc loc;
+  Op op = Op::None;
+  int64_t int_value = 0;
+  double float_value = 0.0;
+  bool bool_value = false;
+  std::string text;
+  std::vector<ExprPtr> kids;
+  std::vector<std::string> keys;
+  std::unique_ptr<Block> block;
+  ExprPtr else_expr;
+  std::vector<MatchArm> arms;
+  std::unique_ptr<TypeExpr> type_annotation;
+
+  // ---- annotations (filled by the checker)
+  int type_id = -1; // index into the checker's type table
+  int slot = -1;    // local slot for Ident, function index for calls, etc.
+  int aux = -1;     // checker-defined extra (builtin id, field index, ...)
+
+  explicit Expr(ExprKind k, SourceLoc l) : kind(k), loc(l) {}
+};
+
+// ---------------------------------------------------------------- statements
+
+enum class StmtKind : uint8_t {
+  Let,      // text = name, type (optional annotation, may be null), expr = initializer
+  Expr,     // expr (an expression statement)
+  While,    // expr = condition, body
+  ForIn,    // text = loop variable, expr = iterable, body     for (let x in xs) { }
+  ForC,     // init (a Let or Expr stmt, may be null), expr = condition (may be null),
+            // step (an expression, may be null), body       for (let i = 0; i < n; i += 1) { }
+  Break,
+  Continue,
+  Return,   // expr (may be null)
+  Assert,   // expr                                      assert cond;
+};
+
+struct Stmt {
+  StmtKind kind;
+  SourceLoc loc;
+  std::string text;
+  TypeExprPtr type;
+  ExprPtr expr;
+  std::unique_ptr<Block> body;
+  StmtPtr init;
+  ExprPtr step;
+
+  int slot = -1; // annotation: local slot of Let / loop variable
+
+  explicit Stmt(StmtKind k, SourceLoc l) : kind(k), loc(l) {}
+};
+
+// ---------------------------------------------------------------- declarations
+
+struct Param {
+  SourceLoc loc;
+  std::string name;
+  TypeExprPtr type;
+};
+
+struct FunctionDecl {
+  SourceLoc loc;
+  std::string name;
+  std::vector<Param> params;
+  TypeExprPtr return_type; // never null after a successful parse
+  std::unique_ptr<Block> body;
+};
+
+struct FieldDecl {
+  SourceLoc loc;
+  std::string name;
+  TypeExprPtr type;
+};
+
+struct ClassDecl {
+  SourceLoc loc;
+  std::string name;
+  std::vector<FieldDecl> fields;
+  std::vector<FunctionDecl> methods; // `function m(self, ...)` inside the class body
+};
+
+struct EnumDecl {
+  SourceLoc loc;
+  std::string name;
+  std::vector<std::string> variants;
+};
+
+struct TypeAliasDecl {
+  SourceLoc loc;
+  std::string name;
+  TypeExprPtr type; // type Name = A | B
+};
+
+struct Program {
+  std::vector<FunctionDecl> functions;
+  std::vector<TypeAliasDecl> type_aliases;
+  std::vector<ClassDecl> classes;
+  std::vector<EnumDecl> enums;
+};
+
+} // namespace brake::lang

@@ -1,0 +1,882 @@
+#include "lang/checker.h"
+
+#include <unordered_map>
+
+#include "vm/builtins.h"
+
+namespace brake::lang {
+namespace {
+
+using vm::BuiltinId;
+using T = TypeTable;
+
+struct Local {
+  std::string name;
+  int slot;
+  TypeId type;     // type as seen here (may be narrowed)
+  TypeId declared; // type assignments must respect
+};
+
+struct FunctionContext {
+  TypeId return_type = T::ANY;
+  int next_slot = 0;
+  int max_slots = 0;
+  int loop_depth = 0;
+};
+
+class Checker {
+public:
+  Checker(Program& ast, vm::CompiledProgram& out) : m_ast(ast), m_out(out), m_types(out.types) {}
+
+  void run() {
+    declare_types();
+    declare_functions();
+    for (size_t i = 0; i < m_ast.functions.size(); i++) check_function(m_ast.functions[i], uint32_t(i));
+    for (size_t c = 0; c < m_ast.classes.size(); c++)
+      for (size_t m = 0; m < m_ast.classes[c].methods.size(); m++)
+        check_function(m_ast.classes[c].methods[m], m_method_index[c][m]);
+  }
+
+private:
+  void error(SourceLoc loc, std::string message) { m_out.diagnostics.error(loc, std::move(message)); }
+  std::string name_of(TypeId t) { return m_out.type_name(t); }
+
+  // ---------------------------------------------------------------- declarations
+
+  void declare_types() {
+    for (size_t i = 0; i < m_ast.classes.size(); i++) {
+      auto& c = m_ast.classes[i];
+      if (!m_type_names.emplace(c.name, m_types.class_type(int32_t(i))).second)
+        error(c.loc, "duplicate type name '" + c.name + "'");
+      m_out.classes.push_back(vm::ClassInfo{c.name, {}, {}});
+    }
+    for (size_t i = 0; i < m_ast.enums.size(); i++) {
+      auto& e = m_ast.enums[i];
+      if (!m_type_names.emplace(e.name, m_types.enum_type(int32_t(i))).second)
+        error(e.loc, "duplicate type name '" + e.name + "'");
+      vm::EnumInfo info{e.name, {}};
+      for (auto& v : e.variants) {
+        for (auto& seen : info.variants)
+          if (seen == v) error(e.loc, "duplicate variant '" + v + "' in enum '" + e.name + "'");
+        info.variants.push_back(v);
+      }
+      m_out.enums.push_back(std::move(info));
+    }
+    // Aliases may refer to each other in any order: resolve lazily.
+    for (auto& a : m_ast.type_aliases) {
+      if (m_type_names.count(a.name) || m_aliases.count(a.name))
+        error(a.loc, "duplicate type name '" + a.name + "'");
+      else
+        m_aliases.emplace(a.name, &a);
+    }
+    for (size_t i = 0; i < m_ast.classes.size(); i++) {
+      auto& c = m_ast.classes[i];
+      auto& info = m_out.classes[i];
+      for (auto& f : c.fields) {
+        for (auto& seen : info.field_names)
+          if (seen == f.name) error(f.loc, "duplicate field '" + f.name + "' in class '" + c.name + "'");
+        info.field_names.push_back(f.name);
+        info.field_types.push_back(resolve(f.type.get()));
+      }
+    }
+  }
+
+  void declare_function(FunctionDecl& f, const std::string& qualified, TypeId self_type) {
+    vm::FunctionInfo info;
+    info.name = qualified;
+    info.line = f.loc.line;
+    for (auto& p : f.params) {
+      info.param_names.push_back(p.name);
+      if (!p.type) {
+        if (p.name == "self" && self_type != T::ANY && &p == &f.params[0]) {
+          info.param_types.push_back(self_type);
+        } else {
+          error(p.loc, "parameter '" + p.name + "' needs a type");
+          info.param_types.push_back(T::ANY);
+        }
+      } else {
+        info.param_types.push_back(resolve(p.type.get()));
+      }
+    }
+    for (size_t i = 0; i < f.params.size(); i++)
+      for (size_t j = 0; j < i; j++)
+        if (f.params[i].name == f.params[j].name)
+          error(f.params[i].loc, "duplicate parameter '" + f.params[i].name + "'");
+    info.return_type = f.return_type ? resolve(f.return_type.get()) : T::NUL;
+    info.arity = uint16_t(f.params.size());
+    if (!m_out.function_index.emplace(qualified, uint32_t(m_out.functions.size())).second)
+      error(f.loc, "duplicate function '" + qualified + "'");
+    m_out.functions.push_back(std::move(info));
+  }
+
+  void declare_functions() {
+    for (auto& f : m_ast.functions) {
+      if (f.params.size() > 255) error(f.loc, "too many parameters (at most 255)");
+      declare_function(f, f.name, T::ANY);
+    }
+    m_out.declared_functions = m_out.functions.size();
+    m_method_index.resize(m_ast.classes.size());
+    for (size_t c = 0; c < m_ast.classes.size(); c++) {
+      auto& cls = m_ast.classes[c];
+      for (auto& m : cls.methods) {
+        m_method_index[c].push_back(uint32_t(m_out.functions.size()));
+        declare_function(m, cls.name + "." + m.name, m_types.class_type(int32_t(c)));
+      }
+    }
+  }
+
+  // TypeExpr -> TypeId
+  TypeId resolve(const TypeExpr* t) {
+    if (!t) return T::ANY;
+    switch (t->kind) {
+    case TypeExprKind::Named: {
+      static const std::unordered_map<std::string, TypeId> builtin = {
+          {"int", T::INT}, {"float", T::FLOAT}, {"bool", T::BOOL}, {"string", T::STRING}, {"null", T::NUL}};
+      if (auto it = builtin.find(t->name); it != builtin.end()) return it->second;
+      if (auto it = m_type_names.find(t->name); it != m_type_names.end()) return it->second;
+      if (auto it = m_aliases.find(t->name); it != m_aliases.end()) {
+        if (m_resolving_alias.count(t->name)) {
+          error(t->loc, "type alias '" + t->name + "' refers to itself");
+          return T::ANY;
+        }
+        m_resolving_alias.insert({t->name, 1});
+        TypeId r = resolve(it->second->type.get());
+        m_resolving_alias.erase(t->name);
+        return r;
+      }
+      error(t->loc, "unknown type '" + t->name + "'");
+      return T::ANY;
+    }
+    case TypeExprKind::Array: return m_types.array_of(resolve(t->args[0].get()));
+    case TypeExprKind::Map: {
+      TypeId k = resolve(t->args[0].get());
+      if (k != T::STRING && k != T::ANY) error(t->loc, "map keys must be string");
+      return m_types.map_of(T::STRING, resolve(t->args[1].get()));
+    }
+    case TypeExprKind::Optional: return m_types.optional_of(resolve(t->args[0].get()));
+    case TypeExprKind::Union: {
+      std::vector<TypeId> members;
+      for (auto& a : t->args) members.push_back(resolve(a.get()));
+      return m_types.union_of(members);
+    }
+    }
+    return T::ANY;
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  void push_scope() { m_scopes.emplace_back(); }
+  void pop_scope() { m_scopes.pop_back(); }
+  int new_slot() {
+    int s = m_fn.next_slot++;
+    if (m_fn.next_slot > m_fn.max_slots) m_fn.max_slots = m_fn.next_slot;
+    return s;
+  }
+  int declare_local(SourceLoc loc, const std::string& name, TypeId type) {
+    int slot = new_slot();
+    // Re-declaring a name shadows the earlier one (as in Rust and BAML).
+    if (name != "_") {
+      m_scopes.back().push_back(ScopedLocal{{name, slot, type, type}, false});
+    }
+    return slot;
+  }
+  const Local* find_local(const std::string& name) const {
+    for (auto s = m_scopes.rbegin(); s != m_scopes.rend(); ++s)
+      for (auto l = s->rbegin(); l != s->rend(); ++l)
+        if (l->local.name == name) return &l->local;
+    return nullptr;
+  }
+  // Narrows `name` to `type` in the current (fresh) scope.
+  void narrow(const Local& l, TypeId type) {
+    m_scopes.back().push_back(ScopedLocal{{l.name, l.slot, type, l.declared}, true});
+  }
+
+  // ---------------------------------------------------------------- functions
+
+  void check_function(FunctionDecl& f, uint32_t index) {
+    auto& info = m_out.functions[index];
+    m_fn = FunctionContext{};
+    m_fn.return_type = info.return_type;
+    m_scopes.clear();
+    push_scope();
+    for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, info.param_types[i]);
+    TypeId body = check_block(*f.body, info.return_type);
+    if (!m_types.assignable(body, info.return_type)) {
+      SourceLoc loc = f.body->tail ? f.body->tail->loc : f.body->loc;
+      if (!f.body->tail && body == T::NUL)
+        error(loc, "function '" + f.name + "' must return " + name_of(info.return_type) + " but its body has no value");
+      else
+        error(loc, "function '" + f.name + "' returns " + name_of(info.return_type) + " but its body has type " + name_of(body));
+    }
+    pop_scope();
+    if (m_fn.max_slots > 65535) error(f.loc, "too many local variables");
+    info.num_locals = uint16_t(m_fn.max_slots);
+  }
+
+  // Returns the block's type: Never when it always diverges.
+  TypeId check_block(Block& b, TypeId expected) {
+    push_scope();
+    int saved_slot = m_fn.next_slot;
+    bool diverges = false;
+    for (auto& s : b.stmts)
+      if (check_stmt(*s)) diverges = true;
+    TypeId t = T::NUL;
+    if (b.tail) t = check_expr(*b.tail, expected);
+    if (diverges) t = T::NEVER;
+    pop_scope();
+    (void)saved_slot; // slots are not reused: closures/frames stay simple
+    return t;
+  }
+
+  // Returns true when the statement always diverges (return, break, ...).
+  bool check_stmt(Stmt& s) {
+    switch (s.kind) {
+    case StmtKind::Let: {
+      TypeId declared = s.type ? resolve(s.type.get()) : -1;
+      TypeId value = s.expr ? check_expr(*s.expr, declared) : T::NUL;
+      if (declared >= 0 && !m_types.assignable(value, declared))
+        error(s.expr ? s.expr->loc : s.loc, "cannot assign " + name_of(value) + " to '" + s.text + "' of type " + name_of(declared));
+      TypeId type = declared >= 0 ? declared : (value == T::NEVER ? T::ANY : value);
+      s.slot = declare_local(s.loc, s.text, type);
+      return value == T::NEVER;
+    }
+    case StmtKind::Expr: return check_expr(*s.expr, -1) == T::NEVER;
+    case StmtKind::While: {
+      expect_bool(*s.expr, "while condition");
+      m_fn.loop_depth++;
+      push_scope();
+      check_block(*s.body, -1);
+      pop_scope();
+      m_fn.loop_depth--;
+      return false;
+    }
+    case StmtKind::ForIn: {
+      TypeId seq = check_expr(*s.expr, -1);
+      TypeId elem = T::ANY;
+      if (m_types.kind(seq) == TypeKind::Array) elem = m_types.get(seq).args[0];
+      else if (m_types.kind(seq) == TypeKind::Map) elem = T::STRING; // iterates keys
+      else if (seq != T::ANY) error(s.expr->loc, "cannot iterate over " + name_of(seq));
+      push_scope();
+      int seq_slot = new_slot();
+      int idx_slot = new_slot();
+      (void)idx_slot;
+      s.slot = declare_local(s.loc, s.text, elem);
+      s.expr->aux = seq_slot; // the compiler reads seq at aux, index at aux + 1
+      m_fn.loop_depth++;
+      check_block(*s.body, -1);
+      m_fn.loop_depth--;
+      pop_scope();
+      return false;
+    }
+    case StmtKind::ForC: {
+      push_scope();
+      if (s.init) check_stmt(*s.init);
+      if (s.expr) expect_bool(*s.expr, "for condition");
+      if (s.step) check_expr(*s.step, -1);
+      m_fn.loop_depth++;
+      check_block(*s.body, -1);
+      m_fn.loop_depth--;
+      pop_scope();
+      return false;
+    }
+    case StmtKind::Break:
+    case StmtKind::Continue:
+      if (m_fn.loop_depth == 0)
+        error(s.loc, std::string("'") + (s.kind == StmtKind::Break ? "break" : "continue") + "' outside of a loop");
+      return true;
+    case StmtKind::Return: {
+      TypeId t = s.expr ? check_expr(*s.expr, m_fn.return_type) : T::NUL;
+      if (!m_types.assignable(t, m_fn.return_type))
+        error(s.expr ? s.expr->loc : s.loc, "cannot return " + name_of(t) + " from a function returning " + name_of(m_fn.return_type));
+      return true;
+    }
+    case StmtKind::Assert:
+      expect_bool(*s.expr, "assert");
+      return false;
+    }
+    return false;
+  }
+
+  void expect_bool(Expr& e, const char* what) {
+    TypeId t = check_expr(e, T::BOOL);
+    if (!m_types.assignable(t, T::BOOL)) error(e.loc, std::string(what) + " must be bool, not " + name_of(t));
+  }
+
+  // ---------------------------------------------------------------- expressions
+
+  TypeId check_expr(Expr& e, TypeId expected) {
+    TypeId t = infer(e, expected);
+    e.type_id = t;
+    return t;
+  }
+
+  bool is_numeric(TypeId t) { return t == T::INT || t == T::FLOAT; }
+
+  TypeId infer(Expr& e, TypeId expected) {
+    switch (e.kind) {
+    case ExprKind::IntLit: return T::INT;
+    case ExprKind::FloatLit: return T::FLOAT;
+    case ExprKind::BoolLit: return T::BOOL;
+    case ExprKind::StringLit: return T::STRING;
+    case ExprKind::NullLit: return T::NUL;
+    case ExprKind::Ident: {
+      const Local* l = find_local(e.text);
+      if (!l) {
+        error(e.loc, "undefined variable '" + e.text + "'");
+        return T::ANY;
+      }
+      e.slot = l->slot;
+      return l->type;
+    }
+    case ExprKind::Unary: return infer_unary(e);
+    case ExprKind::Binary: return infer_binary(e);
+    case ExprKind::Assign: return infer_assign(e);
+    case ExprKind::Call: return infer_call(e);
+    case ExprKind::MethodCall: return infer_method(e);
+    case ExprKind::Field: return infer_field(e);
+    case ExprKind::Index: return infer_index(e);
+    case ExprKind::ArrayLit: {
+      TypeId elem_expected = -1;
+      if (expected >= 0 && m_types.kind(expected) == TypeKind::Array) elem_expected = m_types.get(expected).args[0];
+      if (e.kids.size() > 65535) error(e.loc, "array literal too long");
+      std::vector<TypeId> elems;
+      for (auto& k : e.kids) {
+        TypeId t = check_expr(*k, elem_expected);
+        if (elem_expected >= 0 && !m_types.assignable(t, elem_expected))
+          error(k->loc, "array element of type " + name_of(t) + " where " + name_of(elem_expected) + " is expected");
+        elems.push_back(t);
+      }
+      if (elem_expected >= 0) return m_types.array_of(elem_expected);
+      if (elems.empty()) return m_types.array_of(T::ANY);
+      return m_types.array_of(m_types.union_of(elems));
+    }
+    case ExprKind::MapLit: {
+      TypeId val_expected = -1;
+      if (expected >= 0 && m_types.kind(expected) == TypeKind::Map) val_expected = m_types.get(expected).args[1];
+      if (e.kids.size() > 65535) error(e.loc, "map literal too long");
+      std::vector<TypeId> vals;
+      for (size_t i = 0; i < e.kids.size(); i++) {
+        for (size_t j = 0; j < i; j++)
+          if (e.keys[i] == e.keys[j]) error(e.kids[i]->loc, "duplicate key \"" + e.keys[i] + "\" in map literal");
+        TypeId t = check_expr(*e.kids[i], val_expected);
+        if (val_expected >= 0 && !m_types.assignable(t, val_expected))
+          error(e.kids[i]->loc, "map value of type " + name_of(t) + " where " + name_of(val_expected) + " is expected");
+        vals.push_back(t);
+      }
+      if (val_expected >= 0) return m_types.map_of(T::STRING, val_expected);
+      if (vals.empty()) return m_types.map_of(T::STRING, T::ANY);
+      return m_types.map_of(T::STRING, m_types.union_of(vals));
+    }
+    case ExprKind::ClassLit: return infer_class_lit(e);
+    case ExprKind::Block: return check_block(*e.block, expected);
+    case ExprKind::If: return infer_if(e, expected);
+    case ExprKind::Match: return infer_match(e, expected);
+    case ExprKind::Throw:
+    case ExprKind::Catch:
+      error(e.loc, "exceptions (throw/catch) are not supported yet");
+      for (auto& k : e.kids) check_expr(*k, -1);
+      return T::ANY;
+    }
+    return T::ANY;
+  }
+
+  TypeId infer_unary(Expr& e) {
+    TypeId t = check_expr(*e.kids[0], -1);
+    if (t == T::ANY) return T::ANY;
+    switch (e.op) {
+    case Op::Minus:
+      if (is_numeric(t)) return t;
+      error(e.loc, "unary '-' needs int or float, not " + name_of(t));
+      return T::ANY;
+    case Op::Not:
+      if (t == T::BOOL) return T::BOOL;
+      error(e.loc, "'!' needs bool, not " + name_of(t));
+      return T::BOOL;
+    case Op::BitNot:
+      if (t == T::INT) return T::INT;
+      error(e.loc, "'~' needs int, not " + name_of(t));
+      return T::INT;
+    default: return T::ANY;
+    }
+  }
+
+  static const char* op_text(Op op) {
+    switch (op) {
+    case Op::Add: case Op::AddAssign: return "+";
+    case Op::Sub: case Op::SubAssign: return "-";
+    case Op::Mul: case Op::MulAssign: return "*";
+    case Op::Div: case Op::DivAssign: return "/";
+    case Op::Mod: case Op::ModAssign: return "%";
+    case Op::Eq: return "==";
+    case Op::Ne: return "!=";
+    case Op::Lt: return "<";
+    case Op::Le: return "<=";
+    case Op::Gt: return ">";
+    case Op::Ge: return ">=";
+    case Op::And: return "&&";
+    case Op::Or: return "||";
+    case Op::BitAnd: return "&";
+    case Op::BitOr: return "|";
+    case Op::BitXor: return "^";
+    case Op::Shl: return "<<";
+    case Op::Shr: return ">>";
+    default: return "?";
+    }
+  }
+
+  // Result type of `l op r` for arithmetic/bitwise ops, reporting mismatches.
+  TypeId arithmetic(SourceLoc loc, Op op, TypeId l, TypeId r) {
+    if (l == T::ANY || r == T::ANY) return (l == T::ANY) ? r == T::ANY ? T::ANY : r : l;
+    bool bitwise = op == Op::BitAnd || op == Op::BitOr || op == Op::BitXor || op == Op::Shl || op == Op::Shr;
+    if (bitwise) {
+      if (l == T::INT && r == T::INT) return T::INT;
+    } else if (op == Op::Add && l == T::STRING && r == T::STRING) {
+      return T::STRING;
+    } else if (l == r && is_numeric(l)) {
+      return l;
+    }
+    error(loc, std::string("operator '") + op_text(op) + "' cannot be applied to " + name_of(l) + " and " + name_of(r));
+    return T::ANY;
+  }
+
+  TypeId infer_binary(Expr& e) {
+    Op op = e.op;
+    if (op == Op::And || op == Op::Or) {
+      expect_bool(*e.kids[0], op == Op::And ? "operand of '&&'" : "operand of '||'");
+      push_scope();
+      narrow_condition(*e.kids[0], op == Op::And);
+      expect_bool(*e.kids[1], op == Op::And ? "operand of '&&'" : "operand of '||'");
+      pop_scope();
+      return T::BOOL;
+    }
+    TypeId l = check_expr(*e.kids[0], -1);
+    TypeId r = check_expr(*e.kids[1], -1);
+    switch (op) {
+    case Op::Eq:
+    case Op::Ne: return T::BOOL;
+    case Op::Lt:
+    case Op::Le:
+    case Op::Gt:
+    case Op::Ge:
+      if (l != T::ANY && r != T::ANY && !(l == r && (is_numeric(l) || l == T::STRING)))
+        error(e.loc, std::string("operator '") + op_text(op) + "' cannot compare " + name_of(l) + " and " + name_of(r));
+      return T::BOOL;
+    default: return arithmetic(e.loc, op, l, r);
+    }
+  }
+
+  // Type a target expression (Ident, Field, Index) for assignment; returns the
+  // type a stored value must have.
+  TypeId assign_target(Expr& target) {
+    switch (target.kind) {
+    case ExprKind::Ident: {
+      const Local* l = find_local(target.text);
+      if (!l) {
+        error(target.loc, "undefined variable '" + target.text + "'");
+        return T::ANY;
+      }
+      target.slot = l->slot;
+      target.type_id = l->type;
+      return l->declared;
+    }
+    case ExprKind::Field:
+    case ExprKind::Index: return check_expr(target, -1);
+    default:
+      error(target.loc, "invalid assignment target");
+      return T::ANY;
+    }
+  }
+
+  TypeId infer_assign(Expr& e) {
+    TypeId target = assign_target(*e.kids[0]);
+    if (e.kids[0]->kind == ExprKind::Field && e.kids[0]->aux < 0 && e.kids[0]->type_id != T::ANY)
+      error(e.kids[0]->loc, "cannot assign to this field");
+    TypeId value = check_expr(*e.kids[1], target);
+    if (e.op == Op::Assign) {
+      if (!m_types.assignable(value, target))
+        error(e.kids[1]->loc, "cannot assign " + name_of(value) + " to a target of type " + name_of(target));
+    } else {
+      Op arith = e.op == Op::AddAssign ? Op::Add : e.op == Op::SubAssign ? Op::Sub : e.op == Op::MulAssign ? Op::Mul
+                 : e.op == Op::DivAssign ? Op::Div : Op::Mod;
+      TypeId cur = e.kids[0]->type_id >= 0 ? e.kids[0]->type_id : target;
+      TypeId r = arithmetic(e.loc, arith, cur, value);
+      if (!m_types.assignable(r, target))
+        error(e.loc, "cannot assign " + name_of(r) + " to a target of type " + name_of(target));
+    }
+    return T::NUL;
+  }
+
+  void check_args(Expr& e, size_t first, const std::vector<TypeId>& params, const std::string& what) {
+    size_t n = e.kids.size() - first;
+    if (n != params.size()) {
+      error(e.loc, what + " expects " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
+                       ", got " + std::to_string(n));
+    }
+    for (size_t i = 0; i < n; i++) {
+      TypeId want = i < params.size() ? params[i] : -1;
+      TypeId got = check_expr(*e.kids[first + i], want);
+      if (want >= 0 && !m_types.assignable(got, want))
+        error(e.kids[first + i]->loc, "argument " + std::to_string(i + 1) + " of " + what + " must be " + name_of(want) +
+                                          ", not " + name_of(got));
+    }
+  }
+
+  TypeId infer_call(Expr& e) {
+    Expr& callee = *e.kids[0];
+    if (callee.kind != ExprKind::Ident) {
+      error(callee.loc, "only named functions can be called");
+      for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+      return T::ANY;
+    }
+    auto it = m_out.function_index.find(callee.text);
+    if (it == m_out.function_index.end() || it->second >= m_out.declared_functions) {
+      error(callee.loc, "undefined function '" + callee.text + "'");
+      for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+      return T::ANY;
+    }
+    e.slot = int(it->second);
+    const auto& fn = m_out.functions[it->second];
+    if (e.kids.size() - 1 > 255) error(e.loc, "too many arguments");
+    check_args(e, 1, fn.param_types, "function '" + fn.name + "'");
+    return fn.return_type;
+  }
+
+  // `baml.sys` / `baml` receivers name builtin namespaces unless shadowed.
+  std::string namespace_of(const Expr& r) {
+    if (r.kind == ExprKind::Ident && r.text == "baml" && !find_local("baml")) return "baml";
+    if (r.kind == ExprKind::Field && r.text == "sys" && r.kids[0]->kind == ExprKind::Ident &&
+        r.kids[0]->text == "baml" && !find_local("baml"))
+      return "baml.sys";
+    return "";
+  }
+
+  TypeId infer_method(Expr& e) {
+    Expr& recv = *e.kids[0];
+    std::string ns = namespace_of(recv);
+    if (!ns.empty()) {
+      BuiltinId id = vm::find_builtin(ns, e.text);
+      if (id == BuiltinId::COUNT_) {
+        error(e.loc, "unknown builtin '" + ns + "." + e.text + "'");
+        for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+        return T::ANY;
+      }
+      e.aux = int(id);
+      return builtin_call(e, id, T::ANY, 1);
+    }
+    TypeId rt = check_expr(recv, -1);
+    if (rt == T::ANY) {
+      error(e.loc, "cannot call '" + e.text + "' on a value of unknown type (annotate its type)");
+      for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+      return T::ANY;
+    }
+    TypeKind k = m_types.kind(rt);
+    if (k == TypeKind::Class) {
+      int32_t cls = m_types.get(rt).decl;
+      auto it = m_out.function_index.find(m_out.classes[size_t(cls)].name + "." + e.text);
+      if (it == m_out.function_index.end()) {
+        error(e.loc, "class '" + m_out.classes[size_t(cls)].name + "' has no method '" + e.text + "'");
+        for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+        return T::ANY;
+      }
+      e.slot = int(it->second);
+      const auto& fn = m_out.functions[it->second];
+      std::vector<TypeId> rest(fn.param_types.begin() + (fn.param_types.empty() ? 0 : 1), fn.param_types.end());
+      check_args(e, 1, rest, "method '" + fn.name + "'");
+      return fn.return_type;
+    }
+    const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : rt == T::STRING ? "string" : nullptr;
+    BuiltinId id = kind_name ? vm::find_builtin(kind_name, e.text) : BuiltinId::COUNT_;
+    if (id == BuiltinId::COUNT_) {
+      error(e.loc, "type " + name_of(rt) + " has no method '" + e.text + "'");
+      for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+      return T::ANY;
+    }
+    e.aux = int(id);
+    return builtin_call(e, id, rt, 1);
+  }
+
+  // Checks a builtin's arguments (kids[first..]) and returns its result type.
+  TypeId builtin_call(Expr& e, BuiltinId id, TypeId recv, size_t first) {
+    const auto& info = vm::kBuiltins[size_t(id)];
+    size_t n = e.kids.size() - first;
+    std::string what = std::string(info.receiver) + "." + info.name;
+    if (n < info.min_args || n > info.max_args) {
+      error(e.loc, "'" + std::string(info.name) + "' expects " +
+                       (info.min_args == info.max_args ? std::to_string(info.min_args)
+                                                       : std::to_string(info.min_args) + " to " + std::to_string(info.max_args)) +
+                       " argument" + (info.max_args == 1 ? "" : "s") + ", got " + std::to_string(n));
+      for (size_t i = first; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+      return T::ANY;
+    }
+    TypeId elem = T::ANY, val = T::ANY;
+    if (m_types.kind(recv) == TypeKind::Array) elem = m_types.get(recv).args[0];
+    if (m_types.kind(recv) == TypeKind::Map) val = m_types.get(recv).args[1];
+    auto arg = [&](size_t i, TypeId want) {
+      TypeId got = check_expr(*e.kids[first + i], want);
+      if (!m_types.assignable(got, want))
+        error(e.kids[first + i]->loc, "argument " + std::to_string(i + 1) + " of '" + info.name + "' must be " +
+                                          name_of(want) + ", not " + name_of(got));
+      return got;
+    };
+    switch (id) {
+    case BuiltinId::SYS_SLEEP: arg(0, T::INT); return T::NUL;
+    case BuiltinId::SYS_PANIC: arg(0, T::STRING); return T::NEVER;
+    case BuiltinId::SYS_CANCELLATION_REQUESTED: return T::BOOL;
+    case BuiltinId::DEEP_COPY: return arg(0, T::ANY);
+    case BuiltinId::DEEP_EQUALS: arg(0, T::ANY); arg(1, T::ANY); return T::BOOL;
+    case BuiltinId::ARRAY_LENGTH: return T::INT;
+    case BuiltinId::ARRAY_PUSH: arg(0, elem); return T::NUL;
+    case BuiltinId::ARRAY_AT: arg(0, T::INT); return m_types.optional_of(elem);
+    case BuiltinId::ARRAY_POP: return m_types.optional_of(elem);
+    case BuiltinId::ARRAY_INCLUDES: arg(0, elem); return T::BOOL;
+    case BuiltinId::ARRAY_JOIN:
+      if (elem != T::STRING && elem != T::ANY) error(e.loc, "'join' needs a string[], not " + name_of(recv));
+      arg(0, T::STRING);
+      return T::STRING;
+    case BuiltinId::MAP_LENGTH: return T::INT;
+    case BuiltinId::MAP_HAS: arg(0, T::STRING); return T::BOOL;
+    case BuiltinId::MAP_KEYS: return m_types.array_of(T::STRING);
+    case BuiltinId::MAP_VALUES: return m_types.array_of(val);
+    case BuiltinId::STRING_LENGTH: return T::INT;
+    case BuiltinId::STRING_TO_LOWER:
+    case BuiltinId::STRING_TO_UPPER:
+    case BuiltinId::STRING_TRIM: return T::STRING;
+    case BuiltinId::STRING_INCLUDES:
+    case BuiltinId::STRING_STARTS_WITH:
+    case BuiltinId::STRING_ENDS_WITH: arg(0, T::STRING); return T::BOOL;
+    case BuiltinId::STRING_SPLIT: arg(0, T::STRING); return m_types.array_of(T::STRING);
+    case BuiltinId::STRING_REPLACE: arg(0, T::STRING); arg(1, T::STRING); return T::STRING;
+    case BuiltinId::STRING_SUBSTRING:
+      arg(0, T::INT);
+      if (n > 1) arg(1, T::INT);
+      return T::STRING;
+    case BuiltinId::STRING_INDEX_OF: arg(0, T::STRING); return T::INT;
+    case BuiltinId::COUNT_: break;
+    }
+    return T::ANY;
+  }
+
+  TypeId infer_field(Expr& e) {
+    Expr& obj = *e.kids[0];
+    // Enum.Variant
+    if (obj.kind == ExprKind::Ident && !find_local(obj.text)) {
+      auto it = m_type_names.find(obj.text);
+      if (it != m_type_names.end() && m_types.kind(it->second) == TypeKind::Enum) {
+        int32_t decl = m_types.get(it->second).decl;
+        const auto& variants = m_out.enums[size_t(decl)].variants;
+        for (size_t v = 0; v < variants.size(); v++)
+          if (variants[v] == e.text) {
+            e.aux = -2;
+            e.slot = decl;
+            e.int_value = int64_t(v);
+            return it->second;
+          }
+        error(e.loc, "enum '" + obj.text + "' has no variant '" + e.text + "'");
+        return T::ANY;
+      }
+    }
+    TypeId t = check_expr(obj, -1);
+    if (t == T::ANY) return T::ANY;
+    if (m_types.kind(t) == TypeKind::Class) {
+      const auto& cls = m_out.classes[size_t(m_types.get(t).decl)];
+      for (size_t i = 0; i < cls.field_names.size(); i++)
+        if (cls.field_names[i] == e.text) {
+          e.aux = int(i);
+          return cls.field_types[i];
+        }
+      error(e.loc, "class '" + cls.name + "' has no field '" + e.text + "'");
+      return T::ANY;
+    }
+    error(e.loc, "type " + name_of(t) + " has no field '" + e.text + "'");
+    return T::ANY;
+  }
+
+  TypeId infer_index(Expr& e) {
+    TypeId t = check_expr(*e.kids[0], -1);
+    TypeId i = check_expr(*e.kids[1], -1);
+    if (t == T::ANY) return T::ANY;
+    if (m_types.kind(t) == TypeKind::Array) {
+      if (i != T::INT && i != T::ANY) error(e.kids[1]->loc, "array index must be int, not " + name_of(i));
+      return m_types.get(t).args[0];
+    }
+    if (m_types.kind(t) == TypeKind::Map) {
+      if (i != T::STRING && i != T::ANY) error(e.kids[1]->loc, "map key must be string, not " + name_of(i));
+      return m_types.get(t).args[1];
+    }
+    error(e.loc, "type " + name_of(t) + " cannot be indexed");
+    return T::ANY;
+  }
+
+  TypeId infer_class_lit(Expr& e) {
+    auto it = m_type_names.find(e.text);
+    if (it == m_type_names.end() || m_types.kind(it->second) != TypeKind::Class) {
+      error(e.loc, "unknown class '" + e.text + "'");
+      for (auto& k : e.kids) check_expr(*k, -1);
+      return T::ANY;
+    }
+    int32_t decl = m_types.get(it->second).decl;
+    const auto& cls = m_out.classes[size_t(decl)];
+    e.slot = decl;
+    std::vector<bool> given(cls.field_names.size(), false);
+    for (size_t i = 0; i < e.kids.size(); i++) {
+      size_t f = 0;
+      while (f < cls.field_names.size() && cls.field_names[f] != e.keys[i]) f++;
+      if (f == cls.field_names.size()) {
+        error(e.kids[i]->loc, "class '" + cls.name + "' has no field '" + e.keys[i] + "'");
+        check_expr(*e.kids[i], -1);
+        continue;
+      }
+      if (given[f]) error(e.kids[i]->loc, "field '" + e.keys[i] + "' given twice");
+      given[f] = true;
+      TypeId t = check_expr(*e.kids[i], cls.field_types[f]);
+      if (!m_types.assignable(t, cls.field_types[f]))
+        error(e.kids[i]->loc, "field '" + e.keys[i] + "' of '" + cls.name + "' is " + name_of(cls.field_types[f]) + ", not " + name_of(t));
+    }
+    for (size_t f = 0; f < given.size(); f++)
+      if (!given[f] && !m_types.contains_null(cls.field_types[f]))
+        error(e.loc, "missing field '" + cls.field_names[f] + "' in '" + cls.name + "'");
+    return it->second;
+  }
+
+  // Narrowing for `x != null` / `x == null` conditions: `when_true` says
+  // which outcome of the condition the current scope runs under.
+  void narrow_condition(const Expr& cond, bool when_true) {
+    if (cond.kind == ExprKind::Binary && (cond.op == Op::Ne || cond.op == Op::Eq)) {
+      const Expr* var = nullptr;
+      if (cond.kids[1]->kind == ExprKind::NullLit && cond.kids[0]->kind == ExprKind::Ident) var = cond.kids[0].get();
+      if (cond.kids[0]->kind == ExprKind::NullLit && cond.kids[1]->kind == ExprKind::Ident) var = cond.kids[1].get();
+      if (!var) return;
+      const Local* l = find_local(var->text);
+      if (!l) return;
+      bool non_null = (cond.op == Op::Ne) == when_true;
+      narrow(*l, non_null ? m_types.without_null(l->type) : T::NUL);
+    } else if (cond.kind == ExprKind::Binary && cond.op == Op::And && when_true) {
+      narrow_condition(*cond.kids[0], true);
+      narrow_condition(*cond.kids[1], true);
+    } else if (cond.kind == ExprKind::Binary && cond.op == Op::Or && !when_true) {
+      narrow_condition(*cond.kids[0], false);
+      narrow_condition(*cond.kids[1], false);
+    } else if (cond.kind == ExprKind::Unary && cond.op == Op::Not) {
+      narrow_condition(*cond.kids[0], !when_true);
+    }
+  }
+
+  TypeId infer_if(Expr& e, TypeId expected) {
+    expect_bool(*e.kids[0], "if condition");
+    push_scope();
+    narrow_condition(*e.kids[0], true);
+    TypeId then_t = check_block(*e.block, expected);
+    pop_scope();
+    TypeId else_t = T::NUL;
+    if (e.else_expr) {
+      push_scope();
+      narrow_condition(*e.kids[0], false);
+      else_t = check_expr(*e.else_expr, expected);
+      pop_scope();
+    }
+    return m_types.union_of({then_t, else_t});
+  }
+
+  // ---------------------------------------------------------------- match
+
+  TypeId infer_match(Expr& e, TypeId expected) {
+    TypeId scrutinee = check_expr(*e.kids[0], -1);
+    if (e.type_annotation) {
+      TypeId ann = resolve(e.type_annotation.get());
+      if (!m_types.assignable(scrutinee, ann))
+        error(e.kids[0]->loc, "match value of type " + name_of(scrutinee) + " is not a " + name_of(ann));
+      scrutinee = ann;
+    }
+    push_scope();
+    e.slot = new_slot();
+    std::vector<TypeId> results;
+    for (auto& arm : e.arms) {
+      push_scope();
+      check_pattern(*arm.pattern, scrutinee);
+      if (arm.guard) expect_bool(*arm.guard, "match guard");
+      results.push_back(check_expr(*arm.body, expected));
+      pop_scope();
+    }
+    pop_scope();
+    return m_types.union_of(results);
+  }
+
+  void check_pattern(Pattern& p, TypeId scrutinee) {
+    switch (p.kind) {
+    case PatternKind::Wildcard: return;
+    case PatternKind::Literal: check_expr(*p.literal, -1); return;
+    case PatternKind::Binding: {
+      // A bare name that names a type is a type pattern (`Point => ...`).
+      if (m_type_names.count(p.text) || m_aliases.count(p.text)) {
+        TypeExpr te;
+        te.name = p.text;
+        te.loc = p.loc;
+        p.type_id = resolve(&te);
+        p.kind = PatternKind::Type;
+        p.text.clear();
+        return;
+      }
+      p.slot = declare_local(p.loc, p.text, scrutinee);
+      return;
+    }
+    case PatternKind::Type: {
+      p.type_id = resolve(p.type.get());
+      if (!p.text.empty() && p.text != "_") p.slot = declare_local(p.loc, p.text, p.type_id);
+      return;
+    }
+    case PatternKind::EnumValue: {
+      auto it = m_type_names.find(p.text);
+      if (it == m_type_names.end() || m_types.kind(it->second) != TypeKind::Enum) {
+        error(p.loc, "unknown enum '" + p.text + "'");
+        return;
+      }
+      int32_t decl = m_types.get(it->second).decl;
+      const auto& variants = m_out.enums[size_t(decl)].variants;
+      for (size_t v = 0; v < variants.size(); v++)
+        if (variants[v] == p.variant) {
+          p.type_id = decl;
+          p.slot = -1;
+          p.literal = std::make_unique<Expr>(ExprKind::Field, p.loc);
+          p.literal->aux = -2;
+          p.literal->slot = decl;
+          p.literal->int_value = int64_t(v);
+          return;
+        }
+      error(p.loc, "enum '" + p.text + "' has no variant '" + p.variant + "'");
+      return;
+    }
+    case PatternKind::Or:
+      for (auto& alt : p.alternatives) {
+        if (alt->kind == PatternKind::Binding && !m_type_names.count(alt->text) && !m_aliases.count(alt->text))
+          error(alt->loc, "alternatives in an or-pattern cannot bind names");
+        else if (alt->kind == PatternKind::Type && !alt->text.empty() && alt->text != "_")
+          error(alt->loc, "alternatives in an or-pattern cannot bind names");
+        check_pattern(*alt, scrutinee);
+      }
+      return;
+    }
+  }
+
+  // Locals with a flag: narrowing entries re-declare a name with a new type.
+  struct ScopedLocal {
+    Local local;
+    bool narrowing;
+  };
+  using Scope = std::vector<ScopedLocal>;
+
+  Program& m_ast;
+  vm::CompiledProgram& m_out;
+  TypeTable& m_types;
+  std::unordered_map<std::string, TypeId> m_type_names;
+  std::unordered_map<std::string, const TypeAliasDecl*> m_aliases;
+  std::unordered_map<std::string, int> m_resolving_alias;
+  std::vector<std::vector<uint32_t>> m_method_index;
+  std::vector<Scope> m_scopes;
+  FunctionContext m_fn;
+};
+
+} // namespace
+
+void check_program(Program& ast, vm::CompiledProgram& out) { Checker(ast, out).run(); }
+
+} // namespace brake::lang

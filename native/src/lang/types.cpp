@@ -1,0 +1,125 @@
+#include "lang/types.h"
+
+#include <algorithm>
+
+namespace brake::lang {
+
+TypeTable::TypeTable() {
+  for (TypeKind k : {TypeKind::Any, TypeKind::Never, TypeKind::Null, TypeKind::Bool, TypeKind::Int,
+                     TypeKind::Float, TypeKind::String})
+    intern(Type{k, {}, -1});
+}
+
+TypeId TypeTable::intern(Type t) {
+  std::vector<int32_t> key = t.args;
+  key.push_back(t.decl);
+  auto k = std::make_pair(int(t.kind), key);
+  auto it = m_index.find(k);
+  if (it != m_index.end()) return it->second;
+  TypeId id = TypeId(m_types.size());
+  m_types.push_back(std::move(t));
+  m_index.emplace(std::move(k), id);
+  return id;
+}
+
+TypeId TypeTable::array_of(TypeId elem) { return intern(Type{TypeKind::Array, {elem}, -1}); }
+TypeId TypeTable::map_of(TypeId key, TypeId value) { return intern(Type{TypeKind::Map, {key, value}, -1}); }
+TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl}); }
+TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl}); }
+
+TypeId TypeTable::union_of(std::vector<TypeId> members) {
+  std::vector<TypeId> flat;
+  for (TypeId m : members) {
+    if (kind(m) == TypeKind::Any) return ANY;
+    if (kind(m) == TypeKind::Never) continue;
+    if (kind(m) == TypeKind::Union) {
+      for (TypeId x : get(m).args) flat.push_back(x);
+    } else {
+      flat.push_back(m);
+    }
+  }
+  std::sort(flat.begin(), flat.end());
+  flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
+  if (flat.empty()) return NEVER;
+  if (flat.size() == 1) return flat[0];
+  return intern(Type{TypeKind::Union, flat, -1});
+}
+
+TypeId TypeTable::without_null(TypeId t) {
+  if (kind(t) != TypeKind::Union) return t == NUL ? NEVER : t;
+  std::vector<TypeId> rest;
+  for (TypeId m : get(t).args)
+    if (m != NUL) rest.push_back(m);
+  return union_of(rest);
+}
+
+bool TypeTable::contains_null(TypeId t) const {
+  if (t == NUL) return true;
+  if (kind(t) != TypeKind::Union) return false;
+  for (TypeId m : get(t).args)
+    if (m == NUL) return true;
+  return false;
+}
+
+bool TypeTable::assignable(TypeId from, TypeId to) const {
+  if (from == to) return true;
+  TypeKind fk = kind(from), tk = kind(to);
+  if (fk == TypeKind::Any || tk == TypeKind::Any || fk == TypeKind::Never) return true;
+  if (fk == TypeKind::Union) {
+    for (TypeId m : get(from).args)
+      if (!assignable(m, to)) return false;
+    return true;
+  }
+  if (tk == TypeKind::Union) {
+    for (TypeId m : get(to).args)
+      if (assignable(from, m)) return true;
+    return false;
+  }
+  if (fk != tk) return false;
+  if (fk == TypeKind::Array) {
+    TypeId a = get(from).args[0], b = get(to).args[0];
+    // Element types must agree (arrays are mutable and shared), except that an
+    // element type the checker could not pin down (Any/Never: `[]`) fits.
+    return a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any;
+  }
+  if (fk == TypeKind::Map) {
+    TypeId a = get(from).args[1], b = get(to).args[1];
+    return a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any;
+  }
+  return false;
+}
+
+std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_names,
+                            const std::vector<std::string>& enum_names) const {
+  const Type& ty = get(t);
+  switch (ty.kind) {
+  case TypeKind::Any: return "unknown";
+  case TypeKind::Never: return "never";
+  case TypeKind::Null: return "null";
+  case TypeKind::Bool: return "bool";
+  case TypeKind::Int: return "int";
+  case TypeKind::Float: return "float";
+  case TypeKind::String: return "string";
+  case TypeKind::Array: {
+    std::string inner = name(ty.args[0], class_names, enum_names);
+    if (kind(ty.args[0]) == TypeKind::Union) inner = "(" + inner + ")";
+    return inner + "[]";
+  }
+  case TypeKind::Map:
+    return "map<" + name(ty.args[0], class_names, enum_names) + ", " +
+           name(ty.args[1], class_names, enum_names) + ">";
+  case TypeKind::Union: {
+    std::string s;
+    for (size_t i = 0; i < ty.args.size(); i++) {
+      if (i) s += " | ";
+      s += name(ty.args[i], class_names, enum_names);
+    }
+    return s;
+  }
+  case TypeKind::Class: return class_names[size_t(ty.decl)];
+  case TypeKind::Enum: return enum_names[size_t(ty.decl)];
+  }
+  return "?";
+}
+
+} // namespace brake::lang

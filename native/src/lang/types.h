@@ -1,0 +1,61 @@
+// types.h: the checker's interned type table.
+//
+// Types are interned: equal types have equal TypeIds, so comparison is an
+// integer compare. Optionals are unions with null (`T?` == `T | null`).
+// `Any` marks a type the checker could not determine (after an error, or an
+// empty literal without context); it is compatible with everything so one
+// mistake does not cascade into many diagnostics. `Never` is the type of
+// expressions that do not produce a value (return, throw, break).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace brake::lang {
+
+using TypeId = int32_t;
+
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum };
+
+struct Type {
+  TypeKind kind;
+  std::vector<TypeId> args; // Array: [elem]; Map: [key, value]; Union: sorted members
+  int32_t decl = -1;        // Class / Enum: index of the declaration
+};
+
+class TypeTable {
+public:
+  static constexpr TypeId ANY = 0, NEVER = 1, NUL = 2, BOOL = 3, INT = 4, FLOAT = 5, STRING = 6;
+
+  TypeTable();
+
+  const Type& get(TypeId id) const { return m_types[size_t(id)]; }
+  TypeKind kind(TypeId id) const { return m_types[size_t(id)].kind; }
+
+  TypeId array_of(TypeId elem);
+  TypeId map_of(TypeId key, TypeId value);
+  TypeId class_type(int32_t decl);
+  TypeId enum_type(int32_t decl);
+  // Flattens nested unions, drops Never, dedupes; a single member is itself.
+  TypeId union_of(std::vector<TypeId> members);
+  TypeId optional_of(TypeId t) { return union_of({t, NUL}); }
+  // `t` without null (for narrowing `x != null`).
+  TypeId without_null(TypeId t);
+  bool contains_null(TypeId t) const;
+
+  // Can a value of type `from` be stored where `to` is expected?
+  bool assignable(TypeId from, TypeId to) const;
+
+  // Names for diagnostics: "int", "string[]", "map<string, int>", "Point", "int | null".
+  std::string name(TypeId t, const std::vector<std::string>& class_names,
+                   const std::vector<std::string>& enum_names) const;
+
+private:
+  TypeId intern(Type t);
+  std::vector<Type> m_types;
+  std::map<std::pair<int, std::vector<int32_t>>, TypeId> m_index;
+};
+
+} // namespace brake::lang

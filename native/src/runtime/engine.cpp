@@ -1,0 +1,170 @@
+#include "runtime/engine.h"
+
+#include <thread>
+
+#include "runtime/token.h"
+#include "runtime/value_convert.h"
+
+namespace brake::runtime {
+
+bool on_worker_thread(); // worker.cpp
+
+namespace {
+thread_local int t_in_callback = 0;
+} // namespace
+
+bool in_engine_callback_context() { return t_in_callback > 0 || on_worker_thread(); }
+
+Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options)
+    : m_program(std::move(program)),
+      m_max_depth(options.max_call_depth ? options.max_call_depth : 1000),
+      m_notify(options.notify),
+      m_notify_data(options.notify_data) {
+  size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, i));
+  for (auto& w : m_workers) w->start();
+}
+
+Engine::~Engine() {
+  std::string ignored;
+  close(ignored);
+  drain();
+}
+
+int Engine::start(const StartRequest& r, std::string& message) {
+  if (r.id == 0) {
+    message = "call id 0 is reserved";
+    return BRAKE_INVALID_ARGUMENT;
+  }
+  if (m_closed.load()) {
+    message = "the engine is closed";
+    return BRAKE_ENGINE_CLOSED;
+  }
+  bool pre_cancelled = r.token && r.token->cancelled.load(std::memory_order_acquire);
+  auto* call = new Call();
+  call->id = r.id;
+  call->engine = this;
+  call->done = r.done;
+  call->user_data = r.user_data;
+  if (!pre_cancelled) {
+    // Look the function up and check the arguments before admitting.
+    auto it = m_program->function_index.find(r.function);
+    if (it == m_program->function_index.end() || it->second >= m_program->declared_functions) {
+      message = std::string("function '") + r.function + "' is not defined";
+      call->release();
+      return BRAKE_UNKNOWN_FUNCTION;
+    }
+    const vm::FunctionInfo& fn = m_program->functions[it->second];
+    if (r.nargs != fn.arity) {
+      message = "function '" + fn.name + "' takes " + std::to_string(fn.arity) + " argument" + (fn.arity == 1 ? "" : "s") +
+                ", got " + std::to_string(r.nargs);
+      call->release();
+      return BRAKE_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < r.nargs; i++) {
+      std::string why;
+      if (!r.args[i]) {
+        message = "argument " + std::to_string(i + 1) + " is NULL";
+        call->release();
+        return BRAKE_INVALID_ARGUMENT;
+      }
+      if (!host_value_fits(*m_program, *r.args[i], fn.param_types[i], why)) {
+        message = "argument '" + fn.param_names[i] + "' of '" + fn.name + "': " + why;
+        call->release();
+        return BRAKE_INVALID_ARGUMENT;
+      }
+    }
+    call->function = it->second;
+    call->args.reserve(r.nargs);
+    for (size_t i = 0; i < r.nargs; i++) call->args.push_back(clone_value(*r.args[i]));
+    if (r.timeout_ms) {
+      auto ms = std::chrono::milliseconds(std::min<uint64_t>(r.timeout_ms, uint64_t(365) * 24 * 3600 * 1000));
+      call->deadline = std::chrono::steady_clock::now() + ms;
+    }
+  }
+
+  m_starting.fetch_add(1);
+  if (m_closed.load()) {
+    m_starting.fetch_sub(1);
+    call->release();
+    message = "the engine is closed";
+    return BRAKE_ENGINE_CLOSED;
+  }
+  // The worker is chosen before the call becomes visible in the table, so a
+  // concurrent cancel always has somewhere to post.
+  Worker* worker = m_workers[m_next_worker.fetch_add(1, std::memory_order_relaxed) % m_workers.size()].get();
+  call->worker = worker;
+  if (!m_table.insert(call)) {
+    m_starting.fetch_sub(1);
+    call->release();
+    message = "call id " + std::to_string(r.id) + " is already live";
+    return BRAKE_DUPLICATE_CALL_ID;
+  }
+  if (r.token && !token_attach(r.token, call)) call->request_cancel(BRAKE_ORIGIN_TOKEN);
+  worker->post_start(call);
+  call->release(); // the table and the message hold the call now
+  m_starting.fetch_sub(1);
+  return BRAKE_OK;
+}
+
+int Engine::cancel(brake_call_id id) {
+  Call* call = m_table.find(id);
+  if (!call) return BRAKE_NOT_FOUND;
+  if (call->request_cancel(BRAKE_ORIGIN_CANCEL)) call->worker->post_cancel(call);
+  call->release();
+  return BRAKE_OK;
+}
+
+void Engine::deliver(Call* call) {
+  if (m_notify) {
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> lock(m_done_mu);
+      was_empty = m_done.empty();
+      m_done.push_back(call);
+    }
+    if (was_empty) m_notify(m_notify_data);
+    return;
+  }
+  t_in_callback++;
+  call->done(call->user_data, &call->result);
+  t_in_callback--;
+  complete(call);
+}
+
+void Engine::complete(Call* call) { m_table.remove(call); }
+
+size_t Engine::drain() {
+  std::vector<Call*> batch;
+  {
+    std::lock_guard<std::mutex> lock(m_done_mu);
+    batch.swap(m_done);
+  }
+  t_in_callback++;
+  for (Call* call : batch) {
+    call->done(call->user_data, &call->result);
+    complete(call);
+  }
+  t_in_callback--;
+  return batch.size();
+}
+
+int Engine::close(std::string& message) {
+  if (in_engine_callback_context()) {
+    message = "brake_engine_close cannot be called from a worker thread or a completion callback";
+    return BRAKE_MISUSE;
+  }
+  std::lock_guard<std::mutex> lock(m_close_mu);
+  if (m_joined) return BRAKE_OK;
+  m_closed.store(true);
+  while (m_starting.load() != 0) std::this_thread::yield();
+  m_table.for_each([](Call* call) {
+    if (call->request_cancel(BRAKE_ORIGIN_CLOSE)) call->worker->post_cancel(call);
+  });
+  for (auto& w : m_workers) w->post_stop();
+  for (auto& w : m_workers) w->join();
+  m_joined = true;
+  return BRAKE_OK;
+}
+
+} // namespace brake::runtime

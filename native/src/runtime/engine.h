@@ -1,0 +1,82 @@
+// engine.h: an engine — worker threads, the call table and completion
+// delivery for one compiled program. No global state: a process may hold
+// any number of engines.
+//
+// Invariants and lock order:
+//  - A call is admitted (inserted in the table, counted live) only while the
+//    engine is open. close() sets m_closed, then waits for m_starting to
+//    drain, so every start either saw m_closed or is in the table before
+//    close() sweeps it (a seq_cst Dekker handshake, no lock).
+//  - Locks: a call-table shard mutex, a worker inbox mutex, a token mutex and
+//    m_done_mu are each held only briefly; the only nesting is token mutex ->
+//    worker inbox mutex (see token.h). Callbacks and `notify` run with no
+//    engine lock held.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "brake.h"
+#include "runtime/call_table.h"
+#include "runtime/worker.h"
+#include "vm/chunk.h"
+
+namespace brake::runtime {
+
+struct StartRequest {
+  brake_call_id id;
+  const char* function;
+  const brake_value* const* args;
+  size_t nargs;
+  uint64_t timeout_ms;
+  brake_token* token;
+  brake_completion_fn done;
+  void* user_data;
+};
+
+class Engine {
+public:
+  Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options);
+  ~Engine();
+
+  // Returns a status; on failure `message` explains it and nothing ran.
+  int start(const StartRequest& r, std::string& message);
+  int cancel(brake_call_id id);
+  size_t live_calls() const { return m_table.size(); }
+  size_t drain();
+  int close(std::string& message);
+
+  // ---- used by workers
+  const vm::CompiledProgram& program() const { return *m_program; }
+  uint32_t max_call_depth() const { return m_max_depth; }
+  // Delivers a finished call (worker thread): runs its callback now or
+  // queues it for drain().
+  void deliver(Call* call);
+
+private:
+  void complete(Call* call); // after the callback: remove from the table
+
+  std::shared_ptr<const vm::CompiledProgram> m_program;
+  std::vector<std::unique_ptr<Worker>> m_workers;
+  CallTable m_table;
+  std::atomic<bool> m_closed{false};
+  std::atomic<int> m_starting{0};
+  std::atomic<size_t> m_next_worker{0};
+  bool m_joined = false;
+  std::mutex m_close_mu;
+  uint32_t m_max_depth;
+
+  void (*m_notify)(void*) = nullptr;
+  void* m_notify_data = nullptr;
+  std::mutex m_done_mu;
+  std::vector<Call*> m_done;
+};
+
+// True on a thread where closing an engine would deadlock (a worker, or
+// inside a completion callback run by drain()).
+bool in_engine_callback_context();
+
+} // namespace brake::runtime

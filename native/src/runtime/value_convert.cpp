@@ -1,0 +1,231 @@
+#include "runtime/value_convert.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace brake::runtime {
+
+using lang::TypeId;
+using lang::TypeKind;
+using vm::Tag;
+using vm::Value;
+
+namespace {
+
+const char* kind_name(brake_kind k) {
+  switch (k) {
+  case BRAKE_KIND_NULL: return "null";
+  case BRAKE_KIND_BOOL: return "bool";
+  case BRAKE_KIND_INT: return "int";
+  case BRAKE_KIND_FLOAT: return "float";
+  case BRAKE_KIND_STRING: return "string";
+  case BRAKE_KIND_ARRAY: return "array";
+  case BRAKE_KIND_MAP: return "map";
+  case BRAKE_KIND_INSTANCE: return "instance";
+  case BRAKE_KIND_ENUM: return "enum";
+  }
+  return "?";
+}
+
+int variant_index(const vm::EnumInfo& e, const std::string& name) {
+  for (size_t i = 0; i < e.variants.size(); i++)
+    if (e.variants[i] == name) return int(i);
+  return -1;
+}
+
+// Index of `key` in a MAP/INSTANCE host value, or -1.
+int find_key(const brake_value& v, const std::string& key) {
+  for (size_t i = 0; i < v.keys.size(); i++)
+    if (v.keys[i] == key) return int(i);
+  return -1;
+}
+
+bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why, int depth) {
+  if (depth > 256) {
+    why = "value nested too deeply";
+    return false;
+  }
+  const lang::Type& ty = p.types.get(t);
+  auto mismatch = [&]() {
+    why = "expected " + p.type_name(t) + ", got " + kind_name(v.kind);
+    return false;
+  };
+  switch (ty.kind) {
+  case TypeKind::Any: return true;
+  case TypeKind::Never: return mismatch();
+  case TypeKind::Null: return v.kind == BRAKE_KIND_NULL || mismatch();
+  case TypeKind::Bool: return v.kind == BRAKE_KIND_BOOL || mismatch();
+  case TypeKind::Int: return v.kind == BRAKE_KIND_INT || mismatch();
+  case TypeKind::Float: return v.kind == BRAKE_KIND_FLOAT || v.kind == BRAKE_KIND_INT || mismatch();
+  case TypeKind::String: return v.kind == BRAKE_KIND_STRING || mismatch();
+  case TypeKind::Array:
+    if (v.kind != BRAKE_KIND_ARRAY) return mismatch();
+    for (size_t i = 0; i < v.items.size(); i++)
+      if (!fits(p, *v.items[i], ty.args[0], why, depth + 1)) {
+        why = "element " + std::to_string(i) + ": " + why;
+        return false;
+      }
+    return true;
+  case TypeKind::Map:
+    if (v.kind != BRAKE_KIND_MAP) return mismatch();
+    for (size_t i = 0; i < v.items.size(); i++)
+      if (!fits(p, *v.items[i], ty.args[1], why, depth + 1)) {
+        why = "key \"" + v.keys[i] + "\": " + why;
+        return false;
+      }
+    return true;
+  case TypeKind::Class: {
+    const vm::ClassInfo& cls = p.classes[size_t(ty.decl)];
+    if (v.kind == BRAKE_KIND_INSTANCE && v.type_name != cls.name) return mismatch();
+    if (v.kind != BRAKE_KIND_INSTANCE && v.kind != BRAKE_KIND_MAP) return mismatch();
+    for (const std::string& k : v.keys)
+      if (std::find(cls.field_names.begin(), cls.field_names.end(), k) == cls.field_names.end()) {
+        why = "class " + cls.name + " has no field '" + k + "'";
+        return false;
+      }
+    for (size_t f = 0; f < cls.field_names.size(); f++) {
+      int at = find_key(v, cls.field_names[f]);
+      if (at < 0) {
+        if (p.types.contains_null(cls.field_types[f])) continue;
+        why = "missing field '" + cls.field_names[f] + "' of " + cls.name;
+        return false;
+      }
+      if (!fits(p, *v.items[size_t(at)], cls.field_types[f], why, depth + 1)) {
+        why = "field '" + cls.field_names[f] + "': " + why;
+        return false;
+      }
+    }
+    return true;
+  }
+  case TypeKind::Enum: {
+    const vm::EnumInfo& e = p.enums[size_t(ty.decl)];
+    if (v.kind == BRAKE_KIND_ENUM && v.type_name != e.name) return mismatch();
+    if (v.kind != BRAKE_KIND_ENUM && v.kind != BRAKE_KIND_STRING) return mismatch();
+    if (variant_index(e, v.text) < 0) {
+      why = "'" + v.text + "' is not a variant of " + e.name;
+      return false;
+    }
+    return true;
+  }
+  case TypeKind::Union:
+    for (TypeId m : ty.args) {
+      std::string ignored;
+      if (fits(p, v, m, ignored, depth + 1)) return true;
+    }
+    return mismatch();
+  }
+  return mismatch();
+}
+
+// Picks the union member a fitting host value converts to: an exact kind
+// match first (so an INT stays an int in `int | float`), then any fit.
+TypeId pick_member(const vm::CompiledProgram& p, const brake_value& v, const lang::Type& u) {
+  std::string ignored;
+  for (TypeId m : u.args) {
+    TypeKind k = p.types.kind(m);
+    bool exact = (k == TypeKind::Int && v.kind == BRAKE_KIND_INT) || (k == TypeKind::Float && v.kind == BRAKE_KIND_FLOAT);
+    if (exact) return m;
+  }
+  for (TypeId m : u.args)
+    if (fits(p, v, m, ignored, 0)) return m;
+  return lang::TypeTable::ANY;
+}
+
+} // namespace
+
+bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why) {
+  return fits(p, v, t, why, 0);
+}
+
+Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::Heap& heap) {
+  const lang::Type& ty = p.types.get(t);
+  if (ty.kind == TypeKind::Union) return to_vm(p, v, pick_member(p, v, ty), heap);
+  switch (v.kind) {
+  case BRAKE_KIND_NULL: return Value::null();
+  case BRAKE_KIND_BOOL: return Value::boolean(v.b != 0);
+  case BRAKE_KIND_INT:
+    if (ty.kind == TypeKind::Float) return Value::number(double(v.i));
+    return Value::integer(v.i);
+  case BRAKE_KIND_FLOAT: return Value::number(v.f);
+  case BRAKE_KIND_STRING:
+  case BRAKE_KIND_ENUM:
+    if (ty.kind == TypeKind::Enum) {
+      const vm::EnumInfo& e = p.enums[size_t(ty.decl)];
+      return Value::enum_variant(uint32_t(ty.decl), uint32_t(std::max(variant_index(e, v.text), 0)));
+    }
+    return heap.string_value(v.text);
+  case BRAKE_KIND_ARRAY: {
+    vm::ArrayObj* a = heap.new_array();
+    TypeId elem = ty.kind == TypeKind::Array ? ty.args[0] : lang::TypeTable::ANY;
+    for (auto& item : v.items) a->items.push_back(to_vm(p, *item, elem, heap));
+    return Value::object(Tag::Array, a);
+  }
+  case BRAKE_KIND_MAP:
+  case BRAKE_KIND_INSTANCE:
+    if (ty.kind == TypeKind::Class) {
+      const vm::ClassInfo& cls = p.classes[size_t(ty.decl)];
+      vm::InstanceObj* o = heap.new_instance(uint32_t(ty.decl), cls.field_names.size());
+      for (size_t f = 0; f < cls.field_names.size(); f++) {
+        int at = find_key(v, cls.field_names[f]);
+        o->fields[f] = at < 0 ? Value::null() : to_vm(p, *v.items[size_t(at)], cls.field_types[f], heap);
+      }
+      return Value::object(Tag::Instance, o);
+    } else {
+      vm::MapObj* m = heap.new_map();
+      TypeId val = ty.kind == TypeKind::Map ? ty.args[1] : lang::TypeTable::ANY;
+      for (size_t i = 0; i < v.items.size(); i++) m->set(v.keys[i], to_vm(p, *v.items[i], val, heap));
+      return Value::object(Tag::Map, m);
+    }
+  }
+  return Value::null();
+}
+
+namespace {
+
+ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const vm::Object*>& path) {
+  auto out = std::make_unique<brake_value>();
+  switch (v.tag) {
+  case Tag::Null: out->kind = BRAKE_KIND_NULL; break;
+  case Tag::Bool: out->kind = BRAKE_KIND_BOOL; out->b = v.b; break;
+  case Tag::Int: out->kind = BRAKE_KIND_INT; out->i = v.i; break;
+  case Tag::Float: out->kind = BRAKE_KIND_FLOAT; out->f = v.f; break;
+  case Tag::Enum: {
+    out->kind = BRAKE_KIND_ENUM;
+    const vm::EnumInfo& e = p.enums[v.enum_id()];
+    out->type_name = e.name;
+    out->text = e.variants[v.variant()];
+    break;
+  }
+  case Tag::String: out->kind = BRAKE_KIND_STRING; out->text = v.as_string()->text; break;
+  default: {
+    if (!path.insert(v.obj).second) return out; // a cycle: cut it as null
+    if (v.tag == Tag::Array) {
+      out->kind = BRAKE_KIND_ARRAY;
+      for (Value x : v.as_array()->items) out->items.push_back(convert(p, x, path));
+    } else if (v.tag == Tag::Map) {
+      out->kind = BRAKE_KIND_MAP;
+      auto* m = v.as_map();
+      out->keys = m->keys;
+      for (Value x : m->values) out->items.push_back(convert(p, x, path));
+    } else {
+      out->kind = BRAKE_KIND_INSTANCE;
+      auto* o = v.as_instance();
+      const vm::ClassInfo& cls = p.classes[o->class_id];
+      out->type_name = cls.name;
+      out->keys = cls.field_names;
+      for (Value x : o->fields) out->items.push_back(convert(p, x, path));
+    }
+    path.erase(v.obj);
+  }
+  }
+  return out;
+}
+
+} // namespace
+
+ValuePtr from_vm(const vm::CompiledProgram& p, Value v) {
+  std::unordered_set<const vm::Object*> path;
+  return convert(p, v, path);
+}
+
+} // namespace brake::runtime

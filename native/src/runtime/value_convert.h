@@ -1,0 +1,24 @@
+// value_convert.h: brake_value (host side) <-> vm::Value (a call's heap).
+#pragma once
+
+#include <string>
+
+#include "abi_value.h"
+#include "vm/chunk.h"
+
+namespace brake::runtime {
+
+// Does host value `v` fit parameter type `t`? On false, `why` says how not.
+// Hosts without int/float distinction may pass an int where a float is
+// declared; a MAP may stand for a class instance (same field names) and a
+// STRING for an enum variant (its name).
+bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, lang::TypeId t, std::string& why);
+
+// Converts a host value that fits `t` into the call's heap.
+vm::Value to_vm(const vm::CompiledProgram& p, const brake_value& v, lang::TypeId t, vm::Heap& heap);
+
+// Converts a VM value into a new host value (cycles are cut: a value seen
+// again on its own path becomes null; returns nullptr only on exhaustion).
+ValuePtr from_vm(const vm::CompiledProgram& p, vm::Value v);
+
+} // namespace brake::runtime

@@ -1,0 +1,231 @@
+#include "runtime/worker.h"
+
+#include "runtime/engine.h"
+#include "runtime/token.h"
+#include "runtime/value_convert.h"
+
+namespace brake::runtime {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+thread_local bool t_on_worker = false;
+// A computing call shares its worker in slices this long when other calls
+// are ready to run.
+constexpr auto kSlice = std::chrono::milliseconds(2);
+} // namespace
+
+bool on_worker_thread() { return t_on_worker; }
+
+Worker::Worker(Engine& engine, size_t index) : m_engine(engine), m_index(index) {}
+
+Worker::~Worker() {
+  // Messages posted after the thread finished its last call (a cancel racing
+  // the end of a call) only hold references.
+  for (Message& m : m_inbox)
+    if (m.call) m.call->release();
+}
+
+void Worker::start() {
+  m_thread = std::thread([this] {
+    t_on_worker = true;
+    loop();
+  });
+}
+
+void Worker::join() {
+  if (m_thread.joinable()) m_thread.join();
+}
+
+void Worker::post(MessageKind kind, Call* call) {
+  if (call) call->retain();
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_inbox.push_back(Message{kind, call});
+    wake = m_waiting;
+    m_waiting = false;
+  }
+  m_interrupt.store(1, std::memory_order_relaxed);
+  if (wake) m_cv.notify_one();
+}
+
+// Blocks until there is something to do; returns false when the worker
+// should exit.
+bool Worker::wait_for_work(std::vector<Message>& batch) {
+  std::unique_lock<std::mutex> lock(m_mu);
+  for (;;) {
+    if (!m_inbox.empty() || !m_ready.empty()) break;
+    if (m_stopping && m_calls == 0) return false;
+    if (!m_timers.empty()) {
+      auto when = m_timers.top().when;
+      if (when <= Clock::now()) break;
+      m_waiting = true;
+      m_cv.wait_until(lock, when);
+    } else {
+      m_waiting = true;
+      m_cv.wait(lock);
+    }
+    m_waiting = false;
+  }
+  batch.swap(m_inbox);
+  m_interrupt.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+void Worker::loop() {
+  std::vector<Message> batch;
+  while (wait_for_work(batch)) {
+    for (const Message& m : batch) handle(m);
+    batch.clear();
+    fire_timers();
+    run_ready();
+    m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+  }
+}
+
+void Worker::handle(const Message& m) {
+  switch (m.kind) {
+  case MessageKind::Start: admit(m.call); break;
+  case MessageKind::Cancel: on_cancel(m.call); break;
+  case MessageKind::Stop: m_stopping = true; break;
+  }
+  if (m.call) m.call->release();
+}
+
+// Admission checkpoint: a call cancelled before its worker saw it settles
+// without running any code.
+void Worker::admit(Call* call) {
+  m_calls++;
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  if (call->deadline != Clock::time_point::max()) m_timers.add(call->deadline, call, TimerKind::Deadline);
+  const vm::CompiledProgram& p = m_engine.program();
+  call->fiber = std::make_unique<vm::Fiber>(p, call->function, m_engine.max_call_depth());
+  const vm::FunctionInfo& fn = p.functions[call->function];
+  for (size_t i = 0; i < call->args.size(); i++)
+    call->fiber->push_arg(to_vm(p, *call->args[i], fn.param_types[i], call->fiber->heap()));
+  call->args.clear();
+  call->phase = Phase::Ready;
+  m_ready.push_back(call);
+}
+
+// The call's state already carries the cancel; act on its phase.
+void Worker::on_cancel(Call* call) {
+  switch (call->phase) {
+  case Phase::Sleeping: finish_cancelled(call, call->cancel_origin()); break;
+  case Phase::Ready:   // finished when its turn in the ready queue comes
+  case Phase::Queued:  // its Start is still in flight: admit() will see it
+  case Phase::Done: break;
+  }
+}
+
+void Worker::fire_timers() {
+  if (m_timers.empty()) return;
+  auto now = Clock::now();
+  while (!m_timers.empty() && m_timers.top().when <= now) {
+    TimerHeap::Entry e = m_timers.pop();
+    Call* call = e.call;
+    if (e.kind == TimerKind::Sleep) {
+      call->fiber->resume(vm::Value::null());
+      call->phase = Phase::Ready;
+      m_ready.push_back(call);
+    } else if (call->request_cancel(BRAKE_ORIGIN_TIMEOUT)) {
+      on_cancel(call);
+    }
+  }
+}
+
+void Worker::run_ready() {
+  // Run each call that is ready now once; calls that yield go to the back
+  // and run again after the inbox and timers have been looked at.
+  for (size_t n = m_ready.size(); n > 0 && !m_ready.empty(); n--) {
+    Call* call = m_ready.front();
+    m_ready.pop_front();
+    if (call->phase != Phase::Ready) continue;
+    run_call(call);
+  }
+}
+
+void Worker::run_call(Call* call) {
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  vm::RunContext ctx;
+  ctx.interrupt = &m_interrupt;
+  ctx.cancel_state = &call->state;
+  if (!m_ready.empty()) ctx.slice_end = Clock::now() + kSlice;
+  if (!m_timers.empty()) ctx.slice_end = std::min(ctx.slice_end, m_timers.top().when);
+
+  switch (call->fiber->run(ctx)) {
+  case vm::RunStatus::Finished: finish_value(call); break;
+  case vm::RunStatus::Failed: finish_error(call); break;
+  case vm::RunStatus::Yielded: m_ready.push_back(call); break;
+  case vm::RunStatus::Suspended: {
+    // Checkpoint before starting an operation.
+    if (brake_origin o = call->cancel_origin()) {
+      finish_cancelled(call, o);
+      break;
+    }
+    const vm::Request& r = call->fiber->request();
+    auto ms = std::chrono::milliseconds(std::min<int64_t>(r.sleep_ms, int64_t(365) * 24 * 3600 * 1000));
+    m_timers.add(Clock::now() + ms, call, TimerKind::Sleep);
+    call->phase = Phase::Sleeping;
+    break;
+  }
+  }
+}
+
+void Worker::finish_value(Call* call) {
+  if (brake_origin o = call->commit()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  call->result.status = BRAKE_OK;
+  call->result.value = from_vm(m_engine.program(), call->fiber->result());
+  finish(call);
+}
+
+void Worker::finish_error(Call* call) {
+  if (brake_origin o = call->commit()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  const vm::ScriptError& e = call->fiber->error();
+  call->result.status = BRAKE_SCRIPT_ERROR;
+  call->result.error_kind = e.kind;
+  call->result.message = e.message;
+  call->result.frames = e.frames;
+  finish(call);
+}
+
+void Worker::finish_cancelled(Call* call, brake_origin origin) {
+  call->result.origin = origin;
+  call->result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
+  switch (origin) {
+  case BRAKE_ORIGIN_TIMEOUT: call->result.message = "the call's deadline passed"; break;
+  case BRAKE_ORIGIN_CLOSE: call->result.message = "the engine was closed"; break;
+  case BRAKE_ORIGIN_TOKEN: call->result.message = "the call's token was cancelled"; break;
+  case BRAKE_ORIGIN_PARENT: call->result.message = "the parent call was cancelled"; break;
+  default: call->result.message = "the call was cancelled"; break;
+  }
+  finish(call);
+}
+
+// Cleanup, then delivery: the promise settles only after cleanup has run.
+void Worker::finish(Call* call) {
+  call->phase = Phase::Done;
+  if (call->sleep_timer != SIZE_MAX) m_timers.remove(call->sleep_timer);
+  if (call->deadline_timer != SIZE_MAX) m_timers.remove(call->deadline_timer);
+  call->fiber.reset();
+  call->args.clear();
+  token_detach(call);
+  call->result.id = call->id;
+  m_calls--;
+  m_engine.deliver(call);
+}
+
+} // namespace brake::runtime

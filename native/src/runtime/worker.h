@@ -1,0 +1,83 @@
+// worker.h: one worker thread of an engine.
+//
+// A worker owns its calls' VM state, its timer heap and its ready queue;
+// only its thread touches them. Other threads talk to it through the inbox
+// (start, cancel, stop messages), guarded by m_mu, and the interrupt word,
+// which a running VM polls so that a message is seen within microseconds
+// even while a script computes.
+//
+// Invariants: every admitted call is finished exactly once by this thread
+// (finish() is the only path to Phase::Done); a finished call is in neither
+// the ready queue nor the timer heap; the thread exits only after stop was
+// requested and it holds no unfinished call.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/call.h"
+#include "runtime/timer_heap.h"
+
+namespace brake::runtime {
+
+class Engine;
+
+class Worker {
+public:
+  Worker(Engine& engine, size_t index);
+  ~Worker();
+
+  void start();
+  void join();
+
+  // Any thread. Each takes a new reference to `call` for the message.
+  void post_start(Call* call) { post(MessageKind::Start, call); }
+  void post_cancel(Call* call) { post(MessageKind::Cancel, call); }
+  void post_stop() { post(MessageKind::Stop, nullptr); }
+
+  // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
+  size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
+
+private:
+  enum class MessageKind : uint8_t { Start, Cancel, Stop };
+  struct Message {
+    MessageKind kind;
+    Call* call;
+  };
+
+  void post(MessageKind kind, Call* call);
+  void loop();
+  bool wait_for_work(std::vector<Message>& batch);
+  void handle(const Message& m);
+  void admit(Call* call);
+  void on_cancel(Call* call);
+  void fire_timers();
+  void run_ready();
+  void run_call(Call* call);
+  void finish_value(Call* call);
+  void finish_error(Call* call);
+  void finish_cancelled(Call* call, brake_origin origin);
+  void finish(Call* call);
+
+  Engine& m_engine;
+  size_t m_index;
+  std::thread m_thread;
+
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  std::vector<Message> m_inbox;
+  bool m_waiting = false;
+  std::atomic<uint32_t> m_interrupt{0};
+  std::atomic<size_t> m_timer_count{0};
+
+  // ---- worker thread only
+  std::deque<Call*> m_ready;
+  TimerHeap m_timers;
+  size_t m_calls = 0;
+  bool m_stopping = false;
+};
+
+} // namespace brake::runtime

@@ -1,0 +1,235 @@
+#include "vm/builtins.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "common/utf8.h"
+#include "vm/interpreter.h"
+
+namespace brake::vm {
+
+const BuiltinInfo kBuiltins[] = {
+#define BRAKE_BUILTIN_INFO_(id, recv, name, lo, hi) {recv, name, lo, hi},
+    BRAKE_BUILTINS(BRAKE_BUILTIN_INFO_)
+#undef BRAKE_BUILTIN_INFO_
+};
+
+BuiltinId find_builtin(const std::string& receiver, const std::string& name) {
+  for (size_t i = 0; i < size_t(BuiltinId::COUNT_); i++)
+    if (receiver == kBuiltins[i].receiver && name == kBuiltins[i].name) return BuiltinId(i);
+  return BuiltinId::COUNT_;
+}
+
+namespace {
+
+using Kind = BuiltinResult::Kind;
+
+BuiltinResult ok(Value v) {
+  BuiltinResult r;
+  r.out = v;
+  return r;
+}
+BuiltinResult error(std::string kind, std::string message) {
+  BuiltinResult r;
+  r.kind = Kind::Error;
+  r.error_kind = std::move(kind);
+  r.message = std::move(message);
+  return r;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Deep copy keeping shared structure and cycles (each object copied once).
+Value deep_copy(Value v, Heap& heap, std::unordered_map<Object*, Object*>& seen) {
+  if (!v.is_object() || v.tag == Tag::String) return v; // strings are immutable
+  if (auto it = seen.find(v.obj); it != seen.end()) return Value::object(v.tag, it->second);
+  switch (v.tag) {
+  case Tag::Array: {
+    ArrayObj* a = heap.new_array();
+    seen[v.obj] = a;
+    for (Value x : v.as_array()->items) a->items.push_back(deep_copy(x, heap, seen));
+    return Value::object(Tag::Array, a);
+  }
+  case Tag::Map: {
+    MapObj* m = heap.new_map();
+    seen[v.obj] = m;
+    auto* src = v.as_map();
+    for (size_t i = 0; i < src->size(); i++) m->set(src->keys[i], deep_copy(src->values[i], heap, seen));
+    return Value::object(Tag::Map, m);
+  }
+  case Tag::Instance: {
+    auto* src = v.as_instance();
+    InstanceObj* o = heap.new_instance(src->class_id, src->fields.size());
+    seen[v.obj] = o;
+    for (size_t i = 0; i < src->fields.size(); i++) o->fields[i] = deep_copy(src->fields[i], heap, seen);
+    return Value::object(Tag::Instance, o);
+  }
+  default: return v;
+  }
+}
+
+const std::string& str(Value v) { return v.as_string()->text; }
+
+} // namespace
+
+BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap, const RunContext& ctx,
+                           const CompiledProgram& program) {
+  (void)program;
+  switch (BuiltinId(raw_id)) {
+  case BuiltinId::SYS_SLEEP: {
+    if (args[0].tag != Tag::Int) return error("type_error", "sleep needs an int");
+    if (args[0].i < 0) return error("invalid_argument", "sleep duration must not be negative");
+    BuiltinResult r;
+    r.kind = Kind::Suspend;
+    r.request.kind = Request::Kind::Sleep;
+    r.request.sleep_ms = args[0].i;
+    return r;
+  }
+  case BuiltinId::SYS_PANIC:
+    return error("panic", args[0].tag == Tag::String ? str(args[0]) : std::string("panic"));
+  case BuiltinId::SYS_CANCELLATION_REQUESTED:
+    return ok(Value::boolean(ctx.cancel_state && ctx.cancel_state->load(std::memory_order_acquire) != 0));
+  case BuiltinId::DEEP_COPY: {
+    std::unordered_map<Object*, Object*> seen;
+    return ok(deep_copy(args[0], heap, seen));
+  }
+  case BuiltinId::DEEP_EQUALS: return ok(Value::boolean(values_equal(args[0], args[1])));
+  default: break;
+  }
+
+  // The checker types these calls, but values of unknown static type (the
+  // elements of `[]`, say) can reach them: check tags before dereferencing.
+  const BuiltinInfo& info = kBuiltins[raw_id];
+  Value self = args[0];
+  Value* a = args + 1;
+  Tag want = info.receiver[0] == 'a' ? Tag::Array : info.receiver[0] == 'm' ? Tag::Map : Tag::String;
+  if (self.tag != want) return error("type_error", std::string(info.name) + " called on a value of the wrong type");
+  for (size_t i = 1; i < argc; i++) {
+    BuiltinId id = BuiltinId(raw_id);
+    bool int_arg = id == BuiltinId::ARRAY_AT || id == BuiltinId::STRING_SUBSTRING;
+    bool any_arg = id == BuiltinId::ARRAY_PUSH || id == BuiltinId::ARRAY_INCLUDES;
+    if (!any_arg && args[i].tag != (int_arg ? Tag::Int : Tag::String))
+      return error("type_error", std::string("wrong argument type for ") + info.name);
+  }
+  switch (BuiltinId(raw_id)) {
+  case BuiltinId::ARRAY_LENGTH: return ok(Value::integer(int64_t(self.as_array()->items.size())));
+  case BuiltinId::ARRAY_PUSH: self.as_array()->items.push_back(a[0]); return ok(Value::null());
+  case BuiltinId::ARRAY_AT: {
+    auto& items = self.as_array()->items;
+    if (a[0].i < 0 || uint64_t(a[0].i) >= items.size()) return ok(Value::null());
+    return ok(items[size_t(a[0].i)]);
+  }
+  case BuiltinId::ARRAY_POP: {
+    auto& items = self.as_array()->items;
+    if (items.empty()) return ok(Value::null());
+    Value v = items.back();
+    items.pop_back();
+    return ok(v);
+  }
+  case BuiltinId::ARRAY_INCLUDES:
+    for (Value x : self.as_array()->items)
+      if (values_equal(x, a[0])) return ok(Value::boolean(true));
+    return ok(Value::boolean(false));
+  case BuiltinId::ARRAY_JOIN: {
+    std::string out;
+    auto& items = self.as_array()->items;
+    for (size_t i = 0; i < items.size(); i++) {
+      if (items[i].tag != Tag::String) return error("type_error", "join needs an array of strings");
+      if (i) out += str(a[0]);
+      out += str(items[i]);
+    }
+    return ok(heap.string_value(std::move(out)));
+  }
+  case BuiltinId::MAP_LENGTH: return ok(Value::integer(int64_t(self.as_map()->size())));
+  case BuiltinId::MAP_HAS: return ok(Value::boolean(self.as_map()->find(str(a[0])) != nullptr));
+  case BuiltinId::MAP_KEYS: {
+    ArrayObj* arr = heap.new_array();
+    for (auto& k : self.as_map()->keys) arr->items.push_back(heap.string_value(k));
+    return ok(Value::object(Tag::Array, arr));
+  }
+  case BuiltinId::MAP_VALUES: {
+    ArrayObj* arr = heap.new_array();
+    arr->items = self.as_map()->values;
+    return ok(Value::object(Tag::Array, arr));
+  }
+  case BuiltinId::STRING_LENGTH: return ok(Value::integer(int64_t(utf8_length(str(self)))));
+  case BuiltinId::STRING_TO_LOWER: {
+    std::string s = str(self);
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return ok(heap.string_value(std::move(s)));
+  }
+  case BuiltinId::STRING_TO_UPPER: {
+    std::string s = str(self);
+    for (char& c : s)
+      if (c >= 'a' && c <= 'z') c = char(c - 'a' + 'A');
+    return ok(heap.string_value(std::move(s)));
+  }
+  case BuiltinId::STRING_TRIM: {
+    const std::string& s = str(self);
+    size_t b = 0, e = s.size();
+    while (b < e && is_space(s[b])) b++;
+    while (e > b && is_space(s[e - 1])) e--;
+    return ok(heap.string_value(s.substr(b, e - b)));
+  }
+  case BuiltinId::STRING_INCLUDES: return ok(Value::boolean(str(self).find(str(a[0])) != std::string::npos));
+  case BuiltinId::STRING_STARTS_WITH: {
+    const std::string &s = str(self), &p = str(a[0]);
+    return ok(Value::boolean(s.size() >= p.size() && s.compare(0, p.size(), p) == 0));
+  }
+  case BuiltinId::STRING_ENDS_WITH: {
+    const std::string &s = str(self), &p = str(a[0]);
+    return ok(Value::boolean(s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0));
+  }
+  case BuiltinId::STRING_SPLIT: {
+    const std::string &s = str(self), &sep = str(a[0]);
+    ArrayObj* arr = heap.new_array();
+    if (sep.empty()) { // split into code points
+      for (size_t i = 0; i < s.size();) {
+        size_t j = utf8_offset(std::string_view(s).substr(i), 1) + i;
+        arr->items.push_back(heap.string_value(s.substr(i, j - i)));
+        i = j;
+      }
+    } else {
+      size_t start = 0;
+      for (size_t pos; (pos = s.find(sep, start)) != std::string::npos; start = pos + sep.size())
+        arr->items.push_back(heap.string_value(s.substr(start, pos - start)));
+      arr->items.push_back(heap.string_value(s.substr(start)));
+    }
+    return ok(Value::object(Tag::Array, arr));
+  }
+  case BuiltinId::STRING_REPLACE: {
+    // Replaces every occurrence (an empty pattern leaves the string as is).
+    const std::string &s = str(self), &from = str(a[0]), &to = str(a[1]);
+    if (from.empty()) return ok(self);
+    std::string out;
+    size_t start = 0;
+    for (size_t pos; (pos = s.find(from, start)) != std::string::npos; start = pos + from.size()) {
+      out.append(s, start, pos - start);
+      out += to;
+    }
+    out.append(s, start, std::string::npos);
+    return ok(heap.string_value(std::move(out)));
+  }
+  case BuiltinId::STRING_SUBSTRING: {
+    // JavaScript semantics on code points: clamp to [0, length], swap if start > end.
+    const std::string& s = str(self);
+    int64_t len = int64_t(utf8_length(s));
+    int64_t start = std::clamp<int64_t>(a[0].i, 0, len);
+    int64_t end = argc > 2 ? std::clamp<int64_t>(a[1].i, 0, len) : len;
+    if (start > end) std::swap(start, end);
+    size_t b = utf8_offset(s, size_t(start)), e = utf8_offset(s, size_t(end));
+    return ok(heap.string_value(s.substr(b, e - b)));
+  }
+  case BuiltinId::STRING_INDEX_OF: {
+    const std::string& s = str(self);
+    size_t pos = s.find(str(a[0]));
+    if (pos == std::string::npos) return ok(Value::integer(-1));
+    return ok(Value::integer(int64_t(utf8_length(std::string_view(s).substr(0, pos)))));
+  }
+  default: break;
+  }
+  return error("internal", "unknown builtin");
+}
+
+} // namespace brake::vm

@@ -1,0 +1,88 @@
+// chunk.h: compiled functions and programs (what the compiler produces and
+// the interpreter runs). Immutable once compiled; shared by every call on
+// every worker thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lang/diagnostics.h"
+#include "lang/types.h"
+#include "vm/value.h"
+
+namespace brake::vm {
+
+enum class OpCode : uint8_t {
+#define OPCODE(name, operands, effect, desc) name,
+#include "vm/opcodes.def"
+#undef OPCODE
+  COUNT_
+};
+
+struct OpInfo {
+  const char* name;
+  uint8_t operand_bytes;
+};
+extern const OpInfo kOpInfo[];
+
+struct Chunk {
+  std::vector<uint8_t> code;
+  std::vector<Value> constants;
+  // (first code offset, line) pairs in increasing offset order.
+  std::vector<std::pair<uint32_t, uint32_t>> lines;
+
+  uint32_t line_at(size_t offset) const;
+};
+
+struct FunctionInfo {
+  std::string name;
+  std::vector<std::string> param_names;
+  std::vector<lang::TypeId> param_types;
+  lang::TypeId return_type = lang::TypeTable::ANY;
+  uint32_t line = 1;
+  uint16_t arity = 0;
+  uint16_t num_locals = 0; // including parameters
+  uint16_t max_stack = 0;  // operand stack needed beyond the locals
+  Chunk chunk;
+};
+
+struct ClassInfo {
+  std::string name;
+  std::vector<std::string> field_names;
+  std::vector<lang::TypeId> field_types;
+};
+
+struct EnumInfo {
+  std::string name;
+  std::vector<std::string> variants;
+};
+
+struct CompiledProgram {
+  explicit CompiledProgram(std::string file) : diagnostics(std::move(file)) {}
+  ~CompiledProgram();
+
+  lang::Diagnostics diagnostics;
+  lang::TypeTable types;
+  std::vector<FunctionInfo> functions; // declared functions first, in source order
+  size_t declared_functions = 0;       // functions visible to hosts (methods follow)
+  std::unordered_map<std::string, uint32_t> function_index;
+  std::vector<ClassInfo> classes;
+  std::vector<EnumInfo> enums;
+  // Constant strings shared read-only by all calls (Object::is_static).
+  std::vector<StringObj*> static_strings;
+
+  std::vector<std::string> class_names() const;
+  std::vector<std::string> enum_names() const;
+  std::string type_name(lang::TypeId t) const { return types.name(t, class_names(), enum_names()); }
+};
+
+// Compiles source text (any stage's errors end up in `diagnostics`).
+std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file);
+
+// Human-readable listing of every function's bytecode.
+std::string disassemble(const CompiledProgram& program);
+
+} // namespace brake::vm

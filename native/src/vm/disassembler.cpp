@@ -1,0 +1,80 @@
+// disassembler.cpp: a readable listing of compiled bytecode, for debugging
+// the compiler (brake_program_disassemble, brake-run --disassemble).
+#include <cstdio>
+
+#include "vm/builtins.h"
+#include "vm/chunk.h"
+
+namespace brake::vm {
+
+namespace {
+
+std::string constant_text(Value v) {
+  switch (v.tag) {
+  case Tag::Int: return std::to_string(v.i);
+  case Tag::Float: {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v.f);
+    return buf;
+  }
+  case Tag::String: return "\"" + v.as_string()->text + "\"";
+  case Tag::Enum: return "enum " + std::to_string(v.enum_id()) + "." + std::to_string(v.variant());
+  default: return "?";
+  }
+}
+
+} // namespace
+
+std::string disassemble(const CompiledProgram& program) {
+  std::string out;
+  char buf[160];
+  for (const FunctionInfo& fn : program.functions) {
+    std::snprintf(buf, sizeof buf, "function %s (arity %u, locals %u, stack %u)\n", fn.name.c_str(), fn.arity,
+                  fn.num_locals, fn.max_stack);
+    out += buf;
+    const auto& code = fn.chunk.code;
+    uint32_t last_line = 0;
+    for (size_t at = 0; at < code.size();) {
+      auto op = OpCode(code[at]);
+      const OpInfo& info = kOpInfo[size_t(op)];
+      uint32_t line = fn.chunk.line_at(at);
+      std::string line_text = line == last_line ? "   |" : std::to_string(line);
+      last_line = line;
+      std::snprintf(buf, sizeof buf, "  %04zu %4s  %-20s", at, line_text.c_str(), info.name);
+      out += buf;
+      auto u16 = [&](size_t i) { return unsigned(code[at + 1 + i] | (code[at + 2 + i] << 8)); };
+      switch (op) {
+      case OpCode::CONST: out += constant_text(fn.chunk.constants[u16(0)]); break;
+      case OpCode::JUMP:
+      case OpCode::JUMP_IF_FALSE:
+      case OpCode::JUMP_IF_FALSE_OR_POP:
+      case OpCode::JUMP_IF_TRUE_OR_POP: out += "-> " + std::to_string(at + 3 + u16(0)); break;
+      case OpCode::LOOP: out += "-> " + std::to_string(at + 3 - u16(0)); break;
+      case OpCode::CALL:
+        out += program.functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);
+        break;
+      case OpCode::BUILTIN: {
+        const BuiltinInfo& b = kBuiltins[u16(0)];
+        out += std::string(b.receiver) + "." + b.name + " argc " + std::to_string(code[at + 3]);
+        break;
+      }
+      case OpCode::ITER_NEXT:
+        out += "seq " + std::to_string(u16(0)) + " index " + std::to_string(u16(2)) + " exit -> " +
+               std::to_string(at + 7 + u16(4));
+        break;
+      case OpCode::INSTANCE:
+        out += program.classes[u16(0)].name + " fields " + std::to_string(u16(2));
+        break;
+      case OpCode::TYPE_TEST: out += program.type_name(lang::TypeId(u16(0))); break;
+      default:
+        if (info.operand_bytes == 2) out += std::to_string(u16(0));
+        break;
+      }
+      out += "\n";
+      at += 1 + info.operand_bytes;
+    }
+  }
+  return out;
+}
+
+} // namespace brake::vm

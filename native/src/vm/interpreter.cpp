@@ -1,0 +1,539 @@
+#include "vm/interpreter.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace brake::vm {
+
+namespace {
+// Back-edges and calls between two slow-path polls. At ~1-3 ns per simple
+// instruction this bounds the reaction to a cancel to a few microseconds.
+constexpr int32_t kPollInterval = 1024;
+
+bool should_yield(const RunContext& ctx) {
+  if (ctx.interrupt && ctx.interrupt->load(std::memory_order_relaxed) != 0) return true;
+  if (ctx.cancel_state && ctx.cancel_state->load(std::memory_order_relaxed) != 0) return true;
+  return ctx.slice_end != std::chrono::steady_clock::time_point::max() &&
+         std::chrono::steady_clock::now() >= ctx.slice_end;
+}
+
+const char* tag_name(Tag t) {
+  switch (t) {
+  case Tag::Null: return "null";
+  case Tag::Bool: return "bool";
+  case Tag::Int: return "int";
+  case Tag::Float: return "float";
+  case Tag::Enum: return "enum";
+  case Tag::String: return "string";
+  case Tag::Array: return "array";
+  case Tag::Map: return "map";
+  case Tag::Instance: return "instance";
+  }
+  return "?";
+}
+} // namespace
+
+Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth)
+    : m_program(program), m_max_depth(max_depth), m_entry(function) {
+  const FunctionInfo& fn = program.functions[function];
+  m_stack.reserve(size_t(fn.num_locals) + fn.max_stack);
+}
+
+void Fiber::grow(size_t needed) {
+  if (needed <= m_stack.size()) return;
+  size_t n = std::max<size_t>(needed, m_stack.size() * 2);
+  m_stack.resize(n);
+}
+
+// Pushes a frame for `function` whose `argc` arguments are the top of the
+// stack. Returns false on stack overflow.
+bool Fiber::enter(uint32_t function, size_t argc, const uint8_t* return_ip) {
+  if (m_frames.size() >= m_max_depth) return false;
+  if (!m_frames.empty()) m_frames.back().ip = return_ip;
+  const FunctionInfo& fn = m_program.functions[function];
+  size_t base = m_sp - argc;
+  grow(base + fn.num_locals + fn.max_stack);
+  for (size_t i = base + argc; i < base + fn.num_locals; i++) m_stack[i] = Value::null();
+  m_sp = base + fn.num_locals;
+  m_frames.push_back(Frame{&fn, fn.chunk.code.data(), base});
+  return true;
+}
+
+RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) {
+  m_error.kind = std::move(kind);
+  m_error.message = std::move(message);
+  m_error.frames.clear();
+  for (size_t i = m_frames.size(); i-- > 0;) {
+    const Frame& f = m_frames[i];
+    const uint8_t* at = (i + 1 == m_frames.size()) ? ip : f.ip;
+    size_t offset = size_t(at - f.fn->chunk.code.data());
+    m_error.frames.push_back(ScriptFrame{f.fn->name, f.fn->chunk.line_at(offset ? offset - 1 : 0)});
+  }
+  return RunStatus::Failed;
+}
+
+void Fiber::resume(Value v) {
+  m_request = Request{};
+  m_stack[m_sp++] = v;
+}
+
+RunStatus Fiber::run(const RunContext& ctx) {
+  if (!m_started) {
+    m_started = true;
+    m_sp = m_stack.size();
+    const FunctionInfo& fn = m_program.functions[m_entry];
+    m_stack.resize(m_sp + fn.num_locals + fn.max_stack);
+    if (!enter(m_entry, m_sp, nullptr)) return fail(nullptr, "stack_overflow", "maximum call depth exceeded");
+  }
+
+  static const void* const dispatch[] = {
+#define OPCODE(name, operands, effect, desc) &&op_##name,
+#include "vm/opcodes.def"
+#undef OPCODE
+  };
+
+  Frame* frame = &m_frames.back();
+  const uint8_t* ip = frame->ip;
+  Value* stack = m_stack.data();
+  Value* base = stack + frame->base;
+  Value* sp = stack + m_sp;
+  const Value* constants = frame->fn->chunk.constants.data();
+#ifndef BRAKE_NO_CANCEL_CHECKS
+  int32_t countdown = kPollInterval;
+#endif
+
+#define READ_U8() (*ip++)
+#define READ_U16() (ip += 2, uint16_t(ip[-2] | (ip[-1] << 8)))
+#define SAVE() (frame->ip = ip, m_sp = size_t(sp - stack))
+#define RELOAD()                                 \
+  do {                                           \
+    frame = &m_frames.back();                    \
+    stack = m_stack.data();                      \
+    ip = frame->ip;                              \
+    base = stack + frame->base;                  \
+    sp = stack + m_sp;                           \
+    constants = frame->fn->chunk.constants.data(); \
+  } while (0)
+#define DISPATCH() goto* dispatch[*ip++]
+#define ERROR(kind, msg)        \
+  do {                          \
+    SAVE();                     \
+    return fail(ip, kind, msg); \
+  } while (0)
+#define TYPE_ERROR(what, a, b) \
+  ERROR("type_error", std::string(what) + " cannot be applied to " + tag_name(a.tag) + " and " + tag_name(b.tag))
+#define MAYBE_COLLECT()                                      \
+  do {                                                       \
+    if (m_heap.wants_collect()) m_heap.collect(stack, size_t(sp - stack)); \
+  } while (0)
+#ifndef BRAKE_NO_CANCEL_CHECKS
+#define POLL(resume_ip)                                  \
+  do {                                                   \
+    if (__builtin_expect(--countdown == 0, 0)) {         \
+      countdown = kPollInterval;                         \
+      if (should_yield(ctx)) {                           \
+        ip = (resume_ip);                                \
+        SAVE();                                          \
+        return RunStatus::Yielded;                       \
+      }                                                  \
+    }                                                    \
+  } while (0)
+#else
+#define POLL(resume_ip) (void)0
+#endif
+
+  DISPATCH();
+
+op_CONST: *sp++ = constants[READ_U16()]; DISPATCH();
+op_PUSH_NULL: *sp++ = Value::null(); DISPATCH();
+op_PUSH_TRUE: *sp++ = Value::boolean(true); DISPATCH();
+op_PUSH_FALSE: *sp++ = Value::boolean(false); DISPATCH();
+op_POP: --sp; DISPATCH();
+op_DUP: sp[0] = sp[-1]; sp++; DISPATCH();
+op_DUP2: sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; DISPATCH();
+op_GET_LOCAL: *sp++ = base[READ_U16()]; DISPATCH();
+op_SET_LOCAL: base[READ_U16()] = *--sp; DISPATCH();
+
+op_ADD: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (__builtin_add_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '+'");
+    --sp;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; --sp; DISPATCH(); }
+  if (a.tag == Tag::String && b.tag == Tag::String) {
+    std::string s;
+    s.reserve(a.as_string()->text.size() + b.as_string()->text.size());
+    s += a.as_string()->text;
+    s += b.as_string()->text;
+    a = m_heap.string_value(std::move(s));
+    --sp;
+    MAYBE_COLLECT();
+    DISPATCH();
+  }
+  TYPE_ERROR("'+'", a, b);
+}
+op_SUB: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (__builtin_sub_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '-'");
+    --sp;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f -= b.f; --sp; DISPATCH(); }
+  TYPE_ERROR("'-'", a, b);
+}
+op_MUL: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (__builtin_mul_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '*'");
+    --sp;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f *= b.f; --sp; DISPATCH(); }
+  TYPE_ERROR("'*'", a, b);
+}
+op_DIV: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (b.i == 0) ERROR("division_by_zero", "division by zero");
+    if (b.i == -1 && a.i == INT64_MIN) ERROR("overflow", "integer overflow in '/'");
+    a.i /= b.i;
+    --sp;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f /= b.f; --sp; DISPATCH(); }
+  TYPE_ERROR("'/'", a, b);
+}
+op_MOD: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (b.i == 0) ERROR("division_by_zero", "division by zero in '%'");
+    a.i = (b.i == -1) ? 0 : a.i % b.i;
+    --sp;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f = std::fmod(a.f, b.f); --sp; DISPATCH(); }
+  TYPE_ERROR("'%'", a, b);
+}
+op_NEG: {
+  Value& a = sp[-1];
+  if (a.tag == Tag::Int) {
+    if (a.i == INT64_MIN) ERROR("overflow", "integer overflow in unary '-'");
+    a.i = -a.i;
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float) { a.f = -a.f; DISPATCH(); }
+  ERROR("type_error", std::string("unary '-' cannot be applied to ") + tag_name(a.tag));
+}
+op_NOT: {
+  Value& a = sp[-1];
+  if (a.tag != Tag::Bool) ERROR("type_error", std::string("'!' cannot be applied to ") + tag_name(a.tag));
+  a.b = !a.b;
+  DISPATCH();
+}
+#define BITWISE(name, expr)                                          \
+  op_##name : {                                                      \
+    Value& a = sp[-2];                                               \
+    Value b = sp[-1];                                                \
+    if (a.tag != Tag::Int || b.tag != Tag::Int) TYPE_ERROR(#name, a, b); \
+    expr;                                                            \
+    --sp;                                                            \
+    DISPATCH();                                                      \
+  }
+BITWISE(BIT_AND, a.i &= b.i)
+BITWISE(BIT_OR, a.i |= b.i)
+BITWISE(BIT_XOR, a.i ^= b.i)
+op_SHL: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag != Tag::Int || b.tag != Tag::Int) TYPE_ERROR("'<<'", a, b);
+  if (b.i < 0 || b.i > 63) ERROR("overflow", "shift amount out of range");
+  a.i = int64_t(uint64_t(a.i) << b.i);
+  --sp;
+  DISPATCH();
+}
+op_SHR: {
+  Value& a = sp[-2];
+  Value b = sp[-1];
+  if (a.tag != Tag::Int || b.tag != Tag::Int) TYPE_ERROR("'>>'", a, b);
+  if (b.i < 0 || b.i > 63) ERROR("overflow", "shift amount out of range");
+  a.i = a.i >> b.i;
+  --sp;
+  DISPATCH();
+}
+op_BIT_NOT: {
+  Value& a = sp[-1];
+  if (a.tag != Tag::Int) ERROR("type_error", std::string("'~' cannot be applied to ") + tag_name(a.tag));
+  a.i = ~a.i;
+  DISPATCH();
+}
+op_EQ: {
+  bool r = values_equal(sp[-2], sp[-1]);
+  sp[-2] = Value::boolean(r);
+  --sp;
+  DISPATCH();
+}
+op_NE: {
+  bool r = !values_equal(sp[-2], sp[-1]);
+  sp[-2] = Value::boolean(r);
+  --sp;
+  DISPATCH();
+}
+#define COMPARE(name, op)                                                              \
+  op_##name : {                                                                        \
+    Value a = sp[-2], b = sp[-1];                                                      \
+    bool r;                                                                            \
+    if (a.tag == Tag::Int && b.tag == Tag::Int) r = a.i op b.i;                        \
+    else if (a.tag == Tag::Float && b.tag == Tag::Float) r = a.f op b.f;               \
+    else if (a.tag == Tag::String && b.tag == Tag::String)                             \
+      r = a.as_string()->text op b.as_string()->text;                                  \
+    else TYPE_ERROR("'" #op "'", a, b);                                                \
+    sp[-2] = Value::boolean(r);                                                        \
+    --sp;                                                                              \
+    DISPATCH();                                                                        \
+  }
+COMPARE(LT, <)
+COMPARE(LE, <=)
+COMPARE(GT, >)
+COMPARE(GE, >=)
+
+op_JUMP: {
+  uint16_t off = READ_U16();
+  ip += off;
+  DISPATCH();
+}
+op_JUMP_IF_FALSE: {
+  uint16_t off = READ_U16();
+  Value c = *--sp;
+  if (c.tag != Tag::Bool) ERROR("type_error", std::string("condition must be bool, not ") + tag_name(c.tag));
+  if (!c.b) ip += off;
+  DISPATCH();
+}
+op_JUMP_IF_FALSE_OR_POP: {
+  uint16_t off = READ_U16();
+  Value c = sp[-1];
+  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'&&' needs bool, not ") + tag_name(c.tag));
+  if (!c.b) ip += off;
+  else --sp;
+  DISPATCH();
+}
+op_JUMP_IF_TRUE_OR_POP: {
+  uint16_t off = READ_U16();
+  Value c = sp[-1];
+  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'||' needs bool, not ") + tag_name(c.tag));
+  if (c.b) ip += off;
+  else --sp;
+  DISPATCH();
+}
+op_LOOP: {
+  uint16_t off = READ_U16();
+  ip -= off;
+  POLL(ip);
+  DISPATCH();
+}
+op_CALL: {
+  POLL(ip - 1);
+  uint16_t fn = READ_U16();
+  uint8_t argc = READ_U8();
+  SAVE();
+  if (!enter(fn, argc, ip)) {
+    ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
+  }
+  RELOAD();
+  DISPATCH();
+}
+op_RETURN: {
+  Value result = sp[-1];
+  size_t frame_base = frame->base;
+  m_frames.pop_back();
+  if (m_frames.empty()) {
+    m_result = result;
+    m_sp = 0;
+    return RunStatus::Finished;
+  }
+  m_sp = frame_base;
+  stack[m_sp++] = result;
+  RELOAD();
+  DISPATCH();
+}
+op_BUILTIN: {
+  uint16_t id = READ_U16();
+  uint8_t argc = READ_U8();
+  sp -= argc;
+  BuiltinResult r = call_builtin(id, sp, argc, m_heap, ctx, m_program);
+  switch (r.kind) {
+  case BuiltinResult::Kind::Ok: *sp++ = r.out; MAYBE_COLLECT(); DISPATCH();
+  case BuiltinResult::Kind::Error: ERROR(std::move(r.error_kind), std::move(r.message));
+  case BuiltinResult::Kind::Suspend:
+    SAVE();
+    m_request = r.request;
+    return RunStatus::Suspended;
+  }
+  DISPATCH();
+}
+op_ARRAY: {
+  uint16_t n = READ_U16();
+  ArrayObj* arr = m_heap.new_array();
+  arr->items.assign(sp - n, sp);
+  sp -= n;
+  *sp++ = Value::object(Tag::Array, arr);
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_MAP: {
+  uint16_t n = READ_U16();
+  MapObj* map = m_heap.new_map();
+  Value* pairs = sp - 2 * n;
+  for (uint16_t i = 0; i < n; i++) map->set(pairs[2 * i].as_string()->text, pairs[2 * i + 1]);
+  sp = pairs;
+  *sp++ = Value::object(Tag::Map, map);
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_INSTANCE: {
+  uint16_t cls = READ_U16();
+  uint16_t n = READ_U16();
+  InstanceObj* obj = m_heap.new_instance(cls, n);
+  std::copy(sp - n, sp, obj->fields.begin());
+  sp -= n;
+  *sp++ = Value::object(Tag::Instance, obj);
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_INDEX_GET: {
+  Value c = sp[-2], i = sp[-1];
+  if (c.tag == Tag::Array && i.tag == Tag::Int) {
+    auto& items = c.as_array()->items;
+    if (i.i < 0 || uint64_t(i.i) >= items.size())
+      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+    sp[-2] = items[size_t(i.i)];
+    --sp;
+    DISPATCH();
+  }
+  if (c.tag == Tag::Map && i.tag == Tag::String) {
+    const Value* v = c.as_map()->find(i.as_string()->text);
+    if (!v) ERROR("key_not_found", "key \"" + i.as_string()->text + "\" not found in map");
+    sp[-2] = *v;
+    --sp;
+    DISPATCH();
+  }
+  TYPE_ERROR("indexing", c, i);
+}
+op_INDEX_SET: {
+  Value c = sp[-3], i = sp[-2], v = sp[-1];
+  if (c.tag == Tag::Array && i.tag == Tag::Int) {
+    auto& items = c.as_array()->items;
+    if (i.i < 0 || uint64_t(i.i) >= items.size())
+      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+    items[size_t(i.i)] = v;
+    sp -= 3;
+    DISPATCH();
+  }
+  if (c.tag == Tag::Map && i.tag == Tag::String) {
+    c.as_map()->set(i.as_string()->text, v);
+    sp -= 3;
+    DISPATCH();
+  }
+  TYPE_ERROR("index assignment", c, i);
+}
+op_FIELD_GET: {
+  uint16_t f = READ_U16();
+  Value o = sp[-1];
+  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field access on ") + tag_name(o.tag));
+  sp[-1] = o.as_instance()->fields[f];
+  DISPATCH();
+}
+op_FIELD_SET: {
+  uint16_t f = READ_U16();
+  Value o = sp[-2];
+  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field assignment on ") + tag_name(o.tag));
+  o.as_instance()->fields[f] = sp[-1];
+  sp -= 2;
+  DISPATCH();
+}
+op_ITER_NEXT: {
+  uint16_t seq_slot = READ_U16();
+  uint16_t idx_slot = READ_U16();
+  uint16_t off = READ_U16();
+  Value seq = base[seq_slot];
+  int64_t idx = base[idx_slot].i;
+  if (seq.tag == Tag::Array) {
+    auto& items = seq.as_array()->items;
+    if (uint64_t(idx) >= items.size()) { ip += off; DISPATCH(); }
+    *sp++ = items[size_t(idx)];
+  } else if (seq.tag == Tag::Map) {
+    auto* map = seq.as_map();
+    if (uint64_t(idx) >= map->size()) { ip += off; DISPATCH(); }
+    *sp++ = m_heap.string_value(map->keys[size_t(idx)]);
+    base[idx_slot].i = idx + 1;
+    MAYBE_COLLECT();
+    DISPATCH();
+  } else {
+    ERROR("type_error", std::string("cannot iterate over ") + tag_name(seq.tag));
+  }
+  base[idx_slot].i = idx + 1;
+  DISPATCH();
+}
+op_TYPE_TEST: {
+  uint16_t t = READ_U16();
+  sp[-1] = Value::boolean(value_has_type(m_program, sp[-1], lang::TypeId(t)));
+  DISPATCH();
+}
+op_ASSERT: {
+  Value c = *--sp;
+  if (c.tag != Tag::Bool || !c.b) ERROR("assertion", "assertion failed");
+  DISPATCH();
+}
+
+#undef READ_U8
+#undef READ_U16
+#undef SAVE
+#undef RELOAD
+#undef DISPATCH
+#undef ERROR
+#undef TYPE_ERROR
+#undef MAYBE_COLLECT
+#undef POLL
+#undef BITWISE
+#undef COMPARE
+}
+
+bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {
+  using K = lang::TypeKind;
+  const lang::Type& ty = p.types.get(t);
+  switch (ty.kind) {
+  case K::Any: return true;
+  case K::Never: return false;
+  case K::Null: return v.tag == Tag::Null;
+  case K::Bool: return v.tag == Tag::Bool;
+  case K::Int: return v.tag == Tag::Int;
+  case K::Float: return v.tag == Tag::Float;
+  case K::String: return v.tag == Tag::String;
+  case K::Class: return v.tag == Tag::Instance && int32_t(v.as_instance()->class_id) == ty.decl;
+  case K::Enum: return v.tag == Tag::Enum && int32_t(v.enum_id()) == ty.decl;
+  case K::Array:
+    if (v.tag != Tag::Array) return false;
+    for (Value x : v.as_array()->items)
+      if (!value_has_type(p, x, ty.args[0])) return false;
+    return true;
+  case K::Map:
+    if (v.tag != Tag::Map) return false;
+    for (Value x : v.as_map()->values)
+      if (!value_has_type(p, x, ty.args[1])) return false;
+    return true;
+  case K::Union:
+    for (lang::TypeId m : ty.args)
+      if (value_has_type(p, v, m)) return true;
+    return false;
+  }
+  return false;
+}
+
+} // namespace brake::vm
