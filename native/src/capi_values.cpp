@@ -1,4 +1,5 @@
 // capi_values.cpp: brake_value constructors, accessors and the display format.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -36,13 +37,23 @@ int fail(int status, const char* message) {
   return status;
 }
 
+// Shortest text that reads back as the same double, written like Python's
+// repr: positional between 1e-4 and 1e16 (100000.0, 0.001), else with an
+// exponent (1e+16, 1e-05); always with '.', 'e', "inf" or "nan".
 void format_float(double f, std::string& out) {
   if (std::isnan(f)) { out += "nan"; return; }
   if (std::isinf(f)) { out += f < 0 ? "-inf" : "inf"; return; }
-  char buf[40];
-  for (int precision = 1; precision <= 17; precision++) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, f);
+  char buf[64];
+  int digits = 1;
+  for (; digits <= 17; digits++) {
+    std::snprintf(buf, sizeof buf, "%.*e", digits - 1, f);
     if (std::strtod(buf, nullptr) == f) break;
+  }
+  int exponent = std::atoi(std::strchr(buf, 'e') + 1);
+  if (f != 0 && (exponent < -4 || exponent >= 16)) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, f);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.*f", std::max(digits - 1 - exponent, 1), f);
   }
   out += buf;
   if (!std::strpbrk(buf, ".e")) out += ".0";

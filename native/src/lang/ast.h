@@ -173,7 +173,8 @@ struct Stmt {
   StmtPtr init;
   ExprPtr step;
 
-  int slot = -1; // annotation: local slot of Let / loop variable
+  int slot = -1;     // annotation: local slot of Let / loop variable
+  int seq_slot = -1; // annotation: ForIn's hidden slots (sequence, then index at +1)
 
   explicit Stmt(StmtKind k, SourceLoc l) : kind(k), loc(l) {}
 };

@@ -261,7 +261,7 @@ private:
       int idx_slot = new_slot();
       (void)idx_slot;
       s.slot = declare_local(s.loc, s.text, elem);
-      s.expr->aux = seq_slot; // the compiler reads seq at aux, index at aux + 1
+      s.seq_slot = seq_slot;
       m_fn.loop_depth++;
       check_block(*s.body, -1);
       m_fn.loop_depth--;

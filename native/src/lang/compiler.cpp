@@ -192,7 +192,7 @@ private:
       break;
     }
     case StmtKind::ForIn: {
-      int seq = s.expr->aux, idx = seq + 1;
+      int seq = s.seq_slot, idx = seq + 1;
       compile_expr(*s.expr);
       emit_with(OpCode::SET_LOCAL, uint32_t(seq), s.loc);
       emit_constant(Value::integer(0), s.loc);

@@ -199,16 +199,11 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     return ok(Value::object(Tag::Array, arr));
   }
   case BuiltinId::STRING_REPLACE: {
-    // Replaces every occurrence (an empty pattern leaves the string as is).
+    // Replaces the first occurrence, as BAML (and JavaScript) do.
     const std::string &s = str(self), &from = str(a[0]), &to = str(a[1]);
-    if (from.empty()) return ok(self);
-    std::string out;
-    size_t start = 0;
-    for (size_t pos; (pos = s.find(from, start)) != std::string::npos; start = pos + from.size()) {
-      out.append(s, start, pos - start);
-      out += to;
-    }
-    out.append(s, start, std::string::npos);
+    size_t pos = s.find(from);
+    if (pos == std::string::npos) return ok(self);
+    std::string out = s.substr(0, pos) + to + s.substr(pos + from.size());
     return ok(heap.string_value(std::move(out)));
   }
   case BuiltinId::STRING_SUBSTRING: {

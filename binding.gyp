@@ -1,0 +1,44 @@
+# node-gyp build of the same sources as CMakeLists.txt (npm run build:gyp).
+# The source list is read from native/sources.json (core + addon), so there is
+# one list; test/js/01-load.test.ts checks that the expansion below matches it.
+#
+# `brake_root` is the package root relative to the directory node-gyp runs
+# in: "." when run at the root, ".." for the out-of-tree build that
+# `npm run build:gyp` does in build-gyp/ (so it never clobbers cmake-js's
+# build/). Strings starting with "<" are not rebased by gyp's includes.
+{
+  'variables': {
+    'brake_root%': '.',
+  },
+  'targets': [
+    {
+      'target_name': 'brake',
+      'sources': [
+        '<!@(node -p "const s=require(\'./<(brake_root)/native/sources.json\');s.core.concat(s.addon).map(f=>\'<(brake_root)/\'+f).join(\' \')")',
+      ],
+      'include_dirs': [
+        '<(brake_root)/native/include',
+        '<(brake_root)/native/src',
+        '<!(node -p "require(\'node-addon-api\').include_dir")',
+      ],
+      'defines': [
+        'NAPI_VERSION=8',
+        'NAPI_DISABLE_CPP_EXCEPTIONS',
+        'NODE_ADDON_API_DISABLE_DEPRECATED',
+      ],
+      'cflags': ['-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+      'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti'],
+      'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
+      'ldflags': ['-pthread'],
+      'xcode_settings': {
+        'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
+        'GCC_ENABLE_CPP_RTTI': 'YES',
+        'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
+        'OTHER_CFLAGS': ['-fvisibility=hidden'],
+      },
+      'msvs_settings': {
+        'VCCLCompilerTool': { 'ExceptionHandling': 1, 'AdditionalOptions': ['/std:c++17'] },
+      },
+    },
+  ],
+}

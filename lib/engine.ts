@@ -1,0 +1,374 @@
+/**
+ * The Engine: a compiled program plus the worker threads that run its calls.
+ *
+ * Call ids. Every call has a 64-bit non-zero id: a `bigint` or a safe-integer
+ * `number`. Ids are normalised (a bigint <= 2^53-1 is the same id as the
+ * equal number). When `callId` is not given, the engine assigns one from its
+ * own counter starting at 2^52 (AUTO_CALL_ID_BASE): ids below 2^52 are never
+ * assigned, so small user-chosen ids cannot collide with assigned ones; if an
+ * assigned id is nevertheless live (the user chose one >= 2^52), the engine
+ * skips to the next. A user-chosen id that is live gives DuplicateCallIdError
+ * and leaves the live call alone.
+ *
+ * Errors. `call()` never throws: every failure is a rejected promise. Wrong
+ * JS types (fn not a string, options not an object, signal not an
+ * AbortSignal) reject with TypeError; bad values (id 0 or out of range,
+ * negative timeout, values that cannot cross to a script, missing named
+ * arguments) with InvalidArgumentError; all before any native work.
+ */
+import { readFile } from 'node:fs/promises';
+
+import { acquireToken, releaseToken } from './abort';
+import {
+  BrakeError,
+  CancelledError,
+  CompileError,
+  EngineClosedError,
+  HttpError,
+  InvalidArgumentError,
+  LlmError,
+  ScriptError,
+  TimeoutError,
+  UnknownFunctionError,
+  ERROR_CLASS_BY_STATUS,
+  STATUS_NAMES,
+  type CallId,
+  type CancelOrigin,
+  type ScriptFrame,
+  type StatusName,
+} from './errors';
+import { native } from './native';
+import type { NativeEngine, NativeFailure, NativeModule } from './native-types';
+
+/** Lowest id the engine assigns itself (2^52). */
+export const AUTO_CALL_ID_BASE = 2 ** 52;
+
+/** Options of {@link Engine.fromSource} and {@link Engine.fromFile}. */
+export interface EngineOptions {
+  /** Worker threads the engine starts and owns. Default 0: one per core. At most 256. */
+  workerThreads?: number;
+  /** Maximum script call depth before a stack-overflow ScriptError. Default 0: 1000. */
+  maxCallDepth?: number;
+  /** File name used in diagnostics. Default '<source>' (fromFile: the path). */
+  fileName?: string;
+}
+
+/** Options of {@link Engine.call}. */
+export interface CallOptions {
+  /** Aborting it cancels the call (CancelledError, origin 'signal', cause = signal.reason). Default: none. */
+  signal?: AbortSignal;
+  /** The call's id (bigint or safe-integer number, non-zero). Default: assigned by the engine. */
+  callId?: CallId;
+  /** The engine's own deadline in milliseconds from admission (TimeoutError, origin 'timeout'). Default 0: none. */
+  timeoutMs?: number;
+}
+
+/**
+ * Describes a program's functions for typed calls, e.g. an interface
+ * `{ add(a: number, b: number): number }`. The default accepts any name,
+ * any arguments and gives `unknown` results.
+ */
+export type FunctionMap = Record<string, (...args: any[]) => unknown>;
+
+/** Arguments of function `K`: positional (an array) or named (an object keyed by parameter name). */
+export type CallArgs<F, K extends keyof F> = F[K] extends (...args: infer A) => unknown
+  ? A | Readonly<A> | Record<string, unknown>
+  : never;
+
+/** The resolved result type of function `K`. */
+export type CallResult<F, K extends keyof F> = F[K] extends (...args: any[]) => infer R ? Awaited<R> : unknown;
+
+const ORIGINS: readonly CancelOrigin[] = ['cancel', 'cancel', 'signal', 'timeout', 'close', 'parent'];
+const EMPTY: readonly unknown[] = Object.freeze([]);
+const MAX_U64 = (1n << 64n) - 1n;
+const kCreate = Symbol('Engine.create');
+const STATUS_OK = 0;
+const STATUS_CANCELLED = STATUS_NAMES.indexOf('CANCELLED');
+const STATUS_TIMEOUT = STATUS_NAMES.indexOf('TIMEOUT');
+const STATUS_SCRIPT = STATUS_NAMES.indexOf('SCRIPT_ERROR');
+const STATUS_HTTP = STATUS_NAMES.indexOf('HTTP_ERROR');
+const STATUS_LLM = STATUS_NAMES.indexOf('LLM_ERROR');
+
+/** One in-flight call: what settles its promise. */
+class Pending {
+  resolve!: (value: any) => void;
+  reject!: (error: unknown) => void;
+  constructor(readonly signal: AbortSignal | undefined) {}
+}
+
+/** A map key for an id: a number when safe, else a bigint. Returns undefined when invalid. */
+function normaliseId(id: unknown): number | bigint | undefined {
+  if (typeof id === 'number') return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  if (typeof id === 'bigint') {
+    if (id <= 0n || id > MAX_U64) return undefined;
+    return id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
+  }
+  return undefined;
+}
+
+export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
+  readonly #native: NativeEngine;
+  readonly #addon: NativeModule;
+  readonly #params: Map<string, readonly string[]>;
+  readonly #pending = new Map<number | bigint, Pending>();
+  readonly #onBatch: (batch: unknown[]) => void;
+  #nextId = AUTO_CALL_ID_BASE;
+  #closed = false;
+
+  /** @internal Use {@link Engine.fromSource} or {@link Engine.fromFile}. */
+  constructor(key: symbol, source: string, options: EngineOptions) {
+    if (key !== kCreate) throw new TypeError('use Engine.fromSource() or Engine.fromFile()');
+    const addon = native();
+    const program = addon.compile(source, options.fileName ?? '<source>');
+    if (Array.isArray(program)) {
+      throw new CompileError(program.map(([file, line, column, message]) => ({ file, line, column, message })));
+    }
+    this.#addon = addon;
+    this.#params = new Map(program.signatures());
+    this.#onBatch = (batch) => this.#settle(batch);
+    this.#native = new addon.Engine(
+      program,
+      { workerThreads: options.workerThreads ?? 0, maxCallDepth: options.maxCallDepth ?? 0 },
+      this.#onBatch,
+    );
+  }
+
+  /** Compiles `source` and starts an engine. Rejects with CompileError (every diagnostic) on bad source. */
+  static async fromSource<F extends object = FunctionMap>(
+    source: string,
+    options: EngineOptions = {},
+  ): Promise<Engine<F>> {
+    if (typeof source !== 'string') throw new TypeError('source must be a string');
+    checkEngineOptions(options);
+    return new Engine<F>(kCreate, source, options);
+  }
+
+  /** Reads a .baml file and starts an engine for it (diagnostics name the path). */
+  static async fromFile<F extends object = FunctionMap>(
+    file: string,
+    options: EngineOptions = {},
+  ): Promise<Engine<F>> {
+    if (typeof file !== 'string') throw new TypeError('path must be a string');
+    checkEngineOptions(options);
+    const source = await readFile(file, 'utf8');
+    return new Engine<F>(kCreate, source, { fileName: file, ...options });
+  }
+
+  /** Names of the program's functions and their parameters, in source order. */
+  get functions(): ReadonlyMap<string, readonly string[]> {
+    return this.#params;
+  }
+
+  /** Calls admitted and not yet finished (0 after close). */
+  get liveCalls(): number {
+    return this.#native.liveCalls();
+  }
+
+  /** Whether close() has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Calls function `fn` with positional (array) or named (object) arguments.
+   * Resolves with its result; rejects with CancelledError / TimeoutError /
+   * ScriptError / ... (see lib/errors.ts). Never throws synchronously.
+   */
+  call<K extends keyof F & string>(
+    fn: K,
+    args?: CallArgs<F, K>,
+    options?: CallOptions,
+  ): Promise<CallResult<F, K>> {
+    if (typeof fn !== 'string') return Promise.reject(new TypeError('function name must be a string'));
+    let list: readonly unknown[];
+    if (args === undefined || args === null) list = EMPTY;
+    else if (Array.isArray(args)) list = args;
+    else if (typeof args === 'object') {
+      try {
+        list = this.#named(fn, args as Record<string, unknown>);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    } else return Promise.reject(new TypeError('arguments must be an array or an object of named arguments'));
+
+    let signal: AbortSignal | undefined;
+    let timeoutMs = 0;
+    let key: number | bigint | undefined;
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('options must be an object'));
+      signal = options.signal;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        return Promise.reject(new TypeError('options.signal must be an AbortSignal'));
+      }
+      if (options.timeoutMs !== undefined) {
+        timeoutMs = options.timeoutMs;
+        if (typeof timeoutMs !== 'number') return Promise.reject(new TypeError('options.timeoutMs must be a number'));
+        if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+          return Promise.reject(new InvalidArgumentError('options.timeoutMs must be a finite number >= 0'));
+        }
+      }
+      if (options.callId !== undefined) {
+        const id = options.callId;
+        if (typeof id !== 'number' && typeof id !== 'bigint') {
+          return Promise.reject(new TypeError('options.callId must be a bigint or a number'));
+        }
+        key = normaliseId(id);
+        if (key === undefined) {
+          return Promise.reject(
+            new InvalidArgumentError('options.callId must be a non-zero safe-integer number or a bigint below 2^64'),
+          );
+        }
+      }
+    }
+    if (signal !== undefined && signal.aborted) {
+      return Promise.reject(
+        new CancelledError('The operation was aborted', { cause: signal.reason, callId: key, origin: 'signal' }),
+      );
+    }
+    if (this.#closed) return Promise.reject(new EngineClosedError());
+
+    const token = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token);
+    const auto = key === undefined;
+    for (;;) {
+      if (auto) key = this.#nextId++;
+      try {
+        this.#native.start(key!, fn, list, timeoutMs, token);
+        break;
+      } catch (error) {
+        // An assigned id that a user happened to choose: take the next one.
+        if (auto && (error as BrakeError)?.code === 'ERR_BRAKE_DUPLICATE_CALL_ID') continue;
+        if (signal !== undefined) releaseToken(signal);
+        return Promise.reject(error);
+      }
+    }
+    const pending = new Pending(signal);
+    const promise = new Promise<CallResult<F, K>>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
+    });
+    this.#pending.set(key!, pending);
+    return promise;
+  }
+
+  /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */
+  cancel(callId: CallId): boolean {
+    if (typeof callId !== 'number' && typeof callId !== 'bigint') throw new TypeError('callId must be a bigint or a number');
+    const key = normaliseId(callId);
+    if (key === undefined) {
+      throw new InvalidArgumentError('callId must be a non-zero safe-integer number or a bigint below 2^64');
+    }
+    return this.#native.cancel(key);
+  }
+
+  /**
+   * Refuses new calls (EngineClosedError), cancels every live call (each
+   * rejects with CancelledError, origin 'close', after its cleanup ran) and
+   * joins the worker threads. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #named(fn: string, args: Record<string, unknown>): unknown[] {
+    const proto = Object.getPrototypeOf(args);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError('arguments must be an array or a plain object of named arguments');
+    }
+    const params = this.#params.get(fn);
+    if (params === undefined) throw new UnknownFunctionError(`function '${fn}' is not defined`);
+    for (const name of Object.keys(args)) {
+      if (!params.includes(name)) throw new InvalidArgumentError(`function '${fn}' has no parameter '${name}'`);
+    }
+    return params.map((name) => {
+      if (!Object.prototype.hasOwnProperty.call(args, name)) {
+        throw new InvalidArgumentError(`missing argument '${name}' of function '${fn}'`);
+      }
+      return args[name];
+    });
+  }
+
+  // Receives every completion drained in one go: [id, status, payload] triples.
+  //
+  // Errors built here carry no JS stack: the only JS frames at this point are
+  // this callback's, which say nothing about the call (capturing them was
+  // most of the cost of settling 100k cancelled calls). ScriptError carries
+  // the script's own stack in `frames`.
+  #settle(batch: unknown[]): void {
+    const pending = this.#pending;
+    const stackTraceLimit = Error.stackTraceLimit;
+    let stackless = false;
+    try {
+      for (let i = 0; i < batch.length; i += 3) {
+        const id = batch[i] as number | bigint;
+        const p = pending.get(id);
+        if (p === undefined) continue;
+        pending.delete(id);
+        if (p.signal !== undefined) releaseToken(p.signal);
+        const status = batch[i + 1] as number;
+        if (status === STATUS_OK) {
+          p.resolve(batch[i + 2]);
+          continue;
+        }
+        if (!stackless) {
+          stackless = true;
+          Error.stackTraceLimit = 0;
+        }
+        p.reject(failure(id, status, batch[i + 2] as NativeFailure | number, p.signal));
+      }
+    } finally {
+      if (stackless) Error.stackTraceLimit = stackTraceLimit;
+    }
+  }
+}
+
+function failure(
+  id: number | bigint,
+  status: number,
+  f: NativeFailure | number,
+  signal: AbortSignal | undefined,
+): Error {
+  if (status === STATUS_CANCELLED || status === STATUS_TIMEOUT) {
+    const origin = status === STATUS_TIMEOUT ? 'timeout' : (ORIGINS[f as number] ?? 'cancel');
+    const options = origin === 'signal' ? { callId: id, origin, cause: signal?.reason } : { callId: id, origin };
+    return status === STATUS_TIMEOUT
+      ? new TimeoutError('The call timed out', options)
+      : new CancelledError('The operation was aborted', options);
+  }
+  const [message, , kind, flat] = f as NativeFailure;
+  if (status === STATUS_SCRIPT) {
+    const frames: ScriptFrame[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) frames.push({ function: flat[i] as string, line: flat[i + 1] as number });
+    return new ScriptError(message, kind, frames, id);
+  }
+  if (status === STATUS_HTTP) return new HttpError(message, { callId: id });
+  if (status === STATUS_LLM) return new LlmError(message, [], id);
+  const name = STATUS_NAMES[status] as Exclude<StatusName, 'OK'> | undefined;
+  const Cls = name ? ERROR_CLASS_BY_STATUS[name] : BrakeError;
+  const error = new Cls(message || `call failed with status ${name ?? status}`);
+  if (Cls === BrakeError) Object.defineProperty(error, 'code', { value: `ERR_BRAKE_${name ?? 'INTERNAL'}` });
+  return error;
+}
+
+function checkEngineOptions(options: EngineOptions): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { workerThreads, maxCallDepth, fileName } = options;
+  if (workerThreads !== undefined) {
+    if (typeof workerThreads !== 'number') throw new TypeError('options.workerThreads must be a number');
+    if (!Number.isInteger(workerThreads) || workerThreads < 0 || workerThreads > 256) {
+      throw new InvalidArgumentError('options.workerThreads must be an integer from 0 (one per core) to 256');
+    }
+  }
+  if (maxCallDepth !== undefined) {
+    if (typeof maxCallDepth !== 'number') throw new TypeError('options.maxCallDepth must be a number');
+    if (!Number.isInteger(maxCallDepth) || maxCallDepth < 0 || maxCallDepth > 1_000_000) {
+      throw new InvalidArgumentError('options.maxCallDepth must be an integer from 0 (default 1000) to 1000000');
+    }
+  }
+  if (fileName !== undefined && typeof fileName !== 'string') throw new TypeError('options.fileName must be a string');
+}

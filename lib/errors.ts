@@ -1,0 +1,267 @@
+/**
+ * Every error class brake throws or rejects with, in one file (undici's model).
+ *
+ * Codes. Each error has a stable `code` string: `'ERR_BRAKE_' + <STATUS>` where
+ * <STATUS> is the name of the C status in native/include/brake_status.h
+ * (`ERR_BRAKE_SCRIPT_ERROR`, `ERR_BRAKE_DUPLICATE_CALL_ID`, ...). The one
+ * exception is {@link CancelledError}, whose `code` is Node's `'ABORT_ERR'` and
+ * whose `name` is `'AbortError'`, so generic abort checks (`err.name ===
+ * 'AbortError'`) work. {@link TimeoutError} (the engine's own deadline) has
+ * `name` 'TimeoutError' and code 'ERR_BRAKE_TIMEOUT'. test/js checks the code
+ * list against brake_status.h.
+ *
+ * `instanceof` works across two copies of this package: each class carries a
+ * `Symbol.for('brake.error.<Class>')` brand on its prototype and checks it in
+ * `Symbol.hasInstance`.
+ *
+ * The addon never builds messages into classes by parsing text: at load time
+ * lib/native.ts hands it {@link ERROR_CLASS_BY_STATUS}, and it picks the class
+ * by status code.
+ */
+
+/** Names of the C statuses, in code order (index = numeric status). Checked against brake_status.h by a test. */
+export const STATUS_NAMES = [
+  'OK',
+  'MISUSE',
+  'INVALID_ARGUMENT',
+  'NO_MEMORY',
+  'COMPILE_ERROR',
+  'UNKNOWN_FUNCTION',
+  'DUPLICATE_CALL_ID',
+  'NOT_FOUND',
+  'ENGINE_CLOSED',
+  'CANCELLED',
+  'TIMEOUT',
+  'SCRIPT_ERROR',
+  'INTERNAL',
+  'HTTP_ERROR',
+  'LLM_ERROR',
+] as const;
+
+export type StatusName = (typeof STATUS_NAMES)[number];
+
+/** Every `code` a brake error can carry. */
+export type BrakeErrorCode = 'ABORT_ERR' | `ERR_BRAKE_${Exclude<StatusName, 'OK' | 'CANCELLED'>}`;
+
+/** Why a cancelled call stopped. */
+export type CancelOrigin = 'signal' | 'cancel' | 'timeout' | 'close' | 'parent';
+
+/** A call id as the API accepts it: a bigint or a safe-integer number, non-zero, below 2^64. */
+export type CallId = bigint | number;
+
+const kHasInstance = Function.prototype[Symbol.hasInstance];
+
+function brand(cls: { prototype: object; brand: symbol }): void {
+  Object.defineProperty(cls.prototype, cls.brand, { value: true });
+}
+
+/** Base class of every brake error. */
+export class BrakeError extends Error {
+  /** The cross-copy brand checked by `instanceof`. */
+  static readonly brand: symbol = Symbol.for('brake.error.BrakeError');
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A user subclass without its own brand falls back to the prototype chain.
+    if (!Object.prototype.hasOwnProperty.call(this, 'brand')) return kHasInstance.call(this, value);
+    return (
+      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[this.brand] === true
+    );
+  }
+
+  declare readonly code: BrakeErrorCode;
+
+  constructor(message: string, code: BrakeErrorCode = 'ERR_BRAKE_INTERNAL', options?: { cause?: unknown }) {
+    super(message, options);
+    Object.defineProperty(this, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+  }
+}
+BrakeError.prototype.name = 'BrakeError';
+brand(BrakeError);
+
+export interface CancelledErrorOptions {
+  /** The signal's reason when a signal caused the cancellation. */
+  cause?: unknown;
+  callId?: CallId;
+  origin?: CancelOrigin;
+}
+
+/** A call was cancelled: by its signal, `engine.cancel()`, its deadline, `engine.close()` or its parent. */
+export class CancelledError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.CancelledError');
+  /** The id of the cancelled call (undefined when the call never got one, e.g. a pre-aborted signal). */
+  readonly callId: CallId | undefined;
+  /** What cancelled the call. */
+  readonly origin: CancelOrigin;
+
+  constructor(message = 'The operation was aborted', options: CancelledErrorOptions = {}, code: BrakeErrorCode = 'ABORT_ERR') {
+    super(message, code, 'cause' in options ? { cause: options.cause } : undefined);
+    this.callId = options.callId;
+    this.origin = options.origin ?? 'cancel';
+  }
+}
+CancelledError.prototype.name = 'AbortError';
+brand(CancelledError);
+
+/** The engine's own per-call deadline (`timeoutMs`) passed. */
+export class TimeoutError extends CancelledError {
+  static override readonly brand: symbol = Symbol.for('brake.error.TimeoutError');
+  constructor(message = 'The call timed out', options: CancelledErrorOptions = {}) {
+    super(message, { origin: 'timeout', ...options }, 'ERR_BRAKE_TIMEOUT');
+  }
+}
+TimeoutError.prototype.name = 'TimeoutError';
+brand(TimeoutError);
+
+/** Starting a call whose id is live. The live call is not disturbed. */
+export class DuplicateCallIdError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.DuplicateCallIdError');
+  readonly callId: CallId | undefined;
+  constructor(message = 'A live call already has that id', callId?: CallId) {
+    super(message, 'ERR_BRAKE_DUPLICATE_CALL_ID');
+    this.callId = callId;
+  }
+}
+DuplicateCallIdError.prototype.name = 'DuplicateCallIdError';
+brand(DuplicateCallIdError);
+
+/** The engine is closed (or closing). */
+export class EngineClosedError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.EngineClosedError');
+  constructor(message = 'The engine is closed') {
+    super(message, 'ERR_BRAKE_ENGINE_CLOSED');
+  }
+}
+EngineClosedError.prototype.name = 'EngineClosedError';
+brand(EngineClosedError);
+
+/** An argument the engine cannot accept: a value that cannot cross to the script, a bad id or option, wrong argument count or types. */
+export class InvalidArgumentError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.InvalidArgumentError');
+  constructor(message = 'Invalid argument', code: BrakeErrorCode = 'ERR_BRAKE_INVALID_ARGUMENT') {
+    super(message, code);
+  }
+}
+InvalidArgumentError.prototype.name = 'InvalidArgumentError';
+brand(InvalidArgumentError);
+
+/** The program declares no function with that name. */
+export class UnknownFunctionError extends InvalidArgumentError {
+  static override readonly brand: symbol = Symbol.for('brake.error.UnknownFunctionError');
+  constructor(message = 'No function with that name') {
+    super(message, 'ERR_BRAKE_UNKNOWN_FUNCTION');
+  }
+}
+UnknownFunctionError.prototype.name = 'UnknownFunctionError';
+brand(UnknownFunctionError);
+
+/** One compiler diagnostic (1-based line and column). */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** The source does not compile. `diagnostics` holds every error the compiler found, not just the first. */
+export class CompileError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.CompileError');
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[], message?: string) {
+    super(
+      message ??
+        (diagnostics.length
+          ? diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n')
+          : 'The source does not compile'),
+      'ERR_BRAKE_COMPILE_ERROR',
+    );
+    this.diagnostics = diagnostics;
+  }
+}
+CompileError.prototype.name = 'CompileError';
+brand(CompileError);
+
+/** One frame of a script stack, innermost first. */
+export interface ScriptFrame {
+  function: string;
+  line: number;
+}
+
+/** A script failed at run time (panic, overflow, index out of range, uncaught throw, ...). */
+export class ScriptError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.ScriptError');
+  /** "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow", "type_error", "assertion", "thrown". */
+  readonly kind: string;
+  /** The script stack at the failure, innermost first. */
+  readonly frames: ScriptFrame[];
+  readonly callId: CallId | undefined;
+  constructor(message: string, kind = '', frames: ScriptFrame[] = [], callId?: CallId) {
+    super(message, 'ERR_BRAKE_SCRIPT_ERROR');
+    this.kind = kind;
+    this.frames = frames;
+    this.callId = callId;
+  }
+}
+ScriptError.prototype.name = 'ScriptError';
+brand(ScriptError);
+
+/** An HTTP request made by a script failed. */
+export class HttpError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.HttpError');
+  readonly status: number | undefined;
+  readonly url: string | undefined;
+  readonly body: string | undefined;
+  readonly callId: CallId | undefined;
+  constructor(message: string, details: { status?: number; url?: string; body?: string; callId?: CallId } = {}) {
+    super(message, 'ERR_BRAKE_HTTP_ERROR');
+    this.status = details.status;
+    this.url = details.url;
+    this.body = details.body;
+    this.callId = details.callId;
+  }
+}
+HttpError.prototype.name = 'HttpError';
+brand(HttpError);
+
+/** One attempt of an LLM call. */
+export interface LlmAttempt {
+  client: string;
+  status?: number;
+  error: string;
+}
+
+/** An LLM call failed after every attempt (reserved: the LLM layer is not wired yet). */
+export class LlmError extends BrakeError {
+  static override readonly brand: symbol = Symbol.for('brake.error.LlmError');
+  readonly attempts: LlmAttempt[];
+  readonly callId: CallId | undefined;
+  constructor(message: string, attempts: LlmAttempt[] = [], callId?: CallId) {
+    super(message, 'ERR_BRAKE_LLM_ERROR');
+    this.attempts = attempts;
+    this.callId = callId;
+  }
+}
+LlmError.prototype.name = 'LlmError';
+brand(LlmError);
+
+/** The class the addon throws for a synchronous failure with each status (by name). OK and NOT_FOUND are never thrown. */
+export const ERROR_CLASS_BY_STATUS: Readonly<Record<Exclude<StatusName, 'OK'>, new (message: string) => BrakeError>> = {
+  MISUSE: BrakeError,
+  INVALID_ARGUMENT: InvalidArgumentError,
+  NO_MEMORY: BrakeError,
+  COMPILE_ERROR: BrakeError, // compile failures come back as diagnostics and become CompileError in lib
+  UNKNOWN_FUNCTION: UnknownFunctionError,
+  DUPLICATE_CALL_ID: DuplicateCallIdError,
+  NOT_FOUND: BrakeError,
+  ENGINE_CLOSED: EngineClosedError,
+  CANCELLED: CancelledError,
+  TIMEOUT: TimeoutError,
+  SCRIPT_ERROR: ScriptError,
+  INTERNAL: BrakeError,
+  HTTP_ERROR: HttpError,
+  LLM_ERROR: LlmError,
+};
+
+/** `code` for a status name. */
+export function codeForStatus(status: StatusName): BrakeErrorCode {
+  return status === 'CANCELLED' || status === 'OK' ? 'ABORT_ERR' : (`ERR_BRAKE_${status}` as BrakeErrorCode);
+}

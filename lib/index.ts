@@ -1,0 +1,34 @@
+/**
+ * brake: run BAML functions on native threads, with cancellation that stops every layer.
+ *
+ * CommonJS entry (dist/index.js). The ESM entry (dist/index.mjs) re-exports
+ * these same bindings, so both module systems share one copy of every class.
+ */
+export { Engine, AUTO_CALL_ID_BASE } from './engine';
+export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult } from './engine';
+export {
+  BrakeError,
+  CancelledError,
+  TimeoutError,
+  DuplicateCallIdError,
+  EngineClosedError,
+  InvalidArgumentError,
+  UnknownFunctionError,
+  CompileError,
+  ScriptError,
+  HttpError,
+  LlmError,
+  STATUS_NAMES,
+} from './errors';
+export type {
+  BrakeErrorCode,
+  CallId,
+  CancelOrigin,
+  CancelledErrorOptions,
+  Diagnostic,
+  ScriptFrame,
+  LlmAttempt,
+  StatusName,
+} from './errors';
+export { Float, BRAKE_CLASS, className } from './values';
+export { addonPath } from './native';

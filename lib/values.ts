@@ -1,0 +1,42 @@
+/**
+ * Value mapping between JS and scripts.
+ *
+ * Arguments (JS -> script):
+ *   null, undefined         -> null
+ *   boolean                 -> bool
+ *   number, integer in int64 range -> int; any other number (2.5, NaN, Infinity) -> float
+ *   new Float(x)            -> float, even when x is integral (JS cannot tell 2 from 2.0)
+ *   bigint                  -> int (must fit in 64-bit signed; else InvalidArgumentError)
+ *   string                  -> string
+ *   array                   -> array
+ *   plain object (prototype Object.prototype or null) -> map of its own enumerable string keys
+ *   anything else (functions, symbols, class instances, Date, Map, typed arrays, cycles)
+ *                           -> InvalidArgumentError before any native work
+ *
+ * Results (script -> JS):
+ *   int    -> number when it is a safe integer (|n| <= 2^53-1), else bigint
+ *   float  -> number
+ *   map    -> plain object (Object.prototype; a "__proto__" key is an own data property)
+ *   class instance -> plain object of its fields; the class name is the
+ *             non-enumerable property {@link BRAKE_CLASS} (see {@link className})
+ *   enum   -> the variant name as a string
+ */
+
+/** Marks a number to cross as a script `float` even when it is integral: `engine.call('f', [new Float(2)])`. */
+export class Float {
+  readonly value: number;
+  constructor(value: number) {
+    if (typeof value !== 'number') throw new TypeError('Float(value): value must be a number');
+    this.value = value;
+  }
+}
+
+/** Key of the non-enumerable class name on objects that came from script class instances. */
+export const BRAKE_CLASS: unique symbol = Symbol.for('brake.class') as never;
+
+/** The script class name of an object returned from a script class instance, or undefined. */
+export function className(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const name = (value as Record<symbol, unknown>)[BRAKE_CLASS];
+  return typeof name === 'string' ? name : undefined;
+}

@@ -1,0 +1,261 @@
+// Module entry: per-environment instance data, the error table handed over by
+// lib/, compile(), and the Program and Token wrapper classes.
+#include "addon.h"
+
+namespace brake_addon {
+
+const napi_type_tag kProgramTag = {0x6272616b6570726fULL, 0x6772616d00000001ULL};
+const napi_type_tag kEngineTag = {0x6272616b65656e67ULL, 0x696e650000000001ULL};
+const napi_type_tag kTokenTag = {0x6272616b65746f6bULL, 0x656e000000000001ULL};
+
+AddonData* addon_data(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<AddonData*>(data);
+}
+
+void throw_status(napi_env env, int status, const std::string& message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  AddonData* data = addon_data(env);
+  napi_value msg;
+  napi_create_string_utf8(env, message.data(), message.size(), &msg);
+  napi_value error = nullptr;
+  if (data && status > 0 && static_cast<size_t>(status) < data->error_classes.size() &&
+      !data->error_classes[status].IsEmpty()) {
+    napi_value ctor = data->error_classes[status].Value();
+    if (napi_new_instance(env, ctor, 1, &msg, &error) != napi_ok) return;  // the constructor threw
+    if (static_cast<size_t>(status) < data->error_codes.size()) {
+      napi_value code;
+      const std::string& c = data->error_codes[status];
+      napi_create_string_utf8(env, c.data(), c.size(), &code);
+      napi_set_named_property(env, error, "code", code);
+    }
+  } else {
+    napi_create_error(env, nullptr, msg, &error);
+  }
+  napi_throw(env, error);
+}
+
+void throw_last_error(napi_env env, int status) {
+  const char* text = brake_last_error();
+  if (!text || !*text) text = brake_status_message(status);
+  throw_status(env, status, text);
+}
+
+void throw_type_error(napi_env env, const char* message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, nullptr, message);
+}
+
+// ---------------------------------------------------------------- Program
+
+namespace {
+
+class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+ public:
+  explicit ProgramWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) {
+      throw_type_error(info.Env(), "Program cannot be constructed directly; use Engine.fromSource");
+      return;
+    }
+    m_program = info[0].As<Napi::External<brake_program>>().Data();
+    napi_type_tag_object(info.Env(), info.This(), &kProgramTag);
+  }
+  ~ProgramWrap() override { brake_program_free(m_program); }
+
+  const brake_program* program() const { return m_program; }
+
+  // [[name, [param, ...]], ...] in source order.
+  Napi::Value signatures(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    size_t n = brake_program_function_count(m_program);
+    Napi::Array out = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+      const char* name = brake_program_function_name(m_program, i);
+      size_t np = brake_program_function_param_count(m_program, i);
+      Napi::Array params = Napi::Array::New(env, np);
+      for (size_t p = 0; p < np; p++) {
+        const char* pn = brake_program_function_param_name(m_program, i, p);
+        params.Set(static_cast<uint32_t>(p), Napi::String::New(env, pn ? pn : ""));
+      }
+      Napi::Array sig = Napi::Array::New(env, 2);
+      sig.Set(0u, Napi::String::New(env, name ? name : ""));
+      sig.Set(1u, params);
+      out.Set(static_cast<uint32_t>(i), sig);
+    }
+    return out;
+  }
+
+ private:
+  brake_program* m_program = nullptr;
+};
+
+// ---------------------------------------------------------------- Token
+
+class TokenWrap : public Napi::ObjectWrap<TokenWrap> {
+ public:
+  explicit TokenWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TokenWrap>(info) {
+    m_token = brake_token_new();
+    if (!m_token) {
+      throw_status(info.Env(), BRAKE_NO_MEMORY, brake_status_message(BRAKE_NO_MEMORY));
+      return;
+    }
+    napi_type_tag_object(info.Env(), info.This(), &kTokenTag);
+  }
+  ~TokenWrap() override { brake_token_free(m_token); }
+
+  brake_token* token() const { return m_token; }
+
+  Napi::Value cancel(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(brake_token_cancel(m_token)));
+  }
+  Napi::Value cancelled(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), brake_token_is_cancelled(m_token) != 0);
+  }
+
+ private:
+  brake_token* m_token = nullptr;
+};
+
+template <typename T>
+T* unwrap_tagged(napi_env env, napi_value v, const napi_type_tag* tag) {
+  napi_valuetype type;
+  if (!v || napi_typeof(env, v, &type) != napi_ok || type != napi_object) return nullptr;
+  bool ok = false;
+  if (napi_check_object_type_tag(env, v, tag, &ok) != napi_ok || !ok) return nullptr;
+  void* native = nullptr;
+  if (napi_unwrap(env, v, &native) != napi_ok) return nullptr;
+  return static_cast<T*>(native);
+}
+
+}  // namespace
+
+Napi::Function define_program_class(Napi::Env env) {
+  return ProgramWrap::DefineClass(env, "Program",
+                                  {ProgramWrap::InstanceMethod("signatures", &ProgramWrap::signatures)});
+}
+
+Napi::Function define_token_class(Napi::Env env) {
+  return TokenWrap::DefineClass(env, "Token",
+                                {TokenWrap::InstanceMethod("cancel", &TokenWrap::cancel),
+                                 TokenWrap::InstanceAccessor("cancelled", &TokenWrap::cancelled, nullptr)});
+}
+
+const brake_program* unwrap_program(napi_env env, napi_value v) {
+  ProgramWrap* w = unwrap_tagged<ProgramWrap>(env, v, &kProgramTag);
+  return w ? w->program() : nullptr;
+}
+
+brake_token* unwrap_token(napi_env env, napi_value v) {
+  TokenWrap* w = unwrap_tagged<TokenWrap>(env, v, &kTokenTag);
+  return w ? w->token() : nullptr;
+}
+
+// ---------------------------------------------------------------- module functions
+
+namespace {
+
+// setup(errorClasses[], codes[], FloatClass): called once by lib/native.ts.
+Napi::Value setup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData* data = addon_data(env);
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsFunction()) {
+    throw_type_error(env, "setup(errorClasses, codes, Float)");
+    return env.Undefined();
+  }
+  Napi::Array classes = info[0].As<Napi::Array>();
+  Napi::Array codes = info[1].As<Napi::Array>();
+  data->error_classes.clear();
+  data->error_codes.clear();
+  for (uint32_t i = 0; i < classes.Length(); i++) {
+    Napi::Value c = classes.Get(i);
+    data->error_classes.emplace_back(c.IsFunction() ? Napi::Persistent(c.As<Napi::Function>())
+                                                    : Napi::FunctionReference());
+  }
+  for (uint32_t i = 0; i < codes.Length(); i++) {
+    Napi::Value c = codes.Get(i);
+    data->error_codes.push_back(c.IsString() ? c.As<Napi::String>().Utf8Value() : std::string());
+  }
+  data->float_class = Napi::Persistent(info[2].As<Napi::Function>());
+  return env.Undefined();
+}
+
+// compile(source, fileName): a Program, or [[file, line, column, message], ...].
+Napi::Value compile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    throw_type_error(env, "compile(source: string, fileName: string)");
+    return env.Undefined();
+  }
+  std::string source = info[0].As<Napi::String>().Utf8Value();
+  std::string file = info[1].As<Napi::String>().Utf8Value();
+  brake_program* program = nullptr;
+  int rc = brake_program_compile(source.data(), source.size(), file.c_str(), &program);
+  if (rc != BRAKE_OK && rc != BRAKE_COMPILE_ERROR) {
+    brake_program_free(program);
+    throw_last_error(env, rc);
+    return env.Undefined();
+  }
+  size_t n = program ? brake_program_diagnostic_count(program) : 0;
+  if (rc == BRAKE_COMPILE_ERROR || n > 0) {
+    Napi::Array out = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+      const char* f = nullptr;
+      const char* message = nullptr;
+      uint32_t line = 0, column = 0;
+      brake_program_diagnostic(program, i, &f, &line, &column, &message);
+      Napi::Array d = Napi::Array::New(env, 4);
+      d.Set(0u, Napi::String::New(env, f ? f : file.c_str()));
+      d.Set(1u, Napi::Number::New(env, line));
+      d.Set(2u, Napi::Number::New(env, column));
+      d.Set(3u, Napi::String::New(env, message ? message : ""));
+      out.Set(static_cast<uint32_t>(i), d);
+    }
+    brake_program_free(program);
+    return out;
+  }
+  AddonData* data = addon_data(env);
+  return data->program_ctor.New({Napi::External<brake_program>::New(env, program)});
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  // Loading the same addon file twice in one environment (e.g. through two
+  // module caches) reuses the first instance instead of replacing its data.
+  if (AddonData* existing = addon_data(env)) return existing->exports.Value();
+
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+
+  data->program_ctor = Napi::Persistent(define_program_class(env));
+  data->engine_ctor = Napi::Persistent(define_engine_class(env));
+  data->token_ctor = Napi::Persistent(define_token_class(env));
+  Napi::Object global = env.Global();
+  Napi::Object object_ctor = global.Get("Object").As<Napi::Object>();
+  data->object_prototype = Napi::Persistent(object_ctor.Get("prototype").As<Napi::Object>());
+  Napi::Function symbol_for = global.Get("Symbol").As<Napi::Object>().Get("for").As<Napi::Function>();
+  data->class_symbol =
+      Napi::Persistent(symbol_for.Call({Napi::String::New(env, "brake.class")}).As<Napi::Symbol>());
+
+  Napi::Array names = Napi::Array::New(env);
+  for (int i = 0; i < BRAKE_STATUS_COUNT_; i++) names.Set(static_cast<uint32_t>(i), brake_status_name(i));
+
+  exports.Set("version", Napi::String::New(env, brake_version()));
+  exports.Set("statusNames", names);
+  exports.Set("setup", Napi::Function::New(env, setup, "setup"));
+  exports.Set("compile", Napi::Function::New(env, compile, "compile"));
+  exports.Set("Engine", data->engine_ctor.Value());
+  exports.Set("Token", data->token_ctor.Value());
+  data->exports = Napi::Persistent(exports);
+  return exports;
+}
+
+}  // namespace brake_addon
+
+static Napi::Object module_init(Napi::Env env, Napi::Object exports) { return brake_addon::init(env, exports); }
+
+NODE_API_MODULE(brake, module_init)

@@ -1,0 +1,407 @@
+// The Engine wrapper: one brake_engine, one completion channel.
+//
+// Completion delivery. The engine is created with brake_engine_options.notify.
+// A worker calls notify() when the engine's completion queue goes from empty
+// to non-empty (coalesced); notify() makes one call on the engine's single
+// thread-safe function; its JS-thread callback runs brake_engine_drain, whose
+// completion callback (on_complete) converts each result and collects it,
+// and then calls lib's onBatch once with the whole batch. Nothing per call
+// but the converted arguments and result: no per-call thread-safe function,
+// async work or persistent reference.
+//
+// Liveness. While live calls > 0 (counted on the JS thread: +1 per admitted
+// start, -1 per drained completion) the thread-safe function is ref'd (keeps
+// the event loop alive) and onBatch is held strongly (it closes over lib's
+// Engine, which holds this object, so nothing with a pending promise can be
+// collected). When idle, both are weak: an idle engine never delays exit and
+// is collected (and its threads joined) when unreachable.
+//
+// Teardown. An env cleanup hook (registered after the thread-safe function,
+// so it runs before Node tears that down) frees the engine: brake_engine_free
+// cancels live calls, joins the workers and drains; on_complete sees
+// m_tearing_down and touches no JS. Channel outlives both the engine and the
+// thread-safe function (refcount), so a late notify never reaches freed memory.
+//
+// Invariants: m_engine, m_live, m_batch* and the Channel's refs are JS-thread
+// only. Channel::tsfn is read by workers under Channel::mu and cleared under
+// it when Node finalizes the thread-safe function.
+#include <mutex>
+
+#include "addon.h"
+
+namespace brake_addon {
+namespace {
+
+class EngineWrap;
+
+struct Channel {
+  std::mutex mu;
+  napi_threadsafe_function tsfn = nullptr;  // nullptr once Node finalized it
+  EngineWrap* wrap = nullptr;               // nullptr once the engine is freed
+  int refs = 2;                             // engine side + thread-safe function side
+};
+
+void release_channel(Channel* c) {
+  if (--c->refs == 0) delete c;
+}
+
+// Worker thread, no engine lock held.
+void notify(void* arg) {
+  Channel* c = static_cast<Channel*>(arg);
+  std::lock_guard<std::mutex> lock(c->mu);
+  if (c->tsfn) napi_call_threadsafe_function(c->tsfn, nullptr, napi_tsfn_nonblocking);
+}
+
+void tsfn_finalize(napi_env, void* finalize_data, void*) {
+  Channel* c = static_cast<Channel*>(finalize_data);
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->tsfn = nullptr;
+  }
+  release_channel(c);
+}
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+  ~EngineWrap() override;
+
+  static void call_js(napi_env env, napi_value, void* context, void*);
+  static void on_complete(void* user_data, const brake_result* result);
+  static void env_cleanup(void* arg);
+
+  Napi::Value start(const Napi::CallbackInfo& info);
+  Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value live_calls(const Napi::CallbackInfo& info);
+
+ private:
+  void drain(napi_env env);
+  void add_live();
+  void release_engine();
+  void append(napi_value v) { m_batch.push_back(v); }
+
+  napi_env m_env = nullptr;
+  AddonData* m_data = nullptr;
+  brake_engine* m_engine = nullptr;
+  Channel* m_channel = nullptr;
+  Napi::FunctionReference m_on_batch;  // weak while idle, strong while live > 0
+  size_t m_live = 0;
+  bool m_hook = false;
+  bool m_held = false;  // tsfn ref'd and onBatch strong (live calls > 0)
+  bool m_draining = false;
+  bool m_tearing_down = false;
+  std::vector<napi_value> m_batch;  // handles valid only inside drain()
+};
+
+// new Engine(program, { workerThreads, maxCallDepth }, onBatch)
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  napi_env env = info.Env();
+  m_env = env;
+  m_data = addon_data(env);
+  const brake_program* program = info.Length() > 0 ? unwrap_program(env, info[0]) : nullptr;
+  if (!program || info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction()) {
+    throw_type_error(env, "Engine(program, options, onBatch)");
+    return;
+  }
+  Napi::Object opts = info[1].As<Napi::Object>();
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  Napi::Value workers = opts.Get("workerThreads");
+  Napi::Value depth = opts.Get("maxCallDepth");
+  if (workers.IsNumber()) o.worker_threads = workers.As<Napi::Number>().Uint32Value();
+  if (depth.IsNumber()) o.max_call_depth = depth.As<Napi::Number>().Uint32Value();
+
+  m_channel = new Channel();
+  napi_value name;
+  napi_create_string_utf8(env, "brake.completions", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, m_channel, tsfn_finalize, m_channel,
+                                      call_js, &m_channel->tsfn) != napi_ok) {
+    delete m_channel;
+    m_channel = nullptr;
+    throw_status(env, BRAKE_INTERNAL, "cannot create the completion channel");
+    return;
+  }
+  napi_unref_threadsafe_function(env, m_channel->tsfn);
+  m_channel->wrap = this;
+  o.notify = notify;
+  o.notify_data = m_channel;
+
+  int rc = brake_engine_create(program, &o, &m_engine);
+  if (rc != BRAKE_OK) {
+    m_engine = nullptr;
+    std::string msg = brake_last_error();
+    release_engine();
+    throw_status(env, rc, msg.empty() ? brake_status_message(rc) : msg);
+    return;
+  }
+  m_on_batch = Napi::Weak(info[2].As<Napi::Function>());
+  napi_type_tag_object(env, info.This(), &kEngineTag);
+  napi_add_env_cleanup_hook(env, env_cleanup, this);
+  m_hook = true;
+}
+
+EngineWrap::~EngineWrap() {
+  // Collected: idle by construction (a live call holds onBatch strongly).
+  if (m_hook) napi_remove_env_cleanup_hook(m_env, env_cleanup, this);
+  m_hook = false;
+  m_tearing_down = true;
+  release_engine();
+}
+
+// Frees the engine (cancel + join + drain into nothing when tearing down),
+// then lets go of the channel and the thread-safe function.
+void EngineWrap::release_engine() {
+  if (m_engine) {
+    brake_engine_free(m_engine);
+    m_engine = nullptr;
+  }
+  if (m_channel) {
+    Channel* c = m_channel;
+    m_channel = nullptr;
+    c->wrap = nullptr;
+    napi_threadsafe_function tsfn;
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      tsfn = c->tsfn;
+    }
+    if (tsfn) napi_release_threadsafe_function(tsfn, napi_tsfn_abort);
+    release_channel(c);
+  }
+}
+
+void EngineWrap::env_cleanup(void* arg) {
+  EngineWrap* w = static_cast<EngineWrap*>(arg);
+  w->m_hook = false;
+  w->m_tearing_down = true;
+  w->release_engine();
+}
+
+void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
+  Channel* c = static_cast<Channel*>(context);
+  if (!env || !c->wrap) return;
+  c->wrap->drain(env);
+}
+
+void EngineWrap::drain(napi_env env) {
+  if (!m_engine || m_draining) return;
+  m_draining = true;
+  m_batch.clear();
+  brake_engine_drain(m_engine);
+  m_draining = false;
+  // One array of exactly the right length (no growth while filling it).
+  napi_value batch = nullptr;
+  size_t n = m_batch.size();
+  if (n > 0) {
+    napi_create_array_with_length(env, n, &batch);
+    for (size_t i = 0; i < n; i++) napi_set_element(env, batch, static_cast<uint32_t>(i), m_batch[i]);
+  }
+  m_batch.clear();
+  napi_value cb = nullptr;
+  if (!m_on_batch.IsEmpty()) {
+    Napi::Function f = m_on_batch.Value();
+    if (!f.IsEmpty()) cb = f;
+  }
+  if (m_live == 0 && m_held) {
+    m_held = false;
+    if (m_channel && m_channel->tsfn) napi_unref_threadsafe_function(env, m_channel->tsfn);
+    napi_reference_unref(env, m_on_batch, nullptr);
+  }
+  if (n > 0 && cb) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, cb, 1, &batch, nullptr);
+  }
+}
+
+// Runs inside brake_engine_drain, on the JS thread.
+void EngineWrap::on_complete(void* user_data, const brake_result* r) {
+  EngineWrap* w = static_cast<EngineWrap*>(user_data);
+  if (w->m_live > 0) w->m_live--;
+  if (w->m_tearing_down || !w->m_draining) return;
+  napi_env env = w->m_env;
+  int status = brake_result_status(r);
+  w->append(call_id_to_js(env, brake_result_call_id(r)));
+  napi_value s;
+  napi_create_int32(env, status, &s);
+  w->append(s);
+  if (status == BRAKE_OK) {
+    napi_value v = value_to_js(env, w->m_data, brake_result_value(r));
+    if (!v) {
+      // Conversion failed (an exception is pending): report it as an internal error.
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+      napi_get_undefined(env, &v);
+    }
+    w->append(v);
+    return;
+  }
+  napi_value failure, item;
+  if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
+    // The common failure: just the origin (lib supplies the message).
+    napi_create_int32(env, static_cast<int32_t>(brake_result_origin(r)), &failure);
+    w->append(failure);
+    return;
+  }
+  napi_create_array_with_length(env, 4, &failure);
+  const char* msg = brake_result_message(r);
+  napi_create_string_utf8(env, msg ? msg : "", NAPI_AUTO_LENGTH, &item);
+  napi_set_element(env, failure, 0, item);
+  napi_create_int32(env, static_cast<int32_t>(brake_result_origin(r)), &item);
+  napi_set_element(env, failure, 1, item);
+  const char* kind = brake_result_error_kind(r);
+  napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
+  napi_set_element(env, failure, 2, item);
+  size_t nf = brake_result_frame_count(r);
+  napi_value frames;
+  napi_create_array_with_length(env, nf * 2, &frames);
+  for (size_t i = 0; i < nf; i++) {
+    const char* fn = brake_result_frame_function(r, i);
+    napi_create_string_utf8(env, fn ? fn : "", NAPI_AUTO_LENGTH, &item);
+    napi_set_element(env, frames, static_cast<uint32_t>(2 * i), item);
+    napi_create_uint32(env, brake_result_frame_line(r, i), &item);
+    napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
+  }
+  napi_set_element(env, failure, 3, frames);
+  w->append(failure);
+}
+
+void EngineWrap::add_live() {
+  if (m_live++ == 0 && !m_held) {
+    m_held = true;
+    if (m_channel && m_channel->tsfn) napi_ref_threadsafe_function(m_env, m_channel->tsfn);
+    napi_reference_ref(m_env, m_on_batch, nullptr);
+  }
+}
+
+// start(id, fn, args, timeoutMs, token | undefined)
+Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (!m_engine) {
+    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
+    return Napi::Value();
+  }
+  brake_call_id id = 0;
+  if (info.Length() < 5 || !js_to_call_id(env, info[0], &id)) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 "call id must be a non-zero safe-integer number or a bigint below 2^64");
+    return Napi::Value();
+  }
+  char fn_buf[128];
+  std::string fn_long;
+  const char* fn = fn_buf;
+  size_t fn_len = 0;
+  if (napi_get_value_string_utf8(env, info[1], fn_buf, sizeof fn_buf, &fn_len) != napi_ok) {
+    throw_type_error(env, "function name must be a string");
+    return Napi::Value();
+  }
+  if (fn_len == sizeof fn_buf - 1) {
+    fn_long = info[1].As<Napi::String>().Utf8Value();
+    fn = fn_long.c_str();
+  }
+  bool is_array = false;
+  napi_is_array(env, info[2], &is_array);
+  if (!is_array) {
+    throw_type_error(env, "arguments must be an array");
+    return Napi::Value();
+  }
+  uint32_t nargs = 0;
+  napi_get_array_length(env, info[2], &nargs);
+  brake_value* small[8];
+  std::vector<brake_value*> large;
+  brake_value** args = small;
+  if (nargs > 8) {
+    large.resize(nargs);
+    args = large.data();
+  }
+  std::string error;
+  uint32_t built = 0;
+  for (; built < nargs; built++) {
+    napi_value a;
+    napi_get_element(env, info[2], built, &a);
+    args[built] = js_to_value(env, m_data, a, &error);
+    if (!args[built]) break;
+  }
+  int rc = BRAKE_OK;
+  if (built == nargs) {
+    brake_call_options opts;
+    brake_call_options_init(&opts);
+    double timeout = 0;
+    napi_get_value_double(env, info[3], &timeout);
+    if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(timeout);
+    napi_valuetype token_type;
+    napi_typeof(env, info[4], &token_type);
+    if (token_type != napi_undefined && token_type != napi_null) {
+      opts.token = unwrap_token(env, info[4]);
+      if (!opts.token) error = "token must be a Token";
+    }
+    if (error.empty()) rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete, this);
+  }
+  if (rc != BRAKE_OK) error = brake_last_error();
+  for (uint32_t i = 0; i < built; i++) brake_value_free(args[i]);
+  if (rc != BRAKE_OK) {
+    throw_status(env, rc, error.empty() ? brake_status_message(rc) : error);
+    return Napi::Value();
+  }
+  if (!error.empty()) {
+    if (built < nargs) error = "argument " + std::to_string(built) + ": " + error;
+    throw_status(env, BRAKE_INVALID_ARGUMENT, error);
+    return Napi::Value();
+  }
+  add_live();
+  return Napi::Value();
+}
+
+Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  brake_call_id id = 0;
+  if (info.Length() < 1 || !js_to_call_id(env, info[0], &id)) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 "call id must be a non-zero safe-integer number or a bigint below 2^64");
+    return Napi::Value();
+  }
+  if (!m_engine) return Napi::Boolean::New(env, false);
+  int rc = brake_cancel(m_engine, id);
+  if (rc != BRAKE_OK && rc != BRAKE_NOT_FOUND) {
+    throw_last_error(env, rc);
+    return Napi::Value();
+  }
+  return Napi::Boolean::New(env, rc == BRAKE_OK);
+}
+
+// Cancels live calls, joins the workers, delivers the remaining completions
+// (origin close) through onBatch, then frees the engine. Idempotent.
+Napi::Value EngineWrap::close(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  if (!m_engine) return Napi::Value();
+  if (m_draining) {
+    throw_status(env, BRAKE_MISUSE, "close() cannot be called while completions are being delivered");
+    return Napi::Value();
+  }
+  int rc = brake_engine_close(m_engine);
+  if (rc != BRAKE_OK) {
+    throw_last_error(env, rc);
+    return Napi::Value();
+  }
+  drain(env);
+  if (m_hook) napi_remove_env_cleanup_hook(m_env, env_cleanup, this);
+  m_hook = false;
+  release_engine();
+  return Napi::Value();
+}
+
+Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_calls(m_engine)) : 0.0);
+}
+
+}  // namespace
+
+Napi::Function define_engine_class(Napi::Env env) {
+  return EngineWrap::DefineClass(env, "Engine",
+                                 {EngineWrap::InstanceMethod("start", &EngineWrap::start),
+                                  EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
+                                  EngineWrap::InstanceMethod("close", &EngineWrap::close),
+                                  EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls)});
+}
+
+}  // namespace brake_addon

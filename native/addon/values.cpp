@@ -1,0 +1,313 @@
+// Value conversion between JS and brake_value (see lib/engine.ts for the
+// documented mapping).
+//
+// JS -> brake: null/undefined -> NULL; boolean -> BOOL; a number that is an
+// integer in int64 range -> INT, any other number (fractions, NaN, +-inf) ->
+// FLOAT; bigint -> INT (must fit int64); string -> STRING; Float instance ->
+// FLOAT; array -> ARRAY; plain object (prototype Object.prototype or null) ->
+// MAP of its own enumerable string keys. Anything else (functions, symbols,
+// class instances, Date, Map, typed arrays, cycles, nesting deeper than
+// kMaxDepth) is refused with a message.
+//
+// brake -> JS: INT -> number when a safe integer, else bigint; FLOAT ->
+// number; MAP -> plain object; INSTANCE -> plain object with the class name
+// under the non-enumerable Symbol.for('brake.class'); ENUM -> variant name.
+#include <cmath>
+#include <cstring>
+
+#include "addon.h"
+
+namespace brake_addon {
+namespace {
+
+constexpr int kMaxDepth = 512;
+constexpr double kMaxSafe = 9007199254740991.0;
+
+struct ToValue {
+  napi_env env;
+  AddonData* data;
+  std::string* error;
+  std::vector<napi_value> path;  // objects being converted, for cycle detection
+};
+
+brake_value* fail(ToValue& cx, const char* what) {
+  if (cx.error->empty()) *cx.error = what;
+  return nullptr;
+}
+
+bool read_string(napi_env env, napi_value v, std::string* out) {
+  char buf[256];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) return false;
+  if (len < sizeof buf - 1) {
+    out->assign(buf, len);
+    return true;
+  }
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len + 1);
+  if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) != napi_ok) return false;
+  out->resize(len);
+  return true;
+}
+
+brake_value* convert(ToValue& cx, napi_value v, int depth);
+
+brake_value* convert_array(ToValue& cx, napi_value v, int depth) {
+  uint32_t n = 0;
+  napi_get_array_length(cx.env, v, &n);
+  brake_value* arr = brake_value_array();
+  if (!arr) return fail(cx, "out of memory");
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    if (napi_get_element(cx.env, v, i, &item) != napi_ok) {
+      brake_value_free(arr);
+      return fail(cx, "cannot read an array element");
+    }
+    brake_value* c = convert(cx, item, depth + 1);
+    if (!c || brake_value_array_push(arr, c) != BRAKE_OK) {
+      brake_value_free(arr);
+      return fail(cx, "out of memory");
+    }
+  }
+  return arr;
+}
+
+brake_value* convert_map(ToValue& cx, napi_value v, int depth) {
+  napi_value keys;
+  if (napi_get_all_property_names(cx.env, v, napi_key_own_only,
+                                  static_cast<napi_key_filter>(napi_key_enumerable | napi_key_skip_symbols),
+                                  napi_key_numbers_to_strings, &keys) != napi_ok)
+    return fail(cx, "cannot list the object's keys");
+  uint32_t n = 0;
+  napi_get_array_length(cx.env, keys, &n);
+  brake_value* map = brake_value_map();
+  if (!map) return fail(cx, "out of memory");
+  std::string key;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value k, item;
+    if (napi_get_element(cx.env, keys, i, &k) != napi_ok || !read_string(cx.env, k, &key) ||
+        napi_get_property(cx.env, v, k, &item) != napi_ok) {
+      brake_value_free(map);
+      return fail(cx, "cannot read an object property");
+    }
+    brake_value* c = convert(cx, item, depth + 1);
+    if (!c || brake_value_map_set(map, key.data(), key.size(), c) != BRAKE_OK) {
+      brake_value_free(map);
+      return fail(cx, "out of memory");
+    }
+  }
+  return map;
+}
+
+brake_value* convert_object(ToValue& cx, napi_value v, int depth) {
+  if (depth > kMaxDepth) return fail(cx, "value is nested too deeply");
+  for (napi_value seen : cx.path) {
+    bool same = false;
+    napi_strict_equals(cx.env, seen, v, &same);
+    if (same) return fail(cx, "value contains a cycle");
+  }
+  bool is_array = false;
+  napi_is_array(cx.env, v, &is_array);
+  if (is_array) {
+    cx.path.push_back(v);
+    brake_value* r = convert_array(cx, v, depth);
+    cx.path.pop_back();
+    return r;
+  }
+  if (!cx.data->float_class.IsEmpty()) {
+    bool is_float = false;
+    napi_instanceof(cx.env, v, cx.data->float_class.Value(), &is_float);
+    if (is_float) {
+      napi_value inner;
+      double d = 0;
+      if (napi_get_named_property(cx.env, v, "value", &inner) != napi_ok ||
+          napi_get_value_double(cx.env, inner, &d) != napi_ok)
+        return fail(cx, "Float.value must be a number");
+      brake_value* f = brake_value_float(d);
+      return f ? f : fail(cx, "out of memory");
+    }
+  }
+  napi_value proto;
+  napi_get_prototype(cx.env, v, &proto);
+  napi_valuetype proto_type;
+  napi_typeof(cx.env, proto, &proto_type);
+  bool plain = proto_type == napi_null;
+  if (!plain) napi_strict_equals(cx.env, proto, cx.data->object_prototype.Value(), &plain);
+  if (!plain) return fail(cx, "only plain objects, arrays and primitives can be passed (got a class instance)");
+  cx.path.push_back(v);
+  brake_value* r = convert_map(cx, v, depth);
+  cx.path.pop_back();
+  return r;
+}
+
+brake_value* convert(ToValue& cx, napi_value v, int depth) {
+  napi_valuetype type;
+  if (napi_typeof(cx.env, v, &type) != napi_ok) return fail(cx, "cannot read a value");
+  brake_value* out = nullptr;
+  switch (type) {
+    case napi_undefined:
+    case napi_null:
+      out = brake_value_null();
+      break;
+    case napi_boolean: {
+      bool b = false;
+      napi_get_value_bool(cx.env, v, &b);
+      out = brake_value_bool(b ? 1 : 0);
+      break;
+    }
+    case napi_number: {
+      double d = 0;
+      napi_get_value_double(cx.env, v, &d);
+      // Integers exactly representable in int64 cross as INT. 2^63 itself
+      // is not representable, hence the strict bound.
+      if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+        out = brake_value_int(static_cast<int64_t>(d));
+      else
+        out = brake_value_float(d);
+      break;
+    }
+    case napi_bigint: {
+      int64_t i = 0;
+      bool lossless = false;
+      napi_get_value_bigint_int64(cx.env, v, &i, &lossless);
+      if (!lossless) return fail(cx, "bigint does not fit in a 64-bit signed integer");
+      out = brake_value_int(i);
+      break;
+    }
+    case napi_string: {
+      std::string s;
+      if (!read_string(cx.env, v, &s)) return fail(cx, "cannot read a string");
+      if (brake_value_string(s.data(), s.size(), &out) != BRAKE_OK) return fail(cx, "invalid string");
+      break;
+    }
+    case napi_object:
+      return convert_object(cx, v, depth);
+    case napi_function:
+      return fail(cx, "functions cannot be passed to a script");
+    case napi_symbol:
+      return fail(cx, "symbols cannot be passed to a script");
+    default:
+      return fail(cx, "this value cannot be passed to a script");
+  }
+  return out ? out : fail(cx, "out of memory");
+}
+
+napi_value make_string(napi_env env, const char* s, size_t len) {
+  napi_value out = nullptr;
+  napi_create_string_utf8(env, s ? s : "", s ? len : 0, &out);
+  return out;
+}
+
+bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v) {
+  size_t n = brake_value_length(v);
+  for (size_t i = 0; i < n; i++) {
+    size_t klen = 0;
+    const char* k = brake_value_map_key(v, i, &klen);
+    napi_value key = make_string(env, k, klen);
+    napi_value item = value_to_js(env, data, brake_value_map_value(v, i));
+    if (!key || !item) return false;
+    if (klen == 9 && std::memcmp(k, "__proto__", 9) == 0) {
+      // defineProperty, so the key is data and never the prototype setter.
+      napi_property_descriptor d = {nullptr, key, nullptr, nullptr, nullptr, item, napi_default_jsproperty, nullptr};
+      if (napi_define_properties(env, obj, 1, &d) != napi_ok) return false;
+    } else if (napi_set_property(env, obj, key, item) != napi_ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error) {
+  ToValue cx{env, data, error, {}};
+  return convert(cx, v, 0);
+}
+
+napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
+  napi_value out = nullptr;
+  switch (brake_value_kind(v)) {
+    case BRAKE_KIND_NULL:
+      napi_get_null(env, &out);
+      break;
+    case BRAKE_KIND_BOOL:
+      napi_get_boolean(env, brake_value_get_bool(v) != 0, &out);
+      break;
+    case BRAKE_KIND_INT: {
+      int64_t i = brake_value_get_int(v);
+      if (i >= -static_cast<int64_t>(kMaxSafe) && i <= static_cast<int64_t>(kMaxSafe))
+        napi_create_int64(env, i, &out);
+      else
+        napi_create_bigint_int64(env, i, &out);
+      break;
+    }
+    case BRAKE_KIND_FLOAT:
+      napi_create_double(env, brake_value_get_float(v), &out);
+      break;
+    case BRAKE_KIND_STRING: {
+      size_t len = 0;
+      const char* s = brake_value_get_string(v, &len);
+      out = make_string(env, s, len);
+      break;
+    }
+    case BRAKE_KIND_ARRAY: {
+      size_t n = brake_value_length(v);
+      if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
+      for (size_t i = 0; i < n; i++) {
+        napi_value item = value_to_js(env, data, brake_value_array_get(v, i));
+        if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
+      }
+      break;
+    }
+    case BRAKE_KIND_MAP:
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      break;
+    case BRAKE_KIND_INSTANCE: {
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      const char* t = brake_value_type_name(v);
+      napi_value name = make_string(env, t, t ? std::strlen(t) : 0);
+      napi_property_descriptor d = {nullptr, data->class_symbol.Value(), nullptr, nullptr, nullptr, name,
+                                    napi_default, nullptr};
+      if (napi_define_properties(env, out, 1, &d) != napi_ok) return nullptr;
+      break;
+    }
+    case BRAKE_KIND_ENUM: {
+      size_t len = 0;
+      const char* s = brake_value_get_string(v, &len);
+      out = make_string(env, s, len);
+      break;
+    }
+  }
+  return out;
+}
+
+napi_value call_id_to_js(napi_env env, brake_call_id id) {
+  napi_value out = nullptr;
+  if (id <= static_cast<brake_call_id>(kMaxSafe))
+    napi_create_double(env, static_cast<double>(id), &out);
+  else
+    napi_create_bigint_uint64(env, id, &out);
+  return out;
+}
+
+bool js_to_call_id(napi_env env, napi_value v, brake_call_id* out) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return false;
+  if (type == napi_number) {
+    double d = 0;
+    napi_get_value_double(env, v, &d);
+    if (!(d >= 1 && d <= kMaxSafe) || std::trunc(d) != d) return false;
+    *out = static_cast<brake_call_id>(d);
+    return true;
+  }
+  if (type == napi_bigint) {
+    uint64_t u = 0;
+    bool lossless = false;
+    if (napi_get_value_bigint_uint64(env, v, &u, &lossless) != napi_ok || !lossless || u == 0) return false;
+    *out = u;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace brake_addon

@@ -1,0 +1,145 @@
+// engine.call: positional and named arguments, the value mapping, and invalid arguments refused before native work.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  DuplicateCallIdError,
+  Engine,
+  Float,
+  InvalidArgumentError,
+  ScriptError,
+  UnknownFunctionError,
+} from '../../lib/index';
+import { engine, settle } from './helpers';
+
+let e: Engine;
+beforeAll(async () => {
+  e = await engine();
+});
+afterAll(async () => {
+  await e.close();
+});
+
+describe('call', () => {
+  it('positional and named arguments', async () => {
+    expect(await e.call('add', [40, 2])).toBe(42);
+    expect(await e.call('add', { b: 2, a: 40 })).toBe(42);
+    expect(await e.call('quick')).toBe(42);
+    expect(await e.call('quick', [])).toBe(42);
+    expect(await e.call('quick', {})).toBe(42);
+  });
+
+  it('maps values both ways', async () => {
+    expect(await e.call('echo_s', ['héllo "\n" ☃'])).toBe('héllo "\n" ☃');
+    expect(await e.call('echo_s', [''])).toBe('');
+    expect(await e.call('echo_b', [true])).toBe(true);
+    expect(await e.call('echo_f', [2.5])).toBe(2.5);
+    expect(await e.call('echo_f', [new Float(2)])).toBe(2);
+    expect(await e.call('half', [new Float(3)])).toBe(1.5);
+    expect(Number.isNaN(await e.call('echo_f', [NaN]))).toBe(true);
+    expect(await e.call('echo_f', [-Infinity])).toBe(-Infinity);
+    expect(await e.call('echo_ints', [[1, 2, 3]])).toEqual([1, 2, 3]);
+    expect(await e.call('echo_ints', [[]])).toEqual([]);
+    expect(await e.call('echo_ints', [[1n, -(2n ** 63n)]])).toEqual([1, -(2n ** 63n)]);
+    expect(await e.call('echo_map', [{ b: 1, a: 2 }])).toEqual({ b: 1, a: 2 });
+    expect(Object.keys((await e.call('echo_map', [{ b: 1, a: 2 }])) as object)).toEqual(['b', 'a']);
+    const proto = (await e.call('echo_map', [JSON.parse('{"__proto__": 5}')])) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value).toBe(5);
+    expect(await e.call('echo_map', [Object.assign(Object.create(null), { k: 1 })])).toEqual({ k: 1 });
+    expect(await e.call('echo_nested', [{ x: [1], y: [] }])).toEqual({ x: [1], y: [] });
+    expect(await e.call('echo_opt', [null])).toBe(null);
+    expect(await e.call('echo_opt', [undefined])).toBe(null);
+    expect(await e.call('echo_opt', [7])).toBe(7);
+    expect(await e.call('big')).toBe(2n ** 63n - 1n);
+    expect(await e.call('add', [2 ** 53, 1])).toBe(2n ** 53n + 1n);
+    expect(await e.call('add', [2 ** 52, 1])).toBe(2 ** 52 + 1);
+  });
+
+  it('script errors reject with ScriptError, kind and script stack', async () => {
+    const { error } = await settle(e.call('outer', ['it broke']));
+    expect(error).toBeInstanceOf(ScriptError);
+    expect(error.code).toBe('ERR_BRAKE_SCRIPT_ERROR');
+    expect(error.message).toContain('it broke');
+    expect(error.kind).toBe('panic');
+    expect(error.frames.map((f: { function: string }) => f.function)).toEqual(['fail', 'outer']);
+    expect(error.frames[0].line).toBeGreaterThan(0);
+  });
+
+  it('wrong JS types reject with TypeError', async () => {
+    await expect(e.call(42 as never)).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', 'x' as never)).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', new Map() as never)).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', [1, 2], null as never)).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', [1, 2], { signal: {} as never })).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', [1, 2], { callId: '1' as never })).rejects.toBeInstanceOf(TypeError);
+    await expect(e.call('add', [1, 2], { timeoutMs: '5' as never })).rejects.toBeInstanceOf(TypeError);
+    expect(() => e.cancel('1' as never)).toThrow(TypeError);
+  });
+
+  it('bad ids and options reject with InvalidArgumentError', async () => {
+    for (const callId of [0, -1, 1.5, 2 ** 53, NaN, 0n, -1n, 2n ** 64n]) {
+      const { error } = await settle(e.call('add', [1, 2], { callId }));
+      expect(error, String(callId)).toBeInstanceOf(InvalidArgumentError);
+    }
+    for (const timeoutMs of [-1, NaN, Infinity]) {
+      await expect(e.call('add', [1, 2], { timeoutMs })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(() => e.cancel(0)).toThrow(InvalidArgumentError);
+    expect(() => e.cancel(-5n)).toThrow(InvalidArgumentError);
+    expect(e.cancel(2n ** 64n - 1n)).toBe(false);
+  });
+
+  it('values that cannot cross reject with InvalidArgumentError before native work', async () => {
+    const cyclic: unknown[] = [];
+    cyclic.push(cyclic);
+    const cyclicObj: Record<string, unknown> = {};
+    cyclicObj.self = cyclicObj;
+    class Point {
+      x = 1;
+    }
+    const bad: unknown[] = [
+      () => 1,
+      Symbol('s'),
+      new Point(),
+      new Date(),
+      new Map(),
+      new Uint8Array(2),
+      cyclic,
+      { self: cyclicObj },
+      2n ** 63n,
+      -(2n ** 63n) - 1n,
+    ];
+    for (const [i, value] of bad.entries()) {
+      const { error } = await settle(e.call('echo_ints', [value], { callId: 777 }));
+      expect(error, `value ${i}`).toBeInstanceOf(InvalidArgumentError);
+    }
+    // Nothing started: the id is free and nothing is live.
+    expect(e.liveCalls).toBe(0);
+    expect(await e.call('add', [1, 1], { callId: 777 })).toBe(2);
+  });
+
+  it('arity, types and names are checked', async () => {
+    await expect(e.call('add', [1])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(e.call('add', [1, 'x'])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(e.call('add', { a: 1 })).rejects.toThrow(/missing argument 'b'/);
+    await expect(e.call('add', { a: 1, b: 2, c: 3 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const { error } = await settle(e.call('nope', []));
+    expect(error).toBeInstanceOf(UnknownFunctionError);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.code).toBe('ERR_BRAKE_UNKNOWN_FUNCTION');
+    expect(error.message).toContain('nope');
+    await expect(e.call('nope', {})).rejects.toBeInstanceOf(UnknownFunctionError);
+  });
+
+  it('ids: number and bigint name the same call; assigned ids never collide with small user ids', async () => {
+    const p = e.call('nap', [300], { callId: 5n });
+    const { error } = await settle(e.call('quick', [], { callId: 5 }));
+    expect(error).toBeInstanceOf(DuplicateCallIdError);
+    expect(e.cancel(5)).toBe(true);
+    await expect(p).rejects.toMatchObject({ origin: 'cancel', callId: 5 });
+    const big = 2n ** 64n - 1n;
+    const q = e.call('nap', [50], { callId: big });
+    expect(e.cancel(big)).toBe(true);
+    await expect(q).rejects.toMatchObject({ callId: big });
+  });
+});

@@ -1,0 +1,127 @@
+// AbortSignal: fail fast, one listener per signal however many calls share it, removed on every settle path, cause = reason.
+import { getEventListeners } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CancelledError, Engine, TimeoutError } from '../../lib/index';
+import { engine, settle, sleep } from './helpers';
+
+let e: Engine;
+beforeAll(async () => {
+  e = await engine();
+});
+afterAll(async () => {
+  await e.close();
+});
+
+const listeners = (s: AbortSignal): number => getEventListeners(s, 'abort').length;
+
+describe('AbortSignal', () => {
+  it('an already-aborted signal rejects before any native work', async () => {
+    const reason = new Error('already');
+    const signal = AbortSignal.abort(reason);
+    const { error } = await settle(e.call('nope_not_even_checked', [() => 1], { signal }));
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(error.cause).toBe(reason);
+    expect(error.origin).toBe('signal');
+    expect(listeners(signal)).toBe(0);
+    expect(e.liveCalls).toBe(0);
+  });
+
+  it('cause is the signal reason: a custom abort(reason) reaches the caller', async () => {
+    const ac = new AbortController();
+    const reason = { custom: true };
+    const p = e.call('nap', [10_000], { signal: ac.signal, callId: 9 });
+    await sleep(10);
+    ac.abort(reason);
+    const { error } = await settle(p);
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(error).toMatchObject({ name: 'AbortError', origin: 'signal', callId: 9 });
+    expect(error.cause).toBe(reason);
+    const ac2 = new AbortController();
+    const q = e.call('spin', [], { signal: ac2.signal });
+    await sleep(10);
+    ac2.abort();
+    const r = await settle(q);
+    expect(r.error.cause).toBeInstanceOf(DOMException);
+    expect(r.error.cause.name).toBe('AbortError');
+  });
+
+  it('AbortSignal.timeout() cancels with origin signal; the cause is its TimeoutError', async () => {
+    const { error } = await settle(e.call('nap', [10_000], { signal: AbortSignal.timeout(30) }));
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(error).not.toBeInstanceOf(TimeoutError);
+    expect(error.origin).toBe('signal');
+    expect(error.cause.name).toBe('TimeoutError');
+  });
+
+  it('the listener is removed on every settle path', async () => {
+    const ac = new AbortController();
+    const { signal } = ac;
+    expect(await e.call('quick', [], { signal })).toBe(42);
+    expect(listeners(signal)).toBe(0);
+    await expect(e.call('fail', ['x'], { signal })).rejects.toMatchObject({ name: 'ScriptError' });
+    expect(listeners(signal)).toBe(0);
+    const p = e.call('nap', [10_000], { signal, callId: 3 });
+    expect(listeners(signal)).toBe(1);
+    e.cancel(3);
+    await expect(p).rejects.toMatchObject({ origin: 'cancel' });
+    expect(listeners(signal)).toBe(0);
+    await expect(e.call('nap', [10_000], { signal, timeoutMs: 10 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(listeners(signal)).toBe(0);
+    await expect(e.call('nope', [], { signal })).rejects.toMatchObject({ name: 'UnknownFunctionError' });
+    expect(listeners(signal)).toBe(0);
+    const live = e.call('nap', [200], { signal, callId: 4 });
+    await expect(e.call('quick', [], { signal, callId: 4 })).rejects.toMatchObject({ name: 'DuplicateCallIdError' });
+    expect(listeners(signal)).toBe(1);
+    await live;
+    expect(listeners(signal)).toBe(0);
+    await expect(e.call('echo_ints', [[Symbol('x')]], { signal })).rejects.toMatchObject({ name: 'InvalidArgumentError' });
+    expect(listeners(signal)).toBe(0);
+    const local = await engine();
+    const closing = local.call('nap', [10_000], { signal });
+    await local.close();
+    await expect(closing).rejects.toMatchObject({ origin: 'close' });
+    expect(listeners(signal)).toBe(0);
+    ac.abort();
+    expect(listeners(signal)).toBe(0);
+  });
+
+  it('many calls share one listener; aborting cancels them all', async () => {
+    const ac = new AbortController();
+    const calls = Array.from({ length: 100 }, () => e.call('nap', [10_000], { signal: ac.signal }));
+    expect(listeners(ac.signal)).toBe(1);
+    ac.abort('stop');
+    for (const r of await Promise.allSettled(calls)) {
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ origin: 'signal', cause: 'stop' });
+    }
+    expect(listeners(ac.signal)).toBe(0);
+  });
+
+  it('100,000 sleeping calls sharing one signal: no listener left, no warning, all settled', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const big = await engine();
+    const ac = new AbortController();
+    const n = 100_000;
+    const reason = new Error('mass');
+    const calls: Promise<unknown>[] = new Array(n);
+    for (let i = 0; i < n; i++) calls[i] = big.call('nap', [60_000], { signal: ac.signal });
+    expect(listeners(ac.signal)).toBe(1);
+    await sleep(100);
+    const t0 = performance.now();
+    ac.abort(reason);
+    const results = await Promise.allSettled(calls);
+    const elapsed = performance.now() - t0;
+    console.log(`mass cancel: ${n} calls settled ${elapsed.toFixed(1)} ms after abort()`);
+    expect(results.every((r) => r.status === 'rejected' && r.reason.cause === reason)).toBe(true);
+    expect(listeners(ac.signal)).toBe(0);
+    expect(big.liveCalls).toBe(0);
+    await sleep(10);
+    process.off('warning', onWarning);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    await big.close();
+  });
+});
