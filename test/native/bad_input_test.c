@@ -1,0 +1,201 @@
+/*
+** bad_input_test.c: every bad input gets a status and a message, never a
+** crash, and the engine keeps working for everyone else.
+*/
+#include "test_util.h"
+
+static const char* kSource =
+    "function add(a: int, b: int) -> int { a + b }\n"
+    "function greet(name: string) -> string { \"hi \" + name }\n"
+    "function total(xs: int[]) -> int { let t = 0; for (let x in xs) { t += x; } t }\n"
+    "function half(x: float) -> float { x / 2.0 }\n"
+    "function maybe(x: int?) -> bool { x == null }\n";
+
+static int compile_status(const char* src, size_t len, size_t* ndiags) {
+  brake_program* p = NULL;
+  int rc = brake_program_compile(src, len, "bad.baml", &p);
+  *ndiags = brake_program_diagnostic_count(p);
+  brake_program_free(p);
+  return rc;
+}
+
+BRAKE_TEST(null_handles_are_misuse) {
+  Waiter w;
+  waiter_init(&w);
+  CHECK_EQ_INT(brake_program_compile("x", 1, NULL, NULL), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_create(NULL, NULL, NULL), BRAKE_MISUSE);
+  brake_engine* e = NULL;
+  CHECK_EQ_INT(brake_engine_create(NULL, NULL, &e), BRAKE_MISUSE);
+  CHECK(e == NULL);
+  CHECK(strlen(brake_last_error()) > 0);
+  CHECK_EQ_INT(brake_call_start(NULL, 1, "add", NULL, 0, NULL, waiter_done, &w), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_cancel(NULL, 1), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_close(NULL), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_live_calls(NULL), 0);
+  brake_engine_free(NULL);
+  brake_program_free(NULL);
+  brake_value_free(NULL);
+  brake_token_free(NULL);
+  CHECK_EQ_INT(brake_value_string(NULL, 3, &(brake_value*){NULL}), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_value_array_push(NULL, brake_value_int(1)), BRAKE_MISUSE); /* item freed, no leak */
+  CHECK(brake_result_value(NULL) == NULL);
+  CHECK(strcmp(brake_status_name(BRAKE_MISUSE), "MISUSE") == 0);
+  CHECK(strcmp(brake_status_name(999), "UNKNOWN") == 0);
+  CHECK_EQ_INT(w.calls, 0);
+}
+
+BRAKE_TEST(bad_sources_are_compile_errors) {
+  size_t n;
+  CHECK_EQ_INT(compile_status("", 0, &n), BRAKE_COMPILE_ERROR);
+  CHECK(n >= 1);
+  CHECK_EQ_INT(compile_status("   \n// nothing\n", 14, &n), BRAKE_COMPILE_ERROR);
+  const char* syntax = "function f( -> int { 1 }\nfunction g() -> int { let = 2; }\nfunction h() -> int { 1 +; }\n";
+  CHECK_EQ_INT(compile_status(syntax, strlen(syntax), &n), BRAKE_COMPILE_ERROR);
+  CHECK(n >= 3); /* every error, not just the first */
+  const char* types = "function f() -> int { \"s\" }\nfunction g() -> string { 1 + 1.5 }\n";
+  CHECK_EQ_INT(compile_status(types, strlen(types), &n), BRAKE_COMPILE_ERROR);
+  CHECK_EQ_INT(n, 2);
+  const char bad_utf8[] = "function f() -> string { \"\xff\xfe\" }";
+  CHECK_EQ_INT(compile_status(bad_utf8, sizeof bad_utf8 - 1, &n), BRAKE_COMPILE_ERROR);
+  /* Diagnostics carry file, line and column. */
+  brake_program* p = NULL;
+  CHECK_EQ_INT(brake_program_compile(types, strlen(types), "types.baml", &p), BRAKE_COMPILE_ERROR);
+  const char *file, *message;
+  uint32_t line, column;
+  CHECK_EQ_INT(brake_program_diagnostic(p, 1, &file, &line, &column, &message), BRAKE_OK);
+  CHECK(strcmp(file, "types.baml") == 0);
+  CHECK_EQ_INT(line, 2);
+  CHECK(column > 1);
+  CHECK_EQ_INT(brake_program_diagnostic(p, 5, &file, &line, &column, &message), BRAKE_MISUSE);
+  /* A program with errors cannot back an engine. */
+  brake_engine* e = NULL;
+  CHECK_EQ_INT(brake_engine_create(p, NULL, &e), BRAKE_MISUSE);
+  brake_program_free(p);
+}
+
+BRAKE_TEST(bad_calls_fail_at_start_and_engine_keeps_working) {
+  brake_engine* e = engine_from(kSource, 2);
+  Waiter w;
+  waiter_init(&w);
+  brake_value* one = brake_value_int(1);
+  brake_value* str = NULL;
+  CHECK_EQ_INT(brake_value_string("x", 1, &str), BRAKE_OK);
+  brake_value* fl = brake_value_float(1.5);
+  const brake_value* two_ints[] = {one, one};
+  const brake_value* int_str[] = {one, str};
+  const brake_value* one_float[] = {fl};
+  const brake_value* null_arg[] = {NULL, one};
+
+  CHECK_EQ_INT(brake_call_start(e, 1, "nope", NULL, 0, NULL, waiter_done, &w), BRAKE_UNKNOWN_FUNCTION);
+  CHECK(strstr(brake_last_error(), "nope") != NULL);
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 1, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK(strstr(brake_last_error(), "2 arguments") != NULL);
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", int_str, 2, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK(strstr(brake_last_error(), "expected int") != NULL);
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", null_arg, 2, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK_EQ_INT(brake_call_start(e, 1, "greet", one_float, 1, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK_EQ_INT(brake_call_start(e, 0, "add", two_ints, 2, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", NULL, 2, NULL, waiter_done, &w), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, NULL, NULL, &w), BRAKE_MISUSE);
+  brake_call_options bad_opts;
+  memset(&bad_opts, 0, sizeof bad_opts); /* struct_size not set */
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, &bad_opts, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  /* an array with a wrongly-typed element */
+  brake_value* arr = brake_value_array();
+  brake_value_array_push(arr, brake_value_int(1));
+  brake_value_array_push(arr, brake_value_bool(1));
+  const brake_value* arr_arg[] = {arr};
+  CHECK_EQ_INT(brake_call_start(e, 1, "total", arr_arg, 1, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK(strstr(brake_last_error(), "element 1") != NULL);
+  sleep_ms(20);
+  CHECK_EQ_INT(w.calls, 0);
+  CHECK_EQ_INT(brake_engine_live_calls(e), 0);
+
+  /* Still works; an int is accepted for a float parameter. */
+  const brake_value* int_for_float[] = {one};
+  CHECK_EQ_INT(brake_call_start(e, 2, "half", int_for_float, 1, NULL, waiter_done, &w), BRAKE_OK);
+  CHECK(waiter_wait(&w, 2000));
+  CHECK_EQ_INT(w.status, BRAKE_OK);
+  Waiter w2;
+  waiter_init(&w2);
+  CHECK_EQ_INT(brake_call_start(e, 3, "add", two_ints, 2, NULL, waiter_done, &w2), BRAKE_OK);
+  CHECK(waiter_wait(&w2, 2000));
+  CHECK_EQ_INT(w2.int_value, 2);
+
+  brake_value_free(one);
+  brake_value_free(str);
+  brake_value_free(fl);
+  brake_value_free(arr);
+  brake_engine_close(e);
+  Waiter w3;
+  waiter_init(&w3);
+  CHECK_EQ_INT(brake_call_start(e, 4, "add", two_ints, 0, NULL, waiter_done, &w3), BRAKE_ENGINE_CLOSED);
+  brake_engine_free(e);
+}
+
+BRAKE_TEST(invalid_utf8_values_are_refused) {
+  brake_value* v = (brake_value*)1;
+  CHECK_EQ_INT(brake_value_string("\xc3\x28", 2, &v), BRAKE_INVALID_ARGUMENT);
+  CHECK(v == NULL);
+  CHECK_EQ_INT(brake_value_string("\xed\xa0\x80", 3, &v), BRAKE_INVALID_ARGUMENT); /* surrogate */
+  CHECK_EQ_INT(brake_value_string("\xe2\x82\xac", 3, &v), BRAKE_OK);             /* euro sign */
+  brake_value_free(v);
+  brake_value* m = brake_value_map();
+  CHECK_EQ_INT(brake_value_map_set(m, "\xff", 1, brake_value_null()), BRAKE_INVALID_ARGUMENT);
+  CHECK_EQ_INT(brake_value_length(m), 0);
+  brake_value_free(m);
+}
+
+BRAKE_TEST(bad_engine_options) {
+  brake_program* p = NULL;
+  CHECK_EQ_INT(brake_program_compile(kSource, strlen(kSource), NULL, &p), BRAKE_OK);
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  o.worker_threads = 100000;
+  brake_engine* e = NULL;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  CHECK(e == NULL);
+  o.worker_threads = 1;
+  o.struct_size = 3;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  brake_program_free(p);
+}
+
+BRAKE_TEST(version_matches_header) {
+  CHECK_EQ_INT(brake_version_number(), BRAKE_VERSION_NUMBER);
+  CHECK(strcmp(brake_version(), BRAKE_VERSION_STRING) == 0);
+}
+
+BRAKE_TEST(values_round_trip_and_format) {
+  brake_value* m = brake_value_map();
+  brake_value* s = NULL;
+  brake_value_string("a\"b\n", 4, &s);
+  brake_value_map_set(m, "k", 1, s);
+  brake_value* arr = brake_value_array();
+  brake_value_array_push(arr, brake_value_float(2.0));
+  brake_value_array_push(arr, brake_value_int(-7));
+  brake_value_array_push(arr, brake_value_null());
+  brake_value_map_set(m, "j", 1, arr);
+  brake_value* c = brake_value_clone(m);
+  brake_value_free(m);
+  char* text = NULL;
+  CHECK_EQ_INT(brake_value_format(c, &text), BRAKE_OK);
+  CHECK(strcmp(text, "{\"k\": \"a\\\"b\\n\", \"j\": [2.0, -7, null]}") == 0);
+  brake_string_free(text);
+  CHECK(brake_value_map_find(c, "j", 1) != NULL);
+  CHECK_EQ_INT(brake_value_get_int(brake_value_array_get(brake_value_map_find(c, "j", 1), 1)), -7);
+  brake_value_free(c);
+}
+
+int main(int argc, char** argv) {
+  static const TestCase cases[] = {
+      TEST_ENTRY(null_handles_are_misuse),
+      TEST_ENTRY(bad_sources_are_compile_errors),
+      TEST_ENTRY(bad_calls_fail_at_start_and_engine_keeps_working),
+      TEST_ENTRY(invalid_utf8_values_are_refused),
+      TEST_ENTRY(bad_engine_options),
+      TEST_ENTRY(version_matches_header),
+      TEST_ENTRY(values_round_trip_and_format),
+  };
+  return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
+}

@@ -1,0 +1,115 @@
+// runtime_unit_test.cpp: C++ unit tests of runtime and VM internals that the
+// C ABI cannot reach directly: the timer heap, the call table under
+// concurrent use, and the per-call heap's collector.
+#include <algorithm>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "runtime/call_table.h"
+#include "runtime/timer_heap.h"
+#include "test_util.h"
+#include "vm/value.h"
+
+using namespace brake;
+using Clock = std::chrono::steady_clock;
+
+BRAKE_TEST(timer_heap_orders_and_removes) {
+  std::vector<runtime::Call*> calls;
+  runtime::TimerHeap heap;
+  std::mt19937 rng(7);
+  auto base = Clock::now();
+  for (int i = 0; i < 500; i++) {
+    auto* c = new runtime::Call();
+    calls.push_back(c);
+    heap.add(base + std::chrono::milliseconds(rng() % 1000), c, runtime::TimerKind::Sleep);
+  }
+  // Remove a third at random positions (as cancels do).
+  for (int i = 0; i < 500; i += 3) heap.remove(calls[size_t(i)]->sleep_timer);
+  for (int i = 0; i < 500; i += 3) CHECK(calls[size_t(i)]->sleep_timer == SIZE_MAX);
+  // Every other entry still knows its position.
+  for (auto* c : calls)
+    if (c->sleep_timer != SIZE_MAX) CHECK(c->sleep_timer < heap.size());
+  auto last = Clock::time_point::min();
+  size_t popped = 0;
+  while (!heap.empty()) {
+    auto e = heap.pop();
+    CHECK(e.when >= last);
+    CHECK(e.call->sleep_timer == SIZE_MAX);
+    last = e.when;
+    popped++;
+  }
+  CHECK_EQ_INT(popped, 500 - 167);
+  for (auto* c : calls) c->release();
+}
+
+BRAKE_TEST(call_table_concurrent_insert_find_remove) {
+  runtime::CallTable table;
+  constexpr int kThreads = 4, kPerThread = 20000;
+  std::vector<std::thread> threads;
+  std::atomic<int> duplicates{0};
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; i++) {
+        auto* c = new runtime::Call();
+        // Threads share half their ids, so inserts collide.
+        c->id = brake_call_id(1 + (i % 2 ? i : t * kPerThread + i));
+        if (!table.insert(c)) {
+          duplicates++;
+          c->release();
+          continue;
+        }
+        runtime::Call* found = table.find(c->id);
+        CHECK(found == c);
+        if (found) found->release();
+        table.remove(c);
+        c->release();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK_EQ_INT(table.size(), 0);
+  CHECK(table.find(1) == nullptr);
+}
+
+BRAKE_TEST(heap_collects_garbage_and_cycles) {
+  vm::Heap heap;
+  std::vector<vm::Value> roots;
+  vm::ArrayObj* keep = heap.new_array();
+  roots.push_back(vm::Value::object(vm::Tag::Array, keep));
+  keep->items.push_back(heap.string_value("kept"));
+  // A cycle reachable from nothing.
+  vm::ArrayObj* a = heap.new_array();
+  vm::ArrayObj* b = heap.new_array();
+  a->items.push_back(vm::Value::object(vm::Tag::Array, b));
+  b->items.push_back(vm::Value::object(vm::Tag::Array, a));
+  for (int i = 0; i < 1000; i++) heap.new_string("garbage");
+  CHECK_EQ_INT(heap.object_count(), 1004);
+  heap.collect(roots.data(), roots.size());
+  CHECK_EQ_INT(heap.object_count(), 2);
+  CHECK(keep->items[0].as_string()->text == "kept");
+}
+
+BRAKE_TEST(values_equal_is_deep) {
+  vm::Heap heap;
+  vm::MapObj* m1 = heap.new_map();
+  vm::MapObj* m2 = heap.new_map();
+  m1->set("a", vm::Value::integer(1));
+  m1->set("b", heap.string_value("x"));
+  m2->set("b", heap.string_value("x"));
+  m2->set("a", vm::Value::integer(1));
+  CHECK(vm::values_equal(vm::Value::object(vm::Tag::Map, m1), vm::Value::object(vm::Tag::Map, m2)));
+  CHECK(!vm::values_equal(vm::Value::integer(1), vm::Value::number(1.0)));
+  m2->set("a", vm::Value::integer(2));
+  CHECK(!vm::values_equal(vm::Value::object(vm::Tag::Map, m1), vm::Value::object(vm::Tag::Map, m2)));
+}
+
+int main(int argc, char** argv) {
+  static const TestCase cases[] = {
+      TEST_ENTRY(timer_heap_orders_and_removes),
+      TEST_ENTRY(call_table_concurrent_insert_find_remove),
+      TEST_ENTRY(heap_collects_garbage_and_cycles),
+      TEST_ENTRY(values_equal_is_deep),
+  };
+  return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
+}
