@@ -54,7 +54,6 @@ struct Call {
   Engine* engine = nullptr;
   Worker* worker = nullptr;
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
-  std::vector<ValuePtr> args;
   brake_completion_fn done = nullptr;
   void* user_data = nullptr;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -62,7 +61,8 @@ struct Call {
   brake_token* token = nullptr;
   size_t token_index = 0;
 
-  // ---- worker-owned
+  // ---- worker-owned (the fiber is built by the starting thread, before
+  // the call is posted, then belongs to the worker)
   Phase phase = Phase::Queued;
   std::unique_ptr<vm::Fiber> fiber;
   size_t sleep_timer = SIZE_MAX;    // position in the worker's timer heap

@@ -13,6 +13,8 @@ thread_local bool t_on_worker = false;
 // A computing call shares its worker in slices this long when other calls
 // are ready to run.
 constexpr auto kSlice = std::chrono::milliseconds(2);
+// How long an idle worker polls its inbox before blocking.
+constexpr auto kSpin = std::chrono::microseconds(50);
 } // namespace
 
 bool on_worker_thread() { return t_on_worker; }
@@ -54,9 +56,21 @@ void Worker::post(MessageKind kind, Call* call) {
 // should exit.
 bool Worker::wait_for_work(std::vector<Message>& batch) {
   std::unique_lock<std::mutex> lock(m_mu);
+  bool spun = false;
   for (;;) {
     if (!m_inbox.empty() || !m_ready.empty()) break;
     if (m_stopping && m_calls == 0) return false;
+    if (!spun) {
+      // Before sleeping, stay awake a little: under a steady stream of calls
+      // the next message usually arrives within microseconds, and a futex
+      // wake-up per call would cost more than the call itself.
+      spun = true;
+      lock.unlock();
+      auto until = Clock::now() + kSpin;
+      while (m_interrupt.load(std::memory_order_relaxed) == 0 && Clock::now() < until) std::this_thread::yield();
+      lock.lock();
+      continue;
+    }
     if (!m_timers.empty()) {
       auto when = m_timers.top().when;
       if (when <= Clock::now()) break;
@@ -102,12 +116,6 @@ void Worker::admit(Call* call) {
     return;
   }
   if (call->deadline != Clock::time_point::max()) m_timers.add(call->deadline, call, TimerKind::Deadline);
-  const vm::CompiledProgram& p = m_engine.program();
-  call->fiber = std::make_unique<vm::Fiber>(p, call->function, m_engine.max_call_depth());
-  const vm::FunctionInfo& fn = p.functions[call->function];
-  for (size_t i = 0; i < call->args.size(); i++)
-    call->fiber->push_arg(to_vm(p, *call->args[i], fn.param_types[i], call->fiber->heap()));
-  call->args.clear();
   call->phase = Phase::Ready;
   m_ready.push_back(call);
 }
@@ -221,7 +229,6 @@ void Worker::finish(Call* call) {
   if (call->sleep_timer != SIZE_MAX) m_timers.remove(call->sleep_timer);
   if (call->deadline_timer != SIZE_MAX) m_timers.remove(call->deadline_timer);
   call->fiber.reset();
-  call->args.clear();
   token_detach(call);
   call->result.id = call->id;
   m_calls--;
