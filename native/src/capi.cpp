@@ -234,7 +234,10 @@ void brake_engine_free(brake_engine* e) {
 brake_call_id brake_result_call_id(const brake_result* r) { return r ? r->id : 0; }
 int brake_result_status(const brake_result* r) { return r ? r->status : BRAKE_MISUSE; }
 const brake_value* brake_result_value(const brake_result* r) { return r && r->status == BRAKE_OK ? r->value.get() : nullptr; }
-const char* brake_result_message(const brake_result* r) { return r ? r->message.c_str() : ""; }
+const char* brake_result_message(const brake_result* r) {
+  if (!r) return "";
+  return r->fixed_message ? r->fixed_message : r->message.c_str();
+}
 brake_origin brake_result_origin(const brake_result* r) { return r ? r->origin : BRAKE_ORIGIN_NONE; }
 const char* brake_result_error_kind(const brake_result* r) { return r ? r->error_kind.c_str() : ""; }
 size_t brake_result_frame_count(const brake_result* r) { return r ? r->frames.size() : 0; }

@@ -33,6 +33,7 @@ struct brake_result {
   brake_origin origin = BRAKE_ORIGIN_NONE;
   brake::ValuePtr value;
   std::string message;
+  const char* fixed_message = nullptr; // static text, used instead of `message` when set
   std::string error_kind;
   std::vector<brake::vm::ScriptFrame> frames;
 };

@@ -123,21 +123,26 @@ int Engine::cancel(brake_call_id id) {
   return BRAKE_OK;
 }
 
-void Engine::deliver(Call* call) {
+void Engine::deliver(std::vector<Call*>& calls) {
+  if (calls.empty()) return;
   if (m_notify) {
     bool was_empty;
     {
       std::lock_guard<std::mutex> lock(m_done_mu);
       was_empty = m_done.empty();
-      m_done.push_back(call);
+      m_done.insert(m_done.end(), calls.begin(), calls.end());
     }
+    calls.clear();
     if (was_empty) m_notify(m_notify_data);
     return;
   }
   t_in_callback++;
-  call->done(call->user_data, &call->result);
+  for (Call* call : calls) {
+    call->done(call->user_data, &call->result);
+    complete(call);
+  }
   t_in_callback--;
-  complete(call);
+  calls.clear();
 }
 
 void Engine::complete(Call* call) { m_table.remove(call); }

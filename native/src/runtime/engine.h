@@ -52,9 +52,10 @@ public:
   // ---- used by workers
   const vm::CompiledProgram& program() const { return *m_program; }
   uint32_t max_call_depth() const { return m_max_depth; }
-  // Delivers a finished call (worker thread): runs its callback now or
-  // queues it for drain().
-  void deliver(Call* call);
+  // Delivers finished calls (worker thread, once per loop iteration, so the
+  // completion queue's lock is taken once per batch): runs their callbacks
+  // now or queues them for drain(). Empties `calls`.
+  void deliver(std::vector<Call*>& calls);
 
 private:
   void complete(Call* call); // after the callback: remove from the table

@@ -93,7 +93,9 @@ void Worker::loop() {
     for (const Message& m : batch) handle(m);
     batch.clear();
     fire_timers();
+    m_engine.deliver(m_finished); // cancels settle before any script runs
     run_ready();
+    m_engine.deliver(m_finished);
     m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
   }
 }
@@ -214,11 +216,11 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
   call->result.origin = origin;
   call->result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
   switch (origin) {
-  case BRAKE_ORIGIN_TIMEOUT: call->result.message = "the call's deadline passed"; break;
-  case BRAKE_ORIGIN_CLOSE: call->result.message = "the engine was closed"; break;
-  case BRAKE_ORIGIN_TOKEN: call->result.message = "the call's token was cancelled"; break;
-  case BRAKE_ORIGIN_PARENT: call->result.message = "the parent call was cancelled"; break;
-  default: call->result.message = "the call was cancelled"; break;
+  case BRAKE_ORIGIN_TIMEOUT: call->result.fixed_message = "the call's deadline passed"; break;
+  case BRAKE_ORIGIN_CLOSE: call->result.fixed_message = "the engine was closed"; break;
+  case BRAKE_ORIGIN_TOKEN: call->result.fixed_message = "the call's token was cancelled"; break;
+  case BRAKE_ORIGIN_PARENT: call->result.fixed_message = "the parent call was cancelled"; break;
+  default: call->result.fixed_message = "the call was cancelled"; break;
   }
   finish(call);
 }
@@ -232,7 +234,7 @@ void Worker::finish(Call* call) {
   token_detach(call);
   call->result.id = call->id;
   m_calls--;
-  m_engine.deliver(call);
+  m_finished.push_back(call);
 }
 
 } // namespace brake::runtime

@@ -75,6 +75,7 @@ private:
 
   // ---- worker thread only
   std::deque<Call*> m_ready;
+  std::vector<Call*> m_finished; // finished this iteration, delivered at its end
   TimerHeap m_timers;
   size_t m_calls = 0;
   bool m_stopping = false;
