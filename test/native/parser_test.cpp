@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/utf8.h"
 #include "lang/lexer.h"
 #include "lang/parser.h"
 
@@ -763,21 +764,7 @@ static std::string json_string(const std::string& s, size_t pos) {
         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         pos += 6;
       }
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
+      brake::append_utf8(out, cp);
       break;
     }
     default: out += e; break; // \" \\ \/

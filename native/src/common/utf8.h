@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace brake {
@@ -11,6 +13,9 @@ bool is_valid_utf8(std::string_view s);
 
 // Number of code points in valid UTF-8 text.
 size_t utf8_length(std::string_view s);
+
+// Appends code point `cp` (<= U+10FFFF) to `out` as UTF-8.
+void append_utf8(std::string& out, uint32_t cp);
 
 // Byte offset of code point `index` (clamped to s.size()).
 size_t utf8_offset(std::string_view s, size_t index);
