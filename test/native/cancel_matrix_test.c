@@ -233,6 +233,28 @@ BRAKE_TEST(while_true_cancelled) {
   brake_engine_free(e);
 }
 
+BRAKE_TEST(sleeper_on_busy_worker_wakes_on_time) {
+  brake_engine* e = engine_from(kSource, 1); /* one worker, shared with a compute loop */
+  Waiter spin, nap;
+  waiter_init(&spin);
+  waiter_init(&nap);
+  CHECK_EQ_INT(start0(e, 1, "spin", &spin), BRAKE_OK);
+  sleep_ms(20);
+  brake_value* ms = brake_value_int(50);
+  const brake_value* args[] = {ms};
+  double t0 = now_ms();
+  CHECK_EQ_INT(brake_call_start(e, 2, "nap", args, 1, NULL, waiter_done, &nap), BRAKE_OK);
+  brake_value_free(ms);
+  CHECK(waiter_wait(&nap, 2000));
+  CHECK(nap.done_at_ms - t0 >= 45);
+  CHECK(nap.done_at_ms - t0 < 500); /* its timer fired though the worker was computing */
+  CHECK_EQ_INT(nap.int_value, 7);
+  CHECK_EQ_INT(brake_cancel(e, 1), BRAKE_OK);
+  CHECK(waiter_wait(&spin, 2000));
+  CHECK_EQ_INT(spin.status, BRAKE_CANCELLED);
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(close_with_calls_in_flight) {
   brake_engine* e = engine_from(kSource, 2);
   enum { N = 20 };
@@ -454,6 +476,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(duplicate_live_id),
       TEST_ENTRY(cancel_unknown_or_finished),
       TEST_ENTRY(while_true_cancelled),
+      TEST_ENTRY(sleeper_on_busy_worker_wakes_on_time),
       TEST_ENTRY(close_with_calls_in_flight),
       TEST_ENTRY(timeout_deadline),
       TEST_ENTRY(error_is_not_rewritten_as_cancel),

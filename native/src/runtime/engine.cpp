@@ -24,6 +24,47 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, i));
   for (auto& w : m_workers) w->start();
+  m_ticker = std::thread([this] { ticker_loop(); });
+}
+
+void Engine::wake_ticker() {
+  std::lock_guard<std::mutex> lock(m_ticker_mu);
+  m_ticker_cv.notify_one();
+}
+
+void Engine::ticker_loop() {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kTickInterval = std::chrono::microseconds(500);
+  auto any_slice = [this] {
+    for (auto& w : m_workers)
+      if (w->slice_deadline() != 0) return true;
+    return false;
+  };
+  // Under a stream of short calls deadlines come and go constantly: keep
+  // ticking for a while after the last one instead of parking and being
+  // woken again at once.
+  constexpr int kIdleTicksBeforeParking = 20;
+  int idle_ticks = 0;
+  std::unique_lock<std::mutex> lock(m_ticker_mu);
+  while (!m_ticker_stop) {
+    int64_t now = Clock::now().time_since_epoch().count();
+    bool any = false;
+    for (auto& w : m_workers) {
+      int64_t deadline = w->slice_deadline();
+      if (deadline == 0) continue;
+      any = true;
+      if (now >= deadline) w->interrupt();
+    }
+    idle_ticks = any ? 0 : idle_ticks + 1;
+    if (idle_ticks < kIdleTicksBeforeParking) {
+      m_ticker_cv.wait_for(lock, kTickInterval);
+      continue;
+    }
+    idle_ticks = 0;
+    m_ticker_parked.store(true, std::memory_order_seq_cst);
+    if (!any_slice() && !m_ticker_stop) m_ticker_cv.wait(lock);
+    m_ticker_parked.store(false, std::memory_order_seq_cst);
+  }
 }
 
 Engine::~Engine() {
@@ -176,6 +217,12 @@ int Engine::close(std::string& message) {
   });
   for (auto& w : m_workers) w->post_stop();
   for (auto& w : m_workers) w->join();
+  {
+    std::lock_guard<std::mutex> ticker_lock(m_ticker_mu);
+    m_ticker_stop = true;
+    m_ticker_cv.notify_one();
+  }
+  m_ticker.join();
   m_joined = true;
   return BRAKE_OK;
 }

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +52,10 @@ public:
   int close(std::string& message);
 
   // ---- used by workers
+  // A worker published a slice deadline: make sure the ticker is awake.
+  void ticker_wanted() {
+    if (m_ticker_parked.load(std::memory_order_seq_cst)) wake_ticker();
+  }
   const vm::CompiledProgram& program() const { return *m_program; }
   uint32_t max_call_depth() const { return m_max_depth; }
   // Delivers finished calls (worker thread, once per loop iteration, so the
@@ -59,6 +65,8 @@ public:
 
 private:
   void complete(Call* call); // after the callback: remove from the table
+  void ticker_loop();
+  void wake_ticker();
 
   std::shared_ptr<const vm::CompiledProgram> m_program;
   std::vector<std::unique_ptr<Worker>> m_workers;
@@ -74,6 +82,18 @@ private:
   void* m_notify_data = nullptr;
   std::mutex m_done_mu;
   std::vector<Call*> m_done;
+
+  // The time-slice ticker: while some worker runs a script with others
+  // waiting behind it, it checks their slice deadlines every
+  // kTickInterval and interrupts the overdue ones; otherwise it parks
+  // (an idle engine costs no wake-ups). Parking is a Dekker handshake with
+  // workers: each side stores (its flag / its deadline) and then reads the
+  // other's, so a deadline is never published unseen by a parked ticker.
+  std::thread m_ticker;
+  std::mutex m_ticker_mu;
+  std::condition_variable m_ticker_cv;
+  std::atomic<bool> m_ticker_parked{false};
+  bool m_ticker_stop = false; // guarded by m_ticker_mu
 };
 
 // True on a thread where closing an engine would deadlock (a worker, or

@@ -48,7 +48,7 @@ void Worker::post(MessageKind kind, Call* call) {
     wake = m_waiting;
     m_waiting = false;
   }
-  m_interrupt.store(1, std::memory_order_relaxed);
+  interrupt();
   if (wake) m_cv.notify_one();
 }
 
@@ -67,7 +67,8 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       spun = true;
       lock.unlock();
       auto until = Clock::now() + kSpin;
-      while (m_interrupt.load(std::memory_order_relaxed) == 0 && Clock::now() < until) std::this_thread::yield();
+      while (m_dispatch.load(std::memory_order_relaxed) == vm::normal_dispatch() && Clock::now() < until)
+        std::this_thread::yield();
       lock.lock();
       continue;
     }
@@ -83,7 +84,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     m_waiting = false;
   }
   batch.swap(m_inbox);
-  m_interrupt.store(0, std::memory_order_relaxed);
+  m_dispatch.store(vm::normal_dispatch(), std::memory_order_relaxed);
   return true;
 }
 
@@ -165,12 +166,21 @@ void Worker::run_call(Call* call) {
     return;
   }
   vm::RunContext ctx;
-  ctx.interrupt = &m_interrupt;
+  ctx.dispatch = &m_dispatch;
   ctx.cancel_state = &call->state;
-  if (!m_ready.empty()) ctx.slice_end = Clock::now() + kSlice;
-  if (!m_timers.empty()) ctx.slice_end = std::min(ctx.slice_end, m_timers.top().when);
+  // Others waiting on this worker: give the script a time slice, enforced
+  // by the engine's ticker.
+  if (!m_ready.empty() || !m_timers.empty()) {
+    auto end = Clock::time_point::max();
+    if (!m_ready.empty()) end = Clock::now() + kSlice;
+    if (!m_timers.empty()) end = std::min(end, m_timers.top().when);
+    m_slice_deadline.store(std::max<int64_t>(1, end.time_since_epoch().count()), std::memory_order_seq_cst);
+    m_engine.ticker_wanted();
+  }
+  vm::RunStatus status = call->fiber->run(ctx);
+  m_slice_deadline.store(0, std::memory_order_relaxed);
 
-  switch (call->fiber->run(ctx)) {
+  switch (status) {
   case vm::RunStatus::Finished: finish_value(call); break;
   case vm::RunStatus::Failed: finish_error(call); break;
   case vm::RunStatus::Yielded: m_ready.push_back(call); break;

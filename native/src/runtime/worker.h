@@ -2,9 +2,12 @@
 //
 // A worker owns its calls' VM state, its timer heap and its ready queue;
 // only its thread touches them. Other threads talk to it through the inbox
-// (start, cancel, stop messages), guarded by m_mu, and the interrupt word,
-// which a running VM polls so that a message is seen within microseconds
-// even while a script computes.
+// (start, cancel, stop messages), guarded by m_mu, and the VM dispatch
+// pointer: posting a message points it at the interrupt table, so a running
+// script yields at its next back-edge or call and the message is seen within
+// microseconds even while a script computes. A computing call that has
+// others waiting behind it (ready calls, due timers) publishes a slice
+// deadline, which the engine's ticker enforces the same way.
 //
 // Invariants: every admitted call is finished exactly once by this thread
 // (finish() is the only path to Phase::Done); a finished call is in neither
@@ -41,6 +44,12 @@ public:
   // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
 
+  // Makes a running script yield at its next back-edge or call. Any thread.
+  void interrupt() { m_dispatch.store(vm::interrupt_dispatch(), std::memory_order_relaxed); }
+  // The steady-clock time (ns) at which the running script should yield, or
+  // 0 when it may run on. Read by the engine's ticker.
+  int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
+
 private:
   enum class MessageKind : uint8_t { Start, Cancel, Stop };
   struct Message {
@@ -70,7 +79,8 @@ private:
   std::condition_variable m_cv;
   std::vector<Message> m_inbox;
   bool m_waiting = false;
-  std::atomic<uint32_t> m_interrupt{0};
+  std::atomic<const void* const*> m_dispatch{vm::normal_dispatch()};
+  std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
 
   // ---- worker thread only

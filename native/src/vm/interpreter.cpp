@@ -6,17 +6,31 @@
 namespace brake::vm {
 
 namespace {
-// Back-edges and calls between two slow-path polls. At ~1-3 ns per simple
-// instruction this bounds the reaction to a cancel to a few microseconds.
-constexpr int32_t kPollInterval = 1024;
+// The normal and the interrupt table, published by run() in describe mode.
+const void* const* g_tables[2] = {nullptr, nullptr};
 
-bool should_yield(const RunContext& ctx) {
-  if (ctx.interrupt && ctx.interrupt->load(std::memory_order_relaxed) != 0) return true;
-  if (ctx.cancel_state && ctx.cancel_state->load(std::memory_order_relaxed) != 0) return true;
-  return ctx.slice_end != std::chrono::steady_clock::time_point::max() &&
-         std::chrono::steady_clock::now() >= ctx.slice_end;
+void ensure_tables() {
+  static const bool published = [] {
+    CompiledProgram program("<dispatch tables>");
+    program.functions.emplace_back();
+    Fiber fiber(program, 0, 1);
+    fiber.run(RunContext{}); // a context without `dispatch`: describe only
+    return true;
+  }();
+  (void)published;
+}
+} // namespace
+
+const void* const* normal_dispatch() {
+  ensure_tables();
+  return g_tables[0];
+}
+const void* const* interrupt_dispatch() {
+  ensure_tables();
+  return g_tables[1];
 }
 
+namespace {
 const char* tag_name(Tag t) {
   switch (t) {
   case Tag::Null: return "null";
@@ -78,6 +92,21 @@ void Fiber::resume(Value v) {
 }
 
 RunStatus Fiber::run(const RunContext& ctx) {
+  static const void* const dispatch[] = {
+#define OPCODE(name, operands, effect, desc) &&op_##name,
+#include "vm/opcodes.def"
+#undef OPCODE
+  };
+  static const void* const interrupts[] = {
+#define OPCODE(name, operands, effect, desc) &&op_INTERRUPTED,
+#include "vm/opcodes.def"
+#undef OPCODE
+  };
+  if (!ctx.dispatch) { // describe mode (ensure_tables)
+    g_tables[0] = dispatch;
+    g_tables[1] = interrupts;
+    return RunStatus::Finished;
+  }
   if (!m_started) {
     m_started = true;
     m_sp = m_stack.size();
@@ -86,32 +115,23 @@ RunStatus Fiber::run(const RunContext& ctx) {
     if (!enter(m_entry, m_sp, nullptr)) return fail(nullptr, "stack_overflow", "maximum call depth exceeded");
   }
 
-  static const void* const dispatch[] = {
-#define OPCODE(name, operands, effect, desc) &&op_##name,
-#include "vm/opcodes.def"
-#undef OPCODE
-  };
-
   Frame* frame = &m_frames.back();
   const uint8_t* ip = frame->ip;
-  Value* stack = m_stack.data();
-  Value* base = stack + frame->base;
-  Value* sp = stack + m_sp;
+  // m_stack.data() is re-read where needed rather than kept in a register:
+  // this function is one big loop and registers are scarce.
+  Value* base = m_stack.data() + frame->base;
+  Value* sp = m_stack.data() + m_sp;
   const Value* constants = frame->fn->chunk.constants.data();
-#ifndef BRAKE_NO_CANCEL_CHECKS
-  int32_t countdown = kPollInterval;
-#endif
 
 #define READ_U8() (*ip++)
 #define READ_U16() (ip += 2, uint16_t(ip[-2] | (ip[-1] << 8)))
-#define SAVE() (frame->ip = ip, m_sp = size_t(sp - stack))
+#define SAVE() (frame->ip = ip, m_sp = size_t(sp - m_stack.data()))
 #define RELOAD()                                 \
   do {                                           \
     frame = &m_frames.back();                    \
-    stack = m_stack.data();                      \
     ip = frame->ip;                              \
-    base = stack + frame->base;                  \
-    sp = stack + m_sp;                           \
+    base = m_stack.data() + frame->base;         \
+    sp = m_stack.data() + m_sp;                  \
     constants = frame->fn->chunk.constants.data(); \
   } while (0)
 #define DISPATCH() goto* dispatch[*ip++]
@@ -124,22 +144,13 @@ RunStatus Fiber::run(const RunContext& ctx) {
   ERROR("type_error", std::string(what) + " cannot be applied to " + tag_name(a.tag) + " and " + tag_name(b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
-    if (m_heap.wants_collect()) m_heap.collect(stack, size_t(sp - stack)); \
+    if (m_heap.wants_collect()) m_heap.collect(m_stack.data(), size_t(sp - m_stack.data())); \
   } while (0)
+// Back-edges and calls dispatch through the worker's current table.
 #ifndef BRAKE_NO_CANCEL_CHECKS
-#define POLL(resume_ip)                                  \
-  do {                                                   \
-    if (__builtin_expect(--countdown == 0, 0)) {         \
-      countdown = kPollInterval;                         \
-      if (should_yield(ctx)) {                           \
-        ip = (resume_ip);                                \
-        SAVE();                                          \
-        return RunStatus::Yielded;                       \
-      }                                                  \
-    }                                                    \
-  } while (0)
+#define POLLED_DISPATCH() goto* ctx.dispatch->load(std::memory_order_relaxed)[*ip++]
 #else
-#define POLL(resume_ip) (void)0
+#define POLLED_DISPATCH() DISPATCH()
 #endif
 
   DISPATCH();
@@ -335,11 +346,9 @@ op_JUMP_IF_TRUE_OR_POP: {
 op_LOOP: {
   uint16_t off = READ_U16();
   ip -= off;
-  POLL(ip);
-  DISPATCH();
+  POLLED_DISPATCH();
 }
 op_CALL: {
-  POLL(ip - 1);
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   SAVE();
@@ -347,7 +356,7 @@ op_CALL: {
     ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
   }
   RELOAD();
-  DISPATCH();
+  POLLED_DISPATCH();
 }
 op_RETURN: {
   Value result = sp[-1];
@@ -359,7 +368,7 @@ op_RETURN: {
     return RunStatus::Finished;
   }
   m_sp = frame_base;
-  stack[m_sp++] = result;
+  m_stack[m_sp++] = result;
   RELOAD();
   DISPATCH();
 }
@@ -491,6 +500,13 @@ op_ASSERT: {
   if (c.tag != Tag::Bool || !c.b) ERROR("assertion", "assertion failed");
   DISPATCH();
 }
+op_INTERRUPTED: {
+  // Reached through the interrupt table: give the worker back, resuming at
+  // the instruction that was about to run.
+  ip--;
+  SAVE();
+  return RunStatus::Yielded;
+}
 
 #undef READ_U8
 #undef READ_U16
@@ -500,7 +516,7 @@ op_ASSERT: {
 #undef ERROR
 #undef TYPE_ERROR
 #undef MAYBE_COLLECT
-#undef POLL
+#undef POLLED_DISPATCH
 #undef BITWISE
 #undef COMPARE
 }

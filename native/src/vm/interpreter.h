@@ -6,17 +6,18 @@
 // operations), or is asked to yield (Yielded). The runtime resumes it later
 // with resume(value).
 //
-// Cancellation polling: at every loop back-edge and every call the
-// interpreter decrements a countdown (QuickJS style); when it reaches zero it
-// takes the slow path, which reads the RunContext's interrupt word and the
-// clock, and yields when the worker has asked it to (a cancel, an inbox
-// message) or its time slice is over. A `while (true) {}` therefore stops
-// within microseconds of a cancel. Building with BRAKE_NO_CANCEL_CHECKS
-// removes the countdown (only to measure its cost).
+// Cancellation polling: the interpreter dispatches most instructions through
+// a fixed table, but at every loop back-edge and every call it reloads the
+// table pointer from its worker (RunContext::dispatch): one load. To stop a
+// running script, the worker (or anyone posting to it: a cancel, a new call,
+// the engine's time-slice ticker) swaps that pointer to the interrupt table,
+// whose every entry yields. So a `while (true) {}` stops within one loop
+// iteration of a cancel, and the check costs one instruction per back-edge.
+// Building with BRAKE_NO_CANCEL_CHECKS always uses the fixed table (only to
+// measure the cost of the checks).
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,14 +51,18 @@ struct ScriptError {
 };
 
 struct RunContext {
-  // Non-zero when the worker wants the VM to yield at its next poll.
-  const std::atomic<uint32_t>* interrupt = nullptr;
+  // The dispatch table to use at the next back-edge or call: normally
+  // normal_dispatch(), interrupt_dispatch() to make the VM yield.
+  const std::atomic<const void* const*>* dispatch = nullptr;
   // The call's cancel state (non-zero once cancellation was requested); read
   // by baml.sys.cancellation_requested().
   const std::atomic<uint32_t>* cancel_state = nullptr;
-  // Yield at the first poll after this instant (time slicing).
-  std::chrono::steady_clock::time_point slice_end = std::chrono::steady_clock::time_point::max();
 };
+
+// The two dispatch tables (their addresses are fixed; their contents are
+// filled by the first run()).
+const void* const* normal_dispatch();
+const void* const* interrupt_dispatch();
 
 class Fiber {
 public:
