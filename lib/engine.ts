@@ -111,7 +111,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #addon: NativeModule;
   readonly #params: Map<string, readonly string[]>;
   readonly #pending = new Map<number | bigint, Pending>();
-  readonly #onBatch: (batch: unknown[]) => void;
+  readonly #onBatch: (batch: unknown[], more: boolean) => void;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
 
@@ -125,7 +125,13 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     this.#addon = addon;
     this.#params = new Map(program.signatures());
-    this.#onBatch = (batch) => this.#settle(batch);
+    // A flood of completions arrives in slices; the next slice is fetched on
+    // a later turn so timers and I/O run in between (bounded stalls).
+    const drainMore = (): void => this.#native.drain();
+    this.#onBatch = (batch, more) => {
+      this.#settle(batch);
+      if (more) setImmediate(drainMore);
+    };
     this.#native = new addon.Engine(
       program,
       { workerThreads: options.workerThreads ?? 0, maxCallDepth: options.maxCallDepth ?? 0 },

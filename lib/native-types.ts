@@ -20,7 +20,11 @@ export type NativeFailure = [message: string, origin: number, errorKind: string,
  * status (0 = OK), batch[3i+2] = the converted value when OK; for CANCELLED
  * and TIMEOUT the brake_origin number; for any other status a NativeFailure.
  */
-export type NativeBatchCallback = (batch: unknown[]) => void;
+/**
+ * Receives drained completions. `more` is true when completions remain queued
+ * (the addon delivers floods in slices): call `drain()` on a later turn.
+ */
+export type NativeBatchCallback = (batch: unknown[], more: boolean) => void;
 
 export interface NativeEngineOptions {
   workerThreads: number;
@@ -51,6 +55,8 @@ export interface NativeEngine {
   close(): void;
   /** brake_engine_live_calls (0 after close). */
   liveCalls(): number;
+  /** Delivers the next slice of queued completions through onBatch. */
+  drain(): void;
 }
 
 /** A compiled program without diagnostics (brake_program), freed when collected. */

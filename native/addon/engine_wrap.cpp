@@ -74,9 +74,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value live_calls(const Napi::CallbackInfo& info);
+  Napi::Value drain_more(const Napi::CallbackInfo& info);
 
  private:
-  void drain(napi_env env);
+  static constexpr size_t kDrainSlice = 4096;
+  void drain(napi_env env, bool all);
   void add_live();
   void release_engine();
   void append(napi_value v) { m_batch.push_back(v); }
@@ -180,14 +182,19 @@ void EngineWrap::env_cleanup(void* arg) {
 void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
   Channel* c = static_cast<Channel*>(context);
   if (!env || !c->wrap) return;
-  c->wrap->drain(env);
+  c->wrap->drain(env, false);
 }
 
-void EngineWrap::drain(napi_env env) {
+// Delivers at most kDrainSlice completions per JS turn; when more remain,
+// onBatch is told so and lib schedules the next slice with setImmediate, so
+// a flood (100k calls cancelled by one abort) never stalls the event loop for
+// longer than one slice. `all` (close) delivers everything at once.
+void EngineWrap::drain(napi_env env, bool all) {
   if (!m_engine || m_draining) return;
   m_draining = true;
   m_batch.clear();
-  brake_engine_drain(m_engine);
+  int more = 0;
+  brake_engine_drain_max(m_engine, all ? 0 : kDrainSlice, &more);
   m_draining = false;
   // One array of exactly the right length (no growth while filling it).
   napi_value batch = nullptr;
@@ -207,11 +214,20 @@ void EngineWrap::drain(napi_env env) {
     if (m_channel && m_channel->tsfn) napi_unref_threadsafe_function(env, m_channel->tsfn);
     napi_reference_unref(env, m_on_batch, nullptr);
   }
-  if (n > 0 && cb) {
+  if ((n > 0 || more) && cb) {
+    napi_value args[2];
+    if (!batch) napi_create_array_with_length(env, 0, &batch);
+    args[0] = batch;
+    napi_get_boolean(env, more != 0, &args[1]);
     napi_value undefined;
     napi_get_undefined(env, &undefined);
-    napi_call_function(env, undefined, cb, 1, &batch, nullptr);
+    napi_call_function(env, undefined, cb, 2, args, nullptr);
   }
+}
+
+Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
+  drain(info.Env(), false);
+  return Napi::Value();
 }
 
 // Runs inside brake_engine_drain, on the JS thread.
@@ -383,7 +399,7 @@ Napi::Value EngineWrap::close(const Napi::CallbackInfo& info) {
     throw_last_error(env, rc);
     return Napi::Value();
   }
-  drain(env);
+  drain(env, true);
   if (m_hook) napi_remove_env_cleanup_hook(m_env, env_cleanup, this);
   m_hook = false;
   release_engine();
@@ -401,7 +417,8 @@ Napi::Function define_engine_class(Napi::Env env) {
                                  {EngineWrap::InstanceMethod("start", &EngineWrap::start),
                                   EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
-                                  EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls)});
+                                  EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
+                                  EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more)});
 }
 
 }  // namespace brake_addon

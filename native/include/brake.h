@@ -339,6 +339,14 @@ BRAKE_API size_t brake_engine_live_calls(const brake_engine* e);
 ** thread at a time. */
 BRAKE_API size_t brake_engine_drain(brake_engine* e);
 
+/* Like brake_engine_drain but runs at most `max` callbacks (oldest first), so
+** a host can deliver a flood of completions in slices and keep its own event
+** loop responsive. *more (if non-NULL) is set to 1 when completions remain
+** queued: `notify` is NOT called again for those (the queue never became
+** empty), so the host must call a drain function again. max 0 means no
+** limit. Same thread rule as brake_engine_drain. */
+BRAKE_API size_t brake_engine_drain_max(brake_engine* e, size_t max, int* more);
+
 /* Refuses new calls (BRAKE_ENGINE_CLOSED), cancels every live call (origin
 ** BRAKE_ORIGIN_CLOSE), waits for their cleanup and joins the worker threads.
 ** With `notify` set, their completions stay queued for brake_engine_drain

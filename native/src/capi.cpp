@@ -209,7 +209,16 @@ int brake_cancel(brake_engine* e, brake_call_id id) {
 
 size_t brake_engine_live_calls(const brake_engine* e) { return e ? e->engine->live_calls() : 0; }
 
-size_t brake_engine_drain(brake_engine* e) { return e ? e->engine->drain() : 0; }
+size_t brake_engine_drain(brake_engine* e) { return e ? e->engine->drain(0, nullptr) : 0; }
+
+size_t brake_engine_drain_max(brake_engine* e, size_t max, int* more) {
+  if (more) *more = 0;
+  if (!e) return 0;
+  bool remaining = false;
+  size_t n = e->engine->drain(max, &remaining);
+  if (more) *more = remaining ? 1 : 0;
+  return n;
+}
 
 int brake_engine_close(brake_engine* e) {
   if (!e) return fail(BRAKE_MISUSE, "engine is NULL");

@@ -111,10 +111,26 @@ describe('AbortSignal', () => {
     for (let i = 0; i < n; i++) calls[i] = big.call('nap', [60_000], { signal: ac.signal });
     expect(listeners(ac.signal)).toBe(1);
     await sleep(100);
+    // Completions are delivered in slices (at most 4,096 per turn) with turns
+    // of the event loop in between, so the loop keeps turning during the flood.
+    let settledCount = 0;
+    for (const c of calls) c.catch(() => settledCount++);
+    let turnsDuringFlood = 0;
+    const turn = (): void => {
+      if (settledCount > 0 && settledCount < n) turnsDuringFlood++;
+      if (settledCount < n) setImmediate(turn);
+    };
     const t0 = performance.now();
     ac.abort(reason);
+    // Keep the JS thread busy so that every completion is queued before the
+    // first delivery: the worst case for a stall.
+    while (performance.now() - t0 < 300) {
+      /* busy */
+    }
+    setImmediate(turn);
     const results = await Promise.allSettled(calls);
     const elapsed = performance.now() - t0;
+    expect(turnsDuringFlood).toBeGreaterThanOrEqual(Math.floor(n / 4096) - 2);
     console.log(`mass cancel: ${n} calls settled ${elapsed.toFixed(1)} ms after abort()`);
     expect(results.every((r) => r.status === 'rejected' && r.reason.cause === reason)).toBe(true);
     expect(listeners(ac.signal)).toBe(0);

@@ -70,7 +70,7 @@ void Engine::ticker_loop() {
 Engine::~Engine() {
   std::string ignored;
   close(ignored);
-  drain();
+  drain(0, nullptr);
 }
 
 int Engine::start(const StartRequest& r, std::string& message) {
@@ -188,11 +188,17 @@ void Engine::deliver(std::vector<Call*>& calls) {
 
 void Engine::complete(Call* call) { m_table.remove(call); }
 
-size_t Engine::drain() {
+size_t Engine::drain(size_t max, bool* more) {
   std::vector<Call*> batch;
   {
     std::lock_guard<std::mutex> lock(m_done_mu);
-    batch.swap(m_done);
+    if (max == 0 || m_done.size() <= max) {
+      batch.swap(m_done);
+    } else {
+      batch.assign(m_done.begin(), m_done.begin() + std::ptrdiff_t(max));
+      m_done.erase(m_done.begin(), m_done.begin() + std::ptrdiff_t(max));
+    }
+    if (more) *more = !m_done.empty();
   }
   t_in_callback++;
   for (Call* call : batch) {

@@ -48,7 +48,8 @@ public:
   int start(const StartRequest& r, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
-  size_t drain();
+  // Runs up to `max` queued callbacks (0 = all); *more: whether some remain.
+  size_t drain(size_t max, bool* more);
   int close(std::string& message);
 
   // ---- used by workers
