@@ -245,14 +245,17 @@ int brake_result_status(const brake_result* r) { return r ? r->status : BRAKE_MI
 const brake_value* brake_result_value(const brake_result* r) { return r && r->status == BRAKE_OK ? r->value.get() : nullptr; }
 const char* brake_result_message(const brake_result* r) {
   if (!r) return "";
-  return r->fixed_message ? r->fixed_message : r->message.c_str();
+  if (r->fixed_message) return r->fixed_message;
+  return r->error ? r->error->message.c_str() : "";
 }
 brake_origin brake_result_origin(const brake_result* r) { return r ? r->origin : BRAKE_ORIGIN_NONE; }
-const char* brake_result_error_kind(const brake_result* r) { return r ? r->error_kind.c_str() : ""; }
-size_t brake_result_frame_count(const brake_result* r) { return r ? r->frames.size() : 0; }
+const char* brake_result_error_kind(const brake_result* r) { return r && r->error ? r->error->kind.c_str() : ""; }
+size_t brake_result_frame_count(const brake_result* r) { return r && r->error ? r->error->frames.size() : 0; }
 const char* brake_result_frame_function(const brake_result* r, size_t i) {
-  return r && i < r->frames.size() ? r->frames[i].function.c_str() : nullptr;
+  return r && r->error && i < r->error->frames.size() ? r->error->frames[i].function.c_str() : nullptr;
 }
-uint32_t brake_result_frame_line(const brake_result* r, size_t i) { return r && i < r->frames.size() ? r->frames[i].line : 0; }
+uint32_t brake_result_frame_line(const brake_result* r, size_t i) {
+  return r && r->error && i < r->error->frames.size() ? r->error->frames[i].line : 0;
+}
 
 } // extern "C"

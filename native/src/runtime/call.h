@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,8 @@ struct brake_result {
   int status = BRAKE_OK;
   brake_origin origin = BRAKE_ORIGIN_NONE;
   brake::ValuePtr value;
-  std::string message;
-  const char* fixed_message = nullptr; // static text, used instead of `message` when set
-  std::string error_kind;
-  std::vector<brake::vm::ScriptFrame> frames;
+  const char* fixed_message = nullptr;        // static text (cancellations)
+  std::unique_ptr<brake::vm::ScriptError> error; // message, kind and frames of a failure
 };
 
 namespace brake::runtime {
@@ -65,7 +64,7 @@ struct Call {
   // ---- worker-owned (the fiber is built by the starting thread, before
   // the call is posted, then belongs to the worker)
   Phase phase = Phase::Queued;
-  std::unique_ptr<vm::Fiber> fiber;
+  std::optional<vm::Fiber> fiber; // embedded: one allocation per call
   size_t sleep_timer = SIZE_MAX;    // position in the worker's timer heap
   size_t deadline_timer = SIZE_MAX; // position in the worker's timer heap
   brake_result result;

@@ -120,7 +120,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
     // The fiber is built here and its arguments converted straight into its
     // heap; the inbox hands it to the worker (the inbox mutex orders this
     // thread's writes before the worker's reads).
-    call->fiber = std::make_unique<vm::Fiber>(*m_program, call->function, m_max_depth);
+    call->fiber.emplace(*m_program, call->function, m_max_depth);
     for (size_t i = 0; i < r.nargs; i++)
       call->fiber->push_arg(to_vm(*m_program, *r.args[i], fn.param_types[i], call->fiber->heap()));
     if (r.timeout_ms) {

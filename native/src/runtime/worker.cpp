@@ -214,11 +214,8 @@ void Worker::finish_error(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  const vm::ScriptError& e = call->fiber->error();
   call->result.status = BRAKE_SCRIPT_ERROR;
-  call->result.error_kind = e.kind;
-  call->result.message = e.message;
-  call->result.frames = e.frames;
+  call->result.error = std::make_unique<vm::ScriptError>(call->fiber->error());
   finish(call);
 }
 

@@ -74,14 +74,14 @@ bool Fiber::enter(uint32_t function, size_t argc, const uint8_t* return_ip) {
 }
 
 RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) {
-  m_error.kind = std::move(kind);
-  m_error.message = std::move(message);
-  m_error.frames.clear();
+  m_error = std::make_unique<ScriptError>();
+  m_error->kind = std::move(kind);
+  m_error->message = std::move(message);
   for (size_t i = m_frames.size(); i-- > 0;) {
     const Frame& f = m_frames[i];
     const uint8_t* at = (i + 1 == m_frames.size()) ? ip : f.ip;
     size_t offset = size_t(at - f.fn->chunk.code.data());
-    m_error.frames.push_back(ScriptFrame{f.fn->name, f.fn->chunk.line_at(offset ? offset - 1 : 0)});
+    m_error->frames.push_back(ScriptFrame{f.fn->name, f.fn->chunk.line_at(offset ? offset - 1 : 0)});
   }
   return RunStatus::Failed;
 }

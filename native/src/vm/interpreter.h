@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,7 @@ public:
 
   Value result() const { return m_result; }
   const Request& request() const { return m_request; }
-  const ScriptError& error() const { return m_error; }
+  const ScriptError& error() const { return *m_error; } // after Failed
 
 private:
   struct Frame {
@@ -103,7 +104,7 @@ private:
   uint32_t m_entry;
   Value m_result;
   Request m_request;
-  ScriptError m_error;
+  std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
 };
 
 // True when `v` has type `t` (deep for arrays and maps).
