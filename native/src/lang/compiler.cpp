@@ -163,10 +163,10 @@ private:
     else emit(OpCode::PUSH_NULL, b.loc);
   }
 
-  // Compiles a block for its effects only.
+  // Compiles a block for its effects only (loop bodies): no value is pushed.
   void compile_block_stmt(const Block& b) {
-    compile_block(b);
-    emit(OpCode::POP, b.loc);
+    for (auto& s : b.stmts) compile_stmt(*s);
+    if (b.tail) compile_effect(*b.tail);
   }
 
   void compile_stmt(const Stmt& s) {
@@ -182,8 +182,7 @@ private:
       loop.depth = m_depth;
       size_t start = here();
       loop.continue_target = start;
-      compile_expr(*s.expr);
-      size_t exit = emit_jump(OpCode::JUMP_IF_FALSE, s.loc);
+      size_t exit = compile_condition_jump(*s.expr);
       m_loops.push_back(std::move(loop));
       compile_block_stmt(*s.body);
       emit_loop(start, s.loc);
@@ -221,10 +220,7 @@ private:
       loop.depth = m_depth;
       size_t start = here();
       size_t exit = SIZE_MAX;
-      if (s.expr) {
-        compile_expr(*s.expr);
-        exit = emit_jump(OpCode::JUMP_IF_FALSE, s.loc);
-      }
+      if (s.expr) exit = compile_condition_jump(*s.expr);
       m_loops.push_back(std::move(loop));
       compile_block_stmt(*s.body);
       for (size_t p : m_loops.back().continue_patches) patch_jump(p);
@@ -259,6 +255,24 @@ private:
       emit(OpCode::ASSERT, s.loc);
       break;
     }
+  }
+
+  // Compiles a condition and a jump taken when it is false; returns the
+  // jump's patch position. `a < b` (and <=, >, >=) becomes one fused
+  // compare-and-jump instruction.
+  size_t compile_condition_jump(const Expr& cond) {
+    if (cond.kind == ExprKind::Binary) {
+      OpCode fused = cond.op == Op::Lt ? OpCode::JUMP_IF_NOT_LT : cond.op == Op::Le ? OpCode::JUMP_IF_NOT_LE
+                   : cond.op == Op::Gt ? OpCode::JUMP_IF_NOT_GT : cond.op == Op::Ge ? OpCode::JUMP_IF_NOT_GE
+                   : OpCode::COUNT_;
+      if (fused != OpCode::COUNT_) {
+        compile_expr(*cond.kids[0]);
+        compile_expr(*cond.kids[1]);
+        return emit_jump(fused, cond.loc);
+      }
+    }
+    compile_expr(cond);
+    return emit_jump(OpCode::JUMP_IF_FALSE, cond.loc);
   }
 
   void finish_loop() {
@@ -303,6 +317,11 @@ private:
     bool compound = e.op != Op::Assign;
     switch (target.kind) {
     case ExprKind::Ident:
+      if (e.op == Op::AddAssign || e.op == Op::SubAssign) { // in place: one instruction
+        compile_expr(*e.kids[1]);
+        emit_with(e.op == Op::AddAssign ? OpCode::ADD_TO_LOCAL : OpCode::SUB_FROM_LOCAL, uint32_t(target.slot), e.loc);
+        break;
+      }
       if (compound) emit_with(OpCode::GET_LOCAL, uint32_t(target.slot), target.loc);
       compile_expr(*e.kids[1]);
       if (compound) emit(arith_op(e.op), e.loc);
@@ -397,8 +416,7 @@ private:
     case ExprKind::ClassLit: compile_class_lit(e); break;
     case ExprKind::Block: compile_block(*e.block); break;
     case ExprKind::If: {
-      compile_expr(*e.kids[0]);
-      size_t else_jump = emit_jump(OpCode::JUMP_IF_FALSE, e.loc);
+      size_t else_jump = compile_condition_jump(*e.kids[0]);
       compile_block(*e.block);
       size_t end = emit_jump(OpCode::JUMP, e.loc);
       adjust(-1); // only one branch's value is on the stack

@@ -48,7 +48,11 @@ std::string disassemble(const CompiledProgram& program) {
       case OpCode::JUMP:
       case OpCode::JUMP_IF_FALSE:
       case OpCode::JUMP_IF_FALSE_OR_POP:
-      case OpCode::JUMP_IF_TRUE_OR_POP: out += "-> " + std::to_string(at + 3 + u16(0)); break;
+      case OpCode::JUMP_IF_TRUE_OR_POP:
+      case OpCode::JUMP_IF_NOT_LT:
+      case OpCode::JUMP_IF_NOT_LE:
+      case OpCode::JUMP_IF_NOT_GT:
+      case OpCode::JUMP_IF_NOT_GE: out += "-> " + std::to_string(at + 3 + u16(0)); break;
       case OpCode::LOOP: out += "-> " + std::to_string(at + 3 - u16(0)); break;
       case OpCode::CALL:
         out += program.functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);

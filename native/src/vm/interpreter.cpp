@@ -164,6 +164,31 @@ op_DUP: sp[0] = sp[-1]; sp++; DISPATCH();
 op_DUP2: sp[0] = sp[-2]; sp[1] = sp[-1]; sp += 2; DISPATCH();
 op_GET_LOCAL: *sp++ = base[READ_U16()]; DISPATCH();
 op_SET_LOCAL: base[READ_U16()] = *--sp; DISPATCH();
+op_ADD_TO_LOCAL: {
+  Value& a = base[READ_U16()];
+  Value b = *--sp;
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (__builtin_add_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '+'");
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; DISPATCH(); }
+  if (a.tag == Tag::String && b.tag == Tag::String) {
+    a = m_heap.string_value(a.as_string()->text + b.as_string()->text);
+    MAYBE_COLLECT(); // the new string is already in its local (a root)
+    DISPATCH();
+  }
+  TYPE_ERROR("'+'", a, b);
+}
+op_SUB_FROM_LOCAL: {
+  Value& a = base[READ_U16()];
+  Value b = *--sp;
+  if (a.tag == Tag::Int && b.tag == Tag::Int) {
+    if (__builtin_sub_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '-'");
+    DISPATCH();
+  }
+  if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f -= b.f; DISPATCH(); }
+  TYPE_ERROR("'-'", a, b);
+}
 
 op_ADD: {
   Value& a = sp[-2];
@@ -320,6 +345,24 @@ op_JUMP: {
   ip += off;
   DISPATCH();
 }
+#define JUMP_UNLESS(name, op)                                                          \
+  op_##name : {                                                                        \
+    uint16_t off = READ_U16();                                                         \
+    Value a = sp[-2], b = sp[-1];                                                      \
+    sp -= 2;                                                                           \
+    bool r;                                                                            \
+    if (a.tag == Tag::Int && b.tag == Tag::Int) r = a.i op b.i;                        \
+    else if (a.tag == Tag::Float && b.tag == Tag::Float) r = a.f op b.f;               \
+    else if (a.tag == Tag::String && b.tag == Tag::String)                             \
+      r = a.as_string()->text op b.as_string()->text;                                  \
+    else TYPE_ERROR("'" #op "'", a, b);                                                \
+    if (!r) ip += off;                                                                 \
+    DISPATCH();                                                                        \
+  }
+JUMP_UNLESS(JUMP_IF_NOT_LT, <)
+JUMP_UNLESS(JUMP_IF_NOT_LE, <=)
+JUMP_UNLESS(JUMP_IF_NOT_GT, >)
+JUMP_UNLESS(JUMP_IF_NOT_GE, >=)
 op_JUMP_IF_FALSE: {
   uint16_t off = READ_U16();
   Value c = *--sp;
@@ -519,6 +562,7 @@ op_INTERRUPTED: {
 #undef POLLED_DISPATCH
 #undef BITWISE
 #undef COMPARE
+#undef JUMP_UNLESS
 }
 
 bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {
