@@ -25,6 +25,7 @@
 // Invariants: m_engine, m_live, m_batch* and the Channel's refs are JS-thread
 // only. Channel::tsfn is read by workers under Channel::mu and cleared under
 // it when Node finalizes the thread-safe function.
+#include <cmath>
 #include <mutex>
 
 #include "addon.h"
@@ -344,7 +345,8 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
     brake_call_options_init(&opts);
     double timeout = 0;
     napi_get_value_double(env, info[3], &timeout);
-    if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(timeout);
+    // Round a fractional deadline up: 0.5 ms must not become 0 (= no deadline).
+    if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     napi_valuetype token_type;
     napi_typeof(env, info[4], &token_type);
     if (token_type != napi_undefined && token_type != napi_null) {

@@ -169,6 +169,11 @@ describe('timeoutMs', () => {
     expect(spin.error).toBeInstanceOf(TimeoutError);
   });
 
+  it('a fractional timeoutMs is a deadline, rounded up (not "none")', async () => {
+    const { error } = await settle(e.call('nap', [10_000], { timeoutMs: 0.5 }));
+    expect(error).toBeInstanceOf(TimeoutError);
+  });
+
   it('a call that finishes in time resolves; timeoutMs 0 means none', async () => {
     expect(await e.call('sleep_then', [10, 3], { timeoutMs: 5_000 })).toBe(3);
     expect(await e.call('sleep_then', [10, 4], { timeoutMs: 0 })).toBe(4);

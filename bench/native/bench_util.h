@@ -1,0 +1,128 @@
+/*
+** Helpers shared by the native benchmark programs: a monotonic clock, a
+** one-shot latch (mutex + condvar), file reading and program compilation
+** through brake.h. Header-only so each bench stays one executable.
+*/
+#ifndef BRAKE_BENCH_UTIL_H
+#define BRAKE_BENCH_UTIL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "brake.h"
+
+static inline uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void bench_sleep_us(unsigned us) {
+  struct timespec ts = {us / 1000000u, (long)(us % 1000000u) * 1000L};
+  while (nanosleep(&ts, &ts) != 0) {
+  }
+}
+
+/* Set once by a completion callback, awaited by the bench thread. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  int status;
+  uint64_t t_done;
+  int64_t result;
+} BenchLatch;
+
+static inline void latch_init(BenchLatch* l) {
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv, NULL);
+  l->done = 0;
+}
+
+static inline void latch_reset(BenchLatch* l) {
+  pthread_mutex_lock(&l->mu);
+  l->done = 0;
+  pthread_mutex_unlock(&l->mu);
+}
+
+/* A completion callback: records the time first, then wakes the waiter. */
+static void latch_on_done(void* user_data, const brake_result* r) {
+  uint64_t t = bench_now_ns();
+  BenchLatch* l = (BenchLatch*)user_data;
+  pthread_mutex_lock(&l->mu);
+  l->t_done = t;
+  l->status = brake_result_status(r);
+  l->result = brake_value_get_int(brake_result_value(r));
+  l->done = 1;
+  pthread_cond_signal(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
+static inline void latch_wait(BenchLatch* l) {
+  pthread_mutex_lock(&l->mu);
+  while (!l->done) pthread_cond_wait(&l->cv, &l->mu);
+  pthread_mutex_unlock(&l->mu);
+}
+
+static inline char* bench_read_file(const char* path, size_t* len) {
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char* buf = (char*)malloc((size_t)n + 1);
+  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) buf[n] = 0;
+  *len = (size_t)n;
+  return buf;
+}
+
+/* Compiles `path` and starts an engine with `workers` threads and optional
+** notify hook. Exits the process with a message on any failure. */
+static inline brake_engine* bench_engine(const char* path, uint32_t workers, void (*notify)(void*),
+                                         void* notify_data) {
+  size_t len = 0;
+  char* src = bench_read_file(path, &len);
+  if (!src) {
+    fprintf(stderr, "cannot read %s\n", path);
+    exit(2);
+  }
+  brake_program* prog = NULL;
+  if (brake_program_compile(src, len, path, &prog) != BRAKE_OK) {
+    for (size_t i = 0; i < brake_program_diagnostic_count(prog); i++) {
+      const char* msg;
+      uint32_t line, col;
+      brake_program_diagnostic(prog, i, NULL, &line, &col, &msg);
+      fprintf(stderr, "%s:%u:%u: %s\n", path, line, col, msg);
+    }
+    exit(2);
+  }
+  free(src);
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  o.worker_threads = workers;
+  o.notify = notify;
+  o.notify_data = notify_data;
+  brake_engine* e = NULL;
+  if (brake_engine_create(prog, &o, &e) != BRAKE_OK) {
+    fprintf(stderr, "engine: %s\n", brake_last_error());
+    exit(2);
+  }
+  brake_program_free(prog);
+  return e;
+}
+
+static int bench_cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return x < y ? -1 : x > y;
+}
+
+#endif

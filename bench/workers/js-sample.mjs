@@ -1,0 +1,202 @@
+// One JavaScript sample, run in a fresh process by the harness:
+//
+//   node [--expose-gc] bench/workers/js-sample.mjs '<json spec>'
+//
+// spec = { kind, variant, ...parameters }. Prints one JSON line with the
+// sample's measurements. Variants: 'brake' (this package, from dist/),
+// 'async-fn' (a plain async function), 'timers' (timers/promises setTimeout
+// with a signal) and 'baml' (BAML's Node runtime via its generated client).
+import { setMaxListeners } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const spec = JSON.parse(process.argv[2]);
+const benchDir = fileURLToPath(new URL('..', import.meta.url));
+const CALLS_BAML = readFileSync(`${benchDir}/programs/calls.baml`, 'utf8');
+const LONG_SLEEP_MS = 600_000;
+
+async function brakeEngine() {
+  const { Engine } = await import('../../dist/index.mjs');
+  return Engine.fromSource(CALLS_BAML, { workerThreads: spec.workers ?? 0 });
+}
+
+async function bamlClient() {
+  // The generated client is TypeScript (CommonJS flavour): load it through tsx's require hook.
+  const require = createRequire(import.meta.url);
+  require('tsx/cjs/api').register();
+  return require(`${benchDir}/peers/baml/baml_client/index.ts`).b;
+}
+
+/** A trivial call a(i) -> Promise for each variant, plus a cleanup. */
+async function trivialCall(variant) {
+  if (variant === 'brake') {
+    const engine = await brakeEngine();
+    return { call: (i) => engine.call('add', [i, 1]), close: () => engine.close() };
+  }
+  if (variant === 'async-fn') {
+    const add = async (a, b) => a + b;
+    return { call: (i) => add(i, 1), close: async () => {} };
+  }
+  if (variant === 'baml') {
+    const b = await bamlClient();
+    return { call: (i) => b.Add(i, 1), close: async () => {} };
+  }
+  throw new Error(`unknown variant ${variant}`);
+}
+
+/** A cancellable long operation for each variant: (signal) => Promise. */
+async function sleepingCall(variant) {
+  if (variant === 'brake') {
+    const engine = await brakeEngine();
+    return { start: (signal) => engine.call('sleep_ms', [LONG_SLEEP_MS], { signal }), engine, close: () => engine.close() };
+  }
+  if (variant === 'timers') {
+    return { start: (signal) => sleep(LONG_SLEEP_MS, undefined, { signal }), close: async () => {} };
+  }
+  throw new Error(`unknown variant ${variant}`);
+}
+
+// Calls for `durationMs` with `inFlight` lanes, each starting its next call
+// when its previous one settles (so `inFlight` are always pending).
+async function throughput() {
+  const { call, close } = await trivialCall(spec.variant);
+  const lanes = spec.inFlight;
+  const drive = async (durationMs) => {
+    const end = performance.now() + durationMs;
+    let done = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        let i = lane;
+        while (performance.now() < end) {
+          await call(i);
+          i += lanes;
+          done++;
+        }
+      }),
+    );
+    return { done, ms: performance.now() - t0 };
+  };
+  await drive(spec.warmupMs);
+  const { done, ms } = await drive(spec.durationMs);
+  await close();
+  return { calls: done, ms, callsPerSec: (done / ms) * 1000 };
+}
+
+// Abort -> settle: start a call, let it sleep (or spin) `waitMs`, abort, time until the promise settles.
+async function abortLatency() {
+  let start;
+  let close;
+  if (spec.variant === 'brake-compute') {
+    const engine = await brakeEngine();
+    start = (signal) => engine.call('spin', [], { signal });
+    close = () => engine.close();
+  } else {
+    ({ start, close } = await sleepingCall(spec.variant));
+  }
+  const us = [];
+  for (let i = 0; i < spec.warmup + spec.samples; i++) {
+    const ac = new AbortController();
+    const p = start(ac.signal);
+    await sleep(spec.waitMs);
+    const t0 = performance.now();
+    ac.abort();
+    try {
+      await p;
+      throw new Error('call was not cancelled');
+    } catch (error) {
+      if (error?.name !== 'AbortError') throw error;
+    }
+    const t1 = performance.now();
+    if (i >= spec.warmup) us.push((t1 - t0) * 1000);
+  }
+  await close();
+  return { us };
+}
+
+// N sleeping calls on one signal; abort; time until all settled, and the longest event-loop stall meanwhile.
+async function massCancel() {
+  const { start, engine, close } = await sleepingCall(spec.variant);
+  // Warm-up round (1,000 calls) so the cold first run of every code path is not what is timed.
+  const warm = new AbortController();
+  setMaxListeners(0, warm.signal);
+  const warmCalls = Array.from({ length: 1000 }, () => start(warm.signal).catch(() => {}));
+  await sleep(20);
+  warm.abort();
+  await Promise.all(warmCalls);
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // the peer adds one listener per call; no warning noise
+  const n = spec.calls;
+  const t0 = performance.now();
+  const promises = new Array(n);
+  for (let i = 0; i < n; i++) promises[i] = start(ac.signal).then(() => 0, (e) => (e?.name === 'AbortError' ? 1 : 2));
+  const admitMs = performance.now() - t0;
+  // Let the workers take every call in (brake) before cancelling.
+  if (engine) while (engine.liveCalls < n) await sleep(5);
+  await sleep(20);
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  let stall = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    stall = Math.max(stall, now - last);
+    last = now;
+  }, 1);
+  await sleep(5);
+  const t1 = performance.now();
+  ac.abort();
+  const abortSyncMs = performance.now() - t1;
+  const outcomes = await Promise.all(promises);
+  const settleMs = performance.now() - t1;
+  await sleep(5);
+  clearInterval(ticker);
+  h.disable();
+  const cancelled = outcomes.reduce((a, b) => a + (b === 1 ? 1 : 0), 0);
+  if (cancelled !== n) throw new Error(`${n - cancelled} of ${n} calls did not settle as cancelled`);
+  await close();
+  return {
+    admitMs,
+    settleMs,
+    abortSyncMs,
+    // The interval ticker sees every gap between its 1 ms ticks; the histogram is Node's own view.
+    maxStallMs: Math.max(stall, h.max / 1e6, abortSyncMs),
+  };
+}
+
+// Memory per in-flight call: RSS and JS heap before and while N calls sleep
+// (after GC). No signals: one shared signal would cost the timers peer O(N²)
+// to set up, and per-call controllers would measure AbortController, not the call.
+async function memory() {
+  const { start, engine, close } = await sleepingCall(spec.variant);
+  // Warm up the code paths so their one-off allocations are in the baseline.
+  for (let i = 0; i < 100; i++) start(undefined).catch(() => {});
+  if (engine) while (engine.liveCalls < 100) await sleep(5);
+  const n = spec.calls;
+  const gcAll = async () => {
+    for (let i = 0; i < 3; i++) {
+      globalThis.gc();
+      await sleep(10);
+    }
+  };
+  await gcAll();
+  const before = process.memoryUsage();
+  const promises = new Array(n);
+  for (let i = 0; i < n; i++) promises[i] = start(undefined).catch(() => {});
+  if (engine) while (engine.liveCalls < n + 100) await sleep(5);
+  await gcAll();
+  const after = process.memoryUsage();
+  if (engine) await close(); // cancels every call; the timers just die with the process
+  return {
+    rssBytesPerCall: (after.rss - before.rss) / n,
+    heapBytesPerCall: (after.heapUsed - before.heapUsed) / n,
+  };
+}
+
+const kinds = { throughput, abortLatency, massCancel, memory };
+const result = await kinds[spec.kind]();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);
