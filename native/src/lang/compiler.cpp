@@ -183,11 +183,7 @@ private:
       size_t start = here();
       loop.continue_target = start;
       size_t exit = compile_condition_jump(*s.expr);
-      m_loops.push_back(std::move(loop));
-      compile_block_stmt(*s.body);
-      emit_loop(start, s.loc);
-      patch_jump(exit);
-      finish_loop();
+      compile_loop_body(std::move(loop), *s.body, start, exit, s.loc);
       break;
     }
     case StmtKind::ForIn: {
@@ -207,11 +203,7 @@ private:
       emit_u16(0xFFFF);
       adjust(1); // pushes the item when it does not jump
       emit_with(OpCode::SET_LOCAL, uint32_t(s.slot), s.loc);
-      m_loops.push_back(std::move(loop));
-      compile_block_stmt(*s.body);
-      emit_loop(start, s.loc);
-      patch_jump(exit);
-      finish_loop();
+      compile_loop_body(std::move(loop), *s.body, start, exit, s.loc);
       break;
     }
     case StmtKind::ForC: {
@@ -273,6 +265,15 @@ private:
     }
     compile_expr(cond);
     return emit_jump(OpCode::JUMP_IF_FALSE, cond.loc);
+  }
+
+  // The shared tail of while and for-in: body, back-edge to `start`, exit.
+  void compile_loop_body(LoopContext loop, const Block& body, size_t start, size_t exit, SourceLoc loc) {
+    m_loops.push_back(std::move(loop));
+    compile_block_stmt(body);
+    emit_loop(start, loc);
+    patch_jump(exit);
+    finish_loop();
   }
 
   void finish_loop() {

@@ -88,8 +88,42 @@ void Heap::collect(const Value* roots, size_t count) {
   m_gc_threshold = std::max<size_t>(256 * 1024, live_bytes * 2);
 }
 
+namespace {
+// Equality is coinductive: a pair of objects already being compared further
+// up the current path counts as equal, so distinct cyclic structures of the
+// same shape compare equal instead of recursing forever. The path is only
+// tracked below kTrackFrom levels (shallow comparisons stay allocation-free).
+// Acyclic structures deeper than kMaxEqualDepth compare unequal rather than
+// exhausting the native stack.
+constexpr int kTrackFrom = 32;
+constexpr int kMaxEqualDepth = 10000;
+using Path = std::vector<std::pair<const Object*, const Object*>>;
+
+bool equal_at(Value a, Value b, int depth, Path& path);
+
+bool equal_objects(Value a, Value b, int depth, Path& path);
+} // namespace
+
 bool values_equal(Value a, Value b) {
+  Path path;
+  return equal_at(a, b, 0, path);
+}
+
+namespace {
+bool equal_at(Value a, Value b, int depth, Path& path) {
   if (a.tag != b.tag) return false;
+  if (!a.is_object() || a.tag == Tag::String || a.obj == b.obj || depth < kTrackFrom)
+    return equal_objects(a, b, depth, path);
+  if (depth > kMaxEqualDepth) return false;
+  for (auto& [x, y] : path)
+    if (x == a.obj && y == b.obj) return true;
+  path.emplace_back(a.obj, b.obj);
+  bool r = equal_objects(a, b, depth, path);
+  path.pop_back();
+  return r;
+}
+
+bool equal_objects(Value a, Value b, int depth, Path& path) {
   switch (a.tag) {
   case Tag::Null: return true;
   case Tag::Bool: return a.b == b.b;
@@ -103,7 +137,7 @@ bool values_equal(Value a, Value b) {
     auto& y = b.as_array()->items;
     if (x.size() != y.size()) return false;
     for (size_t i = 0; i < x.size(); i++)
-      if (!values_equal(x[i], y[i])) return false;
+      if (!equal_at(x[i], y[i], depth + 1, path)) return false;
     return true;
   }
   case Tag::Map: {
@@ -113,7 +147,7 @@ bool values_equal(Value a, Value b) {
     if (x->size() != y->size()) return false;
     for (size_t i = 0; i < x->size(); i++) {
       const Value* other = y->find(x->keys[i]);
-      if (!other || !values_equal(x->values[i], *other)) return false;
+      if (!other || !equal_at(x->values[i], *other, depth + 1, path)) return false;
     }
     return true;
   }
@@ -123,11 +157,13 @@ bool values_equal(Value a, Value b) {
     auto* y = b.as_instance();
     if (x->class_id != y->class_id) return false;
     for (size_t i = 0; i < x->fields.size(); i++)
-      if (!values_equal(x->fields[i], y->fields[i])) return false;
+      if (!equal_at(x->fields[i], y->fields[i], depth + 1, path)) return false;
     return true;
   }
   }
   return false;
 }
+
+} // namespace
 
 } // namespace brake::vm

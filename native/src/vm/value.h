@@ -140,6 +140,9 @@ private:
 };
 
 // Deep structural equality (== in scripts). Floats compare by value.
+// Cyclic structures compare coinductively (same shape = equal); acyclic ones
+// nested deeper than 10,000 levels compare unequal rather than overflowing
+// the native stack.
 bool values_equal(Value a, Value b);
 
 } // namespace brake::vm
