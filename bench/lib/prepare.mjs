@@ -32,8 +32,11 @@ export async function prepareBaml(benchDir, { install, progress }) {
   const version = () => (existsSync(installed) ? JSON.parse(readFileSync(installed, 'utf8')).version : undefined);
   if (version() !== pinned) {
     if (!install) return { available: false, reason: `@boundaryml/baml ${pinned} is not installed in bench/peers/baml (run without --no-install)` };
-    progress(`installing @boundaryml/baml ${pinned} into bench/peers/baml (npm ci)`);
-    const args = existsSync(`${dir}/package-lock.json`) ? ['ci'] : ['install'];
+    // The version is pinned exactly in package.json. npm's lock files leave
+    // out this package's per-platform optional dependencies (so `npm ci`
+    // refuses them), hence a plain install without a lock file.
+    progress(`installing @boundaryml/baml ${pinned} into bench/peers/baml (npm install)`);
+    const args = ['install', '--no-package-lock'];
     const r = await run('npm', [...args, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: dir, timeoutMs: 300_000 });
     if (r.code !== 0 || version() !== pinned) {
       return { available: false, reason: `npm ${args[0]} of @boundaryml/baml ${pinned} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}` };
