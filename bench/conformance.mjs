@@ -1,0 +1,132 @@
+// Measures how much of BAML's language brake runs: every case of the shared
+// conformance corpus (../shared/conformance/baml-corpus.jsonl, BAML's own test
+// suite as data) through the TypeScript API, counted per source file.
+//
+//   npm run conformance [-- --corpus PATH] [--verbose] [--json OUT]
+//
+// A yardstick, not a test: failures are expected while the language grows.
+// Cases that need a mock HTTP server, host environment variables or
+// cancellation choreography are counted as skipped (the runtime tests cover
+// cancellation); a `"phase": "compile"` case passes when compilation fails
+// with the expected text.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { CompileError, Engine } from '../dist/index.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const option = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+};
+const corpusPath = resolve(option('--corpus', resolve(here, '../../shared/conformance/baml-corpus.jsonl')));
+const verbose = flag('--verbose');
+
+// Tagged corpus values -> JS arguments.
+function toJs(tagged) {
+  const [kind, v] = Object.entries(tagged)[0];
+  switch (kind) {
+    case 'int': return Number.isSafeInteger(v) ? v : BigInt(v);
+    case 'float': return v;
+    case 'bool': case 'string': return v;
+    case 'null': return null;
+    case 'array': return v.map(toJs);
+    case 'map': return Object.fromEntries(v.map(([k, x]) => [k, toJs(x)]));
+    case 'instance': return Object.fromEntries(v.fields.map(([k, x]) => [k, toJs(x)]));
+    case 'variant': return v.value;
+    default: throw new Error(`unknown tag ${kind}`);
+  }
+}
+
+// Does a JS result equal a tagged expectation? (ints and floats compare by value)
+function matches(tagged, actual) {
+  const [kind, v] = Object.entries(tagged)[0];
+  switch (kind) {
+    case 'int': return (typeof actual === 'number' || typeof actual === 'bigint') && BigInt(actual) === BigInt(v);
+    case 'float': return typeof actual === 'number' && (actual === v || (Number.isNaN(actual) && Number.isNaN(v)));
+    case 'bool': case 'string': return actual === v;
+    case 'null': return actual === null;
+    case 'array': return Array.isArray(actual) && actual.length === v.length && v.every((x, i) => matches(x, actual[i]));
+    case 'map': {
+      if (!actual || typeof actual !== 'object') return false;
+      const keys = Object.keys(actual);
+      return keys.length === v.length && v.every(([k, x]) => k in actual && matches(x, actual[k]));
+    }
+    case 'instance': {
+      if (!actual || typeof actual !== 'object') return false;
+      return v.fields.every(([k, x]) => k in actual && matches(x, actual[k]));
+    }
+    case 'variant': return actual === v.value;
+    default: return false;
+  }
+}
+
+function skipReason(c) {
+  if (c.mock_server) return 'needs a mock HTTP server';
+  if (c.env) return 'needs host environment variables';
+  if (c.expected?.cancelled || c.cancel_before_call || c.cancel_after_ms) return 'cancellation case (covered by the runtime tests)';
+  return null;
+}
+
+async function runCase(c) {
+  const expectError = c.expected && 'error' in c.expected;
+  let engine;
+  try {
+    engine = await Engine.fromSource(c.source, { workerThreads: 1 });
+  } catch (error) {
+    if (error instanceof CompileError) {
+      const text = error.diagnostics.map((d) => d.message).join('\n');
+      if (expectError && c.expected.phase === 'compile') {
+        return text.toLowerCase().includes(String(c.expected.error).toLowerCase()) ? ['pass'] : ['fail', `compile error without "${c.expected.error}": ${text}`];
+      }
+      return ['fail', `compile error: ${error.diagnostics[0]?.line}:${error.diagnostics[0]?.column} ${error.diagnostics[0]?.message}`];
+    }
+    throw error;
+  }
+  try {
+    if (expectError && c.expected.phase === 'compile') return ['fail', 'compiled, but a compile error was expected'];
+    const value = await engine.call(c.entry, c.args.map(toJs), { timeoutMs: 10_000 });
+    if (expectError) return ['fail', `returned ${JSON.stringify(value, (k, x) => (typeof x === 'bigint' ? `${x}n` : x))}, expected an error`];
+    return matches(c.expected, value) ? ['pass'] : ['fail', `got ${JSON.stringify(value, (k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`];
+  } catch (error) {
+    if (expectError) {
+      const text = `${error.message} ${error.kind ?? ''}`.toLowerCase();
+      return text.includes(String(c.expected.error).toLowerCase()) ? ['pass'] : ['fail', `error without "${c.expected.error}": ${error.message}`];
+    }
+    return ['fail', `${error.name}: ${error.message}`];
+  } finally {
+    await engine.close();
+  }
+}
+
+const cases = readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const perFile = new Map();
+const failures = [];
+for (const c of cases) {
+  const file = c.id.split('::')[0];
+  const row = perFile.get(file) ?? { pass: 0, fail: 0, skip: 0 };
+  perFile.set(file, row);
+  const skip = skipReason(c);
+  if (skip) {
+    row.skip++;
+    continue;
+  }
+  const [outcome, why] = await runCase(c);
+  row[outcome]++;
+  if (outcome === 'fail') failures.push(`${c.id}: ${why}`);
+}
+
+const total = { pass: 0, fail: 0, skip: 0 };
+console.log('file'.padEnd(40), 'pass'.padStart(5), 'fail'.padStart(5), 'skip'.padStart(5));
+for (const [file, row] of [...perFile].sort()) {
+  console.log(file.padEnd(40), String(row.pass).padStart(5), String(row.fail).padStart(5), String(row.skip).padStart(5));
+  for (const k of Object.keys(total)) total[k] += row[k];
+}
+const ran = total.pass + total.fail;
+console.log(`\nconformance: ${total.pass} of ${ran} run cases pass (${((100 * total.pass) / ran).toFixed(1)}%), ${total.skip} skipped, ${cases.length} in the corpus`);
+if (verbose) for (const f of failures) console.log('  FAIL', f);
+const out = option('--json', null);
+if (out) writeFileSync(out, JSON.stringify({ total, perFile: Object.fromEntries(perFile), failures }, null, 2));
