@@ -182,7 +182,10 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
 
 namespace {
 
-ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const vm::Object*>& path) {
+struct TooDeep {};
+
+ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const vm::Object*>& path, int depth) {
+  if (depth > kMaxValueDepth) throw TooDeep{};
   auto out = std::make_unique<brake_value>();
   switch (v.tag) {
   case Tag::Null: out->kind = BRAKE_KIND_NULL; break;
@@ -201,19 +204,19 @@ ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const
     if (!path.insert(v.obj).second) return out; // a cycle: cut it as null
     if (v.tag == Tag::Array) {
       out->kind = BRAKE_KIND_ARRAY;
-      for (Value x : v.as_array()->items) out->items.push_back(convert(p, x, path));
+      for (Value x : v.as_array()->items) out->items.push_back(convert(p, x, path, depth + 1));
     } else if (v.tag == Tag::Map) {
       out->kind = BRAKE_KIND_MAP;
       auto* m = v.as_map();
       out->keys = m->keys;
-      for (Value x : m->values) out->items.push_back(convert(p, x, path));
+      for (Value x : m->values) out->items.push_back(convert(p, x, path, depth + 1));
     } else {
       out->kind = BRAKE_KIND_INSTANCE;
       auto* o = v.as_instance();
       const vm::ClassInfo& cls = p.classes[o->class_id];
       out->type_name = cls.name;
       out->keys = cls.field_names;
-      for (Value x : o->fields) out->items.push_back(convert(p, x, path));
+      for (Value x : o->fields) out->items.push_back(convert(p, x, path, depth + 1));
     }
     path.erase(v.obj);
   }
@@ -225,7 +228,11 @@ ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const
 
 ValuePtr from_vm(const vm::CompiledProgram& p, Value v) {
   std::unordered_set<const vm::Object*> path;
-  return convert(p, v, path);
+  try {
+    return convert(p, v, path, 0);
+  } catch (const TooDeep&) {
+    return nullptr;
+  }
 }
 
 } // namespace brake::runtime

@@ -17,8 +17,14 @@ bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, lang::T
 // Converts a host value that fits `t` into the call's heap.
 vm::Value to_vm(const vm::CompiledProgram& p, const brake_value& v, lang::TypeId t, vm::Heap& heap);
 
+// Values crossing the ABI are nested at most this deep (the Node binding
+// refuses deeper arguments too): deeper trees would exhaust native stacks in
+// every host's recursive conversions.
+constexpr int kMaxValueDepth = 512;
+
 // Converts a VM value into a new host value (cycles are cut: a value seen
-// again on its own path becomes null; returns nullptr only on exhaustion).
+// again on its own path becomes null). Returns nullptr when the value is
+// nested deeper than kMaxValueDepth.
 ValuePtr from_vm(const vm::CompiledProgram& p, vm::Value v);
 
 } // namespace brake::runtime

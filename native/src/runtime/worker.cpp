@@ -204,8 +204,16 @@ void Worker::finish_value(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  call->result.status = BRAKE_OK;
   call->result.value = from_vm(m_engine.program(), call->fiber->result());
+  if (call->result.value) {
+    call->result.status = BRAKE_OK;
+  } else {
+    call->result.status = BRAKE_SCRIPT_ERROR;
+    call->result.error = std::make_unique<vm::ScriptError>();
+    call->result.error->kind = "value_too_deep";
+    call->result.error->message =
+        "the returned value is nested more than " + std::to_string(kMaxValueDepth) + " levels deep";
+  }
   finish(call);
 }
 

@@ -40,28 +40,34 @@ BuiltinResult error(std::string kind, std::string message) {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Deep copy keeping shared structure and cycles (each object copied once).
-Value deep_copy(Value v, Heap& heap, std::unordered_map<Object*, Object*>& seen) {
+// Structures nested deeper than kMaxCopyDepth fail instead of exhausting the
+// native stack.
+constexpr int kMaxCopyDepth = 10000;
+struct CopyTooDeep {};
+
+Value deep_copy(Value v, Heap& heap, std::unordered_map<Object*, Object*>& seen, int depth = 0) {
   if (!v.is_object() || v.tag == Tag::String) return v; // strings are immutable
+  if (depth > kMaxCopyDepth) throw CopyTooDeep{};
   if (auto it = seen.find(v.obj); it != seen.end()) return Value::object(v.tag, it->second);
   switch (v.tag) {
   case Tag::Array: {
     ArrayObj* a = heap.new_array();
     seen[v.obj] = a;
-    for (Value x : v.as_array()->items) a->items.push_back(deep_copy(x, heap, seen));
+    for (Value x : v.as_array()->items) a->items.push_back(deep_copy(x, heap, seen, depth + 1));
     return Value::object(Tag::Array, a);
   }
   case Tag::Map: {
     MapObj* m = heap.new_map();
     seen[v.obj] = m;
     auto* src = v.as_map();
-    for (size_t i = 0; i < src->size(); i++) m->set(src->keys[i], deep_copy(src->values[i], heap, seen));
+    for (size_t i = 0; i < src->size(); i++) m->set(src->keys[i], deep_copy(src->values[i], heap, seen, depth + 1));
     return Value::object(Tag::Map, m);
   }
   case Tag::Instance: {
     auto* src = v.as_instance();
     InstanceObj* o = heap.new_instance(src->class_id, src->fields.size());
     seen[v.obj] = o;
-    for (size_t i = 0; i < src->fields.size(); i++) o->fields[i] = deep_copy(src->fields[i], heap, seen);
+    for (size_t i = 0; i < src->fields.size(); i++) o->fields[i] = deep_copy(src->fields[i], heap, seen, depth + 1);
     return Value::object(Tag::Instance, o);
   }
   default: return v;
@@ -91,7 +97,12 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     return ok(Value::boolean(ctx.cancel_state && ctx.cancel_state->load(std::memory_order_acquire) != 0));
   case BuiltinId::DEEP_COPY: {
     std::unordered_map<Object*, Object*> seen;
-    return ok(deep_copy(args[0], heap, seen));
+    try {
+      return ok(deep_copy(args[0], heap, seen));
+    } catch (const CopyTooDeep&) {
+      // The partial copy is unreachable garbage; the next collection frees it.
+      return error("value_too_deep", "deep_copy: value nested more than " + std::to_string(kMaxCopyDepth) + " levels deep");
+    }
   }
   case BuiltinId::DEEP_EQUALS: return ok(Value::boolean(values_equal(args[0], args[1])));
   default: break;
