@@ -1,5 +1,7 @@
 #include "runtime/worker.h"
 
+#include <new>
+
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
@@ -177,7 +179,17 @@ void Worker::run_call(Call* call) {
     m_slice_deadline.store(std::max<int64_t>(1, end.time_since_epoch().count()), std::memory_order_seq_cst);
     m_engine.ticker_wanted();
   }
-  vm::RunStatus status = call->fiber->run(ctx);
+  vm::RunStatus status;
+  try {
+    status = call->fiber->run(ctx);
+  } catch (const std::exception& e) {
+    // Out of memory (a runaway string or array) or another failure inside
+    // the VM: this call fails; the worker and every other call carry on.
+    m_slice_deadline.store(0, std::memory_order_relaxed);
+    fail_call(call, dynamic_cast<const std::bad_alloc*>(&e) ? "out_of_memory" : "internal",
+              dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what());
+    return;
+  }
   m_slice_deadline.store(0, std::memory_order_relaxed);
 
   switch (status) {
@@ -224,6 +236,18 @@ void Worker::finish_error(Call* call) {
   }
   call->result.status = BRAKE_SCRIPT_ERROR;
   call->result.error = std::make_unique<vm::ScriptError>(call->fiber->error());
+  finish(call);
+}
+
+void Worker::fail_call(Call* call, const char* kind, std::string message) {
+  if (brake_origin o = call->commit()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  call->result.status = BRAKE_SCRIPT_ERROR;
+  call->result.error = std::make_unique<vm::ScriptError>();
+  call->result.error->kind = kind;
+  call->result.error->message = std::move(message);
   finish(call);
 }
 

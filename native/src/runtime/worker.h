@@ -69,6 +69,7 @@ private:
   void finish_value(Call* call);
   void finish_error(Call* call);
   void finish_cancelled(Call* call, brake_origin origin);
+  void fail_call(Call* call, const char* kind, std::string message);
   void finish(Call* call);
 
   Engine& m_engine;
