@@ -372,7 +372,9 @@ BRAKE_API const char* brake_result_message(const brake_result* r);
 BRAKE_API brake_origin brake_result_origin(const brake_result* r);
 /* Kind of script error ("panic", "overflow", "division_by_zero",
 ** "index_out_of_range", "key_not_found", "stack_overflow", "type_error",
-** "assertion", "thrown"); "" otherwise. Borrowed. */
+** "assertion", "invalid_argument", "value_too_deep" (a returned value nested
+** more than 512 levels, or deep_copy beyond 10,000), "out_of_memory",
+** "internal"); "" otherwise. Borrowed. */
 BRAKE_API const char* brake_result_error_kind(const brake_result* r);
 /* The script stack at a script error, innermost first: count, then each
 ** frame's function name and 1-based line. */
