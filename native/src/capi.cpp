@@ -171,9 +171,9 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
   if (opts.worker_threads > 256) return fail(BRAKE_INVALID_ARGUMENT, "worker_threads must be at most 256");
   if (opts.max_call_depth > 100000) return fail(BRAKE_INVALID_ARGUMENT, "max_call_depth must be at most 100000");
   return guarded([&] {
-    auto* e = new brake_engine();
+    auto e = std::make_unique<brake_engine>();
     e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts);
-    *out = e;
+    *out = e.release();
     return BRAKE_OK;
   });
 }

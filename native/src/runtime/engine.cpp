@@ -23,8 +23,16 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify_data(options.notify_data) {
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, i));
-  for (auto& w : m_workers) w->start();
-  m_ticker = std::thread([this] { ticker_loop(); });
+  try {
+    for (auto& w : m_workers) w->start();
+    m_ticker = std::thread([this] { ticker_loop(); });
+  } catch (...) {
+    // A thread could not be created: stop and join the ones that were, so
+    // no running thread outlives this half-built engine.
+    for (auto& w : m_workers) w->post_stop();
+    for (auto& w : m_workers) w->join();
+    throw;
+  }
 }
 
 void Engine::wake_ticker() {
@@ -83,7 +91,13 @@ int Engine::start(const StartRequest& r, std::string& message) {
     return BRAKE_ENGINE_CLOSED;
   }
   bool pre_cancelled = r.token && r.token->cancelled.load(std::memory_order_acquire);
-  auto* call = new Call();
+  // Our reference to the new call, dropped on every path out (including an
+  // exception such as bad_alloc): the table and the inbox take their own.
+  struct Ref {
+    Call* call;
+    ~Ref() { call->release(); }
+  } ref{new Call()};
+  Call* call = ref.call;
   call->id = r.id;
   call->engine = this;
   call->done = r.done;
@@ -93,26 +107,22 @@ int Engine::start(const StartRequest& r, std::string& message) {
     auto it = m_program->function_index.find(r.function);
     if (it == m_program->function_index.end() || it->second >= m_program->declared_functions) {
       message = std::string("function '") + r.function + "' is not defined";
-      call->release();
       return BRAKE_UNKNOWN_FUNCTION;
     }
     const vm::FunctionInfo& fn = m_program->functions[it->second];
     if (r.nargs != fn.arity) {
       message = "function '" + fn.name + "' takes " + std::to_string(fn.arity) + " argument" + (fn.arity == 1 ? "" : "s") +
                 ", got " + std::to_string(r.nargs);
-      call->release();
       return BRAKE_INVALID_ARGUMENT;
     }
     for (size_t i = 0; i < r.nargs; i++) {
       std::string why;
       if (!r.args[i]) {
         message = "argument " + std::to_string(i + 1) + " is NULL";
-        call->release();
         return BRAKE_INVALID_ARGUMENT;
       }
       if (!host_value_fits(*m_program, *r.args[i], fn.param_types[i], why)) {
         message = "argument '" + fn.param_names[i] + "' of '" + fn.name + "': " + why;
-        call->release();
         return BRAKE_INVALID_ARGUMENT;
       }
     }
@@ -129,10 +139,14 @@ int Engine::start(const StartRequest& r, std::string& message) {
     }
   }
 
-  m_starting.fetch_add(1);
+  // Admission: counted in m_starting (so close() waits for it) on every
+  // path out, including exceptions.
+  struct Starting {
+    std::atomic<int>& n;
+    explicit Starting(std::atomic<int>& count) : n(count) { n.fetch_add(1); }
+    ~Starting() { n.fetch_sub(1); }
+  } starting{m_starting};
   if (m_closed.load()) {
-    m_starting.fetch_sub(1);
-    call->release();
     message = "the engine is closed";
     return BRAKE_ENGINE_CLOSED;
   }
@@ -144,15 +158,19 @@ int Engine::start(const StartRequest& r, std::string& message) {
   Worker* worker = m_workers[turn % m_workers.size()].get();
   call->worker = worker;
   if (!m_table.insert(call)) {
-    m_starting.fetch_sub(1);
-    call->release();
     message = "call id " + std::to_string(r.id) + " is already live";
     return BRAKE_DUPLICATE_CALL_ID;
   }
-  if (r.token && !token_attach(r.token, call)) call->request_cancel(BRAKE_ORIGIN_TOKEN);
-  worker->post_start(call);
-  call->release(); // the table and the message hold the call now
-  m_starting.fetch_sub(1);
+  try {
+    if (r.token && !token_attach(r.token, call)) call->request_cancel(BRAKE_ORIGIN_TOKEN);
+    worker->post_start(call);
+  } catch (...) {
+    // Not admitted after all (out of memory): undo, so the id is free, no
+    // token points at the call, and no callback will ever run for it.
+    token_detach(call);
+    m_table.remove(call);
+    throw;
+  }
   return BRAKE_OK;
 }
 

@@ -33,7 +33,7 @@ size_t token_cancel(brake_token* t) {
   std::lock_guard<std::mutex> lock(t->mu);
   if (t->cancelled.exchange(true, std::memory_order_acq_rel)) return 0;
   size_t flagged = 0;
-  // Group the wake-ups: one post per call, but each worker is woken once.
+  // One message per call; a worker already awake is not woken again (post()).
   for (Call* c : t->calls)
     if (c->request_cancel(BRAKE_ORIGIN_TOKEN)) {
       c->worker->post_cancel(c);

@@ -42,11 +42,11 @@ void Worker::join() {
 }
 
 void Worker::post(MessageKind kind, Call* call) {
-  if (call) call->retain();
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
     m_inbox.push_back(Message{kind, call});
+    if (call) call->retain(); // only once queued: a failed push leaks nothing
     wake = m_waiting;
     m_waiting = false;
   }
@@ -216,7 +216,14 @@ void Worker::finish_value(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  call->result.value = from_vm(m_engine.program(), call->fiber->result());
+  try {
+    call->result.value = from_vm(m_engine.program(), call->fiber->result());
+  } catch (const std::bad_alloc&) {
+    call->result.status = BRAKE_SCRIPT_ERROR;
+    call->result.error = std::make_unique<vm::ScriptError>(vm::ScriptError{"out_of_memory", "out of memory returning the value", {}});
+    finish(call);
+    return;
+  }
   if (call->result.value) {
     call->result.status = BRAKE_OK;
   } else {
