@@ -43,6 +43,11 @@ class Engine;
 class Worker;
 
 constexpr uint32_t kOriginMask = 0xFF;
+// Sleeps and deadlines longer than this are clamped (no time_point overflow).
+constexpr std::chrono::milliseconds kMaxWait{int64_t(365) * 24 * 3600 * 1000};
+inline std::chrono::milliseconds clamp_wait(uint64_t ms) {
+  return ms >= uint64_t(kMaxWait.count()) ? kMaxWait : std::chrono::milliseconds(int64_t(ms));
+}
 constexpr uint32_t kCommitted = 0x100;
 
 enum class Phase : uint8_t { Queued, Ready, Sleeping, Done };
@@ -51,7 +56,6 @@ struct Call {
   std::atomic<uint32_t> refs{1};
   std::atomic<uint32_t> state{0};
   brake_call_id id = 0;
-  Engine* engine = nullptr;
   Worker* worker = nullptr;
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
   brake_completion_fn done = nullptr;

@@ -40,14 +40,22 @@ void Engine::wake_ticker() {
   m_ticker_cv.notify_one();
 }
 
+// Interrupts every worker whose slice deadline is at or before `now`;
+// returns whether any worker has a deadline at all.
+bool Engine::interrupt_overdue(int64_t now) {
+  bool any = false;
+  for (auto& w : m_workers) {
+    int64_t deadline = w->slice_deadline();
+    if (deadline == 0) continue;
+    any = true;
+    if (now >= deadline) w->interrupt();
+  }
+  return any;
+}
+
 void Engine::ticker_loop() {
   using Clock = std::chrono::steady_clock;
   constexpr auto kTickInterval = std::chrono::microseconds(500);
-  auto any_slice = [this] {
-    for (auto& w : m_workers)
-      if (w->slice_deadline() != 0) return true;
-    return false;
-  };
   // Under a stream of short calls deadlines come and go constantly: keep
   // ticking for a while after the last one instead of parking and being
   // woken again at once.
@@ -55,14 +63,7 @@ void Engine::ticker_loop() {
   int idle_ticks = 0;
   std::unique_lock<std::mutex> lock(m_ticker_mu);
   while (!m_ticker_stop) {
-    int64_t now = Clock::now().time_since_epoch().count();
-    bool any = false;
-    for (auto& w : m_workers) {
-      int64_t deadline = w->slice_deadline();
-      if (deadline == 0) continue;
-      any = true;
-      if (now >= deadline) w->interrupt();
-    }
+    bool any = interrupt_overdue(Clock::now().time_since_epoch().count());
     idle_ticks = any ? 0 : idle_ticks + 1;
     if (idle_ticks < kIdleTicksBeforeParking) {
       m_ticker_cv.wait_for(lock, kTickInterval);
@@ -70,7 +71,9 @@ void Engine::ticker_loop() {
     }
     idle_ticks = 0;
     m_ticker_parked.store(true, std::memory_order_seq_cst);
-    if (!any_slice() && !m_ticker_stop) m_ticker_cv.wait(lock);
+    // Re-check after announcing the park (the Dekker handshake); INT64_MIN
+    // only looks, nothing is overdue yet.
+    if (!interrupt_overdue(INT64_MIN) && !m_ticker_stop) m_ticker_cv.wait(lock);
     m_ticker_parked.store(false, std::memory_order_seq_cst);
   }
 }
@@ -99,7 +102,6 @@ int Engine::start(const StartRequest& r, std::string& message) {
   } ref{new Call()};
   Call* call = ref.call;
   call->id = r.id;
-  call->engine = this;
   call->done = r.done;
   call->user_data = r.user_data;
   if (!pre_cancelled) {
@@ -134,8 +136,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
     for (size_t i = 0; i < r.nargs; i++)
       call->fiber->push_arg(to_vm(*m_program, *r.args[i], fn.param_types[i], call->fiber->heap()));
     if (r.timeout_ms) {
-      auto ms = std::chrono::milliseconds(std::min<uint64_t>(r.timeout_ms, uint64_t(365) * 24 * 3600 * 1000));
-      call->deadline = std::chrono::steady_clock::now() + ms;
+      call->deadline = std::chrono::steady_clock::now() + clamp_wait(r.timeout_ms);
     }
   }
 

@@ -67,6 +67,7 @@ public:
 private:
   void complete(Call* call); // after the callback: remove from the table
   void ticker_loop();
+  bool interrupt_overdue(int64_t now);
   void wake_ticker();
 
   std::shared_ptr<const vm::CompiledProgram> m_program;

@@ -186,8 +186,8 @@ void Worker::run_call(Call* call) {
     // Out of memory (a runaway string or array) or another failure inside
     // the VM: this call fails; the worker and every other call carry on.
     m_slice_deadline.store(0, std::memory_order_relaxed);
-    fail_call(call, dynamic_cast<const std::bad_alloc*>(&e) ? "out_of_memory" : "internal",
-              dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what());
+    bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+    fail_call(call, oom ? "out_of_memory" : "internal", oom ? "out of memory" : e.what());
     return;
   }
   m_slice_deadline.store(0, std::memory_order_relaxed);
@@ -203,8 +203,7 @@ void Worker::run_call(Call* call) {
       break;
     }
     const vm::Request& r = call->fiber->request();
-    auto ms = std::chrono::milliseconds(std::min<int64_t>(r.sleep_ms, int64_t(365) * 24 * 3600 * 1000));
-    m_timers.add(Clock::now() + ms, call, TimerKind::Sleep);
+    m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
     call->phase = Phase::Sleeping;
     break;
   }
@@ -219,20 +218,15 @@ void Worker::finish_value(Call* call) {
   try {
     call->result.value = from_vm(m_engine.program(), call->fiber->result());
   } catch (const std::bad_alloc&) {
-    call->result.status = BRAKE_SCRIPT_ERROR;
-    call->result.error = std::make_unique<vm::ScriptError>(vm::ScriptError{"out_of_memory", "out of memory returning the value", {}});
-    finish(call);
+    finish_failed(call, vm::ScriptError{"out_of_memory", "out of memory returning the value", {}});
     return;
   }
-  if (call->result.value) {
-    call->result.status = BRAKE_OK;
-  } else {
-    call->result.status = BRAKE_SCRIPT_ERROR;
-    call->result.error = std::make_unique<vm::ScriptError>();
-    call->result.error->kind = "value_too_deep";
-    call->result.error->message =
-        "the returned value is nested more than " + std::to_string(kMaxValueDepth) + " levels deep";
+  if (!call->result.value) {
+    finish_failed(call, vm::ScriptError{"value_too_deep", "the returned value is nested more than " +
+                                                              std::to_string(kMaxValueDepth) + " levels deep", {}});
+    return;
   }
+  call->result.status = BRAKE_OK;
   finish(call);
 }
 
@@ -241,9 +235,7 @@ void Worker::finish_error(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  call->result.status = BRAKE_SCRIPT_ERROR;
-  call->result.error = std::make_unique<vm::ScriptError>(call->fiber->error());
-  finish(call);
+  finish_failed(call, call->fiber->error());
 }
 
 void Worker::fail_call(Call* call, const char* kind, std::string message) {
@@ -251,10 +243,13 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
     finish_cancelled(call, o);
     return;
   }
+  finish_failed(call, vm::ScriptError{kind, std::move(message), {}});
+}
+
+// Settles a call whose own outcome (already committed) is a script error.
+void Worker::finish_failed(Call* call, vm::ScriptError error) {
   call->result.status = BRAKE_SCRIPT_ERROR;
-  call->result.error = std::make_unique<vm::ScriptError>();
-  call->result.error->kind = kind;
-  call->result.error->message = std::move(message);
+  call->result.error = std::make_unique<vm::ScriptError>(std::move(error));
   finish(call);
 }
 

@@ -70,6 +70,7 @@ private:
   void finish_error(Call* call);
   void finish_cancelled(Call* call, brake_origin origin);
   void fail_call(Call* call, const char* kind, std::string message);
+  void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
 
   Engine& m_engine;

@@ -322,15 +322,20 @@ op_NE: {
   --sp;
   DISPATCH();
 }
-#define COMPARE(name, op)                                                              \
-  op_##name : {                                                                        \
-    Value a = sp[-2], b = sp[-1];                                                      \
-    bool r;                                                                            \
+// r = a op b for two ints, two floats or two strings; a type error otherwise.
+#define TYPED_COMPARE(r, a, b, op)                                                     \
+  do {                                                                                 \
     if (a.tag == Tag::Int && b.tag == Tag::Int) r = a.i op b.i;                        \
     else if (a.tag == Tag::Float && b.tag == Tag::Float) r = a.f op b.f;               \
     else if (a.tag == Tag::String && b.tag == Tag::String)                             \
       r = a.as_string()->text op b.as_string()->text;                                  \
     else TYPE_ERROR("'" #op "'", a, b);                                                \
+  } while (0)
+#define COMPARE(name, op)                                                              \
+  op_##name : {                                                                        \
+    Value a = sp[-2], b = sp[-1];                                                      \
+    bool r;                                                                            \
+    TYPED_COMPARE(r, a, b, op);                                                        \
     sp[-2] = Value::boolean(r);                                                        \
     --sp;                                                                              \
     DISPATCH();                                                                        \
@@ -351,11 +356,7 @@ op_JUMP: {
     Value a = sp[-2], b = sp[-1];                                                      \
     sp -= 2;                                                                           \
     bool r;                                                                            \
-    if (a.tag == Tag::Int && b.tag == Tag::Int) r = a.i op b.i;                        \
-    else if (a.tag == Tag::Float && b.tag == Tag::Float) r = a.f op b.f;               \
-    else if (a.tag == Tag::String && b.tag == Tag::String)                             \
-      r = a.as_string()->text op b.as_string()->text;                                  \
-    else TYPE_ERROR("'" #op "'", a, b);                                                \
+    TYPED_COMPARE(r, a, b, op);                                                        \
     if (!r) ip += off;                                                                 \
     DISPATCH();                                                                        \
   }
@@ -563,6 +564,7 @@ op_INTERRUPTED: {
 #undef BITWISE
 #undef COMPARE
 #undef JUMP_UNLESS
+#undef TYPED_COMPARE
 }
 
 bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {

@@ -60,8 +60,8 @@ struct RunContext {
   const std::atomic<uint32_t>* cancel_state = nullptr;
 };
 
-// The two dispatch tables (their addresses are fixed; their contents are
-// filled by the first run()).
+// The interpreter's two dispatch tables, published once (thread-safely) by
+// running the interpreter in describe mode on first use.
 const void* const* normal_dispatch();
 const void* const* interrupt_dispatch();
 
