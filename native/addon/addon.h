@@ -49,6 +49,9 @@ void throw_type_error(napi_env env, const char* message);
 // Converts a JS value to a new brake_value owned by the caller. On failure
 // returns nullptr and sets *error to why (the caller throws InvalidArgumentError).
 brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error);
+
+// Reads JS string `v` into *out as UTF-8; false when `v` is not a string.
+bool read_string(napi_env env, napi_value v, std::string* out);
 // Converts a brake_value to JS. Returns nullptr if an N-API call failed
 // (an exception is then pending).
 napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v);

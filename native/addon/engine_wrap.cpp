@@ -304,17 +304,10 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
                  "call id must be a non-zero safe-integer number or a bigint below 2^64");
     return Napi::Value();
   }
-  char fn_buf[128];
-  std::string fn_long;
-  const char* fn = fn_buf;
-  size_t fn_len = 0;
-  if (napi_get_value_string_utf8(env, info[1], fn_buf, sizeof fn_buf, &fn_len) != napi_ok) {
+  std::string fn;
+  if (!read_string(env, info[1], &fn)) {
     throw_type_error(env, "function name must be a string");
     return Napi::Value();
-  }
-  if (fn_len == sizeof fn_buf - 1) {
-    fn_long = info[1].As<Napi::String>().Utf8Value();
-    fn = fn_long.c_str();
   }
   bool is_array = false;
   napi_is_array(env, info[2], &is_array);
@@ -353,7 +346,7 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
       opts.token = unwrap_token(env, info[4]);
       if (!opts.token) error = "token must be a Token";
     }
-    if (error.empty()) rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete, this);
+    if (error.empty()) rc = brake_call_start(m_engine, id, fn.c_str(), args, nargs, &opts, on_complete, this);
   }
   if (rc != BRAKE_OK) error = brake_last_error();
   for (uint32_t i = 0; i < built; i++) brake_value_free(args[i]);

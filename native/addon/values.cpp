@@ -35,20 +35,6 @@ brake_value* fail(ToValue& cx, const char* what) {
   return nullptr;
 }
 
-bool read_string(napi_env env, napi_value v, std::string* out) {
-  char buf[256];
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) return false;
-  if (len < sizeof buf - 1) {
-    out->assign(buf, len);
-    return true;
-  }
-  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
-  out->resize(len + 1);
-  if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) != napi_ok) return false;
-  out->resize(len);
-  return true;
-}
 
 brake_value* convert(ToValue& cx, napi_value v, int depth);
 
@@ -218,6 +204,22 @@ bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_valu
 }
 
 }  // namespace
+
+// Reads a JS string as UTF-8 (short strings without a second N-API call).
+bool read_string(napi_env env, napi_value v, std::string* out) {
+  char buf[256];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) return false;
+  if (len < sizeof buf - 1) {
+    out->assign(buf, len);
+    return true;
+  }
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len + 1);
+  if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) != napi_ok) return false;
+  out->resize(len);
+  return true;
+}
 
 brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error) {
   ToValue cx{env, data, error, {}};
