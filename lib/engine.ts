@@ -111,6 +111,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #addon: NativeModule;
   readonly #params: Map<string, readonly string[]>;
   readonly #pending = new Map<number | bigint, Pending>();
+  // Kept here (not only passed to the addon): the addon holds it weakly while
+  // the engine is idle, so this field is what keeps it alive between calls.
   readonly #onBatch: (batch: unknown[], more: boolean) => void;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
