@@ -15,37 +15,37 @@
  */
 import type { NativeToken } from './native-types';
 
-interface SignalEntry {
-  token: NativeToken;
+/** A signal in use: its token, listener and live-call count. Calls keep the entry itself. */
+export interface SignalEntry {
+  readonly signal: AbortSignal;
+  readonly token: NativeToken;
   calls: number;
-  listener: () => void;
+  readonly listener: () => void;
 }
 
 const entries = new WeakMap<AbortSignal, SignalEntry>();
 
-/** The token for `signal`, counting one more live call on it. */
-export function acquireToken(signal: AbortSignal, Token: new () => NativeToken): NativeToken {
+/** The entry (token) for `signal`, counting one more live call on it. */
+export function acquireToken(signal: AbortSignal, Token: new () => NativeToken): SignalEntry {
   let entry = entries.get(signal);
   if (entry === undefined) {
     const token = new Token();
     const listener = (): void => {
       token.cancel();
     };
-    entry = { token, calls: 0, listener };
+    entry = { signal, token, calls: 0, listener };
     entries.set(signal, entry);
     signal.addEventListener('abort', listener, { once: true });
   }
   entry.calls++;
-  return entry.token;
+  return entry;
 }
 
-/** One live call on `signal` settled (or failed to start). */
-export function releaseToken(signal: AbortSignal): void {
-  const entry = entries.get(signal);
-  if (entry === undefined) return;
+/** One live call on the entry's signal settled (or failed to start). */
+export function releaseToken(entry: SignalEntry): void {
   if (--entry.calls === 0) {
-    signal.removeEventListener('abort', entry.listener);
-    entries.delete(signal);
+    entry.signal.removeEventListener('abort', entry.listener);
+    if (entries.get(entry.signal) === entry) entries.delete(entry.signal);
   }
 }
 

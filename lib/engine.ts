@@ -18,7 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { acquireToken, releaseToken } from './abort';
+import { acquireToken, releaseToken, type SignalEntry } from './abort';
 import {
   BrakeError,
   CancelledError,
@@ -38,7 +38,16 @@ import {
   type StatusName,
 } from './errors';
 import { native } from './native';
-import type { NativeEngine, NativeFailure, NativeModule } from './native-types';
+import {
+  DRAIN_SLICE,
+  REP_FALSE,
+  REP_NULL,
+  REP_NUMBER,
+  REP_TRUE,
+  type NativeEngine,
+  type NativeFailure,
+  type NativeModule,
+} from './native-types';
 
 /** Lowest id the engine assigns itself (2^52). */
 export const AUTO_CALL_ID_BASE = 2 ** 52;
@@ -89,11 +98,14 @@ const STATUS_SCRIPT = STATUS_NAMES.indexOf('SCRIPT_ERROR');
 const STATUS_HTTP = STATUS_NAMES.indexOf('HTTP_ERROR');
 const STATUS_LLM = STATUS_NAMES.indexOf('LLM_ERROR');
 
-/** One in-flight call: what settles its promise. */
-class Pending {
-  resolve!: (value: any) => void;
-  reject!: (error: unknown) => void;
-  constructor(readonly signal: AbortSignal | undefined) {}
+// new Promise(capture) hands its resolving functions over without a closure per call.
+const captured: { resolve: (value: any) => void; reject: (error: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function capture(resolve: (value: any) => void, reject: (error: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
 }
 
 /** A map key for an id: a number when safe, else a bigint. Returns undefined when invalid. */
@@ -110,10 +122,20 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #native: NativeEngine;
   readonly #addon: NativeModule;
   readonly #params: Map<string, readonly string[]>;
-  readonly #pending = new Map<number | bigint, Pending>();
+  // In-flight calls, by slot (lib's own small integer per call, handed to the
+  // addon and back with the completion): parallel arrays, so a call costs no
+  // object or hash entry of its own. A settled call's slot goes to #free.
+  readonly #resolves: Array<((value: any) => void) | undefined> = [];
+  readonly #rejects: Array<((error: unknown) => void) | undefined> = [];
+  readonly #ids: Array<number | bigint> = [];
+  readonly #signals: Array<SignalEntry | undefined> = [];
+  readonly #free: number[] = [];
+  // Completion slices written by the addon (layout in native-types.ts).
+  readonly #meta = new Int32Array(2 * DRAIN_SLICE);
+  readonly #nums = new Float64Array(DRAIN_SLICE);
   // Kept here (not only passed to the addon): the addon holds it weakly while
   // the engine is idle, so this field is what keeps it alive between calls.
-  readonly #onBatch: (batch: unknown[], more: boolean) => void;
+  readonly #onBatch: (count: number, values: unknown[] | undefined, more: boolean) => void;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
 
@@ -130,14 +152,16 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     // A flood of completions arrives in slices; the next slice is fetched on
     // a later turn so timers and I/O run in between (bounded stalls).
     const drainMore = (): void => this.#native.drain();
-    this.#onBatch = (batch, more) => {
-      this.#settle(batch);
+    this.#onBatch = (count, values, more) => {
+      this.#settle(count, values);
       if (more) setImmediate(drainMore);
     };
     this.#native = new addon.Engine(
       program,
       { workerThreads: options.workerThreads ?? 0, maxCallDepth: options.maxCallDepth ?? 0 },
       this.#onBatch,
+      this.#meta,
+      this.#nums,
     );
   }
 
@@ -235,26 +259,36 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
 
-    const token = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token);
+    const entry = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token);
+    const token = entry?.token;
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#resolves.length;
     const auto = key === undefined;
     for (;;) {
       if (auto) key = this.#nextId++;
       try {
-        this.#native.start(key!, fn, list, timeoutMs, token);
+        this.#native.start(key!, slot, fn, list, timeoutMs, token);
         break;
       } catch (error) {
         // An assigned id that a user happened to choose: take the next one.
         if (auto && (error as BrakeError)?.code === 'ERR_BRAKE_DUPLICATE_CALL_ID') continue;
-        if (signal !== undefined) releaseToken(signal);
+        if (entry !== undefined) releaseToken(entry);
+        if (slot === this.#resolves.length) this.#resolves.push(undefined);
+        this.#free.push(slot);
         return Promise.reject(error);
       }
     }
-    const pending = new Pending(signal);
-    const promise = new Promise<CallResult<F, K>>((resolve, reject) => {
-      pending.resolve = resolve;
-      pending.reject = reject;
-    });
-    this.#pending.set(key!, pending);
+    const promise = new Promise<CallResult<F, K>>(capture);
+    if (slot === this.#resolves.length) {
+      this.#resolves.push(captured.resolve);
+      this.#rejects.push(captured.reject);
+      this.#ids.push(key!);
+      this.#signals.push(entry);
+    } else {
+      this.#resolves[slot] = captured.resolve;
+      this.#rejects[slot] = captured.reject;
+      this.#ids[slot] = key!;
+      this.#signals[slot] = entry;
+    }
     return promise;
   }
 
@@ -301,33 +335,48 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     });
   }
 
-  // Receives every completion drained in one go: [id, status, payload] triples.
+  // Receives one slice of completions (layout in native-types.ts).
   //
   // Errors built here carry no JS stack: the only JS frames at this point are
   // this callback's, which say nothing about the call (capturing them was
   // most of the cost of settling 100k cancelled calls). ScriptError carries
   // the script's own stack in `frames`.
-  #settle(batch: unknown[]): void {
-    const pending = this.#pending;
+  #settle(count: number, values: unknown[] | undefined): void {
+    const meta = this.#meta;
+    const nums = this.#nums;
+    const resolves = this.#resolves;
+    const rejects = this.#rejects;
+    const signals = this.#signals;
+    const free = this.#free;
     const stackTraceLimit = Error.stackTraceLimit;
     let stackless = false;
+    let next = 0;
     try {
-      for (let i = 0; i < batch.length; i += 3) {
-        const id = batch[i] as number | bigint;
-        const p = pending.get(id);
-        if (p === undefined) continue;
-        pending.delete(id);
-        if (p.signal !== undefined) releaseToken(p.signal);
-        const status = batch[i + 1] as number;
+      for (let k = 0; k < count; k++) {
+        const slot = meta[2 * k];
+        const code = meta[2 * k + 1];
+        const rep = code >>> 16;
+        const payload =
+          rep === REP_NUMBER ? nums[k] : rep === REP_NULL ? null : rep === REP_TRUE ? true : rep === REP_FALSE ? false : values![next++];
+        const resolve = resolves[slot];
+        const reject = rejects[slot]!;
+        const entry = signals[slot];
+        if (resolve === undefined) continue;
+        resolves[slot] = undefined;
+        rejects[slot] = undefined;
+        signals[slot] = undefined;
+        free.push(slot);
+        if (entry !== undefined) releaseToken(entry);
+        const status = code & 0xff;
         if (status === STATUS_OK) {
-          p.resolve(batch[i + 2]);
+          resolve(payload);
           continue;
         }
         if (!stackless) {
           stackless = true;
           Error.stackTraceLimit = 0;
         }
-        p.reject(failure(id, status, batch[i + 2] as NativeFailure | number, p.signal));
+        reject(failure(this.#ids[slot], status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
       }
     } finally {
       if (stackless) Error.stackTraceLimit = stackTraceLimit;
@@ -338,17 +387,18 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
 function failure(
   id: number | bigint,
   status: number,
-  f: NativeFailure | number,
+  originCode: number,
+  f: NativeFailure | null,
   signal: AbortSignal | undefined,
 ): Error {
   if (status === STATUS_CANCELLED || status === STATUS_TIMEOUT) {
-    const origin = status === STATUS_TIMEOUT ? 'timeout' : (ORIGINS[f as number] ?? 'cancel');
+    const origin = status === STATUS_TIMEOUT ? 'timeout' : (ORIGINS[originCode] ?? 'cancel');
     const options = origin === 'signal' ? { callId: id, origin, cause: signal?.reason } : { callId: id, origin };
     return status === STATUS_TIMEOUT
       ? new TimeoutError('The call timed out', options)
       : new CancelledError('The operation was aborted', options);
   }
-  const [message, , kind, flat] = f as NativeFailure;
+  const [message, kind, flat] = f!;
   if (status === STATUS_SCRIPT) {
     const frames: ScriptFrame[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) frames.push({ function: flat[i] as string, line: flat[i + 1] as number });

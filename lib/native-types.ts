@@ -4,27 +4,30 @@
  * internal; the public API is lib/engine.ts.
  */
 
-/** One completed call, flattened into the batch array: [callId, status, payload]. */
 export type NativeCallId = number | bigint;
 
-/**
- * Payload of a failed call: [message, origin, errorKind, frames], where
- * origin is a brake_origin number (0 none, 1 cancel, 2 token, 3 timeout,
- * 4 close, 5 parent) and frames a flat [function, line, function, line, ...].
- */
-export type NativeFailure = [message: string, origin: number, errorKind: string, frames: Array<string | number>];
+/** Payload of a failed call (other than a cancellation): [message, errorKind, frames], frames a flat [function, line, ...]. */
+export type NativeFailure = [message: string, errorKind: string, frames: Array<string | number>];
+
+/** Completions per slice: the size of the typed arrays handed to the addon. */
+export const DRAIN_SLICE = 4096;
+/** Where completion k's payload is (meta[2k+1] >>> 16). */
+export const REP_VALUE = 0; // values[next++] (a NativeFailure for failures)
+export const REP_NUMBER = 1; // nums[k]
+export const REP_TRUE = 2;
+export const REP_FALSE = 3;
+export const REP_NULL = 4; // also: no payload (cancellations)
 
 /**
- * Receives every completion drained in one go, flattened as triples:
- * batch[3i] = call id (number when <= 2^53-1, else bigint), batch[3i+1] =
- * status (0 = OK), batch[3i+2] = the converted value when OK; for CANCELLED
- * and TIMEOUT the brake_origin number; for any other status a NativeFailure.
+ * Receives one slice of `count` completions, written by the addon into the
+ * typed arrays given to the Engine constructor: meta[2k] = the call's slot
+ * (as passed to start), meta[2k+1] = status | origin << 8 | rep << 16
+ * (origin: the brake_origin number, 0 none, 1 cancel, 2 token, 3 timeout,
+ * 4 close, 5 parent). `values` holds, in order, the payloads with rep
+ * REP_VALUE (undefined when none). `more` is true when completions remain
+ * queued (floods come in slices): call `drain()` on a later turn.
  */
-/**
- * Receives drained completions. `more` is true when completions remain queued
- * (the addon delivers floods in slices): call `drain()` on a later turn.
- */
-export type NativeBatchCallback = (batch: unknown[], more: boolean) => void;
+export type NativeBatchCallback = (count: number, values: unknown[] | undefined, more: boolean) => void;
 
 export interface NativeEngineOptions {
   workerThreads: number;
@@ -46,9 +49,16 @@ export interface NativeEngine {
    * Starts a call (brake_call_start). Throws the class for the status on
    * failure (DuplicateCallIdError, UnknownFunctionError, InvalidArgumentError,
    * EngineClosedError). `args` is an array of JS values converted in place.
-   * timeoutMs 0 = none; token may be undefined.
+   * `slot` (an int32 >= 0) comes back with the completion. timeoutMs 0 = none; token may be undefined.
    */
-  start(id: NativeCallId, fn: string, args: readonly unknown[], timeoutMs: number, token: NativeToken | undefined): void;
+  start(
+    id: NativeCallId,
+    slot: number,
+    fn: string,
+    args: readonly unknown[],
+    timeoutMs: number,
+    token: NativeToken | undefined,
+  ): void;
   /** brake_cancel: true when a live call was found. */
   cancel(id: NativeCallId): boolean;
   /** Cancels live calls, joins the workers and delivers their completions (origin close) before returning. Idempotent. */
@@ -67,7 +77,13 @@ export interface NativeProgram {
 
 export interface NativeEngineConstructor {
   /** brake_engine_create with `notify` set; `onBatch` receives the completions. Throws InvalidArgumentError for bad options. */
-  new (program: NativeProgram, options: NativeEngineOptions, onBatch: NativeBatchCallback): NativeEngine;
+  new (
+    program: NativeProgram,
+    options: NativeEngineOptions,
+    onBatch: NativeBatchCallback,
+    meta: Int32Array, // 2 * DRAIN_SLICE
+    nums: Float64Array, // DRAIN_SLICE
+  ): NativeEngine;
 }
 
 /** [file, line, column, message] for each diagnostic. */

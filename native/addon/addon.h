@@ -13,6 +13,9 @@
 
 namespace brake_addon {
 
+// 2^53 - 1: the largest integer a JS number holds exactly.
+constexpr int64_t kMaxSafeInteger = 9007199254740991;
+
 // Per-environment state, owned by the env (napi_set_instance_data).
 struct AddonData {
   Napi::FunctionReference program_ctor;

@@ -3,11 +3,19 @@
 // Completion delivery. The engine is created with brake_engine_options.notify.
 // A worker calls notify() when the engine's completion queue goes from empty
 // to non-empty (coalesced); notify() makes one call on the engine's single
-// thread-safe function; its JS-thread callback runs brake_engine_drain, whose
-// completion callback (on_complete) converts each result and collects it,
-// and then calls lib's onBatch once with the whole batch. Nothing per call
-// but the converted arguments and result: no per-call thread-safe function,
-// async work or persistent reference.
+// thread-safe function; its JS-thread callback runs brake_engine_drain_max,
+// whose completion callback (on_complete) writes each result into two typed
+// arrays lib handed over at construction, and then calls lib's onBatch once
+// for the whole slice. Nothing per call but the converted arguments and
+// result: no per-call thread-safe function, async work or persistent
+// reference, and for results that are numbers, booleans or null (and for
+// cancellations) not even a JS value: only stores into the typed arrays.
+//
+// The slice layout (the contract with lib/engine.ts, see native-types.ts):
+// for completion k, meta[2k] = lib's slot for the call (the call's
+// user_data), meta[2k+1] = status | origin << 8 | rep << 16, where rep says
+// where the payload is: kRepValue = the next element of the `values` array,
+// kRepNumber = nums[k], kRepTrue/kRepFalse/kRepNull = that constant.
 //
 // Liveness. While live calls > 0 (counted on the JS thread: +1 per admitted
 // start, -1 per drained completion) the thread-safe function is ref'd (keeps
@@ -22,7 +30,7 @@
 // m_tearing_down and touches no JS. Channel outlives both the engine and the
 // thread-safe function (refcount), so a late notify never reaches freed memory.
 //
-// Invariants: m_engine, m_live, m_batch* and the Channel's refs are JS-thread
+// Invariants: m_engine, m_live, the slice state and the Channel's refs are JS-thread
 // only. Channel::tsfn is read by workers under Channel::mu and cleared under
 // it when Node finalizes the thread-safe function.
 #include <cmath>
@@ -34,6 +42,13 @@ namespace brake_addon {
 namespace {
 
 class EngineWrap;
+
+// Where a completion's payload is (meta[2k+1] >> 16).
+enum Rep : int32_t { kRepValue = 0, kRepNumber = 1, kRepTrue = 2, kRepFalse = 3, kRepNull = 4 };
+
+// The wrap whose engine is being drained on this thread: completions carry
+// lib's slot as their user_data, so on_complete finds its wrap here.
+thread_local EngineWrap* t_draining = nullptr;
 
 struct Channel {
   std::mutex mu;
@@ -80,9 +95,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  private:
   static constexpr size_t kDrainSlice = 4096;
   void drain(napi_env env, bool all);
+  bool drain_slice(napi_env env, bool all);
   void add_live();
   void release_engine();
-  void append(napi_value v) { m_batch.push_back(v); }
+  void put(int32_t slot, int32_t code) {
+    m_meta[2 * m_count] = slot;
+    m_meta[2 * m_count + 1] = code;
+    m_count++;
+  }
 
   napi_env m_env = nullptr;
   AddonData* m_data = nullptr;
@@ -94,19 +114,45 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool m_held = false;  // tsfn ref'd and onBatch strong (live calls > 0)
   bool m_draining = false;
   bool m_tearing_down = false;
-  std::vector<napi_value> m_batch;  // handles valid only inside drain()
+  // The slice being drained (valid only inside drain_slice): lib's typed
+  // arrays (held by m_arrays) and the payloads that need a JS value.
+  int32_t* m_meta = nullptr;  // 2 * kDrainSlice
+  double* m_nums = nullptr;   // kDrainSlice
+  size_t m_count = 0;
+  Napi::Reference<Napi::Array> m_arrays;
+  std::vector<napi_value> m_values;
 };
 
-// new Engine(program, { workerThreads, maxCallDepth }, onBatch)
+// Reads the data pointer of typed array `v` of `type` holding at least `n` elements.
+template <typename T>
+T* typed_data(napi_env env, napi_value v, napi_typedarray_type type, size_t n) {
+  bool ok = false;
+  if (napi_is_typedarray(env, v, &ok) != napi_ok || !ok) return nullptr;
+  napi_typedarray_type t;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
+  return t == type && length >= n ? static_cast<T*>(data) : nullptr;
+}
+
+// new Engine(program, { workerThreads, maxCallDepth }, onBatch, meta: Int32Array, nums: Float64Array)
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   napi_env env = info.Env();
   m_env = env;
   m_data = addon_data(env);
   const brake_program* program = info.Length() > 0 ? unwrap_program(env, info[0]) : nullptr;
-  if (!program || info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction()) {
-    throw_type_error(env, "Engine(program, options, onBatch)");
+  if (info.Length() >= 5) {
+    m_meta = typed_data<int32_t>(env, info[3], napi_int32_array, 2 * kDrainSlice);
+    m_nums = typed_data<double>(env, info[4], napi_float64_array, kDrainSlice);
+  }
+  if (!program || !info[1].IsObject() || !info[2].IsFunction() || !m_meta || !m_nums) {
+    throw_type_error(env, "Engine(program, options, onBatch, Int32Array(8192), Float64Array(4096))");
     return;
   }
+  Napi::Array arrays = Napi::Array::New(env, 2);
+  arrays.Set(0u, info[3]);
+  arrays.Set(1u, info[4]);
+  m_arrays = Napi::Persistent(arrays);
   Napi::Object opts = info[1].As<Napi::Object>();
   brake_engine_options o;
   brake_engine_options_init(&o);
@@ -156,7 +202,11 @@ EngineWrap::~EngineWrap() {
 // then lets go of the channel and the thread-safe function.
 void EngineWrap::release_engine() {
   if (m_engine) {
+    // Its remaining completions go nowhere (on_complete ignores them).
+    EngineWrap* outer = t_draining;
+    t_draining = nullptr;
     brake_engine_free(m_engine);
+    t_draining = outer;
     m_engine = nullptr;
   }
   if (m_channel) {
@@ -189,22 +239,31 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
 // Delivers at most kDrainSlice completions per JS turn; when more remain,
 // onBatch is told so and lib schedules the next slice with setImmediate, so
 // a flood (100k calls cancelled by one abort) never stalls the event loop for
-// longer than one slice. `all` (close) delivers everything at once.
+// longer than one slice. `all` (close) delivers every slice before returning.
 void EngineWrap::drain(napi_env env, bool all) {
   if (!m_engine || m_draining) return;
-  m_draining = true;
-  m_batch.clear();
-  int more = 0;
-  brake_engine_drain_max(m_engine, all ? 0 : kDrainSlice, &more);
-  m_draining = false;
-  // One array of exactly the right length (no growth while filling it).
-  napi_value batch = nullptr;
-  size_t n = m_batch.size();
-  if (n > 0) {
-    napi_create_array_with_length(env, n, &batch);
-    for (size_t i = 0; i < n; i++) napi_set_element(env, batch, static_cast<uint32_t>(i), m_batch[i]);
+  while (drain_slice(env, all) && all && m_engine) {
   }
-  m_batch.clear();
+}
+
+// One slice; returns whether completions remain queued.
+bool EngineWrap::drain_slice(napi_env env, bool all) {
+  m_draining = true;
+  m_count = 0;
+  m_values.clear();
+  int more = 0;
+  EngineWrap* outer = t_draining;
+  t_draining = this;
+  brake_engine_drain_max(m_engine, kDrainSlice, &more);
+  t_draining = outer;
+  m_draining = false;
+  size_t n = m_count;
+  napi_value values = nullptr;
+  if (!m_values.empty()) {
+    napi_create_array_with_length(env, m_values.size(), &values);
+    for (size_t i = 0; i < m_values.size(); i++) napi_set_element(env, values, static_cast<uint32_t>(i), m_values[i]);
+  }
+  m_values.clear();
   napi_value cb = nullptr;
   if (!m_on_batch.IsEmpty()) {
     Napi::Function f = m_on_batch.Value();
@@ -216,14 +275,17 @@ void EngineWrap::drain(napi_env env, bool all) {
     napi_reference_unref(env, m_on_batch, nullptr);
   }
   if ((n > 0 || more) && cb) {
-    napi_value args[2];
-    if (!batch) napi_create_array_with_length(env, 0, &batch);
-    args[0] = batch;
-    napi_get_boolean(env, more != 0, &args[1]);
+    napi_value args[3];
+    napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]);
+    if (values) args[1] = values;
+    else napi_get_undefined(env, &args[1]);
+    // During close the remaining slices follow at once, not on a later turn.
+    napi_get_boolean(env, more != 0 && !all, &args[2]);
     napi_value undefined;
     napi_get_undefined(env, &undefined);
-    napi_call_function(env, undefined, cb, 2, args, nullptr);
+    napi_call_function(env, undefined, cb, 3, args, nullptr);
   }
+  return more != 0;
 }
 
 Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
@@ -231,44 +293,60 @@ Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
-// Runs inside brake_engine_drain, on the JS thread.
+// Runs inside brake_engine_drain_max (or brake_engine_free), on the JS thread.
 void EngineWrap::on_complete(void* user_data, const brake_result* r) {
-  EngineWrap* w = static_cast<EngineWrap*>(user_data);
+  EngineWrap* w = t_draining;
+  if (!w) return;  // freed while tearing down: nobody to tell
   if (w->m_live > 0) w->m_live--;
   if (w->m_tearing_down || !w->m_draining) return;
   napi_env env = w->m_env;
-  int status = brake_result_status(r);
-  w->append(call_id_to_js(env, brake_result_call_id(r)));
-  napi_value s;
-  napi_create_int32(env, status, &s);
-  w->append(s);
+  int32_t slot = static_cast<int32_t>(reinterpret_cast<uintptr_t>(user_data));
+  int32_t status = brake_result_status(r);
   if (status == BRAKE_OK) {
-    napi_value v = value_to_js(env, w->m_data, brake_result_value(r));
-    if (!v) {
-      // Conversion failed (an exception is pending): report it as an internal error.
+    const brake_value* v = brake_result_value(r);
+    switch (brake_value_kind(v)) {
+      case BRAKE_KIND_NULL: w->put(slot, status | kRepNull << 16); return;
+      case BRAKE_KIND_BOOL: w->put(slot, status | (brake_value_get_bool(v) ? kRepTrue : kRepFalse) << 16); return;
+      case BRAKE_KIND_FLOAT:
+        w->m_nums[w->m_count] = brake_value_get_float(v);
+        w->put(slot, status | kRepNumber << 16);
+        return;
+      case BRAKE_KIND_INT: {
+        int64_t i = brake_value_get_int(v);
+        if (i >= -kMaxSafeInteger && i <= kMaxSafeInteger) {
+          w->m_nums[w->m_count] = static_cast<double>(i);
+          w->put(slot, status | kRepNumber << 16);
+          return;
+        }
+        break;  // a bigint
+      }
+      default: break;
+    }
+    napi_value js = value_to_js(env, w->m_data, v);
+    if (!js) {
+      // Conversion failed (an exception is pending): the value is undefined.
       napi_value ignored;
       napi_get_and_clear_last_exception(env, &ignored);
-      napi_get_undefined(env, &v);
+      napi_get_undefined(env, &js);
     }
-    w->append(v);
+    w->m_values.push_back(js);
+    w->put(slot, status | kRepValue << 16);
+    return;
+  }
+  int32_t origin = static_cast<int32_t>(brake_result_origin(r));
+  if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
+    // The common failure: just the origin (lib supplies the message).
+    w->put(slot, status | origin << 8 | kRepNull << 16);
     return;
   }
   napi_value failure, item;
-  if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
-    // The common failure: just the origin (lib supplies the message).
-    napi_create_int32(env, static_cast<int32_t>(brake_result_origin(r)), &failure);
-    w->append(failure);
-    return;
-  }
-  napi_create_array_with_length(env, 4, &failure);
+  napi_create_array_with_length(env, 3, &failure);
   const char* msg = brake_result_message(r);
   napi_create_string_utf8(env, msg ? msg : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 0, item);
-  napi_create_int32(env, static_cast<int32_t>(brake_result_origin(r)), &item);
-  napi_set_element(env, failure, 1, item);
   const char* kind = brake_result_error_kind(r);
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
-  napi_set_element(env, failure, 2, item);
+  napi_set_element(env, failure, 1, item);
   size_t nf = brake_result_frame_count(r);
   napi_value frames;
   napi_create_array_with_length(env, nf * 2, &frames);
@@ -279,8 +357,9 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
     napi_create_uint32(env, brake_result_frame_line(r, i), &item);
     napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
   }
-  napi_set_element(env, failure, 3, frames);
-  w->append(failure);
+  napi_set_element(env, failure, 2, frames);
+  w->m_values.push_back(failure);
+  w->put(slot, status | origin << 8 | kRepValue << 16);
 }
 
 void EngineWrap::add_live() {
@@ -299,24 +378,29 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   brake_call_id id = 0;
-  if (info.Length() < 5 || !js_to_call_id(env, info[0], &id)) {
+  if (info.Length() < 6 || !js_to_call_id(env, info[0], &id)) {
     throw_status(env, BRAKE_INVALID_ARGUMENT,
                  "call id must be a non-zero safe-integer number or a bigint below 2^64");
     return Napi::Value();
   }
+  int32_t slot = -1;
+  if (napi_get_value_int32(env, info[1], &slot) != napi_ok || slot < 0) {
+    throw_type_error(env, "slot must be a non-negative int32");
+    return Napi::Value();
+  }
   std::string fn;
-  if (!read_string(env, info[1], &fn)) {
+  if (!read_string(env, info[2], &fn)) {
     throw_type_error(env, "function name must be a string");
     return Napi::Value();
   }
   bool is_array = false;
-  napi_is_array(env, info[2], &is_array);
+  napi_is_array(env, info[3], &is_array);
   if (!is_array) {
     throw_type_error(env, "arguments must be an array");
     return Napi::Value();
   }
   uint32_t nargs = 0;
-  napi_get_array_length(env, info[2], &nargs);
+  napi_get_array_length(env, info[3], &nargs);
   brake_value* small[8];
   std::vector<brake_value*> large;
   brake_value** args = small;
@@ -328,7 +412,7 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
   uint32_t built = 0;
   for (; built < nargs; built++) {
     napi_value a;
-    napi_get_element(env, info[2], built, &a);
+    napi_get_element(env, info[3], built, &a);
     args[built] = js_to_value(env, m_data, a, &error);
     if (!args[built]) break;
   }
@@ -337,16 +421,17 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
     brake_call_options opts;
     brake_call_options_init(&opts);
     double timeout = 0;
-    napi_get_value_double(env, info[3], &timeout);
+    napi_get_value_double(env, info[4], &timeout);
     // Round a fractional deadline up: 0.5 ms must not become 0 (= no deadline).
     if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     napi_valuetype token_type;
-    napi_typeof(env, info[4], &token_type);
+    napi_typeof(env, info[5], &token_type);
     if (token_type != napi_undefined && token_type != napi_null) {
-      opts.token = unwrap_token(env, info[4]);
+      opts.token = unwrap_token(env, info[5]);
       if (!opts.token) error = "token must be a Token";
     }
-    if (error.empty()) rc = brake_call_start(m_engine, id, fn.c_str(), args, nargs, &opts, on_complete, this);
+    if (error.empty()) rc = brake_call_start(m_engine, id, fn.c_str(), args, nargs, &opts, on_complete,
+                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
   }
   if (rc != BRAKE_OK) error = brake_last_error();
   for (uint32_t i = 0; i < built; i++) brake_value_free(args[i]);

@@ -21,7 +21,7 @@ namespace brake_addon {
 namespace {
 
 constexpr int kMaxDepth = 512;
-constexpr double kMaxSafe = 9007199254740991.0;
+constexpr double kMaxSafe = static_cast<double>(kMaxSafeInteger);
 
 struct ToValue {
   napi_env env;
@@ -237,7 +237,7 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
       break;
     case BRAKE_KIND_INT: {
       int64_t i = brake_value_get_int(v);
-      if (i >= -static_cast<int64_t>(kMaxSafe) && i <= static_cast<int64_t>(kMaxSafe))
+      if (i >= -kMaxSafeInteger && i <= kMaxSafeInteger)
         napi_create_int64(env, i, &out);
       else
         napi_create_bigint_int64(env, i, &out);
