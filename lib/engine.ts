@@ -122,6 +122,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #native: NativeEngine;
   readonly #addon: NativeModule;
   readonly #params: Map<string, readonly string[]>;
+  readonly #fnIndex: Map<string, number>;
   // In-flight calls, by slot (lib's own small integer per call, handed to the
   // addon and back with the completion): parallel arrays, so a call costs no
   // object or hash entry of its own. A settled call's slot goes to #free.
@@ -148,7 +149,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       throw new CompileError(program.map(([file, line, column, message]) => ({ file, line, column, message })));
     }
     this.#addon = addon;
-    this.#params = new Map(program.signatures());
+    const signatures = program.signatures();
+    this.#params = new Map(signatures);
+    this.#fnIndex = new Map(signatures.map(([name], index) => [name, index]));
     // A flood of completions arrives in slices; the next slice is fetched on
     // a later turn so timers and I/O run in between (bounded stalls).
     const drainMore = (): void => this.#native.drain();
@@ -262,11 +265,18 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const entry = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token);
     const token = entry?.token;
     const slot = this.#free.length > 0 ? this.#free.pop()! : this.#resolves.length;
+    // A known function goes by index (no string crossing); an unknown name is
+    // passed as is, for the native UNKNOWN_FUNCTION error in its usual order.
+    const target = this.#fnIndex.get(fn) ?? fn;
     const auto = key === undefined;
     for (;;) {
       if (auto) key = this.#nextId++;
       try {
-        this.#native.start(key!, slot, fn, list, timeoutMs, token);
+        const native = this.#native;
+        if (list.length === 0) native.start(key!, slot, target, timeoutMs, token);
+        else if (list.length === 1) native.start(key!, slot, target, timeoutMs, token, list[0]);
+        else if (list.length === 2) native.start(key!, slot, target, timeoutMs, token, list[0], list[1]);
+        else native.start(key!, slot, target, timeoutMs, token, ...list);
         break;
       } catch (error) {
         // An assigned id that a user happened to choose: take the next one.

@@ -48,16 +48,18 @@ export interface NativeEngine {
   /**
    * Starts a call (brake_call_start). Throws the class for the status on
    * failure (DuplicateCallIdError, UnknownFunctionError, InvalidArgumentError,
-   * EngineClosedError). `args` is an array of JS values converted in place.
-   * `slot` (an int32 >= 0) comes back with the completion. timeoutMs 0 = none; token may be undefined.
+   * EngineClosedError). `slot` (an int32 >= 0) comes back with the
+   * completion; `fn` is a function name or its index in signatures();
+   * timeoutMs 0 = none; token may be undefined; `args` are the script's
+   * arguments, converted in place.
    */
   start(
     id: NativeCallId,
     slot: number,
-    fn: string,
-    args: readonly unknown[],
+    fn: string | number,
     timeoutMs: number,
     token: NativeToken | undefined,
+    ...args: unknown[]
   ): void;
   /** brake_cancel: true when a live call was found. */
   cancel(id: NativeCallId): boolean;

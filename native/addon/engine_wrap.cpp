@@ -86,7 +86,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static void on_complete(void* user_data, const brake_result* result);
   static void env_cleanup(void* arg);
 
-  Napi::Value start(const Napi::CallbackInfo& info);
+  static napi_value start(napi_env env, napi_callback_info info);
+  void start_call(napi_env env, napi_value* argv, size_t argc);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value live_calls(const Napi::CallbackInfo& info);
@@ -116,6 +117,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool m_tearing_down = false;
   // The slice being drained (valid only inside drain_slice): lib's typed
   // arrays (held by m_arrays) and the payloads that need a JS value.
+  std::vector<std::string> m_functions;  // the program's function names, by index
   int32_t* m_meta = nullptr;  // 2 * kDrainSlice
   double* m_nums = nullptr;   // kDrainSlice
   size_t m_count = 0;
@@ -185,6 +187,14 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     return;
   }
   m_on_batch = Napi::Weak(info[2].As<Napi::Function>());
+  for (size_t i = 0, n = brake_program_function_count(program); i < n; i++) {
+    const char* name = brake_program_function_name(program, i);
+    m_functions.emplace_back(name ? name : "");
+  }
+  napi_value start_fn;
+  napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, this, &start_fn);
+  napi_property_descriptor d = {"start", nullptr, nullptr, nullptr, nullptr, start_fn, napi_default, nullptr};
+  napi_define_properties(env, info.This(), 1, &d);
   napi_type_tag_object(env, info.This(), &kEngineTag);
   napi_add_env_cleanup_hook(env, env_cleanup, this);
   m_hook = true;
@@ -370,37 +380,49 @@ void EngineWrap::add_live() {
   }
 }
 
-// start(id, fn, args, timeoutMs, token | undefined)
-Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  if (!m_engine) {
-    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
-    return Napi::Value();
+// start(id, slot, fn, timeoutMs, token | undefined, ...args): `slot` is lib's
+// index for the call, handed back with its completion (see drain_slice);
+// `fn` is a function's name or its index in the program (lib resolves names
+// it knows). The hottest entry point, so it is a plain N-API callback bound
+// to this wrap (no unwrap, no argument copy), installed on each Engine object.
+napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) {
+  napi_value small[16];
+  size_t argc = 16;
+  void* data = nullptr;
+  napi_get_cb_info(env, cbinfo, &argc, small, nullptr, &data);
+  napi_value* argv = small;
+  std::vector<napi_value> large;
+  if (argc > 16) {
+    large.resize(argc);
+    napi_get_cb_info(env, cbinfo, &argc, large.data(), nullptr, nullptr);
+    argv = large.data();
   }
+  static_cast<EngineWrap*>(data)->start_call(env, argv, argc);
+  return nullptr;
+}
+
+void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
+  if (!m_engine) return throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
   brake_call_id id = 0;
-  if (info.Length() < 6 || !js_to_call_id(env, info[0], &id)) {
-    throw_status(env, BRAKE_INVALID_ARGUMENT,
-                 "call id must be a non-zero safe-integer number or a bigint below 2^64");
-    return Napi::Value();
-  }
+  if (argc < 5 || !js_to_call_id(env, argv[0], &id))
+    return throw_status(env, BRAKE_INVALID_ARGUMENT,
+                        "call id must be a non-zero safe-integer number or a bigint below 2^64");
   int32_t slot = -1;
-  if (napi_get_value_int32(env, info[1], &slot) != napi_ok || slot < 0) {
-    throw_type_error(env, "slot must be a non-negative int32");
-    return Napi::Value();
+  if (napi_get_value_int32(env, argv[1], &slot) != napi_ok || slot < 0)
+    return throw_type_error(env, "slot must be a non-negative int32");
+  std::string name;
+  const char* fn = nullptr;
+  uint32_t index = 0;
+  napi_valuetype fn_type;
+  napi_typeof(env, argv[2], &fn_type);
+  if (fn_type == napi_number) {
+    if (napi_get_value_uint32(env, argv[2], &index) == napi_ok && index < m_functions.size())
+      fn = m_functions[index].c_str();
+  } else if (read_string(env, argv[2], &name)) {
+    fn = name.c_str();
   }
-  std::string fn;
-  if (!read_string(env, info[2], &fn)) {
-    throw_type_error(env, "function name must be a string");
-    return Napi::Value();
-  }
-  bool is_array = false;
-  napi_is_array(env, info[3], &is_array);
-  if (!is_array) {
-    throw_type_error(env, "arguments must be an array");
-    return Napi::Value();
-  }
-  uint32_t nargs = 0;
-  napi_get_array_length(env, info[3], &nargs);
+  if (!fn) return throw_type_error(env, "function must be a name or a function index");
+  size_t nargs = argc - 5;
   brake_value* small[8];
   std::vector<brake_value*> large;
   brake_value** args = small;
@@ -409,11 +431,9 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
     args = large.data();
   }
   std::string error;
-  uint32_t built = 0;
+  size_t built = 0;
   for (; built < nargs; built++) {
-    napi_value a;
-    napi_get_element(env, info[3], built, &a);
-    args[built] = js_to_value(env, m_data, a, &error);
+    args[built] = js_to_value(env, m_data, argv[5 + built], &error);
     if (!args[built]) break;
   }
   int rc = BRAKE_OK;
@@ -421,31 +441,27 @@ Napi::Value EngineWrap::start(const Napi::CallbackInfo& info) {
     brake_call_options opts;
     brake_call_options_init(&opts);
     double timeout = 0;
-    napi_get_value_double(env, info[4], &timeout);
+    napi_get_value_double(env, argv[3], &timeout);
     // Round a fractional deadline up: 0.5 ms must not become 0 (= no deadline).
     if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     napi_valuetype token_type;
-    napi_typeof(env, info[5], &token_type);
+    napi_typeof(env, argv[4], &token_type);
     if (token_type != napi_undefined && token_type != napi_null) {
-      opts.token = unwrap_token(env, info[5]);
+      opts.token = unwrap_token(env, argv[4]);
       if (!opts.token) error = "token must be a Token";
     }
-    if (error.empty()) rc = brake_call_start(m_engine, id, fn.c_str(), args, nargs, &opts, on_complete,
-                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
+    if (error.empty())
+      rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete,
+                            reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
   }
   if (rc != BRAKE_OK) error = brake_last_error();
-  for (uint32_t i = 0; i < built; i++) brake_value_free(args[i]);
-  if (rc != BRAKE_OK) {
-    throw_status(env, rc, error.empty() ? brake_status_message(rc) : error);
-    return Napi::Value();
-  }
+  for (size_t i = 0; i < built; i++) brake_value_free(args[i]);
+  if (rc != BRAKE_OK) return throw_status(env, rc, error.empty() ? brake_status_message(rc) : error);
   if (!error.empty()) {
     if (built < nargs) error = "argument " + std::to_string(built) + ": " + error;
-    throw_status(env, BRAKE_INVALID_ARGUMENT, error);
-    return Napi::Value();
+    return throw_status(env, BRAKE_INVALID_ARGUMENT, error);
   }
   add_live();
-  return Napi::Value();
 }
 
 Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
@@ -494,8 +510,7 @@ Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
 
 Napi::Function define_engine_class(Napi::Env env) {
   return EngineWrap::DefineClass(env, "Engine",
-                                 {EngineWrap::InstanceMethod("start", &EngineWrap::start),
-                                  EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
+                                 {EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
                                   EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more)});

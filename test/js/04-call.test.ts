@@ -55,6 +55,38 @@ describe('call', () => {
     expect(await e.call('add', [2 ** 52, 1])).toBe(2 ** 52 + 1);
   });
 
+  it('any number of arguments crosses in order (0 to 20, positional and named)', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `p${i}`);
+    const source = [1, 3, 9, 17, 20]
+      .map((n) => {
+        const ps = names.slice(0, n);
+        // Weighted sum: a swapped pair of arguments changes the result.
+        const sum = ps.map((p, i) => `${p} * ${i + 1}`).join(' + ');
+        return `function w${n}(${ps.map((p) => `${p}: int`).join(', ')}) -> int { ${sum} }`;
+      })
+      .join('\n');
+    const many = await Engine.fromSource(source, { workerThreads: 1 });
+    try {
+      for (const n of [1, 3, 9, 17, 20]) {
+        const args = Array.from({ length: n }, (_, i) => 100 - i);
+        const expected = args.reduce((acc, a, i) => acc + a * (i + 1), 0);
+        expect(await many.call(`w${n}`, args), `w${n}`).toBe(expected);
+        const named = Object.fromEntries(args.map((a, i) => [`p${i}`, a]).reverse());
+        expect(await many.call(`w${n}`, named), `w${n} named`).toBe(expected);
+      }
+      await expect(many.call('w20', Array.from({ length: 19 }, () => 1))).rejects.toBeInstanceOf(InvalidArgumentError);
+      const wrongType = await settle(many.call('w17', [...Array.from({ length: 16 }, () => 1), 'x']));
+      expect(wrongType.error).toBeInstanceOf(InvalidArgumentError);
+      expect(wrongType.error.message).toContain("'p16'");
+      const cannotCross = await settle(many.call('w17', [...Array.from({ length: 16 }, () => 1), () => 1]));
+      expect(cannotCross.error).toBeInstanceOf(InvalidArgumentError);
+      expect(cannotCross.error.message).toContain('argument 16');
+      expect(many.liveCalls).toBe(0);
+    } finally {
+      await many.close();
+    }
+  });
+
   it('script errors reject with ScriptError, kind and script stack', async () => {
     const { error } = await settle(e.call('outer', ['it broke']));
     expect(error).toBeInstanceOf(ScriptError);
