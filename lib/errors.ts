@@ -72,7 +72,10 @@ export class BrakeError extends Error {
 
   constructor(message: string, code: BrakeErrorCode = 'ERR_BRAKE_INTERNAL', options?: { cause?: unknown }) {
     super(message, options);
-    Object.defineProperty(this, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+    // A plain own data property (enumerable, writable, configurable); set by
+    // assignment, which costs far less than defineProperty when 100k
+    // cancelled calls settle at once.
+    (this as { code: BrakeErrorCode }).code = code;
   }
 }
 BrakeError.prototype.name = 'BrakeError';
