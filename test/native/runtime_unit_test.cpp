@@ -20,26 +20,69 @@ BRAKE_TEST(timer_heap_orders_and_removes) {
   std::mt19937 rng(7);
   auto base = Clock::now();
   for (int i = 0; i < 500; i++) {
-    auto* c = new runtime::Call();
+    auto* c = runtime::Call::create(0);
     calls.push_back(c);
     heap.add(base + std::chrono::milliseconds(rng() % 1000), c, runtime::TimerKind::Sleep);
   }
   // Remove a third at random positions (as cancels do).
   for (int i = 0; i < 500; i += 3) heap.remove(calls[size_t(i)]->sleep_timer);
-  for (int i = 0; i < 500; i += 3) CHECK(calls[size_t(i)]->sleep_timer == SIZE_MAX);
-  // Every other entry still knows its position.
-  for (auto* c : calls)
-    if (c->sleep_timer != SIZE_MAX) CHECK(c->sleep_timer < heap.size());
+  for (int i = 0; i < 500; i += 3) CHECK(calls[size_t(i)]->sleep_timer == runtime::kNoTimer);
+  CHECK_EQ_INT(heap.size(), 500 - 167);
+  // Tombstones never outnumber live timers.
+  CHECK(heap.stored() - heap.size() <= heap.size());
   auto last = Clock::time_point::min();
   size_t popped = 0;
   while (!heap.empty()) {
     auto e = heap.pop();
     CHECK(e.when >= last);
-    CHECK(e.call->sleep_timer == SIZE_MAX);
+    CHECK(e.call->sleep_timer == runtime::kNoTimer);
     last = e.when;
     popped++;
   }
   CHECK_EQ_INT(popped, 500 - 167);
+  CHECK_EQ_INT(heap.stored(), 0);
+  for (auto* c : calls) c->release();
+}
+
+// A mass cancel (every timer removed, in an order unrelated to the heap's)
+// leaves no entry behind, and the next timer still comes out on time and in
+// order; equal deadlines come out first-in first-out.
+BRAKE_TEST(timer_heap_mass_remove_compacts) {
+  constexpr int kCalls = 100000;
+  std::vector<runtime::Call*> calls;
+  runtime::TimerHeap heap;
+  std::mt19937 rng(11);
+  auto base = Clock::now();
+  for (int i = 0; i < kCalls; i++) {
+    auto* c = runtime::Call::create(0);
+    calls.push_back(c);
+    heap.add(base + std::chrono::milliseconds(600000 + rng() % 1000), c, runtime::TimerKind::Sleep);
+    if (i % 4 == 0) heap.add(base + std::chrono::milliseconds(900000), c, runtime::TimerKind::Deadline);
+  }
+  std::vector<runtime::Call*> order = calls;
+  std::shuffle(order.begin(), order.end(), rng);
+  size_t max_stored = 0;
+  for (size_t i = 0; i < order.size(); i++) {
+    runtime::Call* c = order[i];
+    heap.remove(c->sleep_timer);
+    if (c->deadline_timer != runtime::kNoTimer) heap.remove(c->deadline_timer);
+    // Tombstones never outnumber live timers.
+    CHECK(heap.stored() - heap.size() <= heap.size());
+    if (i == order.size() / 2) max_stored = heap.stored();
+  }
+  CHECK(max_stored <= size_t(kCalls));
+  CHECK_EQ_INT(heap.size(), 0);
+  CHECK_EQ_INT(heap.stored(), 0);
+  // Reused afterwards: deadlines in order, ties in insertion order.
+  auto soon = Clock::now() + std::chrono::milliseconds(5);
+  heap.add(soon + std::chrono::milliseconds(1), calls[0], runtime::TimerKind::Sleep);
+  heap.add(soon, calls[1], runtime::TimerKind::Sleep);
+  heap.add(soon, calls[2], runtime::TimerKind::Sleep);
+  CHECK(heap.next_when() == soon);
+  CHECK(heap.pop().call == calls[1]);
+  CHECK(heap.pop().call == calls[2]);
+  CHECK(heap.pop().call == calls[0]);
+  CHECK(heap.empty());
   for (auto* c : calls) c->release();
 }
 
@@ -51,7 +94,7 @@ BRAKE_TEST(call_table_concurrent_insert_find_remove) {
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; i++) {
-        auto* c = new runtime::Call();
+        auto* c = runtime::Call::create(0);
         // Threads share half their ids, so inserts collide.
         c->id = brake_call_id(1 + (i % 2 ? i : t * kPerThread + i));
         if (!table.insert(c)) {
@@ -107,6 +150,7 @@ BRAKE_TEST(values_equal_is_deep) {
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(timer_heap_orders_and_removes),
+      TEST_ENTRY(timer_heap_mass_remove_compacts),
       TEST_ENTRY(call_table_concurrent_insert_find_remove),
       TEST_ENTRY(heap_collects_garbage_and_cycles),
       TEST_ENTRY(values_equal_is_deep),

@@ -18,7 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <optional>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -52,26 +52,77 @@ constexpr uint32_t kCommitted = 0x100;
 
 enum class Phase : uint8_t { Queued, Ready, Sleeping, Done };
 
-struct Call {
+// No timer (Call::sleep_timer, Call::deadline_timer).
+constexpr uint32_t kNoTimer = UINT32_MAX;
+
+// One allocation per call: the Call, then (when the call runs code) the
+// storage of its fiber's first frame and value stack (Fiber::inline_bytes),
+// so a call that sleeps holds no other heap block of its own.
+struct alignas(16) Call {
+  // A call with `storage` bytes after it for its fiber (0: none). The
+  // storage is 16-byte aligned: operator new aligns the call so, and the
+  // call's size is a multiple of its alignment.
+  static Call* create(size_t storage) {
+    return new (::operator new(sizeof(Call) + storage)) Call();
+  }
+  void* storage() { return this + 1; }
+
+  Call() {}
+  ~Call() {
+    if (has_fiber) fiber.~Fiber();
+    if (has_result) result.~brake_result();
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
   std::atomic<uint32_t> refs{1};
   std::atomic<uint32_t> state{0};
   brake_call_id id = 0;
   Worker* worker = nullptr;
-  uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
   brake_completion_fn done = nullptr;
   void* user_data = nullptr;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // The call table's bucket chain, guarded by its shard mutex: the next
+  // call, and the link that points at this one. Atomic (always relaxed)
+  // only so that CallTable::prefetch may read them without the lock.
+  std::atomic<Call*> table_next{nullptr};
+  std::atomic<std::atomic<Call*>*> table_pprev{nullptr};
   // Token bookkeeping (guarded by the token's mutex).
   brake_token* token = nullptr;
-  size_t token_index = 0;
+  uint32_t token_index = 0;
+  uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
 
-  // ---- worker-owned (the fiber is built by the starting thread, before
-  // the call is posted, then belongs to the worker)
+  // ---- worker-owned (the fiber and the deadline are set by the starting
+  // thread, before the call is posted, then belong to the worker)
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  uint32_t sleep_timer = kNoTimer;    // handle in the worker's timer heap
+  uint32_t deadline_timer = kNoTimer; // handle in the worker's timer heap
   Phase phase = Phase::Queued;
-  std::optional<vm::Fiber> fiber; // embedded: one allocation per call
-  size_t sleep_timer = SIZE_MAX;    // position in the worker's timer heap
-  size_t deadline_timer = SIZE_MAX; // position in the worker's timer heap
-  brake_result result;
+  bool has_fiber = false;
+  bool has_result = false;
+  // The fiber while the call runs, then its result: the two are never
+  // needed at once, so they share storage. settle() ends the one and begins
+  // the other; the result is read only after the call is Done.
+  union {
+    vm::Fiber fiber;
+    brake_result result;
+  };
+
+  void start_fiber(const vm::CompiledProgram& program, uint32_t max_depth) {
+    new (&fiber) vm::Fiber(program, function, max_depth, storage());
+    has_fiber = true;
+  }
+  // Ends the fiber (freeing its heap) and returns the call's (new) result.
+  brake_result& settle() {
+    if (has_fiber) {
+      fiber.~Fiber();
+      has_fiber = false;
+    }
+    if (!has_result) {
+      new (&result) brake_result();
+      has_result = true;
+    }
+    return result;
+  }
 
   // Requests cancellation with `origin`. True when this request won (no
   // earlier cancel and no committed outcome). Any thread.
@@ -93,8 +144,20 @@ struct Call {
 
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      this->~Call();
+      ::operator delete(this);
+    }
   }
 };
+
+static_assert(alignof(Call) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__, "Call::create relies on operator new's alignment");
+
+// Starts fetching the call's own cache lines (not its fiber's inline stack),
+// for loops over many calls scattered over memory (a mass cancel).
+inline void prefetch_call(const Call* call) {
+  const char* p = reinterpret_cast<const char*>(call);
+  for (size_t offset = 0; offset < sizeof(Call); offset += 64) __builtin_prefetch(p + offset, 1);
+}
 
 } // namespace brake::runtime

@@ -48,6 +48,13 @@ public:
   int start(const StartRequest& r, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
+  // Live timers of all workers, as of the end of each worker's latest loop
+  // iteration (for tests of "nothing leaks").
+  size_t pending_timers() const {
+    size_t n = 0;
+    for (const auto& w : m_workers) n += w->pending_timers();
+    return n;
+  }
   // Runs up to `max` queued callbacks (0 = all); *more: whether some remain.
   size_t drain(size_t max, bool* more);
   int close(std::string& message);
@@ -65,6 +72,8 @@ public:
   void deliver(std::vector<Call*>& calls);
 
 private:
+  // Runs each call's completion callback, then complete()s it.
+  void run_callbacks(Call* const* calls, size_t n);
   void complete(Call* call); // after the callback: remove from the table
   void ticker_loop();
   bool interrupt_overdue(int64_t now);

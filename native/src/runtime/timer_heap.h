@@ -1,12 +1,34 @@
 // timer_heap.h: a worker's timers (sleeps and call deadlines).
 //
-// A binary min-heap that tells each entry's owner where the entry is, so a
-// cancelled sleep is removed at once (no lazily-expiring leftovers: a
-// cancelled 10 s sleep leaves nothing behind). Worker thread only.
+// A binary min-heap of small entries (deadline, sequence, handle). A timer's
+// owner knows it by a stable handle: an index into m_slots, which holds the
+// timer's call and kind. Moving entries inside the heap touches nothing but
+// the heap array, so adding, firing and removing never write to (and so never
+// miss the cache on) the calls of other timers.
+//
+// Removal leaves a tombstone: the handle's slot is cleared at once (O(1)) and
+// its heap entry is dropped later, when it is found at the top or when the
+// heap is compacted. Invariants:
+//  - size() counts live timers only; tombstones are never reported.
+//  - next_when() first drops the tombstones at the top, so it is the next
+//    real deadline: a worker never wakes early for a cancelled 10 s sleep.
+//    pop_due() drops only tombstones that are due themselves. (Dropping them
+//    lazily, not in remove(), matters for a mass cancel: it removes the
+//    timers in about the heap's own order, and one sift per removal would
+//    cost O(log n) cache misses each; instead they usually all go at once
+//    when the last live timer does.)
+//  - Tombstones never outnumber live timers: when they would, the heap is
+//    compacted in O(n), i.e. amortised O(1) per removal. When the last live
+//    timer goes, everything is dropped and oversized arrays are freed, so a
+//    mass cancel leaves nothing behind.
+//  - A slot is reused only after its heap entry is gone.
+// Worker thread only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "runtime/call.h"
@@ -18,74 +40,158 @@ enum class TimerKind : uint8_t { Sleep, Deadline };
 class TimerHeap {
 public:
   using Clock = std::chrono::steady_clock;
-  struct Entry {
+  struct Due {
     Clock::time_point when;
-    uint64_t seq; // FIFO among equal deadlines
     Call* call;
     TimerKind kind;
   };
 
-  bool empty() const { return m_heap.empty(); }
-  size_t size() const { return m_heap.size(); }
-  const Entry& top() const { return m_heap.front(); }
+  bool empty() const { return m_live == 0; }
+  // Live timers.
+  size_t size() const { return m_live; }
+  // Heap entries including tombstones (for tests of compaction).
+  size_t stored() const { return m_heap.size(); }
+  // The earliest live deadline. Not empty().
+  Clock::time_point next_when() {
+    drop_dead_tops();
+    return Clock::time_point(Clock::duration(m_heap.front().when));
+  }
 
+  // Adds a timer and records its handle in the call (slot_of).
   void add(Clock::time_point when, Call* call, TimerKind kind) {
-    m_heap.push_back(Entry{when, m_seq++, call, kind});
-    place(m_heap.size() - 1);
-    sift_up(m_heap.size() - 1);
+    uint32_t slot;
+    if (!m_free.empty()) {
+      slot = m_free.back();
+      m_free.pop_back();
+      m_slots[slot] = tag(call, kind);
+    } else {
+      slot = uint32_t(m_slots.size());
+      m_slots.push_back(tag(call, kind));
+    }
+    m_heap.push_back(Entry{when.time_since_epoch().count(), m_seq++, slot});
+    std::push_heap(m_heap.begin(), m_heap.end(), Later());
+    slot_of(call, kind) = slot;
+    m_live++;
   }
 
-  // Removes the entry at `pos` (as recorded in its call).
-  void remove(size_t pos) {
-    size_t last = m_heap.size() - 1;
-    slot_of(m_heap[pos]) = SIZE_MAX;
-    if (pos != last) {
-      m_heap[pos] = m_heap[last];
-      place(pos);
-    }
-    m_heap.pop_back();
-    if (pos < m_heap.size()) {
-      sift_up(pos);
-      sift_down(pos);
-    }
+  // Removes the timer with handle `slot` (as recorded in its call), which
+  // must be live, and clears the call's handle.
+  void remove(uint32_t slot) {
+    uintptr_t word = m_slots[slot];
+    slot_of(call_of(word), kind_of(word)) = kNoTimer;
+    m_slots[slot] = 0; // tombstone until its entry leaves the heap
+    m_live--;
+    m_dead++;
+    settle();
   }
 
-  Entry pop() {
-    Entry e = m_heap.front();
-    remove(0);
-    return e;
+  // When the earliest live timer is due at `now`, removes it into `due`,
+  // clears the call's handle and returns true.
+  bool pop_due(Clock::time_point now, Due& due) {
+    int64_t limit = now.time_since_epoch().count();
+    while (!m_heap.empty() && m_heap.front().when <= limit) {
+      uintptr_t word = m_slots[m_heap.front().slot];
+      if (word == 0) {
+        drop_top();
+        m_dead--;
+        continue;
+      }
+      due = Due{Clock::time_point(Clock::duration(m_heap.front().when)), call_of(word), kind_of(word)};
+      slot_of(due.call, due.kind) = kNoTimer;
+      drop_top();
+      m_live--;
+      settle();
+      return true;
+    }
+    return false;
+  }
+
+  // Removes and returns the earliest timer (not empty()), due or not.
+  Due pop() {
+    Due due;
+    pop_due(next_when(), due);
+    return due;
   }
 
 private:
-  static size_t& slot_of(const Entry& e) { return e.kind == TimerKind::Sleep ? e.call->sleep_timer : e.call->deadline_timer; }
-  static bool before(const Entry& a, const Entry& b) { return a.when < b.when || (a.when == b.when && a.seq < b.seq); }
-  void place(size_t i) { slot_of(m_heap[i]) = i; }
-  void swap_entries(size_t a, size_t b) {
-    std::swap(m_heap[a], m_heap[b]);
-    place(a);
-    place(b);
-  }
-  void sift_up(size_t i) {
-    while (i > 0) {
-      size_t parent = (i - 1) / 2;
-      if (!before(m_heap[i], m_heap[parent])) break;
-      swap_entries(i, parent);
-      i = parent;
+  // 16 bytes. `seq` orders equal deadlines first-in first-out; it is
+  // compared with wrap-around, which is exact as long as two timers with the
+  // same deadline (to the nanosecond) are added fewer than 2^31 timers apart.
+  struct Entry {
+    int64_t when; // steady_clock ticks
+    uint32_t seq;
+    uint32_t slot;
+  };
+  // Heap order for the std:: heap algorithms (a max-heap of "later"). A
+  // function object, so the algorithms inline it.
+  struct Later {
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.when > b.when || (a.when == b.when && int32_t(a.seq - b.seq) > 0);
     }
+  };
+  // A slot holds the call pointer with the kind in its low bit (calls are
+  // at least 8-byte aligned), or 0 for a tombstone or a free slot.
+  static uintptr_t tag(Call* call, TimerKind kind) { return reinterpret_cast<uintptr_t>(call) | uintptr_t(kind); }
+  static Call* call_of(uintptr_t word) { return reinterpret_cast<Call*>(word & ~uintptr_t(1)); }
+  static TimerKind kind_of(uintptr_t word) { return TimerKind(word & 1); }
+  static uint32_t& slot_of(Call* call, TimerKind kind) {
+    return kind == TimerKind::Sleep ? call->sleep_timer : call->deadline_timer;
   }
-  void sift_down(size_t i) {
-    for (;;) {
-      size_t l = 2 * i + 1, r = l + 1, m = i;
-      if (l < m_heap.size() && before(m_heap[l], m_heap[m])) m = l;
-      if (r < m_heap.size() && before(m_heap[r], m_heap[m])) m = r;
-      if (m == i) break;
-      swap_entries(i, m);
-      i = m;
+
+  void drop_top() {
+    m_free.push_back(m_heap.front().slot);
+    std::pop_heap(m_heap.begin(), m_heap.end(), Later());
+    m_heap.pop_back();
+  }
+
+  // Not empty(): the top is then live.
+  void drop_dead_tops() {
+    while (m_slots[m_heap.front().slot] == 0) {
+      drop_top();
+      m_dead--;
     }
   }
 
+  // Restores the invariants after a removal.
+  void settle() {
+    if (m_live == 0) reset();
+    else if (m_dead > m_live) compact();
+  }
+
+  // Drops every tombstone and rebuilds the heap.
+  void compact() {
+    size_t kept = 0;
+    for (const Entry& e : m_heap) {
+      if (m_slots[e.slot] == 0) m_free.push_back(e.slot);
+      else m_heap[kept++] = e;
+    }
+    m_heap.resize(kept);
+    m_dead = 0;
+    std::make_heap(m_heap.begin(), m_heap.end(), Later());
+    if (m_heap.capacity() > kKeepCapacity && m_heap.capacity() > 4 * m_heap.size()) m_heap.shrink_to_fit();
+  }
+
+  // No live timer: drop every entry and slot, and free oversized arrays.
+  void reset() {
+    m_heap.clear();
+    m_slots.clear();
+    m_free.clear();
+    m_dead = 0;
+    if (m_heap.capacity() > kKeepCapacity) m_heap.shrink_to_fit();
+    if (m_slots.capacity() > kKeepCapacity) m_slots.shrink_to_fit();
+    if (m_free.capacity() > kKeepCapacity) m_free.shrink_to_fit();
+  }
+
+  // Arrays this small are kept when they empty (no churn for a worker that
+  // runs a few sleeps at a time).
+  static constexpr size_t kKeepCapacity = 64;
+
   std::vector<Entry> m_heap;
-  uint64_t m_seq = 0;
+  std::vector<uintptr_t> m_slots;
+  std::vector<uint32_t> m_free; // slots whose entries have left the heap
+  size_t m_live = 0;
+  size_t m_dead = 0;
+  uint32_t m_seq = 0;
 };
 
 } // namespace brake::runtime

@@ -17,6 +17,8 @@ thread_local bool t_on_worker = false;
 constexpr auto kSlice = std::chrono::milliseconds(2);
 // How long an idle worker polls its inbox before blocking.
 constexpr auto kSpin = std::chrono::microseconds(50);
+// Message and call arrays up to this many entries are kept for reuse.
+constexpr size_t kKeepCapacity = 4096;
 } // namespace
 
 bool on_worker_thread() { return t_on_worker; }
@@ -26,8 +28,8 @@ Worker::Worker(Engine& engine, size_t index) : m_engine(engine), m_index(index) 
 Worker::~Worker() {
   // Messages posted after the thread finished its last call (a cancel racing
   // the end of a call) only hold references.
-  for (Message& m : m_inbox)
-    if (m.call) m.call->release();
+  for (Message& m : m_inbox) discard(m);
+  flush_token_refs();
 }
 
 void Worker::start() {
@@ -45,8 +47,31 @@ void Worker::post(MessageKind kind, Call* call) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    m_inbox.push_back(Message{kind, call});
+    m_inbox.push_back(Message{kind, {call}});
     if (call) call->retain(); // only once queued: a failed push leaks nothing
+    wake = m_waiting;
+    m_waiting = false;
+  }
+  interrupt();
+  if (wake) m_cv.notify_one();
+}
+
+void Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
+  try {
+    std::lock_guard<std::mutex> lock(m_mu);
+    Message m{MessageKind::CancelMany, {nullptr}};
+    m.calls = calls.get();
+    m_inbox.push_back(m);
+    calls.release(); // now owned by the message
+  } catch (const std::bad_alloc&) {
+    for (Call* c : *calls) c->release();
+  }
+}
+
+void Worker::wake() {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
     wake = m_waiting;
     m_waiting = false;
   }
@@ -75,7 +100,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       continue;
     }
     if (!m_timers.empty()) {
-      auto when = m_timers.top().when;
+      auto when = m_timers.next_when();
       if (when <= Clock::now()) break;
       m_waiting = true;
       m_cv.wait_until(lock, when);
@@ -99,6 +124,11 @@ void Worker::loop() {
     m_engine.deliver(m_finished); // cancels settle before any script runs
     run_ready();
     m_engine.deliver(m_finished);
+    flush_token_refs();
+    // A burst (100k starts) leaves these arrays large: free them, so memory
+    // returns to its baseline (the next burst grows them again).
+    if (batch.capacity() > kKeepCapacity) std::vector<Message>().swap(batch);
+    if (m_finished.capacity() > kKeepCapacity) std::vector<Call*>().swap(m_finished);
     m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
   }
 }
@@ -107,9 +137,36 @@ void Worker::handle(const Message& m) {
   switch (m.kind) {
   case MessageKind::Start: admit(m.call); break;
   case MessageKind::Cancel: on_cancel(m.call); break;
+  case MessageKind::CancelMany: {
+    // A mass cancel: the calls are scattered over memory, so fetch a few
+    // ahead to overlap their cache misses, and drop each reference while
+    // its call is still in the cache; deliver in slices, so the host starts
+    // on the first completions while this thread goes on.
+    constexpr size_t kAhead = 4, kSlice = 256;
+    CallBatch* calls = m.calls;
+    for (size_t i = 0; i < calls->size(); i++) {
+      if (i + kAhead < calls->size()) prefetch_call((*calls)[i + kAhead]);
+      Call* call = (*calls)[i];
+      on_cancel(call);
+      call->release();
+      if (m_finished.size() >= kSlice) m_engine.deliver(m_finished);
+    }
+    delete calls;
+    return;
+  }
   case MessageKind::Stop: m_stopping = true; break;
   }
-  if (m.call) m.call->release();
+  discard(m);
+}
+
+// Drops the references a message holds.
+void Worker::discard(const Message& m) {
+  if (m.kind == MessageKind::CancelMany) {
+    for (Call* c : *m.calls) c->release();
+    delete m.calls;
+  } else if (m.call) {
+    m.call->release();
+  }
 }
 
 // Admission checkpoint: a call cancelled before its worker saw it settles
@@ -138,11 +195,11 @@ void Worker::on_cancel(Call* call) {
 void Worker::fire_timers() {
   if (m_timers.empty()) return;
   auto now = Clock::now();
-  while (!m_timers.empty() && m_timers.top().when <= now) {
-    TimerHeap::Entry e = m_timers.pop();
+  TimerHeap::Due e;
+  while (m_timers.pop_due(now, e)) {
     Call* call = e.call;
     if (e.kind == TimerKind::Sleep) {
-      call->fiber->resume(vm::Value::null());
+      call->fiber.resume(vm::Value::null());
       call->phase = Phase::Ready;
       m_ready.push_back(call);
     } else if (call->request_cancel(BRAKE_ORIGIN_TIMEOUT)) {
@@ -175,13 +232,13 @@ void Worker::run_call(Call* call) {
   if (!m_ready.empty() || !m_timers.empty()) {
     auto end = Clock::time_point::max();
     if (!m_ready.empty()) end = Clock::now() + kSlice;
-    if (!m_timers.empty()) end = std::min(end, m_timers.top().when);
+    if (!m_timers.empty()) end = std::min(end, m_timers.next_when());
     m_slice_deadline.store(std::max<int64_t>(1, end.time_since_epoch().count()), std::memory_order_seq_cst);
     m_engine.ticker_wanted();
   }
   vm::RunStatus status;
   try {
-    status = call->fiber->run(ctx);
+    status = call->fiber.run(ctx);
   } catch (const std::exception& e) {
     // Out of memory (a runaway string or array) or another failure inside
     // the VM: this call fails; the worker and every other call carry on.
@@ -202,7 +259,7 @@ void Worker::run_call(Call* call) {
       finish_cancelled(call, o);
       break;
     }
-    const vm::Request& r = call->fiber->request();
+    vm::Request r = call->fiber.request();
     m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
     call->phase = Phase::Sleeping;
     break;
@@ -215,18 +272,21 @@ void Worker::finish_value(Call* call) {
     finish_cancelled(call, o);
     return;
   }
+  ValuePtr value;
   try {
-    call->result.value = from_vm(m_engine.program(), call->fiber->result());
+    value = from_vm(m_engine.program(), call->fiber.result());
   } catch (const std::bad_alloc&) {
     finish_failed(call, vm::ScriptError{"out_of_memory", "out of memory returning the value", {}});
     return;
   }
-  if (!call->result.value) {
+  if (!value) {
     finish_failed(call, vm::ScriptError{"value_too_deep", "the returned value is nested more than " +
                                                               std::to_string(kMaxValueDepth) + " levels deep", {}});
     return;
   }
-  call->result.status = BRAKE_OK;
+  brake_result& result = call->settle();
+  result.value = std::move(value);
+  result.status = BRAKE_OK;
   finish(call);
 }
 
@@ -235,7 +295,7 @@ void Worker::finish_error(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  finish_failed(call, call->fiber->error());
+  finish_failed(call, call->fiber.error()); // copied before settle() ends the fiber
 }
 
 void Worker::fail_call(Call* call, const char* kind, std::string message) {
@@ -248,34 +308,50 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
 
 // Settles a call whose own outcome (already committed) is a script error.
 void Worker::finish_failed(Call* call, vm::ScriptError error) {
-  call->result.status = BRAKE_SCRIPT_ERROR;
-  call->result.error = std::make_unique<vm::ScriptError>(std::move(error));
+  brake_result& result = call->settle();
+  result.status = BRAKE_SCRIPT_ERROR;
+  result.error = std::make_unique<vm::ScriptError>(std::move(error));
   finish(call);
 }
 
 void Worker::finish_cancelled(Call* call, brake_origin origin) {
-  call->result.origin = origin;
-  call->result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
+  brake_result& result = call->settle();
+  result.origin = origin;
+  result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
   switch (origin) {
-  case BRAKE_ORIGIN_TIMEOUT: call->result.fixed_message = "the call's deadline passed"; break;
-  case BRAKE_ORIGIN_CLOSE: call->result.fixed_message = "the engine was closed"; break;
-  case BRAKE_ORIGIN_TOKEN: call->result.fixed_message = "the call's token was cancelled"; break;
-  case BRAKE_ORIGIN_PARENT: call->result.fixed_message = "the parent call was cancelled"; break;
-  default: call->result.fixed_message = "the call was cancelled"; break;
+  case BRAKE_ORIGIN_TIMEOUT: result.fixed_message = "the call's deadline passed"; break;
+  case BRAKE_ORIGIN_CLOSE: result.fixed_message = "the engine was closed"; break;
+  case BRAKE_ORIGIN_TOKEN: result.fixed_message = "the call's token was cancelled"; break;
+  case BRAKE_ORIGIN_PARENT: result.fixed_message = "the parent call was cancelled"; break;
+  default: result.fixed_message = "the call was cancelled"; break;
   }
   finish(call);
 }
 
 // Cleanup, then delivery: the promise settles only after cleanup has run.
+// The caller has settled the call (its fiber is gone, its result filled in).
 void Worker::finish(Call* call) {
   call->phase = Phase::Done;
-  if (call->sleep_timer != SIZE_MAX) m_timers.remove(call->sleep_timer);
-  if (call->deadline_timer != SIZE_MAX) m_timers.remove(call->deadline_timer);
-  call->fiber.reset();
-  token_detach(call);
+  if (call->sleep_timer != kNoTimer) m_timers.remove(call->sleep_timer);
+  if (call->deadline_timer != kNoTimer) m_timers.remove(call->deadline_timer);
+  if (brake_token* t = token_unlink(call)) drop_token_ref(t);
   call->result.id = call->id;
   m_calls--;
   m_finished.push_back(call);
+}
+
+void Worker::drop_token_ref(brake_token* t) {
+  if (t != m_dropped_token) {
+    flush_token_refs();
+    m_dropped_token = t;
+  }
+  m_dropped_refs++;
+}
+
+void Worker::flush_token_refs() {
+  if (m_dropped_token) token_release(m_dropped_token, m_dropped_refs);
+  m_dropped_token = nullptr;
+  m_dropped_refs = 0;
 }
 
 } // namespace brake::runtime

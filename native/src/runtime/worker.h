@@ -17,6 +17,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -40,6 +41,17 @@ public:
   void post_start(Call* call) { post(MessageKind::Start, call); }
   void post_cancel(Call* call) { post(MessageKind::Cancel, call); }
   void post_stop() { post(MessageKind::Stop, nullptr); }
+  // Calls of this worker to cancel, each with a reference for the message.
+  using CallBatch = std::vector<Call*>;
+  // Posts one message that cancels every call of `calls`, adopting their
+  // references, without waking the worker: the caller then calls wake() (so
+  // a host thread posting to several workers is not competing for a core
+  // with the first one it woke). Without memory for the message the
+  // references are dropped: the calls, already flagged, stop at their next
+  // checkpoint instead. Any thread.
+  void post_cancels_quietly(std::unique_ptr<CallBatch> calls);
+  // Wakes the worker if it waits, and makes a running script yield. Any thread.
+  void wake();
 
   // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
@@ -51,16 +63,20 @@ public:
   int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
 
 private:
-  enum class MessageKind : uint8_t { Start, Cancel, Stop };
+  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, Stop };
   struct Message {
     MessageKind kind;
-    Call* call;
+    union {
+      Call* call;       // Start, Cancel (holds a reference); Stop: nullptr
+      CallBatch* calls; // CancelMany (owned, holds a reference to each)
+    };
   };
 
   void post(MessageKind kind, Call* call);
   void loop();
   bool wait_for_work(std::vector<Message>& batch);
   void handle(const Message& m);
+  static void discard(const Message& m);
   void admit(Call* call);
   void on_cancel(Call* call);
   void fire_timers();
@@ -72,6 +88,8 @@ private:
   void fail_call(Call* call, const char* kind, std::string message);
   void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
+  void drop_token_ref(brake_token* t);
+  void flush_token_refs();
 
   Engine& m_engine;
   size_t m_index;
@@ -89,6 +107,11 @@ private:
   std::deque<Call*> m_ready;
   std::vector<Call*> m_finished; // finished this iteration, delivered at its end
   TimerHeap m_timers;
+  // Token references dropped by finished calls, released in one atomic
+  // operation per run of calls with the same token (a mass cancel finishes
+  // thousands in a row), at the latest at the end of each loop iteration.
+  brake_token* m_dropped_token = nullptr;
+  uint32_t m_dropped_refs = 0;
   size_t m_calls = 0;
   bool m_stopping = false;
 };

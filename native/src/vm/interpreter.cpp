@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 
 namespace brake::vm {
 
@@ -47,29 +49,69 @@ const char* tag_name(Tag t) {
 }
 } // namespace
 
-Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth)
+Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage)
     : m_program(program), m_max_depth(max_depth), m_entry(function) {
   const FunctionInfo& fn = program.functions[function];
-  m_stack.reserve(size_t(fn.num_locals) + fn.max_stack);
+  uint32_t slots = uint32_t(fn.num_locals) + fn.max_stack;
+  if (storage) {
+    // Values first, at the 16-byte aligned start: a value that straddled two
+    // cache lines would make every push and pop of its slot slow.
+    m_stack = static_cast<Value*>(storage);
+    std::uninitialized_default_construct_n(m_stack, slots);
+    m_stack_cap = slots;
+    m_frames = new (m_stack + slots) Frame{};
+    m_frame_cap = 1;
+  } else {
+    m_frames = new Frame[1];
+    m_frame_cap = 1;
+    m_frames_owned = true;
+    m_stack = new Value[slots];
+    m_stack_cap = slots;
+    m_stack_owned = true;
+  }
 }
 
-void Fiber::grow(size_t needed) {
-  if (needed <= m_stack.size()) return;
-  size_t n = std::max<size_t>(needed, m_stack.size() * 2);
-  m_stack.resize(n);
+Fiber::~Fiber() {
+  if (m_stack_owned) delete[] m_stack;
+  if (m_frames_owned) delete[] m_frames;
+}
+
+void Fiber::grow_stack(size_t needed) {
+  size_t n = std::max<size_t>(needed, size_t(m_stack_cap) * 2);
+  if (n > UINT32_MAX) {
+    if (needed > UINT32_MAX) throw std::bad_alloc(); // 64 GiB of stack: out of memory
+    n = UINT32_MAX;
+  }
+  Value* stack = new Value[n];
+  std::copy(m_stack, m_stack + m_sp, stack);
+  if (m_stack_owned) delete[] m_stack;
+  m_stack = stack;
+  m_stack_cap = uint32_t(n);
+  m_stack_owned = true;
+}
+
+void Fiber::grow_frames() {
+  uint32_t n = std::max<uint32_t>(8, m_frame_cap * 2);
+  Frame* frames = new Frame[n];
+  std::copy(m_frames, m_frames + m_frame_count, frames);
+  if (m_frames_owned) delete[] m_frames;
+  m_frames = frames;
+  m_frame_cap = n;
+  m_frames_owned = true;
 }
 
 // Pushes a frame for `function` whose `argc` arguments are the top of the
-// stack. Returns false on stack overflow.
-bool Fiber::enter(uint32_t function, size_t argc, const uint8_t* return_ip) {
-  if (m_frames.size() >= m_max_depth) return false;
-  if (!m_frames.empty()) m_frames.back().ip = return_ip;
+// stack. The caller has saved the current frame (SAVE: its ip is where the
+// call returns to). Returns false on stack overflow.
+bool Fiber::enter(uint32_t function, size_t argc) {
+  if (m_frame_count >= m_max_depth) return false;
   const FunctionInfo& fn = m_program.functions[function];
   size_t base = m_sp - argc;
   grow(base + fn.num_locals + fn.max_stack);
   for (size_t i = base + argc; i < base + fn.num_locals; i++) m_stack[i] = Value::null();
-  m_sp = base + fn.num_locals;
-  m_frames.push_back(Frame{&fn, fn.chunk.code.data(), base});
+  m_sp = uint32_t(base + fn.num_locals);
+  if (m_frame_count == m_frame_cap) grow_frames();
+  m_frames[m_frame_count++] = Frame{&fn, fn.chunk.code.data(), base};
   return true;
 }
 
@@ -77,9 +119,9 @@ RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) 
   m_error = std::make_unique<ScriptError>();
   m_error->kind = std::move(kind);
   m_error->message = std::move(message);
-  for (size_t i = m_frames.size(); i-- > 0;) {
+  for (size_t i = m_frame_count; i-- > 0;) {
     const Frame& f = m_frames[i];
-    const uint8_t* at = (i + 1 == m_frames.size()) ? ip : f.ip;
+    const uint8_t* at = (i + 1 == m_frame_count) ? ip : f.ip;
     size_t offset = size_t(at - f.fn->chunk.code.data());
     m_error->frames.push_back(ScriptFrame{f.fn->name, f.fn->chunk.line_at(offset ? offset - 1 : 0)});
   }
@@ -87,7 +129,7 @@ RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) 
 }
 
 void Fiber::resume(Value v) {
-  m_request = Request{};
+  m_request_kind = Request::Kind::None;
   m_stack[m_sp++] = v;
 }
 
@@ -109,29 +151,27 @@ RunStatus Fiber::run(const RunContext& ctx) {
   }
   if (!m_started) {
     m_started = true;
-    m_sp = m_stack.size();
-    const FunctionInfo& fn = m_program.functions[m_entry];
-    m_stack.resize(m_sp + fn.num_locals + fn.max_stack);
-    if (!enter(m_entry, m_sp, nullptr)) return fail(nullptr, "stack_overflow", "maximum call depth exceeded");
+    // The arguments are the first m_sp slots.
+    if (!enter(m_entry, m_sp)) return fail(nullptr, "stack_overflow", "maximum call depth exceeded");
   }
 
-  Frame* frame = &m_frames.back();
+  Frame* frame = &m_frames[m_frame_count - 1];
   const uint8_t* ip = frame->ip;
-  // m_stack.data() is re-read where needed rather than kept in a register:
-  // this function is one big loop and registers are scarce.
-  Value* base = m_stack.data() + frame->base;
-  Value* sp = m_stack.data() + m_sp;
+  // m_stack is re-read where needed rather than kept in a register: this
+  // function is one big loop and registers are scarce.
+  Value* base = m_stack + frame->base;
+  Value* sp = m_stack + m_sp;
   const Value* constants = frame->fn->chunk.constants.data();
 
 #define READ_U8() (*ip++)
 #define READ_U16() (ip += 2, uint16_t(ip[-2] | (ip[-1] << 8)))
-#define SAVE() (frame->ip = ip, m_sp = size_t(sp - m_stack.data()))
-#define RELOAD()                                 \
-  do {                                           \
-    frame = &m_frames.back();                    \
-    ip = frame->ip;                              \
-    base = m_stack.data() + frame->base;         \
-    sp = m_stack.data() + m_sp;                  \
+#define SAVE() (frame->ip = ip, m_sp = uint32_t(sp - m_stack))
+#define RELOAD()                                   \
+  do {                                             \
+    frame = &m_frames[m_frame_count - 1];          \
+    ip = frame->ip;                                \
+    base = m_stack + frame->base;                  \
+    sp = m_stack + m_sp;                           \
     constants = frame->fn->chunk.constants.data(); \
   } while (0)
 #define DISPATCH() goto* dispatch[*ip++]
@@ -144,7 +184,7 @@ RunStatus Fiber::run(const RunContext& ctx) {
   ERROR("type_error", std::string(what) + " cannot be applied to " + tag_name(a.tag) + " and " + tag_name(b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
-    if (m_heap.wants_collect()) m_heap.collect(m_stack.data(), size_t(sp - m_stack.data())); \
+    if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
   } while (0)
 // Back-edges and calls dispatch through the worker's current table.
 #ifndef BRAKE_NO_CANCEL_CHECKS
@@ -396,7 +436,7 @@ op_CALL: {
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   SAVE();
-  if (!enter(fn, argc, ip)) {
+  if (!enter(fn, argc)) {
     ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
   }
   RELOAD();
@@ -405,13 +445,12 @@ op_CALL: {
 op_RETURN: {
   Value result = sp[-1];
   size_t frame_base = frame->base;
-  m_frames.pop_back();
-  if (m_frames.empty()) {
-    m_result = result;
+  if (--m_frame_count == 0) {
+    m_stack[0] = result;
     m_sp = 0;
     return RunStatus::Finished;
   }
-  m_sp = frame_base;
+  m_sp = uint32_t(frame_base);
   m_stack[m_sp++] = result;
   RELOAD();
   DISPATCH();
@@ -426,7 +465,8 @@ op_BUILTIN: {
   case BuiltinResult::Kind::Error: ERROR(std::move(r.error_kind), std::move(r.message));
   case BuiltinResult::Kind::Suspend:
     SAVE();
-    m_request = r.request;
+    m_request_kind = r.request.kind;
+    m_sleep_ms = r.request.sleep_ms;
     return RunStatus::Suspended;
   }
   DISPATCH();

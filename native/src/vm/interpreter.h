@@ -66,45 +66,76 @@ const void* const* normal_dispatch();
 const void* const* interrupt_dispatch();
 
 class Fiber {
-public:
-  Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth);
-  Fiber(const Fiber&) = delete;
-  Fiber& operator=(const Fiber&) = delete;
-
-  Heap& heap() { return m_heap; }
-  // Pushes the next argument (before the first run()).
-  void push_arg(Value v) { m_stack.push_back(v); }
-
-  RunStatus run(const RunContext& ctx);
-  // Completes the pending request with `v` (pushed as the request's result).
-  void resume(Value v);
-
-  Value result() const { return m_result; }
-  const Request& request() const { return m_request; }
-  const ScriptError& error() const { return *m_error; } // after Failed
-
-private:
   struct Frame {
     const FunctionInfo* fn;
     const uint8_t* ip;
     size_t base; // index of the first local in m_stack
   };
 
+public:
+  // Bytes that hold the first frame and the whole value stack of a call of
+  // `function` that calls nothing else: with that much `storage` the fiber
+  // allocates nothing until the script calls a function (or something
+  // deeper needs more stack).
+  static size_t inline_bytes(const CompiledProgram& program, uint32_t function) {
+    const FunctionInfo& fn = program.functions[function];
+    return (size_t(fn.num_locals) + fn.max_stack) * sizeof(Value) + sizeof(Frame);
+  }
+
+  // `storage` is null or inline_bytes(program, function) bytes, 16-byte
+  // aligned, that outlive the fiber (the runtime puts them in the call's own
+  // allocation).
+  Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage = nullptr);
+  ~Fiber();
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+
+  Heap& heap() { return m_heap; }
+  // Pushes the next argument (before the first run()).
+  void push_arg(Value v) {
+    grow(m_sp + 1);
+    m_stack[m_sp++] = v;
+  }
+
+  RunStatus run(const RunContext& ctx);
+  // Completes the pending request with `v` (pushed as the request's result).
+  void resume(Value v);
+
+  Value result() const { return m_stack[0]; } // after Finished
+  Request request() const { return Request{m_request_kind, m_sleep_ms}; } // after Suspended
+  const ScriptError& error() const { return *m_error; } // after Failed
+
+private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
-  bool enter(uint32_t function, size_t argc, const uint8_t* return_ip);
-  void grow(size_t needed);
+  bool enter(uint32_t function, size_t argc);
+  // Makes room for `needed` stack slots, keeping the first m_sp.
+  void grow(size_t needed) {
+    if (needed > m_stack_cap) grow_stack(needed);
+  }
+  // Fields are sized and ordered for a small fiber: a sleeping call holds
+  // one, and a process may hold a million sleeping calls.
+  void grow_stack(size_t needed);
+  void grow_frames();
 
   const CompiledProgram& m_program;
-  uint32_t m_max_depth;
   Heap m_heap;
-  std::vector<Value> m_stack; // [frame0 locals | operands | frame1 locals | ...]
-  size_t m_sp = 0;            // number of live stack slots
-  std::vector<Frame> m_frames;
-  bool m_started = false;
-  uint32_t m_entry;
-  Value m_result;
-  Request m_request;
+  // [frame0 locals | operands | frame1 locals | ...]: m_stack_cap slots,
+  // the first m_sp live. In the caller's storage until it outgrows it, then
+  // owned (m_stack_owned). After Finished, slot 0 holds the result.
+  Value* m_stack;
+  Frame* m_frames; // m_frame_cap frames, the first m_frame_count live
+  int64_t m_sleep_ms = 0; // the pending request's argument
   std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
+  uint32_t m_sp = 0;
+  uint32_t m_stack_cap;
+  uint32_t m_frame_count = 0;
+  uint32_t m_frame_cap;
+  uint32_t m_max_depth;
+  uint32_t m_entry;
+  Request::Kind m_request_kind = Request::Kind::None;
+  bool m_stack_owned = false;
+  bool m_frames_owned = false;
+  bool m_started = false;
 };
 
 // True when `v` has type `t` (deep for arrays and maps).

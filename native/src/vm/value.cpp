@@ -1,5 +1,7 @@
 #include "vm/value.h"
 
+#include <algorithm>
+
 namespace brake::vm {
 
 const Value* MapObj::find(std::string_view key) const {
@@ -85,7 +87,7 @@ void Heap::collect(const Value* roots, size_t count) {
   }
   m_bytes_since_gc = 0;
   // Grow the threshold with the live set so collection stays amortised O(1).
-  m_gc_threshold = std::max<size_t>(256 * 1024, live_bytes * 2);
+  m_gc_threshold_kib = uint32_t(std::min<size_t>(UINT32_MAX, std::max<size_t>(256, live_bytes * 2 / 1024)));
 }
 
 namespace {

@@ -123,7 +123,7 @@ public:
 
   // True when enough has been allocated since the last collection that the
   // interpreter should call collect() at its next safepoint.
-  bool wants_collect() const { return m_bytes_since_gc > m_gc_threshold; }
+  bool wants_collect() const { return m_bytes_since_gc > size_t(m_gc_threshold_kib) * 1024; }
   // Marks everything reachable from `roots` and frees the rest.
   void collect(const Value* roots, size_t count);
 
@@ -133,10 +133,12 @@ private:
   template <typename T, typename... Args> T* track(size_t bytes, Args&&... args);
   static void mark(Value v, std::vector<Object*>& gray);
 
+  // 24 bytes (every call has a heap): 2^32 objects would need over 100 GiB,
+  // and the threshold is kept in KiB.
   Object* m_head = nullptr;
-  size_t m_objects = 0;
   size_t m_bytes_since_gc = 0;
-  size_t m_gc_threshold = 256 * 1024;
+  uint32_t m_objects = 0;
+  uint32_t m_gc_threshold_kib = 256;
 };
 
 // Deep structural equality (== in scripts). Floats compare by value.

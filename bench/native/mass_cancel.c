@@ -1,0 +1,152 @@
+/*
+** mass_cancel: the native part of "mass cancel (100k in flight, one shared
+** signal)": N calls of sleep_ms(600000) share one brake_token; once all are
+** admitted and sleeping, the bench thread cancels the token and times how
+** long it takes until every completion has been delivered.
+**
+**   mass_cancel FILE MODE CALLS [REPS] [WORKERS]
+**
+** MODE "drain":  the engine has a notify hook and the bench thread drains the
+**                completion queue itself, as an event-loop host (the Node
+**                addon) does; the figure includes running the callbacks.
+** MODE "worker": completion callbacks run on the worker threads; the figure
+**                ends when the last callback runs.
+** Defaults: REPS 3, WORKERS 2. Each rep uses a fresh engine. "Sleeping" is
+** established by waiting until brake_engine_live_calls reports every call
+** and the process has then used no CPU for 100 ms (the workers have taken
+** every start message, run every call to its sleep and gone idle).
+** Prints one JSON line per rep: cancel_ms is the brake_token_cancel call
+** alone (the host thread's stall), total_ms is cancel to last completion.
+**
+** Profiling the cancel phase alone: with MASS_CANCEL_PERF_FIFO set to perf's
+** control fifo, the bench writes "enable" just before the cancel and
+** "disable" after the last completion:
+**   mkfifo /tmp/ctl; MASS_CANCEL_PERF_FIFO=/tmp/ctl \
+**     perf record -g -D -1 --control fifo:/tmp/ctl -- mass_cancel FILE drain 100000 1
+** With MASS_CANCEL_PERF_SCOPE=cancel it disables right after
+** brake_token_cancel returns (the host thread's part alone).
+*/
+#include <stdatomic.h>
+
+#include "bench_util.h"
+
+static atomic_ulong g_completed;
+static atomic_ulong g_bad;
+static unsigned long g_target;
+static uint64_t g_t_last;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static int g_notified;
+
+static void on_notify(void* data) {
+  (void)data;
+  pthread_mutex_lock(&g_mu);
+  g_notified = 1;
+  pthread_cond_signal(&g_cv);
+  pthread_mutex_unlock(&g_mu);
+}
+
+static void on_done(void* user_data, const brake_result* r) {
+  (void)user_data;
+  if (brake_result_status(r) != BRAKE_CANCELLED || brake_result_origin(r) != BRAKE_ORIGIN_TOKEN) atomic_fetch_add(&g_bad, 1);
+  if (atomic_fetch_add(&g_completed, 1) + 1 == g_target) {
+    uint64_t t = bench_now_ns();
+    pthread_mutex_lock(&g_mu);
+    g_t_last = t;
+    pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+  }
+}
+
+/* perf's control fifo (see above), or NULL. */
+static FILE* g_perf;
+static void perf_control(const char* cmd) {
+  if (!g_perf) return;
+  fprintf(g_perf, "%s\n", cmd);
+  fflush(g_perf);
+}
+
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until all `n` calls are live and the process is idle. */
+static void wait_sleeping(brake_engine* e, unsigned long n) {
+  while (brake_engine_live_calls(e) < n) bench_sleep_us(1000);
+  for (;;) {
+    uint64_t c0 = cpu_ns();
+    bench_sleep_us(100000);
+    if (cpu_ns() - c0 < 2000000) return; /* < 2 ms of CPU in 100 ms: idle */
+  }
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    fprintf(stderr, "usage: mass_cancel FILE drain|worker CALLS [REPS] [WORKERS]\n");
+    return 2;
+  }
+  int drain = strcmp(argv[2], "drain") == 0;
+  unsigned long calls = strtoul(argv[3], NULL, 10);
+  int reps = argc > 4 ? atoi(argv[4]) : 3;
+  uint32_t workers = argc > 5 ? (uint32_t)atoi(argv[5]) : 2;
+  brake_value* ms = brake_value_int(600000);
+  const brake_value* args[1] = {ms};
+  const char* fifo = getenv("MASS_CANCEL_PERF_FIFO");
+  if (fifo) g_perf = fopen(fifo, "w");
+  const char* scope = getenv("MASS_CANCEL_PERF_SCOPE");
+  int cancel_only = scope && strcmp(scope, "cancel") == 0;
+  for (int rep = 0; rep < reps; rep++) {
+    brake_engine* e = bench_engine(argv[1], workers, drain ? on_notify : NULL, NULL);
+    brake_token* t = brake_token_new();
+    brake_call_options o;
+    brake_call_options_init(&o);
+    o.token = t;
+    atomic_store(&g_completed, 0);
+    g_target = calls;
+    g_t_last = 0;
+    g_notified = 0;
+    for (unsigned long i = 0; i < calls; i++) {
+      if (brake_call_start(e, (brake_call_id)(i + 1), "sleep_ms", args, 1, &o, on_done, NULL) != BRAKE_OK) {
+        fprintf(stderr, "start: %s\n", brake_last_error());
+        return 2;
+      }
+    }
+    wait_sleeping(e, calls);
+
+    perf_control("enable");
+    uint64_t t0 = bench_now_ns();
+    size_t flagged = brake_token_cancel(t);
+    uint64_t t1 = bench_now_ns();
+    if (cancel_only) perf_control("disable");
+    uint64_t t_end;
+    if (drain) {
+      while (atomic_load(&g_completed) < calls) {
+        pthread_mutex_lock(&g_mu);
+        while (!g_notified) pthread_cond_wait(&g_cv, &g_mu);
+        g_notified = 0;
+        pthread_mutex_unlock(&g_mu);
+        brake_engine_drain(e);
+      }
+      t_end = bench_now_ns();
+    } else {
+      pthread_mutex_lock(&g_mu);
+      while (g_t_last == 0) pthread_cond_wait(&g_cv, &g_mu);
+      t_end = g_t_last;
+      pthread_mutex_unlock(&g_mu);
+    }
+    if (!cancel_only) perf_control("disable");
+    if (flagged != calls || atomic_load(&g_bad) != 0) {
+      fprintf(stderr, "flagged %zu of %lu, %lu bad completions\n", flagged, calls, atomic_load(&g_bad));
+      return 1;
+    }
+    printf("{\"mode\": \"%s\", \"calls\": %lu, \"workers\": %u, \"cancel_ms\": %.3f, \"total_ms\": %.3f}\n", argv[2], calls,
+           workers, (double)(t1 - t0) / 1e6, (double)(t_end - t0) / 1e6);
+    fflush(stdout);
+    brake_token_free(t);
+    brake_engine_free(e);
+  }
+  brake_value_free(ms);
+  return 0;
+}
