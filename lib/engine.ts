@@ -128,7 +128,6 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   // object or hash entry of its own. A settled call's slot goes to #free.
   readonly #resolves: Array<((value: any) => void) | undefined> = [];
   readonly #rejects: Array<((error: unknown) => void) | undefined> = [];
-  readonly #ids: Array<number | bigint> = [];
   readonly #signals: Array<SignalEntry | undefined> = [];
   readonly #free: number[] = [];
   // Completion slices written by the addon (layout in native-types.ts).
@@ -291,12 +290,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     if (slot === this.#resolves.length) {
       this.#resolves.push(captured.resolve);
       this.#rejects.push(captured.reject);
-      this.#ids.push(key!);
       this.#signals.push(entry);
     } else {
       this.#resolves[slot] = captured.resolve;
       this.#rejects[slot] = captured.reject;
-      this.#ids[slot] = key!;
       this.#signals[slot] = entry;
     }
     return promise;
@@ -365,6 +362,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       for (let k = 0; k < count; k++) {
         const slot = meta[2 * k];
         const code = meta[2 * k + 1];
+        const status = code & 0xff;
+        let id: number | bigint = 0;
+        if (status !== STATUS_OK) {
+          id = nums[k];
+          if (Number.isNaN(id)) id = values![next++] as bigint;
+        }
         const rep = code >>> 16;
         const payload =
           rep === REP_NUMBER ? nums[k] : rep === REP_NULL ? null : rep === REP_TRUE ? true : rep === REP_FALSE ? false : values![next++];
@@ -377,7 +380,6 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         signals[slot] = undefined;
         free.push(slot);
         if (entry !== undefined) releaseToken(entry);
-        const status = code & 0xff;
         if (status === STATUS_OK) {
           resolve(payload);
           continue;
@@ -386,7 +388,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
           stackless = true;
           Error.stackTraceLimit = 0;
         }
-        reject(failure(this.#ids[slot], status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
+        reject(failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
       }
     } finally {
       if (stackless) Error.stackTraceLimit = stackTraceLimit;

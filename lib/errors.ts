@@ -92,12 +92,14 @@ export interface CancelledErrorOptions {
 export class CancelledError extends BrakeError {
   static override readonly brand: symbol = Symbol.for('brake.error.CancelledError');
   /** The id of the cancelled call (undefined when the call never got one, e.g. a pre-aborted signal). */
-  readonly callId: CallId | undefined;
+  declare readonly callId: CallId | undefined;
   /** What cancelled the call. */
-  readonly origin: CancelOrigin;
+  declare readonly origin: CancelOrigin;
 
+  // `declare` fields: set once in the constructor body (a class field would
+  // define each property twice; 100k of these are built when a shared signal aborts).
   constructor(message = 'The operation was aborted', options: CancelledErrorOptions = {}, code: BrakeErrorCode = 'ABORT_ERR') {
-    super(message, code, 'cause' in options ? { cause: options.cause } : undefined);
+    super(message, code, 'cause' in options ? options : undefined);
     this.callId = options.callId;
     this.origin = options.origin ?? 'cancel';
   }

@@ -10,7 +10,7 @@ export type NativeCallId = number | bigint;
 export type NativeFailure = [message: string, errorKind: string, frames: Array<string | number>];
 
 /** Completions per slice: the size of the typed arrays handed to the addon. */
-export const DRAIN_SLICE = 4096;
+export const DRAIN_SLICE = 2048;
 /** Where completion k's payload is (meta[2k+1] >>> 16). */
 export const REP_VALUE = 0; // values[next++] (a NativeFailure for failures)
 export const REP_NUMBER = 1; // nums[k]
@@ -24,7 +24,9 @@ export const REP_NULL = 4; // also: no payload (cancellations)
  * (as passed to start), meta[2k+1] = status | origin << 8 | rep << 16
  * (origin: the brake_origin number, 0 none, 1 cancel, 2 token, 3 timeout,
  * 4 close, 5 parent). `values` holds, in order, the payloads with rep
- * REP_VALUE (undefined when none). `more` is true when completions remain
+ * REP_VALUE (undefined when none). For a failure (status != 0), nums[k] is
+ * the call id, or NaN when the id is above 2^53-1: then the id (a bigint)
+ * comes in `values` before the failure's payload. `more` is true when completions remain
  * queued (floods come in slices): call `drain()` on a later turn.
  */
 export type NativeBatchCallback = (count: number, values: unknown[] | undefined, more: boolean) => void;

@@ -15,7 +15,9 @@
 // for completion k, meta[2k] = lib's slot for the call (the call's
 // user_data), meta[2k+1] = status | origin << 8 | rep << 16, where rep says
 // where the payload is: kRepValue = the next element of the `values` array,
-// kRepNumber = nums[k], kRepTrue/kRepFalse/kRepNull = that constant.
+// kRepNumber = nums[k], kRepTrue/kRepFalse/kRepNull = that constant. A
+// failure's nums[k] is its call id (NaN: the id is a bigint in `values`,
+// before the payload).
 //
 // Liveness. While live calls > 0 (counted on the JS thread: +1 per admitted
 // start, -1 per drained completion) the thread-safe function is ref'd (keeps
@@ -94,7 +96,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value drain_more(const Napi::CallbackInfo& info);
 
  private:
-  static constexpr size_t kDrainSlice = 4096;
+  static constexpr size_t kDrainSlice = 2048;
   void drain(napi_env env, bool all);
   bool drain_slice(napi_env env, bool all);
   void add_live();
@@ -342,6 +344,15 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
     w->m_values.push_back(js);
     w->put(slot, status | kRepValue << 16);
     return;
+  }
+  // Failures carry the call id (for the error's callId): nums[k] when it is
+  // a safe integer, else NaN there and a bigint in `values` before the payload.
+  brake_call_id id = brake_result_call_id(r);
+  if (id <= static_cast<brake_call_id>(kMaxSafeInteger)) {
+    w->m_nums[w->m_count] = static_cast<double>(id);
+  } else {
+    w->m_nums[w->m_count] = std::nan("");
+    w->m_values.push_back(call_id_to_js(env, id));
   }
   int32_t origin = static_cast<int32_t>(brake_result_origin(r));
   if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {

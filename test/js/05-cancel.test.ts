@@ -52,6 +52,24 @@ describe('cancellation matrix', () => {
     expect(error).not.toBeInstanceOf(TimeoutError);
   });
 
+  it('the error names the call: callId for small, assigned and above-2^53 ids, and for script errors', async () => {
+    for (const callId of [22, 2 ** 52 + 7, 2n ** 53n + 1n, 2n ** 64n - 1n]) {
+      const p = e.call('nap', [10_000], { callId });
+      expect(e.cancel(callId)).toBe(true);
+      const { error } = await settle(p);
+      expect(error, String(callId)).toBeInstanceOf(CancelledError);
+      expect(error.callId, String(callId)).toBe(callId);
+    }
+    const ac = new AbortController();
+    const auto = e.call('nap', [10_000], { signal: ac.signal });
+    ac.abort();
+    const { error } = await settle(auto);
+    expect(typeof error.callId).toBe('number');
+    expect(error.callId).toBeGreaterThanOrEqual(2 ** 52);
+    const failed = await settle(e.call('outer', ['x'], { callId: 2n ** 63n }));
+    expect(failed.error.callId).toBe(2n ** 63n);
+  });
+
   it('selective cancel: the sibling completes', async () => {
     const a = e.call('sleep_then', [200, 1], { callId: 31 });
     const b = e.call('sleep_then', [200, 2], { callId: 32 });
