@@ -21,22 +21,36 @@ export interface SignalEntry {
   readonly token: NativeToken;
   calls: number;
   readonly listener: () => void;
+  /** The drain of the engine(s) with live calls on it: usually one, others in `more`. */
+  drain: (() => void) | undefined;
+  more: Set<() => void> | undefined;
 }
 
 const entries = new WeakMap<AbortSignal, SignalEntry>();
 
+// A small cancel (a signal shared by few calls) is finished at once by the
+// native side when the calls' workers are idle (see the stand-in rule in
+// native/src/runtime/worker.h); draining the entry's engines right after it
+// settles those promises inside abort() itself, without waiting for the
+// event loop to come round.
+const SETTLE_NOW_MAX = 16;
+
 /** The entry (token) for `signal`, counting one more live call on it. */
-export function acquireToken(signal: AbortSignal, Token: new () => NativeToken): SignalEntry {
+export function acquireToken(signal: AbortSignal, Token: new () => NativeToken, drain: () => void): SignalEntry {
   let entry = entries.get(signal);
   if (entry === undefined) {
     const token = new Token();
     const listener = (): void => {
-      token.cancel();
+      if (token.cancel() > SETTLE_NOW_MAX) return;
+      const e = entries.get(signal);
+      e?.drain?.();
+      e?.more?.forEach((d) => d());
     };
-    entry = { signal, token, calls: 0, listener };
+    entry = { signal, token, calls: 0, listener, drain, more: undefined };
     entries.set(signal, entry);
     signal.addEventListener('abort', listener, { once: true });
   }
+  else if (entry.drain !== drain) (entry.more ??= new Set()).add(drain);
   entry.calls++;
   return entry;
 }
@@ -44,7 +58,8 @@ export function acquireToken(signal: AbortSignal, Token: new () => NativeToken):
 /** One live call on the entry's signal settled (or failed to start). */
 export function releaseToken(entry: SignalEntry): void {
   if (--entry.calls === 0) {
-    entry.signal.removeEventListener('abort', entry.listener);
+    // After an abort the once-listener is gone already.
+    if (!entry.signal.aborted) entry.signal.removeEventListener('abort', entry.listener);
     if (entries.get(entry.signal) === entry) entries.delete(entry.signal);
   }
 }

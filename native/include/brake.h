@@ -328,6 +328,11 @@ BRAKE_API int brake_call_start(brake_engine* e, brake_call_id id, const char* fu
 ** found (whether or not it had already been asked, or is about to finish
 ** with a value: the first of cancel and completion to commit wins), and
 ** BRAKE_NOT_FOUND for an unknown or finished id (a no-op). Idempotent.
+** With `notify` set, a sleeping call whose worker is idle is finished by the
+** cancelling thread itself: its completion is already queued for
+** brake_engine_drain when brake_cancel returns (likewise brake_token_cancel
+** for tokens of up to 16 calls). Completion callbacks still run only where
+** brake.h says they do.
 ** Any thread, any moment, including from a completion callback. */
 BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
 

@@ -86,6 +86,32 @@ describe('AbortSignal', () => {
     expect(listeners(signal)).toBe(0);
   });
 
+  it('abort() of a sleeping call on an idle engine settles it within abort() itself', async () => {
+    // Settled before any other macrotask runs: the idle worker's part is
+    // done by the aborting thread and the completion drained at once. A
+    // spurious wake-up of the worker can send one trial the ordinary way.
+    let atOnce = 0;
+    for (let trial = 0; trial < 10; trial++) {
+      const ac = new AbortController();
+      let settled = false;
+      const p = e.call('nap', [10_000], { signal: ac.signal }).catch((error) => {
+        settled = true;
+        return error;
+      });
+      await sleep(20);
+      ac.abort();
+      await null;
+      await null;
+      if (settled) atOnce++;
+      const error = await p;
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.origin).toBe('signal');
+      expect(listeners(ac.signal)).toBe(0);
+    }
+    expect(atOnce).toBeGreaterThanOrEqual(8);
+    expect(e.liveCalls).toBe(0);
+  });
+
   it('many calls share one listener; aborting cancels them all', async () => {
     const ac = new AbortController();
     const calls = Array.from({ length: 100 }, () => e.call('nap', [10_000], { signal: ac.signal }));

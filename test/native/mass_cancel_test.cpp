@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/engine.h"
@@ -164,11 +165,75 @@ BRAKE_TEST(partial_mass_cancel_keeps_live_timers) {
   e->drain(0, nullptr);
 }
 
+// The stand-in rule (worker.h): a cancel of a sleeping call whose worker is
+// idle is finished by the cancelling thread, so in drain mode its completion
+// is queued before brake_cancel / brake_token_cancel returns, and its timer
+// is gone. A spurious wake-up of the worker can make one trial take the
+// ordinary path, hence "most trials".
+BRAKE_TEST(small_cancel_on_idle_worker_is_finished_at_once) {
+  auto e = make_engine(true);
+  check_sleep_on_time(*e, true, 1, 1);
+  int at_once = 0;
+  for (int trial = 0; trial < 10; trial++) {
+    Counter c;
+    bool by_token = trial % 2 == 1;
+    brake_token* t = by_token ? brake_token_new() : nullptr;
+    brake_call_id id = brake_call_id(1000 + trial);
+    CHECK_EQ_INT(start_nap(*e, id, 600000, t, &c), BRAKE_OK);
+    CHECK(wait_until(*e, true, 2000, [&] { return e->pending_timers() == 1; }));
+    sleep_ms(20); // the worker is past its spin, blocked waiting
+    if (by_token) CHECK_EQ_INT(brake_token_cancel(t), 1);
+    else CHECK_EQ_INT(e->cancel(id), BRAKE_OK);
+    if (e->drain(0, nullptr) == 1) at_once++;
+    CHECK(wait_until(*e, true, 2000, [&] { return c.done.load() == 1; }));
+    CHECK_EQ_INT(by_token ? c.cancelled.load() : 1, 1);
+    CHECK(wait_until(*e, true, 2000, [&] { return e->live_calls() == 0 && e->pending_timers() == 0; }));
+    if (t) brake_token_free(t);
+  }
+  CHECK(at_once >= 8);
+  if (at_once < 8) fprintf(stderr, "finished at once in %d of 10 trials\n", at_once);
+  check_sleep_on_time(*e, true, 2, 20);
+  std::string ignored;
+  e->close(ignored);
+  e->drain(0, nullptr);
+}
+
+// In worker-callback mode the rule does not apply: callbacks run on workers.
+std::atomic<bool> g_callback_on_test_thread{false};
+std::thread::id g_test_thread;
+void note_thread(void* user_data, const brake_result* r) {
+  if (std::this_thread::get_id() == g_test_thread) g_callback_on_test_thread = true;
+  count_done(user_data, r);
+}
+
+BRAKE_TEST(callbacks_still_run_on_workers_when_cancelled) {
+  auto e = make_engine(false);
+  g_test_thread = std::this_thread::get_id();
+  Counter c;
+  brake_value* arg = brake_value_int(600000);
+  const brake_value* args[1] = {arg};
+  brake_token* t = brake_token_new();
+  runtime::StartRequest r{7, "nap", args, 1, 0, t, note_thread, &c};
+  std::string message;
+  CHECK_EQ_INT(e->start(r, message), BRAKE_OK);
+  brake_value_free(arg);
+  CHECK(wait_until(*e, false, 2000, [&] { return e->pending_timers() == 1; }));
+  sleep_ms(20);
+  CHECK_EQ_INT(brake_token_cancel(t), 1);
+  CHECK(wait_until(*e, false, 2000, [&] { return c.done.load() == 1; }));
+  CHECK(!g_callback_on_test_thread.load());
+  brake_token_free(t);
+  std::string ignored;
+  e->close(ignored);
+}
+
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(mass_cancel_drain_mode_leaves_nothing),
       TEST_ENTRY(mass_cancel_worker_mode_leaves_nothing),
       TEST_ENTRY(partial_mass_cancel_keeps_live_timers),
+      TEST_ENTRY(small_cancel_on_idle_worker_is_finished_at_once),
+      TEST_ENTRY(callbacks_still_run_on_workers_when_cancelled),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

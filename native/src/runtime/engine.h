@@ -70,6 +70,11 @@ public:
   // completion queue's lock is taken once per batch): runs their callbacks
   // now or queues them for drain(). Empties `calls`.
   void deliver(std::vector<Call*>& calls);
+  // Whether a host thread may finish a cancelled call in a worker's place
+  // (Worker::finish_cancels_here): only while completions are queued for
+  // drain (callbacks run on workers, as brake.h promises) and the engine is
+  // open (close() lets the workers do it).
+  bool may_finish_off_worker() const { return m_notify != nullptr && !m_closed.load(std::memory_order_relaxed); }
 
 private:
   // Runs each call's completion callback, then complete()s it.

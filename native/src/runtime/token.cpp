@@ -116,8 +116,10 @@ size_t token_cancel(brake_token* t) {
     }
     t->swept.store(true, std::memory_order_release);
   }
-  for (Group& g : groups) g.worker->post_cancels_quietly(std::move(g.calls));
-  for (Group& g : groups) g.worker->wake();
+  for (Group& g : groups)
+    if (!g.worker->post_cancels_quietly(std::move(g.calls))) g.worker = nullptr; // finished at once
+  for (Group& g : groups)
+    if (g.worker) g.worker->wake();
   return flagged;
 }
 

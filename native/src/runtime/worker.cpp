@@ -19,6 +19,10 @@ constexpr auto kSlice = std::chrono::milliseconds(2);
 constexpr auto kSpin = std::chrono::microseconds(50);
 // Message and call arrays up to this many entries are kept for reuse.
 constexpr size_t kKeepCapacity = 4096;
+// At most this many cancels are finished by the cancelling thread in a
+// waiting worker's place; more (a mass cancel) go to the worker, so the
+// host thread (often an event loop) is not the one doing the work.
+constexpr size_t kMaxCancelsHere = 16;
 } // namespace
 
 bool on_worker_thread() { return t_on_worker; }
@@ -43,10 +47,32 @@ void Worker::join() {
   if (m_thread.joinable()) m_thread.join();
 }
 
+// With m_mu held: if this worker is blocked waiting (so its state is ours,
+// see the stand-in rule in worker.h), finishes the cancels of `calls` here
+// and delivers them, and returns true. The calls are already flagged; a
+// call that is not sleeping is left to its phase (the worker is waiting, so
+// none is running). The references the caller holds for a message stay the
+// caller's.
+bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
+  if (!m_waiting || m_stopping || n > kMaxCancelsHere || !m_engine.may_finish_off_worker()) return false;
+  for (size_t i = 0; i < n; i++) on_cancel(calls[i]);
+  try {
+    m_engine.deliver(m_finished);
+  } catch (const std::bad_alloc&) {
+    // Still in m_finished: the worker delivers them once woken.
+    m_waiting = false;
+    m_cv.notify_one();
+  }
+  flush_token_refs();
+  m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+  return true;
+}
+
 void Worker::post(MessageKind kind, Call* call) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
+    if (kind == MessageKind::Cancel && finish_cancels_here(&call, 1)) return;
     m_inbox.push_back(Message{kind, {call}});
     if (call) call->retain(); // only once queued: a failed push leaks nothing
     wake = m_waiting;
@@ -56,9 +82,13 @@ void Worker::post(MessageKind kind, Call* call) {
   if (wake) m_cv.notify_one();
 }
 
-void Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
+bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
   try {
     std::lock_guard<std::mutex> lock(m_mu);
+    if (finish_cancels_here(calls->data(), calls->size())) {
+      for (Call* c : *calls) c->release();
+      return false;
+    }
     Message m{MessageKind::CancelMany, {nullptr}};
     m.calls = calls.get();
     m_inbox.push_back(m);
@@ -66,6 +96,7 @@ void Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
   } catch (const std::bad_alloc&) {
     for (Call* c : *calls) c->release();
   }
+  return true;
 }
 
 void Worker::wake() {

@@ -9,10 +9,19 @@
 // others waiting behind it (ready calls, due timers) publishes a slice
 // deadline, which the engine's ticker enforces the same way.
 //
-// Invariants: every admitted call is finished exactly once by this thread
-// (finish() is the only path to Phase::Done); a finished call is in neither
-// the ready queue nor the timer heap; the thread exits only after stop was
-// requested and it holds no unfinished call.
+// Invariants: every admitted call is finished exactly once (finish() is the
+// only path to Phase::Done); a finished call is in neither the ready queue
+// nor the timer heap; the thread exits only after stop was requested and it
+// holds no unfinished call.
+//
+// Stand-in rule. Worker state is touched by this thread, except while it is
+// blocked in wait_for_work (m_waiting true under m_mu): it cannot leave the
+// wait without m_mu, so a thread holding m_mu then owns the worker's state.
+// A cancelling thread uses that to finish a few sleeping calls at once, in
+// the worker's place (finish_cancels_here), instead of waking the worker and
+// having it wake the host in turn: one cross-thread wake-up less between an
+// abort and the rejection. Only in notify mode (Engine::may_finish_off_worker):
+// completion callbacks still run on workers only.
 #pragma once
 
 #include <condition_variable>
@@ -49,7 +58,9 @@ public:
   // with the first one it woke). Without memory for the message the
   // references are dropped: the calls, already flagged, stop at their next
   // checkpoint instead. Any thread.
-  void post_cancels_quietly(std::unique_ptr<CallBatch> calls);
+  // Returns whether the worker still needs wake(): not when the cancels
+  // were finished at once in its place (see the stand-in rule above).
+  bool post_cancels_quietly(std::unique_ptr<CallBatch> calls);
   // Wakes the worker if it waits, and makes a running script yield. Any thread.
   void wake();
 
@@ -73,6 +84,7 @@ private:
   };
 
   void post(MessageKind kind, Call* call);
+  bool finish_cancels_here(Call* const* calls, size_t n);
   void loop();
   bool wait_for_work(std::vector<Message>& batch);
   void handle(const Message& m);
