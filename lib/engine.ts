@@ -283,22 +283,27 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         // An assigned id that a user happened to choose: take the next one.
         if (auto && (error as BrakeError)?.code === 'ERR_BRAKE_DUPLICATE_CALL_ID') continue;
         if (entry !== undefined) releaseToken(entry);
-        if (slot === this.#resolves.length) this.#resolves.push(undefined);
         this.#free.push(slot);
+        // A new slot stays allocated (all three arrays cover it) for the next call.
+        if (slot === this.#resolves.length) this.#setSlot(slot, undefined, undefined, undefined);
         return Promise.reject(error);
       }
     }
     const promise = new Promise<CallResult<F, K>>(capture);
-    if (slot === this.#resolves.length) {
-      this.#resolves.push(captured.resolve);
-      this.#rejects.push(captured.reject);
-      this.#signals.push(entry);
-    } else {
-      this.#resolves[slot] = captured.resolve;
-      this.#rejects[slot] = captured.reject;
-      this.#signals[slot] = entry;
-    }
+    this.#setSlot(slot, captured.resolve, captured.reject, entry);
     return promise;
+  }
+
+  // Fills slot `slot` of the three parallel arrays (a new slot is their common length).
+  #setSlot(
+    slot: number,
+    resolve: ((value: any) => void) | undefined,
+    reject: ((error: unknown) => void) | undefined,
+    entry: SignalEntry | undefined,
+  ): void {
+    this.#resolves[slot] = resolve;
+    this.#rejects[slot] = reject;
+    this.#signals[slot] = entry;
   }
 
   /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
+  CancelledError,
   DuplicateCallIdError,
   Engine,
   Float,
@@ -148,6 +149,22 @@ describe('call', () => {
     // Nothing started: the id is free and nothing is live.
     expect(e.liveCalls).toBe(0);
     expect(await e.call('add', [1, 1], { callId: 777 })).toBe(2);
+    // On a fresh engine (no free slots yet), calls after refused starts
+    // still settle the right way, values and failures alike.
+    const fresh = await engine();
+    try {
+      for (let i = 0; i < 3; i++) await expect(fresh.call('echo_ints', [() => 1])).rejects.toBeInstanceOf(InvalidArgumentError);
+      const after = Array.from({ length: 6 }, (_, i) => fresh.call('nap', [10_000], { callId: 900 + i }));
+      expect(await fresh.call('add', [2, 3])).toBe(5);
+      for (let i = 0; i < 6; i++) expect(fresh.cancel(900 + i)).toBe(true);
+      for (const [i, p] of after.entries()) {
+        const { error } = await settle(p);
+        expect(error, `call ${i}`).toBeInstanceOf(CancelledError);
+        expect(error.callId).toBe(900 + i);
+      }
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('arity, types and names are checked', async () => {
