@@ -185,7 +185,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
 int Engine::cancel(brake_call_id id) {
   Call* call = m_table.find(id);
   if (!call) return BRAKE_NOT_FOUND;
-  if (call->request_cancel(BRAKE_ORIGIN_CANCEL)) call->worker->post_cancel(call);
+  if (call->request_cancel(BRAKE_ORIGIN_CANCEL)) call->worker->cancel_call(call);
   call->release();
   return BRAKE_OK;
 }

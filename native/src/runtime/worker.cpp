@@ -68,11 +68,18 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   return true;
 }
 
+void Worker::cancel_call(Call* call) {
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    if (finish_cancels_here(&call, 1)) return;
+  }
+  post_cancel(call);
+}
+
 void Worker::post(MessageKind kind, Call* call) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    if (kind == MessageKind::Cancel && finish_cancels_here(&call, 1)) return;
     m_inbox.push_back(Message{kind, {call}});
     if (call) call->retain(); // only once queued: a failed push leaks nothing
     wake = m_waiting;

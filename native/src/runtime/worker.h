@@ -49,6 +49,10 @@ public:
   // Any thread. Each takes a new reference to `call` for the message.
   void post_start(Call* call) { post(MessageKind::Start, call); }
   void post_cancel(Call* call) { post(MessageKind::Cancel, call); }
+  // Like post_cancel, but first tries to finish the (already flagged) call
+  // here, in the worker's place (the stand-in rule). The caller must hold no
+  // lock the finish could take (a token's mutex). Any thread.
+  void cancel_call(Call* call);
   void post_stop() { post(MessageKind::Stop, nullptr); }
   // Calls of this worker to cancel, each with a reference for the message.
   using CallBatch = std::vector<Call*>;
