@@ -21,8 +21,8 @@ export interface SignalEntry {
   readonly token: NativeToken;
   calls: number;
   readonly listener: () => void;
-  /** The drain of the engine(s) with live calls on it: usually one, others in `more`. */
-  drain: (() => void) | undefined;
+  /** The drain of the engine that first used it; any other engine's in `more`. */
+  readonly drain: () => void;
   more: Set<() => void> | undefined;
 }
 
@@ -35,24 +35,32 @@ const entries = new WeakMap<AbortSignal, SignalEntry>();
 // event loop to come round.
 const SETTLE_NOW_MAX = 16;
 
-/** The entry (token) for `signal`, counting one more live call on it. */
+/** The entry (token) for `signal`, counting one more live call on it (of the engine that `drain`s). */
 export function acquireToken(signal: AbortSignal, Token: new () => NativeToken, drain: () => void): SignalEntry {
   let entry = entries.get(signal);
   if (entry === undefined) {
-    const token = new Token();
-    const listener = (): void => {
-      if (token.cancel() > SETTLE_NOW_MAX) return;
-      const e = entries.get(signal);
-      e?.drain?.();
-      e?.more?.forEach((d) => d());
+    const created: SignalEntry = {
+      signal,
+      token: new Token(),
+      calls: 0,
+      listener: () => onAbort(created),
+      drain,
+      more: undefined,
     };
-    entry = { signal, token, calls: 0, listener, drain, more: undefined };
+    entry = created;
     entries.set(signal, entry);
-    signal.addEventListener('abort', listener, { once: true });
+    signal.addEventListener('abort', entry.listener, { once: true });
+  } else if (entry.drain !== drain) {
+    (entry.more ??= new Set()).add(drain);
   }
-  else if (entry.drain !== drain) (entry.more ??= new Set()).add(drain);
   entry.calls++;
   return entry;
+}
+
+function onAbort(entry: SignalEntry): void {
+  if (entry.token.cancel() > SETTLE_NOW_MAX) return;
+  entry.drain();
+  entry.more?.forEach((drain) => drain());
 }
 
 /** One live call on the entry's signal settled (or failed to start). */

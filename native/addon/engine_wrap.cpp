@@ -254,8 +254,9 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
 // longer than one slice. `all` (close) delivers every slice before returning.
 void EngineWrap::drain(napi_env env, bool all) {
   if (!m_engine || m_draining) return;
-  while (drain_slice(env, all) && all && m_engine) {
-  }
+  bool more;
+  do more = drain_slice(env, all);
+  while (all && more && m_engine);
 }
 
 // One slice; returns whether completions remain queued.
