@@ -1,5 +1,6 @@
 /*
-** Helpers shared by the native benchmark programs: a monotonic clock, a
+** Helpers shared by the native benchmark programs: monotonic and CPU clocks,
+** waiting for an engine to go idle, starting a batch of sleeps, a
 ** one-shot latch (mutex + condvar), file reading and program compilation
 ** through brake.h. Header-only so each bench stays one executable.
 */
@@ -25,6 +26,42 @@ static inline void bench_sleep_us(unsigned us) {
   struct timespec ts = {us / 1000000u, (long)(us % 1000000u) * 1000L};
   while (nanosleep(&ts, &ts) != 0) {
   }
+}
+
+static inline uint64_t bench_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until at least `n` calls are live and the process is then idle
+** (< 2 ms of CPU in 100 ms): the workers have taken every start message,
+** run every call to its sleep and gone to sleep themselves. */
+static inline void bench_wait_idle(brake_engine* e, unsigned long n) {
+  while (brake_engine_live_calls(e) < n) bench_sleep_us(1000);
+  for (;;) {
+    uint64_t c0 = bench_cpu_ns();
+    bench_sleep_us(100000);
+    if (bench_cpu_ns() - c0 < 2000000) return;
+  }
+}
+
+/* Starts `calls` calls of sleep_ms(600000) (ids first, first+1, ...) with
+** `token` (or none). Exits the process on a failed start. */
+static inline void bench_start_sleeps(brake_engine* e, unsigned long calls, brake_call_id first, brake_token* token,
+                                      brake_completion_fn done) {
+  brake_value* ms = brake_value_int(600000);
+  const brake_value* args[1] = {ms};
+  brake_call_options o;
+  brake_call_options_init(&o);
+  o.token = token;
+  for (unsigned long i = 0; i < calls; i++) {
+    if (brake_call_start(e, first + i, "sleep_ms", args, 1, &o, done, NULL) != BRAKE_OK) {
+      fprintf(stderr, "start: %s\n", brake_last_error());
+      exit(2);
+    }
+  }
+  brake_value_free(ms);
 }
 
 /* Set once by a completion callback, awaited by the bench thread. */

@@ -66,22 +66,6 @@ static void perf_control(const char* cmd) {
   fflush(g_perf);
 }
 
-static uint64_t cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Waits until all `n` calls are live and the process is idle. */
-static void wait_sleeping(brake_engine* e, unsigned long n) {
-  while (brake_engine_live_calls(e) < n) bench_sleep_us(1000);
-  for (;;) {
-    uint64_t c0 = cpu_ns();
-    bench_sleep_us(100000);
-    if (cpu_ns() - c0 < 2000000) return; /* < 2 ms of CPU in 100 ms: idle */
-  }
-}
-
 int main(int argc, char** argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: mass_cancel FILE drain|worker CALLS [REPS] [WORKERS]\n");
@@ -91,8 +75,6 @@ int main(int argc, char** argv) {
   unsigned long calls = strtoul(argv[3], NULL, 10);
   int reps = argc > 4 ? atoi(argv[4]) : 3;
   uint32_t workers = argc > 5 ? (uint32_t)atoi(argv[5]) : 2;
-  brake_value* ms = brake_value_int(600000);
-  const brake_value* args[1] = {ms};
   const char* fifo = getenv("MASS_CANCEL_PERF_FIFO");
   if (fifo) g_perf = fopen(fifo, "w");
   const char* scope = getenv("MASS_CANCEL_PERF_SCOPE");
@@ -100,20 +82,12 @@ int main(int argc, char** argv) {
   for (int rep = 0; rep < reps; rep++) {
     brake_engine* e = bench_engine(argv[1], workers, drain ? on_notify : NULL, NULL);
     brake_token* t = brake_token_new();
-    brake_call_options o;
-    brake_call_options_init(&o);
-    o.token = t;
     atomic_store(&g_completed, 0);
     g_target = calls;
     g_t_last = 0;
     g_notified = 0;
-    for (unsigned long i = 0; i < calls; i++) {
-      if (brake_call_start(e, (brake_call_id)(i + 1), "sleep_ms", args, 1, &o, on_done, NULL) != BRAKE_OK) {
-        fprintf(stderr, "start: %s\n", brake_last_error());
-        return 2;
-      }
-    }
-    wait_sleeping(e, calls);
+    bench_start_sleeps(e, calls, 1, t, on_done);
+    bench_wait_idle(e, calls);
 
     perf_control("enable");
     uint64_t t0 = bench_now_ns();
@@ -147,6 +121,5 @@ int main(int argc, char** argv) {
     brake_token_free(t);
     brake_engine_free(e);
   }
-  brake_value_free(ms);
   return 0;
 }

@@ -28,21 +28,6 @@ static void on_done(void* user_data, const brake_result* r) {
   atomic_fetch_add(&g_completed, 1);
 }
 
-static uint64_t cpu_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void wait_sleeping(brake_engine* e, unsigned long n) {
-  while (brake_engine_live_calls(e) < n) bench_sleep_us(1000);
-  for (;;) {
-    uint64_t c0 = cpu_ns();
-    bench_sleep_us(100000);
-    if (cpu_ns() - c0 < 2000000) return;
-  }
-}
-
 static long rss_bytes(void) {
   FILE* f = fopen("/proc/self/statm", "r");
   long pages = 0, rss = 0;
@@ -51,21 +36,6 @@ static long rss_bytes(void) {
     fclose(f);
   }
   return rss * 4096L;
-}
-
-static void start_round(brake_engine* e, unsigned long calls, brake_call_id first, brake_token* t) {
-  brake_value* ms = brake_value_int(600000);
-  const brake_value* args[1] = {ms};
-  brake_call_options o;
-  brake_call_options_init(&o);
-  o.token = t;
-  for (unsigned long i = 0; i < calls; i++) {
-    if (brake_call_start(e, first + i, "sleep_ms", args, 1, &o, on_done, NULL) != BRAKE_OK) {
-      fprintf(stderr, "start: %s\n", brake_last_error());
-      exit(2);
-    }
-  }
-  brake_value_free(ms);
 }
 
 int main(int argc, char** argv) {
@@ -83,8 +53,8 @@ int main(int argc, char** argv) {
   ** call that sleeps 0 ms, so the workers' threads and arenas exist. */
   brake_token* warm = brake_token_new();
   unsigned long warm_calls = warm_up ? calls : 1;
-  start_round(e, warm_calls, 1, warm);
-  wait_sleeping(e, warm_calls);
+  bench_start_sleeps(e, warm_calls, 1, warm, on_done);
+  bench_wait_idle(e, warm_calls);
   brake_token_cancel(warm);
   while (atomic_load(&g_completed) < warm_calls) {
     brake_engine_drain(e);
@@ -93,14 +63,14 @@ int main(int argc, char** argv) {
   brake_engine_drain(e);
   brake_token_free(warm);
   while (brake_engine_live_calls(e) > 0) bench_sleep_us(1000);
-  wait_sleeping(e, 0);
+  bench_wait_idle(e, 0);
   malloc_trim(0);
 
   brake_token* t = use_token ? brake_token_new() : NULL;
   struct mallinfo2 m0 = mallinfo2();
   long rss0 = rss_bytes();
-  start_round(e, calls, calls + 1, t);
-  wait_sleeping(e, calls);
+  bench_start_sleeps(e, calls, calls + 1, t, on_done);
+  bench_wait_idle(e, calls);
   struct mallinfo2 m1 = mallinfo2();
   long rss1 = rss_bytes();
   printf("{\"calls\": %lu, \"workers\": %u, \"token\": %d, \"warm\": %d, \"heap_b_per_call\": %.1f, \"rss_b_per_call\": %.1f}\n", calls,
