@@ -416,16 +416,30 @@ std::string describe_outcome(const CallWait& w) {
   return s;
 }
 
-std::string describe_diagnostics(const brake_program* prog) {
-  std::string s;
+struct Diagnostic {
+  std::string file;
+  uint32_t line, column;
+  std::string message;
+  bool used = false;
+};
+
+std::vector<Diagnostic> read_diagnostics(const brake_program* prog) {
+  std::vector<Diagnostic> out;
   size_t n = brake_program_diagnostic_count(prog);
   for (size_t i = 0; i < n; i++) {
     const char* file = nullptr;
     const char* msg = nullptr;
     uint32_t line = 0, col = 0;
     brake_program_diagnostic(prog, i, &file, &line, &col, &msg);
-    s += "\n      " + std::to_string(line) + ":" + std::to_string(col) + " " + (msg ? msg : "");
+    out.push_back({file ? file : "", line, col, msg ? msg : ""});
   }
+  return out;
+}
+
+std::string describe_diagnostics(const brake_program* prog) {
+  std::string s;
+  for (const Diagnostic& d : read_diagnostics(prog))
+    s += "\n      " + std::to_string(d.line) + ":" + std::to_string(d.column) + " " + d.message;
   return s;
 }
 
@@ -436,23 +450,9 @@ struct ProgramDeleter {
 // Returns "" on success, else a description of the failure.
 std::string check_compile_errors(const Expectation& e, const brake_program* prog,
                                  const std::string& rel) {
-  struct Actual {
-    std::string file;
-    uint32_t line, column;
-    std::string message;
-    bool used = false;
-  };
-  std::vector<Actual> actual;
-  size_t n = brake_program_diagnostic_count(prog);
-  for (size_t i = 0; i < n; i++) {
-    const char* file = nullptr;
-    const char* msg = nullptr;
-    uint32_t line = 0, col = 0;
-    brake_program_diagnostic(prog, i, &file, &line, &col, &msg);
-    actual.push_back({file ? file : "", line, col, msg ? msg : ""});
-  }
+  std::vector<Diagnostic> actual = read_diagnostics(prog);
   std::string problems;
-  for (const Actual& a : actual)
+  for (const Diagnostic& a : actual)
     if (a.file != rel) problems += "\n    diagnostic file is '" + a.file + "', expected '" + rel + "'";
   // Exact line:col specs first, so a line-only spec cannot steal their match.
   std::vector<const ExpectedDiagnostic*> order;
@@ -462,7 +462,7 @@ std::string check_compile_errors(const Expectation& e, const brake_program* prog
     if (!d.column) order.push_back(&d);
   for (const ExpectedDiagnostic* d : order) {
     bool found = false;
-    for (Actual& a : actual) {
+    for (Diagnostic& a : actual) {
       if (a.used || a.line != d->line) continue;
       if (d->column && a.column != *d->column) continue;
       if (!contains_ci(a.message, d->substring)) continue;
@@ -471,7 +471,7 @@ std::string check_compile_errors(const Expectation& e, const brake_program* prog
     }
     if (!found) problems += "\n    missing diagnostic " + d->text;
   }
-  for (const Actual& a : actual)
+  for (const Diagnostic& a : actual)
     if (!a.used)
       problems += "\n    unexpected diagnostic " + std::to_string(a.line) + ":" +
                   std::to_string(a.column) + " " + a.message;
