@@ -117,9 +117,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool m_held = false;  // tsfn ref'd and onBatch strong (live calls > 0)
   bool m_draining = false;
   bool m_tearing_down = false;
+  std::vector<std::string> m_functions;  // the program's function names, by index
   // The slice being drained (valid only inside drain_slice): lib's typed
   // arrays (held by m_arrays) and the payloads that need a JS value.
-  std::vector<std::string> m_functions;  // the program's function names, by index
   int32_t* m_meta = nullptr;  // 2 * kDrainSlice
   double* m_nums = nullptr;   // kDrainSlice
   size_t m_count = 0;
@@ -150,7 +150,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     m_nums = typed_data<double>(env, info[4], napi_float64_array, kDrainSlice);
   }
   if (!program || !info[1].IsObject() || !info[2].IsFunction() || !m_meta || !m_nums) {
-    throw_type_error(env, "Engine(program, options, onBatch, Int32Array(8192), Float64Array(4096))");
+    throw_type_error(env, "Engine(program, options, onBatch, meta: Int32Array, nums: Float64Array) (arrays of a slice)");
     return;
   }
   Napi::Array arrays = Napi::Array::New(env, 2);

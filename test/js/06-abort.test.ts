@@ -137,7 +137,7 @@ describe('AbortSignal', () => {
     for (let i = 0; i < n; i++) calls[i] = big.call('nap', [60_000], { signal: ac.signal });
     expect(listeners(ac.signal)).toBe(1);
     await sleep(100);
-    // Completions are delivered in slices (at most 4,096 per turn) with turns
+    // Completions are delivered in slices (at most 2,048 per turn) with turns
     // of the event loop in between, so the loop keeps turning during the flood.
     let settledCount = 0;
     for (const c of calls) c.catch(() => settledCount++);
