@@ -112,11 +112,11 @@ private:
   void grow(size_t needed) {
     if (needed > m_stack_cap) grow_stack(needed);
   }
-  // Fields are sized and ordered for a small fiber: a sleeping call holds
-  // one, and a process may hold a million sleeping calls.
   void grow_stack(size_t needed);
   void grow_frames();
 
+  // Fields are sized and ordered for a small fiber: a sleeping call holds
+  // one, and a process may hold a million sleeping calls.
   const CompiledProgram& m_program;
   Heap m_heap;
   // [frame0 locals | operands | frame1 locals | ...]: m_stack_cap slots,
