@@ -367,7 +367,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const signals = this.#signals;
     const free = this.#free;
     const stackTraceLimit = Error.stackTraceLimit;
-    let stackless = false;
+    let stackless: boolean | undefined; // decided at the slice's first failure
     let next = 0;
     try {
       for (let k = 0; k < count; k++) {
@@ -395,9 +395,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
           resolve(payload);
           continue;
         }
-        if (!stackless) {
-          stackless = true;
-          Error.stackTraceLimit = 0;
+        if (stackless === undefined) {
+          stackless = stackTraceLimitWritable();
+          if (stackless) Error.stackTraceLimit = 0;
         }
         reject(failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
       }
@@ -405,6 +405,13 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       if (stackless) Error.stackTraceLimit = stackTraceLimit;
     }
   }
+}
+
+// In a locked-down realm (node --frozen-intrinsics, SES) Error.stackTraceLimit
+// is read-only: assigning it would throw, so errors keep their stacks there.
+function stackTraceLimitWritable(): boolean {
+  const d = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit');
+  return d?.writable === true;
 }
 
 function failure(
@@ -418,8 +425,8 @@ function failure(
     const origin = status === STATUS_TIMEOUT ? 'timeout' : (ORIGINS[originCode] ?? 'cancel');
     const options = origin === 'signal' ? { callId: id, origin, cause: signal?.reason } : { callId: id, origin };
     return status === STATUS_TIMEOUT
-      ? new TimeoutError('The call timed out', options)
-      : new CancelledError('The operation was aborted', options);
+      ? new TimeoutError(undefined, options)
+      : new CancelledError(undefined, options);
   }
   const [message, kind, flat] = f!;
   if (status === STATUS_SCRIPT) {

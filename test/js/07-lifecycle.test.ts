@@ -71,6 +71,39 @@ describe('process lifetime', () => {
   });
 });
 
+describe('a locked-down realm', () => {
+  // Under --frozen-intrinsics (or SES) Error.stackTraceLimit is read-only;
+  // lib lowers it while building rejection errors only where it may.
+  it('calls settle with their usual errors under --frozen-intrinsics', () => {
+    const r = runChild(
+      `
+      brake.Engine.fromSource(PROGRAM, { workerThreads: 2 }).then(async (e) => {
+        const ac = new AbortController();
+        const calls = [
+          e.call('nap', [60000], { signal: ac.signal }),
+          e.call('nap', [60000], { timeoutMs: 20 }),
+          e.call('fail', ['boom']),
+          e.call('add', [1, 2]),
+        ];
+        setTimeout(() => ac.abort(), 20);
+        for (const c of await Promise.allSettled(calls)) {
+          console.log(c.status === 'fulfilled' ? c.value : c.reason.name + ' ' + c.reason.message);
+        }
+        await e.close();
+      });`,
+      ['--frozen-intrinsics', '--no-warnings'],
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'AbortError The operation was aborted',
+      'TimeoutError The call timed out',
+      'ScriptError boom',
+      '3',
+    ]);
+    expect(r.status).toBe(0);
+  });
+});
+
 describe('worker_threads', () => {
   const workerCode = `
     const { parentPort } = require('node:worker_threads');
