@@ -21,46 +21,25 @@ export interface SignalEntry {
   readonly token: NativeToken;
   calls: number;
   readonly listener: () => void;
-  /** The drain of the engine that first used it; any other engine's in `more`. */
-  readonly drain: () => void;
-  more: Set<() => void> | undefined;
 }
 
 const entries = new WeakMap<AbortSignal, SignalEntry>();
 
-// A small cancel (a signal shared by few calls) is finished at once by the
-// native side when the calls' workers are idle (see the stand-in rule in
-// native/src/runtime/worker.h); draining the entry's engines right after it
-// settles those promises inside abort() itself, without waiting for the
-// event loop to come round.
-const SETTLE_NOW_MAX = 16;
-
-/** The entry (token) for `signal`, counting one more live call on it (of the engine that `drain`s). */
-export function acquireToken(signal: AbortSignal, Token: new () => NativeToken, drain: () => void): SignalEntry {
+/** The entry (token) for `signal`, counting one more live call on it. */
+export function acquireToken(signal: AbortSignal, Token: new () => NativeToken): SignalEntry {
   let entry = entries.get(signal);
   if (entry === undefined) {
-    const created: SignalEntry = {
-      signal,
-      token: new Token(),
-      calls: 0,
-      listener: () => onAbort(created),
-      drain,
-      more: undefined,
-    };
-    entry = created;
+    const token = new Token();
+    // A small cancel (a signal shared by few calls) is finished at once by
+    // the native side when the calls' workers are idle, and the addon
+    // delivers those completions before cancel() returns: the promises
+    // settle inside abort() itself (see InlineDelivery in native/addon/addon.h).
+    entry = { signal, token, calls: 0, listener: () => token.cancel() };
     entries.set(signal, entry);
     signal.addEventListener('abort', entry.listener, { once: true });
-  } else if (entry.drain !== drain) {
-    (entry.more ??= new Set()).add(drain);
   }
   entry.calls++;
   return entry;
-}
-
-function onAbort(entry: SignalEntry): void {
-  if (entry.token.cancel() > SETTLE_NOW_MAX) return;
-  entry.drain();
-  entry.more?.forEach((drain) => drain());
 }
 
 /** One live call on the entry's signal settled (or failed to start). */

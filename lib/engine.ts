@@ -136,7 +136,6 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   // Kept here (not only passed to the addon): the addon holds it weakly while
   // the engine is idle, so this field is what keeps it alive between calls.
   readonly #onBatch: (count: number, values: unknown[] | undefined, more: boolean) => void;
-  readonly #drain: () => void;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
 
@@ -155,7 +154,6 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     // A flood of completions arrives in slices; the next slice is fetched on
     // a later turn so timers and I/O run in between (bounded stalls).
     const drainMore = (): void => this.#native.drain();
-    this.#drain = drainMore;
     this.#onBatch = (count, values, more) => {
       this.#settle(count, values);
       if (more) setImmediate(drainMore);
@@ -263,7 +261,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
 
-    const entry = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token, this.#drain);
+    const entry = signal === undefined ? undefined : acquireToken(signal, this.#addon.Token);
     const token = entry?.token;
     const slot = this.#free.length > 0 ? this.#free.pop()! : this.#resolves.length;
     // A known function goes by index (no string crossing); an unknown name is
@@ -313,11 +311,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     if (key === undefined) {
       throw new InvalidArgumentError('callId must be a non-zero safe-integer number or a bigint below 2^64');
     }
-    const found = this.#native.cancel(key);
-    // A sleeping call on an idle worker is finished during brake_cancel:
-    // settle it now rather than on a later turn of the event loop.
-    if (found) this.#drain();
-    return found;
+    // A sleeping call on an idle worker is finished during brake_cancel and
+    // its promise settled before this returns (InlineDelivery in the addon).
+    return this.#native.cancel(key);
   }
 
   /**

@@ -41,7 +41,11 @@ export type NativeSignature = [name: string, params: string[]];
 
 /** A brake_token: one per AbortSignal in use. */
 export interface NativeToken {
-  /** Cancels every live call started with this token; returns how many it flagged. Idempotent. */
+  /**
+   * Cancels every live call started with this token; returns how many it
+   * flagged. Idempotent. Calls it finished in place (sleeping calls of idle
+   * workers, small cancels) are delivered through onBatch before it returns.
+   */
   cancel(): number;
   readonly cancelled: boolean;
 }
@@ -63,7 +67,7 @@ export interface NativeEngine {
     token: NativeToken | undefined,
     ...args: unknown[]
   ): void;
-  /** brake_cancel: true when a live call was found. */
+  /** brake_cancel: true when a live call was found; if it was finished in place, onBatch has delivered it on return. */
   cancel(id: NativeCallId): boolean;
   /** Cancels live calls, joins the workers and delivers their completions (origin close) before returning. Idempotent. */
   close(): void;

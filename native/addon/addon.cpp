@@ -109,8 +109,13 @@ class TokenWrap : public Napi::ObjectWrap<TokenWrap> {
 
   brake_token* token() const { return m_token; }
 
+  // Returns how many live calls were cancelled; those finished in place are
+  // settled by the time it returns (InlineDelivery).
   Napi::Value cancel(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(brake_token_cancel(m_token)));
+    InlineDelivery delivery;
+    size_t n = brake_token_cancel(m_token);
+    delivery.deliver(info.Env());
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
   Napi::Value cancelled(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), brake_token_is_cancelled(m_token) != 0);

@@ -10,6 +10,8 @@
 // result: no per-call thread-safe function, async work or persistent
 // reference, and for results that are numbers, booleans or null (and for
 // cancellations) not even a JS value: only stores into the typed arrays.
+// Calls that a cancel on the JS thread finished in place notify on that
+// thread; InlineDelivery (addon.h) drains them before the cancel returns.
 //
 // The slice layout (the contract with lib/engine.ts, see native-types.ts):
 // for completion k, meta[2k] = lib's slot for the call (the call's
@@ -37,6 +39,7 @@
 // it when Node finalizes the thread-safe function.
 #include <cmath>
 #include <mutex>
+#include <new>
 
 #include "addon.h"
 
@@ -52,6 +55,8 @@ enum Rep : int32_t { kRepValue = 0, kRepNumber = 1, kRepTrue = 2, kRepFalse = 3,
 // lib's slot as their user_data, so on_complete finds its wrap here.
 thread_local EngineWrap* t_draining = nullptr;
 
+}  // namespace
+
 struct Channel {
   std::mutex mu;
   napi_threadsafe_function tsfn = nullptr;  // nullptr once Node finalized it
@@ -59,15 +64,23 @@ struct Channel {
   int refs = 2;                             // engine side + thread-safe function side
 };
 
+namespace {
+
+// JS thread only (refs counts owners that all live on it).
 void release_channel(Channel* c) {
   if (--c->refs == 0) delete c;
 }
 
-// Worker thread, no engine lock held.
-void notify(void* arg) {
-  Channel* c = static_cast<Channel*>(arg);
+void signal_channel(Channel* c) {
   std::lock_guard<std::mutex> lock(c->mu);
   if (c->tsfn) napi_call_threadsafe_function(c->tsfn, nullptr, napi_tsfn_nonblocking);
+}
+
+// A worker thread, or the JS thread finishing calls in place during a
+// cancel; no engine lock held.
+void notify(void* arg) {
+  Channel* c = static_cast<Channel*>(arg);
+  if (!InlineDelivery::record(c)) signal_channel(c);
 }
 
 void tsfn_finalize(napi_env, void* finalize_data, void*) {
@@ -88,6 +101,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static void on_complete(void* user_data, const brake_result* result);
   static void env_cleanup(void* arg);
 
+  // Delivers a slice now if this engine can (false: freed or already delivering).
+  bool deliver_now(napi_env env);
   static napi_value start(napi_env env, napi_callback_info info);
   void start_call(napi_env env, napi_value* argv, size_t argc);
   Napi::Value cancel(const Napi::CallbackInfo& info);
@@ -301,6 +316,12 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
   return more != 0;
 }
 
+bool EngineWrap::deliver_now(napi_env env) {
+  if (!m_engine || m_draining) return false;
+  drain(env, false);
+  return true;
+}
+
 Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
   drain(info.Env(), false);
   return Napi::Value();
@@ -485,7 +506,9 @@ Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   if (!m_engine) return Napi::Boolean::New(env, false);
+  InlineDelivery delivery;
   int rc = brake_cancel(m_engine, id);
+  delivery.deliver(env);
   if (rc != BRAKE_OK && rc != BRAKE_NOT_FOUND) {
     throw_last_error(env, rc);
     return Napi::Value();
@@ -518,7 +541,41 @@ Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_calls(m_engine)) : 0.0);
 }
 
+thread_local InlineDelivery* t_delivery = nullptr;
+
 }  // namespace
+
+InlineDelivery::InlineDelivery() : m_outer(t_delivery) { t_delivery = this; }
+
+InlineDelivery::~InlineDelivery() { finish(nullptr); }
+
+bool InlineDelivery::record(Channel* c) {
+  InlineDelivery* d = t_delivery;
+  if (!d) return false;
+  for (Channel* seen : d->m_channels)
+    if (seen == c) return true;
+  try {
+    d->m_channels.push_back(c);
+  } catch (const std::bad_alloc&) {
+    return false;  // signalled instead
+  }
+  c->refs++;
+  return true;
+}
+
+void InlineDelivery::deliver(napi_env env) { finish(env); }
+
+// Closes the delivery (once) and drains each recorded engine; with no env
+// (or an engine that cannot drain now) it signals the channel instead.
+void InlineDelivery::finish(napi_env env) {
+  if (t_delivery != this) return;  // finished already
+  t_delivery = m_outer;
+  for (Channel* c : m_channels) {
+    if (!env || !c->wrap || !c->wrap->deliver_now(env)) signal_channel(c);
+    release_channel(c);
+  }
+  m_channels.clear();
+}
 
 Napi::Function define_engine_class(Napi::Env env) {
   return EngineWrap::DefineClass(env, "Engine",

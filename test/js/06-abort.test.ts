@@ -112,6 +112,39 @@ describe('AbortSignal', () => {
     expect(e.liveCalls).toBe(0);
   });
 
+  it('a signal shared by two engines, and engine.cancel(id), also settle their calls inside the call itself', async () => {
+    const other = await engine();
+    try {
+      let atOnce = 0;
+      for (let trial = 0; trial < 10; trial++) {
+        const ac = new AbortController();
+        const settled: string[] = [];
+        const track = (p: Promise<unknown>, name: string): Promise<unknown> =>
+          p.catch((error) => {
+            settled.push(name);
+            return error;
+          });
+        const calls = [
+          track(e.call('nap', [10_000], { signal: ac.signal }), 'e'),
+          track(other.call('nap', [10_000], { signal: ac.signal }), 'other'),
+          track(other.call('nap', [10_000], { callId: 7 + trial }), 'by id'),
+        ];
+        await sleep(20);
+        ac.abort();
+        expect(other.cancel(7 + trial)).toBe(true);
+        await null;
+        await null;
+        if (settled.length === 3) atOnce++;
+        const errors = await Promise.all(calls);
+        expect(errors.map((error) => (error as CancelledError).origin)).toEqual(['signal', 'signal', 'cancel']);
+      }
+      expect(atOnce).toBeGreaterThanOrEqual(8);
+      expect([e.liveCalls, other.liveCalls]).toEqual([0, 0]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('many calls share one listener; aborting cancels them all', async () => {
     const ac = new AbortController();
     const calls = Array.from({ length: 100 }, () => e.call('nap', [10_000], { signal: ac.signal }));
