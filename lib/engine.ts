@@ -391,10 +391,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
           resolve(payload);
           continue;
         }
-        if (stackless === undefined) {
-          stackless = stackTraceLimitWritable();
-          if (stackless) Error.stackTraceLimit = 0;
-        }
+        if (stackless === undefined) stackless = lowerStackTraceLimit();
         reject(failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
       }
     } finally {
@@ -403,11 +400,16 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   }
 }
 
-// In a locked-down realm (node --frozen-intrinsics, SES) Error.stackTraceLimit
-// is read-only: assigning it would throw, so errors keep their stacks there.
-function stackTraceLimitWritable(): boolean {
-  const d = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit');
-  return d?.writable === true;
+// Sets Error.stackTraceLimit to 0; false when it cannot be set: it is
+// read-only in a locked-down realm (node --frozen-intrinsics, SES), and
+// errors keep their stacks there.
+function lowerStackTraceLimit(): boolean {
+  try {
+    Error.stackTraceLimit = 0;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function failure(
