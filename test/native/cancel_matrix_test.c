@@ -20,6 +20,8 @@ static const char* kSource =
     "function spin() -> int { while (true) {} 1 }\n"
     "function spin_calls(n: int) -> int { if (n == 0) { 0 } else { spin_calls(n - 1) } }\n"
     "function forever() -> int { let x = 0; while (true) { x = spin_calls(10); } x }\n"
+    "function tree(n: int) -> int { if (n == 0) { 1 } else { tree(n - 1) + tree(n - 1) } }\n"
+    "function recursion() -> int { tree(60) }\n"
     "function asked() -> bool { baml.sys.cancellation_requested() }\n"
     "function poll_flag() -> bool { while (!baml.sys.cancellation_requested()) {} true }\n"
     "function fails() -> int { let z = 0; 1 / z }\n"
@@ -211,12 +213,15 @@ BRAKE_TEST(cancel_unknown_or_finished) {
 
 BRAKE_TEST(while_true_cancelled) {
   brake_engine* e = engine_from(kSource, 1);
-  Waiter w1, w2, w3;
+  Waiter w1, w2, w3, w4;
   waiter_init(&w1);
   waiter_init(&w2);
   waiter_init(&w3);
+  waiter_init(&w4);
   CHECK_EQ_INT(start0(e, 1, "spin", &w1), BRAKE_OK);
   CHECK_EQ_INT(start0(e, 2, "forever", &w2), BRAKE_OK);
+  /* No loop at all: stopped at a call. */
+  CHECK_EQ_INT(start0(e, 4, "recursion", &w4), BRAKE_OK);
   sleep_ms(50);
   /* The worker is shared with two compute loops; a sibling still runs. */
   CHECK_EQ_INT(start0(e, 3, "answer", &w3), BRAKE_OK);
@@ -225,11 +230,15 @@ BRAKE_TEST(while_true_cancelled) {
   double t0 = now_ms();
   CHECK_EQ_INT(brake_cancel(e, 1), BRAKE_OK);
   CHECK_EQ_INT(brake_cancel(e, 2), BRAKE_OK);
+  CHECK_EQ_INT(brake_cancel(e, 4), BRAKE_OK);
   CHECK(waiter_wait(&w1, 2000));
   CHECK(waiter_wait(&w2, 2000));
+  CHECK(waiter_wait(&w4, 2000));
   CHECK(w1.done_at_ms - t0 < 1000);
+  CHECK(w4.done_at_ms - t0 < 1000);
   CHECK_EQ_INT(w1.status, BRAKE_CANCELLED);
   CHECK_EQ_INT(w2.status, BRAKE_CANCELLED);
+  CHECK_EQ_INT(w4.status, BRAKE_CANCELLED);
   brake_engine_free(e);
 }
 

@@ -132,7 +132,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       spun = true;
       lock.unlock();
       auto until = Clock::now() + kSpin;
-      while (m_dispatch.load(std::memory_order_relaxed) == vm::normal_dispatch() && Clock::now() < until)
+      while (!m_dispatch.interrupted() && Clock::now() < until)
         std::this_thread::yield();
       lock.lock();
       continue;
@@ -149,7 +149,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     m_waiting = false;
   }
   batch.swap(m_inbox);
-  m_dispatch.store(vm::normal_dispatch(), std::memory_order_relaxed);
+  m_dispatch.reset();
   return true;
 }
 
@@ -263,7 +263,7 @@ void Worker::run_call(Call* call) {
     return;
   }
   vm::RunContext ctx;
-  ctx.dispatch = &m_dispatch;
+  ctx.table = m_dispatch.entries();
   ctx.cancel_state = &call->state;
   // Others waiting on this worker: give the script a time slice, enforced
   // by the engine's ticker.

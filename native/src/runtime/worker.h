@@ -3,8 +3,8 @@
 // A worker owns its calls' VM state, its timer heap and its ready queue;
 // only its thread touches them. Other threads talk to it through the inbox
 // (start, cancel, stop messages), guarded by m_mu, and the VM dispatch
-// pointer: posting a message points it at the interrupt table, so a running
-// script yields at its next back-edge or call and the message is seen within
+// table: posting a message interrupts it, so a running script yields at its
+// next back-edge or call and the message is seen within
 // microseconds even while a script computes. A computing call that has
 // others waiting behind it (ready calls, due timers) publishes a slice
 // deadline, which the engine's ticker enforces the same way.
@@ -72,7 +72,7 @@ public:
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
 
   // Makes a running script yield at its next back-edge or call. Any thread.
-  void interrupt() { m_dispatch.store(vm::interrupt_dispatch(), std::memory_order_relaxed); }
+  void interrupt() { m_dispatch.interrupt(); }
   // The steady-clock time (ns) at which the running script should yield, or
   // 0 when it may run on. Read by the engine's ticker.
   int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
@@ -115,7 +115,7 @@ private:
   std::condition_variable m_cv;
   std::vector<Message> m_inbox;
   bool m_waiting = false;
-  std::atomic<const void* const*> m_dispatch{vm::normal_dispatch()};
+  vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
 

@@ -8,28 +8,42 @@
 namespace brake::vm {
 
 namespace {
-// The normal and the interrupt table, published by run() in describe mode.
-const void* const* g_tables[2] = {nullptr, nullptr};
+// The handler addresses, published by run() in describe mode: one per
+// opcode, then (at index COUNT_) the handler that yields.
+const void* const* g_normal = nullptr;
 
 void ensure_tables() {
   static const bool published = [] {
     CompiledProgram program("<dispatch tables>");
     program.functions.emplace_back();
     Fiber fiber(program, 0, 1);
-    fiber.run(RunContext{}); // a context without `dispatch`: describe only
+    fiber.run(RunContext{}); // a context without a table: describe only
     return true;
   }();
   (void)published;
 }
+
+// The entries interrupt() redirects: every loop back-edge and every call.
+constexpr size_t kPolled[] = {size_t(OpCode::LOOP), size_t(OpCode::CALL)};
 } // namespace
 
-const void* const* normal_dispatch() {
+DispatchTable::DispatchTable() {
   ensure_tables();
-  return g_tables[0];
+  for (size_t i = 0; i < size_t(OpCode::COUNT_); i++) m_entries[i].store(g_normal[i], std::memory_order_relaxed);
 }
-const void* const* interrupt_dispatch() {
-  ensure_tables();
-  return g_tables[1];
+
+void DispatchTable::interrupt() {
+  for (size_t op : kPolled) m_entries[op].store(g_normal[size_t(OpCode::COUNT_)], std::memory_order_relaxed);
+}
+
+void DispatchTable::reset() {
+  for (size_t op : kPolled) m_entries[op].store(g_normal[op], std::memory_order_relaxed);
+}
+
+bool DispatchTable::interrupted() const {
+  for (size_t op : kPolled)
+    if (m_entries[op].load(std::memory_order_relaxed) != g_normal[op]) return true;
+  return false;
 }
 
 namespace {
@@ -138,15 +152,10 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #define OPCODE(name, operands, effect, desc) &&op_##name,
 #include "vm/opcodes.def"
 #undef OPCODE
+      &&op_INTERRUPTED, // not an opcode: at index COUNT_, for DispatchTable
   };
-  static const void* const interrupts[] = {
-#define OPCODE(name, operands, effect, desc) &&op_INTERRUPTED,
-#include "vm/opcodes.def"
-#undef OPCODE
-  };
-  if (!ctx.dispatch) { // describe mode (ensure_tables)
-    g_tables[0] = dispatch;
-    g_tables[1] = interrupts;
+  if (!ctx.table) { // describe mode (ensure_tables)
+    g_normal = dispatch;
     return RunStatus::Finished;
   }
   if (!m_started) {
@@ -174,7 +183,12 @@ RunStatus Fiber::run(const RunContext& ctx) {
     sp = m_stack + m_sp;                           \
     constants = frame->fn->chunk.constants.data(); \
   } while (0)
+#ifndef BRAKE_NO_CANCEL_CHECKS
+  const std::atomic<const void*>* const table = ctx.table;
+#define DISPATCH() goto* table[*ip++].load(std::memory_order_relaxed)
+#else
 #define DISPATCH() goto* dispatch[*ip++]
+#endif
 #define ERROR(kind, msg)        \
   do {                          \
     SAVE();                     \
@@ -186,12 +200,6 @@ RunStatus Fiber::run(const RunContext& ctx) {
   do {                                                       \
     if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
   } while (0)
-// Back-edges and calls dispatch through the worker's current table.
-#ifndef BRAKE_NO_CANCEL_CHECKS
-#define POLLED_DISPATCH() goto* ctx.dispatch->load(std::memory_order_relaxed)[*ip++]
-#else
-#define POLLED_DISPATCH() DISPATCH()
-#endif
 
   DISPATCH();
 
@@ -430,7 +438,7 @@ op_JUMP_IF_TRUE_OR_POP: {
 op_LOOP: {
   uint16_t off = READ_U16();
   ip -= off;
-  POLLED_DISPATCH();
+  DISPATCH();
 }
 op_CALL: {
   uint16_t fn = READ_U16();
@@ -440,7 +448,7 @@ op_CALL: {
     ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
   }
   RELOAD();
-  POLLED_DISPATCH();
+  DISPATCH();
 }
 op_RETURN: {
   Value result = sp[-1];
@@ -585,8 +593,8 @@ op_ASSERT: {
   DISPATCH();
 }
 op_INTERRUPTED: {
-  // Reached through the interrupt table: give the worker back, resuming at
-  // the instruction that was about to run.
+  // Reached through an interrupted entry (DispatchTable::interrupt): give
+  // the worker back, resuming at the instruction that was about to run.
   ip--;
   SAVE();
   return RunStatus::Yielded;
@@ -600,7 +608,6 @@ op_INTERRUPTED: {
 #undef ERROR
 #undef TYPE_ERROR
 #undef MAYBE_COLLECT
-#undef POLLED_DISPATCH
 #undef BITWISE
 #undef COMPARE
 #undef JUMP_UNLESS
