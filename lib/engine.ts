@@ -256,7 +256,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     if (signal !== undefined && signal.aborted) {
       return Promise.reject(
-        new CancelledError('The operation was aborted', { cause: signal.reason, callId: key, origin: 'signal' }),
+        new CancelledError(undefined, { cause: signal.reason, callId: key, origin: 'signal' }),
       );
     }
     if (this.#closed) return Promise.reject(new EngineClosedError());
