@@ -5,7 +5,8 @@
 // spec = { kind, variant, ...parameters }. Prints one JSON line with the
 // sample's measurements. Variants: 'brake' (this package, from dist/),
 // 'async-fn' (a plain async function), 'timers' (timers/promises setTimeout
-// with a signal) and 'baml' (BAML's Node runtime via its generated client).
+// with a signal), 'listener' (a bare abort listener that rejects: the floor
+// for abort latency) and 'baml' (BAML's Node runtime via its generated client).
 import { setMaxListeners } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -55,6 +56,13 @@ async function sleepingCall(variant) {
   }
   if (variant === 'timers') {
     return { start: (signal) => sleep(LONG_SLEEP_MS, undefined, { signal }), close: async () => {} };
+  }
+  if (variant === 'listener') {
+    // The floor of any AbortSignal-driven cancel: one listener that only
+    // rejects, with the signal's own reason (no error of its own to build).
+    const start = (signal) =>
+      new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    return { start, close: async () => {} };
   }
   throw new Error(`unknown variant ${variant}`);
 }
