@@ -2,6 +2,8 @@
 // C ABI cannot reach directly: the timer heap, the call table under
 // concurrent use, and the per-call heap's collector.
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <random>
 #include <thread>
 #include <vector>
@@ -13,6 +15,17 @@
 
 using namespace brake;
 using Clock = std::chrono::steady_clock;
+
+// Allocation failure on demand, for this test binary only: when t_fail_in
+// is n > 0, the n-th operator new from now on (on this thread) throws.
+static thread_local long t_fail_in = 0;
+void* operator new(std::size_t n) {
+  if (t_fail_in > 0 && --t_fail_in == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 BRAKE_TEST(timer_heap_orders_and_removes) {
   std::vector<runtime::Call*> calls;
@@ -86,6 +99,64 @@ BRAKE_TEST(timer_heap_mass_remove_compacts) {
   for (auto* c : calls) c->release();
 }
 
+// A worker turns a failed add() into an out_of_memory error for that one
+// call; that is only sound if the failed add() changed nothing, and if
+// removing and firing timers never allocate (they cannot fail).
+BRAKE_TEST(timer_heap_add_is_all_or_nothing) {
+  runtime::TimerHeap heap;
+  std::vector<runtime::Call*> added;
+  std::vector<runtime::Call*> all;
+  auto base = Clock::now();
+  size_t failures = 0;
+  for (int i = 0; i < 400; i++) {
+    auto* c = runtime::Call::create(0);
+    all.push_back(c);
+    auto when = base + std::chrono::milliseconds((i * 37) % 1000);
+    // Fail the 1st, 2nd or 3rd allocation add() makes (when it makes that many).
+    t_fail_in = 1 + i % 3;
+    bool failed = false;
+    try {
+      heap.add(when, c, runtime::TimerKind::Sleep);
+    } catch (const std::bad_alloc&) {
+      failed = true;
+    }
+    t_fail_in = 0;
+    if (failed) {
+      failures++;
+      CHECK_EQ_INT(heap.size(), added.size());
+      CHECK(c->sleep_timer == runtime::kNoTimer);
+      heap.add(when, c, runtime::TimerKind::Sleep); // the retry works
+    }
+    added.push_back(c);
+    CHECK_EQ_INT(heap.size(), added.size());
+    // Removing (tombstones, compaction) never allocates.
+    if (i % 5 == 4) {
+      runtime::Call* gone = added[added.size() / 2];
+      t_fail_in = 1;
+      heap.remove(gone->sleep_timer);
+      CHECK(t_fail_in == 1);
+      t_fail_in = 0;
+      added.erase(added.begin() + long(added.size() / 2));
+    }
+  }
+  CHECK(failures >= 5); // the vectors grew (and failed to) many times
+  // Firing never allocates either; every timer comes out once, in order.
+  size_t popped = 0;
+  auto last = Clock::time_point::min();
+  t_fail_in = 1;
+  while (!heap.empty()) {
+    auto e = heap.pop();
+    CHECK(e.when >= last);
+    CHECK(std::find(added.begin(), added.end(), e.call) != added.end());
+    last = e.when;
+    popped++;
+  }
+  CHECK(t_fail_in == 1);
+  t_fail_in = 0;
+  CHECK_EQ_INT(popped, added.size());
+  for (auto* c : all) c->release();
+}
+
 BRAKE_TEST(call_table_concurrent_insert_find_remove) {
   runtime::CallTable table;
   constexpr int kThreads = 4, kPerThread = 20000;
@@ -151,6 +222,7 @@ int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(timer_heap_orders_and_removes),
       TEST_ENTRY(timer_heap_mass_remove_compacts),
+      TEST_ENTRY(timer_heap_add_is_all_or_nothing),
       TEST_ENTRY(call_table_concurrent_insert_find_remove),
       TEST_ENTRY(heap_collects_garbage_and_cycles),
       TEST_ENTRY(values_equal_is_deep),

@@ -22,6 +22,8 @@
 //    timer goes, everything is dropped and oversized arrays are freed, so a
 //    mass cancel leaves nothing behind.
 //  - A slot is reused only after its heap entry is gone.
+//  - Only add() allocates (and is all or nothing); removing, firing and
+//    compacting never do, so they cannot fail.
 // Worker thread only.
 #pragma once
 
@@ -57,18 +59,27 @@ public:
     return Clock::time_point(Clock::duration(m_heap.front().when));
   }
 
-  // Adds a timer and records its handle in the call (slot_of).
+  // Adds a timer and records its handle in the call (slot_of). All or
+  // nothing: if an allocation fails (std::bad_alloc), the heap is as it was.
   void add(Clock::time_point when, Call* call, TimerKind kind) {
-    uint32_t slot;
-    if (!m_free.empty()) {
-      slot = m_free.back();
+    bool reuse = !m_free.empty();
+    uint32_t slot = reuse ? m_free.back() : uint32_t(m_slots.size());
+    m_heap.push_back(Entry{when.time_since_epoch().count(), m_seq, slot});
+    if (reuse) {
       m_free.pop_back();
-      m_slots[slot] = tag(call, kind);
     } else {
-      slot = uint32_t(m_slots.size());
-      m_slots.push_back(tag(call, kind));
+      try {
+        m_slots.push_back(0);
+        // Room in m_free for every slot: dropping entries never allocates.
+        m_free.reserve(m_slots.capacity());
+      } catch (...) {
+        if (m_slots.size() > slot) m_slots.pop_back();
+        m_heap.pop_back();
+        throw;
+      }
     }
-    m_heap.push_back(Entry{when.time_since_epoch().count(), m_seq++, slot});
+    m_slots[slot] = tag(call, kind);
+    m_seq++;
     std::push_heap(m_heap.begin(), m_heap.end(), Later());
     slot_of(call, kind) = slot;
     m_live++;

@@ -215,7 +215,14 @@ void Worker::admit(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  if (call->deadline != Clock::time_point::max()) m_timers.add(call->deadline, call, TimerKind::Deadline);
+  if (call->deadline != Clock::time_point::max()) {
+    try {
+      m_timers.add(call->deadline, call, TimerKind::Deadline);
+    } catch (const std::bad_alloc&) {
+      fail_call(call, "out_of_memory", "out of memory arming the call's deadline");
+      return;
+    }
+  }
   call->phase = Phase::Ready;
   m_ready.push_back(call);
 }
@@ -298,7 +305,12 @@ void Worker::run_call(Call* call) {
       break;
     }
     vm::Request r = call->fiber.request();
-    m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
+    try {
+      m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
+    } catch (const std::bad_alloc&) {
+      fail_call(call, "out_of_memory", "out of memory starting the sleep");
+      break;
+    }
     call->phase = Phase::Sleeping;
     break;
   }
