@@ -23,7 +23,8 @@
 //    mass cancel leaves nothing behind.
 //  - A slot is reused only after its heap entry is gone.
 //  - Only add() allocates (and is all or nothing); removing, firing and
-//    compacting never do, so they cannot fail.
+//    compacting never do, so they cannot fail (free slots are kept as a
+//    list threaded through m_slots).
 // Worker thread only.
 #pragma once
 
@@ -62,23 +63,19 @@ public:
   // Adds a timer and records its handle in the call (slot_of). All or
   // nothing: if an allocation fails (std::bad_alloc), the heap is as it was.
   void add(Clock::time_point when, Call* call, TimerKind kind) {
-    bool reuse = !m_free.empty();
-    uint32_t slot = reuse ? m_free.back() : uint32_t(m_slots.size());
+    uint32_t slot = m_free_head != 0 ? m_free_head - 1 : uint32_t(m_slots.size());
     m_heap.push_back(Entry{when.time_since_epoch().count(), m_seq, slot});
-    if (reuse) {
-      m_free.pop_back();
+    if (m_free_head != 0) {
+      m_free_head = uint32_t(m_slots[slot] >> 2);
+      m_slots[slot] = tag(call, kind);
     } else {
       try {
-        m_slots.push_back(0);
-        // Room in m_free for every slot: dropping entries never allocates.
-        m_free.reserve(m_slots.capacity());
+        m_slots.push_back(tag(call, kind));
       } catch (...) {
-        if (m_slots.size() > slot) m_slots.pop_back();
         m_heap.pop_back();
         throw;
       }
     }
-    m_slots[slot] = tag(call, kind);
     m_seq++;
     std::push_heap(m_heap.begin(), m_heap.end(), Later());
     slot_of(call, kind) = slot;
@@ -141,7 +138,11 @@ private:
     }
   };
   // A slot holds the call pointer with the kind in its low bit (calls are
-  // at least 8-byte aligned), or 0 for a tombstone or a free slot.
+  // at least 8-byte aligned); 0 for a tombstone (its entry is still in the
+  // heap); or, once its entry has left the heap, a link of the free list:
+  // (next free slot + 1) << 2 | kFree. The list lives in the slots, so
+  // freeing never allocates.
+  static constexpr uintptr_t kFree = 2;
   static uintptr_t tag(Call* call, TimerKind kind) { return reinterpret_cast<uintptr_t>(call) | uintptr_t(kind); }
   static Call* call_of(uintptr_t word) { return reinterpret_cast<Call*>(word & ~uintptr_t(1)); }
   static TimerKind kind_of(uintptr_t word) { return TimerKind(word & 1); }
@@ -149,8 +150,14 @@ private:
     return kind == TimerKind::Sleep ? call->sleep_timer : call->deadline_timer;
   }
 
+  // Slot `slot` (its entry gone from the heap) joins the free list.
+  void free_slot(uint32_t slot) {
+    m_slots[slot] = uintptr_t(m_free_head) << 2 | kFree;
+    m_free_head = slot + 1;
+  }
+
   void drop_top() {
-    m_free.push_back(m_heap.front().slot);
+    free_slot(m_heap.front().slot);
     std::pop_heap(m_heap.begin(), m_heap.end(), Later());
     m_heap.pop_back();
   }
@@ -173,7 +180,7 @@ private:
   void compact() {
     size_t kept = 0;
     for (const Entry& e : m_heap) {
-      if (m_slots[e.slot] == 0) m_free.push_back(e.slot);
+      if (m_slots[e.slot] == 0) free_slot(e.slot);
       else m_heap[kept++] = e;
     }
     m_heap.resize(kept);
@@ -186,11 +193,10 @@ private:
   void reset() {
     m_heap.clear();
     m_slots.clear();
-    m_free.clear();
+    m_free_head = 0;
     m_dead = 0;
     if (m_heap.capacity() > kKeepCapacity) m_heap.shrink_to_fit();
     if (m_slots.capacity() > kKeepCapacity) m_slots.shrink_to_fit();
-    if (m_free.capacity() > kKeepCapacity) m_free.shrink_to_fit();
   }
 
   // Arrays this small are kept when they empty (no churn for a worker that
@@ -199,7 +205,7 @@ private:
 
   std::vector<Entry> m_heap;
   std::vector<uintptr_t> m_slots;
-  std::vector<uint32_t> m_free; // slots whose entries have left the heap
+  uint32_t m_free_head = 0; // first free slot + 1 (0: none)
   size_t m_live = 0;
   size_t m_dead = 0;
   uint32_t m_seq = 0;
