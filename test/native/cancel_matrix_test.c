@@ -242,6 +242,28 @@ BRAKE_TEST(while_true_cancelled) {
   brake_engine_free(e);
 }
 
+BRAKE_TEST(loop_shares_a_busy_worker) {
+  /* One worker, a `while (true) {}` on it, then a call with a loop of its
+  ** own: time slices end with the worker's dispatch table interrupted, and
+  ** the second call must still get through its loop. */
+  brake_engine* e = engine_from(kSource, 1);
+  Waiter spin, q;
+  waiter_init(&spin);
+  waiter_init(&q);
+  CHECK_EQ_INT(start0(e, 1, "spin", &spin), BRAKE_OK);
+  sleep_ms(20);
+  brake_value* n = brake_value_int(20);
+  const brake_value* args[] = {n};
+  CHECK_EQ_INT(brake_call_start(e, 2, "quick", args, 1, NULL, waiter_done, &q), BRAKE_OK);
+  brake_value_free(n);
+  CHECK(waiter_wait(&q, 5000));
+  CHECK_EQ_INT(q.status, BRAKE_OK);
+  CHECK_EQ_INT(q.int_value, 190);
+  CHECK_EQ_INT(brake_cancel(e, 1), BRAKE_OK);
+  CHECK(waiter_wait(&spin, 2000));
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(sleeper_on_busy_worker_wakes_on_time) {
   brake_engine* e = engine_from(kSource, 1); /* one worker, shared with a compute loop */
   Waiter spin, nap;
@@ -485,6 +507,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(duplicate_live_id),
       TEST_ENTRY(cancel_unknown_or_finished),
       TEST_ENTRY(while_true_cancelled),
+      TEST_ENTRY(loop_shares_a_busy_worker),
       TEST_ENTRY(sleeper_on_busy_worker_wakes_on_time),
       TEST_ENTRY(close_with_calls_in_flight),
       TEST_ENTRY(timeout_deadline),

@@ -201,7 +201,12 @@ RunStatus Fiber::run(const RunContext& ctx) {
     if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
   } while (0)
 
-  DISPATCH();
+  // The first instruction of every run goes through the fixed table: a call
+  // that yielded at an interrupted LOOP or CALL resumes at that instruction,
+  // and must execute it even while the worker's table is still interrupted
+  // (the worker resets it only when it next looks at its inbox), or every
+  // call but the first in a round would make no progress at all.
+  goto* dispatch[*ip++];
 
 op_CONST: *sp++ = constants[READ_U16()]; DISPATCH();
 op_PUSH_NULL: *sp++ = Value::null(); DISPATCH();
