@@ -253,10 +253,11 @@ typedef struct brake_engine_options {
   ** a worker thread, with no engine lock held) when that queue goes from
   ** empty to non-empty; the host then calls brake_engine_drain on its own
   ** thread, which runs the callbacks of everything pending. `notify` is not
-  ** called again until a drain has emptied the queue (coalesced). When
-  ** brake_cancel or brake_token_cancel finishes calls in place (see
-  ** brake_cancel), `notify` runs on the cancelling thread before that
-  ** function returns; the Node addon uses this to drain at once. */
+  ** called again until a drain has emptied the queue (coalesced). One
+  ** exception: when brake_cancel or brake_token_cancel finishes calls in
+  ** place (see brake_cancel), `notify` is called on the cancelling thread
+  ** before that function returns, whether or not the queue was empty; the
+  ** Node addon uses this to deliver them at once. */
   void (*notify)(void* notify_data);
   void* notify_data;
   /* Maximum script call depth before a stack-overflow script error. 0 = 1000. */

@@ -145,6 +145,30 @@ describe('AbortSignal', () => {
     }
   });
 
+  it('engine.cancel(id) settles inside cancel() also while other completions wait to be delivered', async () => {
+    let atOnce = 0;
+    for (let trial = 0; trial < 10; trial++) {
+      let settled = false;
+      const id = 100 + trial;
+      const p = e.call('nap', [10_000], { callId: id }).catch((error) => {
+        settled = true;
+        return error;
+      });
+      await sleep(20);
+      // A completion queued and announced, but not delivered: the event loop is busy.
+      const other = e.call('quick');
+      const until = performance.now() + 20;
+      while (performance.now() < until);
+      expect(e.cancel(id)).toBe(true);
+      await null;
+      await null;
+      if (settled) atOnce++;
+      expect((await p).origin).toBe('cancel');
+      expect(await other).toBe(42);
+    }
+    expect(atOnce).toBeGreaterThanOrEqual(8);
+  });
+
   it('many calls share one listener; aborting cancels them all', async () => {
     const ac = new AbortController();
     const calls = Array.from({ length: 100 }, () => e.call('nap', [10_000], { signal: ac.signal }));

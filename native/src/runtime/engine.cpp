@@ -200,7 +200,10 @@ void Engine::deliver(std::vector<Call*>& calls) {
       m_done.insert(m_done.end(), calls.begin(), calls.end());
     }
     calls.clear();
-    if (was_empty) m_notify(m_notify_data);
+    // Calls finished in place by a cancelling thread (Worker::finish_cancels_here)
+    // are announced to that thread even when the queue was not empty, so
+    // it can deliver them before its cancel returns (brake.h, `notify`).
+    if (was_empty || !on_worker_thread()) m_notify(m_notify_data);
     return;
   }
   run_callbacks(calls.data(), calls.size());
