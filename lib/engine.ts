@@ -392,10 +392,18 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
           continue;
         }
         if (stackless === undefined) stackless = lowerStackTraceLimit();
-        reject(failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal));
+        let error: unknown;
+        try {
+          error = failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal);
+        } catch (thrown) {
+          // Building the error failed (a RangeError at the stack's limit, a
+          // patched global): the call still settles, with what was thrown.
+          error = thrown;
+        }
+        reject(error);
       }
     } finally {
-      if (stackless) Error.stackTraceLimit = stackTraceLimit;
+      if (stackless) restoreStackTraceLimit(stackTraceLimit);
     }
   }
 }
@@ -409,6 +417,16 @@ function lowerStackTraceLimit(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+// Never throws: the slice is settled by then, and an exception escaping
+// onBatch would strand the next engine's completions in the same delivery.
+function restoreStackTraceLimit(limit: number): void {
+  try {
+    Error.stackTraceLimit = limit;
+  } catch {
+    // left at 0 by a setter that refuses it; nothing better to do here
   }
 }
 

@@ -270,8 +270,17 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
 void EngineWrap::drain(napi_env env, bool all) {
   if (!m_engine || m_draining) return;
   bool more;
-  do more = drain_slice(env, all);
-  while (all && more && m_engine);
+  do {
+    // onBatch threw (its exception is still pending): a slice taken now
+    // could not be handed to JS, so the rest stays queued for a later turn.
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      if (m_channel) signal_channel(m_channel);
+      return;
+    }
+    more = drain_slice(env, all);
+  } while (all && more && m_engine);
 }
 
 // One slice; returns whether completions remain queued.

@@ -104,6 +104,32 @@ describe('a locked-down realm', () => {
   });
 });
 
+describe('a patched Error.stackTraceLimit', () => {
+  // A setter that refuses to restore the limit (or any exception while a
+  // slice is delivered) must not strand other engines' completions.
+  it('every call on a signal shared by two engines still settles', () => {
+    const r = runChild(`
+      Object.defineProperty(Error, 'stackTraceLimit', {
+        get() { return 10; },
+        set(v) { if (v !== 0) throw new Error('refused'); },
+        configurable: true,
+      });
+      Promise.all([brake.Engine.fromSource(PROGRAM), brake.Engine.fromSource(PROGRAM)]).then(async ([a, b]) => {
+        const hang = setTimeout(() => { console.log('hung'); process.exit(1); }, 5000);
+        const ac = new AbortController();
+        const calls = [a, b, a, b].map((e) => e.call('nap', [60000], { signal: ac.signal }));
+        setTimeout(() => ac.abort(), 50);
+        const out = await Promise.allSettled(calls);
+        console.log(out.map((o) => o.status + ' ' + (o.reason && o.reason.origin)).join(','));
+        clearTimeout(hang);
+        await a.close();
+        await b.close();
+      });`);
+    expect(r.stdout.trim()).toBe('rejected signal,rejected signal,rejected signal,rejected signal');
+    expect(r.status).toBe(0);
+  });
+});
+
 describe('worker_threads', () => {
   const workerCode = `
     const { parentPort } = require('node:worker_threads');
