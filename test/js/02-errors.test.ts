@@ -27,7 +27,7 @@ describe('errors', () => {
     expect([c.name, c.code, c.cause, c.callId, c.origin]).toEqual(['AbortError', 'ABORT_ERR', 'why', 3, 'signal']);
     const t = new brake.TimeoutError();
     expect([t.name, t.code, t.origin]).toEqual(['TimeoutError', 'ERR_BRAKE_TIMEOUT', 'timeout']);
-    // Default messages (kept on the prototypes), a message of one's own, and a cause only when one is given.
+    // Default messages (own properties: they survive structuredClone), a message of one's own, and a cause only when one is given.
     const d = new brake.CancelledError();
     expect([d.message, t.message, String(d), d.stack?.split('\n')[0]]).toEqual([
       'The operation was aborted',
@@ -36,6 +36,7 @@ describe('errors', () => {
       'AbortError: The operation was aborted',
     ]);
     expect([c.message, new brake.TimeoutError('late').message]).toEqual(['x', 'late']);
+    expect([structuredClone(d).message, structuredClone(t).message]).toEqual(['The operation was aborted', 'The call timed out']);
     expect(['cause' in d, 'cause' in c, 'cause' in new brake.CancelledError(undefined, { cause: undefined })]).toEqual([
       false,
       true,
