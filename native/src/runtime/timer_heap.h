@@ -22,9 +22,10 @@
 //    timer goes, everything is dropped and oversized arrays are freed, so a
 //    mass cancel leaves nothing behind.
 //  - A slot is reused only after its heap entry is gone.
-//  - Only add() allocates (and is all or nothing); removing, firing and
-//    compacting never do, so they cannot fail (free slots are kept as a
-//    list threaded through m_slots).
+//  - Only add() can fail (std::bad_alloc, and then it changes nothing):
+//    removing, firing and compacting allocate nothing (free slots are a
+//    list threaded through m_slots) beyond shrink_to_fit, which gives up
+//    quietly when memory is short.
 // Worker thread only.
 #pragma once
 
