@@ -29,6 +29,7 @@ describe('errors', () => {
     expect([t.name, t.code, t.origin]).toEqual(['TimeoutError', 'ERR_BRAKE_TIMEOUT', 'timeout']);
     // Default messages (own properties: they survive structuredClone), a message of one's own, and a cause only when one is given.
     const d = new brake.CancelledError();
+    expect(Object.keys(d)).toEqual(['code', 'message', 'callId', 'origin']);
     expect([d.message, t.message, String(d), d.stack?.split('\n')[0]]).toEqual([
       'The operation was aborted',
       'The call timed out',
