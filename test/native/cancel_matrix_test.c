@@ -252,10 +252,7 @@ BRAKE_TEST(loop_shares_a_busy_worker) {
   waiter_init(&q);
   CHECK_EQ_INT(start0(e, 1, "spin", &spin), BRAKE_OK);
   sleep_ms(20);
-  brake_value* n = brake_value_int(20);
-  const brake_value* args[] = {n};
-  CHECK_EQ_INT(brake_call_start(e, 2, "quick", args, 1, NULL, waiter_done, &q), BRAKE_OK);
-  brake_value_free(n);
+  CHECK_EQ_INT(start_int(e, 2, "quick", 20, &q), BRAKE_OK);
   CHECK(waiter_wait(&q, 5000));
   CHECK_EQ_INT(q.status, BRAKE_OK);
   CHECK_EQ_INT(q.int_value, 190);
@@ -271,11 +268,8 @@ BRAKE_TEST(sleeper_on_busy_worker_wakes_on_time) {
   waiter_init(&nap);
   CHECK_EQ_INT(start0(e, 1, "spin", &spin), BRAKE_OK);
   sleep_ms(20);
-  brake_value* ms = brake_value_int(50);
-  const brake_value* args[] = {ms};
   double t0 = now_ms();
-  CHECK_EQ_INT(brake_call_start(e, 2, "nap", args, 1, NULL, waiter_done, &nap), BRAKE_OK);
-  brake_value_free(ms);
+  CHECK_EQ_INT(start_int(e, 2, "nap", 50, &nap), BRAKE_OK);
   CHECK(waiter_wait(&nap, 2000));
   CHECK(nap.done_at_ms - t0 >= 45);
   CHECK(nap.done_at_ms - t0 < 500); /* its timer fired though the worker was computing */

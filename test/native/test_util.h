@@ -170,4 +170,13 @@ static int start0(brake_engine* e, brake_call_id id, const char* fn, Waiter* w) 
   return brake_call_start(e, id, fn, NULL, 0, NULL, waiter_done, w);
 }
 
+/* Starts `fn(arg)` with one int argument. */
+static int start_int(brake_engine* e, brake_call_id id, const char* fn, int64_t arg, Waiter* w) {
+  brake_value* v = brake_value_int(arg);
+  const brake_value* args[] = {v};
+  int rc = brake_call_start(e, id, fn, args, 1, NULL, waiter_done, w);
+  brake_value_free(v);
+  return rc;
+}
+
 #endif
