@@ -90,28 +90,30 @@ Fiber::~Fiber() {
   if (m_frames_owned) delete[] m_frames;
 }
 
+namespace {
+// Moves the first `live` elements of `data` into a new array of `n`, which
+// the fiber then owns (the old one is freed if it owned it).
+template <typename T> void reallocate(T*& data, uint32_t& cap, bool& owned, size_t live, size_t n) {
+  T* fresh = new T[n];
+  std::copy(data, data + live, fresh);
+  if (owned) delete[] data;
+  data = fresh;
+  cap = uint32_t(n);
+  owned = true;
+}
+} // namespace
+
 void Fiber::grow_stack(size_t needed) {
   size_t n = std::max<size_t>(needed, size_t(m_stack_cap) * 2);
   if (n > UINT32_MAX) {
     if (needed > UINT32_MAX) throw std::bad_alloc(); // 64 GiB of stack: out of memory
     n = UINT32_MAX;
   }
-  Value* stack = new Value[n];
-  std::copy(m_stack, m_stack + m_sp, stack);
-  if (m_stack_owned) delete[] m_stack;
-  m_stack = stack;
-  m_stack_cap = uint32_t(n);
-  m_stack_owned = true;
+  reallocate(m_stack, m_stack_cap, m_stack_owned, m_sp, n);
 }
 
 void Fiber::grow_frames() {
-  uint32_t n = std::max<uint32_t>(8, m_frame_cap * 2);
-  Frame* frames = new Frame[n];
-  std::copy(m_frames, m_frames + m_frame_count, frames);
-  if (m_frames_owned) delete[] m_frames;
-  m_frames = frames;
-  m_frame_cap = n;
-  m_frames_owned = true;
+  reallocate(m_frames, m_frame_cap, m_frames_owned, m_frame_count, std::max<uint32_t>(8, m_frame_cap * 2));
 }
 
 // Pushes a frame for `function` whose `argc` arguments are the top of the
