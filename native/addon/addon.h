@@ -87,12 +87,13 @@ class InlineDelivery {
   InlineDelivery(const InlineDelivery&) = delete;
   InlineDelivery& operator=(const InlineDelivery&) = delete;
 
+  // Drains the recorded engines (once; the destructor, with no env, only
+  // signals them).
   void deliver(napi_env env);
   // Called by notify() on this thread; false when no delivery is open here.
   static bool record(Channel* c);
 
  private:
-  void finish(napi_env env);
   InlineDelivery* m_outer;
   std::vector<Channel*> m_channels;  // each holds a reference
 };

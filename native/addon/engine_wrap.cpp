@@ -101,8 +101,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static void on_complete(void* user_data, const brake_result* result);
   static void env_cleanup(void* arg);
 
-  // Delivers a slice now if this engine can (false: freed or already delivering).
-  bool deliver_now(napi_env env);
+  // Delivers a slice (every slice when `all`: close); false when this
+  // engine cannot now (freed, or already delivering).
+  bool drain(napi_env env, bool all);
   static napi_value start(napi_env env, napi_callback_info info);
   void start_call(napi_env env, napi_value* argv, size_t argc);
   Napi::Value cancel(const Napi::CallbackInfo& info);
@@ -112,7 +113,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
  private:
   static constexpr size_t kDrainSlice = 2048;
-  void drain(napi_env env, bool all);
   bool drain_slice(napi_env env, bool all);
   void add_live();
   void release_engine();
@@ -267,8 +267,8 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
 // onBatch is told so and lib schedules the next slice with setImmediate, so
 // a flood (100k calls cancelled by one abort) never stalls the event loop for
 // longer than one slice. `all` (close) delivers every slice before returning.
-void EngineWrap::drain(napi_env env, bool all) {
-  if (!m_engine || m_draining) return;
+bool EngineWrap::drain(napi_env env, bool all) {
+  if (!m_engine || m_draining) return false;
   bool more;
   do {
     // onBatch threw (its exception is still pending): a slice taken now
@@ -277,10 +277,11 @@ void EngineWrap::drain(napi_env env, bool all) {
     napi_is_exception_pending(env, &pending);
     if (pending) {
       if (m_channel) signal_channel(m_channel);
-      return;
+      return true;
     }
     more = drain_slice(env, all);
   } while (all && more && m_engine);
+  return true;
 }
 
 // One slice; returns whether completions remain queued.
@@ -323,12 +324,6 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
     napi_call_function(env, undefined, cb, 3, args, nullptr);
   }
   return more != 0;
-}
-
-bool EngineWrap::deliver_now(napi_env env) {
-  if (!m_engine || m_draining) return false;
-  drain(env, false);
-  return true;
 }
 
 Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
@@ -556,7 +551,7 @@ thread_local InlineDelivery* t_delivery = nullptr;
 
 InlineDelivery::InlineDelivery() : m_outer(t_delivery) { t_delivery = this; }
 
-InlineDelivery::~InlineDelivery() { finish(nullptr); }
+InlineDelivery::~InlineDelivery() { deliver(nullptr); }
 
 bool InlineDelivery::record(Channel* c) {
   InlineDelivery* d = t_delivery;
@@ -572,15 +567,13 @@ bool InlineDelivery::record(Channel* c) {
   return true;
 }
 
-void InlineDelivery::deliver(napi_env env) { finish(env); }
-
 // Closes the delivery (once) and drains each recorded engine; with no env
 // (or an engine that cannot drain now) it signals the channel instead.
-void InlineDelivery::finish(napi_env env) {
-  if (t_delivery != this) return;  // finished already
+void InlineDelivery::deliver(napi_env env) {
+  if (t_delivery != this) return;  // delivered already
   t_delivery = m_outer;
   for (Channel* c : m_channels) {
-    if (!env || !c->wrap || !c->wrap->deliver_now(env)) signal_channel(c);
+    if (!env || !c->wrap || !c->wrap->drain(env, false)) signal_channel(c);
     release_channel(c);
   }
   m_channels.clear();
