@@ -44,6 +44,7 @@ import {
   REP_NULL,
   REP_NUMBER,
   REP_TRUE,
+  type NativeBatchCallback,
   type NativeEngine,
   type NativeFailure,
   type NativeModule,
@@ -135,7 +136,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #nums = new Float64Array(DRAIN_SLICE);
   // Kept here (not only passed to the addon): the addon holds it weakly while
   // the engine is idle, so this field is what keeps it alive between calls.
-  readonly #onBatch: (count: number, values: unknown[] | undefined, more: boolean) => void;
+  readonly #onBatch: NativeBatchCallback;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
 
