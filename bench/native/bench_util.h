@@ -1,7 +1,7 @@
 /*
 ** Helpers shared by the native benchmark programs: monotonic and CPU clocks,
-** waiting for an engine to go idle, starting a batch of sleeps, a
-** one-shot latch (mutex + condvar), file reading and program compilation
+** waiting for an engine to go idle, starting a batch of sleeps, the host's
+** drain-mode wake-up, a one-shot latch (mutex + condvar), file reading and program compilation
 ** through brake.h. Header-only so each bench stays one executable.
 */
 #ifndef BRAKE_BENCH_UTIL_H
@@ -63,6 +63,33 @@ static inline void bench_start_sleeps(brake_engine* e, unsigned long calls, brak
   }
   brake_value_free(ms);
 }
+
+/* The host thread's wake-up in drain mode: `notify` (any thread) raises
+** it, the host waits until it is raised and lowers it. Its mutex and
+** condition also serve a bench's other waits. */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int raised;
+} BenchWake;
+#define BENCH_WAKE_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+static inline void bench_wake_raise(BenchWake* w) {
+  pthread_mutex_lock(&w->mu);
+  w->raised = 1;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+}
+
+static inline void bench_wake_wait(BenchWake* w) {
+  pthread_mutex_lock(&w->mu);
+  while (!w->raised) pthread_cond_wait(&w->cv, &w->mu);
+  w->raised = 0;
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* A brake_engine_options.notify whose data is a BenchWake. */
+static void bench_wake_notify(void* data) { bench_wake_raise((BenchWake*)data); }
 
 /* Set once by a completion callback, awaited by the bench thread. */
 typedef struct {

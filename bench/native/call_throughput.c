@@ -15,29 +15,15 @@
 #include "bench_util.h"
 
 static atomic_ulong g_completed;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
-static atomic_int g_waiting; /* the host thread sleeps until completions arrive */
-static int g_notified;       /* drain mode: the queue went non-empty */
+static BenchWake g_wake = BENCH_WAKE_INIT; /* drain mode: the queue went non-empty */
+static atomic_int g_waiting;                /* the host thread sleeps until completions arrive */
 static int g_failed;
-
-static void wake_host(void) {
-  pthread_mutex_lock(&g_mu);
-  g_notified = 1;
-  pthread_cond_signal(&g_cv);
-  pthread_mutex_unlock(&g_mu);
-}
 
 static void on_done(void* user_data, const brake_result* r) {
   (void)user_data;
   if (brake_result_status(r) != BRAKE_OK) g_failed = 1;
   atomic_fetch_add(&g_completed, 1);
-  if (atomic_load(&g_waiting)) wake_host();
-}
-
-static void on_notify(void* data) {
-  (void)data;
-  wake_host();
+  if (atomic_load(&g_waiting)) bench_wake_raise(&g_wake);
 }
 
 int main(int argc, char** argv) {
@@ -49,7 +35,7 @@ int main(int argc, char** argv) {
   unsigned long calls = strtoul(argv[3], NULL, 10);
   unsigned long window = argc > 4 ? strtoul(argv[4], NULL, 10) : 1000;
   uint32_t workers = argc > 5 ? (uint32_t)atoi(argv[5]) : 2;
-  brake_engine* e = bench_engine(argv[1], workers, drain ? on_notify : NULL, NULL);
+  brake_engine* e = bench_engine(argv[1], workers, drain ? bench_wake_notify : NULL, &g_wake);
   brake_value* a = brake_value_int(1);
   brake_value* b = brake_value_int(2);
   const brake_value* args[2] = {a, b};
@@ -68,21 +54,18 @@ int main(int argc, char** argv) {
     if (drain) {
       /* Drain whatever is queued; sleep until notified when nothing is. */
       if (brake_engine_drain(e) == 0) {
-        pthread_mutex_lock(&g_mu);
-        while (!g_notified) pthread_cond_wait(&g_cv, &g_mu);
-        g_notified = 0;
-        pthread_mutex_unlock(&g_mu);
+        bench_wake_wait(&g_wake);
       }
     } else if (started - atomic_load(&g_completed) >= window || started == calls) {
       /* Window full (or all started): sleep until half the window (or all)
       ** has completed. Sequentially consistent atomics: the callback's
       ** increment-then-check and this store-then-read cannot both miss. */
       unsigned long target = started == calls ? calls : started - window / 2;
-      pthread_mutex_lock(&g_mu);
+      pthread_mutex_lock(&g_wake.mu);
       atomic_store(&g_waiting, 1);
-      while (atomic_load(&g_completed) < target) pthread_cond_wait(&g_cv, &g_mu);
+      while (atomic_load(&g_completed) < target) pthread_cond_wait(&g_wake.cv, &g_wake.mu);
       atomic_store(&g_waiting, 0);
-      pthread_mutex_unlock(&g_mu);
+      pthread_mutex_unlock(&g_wake.mu);
     }
   }
   uint64_t t1 = bench_now_ns();

@@ -34,27 +34,17 @@ static atomic_ulong g_completed;
 static atomic_ulong g_bad;
 static unsigned long g_target;
 static uint64_t g_t_last;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
-static int g_notified;
-
-static void on_notify(void* data) {
-  (void)data;
-  pthread_mutex_lock(&g_mu);
-  g_notified = 1;
-  pthread_cond_signal(&g_cv);
-  pthread_mutex_unlock(&g_mu);
-}
+static BenchWake g_wake = BENCH_WAKE_INIT; /* its mutex also guards g_t_last */
 
 static void on_done(void* user_data, const brake_result* r) {
   (void)user_data;
   if (brake_result_status(r) != BRAKE_CANCELLED || brake_result_origin(r) != BRAKE_ORIGIN_TOKEN) atomic_fetch_add(&g_bad, 1);
   if (atomic_fetch_add(&g_completed, 1) + 1 == g_target) {
     uint64_t t = bench_now_ns();
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&g_wake.mu);
     g_t_last = t;
-    pthread_cond_signal(&g_cv);
-    pthread_mutex_unlock(&g_mu);
+    pthread_cond_signal(&g_wake.cv);
+    pthread_mutex_unlock(&g_wake.mu);
   }
 }
 
@@ -80,12 +70,12 @@ int main(int argc, char** argv) {
   const char* scope = getenv("MASS_CANCEL_PERF_SCOPE");
   int cancel_only = scope && strcmp(scope, "cancel") == 0;
   for (int rep = 0; rep < reps; rep++) {
-    brake_engine* e = bench_engine(argv[1], workers, drain ? on_notify : NULL, NULL);
+    brake_engine* e = bench_engine(argv[1], workers, drain ? bench_wake_notify : NULL, &g_wake);
     brake_token* t = brake_token_new();
     atomic_store(&g_completed, 0);
     g_target = calls;
     g_t_last = 0;
-    g_notified = 0;
+    g_wake.raised = 0;
     bench_start_sleeps(e, calls, 1, t, on_done);
     bench_wait_idle(e, calls);
 
@@ -97,18 +87,15 @@ int main(int argc, char** argv) {
     uint64_t t_end;
     if (drain) {
       while (atomic_load(&g_completed) < calls) {
-        pthread_mutex_lock(&g_mu);
-        while (!g_notified) pthread_cond_wait(&g_cv, &g_mu);
-        g_notified = 0;
-        pthread_mutex_unlock(&g_mu);
+        bench_wake_wait(&g_wake);
         brake_engine_drain(e);
       }
       t_end = bench_now_ns();
     } else {
-      pthread_mutex_lock(&g_mu);
-      while (g_t_last == 0) pthread_cond_wait(&g_cv, &g_mu);
+      pthread_mutex_lock(&g_wake.mu);
+      while (g_t_last == 0) pthread_cond_wait(&g_wake.cv, &g_wake.mu);
       t_end = g_t_last;
-      pthread_mutex_unlock(&g_mu);
+      pthread_mutex_unlock(&g_wake.mu);
     }
     if (!cancel_only) perf_control("disable");
     if (flagged != calls || atomic_load(&g_bad) != 0) {
