@@ -1,6 +1,8 @@
 #include "lang/checker.h"
 
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "vm/builtins.h"
 
@@ -9,6 +11,13 @@ namespace {
 
 using vm::BuiltinId;
 using T = TypeTable;
+
+// Limits of the bytecode's 16-bit operands (CALL's function, INSTANCE's
+// class and field count, FIELD_GET's index): a program beyond them is a
+// compile error, never a truncated index.
+constexpr size_t kMaxClasses = 65535;
+constexpr size_t kMaxFields = 65535;
+constexpr size_t kMaxFunctions = 65535;
 
 struct Local {
   std::string name;
@@ -48,7 +57,7 @@ private:
       auto& c = m_ast.classes[i];
       if (!m_type_names.emplace(c.name, m_types.class_type(int32_t(i))).second)
         error(c.loc, "duplicate type name '" + c.name + "'");
-      m_out.classes.push_back(vm::ClassInfo{c.name, {}, {}});
+      m_out.classes.push_back(vm::ClassInfo{c.name, {}, {}, {}});
     }
     for (size_t i = 0; i < m_ast.enums.size(); i++) {
       auto& e = m_ast.enums[i];
@@ -72,9 +81,12 @@ private:
     for (size_t i = 0; i < m_ast.classes.size(); i++) {
       auto& c = m_ast.classes[i];
       auto& info = m_out.classes[i];
+      if (i == kMaxClasses) error(c.loc, "too many classes (at most " + std::to_string(kMaxClasses) + ")");
       for (auto& f : c.fields) {
-        for (auto& seen : info.field_names)
-          if (seen == f.name) error(f.loc, "duplicate field '" + f.name + "' in class '" + c.name + "'");
+        if (info.field_names.size() == kMaxFields)
+          error(f.loc, "class '" + c.name + "' has too many fields (at most " + std::to_string(kMaxFields) + ")");
+        if (!info.field_index.emplace(f.name, uint32_t(info.field_names.size())).second)
+          error(f.loc, "duplicate field '" + f.name + "' in class '" + c.name + "'");
         info.field_names.push_back(f.name);
         info.field_types.push_back(resolve(f.type.get()));
       }
@@ -82,6 +94,8 @@ private:
   }
 
   void declare_function(FunctionDecl& f, const std::string& qualified, TypeId self_type) {
+    if (m_out.functions.size() == kMaxFunctions)
+      error(f.loc, "too many functions and methods (at most " + std::to_string(kMaxFunctions) + ")");
     vm::FunctionInfo info;
     info.name = qualified;
     info.line = f.loc.line;
@@ -355,9 +369,9 @@ private:
       if (expected >= 0 && m_types.kind(expected) == TypeKind::Map) val_expected = m_types.get(expected).args[1];
       if (e.kids.size() > 65535) error(e.loc, "map literal too long");
       std::vector<TypeId> vals;
+      std::unordered_set<std::string_view> keys;
       for (size_t i = 0; i < e.kids.size(); i++) {
-        for (size_t j = 0; j < i; j++)
-          if (e.keys[i] == e.keys[j]) error(e.kids[i]->loc, "duplicate key \"" + e.keys[i] + "\" in map literal");
+        if (!keys.insert(e.keys[i]).second) error(e.kids[i]->loc, "duplicate key \"" + e.keys[i] + "\" in map literal");
         TypeId t = check_expr(*e.kids[i], val_expected);
         if (val_expected >= 0 && !m_types.assignable(t, val_expected))
           error(e.kids[i]->loc, "map value of type " + name_of(t) + " where " + name_of(val_expected) + " is expected");
@@ -719,8 +733,8 @@ private:
     e.slot = decl;
     std::vector<bool> given(cls.field_names.size(), false);
     for (size_t i = 0; i < e.kids.size(); i++) {
-      size_t f = 0;
-      while (f < cls.field_names.size() && cls.field_names[f] != e.keys[i]) f++;
+      int64_t found = cls.find_field(e.keys[i]);
+      size_t f = found < 0 ? cls.field_names.size() : size_t(found);
       if (f == cls.field_names.size()) {
         error(e.kids[i]->loc, "class '" + cls.name + "' has no field '" + e.keys[i] + "'");
         check_expr(*e.kids[i], -1);

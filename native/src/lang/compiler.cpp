@@ -4,6 +4,7 @@
 // compiler tracks the operand stack depth to size each frame (max_stack) and
 // to pop temporaries when `break`/`continue` leave an expression early.
 #include <cstring>
+#include <map>
 
 #include "common/utf8.h"
 #include "lang/checker.h"
@@ -63,6 +64,8 @@ public:
     m_depth = 0;
     m_max_depth = 0;
     m_loops.clear();
+    m_constant_index.clear();
+    m_too_many_constants = false;
     m_line = 0;
     compile_block(*decl.body);
     emit(OpCode::RETURN, decl.body->loc);
@@ -106,24 +109,34 @@ private:
     emit(op, loc);
     emit_u16(operand);
   }
-  void emit_constant(Value v, SourceLoc loc) {
+  // Index of constant `v` in the current chunk (ints, floats and enum
+  // variants are shared; each string gets its own static object).
+  uint32_t add_constant(Value v, SourceLoc loc) {
     auto& k = chunk().constants;
     size_t index = k.size();
-    for (size_t i = 0; i < k.size(); i++)
-      if (k[i].tag == v.tag && k[i].tag != Tag::String && k[i].i == v.i) index = i;
-    if (index == k.size()) k.push_back(v);
+    if (v.tag != Tag::String) {
+      auto key = std::make_pair(uint8_t(v.tag), v.i);
+      auto [it, inserted] = m_constant_index.emplace(key, k.size());
+      index = it->second;
+      if (inserted) k.push_back(v);
+    } else {
+      k.push_back(v);
+    }
     if (index > 65535) {
-      m_diags.error(loc, "too many constants in one function");
+      if (!m_too_many_constants) m_diags.error(loc, "too many constants in one function (at most 65536)");
+      m_too_many_constants = true;
       index = 0;
     }
-    emit_with(OpCode::CONST, uint32_t(index), loc);
+    return uint32_t(index);
   }
-  void emit_string(const std::string& s, SourceLoc loc) {
+  uint32_t add_string(const std::string& s, SourceLoc loc) {
     auto* obj = new StringObj(s);
     obj->is_static = true;
     m_program.static_strings.push_back(obj);
-    emit_constant(Value::object(Tag::String, obj), loc);
+    return add_constant(Value::object(Tag::String, obj), loc);
   }
+  void emit_constant(Value v, SourceLoc loc) { emit_with(OpCode::CONST, add_constant(v, loc), loc); }
+  void emit_string(const std::string& s, SourceLoc loc) { emit_with(OpCode::CONST, add_string(s, loc), loc); }
   size_t emit_jump(OpCode op, SourceLoc loc) {
     emit(op, loc);
     emit_u16(0xFFFF);
@@ -332,11 +345,11 @@ private:
       compile_expr(*target.kids[0]);
       if (compound) {
         emit(OpCode::DUP, e.loc);
-        emit_with(OpCode::FIELD_GET, uint32_t(std::max(target.aux, 0)), e.loc);
+        emit_field(OpCode::FIELD_GET, target, e.loc);
       }
       compile_expr(*e.kids[1]);
       if (compound) emit(arith_op(e.op), e.loc);
-      emit_with(OpCode::FIELD_SET, uint32_t(std::max(target.aux, 0)), e.loc);
+      emit_field(OpCode::FIELD_SET, target, e.loc);
       break;
     case ExprKind::Index:
       compile_expr(*target.kids[0]);
@@ -393,7 +406,7 @@ private:
         emit_constant(Value::enum_variant(uint32_t(e.slot), uint32_t(e.int_value)), e.loc);
       } else {
         compile_expr(*e.kids[0]);
-        emit_with(OpCode::FIELD_GET, uint32_t(std::max(e.aux, 0)), e.loc);
+        emit_field(OpCode::FIELD_GET, e, e.loc);
       }
       break;
     case ExprKind::Index:
@@ -433,6 +446,18 @@ private:
     }
   }
 
+  // FIELD_GET / FIELD_SET of field expression `field`: by index when the
+  // checker resolved the class (aux), else by name at run time (a value of
+  // unknown static type, such as an element of `[]`).
+  void emit_field(OpCode op, const Expr& field, SourceLoc loc) {
+    if (field.aux >= 0) {
+      emit_with(op, uint32_t(field.aux), loc);
+      return;
+    }
+    OpCode named = op == OpCode::FIELD_GET ? OpCode::FIELD_GET_NAMED : OpCode::FIELD_SET_NAMED;
+    emit_with(named, add_string(field.text, loc), loc);
+  }
+
   void emit_call(uint32_t fn, size_t argc, SourceLoc loc) {
     emit_with(OpCode::CALL, fn, loc);
     emit_byte(uint8_t(argc));
@@ -461,10 +486,12 @@ private:
       return;
     }
     const ClassInfo& cls = m_program.classes[size_t(e.slot)];
-    for (size_t f = 0; f < cls.field_names.size(); f++) {
-      const Expr* value = nullptr;
-      for (size_t i = 0; i < e.keys.size(); i++)
-        if (e.keys[i] == cls.field_names[f]) value = e.kids[i].get();
+    std::vector<const Expr*> values(cls.field_names.size(), nullptr);
+    for (size_t i = 0; i < e.keys.size(); i++) {
+      int64_t f = cls.find_field(e.keys[i]);
+      if (f >= 0) values[size_t(f)] = e.kids[i].get();
+    }
+    for (const Expr* value : values) {
       if (value) compile_expr(*value);
       else emit(OpCode::PUSH_NULL, e.loc);
     }
@@ -491,6 +518,7 @@ private:
       break;
     case PatternKind::Type:
       emit_with(OpCode::GET_LOCAL, uint32_t(slot), p.loc);
+      if (p.type_id > 65535) m_diags.error(p.loc, "too many distinct types in the program (a type pattern needs a type numbered below 65536)");
       emit_with(OpCode::TYPE_TEST, uint32_t(std::max(p.type_id, 0)), p.loc);
       break;
     case PatternKind::Or: {
@@ -540,6 +568,9 @@ private:
   int m_max_depth = 0;
   uint32_t m_line = 0;
   std::vector<LoopContext> m_loops;
+  // The current chunk's non-string constants by (tag, payload bits).
+  std::map<std::pair<uint8_t, int64_t>, size_t> m_constant_index;
+  bool m_too_many_constants = false; // reported once per function
 };
 
 } // namespace
@@ -547,6 +578,11 @@ private:
 std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file) {
   auto program = std::make_shared<CompiledProgram>(std::move(file));
   Diagnostics& diags = program->diagnostics;
+  if (source.size() > kMaxSourceBytes) {
+    diags.error(SourceLoc{1, 1}, "source is " + std::to_string(source.size()) + " bytes, more than the maximum of " +
+                                     std::to_string(kMaxSourceBytes) + " (16 MiB)");
+    return program;
+  }
   if (!is_valid_utf8(source)) {
     diags.error(SourceLoc{1, 1}, "source is not valid UTF-8");
     return program;

@@ -53,6 +53,15 @@ struct ClassInfo {
   std::string name;
   std::vector<std::string> field_names;
   std::vector<lang::TypeId> field_types;
+  // Field name -> index, for fields of values whose class the checker could
+  // not know (FIELD_GET_NAMED / FIELD_SET_NAMED resolve them by name).
+  std::unordered_map<std::string, uint32_t> field_index;
+
+  // Index of field `name`, or -1.
+  int64_t find_field(const std::string& name) const {
+    auto it = field_index.find(name);
+    return it == field_index.end() ? -1 : int64_t(it->second);
+  }
 };
 
 struct EnumInfo {
@@ -78,6 +87,12 @@ struct CompiledProgram {
   std::vector<std::string> enum_names() const;
   std::string type_name(lang::TypeId t) const { return types.name(t, class_names(), enum_names()); }
 };
+
+// Sources longer than this are refused (a compile error at 1:1): compiling
+// takes memory in proportion to the source (about 55 bytes of syntax tree and
+// tokens per source byte at worst), so a limit on the one keeps the other
+// bounded.
+constexpr size_t kMaxSourceBytes = size_t(16) << 20;
 
 // Compiles source text (any stage's errors end up in `diagnostics`).
 std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file);

@@ -44,7 +44,9 @@ std::string disassemble(const CompiledProgram& program) {
       out += buf;
       auto u16 = [&](size_t i) { return unsigned(code[at + 1 + i] | (code[at + 2 + i] << 8)); };
       switch (op) {
-      case OpCode::CONST: out += constant_text(fn.chunk.constants[u16(0)]); break;
+      case OpCode::CONST:
+      case OpCode::FIELD_GET_NAMED:
+      case OpCode::FIELD_SET_NAMED: out += constant_text(fn.chunk.constants[u16(0)]); break;
       case OpCode::JUMP:
       case OpCode::JUMP_IF_FALSE:
       case OpCode::JUMP_IF_FALSE_OR_POP:

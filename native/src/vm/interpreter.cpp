@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <unordered_map>
 
 namespace brake::vm {
 
@@ -129,6 +130,21 @@ bool Fiber::enter(uint32_t function, size_t argc) {
   if (m_frame_count == m_frame_cap) grow_frames();
   m_frames[m_frame_count++] = Frame{&fn, fn.chunk.code.data(), base};
   return true;
+}
+
+// The field called `name` of instance `o`, or nullptr (not an instance, or
+// its class has no such field).
+Value* Fiber::named_field(Value o, const StringObj* name) {
+  if (o.tag != Tag::Instance) return nullptr;
+  InstanceObj* inst = o.as_instance();
+  int64_t f = m_program.classes[inst->class_id].find_field(name->text);
+  return f < 0 ? nullptr : &inst->fields[size_t(f)];
+}
+
+std::string Fiber::named_field_error(Value o, const StringObj* name, const char* verb) const {
+  if (o.tag != Tag::Instance)
+    return std::string("cannot ") + verb + " field '" + name->text + "' of a value of type " + tag_name(o.tag);
+  return "class '" + m_program.classes[o.as_instance()->class_id].name + "' has no field '" + name->text + "'";
 }
 
 RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) {
@@ -566,6 +582,23 @@ op_FIELD_SET: {
   sp -= 2;
   DISPATCH();
 }
+op_FIELD_GET_NAMED: {
+  Value o = sp[-1];
+  const StringObj* name = constants[READ_U16()].as_string();
+  Value* field = named_field(o, name);
+  if (!field) ERROR("type_error", named_field_error(o, name, "read"));
+  sp[-1] = *field;
+  DISPATCH();
+}
+op_FIELD_SET_NAMED: {
+  Value o = sp[-2];
+  const StringObj* name = constants[READ_U16()].as_string();
+  Value* field = named_field(o, name);
+  if (!field) ERROR("type_error", named_field_error(o, name, "assign"));
+  *field = sp[-1];
+  sp -= 2;
+  DISPATCH();
+}
 op_ITER_NEXT: {
   uint16_t seq_slot = READ_U16();
   uint16_t idx_slot = READ_U16();
@@ -621,35 +654,71 @@ op_INTERRUPTED: {
 #undef TYPED_COMPARE
 }
 
-bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {
-  using K = lang::TypeKind;
-  const lang::Type& ty = p.types.get(t);
-  switch (ty.kind) {
-  case K::Any: return true;
-  case K::Never: return false;
-  case K::Null: return v.tag == Tag::Null;
-  case K::Bool: return v.tag == Tag::Bool;
-  case K::Int: return v.tag == Tag::Int;
-  case K::Float: return v.tag == Tag::Float;
-  case K::String: return v.tag == Tag::String;
-  case K::Class: return v.tag == Tag::Instance && int32_t(v.as_instance()->class_id) == ty.decl;
-  case K::Enum: return v.tag == Tag::Enum && int32_t(v.enum_id()) == ty.decl;
-  case K::Array:
-    if (v.tag != Tag::Array) return false;
-    for (Value x : v.as_array()->items)
-      if (!value_has_type(p, x, ty.args[0])) return false;
-    return true;
-  case K::Map:
-    if (v.tag != Tag::Map) return false;
-    for (Value x : v.as_map()->values)
-      if (!value_has_type(p, x, ty.args[1])) return false;
-    return true;
-  case K::Union:
-    for (lang::TypeId m : ty.args)
-      if (value_has_type(p, v, m)) return true;
+namespace {
+// value_has_type's walk. Deep checks of shared structure (the same array
+// reachable along many paths, a DAG) would take exponential time unfolded:
+// after kMemoFrom object visits every (object, type) answer is remembered,
+// so each is computed once. (A pair cannot recur while it is being computed:
+// each step goes to an element type, and types are finite, non-recursive
+// trees, so the walk is as deep as the type at most, even over a cycle.)
+struct TypeCheck {
+  static constexpr size_t kMemoFrom = 64;
+  const CompiledProgram& p;
+  size_t visited = 0;
+  struct KeyHash {
+    size_t operator()(const std::pair<const Object*, lang::TypeId>& k) const {
+      return std::hash<const void*>()(k.first) * 31 + size_t(k.second);
+    }
+  };
+  std::unordered_map<std::pair<const Object*, lang::TypeId>, bool, KeyHash> memo;
+
+  bool has(Value v, lang::TypeId t) {
+    using K = lang::TypeKind;
+    const lang::Type& ty = p.types.get(t);
+    switch (ty.kind) {
+    case K::Any: return true;
+    case K::Never: return false;
+    case K::Null: return v.tag == Tag::Null;
+    case K::Bool: return v.tag == Tag::Bool;
+    case K::Int: return v.tag == Tag::Int;
+    case K::Float: return v.tag == Tag::Float;
+    case K::String: return v.tag == Tag::String;
+    case K::Class: return v.tag == Tag::Instance && int32_t(v.as_instance()->class_id) == ty.decl;
+    case K::Enum: return v.tag == Tag::Enum && int32_t(v.enum_id()) == ty.decl;
+    case K::Array:
+    case K::Map: return has_elements(v, t, ty);
+    case K::Union:
+      for (lang::TypeId m : ty.args)
+        if (has(v, m)) return true;
+      return false;
+    }
     return false;
   }
-  return false;
+
+  bool has_elements(Value v, lang::TypeId t, const lang::Type& ty) {
+    bool array = ty.kind == lang::TypeKind::Array;
+    if (v.tag != (array ? Tag::Array : Tag::Map)) return false;
+    if (++visited <= kMemoFrom) return elements(v, ty, array);
+    std::pair<const Object*, lang::TypeId> key(v.obj, t);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    bool r = elements(v, ty, array);
+    memo.emplace(key, r);
+    return r;
+  }
+
+  bool elements(Value v, const lang::Type& ty, bool array) {
+    const std::vector<Value>& items = array ? v.as_array()->items : v.as_map()->values;
+    lang::TypeId elem = ty.args[array ? 0 : 1];
+    for (Value x : items)
+      if (!has(x, elem)) return false;
+    return true;
+  }
+};
+} // namespace
+
+bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {
+  TypeCheck check{p, 0, {}};
+  return check.has(v, t);
 }
 
 } // namespace brake::vm

@@ -119,6 +119,8 @@ public:
 
 private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
+  Value* named_field(Value o, const StringObj* name);
+  std::string named_field_error(Value o, const StringObj* name, const char* verb) const;
   bool enter(uint32_t function, size_t argc);
   // Makes room for `needed` stack slots, keeping the first m_sp.
   void grow(size_t needed) {
