@@ -195,8 +195,10 @@ typedef struct brake_program brake_program;
 ** brake_program_free), unless out is NULL (BRAKE_MISUSE) or memory runs out
 ** (BRAKE_NO_MEMORY, *out = NULL). Returns BRAKE_COMPILE_ERROR when the
 ** source has errors; the program then holds every diagnostic found (not just
-** the first) and cannot back an engine. Empty source and invalid UTF-8 are
-** compile errors. Any thread; the result is immutable and may be shared. */
+** the first) and cannot back an engine. Empty source, invalid UTF-8 and a
+** source over 16 MiB are compile errors, as are programs beyond the
+** bytecode's limits (65,535 classes, fields per class and functions; 65,536
+** constants per function; and the others listed in the README). Any thread; the result is immutable and may be shared. */
 BRAKE_API int brake_program_compile(const char* source, size_t len, const char* file_name,
                                     brake_program** out);
 BRAKE_API void brake_program_free(brake_program* p); /* NULL is a no-op */

@@ -1,6 +1,7 @@
 #include "vm/value.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace brake::vm {
 
@@ -91,81 +92,87 @@ void Heap::collect(const Value* roots, size_t count) {
 }
 
 namespace {
-// Equality is coinductive: a pair of objects already being compared further
-// up the current path counts as equal, so distinct cyclic structures of the
-// same shape compare equal instead of recursing forever. The path is only
-// tracked below kTrackFrom levels (shallow comparisons stay allocation-free).
-// Acyclic structures deeper than kMaxEqualDepth compare unequal rather than
-// exhausting the native stack.
-constexpr int kTrackFrom = 32;
+// Equality is coinductive: a pair of objects already being compared counts
+// as equal, so distinct cyclic structures of the same shape compare equal
+// instead of recursing forever. Once a comparison has visited kMemoFrom
+// object pairs (or is kMemoFrom levels deep, where cycles live), every pair
+// it enters is remembered: a pair met again is either still being compared
+// (a cycle) or was found equal (an unequal pair ends the whole comparison at
+// once), so answering "equal" is right, and each pair of a shared
+// structure (a DAG, which would take exponential time unfolded) is compared
+// once: linear time. Small comparisons stay allocation-free. Structures
+// nested deeper than kMaxEqualDepth compare unequal rather than exhausting
+// the native stack.
+constexpr size_t kMemoFrom = 64;
 constexpr int kMaxEqualDepth = 10000;
-using Path = std::vector<std::pair<const Object*, const Object*>>;
 
-bool equal_at(Value a, Value b, int depth, Path& path);
+struct PairHash {
+  size_t operator()(const std::pair<const Object*, const Object*>& p) const {
+    return std::hash<const void*>()(p.first) * 31 + std::hash<const void*>()(p.second);
+  }
+};
 
-bool equal_objects(Value a, Value b, int depth, Path& path);
+struct Equality {
+  size_t visited = 0;
+  std::unordered_set<std::pair<const Object*, const Object*>, PairHash> seen;
+
+  bool equal(Value a, Value b, int depth) {
+    if (a.tag != b.tag) return false;
+    if (!a.is_object() || a.tag == Tag::String || a.obj == b.obj) return equal_objects(a, b, depth);
+    if (depth > kMaxEqualDepth) return false;
+    if (++visited > kMemoFrom || depth >= int(kMemoFrom)) {
+      if (!seen.emplace(a.obj, b.obj).second) return true;
+    }
+    return equal_objects(a, b, depth);
+  }
+
+  bool equal_objects(Value a, Value b, int depth) {
+    switch (a.tag) {
+    case Tag::Null: return true;
+    case Tag::Bool: return a.b == b.b;
+    case Tag::Int: return a.i == b.i;
+    case Tag::Float: return a.f == b.f;
+    case Tag::Enum: return a.e == b.e;
+    case Tag::String: return a.obj == b.obj || a.as_string()->text == b.as_string()->text;
+    case Tag::Array: {
+      if (a.obj == b.obj) return true;
+      auto& x = a.as_array()->items;
+      auto& y = b.as_array()->items;
+      if (x.size() != y.size()) return false;
+      for (size_t i = 0; i < x.size(); i++)
+        if (!equal(x[i], y[i], depth + 1)) return false;
+      return true;
+    }
+    case Tag::Map: {
+      if (a.obj == b.obj) return true;
+      auto* x = a.as_map();
+      auto* y = b.as_map();
+      if (x->size() != y->size()) return false;
+      for (size_t i = 0; i < x->size(); i++) {
+        const Value* other = y->find(x->keys[i]);
+        if (!other || !equal(x->values[i], *other, depth + 1)) return false;
+      }
+      return true;
+    }
+    case Tag::Instance: {
+      if (a.obj == b.obj) return true;
+      auto* x = a.as_instance();
+      auto* y = b.as_instance();
+      if (x->class_id != y->class_id) return false;
+      for (size_t i = 0; i < x->fields.size(); i++)
+        if (!equal(x->fields[i], y->fields[i], depth + 1)) return false;
+      return true;
+    }
+    }
+    return false;
+  }
+};
+
 } // namespace
 
 bool values_equal(Value a, Value b) {
-  Path path;
-  return equal_at(a, b, 0, path);
+  Equality eq;
+  return eq.equal(a, b, 0);
 }
-
-namespace {
-bool equal_at(Value a, Value b, int depth, Path& path) {
-  if (a.tag != b.tag) return false;
-  if (!a.is_object() || a.tag == Tag::String || a.obj == b.obj || depth < kTrackFrom)
-    return equal_objects(a, b, depth, path);
-  if (depth > kMaxEqualDepth) return false;
-  for (auto& [x, y] : path)
-    if (x == a.obj && y == b.obj) return true;
-  path.emplace_back(a.obj, b.obj);
-  bool r = equal_objects(a, b, depth, path);
-  path.pop_back();
-  return r;
-}
-
-bool equal_objects(Value a, Value b, int depth, Path& path) {
-  switch (a.tag) {
-  case Tag::Null: return true;
-  case Tag::Bool: return a.b == b.b;
-  case Tag::Int: return a.i == b.i;
-  case Tag::Float: return a.f == b.f;
-  case Tag::Enum: return a.e == b.e;
-  case Tag::String: return a.obj == b.obj || a.as_string()->text == b.as_string()->text;
-  case Tag::Array: {
-    if (a.obj == b.obj) return true;
-    auto& x = a.as_array()->items;
-    auto& y = b.as_array()->items;
-    if (x.size() != y.size()) return false;
-    for (size_t i = 0; i < x.size(); i++)
-      if (!equal_at(x[i], y[i], depth + 1, path)) return false;
-    return true;
-  }
-  case Tag::Map: {
-    if (a.obj == b.obj) return true;
-    auto* x = a.as_map();
-    auto* y = b.as_map();
-    if (x->size() != y->size()) return false;
-    for (size_t i = 0; i < x->size(); i++) {
-      const Value* other = y->find(x->keys[i]);
-      if (!other || !equal_at(x->values[i], *other, depth + 1, path)) return false;
-    }
-    return true;
-  }
-  case Tag::Instance: {
-    if (a.obj == b.obj) return true;
-    auto* x = a.as_instance();
-    auto* y = b.as_instance();
-    if (x->class_id != y->class_id) return false;
-    for (size_t i = 0; i < x->fields.size(); i++)
-      if (!equal_at(x->fields[i], y->fields[i], depth + 1, path)) return false;
-    return true;
-  }
-  }
-  return false;
-}
-
-} // namespace
 
 } // namespace brake::vm
