@@ -264,7 +264,22 @@ typedef struct brake_engine_options {
   void* notify_data;
   /* Maximum script call depth before a stack-overflow script error. 0 = 1000. */
   uint32_t max_call_depth;
+  /* Memory limits in bytes; 0 = unlimited (only when asked for: the
+  ** defaults set by brake_engine_options_init are BRAKE_DEFAULT_CALL_MEMORY_LIMIT
+  ** and BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT). Everything a script allocates
+  ** counts against both: strings, arrays, maps, instances, its stack, and the
+  ** value it returns as it is converted for the host. An allocation that
+  ** would pass either limit is not made: the call fails with a script error
+  ** of kind "out_of_memory" naming the limit, and other calls go on. The
+  ** engine's total is drawn by calls in 64 KiB chunks. A call whose
+  ** arguments alone pass the per-call limit is refused by brake_call_start
+  ** (BRAKE_INVALID_ARGUMENT). */
+  uint64_t call_memory_limit;
+  uint64_t engine_memory_limit;
 } brake_engine_options;
+
+#define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */
+#define BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT ((uint64_t)1 << 30)   /* 1 GiB */
 
 BRAKE_API void brake_engine_options_init(brake_engine_options* o);
 
@@ -344,6 +359,10 @@ BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
 
 /* Number of live calls. Any thread. */
 BRAKE_API size_t brake_engine_live_calls(const brake_engine* e);
+
+/* Bytes the engine's live calls have drawn from its memory limit (in 64 KiB
+** chunks; 0 when no call holds script memory). Any thread. */
+BRAKE_API size_t brake_engine_memory_in_use(const brake_engine* e);
 
 /* Runs the completion callbacks of everything queued so far (only when the
 ** engine was created with `notify`). Returns how many ran. Call from one host

@@ -154,6 +154,8 @@ void brake_engine_options_init(brake_engine_options* o) {
   if (!o) return;
   std::memset(o, 0, sizeof *o);
   o->struct_size = sizeof *o;
+  o->call_memory_limit = BRAKE_DEFAULT_CALL_MEMORY_LIMIT;
+  o->engine_memory_limit = BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT;
 }
 
 int brake_engine_create(const brake_program* program, const brake_engine_options* options, brake_engine** out) {
@@ -208,6 +210,8 @@ int brake_cancel(brake_engine* e, brake_call_id id) {
 }
 
 size_t brake_engine_live_calls(const brake_engine* e) { return e ? e->engine->live_calls() : 0; }
+
+size_t brake_engine_memory_in_use(const brake_engine* e) { return e ? e->engine->memory_in_use() : 0; }
 
 size_t brake_engine_drain(brake_engine* e) { return e ? e->engine->drain(0, nullptr) : 0; }
 

@@ -208,14 +208,83 @@ BRAKE_TEST(values_equal_is_deep) {
   vm::Heap heap;
   vm::MapObj* m1 = heap.new_map();
   vm::MapObj* m2 = heap.new_map();
-  m1->set("a", vm::Value::integer(1));
-  m1->set("b", heap.string_value("x"));
-  m2->set("b", heap.string_value("x"));
-  m2->set("a", vm::Value::integer(1));
+  heap.map_set(m1, "a", vm::Value::integer(1));
+  heap.map_set(m1, "b", heap.string_value("x"));
+  heap.map_set(m2, "b", heap.string_value("x"));
+  heap.map_set(m2, "a", vm::Value::integer(1));
   CHECK(vm::values_equal(vm::Value::object(vm::Tag::Map, m1), vm::Value::object(vm::Tag::Map, m2)));
   CHECK(!vm::values_equal(vm::Value::integer(1), vm::Value::number(1.0)));
-  m2->set("a", vm::Value::integer(2));
+  heap.map_set(m2, "a", vm::Value::integer(2));
   CHECK(!vm::values_equal(vm::Value::object(vm::Tag::Map, m1), vm::Value::object(vm::Tag::Map, m2)));
+}
+
+// Every allocation is charged before it is made; an allocation past the
+// call's limit throws and is not made; collection and destruction give the
+// bytes (and the engine's chunks) back.
+BRAKE_TEST(heap_charges_allocations_against_the_call_limit) {
+  vm::MemoryPool pool(1 << 20, 0);
+  {
+    vm::Heap heap(&pool);
+    std::vector<vm::Value> roots;
+    std::string piece(1000, 'x');
+    bool threw = false;
+    size_t made = 0;
+    try {
+      for (;;) {
+        roots.push_back(heap.string_value(piece));
+        made++;
+      }
+    } catch (const vm::MemoryLimitExceeded& e) {
+      threw = true;
+      CHECK(e.which() == vm::MemoryLimitExceeded::Which::Call);
+      CHECK(std::string(e.what()).find("the call's memory limit (1048576 bytes)") != std::string::npos);
+    }
+    CHECK(threw);
+    CHECK(heap.used() <= size_t(1) << 20);
+    CHECK(made > 900 && made < 1048);
+    CHECK_EQ_INT(heap.object_count(), made);
+    CHECK(pool.in_use() >= heap.used() && pool.in_use() < heap.used() + vm::MemoryPool::kChunk);
+    // Keep one; the rest is garbage.
+    heap.collect(roots.data(), 1);
+    CHECK_EQ_INT(heap.used(), vm::Heap::string_bytes(1000) + 15 & ~size_t(15));
+    CHECK_EQ_INT(pool.in_use(), vm::MemoryPool::kChunk);
+    // Arrays charge their growth; maps their entries.
+    vm::ArrayObj* a = heap.new_array();
+    size_t before = heap.used();
+    for (int i = 0; i < 1000; i++) heap.array_push(a, vm::Value::integer(i));
+    CHECK(heap.used() - before >= 1000 * sizeof(vm::Value));
+    vm::MapObj* m = heap.new_map();
+    before = heap.used();
+    heap.map_set(m, "key", vm::Value::integer(1));
+    heap.map_set(m, "key", vm::Value::integer(2)); // replacing costs nothing
+    CHECK(heap.used() - before >= 100 && heap.used() - before < 256);
+  }
+  CHECK_EQ_INT(pool.in_use(), 0);
+}
+
+// The engine's total is shared: one call's chunks count against another's
+// room, and come back when it ends.
+BRAKE_TEST(heap_charges_against_the_engine_limit) {
+  vm::MemoryPool pool(0, 4 * vm::MemoryPool::kChunk);
+  vm::Heap first(&pool);
+  first.charge(3 * vm::MemoryPool::kChunk);
+  {
+    vm::Heap second(&pool);
+    second.charge(1000);
+    bool threw = false;
+    try {
+      second.charge(vm::MemoryPool::kChunk);
+    } catch (const vm::MemoryLimitExceeded& e) {
+      threw = true;
+      CHECK(e.which() == vm::MemoryLimitExceeded::Which::Engine);
+    }
+    CHECK(threw);
+    CHECK_EQ_INT(second.used(), 1000);
+    CHECK_EQ_INT(pool.in_use(), 4 * vm::MemoryPool::kChunk);
+  }
+  CHECK_EQ_INT(pool.in_use(), 3 * vm::MemoryPool::kChunk);
+  first.uncharge(2 * vm::MemoryPool::kChunk);
+  CHECK_EQ_INT(pool.in_use(), vm::MemoryPool::kChunk);
 }
 
 int main(int argc, char** argv) {
@@ -226,6 +295,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(call_table_concurrent_insert_find_remove),
       TEST_ENTRY(heap_collects_garbage_and_cycles),
       TEST_ENTRY(values_equal_is_deep),
+      TEST_ENTRY(heap_charges_allocations_against_the_call_limit),
+      TEST_ENTRY(heap_charges_against_the_engine_limit),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

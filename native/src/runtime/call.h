@@ -107,8 +107,8 @@ struct alignas(16) Call {
     brake_result result;
   };
 
-  void start_fiber(const vm::CompiledProgram& program, uint32_t max_depth) {
-    new (&fiber) vm::Fiber(program, function, max_depth, storage());
+  void start_fiber(const vm::CompiledProgram& program, uint32_t max_depth, vm::MemoryPool* memory) {
+    new (&fiber) vm::Fiber(program, function, max_depth, storage(), memory);
     has_fiber = true;
   }
   // Ends the fiber (freeing its heap) and returns the call's (new) result.

@@ -19,6 +19,8 @@ bool in_engine_callback_context() { return t_in_callback > 0 || on_worker_thread
 Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options)
     : m_program(std::move(program)),
       m_max_depth(options.max_call_depth ? options.max_call_depth : 1000),
+      m_memory(size_t(std::min<uint64_t>(options.call_memory_limit, SIZE_MAX)),
+               size_t(std::min<uint64_t>(options.engine_memory_limit, SIZE_MAX))),
       m_notify(options.notify),
       m_notify_data(options.notify_data) {
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
@@ -139,9 +141,17 @@ int Engine::start(const StartRequest& r, std::string& message) {
     // arguments converted straight into its heap; the inbox hands it to the
     // worker (the inbox mutex orders this thread's writes before the
     // worker's reads).
-    call->start_fiber(*m_program, m_max_depth);
-    for (size_t i = 0; i < r.nargs; i++)
-      call->fiber.push_arg(to_vm(*m_program, *r.args[i], fn.param_types[i], call->fiber.heap()));
+    call->start_fiber(*m_program, m_max_depth, &m_memory);
+    try {
+      for (size_t i = 0; i < r.nargs; i++)
+        call->fiber.push_arg(to_vm(*m_program, *r.args[i], fn.param_types[i], call->fiber.heap()));
+      call->fiber.begin(function);
+    } catch (const vm::MemoryLimitExceeded& e) {
+      message = "the arguments of '" + fn.name + "' need more memory than " +
+                (e.which() == vm::MemoryLimitExceeded::Which::Call ? "the call's" : "the engine's") + " limit allows (" +
+                e.what() + ")";
+      return e.which() == vm::MemoryLimitExceeded::Which::Call ? BRAKE_INVALID_ARGUMENT : BRAKE_NO_MEMORY;
+    }
     if (r.timeout_ms) {
       call->deadline = std::chrono::steady_clock::now() + clamp_wait(r.timeout_ms);
     }

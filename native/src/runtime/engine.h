@@ -66,6 +66,8 @@ public:
   }
   const vm::CompiledProgram& program() const { return *m_program; }
   uint32_t max_call_depth() const { return m_max_depth; }
+  // Bytes the engine's calls have drawn from its memory limit (whole chunks).
+  size_t memory_in_use() const { return m_memory.in_use(); }
   // Delivers finished calls (worker thread, once per loop iteration, so the
   // completion queue's lock is taken once per batch): runs their callbacks
   // now or queues them for drain(). Empties `calls`.
@@ -93,6 +95,7 @@ private:
   bool m_joined = false;
   std::mutex m_close_mu;
   uint32_t m_max_depth;
+  vm::MemoryPool m_memory;
 
   void (*m_notify)(void*) = nullptr;
   void* m_notify_data = nullptr;

@@ -1,5 +1,7 @@
 #include "runtime/value_convert.h"
 
+#include "runtime/call.h"
+
 #include <algorithm>
 #include <unordered_set>
 
@@ -155,9 +157,9 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
     }
     return heap.string_value(v.text);
   case BRAKE_KIND_ARRAY: {
-    vm::ArrayObj* a = heap.new_array();
+    vm::ArrayObj* a = heap.new_array(v.items.size());
     TypeId elem = ty.kind == TypeKind::Array ? ty.args[0] : lang::TypeTable::ANY;
-    for (auto& item : v.items) a->items.push_back(to_vm(p, *item, elem, heap));
+    for (auto& item : v.items) heap.array_push(a, to_vm(p, *item, elem, heap));
     return Value::object(Tag::Array, a);
   }
   case BRAKE_KIND_MAP:
@@ -173,7 +175,7 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
     } else {
       vm::MapObj* m = heap.new_map();
       TypeId val = ty.kind == TypeKind::Map ? ty.args[1] : lang::TypeTable::ANY;
-      for (size_t i = 0; i < v.items.size(); i++) m->set(v.keys[i], to_vm(p, *v.items[i], val, heap));
+      for (size_t i = 0; i < v.items.size(); i++) heap.map_set(m, v.keys[i], to_vm(p, *v.items[i], val, heap));
       return Value::object(Tag::Map, m);
     }
   }
@@ -184,52 +186,102 @@ namespace {
 
 struct TooDeep {};
 
-ValuePtr convert(const vm::CompiledProgram& p, Value v, std::unordered_set<const vm::Object*>& path, int depth) {
-  if (depth > kMaxValueDepth) throw TooDeep{};
-  auto out = std::make_unique<brake_value>();
-  switch (v.tag) {
-  case Tag::Null: out->kind = BRAKE_KIND_NULL; break;
-  case Tag::Bool: out->kind = BRAKE_KIND_BOOL; out->b = v.b; break;
-  case Tag::Int: out->kind = BRAKE_KIND_INT; out->i = v.i; break;
-  case Tag::Float: out->kind = BRAKE_KIND_FLOAT; out->f = v.f; break;
-  case Tag::Enum: {
-    out->kind = BRAKE_KIND_ENUM;
-    const vm::EnumInfo& e = p.enums[v.enum_id()];
-    out->type_name = e.name;
-    out->text = e.variants[v.variant()];
-    break;
-  }
-  case Tag::String: out->kind = BRAKE_KIND_STRING; out->text = v.as_string()->text; break;
-  default: {
-    if (!path.insert(v.obj).second) return out; // a cycle: cut it as null
-    if (v.tag == Tag::Array) {
-      out->kind = BRAKE_KIND_ARRAY;
-      for (Value x : v.as_array()->items) out->items.push_back(convert(p, x, path, depth + 1));
-    } else if (v.tag == Tag::Map) {
-      out->kind = BRAKE_KIND_MAP;
-      auto* m = v.as_map();
-      out->keys = m->keys;
-      for (Value x : m->values) out->items.push_back(convert(p, x, path, depth + 1));
-    } else {
-      out->kind = BRAKE_KIND_INSTANCE;
-      auto* o = v.as_instance();
-      const vm::ClassInfo& cls = p.classes[o->class_id];
-      out->type_name = cls.name;
-      out->keys = cls.field_names;
-      for (Value x : o->fields) out->items.push_back(convert(p, x, path, depth + 1));
+// Converts into host values, charging each node to the call's heap (still
+// alive while its result is converted): shared structure is copied once per
+// path, so a small DAG can expand enormously, and the call's memory limit is
+// what bounds that.
+struct ToHost {
+  // What malloc adds to each block, and what one node costs with it.
+  static constexpr size_t kMallocOverhead = 16;
+  static constexpr size_t kNodeBytes = sizeof(brake_value) + kMallocOverhead;
+
+  const vm::CompiledProgram& p;
+  vm::Heap& heap;
+  const std::atomic<uint32_t>* cancel_state;
+  std::unordered_set<const vm::Object*> path;
+  uint32_t until_check = kCheckEvery;
+
+  static constexpr uint32_t kCheckEvery = 4096;
+
+  ValuePtr convert(Value v, int depth) {
+    if (depth > kMaxValueDepth) throw TooDeep{};
+    if (--until_check == 0) {
+      until_check = kCheckEvery;
+      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw ConversionCancelled{};
     }
-    path.erase(v.obj);
+    heap.charge(kNodeBytes);
+    auto out = std::make_unique<brake_value>();
+    switch (v.tag) {
+    case Tag::Null: out->kind = BRAKE_KIND_NULL; break;
+    case Tag::Bool: out->kind = BRAKE_KIND_BOOL; out->b = v.b; break;
+    case Tag::Int: out->kind = BRAKE_KIND_INT; out->i = v.i; break;
+    case Tag::Float: out->kind = BRAKE_KIND_FLOAT; out->f = v.f; break;
+    case Tag::Enum: {
+      out->kind = BRAKE_KIND_ENUM;
+      const vm::EnumInfo& e = p.enums[v.enum_id()];
+      out->type_name = e.name;
+      out->text = e.variants[v.variant()];
+      break;
+    }
+    case Tag::String:
+      out->kind = BRAKE_KIND_STRING;
+      heap.charge(v.as_string()->text.size());
+      copy_text(out->text, v.as_string()->text);
+      break;
+    default: {
+      if (!path.insert(v.obj).second) return out; // a cycle: cut it as null
+      if (v.tag == Tag::Array) {
+        out->kind = BRAKE_KIND_ARRAY;
+        add_items(*out, v.as_array()->items, depth);
+      } else if (v.tag == Tag::Map) {
+        out->kind = BRAKE_KIND_MAP;
+        auto* m = v.as_map();
+        for (const std::string& k : m->keys) heap.charge(sizeof(std::string) + k.size());
+        out->keys = m->keys;
+        add_items(*out, m->values, depth);
+      } else {
+        out->kind = BRAKE_KIND_INSTANCE;
+        auto* o = v.as_instance();
+        const vm::ClassInfo& cls = p.classes[o->class_id];
+        out->type_name = cls.name;
+        heap.charge(cls.field_names.size() * sizeof(std::string));
+        out->keys = cls.field_names;
+        add_items(*out, o->fields, depth);
+      }
+      path.erase(v.obj);
+    }
+    }
+    return out;
   }
+
+  // Copies a string in slices, looking at the call's state between them: a
+  // 100 MB result is copied in about as many milliseconds.
+  void copy_text(std::string& out, const std::string& text) {
+    constexpr size_t kSlice = 1 << 20;
+    if (text.size() <= kSlice) {
+      out = text;
+      return;
+    }
+    out.reserve(text.size());
+    for (size_t at = 0; at < text.size(); at += kSlice) {
+      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw ConversionCancelled{};
+      out.append(text, at, kSlice);
+    }
   }
-  return out;
-}
+
+  void add_items(brake_value& out, const std::vector<Value>& items, int depth) {
+    heap.charge(kMallocOverhead + items.size() * sizeof(ValuePtr));
+    out.items.reserve(items.size());
+    for (Value x : items) out.items.push_back(convert(x, depth + 1));
+  }
+};
 
 } // namespace
 
-ValuePtr from_vm(const vm::CompiledProgram& p, Value v) {
-  std::unordered_set<const vm::Object*> path;
+ValuePtr from_vm(const vm::CompiledProgram& p, Value v, vm::Heap& heap, const std::atomic<uint32_t>* cancel_state) {
+  ToHost cx{p, heap, cancel_state, {}};
   try {
-    return convert(p, v, path, 0);
+    return cx.convert(v, 0);
   } catch (const TooDeep&) {
     return nullptr;
   }

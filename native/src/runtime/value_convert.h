@@ -1,6 +1,7 @@
 // value_convert.h: brake_value (host side) <-> vm::Value (a call's heap).
 #pragma once
 
+#include <atomic>
 #include <string>
 
 #include "abi_value.h"
@@ -22,9 +23,16 @@ vm::Value to_vm(const vm::CompiledProgram& p, const brake_value& v, lang::TypeId
 // every host's recursive conversions.
 constexpr int kMaxValueDepth = 512;
 
+// Thrown by from_vm when the call's state shows a cancel request.
+struct ConversionCancelled {};
+
 // Converts a VM value into a new host value (cycles are cut: a value seen
-// again on its own path becomes null). Returns nullptr when the value is
-// nested deeper than kMaxValueDepth.
-ValuePtr from_vm(const vm::CompiledProgram& p, vm::Value v);
+// again on its own path becomes null), charging what it builds to `heap`
+// (throws vm::MemoryLimitExceeded past the call's limit) and, every few
+// thousand nodes, looking at `cancel_state` (may be null; the call's state
+// word: ConversionCancelled once a cancel origin is set). Returns nullptr
+// when the value is nested deeper than kMaxValueDepth.
+ValuePtr from_vm(const vm::CompiledProgram& p, vm::Value v, vm::Heap& heap,
+                 const std::atomic<uint32_t>* cancel_state = nullptr);
 
 } // namespace brake::runtime

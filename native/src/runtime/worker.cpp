@@ -284,6 +284,11 @@ void Worker::run_call(Call* call) {
   vm::RunStatus status;
   try {
     status = call->fiber.run(ctx);
+  } catch (const vm::MemoryLimitExceeded& e) {
+    // The allocation that would have passed a limit was not made.
+    m_slice_deadline.store(0, std::memory_order_relaxed);
+    fail_call(call, "out_of_memory", e.what());
+    return;
   } catch (const std::exception& e) {
     // Out of memory (a runaway string or array) or another failure inside
     // the VM: this call fails; the worker and every other call carry on.
@@ -317,21 +322,30 @@ void Worker::run_call(Call* call) {
   }
 }
 
+// The result is converted for the host before the outcome is committed, so
+// a cancel that arrives while a large value is being converted still wins
+// (the conversion checks the call's state as it goes).
 void Worker::finish_value(Call* call) {
-  if (brake_origin o = call->commit()) {
-    finish_cancelled(call, o);
-    return;
-  }
   ValuePtr value;
   try {
-    value = from_vm(m_engine.program(), call->fiber.result());
+    value = from_vm(m_engine.program(), call->fiber.result(), call->fiber.heap(), &call->state);
+  } catch (const ConversionCancelled&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", std::string("returning the value: ") + e.what());
+    return;
   } catch (const std::bad_alloc&) {
-    finish_failed(call, vm::ScriptError{"out_of_memory", "out of memory returning the value", {}});
+    fail_call(call, "out_of_memory", "out of memory returning the value");
     return;
   }
   if (!value) {
-    finish_failed(call, vm::ScriptError{"value_too_deep", "the returned value is nested more than " +
-                                                              std::to_string(kMaxValueDepth) + " levels deep", {}});
+    fail_call(call, "value_too_deep",
+              "the returned value is nested more than " + std::to_string(kMaxValueDepth) + " levels deep");
+    return;
+  }
+  if (brake_origin o = call->commit()) {
+    finish_cancelled(call, o);
     return;
   }
   brake_result& result = call->settle();

@@ -51,16 +51,16 @@ Value deep_copy(Value v, Heap& heap, std::unordered_map<Object*, Object*>& seen,
   if (auto it = seen.find(v.obj); it != seen.end()) return Value::object(v.tag, it->second);
   switch (v.tag) {
   case Tag::Array: {
-    ArrayObj* a = heap.new_array();
+    ArrayObj* a = heap.new_array(v.as_array()->items.size());
     seen[v.obj] = a;
-    for (Value x : v.as_array()->items) a->items.push_back(deep_copy(x, heap, seen, depth + 1));
+    for (Value x : v.as_array()->items) heap.array_push(a, deep_copy(x, heap, seen, depth + 1));
     return Value::object(Tag::Array, a);
   }
   case Tag::Map: {
     MapObj* m = heap.new_map();
     seen[v.obj] = m;
     auto* src = v.as_map();
-    for (size_t i = 0; i < src->size(); i++) m->set(src->keys[i], deep_copy(src->values[i], heap, seen, depth + 1));
+    for (size_t i = 0; i < src->size(); i++) heap.map_set(m, src->keys[i], deep_copy(src->values[i], heap, seen, depth + 1));
     return Value::object(Tag::Map, m);
   }
   case Tag::Instance: {
@@ -124,7 +124,7 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   }
   switch (BuiltinId(raw_id)) {
   case BuiltinId::ARRAY_LENGTH: return ok(Value::integer(int64_t(self.as_array()->items.size())));
-  case BuiltinId::ARRAY_PUSH: self.as_array()->items.push_back(a[0]); return ok(Value::null());
+  case BuiltinId::ARRAY_PUSH: heap.array_push(self.as_array(), a[0]); return ok(Value::null());
   case BuiltinId::ARRAY_AT: {
     auto& items = self.as_array()->items;
     if (a[0].i < 0 || uint64_t(a[0].i) >= items.size()) return ok(Value::null());
@@ -142,46 +142,52 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
       if (values_equal(x, a[0])) return ok(Value::boolean(true));
     return ok(Value::boolean(false));
   case BuiltinId::ARRAY_JOIN: {
-    std::string out;
     auto& items = self.as_array()->items;
+    const std::string& sep = str(a[0]);
+    size_t len = 0;
     for (size_t i = 0; i < items.size(); i++) {
       if (items[i].tag != Tag::String) return error("type_error", "join needs an array of strings");
-      if (i) out += str(a[0]);
-      out += str(items[i]);
+      len += (i ? sep.size() : 0) + str(items[i]).size();
     }
-    return ok(heap.string_value(std::move(out)));
+    return ok(Value::object(Tag::String, heap.build_string(len, [&](std::string& out) {
+      for (size_t i = 0; i < items.size(); i++) {
+        if (i) out += sep;
+        out += str(items[i]);
+      }
+    })));
   }
   case BuiltinId::MAP_LENGTH: return ok(Value::integer(int64_t(self.as_map()->size())));
   case BuiltinId::MAP_HAS: return ok(Value::boolean(self.as_map()->find(str(a[0])) != nullptr));
   case BuiltinId::MAP_KEYS: {
-    ArrayObj* arr = heap.new_array();
-    for (auto& k : self.as_map()->keys) arr->items.push_back(heap.string_value(k));
+    auto& keys = self.as_map()->keys;
+    ArrayObj* arr = heap.new_array(keys.size());
+    for (auto& k : keys) heap.array_push(arr, heap.string_value(k));
     return ok(Value::object(Tag::Array, arr));
   }
   case BuiltinId::MAP_VALUES: {
-    ArrayObj* arr = heap.new_array();
-    arr->items = self.as_map()->values;
+    auto& values = self.as_map()->values;
+    ArrayObj* arr = heap.new_array(values.size());
+    arr->items.assign(values.begin(), values.end());
     return ok(Value::object(Tag::Array, arr));
   }
   case BuiltinId::STRING_LENGTH: return ok(Value::integer(int64_t(utf8_length(str(self)))));
-  case BuiltinId::STRING_TO_LOWER: {
-    std::string s = str(self);
-    for (char& c : s)
-      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-    return ok(heap.string_value(std::move(s)));
-  }
+  case BuiltinId::STRING_TO_LOWER:
   case BuiltinId::STRING_TO_UPPER: {
-    std::string s = str(self);
-    for (char& c : s)
-      if (c >= 'a' && c <= 'z') c = char(c - 'a' + 'A');
-    return ok(heap.string_value(std::move(s)));
+    const std::string& s = str(self);
+    bool lower = BuiltinId(raw_id) == BuiltinId::STRING_TO_LOWER;
+    char from = lower ? 'A' : 'a', to = lower ? 'a' : 'A';
+    return ok(Value::object(Tag::String, heap.build_string(s.size(), [&](std::string& out) {
+      out = s;
+      for (char& c : out)
+        if (c >= from && c <= from + 25) c = char(c - from + to);
+    })));
   }
   case BuiltinId::STRING_TRIM: {
     const std::string& s = str(self);
     size_t b = 0, e = s.size();
     while (b < e && is_space(s[b])) b++;
     while (e > b && is_space(s[e - 1])) e--;
-    return ok(heap.string_value(s.substr(b, e - b)));
+    return ok(heap.string_value(std::string_view(s).substr(b, e - b)));
   }
   case BuiltinId::STRING_INCLUDES: return ok(Value::boolean(str(self).find(str(a[0])) != std::string::npos));
   case BuiltinId::STRING_STARTS_WITH: {
@@ -194,18 +200,19 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   }
   case BuiltinId::STRING_SPLIT: {
     const std::string &s = str(self), &sep = str(a[0]);
+    std::string_view text(s);
     ArrayObj* arr = heap.new_array();
     if (sep.empty()) { // split into code points
       for (size_t i = 0; i < s.size();) {
-        size_t j = utf8_offset(std::string_view(s).substr(i), 1) + i;
-        arr->items.push_back(heap.string_value(s.substr(i, j - i)));
+        size_t j = utf8_offset(text.substr(i), 1) + i;
+        heap.array_push(arr, heap.string_value(text.substr(i, j - i)));
         i = j;
       }
     } else {
       size_t start = 0;
       for (size_t pos; (pos = s.find(sep, start)) != std::string::npos; start = pos + sep.size())
-        arr->items.push_back(heap.string_value(s.substr(start, pos - start)));
-      arr->items.push_back(heap.string_value(s.substr(start)));
+        heap.array_push(arr, heap.string_value(text.substr(start, pos - start)));
+      heap.array_push(arr, heap.string_value(text.substr(start)));
     }
     return ok(Value::object(Tag::Array, arr));
   }
@@ -214,8 +221,11 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     const std::string &s = str(self), &from = str(a[0]), &to = str(a[1]);
     size_t pos = s.find(from);
     if (pos == std::string::npos) return ok(self);
-    std::string out = s.substr(0, pos) + to + s.substr(pos + from.size());
-    return ok(heap.string_value(std::move(out)));
+    return ok(Value::object(Tag::String, heap.build_string(s.size() - from.size() + to.size(), [&](std::string& out) {
+      out.append(s, 0, pos);
+      out += to;
+      out.append(s, pos + from.size(), std::string::npos);
+    })));
   }
   case BuiltinId::STRING_SUBSTRING: {
     // JavaScript semantics on code points: clamp to [0, length], swap if start > end.
@@ -225,7 +235,7 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     int64_t end = argc > 2 ? std::clamp<int64_t>(a[1].i, 0, len) : len;
     if (start > end) std::swap(start, end);
     size_t b = utf8_offset(s, size_t(start)), e = utf8_offset(s, size_t(end));
-    return ok(heap.string_value(s.substr(b, e - b)));
+    return ok(heap.string_value(std::string_view(s).substr(b, e - b)));
   }
   case BuiltinId::STRING_INDEX_OF: {
     const std::string& s = str(self);

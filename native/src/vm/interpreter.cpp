@@ -64,8 +64,8 @@ const char* tag_name(Tag t) {
 }
 } // namespace
 
-Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage)
-    : m_program(program), m_max_depth(max_depth), m_entry(function) {
+Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage, MemoryPool* pool)
+    : m_program(program), m_heap(pool), m_max_depth(max_depth) {
   const FunctionInfo& fn = program.functions[function];
   uint32_t slots = uint32_t(fn.num_locals) + fn.max_stack;
   if (storage) {
@@ -104,17 +104,31 @@ template <typename T> void reallocate(T*& data, uint32_t& cap, bool& owned, size
 }
 } // namespace
 
+// The stack and the frames grow by doubling, charged to the call's memory
+// account like the heap's objects (given back when the fiber ends).
 void Fiber::grow_stack(size_t needed) {
   size_t n = std::max<size_t>(needed, size_t(m_stack_cap) * 2);
   if (n > UINT32_MAX) {
     if (needed > UINT32_MAX) throw std::bad_alloc(); // 64 GiB of stack: out of memory
     n = UINT32_MAX;
   }
+  m_heap.charge((n - m_stack_cap) * sizeof(Value));
   reallocate(m_stack, m_stack_cap, m_stack_owned, m_sp, n);
 }
 
 void Fiber::grow_frames() {
-  reallocate(m_frames, m_frame_cap, m_frames_owned, m_frame_count, std::max<uint32_t>(8, m_frame_cap * 2));
+  uint32_t n = std::max<uint32_t>(8, m_frame_cap * 2);
+  m_heap.charge((n - m_frame_cap) * sizeof(Frame));
+  reallocate(m_frames, m_frame_cap, m_frames_owned, m_frame_count, n);
+}
+
+// a + b for two strings, charged before it is built.
+Value Fiber::concat(Value a, Value b) {
+  const std::string &x = a.as_string()->text, &y = b.as_string()->text;
+  return Value::object(Tag::String, m_heap.build_string(x.size() + y.size(), [&](std::string& out) {
+    out += x;
+    out += y;
+  }));
 }
 
 // Pushes a frame for `function` whose `argc` arguments are the top of the
@@ -160,6 +174,12 @@ RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) 
   return RunStatus::Failed;
 }
 
+void Fiber::begin(uint32_t function) {
+  // The arguments are the first m_sp slots; the first frame always fits
+  // (max_depth >= 1) and needs no more stack than the constructor made.
+  enter(function, m_sp);
+}
+
 void Fiber::resume(Value v) {
   m_request_kind = Request::Kind::None;
   m_stack[m_sp++] = v;
@@ -176,12 +196,6 @@ RunStatus Fiber::run(const RunContext& ctx) {
     g_normal = dispatch;
     return RunStatus::Finished;
   }
-  if (!m_started) {
-    m_started = true;
-    // The arguments are the first m_sp slots.
-    if (!enter(m_entry, m_sp)) return fail(nullptr, "stack_overflow", "maximum call depth exceeded");
-  }
-
   Frame* frame = &m_frames[m_frame_count - 1];
   const uint8_t* ip = frame->ip;
   // m_stack is re-read where needed rather than kept in a register: this
@@ -244,7 +258,7 @@ op_ADD_TO_LOCAL: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    a = m_heap.string_value(a.as_string()->text + b.as_string()->text);
+    a = concat(a, b);
     MAYBE_COLLECT(); // the new string is already in its local (a root)
     DISPATCH();
   }
@@ -271,11 +285,7 @@ op_ADD: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; --sp; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    std::string s;
-    s.reserve(a.as_string()->text.size() + b.as_string()->text.size());
-    s += a.as_string()->text;
-    s += b.as_string()->text;
-    a = m_heap.string_value(std::move(s));
+    a = concat(a, b);
     --sp;
     MAYBE_COLLECT();
     DISPATCH();
@@ -504,7 +514,7 @@ op_BUILTIN: {
 }
 op_ARRAY: {
   uint16_t n = READ_U16();
-  ArrayObj* arr = m_heap.new_array();
+  ArrayObj* arr = m_heap.new_array(n);
   arr->items.assign(sp - n, sp);
   sp -= n;
   *sp++ = Value::object(Tag::Array, arr);
@@ -515,7 +525,7 @@ op_MAP: {
   uint16_t n = READ_U16();
   MapObj* map = m_heap.new_map();
   Value* pairs = sp - 2 * n;
-  for (uint16_t i = 0; i < n; i++) map->set(pairs[2 * i].as_string()->text, pairs[2 * i + 1]);
+  for (uint16_t i = 0; i < n; i++) m_heap.map_set(map, pairs[2 * i].as_string()->text, pairs[2 * i + 1]);
   sp = pairs;
   *sp++ = Value::object(Tag::Map, map);
   MAYBE_COLLECT();
@@ -561,7 +571,7 @@ op_INDEX_SET: {
     DISPATCH();
   }
   if (c.tag == Tag::Map && i.tag == Tag::String) {
-    c.as_map()->set(i.as_string()->text, v);
+    m_heap.map_set(c.as_map(), i.as_string()->text, v);
     sp -= 3;
     DISPATCH();
   }

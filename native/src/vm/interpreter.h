@@ -97,17 +97,23 @@ public:
   // `storage` is null or inline_bytes(program, function) bytes, 16-byte
   // aligned, that outlive the fiber (the runtime puts them in the call's own
   // allocation).
-  Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage = nullptr);
+  // `pool` (null: unlimited) is the engine's memory account, which every
+  // allocation of the call is charged to (MemoryLimitExceeded past it).
+  Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage = nullptr,
+        MemoryPool* pool = nullptr);
   ~Fiber();
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
 
   Heap& heap() { return m_heap; }
-  // Pushes the next argument (before the first run()).
+  // Pushes the next argument (before begin()).
   void push_arg(Value v) {
     grow(m_sp + 1);
     m_stack[m_sp++] = v;
   }
+  // Enters `function` (the one the fiber was made for) with the arguments
+  // pushed so far; run() then executes it.
+  void begin(uint32_t function);
 
   RunStatus run(const RunContext& ctx);
   // Completes the pending request with `v` (pushed as the request's result).
@@ -120,6 +126,7 @@ public:
 private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
   Value* named_field(Value o, const StringObj* name);
+  Value concat(Value a, Value b);
   std::string named_field_error(Value o, const StringObj* name, const char* verb) const;
   bool enter(uint32_t function, size_t argc);
   // Makes room for `needed` stack slots, keeping the first m_sp.
@@ -145,11 +152,9 @@ private:
   uint32_t m_frame_count = 0;
   uint32_t m_frame_cap;
   uint32_t m_max_depth;
-  uint32_t m_entry;
   Request::Kind m_request_kind = Request::Kind::None;
   bool m_stack_owned = false;
   bool m_frames_owned = false;
-  bool m_started = false;
 };
 
 // True when `v` has type `t` (deep for arrays and maps).

@@ -10,7 +10,7 @@ const Value* MapObj::find(std::string_view key) const {
   return it == index.end() ? nullptr : &values[it->second];
 }
 
-void MapObj::set(std::string_view key, Value v) {
+bool MapObj::set(std::string_view key, Value v) {
   auto [it, inserted] = index.emplace(std::string(key), keys.size());
   if (inserted) {
     keys.emplace_back(key);
@@ -18,7 +18,20 @@ void MapObj::set(std::string_view key, Value v) {
   } else {
     values[it->second] = v;
   }
+  return inserted;
 }
+
+MemoryLimitExceeded::MemoryLimitExceeded(Which which, size_t limit) : m_which(which) {
+  m_message = std::string(which == Which::Call ? "the call's" : "the engine's") + " memory limit (" +
+              std::to_string(limit) + " bytes) would be exceeded";
+}
+
+namespace {
+// What one more map entry costs, beyond its key's bytes: a hash node (with
+// its copy of the key), a key and a value slot, a bucket, and the slack of
+// the vectors' doubling.
+constexpr size_t kMapEntryBytes = 176;
+} // namespace
 
 Heap::~Heap() {
   for (Object* o = m_head; o;) {
@@ -26,25 +39,69 @@ Heap::~Heap() {
     delete o;
     o = next;
   }
+  if (m_pool) m_pool->give_back(chunks(m_used) * MemoryPool::kChunk);
 }
 
-template <typename T, typename... Args> T* Heap::track(size_t bytes, Args&&... args) {
-  T* o = new T(std::forward<Args>(args)...);
-  o->next = m_head;
-  m_head = o;
-  m_objects++;
-  m_bytes_since_gc += bytes;
-  return o;
+void Heap::charge_slow(size_t after) {
+  if (after > m_pool->call_cap() || after < m_used)
+    throw MemoryLimitExceeded(MemoryLimitExceeded::Which::Call, m_pool->call_limit());
+  size_t more = chunks(after) - chunks(m_used);
+  if (more && !m_pool->draw(more * MemoryPool::kChunk))
+    throw MemoryLimitExceeded(MemoryLimitExceeded::Which::Engine, m_pool->engine_limit());
 }
 
-StringObj* Heap::new_string(std::string s) {
-  size_t bytes = sizeof(StringObj) + s.size();
-  return track<StringObj>(bytes, std::move(s));
+void Heap::uncharge(size_t bytes) {
+  size_t after = bytes > m_used ? 0 : m_used - bytes;
+  if (m_pool) {
+    size_t fewer = chunks(m_used) - chunks(after);
+    if (fewer) m_pool->give_back(fewer * MemoryPool::kChunk);
+  }
+  m_used = after;
 }
-ArrayObj* Heap::new_array() { return track<ArrayObj>(sizeof(ArrayObj) + 64); }
-MapObj* Heap::new_map() { return track<MapObj>(sizeof(MapObj) + 128); }
+
+StringObj* Heap::new_string(std::string_view s) {
+  size_t bytes = round16(string_bytes(s.size()));
+  charge(bytes);
+  return adopt(new StringObj(std::string(s)), bytes);
+}
+
+ArrayObj* Heap::new_array(size_t capacity) {
+  size_t bytes = round16(sizeof(ArrayObj) + capacity * sizeof(Value));
+  charge(bytes);
+  ArrayObj* a = adopt(new ArrayObj(), bytes);
+  if (capacity) a->items.reserve(capacity);
+  return a;
+}
+
+MapObj* Heap::new_map() {
+  charge(round16(sizeof(MapObj)));
+  return adopt(new MapObj(), sizeof(MapObj));
+}
+
 InstanceObj* Heap::new_instance(uint32_t class_id, size_t nfields) {
-  return track<InstanceObj>(sizeof(InstanceObj) + nfields * sizeof(Value), class_id, nfields);
+  size_t bytes = round16(sizeof(InstanceObj) + nfields * sizeof(Value));
+  charge(bytes);
+  return adopt(new InstanceObj(class_id, nfields), bytes);
+}
+
+void Heap::array_reserve(ArrayObj* a, size_t extra) {
+  size_t size = a->items.size(), cap = a->items.capacity();
+  if (size + extra <= cap) return;
+  size_t want = std::max({size + extra, cap * 2, size_t(4)});
+  charge((want - cap) * sizeof(Value)); // a multiple of 16
+  a->items.reserve(want);
+  a->charged16 += uint32_t((want - cap) * sizeof(Value) / 16);
+}
+
+void Heap::map_set(MapObj* m, std::string_view key, Value v) {
+  if (Value* slot = const_cast<Value*>(m->find(key))) {
+    *slot = v;
+    return;
+  }
+  size_t bytes = round16(kMapEntryBytes + 2 * key.size());
+  charge(bytes);
+  m->set(key, v);
+  m->charged16 += uint32_t(bytes / 16);
 }
 
 void Heap::mark(Value v, std::vector<Object*>& gray) {
@@ -74,21 +131,28 @@ void Heap::collect(const Value* roots, size_t count) {
     }
   }
   Object** link = &m_head;
-  size_t live_bytes = 0;
+  size_t freed = 0;
   while (Object* o = *link) {
     if (o->marked) {
       o->marked = false;
-      live_bytes += sizeof(Object) + 32;
       link = &o->next;
     } else {
       *link = o->next;
+      freed += size_t(o->charged16) * 16;
       delete o;
       m_objects--;
     }
   }
-  m_bytes_since_gc = 0;
-  // Grow the threshold with the live set so collection stays amortised O(1).
-  m_gc_threshold_kib = uint32_t(std::min<size_t>(UINT32_MAX, std::max<size_t>(256, live_bytes * 2 / 1024)));
+  uncharge(freed);
+  // Collect again once as much has been allocated as survived (amortised
+  // O(1) per allocation), at least 256 KiB later; under a limit, already
+  // when half the room left is used, so garbage does not fail a call whose
+  // live data fits.
+  size_t live = m_used;
+  size_t trigger = live + std::max<size_t>(256 * 1024, live);
+  if (m_pool && m_pool->call_cap() != SIZE_MAX && live < m_pool->call_cap())
+    trigger = std::min(trigger, live + std::max<size_t>(16 * 1024, (m_pool->call_cap() - live) / 2));
+  m_gc_trigger_kib = uint32_t(std::min<size_t>(UINT32_MAX, trigger / 1024));
 }
 
 namespace {

@@ -14,7 +14,9 @@
 // call's heap.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,6 +77,9 @@ struct Object {
   bool marked = false;
   bool is_static = false; // program constant: never marked, never freed by a call
   Tag tag;
+  // Bytes charged to the call's memory account for this object, in units of
+  // 16 (in the header's padding: an object of up to 64 GiB).
+  uint32_t charged16 = 0;
   explicit Object(Tag t) : tag(t) {}
   virtual ~Object() = default;
 };
@@ -89,7 +94,8 @@ struct ArrayObj final : Object {
   ArrayObj() : Object(Tag::Array) {}
 };
 
-// String-keyed map that keeps insertion order.
+// String-keyed map that keeps insertion order. Grow it through Heap::map_set
+// (which charges new entries).
 struct MapObj final : Object {
   std::vector<std::string> keys;
   std::vector<Value> values;
@@ -97,8 +103,12 @@ struct MapObj final : Object {
   MapObj() : Object(Tag::Map) {}
 
   const Value* find(std::string_view key) const;
-  void set(std::string_view key, Value v);
   size_t size() const { return keys.size(); }
+
+private:
+  friend class Heap;
+  // Returns whether the key is new.
+  bool set(std::string_view key, Value v);
 };
 
 struct InstanceObj final : Object {
@@ -107,38 +117,137 @@ struct InstanceObj final : Object {
   InstanceObj(uint32_t cls, size_t nfields) : Object(Tag::Instance), class_id(cls), fields(nfields) {}
 };
 
+// ---------------------------------------------------------------- memory limits
+
+// The memory a script may use. One per engine, shared by its calls: the
+// per-call limit, and the engine's total, drawn by calls in chunks (so most
+// allocations touch no shared counter). 0 = unlimited.
+class MemoryPool {
+public:
+  static constexpr size_t kChunk = 64 * 1024;
+
+  MemoryPool(size_t call_limit, size_t engine_limit)
+      : m_call_limit(call_limit), m_call_cap(call_limit ? call_limit : SIZE_MAX), m_engine_limit(engine_limit) {}
+  size_t call_limit() const { return m_call_limit; }
+  // The most one call may have charged (SIZE_MAX: unlimited).
+  size_t call_cap() const { return m_call_cap; }
+  size_t engine_limit() const { return m_engine_limit; }
+  // Bytes drawn by live calls (whole chunks).
+  size_t in_use() const { return m_used.load(std::memory_order_relaxed); }
+
+  // Draws `bytes` from the engine's total; false when it would pass the limit.
+  bool draw(size_t bytes) {
+    size_t now = m_used.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    if (m_engine_limit == 0 || now <= m_engine_limit) return true;
+    m_used.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  void give_back(size_t bytes) { m_used.fetch_sub(bytes, std::memory_order_relaxed); }
+
+private:
+  const size_t m_call_limit;
+  const size_t m_call_cap;
+  const size_t m_engine_limit;
+  std::atomic<size_t> m_used{0};
+};
+
+// Thrown by Heap::charge before an allocation that would pass a limit. The
+// runtime fails the call with an `out_of_memory` script error carrying
+// what(); the allocation it guarded never happens.
+class MemoryLimitExceeded : public std::exception {
+public:
+  enum class Which : uint8_t { Call, Engine };
+  MemoryLimitExceeded(Which which, size_t limit);
+  const char* what() const noexcept override { return m_message.c_str(); }
+  Which which() const { return m_which; }
+
+private:
+  Which m_which;
+  std::string m_message;
+};
+
 class Heap {
 public:
-  Heap() = default;
+  // `pool` (may be null: unlimited) outlives the heap.
+  explicit Heap(MemoryPool* pool = nullptr) : m_pool(pool) {}
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
   ~Heap();
 
-  StringObj* new_string(std::string s);
-  ArrayObj* new_array();
+  // Every allocation a script causes is charged before it is made: charge()
+  // throws MemoryLimitExceeded instead of letting it pass the call's or the
+  // engine's limit. Objects record what was charged for them, and give it
+  // back when collected; everything goes back when the heap is destroyed.
+  void charge(size_t bytes) {
+    size_t after = m_used + bytes;
+    if (m_pool && (after > m_pool->call_cap() || after < bytes || chunks(after) != chunks(m_used))) charge_slow(after);
+    m_used = after;
+  }
+  void uncharge(size_t bytes);
+  // Bytes charged now (live objects, garbage not yet collected, and memory
+  // charged by the runtime for this call).
+  size_t used() const { return m_used; }
+
+  // A string of the bytes `s` (charged before it is copied).
+  StringObj* new_string(std::string_view s);
+  // A string of at most `len` bytes that `fill(std::string&)` appends,
+  // charged before it is built: concatenations, joins and replacements
+  // whose size is known up front.
+  template <typename Fill> StringObj* build_string(size_t len, Fill&& fill) {
+    charge(round16(string_bytes(len)));
+    std::string text;
+    text.reserve(len);
+    fill(text);
+    return adopt(new StringObj(std::move(text)), string_bytes(len));
+  }
+  ArrayObj* new_array(size_t capacity = 0);
   MapObj* new_map();
   InstanceObj* new_instance(uint32_t class_id, size_t nfields);
 
-  Value string_value(std::string s) { return Value::object(Tag::String, new_string(std::move(s))); }
+  // Makes room for `extra` more items, charging the growth.
+  void array_reserve(ArrayObj* a, size_t extra);
+  void array_push(ArrayObj* a, Value v) {
+    if (a->items.size() == a->items.capacity()) array_reserve(a, 1);
+    a->items.push_back(v);
+  }
+  // m[key] = v, charging a new entry.
+  void map_set(MapObj* m, std::string_view key, Value v);
+
+  Value string_value(std::string_view s) { return Value::object(Tag::String, new_string(s)); }
 
   // True when enough has been allocated since the last collection that the
   // interpreter should call collect() at its next safepoint.
-  bool wants_collect() const { return m_bytes_since_gc > size_t(m_gc_threshold_kib) * 1024; }
+  bool wants_collect() const { return m_used > size_t(m_gc_trigger_kib) * 1024; }
   // Marks everything reachable from `roots` and frees the rest.
   void collect(const Value* roots, size_t count);
 
   size_t object_count() const { return m_objects; }
 
+  static size_t string_bytes(size_t len) { return sizeof(StringObj) + len + 1; }
+  // Objects are charged in whole units of 16 bytes (Object::charged16), so
+  // what a collection gives back is exactly what was charged.
+  static size_t round16(size_t bytes) { return (bytes + 15) & ~size_t(15); }
+
 private:
-  template <typename T, typename... Args> T* track(size_t bytes, Args&&... args);
+  static size_t chunks(size_t bytes) { return (bytes + MemoryPool::kChunk - 1) / MemoryPool::kChunk; }
+  void charge_slow(size_t after);
+  // Links an object that `bytes` were charged for into the heap.
+  template <typename T> T* adopt(T* o, size_t bytes) {
+    o->charged16 = uint32_t(round16(bytes) / 16);
+    o->next = m_head;
+    m_head = o;
+    m_objects++;
+    return o;
+  }
   static void mark(Value v, std::vector<Object*>& gray);
 
-  // 24 bytes (every call has a heap): 2^32 objects would need over 100 GiB,
-  // and the threshold is kept in KiB.
+  // 32 bytes (every call has a heap): 2^32 objects would need over 100 GiB,
+  // and the collection trigger is kept in KiB.
   Object* m_head = nullptr;
-  size_t m_bytes_since_gc = 0;
+  size_t m_used = 0;
+  MemoryPool* m_pool;
   uint32_t m_objects = 0;
-  uint32_t m_gc_threshold_kib = 256;
+  uint32_t m_gc_trigger_kib = 256;
 };
 
 // Deep structural equality (== in scripts). Floats compare by value.
