@@ -203,6 +203,34 @@ BRAKE_API int brake_program_compile(const char* source, size_t len, const char* 
                                     brake_program** out);
 BRAKE_API void brake_program_free(brake_program* p); /* NULL is a no-op */
 
+/* A function the host provides to scripts, declared before compiling: its
+** name (an identifier) and a BAML signature, "(id: int, tags: string[]) ->
+** User?", whose types may name the program's classes and enums. Scripts call
+** it like any function, and the checker checks those calls statically; each
+** engine binds it to an implementation (brake_host_binding). */
+typedef struct brake_host_decl {
+  const char* name;
+  const char* signature;
+} brake_host_decl;
+
+typedef struct brake_compile_options {
+  uint32_t struct_size; /* set by brake_compile_options_init */
+  /* Host functions the program may call (may be NULL when the count is 0).
+  ** Errors in a signature are diagnostics whose file is "<host function
+  ** NAME>"; a host function may not share its name with a function of the
+  ** program. */
+  const brake_host_decl* host_functions;
+  size_t host_function_count;
+} brake_compile_options;
+
+BRAKE_API void brake_compile_options_init(brake_compile_options* o);
+
+/* brake_program_compile with options (NULL: none). BRAKE_INVALID_ARGUMENT
+** (and *out = NULL) for options with a wrong struct_size or a NULL name or
+** signature. Otherwise as brake_program_compile. Any thread. */
+BRAKE_API int brake_program_compile_with(const char* source, size_t len, const char* file_name,
+                                         const brake_compile_options* options, brake_program** out);
+
 /* Diagnostics: count, then each one's file, 1-based line and column and
 ** message. Strings live as long as the program. Out-params may be NULL.
 ** Returns BRAKE_MISUSE for a NULL program or an index out of range. */
@@ -218,6 +246,13 @@ BRAKE_API const char* brake_program_function_name(const brake_program* p, size_t
 BRAKE_API size_t brake_program_function_param_count(const brake_program* p, size_t i);
 BRAKE_API const char* brake_program_function_param_name(const brake_program* p, size_t i,
                                                         size_t param);
+/* Host functions the program declares, in the order they were declared:
+** their count, the i-th name and its signature as given. NULL / 0 when out
+** of range. */
+BRAKE_API size_t brake_program_host_function_count(const brake_program* p);
+BRAKE_API const char* brake_program_host_function_name(const brake_program* p, size_t i);
+BRAKE_API const char* brake_program_host_function_signature(const brake_program* p, size_t i);
+
 /* Writes a human-readable disassembly of every function's bytecode to a new
 ** NUL-terminated string owned by the caller (free with brake_string_free). */
 BRAKE_API int brake_program_disassemble(const brake_program* p, char** out);
@@ -244,6 +279,86 @@ BRAKE_API void brake_token_free(brake_token* t);
 typedef struct brake_engine brake_engine;
 typedef uint64_t brake_call_id;
 
+typedef enum brake_origin {
+  BRAKE_ORIGIN_NONE = 0,    /* not cancelled */
+  BRAKE_ORIGIN_CANCEL = 1,  /* brake_cancel */
+  BRAKE_ORIGIN_TOKEN = 2,   /* a brake_token the call was started with */
+  BRAKE_ORIGIN_TIMEOUT = 3, /* the call's own deadline (status BRAKE_TIMEOUT) */
+  BRAKE_ORIGIN_CLOSE = 4,   /* brake_engine_close */
+  BRAKE_ORIGIN_PARENT = 5   /* a parent call or task */
+} brake_origin;
+
+/* ---------------------------------------------------------------- host functions
+**
+** When a script calls a host function, its call waits and the engine hands
+** the host a brake_host_call: an operation with its own id (never 0, never
+** reused by the engine), the calling call's id, the function's name and the
+** arguments (converted like results, so a class instance is an INSTANCE).
+** The host answers it exactly once, from any thread, at any later time (or
+** inside the callback): brake_host_complete with a value, or
+** brake_host_fail with a message and an optional code. The value is
+** checked against the declared return type: a mismatch fails the call with
+** a script error of kind "type_error" naming the function; a failure fails
+** it with kind "host_error", the host's message and code
+** (brake_result_error_code).
+**
+** Cancellation. When the calling call is cancelled (any origin) while it
+** waits, it settles as cancelled at once, without waiting for the host, and
+** the binding's `cancel` callback is told (with the origin) so the host can
+** stop its work; answering afterwards is harmless (BRAKE_NOT_FOUND). A call
+** cancelled before its host call was handed over never reaches the host,
+** and then neither does the cancel. brake_host_call_finished polls the
+** same: 1 once the operation is answered or cancelled.
+**
+** Threads. The `call` and `cancel` callbacks run where completion callbacks
+** run (brake_engine_options.notify): on a worker thread, or inside
+** brake_engine_drain on the host's thread, in order with the call's other
+** events (a host call, then maybe its cancel, then the completion). They
+** must not block for long; they may call brake_host_complete/fail,
+** brake_call_start, brake_cancel and brake_token_* (a host function may
+** start calls on the same engine). */
+
+typedef struct brake_host_call brake_host_call; /* valid during the callback only */
+typedef uint64_t brake_op_id;
+
+typedef void (*brake_host_fn)(void* user_data, const brake_host_call* call);
+typedef void (*brake_host_cancel_fn)(void* user_data, brake_op_id op, brake_origin origin);
+
+/* Binds a declared host function (by name) to its implementation. `cancel`
+** may be NULL (the host polls, or does not stop early). */
+typedef struct brake_host_binding {
+  const char* name;
+  brake_host_fn call;
+  brake_host_cancel_fn cancel;
+  void* user_data;
+} brake_host_binding;
+
+/* Accessors of a host call; borrowed pointers live until the callback
+** returns (copy arguments with brake_value_clone to keep them). */
+BRAKE_API brake_op_id brake_host_call_op(const brake_host_call* c);
+BRAKE_API brake_call_id brake_host_call_call_id(const brake_host_call* c);
+BRAKE_API const char* brake_host_call_function(const brake_host_call* c);
+/* The function's index in brake_program_host_function_name's order. */
+BRAKE_API size_t brake_host_call_function_index(const brake_host_call* c);
+BRAKE_API size_t brake_host_call_arg_count(const brake_host_call* c);
+BRAKE_API const brake_value* brake_host_call_arg(const brake_host_call* c, size_t i);
+
+/* Answers operation `op` of engine `e` with `value` (borrowed: copied; NULL
+** means null). BRAKE_OK when the operation was pending (the script goes on
+** with the value, or fails if it does not fit the declared type);
+** BRAKE_NOT_FOUND when it is unknown, already answered, or cancelled (a
+** harmless no-op); BRAKE_MISUSE for a NULL engine. Any thread. */
+BRAKE_API int brake_host_complete(brake_engine* e, brake_op_id op, const brake_value* value);
+/* Answers operation `op` with a failure: `message` (NULL: "") and `code`
+** (NULL: none), both copied. Same statuses as brake_host_complete. */
+BRAKE_API int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const char* code);
+/* 1 when operation `op` is unknown, answered or cancelled; 0 while pending.
+** Any thread. */
+BRAKE_API int brake_host_call_finished(const brake_engine* e, brake_op_id op);
+/* Host calls pending (handed over or about to be, not yet answered or
+** cancelled): 0 once everything has settled. Any thread. */
+BRAKE_API size_t brake_engine_pending_host_calls(const brake_engine* e);
+
 typedef struct brake_engine_options {
   /* Set by brake_engine_options_init; lets the struct grow compatibly. */
   uint32_t struct_size;
@@ -264,6 +379,13 @@ typedef struct brake_engine_options {
   void* notify_data;
   /* Maximum script call depth before a stack-overflow script error. 0 = 1000. */
   uint32_t max_call_depth;
+  /* Implementations of the program's host functions (brake_host_decl), one
+  ** per declared function; the array and names are read during
+  ** brake_engine_create only. A declared function left unbound, a binding
+  ** for an undeclared name, a duplicate or a NULL `call` is
+  ** BRAKE_INVALID_ARGUMENT. */
+  const brake_host_binding* host_functions;
+  size_t host_function_count;
   /* Memory limits in bytes; 0 = unlimited (only when asked for: the
   ** defaults set by brake_engine_options_init are BRAKE_DEFAULT_CALL_MEMORY_LIMIT
   ** and BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT). Everything a script allocates
@@ -293,15 +415,6 @@ BRAKE_API int brake_engine_create(const brake_program* program, const brake_engi
 /* ---------------------------------------------------------------- calls */
 
 typedef struct brake_result brake_result;
-
-typedef enum brake_origin {
-  BRAKE_ORIGIN_NONE = 0,    /* not cancelled */
-  BRAKE_ORIGIN_CANCEL = 1,  /* brake_cancel */
-  BRAKE_ORIGIN_TOKEN = 2,   /* a brake_token the call was started with */
-  BRAKE_ORIGIN_TIMEOUT = 3, /* the call's own deadline (status BRAKE_TIMEOUT) */
-  BRAKE_ORIGIN_CLOSE = 4,   /* brake_engine_close */
-  BRAKE_ORIGIN_PARENT = 5   /* a parent call or task */
-} brake_origin;
 
 /* Runs exactly once per admitted call; see "Completion delivery" above for
 ** the thread. `result` and everything borrowed from it are valid only until
@@ -404,8 +517,12 @@ BRAKE_API brake_origin brake_result_origin(const brake_result* r);
 ** "index_out_of_range", "key_not_found", "stack_overflow", "type_error",
 ** "assertion", "invalid_argument", "value_too_deep" (a returned value nested
 ** more than 512 levels, or deep_copy beyond 10,000), "out_of_memory",
-** "internal"); "" otherwise. Borrowed. */
+** "host_error" (a host function failed), "internal"); "" otherwise.
+** Borrowed. */
 BRAKE_API const char* brake_result_error_kind(const brake_result* r);
+/* The host's code of a "host_error" (brake_host_fail's `code`); "" otherwise.
+** Borrowed. */
+BRAKE_API const char* brake_result_error_code(const brake_result* r);
 /* The script stack at a script error, innermost first: count, then each
 ** frame's function name and 1-based line. */
 BRAKE_API size_t brake_result_frame_count(const brake_result* r);

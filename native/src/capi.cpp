@@ -1,6 +1,7 @@
 // capi.cpp: brake.h over the internals. Checks arguments, catches every C++
 // exception at the boundary and turns failures into a status plus a
 // per-thread message (brake_last_error).
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -77,14 +78,36 @@ const char* brake_last_error(void) { return brake::t_last_error.c_str(); }
 
 // ---------------------------------------------------------------- programs
 
-int brake_program_compile(const char* source, size_t len, const char* file_name, brake_program** out) {
+void brake_compile_options_init(brake_compile_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+}
+
+int brake_program_compile_with(const char* source, size_t len, const char* file_name,
+                               const brake_compile_options* options, brake_program** out) {
   if (!out) return fail(BRAKE_MISUSE, "out is NULL");
   *out = nullptr;
   if (!source && len) return fail(BRAKE_MISUSE, "source is NULL");
+  brake_compile_options opts;
+  brake_compile_options_init(&opts);
+  if (options) {
+    if (options->struct_size < sizeof(uint32_t) || options->struct_size > sizeof opts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_compile_options_init)");
+    std::memcpy(&opts, options, options->struct_size);
+  }
+  if (opts.host_function_count && !opts.host_functions)
+    return fail(BRAKE_INVALID_ARGUMENT, "options.host_functions is NULL");
+  for (size_t i = 0; i < opts.host_function_count; i++)
+    if (!opts.host_functions[i].name || !opts.host_functions[i].signature)
+      return fail(BRAKE_INVALID_ARGUMENT, "host function " + std::to_string(i) + " has a NULL name or signature");
   return guarded([&] {
+    std::vector<brake::vm::HostDeclaration> host;
+    for (size_t i = 0; i < opts.host_function_count; i++)
+      host.push_back({opts.host_functions[i].name, opts.host_functions[i].signature});
     auto* p = new brake_program();
     p->program = brake::vm::compile_program(std::string_view(source ? source : "", len),
-                                            file_name ? file_name : "<source>");
+                                            file_name ? file_name : "<source>", host);
     *out = p;
     const auto& diags = p->program->diagnostics;
     if (diags.empty()) return int(BRAKE_OK);
@@ -92,6 +115,10 @@ int brake_program_compile(const char* source, size_t len, const char* file_name,
     return fail(BRAKE_COMPILE_ERROR, d.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.column) +
                                          ": " + d.message + (diags.size() > 1 ? " (and " + std::to_string(diags.size() - 1) + " more)" : ""));
   });
+}
+
+int brake_program_compile(const char* source, size_t len, const char* file_name, brake_program** out) {
+  return brake_program_compile_with(source, len, file_name, nullptr, out);
 }
 
 void brake_program_free(brake_program* p) { delete p; }
@@ -122,6 +149,16 @@ const char* brake_program_function_param_name(const brake_program* p, size_t i, 
   if (i >= brake_program_function_count(p)) return nullptr;
   const auto& names = p->program->functions[i].param_names;
   return param < names.size() ? names[param].c_str() : nullptr;
+}
+
+size_t brake_program_host_function_count(const brake_program* p) {
+  return p && p->program->diagnostics.empty() ? p->program->host_functions.size() : 0;
+}
+const char* brake_program_host_function_name(const brake_program* p, size_t i) {
+  return i < brake_program_host_function_count(p) ? p->program->host_functions[i].name.c_str() : nullptr;
+}
+const char* brake_program_host_function_signature(const brake_program* p, size_t i) {
+  return i < brake_program_host_function_count(p) ? p->program->host_functions[i].signature.c_str() : nullptr;
 }
 
 int brake_program_disassemble(const brake_program* p, char** out) {
@@ -172,11 +209,29 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
   }
   if (opts.worker_threads > 256) return fail(BRAKE_INVALID_ARGUMENT, "worker_threads must be at most 256");
   if (opts.max_call_depth > 100000) return fail(BRAKE_INVALID_ARGUMENT, "max_call_depth must be at most 100000");
+  if (opts.host_function_count && !opts.host_functions)
+    return fail(BRAKE_INVALID_ARGUMENT, "options.host_functions is NULL");
   return guarded([&] {
+    // Every declared host function bound exactly once, by name.
+    const auto& declared = program->program->host_functions;
+    std::vector<brake::runtime::HostBinding> host(declared.size());
+    for (size_t i = 0; i < opts.host_function_count; i++) {
+      const brake_host_binding& b = opts.host_functions[i];
+      if (!b.name || !b.call) return fail(BRAKE_INVALID_ARGUMENT, "host binding " + std::to_string(i) + " has a NULL name or call");
+      size_t at = 0;
+      while (at < declared.size() && declared[at].name != b.name) at++;
+      if (at == declared.size())
+        return fail(BRAKE_INVALID_ARGUMENT, std::string("host function '") + b.name + "' is not declared by the program");
+      if (host[at].call) return fail(BRAKE_INVALID_ARGUMENT, std::string("host function '") + b.name + "' is bound twice");
+      host[at] = brake::runtime::HostBinding{b.call, b.cancel, b.user_data};
+    }
+    for (size_t i = 0; i < declared.size(); i++)
+      if (!host[i].call)
+        return fail(BRAKE_INVALID_ARGUMENT, "host function '" + declared[i].name + "' is declared but not bound");
     auto e = std::make_unique<brake_engine>();
-    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts);
+    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts, std::move(host));
     *out = e.release();
-    return BRAKE_OK;
+    return int(BRAKE_OK);
   });
 }
 
@@ -190,11 +245,17 @@ int brake_call_start(brake_engine* e, brake_call_id id, const char* function, co
                      size_t nargs, const brake_call_options* options, brake_completion_fn done, void* user_data) {
   if (!e || !function || !done) return fail(BRAKE_MISUSE, "engine, function and callback must not be NULL");
   if (!args && nargs) return fail(BRAKE_MISUSE, "args is NULL");
-  if (options && options->struct_size != sizeof(brake_call_options))
-    return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_call_options_init)");
+  // Options grow at the end: a host built against an older (smaller)
+  // struct still works, its missing fields taking their defaults.
+  brake_call_options opts;
+  brake_call_options_init(&opts);
+  if (options) {
+    if (options->struct_size < offsetof(brake_call_options, timeout_ms) || options->struct_size > sizeof opts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_call_options_init)");
+    std::memcpy(&opts, options, options->struct_size);
+  }
   return guarded([&] {
-    brake::runtime::StartRequest r{id, function, args, nargs, options ? options->timeout_ms : 0,
-                                   options ? options->token : nullptr, done, user_data};
+    brake::runtime::StartRequest r{id, function, args, nargs, opts.timeout_ms, opts.token, done, user_data};
     std::string message;
     int status = e->engine->start(r, message);
     return status == BRAKE_OK ? status : fail(status, message);
@@ -212,6 +273,56 @@ int brake_cancel(brake_engine* e, brake_call_id id) {
 size_t brake_engine_live_calls(const brake_engine* e) { return e ? e->engine->live_calls() : 0; }
 
 size_t brake_engine_memory_in_use(const brake_engine* e) { return e ? e->engine->memory_in_use() : 0; }
+
+// ---------------------------------------------------------------- host functions
+
+namespace {
+const brake::runtime::HostOperation* host_op(const brake_host_call* c) {
+  return reinterpret_cast<const brake::runtime::HostOperation*>(c);
+}
+} // namespace
+
+brake_op_id brake_host_call_op(const brake_host_call* c) { return c ? host_op(c)->id : 0; }
+brake_call_id brake_host_call_call_id(const brake_host_call* c) { return c ? host_op(c)->call_id : 0; }
+const char* brake_host_call_function(const brake_host_call* c) { return c ? host_op(c)->function_name->c_str() : nullptr; }
+size_t brake_host_call_function_index(const brake_host_call* c) { return c ? host_op(c)->function : 0; }
+size_t brake_host_call_arg_count(const brake_host_call* c) { return c ? host_op(c)->args.size() : 0; }
+const brake_value* brake_host_call_arg(const brake_host_call* c, size_t i) {
+  return c && i < host_op(c)->args.size() ? host_op(c)->args[i].get() : nullptr;
+}
+
+int brake_host_complete(brake_engine* e, brake_op_id op, const brake_value* value) {
+  if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
+  return guarded([&] {
+    brake::runtime::OperationOutcome outcome;
+    outcome.value = value ? brake::clone_value(*value) : std::make_unique<brake_value>();
+    int status = e->engine->complete_operation(op, std::move(outcome));
+    return status == BRAKE_OK ? status : fail(status, "no pending host call with operation id " + std::to_string(op));
+  });
+}
+
+int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const char* code) {
+  if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
+  return guarded([&] {
+    brake::runtime::OperationOutcome outcome;
+    outcome.failed = true;
+    outcome.error_message = message ? message : "";
+    outcome.error_code = code ? code : "";
+    int status = e->engine->complete_operation(op, std::move(outcome));
+    return status == BRAKE_OK ? status : fail(status, "no pending host call with operation id " + std::to_string(op));
+  });
+}
+
+size_t brake_engine_pending_host_calls(const brake_engine* e) { return e ? e->engine->pending_operations() : 0; }
+
+int brake_host_call_finished(const brake_engine* e, brake_op_id op) {
+  if (!e) return 1;
+  try {
+    return e->engine->operation_finished(op) ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
 
 size_t brake_engine_drain(brake_engine* e) { return e ? e->engine->drain(0, nullptr) : 0; }
 
@@ -254,6 +365,7 @@ const char* brake_result_message(const brake_result* r) {
 }
 brake_origin brake_result_origin(const brake_result* r) { return r ? r->origin : BRAKE_ORIGIN_NONE; }
 const char* brake_result_error_kind(const brake_result* r) { return r && r->error ? r->error->kind.c_str() : ""; }
+const char* brake_result_error_code(const brake_result* r) { return r && r->error ? r->error->code.c_str() : ""; }
 size_t brake_result_frame_count(const brake_result* r) { return r && r->error ? r->error->frames.size() : 0; }
 const char* brake_result_frame_function(const brake_result* r, size_t i) {
   return r && r->error && i < r->error->frames.size() ? r->error->frames[i].function.c_str() : nullptr;

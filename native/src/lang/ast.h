@@ -125,6 +125,9 @@ struct MatchArm {
   ExprPtr body;  // an expression (a Block expr when written with braces)
 };
 
+// Expr::aux of a Call whose callee is a host function (slot: its index).
+constexpr int kHostCall = -3;
+
 struct Expr {
   ExprKind kind;
   SourceLoc loc;
@@ -143,7 +146,7 @@ struct Expr {
   // ---- annotations (filled by the checker)
   int type_id = -1; // index into the checker's type table
   int slot = -1;    // local slot for Ident, function index for calls, etc.
-  int aux = -1;     // checker-defined extra (builtin id, field index, ...)
+  int aux = -1;     // checker-defined extra (builtin id, field index, kHostCall, ...)
 
   explicit Expr(ExprKind k, SourceLoc l) : kind(k), loc(l) {}
 };
@@ -220,8 +223,20 @@ struct TypeAliasDecl {
   TypeExprPtr type; // type Name = A | B
 };
 
+// A function the host provides: declared by the host (not the source) with
+// a name and a signature, which the checker resolves against the program's
+// types.
+struct HostDecl {
+  std::string name;
+  std::string signature; // as the host gave it
+  std::string file; // for diagnostics: "<host function NAME>"
+  std::vector<Param> params;
+  TypeExprPtr return_type; // null: the signature did not parse (already reported)
+};
+
 struct Program {
   std::vector<FunctionDecl> functions;
+  std::vector<HostDecl> host_functions;
   std::vector<TypeAliasDecl> type_aliases;
   std::vector<ClassDecl> classes;
   std::vector<EnumDecl> enums;

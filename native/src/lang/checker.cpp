@@ -40,6 +40,7 @@ public:
   void run() {
     declare_types();
     declare_functions();
+    declare_host_functions();
     for (size_t i = 0; i < m_ast.functions.size(); i++) check_function(m_ast.functions[i], uint32_t(i));
     for (size_t c = 0; c < m_ast.classes.size(); c++)
       for (size_t m = 0; m < m_ast.classes[c].methods.size(); m++)
@@ -47,7 +48,10 @@ public:
   }
 
 private:
-  void error(SourceLoc loc, std::string message) { m_out.diagnostics.error(loc, std::move(message)); }
+  void error(SourceLoc loc, std::string message) {
+    if (m_error_file) m_out.diagnostics.error_in(*m_error_file, loc, std::move(message));
+    else m_out.diagnostics.error(loc, std::move(message));
+  }
   std::string name_of(TypeId t) { return m_out.type_name(t); }
 
   // ---------------------------------------------------------------- declarations
@@ -137,6 +141,37 @@ private:
         declare_function(m, cls.name + "." + m.name, m_types.class_type(int32_t(c)));
       }
     }
+  }
+
+  // Host functions live in the same namespace as the program's functions.
+  // Their signatures are resolved against the program's types, and errors in
+  // them are reported in the signature's own "file".
+  void declare_host_functions() {
+    for (HostDecl& h : m_ast.host_functions) {
+      vm::HostFunctionInfo info;
+      info.name = h.name;
+      info.signature = h.signature;
+      m_error_file = &h.file;
+      for (auto& p : h.params) {
+        info.param_names.push_back(p.name);
+        info.param_types.push_back(p.type ? resolve(p.type.get()) : T::ANY);
+        if (!p.type) error(p.loc, "parameter '" + p.name + "' needs a type");
+      }
+      for (size_t i = 0; i < h.params.size(); i++)
+        for (size_t j = 0; j < i; j++)
+          if (h.params[i].name == h.params[j].name) error(h.params[i].loc, "duplicate parameter '" + h.params[i].name + "'");
+      if (h.params.size() > 255) error(SourceLoc{1, 1}, "too many parameters (at most 255)");
+      info.return_type = h.return_type ? resolve(h.return_type.get()) : T::ANY;
+      m_error_file = nullptr;
+      if (m_host_index.count(h.name)) {
+        m_out.diagnostics.error_in(h.file, SourceLoc{1, 1}, "host function '" + h.name + "' is declared twice");
+      } else if (auto it = m_out.function_index.find(h.name); it != m_out.function_index.end()) {
+        error(m_ast.functions[it->second].loc, "function '" + h.name + "' is also declared as a host function");
+      }
+      m_host_index.emplace(h.name, uint32_t(m_out.host_functions.size()));
+      m_out.host_functions.push_back(std::move(info));
+    }
+    if (m_out.host_functions.size() > 65535) error(SourceLoc{1, 1}, "too many host functions (at most 65535)");
   }
 
   // TypeExpr -> TypeId
@@ -544,6 +579,14 @@ private:
     }
     auto it = m_out.function_index.find(callee.text);
     if (it == m_out.function_index.end() || it->second >= m_out.declared_functions) {
+      if (auto host = m_host_index.find(callee.text); host != m_host_index.end()) {
+        e.slot = int(host->second);
+        e.aux = kHostCall;
+        const auto& fn = m_out.host_functions[host->second];
+        if (e.kids.size() - 1 > 255) error(e.loc, "too many arguments");
+        check_args(e, 1, fn.param_types, "host function '" + fn.name + "'");
+        return fn.return_type;
+      }
       error(callee.loc, "undefined function '" + callee.text + "'");
       for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
       return T::ANY;
@@ -885,6 +928,8 @@ private:
   std::unordered_map<std::string, const TypeAliasDecl*> m_aliases;
   std::unordered_map<std::string, int> m_resolving_alias;
   std::vector<std::vector<uint32_t>> m_method_index;
+  std::unordered_map<std::string, uint32_t> m_host_index;
+  const std::string* m_error_file = nullptr; // set while resolving a host signature
   std::vector<Scope> m_scopes;
   FunctionContext m_fn;
 };

@@ -3,11 +3,13 @@
 // A function's frame is [locals (params first)] [operand stack]. The
 // compiler tracks the operand stack depth to size each frame (max_stack) and
 // to pop temporaries when `break`/`continue` leave an expression early.
+#include <cctype>
 #include <cstring>
 #include <map>
 
 #include "common/utf8.h"
 #include "lang/checker.h"
+#include "lang/lexer.h"
 #include "lang/parser.h"
 #include "vm/builtins.h"
 #include "vm/chunk.h"
@@ -398,7 +400,13 @@ private:
       break;
     case ExprKind::Call:
       for (size_t i = 1; i < e.kids.size(); i++) compile_expr(*e.kids[i]);
-      emit_call(uint32_t(std::max(e.slot, 0)), e.kids.size() - 1, e.loc);
+      if (e.aux == kHostCall) {
+        emit_with(OpCode::CALL_HOST, uint32_t(e.slot), e.loc);
+        emit_byte(uint8_t(e.kids.size() - 1));
+        adjust(1 - int(e.kids.size() - 1));
+      } else {
+        emit_call(uint32_t(std::max(e.slot, 0)), e.kids.size() - 1, e.loc);
+      }
       break;
     case ExprKind::MethodCall: compile_method(e); break;
     case ExprKind::Field:
@@ -575,7 +583,19 @@ private:
 
 } // namespace
 
-std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file) {
+namespace {
+// Whether `name` is one identifier token (not a keyword, no other text).
+bool is_identifier(const std::string& name) {
+  if (!is_valid_utf8(name)) return false;
+  Diagnostics ignored("");
+  std::vector<Token> tokens = tokenize(name, ignored);
+  return ignored.empty() && tokens.size() == 2 && tokens[0].kind == TokenKind::Identifier &&
+         tokens[0].lexeme.size() == name.size();
+}
+} // namespace
+
+std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file,
+                                                 const std::vector<HostDeclaration>& host) {
   auto program = std::make_shared<CompiledProgram>(std::move(file));
   Diagnostics& diags = program->diagnostics;
   if (source.size() > kMaxSourceBytes) {
@@ -588,6 +608,26 @@ std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::s
     return program;
   }
   Program ast = parse_program(source, diags);
+  for (const HostDeclaration& h : host) {
+    HostDecl decl;
+    decl.name = h.name;
+    decl.signature = h.signature;
+    decl.file = "<host function " + h.name + ">";
+    if (!is_identifier(h.name)) {
+      diags.error_in(decl.file, SourceLoc{1, 1}, "host function name '" + h.name + "' is not an identifier");
+    } else if (!is_valid_utf8(h.signature)) {
+      diags.error_in(decl.file, SourceLoc{1, 1}, "the signature is not valid UTF-8");
+    } else {
+      Diagnostics sig_diags(decl.file);
+      HostSignature sig = parse_host_signature(h.signature, sig_diags);
+      for (const Diagnostic& d : sig_diags.items()) diags.error_in(d.file, d.loc, d.message);
+      if (sig_diags.empty()) {
+        decl.params = std::move(sig.params);
+        decl.return_type = std::move(sig.return_type);
+      }
+    }
+    ast.host_functions.push_back(std::move(decl));
+  }
   if (ast.functions.empty() && ast.classes.empty() && ast.enums.empty() && diags.empty())
     diags.error(SourceLoc{1, 1}, "source declares no functions");
   if (!diags.empty()) return program; // type errors on a broken tree only add noise

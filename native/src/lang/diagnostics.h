@@ -23,6 +23,10 @@ public:
   void error(SourceLoc loc, std::string message) {
     m_items.push_back(Diagnostic{m_file, loc, std::move(message)});
   }
+  // An error in another text than the file (a host function's signature).
+  void error_in(std::string file, SourceLoc loc, std::string message) {
+    m_items.push_back(Diagnostic{std::move(file), loc, std::move(message)});
+  }
   bool empty() const { return m_items.empty(); }
   size_t size() const { return m_items.size(); }
   const std::vector<Diagnostic>& items() const { return m_items; }

@@ -208,6 +208,7 @@ public:
       : m_diags(diags), m_tokens(std::move(tokens)) {}
 
   Program parse_program();
+  HostSignature parse_host_signature();
 
   // Pratt rules (public so get_rule can take their addresses).
   ExprPtr grouping();
@@ -484,6 +485,23 @@ Program Parser::parse_program() {
     synchronize_declaration();
   }
   return program;
+}
+
+// host_signature := '(' params? ')' '->' type EOF
+HostSignature Parser::parse_host_signature() {
+  HostSignature sig;
+  FunctionDecl fn;
+  try {
+    consume(TokenKind::LeftParen, "expected '(' to start the parameters");
+    parse_params(fn, FunctionKind::Free);
+    consume(TokenKind::Arrow, "expected '->' and a return type after the parameters");
+    sig.return_type = parse_type();
+    if (!check(TokenKind::Eof)) error_at_current("unexpected text after the return type");
+  } catch (const SyntaxError&) {
+  } catch (const NestingTooDeep&) {
+  }
+  sig.params = std::move(fn.params);
+  return sig;
 }
 
 // declaration := function_decl | class_decl | enum_decl | type_alias | unsupported_decl
@@ -1348,6 +1366,11 @@ ExprPtr Parser::throw_expression() {
 
 // The whole file is lexed first (the parser looks up to three tokens ahead);
 // lexical and syntax errors are then reported together in source order.
+HostSignature parse_host_signature(std::string_view signature, Diagnostics& diags) {
+  Parser parser(tokenize(signature, diags), diags);
+  return parser.parse_host_signature();
+}
+
 Program parse_program(std::string_view source, Diagnostics& diags) {
   Diagnostics lex_diags(diags.file());
   Diagnostics parse_diags(diags.file());

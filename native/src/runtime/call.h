@@ -8,7 +8,8 @@
 //    overwrites it. So a call settles exactly once, a cancel requested before
 //    the commit wins, and a committed error is never turned into a cancel.
 //  - Everything below "worker-owned" is touched only by the call's worker
-//    thread (a call lives on one worker for its whole life).
+//    thread (a call lives on one worker for its whole life), or by a thread
+//    that has claimed that worker while it waited (worker.h, stand-in rule).
 //  - References: the call table holds one (dropped after the completion
 //    callback has returned), every inbox message holds one. The worker's
 //    ready queue and timer heap hold none: a call stays in the table, and so
@@ -43,6 +44,7 @@ class Engine;
 class Worker;
 
 constexpr uint32_t kOriginMask = 0xFF;
+static_assert(kOriginMask == vm::kCancelOriginMask, "the VM reads the same origin bits");
 // Sleeps and deadlines longer than this are clamped (no time_point overflow).
 constexpr std::chrono::milliseconds kMaxWait{int64_t(365) * 24 * 3600 * 1000};
 inline std::chrono::milliseconds clamp_wait(uint64_t ms) {
@@ -50,10 +52,12 @@ inline std::chrono::milliseconds clamp_wait(uint64_t ms) {
 }
 constexpr uint32_t kCommitted = 0x100;
 
-enum class Phase : uint8_t { Queued, Ready, Sleeping, Done };
+enum class Phase : uint8_t { Queued, Ready, Sleeping, Waiting, Done };
 
 // No timer (Call::sleep_timer, Call::deadline_timer).
 constexpr uint32_t kNoTimer = UINT32_MAX;
+// No pending operation (Call::operation).
+constexpr uint32_t kNoOperation = UINT32_MAX;
 
 // One allocation per call: the Call, then (when the call runs code) the
 // storage of its fiber's first frame and value stack (Fiber::inline_bytes),
@@ -99,6 +103,9 @@ struct alignas(16) Call {
   Phase phase = Phase::Queued;
   bool has_fiber = false;
   bool has_result = false;
+  // While Waiting: the operation's slot in the worker's operation slots
+  // (in what would otherwise be padding: a call's block does not grow).
+  uint32_t operation = kNoOperation;
   // The fiber while the call runs, then its result: the two are never
   // needed at once, so they share storage. settle() ends the one and begins
   // the other; the result is read only after the call is Done.

@@ -16,13 +16,15 @@ constexpr size_t kCallsPerWorkerTurn = 16;
 
 bool in_engine_callback_context() { return t_in_callback > 0 || on_worker_thread(); }
 
-Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options)
+Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
+               std::vector<HostBinding> host)
     : m_program(std::move(program)),
       m_max_depth(options.max_call_depth ? options.max_call_depth : 1000),
       m_memory(size_t(std::min<uint64_t>(options.call_memory_limit, SIZE_MAX)),
                size_t(std::min<uint64_t>(options.engine_memory_limit, SIZE_MAX))),
       m_notify(options.notify),
-      m_notify_data(options.notify_data) {
+      m_notify_data(options.notify_data),
+      m_host(std::move(host)) {
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, i));
   try {
@@ -200,58 +202,97 @@ int Engine::cancel(brake_call_id id) {
   return BRAKE_OK;
 }
 
-void Engine::deliver(std::vector<Call*>& calls) {
-  if (calls.empty()) return;
+void Engine::deliver(std::vector<Event>& events) {
+  if (events.empty()) return;
   if (m_notify) {
     bool was_empty;
     {
-      std::lock_guard<std::mutex> lock(m_done_mu);
-      was_empty = m_done.empty();
-      m_done.insert(m_done.end(), calls.begin(), calls.end());
+      std::lock_guard<std::mutex> lock(m_queue_mu);
+      was_empty = m_queue.empty();
+      m_queue.insert(m_queue.end(), events.begin(), events.end());
     }
-    calls.clear();
+    events.clear();
     // Calls finished in place by a cancelling thread (Worker::finish_cancels_here)
     // are announced to that thread even when the queue was not empty, so
     // it can deliver them before its cancel returns (brake.h, `notify`).
     if (was_empty || !on_worker_thread()) m_notify(m_notify_data);
     return;
   }
-  run_callbacks(calls.data(), calls.size());
-  calls.clear();
+  run_events(events.data(), events.size());
+  events.clear();
 }
 
-void Engine::run_callbacks(Call* const* calls, size_t n) {
+void Engine::run_events(const Event* events, size_t n) {
   // After a mass cancel these are 100k calls scattered over memory: fetch a
   // few ahead so their cache misses overlap (the call, then, once it has
   // arrived, its neighbours in the call table).
   constexpr size_t kAhead = 8;
   t_in_callback++;
   for (size_t i = 0; i < n; i++) {
-    if (i + kAhead < n) prefetch_call(calls[i + kAhead]);
-    if (i + kAhead / 2 < n) CallTable::prefetch(calls[i + kAhead / 2]);
-    Call* call = calls[i];
+    if (i + kAhead < n && events[i + kAhead].kind == Event::Kind::Completion) prefetch_call(events[i + kAhead].call);
+    if (i + kAhead / 2 < n && events[i + kAhead / 2].kind == Event::Kind::Completion)
+      CallTable::prefetch(events[i + kAhead / 2].call);
+    const Event& e = events[i];
+    if (e.kind != Event::Kind::Completion) {
+      run_host_event(e);
+      continue;
+    }
+    Call* call = e.call;
     call->done(call->user_data, &call->result);
-    complete(call);
+    m_table.remove(call);
   }
   t_in_callback--;
 }
 
-void Engine::complete(Call* call) { m_table.remove(call); }
+// A host never hears of an operation cancelled before it was handed over,
+// nor of its cancel (operation.h: `delivered`).
+void Engine::run_host_event(const Event& e) {
+  HostOperation* op = e.op;
+  struct Ref {
+    HostOperation* op;
+    ~Ref() { op->release(); }
+  } ref{op};
+  const HostBinding& b = m_host[op->function];
+  if (e.kind == Event::Kind::HostCall) {
+    if (op->state.load(std::memory_order_acquire) == OperationState::Cancelled) return;
+    op->delivered = true;
+    b.call(b.user_data, reinterpret_cast<const brake_host_call*>(op));
+  } else if (op->delivered && b.cancel) {
+    b.cancel(b.user_data, op->id, op->cancel_origin);
+  }
+}
 
 size_t Engine::drain(size_t max, bool* more) {
-  std::vector<Call*> batch;
+  std::vector<Event> batch;
   {
-    std::lock_guard<std::mutex> lock(m_done_mu);
-    if (max == 0 || m_done.size() <= max) {
-      batch.swap(m_done); // and the (large) array goes with the batch
-    } else {
-      batch.assign(m_done.begin(), m_done.begin() + std::ptrdiff_t(max));
-      m_done.erase(m_done.begin(), m_done.begin() + std::ptrdiff_t(max));
-    }
-    if (more) *more = !m_done.empty();
+    std::lock_guard<std::mutex> lock(m_queue_mu);
+    size_t n = (max == 0 || m_queue.size() <= max) ? m_queue.size() : max;
+    batch.assign(m_queue.begin(), m_queue.begin() + std::ptrdiff_t(n));
+    m_queue.erase(m_queue.begin(), m_queue.begin() + std::ptrdiff_t(n)); // O(1) per event at a deque's front
+    if (more) *more = !m_queue.empty();
   }
-  run_callbacks(batch.data(), batch.size());
+  run_events(batch.data(), batch.size());
   return batch.size();
+}
+
+int Engine::complete_operation(uint64_t id, OperationOutcome&& outcome) {
+  Operation* op = m_operations.find(id);
+  if (!op) return BRAKE_NOT_FOUND;
+  struct Ref {
+    Operation* op;
+    ~Ref() { op->release(); }
+  } ref{op};
+  if (!op->worker->complete_operation(op, std::move(outcome))) return BRAKE_NOT_FOUND;
+  m_operations.remove(op);
+  return BRAKE_OK;
+}
+
+bool Engine::operation_finished(uint64_t id) {
+  Operation* op = m_operations.find(id);
+  if (!op) return true;
+  bool finished = op->state.load(std::memory_order_acquire) != OperationState::Pending;
+  op->release();
+  return finished;
 }
 
 int Engine::close(std::string& message) {

@@ -7,14 +7,19 @@
 //    engine is open. close() sets m_closed, then waits for m_starting to
 //    drain, so every start either saw m_closed or is in the table before
 //    close() sweeps it (a seq_cst Dekker handshake, no lock).
-//  - Locks: a call-table shard mutex, a worker inbox mutex, a token mutex and
-//    m_done_mu are each held only briefly; the only nesting is token mutex ->
-//    worker inbox mutex (see token.h). Callbacks and `notify` run with no
-//    engine lock held.
+//  - Locks: a call-table or operation-table shard mutex, a worker inbox
+//    mutex, a token mutex and m_queue_mu are each held only briefly, and
+//    none is held while another is taken (only m_close_mu, which close()
+//    holds throughout, has others taken under it). Callbacks, host functions
+//    and `notify` run with no engine lock held.
+//  - Events (completions, host calls and their cancels) reach the host in
+//    the order each worker produced them: one FIFO queue, drained in order
+//    (or run by the worker at once, in callback mode).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <thread>
 #include <memory>
 #include <mutex>
@@ -23,10 +28,19 @@
 
 #include "brake.h"
 #include "runtime/call_table.h"
+#include "runtime/event.h"
+#include "runtime/operation.h"
 #include "runtime/worker.h"
 #include "vm/chunk.h"
 
 namespace brake::runtime {
+
+// The host's implementation of a host function (brake_host_binding).
+struct HostBinding {
+  brake_host_fn call = nullptr;
+  brake_host_cancel_fn cancel = nullptr;
+  void* user_data = nullptr;
+};
 
 struct StartRequest {
   brake_call_id id;
@@ -41,7 +55,9 @@ struct StartRequest {
 
 class Engine {
 public:
-  Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options);
+  // `host` binds every host function the program declares, by index.
+  Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
+         std::vector<HostBinding> host = {});
   ~Engine();
 
   // Returns a status; on failure `message` explains it and nothing ran.
@@ -55,8 +71,15 @@ public:
     for (const auto& w : m_workers) n += w->pending_timers();
     return n;
   }
-  // Runs up to `max` queued callbacks (0 = all); *more: whether some remain.
+  // Runs up to `max` queued events (0 = all); *more: whether some remain.
   size_t drain(size_t max, bool* more);
+  // Completes pending operation `id` with `outcome` (brake_host_complete,
+  // brake_host_fail). BRAKE_NOT_FOUND when it is unknown or no longer
+  // pending. Any thread.
+  int complete_operation(uint64_t id, OperationOutcome&& outcome);
+  // Whether operation `id` is unknown or no longer pending. Any thread.
+  bool operation_finished(uint64_t id);
+  size_t pending_operations() const { return m_operations.size(); }
   int close(std::string& message);
 
   // ---- used by workers
@@ -68,10 +91,12 @@ public:
   uint32_t max_call_depth() const { return m_max_depth; }
   // Bytes the engine's calls have drawn from its memory limit (whole chunks).
   size_t memory_in_use() const { return m_memory.in_use(); }
-  // Delivers finished calls (worker thread, once per loop iteration, so the
-  // completion queue's lock is taken once per batch): runs their callbacks
-  // now or queues them for drain(). Empties `calls`.
-  void deliver(std::vector<Call*>& calls);
+  // Delivers events (a worker, once per loop iteration, so the queue's lock
+  // is taken once per batch; or a thread standing in for it): runs them now
+  // or queues them for drain(). Empties `events`; on bad_alloc leaves them.
+  void deliver(std::vector<Event>& events);
+  uint64_t next_operation_id() { return m_next_operation.fetch_add(1, std::memory_order_relaxed); }
+  OperationTable& operations() { return m_operations; }
   // Whether a host thread may finish a cancelled call in a worker's place
   // (Worker::finish_cancels_here): only while completions are queued for
   // drain (callbacks run on workers, as brake.h promises) and the engine is
@@ -79,9 +104,10 @@ public:
   bool may_finish_off_worker() const { return m_notify != nullptr && !m_closed.load(std::memory_order_relaxed); }
 
 private:
-  // Runs each call's completion callback, then complete()s it.
-  void run_callbacks(Call* const* calls, size_t n);
-  void complete(Call* call); // after the callback: remove from the table
+  // Runs each event: a completion callback (then removes the call from the
+  // table), a host function, a host cancel.
+  void run_events(const Event* events, size_t n);
+  void run_host_event(const Event& e);
   void ticker_loop();
   bool interrupt_overdue(int64_t now);
   void wake_ticker();
@@ -99,8 +125,12 @@ private:
 
   void (*m_notify)(void*) = nullptr;
   void* m_notify_data = nullptr;
-  std::mutex m_done_mu;
-  std::vector<Call*> m_done;
+  std::mutex m_queue_mu;
+  std::deque<Event> m_queue; // drain mode: events waiting for drain()
+
+  std::vector<HostBinding> m_host; // by host function index
+  OperationTable m_operations;
+  std::atomic<uint64_t> m_next_operation{1};
 
   // The time-slice ticker: while some worker runs a script with others
   // waiting behind it, it checks their slice deadlines every

@@ -79,6 +79,10 @@ size_t token_cancel(brake_token* t) {
   std::vector<Group> groups;
   std::vector<Call*> calls;
   size_t flagged = 0;
+  // Calls that could not join a group (out of memory), moved to the front
+  // of `calls` (positions already visited): posted one by one after the
+  // lock is released.
+  size_t alone = 0;
   {
     std::lock_guard<std::mutex> lock(t->mu);
     if (t->cancelled.exchange(true, std::memory_order_acq_rel)) return 0;
@@ -111,11 +115,12 @@ size_t token_cancel(brake_token* t) {
         group->calls->push_back(c);
       } catch (const std::bad_alloc&) {
         group = nullptr;
-        post_one(c);
+        calls[alone++] = c;
       }
     }
     t->swept.store(true, std::memory_order_release);
   }
+  for (size_t i = 0; i < alone; i++) post_one(calls[i]);
   for (Group& g : groups)
     if (!g.worker->post_cancels_quietly(std::move(g.calls))) g.worker = nullptr; // finished at once
   for (Group& g : groups)

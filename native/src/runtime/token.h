@@ -9,9 +9,9 @@
 // then empties `calls` and sets `swept`, all in one critical section: from
 // then on nothing reads the list, so finishing calls detach without taking
 // the mutex, and cancel() posts the flagged calls to their workers after
-// releasing it. Lock order: token mutex, then a worker's inbox mutex (only
-// when out of memory does cancel post while holding the token's); nothing
-// takes the token mutex while holding a worker's.
+// releasing it. cancel() takes no other lock while it holds the token's;
+// nothing takes the token mutex while holding a worker's (a thread standing
+// in for a worker holds no worker mutex, see worker.h).
 #pragma once
 
 #include <atomic>

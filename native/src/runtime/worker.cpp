@@ -17,7 +17,7 @@ thread_local bool t_on_worker = false;
 constexpr auto kSlice = std::chrono::milliseconds(2);
 // How long an idle worker polls its inbox before blocking.
 constexpr auto kSpin = std::chrono::microseconds(50);
-// Message and call arrays up to this many entries are kept for reuse.
+// Message and event arrays up to this many entries are kept for reuse.
 constexpr size_t kKeepCapacity = 4096;
 // At most this many cancels are finished by the cancelling thread in a
 // waiting worker's place; more (a mass cancel) go to the worker, so the
@@ -31,8 +31,10 @@ Worker::Worker(Engine& engine, size_t index) : m_engine(engine), m_index(index) 
 
 Worker::~Worker() {
   // Messages posted after the thread finished its last call (a cancel racing
-  // the end of a call) only hold references.
+  // the end of a call, a late operation result) only hold references.
   for (Message& m : m_inbox) discard(m);
+  for (Operation* op : m_operations)
+    if (op) op->release();
   flush_token_refs();
 }
 
@@ -47,34 +49,57 @@ void Worker::join() {
   if (m_thread.joinable()) m_thread.join();
 }
 
-// With m_mu held: if this worker is blocked waiting (so its state is ours,
-// see the stand-in rule in worker.h), finishes the cancels of `calls` here
-// and delivers them, and returns true. The calls are already flagged; a
-// call that is not sleeping is left to its phase (the worker is waiting, so
-// none is running). The references the caller holds for a message stay the
-// caller's.
-bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
-  if (!m_waiting || m_stopping || n > kMaxCancelsHere || !m_engine.may_finish_off_worker()) return false;
-  for (size_t i = 0; i < n; i++) on_cancel(calls[i]);
-  try {
-    m_engine.deliver(m_finished);
-  } catch (const std::bad_alloc&) {
-    // Still in m_finished: the worker delivers them once woken.
-    m_waiting = false;
-    m_cv.notify_one();
-  }
-  flush_token_refs();
-  m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+// ---------------------------------------------------------------- the stand-in rule
+
+// Claims the worker if it is blocked waiting: its state is then the
+// caller's until release_claim(). Any thread, holding no lock.
+bool Worker::claim() {
+  std::lock_guard<std::mutex> lock(m_mu);
+  if (!m_waiting || m_claimed || m_stopping) return false;
+  m_claimed = true;
   return true;
 }
 
-void Worker::cancel_call(Call* call) {
+void Worker::release_claim() {
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    if (finish_cancels_here(&call, 1)) return;
+    m_claimed = false;
   }
+  // The worker may have woken meanwhile (a message, a timer) and be waiting
+  // for the claim to end; an extra wake-up otherwise costs one empty turn.
+  m_cv.notify_one();
+}
+
+// Finishes the cancels of `calls` (already flagged) here, in a waiting
+// worker's place, and delivers them. Returns true when every call is now
+// finished; false when the worker was not claimable or some call was not
+// waiting (queued or ready: only its worker can finish it), and the caller
+// must post the cancels instead. The references the caller holds for a
+// message stay the caller's.
+bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
+  if (n > kMaxCancelsHere || !m_engine.may_finish_off_worker() || !claim()) return false;
+  bool all = true;
+  for (size_t i = 0; i < n; i++)
+    if (!on_cancel(calls[i])) all = false;
+  bool undelivered = false;
+  try {
+    m_engine.deliver(m_events);
+  } catch (const std::bad_alloc&) {
+    undelivered = true; // still in m_events: the worker delivers them once woken
+  }
+  flush_token_refs();
+  m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+  release_claim();
+  if (undelivered) wake();
+  return all;
+}
+
+void Worker::cancel_call(Call* call) {
+  if (finish_cancels_here(&call, 1)) return;
   post_cancel(call);
 }
+
+// ---------------------------------------------------------------- the inbox
 
 void Worker::post(MessageKind kind, Call* call) {
   bool wake;
@@ -89,13 +114,32 @@ void Worker::post(MessageKind kind, Call* call) {
   if (wake) m_cv.notify_one();
 }
 
+bool Worker::complete_operation(Operation* op, OperationOutcome&& outcome) {
+  Message m{MessageKind::OperationDone, {nullptr}};
+  m.op = op;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_inbox.reserve(m_inbox.size() + 1); // may throw: before anything changed
+    if (!op->try_complete()) return false;
+    op->outcome = std::move(outcome);
+    op->retain();
+    m_inbox.push_back(m);
+    wake = m_waiting;
+    m_waiting = false;
+  }
+  interrupt();
+  if (wake) m_cv.notify_one();
+  return true;
+}
+
 bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
+  if (finish_cancels_here(calls->data(), calls->size())) {
+    for (Call* c : *calls) c->release();
+    return false;
+  }
   try {
     std::lock_guard<std::mutex> lock(m_mu);
-    if (finish_cancels_here(calls->data(), calls->size())) {
-      for (Call* c : *calls) c->release();
-      return false;
-    }
     Message m{MessageKind::CancelMany, {nullptr}};
     m.calls = calls.get();
     m_inbox.push_back(m);
@@ -123,6 +167,12 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
   std::unique_lock<std::mutex> lock(m_mu);
   bool spun = false;
   for (;;) {
+    if (m_claimed) {
+      // A stand-in owns the state (it saw this thread waiting): touch
+      // nothing until it is done.
+      m_cv.wait(lock);
+      continue;
+    }
     if (!m_inbox.empty() || !m_ready.empty()) break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun) {
@@ -159,15 +209,23 @@ void Worker::loop() {
     for (const Message& m : batch) handle(m);
     batch.clear();
     fire_timers();
-    m_engine.deliver(m_finished); // cancels settle before any script runs
+    deliver(); // cancels settle before any script runs
     run_ready();
-    m_engine.deliver(m_finished);
+    deliver();
     flush_token_refs();
     // A burst (100k starts) leaves these arrays large: free them, so memory
     // returns to its baseline (the next burst grows them again).
     if (batch.capacity() > kKeepCapacity) std::vector<Message>().swap(batch);
-    if (m_finished.capacity() > kKeepCapacity) std::vector<Call*>().swap(m_finished);
+    if (m_events.capacity() > kKeepCapacity) std::vector<Event>().swap(m_events);
     m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+  }
+}
+
+void Worker::deliver() {
+  try {
+    m_engine.deliver(m_events);
+  } catch (const std::bad_alloc&) {
+    // Kept in m_events for the next turn (the queue could not grow now).
   }
 }
 
@@ -187,11 +245,12 @@ void Worker::handle(const Message& m) {
       Call* call = (*calls)[i];
       on_cancel(call);
       call->release();
-      if (m_finished.size() >= kSlice) m_engine.deliver(m_finished);
+      if (m_events.size() >= kSlice) deliver();
     }
     delete calls;
     return;
   }
+  case MessageKind::OperationDone: on_operation_done(m.op); return; // adopts the reference
   case MessageKind::Stop: m_stopping = true; break;
   }
   discard(m);
@@ -199,13 +258,19 @@ void Worker::handle(const Message& m) {
 
 // Drops the references a message holds.
 void Worker::discard(const Message& m) {
-  if (m.kind == MessageKind::CancelMany) {
+  switch (m.kind) {
+  case MessageKind::CancelMany:
     for (Call* c : *m.calls) c->release();
     delete m.calls;
-  } else if (m.call) {
-    m.call->release();
+    break;
+  case MessageKind::OperationDone: m.op->release(); break;
+  default:
+    if (m.call) m.call->release();
+    break;
   }
 }
+
+// ---------------------------------------------------------------- calls
 
 // Admission checkpoint: a call cancelled before its worker saw it settles
 // without running any code.
@@ -227,14 +292,18 @@ void Worker::admit(Call* call) {
   m_ready.push_back(call);
 }
 
-// The call's state already carries the cancel; act on its phase.
-void Worker::on_cancel(Call* call) {
+// The call's state already carries the cancel; act on its phase. Returns
+// whether the call is finished now (it was waiting, or was finished before).
+bool Worker::on_cancel(Call* call) {
   switch (call->phase) {
-  case Phase::Sleeping: finish_cancelled(call, call->cancel_origin()); break;
-  case Phase::Ready:   // finished when its turn in the ready queue comes
-  case Phase::Queued:  // its Start is still in flight: admit() will see it
-  case Phase::Done: break;
+  case Phase::Sleeping:
+  case Phase::Waiting: finish_cancelled(call, call->cancel_origin()); return true;
+  case Phase::Done: return true;
+  case Phase::Ready:  // finished when its turn in the ready queue comes
+  case Phase::Queued: // its Start is still in flight: admit() will see it
+    return false;
   }
+  return false;
 }
 
 void Worker::fire_timers() {
@@ -303,23 +372,172 @@ void Worker::run_call(Call* call) {
   case vm::RunStatus::Finished: finish_value(call); break;
   case vm::RunStatus::Failed: finish_error(call); break;
   case vm::RunStatus::Yielded: m_ready.push_back(call); break;
-  case vm::RunStatus::Suspended: {
-    // Checkpoint before starting an operation.
-    if (brake_origin o = call->cancel_origin()) {
-      finish_cancelled(call, o);
-      break;
-    }
-    vm::Request r = call->fiber.request();
+  case vm::RunStatus::Suspended: suspend(call); break;
+  }
+}
+
+// Starts what a suspended call asked for.
+void Worker::suspend(Call* call) {
+  // Checkpoint before starting an operation.
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  vm::Request r = call->fiber.request();
+  switch (r.kind) {
+  case vm::Request::Kind::Sleep:
     try {
       m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
     } catch (const std::bad_alloc&) {
       fail_call(call, "out_of_memory", "out of memory starting the sleep");
-      break;
+      return;
     }
     call->phase = Phase::Sleeping;
-    break;
+    return;
+  case vm::Request::Kind::HostCall: start_host_call(call, r); return;
+  case vm::Request::Kind::None: break;
   }
+  fail_call(call, "internal", "the call suspended without a request");
+}
+
+// Hands a host-function call to the host: its arguments become host
+// values (charged to the call), the operation gets an id and a slot, and a
+// HostCall event goes out with the call's other events.
+void Worker::start_host_call(Call* call, const vm::Request& r) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::HostFunctionInfo& fn = program.host_functions[r.host_function];
+  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id());
+  if (!op) {
+    fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
+    return;
   }
+  call->retain();
+  op->call = call;
+  op->worker = this;
+  op->function = r.host_function;
+  op->function_name = &fn.name;
+  op->call_id = call->id;
+  const vm::Value* args = call->fiber.request_args();
+  try {
+    for (size_t i = 0; i < r.argc; i++) {
+      ValuePtr v = from_vm(program, args[i], call->fiber.heap(), &call->state);
+      if (!v) {
+        op->release();
+        fail_call(call, "value_too_deep", "argument " + std::to_string(i + 1) + " of host function '" + fn.name +
+                                              "' is nested more than " + std::to_string(kMaxValueDepth) + " levels deep");
+        return;
+      }
+      op->args.push_back(std::move(v));
+    }
+    // Everything that can fail, before the operation becomes visible.
+    m_events.reserve(m_events.size() + 1);
+    call->operation = add_operation(op); // adopts our reference
+  } catch (const ConversionCancelled&) {
+    op->release();
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    op->release();
+    fail_call(call, "out_of_memory", "calling host function '" + fn.name + "': " + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    op->release();
+    fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
+    return;
+  }
+  try {
+    m_engine.operations().insert(op);
+  } catch (const std::bad_alloc&) {
+    drop_operation(call, false);
+    fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
+    return;
+  }
+  call->phase = Phase::Waiting;
+  op->retain();
+  m_events.push_back(Event::host(Event::Kind::HostCall, op)); // reserved above
+}
+
+uint32_t Worker::add_operation(Operation* op) {
+  if (m_free_operations.empty()) {
+    m_operations.reserve(m_operations.size() + 1);
+    m_free_operations.reserve(m_operations.size() + 1); // so freeing a slot never allocates
+    m_operations.push_back(nullptr);
+    m_free_operations.push_back(uint32_t(m_operations.size() - 1));
+  }
+  uint32_t slot = m_free_operations.back();
+  m_free_operations.pop_back();
+  m_operations[slot] = op;
+  return slot;
+}
+
+// Frees the call's operation slot. With `cancel`, the call stopped waiting
+// (cancelled, timed out, closed): if the operation was still pending it is
+// cancelled, and the host hears of it (a HostCancel event, after the
+// HostCall it already has or is about to have).
+void Worker::drop_operation(Call* call, bool cancel) {
+  uint32_t slot = call->operation;
+  Operation* op = m_operations[slot];
+  m_operations[slot] = nullptr;
+  m_free_operations.push_back(slot); // capacity reserved in add_operation
+  call->operation = kNoOperation;
+  if (!cancel || !op->try_cancel()) {
+    op->release();
+    return;
+  }
+  op->cancel_origin = call->cancel_origin();
+  m_engine.operations().remove(op);
+  try {
+    m_events.push_back(Event::host(Event::Kind::HostCancel, static_cast<HostOperation*>(op)));
+  } catch (const std::bad_alloc&) {
+    op->release(); // the host is not told; its late answer finds nothing
+  }
+}
+
+// An operation's outcome arrived (the completer won its state). If the call
+// still waits for it, the script goes on with the value, or fails where it
+// waited.
+void Worker::on_operation_done(Operation* op) {
+  struct Ref {
+    Operation* op;
+    ~Ref() { op->release(); }
+  } ref{op};
+  Call* call = op->call;
+  if (call->phase != Phase::Waiting || m_operations[call->operation] != op) return; // it stopped waiting
+  drop_operation(call, false);
+  // Checkpoint: a cancel requested before the result is committed wins.
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  auto* host = static_cast<HostOperation*>(op);
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::HostFunctionInfo& fn = program.host_functions[host->function];
+  vm::RunStatus status;
+  OperationOutcome& outcome = op->outcome;
+  if (outcome.failed) {
+    status = call->fiber.raise(vm::ScriptError{"host_error", std::move(outcome.error_message), {}, std::move(outcome.error_code)});
+  } else {
+    std::string why;
+    if (!outcome.value || !host_value_fits(program, *outcome.value, fn.return_type, why)) {
+      status = call->fiber.raise(
+          vm::ScriptError{"type_error", "host function '" + fn.name + "' returned a value that is not " +
+                                            program.type_name(fn.return_type) + ": " + why, {}, ""});
+    } else {
+      try {
+        call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap()));
+      } catch (const vm::MemoryLimitExceeded& e) {
+        fail_call(call, "out_of_memory", "the result of host function '" + fn.name + "': " + e.what());
+        return;
+      } catch (const std::bad_alloc&) {
+        fail_call(call, "out_of_memory", "out of memory taking the result of host function '" + fn.name + "'");
+        return;
+      }
+      call->phase = Phase::Ready;
+      m_ready.push_back(call);
+      return;
+    }
+  }
+  if (status == vm::RunStatus::Failed) finish_error(call);
 }
 
 // The result is converted for the host before the outcome is committed, so
@@ -367,7 +585,7 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
     finish_cancelled(call, o);
     return;
   }
-  finish_failed(call, vm::ScriptError{kind, std::move(message), {}});
+  finish_failed(call, vm::ScriptError{kind, std::move(message), {}, ""});
 }
 
 // Settles a call whose own outcome (already committed) is a script error.
@@ -379,6 +597,9 @@ void Worker::finish_failed(Call* call, vm::ScriptError error) {
 }
 
 void Worker::finish_cancelled(Call* call, brake_origin origin) {
+  // The operation goes first: its cancel reaches the host before the call's
+  // completion, and while the fiber still exists.
+  if (call->operation != kNoOperation) drop_operation(call, true);
   brake_result& result = call->settle();
   result.origin = origin;
   result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
@@ -395,13 +616,14 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
 // Cleanup, then delivery: the promise settles only after cleanup has run.
 // The caller has settled the call (its fiber is gone, its result filled in).
 void Worker::finish(Call* call) {
+  if (call->operation != kNoOperation) drop_operation(call, true);
   call->phase = Phase::Done;
   if (call->sleep_timer != kNoTimer) m_timers.remove(call->sleep_timer);
   if (call->deadline_timer != kNoTimer) m_timers.remove(call->deadline_timer);
   if (brake_token* t = token_unlink(call)) drop_token_ref(t);
   call->result.id = call->id;
   m_calls--;
-  m_finished.push_back(call);
+  m_events.push_back(Event::completion(call));
 }
 
 void Worker::drop_token_ref(brake_token* t) {

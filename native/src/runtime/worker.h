@@ -1,27 +1,36 @@
 // worker.h: one worker thread of an engine.
 //
-// A worker owns its calls' VM state, its timer heap and its ready queue;
-// only its thread touches them. Other threads talk to it through the inbox
-// (start, cancel, stop messages), guarded by m_mu, and the VM dispatch
-// table: posting a message interrupts it, so a running script yields at its
-// next back-edge or call and the message is seen within
-// microseconds even while a script computes. A computing call that has
-// others waiting behind it (ready calls, due timers) publishes a slice
-// deadline, which the engine's ticker enforces the same way.
+// A worker owns its calls' VM state, its timer heap, its ready queue and the
+// operations its calls wait on; only its thread touches them. Other threads
+// talk to it through the inbox (start, cancel, operation-done and stop
+// messages), guarded by m_mu, and the VM dispatch table: posting a message
+// interrupts it, so a running script yields at its next back-edge or call
+// and the message is seen within microseconds even while a script
+// computes. A computing call that has others waiting behind it (ready
+// calls, due timers) publishes a slice deadline, which the engine's ticker
+// enforces the same way.
 //
 // Invariants: every admitted call is finished exactly once (finish() is the
 // only path to Phase::Done); a finished call is in neither the ready queue
-// nor the timer heap; the thread exits only after stop was requested and it
-// holds no unfinished call.
+// nor the timer heap and has no operation slot; the thread exits only after
+// stop was requested and it holds no unfinished call.
 //
-// Stand-in rule. Worker state is touched by this thread, except while it is
-// blocked in wait_for_work (m_waiting true under m_mu): it cannot leave the
-// wait without m_mu, so a thread holding m_mu then owns the worker's state.
-// A cancelling thread uses that to finish a few sleeping calls at once, in
+// Stand-in rule. Worker state is touched by this thread, except while
+// another thread has claimed the worker: a thread that finds it blocked in
+// wait_for_work (m_waiting under m_mu) may set m_claimed, and until it
+// clears it the worker does not leave the wait. The claimant then owns the
+// worker's state without holding m_mu, so it may take other locks (a
+// token's) and call the host's `notify` (brake.h: with no engine lock held).
+// A cancelling thread uses that to finish a few waiting calls at once, in
 // the worker's place (finish_cancels_here), instead of waking the worker and
 // having it wake the host in turn: one cross-thread wake-up less between an
-// abort and the rejection. Only in notify mode (Engine::may_finish_off_worker):
-// completion callbacks still run on workers only.
+// abort and the rejection. Only in notify mode
+// (Engine::may_finish_off_worker): callbacks still run on workers only.
+// Calls that are not waiting (queued or ready) are left to the worker, which
+// is then sent the cancel as usual.
+//
+// Locks: m_mu is never held while another lock is taken or the host is
+// called, and nothing is called with it held but allocation.
 #pragma once
 
 #include <condition_variable>
@@ -32,6 +41,8 @@
 #include <vector>
 
 #include "runtime/call.h"
+#include "runtime/event.h"
+#include "runtime/operation.h"
 #include "runtime/timer_heap.h"
 
 namespace brake::runtime {
@@ -51,8 +62,13 @@ public:
   void post_cancel(Call* call) { post(MessageKind::Cancel, call); }
   // Like post_cancel, but first tries to finish the (already flagged) call
   // here, in the worker's place (the stand-in rule). The caller must hold no
-  // lock the finish could take (a token's mutex). Any thread.
+  // lock. Any thread.
   void cancel_call(Call* call);
+  // Completes `op` (one of this worker's) with `outcome` if it is still
+  // pending, and hands it to the worker. False when it was not pending
+  // (completed or cancelled before: nothing changes). Throws bad_alloc,
+  // changing nothing, when the message cannot be queued. Any thread.
+  bool complete_operation(Operation* op, OperationOutcome&& outcome);
   void post_stop() { post(MessageKind::Stop, nullptr); }
   // Calls of this worker to cancel, each with a reference for the message.
   using CallBatch = std::vector<Call*>;
@@ -61,7 +77,7 @@ public:
   // a host thread posting to several workers is not competing for a core
   // with the first one it woke). Without memory for the message the
   // references are dropped: the calls, already flagged, stop at their next
-  // checkpoint instead. Any thread.
+  // checkpoint instead. The caller must hold no lock. Any thread.
   // Returns whether the worker still needs wake(): not when the cancels
   // were finished at once in its place (see the stand-in rule above).
   bool post_cancels_quietly(std::unique_ptr<CallBatch> calls);
@@ -78,32 +94,42 @@ public:
   int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
 
 private:
-  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, Stop };
+  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, OperationDone, Stop };
   struct Message {
     MessageKind kind;
     union {
       Call* call;       // Start, Cancel (holds a reference); Stop: nullptr
       CallBatch* calls; // CancelMany (owned, holds a reference to each)
+      Operation* op;    // OperationDone (holds a reference)
     };
   };
 
   void post(MessageKind kind, Call* call);
+  void post_message(Message m);
+  bool claim();
+  void release_claim();
   bool finish_cancels_here(Call* const* calls, size_t n);
   void loop();
   bool wait_for_work(std::vector<Message>& batch);
   void handle(const Message& m);
   static void discard(const Message& m);
   void admit(Call* call);
-  void on_cancel(Call* call);
+  bool on_cancel(Call* call);
   void fire_timers();
   void run_ready();
   void run_call(Call* call);
+  void suspend(Call* call);
+  void start_host_call(Call* call, const vm::Request& r);
+  uint32_t add_operation(Operation* op);
+  void drop_operation(Call* call, bool cancel);
+  void on_operation_done(Operation* op);
   void finish_value(Call* call);
   void finish_error(Call* call);
   void finish_cancelled(Call* call, brake_origin origin);
   void fail_call(Call* call, const char* kind, std::string message);
   void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
+  void deliver();
   void drop_token_ref(brake_token* t);
   void flush_token_refs();
 
@@ -115,14 +141,21 @@ private:
   std::condition_variable m_cv;
   std::vector<Message> m_inbox;
   bool m_waiting = false;
+  bool m_claimed = false; // a stand-in owns the worker's state (see above)
   vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
 
-  // ---- worker thread only
+  // ---- worker thread only (or its claimant)
   std::deque<Call*> m_ready;
-  std::vector<Call*> m_finished; // finished this iteration, delivered at its end
+  // Events of this iteration (completions, host calls and cancels, in the
+  // order they happened), handed to the engine at its end.
+  std::vector<Event> m_events;
   TimerHeap m_timers;
+  // The operations calls wait on, by Call::operation (each holds a
+  // reference); free slots are listed in m_free_operations.
+  std::vector<Operation*> m_operations;
+  std::vector<uint32_t> m_free_operations;
   // Token references dropped by finished calls, released in one atomic
   // operation per run of calls with the same token (a mass cancel finishes
   // thousands in a row), at the latest at the end of each loop iteration.

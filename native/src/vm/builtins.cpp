@@ -94,7 +94,7 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   case BuiltinId::SYS_PANIC:
     return error("panic", args[0].tag == Tag::String ? str(args[0]) : std::string("panic"));
   case BuiltinId::SYS_CANCELLATION_REQUESTED:
-    return ok(Value::boolean(ctx.cancel_state && ctx.cancel_state->load(std::memory_order_acquire) != 0));
+    return ok(Value::boolean(ctx.cancel_state && (ctx.cancel_state->load(std::memory_order_acquire) & kCancelOriginMask) != 0));
   case BuiltinId::DEEP_COPY: {
     std::unordered_map<Object*, Object*> seen;
     try {

@@ -64,6 +64,22 @@ struct ClassInfo {
   }
 };
 
+// A function the host provides (declared with the program, bound to an
+// implementation by each engine).
+struct HostFunctionInfo {
+  std::string name;
+  std::string signature; // as the host declared it
+  std::vector<std::string> param_names;
+  std::vector<lang::TypeId> param_types;
+  lang::TypeId return_type = lang::TypeTable::ANY;
+};
+
+// What the host declares: a name and a BAML signature.
+struct HostDeclaration {
+  std::string name;
+  std::string signature;
+};
+
 struct EnumInfo {
   std::string name;
   std::vector<std::string> variants;
@@ -80,6 +96,7 @@ struct CompiledProgram {
   std::unordered_map<std::string, uint32_t> function_index;
   std::vector<ClassInfo> classes;
   std::vector<EnumInfo> enums;
+  std::vector<HostFunctionInfo> host_functions; // in the order the host declared them
   // Constant strings shared read-only by all calls (Object::is_static).
   std::vector<StringObj*> static_strings;
 
@@ -95,7 +112,8 @@ struct CompiledProgram {
 constexpr size_t kMaxSourceBytes = size_t(16) << 20;
 
 // Compiles source text (any stage's errors end up in `diagnostics`).
-std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file);
+std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::string file,
+                                                 const std::vector<HostDeclaration>& host = {});
 
 // Human-readable listing of every function's bytecode.
 std::string disassemble(const CompiledProgram& program);

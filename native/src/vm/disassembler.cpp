@@ -59,6 +59,9 @@ std::string disassemble(const CompiledProgram& program) {
       case OpCode::CALL:
         out += program.functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);
         break;
+      case OpCode::CALL_HOST:
+        out += "host " + program.host_functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);
+        break;
       case OpCode::BUILTIN: {
         const BuiltinInfo& b = kBuiltins[u16(0)];
         out += std::string(b.receiver) + "." + b.name + " argc " + std::to_string(code[at + 3]);

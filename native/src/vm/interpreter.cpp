@@ -180,6 +180,25 @@ void Fiber::begin(uint32_t function) {
   enter(function, m_sp);
 }
 
+Request Fiber::request() const {
+  Request r;
+  r.kind = m_request_kind;
+  if (r.kind == Request::Kind::Sleep) r.sleep_ms = m_request_arg;
+  if (r.kind == Request::Kind::HostCall) {
+    r.host_function = uint32_t(uint64_t(m_request_arg) & 0xFFFFFFFF);
+    r.argc = uint8_t(uint64_t(m_request_arg) >> 32);
+  }
+  return r;
+}
+
+RunStatus Fiber::raise(ScriptError error) {
+  m_request_kind = Request::Kind::None;
+  const Frame& top = m_frames[m_frame_count - 1];
+  RunStatus status = fail(top.ip, std::move(error.kind), std::move(error.message));
+  m_error->code = std::move(error.code);
+  return status;
+}
+
 void Fiber::resume(Value v) {
   m_request_kind = Request::Kind::None;
   m_stack[m_sp++] = v;
@@ -496,6 +515,15 @@ op_RETURN: {
   RELOAD();
   DISPATCH();
 }
+op_CALL_HOST: {
+  uint16_t fn = READ_U16();
+  uint8_t argc = READ_U8();
+  sp -= argc; // the arguments stay where they are, above m_sp: request_args()
+  SAVE();
+  m_request_kind = Request::Kind::HostCall;
+  m_request_arg = int64_t(uint64_t(fn) | uint64_t(argc) << 32);
+  return RunStatus::Suspended;
+}
 op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
@@ -507,7 +535,7 @@ op_BUILTIN: {
   case BuiltinResult::Kind::Suspend:
     SAVE();
     m_request_kind = r.request.kind;
-    m_sleep_ms = r.request.sleep_ms;
+    m_request_arg = r.request.sleep_ms;
     return RunStatus::Suspended;
   }
   DISPATCH();

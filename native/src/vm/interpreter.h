@@ -36,9 +36,13 @@ enum class RunStatus : uint8_t {
   Yielded,   // asked to give the worker back; call run() again to continue
 };
 
+// What a suspended call waits for. The runtime reads it after Suspended and
+// answers with resume() or raise().
 struct Request {
-  enum class Kind : uint8_t { None, Sleep } kind = Kind::None;
-  int64_t sleep_ms = 0;
+  enum class Kind : uint8_t { None, Sleep, HostCall } kind = Kind::None;
+  int64_t sleep_ms = 0;       // Sleep
+  uint32_t host_function = 0; // HostCall: index into CompiledProgram::host_functions
+  uint8_t argc = 0;           // HostCall: the arguments are Fiber::request_args()
 };
 
 struct ScriptFrame {
@@ -50,6 +54,7 @@ struct ScriptError {
   std::string kind; // "panic", "overflow", "division_by_zero", ...
   std::string message;
   std::vector<ScriptFrame> frames; // innermost first
+  std::string code; // host_error: the host's own code ("" when it gave none)
 };
 
 // The table a worker's scripts dispatch through (see the top of this file).
@@ -68,12 +73,16 @@ private:
   std::atomic<const void*> m_entries[size_t(OpCode::COUNT_)];
 };
 
+// The bits of a call's state word that say a cancel was requested (its
+// origin; runtime/call.h's kOriginMask). Other bits mean other things.
+constexpr uint32_t kCancelOriginMask = 0xFF;
+
 struct RunContext {
   // The worker's table (nullptr only in describe mode, used once to
   // publish the handler addresses).
   const std::atomic<const void*>* table = nullptr;
-  // The call's cancel state (non-zero once cancellation was requested); read
-  // by baml.sys.cancellation_requested().
+  // The call's state word (its kCancelOriginMask bits are set once
+  // cancellation was requested); read by baml.sys.cancellation_requested().
   const std::atomic<uint32_t>* cancel_state = nullptr;
 };
 
@@ -118,9 +127,14 @@ public:
   RunStatus run(const RunContext& ctx);
   // Completes the pending request with `v` (pushed as the request's result).
   void resume(Value v);
+  // Completes the pending request with an error raised where the script
+  // waited (the call fails with it and the script stack there; Failed).
+  RunStatus raise(ScriptError error);
 
   Value result() const { return m_stack[0]; } // after Finished
-  Request request() const { return Request{m_request_kind, m_sleep_ms}; } // after Suspended
+  Request request() const; // after Suspended
+  // A HostCall's arguments (request().argc of them), valid until resume().
+  const Value* request_args() const { return m_stack + m_sp; }
   const ScriptError& error() const { return *m_error; } // after Failed
 
 private:
@@ -145,7 +159,9 @@ private:
   // owned (m_stack_owned). After Finished, slot 0 holds the result.
   Value* m_stack;
   Frame* m_frames; // m_frame_cap frames, the first m_frame_count live
-  int64_t m_sleep_ms = 0; // the pending request's argument
+  // The pending request's argument: Sleep's milliseconds, or a HostCall's
+  // function index | argc << 32.
+  int64_t m_request_arg = 0;
   std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
   uint32_t m_sp = 0;
   uint32_t m_stack_cap;
