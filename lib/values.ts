@@ -4,7 +4,7 @@
  * Arguments (JS -> script):
  *   null, undefined         -> null
  *   boolean                 -> bool
- *   number, integer in int64 range -> int; any other number (2.5, NaN, Infinity) -> float
+ *   number, integer in int64 range -> int; any other number (2.5, NaN, Infinity, -0) -> float
  *   new Float(x)            -> float, even when x is integral (JS cannot tell 2 from 2.0)
  *   bigint                  -> int (must fit in 64-bit signed; else InvalidArgumentError)
  *   string                  -> string
@@ -15,7 +15,7 @@
  *
  * Results (script -> JS):
  *   int    -> number when it is a safe integer (|n| <= 2^53-1), else bigint
- *   float  -> number
+ *   float  -> number (NaN, +-Infinity and -0 included)
  *   map    -> plain object (Object.prototype; a "__proto__" key is an own data property)
  *   class instance -> plain object of its fields; the class name is the
  *             non-enumerable property {@link BRAKE_CLASS} (see {@link className})

@@ -145,8 +145,11 @@ brake_value* convert(ToValue& cx, napi_value v, int depth) {
       double d = 0;
       napi_get_value_double(cx.env, v, &d);
       // Integers exactly representable in int64 cross as INT. 2^63 itself
-      // is not representable, hence the strict bound.
-      if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+      // is not representable, hence the strict bound. -0 crosses as FLOAT
+      // -0.0 so a float parameter keeps its sign; the core takes it as 0
+      // where an int is declared.
+      if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+          !(d == 0 && std::signbit(d)))
         out = brake_value_int(static_cast<int64_t>(d));
       else
         out = brake_value_float(d);

@@ -113,6 +113,12 @@ typedef enum brake_kind {
   BRAKE_KIND_ENUM = 8      /* enum variant: a type name and a variant name */
 } brake_kind;
 
+/* Arguments are checked against the declared parameter types with two
+** allowances for hosts whose numbers are all doubles (JavaScript): an INT is
+** accepted where a float is declared (it becomes that float), and a FLOAT
+** -0.0 where an int is declared (it becomes 0). Such a host sends -0 as a
+** FLOAT, so `f(x: float)` receives -0.0 and `g(n: int)` receives 0. */
+
 /* Constructors. Each returns a new value owned by the caller (free it with
 ** brake_value_free, or hand it to a function documented as taking ownership),
 ** or NULL when out of memory. Any thread. */

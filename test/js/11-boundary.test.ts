@@ -1,0 +1,123 @@
+// Values at the JS <-> native boundary. Every refusal is an
+// InvalidArgumentError rejection (never a synchronous throw) that leaves no
+// live call behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Engine, Float, InvalidArgumentError } from '../../lib/index';
+import { settle } from './helpers';
+
+const SOURCE = `
+class P {
+  x float
+  ys float[]
+}
+function id(x: float) -> float { x }
+function id_int(x: int) -> int { x }
+function id_num(x: int | float) -> int | float { x }
+function id_floats(xs: float[]) -> float[] { xs }
+function id_fmap(m: map<string, float>) -> map<string, float> { m }
+function id_p(p: P) -> P { p }
+function specials() -> float[] { [1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0, -0.0, 0.0] }
+function in_class() -> P { P { x: -0.0, ys: [1.0 / 0.0, 0.0 / 0.0, -1.0 / 0.0] } }
+function in_map() -> map<string, float[]> { {"inf": [1.0 / 0.0], "nan": [0.0 / 0.0], "nz": [-0.0]} }
+function echo_s(s: string) -> string { s }
+function echo_ints(xs: int[]) -> int[] { xs }
+function echo_opts(xs: (int | null)[]) -> (int | null)[] { xs }
+function echo_map(m: map<string, int>) -> map<string, int> { m }
+function echo_maps(m: map<string, map<string, int>>) -> map<string, map<string, int>> { m }
+function quick() -> int { 42 }
+function nap(ms: int) -> int {
+  baml.sys.sleep(ms);
+  ms
+}
+function down(n: int) -> int { if (n == 0) { 0 } else { down(n - 1) + 1 } }
+function huge() -> string {
+  let s = "x";
+  for (let i = 0; i < 29; i += 1) { s = s + s; }
+  s + "y"
+}
+function huge_panic() -> int {
+  let s = "x";
+  for (let i = 0; i < 29; i += 1) { s = s + s; }
+  baml.sys.panic(s);
+  0
+}
+`;
+
+let e: Engine;
+beforeAll(async () => {
+  e = await Engine.fromSource(SOURCE, { workerThreads: 2 });
+});
+afterAll(async () => {
+  await e.close();
+});
+
+// Starts a call that must be refused: no synchronous throw, an
+// InvalidArgumentError matching `message`, nothing live afterwards.
+async function refused(start: () => Promise<unknown>, message: RegExp, engine: Engine = e): Promise<any> {
+  let p!: Promise<unknown>;
+  expect(() => {
+    p = start();
+  }).not.toThrow();
+  const { error, value } = await settle(p);
+  expect(value).toBeUndefined();
+  expect(error).toBeInstanceOf(InvalidArgumentError);
+  expect(error.code).toBe('ERR_BRAKE_INVALID_ARGUMENT');
+  expect(error.message).toMatch(message);
+  expect(engine.liveCalls).toBe(0);
+  return error;
+}
+
+async function stillWorks(engine: Engine = e): Promise<void> {
+  expect(await engine.call('quick')).toBe(42);
+  expect(engine.liveCalls).toBe(0);
+}
+
+const SPECIALS = [Infinity, -Infinity, NaN, -0];
+
+describe('floats round-trip exactly', () => {
+  it('Infinity, -Infinity, NaN and -0 through a float parameter', async () => {
+    for (const x of SPECIALS) {
+      expect(Object.is(await e.call('id', [x]), x), String(x)).toBe(true);
+      expect(Object.is(await e.call('id', { x }), x), `named ${x}`).toBe(true);
+      expect(Object.is(await e.call('id', [new Float(x)]), x), `Float(${x})`).toBe(true);
+    }
+    expect(Object.is(await e.call('id', [0]), 0)).toBe(true);
+  });
+
+  it('nested in arrays, maps and class instances', async () => {
+    const back = (await e.call('id_floats', [SPECIALS])) as number[];
+    expect(back.length).toBe(4);
+    back.forEach((x, i) => expect(Object.is(x, SPECIALS[i]), String(SPECIALS[i])).toBe(true));
+    const m = (await e.call('id_fmap', [{ a: Infinity, b: -Infinity, c: NaN, d: -0 }])) as Record<string, number>;
+    expect(Object.is(m.a, Infinity) && Object.is(m.b, -Infinity) && Object.is(m.c, NaN) && Object.is(m.d, -0)).toBe(
+      true,
+    );
+    const p = (await e.call('id_p', [{ x: -0, ys: SPECIALS }])) as { x: number; ys: number[] };
+    expect(Object.is(p.x, -0)).toBe(true);
+    p.ys.forEach((x, i) => expect(Object.is(x, SPECIALS[i]), `field ${SPECIALS[i]}`).toBe(true));
+  });
+
+  it('computed by the script: 1.0 / 0.0, 0.0 / 0.0, -0.0', async () => {
+    const xs = (await e.call('specials')) as number[];
+    expect(xs.length).toBe(5);
+    [Infinity, -Infinity, NaN, -0, 0].forEach((want, i) => expect(Object.is(xs[i], want), String(want)).toBe(true));
+    const p = (await e.call('in_class')) as { x: number; ys: number[] };
+    expect(Object.is(p.x, -0)).toBe(true);
+    expect(p.ys).toEqual([Infinity, NaN, -Infinity]);
+    const m = (await e.call('in_map')) as Record<string, number[]>;
+    expect(m.inf).toEqual([Infinity]);
+    expect(Number.isNaN(m.nan[0])).toBe(true);
+    expect(Object.is(m.nz[0], -0)).toBe(true);
+  });
+
+  it('-0 is 0 where an int is declared and the float -0 in int | float', async () => {
+    expect(Object.is(await e.call('id_int', [-0]), 0)).toBe(true);
+    expect(await e.call('echo_ints', [[-0, 1]])).toEqual([0, 1]);
+    expect(Object.is(await e.call('id_num', [-0]), -0)).toBe(true);
+    expect(Object.is(await e.call('id_num', [0]), 0)).toBe(true);
+    // Other floats are still not ints.
+    await refused(() => e.call('id_int', [0.5]), /expected int, got float/);
+    await refused(() => e.call('id_int', [Infinity]), /expected int, got float/);
+  });
+});
