@@ -102,6 +102,8 @@ export interface NativeModule {
   readonly version: string;
   /** brake_status_name for every status, index = code. */
   readonly statusNames: string[];
+  /** BRAKE_MAX_WORKER_THREADS, BRAKE_MAX_CALL_DEPTH and BRAKE_MAX_TIMEOUT_MS of brake.h. */
+  readonly limits: { maxWorkerThreads: number; maxCallDepth: number; maxTimeoutMs: number };
   /**
    * Hands the addon the error classes (index = status code) and the Float
    * marker class. Called once per module instance by lib/native.ts.

@@ -16,6 +16,20 @@ import { ERROR_CLASS_BY_STATUS, STATUS_NAMES, codeForStatus, type StatusName } f
 import type { NativeModule } from './native-types';
 import { Float } from './values';
 
+/**
+ * brake.h's limits (BRAKE_MAX_*), which lib checks before native work with
+ * the same words as the addon and the C ABI; the addon reports its own
+ * copy and loading fails if they differ.
+ */
+export const LIMITS = Object.freeze({
+  /** EngineOptions.workerThreads. */
+  maxWorkerThreads: 256,
+  /** EngineOptions.maxCallDepth. */
+  maxCallDepth: 100_000,
+  /** CallOptions.timeoutMs: 365 days, the longest wait of the engine. */
+  maxTimeoutMs: 31_536_000_000,
+});
+
 /** The package root (lib/ and dist/ both sit one level below it). */
 export const packageRoot = path.resolve(__dirname, '..');
 
@@ -51,6 +65,7 @@ export function native(): NativeModule {
   }
   const mod = createRequire(__filename)(file) as NativeModule;
   checkStatusTable(mod.statusNames);
+  checkLimits(mod.limits);
   const classes = mod.statusNames.map((name) =>
     name === 'OK' ? undefined : ERROR_CLASS_BY_STATUS[name as Exclude<StatusName, 'OK'>],
   );
@@ -66,5 +81,15 @@ function checkStatusTable(names: readonly string[]): void {
     throw new Error(
       `brake: the addon's status list (${names.join(',')}) does not match lib/errors.ts; rebuild the package`,
     );
+  }
+}
+
+function checkLimits(limits: NativeModule['limits'] | undefined): void {
+  for (const name of Object.keys(LIMITS) as Array<keyof typeof LIMITS>) {
+    if (limits?.[name] !== LIMITS[name]) {
+      throw new Error(
+        `brake: the addon's ${name} (${limits?.[name]}) does not match lib/native.ts (${LIMITS[name]}); rebuild the package`,
+      );
+    }
   }
 }

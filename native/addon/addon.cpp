@@ -249,7 +249,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Array names = Napi::Array::New(env);
   for (int i = 0; i < BRAKE_STATUS_COUNT_; i++) names.Set(static_cast<uint32_t>(i), brake_status_name(i));
 
+  // brake.h's limits, so lib can check that its own copies agree.
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("maxWorkerThreads", Napi::Number::New(env, BRAKE_MAX_WORKER_THREADS));
+  limits.Set("maxCallDepth", Napi::Number::New(env, BRAKE_MAX_CALL_DEPTH));
+  limits.Set("maxTimeoutMs", Napi::Number::New(env, static_cast<double>(BRAKE_MAX_TIMEOUT_MS)));
+
   exports.Set("version", Napi::String::New(env, brake_version()));
+  exports.Set("limits", limits);
   exports.Set("statusNames", names);
   exports.Set("setup", Napi::Function::New(env, setup, "setup"));
   exports.Set("compile", Napi::Function::New(env, compile, "compile"));

@@ -154,6 +154,19 @@ T* typed_data(napi_env env, napi_value v, napi_typedarray_type type, size_t n) {
   return t == type && length >= n ? static_cast<T*>(data) : nullptr;
 }
 
+// Reads an optional integer option in [0, max] into *out; throws
+// InvalidArgumentError (`words` + max) and returns false otherwise.
+bool read_option(napi_env env, Napi::Value v, uint32_t max, uint32_t* out, const char* words) {
+  if (v.IsUndefined()) return true;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= max) || std::trunc(d) != d) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT, words + std::to_string(max));
+    return false;
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
 // new Engine(program, { workerThreads, maxCallDepth }, onBatch, meta: Int32Array, nums: Float64Array)
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   napi_env env = info.Env();
@@ -175,10 +188,12 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   Napi::Object opts = info[1].As<Napi::Object>();
   brake_engine_options o;
   brake_engine_options_init(&o);
-  Napi::Value workers = opts.Get("workerThreads");
-  Napi::Value depth = opts.Get("maxCallDepth");
-  if (workers.IsNumber()) o.worker_threads = workers.As<Napi::Number>().Uint32Value();
-  if (depth.IsNumber()) o.max_call_depth = depth.As<Napi::Number>().Uint32Value();
+  // The limits and words of brake.h and lib/engine.ts; never a wrapped uint32.
+  if (!read_option(env, opts.Get("workerThreads"), BRAKE_MAX_WORKER_THREADS, &o.worker_threads,
+                   "options.workerThreads must be an integer from 0 (one per core) to ") ||
+      !read_option(env, opts.Get("maxCallDepth"), BRAKE_MAX_CALL_DEPTH, &o.max_call_depth,
+                   "options.maxCallDepth must be an integer from 0 (default 1000) to "))
+    return;
 
   m_channel = new Channel();
   napi_value name;
@@ -479,8 +494,11 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     brake_call_options_init(&opts);
     double timeout = 0;
     napi_get_value_double(env, argv[3], &timeout);
-    // Round a fractional deadline up: 0.5 ms must not become 0 (= no deadline).
-    if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+    if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS)))
+      error = "options.timeoutMs must be a number from 0 (no deadline) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS) +
+              " (365 days)";
+    else if (timeout > 0)  // rounded up: 0.5 ms must not become 0 (= no deadline)
+      opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     napi_valuetype token_type;
     napi_typeof(env, argv[4], &token_type);
     if (token_type != napi_undefined && token_type != napi_null) {

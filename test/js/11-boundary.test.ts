@@ -1,9 +1,10 @@
-// Values at the JS <-> native boundary. Every refusal is an
-// InvalidArgumentError rejection (never a synchronous throw) that leaves no
-// live call behind.
+// Values at the JS <-> native boundary, and the limits shared with the C
+// ABI. Every refusal is an InvalidArgumentError rejection (never a
+// synchronous throw) that leaves no live call behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Engine, Float, InvalidArgumentError } from '../../lib/index';
+import { Engine, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
+import { LIMITS, native } from '../../lib/native';
 import { settle } from './helpers';
 
 const SOURCE = `
@@ -119,5 +120,78 @@ describe('floats round-trip exactly', () => {
     // Other floats are still not ints.
     await refused(() => e.call('id_int', [0.5]), /expected int, got float/);
     await refused(() => e.call('id_int', [Infinity]), /expected int, got float/);
+  });
+});
+
+describe('limits shared with the C ABI', () => {
+  it('the addon reports brake.h limits equal to lib', () => {
+    expect(native().limits).toEqual(LIMITS);
+    expect(LIMITS).toEqual({ maxWorkerThreads: 256, maxCallDepth: 100_000, maxTimeoutMs: 365 * 24 * 3600 * 1000 });
+  });
+
+  it('timeoutMs above 365 days is refused, not taken as "none"', async () => {
+    for (const timeoutMs of [LIMITS.maxTimeoutMs + 1, LIMITS.maxTimeoutMs + 0.5, 1e300, 2 ** 64, Infinity]) {
+      await refused(
+        () => e.call('quick', [], { timeoutMs }),
+        /^options\.timeoutMs must be a number from 0 \(no deadline\) to 31536000000 \(365 days\)$/,
+      );
+    }
+    expect(await e.call('quick', [], { timeoutMs: LIMITS.maxTimeoutMs })).toBe(42);
+    expect(await e.call('quick', [], { timeoutMs: LIMITS.maxTimeoutMs - 0.5 })).toBe(42);
+    // The addon itself refuses it too, with the same words.
+    const addon = native();
+    const program = addon.compile(SOURCE, 'raw.baml');
+    const raw = new addon.Engine(
+      program as never,
+      { workerThreads: 1, maxCallDepth: 0 },
+      () => {},
+      new Int32Array(4096),
+      new Float64Array(2048),
+    );
+    try {
+      expect(() => raw.start(1, 0, 'quick', 1e300, undefined)).toThrow(
+        /^options\.timeoutMs must be a number from 0 \(no deadline\) to 31536000000 \(365 days\)$/,
+      );
+      expect(raw.liveCalls()).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('workerThreads and maxCallDepth: the maximum works, one more is refused by TS and by the addon alike', async () => {
+    const widest = await Engine.fromSource(SOURCE, { workerThreads: LIMITS.maxWorkerThreads });
+    expect(await widest.call('quick')).toBe(42);
+    await widest.close();
+    const deepest = await Engine.fromSource(SOURCE, { workerThreads: 1, maxCallDepth: LIMITS.maxCallDepth });
+    // maxCallDepth frames: down(n) uses n + 1 of them.
+    expect(await deepest.call('down', [LIMITS.maxCallDepth - 1])).toBe(LIMITS.maxCallDepth - 1);
+    const { error } = await settle(deepest.call('down', [LIMITS.maxCallDepth]));
+    expect(error).toBeInstanceOf(ScriptError);
+    expect(error.kind).toBe('stack_overflow');
+    await deepest.close();
+
+    const cases: Array<[Record<string, number>, string]> = [
+      [{ workerThreads: 257 }, 'options.workerThreads must be an integer from 0 (one per core) to 256'],
+      [{ workerThreads: 2 ** 32 + 1 }, 'options.workerThreads must be an integer from 0 (one per core) to 256'],
+      [{ maxCallDepth: 100_001 }, 'options.maxCallDepth must be an integer from 0 (default 1000) to 100000'],
+      [{ maxCallDepth: 1_000_000 }, 'options.maxCallDepth must be an integer from 0 (default 1000) to 100000'],
+    ];
+    const addon = native();
+    const program = addon.compile(SOURCE, 'raw.baml');
+    for (const [options, words] of cases) {
+      const { error: ts } = await settle(Engine.fromSource(SOURCE, options));
+      expect(ts, JSON.stringify(options)).toBeInstanceOf(InvalidArgumentError);
+      expect(ts.message).toBe(words);
+      const raw = () =>
+        new addon.Engine(
+          program as never,
+          { workerThreads: 0, maxCallDepth: 0, ...options },
+          () => {},
+          new Int32Array(4096),
+          new Float64Array(2048),
+        );
+      expect(raw, JSON.stringify(options)).toThrow(InvalidArgumentError);
+      expect(raw).toThrow(words);
+    }
   });
 });

@@ -164,6 +164,52 @@ BRAKE_TEST(bad_engine_options) {
   brake_program_free(p);
 }
 
+/* The maxima of brake.h are accepted, one more is refused (the Node API
+** refuses the same values: test/js/11-boundary.test.ts). */
+BRAKE_TEST(limits_are_the_headers) {
+  brake_program* p = NULL;
+  CHECK_EQ_INT(brake_program_compile(kSource, strlen(kSource), NULL, &p), BRAKE_OK);
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  brake_engine* e = NULL;
+  o.worker_threads = BRAKE_MAX_WORKER_THREADS + 1;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  CHECK(strcmp(brake_last_error(), "worker_threads must be an integer from 0 (one per core) to 256") == 0);
+  o.worker_threads = BRAKE_MAX_WORKER_THREADS;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_OK);
+  brake_engine_free(e);
+  o.worker_threads = 1;
+  o.max_call_depth = BRAKE_MAX_CALL_DEPTH + 1;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  CHECK(strcmp(brake_last_error(), "max_call_depth must be an integer from 0 (default 1000) to 100000") == 0);
+  o.max_call_depth = BRAKE_MAX_CALL_DEPTH;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_OK);
+  brake_program_free(p);
+
+  brake_value* one = brake_value_int(1);
+  const brake_value* two_ints[] = {one, one};
+  brake_call_options co;
+  brake_call_options_init(&co);
+  Waiter w;
+  waiter_init(&w);
+  const uint64_t too_long[] = {BRAKE_MAX_TIMEOUT_MS + 1, UINT64_MAX};
+  for (size_t i = 0; i < 2; i++) {
+    co.timeout_ms = too_long[i];
+    CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, &co, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+    CHECK(strcmp(brake_last_error(), "timeout_ms must be from 0 (no deadline) to 31536000000 (365 days)") == 0);
+  }
+  CHECK_EQ_INT(brake_engine_live_calls(e), 0);
+  co.timeout_ms = BRAKE_MAX_TIMEOUT_MS;
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, &co, waiter_done, &w), BRAKE_OK);
+  CHECK(waiter_wait(&w, 2000));
+  CHECK_EQ_INT(w.calls, 1);
+  CHECK_EQ_INT(w.status, BRAKE_OK);
+  CHECK_EQ_INT(w.int_value, 2);
+  CHECK_EQ_INT(live_after(e, 2000), 0);
+  brake_value_free(one);
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(version_matches_header) {
   CHECK_EQ_INT(brake_version_number(), BRAKE_VERSION_NUMBER);
   CHECK(strcmp(brake_version(), BRAKE_VERSION_STRING) == 0);
@@ -317,6 +363,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(bad_calls_fail_at_start_and_engine_keeps_working),
       TEST_ENTRY(invalid_utf8_values_are_refused),
       TEST_ENTRY(bad_engine_options),
+      TEST_ENTRY(limits_are_the_headers),
       TEST_ENTRY(version_matches_header),
       TEST_ENTRY(values_round_trip_and_format),
       TEST_ENTRY(special_floats_cross_and_format),
