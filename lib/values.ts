@@ -20,6 +20,8 @@
  *   class instance -> plain object of its fields; the class name is the
  *             non-enumerable property {@link BRAKE_CLASS} (see {@link className})
  *   enum   -> the variant name as a string
+ *   a string longer than V8's limit (2^29-24 characters) -> the call rejects
+ *             with ScriptError kind 'value_too_large'
  */
 
 /** Marks a number to cross as a script `float` even when it is integral: `engine.call('f', [new Float(2)])`. */

@@ -55,9 +55,10 @@ brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::strin
 
 // Reads JS string `v` into *out as UTF-8; false when `v` is not a string.
 bool read_string(napi_env env, napi_value v, std::string* out);
-// Converts a brake_value to JS. Returns nullptr if an N-API call failed
-// (an exception is then pending).
-napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v);
+// Converts a brake_value to JS. Returns nullptr on failure: with *too_large
+// saying why when the value cannot be a JS value at all (a string longer
+// than V8's limit), else an N-API call failed (an exception may be pending).
+napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large);
 // A call id: number when it is a safe integer, else bigint.
 napi_value call_id_to_js(napi_env env, brake_call_id id);
 // Reads a call id (safe-integer number or bigint, non-zero, < 2^64).

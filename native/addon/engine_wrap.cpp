@@ -40,6 +40,7 @@
 #include <cmath>
 #include <mutex>
 #include <new>
+#include <string_view>
 
 #include "addon.h"
 
@@ -116,6 +117,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool drain_slice(napi_env env, bool all);
   void add_live();
   void release_engine();
+  void put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
+                   const char* message, bool with_frames);
   void put(int32_t slot, int32_t code) {
     m_meta[2 * m_count] = slot;
     m_meta[2 * m_count + 1] = code;
@@ -375,41 +378,74 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
       }
       default: break;
     }
-    napi_value js = value_to_js(env, w->m_data, v);
+    std::string too_large;
+    napi_value js = value_to_js(env, w->m_data, v, &too_large);
     if (!js) {
-      // Conversion failed (an exception is pending): the value is undefined.
+      // No JS value for the result: the call fails instead of resolving
+      // with a silently wrong value.
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
       napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-      napi_get_undefined(env, &js);
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      if (too_large.empty())
+        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "internal", "the result could not be converted to a JS value",
+                       false);
+      else
+        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "value_too_large", too_large.c_str(), false);
+      return;
     }
     w->m_values.push_back(js);
     w->put(slot, status | kRepValue << 16);
     return;
   }
-  // Failures carry the call id (for the error's callId): nums[k] when it is
-  // a safe integer, else NaN there and a bigint in `values` before the payload.
+  w->put_failure(env, slot, r, status, brake_result_error_kind(r), brake_result_message(r), true);
+}
+
+// Failure messages are for people: a longer one (a script that panics with
+// a huge string) is cut at a character boundary, which also keeps it far
+// below V8's string limit.
+constexpr size_t kMaxMessageBytes = size_t(1) << 20;
+
+napi_value message_to_js(napi_env env, const char* message) {
+  std::string_view m(message ? message : "");
+  std::string cut;
+  if (m.size() > kMaxMessageBytes) {
+    size_t end = kMaxMessageBytes;
+    while (end > 0 && (static_cast<unsigned char>(m[end]) & 0xC0) == 0x80) end--;
+    cut.assign(m.substr(0, end));
+    cut += "... (cut; " + std::to_string(m.size()) + " bytes in all)";
+    m = cut;
+  }
+  napi_value out = nullptr;
+  napi_create_string_utf8(env, m.data(), m.size(), &out);
+  return out;
+}
+
+// Failures carry the call id (for the error's callId): nums[k] when it is
+// a safe integer, else NaN there and a bigint in `values` before the
+// payload. `with_frames`: the script stack of `r` (a failure of the call
+// itself, not of converting its value).
+void EngineWrap::put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
+                             const char* message, bool with_frames) {
   brake_call_id id = brake_result_call_id(r);
   if (id <= static_cast<brake_call_id>(kMaxSafeInteger)) {
-    w->m_nums[w->m_count] = static_cast<double>(id);
+    m_nums[m_count] = static_cast<double>(id);
   } else {
-    w->m_nums[w->m_count] = std::nan("");
-    w->m_values.push_back(call_id_to_js(env, id));
+    m_nums[m_count] = std::nan("");
+    m_values.push_back(call_id_to_js(env, id));
   }
   int32_t origin = static_cast<int32_t>(brake_result_origin(r));
   if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
     // The common failure: just the origin (lib supplies the message).
-    w->put(slot, status | origin << 8 | kRepNull << 16);
+    put(slot, status | origin << 8 | kRepNull << 16);
     return;
   }
   napi_value failure, item;
   napi_create_array_with_length(env, 3, &failure);
-  const char* msg = brake_result_message(r);
-  napi_create_string_utf8(env, msg ? msg : "", NAPI_AUTO_LENGTH, &item);
-  napi_set_element(env, failure, 0, item);
-  const char* kind = brake_result_error_kind(r);
+  napi_set_element(env, failure, 0, message_to_js(env, message));
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 1, item);
-  size_t nf = brake_result_frame_count(r);
+  size_t nf = with_frames ? brake_result_frame_count(r) : 0;
   napi_value frames;
   napi_create_array_with_length(env, nf * 2, &frames);
   for (size_t i = 0; i < nf; i++) {
@@ -420,8 +456,8 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
     napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
   }
   napi_set_element(env, failure, 2, frames);
-  w->m_values.push_back(failure);
-  w->put(slot, status | origin << 8 | kRepValue << 16);
+  m_values.push_back(failure);
+  put(slot, status | origin << 8 | kRepValue << 16);
 }
 
 void EngineWrap::add_live() {

@@ -12,8 +12,12 @@
 // brake -> JS: INT -> number when a safe integer, else bigint; FLOAT ->
 // number; MAP -> plain object; INSTANCE -> plain object with the class name
 // under the non-enumerable Symbol.for('brake.class'); ENUM -> variant name.
+// A string longer than V8's limit (2^29-24 UTF-16 units) cannot be a JS
+// string: the conversion fails and says so (the call then fails with
+// ScriptError kind 'value_too_large').
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "addon.h"
 
@@ -181,20 +185,78 @@ brake_value* convert(ToValue& cx, napi_value v, int depth) {
   return out ? out : fail(cx, "out of memory");
 }
 
-napi_value make_string(napi_env env, const char* s, size_t len) {
-  napi_value out = nullptr;
-  napi_create_string_utf8(env, s ? s : "", s ? len : 0, &out);
-  return out;
+// V8's String::kMaxLength on 64-bit hosts, in UTF-16 code units.
+constexpr size_t kMaxJsStringLength = (size_t(1) << 29) - 24;
+
+// UTF-16 code units of valid UTF-8 text (a 4-byte sequence is a surrogate pair).
+size_t utf16_length(const char* s, size_t len) {
+  size_t units = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) units += c >= 0xF0 ? 2 : 1;
+  }
+  return units;
 }
 
-bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v) {
+// Text too long for napi_create_string_utf8, which refuses more than
+// kMaxJsStringLength *bytes*, though the string may still fit in as many
+// UTF-16 units: decoded here and created from UTF-16.
+napi_value make_long_string(napi_env env, const char* s, size_t len, size_t units) {
+  std::u16string text;
+  try {
+    text.resize(units);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = c;
+    int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (extra) cp = c & (0x3F >> extra);
+    for (int k = 1; k <= extra && i + k < len; k++) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += extra + 1;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      text[out++] = static_cast<char16_t>(0xD800 + (cp >> 10));
+      text[out++] = static_cast<char16_t>(0xDC00 + (cp & 0x3FF));
+    } else {
+      text[out++] = static_cast<char16_t>(cp);
+    }
+  }
+  napi_value result = nullptr;
+  if (napi_create_string_utf16(env, text.data(), out, &result) != napi_ok) return nullptr;
+  return result;
+}
+
+// A JS string for `len` bytes of UTF-8; nullptr with *too_large set when it
+// is longer than any JS string can be.
+napi_value make_string(napi_env env, const char* s, size_t len, std::string* too_large) {
+  napi_value out = nullptr;
+  if (!s) len = 0;
+  if (len <= kMaxJsStringLength) {
+    napi_create_string_utf8(env, s ? s : "", len, &out);
+    return out;
+  }
+  size_t units = utf16_length(s, len);
+  if (units > kMaxJsStringLength) {
+    *too_large = "the result holds a string of " + std::to_string(units) +
+                 " characters (UTF-16 units), longer than V8's string limit of 2^29-24 (" +
+                 std::to_string(kMaxJsStringLength) + ")";
+    return nullptr;
+  }
+  return make_long_string(env, s, len, units);
+}
+
+bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v, std::string* too_large) {
   size_t n = brake_value_length(v);
   for (size_t i = 0; i < n; i++) {
     size_t klen = 0;
     const char* k = brake_value_map_key(v, i, &klen);
-    napi_value key = make_string(env, k, klen);
-    napi_value item = value_to_js(env, data, brake_value_map_value(v, i));
-    if (!key || !item) return false;
+    napi_value key = make_string(env, k, klen, too_large);
+    if (!key) return false;
+    napi_value item = value_to_js(env, data, brake_value_map_value(v, i), too_large);
+    if (!item) return false;
     if (klen == 9 && std::memcmp(k, "__proto__", 9) == 0) {
       // defineProperty, so the key is data and never the prototype setter.
       napi_property_descriptor d = {nullptr, key, nullptr, nullptr, nullptr, item, napi_default_jsproperty, nullptr};
@@ -229,7 +291,7 @@ brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::strin
   return convert(cx, v, 0);
 }
 
-napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
+napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
   napi_value out = nullptr;
   switch (brake_value_kind(v)) {
     case BRAKE_KIND_NULL:
@@ -249,37 +311,33 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
     case BRAKE_KIND_FLOAT:
       napi_create_double(env, brake_value_get_float(v), &out);
       break;
-    case BRAKE_KIND_STRING: {
+    case BRAKE_KIND_STRING:
+    case BRAKE_KIND_ENUM: {
       size_t len = 0;
       const char* s = brake_value_get_string(v, &len);
-      out = make_string(env, s, len);
+      out = make_string(env, s, len, too_large);
       break;
     }
     case BRAKE_KIND_ARRAY: {
       size_t n = brake_value_length(v);
       if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
       for (size_t i = 0; i < n; i++) {
-        napi_value item = value_to_js(env, data, brake_value_array_get(v, i));
+        napi_value item = value_to_js(env, data, brake_value_array_get(v, i), too_large);
         if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
       }
       break;
     }
     case BRAKE_KIND_MAP:
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
       break;
     case BRAKE_KIND_INSTANCE: {
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
       const char* t = brake_value_type_name(v);
-      napi_value name = make_string(env, t, t ? std::strlen(t) : 0);
+      napi_value name = make_string(env, t, t ? std::strlen(t) : 0, too_large);
+      if (!name) return nullptr;
       napi_property_descriptor d = {nullptr, data->class_symbol.Value(), nullptr, nullptr, nullptr, name,
                                     napi_default, nullptr};
       if (napi_define_properties(env, out, 1, &d) != napi_ok) return nullptr;
-      break;
-    }
-    case BRAKE_KIND_ENUM: {
-      size_t len = 0;
-      const char* s = brake_value_get_string(v, &len);
-      out = make_string(env, s, len);
       break;
     }
   }

@@ -404,7 +404,10 @@ BRAKE_API brake_origin brake_result_origin(const brake_result* r);
 ** "index_out_of_range", "key_not_found", "stack_overflow", "type_error",
 ** "assertion", "invalid_argument", "value_too_deep" (a returned value nested
 ** more than 512 levels, or deep_copy beyond 10,000), "out_of_memory",
-** "internal"); "" otherwise. Borrowed. */
+** "internal"); "" otherwise. Borrowed. (Hosts may add kinds of their own
+** when a result cannot become a host value: the Node addon fails a call
+** whose result holds a string longer than V8's limit of 2^29-24 characters
+** with "value_too_large".) */
 BRAKE_API const char* brake_result_error_kind(const brake_result* r);
 /* The script stack at a script error, innermost first: count, then each
 ** frame's function name and 1-based line. */

@@ -1,6 +1,7 @@
-// Values at the JS <-> native boundary, and the limits shared with the C
-// ABI. Every refusal is an InvalidArgumentError rejection (never a
-// synchronous throw) that leaves no live call behind.
+// Values at the JS <-> native boundary: special floats, the limits shared
+// with the C ABI, and results no JS value can hold. Every refusal is an
+// InvalidArgumentError rejection (never a synchronous throw) that leaves no
+// live call behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Engine, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
@@ -36,6 +37,11 @@ function huge() -> string {
   let s = "x";
   for (let i = 0; i < 29; i += 1) { s = s + s; }
   s + "y"
+}
+function wide() -> string {
+  let s = "é";
+  for (let i = 0; i < 28; i += 1) { s = s + s; }
+  s
 }
 function huge_panic() -> int {
   let s = "x";
@@ -194,4 +200,35 @@ describe('limits shared with the C ABI', () => {
       expect(raw).toThrow(words);
     }
   });
+});
+
+describe('results no JS value can hold', () => {
+  it('a string longer than V8 allows rejects with ScriptError value_too_large; the engine goes on', async () => {
+    const { error, value } = await settle(e.call('huge'));
+    expect(value).toBeUndefined();
+    expect(error).toBeInstanceOf(ScriptError);
+    expect(error.code).toBe('ERR_BRAKE_SCRIPT_ERROR');
+    expect(error.kind).toBe('value_too_large');
+    expect(error.message).toMatch(/536870913 characters .*V8's string limit of 2\^29-24 \(536870888\)/);
+    expect(e.liveCalls).toBe(0);
+    await stillWorks();
+    expect(await e.call('nap', [1])).toBe(1);
+  }, 120_000);
+
+  it('a string within the limit in characters but not in UTF-8 bytes still arrives', async () => {
+    // 2^28 characters, 2^29 bytes: more bytes than napi_create_string_utf8 takes.
+    const s = (await e.call('wide')) as string;
+    expect(s.length).toBe(2 ** 28);
+    expect(s.startsWith('éé') && s.endsWith('éé')).toBe(true);
+    expect(s.indexOf('e')).toBe(-1);
+  }, 120_000);
+
+  it('a huge failure message is cut, not a crash', async () => {
+    const { error } = await settle(e.call('huge_panic'));
+    expect(error).toBeInstanceOf(ScriptError);
+    expect(error.kind).toBe('panic');
+    expect(error.message.length).toBeLessThan(2 ** 21);
+    expect(error.message).toMatch(/\.\.\. \(cut; \d+ bytes in all\)$/);
+    await stillWorks();
+  }, 120_000);
 });
