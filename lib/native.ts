@@ -1,7 +1,8 @@
 /**
  * Finds and loads the native addon, once per module instance, and hands it
  * the error classes (native picks the class by status code from this table;
- * it never parses message text).
+ * it never parses message text), the Float marker class and
+ * util.types.isProxy (N-API has no way to tell a Proxy from an object).
  *
  * Search order: $BRAKE_ADDON_PATH, then the cmake-js build
  * (build/Release/brake.node, from `npm install` / `npm run build`), then the
@@ -11,6 +12,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { types } from 'node:util';
 
 import { ERROR_CLASS_BY_STATUS, STATUS_NAMES, codeForStatus, type StatusName } from './errors';
 import type { NativeModule } from './native-types';
@@ -70,7 +72,7 @@ export function native(): NativeModule {
     name === 'OK' ? undefined : ERROR_CLASS_BY_STATUS[name as Exclude<StatusName, 'OK'>],
   );
   const codes = mod.statusNames.map((name) => codeForStatus(name as StatusName));
-  mod.setup(classes, codes, Float);
+  mod.setup(classes, codes, Float, types.isProxy);
   loaded = mod;
   loadedFrom = file;
   return mod;

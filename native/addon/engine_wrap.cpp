@@ -519,9 +519,10 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     args = large.data();
   }
   std::string error;
+  napi_value cause = nullptr;
   size_t built = 0;
   for (; built < nargs; built++) {
-    args[built] = js_to_value(env, m_data, argv[5 + built], &error);
+    args[built] = js_to_value(env, m_data, argv[5 + built], &error, &cause);
     if (!args[built]) break;
   }
   int rc = BRAKE_OK;
@@ -541,16 +542,19 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
       opts.token = unwrap_token(env, argv[4]);
       if (!opts.token) error = "token must be a Token";
     }
-    if (error.empty())
+    // A getter run by the conversion may have closed the engine.
+    if (error.empty() && !m_engine) rc = BRAKE_ENGINE_CLOSED;
+    else if (error.empty())
       rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete,
                             reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
   }
-  if (rc != BRAKE_OK) error = brake_last_error();
+  if (rc == BRAKE_ENGINE_CLOSED && !m_engine) error = "the engine is closed";
+  else if (rc != BRAKE_OK) error = brake_last_error();
   for (size_t i = 0; i < built; i++) brake_value_free(args[i]);
   if (rc != BRAKE_OK) return throw_status(env, rc, error.empty() ? brake_status_message(rc) : error);
   if (!error.empty()) {
     if (built < nargs) error = "argument " + std::to_string(built) + ": " + error;
-    return throw_status(env, BRAKE_INVALID_ARGUMENT, error);
+    return throw_status(env, BRAKE_INVALID_ARGUMENT, error, cause);
   }
   add_live();
 }

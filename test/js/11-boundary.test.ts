@@ -1,10 +1,11 @@
-// Values at the JS <-> native boundary: special floats, the limits shared
-// with the C ABI, and results no JS value can hold. Every refusal is an
-// InvalidArgumentError rejection (never a synchronous throw) that leaves no
-// live call behind.
+// Values at the JS <-> native boundary: special floats, Proxies, typed arrays,
+// getters, __proto__ keys, frozen and sparse arrays, lone surrogates, the
+// limits shared with the C ABI, and results no JS value can hold. Every
+// refusal is an InvalidArgumentError rejection (never a synchronous throw)
+// that leaves no live call behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Engine, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
+import { Engine, EngineClosedError, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
 import { LIMITS, native } from '../../lib/native';
 import { settle } from './helpers';
 
@@ -126,6 +127,177 @@ describe('floats round-trip exactly', () => {
     // Other floats are still not ints.
     await refused(() => e.call('id_int', [0.5]), /expected int, got float/);
     await refused(() => e.call('id_int', [Infinity]), /expected int, got float/);
+  });
+});
+
+describe('Proxies are refused before any trap runs', () => {
+  it('an array Proxy and an object Proxy', async () => {
+    await refused(() => e.call('echo_ints', [new Proxy([1, 2], {})]), /argument 0: a Proxy cannot be passed/);
+    await refused(() => e.call('echo_map', [new Proxy({ a: 1 }, {})]), /a Proxy cannot be passed/);
+    await refused(() => e.call('echo_maps', [{ inner: new Proxy({ a: 1 }, {}) }]), /key "inner": a Proxy/);
+    await refused(() => e.call('echo_ints', [[1, new Proxy([2], {})]]), /element 1: a Proxy/);
+    const { proxy, revoke } = Proxy.revocable({ a: 1 }, {});
+    revoke();
+    await refused(() => e.call('echo_map', [proxy]), /a Proxy cannot be passed/);
+    await stillWorks();
+  });
+
+  it('traps that throw never run, crash or leave an exception pending', async () => {
+    let trapped = 0;
+    const trap = (): never => {
+      trapped++;
+      throw new Error('trap');
+    };
+    const hostile = new Proxy([1, 2], {
+      get: trap,
+      has: trap,
+      ownKeys: trap,
+      getOwnPropertyDescriptor: trap,
+      getPrototypeOf: trap,
+    });
+    await refused(() => e.call('echo_ints', [hostile]), /a Proxy cannot be passed/);
+    await refused(() => e.call('echo_map', [hostile]), /a Proxy cannot be passed/);
+    expect(trapped).toBe(0);
+    await stillWorks();
+  });
+});
+
+describe('other objects', () => {
+  it('typed arrays, ArrayBuffers, DataViews and Buffers are refused', async () => {
+    for (const v of [
+      new Int32Array([1, 2]),
+      new Uint8Array(2),
+      new Float64Array(1),
+      new BigInt64Array(1),
+      Buffer.from('ab'),
+      new ArrayBuffer(8),
+      new DataView(new ArrayBuffer(8)),
+    ]) {
+      await refused(() => e.call('echo_ints', [v]), /typed arrays, ArrayBuffers and DataViews cannot be passed/);
+    }
+    await stillWorks();
+  });
+
+  it('a getter is read; one that throws rejects with its exception as the cause', async () => {
+    expect(
+      await e.call('echo_map', [
+        {
+          get a() {
+            return 1;
+          },
+        },
+      ]),
+    ).toEqual({ a: 1 });
+    const boom = new Error('getter broke');
+    const error = await refused(
+      () =>
+        e.call('echo_map', [
+          {
+            ok: 1,
+            get bad(): number {
+              throw boom;
+            },
+          },
+        ]),
+      /argument 0: key "bad": reading it threw/,
+    );
+    expect(error.cause).toBe(boom);
+    const arr = [1, 2, 3];
+    Object.defineProperty(arr, 1, {
+      get() {
+        throw 'not even an Error';
+      },
+    });
+    const second = await refused(() => e.call('echo_ints', [arr]), /element 1: reading it threw/);
+    expect(second.cause).toBe('not even an Error');
+    // Nothing pending: the next calls (and their own refusals) are unaffected.
+    await stillWorks();
+    await refused(() => e.call('echo_ints', [[1, 'x']]), /element 1: expected int, got string/);
+  });
+
+  it('a getter that closes the engine: EngineClosedError, nothing started', async () => {
+    const other = await Engine.fromSource(SOURCE, { workerThreads: 1 });
+    const { error } = await settle(
+      other.call('echo_map', [
+        {
+          get a() {
+            void other.close();
+            return 1;
+          },
+        },
+      ]),
+    );
+    expect(error).toBeInstanceOf(EngineClosedError);
+    expect(other.liveCalls).toBe(0);
+  });
+
+  it('an own "__proto__" key is an ordinary key, both ways', async () => {
+    const parsed = JSON.parse('{"__proto__": 1, "b": 2}');
+    const back = (await e.call('echo_map', [parsed])) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')).toMatchObject({ value: 1, enumerable: true });
+    expect(Object.keys(back)).toEqual(['__proto__', 'b']);
+    const nested = (await e.call('echo_maps', [{ m: JSON.parse('{"__proto__": 3}') }])) as any;
+    expect(Object.getOwnPropertyDescriptor(nested.m, '__proto__')?.value).toBe(3);
+    expect(Object.getPrototypeOf(nested.m)).toBe(Object.prototype);
+    // A __proto__ literal sets the prototype: not a key, and a class prototype is refused.
+    expect(await e.call('echo_map', [{ __proto__: null, a: 1 }])).toEqual({ a: 1 });
+    await refused(() => e.call('echo_map', [{ __proto__: Array.prototype }]), /class instance/);
+  });
+
+  it('frozen, sealed and non-extensible arrays and objects cross as usual', async () => {
+    expect(await e.call('echo_ints', [Object.freeze([1, 2])])).toEqual([1, 2]);
+    expect(await e.call('echo_ints', [Object.seal([3])])).toEqual([3]);
+    expect(await e.call('echo_ints', [Object.preventExtensions([4])])).toEqual([4]);
+    expect(await e.call('echo_map', [Object.freeze({ a: 1 })])).toEqual({ a: 1 });
+    expect(await e.call('echo_maps', [Object.freeze({ m: Object.freeze({ b: 2 }) })])).toEqual({ m: { b: 2 } });
+  });
+});
+
+describe('sparse and huge arrays', () => {
+  it('a hole is refused; an explicit undefined is null', async () => {
+    // eslint-disable-next-line no-sparse-arrays
+    await refused(() => e.call('echo_opts', [[1, , 3]]), /element 1 is a hole/);
+    const trailing = [1];
+    trailing.length = 3;
+    await refused(() => e.call('echo_opts', [trailing]), /element 1 is a hole/);
+    expect(await e.call('echo_opts', [[1, undefined, 3]])).toEqual([1, null, 3]);
+    await stillWorks();
+  });
+
+  it('a huge sparse array is refused at once, without materialising it', async () => {
+    const longest: number[] = [];
+    longest.length = 2 ** 32 - 1;
+    const t0 = performance.now();
+    await refused(() => e.call('echo_ints', [longest]), /length 4294967295 is longer than the maximum of 16777216/);
+    // Within the length limit: refused at its first hole, however long.
+    const far: number[] = [];
+    far[2 ** 24 - 1] = 1;
+    await refused(() => e.call('echo_ints', [far]), /element 0 is a hole/);
+    const mostlyDense = [1, 2, 3];
+    mostlyDense[2 ** 24 - 1] = 4;
+    await refused(() => e.call('echo_ints', [mostlyDense]), /element 3 is a hole/);
+    const over = [0];
+    over.length = 2 ** 24 + 1;
+    await refused(() => e.call('echo_ints', [[over]]), /element 0: an array of length 16777217 is longer/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await stillWorks();
+  });
+});
+
+describe('lone surrogates', () => {
+  it('become U+FFFD in strings and keys; valid pairs are kept', async () => {
+    expect(await e.call('echo_s', ['a\uD800b'])).toBe('a\uFFFDb');
+    expect(await e.call('echo_s', ['\uDC00'])).toBe('\uFFFD');
+    expect(await e.call('echo_s', ['x\uDE00\uD83D'])).toBe('x\uFFFD\uFFFD');
+    expect(await e.call('echo_s', ['\uD83D\uDE00'])).toBe('\u{1F600}');
+    expect(await e.call('echo_map', [{ '\uD800': 1 }])).toEqual({ '\uFFFD': 1 });
+  });
+
+  it('two keys that become the same are refused, not merged', async () => {
+    await refused(() => e.call('echo_map', [{ '\uD800': 1, '\uDBFF': 2 }]), /two keys are the same/);
+    await refused(() => e.call('echo_map', [{ '\uFFFD': 1, '\uDFFF': 2 }]), /two keys are the same/);
+    await stillWorks();
   });
 });
 
