@@ -13,8 +13,9 @@
  * Errors. `call()` never throws: every failure is a rejected promise. Wrong
  * JS types (fn not a string, options not an object, signal not an
  * AbortSignal) reject with TypeError; bad values (id 0 or out of range,
- * negative timeout, values that cannot cross to a script, missing named
- * arguments) with InvalidArgumentError; all before any native work.
+ * a timeout below 0 or above 365 days, values that cannot cross to a
+ * script, missing named arguments) with InvalidArgumentError; all before any
+ * native work.
  */
 import { readFile } from 'node:fs/promises';
 
@@ -37,7 +38,7 @@ import {
   type ScriptFrame,
   type StatusName,
 } from './errors';
-import { native } from './native';
+import { LIMITS, native } from './native';
 import {
   DRAIN_SLICE,
   REP_FALSE,
@@ -57,10 +58,18 @@ export const AUTO_CALL_ID_BASE = 2 ** 52;
 export interface EngineOptions {
   /** Worker threads the engine starts and owns. Default 0: one per core. At most 256. */
   workerThreads?: number;
-  /** Maximum script call depth before a stack-overflow ScriptError. Default 0: 1000. */
+  /** Maximum script call depth before a stack-overflow ScriptError. Default 0: 1000. At most 100,000. */
   maxCallDepth?: number;
   /** File name used in diagnostics. Default '<source>' (fromFile: the path). */
   fileName?: string;
+  /**
+   * Bytes one call's script may allocate (strings, arrays, maps, instances,
+   * its stack, its result); past it the call fails with ScriptError kind
+   * 'out_of_memory' and other calls go on. Default 256 MiB; 0 = unlimited.
+   */
+  callMemoryLimit?: number;
+  /** Bytes all calls of the engine may hold together (same rules). Default 1 GiB; 0 = unlimited. */
+  engineMemoryLimit?: number;
 }
 
 /** Options of {@link Engine.call}. */
@@ -69,7 +78,12 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** The call's id (bigint or safe-integer number, non-zero). Default: assigned by the engine. */
   callId?: CallId;
-  /** The engine's own deadline in milliseconds from admission (TimeoutError, origin 'timeout'). Default 0: none. */
+  /**
+   * The engine's own deadline in milliseconds from admission (TimeoutError,
+   * origin 'timeout'); a fraction is rounded up. Default 0: none. At most
+   * 31,536,000,000 (365 days, BRAKE_MAX_TIMEOUT_MS): a larger one is refused
+   * (InvalidArgumentError), never taken to mean "no deadline".
+   */
   timeoutMs?: number;
 }
 
@@ -161,7 +175,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     };
     this.#native = new addon.Engine(
       program,
-      { workerThreads: options.workerThreads ?? 0, maxCallDepth: options.maxCallDepth ?? 0 },
+      {
+        workerThreads: options.workerThreads ?? 0,
+        maxCallDepth: options.maxCallDepth ?? 0,
+        callMemoryLimit: options.callMemoryLimit,
+        engineMemoryLimit: options.engineMemoryLimit,
+      },
       this.#onBatch,
       this.#meta,
       this.#nums,
@@ -238,8 +257,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       if (options.timeoutMs !== undefined) {
         timeoutMs = options.timeoutMs;
         if (typeof timeoutMs !== 'number') return Promise.reject(new TypeError('options.timeoutMs must be a number'));
-        if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-          return Promise.reject(new InvalidArgumentError('options.timeoutMs must be a finite number >= 0'));
+        if (!(timeoutMs >= 0 && timeoutMs <= LIMITS.maxTimeoutMs)) {
+          return Promise.reject(
+            new InvalidArgumentError(
+              `options.timeoutMs must be a number from 0 (no deadline) to ${LIMITS.maxTimeoutMs} (365 days)`,
+            ),
+          );
         }
       }
       if (options.callId !== undefined) {
@@ -465,15 +488,27 @@ function checkEngineOptions(options: EngineOptions): void {
   const { workerThreads, maxCallDepth, fileName } = options;
   if (workerThreads !== undefined) {
     if (typeof workerThreads !== 'number') throw new TypeError('options.workerThreads must be a number');
-    if (!Number.isInteger(workerThreads) || workerThreads < 0 || workerThreads > 256) {
-      throw new InvalidArgumentError('options.workerThreads must be an integer from 0 (one per core) to 256');
+    if (!Number.isInteger(workerThreads) || workerThreads < 0 || workerThreads > LIMITS.maxWorkerThreads) {
+      throw new InvalidArgumentError(
+        `options.workerThreads must be an integer from 0 (one per core) to ${LIMITS.maxWorkerThreads}`,
+      );
     }
   }
   if (maxCallDepth !== undefined) {
     if (typeof maxCallDepth !== 'number') throw new TypeError('options.maxCallDepth must be a number');
-    if (!Number.isInteger(maxCallDepth) || maxCallDepth < 0 || maxCallDepth > 1_000_000) {
-      throw new InvalidArgumentError('options.maxCallDepth must be an integer from 0 (default 1000) to 1000000');
+    if (!Number.isInteger(maxCallDepth) || maxCallDepth < 0 || maxCallDepth > LIMITS.maxCallDepth) {
+      throw new InvalidArgumentError(
+        `options.maxCallDepth must be an integer from 0 (default 1000) to ${LIMITS.maxCallDepth}`,
+      );
     }
   }
   if (fileName !== undefined && typeof fileName !== 'string') throw new TypeError('options.fileName must be a string');
+  for (const name of ['callMemoryLimit', 'engineMemoryLimit'] as const) {
+    const bytes = options[name];
+    if (bytes === undefined) continue;
+    if (typeof bytes !== 'number') throw new TypeError(`options.${name} must be a number`);
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new InvalidArgumentError(`options.${name} must be a whole number of bytes >= 0 (0 = unlimited)`);
+    }
+  }
 }

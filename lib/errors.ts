@@ -202,7 +202,11 @@ export interface ScriptFrame {
 /** A script failed at run time (panic, overflow, index out of range, uncaught throw, ...). */
 export class ScriptError extends BrakeError {
   static override readonly brand: symbol = Symbol.for('brake.error.ScriptError');
-  /** "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow", "type_error", "assertion", "thrown". */
+  /**
+   * "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow",
+   * "type_error", "assertion", "value_too_deep", "out_of_memory", "thrown", or "value_too_large" (the
+   * result holds a string longer than V8's limit of 2^29-24 characters).
+   */
   readonly kind: string;
   /** The script stack at the failure, innermost first. */
   readonly frames: ScriptFrame[];

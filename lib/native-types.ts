@@ -34,6 +34,9 @@ export type NativeBatchCallback = (count: number, values: unknown[] | undefined,
 export interface NativeEngineOptions {
   workerThreads: number;
   maxCallDepth: number;
+  /** Bytes; undefined keeps brake.h's default, 0 = unlimited. */
+  callMemoryLimit: number | undefined;
+  engineMemoryLimit: number | undefined;
 }
 
 /** [name, parameter names] of every function the program declares, in source order. */
@@ -102,11 +105,19 @@ export interface NativeModule {
   readonly version: string;
   /** brake_status_name for every status, index = code. */
   readonly statusNames: string[];
+  /** BRAKE_MAX_WORKER_THREADS, BRAKE_MAX_CALL_DEPTH and BRAKE_MAX_TIMEOUT_MS of brake.h. */
+  readonly limits: { maxWorkerThreads: number; maxCallDepth: number; maxTimeoutMs: number };
   /**
-   * Hands the addon the error classes (index = status code) and the Float
-   * marker class. Called once per module instance by lib/native.ts.
+   * Hands the addon the error classes (index = status code), the Float
+   * marker class and util.types.isProxy. Called once per module instance by
+   * lib/native.ts.
    */
-  setup(errorClasses: Array<(new (message: string) => Error) | undefined>, codes: string[], floatClass: Function): void;
+  setup(
+    errorClasses: Array<(new (message: string) => Error) | undefined>,
+    codes: string[],
+    floatClass: Function,
+    isProxy: (value: unknown) => boolean,
+  ): void;
   /** Compiles `source`: the program, or every diagnostic when it does not compile. */
   compile(source: string, fileName: string): NativeProgram | NativeDiagnostic[];
   Engine: NativeEngineConstructor;

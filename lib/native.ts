@@ -1,7 +1,8 @@
 /**
  * Finds and loads the native addon, once per module instance, and hands it
  * the error classes (native picks the class by status code from this table;
- * it never parses message text).
+ * it never parses message text), the Float marker class and
+ * util.types.isProxy (N-API has no way to tell a Proxy from an object).
  *
  * Search order: $BRAKE_ADDON_PATH, then the cmake-js build
  * (build/Release/brake.node, from `npm install` / `npm run build`), then the
@@ -11,10 +12,25 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { types } from 'node:util';
 
 import { ERROR_CLASS_BY_STATUS, STATUS_NAMES, codeForStatus, type StatusName } from './errors';
 import type { NativeModule } from './native-types';
 import { Float } from './values';
+
+/**
+ * brake.h's limits (BRAKE_MAX_*), which lib checks before native work with
+ * the same words as the addon and the C ABI; the addon reports its own
+ * copy and loading fails if they differ.
+ */
+export const LIMITS = Object.freeze({
+  /** EngineOptions.workerThreads. */
+  maxWorkerThreads: 256,
+  /** EngineOptions.maxCallDepth. */
+  maxCallDepth: 100_000,
+  /** CallOptions.timeoutMs: 365 days, the longest wait of the engine. */
+  maxTimeoutMs: 31_536_000_000,
+});
 
 /** The package root (lib/ and dist/ both sit one level below it). */
 export const packageRoot = path.resolve(__dirname, '..');
@@ -51,11 +67,12 @@ export function native(): NativeModule {
   }
   const mod = createRequire(__filename)(file) as NativeModule;
   checkStatusTable(mod.statusNames);
+  checkLimits(mod.limits);
   const classes = mod.statusNames.map((name) =>
     name === 'OK' ? undefined : ERROR_CLASS_BY_STATUS[name as Exclude<StatusName, 'OK'>],
   );
   const codes = mod.statusNames.map((name) => codeForStatus(name as StatusName));
-  mod.setup(classes, codes, Float);
+  mod.setup(classes, codes, Float, types.isProxy);
   loaded = mod;
   loadedFrom = file;
   return mod;
@@ -66,5 +83,15 @@ function checkStatusTable(names: readonly string[]): void {
     throw new Error(
       `brake: the addon's status list (${names.join(',')}) does not match lib/errors.ts; rebuild the package`,
     );
+  }
+}
+
+function checkLimits(limits: NativeModule['limits'] | undefined): void {
+  for (const name of Object.keys(LIMITS) as Array<keyof typeof LIMITS>) {
+    if (limits?.[name] !== LIMITS[name]) {
+      throw new Error(
+        `brake: the addon's ${name} (${limits?.[name]}) does not match lib/native.ts (${LIMITS[name]}); rebuild the package`,
+      );
+    }
   }
 }

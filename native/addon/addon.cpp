@@ -14,7 +14,7 @@ AddonData* addon_data(napi_env env) {
   return static_cast<AddonData*>(data);
 }
 
-void throw_status(napi_env env, int status, const std::string& message) {
+void throw_status(napi_env env, int status, const std::string& message, napi_value cause) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) return;
@@ -34,6 +34,12 @@ void throw_status(napi_env env, int status, const std::string& message) {
     }
   } else {
     napi_create_error(env, nullptr, msg, &error);
+  }
+  if (cause) {
+    // Like an Error's own `cause`: writable, configurable, not enumerable.
+    napi_property_descriptor d = {"cause", nullptr, nullptr, nullptr, nullptr, cause,
+                                  static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
+    napi_define_properties(env, error, 1, &d);
   }
   napi_throw(env, error);
 }
@@ -163,12 +169,13 @@ brake_token* unwrap_token(napi_env env, napi_value v) {
 
 namespace {
 
-// setup(errorClasses[], codes[], FloatClass): called once by lib/native.ts.
+// setup(errorClasses[], codes[], FloatClass, isProxy): called once by lib/native.ts.
 Napi::Value setup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData* data = addon_data(env);
-  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsFunction()) {
-    throw_type_error(env, "setup(errorClasses, codes, Float)");
+  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsFunction() ||
+      !info[3].IsFunction()) {
+    throw_type_error(env, "setup(errorClasses, codes, Float, isProxy)");
     return env.Undefined();
   }
   Napi::Array classes = info[0].As<Napi::Array>();
@@ -185,6 +192,7 @@ Napi::Value setup(const Napi::CallbackInfo& info) {
     data->error_codes.push_back(c.IsString() ? c.As<Napi::String>().Utf8Value() : std::string());
   }
   data->float_class = Napi::Persistent(info[2].As<Napi::Function>());
+  data->is_proxy = Napi::Persistent(info[3].As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -249,7 +257,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   Napi::Array names = Napi::Array::New(env);
   for (int i = 0; i < BRAKE_STATUS_COUNT_; i++) names.Set(static_cast<uint32_t>(i), brake_status_name(i));
 
+  // brake.h's limits, so lib can check that its own copies agree.
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("maxWorkerThreads", Napi::Number::New(env, BRAKE_MAX_WORKER_THREADS));
+  limits.Set("maxCallDepth", Napi::Number::New(env, BRAKE_MAX_CALL_DEPTH));
+  limits.Set("maxTimeoutMs", Napi::Number::New(env, static_cast<double>(BRAKE_MAX_TIMEOUT_MS)));
+
   exports.Set("version", Napi::String::New(env, brake_version()));
+  exports.Set("limits", limits);
   exports.Set("statusNames", names);
   exports.Set("setup", Napi::Function::New(env, setup, "setup"));
   exports.Set("compile", Napi::Function::New(env, compile, "compile"));

@@ -26,6 +26,8 @@ struct AddonData {
   std::vector<std::string> error_codes;
   // lib's Float marker class: `new Float(2)` crosses as a FLOAT.
   Napi::FunctionReference float_class;
+  // util.types.isProxy (N-API cannot tell a Proxy from its target).
+  Napi::FunctionReference is_proxy;
   Napi::ObjectReference object_prototype;
   // Symbol.for('brake.class'): non-enumerable class name on instance results.
   Napi::Reference<Napi::Symbol> class_symbol;
@@ -41,8 +43,9 @@ extern const napi_type_tag kTokenTag;
 AddonData* addon_data(napi_env env);
 
 // Throws the JS class registered for `status` (falls back to Error before
-// setup) with `message`, and sets its `code`. Never parses message text.
-void throw_status(napi_env env, int status, const std::string& message);
+// setup) with `message`, and sets its `code` (and `cause`, when given).
+// Never parses message text.
+void throw_status(napi_env env, int status, const std::string& message, napi_value cause = nullptr);
 // Throws the status with brake_last_error() (or the status message) as text.
 void throw_last_error(napi_env env, int status);
 void throw_type_error(napi_env env, const char* message);
@@ -50,14 +53,17 @@ void throw_type_error(napi_env env, const char* message);
 // ---- values (values.cpp)
 
 // Converts a JS value to a new brake_value owned by the caller. On failure
-// returns nullptr and sets *error to why (the caller throws InvalidArgumentError).
-brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error);
+// returns nullptr and sets *error to why (the caller throws
+// InvalidArgumentError); when JS code run by the conversion (a getter)
+// threw, *cause gets the exception, which is no longer pending.
+brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error, napi_value* cause);
 
 // Reads JS string `v` into *out as UTF-8; false when `v` is not a string.
 bool read_string(napi_env env, napi_value v, std::string* out);
-// Converts a brake_value to JS. Returns nullptr if an N-API call failed
-// (an exception is then pending).
-napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v);
+// Converts a brake_value to JS. Returns nullptr on failure: with *too_large
+// saying why when the value cannot be a JS value at all (a string longer
+// than V8's limit), else an N-API call failed (an exception may be pending).
+napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large);
 // A call id: number when it is a safe integer, else bigint.
 napi_value call_id_to_js(napi_env env, brake_call_id id);
 // Reads a call id (safe-integer number or bigint, non-zero, < 2^64).

@@ -40,6 +40,7 @@
 #include <cmath>
 #include <mutex>
 #include <new>
+#include <string_view>
 
 #include "addon.h"
 
@@ -116,6 +117,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool drain_slice(napi_env env, bool all);
   void add_live();
   void release_engine();
+  void put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
+                   const char* message, bool with_frames);
   void put(int32_t slot, int32_t code) {
     m_meta[2 * m_count] = slot;
     m_meta[2 * m_count + 1] = code;
@@ -154,7 +157,35 @@ T* typed_data(napi_env env, napi_value v, napi_typedarray_type type, size_t n) {
   return t == type && length >= n ? static_cast<T*>(data) : nullptr;
 }
 
-// new Engine(program, { workerThreads, maxCallDepth }, onBatch, meta: Int32Array, nums: Float64Array)
+// Reads an optional integer option in [0, max] into *out; throws
+// InvalidArgumentError (`words` + max) and returns false otherwise.
+bool read_option(napi_env env, Napi::Value v, uint32_t max, uint32_t* out, const char* words) {
+  if (v.IsUndefined()) return true;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= max) || std::trunc(d) != d) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT, words + std::to_string(max));
+    return false;
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// Reads an optional byte count (a safe integer >= 0; 0 = unlimited) into
+// *out, which keeps its default when the option is undefined.
+bool read_bytes_option(napi_env env, Napi::Value v, uint64_t* out, const char* name) {
+  if (v.IsUndefined()) return true;
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= static_cast<double>(kMaxSafeInteger)) || std::trunc(d) != d) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 std::string("options.") + name + " must be a whole number of bytes >= 0 (0 = unlimited)");
+    return false;
+  }
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+// new Engine(program, { workerThreads, maxCallDepth, callMemoryLimit, engineMemoryLimit }, onBatch,
+//            meta: Int32Array, nums: Float64Array)
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   napi_env env = info.Env();
   m_env = env;
@@ -175,10 +206,14 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   Napi::Object opts = info[1].As<Napi::Object>();
   brake_engine_options o;
   brake_engine_options_init(&o);
-  Napi::Value workers = opts.Get("workerThreads");
-  Napi::Value depth = opts.Get("maxCallDepth");
-  if (workers.IsNumber()) o.worker_threads = workers.As<Napi::Number>().Uint32Value();
-  if (depth.IsNumber()) o.max_call_depth = depth.As<Napi::Number>().Uint32Value();
+  // The limits and words of brake.h and lib/engine.ts; never a wrapped uint32.
+  if (!read_option(env, opts.Get("workerThreads"), BRAKE_MAX_WORKER_THREADS, &o.worker_threads,
+                   "options.workerThreads must be an integer from 0 (one per core) to ") ||
+      !read_option(env, opts.Get("maxCallDepth"), BRAKE_MAX_CALL_DEPTH, &o.max_call_depth,
+                   "options.maxCallDepth must be an integer from 0 (default 1000) to ") ||
+      !read_bytes_option(env, opts.Get("callMemoryLimit"), &o.call_memory_limit, "callMemoryLimit") ||
+      !read_bytes_option(env, opts.Get("engineMemoryLimit"), &o.engine_memory_limit, "engineMemoryLimit"))
+    return;
 
   m_channel = new Channel();
   napi_value name;
@@ -360,41 +395,74 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
       }
       default: break;
     }
-    napi_value js = value_to_js(env, w->m_data, v);
+    std::string too_large;
+    napi_value js = value_to_js(env, w->m_data, v, &too_large);
     if (!js) {
-      // Conversion failed (an exception is pending): the value is undefined.
+      // No JS value for the result: the call fails instead of resolving
+      // with a silently wrong value.
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
       napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-      napi_get_undefined(env, &js);
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      if (too_large.empty())
+        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "internal", "the result could not be converted to a JS value",
+                       false);
+      else
+        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "value_too_large", too_large.c_str(), false);
+      return;
     }
     w->m_values.push_back(js);
     w->put(slot, status | kRepValue << 16);
     return;
   }
-  // Failures carry the call id (for the error's callId): nums[k] when it is
-  // a safe integer, else NaN there and a bigint in `values` before the payload.
+  w->put_failure(env, slot, r, status, brake_result_error_kind(r), brake_result_message(r), true);
+}
+
+// Failure messages are for people: a longer one (a script that panics with
+// a huge string) is cut at a character boundary, which also keeps it far
+// below V8's string limit.
+constexpr size_t kMaxMessageBytes = size_t(1) << 20;
+
+napi_value message_to_js(napi_env env, const char* message) {
+  std::string_view m(message ? message : "");
+  std::string cut;
+  if (m.size() > kMaxMessageBytes) {
+    size_t end = kMaxMessageBytes;
+    while (end > 0 && (static_cast<unsigned char>(m[end]) & 0xC0) == 0x80) end--;
+    cut.assign(m.substr(0, end));
+    cut += "... (cut; " + std::to_string(m.size()) + " bytes in all)";
+    m = cut;
+  }
+  napi_value out = nullptr;
+  napi_create_string_utf8(env, m.data(), m.size(), &out);
+  return out;
+}
+
+// Failures carry the call id (for the error's callId): nums[k] when it is
+// a safe integer, else NaN there and a bigint in `values` before the
+// payload. `with_frames`: the script stack of `r` (a failure of the call
+// itself, not of converting its value).
+void EngineWrap::put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
+                             const char* message, bool with_frames) {
   brake_call_id id = brake_result_call_id(r);
   if (id <= static_cast<brake_call_id>(kMaxSafeInteger)) {
-    w->m_nums[w->m_count] = static_cast<double>(id);
+    m_nums[m_count] = static_cast<double>(id);
   } else {
-    w->m_nums[w->m_count] = std::nan("");
-    w->m_values.push_back(call_id_to_js(env, id));
+    m_nums[m_count] = std::nan("");
+    m_values.push_back(call_id_to_js(env, id));
   }
   int32_t origin = static_cast<int32_t>(brake_result_origin(r));
   if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
     // The common failure: just the origin (lib supplies the message).
-    w->put(slot, status | origin << 8 | kRepNull << 16);
+    put(slot, status | origin << 8 | kRepNull << 16);
     return;
   }
   napi_value failure, item;
   napi_create_array_with_length(env, 3, &failure);
-  const char* msg = brake_result_message(r);
-  napi_create_string_utf8(env, msg ? msg : "", NAPI_AUTO_LENGTH, &item);
-  napi_set_element(env, failure, 0, item);
-  const char* kind = brake_result_error_kind(r);
+  napi_set_element(env, failure, 0, message_to_js(env, message));
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 1, item);
-  size_t nf = brake_result_frame_count(r);
+  size_t nf = with_frames ? brake_result_frame_count(r) : 0;
   napi_value frames;
   napi_create_array_with_length(env, nf * 2, &frames);
   for (size_t i = 0; i < nf; i++) {
@@ -405,8 +473,8 @@ void EngineWrap::on_complete(void* user_data, const brake_result* r) {
     napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
   }
   napi_set_element(env, failure, 2, frames);
-  w->m_values.push_back(failure);
-  w->put(slot, status | origin << 8 | kRepValue << 16);
+  m_values.push_back(failure);
+  put(slot, status | origin << 8 | kRepValue << 16);
 }
 
 void EngineWrap::add_live() {
@@ -468,9 +536,10 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     args = large.data();
   }
   std::string error;
+  napi_value cause = nullptr;
   size_t built = 0;
   for (; built < nargs; built++) {
-    args[built] = js_to_value(env, m_data, argv[5 + built], &error);
+    args[built] = js_to_value(env, m_data, argv[5 + built], &error, &cause);
     if (!args[built]) break;
   }
   int rc = BRAKE_OK;
@@ -479,24 +548,30 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     brake_call_options_init(&opts);
     double timeout = 0;
     napi_get_value_double(env, argv[3], &timeout);
-    // Round a fractional deadline up: 0.5 ms must not become 0 (= no deadline).
-    if (timeout > 0) opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+    if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS)))
+      error = "options.timeoutMs must be a number from 0 (no deadline) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS) +
+              " (365 days)";
+    else if (timeout > 0)  // rounded up: 0.5 ms must not become 0 (= no deadline)
+      opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     napi_valuetype token_type;
     napi_typeof(env, argv[4], &token_type);
     if (token_type != napi_undefined && token_type != napi_null) {
       opts.token = unwrap_token(env, argv[4]);
       if (!opts.token) error = "token must be a Token";
     }
-    if (error.empty())
+    // A getter run by the conversion may have closed the engine.
+    if (error.empty() && !m_engine) rc = BRAKE_ENGINE_CLOSED;
+    else if (error.empty())
       rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete,
                             reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
   }
-  if (rc != BRAKE_OK) error = brake_last_error();
+  if (rc == BRAKE_ENGINE_CLOSED && !m_engine) error = "the engine is closed";
+  else if (rc != BRAKE_OK) error = brake_last_error();
   for (size_t i = 0; i < built; i++) brake_value_free(args[i]);
   if (rc != BRAKE_OK) return throw_status(env, rc, error.empty() ? brake_status_message(rc) : error);
   if (!error.empty()) {
     if (built < nargs) error = "argument " + std::to_string(built) + ": " + error;
-    return throw_status(env, BRAKE_INVALID_ARGUMENT, error);
+    return throw_status(env, BRAKE_INVALID_ARGUMENT, error, cause);
   }
   add_live();
 }

@@ -1,19 +1,29 @@
-// Value conversion between JS and brake_value (see lib/engine.ts for the
+// Value conversion between JS and brake_value (see lib/values.ts for the
 // documented mapping).
 //
 // JS -> brake: null/undefined -> NULL; boolean -> BOOL; a number that is an
-// integer in int64 range -> INT, any other number (fractions, NaN, +-inf) ->
-// FLOAT; bigint -> INT (must fit int64); string -> STRING; Float instance ->
-// FLOAT; array -> ARRAY; plain object (prototype Object.prototype or null) ->
-// MAP of its own enumerable string keys. Anything else (functions, symbols,
-// class instances, Date, Map, typed arrays, cycles, nesting deeper than
-// kMaxDepth) is refused with a message.
+// integer in int64 range -> INT, any other number (fractions, NaN, +-inf,
+// -0, which an INT would lose the sign of) -> FLOAT; bigint -> INT (must fit
+// int64); string -> STRING (lone surrogates become U+FFFD, as in every V8
+// UTF-8 conversion); Float instance -> FLOAT; array -> ARRAY (frozen or
+// not; holes and more than kMaxArrayLength elements are refused); plain
+// object (prototype Object.prototype or null) -> MAP of its own enumerable
+// string keys. Refused with a message: Proxies (before any trap runs),
+// typed arrays, ArrayBuffers, DataViews, functions, symbols, class
+// instances, Date, Map, cycles, nesting deeper than kMaxDepth, two keys
+// that are the same in UTF-8. A getter that throws (or any exception while
+// reading) is refused too, with the exception as the error's cause; it
+// never escapes as a pending exception.
 //
 // brake -> JS: INT -> number when a safe integer, else bigint; FLOAT ->
 // number; MAP -> plain object; INSTANCE -> plain object with the class name
 // under the non-enumerable Symbol.for('brake.class'); ENUM -> variant name.
+// A string longer than V8's limit (2^29-24 UTF-16 units) cannot be a JS
+// string: the conversion fails and says so (the call then fails with
+// ScriptError kind 'value_too_large').
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "addon.h"
 
@@ -22,35 +32,82 @@ namespace {
 
 constexpr int kMaxDepth = 512;
 constexpr double kMaxSafe = static_cast<double>(kMaxSafeInteger);
+// Arrays longer than this are refused before any element is read or
+// anything allocated: a sparse array's length (up to 2^32-1) costs JS
+// nothing, while converting 2^24 elements already takes about 3 GB and 4 s
+// (a brake_value each).
+constexpr uint32_t kMaxArrayLength = uint32_t(1) << 24;
 
 struct ToValue {
   napi_env env;
   AddonData* data;
   std::string* error;
+  napi_value* cause;
   std::vector<napi_value> path;  // objects being converted, for cycle detection
 };
 
+// Records why the conversion failed (the innermost reason wins). When user
+// code (a getter) threw, its exception becomes the error's cause instead of
+// staying pending: start() then throws InvalidArgumentError, and nothing is
+// left pending for the next call.
 brake_value* fail(ToValue& cx, const char* what) {
-  if (cx.error->empty()) *cx.error = what;
+  if (cx.error->empty()) {
+    *cx.error = what;
+    bool pending = false;
+    napi_is_exception_pending(cx.env, &pending);
+    if (pending) napi_get_and_clear_last_exception(cx.env, cx.cause);
+  }
   return nullptr;
 }
 
+// A child failed: say where, outermost first ("element 2: key \"a\": ...").
+brake_value* nested(ToValue& cx, const std::string& where) {
+  cx.error->insert(0, where + ": ");
+  return nullptr;
+}
+
+bool has_own_index(ToValue& cx, napi_value arr, uint32_t i) {
+  std::string name = std::to_string(i);
+  napi_value key;
+  bool has = false;
+  if (napi_create_string_utf8(cx.env, name.data(), name.size(), &key) != napi_ok) return false;
+  napi_has_own_property(cx.env, arr, key, &has);
+  return has;
+}
 
 brake_value* convert(ToValue& cx, napi_value v, int depth);
 
 brake_value* convert_array(ToValue& cx, napi_value v, int depth) {
   uint32_t n = 0;
   napi_get_array_length(cx.env, v, &n);
+  if (n > kMaxArrayLength) {
+    std::string what = "an array of length " + std::to_string(n) + " is longer than the maximum of " +
+                       std::to_string(kMaxArrayLength) + " elements";
+    return fail(cx, what.c_str());
+  }
   brake_value* arr = brake_value_array();
   if (!arr) return fail(cx, "out of memory");
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
-    if (napi_get_element(cx.env, v, i, &item) != napi_ok) {
+    napi_valuetype type;
+    if (napi_get_element(cx.env, v, i, &item) != napi_ok || napi_typeof(cx.env, item, &type) != napi_ok) {
       brake_value_free(arr);
-      return fail(cx, "cannot read an array element");
+      fail(cx, "reading it threw (the exception is this error's cause)");
+      return nested(cx, "element " + std::to_string(i));
+    }
+    // A hole reads as undefined. Refusing it at the first one keeps a huge
+    // sparse array from costing more than its real elements.
+    if (type == napi_undefined && !has_own_index(cx, v, i)) {
+      brake_value_free(arr);
+      fail(cx, "sparse arrays cannot be passed (fill the hole with null)");
+      return nested(cx, "element " + std::to_string(i) + " is a hole");
     }
     brake_value* c = convert(cx, item, depth + 1);
-    if (!c || brake_value_array_push(arr, c) != BRAKE_OK) {
+    if (!c) {
+      brake_value_free(arr);
+      return nested(cx, "element " + std::to_string(i));
+    }
+    if (brake_value_array_push(arr, c) != BRAKE_OK) {
       brake_value_free(arr);
       return fail(cx, "out of memory");
     }
@@ -71,15 +128,29 @@ brake_value* convert_map(ToValue& cx, napi_value v, int depth) {
   std::string key;
   for (uint32_t i = 0; i < n; i++) {
     napi_value k, item;
-    if (napi_get_element(cx.env, keys, i, &k) != napi_ok || !read_string(cx.env, k, &key) ||
-        napi_get_property(cx.env, v, k, &item) != napi_ok) {
+    if (napi_get_element(cx.env, keys, i, &k) != napi_ok || !read_string(cx.env, k, &key)) {
       brake_value_free(map);
-      return fail(cx, "cannot read an object property");
+      return fail(cx, "cannot read an object's key");
+    }
+    if (napi_get_property(cx.env, v, k, &item) != napi_ok) {
+      brake_value_free(map);
+      fail(cx, "reading it threw (the exception is this error's cause)");
+      return nested(cx, "key \"" + key + "\"");
     }
     brake_value* c = convert(cx, item, depth + 1);
-    if (!c || brake_value_map_set(map, key.data(), key.size(), c) != BRAKE_OK) {
+    if (!c) {
+      brake_value_free(map);
+      return nested(cx, "key \"" + key + "\"");
+    }
+    if (brake_value_map_set(map, key.data(), key.size(), c) != BRAKE_OK) {
       brake_value_free(map);
       return fail(cx, "out of memory");
+    }
+    // Distinct JS keys, one UTF-8 key: they differed only in lone surrogates.
+    if (brake_value_length(map) != size_t(i) + 1) {
+      brake_value_free(map);
+      fail(cx, "two keys are the same once their lone surrogates become U+FFFD");
+      return nested(cx, "key \"" + key + "\"");
     }
   }
   return map;
@@ -93,12 +164,23 @@ brake_value* convert_object(ToValue& cx, napi_value v, int depth) {
     if (same) return fail(cx, "value contains a cycle");
   }
   bool is_array = false;
-  napi_is_array(cx.env, v, &is_array);
+  napi_is_array(cx.env, v, &is_array);  // true only for a real array, never a Proxy
   if (is_array) {
     cx.path.push_back(v);
     brake_value* r = convert_array(cx, v, depth);
     cx.path.pop_back();
     return r;
+  }
+  // Before anything that could run a trap (instanceof, reading keys): a
+  // Proxy is refused whatever it wraps, so no trap ever runs here.
+  if (!cx.data->is_proxy.IsEmpty()) {
+    napi_value undefined, result;
+    bool proxy = false;
+    napi_get_undefined(cx.env, &undefined);
+    if (napi_call_function(cx.env, undefined, cx.data->is_proxy.Value(), 1, &v, &result) != napi_ok ||
+        napi_get_value_bool(cx.env, result, &proxy) != napi_ok)
+      return fail(cx, "cannot tell whether an object is a Proxy");
+    if (proxy) return fail(cx, "a Proxy cannot be passed to a script (pass a plain copy of it)");
   }
   if (!cx.data->float_class.IsEmpty()) {
     bool is_float = false;
@@ -119,7 +201,14 @@ brake_value* convert_object(ToValue& cx, napi_value v, int depth) {
   napi_typeof(cx.env, proto, &proto_type);
   bool plain = proto_type == napi_null;
   if (!plain) napi_strict_equals(cx.env, proto, cx.data->object_prototype.Value(), &plain);
-  if (!plain) return fail(cx, "only plain objects, arrays and primitives can be passed (got a class instance)");
+  if (!plain) {
+    bool binary = false;
+    if (napi_is_typedarray(cx.env, v, &binary) == napi_ok && !binary) napi_is_arraybuffer(cx.env, v, &binary);
+    if (!binary) napi_is_dataview(cx.env, v, &binary);
+    if (binary)
+      return fail(cx, "typed arrays, ArrayBuffers and DataViews cannot be passed to a script (pass Array.from(x))");
+    return fail(cx, "only plain objects, arrays and primitives can be passed (got a class instance)");
+  }
   cx.path.push_back(v);
   brake_value* r = convert_map(cx, v, depth);
   cx.path.pop_back();
@@ -145,8 +234,11 @@ brake_value* convert(ToValue& cx, napi_value v, int depth) {
       double d = 0;
       napi_get_value_double(cx.env, v, &d);
       // Integers exactly representable in int64 cross as INT. 2^63 itself
-      // is not representable, hence the strict bound.
-      if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+      // is not representable, hence the strict bound. -0 crosses as FLOAT
+      // -0.0 so a float parameter keeps its sign; the core takes it as 0
+      // where an int is declared.
+      if (std::trunc(d) == d && d >= -9223372036854775808.0 && d < 9223372036854775808.0 &&
+          !(d == 0 && std::signbit(d)))
         out = brake_value_int(static_cast<int64_t>(d));
       else
         out = brake_value_float(d);
@@ -178,20 +270,78 @@ brake_value* convert(ToValue& cx, napi_value v, int depth) {
   return out ? out : fail(cx, "out of memory");
 }
 
-napi_value make_string(napi_env env, const char* s, size_t len) {
-  napi_value out = nullptr;
-  napi_create_string_utf8(env, s ? s : "", s ? len : 0, &out);
-  return out;
+// V8's String::kMaxLength on 64-bit hosts, in UTF-16 code units.
+constexpr size_t kMaxJsStringLength = (size_t(1) << 29) - 24;
+
+// UTF-16 code units of valid UTF-8 text (a 4-byte sequence is a surrogate pair).
+size_t utf16_length(const char* s, size_t len) {
+  size_t units = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) units += c >= 0xF0 ? 2 : 1;
+  }
+  return units;
 }
 
-bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v) {
+// Text too long for napi_create_string_utf8, which refuses more than
+// kMaxJsStringLength *bytes*, though the string may still fit in as many
+// UTF-16 units: decoded here and created from UTF-16.
+napi_value make_long_string(napi_env env, const char* s, size_t len, size_t units) {
+  std::u16string text;
+  try {
+    text.resize(units);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < len;) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = c;
+    int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (extra) cp = c & (0x3F >> extra);
+    for (int k = 1; k <= extra && i + k < len; k++) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    i += extra + 1;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      text[out++] = static_cast<char16_t>(0xD800 + (cp >> 10));
+      text[out++] = static_cast<char16_t>(0xDC00 + (cp & 0x3FF));
+    } else {
+      text[out++] = static_cast<char16_t>(cp);
+    }
+  }
+  napi_value result = nullptr;
+  if (napi_create_string_utf16(env, text.data(), out, &result) != napi_ok) return nullptr;
+  return result;
+}
+
+// A JS string for `len` bytes of UTF-8; nullptr with *too_large set when it
+// is longer than any JS string can be.
+napi_value make_string(napi_env env, const char* s, size_t len, std::string* too_large) {
+  napi_value out = nullptr;
+  if (!s) len = 0;
+  if (len <= kMaxJsStringLength) {
+    napi_create_string_utf8(env, s ? s : "", len, &out);
+    return out;
+  }
+  size_t units = utf16_length(s, len);
+  if (units > kMaxJsStringLength) {
+    *too_large = "the result holds a string of " + std::to_string(units) +
+                 " characters (UTF-16 units), longer than V8's string limit of 2^29-24 (" +
+                 std::to_string(kMaxJsStringLength) + ")";
+    return nullptr;
+  }
+  return make_long_string(env, s, len, units);
+}
+
+bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v, std::string* too_large) {
   size_t n = brake_value_length(v);
   for (size_t i = 0; i < n; i++) {
     size_t klen = 0;
     const char* k = brake_value_map_key(v, i, &klen);
-    napi_value key = make_string(env, k, klen);
-    napi_value item = value_to_js(env, data, brake_value_map_value(v, i));
-    if (!key || !item) return false;
+    napi_value key = make_string(env, k, klen, too_large);
+    if (!key) return false;
+    napi_value item = value_to_js(env, data, brake_value_map_value(v, i), too_large);
+    if (!item) return false;
     if (klen == 9 && std::memcmp(k, "__proto__", 9) == 0) {
       // defineProperty, so the key is data and never the prototype setter.
       napi_property_descriptor d = {nullptr, key, nullptr, nullptr, nullptr, item, napi_default_jsproperty, nullptr};
@@ -221,12 +371,12 @@ bool read_string(napi_env env, napi_value v, std::string* out) {
   return true;
 }
 
-brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error) {
-  ToValue cx{env, data, error, {}};
+brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::string* error, napi_value* cause) {
+  ToValue cx{env, data, error, cause, {}};
   return convert(cx, v, 0);
 }
 
-napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
+napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
   napi_value out = nullptr;
   switch (brake_value_kind(v)) {
     case BRAKE_KIND_NULL:
@@ -246,37 +396,33 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v) {
     case BRAKE_KIND_FLOAT:
       napi_create_double(env, brake_value_get_float(v), &out);
       break;
-    case BRAKE_KIND_STRING: {
+    case BRAKE_KIND_STRING:
+    case BRAKE_KIND_ENUM: {
       size_t len = 0;
       const char* s = brake_value_get_string(v, &len);
-      out = make_string(env, s, len);
+      out = make_string(env, s, len, too_large);
       break;
     }
     case BRAKE_KIND_ARRAY: {
       size_t n = brake_value_length(v);
       if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
       for (size_t i = 0; i < n; i++) {
-        napi_value item = value_to_js(env, data, brake_value_array_get(v, i));
+        napi_value item = value_to_js(env, data, brake_value_array_get(v, i), too_large);
         if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
       }
       break;
     }
     case BRAKE_KIND_MAP:
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
       break;
     case BRAKE_KIND_INSTANCE: {
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v)) return nullptr;
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
       const char* t = brake_value_type_name(v);
-      napi_value name = make_string(env, t, t ? std::strlen(t) : 0);
+      napi_value name = make_string(env, t, t ? std::strlen(t) : 0, too_large);
+      if (!name) return nullptr;
       napi_property_descriptor d = {nullptr, data->class_symbol.Value(), nullptr, nullptr, nullptr, name,
                                     napi_default, nullptr};
       if (napi_define_properties(env, out, 1, &d) != napi_ok) return nullptr;
-      break;
-    }
-    case BRAKE_KIND_ENUM: {
-      size_t len = 0;
-      const char* s = brake_value_get_string(v, &len);
-      out = make_string(env, s, len);
       break;
     }
   }

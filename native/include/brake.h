@@ -113,6 +113,12 @@ typedef enum brake_kind {
   BRAKE_KIND_ENUM = 8      /* enum variant: a type name and a variant name */
 } brake_kind;
 
+/* Arguments are checked against the declared parameter types with two
+** allowances for hosts whose numbers are all doubles (JavaScript): an INT is
+** accepted where a float is declared (it becomes that float), and a FLOAT
+** -0.0 where an int is declared (it becomes 0). Such a host sends -0 as a
+** FLOAT, so `f(x: float)` receives -0.0 and `g(n: int)` receives 0. */
+
 /* Constructors. Each returns a new value owned by the caller (free it with
 ** brake_value_free, or hand it to a function documented as taking ownership),
 ** or NULL when out of memory. Any thread. */
@@ -279,6 +285,13 @@ BRAKE_API void brake_token_free(brake_token* t);
 typedef struct brake_engine brake_engine;
 typedef uint64_t brake_call_id;
 
+/* The largest values brake_engine_create and brake_call_start accept (the
+** Node API refuses the same values, with the same words). */
+#define BRAKE_MAX_WORKER_THREADS 256
+#define BRAKE_MAX_CALL_DEPTH 100000
+/* 365 days: no wait of the engine is longer (sleeps are clamped to it). */
+#define BRAKE_MAX_TIMEOUT_MS 31536000000ULL
+
 typedef enum brake_origin {
   BRAKE_ORIGIN_NONE = 0,    /* not cancelled */
   BRAKE_ORIGIN_CANCEL = 1,  /* brake_cancel */
@@ -362,7 +375,8 @@ BRAKE_API size_t brake_engine_pending_host_calls(const brake_engine* e);
 typedef struct brake_engine_options {
   /* Set by brake_engine_options_init; lets the struct grow compatibly. */
   uint32_t struct_size;
-  /* Worker threads the engine starts and owns. 0 = number of cores. */
+  /* Worker threads the engine starts and owns. 0 = number of cores; at most
+  ** BRAKE_MAX_WORKER_THREADS. */
   uint32_t worker_threads;
   /* Completion delivery. When NULL, each call's completion callback runs on
   ** the worker thread that finished the call. When set, completions are
@@ -377,7 +391,8 @@ typedef struct brake_engine_options {
   ** Node addon uses this to deliver them at once. */
   void (*notify)(void* notify_data);
   void* notify_data;
-  /* Maximum script call depth before a stack-overflow script error. 0 = 1000. */
+  /* Maximum script call depth before a stack-overflow script error. 0 = 1000;
+  ** at most BRAKE_MAX_CALL_DEPTH. */
   uint32_t max_call_depth;
   /* Implementations of the program's host functions (brake_host_decl), one
   ** per declared function; the array and names are read during
@@ -408,7 +423,9 @@ BRAKE_API void brake_engine_options_init(brake_engine_options* o);
 /* Creates an engine running `program` (the engine takes its own reference;
 ** the caller may free the program at once). `options` may be NULL.
 ** BRAKE_MISUSE if program or out is NULL or the program has diagnostics;
-** BRAKE_INVALID_ARGUMENT for bad options. Any thread. */
+** BRAKE_INVALID_ARGUMENT for bad options (a wrong struct_size,
+** worker_threads above BRAKE_MAX_WORKER_THREADS, max_call_depth above
+** BRAKE_MAX_CALL_DEPTH). Any thread. */
 BRAKE_API int brake_engine_create(const brake_program* program, const brake_engine_options* options,
                                   brake_engine** out);
 
@@ -426,7 +443,9 @@ typedef void (*brake_completion_fn)(void* user_data, const brake_result* result)
 typedef struct brake_call_options {
   uint32_t struct_size; /* set by brake_call_options_init */
   /* Deadline in milliseconds from admission; 0 = none. When it passes the
-  ** call settles with BRAKE_TIMEOUT (origin BRAKE_ORIGIN_TIMEOUT). */
+  ** call settles with BRAKE_TIMEOUT (origin BRAKE_ORIGIN_TIMEOUT). At most
+  ** BRAKE_MAX_TIMEOUT_MS (365 days): brake_call_start refuses a larger one
+  ** with BRAKE_INVALID_ARGUMENT rather than treat it as "never". */
   uint64_t timeout_ms;
   /* Optional token (may be NULL); the call holds a reference while live. */
   brake_token* token;
@@ -445,7 +464,9 @@ BRAKE_API void brake_call_options_init(brake_call_options* o);
 ** Failures (the callback never runs, nothing else is disturbed):
 **   BRAKE_MISUSE            NULL engine, function or callback; args NULL with nargs > 0
 **   BRAKE_INVALID_ARGUMENT  id 0; argument count or types do not match the
-**                           declared parameters; a NULL argument
+**                           declared parameters; a NULL argument; a wrong
+**                           options->struct_size; options->timeout_ms above
+**                           BRAKE_MAX_TIMEOUT_MS
 **   BRAKE_UNKNOWN_FUNCTION  no such function
 **   BRAKE_DUPLICATE_CALL_ID a live call has this id (the live call is untouched)
 **   BRAKE_ENGINE_CLOSED     brake_engine_close has begun
@@ -518,7 +539,9 @@ BRAKE_API brake_origin brake_result_origin(const brake_result* r);
 ** "assertion", "invalid_argument", "value_too_deep" (a returned value nested
 ** more than 512 levels, or deep_copy beyond 10,000), "out_of_memory",
 ** "host_error" (a host function failed), "internal"); "" otherwise.
-** Borrowed. */
+** Borrowed. (Hosts may add kinds of their own when a result cannot become a
+** host value: the Node addon fails a call whose result holds a string
+** longer than V8's limit of 2^29-24 characters with "value_too_large".) */
 BRAKE_API const char* brake_result_error_kind(const brake_result* r);
 /* The host's code of a "host_error" (brake_host_fail's `code`); "" otherwise.
 ** Borrowed. */

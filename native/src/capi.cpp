@@ -207,8 +207,13 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
       return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_engine_options_init)");
     std::memcpy(&opts, options, options->struct_size);
   }
-  if (opts.worker_threads > 256) return fail(BRAKE_INVALID_ARGUMENT, "worker_threads must be at most 256");
-  if (opts.max_call_depth > 100000) return fail(BRAKE_INVALID_ARGUMENT, "max_call_depth must be at most 100000");
+  // The same words as lib/engine.ts (checkEngineOptions).
+  if (opts.worker_threads > BRAKE_MAX_WORKER_THREADS)
+    return fail(BRAKE_INVALID_ARGUMENT, "worker_threads must be an integer from 0 (one per core) to " +
+                                            std::to_string(BRAKE_MAX_WORKER_THREADS));
+  if (opts.max_call_depth > BRAKE_MAX_CALL_DEPTH)
+    return fail(BRAKE_INVALID_ARGUMENT, "max_call_depth must be an integer from 0 (default 1000) to " +
+                                            std::to_string(BRAKE_MAX_CALL_DEPTH));
   if (opts.host_function_count && !opts.host_functions)
     return fail(BRAKE_INVALID_ARGUMENT, "options.host_functions is NULL");
   return guarded([&] {
@@ -254,6 +259,10 @@ int brake_call_start(brake_engine* e, brake_call_id id, const char* function, co
       return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_call_options_init)");
     std::memcpy(&opts, options, options->struct_size);
   }
+  // A deadline the engine could not keep is refused, not silently dropped.
+  if (opts.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
+    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (no deadline) to " +
+                                            std::to_string(BRAKE_MAX_TIMEOUT_MS) + " (365 days)");
   return guarded([&] {
     brake::runtime::StartRequest r{id, function, args, nargs, opts.timeout_ms, opts.token, done, user_data};
     std::string message;

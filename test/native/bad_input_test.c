@@ -2,6 +2,7 @@
 ** bad_input_test.c: every bad input gets a status and a message, never a
 ** crash, and the engine keeps working for everyone else.
 */
+#include <math.h>
 #include <sys/resource.h>
 
 #include "test_util.h"
@@ -163,6 +164,52 @@ BRAKE_TEST(bad_engine_options) {
   brake_program_free(p);
 }
 
+/* The maxima of brake.h are accepted, one more is refused (the Node API
+** refuses the same values: test/js/11-boundary.test.ts). */
+BRAKE_TEST(limits_are_the_headers) {
+  brake_program* p = NULL;
+  CHECK_EQ_INT(brake_program_compile(kSource, strlen(kSource), NULL, &p), BRAKE_OK);
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  brake_engine* e = NULL;
+  o.worker_threads = BRAKE_MAX_WORKER_THREADS + 1;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  CHECK(strcmp(brake_last_error(), "worker_threads must be an integer from 0 (one per core) to 256") == 0);
+  o.worker_threads = BRAKE_MAX_WORKER_THREADS;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_OK);
+  brake_engine_free(e);
+  o.worker_threads = 1;
+  o.max_call_depth = BRAKE_MAX_CALL_DEPTH + 1;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_INVALID_ARGUMENT);
+  CHECK(strcmp(brake_last_error(), "max_call_depth must be an integer from 0 (default 1000) to 100000") == 0);
+  o.max_call_depth = BRAKE_MAX_CALL_DEPTH;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_OK);
+  brake_program_free(p);
+
+  brake_value* one = brake_value_int(1);
+  const brake_value* two_ints[] = {one, one};
+  brake_call_options co;
+  brake_call_options_init(&co);
+  Waiter w;
+  waiter_init(&w);
+  const uint64_t too_long[] = {BRAKE_MAX_TIMEOUT_MS + 1, UINT64_MAX};
+  for (size_t i = 0; i < 2; i++) {
+    co.timeout_ms = too_long[i];
+    CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, &co, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+    CHECK(strcmp(brake_last_error(), "timeout_ms must be from 0 (no deadline) to 31536000000 (365 days)") == 0);
+  }
+  CHECK_EQ_INT(brake_engine_live_calls(e), 0);
+  co.timeout_ms = BRAKE_MAX_TIMEOUT_MS;
+  CHECK_EQ_INT(brake_call_start(e, 1, "add", two_ints, 2, &co, waiter_done, &w), BRAKE_OK);
+  CHECK(waiter_wait(&w, 2000));
+  CHECK_EQ_INT(w.calls, 1);
+  CHECK_EQ_INT(w.status, BRAKE_OK);
+  CHECK_EQ_INT(w.int_value, 2);
+  CHECK_EQ_INT(live_after(e, 2000), 0);
+  brake_value_free(one);
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(version_matches_header) {
   CHECK_EQ_INT(brake_version_number(), BRAKE_VERSION_NUMBER);
   CHECK(strcmp(brake_version(), BRAKE_VERSION_STRING) == 0);
@@ -187,6 +234,90 @@ BRAKE_TEST(values_round_trip_and_format) {
   CHECK(brake_value_map_find(c, "j", 1) != NULL);
   CHECK_EQ_INT(brake_value_get_int(brake_value_array_get(brake_value_map_find(c, "j", 1), 1)), -7);
   brake_value_free(c);
+}
+
+static char* format_float_value(double f) {
+  brake_value* v = brake_value_float(f);
+  char* text = NULL;
+  CHECK_EQ_INT(brake_value_format(v, &text), BRAKE_OK);
+  brake_value_free(v);
+  return text;
+}
+
+typedef struct {
+  Waiter w;
+  brake_kind kind;
+  double f;
+} FloatWaiter;
+
+static void float_done(void* user_data, const brake_result* r) {
+  FloatWaiter* fw = (FloatWaiter*)user_data;
+  fw->kind = brake_value_kind(brake_result_value(r));
+  fw->f = brake_value_get_float(brake_result_value(r));
+  waiter_done(&fw->w, r);
+}
+
+/* Calls fn(arg) and returns the result's kind and float value. */
+static brake_kind call_with_float(brake_engine* e, brake_call_id id, const char* fn, double arg, double* out) {
+  FloatWaiter fw;
+  waiter_init(&fw.w);
+  fw.kind = BRAKE_KIND_NULL;
+  fw.f = 0;
+  brake_value* v = brake_value_float(arg);
+  const brake_value* args[] = {v};
+  CHECK_EQ_INT(brake_call_start(e, id, fn, args, 1, NULL, float_done, &fw), BRAKE_OK);
+  brake_value_free(v);
+  CHECK(waiter_wait(&fw.w, 2000));
+  CHECK_EQ_INT(fw.w.status, BRAKE_OK);
+  *out = fw.f;
+  if (fw.kind == BRAKE_KIND_INT) *out = (double)fw.w.int_value;
+  return fw.kind;
+}
+
+/* inf, -inf, nan and -0.0 cross unchanged and have a display form; a -0.0
+** (how a JS host sends -0) is the int 0 where an int is declared. */
+BRAKE_TEST(special_floats_cross_and_format) {
+  const double inf = 1.0 / 0.0;
+  char* text = format_float_value(inf);
+  CHECK(strcmp(text, "inf") == 0);
+  brake_string_free(text);
+  text = format_float_value(-inf);
+  CHECK(strcmp(text, "-inf") == 0);
+  brake_string_free(text);
+  text = format_float_value(0.0 / 0.0);
+  CHECK(strcmp(text, "nan") == 0);
+  brake_string_free(text);
+  text = format_float_value(-0.0);
+  CHECK(strcmp(text, "-0.0") == 0);
+  brake_string_free(text);
+
+  brake_engine* e = engine_from(
+      "function idf(x: float) -> float { x }\n"
+      "function idi(n: int) -> int { n }\n"
+      "function either(x: int | float) -> int | float { x }\n",
+      1);
+  double f = 1;
+  CHECK_EQ_INT(call_with_float(e, 1, "idf", -0.0, &f), BRAKE_KIND_FLOAT);
+  CHECK(f == 0 && signbit(f));
+  CHECK_EQ_INT(call_with_float(e, 2, "idf", inf, &f), BRAKE_KIND_FLOAT);
+  CHECK(f == inf);
+  CHECK_EQ_INT(call_with_float(e, 3, "idf", -inf, &f), BRAKE_KIND_FLOAT);
+  CHECK(f == -inf);
+  CHECK_EQ_INT(call_with_float(e, 4, "idf", 0.0 / 0.0, &f), BRAKE_KIND_FLOAT);
+  CHECK(isnan(f));
+  CHECK_EQ_INT(call_with_float(e, 5, "idi", -0.0, &f), BRAKE_KIND_INT);
+  CHECK(f == 0);
+  CHECK_EQ_INT(call_with_float(e, 6, "either", -0.0, &f), BRAKE_KIND_FLOAT);
+  CHECK(f == 0 && signbit(f));
+  /* Only -0.0 stands for an int: 0.0 and 1.5 are still refused. */
+  Waiter w;
+  waiter_init(&w);
+  brake_value* zero = brake_value_float(0.0);
+  const brake_value* args[] = {zero};
+  CHECK_EQ_INT(brake_call_start(e, 7, "idi", args, 1, NULL, waiter_done, &w), BRAKE_INVALID_ARGUMENT);
+  CHECK(strstr(brake_last_error(), "expected int, got float") != NULL);
+  brake_value_free(zero);
+  brake_engine_free(e);
 }
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -232,8 +363,10 @@ int main(int argc, char** argv) {
       TEST_ENTRY(bad_calls_fail_at_start_and_engine_keeps_working),
       TEST_ENTRY(invalid_utf8_values_are_refused),
       TEST_ENTRY(bad_engine_options),
+      TEST_ENTRY(limits_are_the_headers),
       TEST_ENTRY(version_matches_header),
       TEST_ENTRY(values_round_trip_and_format),
+      TEST_ENTRY(special_floats_cross_and_format),
       TEST_ENTRY(out_of_memory_fails_only_that_call),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

@@ -45,8 +45,9 @@ class Worker;
 
 constexpr uint32_t kOriginMask = 0xFF;
 static_assert(kOriginMask == vm::kCancelOriginMask, "the VM reads the same origin bits");
-// Sleeps and deadlines longer than this are clamped (no time_point overflow).
-constexpr std::chrono::milliseconds kMaxWait{int64_t(365) * 24 * 3600 * 1000};
+// Sleeps longer than this are clamped (no time_point overflow); deadlines
+// longer than this are refused by brake_call_start.
+constexpr std::chrono::milliseconds kMaxWait{int64_t(BRAKE_MAX_TIMEOUT_MS)};
 inline std::chrono::milliseconds clamp_wait(uint64_t ms) {
   return ms >= uint64_t(kMaxWait.count()) ? kMaxWait : std::chrono::milliseconds(int64_t(ms));
 }

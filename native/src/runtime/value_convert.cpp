@@ -3,6 +3,7 @@
 #include "runtime/call.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
 namespace brake::runtime {
@@ -42,6 +43,13 @@ int find_key(const brake_value& v, const std::string& key) {
   return -1;
 }
 
+// A FLOAT -0.0: what a host whose numbers are doubles (JS) sends for -0, so
+// that its sign survives where a float is declared. Where an int is
+// declared it stands for the int 0 (such a host cannot tell them apart).
+bool is_negative_zero(const brake_value& v) {
+  return v.kind == BRAKE_KIND_FLOAT && v.f == 0 && std::signbit(v.f);
+}
+
 bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why, int depth) {
   if (depth > 256) {
     why = "value nested too deeply";
@@ -57,7 +65,7 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   case TypeKind::Never: return mismatch();
   case TypeKind::Null: return v.kind == BRAKE_KIND_NULL || mismatch();
   case TypeKind::Bool: return v.kind == BRAKE_KIND_BOOL || mismatch();
-  case TypeKind::Int: return v.kind == BRAKE_KIND_INT || mismatch();
+  case TypeKind::Int: return v.kind == BRAKE_KIND_INT || is_negative_zero(v) || mismatch();
   case TypeKind::Float: return v.kind == BRAKE_KIND_FLOAT || v.kind == BRAKE_KIND_INT || mismatch();
   case TypeKind::String: return v.kind == BRAKE_KIND_STRING || mismatch();
   case TypeKind::Array:
@@ -148,7 +156,9 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
   case BRAKE_KIND_INT:
     if (ty.kind == TypeKind::Float) return Value::number(double(v.i));
     return Value::integer(v.i);
-  case BRAKE_KIND_FLOAT: return Value::number(v.f);
+  case BRAKE_KIND_FLOAT:
+    if (ty.kind == TypeKind::Int) return Value::integer(0); // -0.0, see is_negative_zero
+    return Value::number(v.f);
   case BRAKE_KIND_STRING:
   case BRAKE_KIND_ENUM:
     if (ty.kind == TypeKind::Enum) {

@@ -11,7 +11,9 @@ namespace brake::runtime {
 
 // Does host value `v` fit parameter type `t`? On false, `why` says how not.
 // Hosts without int/float distinction may pass an int where a float is
-// declared; a MAP may stand for a class instance (same field names) and a
+// declared, and a FLOAT -0.0 where an int is declared (it is 0 there; such a
+// host sends every -0 as a float so that its sign survives where a float is
+// declared); a MAP may stand for a class instance (same field names) and a
 // STRING for an enum variant (its name).
 bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, lang::TypeId t, std::string& why);
 
