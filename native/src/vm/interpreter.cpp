@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 
 namespace brake::vm {
 
@@ -144,6 +145,40 @@ RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) 
   return RunStatus::Failed;
 }
 
+// Slow paths of run(), out of line. run() keeps only trivially destructible
+// locals: a computed goto may not leave the scope of a std::string or a
+// BuiltinResult (clang rejects it; g++ accepts it and skips the destructor).
+// stack_overflow() takes the saved ip so that ip is not live across CALL's
+// call to enter() (g++ spilled it there).
+Value Fiber::concat(Value a, Value b) {
+  const std::string& x = a.as_string()->text;
+  const std::string& y = b.as_string()->text;
+  std::string s;
+  s.reserve(x.size() + y.size());
+  s += x;
+  s += y;
+  return m_heap.string_value(std::move(s));
+}
+
+RunStatus Fiber::stack_overflow() {
+  return fail(m_frames[m_frame_count - 1].ip, "stack_overflow",
+              "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
+}
+
+std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunContext& ctx) {
+  BuiltinResult r = call_builtin(id, m_stack + m_sp, argc, m_heap, ctx, m_program);
+  switch (r.kind) {
+  case BuiltinResult::Kind::Ok: m_stack[m_sp++] = r.out; return std::nullopt;
+  case BuiltinResult::Kind::Error:
+    return fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
+  case BuiltinResult::Kind::Suspend:
+    m_request_kind = r.request.kind;
+    m_sleep_ms = r.request.sleep_ms;
+    return RunStatus::Suspended;
+  }
+  return std::nullopt;
+}
+
 void Fiber::resume(Value v) {
   m_request_kind = Request::Kind::None;
   m_stack[m_sp++] = v;
@@ -228,7 +263,7 @@ op_ADD_TO_LOCAL: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    a = m_heap.string_value(a.as_string()->text + b.as_string()->text);
+    a = concat(a, b);
     MAYBE_COLLECT(); // the new string is already in its local (a root)
     DISPATCH();
   }
@@ -255,11 +290,7 @@ op_ADD: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; --sp; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    std::string s;
-    s.reserve(a.as_string()->text.size() + b.as_string()->text.size());
-    s += a.as_string()->text;
-    s += b.as_string()->text;
-    a = m_heap.string_value(std::move(s));
+    a = concat(a, b);
     --sp;
     MAYBE_COLLECT();
     DISPATCH();
@@ -451,9 +482,7 @@ op_CALL: {
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   SAVE();
-  if (!enter(fn, argc)) {
-    ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
-  }
+  if (!enter(fn, argc)) return stack_overflow();
   RELOAD();
   DISPATCH();
 }
@@ -474,16 +503,10 @@ op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc;
-  BuiltinResult r = call_builtin(id, sp, argc, m_heap, ctx, m_program);
-  switch (r.kind) {
-  case BuiltinResult::Kind::Ok: *sp++ = r.out; MAYBE_COLLECT(); DISPATCH();
-  case BuiltinResult::Kind::Error: ERROR(std::move(r.error_kind), std::move(r.message));
-  case BuiltinResult::Kind::Suspend:
-    SAVE();
-    m_request_kind = r.request.kind;
-    m_sleep_ms = r.request.sleep_ms;
-    return RunStatus::Suspended;
-  }
+  SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
+  if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) return *stop;
+  sp = m_stack + m_sp;
+  MAYBE_COLLECT();
   DISPATCH();
 }
 op_ARRAY: {

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,16 @@ public:
 
 private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
+  // Slow paths of run(), out of line (see interpreter.cpp). run() calls
+  // them after saving its registers (SAVE), except concat().
+  // Fails a CALL that would exceed m_max_depth.
+  [[gnu::noinline]] RunStatus stack_overflow();
+  // A new string: `a` followed by `b` (both strings).
+  [[gnu::noinline]] Value concat(Value a, Value b);
+  // Runs builtin `id` on the `argc` values just above m_sp. nullopt: its
+  // result was pushed, go on; otherwise run() returns this status (Failed or
+  // Suspended).
+  [[gnu::noinline]] std::optional<RunStatus> builtin(uint16_t id, size_t argc, const RunContext& ctx);
   bool enter(uint32_t function, size_t argc);
   // Makes room for `needed` stack slots, keeping the first m_sp.
   void grow(size_t needed) {
