@@ -148,8 +148,9 @@ RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) 
 // Slow paths of run(), out of line. run() keeps only trivially destructible
 // locals: a computed goto may not leave the scope of a std::string or a
 // BuiltinResult (clang rejects it; g++ accepts it and skips the destructor).
-// stack_overflow() takes the saved ip so that ip is not live across CALL's
-// call to enter() (g++ spilled it there).
+// Building no strings in run() also leaves its handlers fewer live values,
+// so g++ spills less in the hot ones; stack_overflow() takes the saved ip so
+// that ip is not live across CALL's call to enter().
 Value Fiber::concat(Value a, Value b) {
   const std::string& x = a.as_string()->text;
   const std::string& y = b.as_string()->text;
@@ -158,6 +159,27 @@ Value Fiber::concat(Value a, Value b) {
   s += x;
   s += y;
   return m_heap.string_value(std::move(s));
+}
+
+RunStatus Fiber::fail(const uint8_t* ip, const char* kind, const char* message) {
+  return fail(ip, std::string(kind), std::string(message));
+}
+
+RunStatus Fiber::type_error(const uint8_t* ip, const char* what, Tag a, Tag b) {
+  return fail(ip, "type_error", std::string(what) + " cannot be applied to " + tag_name(a) + " and " + tag_name(b));
+}
+
+RunStatus Fiber::type_error(const uint8_t* ip, const char* message, Tag t) {
+  return fail(ip, "type_error", message + std::string(tag_name(t)));
+}
+
+RunStatus Fiber::index_error(const uint8_t* ip, int64_t index, size_t length) {
+  return fail(ip, "index_out_of_range",
+              "index " + std::to_string(index) + " out of range for array of length " + std::to_string(length));
+}
+
+RunStatus Fiber::key_error(const uint8_t* ip, const std::string& key) {
+  return fail(ip, "key_not_found", "key \"" + key + "\" not found in map");
 }
 
 RunStatus Fiber::stack_overflow() {
@@ -226,13 +248,14 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #else
 #define DISPATCH() goto* dispatch[*ip++]
 #endif
-#define ERROR(kind, msg)        \
-  do {                          \
-    SAVE();                     \
-    return fail(ip, kind, msg); \
+// Error exits: save the registers, return a failure built out of line.
+#define FAIL(status) \
+  do {               \
+    SAVE();          \
+    return status;   \
   } while (0)
-#define TYPE_ERROR(what, a, b) \
-  ERROR("type_error", std::string(what) + " cannot be applied to " + tag_name(a.tag) + " and " + tag_name(b.tag))
+#define ERROR(kind, msg) FAIL(fail(ip, kind, msg))
+#define TYPE_ERROR(what, a, b) FAIL(type_error(ip, what, a.tag, b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
     if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
@@ -352,11 +375,11 @@ op_NEG: {
     DISPATCH();
   }
   if (a.tag == Tag::Float) { a.f = -a.f; DISPATCH(); }
-  ERROR("type_error", std::string("unary '-' cannot be applied to ") + tag_name(a.tag));
+  FAIL(type_error(ip, "unary '-' cannot be applied to ", a.tag));
 }
 op_NOT: {
   Value& a = sp[-1];
-  if (a.tag != Tag::Bool) ERROR("type_error", std::string("'!' cannot be applied to ") + tag_name(a.tag));
+  if (a.tag != Tag::Bool) FAIL(type_error(ip, "'!' cannot be applied to ", a.tag));
   a.b = !a.b;
   DISPATCH();
 }
@@ -392,7 +415,7 @@ op_SHR: {
 }
 op_BIT_NOT: {
   Value& a = sp[-1];
-  if (a.tag != Tag::Int) ERROR("type_error", std::string("'~' cannot be applied to ") + tag_name(a.tag));
+  if (a.tag != Tag::Int) FAIL(type_error(ip, "'~' cannot be applied to ", a.tag));
   a.i = ~a.i;
   DISPATCH();
 }
@@ -453,14 +476,14 @@ JUMP_UNLESS(JUMP_IF_NOT_GE, >=)
 op_JUMP_IF_FALSE: {
   uint16_t off = READ_U16();
   Value c = *--sp;
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("condition must be bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "condition must be bool, not ", c.tag));
   if (!c.b) ip += off;
   DISPATCH();
 }
 op_JUMP_IF_FALSE_OR_POP: {
   uint16_t off = READ_U16();
   Value c = sp[-1];
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'&&' needs bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "'&&' needs bool, not ", c.tag));
   if (!c.b) ip += off;
   else --sp;
   DISPATCH();
@@ -468,7 +491,7 @@ op_JUMP_IF_FALSE_OR_POP: {
 op_JUMP_IF_TRUE_OR_POP: {
   uint16_t off = READ_U16();
   Value c = sp[-1];
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'||' needs bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "'||' needs bool, not ", c.tag));
   if (c.b) ip += off;
   else --sp;
   DISPATCH();
@@ -543,14 +566,14 @@ op_INDEX_GET: {
   if (c.tag == Tag::Array && i.tag == Tag::Int) {
     auto& items = c.as_array()->items;
     if (i.i < 0 || uint64_t(i.i) >= items.size())
-      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+      FAIL(index_error(ip, i.i, items.size()));
     sp[-2] = items[size_t(i.i)];
     --sp;
     DISPATCH();
   }
   if (c.tag == Tag::Map && i.tag == Tag::String) {
     const Value* v = c.as_map()->find(i.as_string()->text);
-    if (!v) ERROR("key_not_found", "key \"" + i.as_string()->text + "\" not found in map");
+    if (!v) FAIL(key_error(ip, i.as_string()->text));
     sp[-2] = *v;
     --sp;
     DISPATCH();
@@ -562,7 +585,7 @@ op_INDEX_SET: {
   if (c.tag == Tag::Array && i.tag == Tag::Int) {
     auto& items = c.as_array()->items;
     if (i.i < 0 || uint64_t(i.i) >= items.size())
-      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+      FAIL(index_error(ip, i.i, items.size()));
     items[size_t(i.i)] = v;
     sp -= 3;
     DISPATCH();
@@ -577,14 +600,14 @@ op_INDEX_SET: {
 op_FIELD_GET: {
   uint16_t f = READ_U16();
   Value o = sp[-1];
-  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field access on ") + tag_name(o.tag));
+  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field access on ", o.tag));
   sp[-1] = o.as_instance()->fields[f];
   DISPATCH();
 }
 op_FIELD_SET: {
   uint16_t f = READ_U16();
   Value o = sp[-2];
-  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field assignment on ") + tag_name(o.tag));
+  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field assignment on ", o.tag));
   o.as_instance()->fields[f] = sp[-1];
   sp -= 2;
   DISPATCH();
@@ -607,7 +630,7 @@ op_ITER_NEXT: {
     MAYBE_COLLECT();
     DISPATCH();
   } else {
-    ERROR("type_error", std::string("cannot iterate over ") + tag_name(seq.tag));
+    FAIL(type_error(ip, "cannot iterate over ", seq.tag));
   }
   base[idx_slot].i = idx + 1;
   DISPATCH();
@@ -635,6 +658,7 @@ op_INTERRUPTED: {
 #undef SAVE
 #undef RELOAD
 #undef DISPATCH
+#undef FAIL
 #undef ERROR
 #undef TYPE_ERROR
 #undef MAYBE_COLLECT

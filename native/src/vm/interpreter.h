@@ -122,6 +122,13 @@ private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
   // Slow paths of run(), out of line (see interpreter.cpp). run() calls
   // them after saving its registers (SAVE), except concat().
+  [[gnu::noinline]] RunStatus fail(const uint8_t* ip, const char* kind, const char* message);
+  // "<what> cannot be applied to <a> and <b>"
+  [[gnu::noinline]] RunStatus type_error(const uint8_t* ip, const char* what, Tag a, Tag b);
+  // "<message><t>"
+  [[gnu::noinline]] RunStatus type_error(const uint8_t* ip, const char* message, Tag t);
+  [[gnu::noinline]] RunStatus index_error(const uint8_t* ip, int64_t index, size_t length);
+  [[gnu::noinline]] RunStatus key_error(const uint8_t* ip, const std::string& key);
   // Fails a CALL that would exceed m_max_depth.
   [[gnu::noinline]] RunStatus stack_overflow();
   // A new string: `a` followed by `b` (both strings).
