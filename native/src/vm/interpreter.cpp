@@ -464,6 +464,10 @@ op_JUMP: {
     uint16_t off = READ_U16();                                                         \
     Value a = sp[-2], b = sp[-1];                                                      \
     sp -= 2;                                                                           \
+    if (a.tag == Tag::Int && b.tag == Tag::Int) { /* every counted loop */             \
+      if (!(a.i op b.i)) ip += off;                                                    \
+      DISPATCH();                                                                      \
+    }                                                                                  \
     bool r;                                                                            \
     TYPED_COMPARE(r, a, b, op);                                                        \
     if (!r) ip += off;                                                                 \
