@@ -40,7 +40,7 @@ class Engine;
 
 class Worker {
 public:
-  Worker(Engine& engine, size_t index);
+  explicit Worker(Engine& engine);
   ~Worker();
 
   void start();
@@ -108,7 +108,6 @@ private:
   void flush_token_refs();
 
   Engine& m_engine;
-  size_t m_index;
   std::thread m_thread;
 
   std::mutex m_mu;
