@@ -26,7 +26,7 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify_data(options.notify_data),
       m_host(std::move(host)) {
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
-  for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, i));
+  for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this));
   try {
     for (auto& w : m_workers) w->start();
     m_ticker = std::thread([this] { ticker_loop(); });

@@ -27,7 +27,7 @@ constexpr size_t kMaxCancelsHere = 16;
 
 bool on_worker_thread() { return t_on_worker; }
 
-Worker::Worker(Engine& engine, size_t index) : m_engine(engine), m_index(index) {}
+Worker::Worker(Engine& engine) : m_engine(engine) {}
 
 Worker::~Worker() {
   // Messages posted after the thread finished its last call (a cancel racing

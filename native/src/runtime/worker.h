@@ -51,7 +51,7 @@ class Engine;
 
 class Worker {
 public:
-  Worker(Engine& engine, size_t index);
+  explicit Worker(Engine& engine);
   ~Worker();
 
   void start();
@@ -134,7 +134,6 @@ private:
   void flush_token_refs();
 
   Engine& m_engine;
-  size_t m_index;
   std::thread m_thread;
 
   std::mutex m_mu;

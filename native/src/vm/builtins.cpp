@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 #include "common/utf8.h"
 #include "vm/interpreter.h"
@@ -40,39 +41,84 @@ BuiltinResult error(std::string kind, std::string message) {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Deep copy keeping shared structure and cycles (each object copied once).
-// Structures nested deeper than kMaxCopyDepth fail instead of exhausting the
-// native stack.
+// Iterative, like the collector's mark phase: an object is copied as an empty
+// shell when first reached and filled later from a work list, so no nesting
+// can exhaust the native stack (frames are big in sanitizer builds, and
+// threads get small stacks on some platforms). Structures nested deeper
+// than kMaxCopyDepth fail, as documented.
 constexpr int kMaxCopyDepth = 10000;
 struct CopyTooDeep {};
 
-Value deep_copy(Value v, Heap& heap, std::unordered_map<Object*, Object*>& seen, int depth = 0) {
-  if (!v.is_object() || v.tag == Tag::String) return v; // strings are immutable
-  if (depth > kMaxCopyDepth) throw CopyTooDeep{};
-  if (auto it = seen.find(v.obj); it != seen.end()) return Value::object(v.tag, it->second);
-  switch (v.tag) {
-  case Tag::Array: {
-    ArrayObj* a = heap.new_array(v.as_array()->items.size());
-    seen[v.obj] = a;
-    for (Value x : v.as_array()->items) heap.array_push(a, deep_copy(x, heap, seen, depth + 1));
-    return Value::object(Tag::Array, a);
+class DeepCopy {
+public:
+  explicit DeepCopy(Heap& heap) : m_heap(heap) {}
+
+  Value copy(Value v) {
+    Value root = reach(v, 0);
+    while (!m_unfilled.empty()) {
+      Unfilled u = m_unfilled.back();
+      m_unfilled.pop_back();
+      fill(u);
+    }
+    return root;
   }
-  case Tag::Map: {
-    MapObj* m = heap.new_map();
-    seen[v.obj] = m;
-    auto* src = v.as_map();
-    for (size_t i = 0; i < src->size(); i++) heap.map_set(m, src->keys[i], deep_copy(src->values[i], heap, seen, depth + 1));
-    return Value::object(Tag::Map, m);
+
+private:
+  struct Unfilled {
+    Object* from;
+    Object* to;
+    int depth;
+  };
+
+  // The copy of `v`, reached at `depth`: `v` itself unless it is a mutable
+  // object (strings are immutable), the existing copy of an object reached
+  // before, or a new shell that fill() completes later.
+  Value reach(Value v, int depth) {
+    if (!v.is_object() || v.tag == Tag::String) return v;
+    if (depth > kMaxCopyDepth) throw CopyTooDeep{};
+    auto [it, fresh] = m_seen.try_emplace(v.obj, nullptr);
+    if (fresh) {
+      it->second = shell(v);
+      m_unfilled.push_back(Unfilled{v.obj, it->second, depth});
+    }
+    return Value::object(v.tag, it->second);
   }
-  case Tag::Instance: {
-    auto* src = v.as_instance();
-    InstanceObj* o = heap.new_instance(src->class_id, src->fields.size());
-    seen[v.obj] = o;
-    for (size_t i = 0; i < src->fields.size(); i++) o->fields[i] = deep_copy(src->fields[i], heap, seen, depth + 1);
-    return Value::object(Tag::Instance, o);
+
+  Object* shell(Value v) {
+    switch (v.tag) {
+    case Tag::Array: return m_heap.new_array(v.as_array()->items.size());
+    case Tag::Map: return m_heap.new_map();
+    default: return m_heap.new_instance(v.as_instance()->class_id, v.as_instance()->fields.size());
+    }
   }
-  default: return v;
+
+  void fill(const Unfilled& u) {
+    switch (u.from->tag) {
+    case Tag::Array: {
+      const auto& from = static_cast<ArrayObj*>(u.from)->items;
+      auto* to = static_cast<ArrayObj*>(u.to);
+      for (Value x : from) m_heap.array_push(to, reach(x, u.depth + 1));
+      break;
+    }
+    case Tag::Map: {
+      auto* from = static_cast<MapObj*>(u.from);
+      auto* to = static_cast<MapObj*>(u.to);
+      for (size_t i = 0; i < from->size(); i++) m_heap.map_set(to, from->keys[i], reach(from->values[i], u.depth + 1));
+      break;
+    }
+    default: {
+      auto* from = static_cast<InstanceObj*>(u.from);
+      auto* to = static_cast<InstanceObj*>(u.to);
+      for (size_t i = 0; i < from->fields.size(); i++) to->fields[i] = reach(from->fields[i], u.depth + 1);
+      break;
+    }
+    }
   }
-}
+
+  Heap& m_heap;
+  std::unordered_map<Object*, Object*> m_seen; // original -> copy
+  std::vector<Unfilled> m_unfilled;
+};
 
 const std::string& str(Value v) { return v.as_string()->text; }
 
@@ -96,9 +142,8 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   case BuiltinId::SYS_CANCELLATION_REQUESTED:
     return ok(Value::boolean(ctx.cancel_state && (ctx.cancel_state->load(std::memory_order_acquire) & kCancelOriginMask) != 0));
   case BuiltinId::DEEP_COPY: {
-    std::unordered_map<Object*, Object*> seen;
     try {
-      return ok(deep_copy(args[0], heap, seen));
+      return ok(DeepCopy(heap).copy(args[0]));
     } catch (const CopyTooDeep&) {
       // The partial copy is unreachable garbage; the next collection frees it.
       return error("value_too_deep", "deep_copy: value nested more than " + std::to_string(kMaxCopyDepth) + " levels deep");

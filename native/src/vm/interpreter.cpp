@@ -5,6 +5,7 @@
 #include <memory>
 #include <new>
 #include <unordered_map>
+#include <optional>
 
 namespace brake::vm {
 
@@ -155,10 +156,12 @@ Value* Fiber::named_field(Value o, const StringObj* name) {
   return f < 0 ? nullptr : &inst->fields[size_t(f)];
 }
 
-std::string Fiber::named_field_error(Value o, const StringObj* name, const char* verb) const {
+RunStatus Fiber::field_error(const uint8_t* ip, Value o, const StringObj* name, const char* verb) {
   if (o.tag != Tag::Instance)
-    return std::string("cannot ") + verb + " field '" + name->text + "' of a value of type " + tag_name(o.tag);
-  return "class '" + m_program.classes[o.as_instance()->class_id].name + "' has no field '" + name->text + "'";
+    return fail(ip, "type_error",
+                std::string("cannot ") + verb + " field '" + name->text + "' of a value of type " + tag_name(o.tag));
+  return fail(ip, "type_error",
+              "class '" + m_program.classes[o.as_instance()->class_id].name + "' has no field '" + name->text + "'");
 }
 
 RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) {
@@ -197,6 +200,52 @@ RunStatus Fiber::raise(ScriptError error) {
   RunStatus status = fail(top.ip, std::move(error.kind), std::move(error.message));
   m_error->code = std::move(error.code);
   return status;
+}
+
+// Slow paths of run(), out of line. run() keeps only trivially destructible
+// locals: a computed goto may not leave the scope of a std::string or a
+// BuiltinResult (clang rejects it; g++ accepts it and skips the destructor).
+// Building no strings in run() also leaves its handlers fewer live values,
+// so g++ spills less in the hot ones; stack_overflow() takes the saved ip so
+// that ip is not live across CALL's call to enter().
+RunStatus Fiber::fail(const uint8_t* ip, const char* kind, const char* message) {
+  return fail(ip, std::string(kind), std::string(message));
+}
+
+RunStatus Fiber::type_error(const uint8_t* ip, const char* what, Tag a, Tag b) {
+  return fail(ip, "type_error", std::string(what) + " cannot be applied to " + tag_name(a) + " and " + tag_name(b));
+}
+
+RunStatus Fiber::type_error(const uint8_t* ip, const char* message, Tag t) {
+  return fail(ip, "type_error", message + std::string(tag_name(t)));
+}
+
+RunStatus Fiber::index_error(const uint8_t* ip, int64_t index, size_t length) {
+  return fail(ip, "index_out_of_range",
+              "index " + std::to_string(index) + " out of range for array of length " + std::to_string(length));
+}
+
+RunStatus Fiber::key_error(const uint8_t* ip, const std::string& key) {
+  return fail(ip, "key_not_found", "key \"" + key + "\" not found in map");
+}
+
+RunStatus Fiber::stack_overflow() {
+  return fail(m_frames[m_frame_count - 1].ip, "stack_overflow",
+              "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
+}
+
+std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunContext& ctx) {
+  BuiltinResult r = call_builtin(id, m_stack + m_sp, argc, m_heap, ctx, m_program);
+  switch (r.kind) {
+  case BuiltinResult::Kind::Ok: m_stack[m_sp++] = r.out; return std::nullopt;
+  case BuiltinResult::Kind::Error:
+    return fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
+  case BuiltinResult::Kind::Suspend:
+    m_request_kind = r.request.kind;
+    m_request_arg = r.request.sleep_ms;
+    return RunStatus::Suspended;
+  }
+  return std::nullopt;
 }
 
 void Fiber::resume(Value v) {
@@ -240,13 +289,14 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #else
 #define DISPATCH() goto* dispatch[*ip++]
 #endif
-#define ERROR(kind, msg)        \
-  do {                          \
-    SAVE();                     \
-    return fail(ip, kind, msg); \
+// Error exits: save the registers, return a failure built out of line.
+#define FAIL(status) \
+  do {               \
+    SAVE();          \
+    return status;   \
   } while (0)
-#define TYPE_ERROR(what, a, b) \
-  ERROR("type_error", std::string(what) + " cannot be applied to " + tag_name(a.tag) + " and " + tag_name(b.tag))
+#define ERROR(kind, msg) FAIL(fail(ip, kind, msg))
+#define TYPE_ERROR(what, a, b) FAIL(type_error(ip, what, a.tag, b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
     if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
@@ -366,11 +416,11 @@ op_NEG: {
     DISPATCH();
   }
   if (a.tag == Tag::Float) { a.f = -a.f; DISPATCH(); }
-  ERROR("type_error", std::string("unary '-' cannot be applied to ") + tag_name(a.tag));
+  FAIL(type_error(ip, "unary '-' cannot be applied to ", a.tag));
 }
 op_NOT: {
   Value& a = sp[-1];
-  if (a.tag != Tag::Bool) ERROR("type_error", std::string("'!' cannot be applied to ") + tag_name(a.tag));
+  if (a.tag != Tag::Bool) FAIL(type_error(ip, "'!' cannot be applied to ", a.tag));
   a.b = !a.b;
   DISPATCH();
 }
@@ -406,7 +456,7 @@ op_SHR: {
 }
 op_BIT_NOT: {
   Value& a = sp[-1];
-  if (a.tag != Tag::Int) ERROR("type_error", std::string("'~' cannot be applied to ") + tag_name(a.tag));
+  if (a.tag != Tag::Int) FAIL(type_error(ip, "'~' cannot be applied to ", a.tag));
   a.i = ~a.i;
   DISPATCH();
 }
@@ -455,6 +505,10 @@ op_JUMP: {
     uint16_t off = READ_U16();                                                         \
     Value a = sp[-2], b = sp[-1];                                                      \
     sp -= 2;                                                                           \
+    if (a.tag == Tag::Int && b.tag == Tag::Int) { /* every counted loop */             \
+      if (!(a.i op b.i)) ip += off;                                                    \
+      DISPATCH();                                                                      \
+    }                                                                                  \
     bool r;                                                                            \
     TYPED_COMPARE(r, a, b, op);                                                        \
     if (!r) ip += off;                                                                 \
@@ -467,14 +521,14 @@ JUMP_UNLESS(JUMP_IF_NOT_GE, >=)
 op_JUMP_IF_FALSE: {
   uint16_t off = READ_U16();
   Value c = *--sp;
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("condition must be bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "condition must be bool, not ", c.tag));
   if (!c.b) ip += off;
   DISPATCH();
 }
 op_JUMP_IF_FALSE_OR_POP: {
   uint16_t off = READ_U16();
   Value c = sp[-1];
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'&&' needs bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "'&&' needs bool, not ", c.tag));
   if (!c.b) ip += off;
   else --sp;
   DISPATCH();
@@ -482,7 +536,7 @@ op_JUMP_IF_FALSE_OR_POP: {
 op_JUMP_IF_TRUE_OR_POP: {
   uint16_t off = READ_U16();
   Value c = sp[-1];
-  if (c.tag != Tag::Bool) ERROR("type_error", std::string("'||' needs bool, not ") + tag_name(c.tag));
+  if (c.tag != Tag::Bool) FAIL(type_error(ip, "'||' needs bool, not ", c.tag));
   if (c.b) ip += off;
   else --sp;
   DISPATCH();
@@ -496,9 +550,7 @@ op_CALL: {
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   SAVE();
-  if (!enter(fn, argc)) {
-    ERROR("stack_overflow", "maximum call depth (" + std::to_string(m_max_depth) + ") exceeded");
-  }
+  if (!enter(fn, argc)) return stack_overflow();
   RELOAD();
   DISPATCH();
 }
@@ -528,16 +580,10 @@ op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc;
-  BuiltinResult r = call_builtin(id, sp, argc, m_heap, ctx, m_program);
-  switch (r.kind) {
-  case BuiltinResult::Kind::Ok: *sp++ = r.out; MAYBE_COLLECT(); DISPATCH();
-  case BuiltinResult::Kind::Error: ERROR(std::move(r.error_kind), std::move(r.message));
-  case BuiltinResult::Kind::Suspend:
-    SAVE();
-    m_request_kind = r.request.kind;
-    m_request_arg = r.request.sleep_ms;
-    return RunStatus::Suspended;
-  }
+  SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
+  if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) return *stop;
+  sp = m_stack + m_sp;
+  MAYBE_COLLECT();
   DISPATCH();
 }
 op_ARRAY: {
@@ -574,14 +620,14 @@ op_INDEX_GET: {
   if (c.tag == Tag::Array && i.tag == Tag::Int) {
     auto& items = c.as_array()->items;
     if (i.i < 0 || uint64_t(i.i) >= items.size())
-      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+      FAIL(index_error(ip, i.i, items.size()));
     sp[-2] = items[size_t(i.i)];
     --sp;
     DISPATCH();
   }
   if (c.tag == Tag::Map && i.tag == Tag::String) {
     const Value* v = c.as_map()->find(i.as_string()->text);
-    if (!v) ERROR("key_not_found", "key \"" + i.as_string()->text + "\" not found in map");
+    if (!v) FAIL(key_error(ip, i.as_string()->text));
     sp[-2] = *v;
     --sp;
     DISPATCH();
@@ -593,7 +639,7 @@ op_INDEX_SET: {
   if (c.tag == Tag::Array && i.tag == Tag::Int) {
     auto& items = c.as_array()->items;
     if (i.i < 0 || uint64_t(i.i) >= items.size())
-      ERROR("index_out_of_range", "index " + std::to_string(i.i) + " out of range for array of length " + std::to_string(items.size()));
+      FAIL(index_error(ip, i.i, items.size()));
     items[size_t(i.i)] = v;
     sp -= 3;
     DISPATCH();
@@ -608,14 +654,14 @@ op_INDEX_SET: {
 op_FIELD_GET: {
   uint16_t f = READ_U16();
   Value o = sp[-1];
-  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field access on ") + tag_name(o.tag));
+  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field access on ", o.tag));
   sp[-1] = o.as_instance()->fields[f];
   DISPATCH();
 }
 op_FIELD_SET: {
   uint16_t f = READ_U16();
   Value o = sp[-2];
-  if (o.tag != Tag::Instance) ERROR("type_error", std::string("field assignment on ") + tag_name(o.tag));
+  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field assignment on ", o.tag));
   o.as_instance()->fields[f] = sp[-1];
   sp -= 2;
   DISPATCH();
@@ -624,7 +670,7 @@ op_FIELD_GET_NAMED: {
   Value o = sp[-1];
   const StringObj* name = constants[READ_U16()].as_string();
   Value* field = named_field(o, name);
-  if (!field) ERROR("type_error", named_field_error(o, name, "read"));
+  if (!field) FAIL(field_error(ip, o, name, "read"));
   sp[-1] = *field;
   DISPATCH();
 }
@@ -632,7 +678,7 @@ op_FIELD_SET_NAMED: {
   Value o = sp[-2];
   const StringObj* name = constants[READ_U16()].as_string();
   Value* field = named_field(o, name);
-  if (!field) ERROR("type_error", named_field_error(o, name, "assign"));
+  if (!field) FAIL(field_error(ip, o, name, "assign"));
   *field = sp[-1];
   sp -= 2;
   DISPATCH();
@@ -655,7 +701,7 @@ op_ITER_NEXT: {
     MAYBE_COLLECT();
     DISPATCH();
   } else {
-    ERROR("type_error", std::string("cannot iterate over ") + tag_name(seq.tag));
+    FAIL(type_error(ip, "cannot iterate over ", seq.tag));
   }
   base[idx_slot].i = idx + 1;
   DISPATCH();
@@ -683,6 +729,7 @@ op_INTERRUPTED: {
 #undef SAVE
 #undef RELOAD
 #undef DISPATCH
+#undef FAIL
 #undef ERROR
 #undef TYPE_ERROR
 #undef MAYBE_COLLECT

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -140,8 +141,25 @@ public:
 private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
   Value* named_field(Value o, const StringObj* name);
-  Value concat(Value a, Value b);
-  std::string named_field_error(Value o, const StringObj* name, const char* verb) const;
+  // "class 'P' has no field 'f'" (or not an instance), as a failure at `ip`.
+  [[gnu::noinline]] RunStatus field_error(const uint8_t* ip, Value o, const StringObj* name, const char* verb);
+  // Slow paths of run(), out of line (see interpreter.cpp). run() calls
+  // them after saving its registers (SAVE), except concat().
+  [[gnu::noinline]] RunStatus fail(const uint8_t* ip, const char* kind, const char* message);
+  // "<what> cannot be applied to <a> and <b>"
+  [[gnu::noinline]] RunStatus type_error(const uint8_t* ip, const char* what, Tag a, Tag b);
+  // "<message><t>"
+  [[gnu::noinline]] RunStatus type_error(const uint8_t* ip, const char* message, Tag t);
+  [[gnu::noinline]] RunStatus index_error(const uint8_t* ip, int64_t index, size_t length);
+  [[gnu::noinline]] RunStatus key_error(const uint8_t* ip, const std::string& key);
+  // Fails a CALL that would exceed m_max_depth.
+  [[gnu::noinline]] RunStatus stack_overflow();
+  // A new string: `a` followed by `b` (both strings).
+  [[gnu::noinline]] Value concat(Value a, Value b);
+  // Runs builtin `id` on the `argc` values just above m_sp. nullopt: its
+  // result was pushed, go on; otherwise run() returns this status (Failed or
+  // Suspended).
+  [[gnu::noinline]] std::optional<RunStatus> builtin(uint16_t id, size_t argc, const RunContext& ctx);
   bool enter(uint32_t function, size_t argc);
   // Makes room for `needed` stack slots, keeping the first m_sp.
   void grow(size_t needed) {
