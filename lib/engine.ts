@@ -38,9 +38,12 @@ import {
   type ScriptFrame,
   type StatusName,
 } from './errors';
+import { HostCall, hostEntries, isThenable, type HostFunction } from './host';
 import { LIMITS, native } from './native';
 import {
   DRAIN_SLICE,
+  EVENT_HOST_CALL,
+  EVENT_HOST_CANCEL,
   REP_FALSE,
   REP_NULL,
   REP_NUMBER,
@@ -70,6 +73,12 @@ export interface EngineOptions {
   callMemoryLimit?: number;
   /** Bytes all calls of the engine may hold together (same rules). Default 1 GiB; 0 = unlimited. */
   engineMemoryLimit?: number;
+  /**
+   * Functions scripts may call, by name: `{ lookup: { signature: '(id: int) -> User?', fn } }`
+   * (see lib/host.ts). Declared before the program compiles; a bad signature is a CompileError
+   * whose diagnostics name the file `<host function NAME>`. Default: none.
+   */
+  host?: Record<string, HostFunction>;
 }
 
 /** Options of {@link Engine.call}. */
@@ -153,12 +162,27 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #onBatch: NativeBatchCallback;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
+  // Host functions by index (the order of options.host), and the host calls
+  // in flight by operation id.
+  readonly #hostFns: ReadonlyArray<{ name: string; fn: HostFunction['fn'] }>;
+  readonly #hostCalls = new Map<number, HostCall>();
+  // The latest host error of each call slot that has one, for the cause of a
+  // 'host_error' failure.
+  readonly #hostErrors = new Map<number, unknown>();
+  // While a slice is being settled (host functions run then, and may close).
+  #inBatch = false;
 
   /** @internal Use {@link Engine.fromSource} or {@link Engine.fromFile}. */
   constructor(key: symbol, source: string, options: EngineOptions) {
     if (key !== kCreate) throw new TypeError('use Engine.fromSource() or Engine.fromFile()');
     const addon = native();
-    const program = addon.compile(source, options.fileName ?? '<source>');
+    const host = hostEntries(options.host);
+    this.#hostFns = host.map(([name, , fn]) => ({ name, fn }));
+    const program = addon.compile(
+      source,
+      options.fileName ?? '<source>',
+      host.map(([name, signature]) => [name, signature]),
+    );
     if (Array.isArray(program)) {
       throw new CompileError(program.map(([file, line, column, message]) => ({ file, line, column, message })));
     }
@@ -348,7 +372,14 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // From a host function (inside a slice): close once the slice is settled.
+    while (this.#inBatch) await new Promise((resolve) => setImmediate(resolve));
     this.#native.close();
+  }
+
+  /** Host-function calls waiting for their answer (0 when all have settled). */
+  get pendingHostCalls(): number {
+    return this.#native.pendingHostCalls();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -389,17 +420,30 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const stackTraceLimit = Error.stackTraceLimit;
     let stackless: boolean | undefined; // decided at the slice's first failure
     let next = 0;
+    this.#inBatch = true;
     try {
       for (let k = 0; k < count; k++) {
         const slot = meta[2 * k];
         const code = meta[2 * k + 1];
+        const kind = code >>> 24;
+        if (kind === EVENT_HOST_CALL) {
+          const args = values![next++] as unknown[];
+          const callId = values![next++] as CallId;
+          this.#hostCall(nums[k], code & 0xffff, slot, args, callId);
+          continue;
+        }
+        if (kind === EVENT_HOST_CANCEL) {
+          if (stackless === undefined) stackless = lowerStackTraceLimit();
+          this.#hostCancel(nums[k], (code >> 8) & 0xff);
+          continue;
+        }
         const status = code & 0xff;
         let id: number | bigint = 0;
         if (status !== STATUS_OK) {
           id = nums[k];
           if (Number.isNaN(id)) id = values![next++] as bigint;
         }
-        const rep = code >>> 16;
+        const rep = (code >>> 16) & 0xff;
         const payload =
           rep === REP_NUMBER ? nums[k] : rep === REP_NULL ? null : rep === REP_TRUE ? true : rep === REP_FALSE ? false : values![next++];
         const resolve = resolves[slot];
@@ -411,6 +455,11 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         signals[slot] = undefined;
         free.push(slot);
         if (entry !== undefined) releaseToken(entry);
+        let hostError: unknown;
+        if (this.#hostErrors.size > 0) {
+          hostError = this.#hostErrors.get(slot);
+          this.#hostErrors.delete(slot);
+        }
         if (status === STATUS_OK) {
           resolve(payload);
           continue;
@@ -418,7 +467,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         if (stackless === undefined) stackless = lowerStackTraceLimit();
         let error: unknown;
         try {
-          error = failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal);
+          error = failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal, hostError);
         } catch (thrown) {
           // Building the error failed (a RangeError at the stack's limit, a
           // patched global): the call still settles, with what was thrown.
@@ -427,7 +476,90 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         reject(error);
       }
     } finally {
+      this.#inBatch = false;
       if (stackless) restoreStackTraceLimit(stackTraceLimit);
+    }
+  }
+
+  // A script called host function `index` (operation `op`). `fn` runs now,
+  // inside the slice; its answer goes back as soon as it is known (at once
+  // for a plain value).
+  #hostCall(op: number, index: number, slot: number, args: unknown[], callId: CallId): void {
+    const host = this.#hostFns[index]!;
+    const call = new HostCall(callId, host.name, slot);
+    this.#hostCalls.set(op, call);
+    let result: unknown;
+    try {
+      result = host.fn(args, call);
+    } catch (error) {
+      this.#hostFailed(op, error);
+      return;
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => this.#hostAnswered(op, value),
+        (error) => this.#hostFailed(op, error),
+      );
+    } else {
+      this.#hostAnswered(op, result);
+    }
+  }
+
+  #hostAnswered(op: number, value: unknown): void {
+    const call = this.#hostCalls.get(op);
+    if (call === undefined) return; // cancelled, or the engine closed: dropped
+    this.#hostCalls.delete(op);
+    try {
+      this.#native.hostComplete(op, value);
+    } catch (error) {
+      // No script value for it (a function, a cycle, ...).
+      this.#hostErrors.set(call.slot, error);
+      const why = error instanceof Error ? error.message : String(error);
+      this.#native.hostFail(
+        op,
+        `host function '${call.functionName}' returned a value that cannot cross to a script: ${why}`,
+        'ERR_BRAKE_INVALID_ARGUMENT',
+      );
+    }
+  }
+
+  #hostFailed(op: number, error: unknown): void {
+    const call = this.#hostCalls.get(op);
+    if (call === undefined) return;
+    this.#hostCalls.delete(op);
+    this.#hostErrors.set(call.slot, error);
+    let message: string;
+    let code: unknown;
+    try {
+      message = error instanceof Error ? error.message : String(error);
+      code = (error as { code?: unknown } | null)?.code;
+    } catch {
+      message = 'the host function failed';
+    }
+    this.#native.hostFail(op, message, typeof code === 'string' ? code : undefined);
+  }
+
+  // The call stopped waiting for operation `op`: its signal aborts with the
+  // call's cancellation reason (what the call itself rejects with, or its
+  // AbortSignal's reason).
+  #hostCancel(op: number, originCode: number): void {
+    const call = this.#hostCalls.get(op);
+    if (call === undefined) return;
+    this.#hostCalls.delete(op);
+    const signal = this.#signals[call.slot]?.signal;
+    const origin = ORIGINS[originCode] ?? 'cancel';
+    let reason: unknown;
+    if (origin === 'signal' && signal !== undefined) reason = signal.reason;
+    else if (origin === 'timeout') reason = new TimeoutError(undefined, { callId: call.callId, origin });
+    else reason = new CancelledError(undefined, { callId: call.callId, origin });
+    try {
+      call.abort(reason);
+    } catch (error) {
+      // An abort listener of the host's threw: report it like Node would,
+      // without stranding the rest of the slice.
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   }
 }
@@ -460,6 +592,7 @@ function failure(
   originCode: number,
   f: NativeFailure | null,
   signal: AbortSignal | undefined,
+  hostError: unknown,
 ): Error {
   if (status === STATUS_CANCELLED || status === STATUS_TIMEOUT) {
     const origin = status === STATUS_TIMEOUT ? 'timeout' : (ORIGINS[originCode] ?? 'cancel');
@@ -472,7 +605,11 @@ function failure(
   if (status === STATUS_SCRIPT) {
     const frames: ScriptFrame[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) frames.push({ function: flat[i] as string, line: flat[i + 1] as number });
-    return new ScriptError(message, kind, frames, id);
+    const error = new ScriptError(message, kind, frames, id, f![3]);
+    if (kind === 'host_error' && hostError !== undefined) {
+      Object.defineProperty(error, 'cause', { value: hostError, writable: true, configurable: true });
+    }
+    return error;
   }
   if (status === STATUS_HTTP) return new HttpError(message, { callId: id });
   if (status === STATUS_LLM) return new LlmError(message, [], id);

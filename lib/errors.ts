@@ -204,18 +204,22 @@ export class ScriptError extends BrakeError {
   static override readonly brand: symbol = Symbol.for('brake.error.ScriptError');
   /**
    * "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow",
-   * "type_error", "assertion", "value_too_deep", "out_of_memory", "thrown", or "value_too_large" (the
-   * result holds a string longer than V8's limit of 2^29-24 characters).
+   * "type_error", "assertion", "value_too_deep", "out_of_memory", "host_error" (a host function threw
+   * or rejected), "internal", or "value_too_large" (the result holds a string longer than V8's limit
+   * of 2^29-24 characters).
    */
   readonly kind: string;
   /** The script stack at the failure, innermost first. */
   readonly frames: ScriptFrame[];
   readonly callId: CallId | undefined;
-  constructor(message: string, kind = '', frames: ScriptFrame[] = [], callId?: CallId) {
+  /** kind 'host_error': the host error's own `code` (a string), when it had one. */
+  readonly hostCode: string | undefined;
+  constructor(message: string, kind = '', frames: ScriptFrame[] = [], callId?: CallId, hostCode?: string) {
     super(message, 'ERR_BRAKE_SCRIPT_ERROR');
     this.kind = kind;
     this.frames = frames;
     this.callId = callId;
+    this.hostCode = hostCode;
   }
 }
 ScriptError.prototype.name = 'ScriptError';

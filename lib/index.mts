@@ -28,6 +28,8 @@ export type {
   FunctionMap,
   CallArgs,
   CallResult,
+  HostFunction,
+  HostContext,
   BrakeErrorCode,
   CallId,
   CancelOrigin,

@@ -6,12 +6,20 @@
 
 export type NativeCallId = number | bigint;
 
-/** Payload of a failed call (other than a cancellation): [message, errorKind, frames], frames a flat [function, line, ...]. */
-export type NativeFailure = [message: string, errorKind: string, frames: Array<string | number>];
+/**
+ * Payload of a failed call (other than a cancellation): [message, errorKind,
+ * frames, hostCode?], frames a flat [function, line, ...]; hostCode: the code a
+ * failing host function gave.
+ */
+export type NativeFailure = [message: string, errorKind: string, frames: Array<string | number>, hostCode?: string];
 
-/** Completions per slice: the size of the typed arrays handed to the addon. */
+/** Events per slice: the size of the typed arrays handed to the addon. */
 export const DRAIN_SLICE = 2048;
-/** Where completion k's payload is (meta[2k+1] >>> 16). */
+/** What event k is (meta[2k+1] >>> 24). */
+export const EVENT_COMPLETION = 0;
+export const EVENT_HOST_CALL = 1;
+export const EVENT_HOST_CANCEL = 2;
+/** Where completion k's payload is ((meta[2k+1] >>> 16) & 0xff). */
 export const REP_VALUE = 0; // values[next++] (a NativeFailure for failures)
 export const REP_NUMBER = 1; // nums[k]
 export const REP_TRUE = 2;
@@ -19,14 +27,22 @@ export const REP_FALSE = 3;
 export const REP_NULL = 4; // also: no payload (cancellations)
 
 /**
- * Receives one slice of `count` completions, written by the addon into the
- * typed arrays given to the Engine constructor: meta[2k] = the call's slot
- * (as passed to start), meta[2k+1] = status | origin << 8 | rep << 16
- * (origin: the brake_origin number, 0 none, 1 cancel, 2 token, 3 timeout,
- * 4 close, 5 parent). `values` holds, in order, the payloads with rep
- * REP_VALUE (undefined when none). For a failure (status != 0), nums[k] is
- * the call id, or NaN when the id is above 2^53-1: then the id (a bigint)
- * comes in `values` before the failure's payload. `more` is true when completions remain
+ * Receives one slice of `count` events (native/addon/slice.h), written by the
+ * addon into the typed arrays given to the Engine constructor, in the order
+ * the engine produced them (a call's host calls and cancels before its
+ * completion). meta[2k] = the call's slot (as passed to start; -1 for a host
+ * cancel), meta[2k+1] = kind << 24 | ..., by kind:
+ *  - EVENT_COMPLETION: status | origin << 8 | rep << 16 (origin: the
+ *    brake_origin number, 0 none, 1 cancel, 2 token, 3 timeout, 4 close,
+ *    5 parent). For a failure (status != 0), nums[k] is the call id, or NaN
+ *    when the id is above 2^53-1: then the id (a bigint) comes in `values`
+ *    before the failure's payload.
+ *  - EVENT_HOST_CALL: the host function's index (low 16 bits); nums[k] =
+ *    the operation id; `values` gets its arguments (an array), then the
+ *    call id.
+ *  - EVENT_HOST_CANCEL: origin << 8; nums[k] = the operation id.
+ * `values` holds, in order, the payloads with rep REP_VALUE and the host
+ * calls' values (undefined when none). `more` is true when events remain
  * queued (floods come in slices): call `drain()` on a later turn.
  */
 export type NativeBatchCallback = (count: number, values: unknown[] | undefined, more: boolean) => void;
@@ -76,8 +92,18 @@ export interface NativeEngine {
   close(): void;
   /** brake_engine_live_calls (0 after close). */
   liveCalls(): number;
-  /** Delivers the next slice of queued completions through onBatch. */
+  /** Delivers the next slice of queued events through onBatch. */
   drain(): void;
+  /**
+   * brake_host_complete: true when operation `op` was pending. Throws
+   * InvalidArgumentError (the operation stays pending) when `value` cannot
+   * cross to a script.
+   */
+  hostComplete(op: number, value: unknown): boolean;
+  /** brake_host_fail: true when operation `op` was pending. */
+  hostFail(op: number, message: string, code: string | undefined): boolean;
+  /** brake_engine_pending_host_calls (0 after close). */
+  pendingHostCalls(): number;
 }
 
 /** A compiled program without diagnostics (brake_program), freed when collected. */
@@ -119,7 +145,11 @@ export interface NativeModule {
     isProxy: (value: unknown) => boolean,
   ): void;
   /** Compiles `source`: the program, or every diagnostic when it does not compile. */
-  compile(source: string, fileName: string): NativeProgram | NativeDiagnostic[];
+  compile(
+    source: string,
+    fileName: string,
+    host?: Array<[name: string, signature: string]>,
+  ): NativeProgram | NativeDiagnostic[];
   Engine: NativeEngineConstructor;
   Token: new () => NativeToken;
 }

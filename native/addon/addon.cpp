@@ -1,6 +1,7 @@
 // Module entry: per-environment instance data, the error table handed over by
 // lib/, compile(), and the Program and Token wrapper classes.
 #include "addon.h"
+#include "channel.h"
 
 namespace brake_addon {
 
@@ -196,17 +197,38 @@ Napi::Value setup(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// compile(source, fileName): a Program, or [[file, line, column, message], ...].
+// compile(source, fileName, host?: [name, signature][]): a Program, or
+// [[file, line, column, message], ...].
 Napi::Value compile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-    throw_type_error(env, "compile(source: string, fileName: string)");
+  bool host_ok = info.Length() < 3 || info[2].IsUndefined() || info[2].IsArray();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString() || !host_ok) {
+    throw_type_error(env, "compile(source: string, fileName: string, host?: [name, signature][])");
     return env.Undefined();
   }
   std::string source = info[0].As<Napi::String>().Utf8Value();
   std::string file = info[1].As<Napi::String>().Utf8Value();
+  std::vector<std::string> strings;  // names and signatures, kept for the compile
+  if (info.Length() >= 3 && info[2].IsArray()) {
+    Napi::Array host = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < host.Length(); i++) {
+      Napi::Value pair = host.Get(i);
+      if (!pair.IsArray() || !pair.As<Napi::Array>().Get(0u).IsString() || !pair.As<Napi::Array>().Get(1u).IsString()) {
+        throw_type_error(env, "compile: host must be an array of [name: string, signature: string]");
+        return env.Undefined();
+      }
+      strings.push_back(pair.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value());
+      strings.push_back(pair.As<Napi::Array>().Get(1u).As<Napi::String>().Utf8Value());
+    }
+  }
+  std::vector<brake_host_decl> decls;
+  for (size_t i = 0; i + 1 < strings.size(); i += 2) decls.push_back({strings[i].c_str(), strings[i + 1].c_str()});
+  brake_compile_options co;
+  brake_compile_options_init(&co);
+  co.host_functions = decls.data();
+  co.host_function_count = decls.size();
   brake_program* program = nullptr;
-  int rc = brake_program_compile(source.data(), source.size(), file.c_str(), &program);
+  int rc = brake_program_compile_with(source.data(), source.size(), file.c_str(), &co, &program);
   if (rc != BRAKE_OK && rc != BRAKE_COMPILE_ERROR) {
     brake_program_free(program);
     throw_last_error(env, rc);

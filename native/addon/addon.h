@@ -72,38 +72,6 @@ bool js_to_call_id(napi_env env, napi_value v, brake_call_id* out);
 // Module initialisation (once per environment).
 Napi::Object init(Napi::Env env, Napi::Object exports);
 
-// ---- delivery of completions finished in place (engine_wrap.cpp)
-
-struct Channel;
-
-// A cancel made on the JS thread (brake_cancel, brake_token_cancel) may
-// finish sleeping calls of an idle worker right there (the stand-in rule in
-// native/src/runtime/worker.h). While an InlineDelivery is open on this
-// thread, an engine notified of such completions is recorded instead of
-// signalled through its thread-safe function (no eventfd write, no extra
-// event-loop turn); deliver() then drains each recorded engine, so the
-// promises settle before the cancel returns to JS (inside abort() or
-// engine.cancel()). Whatever cannot be drained at that moment (an engine
-// already delivering), and everything recorded when deliver() is never
-// reached, is signalled as usual: nothing recorded is ever dropped.
-class InlineDelivery {
- public:
-  InlineDelivery();
-  ~InlineDelivery();
-  InlineDelivery(const InlineDelivery&) = delete;
-  InlineDelivery& operator=(const InlineDelivery&) = delete;
-
-  // Drains the recorded engines (once; the destructor, with no env, only
-  // signals them).
-  void deliver(napi_env env);
-  // Called by notify() on this thread; false when no delivery is open here.
-  static bool record(Channel* c);
-
- private:
-  InlineDelivery* m_outer;
-  std::vector<Channel*> m_channels;  // each holds a reference
-};
-
 // ---- wrapper classes
 
 Napi::Function define_program_class(Napi::Env env);

@@ -1,161 +1,16 @@
-// The Engine wrapper: one brake_engine, one completion channel.
-//
-// Completion delivery. The engine is created with brake_engine_options.notify.
-// A worker calls notify() when the engine's completion queue goes from empty
-// to non-empty (coalesced); notify() makes one call on the engine's single
-// thread-safe function; its JS-thread callback runs brake_engine_drain_max,
-// whose completion callback (on_complete) writes each result into two typed
-// arrays lib handed over at construction, and then calls lib's onBatch once
-// for the whole slice. Nothing per call but the converted arguments and
-// result: no per-call thread-safe function, async work or persistent
-// reference, and for results that are numbers, booleans or null (and for
-// cancellations) not even a JS value: only stores into the typed arrays.
-// Calls that a cancel on the JS thread finished in place notify on that
-// thread; InlineDelivery (addon.h) drains them before the cancel returns.
-//
-// The slice layout (the contract with lib/engine.ts, see native-types.ts):
-// for completion k, meta[2k] = lib's slot for the call (the call's
-// user_data), meta[2k+1] = status | origin << 8 | rep << 16, where rep says
-// where the payload is: kRepValue = the next element of the `values` array,
-// kRepNumber = nums[k], kRepTrue/kRepFalse/kRepNull = that constant. A
-// failure's nums[k] is its call id (NaN: the id is a bigint in `values`,
-// before the payload).
-//
-// Liveness. While live calls > 0 (counted on the JS thread: +1 per admitted
-// start, -1 per drained completion) the thread-safe function is ref'd (keeps
-// the event loop alive) and onBatch is held strongly (it closes over lib's
-// Engine, which holds this object, so nothing with a pending promise can be
-// collected). When idle, both are weak: an idle engine never delays exit and
-// is collected (and its threads joined) when unreachable.
-//
-// Teardown. An env cleanup hook (registered after the thread-safe function,
-// so it runs before Node tears that down) frees the engine: brake_engine_free
-// cancels live calls, joins the workers and drains; on_complete sees
-// m_tearing_down and touches no JS. Channel outlives both the engine and the
-// thread-safe function (refcount), so a late notify never reaches freed memory.
-//
-// Invariants: m_engine, m_live, the slice state and the Channel's refs are JS-thread
-// only. Channel::tsfn is read by workers under Channel::mu and cleared under
-// it when Node finalizes the thread-safe function.
+#include "engine_wrap.h"
+
 #include <cmath>
 #include <mutex>
 #include <new>
-#include <string_view>
-
-#include "addon.h"
 
 namespace brake_addon {
+
 namespace {
 
-class EngineWrap;
-
-// Where a completion's payload is (meta[2k+1] >> 16).
-enum Rep : int32_t { kRepValue = 0, kRepNumber = 1, kRepTrue = 2, kRepFalse = 3, kRepNull = 4 };
-
-// The wrap whose engine is being drained on this thread: completions carry
-// lib's slot as their user_data, so on_complete finds its wrap here.
+// The wrap whose engine is being drained on this thread: events carry lib's
+// slot (or nothing) as their user_data, so the callbacks find their wrap here.
 thread_local EngineWrap* t_draining = nullptr;
-
-}  // namespace
-
-struct Channel {
-  std::mutex mu;
-  napi_threadsafe_function tsfn = nullptr;  // nullptr once Node finalized it
-  EngineWrap* wrap = nullptr;               // nullptr once the engine is freed
-  int refs = 2;                             // engine side + thread-safe function side
-};
-
-namespace {
-
-// JS thread only (refs counts owners that all live on it).
-void release_channel(Channel* c) {
-  if (--c->refs == 0) delete c;
-}
-
-void signal_channel(Channel* c) {
-  std::lock_guard<std::mutex> lock(c->mu);
-  if (c->tsfn) napi_call_threadsafe_function(c->tsfn, nullptr, napi_tsfn_nonblocking);
-}
-
-// A worker thread, or the JS thread finishing calls in place during a
-// cancel; no engine lock held.
-void notify(void* arg) {
-  Channel* c = static_cast<Channel*>(arg);
-  if (!InlineDelivery::record(c)) signal_channel(c);
-}
-
-void tsfn_finalize(napi_env, void* finalize_data, void*) {
-  Channel* c = static_cast<Channel*>(finalize_data);
-  {
-    std::lock_guard<std::mutex> lock(c->mu);
-    c->tsfn = nullptr;
-  }
-  release_channel(c);
-}
-
-class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
- public:
-  explicit EngineWrap(const Napi::CallbackInfo& info);
-  ~EngineWrap() override;
-
-  static void call_js(napi_env env, napi_value, void* context, void*);
-  static void on_complete(void* user_data, const brake_result* result);
-  static void env_cleanup(void* arg);
-
-  // Delivers a slice (every slice when `all`: close); false when this
-  // engine cannot now (freed, or already delivering).
-  bool drain(napi_env env, bool all);
-  static napi_value start(napi_env env, napi_callback_info info);
-  void start_call(napi_env env, napi_value* argv, size_t argc);
-  Napi::Value cancel(const Napi::CallbackInfo& info);
-  Napi::Value close(const Napi::CallbackInfo& info);
-  Napi::Value live_calls(const Napi::CallbackInfo& info);
-  Napi::Value drain_more(const Napi::CallbackInfo& info);
-
- private:
-  static constexpr size_t kDrainSlice = 2048;
-  bool drain_slice(napi_env env, bool all);
-  void add_live();
-  void release_engine();
-  void put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
-                   const char* message, bool with_frames);
-  void put(int32_t slot, int32_t code) {
-    m_meta[2 * m_count] = slot;
-    m_meta[2 * m_count + 1] = code;
-    m_count++;
-  }
-
-  napi_env m_env = nullptr;
-  AddonData* m_data = nullptr;
-  brake_engine* m_engine = nullptr;
-  Channel* m_channel = nullptr;
-  Napi::FunctionReference m_on_batch;  // weak while idle, strong while live > 0
-  size_t m_live = 0;
-  bool m_hook = false;
-  bool m_held = false;  // tsfn ref'd and onBatch strong (live calls > 0)
-  bool m_draining = false;
-  bool m_tearing_down = false;
-  std::vector<std::string> m_functions;  // the program's function names, by index
-  // The slice being drained (valid only inside drain_slice): lib's typed
-  // arrays (held by m_arrays) and the payloads that need a JS value.
-  int32_t* m_meta = nullptr;  // 2 * kDrainSlice
-  double* m_nums = nullptr;   // kDrainSlice
-  size_t m_count = 0;
-  Napi::Reference<Napi::Array> m_arrays;
-  std::vector<napi_value> m_values;
-};
-
-// Reads the data pointer of typed array `v` of `type` holding at least `n` elements.
-template <typename T>
-T* typed_data(napi_env env, napi_value v, napi_typedarray_type type, size_t n) {
-  bool ok = false;
-  if (napi_is_typedarray(env, v, &ok) != napi_ok || !ok) return nullptr;
-  napi_typedarray_type t;
-  size_t length = 0;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, v, &t, &length, &data, nullptr, nullptr) != napi_ok) return nullptr;
-  return t == type && length >= n ? static_cast<T*>(data) : nullptr;
-}
 
 // Reads an optional integer option in [0, max] into *out; throws
 // InvalidArgumentError (`words` + max) and returns false otherwise.
@@ -184,6 +39,17 @@ bool read_bytes_option(napi_env env, Napi::Value v, uint64_t* out, const char* n
   return true;
 }
 
+
+// An operation id from JS (a positive safe integer); 0 when it is not one.
+brake_op_id read_op_id(Napi::Value v) {
+  if (!v.IsNumber()) return 0;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 1 && d <= static_cast<double>(kMaxSafeInteger)) || std::trunc(d) != d) return 0;
+  return static_cast<brake_op_id>(d);
+}
+
+}  // namespace
+
 // new Engine(program, { workerThreads, maxCallDepth, callMemoryLimit, engineMemoryLimit }, onBatch,
 //            meta: Int32Array, nums: Float64Array)
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
@@ -191,18 +57,15 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   m_env = env;
   m_data = addon_data(env);
   const brake_program* program = info.Length() > 0 ? unwrap_program(env, info[0]) : nullptr;
-  if (info.Length() >= 5) {
-    m_meta = typed_data<int32_t>(env, info[3], napi_int32_array, 2 * kDrainSlice);
-    m_nums = typed_data<double>(env, info[4], napi_float64_array, kDrainSlice);
-  }
-  if (!program || !info[1].IsObject() || !info[2].IsFunction() || !m_meta || !m_nums) {
+  bool arrays = info.Length() >= 5 && m_slice.attach(env, info[3], info[4]);
+  if (!program || !info[1].IsObject() || !info[2].IsFunction() || !arrays) {
     throw_type_error(env, "Engine(program, options, onBatch, meta: Int32Array, nums: Float64Array) (arrays of a slice)");
     return;
   }
-  Napi::Array arrays = Napi::Array::New(env, 2);
-  arrays.Set(0u, info[3]);
-  arrays.Set(1u, info[4]);
-  m_arrays = Napi::Persistent(arrays);
+  Napi::Array kept = Napi::Array::New(env, 2);
+  kept.Set(0u, info[3]);
+  kept.Set(1u, info[4]);
+  m_arrays = Napi::Persistent(kept);
   Napi::Object opts = info[1].As<Napi::Object>();
   brake_engine_options o;
   brake_engine_options_init(&o);
@@ -215,19 +78,28 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
       !read_bytes_option(env, opts.Get("engineMemoryLimit"), &o.engine_memory_limit, "engineMemoryLimit"))
     return;
 
+  // Every host function the program declares goes to lib, by index.
+  std::vector<brake_host_binding> bindings;
+  for (size_t i = 0, n = brake_program_host_function_count(program); i < n; i++) {
+    m_host_functions.emplace_back(brake_program_host_function_name(program, i));
+    bindings.push_back(brake_host_binding{m_host_functions.back().c_str(), on_host_call, on_host_cancel, nullptr});
+  }
+  o.host_functions = bindings.data();
+  o.host_function_count = bindings.size();
+
   m_channel = new Channel();
   napi_value name;
-  napi_create_string_utf8(env, "brake.completions", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, m_channel, tsfn_finalize, m_channel,
+  napi_create_string_utf8(env, "brake.events", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, m_channel, channel_finalize, m_channel,
                                       call_js, &m_channel->tsfn) != napi_ok) {
     delete m_channel;
     m_channel = nullptr;
-    throw_status(env, BRAKE_INTERNAL, "cannot create the completion channel");
+    throw_status(env, BRAKE_INTERNAL, "cannot create the event channel");
     return;
   }
   napi_unref_threadsafe_function(env, m_channel->tsfn);
   m_channel->wrap = this;
-  o.notify = notify;
+  o.notify = channel_notify;
   o.notify_data = m_channel;
 
   int rc = brake_engine_create(program, &o, &m_engine);
@@ -240,8 +112,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   }
   m_on_batch = Napi::Weak(info[2].As<Napi::Function>());
   for (size_t i = 0, n = brake_program_function_count(program); i < n; i++) {
-    const char* name = brake_program_function_name(program, i);
-    m_functions.emplace_back(name ? name : "");
+    const char* fn = brake_program_function_name(program, i);
+    m_functions.emplace_back(fn ? fn : "");
   }
   napi_value start_fn;
   napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, this, &start_fn);
@@ -264,7 +136,7 @@ EngineWrap::~EngineWrap() {
 // then lets go of the channel and the thread-safe function.
 void EngineWrap::release_engine() {
   if (m_engine) {
-    // Its remaining completions go nowhere (on_complete ignores them).
+    // Its remaining events go nowhere (the callbacks find no wrap).
     EngineWrap* outer = t_draining;
     t_draining = nullptr;
     brake_engine_free(m_engine);
@@ -298,7 +170,7 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
   c->wrap->drain(env, false);
 }
 
-// Delivers at most kDrainSlice completions per JS turn; when more remain,
+// Delivers at most Slice::kCapacity events per JS turn; when more remain,
 // onBatch is told so and lib schedules the next slice with setImmediate, so
 // a flood (100k calls cancelled by one abort) never stalls the event loop for
 // longer than one slice. `all` (close) delivers every slice before returning.
@@ -319,24 +191,17 @@ bool EngineWrap::drain(napi_env env, bool all) {
   return true;
 }
 
-// One slice; returns whether completions remain queued.
+// One slice; returns whether events remain queued.
 bool EngineWrap::drain_slice(napi_env env, bool all) {
   m_draining = true;
-  m_count = 0;
-  m_values.clear();
+  m_slice.reset();
   int more = 0;
   EngineWrap* outer = t_draining;
   t_draining = this;
-  brake_engine_drain_max(m_engine, kDrainSlice, &more);
+  brake_engine_drain_max(m_engine, Slice::kCapacity, &more);
   t_draining = outer;
-  m_draining = false;
-  size_t n = m_count;
-  napi_value values = nullptr;
-  if (!m_values.empty()) {
-    napi_create_array_with_length(env, m_values.size(), &values);
-    for (size_t i = 0; i < m_values.size(); i++) napi_set_element(env, values, static_cast<uint32_t>(i), m_values[i]);
-  }
-  m_values.clear();
+  size_t n = m_slice.count();
+  napi_value values = m_slice.values(env);
   napi_value cb = nullptr;
   if (!m_on_batch.IsEmpty()) {
     Napi::Function f = m_on_batch.Value();
@@ -358,6 +223,8 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
     napi_get_undefined(env, &undefined);
     napi_call_function(env, undefined, cb, 3, args, nullptr);
   }
+  // Only now: lib reads the slice until onBatch returns.
+  m_draining = false;
   return more != 0;
 }
 
@@ -366,115 +233,30 @@ Napi::Value EngineWrap::drain_more(const Napi::CallbackInfo& info) {
   return Napi::Value();
 }
 
-// Runs inside brake_engine_drain_max (or brake_engine_free), on the JS thread.
+EngineWrap* EngineWrap::delivering() {
+  EngineWrap* w = t_draining;
+  return w && !w->m_tearing_down && w->m_draining ? w : nullptr;
+}
+
+// The event callbacks run inside brake_engine_drain_max (or
+// brake_engine_free), on the JS thread.
 void EngineWrap::on_complete(void* user_data, const brake_result* r) {
   EngineWrap* w = t_draining;
   if (!w) return;  // freed while tearing down: nobody to tell
   if (w->m_live > 0) w->m_live--;
-  if (w->m_tearing_down || !w->m_draining) return;
-  napi_env env = w->m_env;
-  int32_t slot = static_cast<int32_t>(reinterpret_cast<uintptr_t>(user_data));
-  int32_t status = brake_result_status(r);
-  if (status == BRAKE_OK) {
-    const brake_value* v = brake_result_value(r);
-    switch (brake_value_kind(v)) {
-      case BRAKE_KIND_NULL: w->put(slot, status | kRepNull << 16); return;
-      case BRAKE_KIND_BOOL: w->put(slot, status | (brake_value_get_bool(v) ? kRepTrue : kRepFalse) << 16); return;
-      case BRAKE_KIND_FLOAT:
-        w->m_nums[w->m_count] = brake_value_get_float(v);
-        w->put(slot, status | kRepNumber << 16);
-        return;
-      case BRAKE_KIND_INT: {
-        int64_t i = brake_value_get_int(v);
-        if (i >= -kMaxSafeInteger && i <= kMaxSafeInteger) {
-          w->m_nums[w->m_count] = static_cast<double>(i);
-          w->put(slot, status | kRepNumber << 16);
-          return;
-        }
-        break;  // a bigint
-      }
-      default: break;
-    }
-    std::string too_large;
-    napi_value js = value_to_js(env, w->m_data, v, &too_large);
-    if (!js) {
-      // No JS value for the result: the call fails instead of resolving
-      // with a silently wrong value.
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      napi_value ignored;
-      if (pending) napi_get_and_clear_last_exception(env, &ignored);
-      if (too_large.empty())
-        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "internal", "the result could not be converted to a JS value",
-                       false);
-      else
-        w->put_failure(env, slot, r, BRAKE_SCRIPT_ERROR, "value_too_large", too_large.c_str(), false);
-      return;
-    }
-    w->m_values.push_back(js);
-    w->put(slot, status | kRepValue << 16);
-    return;
-  }
-  w->put_failure(env, slot, r, status, brake_result_error_kind(r), brake_result_message(r), true);
+  if (delivering()) w->m_slice.completion(w->m_env, w->m_data, user_data, r);
 }
 
-// Failure messages are for people: a longer one (a script that panics with
-// a huge string) is cut at a character boundary, which also keeps it far
-// below V8's string limit.
-constexpr size_t kMaxMessageBytes = size_t(1) << 20;
-
-napi_value message_to_js(napi_env env, const char* message) {
-  std::string_view m(message ? message : "");
-  std::string cut;
-  if (m.size() > kMaxMessageBytes) {
-    size_t end = kMaxMessageBytes;
-    while (end > 0 && (static_cast<unsigned char>(m[end]) & 0xC0) == 0x80) end--;
-    cut.assign(m.substr(0, end));
-    cut += "... (cut; " + std::to_string(m.size()) + " bytes in all)";
-    m = cut;
-  }
-  napi_value out = nullptr;
-  napi_create_string_utf8(env, m.data(), m.size(), &out);
-  return out;
+void EngineWrap::on_host_call(void*, const brake_host_call* call) {
+  EngineWrap* w = delivering();
+  if (!w) return;  // tearing down: the engine cancels the call anyway
+  std::string why;
+  if (!w->m_slice.host_call(w->m_env, w->m_data, call, &why))
+    brake_host_fail(w->m_engine, brake_host_call_op(call), why.c_str(), "ERR_BRAKE_VALUE_TOO_LARGE");
 }
 
-// Failures carry the call id (for the error's callId): nums[k] when it is
-// a safe integer, else NaN there and a bigint in `values` before the
-// payload. `with_frames`: the script stack of `r` (a failure of the call
-// itself, not of converting its value).
-void EngineWrap::put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
-                             const char* message, bool with_frames) {
-  brake_call_id id = brake_result_call_id(r);
-  if (id <= static_cast<brake_call_id>(kMaxSafeInteger)) {
-    m_nums[m_count] = static_cast<double>(id);
-  } else {
-    m_nums[m_count] = std::nan("");
-    m_values.push_back(call_id_to_js(env, id));
-  }
-  int32_t origin = static_cast<int32_t>(brake_result_origin(r));
-  if (status == BRAKE_CANCELLED || status == BRAKE_TIMEOUT) {
-    // The common failure: just the origin (lib supplies the message).
-    put(slot, status | origin << 8 | kRepNull << 16);
-    return;
-  }
-  napi_value failure, item;
-  napi_create_array_with_length(env, 3, &failure);
-  napi_set_element(env, failure, 0, message_to_js(env, message));
-  napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
-  napi_set_element(env, failure, 1, item);
-  size_t nf = with_frames ? brake_result_frame_count(r) : 0;
-  napi_value frames;
-  napi_create_array_with_length(env, nf * 2, &frames);
-  for (size_t i = 0; i < nf; i++) {
-    const char* fn = brake_result_frame_function(r, i);
-    napi_create_string_utf8(env, fn ? fn : "", NAPI_AUTO_LENGTH, &item);
-    napi_set_element(env, frames, static_cast<uint32_t>(2 * i), item);
-    napi_create_uint32(env, brake_result_frame_line(r, i), &item);
-    napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
-  }
-  napi_set_element(env, failure, 2, frames);
-  m_values.push_back(failure);
-  put(slot, status | origin << 8 | kRepValue << 16);
+void EngineWrap::on_host_cancel(void*, brake_op_id op, brake_origin origin) {
+  if (EngineWrap* w = delivering()) w->m_slice.host_cancel(op, origin);
 }
 
 void EngineWrap::add_live() {
@@ -595,13 +377,14 @@ Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
-// Cancels live calls, joins the workers, delivers the remaining completions
-// (origin close) through onBatch, then frees the engine. Idempotent.
+// Cancels live calls, joins the workers, delivers the remaining events
+// (completions with origin close, host cancels) through onBatch, then frees
+// the engine. Idempotent.
 Napi::Value EngineWrap::close(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   if (!m_engine) return Napi::Value();
   if (m_draining) {
-    throw_status(env, BRAKE_MISUSE, "close() cannot be called while completions are being delivered");
+    throw_status(env, BRAKE_MISUSE, "close() cannot be called while events are being delivered");
     return Napi::Value();
   }
   int rc = brake_engine_close(m_engine);
@@ -620,38 +403,49 @@ Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_calls(m_engine)) : 0.0);
 }
 
-thread_local InlineDelivery* t_delivery = nullptr;
-
-}  // namespace
-
-InlineDelivery::InlineDelivery() : m_outer(t_delivery) { t_delivery = this; }
-
-InlineDelivery::~InlineDelivery() { deliver(nullptr); }
-
-bool InlineDelivery::record(Channel* c) {
-  InlineDelivery* d = t_delivery;
-  if (!d) return false;
-  for (Channel* seen : d->m_channels)
-    if (seen == c) return true;
-  try {
-    d->m_channels.push_back(c);
-  } catch (const std::bad_alloc&) {
-    return false;  // signalled instead
-  }
-  c->refs++;
-  return true;
+Napi::Value EngineWrap::pending_host_calls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(),
+                           m_engine ? static_cast<double>(brake_engine_pending_host_calls(m_engine)) : 0.0);
 }
 
-// Closes the delivery (once) and drains each recorded engine; with no env
-// (or an engine that cannot drain now) it signals the channel instead.
-void InlineDelivery::deliver(napi_env env) {
-  if (t_delivery != this) return;  // delivered already
-  t_delivery = m_outer;
-  for (Channel* c : m_channels) {
-    if (!env || !c->wrap || !c->wrap->drain(env, false)) signal_channel(c);
-    release_channel(c);
+// hostComplete(op, value): true when the operation was pending (the script
+// goes on), false when it was not (answered, cancelled, or the engine is
+// closed). A value that cannot cross throws InvalidArgumentError and leaves
+// the operation pending (lib then fails it with its own words).
+Napi::Value EngineWrap::host_complete(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  brake_op_id op = info.Length() >= 2 ? read_op_id(info[0]) : 0;
+  if (!op) {
+    throw_type_error(env, "hostComplete(op: number, value)");
+    return Napi::Value();
   }
-  m_channels.clear();
+  if (!m_engine) return Napi::Boolean::New(env, false);
+  std::string error;
+  napi_value cause = nullptr;
+  brake_value* v = js_to_value(env, m_data, info[1], &error, &cause);
+  if (!v) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT, error, cause);
+    return Napi::Value();
+  }
+  // A getter run by the conversion may have closed the engine.
+  int rc = m_engine ? brake_host_complete(m_engine, op, v) : BRAKE_NOT_FOUND;
+  brake_value_free(v);
+  return Napi::Boolean::New(env, rc == BRAKE_OK);
+}
+
+// hostFail(op, message, code?): true when the operation was pending.
+Napi::Value EngineWrap::host_fail(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  brake_op_id op = info.Length() >= 2 ? read_op_id(info[0]) : 0;
+  std::string message, code;
+  if (!op || !read_string(env, info[1], &message) ||
+      (info.Length() > 2 && !info[2].IsUndefined() && !read_string(env, info[2], &code))) {
+    throw_type_error(env, "hostFail(op: number, message: string, code?: string)");
+    return Napi::Value();
+  }
+  if (!m_engine) return Napi::Boolean::New(env, false);
+  int rc = brake_host_fail(m_engine, op, message.c_str(), code.empty() ? nullptr : code.c_str());
+  return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
 Napi::Function define_engine_class(Napi::Env env) {
@@ -659,7 +453,10 @@ Napi::Function define_engine_class(Napi::Env env) {
                                  {EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
-                                  EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more)});
+                                  EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),
+                                  EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more),
+                                  EngineWrap::InstanceMethod("hostComplete", &EngineWrap::host_complete),
+                                  EngineWrap::InstanceMethod("hostFail", &EngineWrap::host_fail)});
 }
 
 }  // namespace brake_addon

@@ -350,6 +350,8 @@ typedef struct brake_host_binding {
 ** returns (copy arguments with brake_value_clone to keep them). */
 BRAKE_API brake_op_id brake_host_call_op(const brake_host_call* c);
 BRAKE_API brake_call_id brake_host_call_call_id(const brake_host_call* c);
+/* The `user_data` the calling call was started with (brake_call_start). */
+BRAKE_API void* brake_host_call_user_data(const brake_host_call* c);
 BRAKE_API const char* brake_host_call_function(const brake_host_call* c);
 /* The function's index in brake_program_host_function_name's order. */
 BRAKE_API size_t brake_host_call_function_index(const brake_host_call* c);

@@ -293,6 +293,7 @@ const brake::runtime::HostOperation* host_op(const brake_host_call* c) {
 
 brake_op_id brake_host_call_op(const brake_host_call* c) { return c ? host_op(c)->id : 0; }
 brake_call_id brake_host_call_call_id(const brake_host_call* c) { return c ? host_op(c)->call_id : 0; }
+void* brake_host_call_user_data(const brake_host_call* c) { return c ? host_op(c)->call_user_data : nullptr; }
 const char* brake_host_call_function(const brake_host_call* c) { return c ? host_op(c)->function_name->c_str() : nullptr; }
 size_t brake_host_call_function_index(const brake_host_call* c) { return c ? host_op(c)->function : 0; }
 size_t brake_host_call_arg_count(const brake_host_call* c) { return c ? host_op(c)->args.size() : 0; }

@@ -51,6 +51,7 @@ struct Host {
   std::string last_function;
   size_t last_arg_count = 0;
   brake_call_id last_call_id = 0;
+  void* last_user_data = nullptr;
 };
 
 void host_call(void* user_data, const brake_host_call* c) {
@@ -60,13 +61,15 @@ void host_call(void* user_data, const brake_host_call* c) {
   CHECK(op != 0);
   const brake_value* arg = brake_host_call_arg(c, 0);
   int64_t x = brake_value_get_int(arg);
+  const std::string function = brake_host_call_function(c);
   {
     std::lock_guard<std::mutex> lock(h->mu);
-    h->last_function = brake_host_call_function(c);
+    h->last_function = function;
     h->last_arg_count = brake_host_call_arg_count(c);
     h->last_call_id = brake_host_call_call_id(c);
+    h->last_user_data = brake_host_call_user_data(c);
   }
-  if (h->last_function == "lookup") {
+  if (function == "lookup") {
     // lookup(id, tags): a User for even ids, null for odd ones.
     CHECK_EQ_INT(brake_value_length(brake_host_call_arg(c, 1)), 2);
     brake_value* u = nullptr;
@@ -185,6 +188,7 @@ BRAKE_TEST(host_answers_inside_the_callback) {
   CHECK(h.last_function == "add_one");
   CHECK_EQ_INT(h.last_arg_count, 1);
   CHECK_EQ_INT(h.last_call_id, 7);
+  CHECK(h.last_user_data == &w);
   // A loop of host calls, and a class result (an INSTANCE, or null).
   waiter_init(&w);
   CHECK_EQ_INT(start_int(e, 8, "sum", 1000, &w), BRAKE_OK);

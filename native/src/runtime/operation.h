@@ -86,6 +86,7 @@ struct HostOperation final : Operation {
   uint32_t function = 0;                     // index into CompiledProgram::host_functions
   const std::string* function_name = nullptr; // the program's, which outlives the engine
   brake_call_id call_id = 0;
+  void* call_user_data = nullptr; // the calling call's (brake_call_start)
   std::vector<ValuePtr> args;
 };
 

@@ -417,6 +417,7 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
   op->function = r.host_function;
   op->function_name = &fn.name;
   op->call_id = call->id;
+  op->call_user_data = call->user_data;
   const vm::Value* args = call->fiber.request_args();
   try {
     for (size_t i = 0; i < r.argc; i++) {

@@ -1,0 +1,89 @@
+// engine_wrap.h: the Engine wrapper, one brake_engine and one channel.
+//
+// Events. Everything the engine sends the host (completions, host-function
+// calls and their cancels) comes through its one channel (channel.h):
+// drain() runs brake_engine_drain_max, whose callbacks encode each event
+// into the slice lib handed over (slice.h), and then calls lib's onBatch
+// once for the slice. While onBatch runs (lib settles promises and runs host
+// functions, which may call back into this engine), m_draining stays set:
+// a nested drain (a cancel or close from inside) is refused and signalled
+// for a later turn, so nothing overwrites the slice lib is still reading.
+//
+// Liveness. While live calls > 0 (counted on the JS thread: +1 per admitted
+// start, -1 per drained completion) the thread-safe function is ref'd (keeps
+// the event loop alive) and onBatch is held strongly (it closes over lib's
+// Engine, which holds this object, so nothing with a pending promise can be
+// collected). When idle, both are weak: an idle engine never delays exit and
+// is collected (and its threads joined) when unreachable. A host function
+// whose promise never settles does not keep the process alive once its call
+// has settled.
+//
+// Teardown. An env cleanup hook (registered after the thread-safe function,
+// so it runs before Node tears that down) frees the engine: brake_engine_free
+// cancels live calls, joins the workers and drains; the event callbacks see
+// m_tearing_down and touch no JS.
+//
+// Invariants: m_engine, m_live, the slice and the Channel's refs are
+// JS-thread only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "channel.h"
+#include "slice.h"
+
+namespace brake_addon {
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+  ~EngineWrap() override;
+
+  // Delivers a slice (every slice when `all`: close); false when this
+  // engine cannot now (freed, or already delivering).
+  bool drain(napi_env env, bool all);
+
+ private:
+  static void call_js(napi_env env, napi_value, void* context, void*);
+  static void on_complete(void* user_data, const brake_result* result);
+  static void on_host_call(void* user_data, const brake_host_call* call);
+  static void on_host_cancel(void* user_data, brake_op_id op, brake_origin origin);
+  static void env_cleanup(void* arg);
+  static napi_value start(napi_env env, napi_callback_info info);
+
+  void start_call(napi_env env, napi_value* argv, size_t argc);
+  Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value close(const Napi::CallbackInfo& info);
+  Napi::Value live_calls(const Napi::CallbackInfo& info);
+  Napi::Value drain_more(const Napi::CallbackInfo& info);
+  Napi::Value host_complete(const Napi::CallbackInfo& info);
+  Napi::Value host_fail(const Napi::CallbackInfo& info);
+  Napi::Value pending_host_calls(const Napi::CallbackInfo& info);
+
+  bool drain_slice(napi_env env, bool all);
+  // The wrap draining on this thread, if it may touch JS now.
+  static EngineWrap* delivering();
+  void add_live();
+  void release_engine();
+
+  friend Napi::Function define_engine_class(Napi::Env env);
+
+  napi_env m_env = nullptr;
+  AddonData* m_data = nullptr;
+  brake_engine* m_engine = nullptr;
+  Channel* m_channel = nullptr;
+  Napi::FunctionReference m_on_batch;  // weak while idle, strong while live > 0
+  size_t m_live = 0;
+  bool m_hook = false;
+  bool m_held = false;  // tsfn ref'd and onBatch strong (live calls > 0)
+  bool m_draining = false;
+  bool m_tearing_down = false;
+  std::vector<std::string> m_functions;       // the program's function names, by index
+  std::vector<std::string> m_host_functions;  // its host functions', by index
+  Slice m_slice;
+  Napi::Reference<Napi::Array> m_arrays;  // keeps lib's typed arrays (the slice's storage) alive
+};
+
+}  // namespace brake_addon
