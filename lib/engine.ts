@@ -41,6 +41,8 @@ import {
 import { HostCall, hostEntries, isThenable, type HostFunction } from './host';
 import { LIMITS, native } from './native';
 import {
+  BATCH_MORE,
+  BATCH_VALUES_ARRAY,
   DRAIN_SLICE,
   EVENT_HOST_CALL,
   EVENT_HOST_CANCEL,
@@ -153,6 +155,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #resolves: Array<((value: any) => void) | undefined> = [];
   readonly #rejects: Array<((error: unknown) => void) | undefined> = [];
   readonly #signals: Array<SignalEntry | undefined> = [];
+  readonly #ids: Array<number | bigint> = []; // the call's id (for host functions' context)
   readonly #free: number[] = [];
   // Completion slices written by the addon (layout in native-types.ts).
   readonly #meta = new Int32Array(2 * DRAIN_SLICE);
@@ -171,6 +174,13 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #hostErrors = new Map<number, unknown>();
   // While a slice is being settled (host functions run then, and may close).
   #inBatch = false;
+  // Host answers not yet handed to the engine: sent together (one native
+  // call, one wake-up per worker) at the end of the slice, or on a microtask
+  // for answers that arrive later (promises settling in the same turn).
+  #answerOps: number[] = [];
+  #answerValues: unknown[] = [];
+  #answerCalls: HostCall[] = [];
+  readonly #flushAnswers = (): void => this.#sendAnswers();
 
   /** @internal Use {@link Engine.fromSource} or {@link Engine.fromFile}. */
   constructor(key: symbol, source: string, options: EngineOptions) {
@@ -193,9 +203,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     // A flood of completions arrives in slices; the next slice is fetched on
     // a later turn so timers and I/O run in between (bounded stalls).
     const drainMore = (): void => this.#native.drain();
-    this.#onBatch = (count, values, more) => {
-      this.#settle(count, values);
-      if (more) setImmediate(drainMore);
+    this.#onBatch = (count, flags, ...payloads) => {
+      this.#settle(count, flags & BATCH_VALUES_ARRAY ? (payloads[0] as unknown[]) : payloads);
+      if (flags & BATCH_MORE) setImmediate(drainMore);
     };
     this.#native = new addon.Engine(
       program,
@@ -331,12 +341,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         if (entry !== undefined) releaseToken(entry);
         this.#free.push(slot);
         // A new slot stays allocated (all three arrays cover it) for the next call.
-        if (slot === this.#resolves.length) this.#setSlot(slot, undefined, undefined, undefined);
+        if (slot === this.#resolves.length) this.#setSlot(slot, undefined, undefined, undefined, 0);
         return Promise.reject(error);
       }
     }
     const promise = new Promise<CallResult<F, K>>(capture);
-    this.#setSlot(slot, captured.resolve, captured.reject, entry);
+    this.#setSlot(slot, captured.resolve, captured.reject, entry, key!);
     return promise;
   }
 
@@ -346,10 +356,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     resolve: ((value: any) => void) | undefined,
     reject: ((error: unknown) => void) | undefined,
     entry: SignalEntry | undefined,
+    id: number | bigint,
   ): void {
     this.#resolves[slot] = resolve;
     this.#rejects[slot] = reject;
     this.#signals[slot] = entry;
+    this.#ids[slot] = id;
   }
 
   /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */
@@ -410,7 +422,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   // this callback's, which say nothing about the call (capturing them was
   // most of the cost of settling 100k cancelled calls). ScriptError carries
   // the script's own stack in `frames`.
-  #settle(count: number, values: unknown[] | undefined): void {
+  #settle(count: number, values: unknown[]): void {
     const meta = this.#meta;
     const nums = this.#nums;
     const resolves = this.#resolves;
@@ -427,25 +439,26 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         const code = meta[2 * k + 1];
         const kind = code >>> 24;
         if (kind === EVENT_HOST_CALL) {
-          const args = values![next++] as unknown[];
-          const callId = values![next++] as CallId;
-          this.#hostCall(nums[k], code & 0xffff, slot, args, callId);
+          const argc = (code >>> 16) & 0xff;
+          const args = values.slice(next, next + argc);
+          next += argc;
+          this.#hostCall(opKey(nums[k]), code & 0xffff, slot, args, this.#ids[slot]!);
           continue;
         }
         if (kind === EVENT_HOST_CANCEL) {
           if (stackless === undefined) stackless = lowerStackTraceLimit();
-          this.#hostCancel(nums[k], (code >> 8) & 0xff);
+          this.#hostCancel(opKey(nums[k]), (code >> 8) & 0xff);
           continue;
         }
         const status = code & 0xff;
         let id: number | bigint = 0;
         if (status !== STATUS_OK) {
           id = nums[k];
-          if (Number.isNaN(id)) id = values![next++] as bigint;
+          if (Number.isNaN(id)) id = values[next++] as bigint;
         }
         const rep = (code >>> 16) & 0xff;
         const payload =
-          rep === REP_NUMBER ? nums[k] : rep === REP_NULL ? null : rep === REP_TRUE ? true : rep === REP_FALSE ? false : values![next++];
+          rep === REP_NUMBER ? nums[k] : rep === REP_NULL ? null : rep === REP_TRUE ? true : rep === REP_FALSE ? false : values[next++];
         const resolve = resolves[slot];
         const reject = rejects[slot]!;
         const entry = signals[slot];
@@ -478,6 +491,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     } finally {
       this.#inBatch = false;
       if (stackless) restoreStackTraceLimit(stackTraceLimit);
+      if (this.#answerOps.length > 0) this.#sendAnswers();
     }
   }
 
@@ -509,14 +523,29 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const call = this.#hostCalls.get(op);
     if (call === undefined) return; // cancelled, or the engine closed: dropped
     this.#hostCalls.delete(op);
-    try {
-      this.#native.hostComplete(op, value);
-    } catch (error) {
+    if (this.#answerOps.length === 0 && !this.#inBatch) queueMicrotask(this.#flushAnswers);
+    this.#answerOps.push(op);
+    this.#answerValues.push(value);
+    this.#answerCalls.push(call);
+  }
+
+  #sendAnswers(): void {
+    const ops = this.#answerOps;
+    const values = this.#answerValues;
+    const calls = this.#answerCalls;
+    if (ops.length === 0) return;
+    this.#answerOps = [];
+    this.#answerValues = [];
+    this.#answerCalls = [];
+    const refused = this.#native.hostCompleteMany(Float64Array.from(ops), values);
+    if (refused === undefined) return;
+    for (const [i, error] of refused) {
       // No script value for it (a function, a cycle, ...).
+      const call = calls[i]!;
       this.#hostErrors.set(call.slot, error);
       const why = error instanceof Error ? error.message : String(error);
       this.#native.hostFail(
-        op,
+        ops[i]!,
         `host function '${call.functionName}' returned a value that cannot cross to a script: ${why}`,
         'ERR_BRAKE_INVALID_ARGUMENT',
       );
@@ -562,6 +591,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       });
     }
   }
+}
+
+// An operation id as a Map key: a small integer (read from a Float64Array it
+// would be a heap number, slower to hash) while it fits one.
+function opKey(op: number): number {
+  return op <= 0x3fffffff ? op | 0 : op;
 }
 
 // Sets Error.stackTraceLimit to 0; false when it cannot be set: it is

@@ -37,15 +37,19 @@ export const REP_NULL = 4; // also: no payload (cancellations)
  *    5 parent). For a failure (status != 0), nums[k] is the call id, or NaN
  *    when the id is above 2^53-1: then the id (a bigint) comes in `values`
  *    before the failure's payload.
- *  - EVENT_HOST_CALL: the host function's index (low 16 bits); nums[k] =
- *    the operation id; `values` gets its arguments (an array), then the
- *    call id.
+ *  - EVENT_HOST_CALL: argc << 16 | the host function's index (16 bits);
+ *    nums[k] = the operation id; `values` gets the argc arguments.
  *  - EVENT_HOST_CANCEL: origin << 8; nums[k] = the operation id.
- * `values` holds, in order, the payloads with rep REP_VALUE and the host
- * calls' values (undefined when none). `more` is true when events remain
- * queued (floods come in slices): call `drain()` on a later turn.
+ * The payloads (those with rep REP_VALUE, and the host calls' arguments)
+ * follow in order as arguments (or as one array: BATCH_VALUES_ARRAY).
+ * BATCH_MORE says events remain queued (floods come in slices): call
+ * `drain()` on a later turn.
  */
-export type NativeBatchCallback = (count: number, values: unknown[] | undefined, more: boolean) => void;
+export type NativeBatchCallback = (count: number, flags: number, ...payloads: unknown[]) => void;
+/** onBatch's flags: events remain queued (call `drain()` on a later turn). */
+export const BATCH_MORE = 1;
+/** onBatch's flags: the payloads come as one array (payloads[0]), not as arguments. */
+export const BATCH_VALUES_ARRAY = 2;
 
 export interface NativeEngineOptions {
   workerThreads: number;
@@ -100,6 +104,12 @@ export interface NativeEngine {
    * cross to a script.
    */
   hostComplete(op: number, value: unknown): boolean;
+  /**
+   * brake_host_complete_all: answers ops[i] with values[i]. Returns undefined,
+   * or [index, InvalidArgumentError] for each value that cannot cross (that
+   * operation stays pending).
+   */
+  hostCompleteMany(ops: Float64Array, values: unknown[]): Array<[number, Error]> | undefined;
   /** brake_host_fail: true when operation `op` was pending. */
   hostFail(op: number, message: string, code: string | undefined): boolean;
   /** brake_engine_pending_host_calls (0 after close). */

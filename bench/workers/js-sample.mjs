@@ -19,9 +19,22 @@ const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const CALLS_BAML = readFileSync(`${benchDir}/programs/calls.baml`, 'utf8');
 const LONG_SLEEP_MS = 600_000;
 
+// `echo` answers at once (a plain value), or with a promise when the spec
+// says so; `hang` never answers (for abort latency), and notes when the
+// call's signal aborts.
+const hostState = { aborted: undefined, started: 0 };
 async function brakeEngine() {
   const { Engine } = await import('../../dist/index.mjs');
-  return Engine.fromSource(CALLS_BAML, { workerThreads: spec.workers ?? 0 });
+  const echo = spec.asyncHost ? async ([x]) => x : ([x]) => x;
+  const hang = (_args, { signal }) => {
+    hostState.started++;
+    signal.addEventListener('abort', () => hostState.aborted?.(), { once: true });
+    return new Promise(() => {});
+  };
+  return Engine.fromSource(CALLS_BAML, {
+    workerThreads: spec.workers ?? 0,
+    host: { echo: { signature: '(x: int) -> int', fn: spec.hangingHost ? hang : echo } },
+  });
 }
 
 async function bamlClient() {
@@ -37,9 +50,19 @@ async function trivialCall(variant) {
     const engine = await brakeEngine();
     return { call: (i) => engine.call('add', [i, 1]), close: () => engine.close() };
   }
+  if (variant === 'brake-host') {
+    const engine = await brakeEngine();
+    return { call: (i) => engine.call('via_host', [i]), close: () => engine.close() };
+  }
   if (variant === 'async-fn') {
     const add = async (a, b) => a + b;
     return { call: (i) => add(i, 1), close: async () => {} };
+  }
+  if (variant === 'async-fn-host') {
+    // A plain async function that awaits another one: the round trip's floor.
+    const echo = async (x) => x;
+    const viaHost = async (x) => echo(x);
+    return { call: (i) => viaHost(i), close: async () => {} };
   }
   if (variant === 'baml') {
     const b = await bamlClient();
@@ -204,7 +227,32 @@ async function memory() {
   };
 }
 
-const kinds = { throughput, abortLatency, massCancel, memory };
+// Abort -> the host function's signal fires, for a call waiting on a host
+// function that never answers: start, wait until the host has the call, wait
+// `waitMs`, abort, time until the host's abort listener runs.
+async function hostAbortLatency() {
+  const engine = await brakeEngine();
+  const us = [];
+  for (let i = 0; i < spec.warmup + spec.samples; i++) {
+    const ac = new AbortController();
+    const started = hostState.started;
+    const p = engine.call('via_host', [i], { signal: ac.signal }).catch((e) => e);
+    while (hostState.started === started) await sleep(0);
+    await sleep(spec.waitMs);
+    let t1 = 0;
+    const fired = new Promise((resolve) => (hostState.aborted = () => ((t1 = performance.now()), resolve())));
+    const t0 = performance.now();
+    ac.abort();
+    await fired;
+    const error = await p;
+    if (error?.name !== 'AbortError') throw new Error('the call was not cancelled');
+    if (i >= spec.warmup) us.push((t1 - t0) * 1000);
+  }
+  await engine.close();
+  return { us };
+}
+
+const kinds = { throughput, abortLatency, massCancel, memory, hostAbortLatency };
 const result = await kinds[spec.kind]();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

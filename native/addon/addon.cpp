@@ -15,10 +15,7 @@ AddonData* addon_data(napi_env env) {
   return static_cast<AddonData*>(data);
 }
 
-void throw_status(napi_env env, int status, const std::string& message, napi_value cause) {
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) return;
+napi_value make_status_error(napi_env env, int status, const std::string& message, napi_value cause) {
   AddonData* data = addon_data(env);
   napi_value msg;
   napi_create_string_utf8(env, message.data(), message.size(), &msg);
@@ -26,7 +23,7 @@ void throw_status(napi_env env, int status, const std::string& message, napi_val
   if (data && status > 0 && static_cast<size_t>(status) < data->error_classes.size() &&
       !data->error_classes[status].IsEmpty()) {
     napi_value ctor = data->error_classes[status].Value();
-    if (napi_new_instance(env, ctor, 1, &msg, &error) != napi_ok) return;  // the constructor threw
+    if (napi_new_instance(env, ctor, 1, &msg, &error) != napi_ok) return nullptr;  // the constructor threw
     if (static_cast<size_t>(status) < data->error_codes.size()) {
       napi_value code;
       const std::string& c = data->error_codes[status];
@@ -42,7 +39,14 @@ void throw_status(napi_env env, int status, const std::string& message, napi_val
                                   static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr};
     napi_define_properties(env, error, 1, &d);
   }
-  napi_throw(env, error);
+  return error;
+}
+
+void throw_status(napi_env env, int status, const std::string& message, napi_value cause) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) return;
+  if (napi_value error = make_status_error(env, status, message, cause)) napi_throw(env, error);
 }
 
 void throw_last_error(napi_env env, int status) {

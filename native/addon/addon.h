@@ -46,6 +46,9 @@ AddonData* addon_data(napi_env env);
 // setup) with `message`, and sets its `code` (and `cause`, when given).
 // Never parses message text.
 void throw_status(napi_env env, int status, const std::string& message, napi_value cause = nullptr);
+// The JS error throw_status would throw (nullptr when its constructor threw:
+// that exception is then pending).
+napi_value make_status_error(napi_env env, int status, const std::string& message, napi_value cause = nullptr);
 // Throws the status with brake_last_error() (or the status message) as text.
 void throw_last_error(napi_env env, int status);
 void throw_type_error(napi_env env, const char* message);

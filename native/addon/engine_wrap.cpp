@@ -201,7 +201,6 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
   brake_engine_drain_max(m_engine, Slice::kCapacity, &more);
   t_draining = outer;
   size_t n = m_slice.count();
-  napi_value values = m_slice.values(env);
   napi_value cb = nullptr;
   if (!m_on_batch.IsEmpty()) {
     Napi::Function f = m_on_batch.Value();
@@ -213,15 +212,25 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
     napi_reference_unref(env, m_on_batch, nullptr);
   }
   if ((n > 0 || more) && cb) {
-    napi_value args[3];
-    napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]);
-    if (values) args[1] = values;
-    else napi_get_undefined(env, &args[1]);
+    // onBatch(count, flags, ...values): the payloads as arguments (V8 builds
+    // lib's rest array much faster than element-by-element N-API stores),
+    // or, past kSpreadValues, as one array (flags & kValuesArray).
     // During close the remaining slices follow at once, not on a later turn.
-    napi_get_boolean(env, more != 0 && !all, &args[2]);
+    int32_t flags = (more != 0 && !all ? kMoreEvents : 0);
+    std::vector<napi_value>& values = m_slice.payloads();
+    bool spread = values.size() <= kSpreadValues;
+    std::vector<napi_value> args(2);
+    napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]);
+    if (spread) {
+      args.insert(args.end(), values.begin(), values.end());
+    } else {
+      flags |= kValuesArray;
+      args.push_back(m_slice.values(env));
+    }
+    napi_create_int32(env, flags, &args[1]);
     napi_value undefined;
     napi_get_undefined(env, &undefined);
-    napi_call_function(env, undefined, cb, 3, args, nullptr);
+    napi_call_function(env, undefined, cb, args.size(), args.data(), nullptr);
   }
   // Only now: lib reads the slice until onBatch returns.
   m_draining = false;
@@ -433,6 +442,62 @@ Napi::Value EngineWrap::host_complete(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
+// hostCompleteMany(ops: Float64Array, values: unknown[]): answers many
+// operations in one brake_host_complete_all (one lock and one wake-up per
+// worker). Returns undefined, or [[index, error], ...] for values that
+// cannot cross (those operations stay pending; lib fails them).
+Napi::Value EngineWrap::host_complete_many(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  const double* ops = nullptr;
+  size_t nops = 0;
+  bool typed = info.Length() >= 2 && info[0].IsTypedArray() &&
+               info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array;
+  if (typed) {
+    Napi::Float64Array a = info[0].As<Napi::Float64Array>();
+    ops = a.Data();
+    nops = a.ElementLength();
+  }
+  if (!typed || !info[1].IsArray() || info[1].As<Napi::Array>().Length() < nops) {
+    throw_type_error(env, "hostCompleteMany(ops: Float64Array, values: unknown[])");
+    return Napi::Value();
+  }
+  Napi::Array values = info[1].As<Napi::Array>();
+  uint32_t n = static_cast<uint32_t>(nops);
+  std::vector<brake_op_id> ids;
+  std::vector<brake_value*> converted;
+  ids.reserve(n);
+  converted.reserve(n);
+  napi_value failures = nullptr;
+  uint32_t nfailed = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    double d = ops[i];
+    if (!(d >= 1 && d <= static_cast<double>(kMaxSafeInteger)) || std::trunc(d) != d) continue;
+    brake_op_id op = static_cast<brake_op_id>(d);
+    std::string error;
+    napi_value cause = nullptr;
+    brake_value* v = js_to_value(env, m_data, values.Get(i), &error, &cause);
+    if (!v) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) napi_get_and_clear_last_exception(env, &cause);
+      if (!failures) napi_create_array(env, &failures);
+      napi_value pair, index;
+      napi_create_array_with_length(env, 2, &pair);
+      napi_create_uint32(env, i, &index);
+      napi_set_element(env, pair, 0, index);
+      napi_set_element(env, pair, 1, make_status_error(env, BRAKE_INVALID_ARGUMENT, error, cause));
+      napi_set_element(env, failures, nfailed++, pair);
+      continue;
+    }
+    ids.push_back(op);
+    converted.push_back(v);
+  }
+  // Hands the values over (a getter run by a conversion may have closed the
+  // engine: then they are only freed).
+  brake_host_complete_all(m_engine, ids.data(), converted.data(), ids.size(), nullptr);
+  return failures ? Napi::Value(env, failures) : Napi::Value();
+}
+
 // hostFail(op, message, code?): true when the operation was pending.
 Napi::Value EngineWrap::host_fail(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
@@ -456,6 +521,7 @@ Napi::Function define_engine_class(Napi::Env env) {
                                   EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),
                                   EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more),
                                   EngineWrap::InstanceMethod("hostComplete", &EngineWrap::host_complete),
+                                  EngineWrap::InstanceMethod("hostCompleteMany", &EngineWrap::host_complete_many),
                                   EngineWrap::InstanceMethod("hostFail", &EngineWrap::host_fail)});
 }
 

@@ -59,10 +59,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value live_calls(const Napi::CallbackInfo& info);
   Napi::Value drain_more(const Napi::CallbackInfo& info);
   Napi::Value host_complete(const Napi::CallbackInfo& info);
+  Napi::Value host_complete_many(const Napi::CallbackInfo& info);
   Napi::Value host_fail(const Napi::CallbackInfo& info);
   Napi::Value pending_host_calls(const Napi::CallbackInfo& info);
 
   bool drain_slice(napi_env env, bool all);
+  // onBatch's flags (the contract with lib/native-types.ts).
+  static constexpr int32_t kMoreEvents = 1;  // more events queued: drain() on a later turn
+  static constexpr int32_t kValuesArray = 2; // the payloads come as one array, not as arguments
+  static constexpr size_t kSpreadValues = 1024;
   // The wrap draining on this thread, if it may touch JS now.
   static EngineWrap* delivering();
   void add_live();

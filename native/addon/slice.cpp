@@ -149,8 +149,7 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
 
 bool Slice::host_call(napi_env env, AddonData* data, const brake_host_call* c, std::string* why) {
   size_t n = brake_host_call_arg_count(c);
-  napi_value args;
-  napi_create_array_with_length(env, n, &args);
+  size_t first = m_values.size();
   for (size_t i = 0; i < n; i++) {
     std::string too_large;
     napi_value v = value_to_js(env, data, brake_host_call_arg(c, i), &too_large);
@@ -159,17 +158,16 @@ bool Slice::host_call(napi_env env, AddonData* data, const brake_host_call* c, s
       napi_is_exception_pending(env, &pending);
       napi_value ignored;
       if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      m_values.resize(first);
       *why = "argument " + std::to_string(i + 1) + " of host function '" + brake_host_call_function(c) +
              "' has no JS value: " + (too_large.empty() ? std::string("the conversion failed") : too_large);
       return false;
     }
-    napi_set_element(env, args, static_cast<uint32_t>(i), v);
+    m_values.push_back(v);
   }
-  m_values.push_back(args);
-  m_values.push_back(call_id_to_js(env, brake_host_call_call_id(c)));
   m_nums[m_count] = static_cast<double>(brake_host_call_op(c));
-  put(slot_of(brake_host_call_user_data(c)),
-      kHostCall << 24 | static_cast<int32_t>(brake_host_call_function_index(c) & 0xFFFF));
+  put(slot_of(brake_host_call_user_data(c)), kHostCall << 24 | static_cast<int32_t>(n) << 16 |
+                                                 static_cast<int32_t>(brake_host_call_function_index(c) & 0xFFFF));
   return true;
 }
 

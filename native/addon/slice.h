@@ -12,9 +12,9 @@
 //                 constant. A failure's nums[k] is its call id (NaN: the id
 //                 is a bigint in `values`, before the payload), and its
 //                 payload [message, kind, frames, code?].
-//     host call   the host function's index (low 16 bits); nums[k] = the
-//                 operation id; `values` gets its arguments (an array) and
-//                 then the call id.
+//     host call   argc << 16 | the host function's index (16 bits);
+//                 nums[k] = the operation id; `values` gets the argc
+//                 arguments (lib knows the call's id by its slot).
 //     host cancel origin << 8; nums[k] = the operation id.
 // Results that are numbers, booleans or null, and cancellations, create no
 // JS value at all: only stores into the typed arrays.
@@ -42,6 +42,7 @@ class Slice {
   size_t count() const { return m_count; }
   // The payloads as one JS array, or nullptr when there are none.
   napi_value values(napi_env env) const;
+  std::vector<napi_value>& payloads() { return m_values; }
 
   void completion(napi_env env, AddonData* data, void* user_data, const brake_result* r);
   // False (nothing added, *why says why) when an argument has no JS value.

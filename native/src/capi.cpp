@@ -311,6 +311,48 @@ int brake_host_complete(brake_engine* e, brake_op_id op, const brake_value* valu
   });
 }
 
+size_t brake_host_complete_all(brake_engine* e, const brake_op_id* ops, brake_value* const* values, size_t n,
+                               int* statuses) {
+  // Adopted at once: freed on every path out.
+  std::vector<brake::ValuePtr> owned;
+  try {
+    owned.reserve(n);
+  } catch (...) {
+    if (values)
+      for (size_t i = 0; i < n; i++) brake_value_free(values[i]);
+    if (statuses)
+      for (size_t i = 0; i < n; i++) statuses[i] = BRAKE_NO_MEMORY;
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) owned.emplace_back(values ? values[i] : nullptr);
+  if (!e || (!ops && n)) return 0;
+  if (!statuses) {
+    // Nobody reads a status: hand the values straight to the operations'
+    // workers, which check the operations themselves (no lookups here).
+    try {
+      std::vector<brake_value*> raw(n);
+      for (size_t i = 0; i < n; i++) raw[i] = owned[i].release();
+      e->engine->post_results(ops, raw.data(), n); // adopts them, even when it throws
+      return n;
+    } catch (...) {
+      set_last_error("out of memory");
+      return 0;
+    }
+  }
+  try {
+    std::vector<brake::runtime::OperationOutcome> outcomes(n);
+    for (size_t i = 0; i < n; i++)
+      outcomes[i].value = owned[i] ? std::move(owned[i]) : std::make_unique<brake_value>();
+    return e->engine->complete_operations(ops, outcomes.data(), n, statuses);
+  } catch (...) {
+    // Making the outcomes or finding the operations: nothing was taken.
+    if (statuses)
+      for (size_t i = 0; i < n; i++) statuses[i] = BRAKE_NO_MEMORY;
+    set_last_error("out of memory");
+    return 0;
+  }
+}
+
 int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const char* code) {
   if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
   return guarded([&] {

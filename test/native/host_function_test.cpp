@@ -250,6 +250,68 @@ BRAKE_TEST(host_answers_from_its_own_thread) {
   brake_engine_free(e);
 }
 
+// brake_host_complete_all: with statuses (each looked up here) and without
+// (handed to the workers, which drop what is no longer pending).
+BRAKE_TEST(host_answers_many_at_once) {
+  Host h;
+  h.mode = Mode::Later;
+  brake_engine* e = make_engine(&h);
+  CHECK(e != nullptr);
+  if (!e) return;
+  for (int with_statuses = 0; with_statuses < 2; with_statuses++) {
+    constexpr int kCalls = 200;
+    static Waiter w[kCalls];
+    h.pending.clear();
+    h.pending_args.clear();
+    for (int i = 0; i < kCalls; i++) {
+      waiter_init(&w[i]);
+      CHECK_EQ_INT(start_int(e, brake_call_id(i + 1), "one", i, &w[i]), BRAKE_OK);
+    }
+    CHECK(wait_pending(&h, kCalls));
+    CHECK_EQ_INT(brake_cancel(e, 1), BRAKE_OK); // its operation is no longer pending
+    CHECK(wait_cancels(&h, size_t(with_statuses) + 1));
+    std::vector<brake_op_id> ops;
+    std::vector<brake_value*> values;
+    {
+      std::lock_guard<std::mutex> lock(h.mu);
+      for (size_t i = 0; i < h.pending.size(); i++) {
+        ops.push_back(h.pending[i]);
+        values.push_back(brake_value_int(h.pending_args[i] + 1));
+      }
+    }
+    ops.push_back(987654321); // unknown
+    values.push_back(brake_value_int(0));
+    std::vector<int> statuses(ops.size(), -1);
+    size_t taken = brake_host_complete_all(e, ops.data(), values.data(), ops.size(), with_statuses ? statuses.data() : nullptr);
+    if (with_statuses) {
+      CHECK_EQ_INT(taken, kCalls - 1);
+      int ok = 0, not_found = 0;
+      for (int s : statuses) (s == BRAKE_OK ? ok : not_found)++;
+      CHECK_EQ_INT(ok, kCalls - 1);
+      CHECK_EQ_INT(not_found, 2);
+    } else {
+      CHECK_EQ_INT(taken, ops.size()); // handed over, checked by the workers
+      CHECK_EQ_INT(statuses[0], -1);
+    }
+    for (int i = 0; i < kCalls; i++) {
+      CHECK(waiter_wait(&w[i], 5000));
+      if (i == 0) {
+        CHECK_EQ_INT(w[i].status, BRAKE_CANCELLED);
+      } else {
+        CHECK_EQ_INT(w[i].status, BRAKE_OK);
+        CHECK_EQ_INT(w[i].int_value, i + 1);
+      }
+    }
+    CHECK_EQ_INT(live_after(e, 2000), 0);
+    CHECK_EQ_INT(brake_engine_pending_host_calls(e), 0);
+  }
+  // A NULL engine frees the values it was given.
+  brake_value* v = brake_value_int(1);
+  brake_op_id op = 1;
+  CHECK_EQ_INT(brake_host_complete_all(nullptr, &op, &v, 1, nullptr), 0);
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(host_failure_is_a_script_error_with_its_code) {
   Host h;
   h.mode = Mode::Fail;
@@ -653,6 +715,7 @@ int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(host_answers_inside_the_callback),
       TEST_ENTRY(host_answers_from_its_own_thread),
+      TEST_ENTRY(host_answers_many_at_once),
       TEST_ENTRY(host_failure_is_a_script_error_with_its_code),
       TEST_ENTRY(wrong_result_type_is_a_type_error_naming_the_function),
       TEST_ENTRY(cancel_while_waiting_reaches_the_host),

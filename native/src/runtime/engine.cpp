@@ -1,5 +1,6 @@
 #include "runtime/engine.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "runtime/token.h"
@@ -26,7 +27,7 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify_data(options.notify_data),
       m_host(std::move(host)) {
   size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
-  for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this));
+  for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, uint8_t(i)));
   try {
     for (auto& w : m_workers) w->start();
     m_ticker = std::thread([this] { ticker_loop(); });
@@ -275,16 +276,97 @@ size_t Engine::drain(size_t max, bool* more) {
   return batch.size();
 }
 
-int Engine::complete_operation(uint64_t id, OperationOutcome&& outcome) {
-  Operation* op = m_operations.find(id);
-  if (!op) return BRAKE_NOT_FOUND;
-  struct Ref {
+size_t Engine::complete_operations(const uint64_t* ids, OperationOutcome* outcomes, size_t n, int* statuses) {
+  // Found operations (each with a reference), grouped by worker: one lock
+  // and one wake-up per worker for the whole batch.
+  struct Found {
     Operation* op;
-    ~Ref() { op->release(); }
-  } ref{op};
-  if (!op->worker->complete_operation(op, std::move(outcome))) return BRAKE_NOT_FOUND;
-  m_operations.remove(op);
-  return BRAKE_OK;
+    size_t index;
+  };
+  std::vector<Found> found;
+  found.reserve(n);
+  struct Release {
+    std::vector<Found>& found;
+    ~Release() {
+      for (Found& f : found) f.op->release();
+    }
+  } release{found};
+  for (size_t i = 0; i < n; i++) {
+    Operation* op = m_operations.find(ids[i]);
+    if (statuses) statuses[i] = op ? BRAKE_NO_MEMORY : BRAKE_NOT_FOUND; // until its worker took it
+    if (op) found.push_back(Found{op, i});
+  }
+  std::stable_sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.op->worker < b.op->worker; });
+  // Everything that allocates, before the first worker takes anything.
+  std::vector<Operation*> ops;
+  std::vector<OperationOutcome> moved;
+  ops.reserve(found.size());
+  moved.reserve(found.size());
+  std::unique_ptr<bool[]> accepted(new bool[found.size()]);
+  size_t done = 0;
+  for (size_t start = 0; start < found.size();) {
+    size_t end = start;
+    ops.clear();
+    moved.clear();
+    while (end < found.size() && found[end].op->worker == found[start].op->worker) {
+      ops.push_back(found[end].op);
+      moved.push_back(std::move(outcomes[found[end].index]));
+      end++;
+    }
+    try {
+      found[start].op->worker->complete_operations(ops.data(), moved.data(), ops.size(), accepted.get() + start);
+    } catch (const std::bad_alloc&) {
+      start = end; // this worker's operations stay pending (BRAKE_NO_MEMORY)
+      continue;
+    }
+    for (size_t k = start; k < end; k++) {
+      if (statuses) statuses[found[k].index] = accepted[k] ? BRAKE_OK : BRAKE_NOT_FOUND;
+      if (!accepted[k]) continue;
+      m_operations.remove(found[k].op);
+      done++;
+    }
+    start = end;
+  }
+  return done;
+}
+
+int Engine::complete_operation(uint64_t id, OperationOutcome&& outcome) {
+  int status = BRAKE_NOT_FOUND;
+  complete_operations(&id, &outcome, 1, &status);
+  return status;
+}
+
+void Engine::post_results(const uint64_t* ids, brake_value* const* values, size_t n) {
+  // Grouped by worker (the id's low byte), in order: one message batch each.
+  std::vector<size_t> order;
+  size_t start = 0;
+  try {
+    order.resize(n);
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return (ids[a] & 0xFF) < (ids[b] & 0xFF); });
+    std::vector<uint64_t> group_ids;
+    std::vector<brake_value*> group_values;
+    group_ids.reserve(n);
+    group_values.reserve(n);
+    while (start < n) {
+      size_t worker = ids[order[start]] & 0xFF;
+      group_ids.clear();
+      group_values.clear();
+      size_t end = start;
+      for (; end < n && (ids[order[end]] & 0xFF) == worker; end++) {
+        group_ids.push_back(ids[order[end]]);
+        group_values.push_back(values[order[end]]);
+      }
+      if (worker < m_workers.size()) m_workers[worker]->post_results(group_ids.data(), group_values.data(), end - start);
+      else
+        for (brake_value* v : group_values) brake_value_free(v); // no such worker: no such operation
+      start = end;
+    }
+  } catch (...) {
+    // What was not handed over is freed (order is complete once start > 0).
+    for (size_t i = start; i < n; i++) brake_value_free(values[order.size() == n ? order[i] : i]);
+    throw;
+  }
 }
 
 bool Engine::operation_finished(uint64_t id) {

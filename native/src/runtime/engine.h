@@ -77,6 +77,11 @@ public:
   // brake_host_fail). BRAKE_NOT_FOUND when it is unknown or no longer
   // pending. Any thread.
   int complete_operation(uint64_t id, OperationOutcome&& outcome);
+  // Completes many at once (outcomes are moved from): statuses[i] (may be
+  // null) is BRAKE_OK, BRAKE_NOT_FOUND, or BRAKE_NO_MEMORY (its worker
+  // could not take it: still pending); returns how many were taken. One
+  // lock and one wake-up per worker. Any thread.
+  size_t complete_operations(const uint64_t* ids, OperationOutcome* outcomes, size_t n, int* statuses);
   // Whether operation `id` is unknown or no longer pending. Any thread.
   bool operation_finished(uint64_t id);
   size_t pending_operations() const { return m_operations.size(); }
@@ -95,7 +100,17 @@ public:
   // is taken once per batch; or a thread standing in for it): runs them now
   // or queues them for drain(). Empties `events`; on bad_alloc leaves them.
   void deliver(std::vector<Event>& events);
-  uint64_t next_operation_id() { return m_next_operation.fetch_add(1, std::memory_order_relaxed); }
+  // A new operation id (never 0, never reused) of worker `index`: the low 8
+  // bits say which worker (at most 256), so a result can go to it directly.
+  uint64_t next_operation_id(uint8_t index) {
+    return m_next_operation.fetch_add(1, std::memory_order_relaxed) << 8 | index;
+  }
+  // Hands values to the workers of operations ids[i] (adopting values[i];
+  // null: null) without looking the operations up here: each worker does,
+  // and drops a value whose operation is no longer pending. One lock and one
+  // wake-up per worker. Throws bad_alloc after freeing the values it could
+  // not hand over. Any thread.
+  void post_results(const uint64_t* ids, brake_value* const* values, size_t n);
   OperationTable& operations() { return m_operations; }
   // Whether a host thread may finish a cancelled call in a worker's place
   // (Worker::finish_cancels_here): only while completions are queued for

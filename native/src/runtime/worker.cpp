@@ -27,7 +27,7 @@ constexpr size_t kMaxCancelsHere = 16;
 
 bool on_worker_thread() { return t_on_worker; }
 
-Worker::Worker(Engine& engine) : m_engine(engine) {}
+Worker::Worker(Engine& engine, uint8_t index) : m_engine(engine), m_index(index) {}
 
 Worker::~Worker() {
   // Messages posted after the thread finished its last call (a cancel racing
@@ -61,13 +61,16 @@ bool Worker::claim() {
 }
 
 void Worker::release_claim() {
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
     m_claimed = false;
+    // The worker woke meanwhile (a message, a timer) and waits for the claim
+    // to end. Otherwise it still sleeps in its own wait, which a timer the
+    // claimant removed may end early (an empty turn), and no wake-up is due.
+    wake = m_claim_waiter;
   }
-  // The worker may have woken meanwhile (a message, a timer) and be waiting
-  // for the claim to end; an extra wake-up otherwise costs one empty turn.
-  m_cv.notify_one();
+  if (wake) m_cv.notify_one();
 }
 
 // Finishes the cancels of `calls` (already flagged) here, in a waiting
@@ -114,23 +117,48 @@ void Worker::post(MessageKind kind, Call* call) {
   if (wake) m_cv.notify_one();
 }
 
-bool Worker::complete_operation(Operation* op, OperationOutcome&& outcome) {
-  Message m{MessageKind::OperationDone, {nullptr}};
-  m.op = op;
+void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcomes, size_t n, bool* accepted) {
+  bool wake = false;
+  size_t posted = 0;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    m_inbox.reserve(m_inbox.size() + n); // may throw: before anything changed
+    for (size_t i = 0; i < n; i++) {
+      accepted[i] = ops[i]->try_complete();
+      if (!accepted[i]) continue;
+      ops[i]->outcome = std::move(outcomes[i]);
+      ops[i]->retain();
+      Message m{MessageKind::OperationDone, {nullptr}};
+      m.op = ops[i];
+      m_inbox.push_back(m);
+      posted++;
+    }
+    if (posted) {
+      wake = m_waiting;
+      m_waiting = false;
+    }
+  }
+  if (!posted) return;
+  interrupt();
+  if (wake) m_cv.notify_one();
+}
+
+void Worker::post_results(const uint64_t* ids, brake_value* const* values, size_t n) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    m_inbox.reserve(m_inbox.size() + 1); // may throw: before anything changed
-    if (!op->try_complete()) return false;
-    op->outcome = std::move(outcome);
-    op->retain();
-    m_inbox.push_back(m);
+    m_inbox.reserve(m_inbox.size() + n); // may throw: before anything changed
+    for (size_t i = 0; i < n; i++) {
+      Message m{MessageKind::OperationResult, {nullptr}};
+      m.value = values[i];
+      m.id = ids[i];
+      m_inbox.push_back(m);
+    }
     wake = m_waiting;
     m_waiting = false;
   }
   interrupt();
   if (wake) m_cv.notify_one();
-  return true;
 }
 
 bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
@@ -170,7 +198,9 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     if (m_claimed) {
       // A stand-in owns the state (it saw this thread waiting): touch
       // nothing until it is done.
+      m_claim_waiter = true;
       m_cv.wait(lock);
+      m_claim_waiter = false;
       continue;
     }
     if (!m_inbox.empty() || !m_ready.empty()) break;
@@ -251,6 +281,21 @@ void Worker::handle(const Message& m) {
     return;
   }
   case MessageKind::OperationDone: on_operation_done(m.op); return; // adopts the reference
+  case MessageKind::OperationResult: {
+    // A value for operation m.id, not yet checked by its sender (see
+    // post_results): it wins the operation here, or is dropped.
+    ValuePtr value(m.value);
+    Operation* op = m_engine.operations().find(m.id);
+    if (!op) return;
+    if (op->worker != this || !op->try_complete()) {
+      op->release();
+      return;
+    }
+    op->outcome.value = value ? std::move(value) : std::make_unique<brake_value>();
+    m_engine.operations().remove(op);
+    on_operation_done(op); // adopts the reference find() took
+    return;
+  }
   case MessageKind::Stop: m_stopping = true; break;
   }
   discard(m);
@@ -264,6 +309,7 @@ void Worker::discard(const Message& m) {
     delete m.calls;
     break;
   case MessageKind::OperationDone: m.op->release(); break;
+  case MessageKind::OperationResult: brake_value_free(m.value); break;
   default:
     if (m.call) m.call->release();
     break;
@@ -406,7 +452,7 @@ void Worker::suspend(Call* call) {
 void Worker::start_host_call(Call* call, const vm::Request& r) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::HostFunctionInfo& fn = program.host_functions[r.host_function];
-  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id());
+  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id(m_index));
   if (!op) {
     fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
     return;

@@ -51,7 +51,8 @@ class Engine;
 
 class Worker {
 public:
-  explicit Worker(Engine& engine);
+  // `index` is the worker's place in its engine (operation ids carry it).
+  Worker(Engine& engine, uint8_t index);
   ~Worker();
 
   void start();
@@ -64,11 +65,18 @@ public:
   // here, in the worker's place (the stand-in rule). The caller must hold no
   // lock. Any thread.
   void cancel_call(Call* call);
-  // Completes `op` (one of this worker's) with `outcome` if it is still
-  // pending, and hands it to the worker. False when it was not pending
-  // (completed or cancelled before: nothing changes). Throws bad_alloc,
-  // changing nothing, when the message cannot be queued. Any thread.
-  bool complete_operation(Operation* op, OperationOutcome&& outcome);
+  // Completes each of `ops` (this worker's) that is still pending with its
+  // outcome (moved from), and hands them to the worker in one message batch
+  // with one wake-up; accepted[i] says whether ops[i] was pending (if not,
+  // nothing changed for it). Throws bad_alloc, changing nothing, when the
+  // messages cannot be queued. Any thread.
+  void complete_operations(Operation* const* ops, OperationOutcome* outcomes, size_t n, bool* accepted);
+  // Hands the worker values for operations ids[i] (each of this worker's,
+  // by its id), adopting values[i] (may be null: null), in one batch with one
+  // wake-up, without looking at the operations: the worker does, and drops
+  // a value whose operation is no longer pending. Throws bad_alloc,
+  // changing nothing (the values stay the caller's). Any thread.
+  void post_results(const uint64_t* ids, brake_value* const* values, size_t n);
   void post_stop() { post(MessageKind::Stop, nullptr); }
   // Calls of this worker to cancel, each with a reference for the message.
   using CallBatch = std::vector<Call*>;
@@ -94,14 +102,16 @@ public:
   int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
 
 private:
-  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, OperationDone, Stop };
+  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, OperationDone, OperationResult, Stop };
   struct Message {
     MessageKind kind;
     union {
-      Call* call;       // Start, Cancel (holds a reference); Stop: nullptr
-      CallBatch* calls; // CancelMany (owned, holds a reference to each)
-      Operation* op;    // OperationDone (holds a reference)
+      Call* call;         // Start, Cancel (holds a reference); Stop: nullptr
+      CallBatch* calls;   // CancelMany (owned, holds a reference to each)
+      Operation* op;      // OperationDone (holds a reference)
+      brake_value* value; // OperationResult (owned; may be null)
     };
+    uint64_t id = 0; // OperationResult: the operation's id
   };
 
   void post(MessageKind kind, Call* call);
@@ -134,6 +144,7 @@ private:
   void flush_token_refs();
 
   Engine& m_engine;
+  uint8_t m_index;
   std::thread m_thread;
 
   std::mutex m_mu;
@@ -141,6 +152,7 @@ private:
   std::vector<Message> m_inbox;
   bool m_waiting = false;
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
+  bool m_claim_waiter = false; // the worker waits for the claim to end
   vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
