@@ -227,22 +227,26 @@ async function memory() {
   };
 }
 
-// Abort -> the host function's signal fires, for a call waiting on a host
+// Cancel -> the host function's signal fires, for a call waiting on a host
 // function that never answers: start, wait until the host has the call, wait
-// `waitMs`, abort, time until the host's abort listener runs.
+// `waitMs`, cancel (engine.cancel(id) for 'brake-cancel', the call's
+// AbortSignal for 'brake'), time until the host's abort listener runs.
 async function hostAbortLatency() {
   const engine = await brakeEngine();
   const us = [];
   for (let i = 0; i < spec.warmup + spec.samples; i++) {
     const ac = new AbortController();
     const started = hostState.started;
-    const p = engine.call('via_host', [i], { signal: ac.signal }).catch((e) => e);
+    const byId = spec.variant === 'brake-cancel';
+    const callId = i + 1;
+    const p = engine.call('via_host', [i], byId ? { callId } : { signal: ac.signal }).catch((e) => e);
     while (hostState.started === started) await sleep(0);
     await sleep(spec.waitMs);
     let t1 = 0;
     const fired = new Promise((resolve) => (hostState.aborted = () => ((t1 = performance.now()), resolve())));
     const t0 = performance.now();
-    ac.abort();
+    if (byId) engine.cancel(callId);
+    else ac.abort();
     await fired;
     const error = await p;
     if (error?.name !== 'AbortError') throw new Error('the call was not cancelled');
