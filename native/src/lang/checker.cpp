@@ -652,65 +652,90 @@ private:
     return builtin_call(e, id, rt, 1);
   }
 
-  // Checks a builtin's arguments (kids[first..]) and returns its result type.
+  // Type variables of a builtin's signature (vm/builtins.h): T and V, -1
+  // while unbound.
+  struct TypeVars {
+    TypeId t = -1, v = -1;
+  };
+
+  // Binds the type variables of `pattern` against `actual` (T[] against
+  // int[] binds T = int).
+  void bind(const TypeExpr* pattern, TypeId actual, TypeVars& vars) {
+    if (!pattern || actual == T::ANY) return;
+    switch (pattern->kind) {
+    case TypeExprKind::Named:
+      if (pattern->name == "T" && vars.t < 0) vars.t = actual == T::NEVER ? T::ANY : actual;
+      if (pattern->name == "V" && vars.v < 0) vars.v = actual == T::NEVER ? T::ANY : actual;
+      return;
+    case TypeExprKind::Array:
+      if (m_types.kind(actual) == TypeKind::Array) bind(pattern->args[0].get(), m_types.get(actual).args[0], vars);
+      return;
+    case TypeExprKind::Map:
+      if (m_types.kind(actual) == TypeKind::Map) bind(pattern->args[1].get(), m_types.get(actual).args[1], vars);
+      return;
+    default: return;
+    }
+  }
+
+  // A builtin signature's type, with its variables (unbound: any).
+  TypeId resolve_builtin(const TypeExpr* t, const TypeVars& vars) {
+    switch (t->kind) {
+    case TypeExprKind::Named:
+      if (t->name == "T") return vars.t >= 0 ? vars.t : T::ANY;
+      if (t->name == "V") return vars.v >= 0 ? vars.v : T::ANY;
+      if (t->name == "any") return T::ANY;
+      if (t->name == "never") return T::NEVER;
+      return resolve(t);
+    case TypeExprKind::Array: return m_types.array_of(resolve_builtin(t->args[0].get(), vars));
+    case TypeExprKind::Map: return m_types.map_of(T::STRING, resolve_builtin(t->args[1].get(), vars));
+    case TypeExprKind::Optional: return m_types.optional_of(resolve_builtin(t->args[0].get(), vars));
+    case TypeExprKind::Union: {
+      std::vector<TypeId> members;
+      for (auto& a : t->args) members.push_back(resolve_builtin(a.get(), vars));
+      return m_types.union_of(members);
+    }
+    }
+    return T::ANY;
+  }
+
+  static bool mentions_variable(const TypeExpr* t) {
+    if (t->kind == TypeExprKind::Named) return t->name == "T" || t->name == "V";
+    for (auto& a : t->args)
+      if (mentions_variable(a.get())) return true;
+    return false;
+  }
+
+  // Checks a builtin's arguments (kids[first..]) against its signature in
+  // the one table (vm/builtins.h) and returns its result type.
   TypeId builtin_call(Expr& e, BuiltinId id, TypeId recv, size_t first) {
     const auto& info = vm::kBuiltins[size_t(id)];
-    size_t n = e.kids.size() - first;
-    std::string what = std::string(info.receiver) + "." + info.name;
-    if (n < info.min_args || n > info.max_args) {
+    const vm::BuiltinSignature& sig = vm::builtin_signature(id);
+    size_t n = e.kids.size() - first, max = sig.params.size();
+    if (n < info.min_args || n > max) {
       error(e.loc, "'" + std::string(info.name) + "' expects " +
-                       (info.min_args == info.max_args ? std::to_string(info.min_args)
-                                                       : std::to_string(info.min_args) + " to " + std::to_string(info.max_args)) +
-                       " argument" + (info.max_args == 1 ? "" : "s") + ", got " + std::to_string(n));
+                       (info.min_args == max ? std::to_string(max) : std::to_string(info.min_args) + " to " + std::to_string(max)) +
+                       " argument" + (max == 1 ? "" : "s") + ", got " + std::to_string(n));
       for (size_t i = first; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
       return T::ANY;
     }
-    TypeId elem = T::ANY, val = T::ANY;
-    if (m_types.kind(recv) == TypeKind::Array) elem = m_types.get(recv).args[0];
-    if (m_types.kind(recv) == TypeKind::Map) val = m_types.get(recv).args[1];
-    auto arg = [&](size_t i, TypeId want) {
-      TypeId got = check_expr(*e.kids[first + i], want);
+    TypeVars vars;
+    if (sig.self) {
+      bind(sig.self.get(), recv, vars);
+      TypeId want = resolve_builtin(sig.self.get(), vars);
+      if (!m_types.assignable(recv, want))
+        error(e.loc, "'" + std::string(info.name) + "' needs a " + name_of(want) + ", not " + name_of(recv));
+    }
+    for (size_t i = 0; i < n; i++) {
+      const TypeExpr* param = sig.params[i].type.get();
+      bool open = mentions_variable(param);
+      TypeId got = check_expr(*e.kids[first + i], open ? -1 : resolve_builtin(param, vars));
+      if (open) bind(param, got, vars);
+      TypeId want = resolve_builtin(param, vars);
       if (!m_types.assignable(got, want))
         error(e.kids[first + i]->loc, "argument " + std::to_string(i + 1) + " of '" + info.name + "' must be " +
                                           name_of(want) + ", not " + name_of(got));
-      return got;
-    };
-    switch (id) {
-    case BuiltinId::SYS_SLEEP: arg(0, T::INT); return T::NUL;
-    case BuiltinId::SYS_PANIC: arg(0, T::STRING); return T::NEVER;
-    case BuiltinId::SYS_CANCELLATION_REQUESTED: return T::BOOL;
-    case BuiltinId::DEEP_COPY: return arg(0, T::ANY);
-    case BuiltinId::DEEP_EQUALS: arg(0, T::ANY); arg(1, T::ANY); return T::BOOL;
-    case BuiltinId::ARRAY_LENGTH: return T::INT;
-    case BuiltinId::ARRAY_PUSH: arg(0, elem); return T::NUL;
-    case BuiltinId::ARRAY_AT: arg(0, T::INT); return m_types.optional_of(elem);
-    case BuiltinId::ARRAY_POP: return m_types.optional_of(elem);
-    case BuiltinId::ARRAY_INCLUDES: arg(0, elem); return T::BOOL;
-    case BuiltinId::ARRAY_JOIN:
-      if (elem != T::STRING && elem != T::ANY) error(e.loc, "'join' needs a string[], not " + name_of(recv));
-      arg(0, T::STRING);
-      return T::STRING;
-    case BuiltinId::MAP_LENGTH: return T::INT;
-    case BuiltinId::MAP_HAS: arg(0, T::STRING); return T::BOOL;
-    case BuiltinId::MAP_KEYS: return m_types.array_of(T::STRING);
-    case BuiltinId::MAP_VALUES: return m_types.array_of(val);
-    case BuiltinId::STRING_LENGTH: return T::INT;
-    case BuiltinId::STRING_TO_LOWER:
-    case BuiltinId::STRING_TO_UPPER:
-    case BuiltinId::STRING_TRIM: return T::STRING;
-    case BuiltinId::STRING_INCLUDES:
-    case BuiltinId::STRING_STARTS_WITH:
-    case BuiltinId::STRING_ENDS_WITH: arg(0, T::STRING); return T::BOOL;
-    case BuiltinId::STRING_SPLIT: arg(0, T::STRING); return m_types.array_of(T::STRING);
-    case BuiltinId::STRING_REPLACE: arg(0, T::STRING); arg(1, T::STRING); return T::STRING;
-    case BuiltinId::STRING_SUBSTRING:
-      arg(0, T::INT);
-      if (n > 1) arg(1, T::INT);
-      return T::STRING;
-    case BuiltinId::STRING_INDEX_OF: arg(0, T::STRING); return T::INT;
-    case BuiltinId::COUNT_: break;
     }
-    return T::ANY;
+    return resolve_builtin(sig.result.get(), vars);
   }
 
   TypeId infer_field(Expr& e) {

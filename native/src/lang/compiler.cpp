@@ -479,7 +479,7 @@ private:
       return;
     }
     auto id = BuiltinId(std::max(e.aux, 0));
-    bool has_receiver = std::strncmp(kBuiltins[size_t(id)].receiver, "baml", 4) != 0;
+    bool has_receiver = kBuiltins[size_t(id)].is_method();
     size_t first = has_receiver ? 0 : 1;
     for (size_t i = first; i < e.kids.size(); i++) compile_expr(*e.kids[i]);
     size_t argc = e.kids.size() - first;

@@ -1,16 +1,18 @@
 #include "vm/builtins.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 #include <vector>
 
 #include "common/utf8.h"
+#include "lang/parser.h"
 #include "vm/interpreter.h"
 
 namespace brake::vm {
 
 const BuiltinInfo kBuiltins[] = {
-#define BRAKE_BUILTIN_INFO_(id, recv, name, lo, hi) {recv, name, lo, hi},
+#define BRAKE_BUILTIN_INFO_(id, recv, name, min, sig, flags) {recv, name, min, sig, flags},
     BRAKE_BUILTINS(BRAKE_BUILTIN_INFO_)
 #undef BRAKE_BUILTIN_INFO_
 };
@@ -19,6 +21,38 @@ BuiltinId find_builtin(const std::string& receiver, const std::string& name) {
   for (size_t i = 0; i < size_t(BuiltinId::COUNT_); i++)
     if (receiver == kBuiltins[i].receiver && name == kBuiltins[i].name) return BuiltinId(i);
   return BuiltinId::COUNT_;
+}
+
+namespace {
+std::vector<BuiltinSignature> parse_signatures() {
+  std::vector<BuiltinSignature> out(size_t(BuiltinId::COUNT_));
+  for (size_t i = 0; i < out.size(); i++) {
+    lang::Diagnostics diags("<builtin>");
+    lang::HostSignature sig = lang::parse_host_signature(kBuiltins[i].signature, diags);
+    if (!diags.empty() || !sig.return_type) std::abort(); // the table is wrong: a bug in brake itself
+    BuiltinSignature& b = out[i];
+    size_t first = 0;
+    if (kBuiltins[i].is_method()) {
+      b.self = std::move(sig.params[0].type);
+      first = 1;
+    }
+    for (size_t p = first; p < sig.params.size(); p++) {
+      const lang::TypeExpr* t = sig.params[p].type.get();
+      int tag = -1;
+      if (t->kind == lang::TypeExprKind::Named && t->name == "int") tag = int(Tag::Int);
+      if (t->kind == lang::TypeExprKind::Named && t->name == "string") tag = int(Tag::String);
+      b.arg_tags.push_back(tag);
+      b.params.push_back(std::move(sig.params[p]));
+    }
+    b.result = std::move(sig.return_type);
+  }
+  return out;
+}
+} // namespace
+
+const BuiltinSignature& builtin_signature(BuiltinId id) {
+  static const std::vector<BuiltinSignature> signatures = parse_signatures();
+  return signatures[size_t(id)];
 }
 
 namespace {
@@ -160,13 +194,10 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   Value* a = args + 1;
   Tag want = info.receiver[0] == 'a' ? Tag::Array : info.receiver[0] == 'm' ? Tag::Map : Tag::String;
   if (self.tag != want) return error("type_error", std::string(info.name) + " called on a value of the wrong type");
-  for (size_t i = 1; i < argc; i++) {
-    BuiltinId id = BuiltinId(raw_id);
-    bool int_arg = id == BuiltinId::ARRAY_AT || id == BuiltinId::STRING_SUBSTRING;
-    bool any_arg = id == BuiltinId::ARRAY_PUSH || id == BuiltinId::ARRAY_INCLUDES;
-    if (!any_arg && args[i].tag != (int_arg ? Tag::Int : Tag::String))
+  const std::vector<int>& tags = builtin_signature(BuiltinId(raw_id)).arg_tags;
+  for (size_t i = 1; i < argc; i++)
+    if (tags[i - 1] >= 0 && int(args[i].tag) != tags[i - 1])
       return error("type_error", std::string("wrong argument type for ") + info.name);
-  }
   switch (BuiltinId(raw_id)) {
   case BuiltinId::ARRAY_LENGTH: return ok(Value::integer(int64_t(self.as_array()->items.size())));
   case BuiltinId::ARRAY_PUSH: heap.array_push(self.as_array(), a[0]); return ok(Value::null());

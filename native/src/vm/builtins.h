@@ -5,42 +5,56 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "lang/ast.h"
 
 #include "vm/value.h"
 
 namespace brake::vm {
 
-#define BRAKE_BUILTINS(X)                                                   \
-  /* id, receiver, name, min args, max args (excluding the receiver) */    \
-  X(SYS_SLEEP, "baml.sys", "sleep", 1, 1)                                   \
-  X(SYS_PANIC, "baml.sys", "panic", 1, 1)                                   \
-  X(SYS_CANCELLATION_REQUESTED, "baml.sys", "cancellation_requested", 0, 0) \
-  X(DEEP_COPY, "baml", "deep_copy", 1, 1)                                   \
-  X(DEEP_EQUALS, "baml", "deep_equals", 2, 2)                               \
-  X(ARRAY_LENGTH, "array", "length", 0, 0)                                  \
-  X(ARRAY_PUSH, "array", "push", 1, 1)                                      \
-  X(ARRAY_AT, "array", "at", 1, 1)                                          \
-  X(ARRAY_POP, "array", "pop", 0, 0)                                        \
-  X(ARRAY_INCLUDES, "array", "includes", 1, 1)                              \
-  X(ARRAY_JOIN, "array", "join", 1, 1)                                      \
-  X(MAP_LENGTH, "map", "length", 0, 0)                                      \
-  X(MAP_HAS, "map", "has", 1, 1)                                            \
-  X(MAP_KEYS, "map", "keys", 0, 0)                                          \
-  X(MAP_VALUES, "map", "values", 0, 0)                                      \
-  X(STRING_LENGTH, "string", "length", 0, 0)                                \
-  X(STRING_TO_LOWER, "string", "toLowerCase", 0, 0)                         \
-  X(STRING_TO_UPPER, "string", "toUpperCase", 0, 0)                         \
-  X(STRING_TRIM, "string", "trim", 0, 0)                                    \
-  X(STRING_INCLUDES, "string", "includes", 1, 1)                            \
-  X(STRING_STARTS_WITH, "string", "startsWith", 1, 1)                       \
-  X(STRING_ENDS_WITH, "string", "endsWith", 1, 1)                           \
-  X(STRING_SPLIT, "string", "split", 1, 1)                                  \
-  X(STRING_REPLACE, "string", "replace", 2, 2)                              \
-  X(STRING_SUBSTRING, "string", "substring", 1, 2)                          \
-  X(STRING_INDEX_OF, "string", "indexOf", 1, 1)
+// The one table of builtins: what the checker types calls by, what the
+// interpreter dispatches on, what the runtime checks arguments against.
+//   X(id, receiver, name, min args, signature, flags)
+// receiver: "baml.sys" and "baml" are namespaces; "array", "map" and
+// "string" are method receivers, whose signature starts with `self`.
+// The signature is BAML, with type variables: T is an array receiver's
+// element type (or, for a function, the type of the argument it first meets),
+// V a map receiver's value type; `any` takes anything, `never` does not
+// return. min args: how many of the parameters after `self` are required.
+#define BRAKE_BUILTINS(X)                                                                                          \
+  X(SYS_SLEEP, "baml.sys", "sleep", 1, "(ms: int) -> null", kSuspends)                                              \
+  X(SYS_PANIC, "baml.sys", "panic", 1, "(message: string) -> never", 0)                                           \
+  X(SYS_CANCELLATION_REQUESTED, "baml.sys", "cancellation_requested", 0, "() -> bool", 0)                         \
+  X(DEEP_COPY, "baml", "deep_copy", 1, "(value: T) -> T", 0)                                                      \
+  X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
+  X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
+  X(ARRAY_PUSH, "array", "push", 1, "(self: T[], item: T) -> null", 0)                                            \
+  X(ARRAY_AT, "array", "at", 1, "(self: T[], index: int) -> T?", 0)                                               \
+  X(ARRAY_POP, "array", "pop", 0, "(self: T[]) -> T?", 0)                                                         \
+  X(ARRAY_INCLUDES, "array", "includes", 1, "(self: T[], item: T) -> bool", 0)                                    \
+  X(ARRAY_JOIN, "array", "join", 1, "(self: string[], separator: string) -> string", 0)                           \
+  X(MAP_LENGTH, "map", "length", 0, "(self: map<string, V>) -> int", 0)                                           \
+  X(MAP_HAS, "map", "has", 1, "(self: map<string, V>, key: string) -> bool", 0)                                   \
+  X(MAP_KEYS, "map", "keys", 0, "(self: map<string, V>) -> string[]", 0)                                          \
+  X(MAP_VALUES, "map", "values", 0, "(self: map<string, V>) -> V[]", 0)                                           \
+  X(STRING_LENGTH, "string", "length", 0, "(self: string) -> int", 0)                                             \
+  X(STRING_TO_LOWER, "string", "toLowerCase", 0, "(self: string) -> string", 0)                                   \
+  X(STRING_TO_UPPER, "string", "toUpperCase", 0, "(self: string) -> string", 0)                                   \
+  X(STRING_TRIM, "string", "trim", 0, "(self: string) -> string", 0)                                              \
+  X(STRING_INCLUDES, "string", "includes", 1, "(self: string, part: string) -> bool", 0)                          \
+  X(STRING_STARTS_WITH, "string", "startsWith", 1, "(self: string, prefix: string) -> bool", 0)                   \
+  X(STRING_ENDS_WITH, "string", "endsWith", 1, "(self: string, suffix: string) -> bool", 0)                       \
+  X(STRING_SPLIT, "string", "split", 1, "(self: string, separator: string) -> string[]", 0)                       \
+  X(STRING_REPLACE, "string", "replace", 2, "(self: string, from: string, to: string) -> string", 0)              \
+  X(STRING_SUBSTRING, "string", "substring", 1, "(self: string, start: int, end: int) -> string", 0)              \
+  X(STRING_INDEX_OF, "string", "indexOf", 1, "(self: string, part: string) -> int", 0)
+
+// Builtin flags.
+constexpr uint8_t kSuspends = 1; // may suspend its call (returns BuiltinResult::Kind::Suspend)
 
 enum class BuiltinId : uint16_t {
-#define BRAKE_BUILTIN_ENUM_(id, recv, name, lo, hi) id,
+#define BRAKE_BUILTIN_ENUM_(id, recv, name, min, sig, flags) id,
   BRAKE_BUILTINS(BRAKE_BUILTIN_ENUM_)
 #undef BRAKE_BUILTIN_ENUM_
   COUNT_
@@ -49,11 +63,25 @@ enum class BuiltinId : uint16_t {
 struct BuiltinInfo {
   const char* receiver; // "baml.sys", "baml", "array", "map", "string"
   const char* name;
-  uint8_t min_args, max_args;
+  uint8_t min_args;      // required arguments after the receiver
+  const char* signature; // see BRAKE_BUILTINS
+  uint8_t flags;
+  bool is_method() const { return receiver[0] != 'b'; }
 };
 extern const BuiltinInfo kBuiltins[];
 
 // Looks up receiver kind + method name; returns COUNT_ when there is none.
 BuiltinId find_builtin(const std::string& receiver, const std::string& name);
+
+// A builtin's signature, parsed once from the table (thread-safe).
+struct BuiltinSignature {
+  lang::TypeExprPtr self;           // methods: the receiver's type, else null
+  std::vector<lang::Param> params;  // after `self`
+  lang::TypeExprPtr result;
+  // For each parameter, the one tag an argument must have (-1: any), for
+  // the run-time check of values whose static type was unknown.
+  std::vector<int> arg_tags;
+};
+const BuiltinSignature& builtin_signature(BuiltinId id);
 
 } // namespace brake::vm
