@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 const spec = JSON.parse(process.argv[2]);
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const CALLS_BAML = readFileSync(`${benchDir}/programs/calls.baml`, 'utf8');
+const HOST_BAML = readFileSync(`${benchDir}/programs/host.baml`, 'utf8');
 const LONG_SLEEP_MS = 600_000;
 
 // `echo` answers at once (a plain value), or with a promise when the spec
@@ -31,7 +32,7 @@ async function brakeEngine() {
     signal.addEventListener('abort', () => hostState.aborted?.(), { once: true });
     return new Promise(() => {});
   };
-  return Engine.fromSource(CALLS_BAML, {
+  return Engine.fromSource(CALLS_BAML + HOST_BAML, {
     workerThreads: spec.workers ?? 0,
     host: { echo: { signature: '(x: int) -> int', fn: spec.hangingHost ? hang : echo } },
   });

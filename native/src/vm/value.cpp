@@ -39,7 +39,7 @@ Heap::~Heap() {
     delete o;
     o = next;
   }
-  if (m_pool) m_pool->give_back(chunks(m_used) * MemoryPool::kChunk);
+  if (m_pool && m_used) m_pool->give_back(chunks(m_used) * MemoryPool::kChunk);
 }
 
 void Heap::charge_slow(size_t after) {
