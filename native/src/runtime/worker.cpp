@@ -17,8 +17,11 @@ thread_local bool t_on_worker = false;
 constexpr auto kSlice = std::chrono::milliseconds(2);
 // How long an idle worker polls its inbox before blocking.
 constexpr auto kSpin = std::chrono::microseconds(50);
-// Message and event arrays up to this many entries are kept for reuse.
-constexpr size_t kKeepCapacity = 4096;
+// Message and event arrays up to this many bytes are kept for reuse (a
+// worker keeps at most three: its inbox, the batch it swapped out, its
+// events; larger ones, after a burst, are freed so memory returns to its
+// baseline).
+constexpr size_t kKeepBytes = 32 * 1024;
 // At most this many cancels are finished by the cancelling thread in a
 // waiting worker's place; more (a mass cancel) go to the worker, so the
 // host thread (often an event loop) is not the one doing the work.
@@ -245,8 +248,8 @@ void Worker::loop() {
     flush_token_refs();
     // A burst (100k starts) leaves these arrays large: free them, so memory
     // returns to its baseline (the next burst grows them again).
-    if (batch.capacity() > kKeepCapacity) std::vector<Message>().swap(batch);
-    if (m_events.capacity() > kKeepCapacity) std::vector<Event>().swap(m_events);
+    if (batch.capacity() * sizeof(Message) > kKeepBytes) std::vector<Message>().swap(batch);
+    if (m_events.capacity() * sizeof(Event) > kKeepBytes) std::vector<Event>().swap(m_events);
     m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
   }
 }

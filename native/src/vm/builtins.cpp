@@ -25,7 +25,7 @@ BuiltinId find_builtin(const std::string& receiver, const std::string& name) {
 
 namespace {
 std::vector<BuiltinSignature> parse_signatures() {
-  std::vector<BuiltinSignature> out(size_t(BuiltinId::COUNT_));
+  std::vector<BuiltinSignature> out(static_cast<size_t>(BuiltinId::COUNT_));
   for (size_t i = 0; i < out.size(); i++) {
     lang::Diagnostics diags("<builtin>");
     lang::HostSignature sig = lang::parse_host_signature(kBuiltins[i].signature, diags);
