@@ -386,7 +386,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     this.#closed = true;
     // From a host function (inside a slice): close once the slice is settled.
     while (this.#inBatch) await new Promise((resolve) => setImmediate(resolve));
-    this.#native.close();
+    try {
+      this.#native.close();
+    } catch (error) {
+      this.#closed = false; // not closed after all: a later close() tries again
+      throw error;
+    }
   }
 
   /** Host-function calls waiting for their answer (0 when all have settled). */
@@ -489,9 +494,13 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         reject(error);
       }
     } finally {
-      this.#inBatch = false;
       if (stackless) restoreStackTraceLimit(stackTraceLimit);
-      if (this.#answerOps.length > 0) this.#sendAnswers();
+      // Still inside the slice: a close() from a getter of an answer waits.
+      try {
+        if (this.#answerOps.length > 0) this.#sendAnswers();
+      } finally {
+        this.#inBatch = false;
+      }
     }
   }
 
@@ -502,20 +511,19 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const host = this.#hostFns[index]!;
     const call = new HostCall(callId, host.name, slot);
     this.#hostCalls.set(op, call);
-    let result: unknown;
     try {
-      result = host.fn(args, call);
+      const result = host.fn(args, call);
+      // A thenable's `then` may be a getter that throws: inside the try.
+      if (isThenable(result)) {
+        Promise.resolve(result).then(
+          (value) => this.#hostAnswered(op, value),
+          (error) => this.#hostFailed(op, error),
+        );
+      } else {
+        this.#hostAnswered(op, result);
+      }
     } catch (error) {
       this.#hostFailed(op, error);
-      return;
-    }
-    if (isThenable(result)) {
-      Promise.resolve(result).then(
-        (value) => this.#hostAnswered(op, value),
-        (error) => this.#hostFailed(op, error),
-      );
-    } else {
-      this.#hostAnswered(op, result);
     }
   }
 
@@ -540,15 +548,16 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const refused = this.#native.hostCompleteMany(Float64Array.from(ops), values);
     if (refused === undefined) return;
     for (const [i, error] of refused) {
-      // No script value for it (a function, a cycle, ...).
+      // No script value for it (a function, a cycle, ...). The cause is kept
+      // only when the call still waits (its completion cannot come before).
       const call = calls[i]!;
-      this.#hostErrors.set(call.slot, error);
       const why = error instanceof Error ? error.message : String(error);
-      this.#native.hostFail(
+      const taken = this.#native.hostFail(
         ops[i]!,
         `host function '${call.functionName}' returned a value that cannot cross to a script: ${why}`,
         'ERR_BRAKE_INVALID_ARGUMENT',
       );
+      if (taken) this.#hostErrors.set(call.slot, error);
     }
   }
 
@@ -556,7 +565,6 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const call = this.#hostCalls.get(op);
     if (call === undefined) return;
     this.#hostCalls.delete(op);
-    this.#hostErrors.set(call.slot, error);
     let message: string;
     let code: unknown;
     try {
@@ -565,7 +573,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     } catch {
       message = 'the host function failed';
     }
-    this.#native.hostFail(op, message, typeof code === 'string' ? code : undefined);
+    if (this.#native.hostFail(op, message, typeof code === 'string' ? code : undefined)) {
+      this.#hostErrors.set(call.slot, error);
+    }
   }
 
   // The call stopped waiting for operation `op`: its signal aborts with the

@@ -16,8 +16,9 @@
  * the error itself as `cause`.
  *
  * Cancellation. `context.signal` aborts, with the call's cancellation reason
- * (the call's AbortSignal's reason, or the CancelledError / TimeoutError the
- * call rejects with), whenever the calling call is cancelled by any source.
+ * (the call's AbortSignal's reason, or a CancelledError / TimeoutError like
+ * the one the call rejects with), whenever the calling call is cancelled by
+ * any source.
  * The call settles at once, without waiting for `fn`; what `fn` returns later
  * is dropped. A call cancelled before `fn` was invoked never invokes it. No
  * AbortController is made unless `fn` reads `signal`.

@@ -373,9 +373,10 @@ BRAKE_API int brake_host_complete(brake_engine* e, brake_op_id op, const brake_v
 ** again). Returns how many were taken. With statuses NULL it is cheaper
 ** still: nothing is looked up on the calling thread, each operation's worker
 ** takes its value if the operation is still pending and drops it otherwise,
-** and the return value is how many values were handed over (0 when out of
-** memory: then none was). For a NULL engine or ops it returns 0, frees the
-** values and writes no status. Any thread. */
+** and the return value is how many values were handed over. Out of memory
+** part-way, the values not yet handed over are freed and their operations
+** stay pending (answer them again). For a NULL engine or ops it returns 0,
+** frees the values and writes no status. Any thread. */
 BRAKE_API size_t brake_host_complete_all(brake_engine* e, const brake_op_id* ops, brake_value* const* values, size_t n,
                                          int* statuses);
 /* Answers operation `op` with a failure: `message` (NULL: "") and `code`
@@ -385,7 +386,8 @@ BRAKE_API int brake_host_fail(brake_engine* e, brake_op_id op, const char* messa
 ** Any thread. */
 BRAKE_API int brake_host_call_finished(const brake_engine* e, brake_op_id op);
 /* Host calls pending (handed over or about to be, not yet answered or
-** cancelled): 0 once everything has settled. Any thread. */
+** cancelled; an answer handed to a worker by brake_host_complete_all counts
+** until the worker takes it): 0 once everything has settled. Any thread. */
 BRAKE_API size_t brake_engine_pending_host_calls(const brake_engine* e);
 
 typedef struct brake_engine_options {
@@ -423,10 +425,11 @@ typedef struct brake_engine_options {
   ** counts against both: strings, arrays, maps, instances, its stack, and the
   ** value it returns as it is converted for the host. An allocation that
   ** would pass either limit is not made: the call fails with a script error
-  ** of kind "out_of_memory" naming the limit, and other calls go on. The
-  ** engine's total is drawn by calls in 64 KiB chunks. A call whose
-  ** arguments alone pass the per-call limit is refused by brake_call_start
-  ** (BRAKE_INVALID_ARGUMENT). */
+  ** of kind "out_of_memory" naming the limit, and other calls go on. A call
+  ** draws on the engine's total in steps that grow with it (1 KiB while it
+  ** holds up to 16 KiB, then 16 KiB, 256 KiB past 1 MiB, 4 MiB past 64 MiB).
+  ** A call whose arguments alone pass the per-call limit is refused by
+  ** brake_call_start (BRAKE_INVALID_ARGUMENT). */
   uint64_t call_memory_limit;
   uint64_t engine_memory_limit;
 } brake_engine_options;
@@ -480,7 +483,10 @@ BRAKE_API void brake_call_options_init(brake_call_options* o);
 ** Failures (the callback never runs, nothing else is disturbed):
 **   BRAKE_MISUSE            NULL engine, function or callback; args NULL with nargs > 0
 **   BRAKE_INVALID_ARGUMENT  id 0; argument count or types do not match the
-**                           declared parameters; a NULL argument; a wrong
+**                           declared parameters; a NULL argument; arguments
+**                           that alone pass the call's memory limit
+**   BRAKE_NO_MEMORY         out of memory, or the arguments do not fit in
+**                           what the engine's memory limit has left; a wrong
 **                           options->struct_size; options->timeout_ms above
 **                           BRAKE_MAX_TIMEOUT_MS
 **   BRAKE_UNKNOWN_FUNCTION  no such function
@@ -501,8 +507,8 @@ BRAKE_API int brake_call_start(brake_engine* e, brake_call_id id, const char* fu
 ** BRAKE_NOT_FOUND for an unknown or finished id (a no-op). Idempotent.
 ** With `notify` set, a sleeping call whose worker is idle is finished by the
 ** cancelling thread itself: its completion is already queued for
-** brake_engine_drain when brake_cancel returns (likewise brake_token_cancel
-** for tokens of up to 16 calls). Completion callbacks still run only where
+** brake_engine_drain when brake_cancel returns (likewise brake_token_cancel,
+** for up to 16 of the token's calls on one worker). Completion callbacks still run only where
 ** brake.h says they do.
 ** Any thread, any moment, including from a completion callback. */
 BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
@@ -510,8 +516,9 @@ BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
 /* Number of live calls. Any thread. */
 BRAKE_API size_t brake_engine_live_calls(const brake_engine* e);
 
-/* Bytes the engine's live calls have drawn from its memory limit (in 64 KiB
-** chunks; 0 when no call holds script memory). Any thread. */
+/* Bytes the engine's live calls have drawn from its memory limit (in the
+** steps of call_memory_limit's note; 0 when no call holds script memory).
+** Any thread. */
 BRAKE_API size_t brake_engine_memory_in_use(const brake_engine* e);
 
 /* Runs the completion callbacks of everything queued so far (only when the

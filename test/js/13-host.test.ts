@@ -157,6 +157,25 @@ describe('host functions: calling', () => {
     expect(error).toMatchObject({ kind: 'host_error', message: 'plain', hostCode: undefined, cause: 'plain' });
   });
 
+  it('a result whose then getter throws is a host_error; the rest of the slice still settles', async () => {
+    const boom = new Error('then is broken');
+    let n = 0;
+    await using e = await engineWith({
+      add_one: ([x]) =>
+        n++ === 0
+          ? {
+              get then() {
+                throw boom;
+              },
+            }
+          : x + 1,
+    });
+    const results = await Promise.all([settle(e.call('one', [1])), settle(e.call('one', [2])), settle(e.call('one', [3]))]);
+    expect(results[0]!.error).toMatchObject({ kind: 'host_error', message: 'then is broken', cause: boom });
+    expect(results.slice(1).map((r) => r.value)).toEqual([3, 4]);
+    expect(e.liveCalls).toBe(0);
+  });
+
   it('a result that cannot cross is a host_error, not a crash', async () => {
     await using e = await engineWith({ add_one: () => () => 1 });
     const { error } = await settle(e.call('one', [1]));

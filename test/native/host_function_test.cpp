@@ -711,6 +711,54 @@ BRAKE_TEST(ten_thousand_host_calls_with_random_cancels) {
   brake_engine_free(e);
 }
 
+// The host values an operation's arguments were converted into are charged
+// to the call only while it waits: 1,000 host calls with a 64 KiB argument
+// fit in an 8 MiB call limit (the charge used to stay until the call ended).
+BRAKE_TEST(host_call_arguments_are_charged_only_while_waiting) {
+  const char* src = "function many(n: int) -> int {\n"
+                    "  let s = \"x\";\n"
+                    "  while (s.length() < 65536) { s = s + s; }\n"
+                    "  let total = 0;\n"
+                    "  for (let i = 0; i < n; i += 1) { total += size(s); }\n"
+                    "  total\n"
+                    "}\n";
+  brake_host_decl decl = {"size", "(s: string) -> int"};
+  brake_program* p = compile(src, &decl, 1);
+  CHECK(p != nullptr);
+  if (!p) return;
+  struct Ctx {
+    brake_engine* e = nullptr;
+  };
+  static Ctx ctx;
+  auto size = [](void* d, const brake_host_call* c) {
+    size_t n = 0;
+    brake_value_get_string(brake_host_call_arg(c, 0), &n);
+    brake_value* v = brake_value_int(int64_t(n));
+    brake_host_complete(static_cast<Ctx*>(d)->e, brake_host_call_op(c), v);
+    brake_value_free(v);
+  };
+  brake_host_binding b = {"size", size, nullptr, &ctx};
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  o.worker_threads = 1;
+  o.host_functions = &b;
+  o.host_function_count = 1;
+  o.call_memory_limit = 8 << 20;
+  brake_engine* e = nullptr;
+  CHECK_EQ_INT(brake_engine_create(p, &o, &e), BRAKE_OK);
+  brake_program_free(p);
+  ctx.e = e;
+  Waiter w;
+  waiter_init(&w);
+  CHECK_EQ_INT(start_int(e, 1, "many", 1000, &w), BRAKE_OK);
+  CHECK(waiter_wait(&w, 20000));
+  if (w.status != BRAKE_OK) fprintf(stderr, "%s: %s\n", w.kind, w.message);
+  CHECK_EQ_INT(w.status, BRAKE_OK);
+  CHECK_EQ_INT(w.int_value, 1000LL * 65536);
+  CHECK_EQ_INT(brake_engine_memory_in_use(e), 0);
+  brake_engine_free(e);
+}
+
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(host_answers_inside_the_callback),
@@ -726,6 +774,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(host_function_may_start_calls_on_the_same_engine),
       TEST_ENTRY(declarations_and_bindings_are_checked),
       TEST_ENTRY(ten_thousand_host_calls_with_random_cancels),
+      TEST_ENTRY(host_call_arguments_are_charged_only_while_waiting),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

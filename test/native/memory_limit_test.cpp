@@ -47,6 +47,7 @@ function shared_result() -> int[] {
 }
 function small() -> int { let s = "abc" + "def"; s.length() }
 function echo(s: string) -> int { s.length() }
+function holds(s: string) -> int { let t = s + "!"; baml.sys.sleep(600000); t.length() }
 )";
 
 brake_engine* make_engine(uint64_t call_limit, uint64_t engine_limit, uint32_t workers = 2,
@@ -212,6 +213,39 @@ BRAKE_TEST(arguments_over_the_call_limit_are_refused) {
   brake_engine_free(e);
 }
 
+// A call that allocates a little holds only a little of the engine's total
+// (the steps a call draws in start at 1 KiB): 40,000 sleeping calls that
+// each hold a string fit under the default limits. (With 64 KiB steps the
+// engine refused calls past 16,384.)
+BRAKE_TEST(many_small_calls_fit_under_the_engine_limit) {
+  brake_engine* e = make_engine(BRAKE_DEFAULT_CALL_MEMORY_LIMIT, BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT);
+  CHECK(e != nullptr);
+  if (!e) return;
+  constexpr int kCalls = 40000;
+  static Waiter w[kCalls];
+  brake_value* v = nullptr;
+  CHECK_EQ_INT(brake_value_string("some text", 9, &v), BRAKE_OK);
+  const brake_value* args[] = {v};
+  brake_token* t = brake_token_new();
+  brake_call_options o;
+  brake_call_options_init(&o);
+  o.token = t;
+  int refused = 0;
+  for (int i = 0; i < kCalls; i++) {
+    waiter_init(&w[i]);
+    if (brake_call_start(e, brake_call_id(i + 1), "holds", args, 1, &o, waiter_done, &w[i]) != BRAKE_OK) refused++;
+  }
+  brake_value_free(v);
+  CHECK_EQ_INT(refused, 0);
+  CHECK(brake_engine_memory_in_use(e) <= size_t(kCalls) * 1024);
+  CHECK_EQ_INT(brake_token_cancel(t), kCalls);
+  for (int i = 0; i < kCalls; i++) CHECK(waiter_wait(&w[i], 20000));
+  CHECK_EQ_INT(live_after(e, 5000), 0);
+  CHECK_EQ_INT(brake_engine_memory_in_use(e), 0);
+  brake_token_free(t);
+  brake_engine_free(e);
+}
+
 // 0 means unlimited, only when asked for: 4M one-character strings (about
 // 320 MB) pass the default limit, and fit when the limits are off.
 BRAKE_TEST(zero_means_unlimited) {
@@ -239,6 +273,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(stack_growth_counts),
       TEST_ENTRY(ten_hostile_calls_stay_within_the_engine_limit),
       TEST_ENTRY(arguments_over_the_call_limit_are_refused),
+      TEST_ENTRY(many_small_calls_fit_under_the_engine_limit),
       TEST_ENTRY(zero_means_unlimited),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

@@ -3,6 +3,7 @@
 // concurrent use, and the per-call heap's collector.
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <random>
 #include <thread>
@@ -243,11 +244,11 @@ BRAKE_TEST(heap_charges_allocations_against_the_call_limit) {
     CHECK(heap.used() <= size_t(1) << 20);
     CHECK(made > 900 && made < 1048);
     CHECK_EQ_INT(heap.object_count(), made);
-    CHECK(pool.in_use() >= heap.used() && pool.in_use() < heap.used() + vm::MemoryPool::kChunk);
+    CHECK_EQ_INT(pool.in_use(), vm::MemoryPool::reserved(heap.used()));
     // Keep one; the rest is garbage.
     heap.collect(roots.data(), 1);
     CHECK_EQ_INT(heap.used(), vm::Heap::string_bytes(1000) + 15 & ~size_t(15));
-    CHECK_EQ_INT(pool.in_use(), vm::MemoryPool::kChunk);
+    CHECK_EQ_INT(pool.in_use(), 2048); // 1,072 bytes charged: two 1 KiB steps
     // Arrays charge their growth; maps their entries.
     vm::ArrayObj* a = heap.new_array();
     size_t before = heap.used();
@@ -262,29 +263,65 @@ BRAKE_TEST(heap_charges_allocations_against_the_call_limit) {
   CHECK_EQ_INT(pool.in_use(), 0);
 }
 
-// The engine's total is shared: one call's chunks count against another's
-// room, and come back when it ends.
+// The engine's total is shared: one call's steps count against another's
+// room, and come back when it ends. A call that allocates a little holds a
+// little (1 KiB steps at first), so many small calls fit.
 BRAKE_TEST(heap_charges_against_the_engine_limit) {
-  vm::MemoryPool pool(0, 4 * vm::MemoryPool::kChunk);
+  constexpr size_t kMiB = 1 << 20;
+  vm::MemoryPool pool(0, 4 * kMiB);
   vm::Heap first(&pool);
-  first.charge(3 * vm::MemoryPool::kChunk);
+  first.charge(3 * kMiB);
+  CHECK_EQ_INT(pool.in_use(), 3 * kMiB);
   {
     vm::Heap second(&pool);
     second.charge(1000);
+    CHECK_EQ_INT(pool.in_use(), 3 * kMiB + 1024);
     bool threw = false;
     try {
-      second.charge(vm::MemoryPool::kChunk);
+      second.charge(kMiB);
     } catch (const vm::MemoryLimitExceeded& e) {
       threw = true;
       CHECK(e.which() == vm::MemoryLimitExceeded::Which::Engine);
     }
     CHECK(threw);
     CHECK_EQ_INT(second.used(), 1000);
-    CHECK_EQ_INT(pool.in_use(), 4 * vm::MemoryPool::kChunk);
+    CHECK_EQ_INT(pool.in_use(), 3 * kMiB + 1024);
   }
-  CHECK_EQ_INT(pool.in_use(), 3 * vm::MemoryPool::kChunk);
-  first.uncharge(2 * vm::MemoryPool::kChunk);
-  CHECK_EQ_INT(pool.in_use(), vm::MemoryPool::kChunk);
+  CHECK_EQ_INT(pool.in_use(), 3 * kMiB);
+  first.uncharge(2 * kMiB);
+  CHECK_EQ_INT(pool.in_use(), kMiB);
+  // 1,000 calls that each hold a few hundred bytes fit in 1 MiB.
+  std::vector<std::unique_ptr<vm::Heap>> small;
+  for (int i = 0; i < 1000; i++) {
+    small.push_back(std::make_unique<vm::Heap>(&pool));
+    small.back()->charge(300);
+  }
+  CHECK_EQ_INT(pool.in_use(), kMiB + 1000 * 1024);
+  small.clear();
+  CHECK_EQ_INT(pool.in_use(), kMiB);
+  // The steps: monotonic, and the documented sizes.
+  size_t last = 0;
+  for (size_t used = 0; used < (70u << 20); used += 4093) {
+    size_t r = vm::MemoryPool::reserved(used);
+    CHECK(r >= used && r >= last);
+    last = r;
+  }
+  CHECK_EQ_INT(vm::MemoryPool::reserved(1), 1024);
+  CHECK_EQ_INT(vm::MemoryPool::reserved((16 << 10) + 1), 32 << 10);
+  CHECK_EQ_INT(vm::MemoryPool::reserved((1 << 20) + 1), (1 << 20) + (256 << 10));
+}
+
+// Under a small call limit, the first collection comes before the limit:
+// a call that only makes garbage never fails.
+BRAKE_TEST(garbage_under_a_small_limit_is_collected_in_time) {
+  vm::MemoryPool pool(64 << 10, 0);
+  vm::Heap heap(&pool);
+  std::vector<vm::Value> roots(1);
+  for (int i = 0; i < 10000; i++) {
+    roots[0] = heap.string_value(std::string(100, 'g'));
+    if (heap.wants_collect()) heap.collect(roots.data(), roots.size());
+  }
+  CHECK(heap.used() < (64 << 10));
 }
 
 int main(int argc, char** argv) {
@@ -297,6 +334,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(values_equal_is_deep),
       TEST_ENTRY(heap_charges_allocations_against_the_call_limit),
       TEST_ENTRY(heap_charges_against_the_engine_limit),
+      TEST_ENTRY(garbage_under_a_small_limit_is_collected_in_time),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

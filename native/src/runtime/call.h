@@ -11,7 +11,8 @@
 //    thread (a call lives on one worker for its whole life), or by a thread
 //    that has claimed that worker while it waited (worker.h, stand-in rule).
 //  - References: the call table holds one (dropped after the completion
-//    callback has returned), every inbox message holds one. The worker's
+//    callback has returned), every inbox message holds one, and so does an
+//    operation the call waits or waited on (until its last event is gone). The worker's
 //    ready queue and timer heap hold none: a call stays in the table, and so
 //    alive, until the worker has finished it and removed it from both.
 #pragma once

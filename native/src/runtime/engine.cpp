@@ -26,7 +26,9 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify(options.notify),
       m_notify_data(options.notify_data),
       m_host(std::move(host)) {
-  size_t n = options.worker_threads ? options.worker_threads : std::max(1u, std::thread::hardware_concurrency());
+  // At most 256 (BRAKE_MAX_WORKER_THREADS): operation ids carry the worker's index in a byte.
+  size_t n = options.worker_threads ? options.worker_threads
+                                    : std::min<size_t>(BRAKE_MAX_WORKER_THREADS, std::max(1u, std::thread::hardware_concurrency()));
   for (size_t i = 0; i < n; i++) m_workers.push_back(std::make_unique<Worker>(*this, uint8_t(i)));
   try {
     for (auto& w : m_workers) w->start();
@@ -198,29 +200,37 @@ int Engine::start(const StartRequest& r, std::string& message) {
 int Engine::cancel(brake_call_id id) {
   Call* call = m_table.find(id);
   if (!call) return BRAKE_NOT_FOUND;
+  struct Ref {
+    Call* call;
+    ~Ref() { call->release(); } // also when posting runs out of memory
+  } ref{call};
   if (call->request_cancel(BRAKE_ORIGIN_CANCEL)) call->worker->cancel_call(call);
-  call->release();
   return BRAKE_OK;
 }
 
 void Engine::deliver(std::vector<Event>& events) {
   if (events.empty()) return;
-  if (m_notify) {
-    bool was_empty;
-    {
-      std::lock_guard<std::mutex> lock(m_queue_mu);
-      was_empty = m_queue.empty();
-      m_queue.insert(m_queue.end(), events.begin(), events.end());
-    }
+  if (!m_notify) {
+    run_events(events.data(), events.size());
     events.clear();
-    // Calls finished in place by a cancelling thread (Worker::finish_cancels_here)
-    // are announced to that thread even when the queue was not empty, so
-    // it can deliver them before its cancel returns (brake.h, `notify`).
-    if (was_empty || !on_worker_thread()) m_notify(m_notify_data);
     return;
   }
-  run_events(events.data(), events.size());
+  if (enqueue(events)) notify_host();
+}
+
+bool Engine::enqueue(std::vector<Event>& events) {
+  if (events.empty()) return false;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(m_queue_mu);
+    was_empty = m_queue.empty();
+    m_queue.insert(m_queue.end(), events.begin(), events.end());
+  }
   events.clear();
+  // Calls finished in place by a cancelling thread (Worker::finish_cancels_here)
+  // are announced to that thread even when the queue was not empty, so it
+  // can deliver them before its cancel returns (brake.h, `notify`).
+  return was_empty || !on_worker_thread();
 }
 
 void Engine::run_events(const Event* events, size_t n) {

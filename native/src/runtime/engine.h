@@ -100,6 +100,12 @@ public:
   // is taken once per batch; or a thread standing in for it): runs them now
   // or queues them for drain(). Empties `events`; on bad_alloc leaves them.
   void deliver(std::vector<Event>& events);
+  // Drain mode, in two steps for a thread standing in for a worker (which
+  // calls the host only after releasing its claim): queues `events`
+  // (emptying it; on bad_alloc leaving it) and says whether the host must
+  // be notified, then notify_host() does it.
+  bool enqueue(std::vector<Event>& events);
+  void notify_host() { m_notify(m_notify_data); }
   // A new operation id (never 0, never reused) of worker `index`: the low 8
   // bits say which worker (at most 256), so a result can go to it directly.
   uint64_t next_operation_id(uint8_t index) {
@@ -128,6 +134,10 @@ private:
   void wake_ticker();
 
   std::shared_ptr<const vm::CompiledProgram> m_program;
+  uint32_t m_max_depth;
+  // Before the workers: a call's heap (in a worker) may give memory back
+  // to it until the workers are gone.
+  vm::MemoryPool m_memory;
   std::vector<std::unique_ptr<Worker>> m_workers;
   CallTable m_table;
   std::atomic<bool> m_closed{false};
@@ -135,8 +145,6 @@ private:
   std::atomic<size_t> m_next_worker{0};
   bool m_joined = false;
   std::mutex m_close_mu;
-  uint32_t m_max_depth;
-  vm::MemoryPool m_memory;
 
   void (*m_notify)(void*) = nullptr;
   void* m_notify_data = nullptr;

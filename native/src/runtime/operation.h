@@ -14,9 +14,11 @@
 //    message and read by the worker after it received it (the inbox mutex
 //    orders them).
 //  - References: the engine's operation table holds one while the
-//    operation is Pending and listed there; every message and queued event
-//    holds one; the waiting call's worker holds one in its operation slots.
-//    An operation holds a reference to its call.
+//    operation is listed there (from its start until whoever moved its state
+//    removes it); every message and queued event holds one; the waiting
+//    call's worker holds one in its operation slots. An operation holds a
+//    reference to its call (so a call, and its result, live until the last
+//    event about its operation has been delivered).
 //  - `delivered` is touched only by the thread that delivers events (the
 //    drain thread, or the worker in callback mode): a host never hears of
 //    an operation that was cancelled before it was handed over, so it never
@@ -62,6 +64,9 @@ struct Operation {
   Worker* worker = nullptr;
   bool delivered = false;
   brake_origin cancel_origin = BRAKE_ORIGIN_NONE; // set with Cancelled, by the worker
+  // Bytes the call's heap was charged for this operation's own data (its
+  // arguments as host values), given back when the call stops waiting.
+  size_t charged = 0;
 
   OperationOutcome outcome; // Completed: written by the completer (see the invariants)
 

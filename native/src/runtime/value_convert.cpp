@@ -147,9 +147,11 @@ bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, TypeId 
   return fits(p, v, t, why, 0);
 }
 
-Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::Heap& heap) {
+namespace {
+Value to_vm_checked(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::Heap& heap, vm::CancelCheck& cc) {
+  cc.items();
   const lang::Type& ty = p.types.get(t);
-  if (ty.kind == TypeKind::Union) return to_vm(p, v, pick_member(p, v, ty), heap);
+  if (ty.kind == TypeKind::Union) return to_vm_checked(p, v, pick_member(p, v, ty), heap, cc);
   switch (v.kind) {
   case BRAKE_KIND_NULL: return Value::null();
   case BRAKE_KIND_BOOL: return Value::boolean(v.b != 0);
@@ -165,11 +167,14 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
       const vm::EnumInfo& e = p.enums[size_t(ty.decl)];
       return Value::enum_variant(uint32_t(ty.decl), uint32_t(std::max(variant_index(e, v.text), 0)));
     }
-    return heap.string_value(v.text);
+    if (v.text.size() <= size_t(vm::CancelCheck::kBudget)) return heap.string_value(v.text);
+    return Value::object(Tag::String, heap.build_string(v.text.size(), [&](std::string& out) {
+      vm::append_checked(out, v.text, cc);
+    }));
   case BRAKE_KIND_ARRAY: {
     vm::ArrayObj* a = heap.new_array(v.items.size());
     TypeId elem = ty.kind == TypeKind::Array ? ty.args[0] : lang::TypeTable::ANY;
-    for (auto& item : v.items) heap.array_push(a, to_vm(p, *item, elem, heap));
+    for (auto& item : v.items) heap.array_push(a, to_vm_checked(p, *item, elem, heap, cc));
     return Value::object(Tag::Array, a);
   }
   case BRAKE_KIND_MAP:
@@ -179,17 +184,24 @@ Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::He
       vm::InstanceObj* o = heap.new_instance(uint32_t(ty.decl), cls.field_names.size());
       for (size_t f = 0; f < cls.field_names.size(); f++) {
         int at = find_key(v, cls.field_names[f]);
-        o->fields[f] = at < 0 ? Value::null() : to_vm(p, *v.items[size_t(at)], cls.field_types[f], heap);
+        o->fields[f] = at < 0 ? Value::null() : to_vm_checked(p, *v.items[size_t(at)], cls.field_types[f], heap, cc);
       }
       return Value::object(Tag::Instance, o);
     } else {
       vm::MapObj* m = heap.new_map();
       TypeId val = ty.kind == TypeKind::Map ? ty.args[1] : lang::TypeTable::ANY;
-      for (size_t i = 0; i < v.items.size(); i++) heap.map_set(m, v.keys[i], to_vm(p, *v.items[i], val, heap));
+      for (size_t i = 0; i < v.items.size(); i++) heap.map_set(m, v.keys[i], to_vm_checked(p, *v.items[i], val, heap, cc));
       return Value::object(Tag::Map, m);
     }
   }
   return Value::null();
+}
+} // namespace
+
+Value to_vm(const vm::CompiledProgram& p, const brake_value& v, TypeId t, vm::Heap& heap,
+            const std::atomic<uint32_t>* cancel_state) {
+  vm::CancelCheck cc(cancel_state);
+  return to_vm_checked(p, v, t, heap, cc);
 }
 
 namespace {
@@ -217,7 +229,7 @@ struct ToHost {
     if (depth > kMaxValueDepth) throw TooDeep{};
     if (--until_check == 0) {
       until_check = kCheckEvery;
-      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw ConversionCancelled{};
+      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw vm::Interrupted{};
     }
     heap.charge(kNodeBytes);
     auto out = std::make_unique<brake_value>();
@@ -274,7 +286,7 @@ struct ToHost {
     }
     out.reserve(text.size());
     for (size_t at = 0; at < text.size(); at += kSlice) {
-      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw ConversionCancelled{};
+      if (cancel_state && (cancel_state->load(std::memory_order_relaxed) & kOriginMask)) throw vm::Interrupted{};
       out.append(text, at, kSlice);
     }
   }

@@ -26,6 +26,14 @@ constexpr size_t kKeepBytes = 32 * 1024;
 // waiting worker's place; more (a mass cancel) go to the worker, so the
 // host thread (often an event loop) is not the one doing the work.
 constexpr size_t kMaxCancelsHere = 16;
+
+// Makes room for `extra` more elements, growing geometrically (libstdc++'s
+// reserve() allocates exactly what it is asked for: growing by one each
+// time would copy the whole array each time).
+template <typename T> void reserve_more(std::vector<T>& v, size_t extra) {
+  size_t need = v.size() + extra;
+  if (need > v.capacity()) v.reserve(std::max(need, 2 * v.capacity()));
+}
 } // namespace
 
 bool on_worker_thread() { return t_on_worker; }
@@ -81,22 +89,37 @@ void Worker::release_claim() {
 // finished; false when the worker was not claimable or some call was not
 // waiting (queued or ready: only its worker can finish it), and the caller
 // must post the cancels instead. The references the caller holds for a
-// message stay the caller's.
+// message stay the caller's. The host's `notify` runs after the claim is
+// released, so host code never stalls the worker.
 bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   if (n > kMaxCancelsHere || !m_engine.may_finish_off_worker() || !claim()) return false;
+  struct Claim {
+    Worker* w;
+    void release() {
+      if (w) w->release_claim();
+      w = nullptr;
+    }
+    ~Claim() { release(); } // on every path out, an exception too
+  } claim{this};
+  try {
+    reserve_more(m_events, 2 * n); // a host cancel and a completion each: finishing cannot fail
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   bool all = true;
   for (size_t i = 0; i < n; i++)
     if (!on_cancel(calls[i])) all = false;
-  bool undelivered = false;
+  bool notify = false, stranded = false;
   try {
-    m_engine.deliver(m_events);
+    notify = m_engine.enqueue(m_events);
   } catch (const std::bad_alloc&) {
-    undelivered = true; // still in m_events: the worker delivers them once woken
+    stranded = true; // still in m_events: the worker delivers them once woken
   }
   flush_token_refs();
   m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
-  release_claim();
-  if (undelivered) wake();
+  claim.release();
+  if (stranded) wake();
+  if (notify) m_engine.notify_host();
   return all;
 }
 
@@ -107,17 +130,30 @@ void Worker::cancel_call(Call* call) {
 
 // ---------------------------------------------------------------- the inbox
 
+// With m_mu held: whether the worker sleeps (and must be woken); it counts
+// as awake from now on.
+bool Worker::take_sleeper() {
+  bool sleeping = m_waiting;
+  m_waiting = false;
+  return sleeping;
+}
+
+// After posting (m_mu released): a running script yields to look at the
+// inbox, a sleeping worker wakes.
+void Worker::kick(bool sleeping) {
+  interrupt();
+  if (sleeping) m_cv.notify_one();
+}
+
 void Worker::post(MessageKind kind, Call* call) {
-  bool wake;
+  bool sleeping;
   {
     std::lock_guard<std::mutex> lock(m_mu);
     m_inbox.push_back(Message{kind, {call}});
     if (call) call->retain(); // only once queued: a failed push leaks nothing
-    wake = m_waiting;
-    m_waiting = false;
+    sleeping = take_sleeper();
   }
-  interrupt();
-  if (wake) m_cv.notify_one();
+  kick(sleeping);
 }
 
 void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcomes, size_t n, bool* accepted) {
@@ -125,7 +161,7 @@ void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcom
   size_t posted = 0;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    m_inbox.reserve(m_inbox.size() + n); // may throw: before anything changed
+    reserve_more(m_inbox, n); // may throw: before anything changed
     for (size_t i = 0; i < n; i++) {
       accepted[i] = ops[i]->try_complete();
       if (!accepted[i]) continue;
@@ -136,32 +172,25 @@ void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcom
       m_inbox.push_back(m);
       posted++;
     }
-    if (posted) {
-      wake = m_waiting;
-      m_waiting = false;
-    }
+    if (posted) wake = take_sleeper();
   }
-  if (!posted) return;
-  interrupt();
-  if (wake) m_cv.notify_one();
+  if (posted) kick(wake);
 }
 
 void Worker::post_results(const uint64_t* ids, brake_value* const* values, size_t n) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    m_inbox.reserve(m_inbox.size() + n); // may throw: before anything changed
+    reserve_more(m_inbox, n); // may throw: before anything changed
     for (size_t i = 0; i < n; i++) {
       Message m{MessageKind::OperationResult, {nullptr}};
       m.value = values[i];
       m.id = ids[i];
       m_inbox.push_back(m);
     }
-    wake = m_waiting;
-    m_waiting = false;
+    wake = take_sleeper();
   }
-  interrupt();
-  if (wake) m_cv.notify_one();
+  kick(wake);
 }
 
 bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
@@ -182,14 +211,12 @@ bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
 }
 
 void Worker::wake() {
-  bool wake;
+  bool sleeping;
   {
     std::lock_guard<std::mutex> lock(m_mu);
-    wake = m_waiting;
-    m_waiting = false;
+    sleeping = take_sleeper();
   }
-  interrupt();
-  if (wake) m_cv.notify_one();
+  kick(sleeping);
 }
 
 // Blocks until there is something to do; returns false when the worker
@@ -402,6 +429,12 @@ void Worker::run_call(Call* call) {
   vm::RunStatus status;
   try {
     status = call->fiber.run(ctx);
+  } catch (const vm::Interrupted&) {
+    // Long work inside an instruction saw the cancel: the fiber, stopped
+    // mid-instruction, goes with the call.
+    m_slice_deadline.store(0, std::memory_order_relaxed);
+    finish_cancelled(call, call->cancel_origin());
+    return;
   } catch (const vm::MemoryLimitExceeded& e) {
     // The allocation that would have passed a limit was not made.
     m_slice_deadline.store(0, std::memory_order_relaxed);
@@ -468,6 +501,7 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
   op->call_id = call->id;
   op->call_user_data = call->user_data;
   const vm::Value* args = call->fiber.request_args();
+  size_t used_before = call->fiber.heap().used();
   try {
     for (size_t i = 0; i < r.argc; i++) {
       ValuePtr v = from_vm(program, args[i], call->fiber.heap(), &call->state);
@@ -479,10 +513,11 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
       }
       op->args.push_back(std::move(v));
     }
+    op->charged = call->fiber.heap().used() - used_before;
     // Everything that can fail, before the operation becomes visible.
-    m_events.reserve(m_events.size() + 1);
+    reserve_more(m_events, 1);
     call->operation = add_operation(op); // adopts our reference
-  } catch (const ConversionCancelled&) {
+  } catch (const vm::Interrupted&) {
     op->release();
     finish_cancelled(call, call->cancel_origin());
     return;
@@ -509,8 +544,8 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
 
 uint32_t Worker::add_operation(Operation* op) {
   if (m_free_operations.empty()) {
-    m_operations.reserve(m_operations.size() + 1);
-    m_free_operations.reserve(m_operations.size() + 1); // so freeing a slot never allocates
+    reserve_more(m_operations, 1);
+    m_free_operations.reserve(m_operations.capacity()); // so freeing a slot never allocates
     m_operations.push_back(nullptr);
     m_free_operations.push_back(uint32_t(m_operations.size() - 1));
   }
@@ -530,6 +565,9 @@ void Worker::drop_operation(Call* call, bool cancel) {
   m_operations[slot] = nullptr;
   m_free_operations.push_back(slot); // capacity reserved in add_operation
   call->operation = kNoOperation;
+  // Its arguments are no longer the call's (after settle() the heap, and so
+  // everything it was charged, is gone already).
+  if (call->has_fiber && op->charged) call->fiber.heap().uncharge(op->charged);
   if (!cancel || !op->try_cancel()) {
     op->release();
     return;
@@ -574,7 +612,10 @@ void Worker::on_operation_done(Operation* op) {
                                             program.type_name(fn.return_type) + ": " + why, {}, ""});
     } else {
       try {
-        call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap()));
+        call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state));
+      } catch (const vm::Interrupted&) {
+        finish_cancelled(call, call->cancel_origin());
+        return;
       } catch (const vm::MemoryLimitExceeded& e) {
         fail_call(call, "out_of_memory", "the result of host function '" + fn.name + "': " + e.what());
         return;
@@ -587,7 +628,9 @@ void Worker::on_operation_done(Operation* op) {
       return;
     }
   }
+  // raise() fails the call where it waited (until scripts can catch).
   if (status == vm::RunStatus::Failed) finish_error(call);
+  else fail_call(call, "internal", "a raised error did not fail the call");
 }
 
 // The result is converted for the host before the outcome is committed, so
@@ -597,7 +640,7 @@ void Worker::finish_value(Call* call) {
   ValuePtr value;
   try {
     value = from_vm(m_engine.program(), call->fiber.result(), call->fiber.heap(), &call->state);
-  } catch (const ConversionCancelled&) {
+  } catch (const vm::Interrupted&) {
     finish_cancelled(call, call->cancel_origin());
     return;
   } catch (const vm::MemoryLimitExceeded& e) {

@@ -115,6 +115,8 @@ private:
   };
 
   void post(MessageKind kind, Call* call);
+  bool take_sleeper();
+  void kick(bool sleeping);
   void post_message(Message m);
   bool claim();
   void release_claim();

@@ -124,11 +124,17 @@ void Fiber::grow_frames() {
 }
 
 // a + b for two strings, charged before it is built.
-Value Fiber::concat(Value a, Value b) {
+Value Fiber::concat(Value a, Value b, const RunContext& ctx) {
   const std::string &x = a.as_string()->text, &y = b.as_string()->text;
   return Value::object(Tag::String, m_heap.build_string(x.size() + y.size(), [&](std::string& out) {
-    out += x;
-    out += y;
+    if (out.capacity() <= size_t(CancelCheck::kBudget)) {
+      out += x;
+      out += y;
+      return;
+    }
+    CancelCheck cc(ctx.cancel_state); // a big one: copied in slices
+    append_checked(out, x, cc);
+    append_checked(out, y, cc);
   }));
 }
 
@@ -327,7 +333,7 @@ op_ADD_TO_LOCAL: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    a = concat(a, b);
+    a = concat(a, b, ctx);
     MAYBE_COLLECT(); // the new string is already in its local (a root)
     DISPATCH();
   }
@@ -354,7 +360,7 @@ op_ADD: {
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; --sp; DISPATCH(); }
   if (a.tag == Tag::String && b.tag == Tag::String) {
-    a = concat(a, b);
+    a = concat(a, b, ctx);
     --sp;
     MAYBE_COLLECT();
     DISPATCH();
@@ -461,13 +467,13 @@ op_BIT_NOT: {
   DISPATCH();
 }
 op_EQ: {
-  bool r = values_equal(sp[-2], sp[-1]);
+  bool r = values_equal(sp[-2], sp[-1], ctx.cancel_state);
   sp[-2] = Value::boolean(r);
   --sp;
   DISPATCH();
 }
 op_NE: {
-  bool r = !values_equal(sp[-2], sp[-1]);
+  bool r = !values_equal(sp[-2], sp[-1], ctx.cancel_state);
   sp[-2] = Value::boolean(r);
   --sp;
   DISPATCH();
@@ -708,7 +714,7 @@ op_ITER_NEXT: {
 }
 op_TYPE_TEST: {
   uint16_t t = READ_U16();
-  sp[-1] = Value::boolean(value_has_type(m_program, sp[-1], lang::TypeId(t)));
+  sp[-1] = Value::boolean(value_has_type(m_program, sp[-1], lang::TypeId(t), ctx.cancel_state));
   DISPATCH();
 }
 op_ASSERT: {
@@ -749,6 +755,7 @@ namespace {
 struct TypeCheck {
   static constexpr size_t kMemoFrom = 64;
   const CompiledProgram& p;
+  CancelCheck& cc;
   size_t visited = 0;
   struct KeyHash {
     size_t operator()(const std::pair<const Object*, lang::TypeId>& k) const {
@@ -794,15 +801,18 @@ struct TypeCheck {
   bool elements(Value v, const lang::Type& ty, bool array) {
     const std::vector<Value>& items = array ? v.as_array()->items : v.as_map()->values;
     lang::TypeId elem = ty.args[array ? 0 : 1];
-    for (Value x : items)
+    for (Value x : items) {
+      cc.items();
       if (!has(x, elem)) return false;
+    }
     return true;
   }
 };
 } // namespace
 
-bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t) {
-  TypeCheck check{p, 0, {}};
+bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t, const std::atomic<uint32_t>* cancel_state) {
+  CancelCheck cc(cancel_state);
+  TypeCheck check{p, cc, 0, {}};
   return check.has(v, t);
 }
 

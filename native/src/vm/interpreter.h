@@ -74,10 +74,6 @@ private:
   std::atomic<const void*> m_entries[size_t(OpCode::COUNT_)];
 };
 
-// The bits of a call's state word that say a cancel was requested (its
-// origin; runtime/call.h's kOriginMask). Other bits mean other things.
-constexpr uint32_t kCancelOriginMask = 0xFF;
-
 struct RunContext {
   // The worker's table (nullptr only in describe mode, used once to
   // publish the handler addresses).
@@ -154,8 +150,9 @@ private:
   [[gnu::noinline]] RunStatus key_error(const uint8_t* ip, const std::string& key);
   // Fails a CALL that would exceed m_max_depth.
   [[gnu::noinline]] RunStatus stack_overflow();
-  // A new string: `a` followed by `b` (both strings).
-  [[gnu::noinline]] Value concat(Value a, Value b);
+  // A new string: `a` followed by `b` (both strings); a big one is copied
+  // in slices that look at the call's state (Interrupted).
+  [[gnu::noinline]] Value concat(Value a, Value b, const RunContext& ctx);
   // Runs builtin `id` on the `argc` values just above m_sp. nullopt: its
   // result was pushed, go on; otherwise run() returns this status (Failed or
   // Suspended).
@@ -191,8 +188,10 @@ private:
   bool m_frames_owned = false;
 };
 
-// True when `v` has type `t` (deep for arrays and maps).
-bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t);
+// True when `v` has type `t` (deep for arrays and maps). With `cancel_state`
+// (may be null) a huge value's walk looks at it as it goes (Interrupted).
+bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t,
+                    const std::atomic<uint32_t>* cancel_state = nullptr);
 
 // Outcome of a builtin: Ok with `out` set, Error with kind/message, or Suspend
 // with a request for the runtime.

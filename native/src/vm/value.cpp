@@ -1,6 +1,7 @@
 #include "vm/value.h"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 namespace brake::vm {
@@ -39,22 +40,22 @@ Heap::~Heap() {
     delete o;
     o = next;
   }
-  if (m_pool && m_used) m_pool->give_back(chunks(m_used) * MemoryPool::kChunk);
+  if (m_pool && m_used) m_pool->give_back(MemoryPool::reserved(m_used));
 }
 
 void Heap::charge_slow(size_t after) {
   if (after > m_pool->call_cap() || after < m_used)
     throw MemoryLimitExceeded(MemoryLimitExceeded::Which::Call, m_pool->call_limit());
-  size_t more = chunks(after) - chunks(m_used);
-  if (more && !m_pool->draw(more * MemoryPool::kChunk))
+  size_t more = MemoryPool::reserved(after) - MemoryPool::reserved(m_used);
+  if (more && !m_pool->draw(more))
     throw MemoryLimitExceeded(MemoryLimitExceeded::Which::Engine, m_pool->engine_limit());
 }
 
 void Heap::uncharge(size_t bytes) {
   size_t after = bytes > m_used ? 0 : m_used - bytes;
   if (m_pool) {
-    size_t fewer = chunks(m_used) - chunks(after);
-    if (fewer) m_pool->give_back(fewer * MemoryPool::kChunk);
+    size_t fewer = MemoryPool::reserved(m_used) - MemoryPool::reserved(after);
+    if (fewer) m_pool->give_back(fewer);
   }
   m_used = after;
 }
@@ -176,7 +177,22 @@ struct PairHash {
   }
 };
 
+// Compares two strings in slices, ticking `cc` between them.
+bool equal_strings(const std::string& x, const std::string& y, CancelCheck* cc) {
+  if (x.size() != y.size()) return false;
+  constexpr size_t kSlice = CancelCheck::kBudget;
+  if (!cc || x.size() <= kSlice) return x == y;
+  for (size_t at = 0; at < x.size(); at += kSlice) {
+    size_t n = std::min(kSlice, x.size() - at);
+    if (std::memcmp(x.data() + at, y.data() + at, n) != 0) return false;
+    cc->bytes(n);
+  }
+  return true;
+}
+
 struct Equality {
+  explicit Equality(CancelCheck* check) : cc(check) {}
+  CancelCheck* cc;
   size_t visited = 0;
   std::unordered_set<std::pair<const Object*, const Object*>, PairHash> seen;
 
@@ -184,6 +200,7 @@ struct Equality {
     if (a.tag != b.tag) return false;
     if (!a.is_object() || a.tag == Tag::String || a.obj == b.obj) return equal_objects(a, b, depth);
     if (depth > kMaxEqualDepth) return false;
+    if (cc) cc->items();
     if (++visited > kMemoFrom || depth >= int(kMemoFrom)) {
       if (!seen.emplace(a.obj, b.obj).second) return true;
     }
@@ -197,7 +214,7 @@ struct Equality {
     case Tag::Int: return a.i == b.i;
     case Tag::Float: return a.f == b.f;
     case Tag::Enum: return a.e == b.e;
-    case Tag::String: return a.obj == b.obj || a.as_string()->text == b.as_string()->text;
+    case Tag::String: return a.obj == b.obj || equal_strings(a.as_string()->text, b.as_string()->text, cc);
     case Tag::Array: {
       if (a.obj == b.obj) return true;
       auto& x = a.as_array()->items;
@@ -234,9 +251,23 @@ struct Equality {
 
 } // namespace
 
-bool values_equal(Value a, Value b) {
-  Equality eq;
+bool values_equal(Value a, Value b, const std::atomic<uint32_t>* cancel_state) {
+  if (!a.is_object() || a.tag != b.tag || a.obj == b.obj) { // the common cases, without the walk's state
+    Equality eq(nullptr);
+    return eq.equal(a, b, 0);
+  }
+  CancelCheck cc(cancel_state);
+  Equality eq(cancel_state ? &cc : nullptr);
   return eq.equal(a, b, 0);
+}
+
+void append_checked(std::string& out, std::string_view src, CancelCheck& cc) {
+  constexpr size_t kSlice = CancelCheck::kBudget;
+  for (size_t at = 0; at < src.size(); at += kSlice) {
+    size_t n = std::min(kSlice, src.size() - at);
+    out.append(src.data() + at, n);
+    cc.bytes(n);
+  }
 }
 
 } // namespace brake::vm

@@ -14,6 +14,7 @@
 // call's heap.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -120,11 +121,19 @@ struct InstanceObj final : Object {
 // ---------------------------------------------------------------- memory limits
 
 // The memory a script may use. One per engine, shared by its calls: the
-// per-call limit, and the engine's total, drawn by calls in chunks (so most
-// allocations touch no shared counter). 0 = unlimited.
+// per-call limit, and the engine's total, which a call draws from in steps
+// that grow with it (reserved()), so most allocations touch no shared
+// counter while a call that allocates a little holds only a little: at most
+// 1 KiB beyond its use up to 16 KiB, 16 KiB up to 1 MiB, 256 KiB up to
+// 64 MiB, then 4 MiB. 0 = unlimited.
 class MemoryPool {
 public:
-  static constexpr size_t kChunk = 64 * 1024;
+  // What a call that has charged `used` bytes holds of the engine's total.
+  // Monotonic in `used` (each step's end is a multiple of the next step).
+  static size_t reserved(size_t used) {
+    size_t step = used <= (16u << 10) ? (1u << 10) : used <= (1u << 20) ? (16u << 10) : used <= (64u << 20) ? (256u << 10) : (4u << 20);
+    return (used + step - 1) / step * step;
+  }
 
   MemoryPool(size_t call_limit, size_t engine_limit)
       : m_call_limit(call_limit), m_call_cap(call_limit ? call_limit : SIZE_MAX), m_engine_limit(engine_limit) {}
@@ -132,15 +141,21 @@ public:
   // The most one call may have charged (SIZE_MAX: unlimited).
   size_t call_cap() const { return m_call_cap; }
   size_t engine_limit() const { return m_engine_limit; }
-  // Bytes drawn by live calls (whole chunks).
+  // Bytes drawn by live calls (see reserved()).
   size_t in_use() const { return m_used.load(std::memory_order_relaxed); }
 
-  // Draws `bytes` from the engine's total; false when it would pass the limit.
+  // Draws `bytes` from the engine's total; false (drawing nothing) when it
+  // would pass the limit.
   bool draw(size_t bytes) {
-    size_t now = m_used.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-    if (m_engine_limit == 0 || now <= m_engine_limit) return true;
-    m_used.fetch_sub(bytes, std::memory_order_relaxed);
-    return false;
+    if (m_engine_limit == 0) {
+      m_used.fetch_add(bytes, std::memory_order_relaxed);
+      return true;
+    }
+    size_t now = m_used.load(std::memory_order_relaxed);
+    do {
+      if (bytes > m_engine_limit - std::min(now, m_engine_limit)) return false;
+    } while (!m_used.compare_exchange_weak(now, now + bytes, std::memory_order_relaxed));
+    return true;
   }
   void give_back(size_t bytes) { m_used.fetch_sub(bytes, std::memory_order_relaxed); }
 
@@ -169,7 +184,12 @@ private:
 class Heap {
 public:
   // `pool` (may be null: unlimited) outlives the heap.
-  explicit Heap(MemoryPool* pool = nullptr) : m_pool(pool) {}
+  // The first collection comes after 256 KiB of allocation, or sooner
+  // under a smaller limit (at half of it), so garbage cannot fail a call
+  // whose live data fits.
+  explicit Heap(MemoryPool* pool = nullptr)
+      : m_pool(pool),
+        m_gc_trigger_kib(uint32_t(pool ? std::min<size_t>(256, pool->call_cap() / 2048) : 256)) {}
   Heap(const Heap&) = delete;
   Heap& operator=(const Heap&) = delete;
   ~Heap();
@@ -180,7 +200,7 @@ public:
   // back when collected; everything goes back when the heap is destroyed.
   void charge(size_t bytes) {
     size_t after = m_used + bytes;
-    if (m_pool && (after > m_pool->call_cap() || after < bytes || chunks(after) != chunks(m_used))) charge_slow(after);
+    if (m_pool && (after > m_pool->call_cap() || after < bytes || after > MemoryPool::reserved(m_used))) charge_slow(after);
     m_used = after;
   }
   void uncharge(size_t bytes);
@@ -229,7 +249,6 @@ public:
   static size_t round16(size_t bytes) { return (bytes + 15) & ~size_t(15); }
 
 private:
-  static size_t chunks(size_t bytes) { return (bytes + MemoryPool::kChunk - 1) / MemoryPool::kChunk; }
   void charge_slow(size_t after);
   // Links an object that `bytes` were charged for into the heap.
   template <typename T> T* adopt(T* o, size_t bytes) {
@@ -247,13 +266,56 @@ private:
   size_t m_used = 0;
   MemoryPool* m_pool;
   uint32_t m_objects = 0;
-  uint32_t m_gc_trigger_kib = 256;
+  uint32_t m_gc_trigger_kib;
 };
+
+// ---------------------------------------------------------------- bounded work
+
+// Thrown by long-running VM work (a builtin on a large value, a big
+// concatenation, a deep comparison or conversion) when it sees that its call
+// was asked to stop. The runtime then finishes the call as cancelled at once:
+// its fiber, stopped mid-instruction, is discarded with its heap.
+struct Interrupted {};
+
+// The bits of a call's state word that say a cancel was requested (its
+// origin; runtime/call.h's kOriginMask). Other bits mean other things.
+constexpr uint32_t kCancelOriginMask = 0xFF;
+
+// Lets long work look at its call's state every so often: tick() counts
+// work done, in bytes copied or scanned (an element visited counts as
+// kItemBytes), and every kBudget bytes checks the state, throwing
+// Interrupted once a cancel was requested: about 0.1-1 ms of work between
+// checks, whatever the input. A null state never interrupts.
+class CancelCheck {
+public:
+  static constexpr int64_t kBudget = 256 * 1024;
+  static constexpr int64_t kItemBytes = 64;
+
+  explicit CancelCheck(const std::atomic<uint32_t>* state) : m_state(state) {}
+  void bytes(size_t n) {
+    m_left -= int64_t(n);
+    if (m_left <= 0) check();
+  }
+  void items(size_t n = 1) { bytes(n * kItemBytes); }
+  void check() {
+    m_left = kBudget;
+    if (m_state && (m_state->load(std::memory_order_relaxed) & kCancelOriginMask)) throw Interrupted{};
+  }
+
+private:
+  const std::atomic<uint32_t>* m_state;
+  int64_t m_left = kBudget;
+};
+
+// Appends `src` to `out` in slices, ticking `cc` between them.
+void append_checked(std::string& out, std::string_view src, CancelCheck& cc);
 
 // Deep structural equality (== in scripts). Floats compare by value.
 // Cyclic structures compare coinductively (same shape = equal); acyclic ones
 // nested deeper than 10,000 levels compare unequal rather than overflowing
 // the native stack.
-bool values_equal(Value a, Value b);
+// With `cancel_state` (a call's state word; may be null), comparing two
+// huge values looks at it as it goes (CancelCheck: it may throw Interrupted).
+bool values_equal(Value a, Value b, const std::atomic<uint32_t>* cancel_state = nullptr);
 
 } // namespace brake::vm
