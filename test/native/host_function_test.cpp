@@ -755,7 +755,7 @@ BRAKE_TEST(host_call_arguments_are_charged_only_while_waiting) {
   if (w.status != BRAKE_OK) fprintf(stderr, "%s: %s\n", w.kind, w.message);
   CHECK_EQ_INT(w.status, BRAKE_OK);
   CHECK_EQ_INT(w.int_value, 1000LL * 65536);
-  CHECK_EQ_INT(brake_engine_memory_in_use(e), 0);
+  CHECK_EQ_INT(memory_after(e, 2000), 0);
   brake_engine_free(e);
 }
 

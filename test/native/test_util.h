@@ -148,6 +148,15 @@ static size_t live_after(brake_engine* e, double timeout_ms) {
   return brake_engine_live_calls(e);
 }
 
+/* A finished call's large heap is freed just after its completion is
+** delivered: the memory it drew returns a moment later. Waits for the
+** engine's memory in use to reach zero; returns the final figure. */
+static size_t memory_after(brake_engine* e, double timeout_ms) {
+  double deadline = now_ms() + timeout_ms;
+  while (brake_engine_memory_in_use(e) > 0 && now_ms() < deadline) sleep_ms(1);
+  return brake_engine_memory_in_use(e);
+}
+
 static brake_engine* engine_from(const char* source, unsigned workers) {
   brake_program* p = NULL;
   int rc = brake_program_compile(source, strlen(source), "test.baml", &p);

@@ -46,6 +46,7 @@ Worker::~Worker() {
   for (Message& m : m_inbox) discard(m);
   for (Operation* op : m_operations)
     if (op) op->release();
+  free_graveyard();
   flush_token_refs();
 }
 
@@ -117,9 +118,12 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   }
   flush_token_refs();
   m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
+  std::vector<vm::Heap::Remains> graveyard;
+  graveyard.swap(m_graveyard);
   claim.release();
   if (stranded) wake();
   if (notify) m_engine.notify_host();
+  for (vm::Heap::Remains& r : graveyard) vm::Heap::free_remains(r); // after the host heard
   return all;
 }
 
@@ -272,6 +276,7 @@ void Worker::loop() {
     deliver(); // cancels settle before any script runs
     run_ready();
     deliver();
+    free_graveyard(); // after the completions it belonged to
     flush_token_refs();
     // A burst (100k starts) leaves these arrays large: free them, so memory
     // returns to its baseline (the next burst grows them again).
@@ -659,6 +664,7 @@ void Worker::finish_value(Call* call) {
     finish_cancelled(call, o);
     return;
   }
+  retire_heap(call);
   brake_result& result = call->settle();
   result.value = std::move(value);
   result.status = BRAKE_OK;
@@ -683,6 +689,7 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
 
 // Settles a call whose own outcome (already committed) is a script error.
 void Worker::finish_failed(Call* call, vm::ScriptError error) {
+  retire_heap(call);
   brake_result& result = call->settle();
   result.status = BRAKE_SCRIPT_ERROR;
   result.error = std::make_unique<vm::ScriptError>(std::move(error));
@@ -693,6 +700,7 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
   // The operation goes first: its cancel reaches the host before the call's
   // completion, and while the fiber still exists.
   if (call->operation != kNoOperation) drop_operation(call, true);
+  retire_heap(call);
   brake_result& result = call->settle();
   result.origin = origin;
   result.status = origin == BRAKE_ORIGIN_TIMEOUT ? BRAKE_TIMEOUT : BRAKE_CANCELLED;
@@ -704,6 +712,26 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
   default: result.fixed_message = "the call was cancelled"; break;
   }
   finish(call);
+}
+
+// A finished call's heap, when large, is freed after its completion has
+// been delivered (freeing millions of objects can take longer than the
+// cancel that ended the call): its memory returns, and memory_in_use
+// drops, a moment after the call settles. Small heaps go with their fiber.
+void Worker::retire_heap(Call* call) {
+  constexpr size_t kRetireFrom = 1 << 20;
+  if (!call->has_fiber || call->fiber.heap().used() < kRetireFrom) return;
+  try {
+    reserve_more(m_graveyard, 1);
+  } catch (const std::bad_alloc&) {
+    return; // freed with the fiber, then
+  }
+  m_graveyard.push_back(call->fiber.heap().detach());
+}
+
+void Worker::free_graveyard() {
+  for (vm::Heap::Remains& r : m_graveyard) vm::Heap::free_remains(r);
+  m_graveyard.clear();
 }
 
 // Cleanup, then delivery: the promise settles only after cleanup has run.

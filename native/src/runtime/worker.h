@@ -141,6 +141,8 @@ private:
   void fail_call(Call* call, const char* kind, std::string message);
   void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
+  void retire_heap(Call* call);
+  void free_graveyard();
   void deliver();
   void drop_token_ref(brake_token* t);
   void flush_token_refs();
@@ -169,6 +171,8 @@ private:
   // reference); free slots are listed in m_free_operations.
   std::vector<Operation*> m_operations;
   std::vector<uint32_t> m_free_operations;
+  // Heaps of finished calls, freed after their completions were delivered.
+  std::vector<vm::Heap::Remains> m_graveyard;
   // Token references dropped by finished calls, released in one atomic
   // operation per run of calls with the same token (a mass cancel finishes
   // thousands in a row), at the latest at the end of each loop iteration.

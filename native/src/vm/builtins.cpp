@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/flat_map.h"
 #include "common/utf8.h"
 #include "lang/parser.h"
 #include "vm/interpreter.h"
@@ -112,12 +113,11 @@ private:
     if (!v.is_object() || v.tag == Tag::String) return v;
     m_cc.items();
     if (depth > kMaxCopyDepth) throw CopyTooDeep{};
-    auto [it, fresh] = m_seen.try_emplace(v.obj, nullptr);
-    if (fresh) {
-      it->second = shell(v);
-      m_unfilled.push_back(Unfilled{v.obj, it->second, depth});
-    }
-    return Value::object(v.tag, it->second);
+    if (Object** copy = m_seen.find(v.obj)) return Value::object(v.tag, *copy);
+    Object* copy = shell(v);
+    m_seen.insert(v.obj, copy);
+    m_unfilled.push_back(Unfilled{v.obj, copy, depth});
+    return Value::object(v.tag, copy);
   }
 
   Object* shell(Value v) {
@@ -153,7 +153,7 @@ private:
 
   Heap& m_heap;
   CancelCheck& m_cc;
-  std::unordered_map<Object*, Object*> m_seen; // original -> copy
+  FlatMap<Object*, Object*, PointerPairHash> m_seen{nullptr}; // original -> copy
   std::vector<Unfilled> m_unfilled;
 };
 

@@ -1,5 +1,7 @@
 #include "vm/interpreter.h"
 
+#include "common/flat_map.h"
+
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -757,12 +759,8 @@ struct TypeCheck {
   const CompiledProgram& p;
   CancelCheck& cc;
   size_t visited = 0;
-  struct KeyHash {
-    size_t operator()(const std::pair<const Object*, lang::TypeId>& k) const {
-      return std::hash<const void*>()(k.first) * 31 + size_t(k.second);
-    }
-  };
-  std::unordered_map<std::pair<const Object*, lang::TypeId>, bool, KeyHash> memo;
+  using Key = std::pair<const Object*, int64_t>; // (object, type)
+  FlatMap<Key, bool, PointerPairHash> memo{Key(nullptr, 0)};
 
   bool has(Value v, lang::TypeId t) {
     using K = lang::TypeKind;
@@ -791,10 +789,10 @@ struct TypeCheck {
     bool array = ty.kind == lang::TypeKind::Array;
     if (v.tag != (array ? Tag::Array : Tag::Map)) return false;
     if (++visited <= kMemoFrom) return elements(v, ty, array);
-    std::pair<const Object*, lang::TypeId> key(v.obj, t);
-    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    Key key(v.obj, t);
+    if (bool* known = memo.find(key)) return *known;
     bool r = elements(v, ty, array);
-    memo.emplace(key, r);
+    memo.insert(key, r);
     return r;
   }
 
@@ -812,7 +810,7 @@ struct TypeCheck {
 
 bool value_has_type(const CompiledProgram& p, Value v, lang::TypeId t, const std::atomic<uint32_t>* cancel_state) {
   CancelCheck cc(cancel_state);
-  TypeCheck check{p, cc, 0, {}};
+  TypeCheck check{p, cc};
   return check.has(v, t);
 }
 

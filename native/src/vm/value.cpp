@@ -1,5 +1,7 @@
 #include "vm/value.h"
 
+#include "common/flat_map.h"
+
 #include <algorithm>
 #include <cstring>
 #include <unordered_set>
@@ -35,12 +37,26 @@ constexpr size_t kMapEntryBytes = 176;
 } // namespace
 
 Heap::~Heap() {
-  for (Object* o = m_head; o;) {
+  Remains r{m_head, m_used, m_pool};
+  free_remains(r);
+}
+
+Heap::Remains Heap::detach() {
+  Remains r{m_head, m_used, m_pool};
+  m_head = nullptr;
+  m_used = 0;
+  m_objects = 0;
+  return r;
+}
+
+void Heap::free_remains(Remains& r) {
+  for (Object* o = r.head; o;) {
     Object* next = o->next;
     delete o;
     o = next;
   }
-  if (m_pool && m_used) m_pool->give_back(MemoryPool::reserved(m_used));
+  if (r.pool && r.used) r.pool->give_back(MemoryPool::reserved(r.used));
+  r = Remains{};
 }
 
 void Heap::charge_slow(size_t after) {
@@ -171,11 +187,6 @@ namespace {
 constexpr size_t kMemoFrom = 64;
 constexpr int kMaxEqualDepth = 10000;
 
-struct PairHash {
-  size_t operator()(const std::pair<const Object*, const Object*>& p) const {
-    return std::hash<const void*>()(p.first) * 31 + std::hash<const void*>()(p.second);
-  }
-};
 
 // Compares two strings in slices, ticking `cc` between them.
 bool equal_strings(const std::string& x, const std::string& y, CancelCheck* cc) {
@@ -191,10 +202,11 @@ bool equal_strings(const std::string& x, const std::string& y, CancelCheck* cc) 
 }
 
 struct Equality {
-  explicit Equality(CancelCheck* check) : cc(check) {}
+  using Pair = std::pair<const Object*, const Object*>;
+  explicit Equality(CancelCheck* check) : cc(check), seen(Pair(nullptr, nullptr)) {}
   CancelCheck* cc;
   size_t visited = 0;
-  std::unordered_set<std::pair<const Object*, const Object*>, PairHash> seen;
+  FlatMap<Pair, bool, PointerPairHash> seen; // (a set: the value is unused)
 
   bool equal(Value a, Value b, int depth) {
     if (a.tag != b.tag) return false;
@@ -202,7 +214,7 @@ struct Equality {
     if (depth > kMaxEqualDepth) return false;
     if (cc) cc->items();
     if (++visited > kMemoFrom || depth >= int(kMemoFrom)) {
-      if (!seen.emplace(a.obj, b.obj).second) return true;
+      if (!seen.insert(Pair(a.obj, b.obj), true).second) return true;
     }
     return equal_objects(a, b, depth);
   }

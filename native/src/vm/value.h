@@ -243,6 +243,17 @@ public:
 
   size_t object_count() const { return m_objects; }
 
+  // A heap's objects and what they were charged, taken out of it
+  // (detach()) to be freed later (free_remains): freeing millions of objects
+  // can take longer than anything else a finished call does.
+  struct Remains {
+    Object* head = nullptr;
+    size_t used = 0;
+    MemoryPool* pool = nullptr;
+  };
+  Remains detach();
+  static void free_remains(Remains& r);
+
   static size_t string_bytes(size_t len) { return sizeof(StringObj) + len + 1; }
   // Objects are charged in whole units of 16 bytes (Object::charged16), so
   // what a collection gives back is exactly what was charged.
