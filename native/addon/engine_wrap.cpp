@@ -79,11 +79,11 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     return;
 
   // Every host function the program declares goes to lib, by index.
+  // (The program's own strings: they live as long as it, unlike copies in
+  // a vector that may move them as it grows.)
   std::vector<brake_host_binding> bindings;
-  for (size_t i = 0, n = brake_program_host_function_count(program); i < n; i++) {
-    m_host_functions.emplace_back(brake_program_host_function_name(program, i));
-    bindings.push_back(brake_host_binding{m_host_functions.back().c_str(), on_host_call, on_host_cancel, nullptr});
-  }
+  for (size_t i = 0, n = brake_program_host_function_count(program); i < n; i++)
+    bindings.push_back(brake_host_binding{brake_program_host_function_name(program, i), on_host_call, on_host_cancel, nullptr});
   o.host_functions = bindings.data();
   o.host_function_count = bindings.size();
 

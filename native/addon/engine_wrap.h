@@ -86,7 +86,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool m_draining = false;
   bool m_tearing_down = false;
   std::vector<std::string> m_functions;       // the program's function names, by index
-  std::vector<std::string> m_host_functions;  // its host functions', by index
   Slice m_slice;
   Napi::Reference<Napi::Array> m_arrays;  // keeps lib's typed arrays (the slice's storage) alive
 };
