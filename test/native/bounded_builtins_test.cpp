@@ -89,21 +89,13 @@ void on_ready(void* d, const brake_host_call* c) {
   brake_host_complete(r->e, brake_host_call_op(c), nullptr);
 }
 
-bool sanitized() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#else
-  return false;
-#endif
-}
-
 // Runs `fn`, cancels it `delay_ms` after it called ready(), and returns the
 // time from brake_cancel to its completion callback (ms).
 void cancel_while_busy(const char* fn) {
   std::string src = kSource;
   // int has no to_string here: the map's keys come from a small helper.
   src.replace(src.find("i.to_s()"), 8, "\"k\" + ints_key(i)");
-  if (sanitized()) {
+  if (brake_test_sanitized()) {
     // Shadow memory and instrumented copies: inputs an eighth as large
     // (16 MB strings), still far more than a check's slice of work.
     auto swap = [&](const std::string& from, const std::string& to) {
@@ -146,7 +138,7 @@ void cancel_while_busy(const char* fn) {
   brake_program_free(p);
   if (!e) return;
   ready.e = e;
-  const double bound_ms = sanitized() ? 200 : 10;
+  const double bound_ms = brake_test_sanitized() ? 200 : 10;
   double worst = 0;
   for (int trial = 0; trial < 3; trial++) {
     Waiter w;

@@ -71,14 +71,6 @@ brake_engine* make_engine(uint64_t call_limit, uint64_t engine_limit, uint32_t w
   return e;
 }
 
-bool is_sanitized() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#else
-  return false;
-#endif
-}
-
 size_t peak_rss_bytes() {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
@@ -181,7 +173,7 @@ BRAKE_TEST(ten_hostile_calls_stay_within_the_engine_limit) {
   size_t peak = peak_rss_bytes();
   fprintf(stderr, "peak RSS %zu MiB (before %zu MiB), engine limit %llu MiB\n", peak >> 20, rss_before >> 20,
           (unsigned long long)(kEngine >> 20));
-  if (!is_sanitized()) CHECK(peak < rss_before + kEngine + (64 << 20));
+  if (!brake_test_sanitized()) CHECK(peak < rss_before + kEngine + (64 << 20));
   expect_small_call_works(e, 2);
   brake_engine_free(e);
 }

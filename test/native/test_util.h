@@ -45,6 +45,22 @@ typedef struct {
 #define BRAKE_TEST(name) static void name(void)
 #define TEST_ENTRY(name) {#name, name}
 
+/* Whether this build runs under AddressSanitizer or ThreadSanitizer: they
+** slow every byte down, so time bounds are scaled and some inputs shrunk. */
+static int brake_test_sanitized(void) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return 1;
+#else
+  return 0;
+#endif
+#else
+  return 0;
+#endif
+}
+
 static double now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
