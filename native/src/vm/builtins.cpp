@@ -172,17 +172,27 @@ Value copy_string(Heap& heap, std::string_view text, CancelCheck& cc) {
 
 // The first `needle` in `hay` at or after `from` (npos when none): searched
 // window by window (memmem, linear), each window overlapping the last by the
-// needle's length, so each takes a bounded time however long `hay` is.
+// needle's length, so each takes a bounded time however long `hay` is. The
+// windows start small and double, so finding many near matches in a row
+// (split) never hands memmem more than a few times the text it consumes
+// (instrumented builds check every byte of the range handed over).
 size_t find_checked(std::string_view hay, std::string_view needle, size_t from, CancelCheck& cc) {
   if (needle.empty()) return from <= hay.size() ? from : std::string_view::npos;
   if (needle.size() > hay.size()) return std::string_view::npos;
-  size_t window = std::max(kSlice, 4 * needle.size());
-  for (size_t at = from; at + needle.size() <= hay.size(); at += window - needle.size() + 1) {
+  const size_t widest = std::max(kSlice, 4 * needle.size());
+  size_t window = std::max(size_t(4096), 4 * needle.size());
+  for (size_t at = from; at + needle.size() <= hay.size();) {
     size_t len = std::min(window, hay.size() - at);
     const void* hit = memmem(hay.data() + at, len, needle.data(), needle.size());
-    if (hit) return size_t(static_cast<const char*>(hit) - hay.data());
+    if (hit) {
+      size_t pos = size_t(static_cast<const char*>(hit) - hay.data());
+      cc.bytes(pos - at);
+      return pos;
+    }
     cc.bytes(len);
     if (len < window) break;
+    at += window - needle.size() + 1; // the next window overlaps this one
+    window = std::min(widest, 2 * window);
   }
   return std::string_view::npos;
 }

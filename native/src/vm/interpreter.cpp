@@ -307,7 +307,7 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #define TYPE_ERROR(what, a, b) FAIL(type_error(ip, what, a.tag, b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
-    if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack)); \
+    if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack), ctx.cancel_state); \
   } while (0)
 
   // The first instruction of every run goes through the fixed table: a call

@@ -127,12 +127,14 @@ void Heap::mark(Value v, std::vector<Object*>& gray) {
   gray.push_back(v.obj);
 }
 
-void Heap::collect(const Value* roots, size_t count) {
+void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>* cancel_state) {
+  CancelCheck cc(cancel_state);
   std::vector<Object*> gray;
   for (size_t i = 0; i < count; i++) mark(roots[i], gray);
   while (!gray.empty()) {
     Object* o = gray.back();
     gray.pop_back();
+    cc.items();
     switch (o->tag) {
     case Tag::Array:
       for (Value v : static_cast<ArrayObj*>(o)->items) mark(v, gray);
@@ -149,16 +151,22 @@ void Heap::collect(const Value* roots, size_t count) {
   }
   Object** link = &m_head;
   size_t freed = 0;
-  while (Object* o = *link) {
-    if (o->marked) {
-      o->marked = false;
-      link = &o->next;
-    } else {
-      *link = o->next;
-      freed += size_t(o->charged16) * 16;
-      delete o;
-      m_objects--;
+  try {
+    while (Object* o = *link) {
+      cc.items(); // freeing is the slow part: millions of objects take a while
+      if (o->marked) {
+        o->marked = false;
+        link = &o->next;
+      } else {
+        *link = o->next;
+        freed += size_t(o->charged16) * 16;
+        delete o;
+        m_objects--;
+      }
     }
+  } catch (const Interrupted&) {
+    uncharge(freed);
+    throw;
   }
   uncharge(freed);
   // Collect again once as much has been allocated as survived (amortised

@@ -238,8 +238,12 @@ public:
   // True when enough has been allocated since the last collection that the
   // interpreter should call collect() at its next safepoint.
   bool wants_collect() const { return m_used > size_t(m_gc_trigger_kib) * 1024; }
-  // Marks everything reachable from `roots` and frees the rest.
-  void collect(const Value* roots, size_t count);
+  // Marks everything reachable from `roots` and frees the rest. With
+  // `cancel_state`, it looks at the call's state as it goes and throws
+  // Interrupted once a cancel was requested (a cancelled call's heap is
+  // freed whole, so a collection left half done does no harm: the heap's
+  // list and its charge stay exact).
+  void collect(const Value* roots, size_t count, const std::atomic<uint32_t>* cancel_state = nullptr);
 
   size_t object_count() const { return m_objects; }
 
