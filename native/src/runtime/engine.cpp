@@ -175,10 +175,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
   }
   // The worker is chosen before the call becomes visible in the table, so a
   // concurrent cancel always has somewhere to post.
-  // Consecutive starts go to the same worker in small runs: that worker is
-  // then usually awake already, and runs its inbox as one batch.
-  size_t turn = m_next_worker.fetch_add(1, std::memory_order_relaxed) / kCallsPerWorkerTurn;
-  Worker* worker = m_workers[turn % m_workers.size()].get();
+  Worker* worker = pick_worker();
   call->worker = worker;
   if (!m_table.insert(call)) {
     message = "call id " + std::to_string(r.id) + " is already live";
@@ -195,6 +192,28 @@ int Engine::start(const StartRequest& r, std::string& message) {
     throw;
   }
   return BRAKE_OK;
+}
+
+// Consecutive starts go to the same worker in small runs (that worker is
+// then usually awake already, and runs its inbox as one batch), unless it
+// has calls that compute (they used up a time slice and want more): then
+// the least loaded worker takes the call, so an idle worker never sits
+// beside one whose calls compute. A worker's load is what it published at
+// its latest look (Worker::load): a hint, never a lock.
+Worker* Engine::pick_worker() {
+  size_t ticket = m_next_worker.fetch_add(1, std::memory_order_relaxed);
+  Worker* pick = m_workers[(ticket / kCallsPerWorkerTurn) % m_workers.size()].get();
+  uint32_t load = pick->load();
+  if (load == 0 || m_workers.size() == 1) return pick;
+  for (auto& w : m_workers) {
+    uint32_t l = w->load();
+    if (l < load) {
+      pick = w.get();
+      load = l;
+      if (l == 0) break;
+    }
+  }
+  return pick;
 }
 
 int Engine::cancel(brake_call_id id) {

@@ -129,6 +129,7 @@ private:
   // table), a host function, a host cancel.
   void run_events(const Event* events, size_t n);
   void run_host_event(const Event& e);
+  Worker* pick_worker();
   void ticker_loop();
   bool interrupt_overdue(int64_t now);
   void wake_ticker();

@@ -237,7 +237,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       m_claim_waiter = false;
       continue;
     }
-    if (!m_inbox.empty() || !m_ready.empty()) break;
+    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty()) break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun) {
       // Before sleeping, stay awake a little: under a steady stream of calls
@@ -370,7 +370,7 @@ void Worker::admit(Call* call) {
     }
   }
   call->phase = Phase::Ready;
-  m_ready.push_back(call);
+  m_fresh.push_back(call);
 }
 
 // The call's state already carries the cancel; act on its phase. Returns
@@ -396,22 +396,50 @@ void Worker::fire_timers() {
     if (e.kind == TimerKind::Sleep) {
       call->fiber.resume(vm::Value::null());
       call->phase = Phase::Ready;
-      m_ready.push_back(call);
+      m_fresh.push_back(call);
     } else if (call->request_cancel(BRAKE_ORIGIN_TIMEOUT)) {
       on_cancel(call);
     }
   }
 }
 
+// Runs each call that is ready now once: first the fresh ones (new, or
+// just woken by a timer or an answer), then those that yielded a time slice
+// and wait at the back. Before each of those it returns to the inbox if
+// something was posted (a new call, a cancel, an answer: the dispatch table
+// is interrupted), so a call started beside computing ones waits about one
+// slice, however many of them there are.
 void Worker::run_ready() {
-  // Run each call that is ready now once; calls that yield go to the back
-  // and run again after the inbox and timers have been looked at.
-  for (size_t n = m_ready.size(); n > 0 && !m_ready.empty(); n--) {
-    Call* call = m_ready.front();
-    m_ready.pop_front();
-    if (call->phase != Phase::Ready) continue;
-    run_call(call);
+  // Counted first: a fresh call that yields joins m_ready, and waits for
+  // the next round like the others.
+  size_t counts[2] = {m_fresh.size(), m_ready.size()};
+  std::deque<Call*>* queues[2] = {&m_fresh, &m_ready};
+  for (int q = 0; q < 2; q++) {
+    std::deque<Call*>& queue = *queues[q];
+    for (size_t n = counts[q]; n > 0 && !queue.empty(); n--) {
+      Call* call = queue.front();
+      queue.pop_front();
+      if (call->phase != Phase::Ready) continue;
+      if (q == 1) {
+        // A call that used up a slice will likely use up another: what was
+        // posted meanwhile is looked at first (fresh calls are not kept
+        // waiting behind many such calls), and what earlier calls finished
+        // goes out before it runs.
+        if (m_dispatch.interrupted() && has_mail()) {
+          queue.push_front(call);
+          break;
+        }
+        if (!m_events.empty()) deliver();
+      }
+      run_call(call);
+    }
   }
+  publish_load();
+}
+
+bool Worker::has_mail() {
+  std::lock_guard<std::mutex> lock(m_mu);
+  return !m_inbox.empty();
 }
 
 void Worker::run_call(Call* call) {
@@ -423,10 +451,15 @@ void Worker::run_call(Call* call) {
   ctx.table = m_dispatch.entries();
   ctx.cancel_state = &call->state;
   // Others waiting on this worker: give the script a time slice, enforced
-  // by the engine's ticker.
-  if (!m_ready.empty() || !m_timers.empty()) {
+  // by the engine's ticker. Events not yet delivered (what earlier calls
+  // finished or asked the host for) count as others: they go out when this
+  // slice ends. A call running alone has no slice, and runs until something
+  // is posted: it counts as load, so new calls go to another worker.
+  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty();
+  if (!others) publish_load(1);
+  if (others || !m_timers.empty()) {
     auto end = Clock::time_point::max();
-    if (!m_ready.empty()) end = Clock::now() + kSlice;
+    if (others) end = Clock::now() + kSlice;
     if (!m_timers.empty()) end = std::min(end, m_timers.next_when());
     m_slice_deadline.store(std::max<int64_t>(1, end.time_since_epoch().count()), std::memory_order_seq_cst);
     m_engine.ticker_wanted();
@@ -458,9 +491,21 @@ void Worker::run_call(Call* call) {
   switch (status) {
   case vm::RunStatus::Finished: finish_value(call); break;
   case vm::RunStatus::Failed: finish_error(call); break;
-  case vm::RunStatus::Yielded: m_ready.push_back(call); break;
+  case vm::RunStatus::Yielded:
+    m_ready.push_back(call);
+    publish_load();
+    break;
   case vm::RunStatus::Suspended: suspend(call); break;
   }
+}
+
+// What the engine reads to place new calls (Engine::pick_worker): the calls
+// that computed through a whole time slice and wait for more, and the one
+// running alone. Stored only when it changes, so a stream of calls that
+// finish quickly never writes the line every start reads.
+void Worker::publish_load(size_t running_alone) {
+  uint32_t load = uint32_t(std::min<size_t>(UINT32_MAX, m_ready.size() + running_alone));
+  if (load != m_load.load(std::memory_order_relaxed)) m_load.store(load, std::memory_order_relaxed);
 }
 
 // Starts what a suspended call asked for.
@@ -629,7 +674,7 @@ void Worker::on_operation_done(Operation* op) {
         return;
       }
       call->phase = Phase::Ready;
-      m_ready.push_back(call);
+      m_fresh.push_back(call);
       return;
     }
   }

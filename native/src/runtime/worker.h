@@ -92,6 +92,11 @@ public:
   // Wakes the worker if it waits, and makes a running script yield. Any thread.
   void wake();
 
+  // Calls that computed through a time slice and wait for this worker's
+  // thread again, and the one running alone (with no slice), as of its
+  // latest look: a hint for placing new calls. Any thread.
+  uint32_t load() const { return m_load.load(std::memory_order_relaxed); }
+
   // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
 
@@ -129,6 +134,8 @@ private:
   bool on_cancel(Call* call);
   void fire_timers();
   void run_ready();
+  bool has_mail();
+  void publish_load(size_t running_alone = 0);
   void run_call(Call* call);
   void suspend(Call* call);
   void start_host_call(Call* call, const vm::Request& r);
@@ -160,8 +167,12 @@ private:
   vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
+  alignas(64) std::atomic<uint32_t> m_load{0}; // read by every start: a line of its own
 
   // ---- worker thread only (or its claimant)
+  // Ready calls: fresh ones (new, or woken by a timer or an answer) run
+  // before those that used up a time slice.
+  std::deque<Call*> m_fresh;
   std::deque<Call*> m_ready;
   // Events of this iteration (completions, host calls and cancels, in the
   // order they happened), handed to the engine at its end.
