@@ -423,10 +423,11 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
 
   // Receives one slice of completions (layout in native-types.ts).
   //
-  // Errors built here carry no JS stack: the only JS frames at this point are
-  // this callback's, which say nothing about the call (capturing them was
-  // most of the cost of settling 100k cancelled calls). ScriptError carries
-  // the script's own stack in `frames`.
+  // Errors built here carry no JS frames (see lowerStackTraceLimit): the
+  // only JS frames at this point are this callback's, which say nothing
+  // about the call. ScriptError carries the script's own stack in `frames`.
+  // The limit is lowered at the first failure and put back before any user
+  // code runs in the slice (a host function, an abort listener) and at its end.
   #settle(count: number, values: unknown[]): void {
     const meta = this.#meta;
     const nums = this.#nums;
@@ -434,25 +435,28 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const rejects = this.#rejects;
     const signals = this.#signals;
     const free = this.#free;
-    const stackTraceLimit = Error.stackTraceLimit;
-    let stackless: boolean | undefined; // decided at the slice's first failure
     let next = 0;
+    let limit = 0; // Error.stackTraceLimit as found, while lowered
+    let lowering = LIMIT_AS_FOUND;
     this.#inBatch = true;
     try {
       for (let k = 0; k < count; k++) {
         const slot = meta[2 * k];
         const code = meta[2 * k + 1];
         const kind = code >>> 24;
-        if (kind === EVENT_HOST_CALL) {
+        if (kind === EVENT_HOST_CALL || kind === EVENT_HOST_CANCEL) {
+          if (lowering === LIMIT_LOWERED) {
+            restoreStackTraceLimit(limit);
+            lowering = LIMIT_AS_FOUND;
+          }
+          if (kind === EVENT_HOST_CANCEL) {
+            this.#hostCancel(opKey(nums[k]), (code >> 8) & 0xff);
+            continue;
+          }
           const argc = (code >>> 16) & 0xff;
           const args = values.slice(next, next + argc);
           next += argc;
           this.#hostCall(opKey(nums[k]), code & 0xffff, slot, args, this.#ids[slot]!);
-          continue;
-        }
-        if (kind === EVENT_HOST_CANCEL) {
-          if (stackless === undefined) stackless = lowerStackTraceLimit();
-          this.#hostCancel(opKey(nums[k]), (code >> 8) & 0xff);
           continue;
         }
         const status = code & 0xff;
@@ -482,10 +486,14 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
           resolve(payload);
           continue;
         }
-        if (stackless === undefined) stackless = lowerStackTraceLimit();
+        if (lowering === LIMIT_AS_FOUND) {
+          limit = Error.stackTraceLimit;
+          lowering = lowerStackTraceLimit() ? LIMIT_LOWERED : LIMIT_FIXED;
+        }
         let error: unknown;
         try {
           error = failure(id, status, (code >> 8) & 0xff, payload as NativeFailure | null, entry?.signal, hostError);
+          if (lowering === LIMIT_LOWERED) setStackHeader(error as Error);
         } catch (thrown) {
           // Building the error failed (a RangeError at the stack's limit, a
           // patched global): the call still settles, with what was thrown.
@@ -494,7 +502,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         reject(error);
       }
     } finally {
-      if (stackless) restoreStackTraceLimit(stackTraceLimit);
+      if (lowering === LIMIT_LOWERED) restoreStackTraceLimit(limit);
       // Still inside the slice: a close() from a getter of an answer waits.
       try {
         if (this.#answerOps.length > 0) this.#sendAnswers();
@@ -589,8 +597,19 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const origin = ORIGINS[originCode] ?? 'cancel';
     let reason: unknown;
     if (origin === 'signal' && signal !== undefined) reason = signal.reason;
-    else if (origin === 'timeout') reason = new TimeoutError(undefined, { callId: call.callId, origin });
-    else reason = new CancelledError(undefined, { callId: call.callId, origin });
+    else {
+      // Built stackless like the call's own error; the host's abort
+      // listeners then run with Error.stackTraceLimit as it was.
+      const limit = Error.stackTraceLimit;
+      const lowered = lowerStackTraceLimit();
+      try {
+        const options = { callId: call.callId, origin };
+        reason = origin === 'timeout' ? new TimeoutError(undefined, options) : new CancelledError(undefined, options);
+        if (lowered) setStackHeader(reason as Error);
+      } finally {
+        if (lowered) restoreStackTraceLimit(limit);
+      }
+    }
     try {
       call.abort(reason);
     } catch (error) {
@@ -609,26 +628,50 @@ function opKey(op: number): number {
   return op <= 0x3fffffff ? op | 0 : op;
 }
 
-// Sets Error.stackTraceLimit to 0; false when it cannot be set: it is
-// read-only in a locked-down realm (node --frozen-intrinsics, SES), and
+// Errors the engine builds for a settling call (100k of them when a shared
+// signal aborts) capture no JS frames: those would be the delivery
+// callback's, saying nothing about the call, and capturing them was most of
+// the cost of settling. Error.stackTraceLimit is set to a non-number around
+// each construction only (so V8 captures nothing at all: half the cost of
+// a limit of 0) and put back at once, so user code (host functions, abort
+// listeners, promise reactions) never sees it changed; the error's `stack`
+// is then its header, "AbortError: The operation was aborted", as with a
+// limit of 0. lowerStackTraceLimit is false where the limit cannot be set
+// (read-only in a locked-down realm: node --frozen-intrinsics, SES), and
 // errors keep their stacks there.
 function lowerStackTraceLimit(): boolean {
   try {
-    Error.stackTraceLimit = 0;
+    (Error as { stackTraceLimit: unknown }).stackTraceLimit = undefined;
     return true;
   } catch {
     return false;
   }
 }
 
-// Never throws: the slice is settled by then, and an exception escaping
-// onBatch would strand the next engine's completions in the same delivery.
+// Error.stackTraceLimit during a slice: as the slice found it, lowered, or
+// found read-only (then errors keep their stacks).
+const LIMIT_AS_FOUND = 0;
+const LIMIT_LOWERED = 1;
+const LIMIT_FIXED = 2;
+
+// Never throws (a patched setter may refuse): an exception escaping onBatch
+// would strand the next engine's completions in the same delivery.
 function restoreStackTraceLimit(limit: number): void {
   try {
     Error.stackTraceLimit = limit;
   } catch {
-    // left at 0 by a setter that refuses it; nothing better to do here
+    // left as it is; nothing better to do here
   }
+}
+
+// `stack` as V8 writes it with no frames: "name: message" (or the name).
+let lastHeader = { name: '', message: '', stack: '' };
+function setStackHeader(error: Error): void {
+  const { name, message } = error;
+  if (name !== lastHeader.name || message !== lastHeader.message) {
+    lastHeader = { name, message, stack: message === '' ? String(name) : `${String(name)}: ${String(message)}` };
+  }
+  error.stack = lastHeader.stack;
 }
 
 function failure(

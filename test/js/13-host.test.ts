@@ -238,6 +238,43 @@ describe('host functions: cancellation', () => {
     }
   });
 
+  it('user code run while a slice settles sees Error.stackTraceLimit as it was; engine errors have a header-only stack', async () => {
+    // The errors a settling call gets are built without JS frames (lib/engine.ts
+    // lowerStackTraceLimit), but host functions and abort listeners run inside
+    // the same delivery, and their own errors keep their stacks.
+    const seen: Array<[unknown, number]> = [];
+    let waiting = false;
+    const record = (): void => {
+      seen.push([Error.stackTraceLimit, (new Error('here').stack ?? '').split('\n').length]);
+    };
+    await using e = await Engine.fromSource(`${SOURCE}\nfunction boom() -> int { 1 / 0 }\n`, {
+      workerThreads: 1,
+      host: host({
+        add_one: ([x]) => (record(), x + 1),
+        slow: (_args, ctx) => {
+          waiting = true;
+          ctx.signal.addEventListener('abort', record);
+          return new Promise(() => {});
+        },
+      }),
+    });
+    // Failures and host calls started together usually share a slice.
+    for (let i = 0; i < 50; i++) {
+      const outcomes = await Promise.allSettled([e.call('boom', []), e.call('one', [i]), e.call('boom', [])]);
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+    }
+    // A host cancel builds the reason, then runs the host's listeners.
+    const p = settle(e.call('waits', [1], { callId: 77 }));
+    for (let t = 0; !waiting && t < 500; t++) await sleep(2);
+    e.cancel(77);
+    const { error } = await p;
+    expect((error as Error).stack).toBe('AbortError: The operation was aborted');
+    for (let t = 0; seen.length < 51 && t < 500; t++) await sleep(2);
+    expect(seen.length).toBe(51);
+    const limit = Error.stackTraceLimit;
+    expect(seen.every(([l, lines]) => l === limit && lines > 1)).toBe(true);
+  });
+
   it('a late answer after a cancel is dropped; the signal read late is already aborted', async () => {
     let answer!: (v: number) => void;
     let ctx!: HostContext;
