@@ -178,11 +178,15 @@ async function massCancel() {
     stall = Math.max(stall, now - last);
     last = now;
   }, 1);
+  // Everything that waits for the outcomes is set up before the abort, as a
+  // service's awaits are: Promise.all over 100k promises costs about 5 ms and
+  // 20 ms of scavenges of its own, which are not the cancel's.
+  const all = Promise.all(promises);
   await sleep(5);
   const t1 = performance.now();
   ac.abort();
   const abortSyncMs = performance.now() - t1;
-  const outcomes = await Promise.all(promises);
+  const outcomes = await all;
   const settleMs = performance.now() - t1;
   await sleep(5);
   clearInterval(ticker);
