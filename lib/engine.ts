@@ -515,23 +515,29 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   // A script called host function `index` (operation `op`). `fn` runs now,
   // inside the slice; its answer goes back as soon as it is known (at once
   // for a plain value).
+  //
+  // Only a call that is still waiting after `fn` returned (a promise) is
+  // listed in #hostCalls, where a later host cancel finds it to abort its
+  // signal: that cancel is always a later event, in this slice or another,
+  // so a plain answer never needs the map.
   #hostCall(op: number, index: number, slot: number, args: unknown[], callId: CallId): void {
     const host = this.#hostFns[index]!;
     const call = new HostCall(callId, host.name, slot);
-    this.#hostCalls.set(op, call);
     try {
       const result = host.fn(args, call);
       // A thenable's `then` may be a getter that throws: inside the try.
       if (isThenable(result)) {
+        this.#hostCalls.set(op, call);
         Promise.resolve(result).then(
           (value) => this.#hostAnswered(op, value),
           (error) => this.#hostFailed(op, error),
         );
       } else {
-        this.#hostAnswered(op, result);
+        this.#queueAnswer(op, result, call);
       }
     } catch (error) {
-      this.#hostFailed(op, error);
+      this.#hostCalls.delete(op);
+      this.#failHostCall(op, error, call);
     }
   }
 
@@ -539,6 +545,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const call = this.#hostCalls.get(op);
     if (call === undefined) return; // cancelled, or the engine closed: dropped
     this.#hostCalls.delete(op);
+    this.#queueAnswer(op, value, call);
+  }
+
+  #queueAnswer(op: number, value: unknown, call: HostCall): void {
     if (this.#answerOps.length === 0 && !this.#inBatch) queueMicrotask(this.#flushAnswers);
     this.#answerOps.push(op);
     this.#answerValues.push(value);
@@ -573,6 +583,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const call = this.#hostCalls.get(op);
     if (call === undefined) return;
     this.#hostCalls.delete(op);
+    this.#failHostCall(op, error, call);
+  }
+
+  #failHostCall(op: number, error: unknown, call: HostCall): void {
     let message: string;
     let code: unknown;
     try {
