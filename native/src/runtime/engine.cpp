@@ -184,6 +184,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
   try {
     if (r.token && !token_attach(r.token, call)) call->request_cancel(BRAKE_ORIGIN_TOKEN);
     worker->post_start(call);
+    worker->count_start();
   } catch (...) {
     // Not admitted after all (out of memory): undo, so the id is free, no
     // token points at the call, and no callback will ever run for it.
@@ -196,17 +197,19 @@ int Engine::start(const StartRequest& r, std::string& message) {
 
 // Consecutive starts go to the same worker in small runs (that worker is
 // then usually awake already, and runs its inbox as one batch), unless it
-// has calls that compute (they used up a time slice and want more): then
-// the least loaded worker takes the call, so an idle worker never sits
-// beside one whose calls compute. A worker's load is what it published at
-// its latest look (Worker::load): a hint, never a lock.
+// holds more unfinished calls than another worker: then the least loaded
+// worker takes the call. So a burst of calls that compute spreads over the
+// workers, and an idle worker never sits beside one with a queue. A
+// worker's load (Worker::load) is a hint, read without a lock; calls never
+// move once placed.
 Worker* Engine::pick_worker() {
   size_t ticket = m_next_worker.fetch_add(1, std::memory_order_relaxed);
   Worker* pick = m_workers[(ticket / kCallsPerWorkerTurn) % m_workers.size()].get();
-  uint32_t load = pick->load();
-  if (load == 0 || m_workers.size() == 1) return pick;
+  if (m_workers.size() == 1) return pick;
+  uint64_t load = pick->load();
+  if (load == 0) return pick;
   for (auto& w : m_workers) {
-    uint32_t l = w->load();
+    uint64_t l = w->load();
     if (l < load) {
       pick = w.get();
       load = l;

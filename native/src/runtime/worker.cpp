@@ -117,13 +117,15 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
     stranded = true; // still in m_events: the worker delivers them once woken
   }
   flush_token_refs();
+  publish_finished();
   m_timer_count.store(m_timers.size(), std::memory_order_relaxed);
-  std::vector<vm::Heap::Remains> graveyard;
-  graveyard.swap(m_graveyard);
+  // Large heaps of the calls finished here are the worker's to free (that
+  // can take long: never on the cancelling thread, which may be the host's
+  // event loop); it is woken for them.
+  bool graves = !m_graveyard.empty();
   claim.release();
-  if (stranded) wake();
+  if (stranded || graves) wake();
   if (notify) m_engine.notify_host();
-  for (vm::Heap::Remains& r : graveyard) vm::Heap::free_remains(r); // after the host heard
   return all;
 }
 
@@ -237,7 +239,8 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       m_claim_waiter = false;
       continue;
     }
-    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty()) break;
+    // (A graveyard left by a stand-in is freed here, not on its thread.)
+    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty()) break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun) {
       // Before sleeping, stay awake a little: under a steady stream of calls
@@ -278,6 +281,7 @@ void Worker::loop() {
     deliver();
     free_graveyard(); // after the completions it belonged to
     flush_token_refs();
+    publish_finished();
     // A burst (100k starts) leaves these arrays large: free them, so memory
     // returns to its baseline (the next burst grows them again).
     if (batch.capacity() * sizeof(Message) > kKeepBytes) std::vector<Message>().swap(batch);
@@ -380,7 +384,9 @@ bool Worker::on_cancel(Call* call) {
   case Phase::Sleeping:
   case Phase::Waiting: finish_cancelled(call, call->cancel_origin()); return true;
   case Phase::Done: return true;
-  case Phase::Ready:  // finished when its turn in the ready queue comes
+  case Phase::Ready: // finished by run_ready, first thing (finish_cancelled_ready)
+    m_cancelled_ready++;
+    return false;
   case Phase::Queued: // its Start is still in flight: admit() will see it
     return false;
   }
@@ -405,36 +411,65 @@ void Worker::fire_timers() {
 
 // Runs each call that is ready now once: first the fresh ones (new, or
 // just woken by a timer or an answer), then those that yielded a time slice
-// and wait at the back. Before each of those it returns to the inbox if
-// something was posted (a new call, a cancel, an answer: the dispatch table
-// is interrupted), so a call started beside computing ones waits about one
-// slice, however many of them there are.
+// and wait at the back.
+//
+// The dispatch table is reset before each call: an interrupt (a post, or
+// the end of the previous call's slice) is meant for the call that was
+// running, and the next one gets a whole slice. Before each yielded call
+// but the round's first, the worker returns to its inbox if something was
+// posted meanwhile, so a call started beside computing ones waits about one
+// slice however many there are, while yielded calls still make progress
+// however busy the inbox is. Fresh calls (usually short) run without that
+// look, so a stream of starts keeps its batches.
 void Worker::run_ready() {
+  if (m_cancelled_ready) finish_cancelled_ready();
   // Counted first: a fresh call that yields joins m_ready, and waits for
   // the next round like the others.
-  size_t counts[2] = {m_fresh.size(), m_ready.size()};
-  std::deque<Call*>* queues[2] = {&m_fresh, &m_ready};
-  for (int q = 0; q < 2; q++) {
-    std::deque<Call*>& queue = *queues[q];
-    for (size_t n = counts[q]; n > 0 && !queue.empty(); n--) {
-      Call* call = queue.front();
-      queue.pop_front();
-      if (call->phase != Phase::Ready) continue;
-      if (q == 1) {
-        // A call that used up a slice will likely use up another: what was
-        // posted meanwhile is looked at first (fresh calls are not kept
-        // waiting behind many such calls), and what earlier calls finished
-        // goes out before it runs.
-        if (m_dispatch.interrupted() && has_mail()) {
-          queue.push_front(call);
-          break;
-        }
-        if (!m_events.empty()) deliver();
-      }
-      run_call(call);
-    }
+  size_t fresh = m_fresh.size(), yielded = m_ready.size();
+  for (; fresh > 0 && !m_fresh.empty(); fresh--) {
+    Call* call = m_fresh.front();
+    m_fresh.pop_front();
+    if (call->phase != Phase::Ready) continue;
+    if (m_dispatch.interrupted()) m_dispatch.reset();
+    run_call(call);
   }
-  publish_load();
+  for (size_t n = 0; n < yielded && !m_ready.empty(); n++) {
+    if (m_dispatch.interrupted()) {
+      m_dispatch.reset();
+      // A post between the reset and this look interrupts again; one
+      // before it is seen here.
+      if (has_mail()) {
+        m_dispatch.interrupt();
+        if (n > 0) break;
+      }
+    }
+    Call* call = m_ready.front();
+    m_ready.pop_front();
+    if (call->phase != Phase::Ready) continue;
+    // A call that used up a slice will likely use up another: what earlier
+    // calls finished goes out before it runs.
+    if (!m_events.empty()) deliver();
+    run_call(call);
+  }
+}
+
+// Ready calls whose cancel arrived (on_cancel counted them) are finished
+// now, wherever they wait in the queues, instead of when their turn comes.
+void Worker::finish_cancelled_ready() {
+  m_cancelled_ready = 0;
+  for (std::deque<Call*>* queue : {&m_fresh, &m_ready}) {
+    auto keep = queue->begin();
+    for (auto it = queue->begin(); it != queue->end(); ++it) {
+      Call* call = *it;
+      brake_origin origin = call->phase == Phase::Ready ? call->cancel_origin() : BRAKE_ORIGIN_NONE;
+      if (origin == BRAKE_ORIGIN_NONE) {
+        *keep++ = call;
+        continue;
+      }
+      finish_cancelled(call, origin); // out of the queue below, before anyone reads it
+    }
+    queue->erase(keep, queue->end());
+  }
 }
 
 bool Worker::has_mail() {
@@ -454,9 +489,8 @@ void Worker::run_call(Call* call) {
   // by the engine's ticker. Events not yet delivered (what earlier calls
   // finished or asked the host for) count as others: they go out when this
   // slice ends. A call running alone has no slice, and runs until something
-  // is posted: it counts as load, so new calls go to another worker.
+  // is posted.
   bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty();
-  if (!others) publish_load(1);
   if (others || !m_timers.empty()) {
     auto end = Clock::time_point::max();
     if (others) end = Clock::now() + kSlice;
@@ -491,21 +525,18 @@ void Worker::run_call(Call* call) {
   switch (status) {
   case vm::RunStatus::Finished: finish_value(call); break;
   case vm::RunStatus::Failed: finish_error(call); break;
-  case vm::RunStatus::Yielded:
-    m_ready.push_back(call);
-    publish_load();
-    break;
+  case vm::RunStatus::Yielded: m_ready.push_back(call); break;
   case vm::RunStatus::Suspended: suspend(call); break;
   }
 }
 
-// What the engine reads to place new calls (Engine::pick_worker): the calls
-// that computed through a whole time slice and wait for more, and the one
-// running alone. Stored only when it changes, so a stream of calls that
-// finish quickly never writes the line every start reads.
-void Worker::publish_load(size_t running_alone) {
-  uint32_t load = uint32_t(std::min<size_t>(UINT32_MAX, m_ready.size() + running_alone));
-  if (load != m_load.load(std::memory_order_relaxed)) m_load.store(load, std::memory_order_relaxed);
+// What the engine reads to place new calls (Engine::pick_worker): how many
+// calls this worker finished. Stored once per turn, and only when it
+// changed, so a stream of short calls does not make the line every start
+// reads bounce between threads on every call.
+void Worker::publish_finished() {
+  if (m_finished_total != m_finished.load(std::memory_order_relaxed))
+    m_finished.store(m_finished_total, std::memory_order_relaxed);
 }
 
 // Starts what a suspended call asked for.
@@ -789,6 +820,7 @@ void Worker::finish(Call* call) {
   if (brake_token* t = token_unlink(call)) drop_token_ref(t);
   call->result.id = call->id;
   m_calls--;
+  m_finished_total++;
   m_events.push_back(Event::completion(call));
 }
 

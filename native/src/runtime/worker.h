@@ -92,10 +92,15 @@ public:
   // Wakes the worker if it waits, and makes a running script yield. Any thread.
   void wake();
 
-  // Calls that computed through a time slice and wait for this worker's
-  // thread again, and the one running alone (with no slice), as of its
-  // latest look: a hint for placing new calls. Any thread.
-  uint32_t load() const { return m_load.load(std::memory_order_relaxed); }
+  // Calls placed on this worker and not yet finished (as of its latest
+  // look): a hint for placing new calls. Any thread.
+  uint64_t load() const {
+    uint64_t started = m_started.load(std::memory_order_relaxed);
+    uint64_t finished = m_finished.load(std::memory_order_relaxed);
+    return started > finished ? started - finished : 0;
+  }
+  // A call was placed here (counted once its Start is posted). Any thread.
+  void count_start() { m_started.fetch_add(1, std::memory_order_relaxed); }
 
   // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
@@ -134,8 +139,9 @@ private:
   bool on_cancel(Call* call);
   void fire_timers();
   void run_ready();
+  void finish_cancelled_ready();
   bool has_mail();
-  void publish_load(size_t running_alone = 0);
+  void publish_finished();
   void run_call(Call* call);
   void suspend(Call* call);
   void start_host_call(Call* call, const vm::Request& r);
@@ -167,7 +173,11 @@ private:
   vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
-  alignas(64) std::atomic<uint32_t> m_load{0}; // read by every start: a line of its own
+  // Placement counts (load()): each on a line of its own, written by one
+  // side only: starts by the starting threads, finishes by this worker once
+  // per turn.
+  alignas(64) std::atomic<uint64_t> m_started{0};
+  alignas(64) std::atomic<uint64_t> m_finished{0};
 
   // ---- worker thread only (or its claimant)
   // Ready calls: fresh ones (new, or woken by a timer or an answer) run
@@ -190,6 +200,8 @@ private:
   brake_token* m_dropped_token = nullptr;
   uint32_t m_dropped_refs = 0;
   size_t m_calls = 0;
+  uint64_t m_finished_total = 0;  // published as m_finished
+  size_t m_cancelled_ready = 0;   // ready calls cancelled since run_ready last looked
   bool m_stopping = false;
 };
 

@@ -136,12 +136,22 @@ void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>
     gray.pop_back();
     cc.items();
     switch (o->tag) {
-    case Tag::Array:
-      for (Value v : static_cast<ArrayObj*>(o)->items) mark(v, gray);
+    case Tag::Array: {
+      const auto& items = static_cast<ArrayObj*>(o)->items;
+      for (size_t i = 0; i < items.size(); i++) {
+        mark(items[i], gray);
+        if ((i & 1023) == 1023) cc.items(1024); // an array of millions: looked at as it goes
+      }
       break;
-    case Tag::Map:
-      for (Value v : static_cast<MapObj*>(o)->values) mark(v, gray);
+    }
+    case Tag::Map: {
+      const auto& values = static_cast<MapObj*>(o)->values;
+      for (size_t i = 0; i < values.size(); i++) {
+        mark(values[i], gray);
+        if ((i & 1023) == 1023) cc.items(1024);
+      }
       break;
+    }
     case Tag::Instance:
       for (Value v : static_cast<InstanceObj*>(o)->fields) mark(v, gray);
       break;
