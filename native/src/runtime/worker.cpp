@@ -2,6 +2,10 @@
 
 #include <new>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
@@ -805,9 +809,22 @@ void Worker::retire_heap(Call* call) {
   m_graveyard.push_back(call->fiber.heap().detach());
 }
 
+// Once large heaps are freed, glibc is asked to hand the free pages back
+// (malloc_trim): each worker allocates from its own arena, and pages freed in
+// one arena serve no other, so without it a burst of large calls that ends
+// on one worker while others go on grows the process past the engine's
+// memory limit (test/native/memory_limit_test.cpp). Only after 16 MiB at
+// once: a trim walks every arena.
 void Worker::free_graveyard() {
-  for (vm::Heap::Remains& r : m_graveyard) vm::Heap::free_remains(r);
+  size_t freed = 0;
+  for (vm::Heap::Remains& r : m_graveyard) {
+    freed += r.used;
+    vm::Heap::free_remains(r);
+  }
   m_graveyard.clear();
+#if defined(__GLIBC__)
+  if (freed >= (size_t(16) << 20)) malloc_trim(0);
+#endif
 }
 
 // Cleanup, then delivery: the promise settles only after cleanup has run.

@@ -4,24 +4,56 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace brake::vm {
 
+size_t MapObj::slot_of(std::string_view key, size_t hash) const {
+  size_t mask = m_slots.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    uint32_t s = m_slots[i];
+    if (s == 0 || (m_hashes[s - 1] == hash && keys[s - 1] == key)) return i;
+  }
+}
+
 const Value* MapObj::find(std::string_view key) const {
-  auto it = index.find(std::string(key));
-  return it == index.end() ? nullptr : &values[it->second];
+  if (m_slots.empty()) return nullptr;
+  uint32_t s = m_slots[slot_of(key, std::hash<std::string_view>()(key))];
+  return s ? &values[s - 1] : nullptr;
+}
+
+void MapObj::grow_index() {
+  size_t n = m_slots.empty() ? 8 : m_slots.size() * 2;
+  m_slots.assign(n, 0);
+  size_t mask = n - 1;
+  for (size_t e = 0; e < keys.size(); e++) {
+    size_t i = m_hashes[e] & mask;
+    while (m_slots[i]) i = (i + 1) & mask;
+    m_slots[i] = uint32_t(e + 1);
+  }
 }
 
 bool MapObj::set(std::string_view key, Value v) {
-  auto [it, inserted] = index.emplace(std::string(key), keys.size());
-  if (inserted) {
-    keys.emplace_back(key);
-    values.push_back(v);
-  } else {
-    values[it->second] = v;
+  size_t hash = std::hash<std::string_view>()(key);
+  if (!m_slots.empty()) {
+    if (uint32_t s = m_slots[slot_of(key, hash)]) {
+      values[s - 1] = v;
+      return false;
+    }
   }
-  return inserted;
+  // A map's entries are charged before they are made, so the memory limit
+  // ends a map long before 2^32 entries.
+  if (keys.size() >= UINT32_MAX - 1) throw std::length_error("map too large");
+  keys.emplace_back(key);
+  values.push_back(v);
+  m_hashes.push_back(hash);
+  if ((keys.size()) * 2 > m_slots.size()) {
+    grow_index();
+  } else {
+    m_slots[slot_of(key, hash)] = uint32_t(keys.size());
+  }
+  return true;
 }
 
 MemoryLimitExceeded::MemoryLimitExceeded(Which which, size_t limit) : m_which(which) {
@@ -30,9 +62,9 @@ MemoryLimitExceeded::MemoryLimitExceeded(Which which, size_t limit) : m_which(wh
 }
 
 namespace {
-// What one more map entry costs, beyond its key's bytes: a hash node (with
-// its copy of the key), a key and a value slot, a bucket, and the slack of
-// the vectors' doubling.
+// What one more map entry costs, beyond its key's bytes (charged twice:
+// the key's string, and the slack of the keys' doubling): a key, a value, a
+// hash and two index slots, and the slack of the vectors' doubling.
 constexpr size_t kMapEntryBytes = 176;
 } // namespace
 

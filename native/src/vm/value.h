@@ -97,10 +97,15 @@ struct ArrayObj final : Object {
 
 // String-keyed map that keeps insertion order. Grow it through Heap::map_set
 // (which charges new entries).
+//
+// Its index is open addressing over the entries themselves (each slot holds
+// an entry's number + 1, 0 = empty; at most half the slots used), so a key
+// is stored once and a lookup allocates nothing. A key stored twice (a hash
+// node's own copy) made a growing map leave holes in the allocator that no
+// later, longer key fits: resident memory ran a third above what was charged.
 struct MapObj final : Object {
   std::vector<std::string> keys;
   std::vector<Value> values;
-  std::unordered_map<std::string, size_t> index;
   MapObj() : Object(Tag::Map) {}
 
   const Value* find(std::string_view key) const;
@@ -110,6 +115,11 @@ private:
   friend class Heap;
   // Returns whether the key is new.
   bool set(std::string_view key, Value v);
+  // The slot of `key`, or of the empty slot where it would go.
+  size_t slot_of(std::string_view key, size_t hash) const;
+  void grow_index();
+  std::vector<size_t> m_hashes; // per entry
+  std::vector<uint32_t> m_slots;
 };
 
 struct InstanceObj final : Object {
