@@ -160,6 +160,7 @@ void Worker::post(MessageKind kind, Call* call) {
   {
     std::lock_guard<std::mutex> lock(m_mu);
     m_inbox.push_back(Message{kind, {call}});
+    m_mail.store(true, std::memory_order_release);
     if (call) call->retain(); // only once queued: a failed push leaks nothing
     sleeping = take_sleeper();
   }
@@ -180,6 +181,7 @@ void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcom
       Message m{MessageKind::OperationDone, {nullptr}};
       m.op = ops[i];
       m_inbox.push_back(m);
+      m_mail.store(true, std::memory_order_release);
       posted++;
     }
     if (posted) wake = take_sleeper();
@@ -198,6 +200,7 @@ void Worker::post_results(const uint64_t* ids, brake_value* const* values, size_
       m.id = ids[i];
       m_inbox.push_back(m);
     }
+    if (n) m_mail.store(true, std::memory_order_release);
     wake = take_sleeper();
   }
   kick(wake);
@@ -213,6 +216,7 @@ bool Worker::post_cancels_quietly(std::unique_ptr<CallBatch> calls) {
     Message m{MessageKind::CancelMany, {nullptr}};
     m.calls = calls.get();
     m_inbox.push_back(m);
+    m_mail.store(true, std::memory_order_release);
     calls.release(); // now owned by the message
   } catch (const std::bad_alloc&) {
     for (Call* c : *calls) c->release();
@@ -270,6 +274,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     m_waiting = false;
   }
   batch.swap(m_inbox);
+  m_mail.store(false, std::memory_order_relaxed);
   m_dispatch.reset();
   return true;
 }
@@ -476,11 +481,6 @@ void Worker::finish_cancelled_ready() {
   }
 }
 
-bool Worker::has_mail() {
-  std::lock_guard<std::mutex> lock(m_mu);
-  return !m_inbox.empty();
-}
-
 void Worker::run_call(Call* call) {
   if (brake_origin o = call->cancel_origin()) {
     finish_cancelled(call, o);
@@ -492,9 +492,10 @@ void Worker::run_call(Call* call) {
   // Others waiting on this worker: give the script a time slice, enforced
   // by the engine's ticker. Events not yet delivered (what earlier calls
   // finished or asked the host for) count as others: they go out when this
-  // slice ends. A call running alone has no slice, and runs until something
-  // is posted.
-  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty();
+  // slice ends; so does mail already posted (its post's interrupt may have
+  // been reset for this call in run_ready). A call running alone has no
+  // slice, and runs until something is posted.
+  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty() || has_mail();
   if (others || !m_timers.empty()) {
     auto end = Clock::time_point::max();
     if (others) end = Clock::now() + kSlice;

@@ -140,7 +140,7 @@ private:
   void fire_timers();
   void run_ready();
   void finish_cancelled_ready();
-  bool has_mail();
+  bool has_mail() const { return m_mail.load(std::memory_order_acquire); }
   void publish_finished();
   void run_call(Call* call);
   void suspend(Call* call);
@@ -167,6 +167,9 @@ private:
   std::mutex m_mu;
   std::condition_variable m_cv;
   std::vector<Message> m_inbox;
+  // Whether m_inbox holds anything: written with m_mu held, read without it
+  // by the worker between calls (has_mail(), and run_call's "others").
+  std::atomic<bool> m_mail{false};
   bool m_waiting = false;
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
   bool m_claim_waiter = false; // the worker waits for the claim to end
