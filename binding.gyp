@@ -15,11 +15,14 @@
       'target_name': 'brake',
       'sources': [
         '<!@(node -p "const s=require(\'./<(brake_root)/native/sources.json\');s.core.concat(s.addon).map(f=>\'<(brake_root)/\'+f).join(\' \')")',
+        # simdjson (the npm package @nozbe/simdjson), wherever npm put it.
+        '<!(node -p "require(\'path\').join(require(\'path\').dirname(require.resolve(\'@nozbe/simdjson/package.json\')),\'src\',\'simdjson.cpp\')")',
       ],
       'include_dirs': [
         '<(brake_root)/native/include',
         '<(brake_root)/native/src',
         '<!(node -p "require(\'node-addon-api\').include_dir")',
+        '<!(node -p "require(\'path\').join(require(\'path\').dirname(require.resolve(\'@nozbe/simdjson/package.json\')),\'src\')")',
       ],
       'defines': [
         'NAPI_VERSION=8',

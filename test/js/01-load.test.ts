@@ -1,6 +1,7 @@
 // Build and load: the addon loads, matches lib/, and both native builds (cmake-js, node-gyp) use one source list.
 import { execFileSync, execSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -26,7 +27,7 @@ function gypSources(): string[] {
   const out: string[] = [];
   for (const entry of target.sources as string[]) {
     const expanded = entry.replaceAll('<(brake_root)', gyp.variables['brake_root%']);
-    const command = /^<!@\((.*)\)$/s.exec(expanded);
+    const command = /^<!@?\((.*)\)$/s.exec(expanded);
     if (command) out.push(...execSync(command[1], { cwd: root }).toString().trim().split(/\s+/));
     else out.push(expanded);
   }
@@ -50,10 +51,11 @@ describe('load', () => {
     expect(native().statusNames).toEqual([...STATUS_NAMES]);
   });
 
-  it('binding.gyp builds exactly the sources of native/sources.json (core + addon)', () => {
+  it('binding.gyp builds exactly the sources of native/sources.json (core + addon) and simdjson', () => {
     const expected = [...sources.core, ...sources.addon].map((f) => path.normalize(f));
-    expect(gypSources()).toEqual(expected);
-    for (const f of expected) expect(existsSync(path.join(root, f)), f).toBe(true);
+    const simdjson = path.join(path.dirname(createRequire(path.join(root, 'package.json')).resolve('@nozbe/simdjson/package.json')), 'src', 'simdjson.cpp');
+    expect(gypSources()).toEqual([...expected, simdjson]);
+    for (const f of [...expected, simdjson]) expect(existsSync(path.resolve(root, f)), f).toBe(true);
   });
 
   it('CMakeLists.txt reads the same two lists', () => {

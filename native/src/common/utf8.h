@@ -11,6 +11,10 @@ namespace brake {
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 
+// Appends `s` with each byte that starts no well-formed sequence replaced
+// by U+FFFD.
+void append_lossy_utf8(std::string& out, std::string_view s);
+
 // Number of code points in valid UTF-8 text.
 size_t utf8_length(std::string_view s);
 

@@ -1,0 +1,223 @@
+#include "json/json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "common/utf8.h"
+#include "simdjson.h"
+
+namespace brake::json {
+
+namespace {
+
+// One parser per thread, reused (it keeps its buffers between documents);
+// after a large document its buffers are dropped rather than kept for good.
+constexpr size_t kKeepParserBytes = size_t(1) << 20;
+
+struct Builder {
+  vm::Heap& heap;
+  vm::CancelCheck cc;
+
+  vm::Value build(simdjson::dom::element e, int depth) {
+    cc.items();
+    switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      if (depth >= kMaxDepth) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      vm::MapObj* m = heap.new_map();
+      vm::Value out = vm::Value::object(vm::Tag::Map, m);
+      // The map is reachable from nothing yet: no collection runs while a
+      // builtin builds (collections run between instructions).
+      simdjson::dom::object fields;
+      if (e.get_object().get(fields)) throw Error("invalid JSON object");
+      for (simdjson::dom::key_value_pair field : fields) heap.map_set(m, field.key, build(field.value, depth + 1));
+      return out;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      if (depth >= kMaxDepth) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
+      simdjson::dom::array a;
+      if (e.get_array().get(a)) throw Error("invalid JSON array");
+      vm::ArrayObj* arr = heap.new_array(0);
+      vm::Value out = vm::Value::object(vm::Tag::Array, arr);
+      heap.array_reserve(arr, a.size());
+      for (simdjson::dom::element item : a) heap.array_push(arr, build(item, depth + 1));
+      return out;
+    }
+    case simdjson::dom::element_type::STRING: {
+      std::string_view s = e.get_string().value_unsafe();
+      cc.bytes(s.size());
+      return heap.string_value(s);
+    }
+    case simdjson::dom::element_type::INT64: return vm::Value::integer(e.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64: return vm::Value::number(double(e.get_uint64().value_unsafe()));
+    case simdjson::dom::element_type::DOUBLE: return vm::Value::number(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL: return vm::Value::boolean(e.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE: return vm::Value::null();
+    }
+    return vm::Value::null();
+  }
+};
+
+} // namespace
+
+vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_t>* cancel_state) {
+  thread_local std::unique_ptr<simdjson::dom::parser> parser;
+  if (!parser) {
+    // Any size (capacity grows with the document); nesting up to kMaxDepth.
+    auto p = std::make_unique<simdjson::dom::parser>();
+    if (p->allocate(simdjson::SIMDJSON_PADDING * 64, kMaxDepth)) throw std::bad_alloc();
+    parser = std::move(p);
+  }
+  struct Trim {
+    std::unique_ptr<simdjson::dom::parser>& p;
+    ~Trim() {
+      if (p->capacity() > kKeepParserBytes) p.reset();
+    }
+  } trim{parser};
+  // simdjson reads past the end of its input in blocks: it needs a padded
+  // copy unless the bytes after the text are readable (not known here).
+  simdjson::padded_string padded(text.data(), text.size());
+  simdjson::dom::element root;
+  simdjson::error_code err = parser->parse(padded).get(root);
+  if (err == simdjson::DEPTH_ERROR) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
+  if (err) throw Error(std::string("invalid JSON: ") + simdjson::error_message(err));
+  Builder b{heap, vm::CancelCheck(cancel_state)};
+  return b.build(root, 0);
+}
+
+void append_string(std::string& out, std::string_view s) {
+  std::string valid;
+  if (!is_valid_utf8(s)) {
+    append_lossy_utf8(valid, s);
+    s = valid;
+  }
+  out += '"';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    const char* esc = nullptr;
+    char buf[8];
+    switch (c) {
+    case '"': esc = "\\\""; break;
+    case '\\': esc = "\\\\"; break;
+    case '\n': esc = "\\n"; break;
+    case '\r': esc = "\\r"; break;
+    case '\t': esc = "\\t"; break;
+    case '\b': esc = "\\b"; break;
+    case '\f': esc = "\\f"; break;
+    default:
+      if (c < 0x20) {
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        esc = buf;
+      }
+    }
+    if (!esc) continue;
+    out.append(s.data() + run, i - run);
+    out += esc;
+    run = i + 1;
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+namespace {
+
+struct Writer {
+  const vm::CompiledProgram& program;
+  std::string& out;
+  size_t max_bytes;
+  vm::CancelCheck cc;
+  std::vector<const vm::Object*> path; // objects being written (a cycle has no JSON)
+
+  void write(vm::Value v, int depth) {
+    cc.items();
+    // Shared parts are written each time they are met: a small value can
+    // stand for a huge text, so the text is bounded as it grows.
+    if (out.size() > max_bytes) throw Error("the JSON text would be longer than " + std::to_string(max_bytes) + " bytes");
+    switch (v.tag) {
+    case vm::Tag::Null: out += "null"; return;
+    case vm::Tag::Bool: out += v.b ? "true" : "false"; return;
+    case vm::Tag::Int: out += std::to_string(v.i); return;
+    case vm::Tag::Float: {
+      if (!std::isfinite(v.f)) throw Error("JSON has no " + std::string(std::isnan(v.f) ? "NaN" : "Infinity"));
+      char buf[32];
+      // The shortest text that reads back the same value.
+      for (int prec = 1; prec <= 17; prec++) {
+        std::snprintf(buf, sizeof buf, "%.*g", prec, v.f);
+        if (std::strtod(buf, nullptr) == v.f) break;
+      }
+      out += buf;
+      return;
+    }
+    case vm::Tag::Enum: {
+      const auto& e = program.enums[v.enum_id()];
+      append_string(out, e.variants[v.variant()]);
+      return;
+    }
+    case vm::Tag::String:
+      cc.bytes(v.as_string()->text.size());
+      append_string(out, v.as_string()->text);
+      return;
+    default: break;
+    }
+    if (depth >= kMaxDepth) throw Error("value nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    for (const vm::Object* o : path)
+      if (o == v.obj) throw Error("a value that contains itself has no JSON");
+    path.push_back(v.obj);
+    switch (v.tag) {
+    case vm::Tag::Array: {
+      out += '[';
+      const auto& items = v.as_array()->items;
+      for (size_t i = 0; i < items.size(); i++) {
+        if (i) out += ',';
+        write(items[i], depth + 1);
+      }
+      out += ']';
+      break;
+    }
+    case vm::Tag::Map: {
+      out += '{';
+      const vm::MapObj* m = v.as_map();
+      for (size_t i = 0; i < m->size(); i++) {
+        if (i) out += ',';
+        append_string(out, m->keys[i]);
+        out += ':';
+        write(m->values[i], depth + 1);
+      }
+      out += '}';
+      break;
+    }
+    case vm::Tag::Instance: {
+      out += '{';
+      const vm::InstanceObj* o = v.as_instance();
+      const vm::ClassInfo& cls = program.classes[o->class_id];
+      bool first = true;
+      for (size_t i = 0; i < cls.field_names.size(); i++) {
+        if (cls.field_names[i][0] == '#') continue;
+        if (!first) out += ',';
+        first = false;
+        append_string(out, cls.field_names[i]);
+        out += ':';
+        write(o->fields[i], depth + 1);
+      }
+      out += '}';
+      break;
+    }
+    default: out += "null"; break;
+    }
+    path.pop_back();
+  }
+};
+
+} // namespace
+
+void serialize(vm::Value v, const vm::CompiledProgram& program, std::string& out, size_t max_bytes,
+               const std::atomic<uint32_t>* cancel_state) {
+  Writer w{program, out, max_bytes, vm::CancelCheck(cancel_state), {}};
+  w.write(v, 0);
+  if (out.size() > max_bytes) throw Error("the JSON text would be longer than " + std::to_string(max_bytes) + " bytes");
+}
+
+} // namespace brake::json
