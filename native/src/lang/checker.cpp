@@ -95,6 +95,33 @@ private:
         info.field_types.push_back(resolve(f.type.get()));
       }
     }
+    declare_response_class();
+  }
+
+  // baml.http.Response, the class of what baml.http.fetch returns: after the
+  // program's classes (their ids stay as written), in every program. Its
+  // body and whether it was read are fields scripts cannot name ('#').
+  void declare_response_class() {
+    int32_t decl = int32_t(m_out.classes.size());
+    vm::ClassInfo info{vm::kResponseClassName, {}, {}, {}};
+    const std::pair<const char*, TypeId> fields[] = {
+        {"status_code", T::INT},
+        {"url", T::STRING},
+        {"headers", m_types.map_of(T::STRING, T::STRING)},
+        {"error", m_types.optional_of(T::STRING)},
+        {"#body", T::STRING},
+        {"#consumed", T::BOOL},
+    };
+    static_assert(sizeof fields / sizeof fields[0] == vm::kResponseFieldCount, "one entry per ResponseField");
+    for (const auto& [name, type] : fields) {
+      info.field_index.emplace(name, uint32_t(info.field_names.size()));
+      info.field_names.push_back(name);
+      info.field_types.push_back(type);
+    }
+    m_out.classes.push_back(std::move(info));
+    m_out.response_class = uint32_t(decl);
+    m_response_type = m_types.class_type(decl);
+    m_type_names.emplace(vm::kResponseClassName, m_response_type);
   }
 
   void declare_function(FunctionDecl& f, const std::string& qualified, TypeId self_type) {
@@ -601,9 +628,9 @@ private:
   // `baml.sys` / `baml` receivers name builtin namespaces unless shadowed.
   std::string namespace_of(const Expr& r) {
     if (r.kind == ExprKind::Ident && r.text == "baml" && !find_local("baml")) return "baml";
-    if (r.kind == ExprKind::Field && r.text == "sys" && r.kids[0]->kind == ExprKind::Ident &&
+    if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http") && r.kids[0]->kind == ExprKind::Ident &&
         r.kids[0]->text == "baml" && !find_local("baml"))
-      return "baml.sys";
+      return "baml." + r.text;
     return "";
   }
 
@@ -627,6 +654,16 @@ private:
       return T::ANY;
     }
     TypeKind k = m_types.kind(rt);
+    if (rt == m_response_type) {
+      BuiltinId id = vm::find_builtin("Response", e.text);
+      if (id == BuiltinId::COUNT_) {
+        error(e.loc, std::string("class '") + vm::kResponseClassName + "' has no method '" + e.text + "'");
+        for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
+        return T::ANY;
+      }
+      e.aux = int(id);
+      return builtin_call(e, id, rt, 1);
+    }
     if (k == TypeKind::Class) {
       int32_t cls = m_types.get(rt).decl;
       auto it = m_out.function_index.find(m_out.classes[size_t(cls)].name + "." + e.text);
@@ -685,6 +722,7 @@ private:
       if (t->name == "V") return vars.v >= 0 ? vars.v : T::ANY;
       if (t->name == "any") return T::ANY;
       if (t->name == "never") return T::NEVER;
+      if (t->name == "Response") return m_response_type;
       return resolve(t);
     case TypeExprKind::Array: return m_types.array_of(resolve_builtin(t->args[0].get(), vars));
     case TypeExprKind::Map: return m_types.map_of(T::STRING, resolve_builtin(t->args[1].get(), vars));
@@ -950,6 +988,7 @@ private:
   vm::CompiledProgram& m_out;
   TypeTable& m_types;
   std::unordered_map<std::string, TypeId> m_type_names;
+  TypeId m_response_type = T::ANY;
   std::unordered_map<std::string, const TypeAliasDecl*> m_aliases;
   std::unordered_map<std::string, int> m_resolving_alias;
   std::vector<std::vector<uint32_t>> m_method_index;

@@ -741,6 +741,11 @@ TypeExprPtr Parser::parse_primary_type() {
   if (check(TokenKind::String)) error_at_current("string literal types are not supported yet");
   const Token& name = consume(TokenKind::Identifier, "expected a type");
   type->name = std::string(name.lexeme);
+  // A qualified name: baml.http.Response.
+  while (check(TokenKind::Dot) && peek(1).kind == TokenKind::Identifier) {
+    advance();
+    type->name += "." + std::string(advance().lexeme);
+  }
   if (name.lexeme == "map" && match(TokenKind::Less)) {
     type->kind = TypeExprKind::Map;
     type->name.clear();

@@ -8,6 +8,7 @@
 
 #include "common/flat_map.h"
 #include "common/utf8.h"
+#include "json/json.h"
 #include "lang/parser.h"
 #include "vm/interpreter.h"
 
@@ -226,7 +227,6 @@ size_t offset_checked(std::string_view s, size_t index, CancelCheck& cc) {
 
 BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap, const RunContext& ctx,
                            const CompiledProgram& program) {
-  (void)program;
   switch (BuiltinId(raw_id)) {
   case BuiltinId::SYS_SLEEP: {
     if (args[0].tag != Tag::Int) return error("type_error", "sleep needs an int");
@@ -251,6 +251,16 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     }
   }
   case BuiltinId::DEEP_EQUALS: return ok(Value::boolean(values_equal(args[0], args[1], ctx.cancel_state)));
+  case BuiltinId::HTTP_FETCH: {
+    // The runtime reads the url and options (request_args()), checks them
+    // and performs the request; the call resumes with a Response.
+    if (args[0].tag != Tag::String) return error("type_error", "baml.http.fetch needs a string url");
+    BuiltinResult r;
+    r.kind = Kind::Suspend;
+    r.request.kind = Request::Kind::Http;
+    r.request.argc = uint8_t(argc);
+    return r;
+  }
   default: break;
   }
 
@@ -259,14 +269,38 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   const BuiltinInfo& info = kBuiltins[raw_id];
   Value self = args[0];
   Value* a = args + 1;
-  Tag want = info.receiver[0] == 'a' ? Tag::Array : info.receiver[0] == 'm' ? Tag::Map : Tag::String;
-  if (self.tag != want) return error("type_error", std::string(info.name) + " called on a value of the wrong type");
+  Tag want = info.receiver[0] == 'a'   ? Tag::Array
+             : info.receiver[0] == 'm' ? Tag::Map
+             : info.receiver[0] == 'R' ? Tag::Instance
+                                       : Tag::String;
+  if (self.tag != want || (want == Tag::Instance && self.as_instance()->class_id != program.response_class))
+    return error("type_error", std::string(info.name) + " called on a value of the wrong type");
   const std::vector<int>& tags = builtin_signature(BuiltinId(raw_id)).arg_tags;
   for (size_t i = 1; i < argc; i++)
     if (tags[i - 1] >= 0 && int(args[i].tag) != tags[i - 1])
       return error("type_error", std::string("wrong argument type for ") + info.name);
   CancelCheck cc(ctx.cancel_state);
   switch (BuiltinId(raw_id)) {
+  case BuiltinId::RESPONSE_OK: {
+    int64_t status = self.as_instance()->fields[kResponseStatus].i;
+    return ok(Value::boolean(status >= 200 && status <= 299));
+  }
+  case BuiltinId::RESPONSE_TEXT:
+  case BuiltinId::RESPONSE_JSON: {
+    // The body is read once (as in BAML); the response lets go of it then.
+    auto& fields = self.as_instance()->fields;
+    std::string what = std::string("failed to call baml.http.Response.") + info.name + ": ";
+    if (fields[kResponseConsumed].b) return error("body_consumed", what + "Response body has already been consumed");
+    Value body = fields[kResponseBody];
+    fields[kResponseConsumed] = Value::boolean(true);
+    fields[kResponseBody] = Value::null();
+    if (BuiltinId(raw_id) == BuiltinId::RESPONSE_TEXT) return ok(body);
+    try {
+      return ok(json::parse(str(body), heap, ctx.cancel_state));
+    } catch (const json::Error& e) {
+      return error("json_parse_error", what + e.what());
+    }
+  }
   case BuiltinId::ARRAY_LENGTH: return ok(Value::integer(int64_t(self.as_array()->items.size())));
   case BuiltinId::ARRAY_PUSH: heap.array_push(self.as_array(), a[0]); return ok(Value::null());
   case BuiltinId::ARRAY_AT: {

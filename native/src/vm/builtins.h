@@ -16,8 +16,9 @@ namespace brake::vm {
 // The one table of builtins: what the checker types calls by, what the
 // interpreter dispatches on, what the runtime checks arguments against.
 //   X(id, receiver, name, min args, signature, flags)
-// receiver: "baml.sys" and "baml" are namespaces; "array", "map" and
-// "string" are method receivers, whose signature starts with `self`.
+// receiver: "baml.sys", "baml.http" and "baml" are namespaces; "array",
+// "map", "string" and "Response" (baml.http.Response) are method receivers,
+// whose signature starts with `self`.
 // The signature is BAML, with type variables: T is an array receiver's
 // element type (or, for a function, the type of the argument it first meets),
 // V a map receiver's value type; `any` takes anything, `never` does not
@@ -26,6 +27,7 @@ namespace brake::vm {
   X(SYS_SLEEP, "baml.sys", "sleep", 1, "(ms: int) -> null", kSuspends)                                              \
   X(SYS_PANIC, "baml.sys", "panic", 1, "(message: string) -> never", 0)                                           \
   X(SYS_CANCELLATION_REQUESTED, "baml.sys", "cancellation_requested", 0, "() -> bool", 0)                         \
+  X(HTTP_FETCH, "baml.http", "fetch", 1, "(url: string, options: any) -> Response", kSuspends)                    \
   X(DEEP_COPY, "baml", "deep_copy", 1, "(value: T) -> T", 0)                                                      \
   X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
   X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
@@ -48,7 +50,10 @@ namespace brake::vm {
   X(STRING_SPLIT, "string", "split", 1, "(self: string, separator: string) -> string[]", 0)                       \
   X(STRING_REPLACE, "string", "replace", 2, "(self: string, from: string, to: string) -> string", 0)              \
   X(STRING_SUBSTRING, "string", "substring", 1, "(self: string, start: int, end: int) -> string", 0)              \
-  X(STRING_INDEX_OF, "string", "indexOf", 1, "(self: string, part: string) -> int", 0)
+  X(STRING_INDEX_OF, "string", "indexOf", 1, "(self: string, part: string) -> int", 0)                           \
+  X(RESPONSE_OK, "Response", "ok", 0, "(self: Response) -> bool", 0)                                              \
+  X(RESPONSE_TEXT, "Response", "text", 0, "(self: Response) -> string", 0)                                        \
+  X(RESPONSE_JSON, "Response", "json", 0, "(self: Response) -> any", 0)
 
 // Builtin flags.
 constexpr uint8_t kSuspends = 1; // may suspend its call (returns BuiltinResult::Kind::Suspend)

@@ -85,6 +85,20 @@ struct EnumInfo {
   std::vector<std::string> variants;
 };
 
+// baml.http.Response (declared by the checker in every program): its
+// fields, in order. Fields whose name starts with '#' are hidden: scripts
+// cannot name them, and they are left out when the value crosses to the host.
+constexpr const char* kResponseClassName = "baml.http.Response";
+enum ResponseField : uint32_t {
+  kResponseStatus,   // status_code: int (0: the request failed; see error)
+  kResponseUrl,      // url: string
+  kResponseHeaders,  // headers: map<string, string> (names in lower case)
+  kResponseError,    // error: string? (why the request failed)
+  kResponseBody,     // #body: string
+  kResponseConsumed, // #consumed: bool (text() or json() was called)
+  kResponseFieldCount
+};
+
 struct CompiledProgram {
   explicit CompiledProgram(std::string file) : diagnostics(std::move(file)) {}
   ~CompiledProgram();
@@ -97,6 +111,8 @@ struct CompiledProgram {
   std::vector<ClassInfo> classes;
   std::vector<EnumInfo> enums;
   std::vector<HostFunctionInfo> host_functions; // in the order the host declared them
+  // The class of baml.http.fetch's responses (after the program's own).
+  uint32_t response_class = 0;
   // Constant strings shared read-only by all calls (Object::is_static).
   std::vector<StringObj*> static_strings;
 

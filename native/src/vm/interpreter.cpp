@@ -199,6 +199,7 @@ Request Fiber::request() const {
     r.host_function = uint32_t(uint64_t(m_request_arg) & 0xFFFFFFFF);
     r.argc = uint8_t(uint64_t(m_request_arg) >> 32);
   }
+  if (r.kind == Request::Kind::Http) r.argc = uint8_t(m_request_arg);
   return r;
 }
 
@@ -249,8 +250,10 @@ std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunConte
   case BuiltinResult::Kind::Error:
     return fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
   case BuiltinResult::Kind::Suspend:
+    // A suspending builtin's arguments stay where they are, above m_sp
+    // (request_args()), for the runtime to read before anything else runs.
     m_request_kind = r.request.kind;
-    m_request_arg = r.request.sleep_ms;
+    m_request_arg = r.request.kind == Request::Kind::Http ? int64_t(argc) : r.request.sleep_ms;
     return RunStatus::Suspended;
   }
   return std::nullopt;
