@@ -432,10 +432,48 @@ typedef struct brake_engine_options {
   ** brake_call_start (BRAKE_INVALID_ARGUMENT). */
   uint64_t call_memory_limit;
   uint64_t engine_memory_limit;
+  /* HTTP for scripts (baml.http.fetch; README "HTTP").
+  **
+  ** `http_transport` is the host transport: when its `call` is set, each
+  ** request is handed to the host as a host call (brake_host_call) whose
+  ** function is "baml.http.fetch", with function index
+  ** brake_program_host_function_count(program), and whose arguments are
+  **   0 url: string          (absolute http:// or https://, checked)
+  **   1 method: string       ("GET", "POST", ...)
+  **   2 headers: map         (string values; names as the script wrote them)
+  **   3 body: string or null
+  **   4 timeout_ms: int      (0 = none; the engine also enforces it)
+  **   5 max_response_bytes: int (0 = unlimited)
+  ** The host answers with brake_host_complete and a MAP {status: int
+  ** (100-999), url: string (the final URL; "" = the request's), headers: MAP
+  ** of strings, body: STRING (any bytes)}, or with brake_host_fail when no
+  ** response arrived (refused, DNS, TLS, a body over the limit): the script
+  ** then sees a response with status_code 0 and `error` = the message. A
+  ** cancel of the call reaches `cancel` as for host functions; when the
+  ** request's timeout passes first, the engine answers the script itself
+  ** (status_code 0, "timed out") and cancels the host call with origin
+  ** BRAKE_ORIGIN_TIMEOUT. `name` is ignored. Without a transport, fetch fails
+  ** with a script error of kind "http_unavailable". */
+  brake_host_binding http_transport;
+  /* A request's timeout when it gives none (its timeout_ms option); 0 = none. */
+  uint64_t http_timeout_ms;
+  /* Responses with a longer body fail (status_code 0); 0 = unlimited.
+  ** Default BRAKE_DEFAULT_HTTP_MAX_RESPONSE_BYTES. */
+  uint64_t http_max_response_bytes;
+  /* Hosts scripts may reach: NULL = every host; otherwise the first
+  ** http_allowed_host_count entries (0: none at all). Each is a
+  ** host name ("api.example.com"), "*.example.com" (its subdomains), or an
+  ** IP literal ("127.0.0.1", "[::1]"), each with an optional ":port". A
+  ** request to another host fails, before any connection or DNS lookup,
+  ** with a script error of kind "network_policy". Copied; a malformed rule
+  ** is BRAKE_INVALID_ARGUMENT. */
+  const char* const* http_allowed_hosts;
+  size_t http_allowed_host_count;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */
 #define BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT ((uint64_t)1 << 30)   /* 1 GiB */
+#define BRAKE_DEFAULT_HTTP_MAX_RESPONSE_BYTES ((uint64_t)64 << 20) /* 64 MiB */
 
 BRAKE_API void brake_engine_options_init(brake_engine_options* o);
 

@@ -193,6 +193,7 @@ void brake_engine_options_init(brake_engine_options* o) {
   o->struct_size = sizeof *o;
   o->call_memory_limit = BRAKE_DEFAULT_CALL_MEMORY_LIMIT;
   o->engine_memory_limit = BRAKE_DEFAULT_ENGINE_MEMORY_LIMIT;
+  o->http_max_response_bytes = BRAKE_DEFAULT_HTTP_MAX_RESPONSE_BYTES;
 }
 
 int brake_engine_create(const brake_program* program, const brake_engine_options* options, brake_engine** out) {
@@ -233,8 +234,21 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
     for (size_t i = 0; i < declared.size(); i++)
       if (!host[i].call)
         return fail(BRAKE_INVALID_ARGUMENT, "host function '" + declared[i].name + "' is declared but not bound");
+    brake::runtime::HttpConfig http;
+    http.transport = brake::runtime::HostBinding{opts.http_transport.call, opts.http_transport.cancel,
+                                                 opts.http_transport.user_data};
+    http.timeout_ms = opts.http_timeout_ms;
+    http.max_response_bytes = opts.http_max_response_bytes;
+    if (opts.http_allowed_host_count && !opts.http_allowed_hosts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.http_allowed_hosts is NULL");
+    if (opts.http_allowed_hosts) http.policy.restrict_to_rules();
+    for (size_t i = 0; i < opts.http_allowed_host_count; i++) {
+      std::string why;
+      if (!opts.http_allowed_hosts[i]) return fail(BRAKE_INVALID_ARGUMENT, "http_allowed_hosts[" + std::to_string(i) + "] is NULL");
+      if (!http.policy.add_rule(opts.http_allowed_hosts[i], why)) return fail(BRAKE_INVALID_ARGUMENT, why);
+    }
     auto e = std::make_unique<brake_engine>();
-    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts, std::move(host));
+    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts, std::move(host), std::move(http));
     *out = e.release();
     return int(BRAKE_OK);
   });

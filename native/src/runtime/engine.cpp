@@ -18,14 +18,16 @@ constexpr size_t kCallsPerWorkerTurn = 16;
 bool in_engine_callback_context() { return t_in_callback > 0 || on_worker_thread(); }
 
 Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
-               std::vector<HostBinding> host)
+               std::vector<HostBinding> host, HttpConfig http)
     : m_program(std::move(program)),
       m_max_depth(options.max_call_depth ? options.max_call_depth : 1000),
       m_memory(size_t(std::min<uint64_t>(options.call_memory_limit, SIZE_MAX)),
                size_t(std::min<uint64_t>(options.engine_memory_limit, SIZE_MAX))),
       m_notify(options.notify),
       m_notify_data(options.notify_data),
-      m_host(std::move(host)) {
+      m_host(std::move(host)),
+      m_http(std::move(http)) {
+  m_host.push_back(m_http.transport);
   // At most 256 (BRAKE_MAX_WORKER_THREADS): operation ids carry the worker's index in a byte.
   size_t n = options.worker_threads ? options.worker_threads
                                     : std::min<size_t>(BRAKE_MAX_WORKER_THREADS, std::max(1u, std::thread::hardware_concurrency()));

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "brake.h"
+#include "http/request.h"
 #include "runtime/call_table.h"
 #include "runtime/event.h"
 #include "runtime/operation.h"
@@ -40,6 +41,14 @@ struct HostBinding {
   brake_host_fn call = nullptr;
   brake_host_cancel_fn cancel = nullptr;
   void* user_data = nullptr;
+};
+
+// baml.http.fetch's settings (brake_engine_options.http_*).
+struct HttpConfig {
+  HostBinding transport; // call == nullptr: no host transport
+  uint64_t timeout_ms = 0;
+  uint64_t max_response_bytes = 0;
+  http::Policy policy;
 };
 
 struct StartRequest {
@@ -57,7 +66,7 @@ class Engine {
 public:
   // `host` binds every host function the program declares, by index.
   Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
-         std::vector<HostBinding> host = {});
+         std::vector<HostBinding> host = {}, HttpConfig http = {});
   ~Engine();
 
   // Returns a status; on failure `message` explains it and nothing ran.
@@ -93,6 +102,7 @@ public:
     if (m_ticker_parked.load(std::memory_order_seq_cst)) wake_ticker();
   }
   const vm::CompiledProgram& program() const { return *m_program; }
+  const HttpConfig& http() const { return m_http; }
   uint32_t max_call_depth() const { return m_max_depth; }
   // Bytes the engine's calls have drawn from its memory limit (whole chunks).
   size_t memory_in_use() const { return m_memory.in_use(); }
@@ -152,7 +162,10 @@ private:
   std::mutex m_queue_mu;
   std::deque<Event> m_queue; // drain mode: events waiting for drain()
 
-  std::vector<HostBinding> m_host; // by host function index
+  // By host function index; one more at the end: the HTTP host transport
+  // (HostOperation::function == program().host_functions.size()).
+  std::vector<HostBinding> m_host;
+  HttpConfig m_http;
   OperationTable m_operations;
   std::atomic<uint64_t> m_next_operation{1};
 

@@ -267,8 +267,15 @@ struct ToHost {
         const vm::ClassInfo& cls = p.classes[o->class_id];
         out->type_name = cls.name;
         heap.charge(cls.field_names.size() * sizeof(std::string));
-        out->keys = cls.field_names;
-        add_items(*out, o->fields, depth);
+        if (o->class_id == p.response_class) {
+          // Hidden fields ('#', last) stay behind.
+          size_t shown = vm::kResponseBody;
+          out->keys.assign(cls.field_names.begin(), cls.field_names.begin() + std::ptrdiff_t(shown));
+          add_items(*out, std::vector<Value>(o->fields.begin(), o->fields.begin() + std::ptrdiff_t(shown)), depth);
+        } else {
+          out->keys = cls.field_names;
+          add_items(*out, o->fields, depth);
+        }
       }
       path.erase(v.obj);
     }

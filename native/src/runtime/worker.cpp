@@ -1,5 +1,6 @@
 #include "runtime/worker.h"
 
+#include <cctype>
 #include <new>
 
 #if defined(__GLIBC__)
@@ -9,6 +10,8 @@
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
+#include "common/utf8.h"
+#include "http/request.h"
 
 namespace brake::runtime {
 
@@ -408,7 +411,9 @@ void Worker::fire_timers() {
   TimerHeap::Due e;
   while (m_timers.pop_due(now, e)) {
     Call* call = e.call;
-    if (e.kind == TimerKind::Sleep) {
+    if (e.kind == TimerKind::Sleep && call->phase == Phase::Waiting) {
+      http_timed_out(call); // a waiting call's sleep slot holds its request's timeout
+    } else if (e.kind == TimerKind::Sleep) {
       call->fiber.resume(vm::Value::null());
       call->phase = Phase::Ready;
       m_fresh.push_back(call);
@@ -563,6 +568,7 @@ void Worker::suspend(Call* call) {
     call->phase = Phase::Sleeping;
     return;
   case vm::Request::Kind::HostCall: start_host_call(call, r); return;
+  case vm::Request::Kind::Http: start_http(call, r); return;
   case vm::Request::Kind::None: break;
   }
   fail_call(call, "internal", "the call suspended without a request");
@@ -600,9 +606,6 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
       op->args.push_back(std::move(v));
     }
     op->charged = call->fiber.heap().used() - used_before;
-    // Everything that can fail, before the operation becomes visible.
-    reserve_more(m_events, 1);
-    call->operation = add_operation(op); // adopts our reference
   } catch (const vm::Interrupted&) {
     op->release();
     finish_cancelled(call, call->cancel_origin());
@@ -616,16 +619,218 @@ void Worker::start_host_call(Call* call, const vm::Request& r) {
     fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
     return;
   }
+  hand_to_host(call, op, "calling host function '" + fn.name + "'");
+}
+
+// The common end of a host call and an HTTP request by the host transport:
+// `op` (our reference, arguments filled in and charged) gets a slot and
+// goes out with the call's other events, and the call waits. False (the
+// call failed, `op` released) when memory ran out.
+bool Worker::hand_to_host(Call* call, HostOperation* op, const std::string& what) {
+  try {
+    // Everything that can fail, before the operation becomes visible.
+    reserve_more(m_events, 1);
+    call->operation = add_operation(op); // adopts our reference
+  } catch (const std::bad_alloc&) {
+    if (call->has_fiber && op->charged) call->fiber.heap().uncharge(op->charged);
+    op->release();
+    fail_call(call, "out_of_memory", "out of memory " + what);
+    return false;
+  }
   try {
     m_engine.operations().insert(op);
   } catch (const std::bad_alloc&) {
     drop_operation(call, false);
-    fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
-    return;
+    fail_call(call, "out_of_memory", "out of memory " + what);
+    return false;
   }
   call->phase = Phase::Waiting;
   op->retain();
   m_events.push_back(Event::host(Event::Kind::HostCall, op)); // reserved above
+  return true;
+}
+
+namespace {
+const std::string kFetchName = "baml.http.fetch";
+// A body built from a value (sent as JSON) is at most this long.
+constexpr size_t kMaxJsonBody = size_t(64) << 20;
+
+ValuePtr host_string(std::string text) {
+  auto v = std::make_unique<brake_value>(BRAKE_KIND_STRING);
+  v->text = std::move(text);
+  return v;
+}
+ValuePtr host_int(int64_t i) {
+  auto v = std::make_unique<brake_value>(BRAKE_KIND_INT);
+  v->i = i;
+  return v;
+}
+} // namespace
+
+// A script's baml.http.fetch: its arguments are checked (a typed script
+// error for a bad URL or option, or a host outside the network policy,
+// before anything is connected or looked up) and the request goes to the
+// transport. The engine keeps the request's timeout itself (a timer in the
+// waiting call's sleep slot): when it passes, the script gets a response
+// with status_code 0 and the transport's operation is cancelled.
+void Worker::start_http(Call* call, const vm::Request& r) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const HttpConfig& cfg = m_engine.http();
+  http::Request req;
+  std::string message;
+  try {
+    if (!http::read_fetch_args(call->fiber.request_args(), r.argc, program, kMaxJsonBody, &call->state, req, message)) {
+      fail_call(call, "invalid_argument", "baml.http.fetch: " + message);
+      return;
+    }
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory reading baml.http.fetch's arguments");
+    return;
+  }
+  if (!cfg.policy.allows(req.parsed)) {
+    std::string where = req.parsed.host.find(':') != std::string::npos ? "[" + req.parsed.host + "]" : req.parsed.host;
+    fail_call(call, "network_policy",
+              "baml.http.fetch: " + where + ":" + std::to_string(req.parsed.port) + " is not among the engine's allowed hosts");
+    return;
+  }
+  if (!cfg.transport.call) {
+    fail_call(call, "http_unavailable", "baml.http.fetch: this engine has no HTTP transport");
+    return;
+  }
+  uint64_t timeout = req.timeout_ms ? req.timeout_ms : cfg.timeout_ms;
+  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id(m_index));
+  if (!op) {
+    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  call->retain();
+  op->call = call;
+  op->worker = this;
+  op->function = uint32_t(program.host_functions.size());
+  op->function_name = &kFetchName;
+  op->call_id = call->id;
+  op->call_user_data = call->user_data;
+  try {
+    size_t bytes = req.url.size() + req.body.size() + 256;
+    auto headers = std::make_unique<brake_value>(BRAKE_KIND_MAP);
+    for (auto& [name, value] : req.headers) {
+      bytes += name.size() + value.size() + 64;
+      headers->keys.push_back(std::move(name));
+      headers->items.push_back(host_string(std::move(value)));
+    }
+    call->fiber.heap().charge(bytes);
+    op->charged = bytes;
+    op->args.push_back(host_string(std::move(req.url)));
+    op->args.push_back(host_string(std::move(req.method)));
+    op->args.push_back(std::move(headers));
+    op->args.push_back(req.has_body ? host_string(std::move(req.body)) : std::make_unique<brake_value>(BRAKE_KIND_NULL));
+    op->args.push_back(host_int(int64_t(std::min<uint64_t>(timeout, INT64_MAX))));
+    op->args.push_back(host_int(int64_t(std::min<uint64_t>(cfg.max_response_bytes, INT64_MAX))));
+    if (timeout) m_timers.add(Clock::now() + clamp_wait(timeout), call, TimerKind::Sleep);
+  } catch (const vm::MemoryLimitExceeded& e) {
+    if (op->charged) call->fiber.heap().uncharge(op->charged);
+    op->release();
+    fail_call(call, "out_of_memory", std::string("baml.http.fetch: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    if (op->charged) call->fiber.heap().uncharge(op->charged);
+    op->release();
+    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  hand_to_host(call, op, "starting an HTTP request");
+}
+
+// The request's timeout passed before its answer: the transport's operation
+// is cancelled (origin timeout) and the script goes on with status_code 0.
+void Worker::http_timed_out(Call* call) {
+  auto* op = static_cast<HostOperation*>(m_operations[call->operation]);
+  std::string url = op->args[0]->text;
+  int64_t ms = op->args[4]->i;
+  drop_operation(call, true, BRAKE_ORIGIN_TIMEOUT);
+  OperationOutcome outcome;
+  outcome.failed = true;
+  outcome.error_message = "timed out after " + std::to_string(ms) + " ms";
+  resume_http(call, url, outcome);
+}
+
+namespace {
+// The transport's answer, checked: a MAP {status, url, headers, body}.
+const brake_value* field(const brake_value& v, const char* name, brake_kind kind) {
+  for (size_t i = 0; i < v.keys.size(); i++)
+    if (v.keys[i] == name) return v.items[i] && v.items[i]->kind == kind ? v.items[i].get() : nullptr;
+  return nullptr;
+}
+} // namespace
+
+// The call goes on with a baml.http.Response made from the transport's
+// answer (or its failure: status_code 0, `error` set).
+void Worker::resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const HttpConfig& cfg = m_engine.http();
+  const brake_value* status = nullptr;
+  const brake_value* url = nullptr;
+  const brake_value* headers = nullptr;
+  const brake_value* body = nullptr;
+  std::string error;
+  if (outcome.failed) {
+    error = outcome.error_message.empty() ? "the request failed" : std::move(outcome.error_message);
+  } else if (!outcome.value || outcome.value->kind != BRAKE_KIND_MAP ||
+             !(status = field(*outcome.value, "status", BRAKE_KIND_INT)) ||
+             !(url = field(*outcome.value, "url", BRAKE_KIND_STRING)) ||
+             !(headers = field(*outcome.value, "headers", BRAKE_KIND_MAP)) ||
+             !(body = field(*outcome.value, "body", BRAKE_KIND_STRING))) {
+    error = "the HTTP transport answered with something other than {status: int, url: string, headers: map, body: string}";
+  } else if (status->i < 100 || status->i > 999) {
+    error = "the HTTP transport answered with status " + std::to_string(status->i);
+  } else if (cfg.max_response_bytes && body->text.size() > cfg.max_response_bytes) {
+    error = "the response body is larger than the limit of " + std::to_string(cfg.max_response_bytes) + " bytes";
+  } else {
+    for (const auto& h : headers->items)
+      if (!h || h->kind != BRAKE_KIND_STRING) {
+        error = "the HTTP transport answered with a header that is not a string";
+        break;
+      }
+  }
+  if (!error.empty()) status = url = headers = body = nullptr;
+  try {
+    vm::Heap& heap = call->fiber.heap();
+    vm::InstanceObj* r = heap.new_instance(program.response_class, vm::kResponseFieldCount);
+    vm::Value response = vm::Value::object(vm::Tag::Instance, r);
+    // No collection runs until the script does: the parts need no rooting.
+    r->fields[vm::kResponseStatus] = vm::Value::integer(status ? status->i : 0);
+    r->fields[vm::kResponseUrl] = heap.string_value(url && !url->text.empty() ? url->text : request_url);
+    vm::MapObj* h = heap.new_map();
+    r->fields[vm::kResponseHeaders] = vm::Value::object(vm::Tag::Map, h);
+    if (headers) {
+      for (size_t i = 0; i < headers->keys.size(); i++) {
+        std::string name = headers->keys[i];
+        for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+        heap.map_set(h, name, heap.string_value(headers->items[i]->text));
+      }
+    }
+    r->fields[vm::kResponseError] = error.empty() ? vm::Value::null() : heap.string_value(error);
+    if (body && !is_valid_utf8(body->text)) {
+      std::string text;
+      append_lossy_utf8(text, body->text);
+      r->fields[vm::kResponseBody] = heap.string_value(text);
+    } else {
+      r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
+    }
+    r->fields[vm::kResponseConsumed] = vm::Value::boolean(false);
+    call->fiber.resume(response);
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", std::string("the response of baml.http.fetch: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory taking the response of baml.http.fetch");
+    return;
+  }
+  call->phase = Phase::Ready;
+  m_fresh.push_back(call);
 }
 
 uint32_t Worker::add_operation(Operation* op) {
@@ -645,7 +850,9 @@ uint32_t Worker::add_operation(Operation* op) {
 // (cancelled, timed out, closed): if the operation was still pending it is
 // cancelled, and the host hears of it (a HostCancel event, after the
 // HostCall it already has or is about to have).
-void Worker::drop_operation(Call* call, bool cancel) {
+void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
+  // An HTTP request's timeout (in the waiting call's sleep slot) goes with it.
+  if (call->sleep_timer != kNoTimer) m_timers.remove(call->sleep_timer);
   uint32_t slot = call->operation;
   Operation* op = m_operations[slot];
   m_operations[slot] = nullptr;
@@ -658,7 +865,7 @@ void Worker::drop_operation(Call* call, bool cancel) {
     op->release();
     return;
   }
-  op->cancel_origin = call->cancel_origin();
+  op->cancel_origin = origin != BRAKE_ORIGIN_NONE ? origin : call->cancel_origin();
   m_engine.operations().remove(op);
   try {
     m_events.push_back(Event::host(Event::Kind::HostCancel, static_cast<HostOperation*>(op)));
@@ -685,6 +892,10 @@ void Worker::on_operation_done(Operation* op) {
   }
   auto* host = static_cast<HostOperation*>(op);
   const vm::CompiledProgram& program = m_engine.program();
+  if (host->function == program.host_functions.size()) {
+    resume_http(call, host->args[0]->text, op->outcome);
+    return;
+  }
   const vm::HostFunctionInfo& fn = program.host_functions[host->function];
   vm::RunStatus status;
   OperationOutcome& outcome = op->outcome;

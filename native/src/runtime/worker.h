@@ -145,8 +145,12 @@ private:
   void run_call(Call* call);
   void suspend(Call* call);
   void start_host_call(Call* call, const vm::Request& r);
+  bool hand_to_host(Call* call, HostOperation* op, const std::string& what);
+  void start_http(Call* call, const vm::Request& r);
+  void http_timed_out(Call* call);
+  void resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome);
   uint32_t add_operation(Operation* op);
-  void drop_operation(Call* call, bool cancel);
+  void drop_operation(Call* call, bool cancel, brake_origin origin = BRAKE_ORIGIN_NONE);
   void on_operation_done(Operation* op);
   void finish_value(Call* call);
   void finish_error(Call* call);

@@ -1,0 +1,71 @@
+// request.h: what a script's baml.http.fetch(url, options) asks for, checked
+// before any transport sees it, and the engine's network policy.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vm/chunk.h"
+#include "vm/value.h"
+
+namespace brake::http {
+
+// The parts of an absolute http(s) URL that policy and transports need.
+struct Url {
+  bool https = false;
+  std::string host; // lower case; an IPv6 literal without its brackets
+  uint16_t port = 0; // the scheme's default when the URL gives none
+};
+
+// Parses an absolute http:// or https:// URL; false with `why` otherwise.
+bool parse_url(std::string_view text, Url& out, std::string& why);
+
+struct Request {
+  std::string url;
+  Url parsed;
+  std::string method = "GET";
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool has_body = false;
+  std::string body;
+  uint64_t timeout_ms = 0; // 0: the engine's
+};
+
+// Reads fetch's arguments: a url, and optionally a map of options
+//   method: string (a token; upper-cased),
+//   headers: map<string, string> (names are tokens; values without CR/LF),
+//   body: string, or any other value sent as JSON (with content-type
+//         application/json unless the headers give one),
+//   timeout_ms: int >= 0.
+// False with `message` for anything else (an unknown option is refused, so
+// a misspelt one is not silently ignored). A JSON body longer than
+// `max_body` is refused. Throws vm::Interrupted on a cancel.
+bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgram& program, size_t max_body,
+                     const std::atomic<uint32_t>* cancel_state, Request& out, std::string& message);
+
+// Which hosts scripts may reach: all, until restrict_to_rules() or a rule; then only those its
+// rules allow (none without rules). Each rule is a host name
+// ("api.example.com"), a suffix ("*.example.com": subdomains only), or an
+// IP literal ("127.0.0.1", "[::1]"), each optionally with ":port" (without
+// one, any port).
+class Policy {
+public:
+  // False with `why` for a rule that is not of those forms.
+  bool add_rule(std::string_view rule, std::string& why);
+  void restrict_to_rules() { m_restricted = true; }
+  bool allows(const Url& url) const;
+
+private:
+  bool m_restricted = false;
+  struct Rule {
+    std::string host; // lower case; for a suffix rule, ".example.com"
+    bool suffix = false;
+    uint16_t port = 0; // 0: any
+  };
+  std::vector<Rule> m_rules;
+};
+
+} // namespace brake::http
