@@ -5,15 +5,20 @@
 //   npm run conformance [-- --corpus PATH] [--verbose] [--json OUT]
 //
 // A yardstick, not a test: failures are expected while the language grows.
-// Cases that need a mock HTTP server, host environment variables or
-// cancellation choreography are counted as skipped (the runtime tests cover
-// cancellation); a `"phase": "compile"` case passes when compilation fails
-// with the expected text.
+// A case with a `mock_server` gets one on 127.0.0.1 (its method and path
+// answered with its status and body after its delay_ms; {URI} in the source
+// and the expectation becomes its address). Cancellation cases are run as
+// written: the call's signal is aborted before the call or cancel_after_ms
+// into it (cancel_repeat times), and it must settle as cancelled within
+// max_elapsed_ms. Cases that need host environment variables, or a second
+// call run beside them, are counted as skipped. A `"phase": "compile"` case
+// passes when compilation fails with the expected text.
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { CompileError, Engine } from '../dist/index.mjs';
+import { CancelledError, CompileError, Engine } from '../dist/index.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -65,13 +70,42 @@ function matches(tagged, actual) {
 }
 
 function skipReason(c) {
-  if (c.mock_server) return 'needs a mock HTTP server';
   if (c.env) return 'needs host environment variables';
-  if (c.expected?.cancelled || c.cancel_before_call || c.cancel_after_ms) return 'cancellation case (covered by the runtime tests)';
+  if (c.concurrent_with) return 'runs beside another case';
   return null;
 }
 
+// The case's mock server: resolves to { uri, close() }.
+async function startMockServer(spec) {
+  const server = http.createServer((req, res) => {
+    if (req.method !== (spec.method ?? 'GET') || req.url !== spec.path) return res.writeHead(404).end();
+    const send = () => res.writeHead(spec.status ?? 200).end(spec.body ?? '');
+    if (!spec.delay_ms) return send();
+    const t = setTimeout(send, spec.delay_ms);
+    res.on('close', () => clearTimeout(t));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    uri: `http://127.0.0.1:${server.address().port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
 async function runCase(c) {
+  if (!c.mock_server) return runWith(c);
+  const mock = await startMockServer(c.mock_server);
+  try {
+    const sub = (x) => JSON.parse(JSON.stringify(x).replaceAll('{URI}', mock.uri));
+    return await runWith({ ...c, source: c.source.replaceAll('{URI}', mock.uri), expected: sub(c.expected), args: sub(c.args) });
+  } finally {
+    await mock.close();
+  }
+}
+
+async function runWith(c) {
   const expectError = c.expected && 'error' in c.expected;
   let engine;
   try {
@@ -88,6 +122,26 @@ async function runCase(c) {
   }
   try {
     if (expectError && c.expected.phase === 'compile') return ['fail', 'compiled, but a compile error was expected'];
+    if (c.expected?.cancelled) {
+      const controller = new AbortController();
+      const cancel = () => {
+        for (let i = 0; i < (c.cancel_repeat ?? 1); i++) controller.abort();
+      };
+      if (c.cancel_before_call) cancel();
+      const t0 = performance.now();
+      const timer = c.cancel_after_ms !== undefined ? setTimeout(cancel, c.cancel_after_ms) : undefined;
+      try {
+        const value = await engine.call(c.entry, c.args.map(toJs), { signal: controller.signal, timeoutMs: 10_000 });
+        return ['fail', `returned ${JSON.stringify(value)}, expected a cancellation`];
+      } catch (error) {
+        const took = performance.now() - t0;
+        if (!(error instanceof CancelledError) || error.origin !== 'signal') return ['fail', `${error.name}: ${error.message}`];
+        if (c.max_elapsed_ms !== undefined && took > c.max_elapsed_ms) return ['fail', `cancelled after ${took.toFixed(0)} ms`];
+        return ['pass'];
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     const value = await engine.call(c.entry, c.args.map(toJs), { timeoutMs: 10_000 });
     if (expectError) return ['fail', `returned ${JSON.stringify(value, (k, x) => (typeof x === 'bigint' ? `${x}n` : x))}, expected an error`];
     return matches(c.expected, value) ? ['pass'] : ['fail', `got ${JSON.stringify(value, (k, x) => (typeof x === 'bigint' ? `${x}n` : x))}`];

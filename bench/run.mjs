@@ -35,9 +35,10 @@ import vmCompute from './scenarios/vm-compute.mjs';
 import nativeCancel from './scenarios/native-cancel.mjs';
 import nativeThroughput from './scenarios/native-throughput.mjs';
 import hostThroughput from './scenarios/host-throughput.mjs';
+import httpScenario from './scenarios/http.mjs';
 import abortHost from './scenarios/abort-host.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 

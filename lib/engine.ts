@@ -39,6 +39,7 @@ import {
   type StatusName,
 } from './errors';
 import { HostCall, hostEntries, isThenable, type HostFunction } from './host';
+import { checkHttpOptions, hostTransport, type HttpOptions } from './http';
 import { LIMITS, native } from './native';
 import {
   BATCH_MORE,
@@ -81,6 +82,12 @@ export interface EngineOptions {
    * whose diagnostics name the file `<host function NAME>`. Default: none.
    */
   host?: Record<string, HostFunction>;
+  /**
+   * Scripts' HTTP (`baml.http.fetch`): the `fetch` that performs requests,
+   * a default timeout, the response size limit and the hosts scripts may
+   * reach (see lib/http.ts and the README's "HTTP").
+   */
+  http?: HttpOptions;
 }
 
 /** Options of {@link Engine.call}. */
@@ -187,7 +194,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     if (key !== kCreate) throw new TypeError('use Engine.fromSource() or Engine.fromFile()');
     const addon = native();
     const host = hostEntries(options.host);
-    this.#hostFns = host.map(([name, , fn]) => ({ name, fn }));
+    // The HTTP transport answers baml.http.fetch's host calls, whose index
+    // follows the declared functions'.
+    this.#hostFns = [
+      ...host.map(([name, , fn]) => ({ name, fn })),
+      { name: 'baml.http.fetch', fn: hostTransport(options.http?.fetch) },
+    ];
     const program = addon.compile(
       source,
       options.fileName ?? '<source>',
@@ -214,6 +226,12 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         maxCallDepth: options.maxCallDepth ?? 0,
         callMemoryLimit: options.callMemoryLimit,
         engineMemoryLimit: options.engineMemoryLimit,
+        http: {
+          transport: true,
+          timeoutMs: options.http?.timeoutMs,
+          maxResponseBytes: options.http?.maxResponseBytes,
+          allowedHosts: options.http?.allowedHosts,
+        },
       },
       this.#onBatch,
       this.#meta,
@@ -724,6 +742,7 @@ function failure(
 
 function checkEngineOptions(options: EngineOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  checkHttpOptions(options.http);
   const { workerThreads, maxCallDepth, fileName } = options;
   if (workerThreads !== undefined) {
     if (typeof workerThreads !== 'number') throw new TypeError('options.workerThreads must be a number');

@@ -57,6 +57,12 @@ export interface NativeEngineOptions {
   /** Bytes; undefined keeps brake.h's default, 0 = unlimited. */
   callMemoryLimit: number | undefined;
   engineMemoryLimit: number | undefined;
+  http: {
+    transport: boolean;
+    timeoutMs: number | undefined;
+    maxResponseBytes: number | undefined;
+    allowedHosts: string[] | undefined;
+  };
 }
 
 /** [name, parameter names] of every function the program declares, in source order. */

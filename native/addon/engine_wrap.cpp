@@ -87,6 +87,37 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   o.host_functions = bindings.data();
   o.host_function_count = bindings.size();
 
+  // HTTP: { transport: boolean, timeoutMs, maxResponseBytes, allowedHosts }
+  // (lib/engine.ts checks them first). With a transport, fetch requests come
+  // to lib as host calls with the index after the declared functions.
+  std::vector<std::string> allowed;
+  std::vector<const char*> allowed_ptrs;
+  Napi::Value http_v = opts.Get("http");
+  if (http_v.IsObject()) {
+    Napi::Object http = http_v.As<Napi::Object>();
+    if (http.Get("transport").ToBoolean().Value())
+      o.http_transport = brake_host_binding{"baml.http.fetch", on_host_call, on_host_cancel, nullptr};
+    if (!read_bytes_option(env, http.Get("timeoutMs"), &o.http_timeout_ms, "http.timeoutMs") ||
+        !read_bytes_option(env, http.Get("maxResponseBytes"), &o.http_max_response_bytes, "http.maxResponseBytes"))
+      return;
+    Napi::Value hosts = http.Get("allowedHosts");
+    if (hosts.IsArray()) {
+      Napi::Array a = hosts.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value h = a.Get(i);
+        if (!h.IsString()) {
+          throw_status(env, BRAKE_INVALID_ARGUMENT, "options.http.allowedHosts must be an array of strings");
+          return;
+        }
+        allowed.push_back(h.As<Napi::String>().Utf8Value());
+      }
+      for (const std::string& h : allowed) allowed_ptrs.push_back(h.c_str());
+      static const char* const kNoHosts[1] = {nullptr}; // [] allows no host (NULL would allow all)
+      o.http_allowed_hosts = allowed_ptrs.empty() ? kNoHosts : allowed_ptrs.data();
+      o.http_allowed_host_count = allowed_ptrs.size();
+    }
+  }
+
   m_channel = new Channel();
   napi_value name;
   napi_create_string_utf8(env, "brake.events", NAPI_AUTO_LENGTH, &name);

@@ -154,11 +154,14 @@ describe('call', () => {
     const fresh = await engine();
     try {
       for (let i = 0; i < 3; i++) await expect(fresh.call('echo_ints', [() => 1])).rejects.toBeInstanceOf(InvalidArgumentError);
-      const after = Array.from({ length: 6 }, (_, i) => fresh.call('nap', [10_000], { callId: 900 + i }));
+      // Handlers attached before the cancels: the calls sit on both workers,
+      // whose cancellations arrive in separate batches, so awaiting them one
+      // by one would leave a later batch's rejections unhandled for a turn.
+      const after = Array.from({ length: 6 }, (_, i) => settle(fresh.call('nap', [10_000], { callId: 900 + i })));
       expect(await fresh.call('add', [2, 3])).toBe(5);
       for (let i = 0; i < 6; i++) expect(fresh.cancel(900 + i)).toBe(true);
       for (const [i, p] of after.entries()) {
-        const { error } = await settle(p);
+        const { error } = await p;
         expect(error, `call ${i}`).toBeInstanceOf(CancelledError);
         expect(error.callId).toBe(900 + i);
       }

@@ -1,0 +1,130 @@
+/**
+ * HTTP for scripts: `baml.http.fetch(url, { method, headers, body, timeout_ms })`.
+ *
+ * The engine checks each request first (the URL, the options, the network
+ * policy `allowedHosts`) and keeps its timeout; the transport performs it.
+ * Here the transport is the host's: each request reaches `fetch` (Node's
+ * own, undici, unless `options.http.fetch` replaces it: a proxy, auth,
+ * recording, tests) with an AbortSignal that aborts the moment the script's
+ * call is cancelled or the request times out, which closes its socket.
+ *
+ * The response goes back whole: status, final URL, headers, and the body
+ * decoded as UTF-8 (bytes that are not UTF-8 become U+FFFD), read up to
+ * `maxResponseBytes` (a longer one fails the request). Redirects are not
+ * followed: a 3xx is the response. When no response arrives (refused, DNS,
+ * TLS, reset, over the limit) the script gets `status_code` 0 and the reason
+ * in `response.error`.
+ */
+import type { HostContext, HostFunction } from './host';
+
+/** The `fetch` the host transport calls (a subset of the WHATWG signature). */
+export type FetchFunction = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; redirect: 'manual' },
+) => Promise<Response>;
+
+/** `options.http` of {@link Engine.fromSource}. */
+export interface HttpOptions {
+  /** Performs the requests. Default: `globalThis.fetch` (undici). */
+  fetch?: FetchFunction;
+  /** A request's timeout when the script gives none (`timeout_ms`), in ms. Default 0: none. */
+  timeoutMs?: number;
+  /** Responses with a longer body fail (`status_code` 0). Default 64 MiB; 0 = unlimited. */
+  maxResponseBytes?: number;
+  /**
+   * Hosts scripts may reach: `'api.example.com'`, `'*.example.com'` (its
+   * subdomains), `'127.0.0.1:8080'`, `'[::1]'`; a port is optional. A request
+   * elsewhere fails with ScriptError kind 'network_policy' before any
+   * connection or DNS lookup. Default: every host; `[]`: none.
+   */
+  allowedHosts?: string[];
+}
+
+/** Checks `options.http`. @internal */
+export function checkHttpOptions(http: unknown): void {
+  if (http === undefined) return;
+  if (typeof http !== 'object' || http === null || Array.isArray(http)) {
+    throw new TypeError('options.http must be an object { fetch, timeoutMs, maxResponseBytes, allowedHosts }');
+  }
+  const h = http as HttpOptions;
+  if (h.fetch !== undefined && typeof h.fetch !== 'function') throw new TypeError('options.http.fetch must be a function');
+  for (const key of ['timeoutMs', 'maxResponseBytes'] as const) {
+    const v = h[key];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {
+      throw new RangeError(`options.http.${key} must be a whole number >= 0`);
+    }
+  }
+  if (h.allowedHosts !== undefined && (!Array.isArray(h.allowedHosts) || h.allowedHosts.some((x) => typeof x !== 'string'))) {
+    throw new TypeError('options.http.allowedHosts must be an array of strings');
+  }
+}
+
+/** Why a request failed, as the script reads it (`response.error`). */
+function reasonOf(error: unknown): { message: string; code?: string } {
+  // undici: TypeError('fetch failed') with the system error as its cause.
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const inner = cause instanceof Error ? cause : error instanceof Error ? error : undefined;
+  const message = inner ? inner.message : String(error);
+  const code = (inner as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? { message, code } : { message };
+}
+
+class HttpTransportError extends Error {
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+async function readBody(res: Response, limit: number): Promise<string> {
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  if (limit > 0 && length > limit) {
+    await res.body?.cancel().catch(() => {});
+    throw new HttpTransportError(`the response body is larger than the limit of ${limit} bytes`, 'ERR_BRAKE_RESPONSE_TOO_LARGE');
+  }
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (limit > 0 && total > limit) {
+      await reader.cancel().catch(() => {});
+      throw new HttpTransportError(`the response body is larger than the limit of ${limit} bytes`, 'ERR_BRAKE_RESPONSE_TOO_LARGE');
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+}
+
+/** The host transport: the implementation behind `baml.http.fetch`'s host calls. @internal */
+export function hostTransport(fetchImpl: FetchFunction | undefined): HostFunction['fn'] {
+  const doFetch: FetchFunction = fetchImpl ?? ((url, init) => fetch(url, init));
+  return async (args: any[], context: HostContext) => {
+    const [url, method, headers, body, , maxResponseBytes] = args as [string, string, Record<string, string>, string | null, number, number];
+    const signal = context.signal;
+    let res: Response;
+    try {
+      res = await doFetch(url, { method, headers, body: body ?? undefined, signal, redirect: 'manual' });
+    } catch (error) {
+      const { message, code } = reasonOf(error);
+      throw new HttpTransportError(message, code);
+    }
+    let text: string;
+    try {
+      text = await readBody(res, maxResponseBytes);
+    } catch (error) {
+      if (error instanceof HttpTransportError) throw error;
+      const { message, code } = reasonOf(error);
+      throw new HttpTransportError(message, code);
+    }
+    const out: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      out[name] = value;
+    });
+    return { status: res.status, url: res.url, headers: out, body: text };
+  };
+}

@@ -1,0 +1,276 @@
+// baml.http.fetch through the TypeScript API, over real sockets to a local
+// server (test/support/http-server.mjs), with the host transport (Node's
+// fetch): responses, failures as status_code 0, the body read once, JSON,
+// limits, timeouts, the network policy, a user's own fetch, and cancellation
+// closing the request's socket.
+import * as net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CancelledError, Engine, ScriptError, type FetchFunction } from '../../lib/index';
+// @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
+import { startHttpServer } from '../support/http-server.mjs';
+import { settle, sleep } from './helpers';
+
+const SOURCE = `
+function status(url: string) -> int { baml.http.fetch(url).status_code }
+function text(url: string) -> string { baml.http.fetch(url).text() }
+function text_twice(url: string) -> string { let r = baml.http.fetch(url); let a = r.text(); r.text() }
+function summary(url: string) -> map<string, string> {
+  let r = baml.http.fetch(url);
+  let e = r.error;
+  let ok = "no";
+  if (r.ok()) { ok = "yes"; }
+  let error = "";
+  if (e != null) { error = e; }
+  { "ok": ok, "url": r.url, "type": r.headers["content-type"], "error": error }
+}
+function error_of(url: string) -> string {
+  let e = baml.http.fetch(url).error;
+  if (e != null) { e } else { "none" }
+}
+function name_of(url: string) -> string {
+  let j = baml.http.fetch(url).json();
+  match (j["name"]) {
+    s: string => s,
+    _ => "no name",
+  }
+}
+function post(url: string, who: string) -> string {
+  baml.http.fetch(url, { method: "POST", headers: { "x-who": who }, body: { who: who, n: [1, 2] } }).text()
+}
+function timed(url: string, ms: int) -> string {
+  let e = baml.http.fetch(url, { timeout_ms: ms }).error;
+  if (e != null) { e } else { "none" }
+}
+function whole(url: string) -> baml.http.Response { baml.http.fetch(url) }
+function sum_i(url: string) -> int {
+  let total = 0;
+  for (let x in baml.http.fetch(url).json()) {
+    match (x["i"]) {
+      i: int => { total += i; },
+      _ => {},
+    }
+  }
+  total
+}
+`;
+
+type Server = Awaited<ReturnType<typeof startHttpServer>>;
+const failure = async (p: Promise<unknown>): Promise<unknown> => (await settle(p)).error;
+
+/** A port nothing listens on (fetch refuses the "bad ports" such as 1 before connecting). */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+let server: Server;
+let engine: Engine;
+
+beforeAll(async () => {
+  server = await startHttpServer();
+  engine = await Engine.fromSource(SOURCE, { workerThreads: 2 });
+});
+
+afterAll(async () => {
+  await engine?.close();
+  await server?.close();
+});
+
+describe('baml.http.fetch (host transport)', () => {
+  it('returns a response with status_code, ok(), url, headers and text()', async () => {
+    expect(await engine.call('status', [`${server.url}/ok`])).toBe(200);
+    expect(await engine.call('text', [`${server.url}/ok`])).toBe('hello');
+    expect(await engine.call('summary', [`${server.url}/ok`])).toEqual({
+      ok: 'yes',
+      url: `${server.url}/ok`,
+      type: 'text/plain',
+      error: '',
+    });
+    expect(await engine.call('status', [`${server.url}/status/503`])).toBe(503);
+    expect((await engine.call('summary', [`${server.url}/status/404`]) as Record<string, string>).ok).toBe('no');
+  });
+
+  it('crosses back to JS without its body', async () => {
+    const r = (await engine.call('whole', [`${server.url}/ok`])) as Record<string, unknown>;
+    expect(r).toEqual({ status_code: 200, url: `${server.url}/ok`, headers: expect.any(Object), error: null });
+    expect((r.headers as Record<string, string>)['content-type']).toBe('text/plain');
+  });
+
+  it('reads the body once: a second text() is a ScriptError', async () => {
+    const e = await failure(engine.call('text_twice', [`${server.url}/ok`]));
+    expect(e).toBeInstanceOf(ScriptError);
+    expect((e as ScriptError).kind).toBe('body_consumed');
+    expect((e as ScriptError).message).toContain('Response body has already been consumed');
+  });
+
+  it('parses JSON into values a script can index and match; invalid JSON is a typed error', async () => {
+    expect(await engine.call('name_of', [`${server.url}/json`])).toBe('ada');
+    // A few megabytes of JSON (200,000 objects).
+    expect(await engine.call('sum_i', [`${server.url}/numbers?n=200000`])).toBe((199999 * 200000) / 2);
+    const e = await failure(engine.call('name_of', [`${server.url}/bad-json`]));
+    expect(e).toBeInstanceOf(ScriptError);
+    expect((e as ScriptError).kind).toBe('json_parse_error');
+  });
+
+  it('sends the method, headers and a JSON body built from a value', async () => {
+    const echoed = JSON.parse((await engine.call('post', [`${server.url}/echo`, 'ada "the" 1st'])) as string);
+    expect(echoed.method).toBe('POST');
+    expect(echoed.headers['x-who']).toBe('ada "the" 1st');
+    expect(echoed.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(echoed.body)).toEqual({ who: 'ada "the" 1st', n: [1, 2] });
+  });
+
+  it('gives status_code 0 and the reason when no response arrives', async () => {
+    const port = await closedPort();
+    expect(await engine.call('status', [`http://127.0.0.1:${port}/`])).toBe(0);
+    expect(await engine.call('error_of', [`http://127.0.0.1:${port}/`])).toContain('ECONNREFUSED');
+    // As in BAML's own test: port 1 (which fetch refuses to use) is status_code 0 too.
+    expect(await engine.call('status', ['http://localhost:1'])).toBe(0);
+    // The server cuts the body short.
+    expect(await engine.call('status', [`${server.url}/cut`])).toBe(0);
+    expect(await engine.call('error_of', [`${server.url}/cut`])).not.toBe('none');
+    // A name that does not resolve.
+    expect(await engine.call('status', ['http://brake-test.invalid/'])).toBe(0);
+  });
+
+  it('decodes bytes that are not UTF-8 as U+FFFD', async () => {
+    expect(await engine.call('text', [`${server.url}/latin1`])).toBe('caf\uFFFD');
+  });
+
+  it('does not follow redirects', async () => {
+    expect(await engine.call('status', [`${server.url}/redirect`])).toBe(302);
+  });
+
+  it('fails a response over maxResponseBytes, with or without content-length', async () => {
+    const small = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { maxResponseBytes: 1000 } });
+    try {
+      expect(await small.call('status', [`${server.url}/big?bytes=1000`])).toBe(200);
+      expect(await small.call('error_of', [`${server.url}/big?bytes=1001`])).toContain('larger than the limit of 1000 bytes');
+      expect(await small.call('error_of', [`${server.url}/chunked?bytes=5000`])).toContain('larger than the limit of 1000 bytes');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('reads a 100 MB body when the limits allow it', async () => {
+    const roomy = await Engine.fromSource('function n(url: string) -> int { baml.http.fetch(url).text().length() }', {
+      workerThreads: 1,
+      http: { maxResponseBytes: 0 },
+    });
+    try {
+      expect(await roomy.call('n', [`${server.url}/big?bytes=${100 * 1024 * 1024}`])).toBe(100 * 1024 * 1024);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  it('times a request out (its own timeout_ms, or the engine default) and closes its socket', async () => {
+    const t0 = performance.now();
+    expect(await engine.call('timed', [`${server.url}/slow?ms=10001`, 50])).toBe('timed out after 50 ms');
+    expect(performance.now() - t0).toBeLessThan(2000);
+    const closed = await server.waitForRequestClose('/slow?ms=10001');
+    expect(closed).toBeDefined();
+    expect(closed! - t0).toBeLessThan(2000);
+    const dflt = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { timeoutMs: 40 } });
+    try {
+      expect(await dflt.call('error_of', [`${server.url}/slow?ms=10000`])).toBe('timed out after 40 ms');
+    } finally {
+      await dflt.close();
+    }
+  });
+
+  it('cancelling the call aborts the request and closes its socket (waiting for headers, and mid-body)', async () => {
+    for (const path of ['/slow?ms=10002', '/drip?ms=50']) {
+      const before = server.requests.length;
+      const controller = new AbortController();
+      const p = engine.call('text', [`${server.url}${path}`], { signal: controller.signal });
+      // The request is under way (for /drip, its body too).
+      const deadline = performance.now() + 5000;
+      while (!server.requests.slice(before).some((r: { url: string }) => r.url === path)) {
+        if (performance.now() > deadline) throw new Error('the request never arrived');
+        await sleep(2);
+      }
+      await sleep(120);
+      const t0 = performance.now();
+      controller.abort();
+      const e = await failure(p);
+      expect(e).toBeInstanceOf(CancelledError);
+      expect(performance.now() - t0).toBeLessThan(500);
+      const closed = await server.waitForRequestClose(path);
+      expect(closed, `${path}: the socket closed`).toBeDefined();
+      expect(closed! - t0).toBeLessThan(1000);
+    }
+    expect(engine.pendingHostCalls).toBe(0);
+  });
+
+  it('refuses hosts outside allowedHosts before connecting', async () => {
+    const since = server.connections.length;
+    const guarded = await Engine.fromSource(SOURCE, {
+      workerThreads: 1,
+      http: { allowedHosts: [`127.0.0.1:${server.port}`] },
+    });
+    try {
+      expect(await guarded.call('status', [`${server.url}/ok`])).toBe(200);
+      for (const url of [`http://localhost:${server.port}/ok`, `http://127.0.0.1:${server.port + 1}/ok`, 'https://example.com/']) {
+        const e = await failure(guarded.call('status', [url]));
+        expect(e, url).toBeInstanceOf(ScriptError);
+        expect((e as ScriptError).kind).toBe('network_policy');
+      }
+      expect(server.connections.length).toBe(since + 1);
+    } finally {
+      await guarded.close();
+    }
+    const none = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { allowedHosts: [] } });
+    try {
+      const e = await failure(none.call('status', [`${server.url}/ok`]));
+      expect((e as ScriptError).kind).toBe('network_policy');
+    } finally {
+      await none.close();
+    }
+    await expect(Engine.fromSource(SOURCE, { http: { allowedHosts: ['bad host'] } })).rejects.toThrow(/network rule/);
+  });
+
+  it('refuses a bad URL or option with a typed error', async () => {
+    for (const url of ['ftp://example.com/', 'not a url', 'http://']) {
+      const e = await failure(engine.call('status', [url]));
+      expect(e, url).toBeInstanceOf(ScriptError);
+      expect((e as ScriptError).kind).toBe('invalid_argument');
+    }
+  });
+
+  it('uses the fetch the host passes, with the AbortSignal of the call', async () => {
+    const seen: Array<{ url: string; method: string; aborted: boolean }> = [];
+    const signals: AbortSignal[] = [];
+    const fake: FetchFunction = async (url, init) => {
+      seen.push({ url, method: init.method, aborted: init.signal.aborted });
+      signals.push(init.signal);
+      if (url.endsWith('/hang')) return new Promise<Response>(() => {});
+      return new Response('from the fake', { status: 207, headers: { 'x-fake': '1' } });
+    };
+    const custom = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { fetch: fake } });
+    try {
+      expect(await custom.call('text', ['https://api.example.com/v1'])).toBe('from the fake');
+      expect(await custom.call('status', ['https://api.example.com/v1'])).toBe(207);
+      const controller = new AbortController();
+      const p = custom.call('text', ['https://api.example.com/hang'], { signal: controller.signal });
+      while (seen.length < 3) await sleep(1);
+      controller.abort(new Error('user gave up'));
+      expect(await failure(p)).toBeInstanceOf(CancelledError);
+      expect(signals[2]!.aborted).toBe(true);
+      expect(signals[2]!.reason).toEqual(new Error('user gave up'));
+      expect(seen[0]).toEqual({ url: 'https://api.example.com/v1', method: 'GET', aborted: false });
+    } finally {
+      await custom.close();
+    }
+  });
+
+  it('serves many concurrent requests and leaves nothing pending', async () => {
+    const n = 500;
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => engine.call('status', [`${server.url}/ok?i=${i}`])));
+    expect(results.every((s) => s === 200)).toBe(true);
+    expect(engine.pendingHostCalls).toBe(0);
+  });
+});
