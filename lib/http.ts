@@ -78,12 +78,12 @@ class HttpTransportError extends Error {
 }
 
 async function readBody(res: Response, limit: number): Promise<string> {
+  if (res.body === null) return ''; // HEAD, 204, 304: a content-length but no body
   const length = Number(res.headers.get('content-length') ?? NaN);
   if (limit > 0 && length > limit) {
     await res.body?.cancel().catch(() => {});
     throw new HttpTransportError(`the response body is larger than the limit of ${limit} bytes`, 'ERR_BRAKE_RESPONSE_TOO_LARGE');
   }
-  if (res.body === null) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

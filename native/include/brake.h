@@ -446,8 +446,10 @@ typedef struct brake_engine_options {
   **   5 max_response_bytes: int (0 = unlimited)
   ** The host answers with brake_host_complete and a MAP {status: int
   ** (100-999), url: string (the final URL; "" = the request's), headers: MAP
-  ** of strings, body: STRING (any bytes)}, or with brake_host_fail when no
-  ** response arrived (refused, DNS, TLS, a body over the limit): the script
+  ** of strings, body: STRING (UTF-8, like every string value: the transport
+  ** decodes other bytes as U+FFFD)}, or with brake_host_fail when no
+  ** response arrived (refused, DNS, TLS, a body over max_response_bytes,
+  ** which the transport counts in bytes as received): the script
   ** then sees a response with status_code 0 and `error` = the message. A
   ** cancel of the call reaches `cancel` as for host functions; when the
   ** request's timeout passes first, the engine answers the script itself

@@ -43,6 +43,7 @@ function timed(url: string, ms: int) -> string {
   if (e != null) { e } else { "none" }
 }
 function whole(url: string) -> baml.http.Response { baml.http.fetch(url) }
+function head(url: string) -> int { baml.http.fetch(url, { method: "HEAD" }).status_code }
 function sum_i(url: string) -> int {
   let total = 0;
   for (let x in baml.http.fetch(url).json()) {
@@ -148,6 +149,8 @@ describe('baml.http.fetch (host transport)', () => {
       expect(await small.call('status', [`${server.url}/big?bytes=1000`])).toBe(200);
       expect(await small.call('error_of', [`${server.url}/big?bytes=1001`])).toContain('larger than the limit of 1000 bytes');
       expect(await small.call('error_of', [`${server.url}/chunked?bytes=5000`])).toContain('larger than the limit of 1000 bytes');
+      // HEAD: the content-length of a body that does not come.
+      expect(await small.call('head', [`${server.url}/big?bytes=5000`])).toBe(200);
     } finally {
       await small.close();
     }

@@ -52,6 +52,12 @@ function numbers(url: string) -> string {
   }
   out
 }
+function wide(url: string) -> int {
+  match (baml.http.fetch(url).json()["s"]) {
+    s: string => s.length(),
+    _ => 0,
+  }
+}
 function post(url: string) -> string {
   let r = baml.http.fetch(url, {
     method: "post",
@@ -133,6 +139,8 @@ void on_fetch(void* user_data, const brake_host_call* c) {
     v = answer(200, "hello");
   } else if (path == "/json") {
     v = answer(200, R"({"name": "ada", "n": [1, 2.5, true, null, 18446744073709551615], "deep": {"x": {}}})");
+  } else if (path == "/wide") {
+    v = answer(200, "{\"s\": \"" + std::string(2 << 20, 'x') + "\"}");
   } else if (path == "/deep") {
     v = answer(200, std::string(600, '[') + std::string(600, ']'));
   } else if (path == "/unicode") {
@@ -146,7 +154,7 @@ void on_fetch(void* user_data, const brake_host_call* c) {
   } else if (path == "/echo") {
     v = answer(201, args[1] + " " + args[2] + " " + args[3]);
   } else if (path == "/big") {
-    v = answer(200, std::string(5000, 'b'));
+    v = answer(200, std::string(20000, 'b')); // past 3x the limit: a transport that ignored it
   } else if (path == "/malformed") {
     v = brake_value_int(5);
   } else if (path == "/fail") {
@@ -173,6 +181,7 @@ struct Options {
   bool transport = true;
   uint64_t timeout_ms = 0;
   uint64_t max_response = 4096;
+  uint64_t call_memory = 0; // 0: the default
   std::vector<const char*> allow;
   unsigned workers = 2;
 };
@@ -192,6 +201,7 @@ brake_engine* make_engine(Transport* t, const Options& opt = Options()) {
   if (opt.transport) o.http_transport = brake_host_binding{"ignored", on_fetch, on_fetch_cancel, t};
   o.http_timeout_ms = opt.timeout_ms;
   o.http_max_response_bytes = opt.max_response;
+  if (opt.call_memory) o.call_memory_limit = opt.call_memory;
   o.http_allowed_hosts = opt.allow.empty() ? nullptr : opt.allow.data();
   o.http_allowed_host_count = opt.allow.size();
   brake_engine* e = nullptr;
@@ -334,6 +344,32 @@ BRAKE_TEST(json_can_be_indexed_and_matched) {
   run(e, "name_of", "http://127.0.0.1:8080/deep", deep);
   CHECK_STR(deep.kind, "json_parse_error");
   CHECK(deep.message.find("nested more than 512 levels deep") != std::string::npos);
+  finish(e);
+}
+
+// Parsing is charged to the call (8 bytes per byte of text while it runs):
+// a 2 MiB string in JSON, which alone (body and value) fits an 8 MiB call,
+// does not fit with what parsing it takes, and fails as out_of_memory rather
+// than growing the process unseen; with room it parses.
+BRAKE_TEST(parsing_json_is_charged_to_the_call) {
+  Transport t;
+  Options opt;
+  opt.max_response = 0;
+  opt.call_memory = 8 << 20;
+  brake_engine* e = make_engine(&t, opt);
+  CHECK(e != nullptr);
+  if (!e) return;
+  Outcome o;
+  run(e, "wide", "http://127.0.0.1:8080/wide", o);
+  CHECK_EQ_INT(o.status, BRAKE_SCRIPT_ERROR);
+  CHECK_STR(o.kind, "out_of_memory");
+  finish(e);
+  Transport t2;
+  opt.call_memory = 64 << 20;
+  e = make_engine(&t2, opt);
+  CHECK(e != nullptr);
+  if (!e) return;
+  CHECK_STR(value_of(e, "wide", "http://127.0.0.1:8080/wide"), std::to_string(2 << 20));
   finish(e);
 }
 
@@ -627,6 +663,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_response_has_status_url_headers_and_text),
       TEST_ENTRY(the_body_is_read_once),
       TEST_ENTRY(json_can_be_indexed_and_matched),
+      TEST_ENTRY(parsing_json_is_charged_to_the_call),
       TEST_ENTRY(a_failed_request_is_status_zero_with_its_reason),
       TEST_ENTRY(method_headers_and_json_body_reach_the_transport),
       TEST_ENTRY(bad_arguments_are_typed_errors_before_the_transport),

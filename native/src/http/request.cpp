@@ -16,6 +16,13 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// At most `n` bytes of `s` for a message, cut at a character boundary.
+std::string excerpt(const std::string& s, size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) n--;
+  return s.substr(0, n) + "...";
+}
+
 // RFC 9110 token characters (method and header names).
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -145,7 +152,7 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
   out.url = args[0].as_string()->text;
   std::string why;
   if (!parse_url(out.url, out.parsed, why)) {
-    message = "invalid URL \"" + out.url.substr(0, 200) + "\": " + why;
+    message = "invalid URL \"" + excerpt(out.url, 200) + "\": " + why;
     return false;
   }
   if (argc < 2 || args[1].tag == vm::Tag::Null) return true;
@@ -175,7 +182,7 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
       for (size_t j = 0; j < h->size(); j++) {
         const std::string& name = h->keys[j];
         if (!is_token(name)) {
-          message = "invalid header name \"" + name.substr(0, 100) + "\"";
+          message = "invalid header name \"" + excerpt(name, 100) + "\"";
           return false;
         }
         if (h->values[j].tag != vm::Tag::String) {
@@ -199,7 +206,7 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
       }
       out.timeout_ms = uint64_t(v.i);
     } else {
-      message = "unknown option \"" + key.substr(0, 100) + "\" (method, headers, body, timeout_ms)";
+      message = "unknown option \"" + excerpt(key, 100) + "\" (method, headers, body, timeout_ms)";
       return false;
     }
   }

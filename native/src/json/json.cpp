@@ -1,5 +1,6 @@
 #include "json/json.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,8 +15,15 @@ namespace brake::json {
 namespace {
 
 // One parser per thread, reused (it keeps its buffers between documents);
-// after a large document its buffers are dropped rather than kept for good.
-constexpr size_t kKeepParserBytes = size_t(1) << 20;
+// after a document over 64 KiB its buffers (about 14 bytes per byte of
+// capacity) are dropped rather than kept for good.
+constexpr size_t kKeepParserBytes = size_t(64) << 10;
+// What parsing costs beyond the values it makes, per byte of text, charged
+// to the call while it runs: the padded copy (1), and of the parser's
+// buffers what a dense document touches (structural indexes and tape for
+// `[0,0,...]`: about 6, the string buffer 1). Buffers it allocates but
+// never touches are not resident, and not charged.
+constexpr size_t kParseBytesPerByte = 8;
 
 struct Builder {
   vm::Heap& heap;
@@ -63,6 +71,15 @@ struct Builder {
 } // namespace
 
 vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_t>* cancel_state) {
+  size_t working = text.size() > (SIZE_MAX - (size_t(64) << 10)) / kParseBytesPerByte
+                       ? SIZE_MAX
+                       : text.size() * kParseBytesPerByte + (size_t(64) << 10);
+  heap.charge(working); // throws vm::MemoryLimitExceeded: nothing allocated yet
+  struct Uncharge {
+    vm::Heap& heap;
+    size_t bytes;
+    ~Uncharge() { heap.uncharge(bytes); }
+  } uncharge{heap, working};
   thread_local std::unique_ptr<simdjson::dom::parser> parser;
   if (!parser) {
     // Any size (capacity grows with the document); nesting up to kMaxDepth.
@@ -79,8 +96,11 @@ vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_
   // simdjson reads past the end of its input in blocks: it needs a padded
   // copy unless the bytes after the text are readable (not known here).
   simdjson::padded_string padded(text.data(), text.size());
+  if (!padded.data()) throw std::bad_alloc(); // its constructor does not throw
   simdjson::dom::element root;
   simdjson::error_code err = parser->parse(padded).get(root);
+  if (err == simdjson::MEMALLOC) throw std::bad_alloc();
+  if (err == simdjson::BIGINT_ERROR) throw Error("JSON with an integer beyond 64 bits is not supported");
   if (err == simdjson::DEPTH_ERROR) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
   if (err) throw Error(std::string("invalid JSON: ") + simdjson::error_message(err));
   Builder b{heap, vm::CancelCheck(cancel_state)};
@@ -142,13 +162,13 @@ struct Writer {
     case vm::Tag::Int: out += std::to_string(v.i); return;
     case vm::Tag::Float: {
       if (!std::isfinite(v.f)) throw Error("JSON has no " + std::string(std::isnan(v.f) ? "NaN" : "Infinity"));
+      // The shortest text that reads back the same value, whatever the
+      // process's locale.
       char buf[32];
-      // The shortest text that reads back the same value.
-      for (int prec = 1; prec <= 17; prec++) {
-        std::snprintf(buf, sizeof buf, "%.*g", prec, v.f);
-        if (std::strtod(buf, nullptr) == v.f) break;
-      }
-      out += buf;
+      auto r = std::to_chars(buf, buf + sizeof buf, v.f);
+      out.append(buf, r.ptr);
+      // A float stays a float for whoever reads it back ("2.0", not "2").
+      if (std::string_view(buf, size_t(r.ptr - buf)).find_first_of(".e") == std::string_view::npos) out += ".0";
       return;
     }
     case vm::Tag::Enum: {

@@ -24,8 +24,11 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-// Parses `text` into values on `heap` (charged like any allocation: throws
-// vm::MemoryLimitExceeded past a limit, vm::Interrupted on a cancel).
+// Parses `text` into values on `heap` (charged like any allocation, and
+// while it parses, 8 bytes per byte of text for the parser's own buffers:
+// throws vm::MemoryLimitExceeded past a limit, vm::Interrupted on a cancel,
+// std::bad_alloc when memory runs out). An integer beyond 64 bits is an
+// Error (simdjson's DOM does not read it).
 // Objects become maps in key order (a repeated key keeps its last value),
 // integers that fit 64 bits ints, other numbers floats, null null.
 vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_t>* cancel_state);

@@ -10,7 +10,6 @@
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
-#include "common/utf8.h"
 #include "http/request.h"
 
 namespace brake::runtime {
@@ -786,7 +785,10 @@ void Worker::resume_http(Call* call, const std::string& request_url, OperationOu
     error = "the HTTP transport answered with something other than {status: int, url: string, headers: map, body: string}";
   } else if (status->i < 100 || status->i > 999) {
     error = "the HTTP transport answered with status " + std::to_string(status->i);
-  } else if (cfg.max_response_bytes && body->text.size() > cfg.max_response_bytes) {
+  } else if (cfg.max_response_bytes && body->text.size() / 3 > cfg.max_response_bytes) {
+    // The transport enforces the limit on the bytes it receives; decoding
+    // may then triple them (U+FFFD for each byte that is not UTF-8). A
+    // transport that ignored it is stopped here.
     error = "the response body is larger than the limit of " + std::to_string(cfg.max_response_bytes) + " bytes";
   } else {
     for (const auto& h : headers->items)
@@ -813,13 +815,8 @@ void Worker::resume_http(Call* call, const std::string& request_url, OperationOu
       }
     }
     r->fields[vm::kResponseError] = error.empty() ? vm::Value::null() : heap.string_value(error);
-    if (body && !is_valid_utf8(body->text)) {
-      std::string text;
-      append_lossy_utf8(text, body->text);
-      r->fields[vm::kResponseBody] = heap.string_value(text);
-    } else {
-      r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
-    }
+    // (Host strings are UTF-8: brake_value_string checks them.)
+    r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
     r->fields[vm::kResponseConsumed] = vm::Value::boolean(false);
     call->fiber.resume(response);
   } catch (const vm::MemoryLimitExceeded& e) {
