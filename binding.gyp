@@ -16,7 +16,8 @@
       'sources': [
         '<!@(node -p "const s=require(\'./<(brake_root)/native/sources.json\');s.core.concat(s.addon).map(f=>\'<(brake_root)/\'+f).join(\' \')")',
         # simdjson (the npm package @nozbe/simdjson), wherever npm put it.
-        '<!(node -p "require(\'path\').join(require(\'path\').dirname(require.resolve(\'@nozbe/simdjson/package.json\')),\'src\',\'simdjson.cpp\')")',
+        # (relative to where gyp runs: node-gyp makes no rule for an absolute source)
+        '<!(node -p "const p=require(\'path\');p.relative(process.cwd(),p.join(p.dirname(require.resolve(\'@nozbe/simdjson/package.json\')),\'src\',\'simdjson.cpp\'))")',
       ],
       'include_dirs': [
         '<(brake_root)/native/include',
