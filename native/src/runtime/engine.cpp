@@ -290,6 +290,11 @@ void Engine::run_host_event(const Event& e) {
   const HostBinding& b = m_host[op->function];
   if (e.kind == Event::Kind::HostCall) {
     if (op->state.load(std::memory_order_acquire) == OperationState::Cancelled) return;
+    // Its call's cancel was requested, and its worker has not acted on it
+    // yet: the host is spared the work (and so never hears of the cancel
+    // either: it was not delivered). The worker finishes the call as
+    // cancelled when it takes the cancel.
+    if (op->call->cancel_origin() != BRAKE_ORIGIN_NONE) return;
     op->delivered = true;
     b.call(b.user_data, reinterpret_cast<const brake_host_call*>(op));
   } else if (op->delivered && b.cancel) {
