@@ -9,6 +9,9 @@
 {
   'variables': {
     'brake_root%': '.',
+    # The native HTTP transport when libcurl's development files are found
+    # (as CMakeLists.txt does with find_package(CURL)).
+    'brake_curl%': '<!(pkg-config --exists libcurl 2>/dev/null && echo 1 || echo 0)',
   },
   'targets': [
     {
@@ -34,6 +37,16 @@
       'cflags_cc': ['-std=c++17', '-fexceptions', '-frtti'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
       'ldflags': ['-pthread'],
+      'conditions': [
+        ['brake_curl==1', {
+          'sources': [
+            '<!@(node -p "require(\'./<(brake_root)/native/sources.json\').curl.map(f=>\'<(brake_root)/\'+f).join(\' \')")',
+          ],
+          'defines': ['BRAKE_HAVE_CURL=1'],
+          'cflags': ['<!@(pkg-config --cflags libcurl)'],
+          'libraries': ['<!@(pkg-config --libs libcurl)'],
+        }],
+      ],
       'xcode_settings': {
         'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
         'GCC_ENABLE_CPP_RTTI': 'YES',

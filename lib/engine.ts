@@ -209,6 +209,11 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       throw new CompileError(program.map(([file, line, column, message]) => ({ file, line, column, message })));
     }
     this.#addon = addon;
+    const httpTransport = options.http?.transport ?? (options.http?.fetch === undefined && addon.httpNative ? 'native' : 'host');
+    if (httpTransport === 'native' && !addon.httpNative) {
+      throw new InvalidArgumentError("options.http.transport 'native': this build of brake has no libcurl (see the README's HTTP)");
+    }
+    const useNative = httpTransport === 'native';
     const signatures = program.signatures();
     this.#params = new Map(signatures);
     this.#fnIndex = new Map(signatures.map(([name], index) => [name, index]));
@@ -227,7 +232,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         callMemoryLimit: options.callMemoryLimit,
         engineMemoryLimit: options.engineMemoryLimit,
         http: {
-          transport: true,
+          transport: !useNative,
+          ca: options.http?.ca,
           timeoutMs: options.http?.timeoutMs,
           maxResponseBytes: options.http?.maxResponseBytes,
           allowedHosts: options.http?.allowedHosts,

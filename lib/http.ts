@@ -16,6 +16,7 @@
  * in `response.error`.
  */
 import type { HostContext, HostFunction } from './host';
+import { native } from './native';
 
 /** The `fetch` the host transport calls (a subset of the WHATWG signature). */
 export type FetchFunction = (
@@ -25,8 +26,17 @@ export type FetchFunction = (
 
 /** `options.http` of {@link Engine.fromSource}. */
 export interface HttpOptions {
-  /** Performs the requests. Default: `globalThis.fetch` (undici). */
+  /**
+   * Who performs requests: 'native' (libcurl on the engine's own threads;
+   * only when this build has it, see {@link httpNativeAvailable}) or 'host'
+   * (`fetch` in this process). Default: native when available and no `fetch`
+   * is given, else host.
+   */
+  transport?: 'native' | 'host';
+  /** The host transport's fetch. Default: `globalThis.fetch` (undici). Implies transport 'host'. */
   fetch?: FetchFunction;
+  /** Native transport: CA certificates (PEM) to trust instead of the system's store (e.g. a test server's own). */
+  ca?: string;
   /** A request's timeout when the script gives none (`timeout_ms`), in ms. Default 0: none. */
   timeoutMs?: number;
   /** Responses with a longer body fail (`status_code` 0). Default 64 MiB; 0 = unlimited. */
@@ -40,6 +50,11 @@ export interface HttpOptions {
   allowedHosts?: string[];
 }
 
+/** Whether this build of brake has the native HTTP transport (libcurl). */
+export function httpNativeAvailable(): boolean {
+  return native().httpNative;
+}
+
 /** Checks `options.http`. @internal */
 export function checkHttpOptions(http: unknown): void {
   if (http === undefined) return;
@@ -48,6 +63,11 @@ export function checkHttpOptions(http: unknown): void {
   }
   const h = http as HttpOptions;
   if (h.fetch !== undefined && typeof h.fetch !== 'function') throw new TypeError('options.http.fetch must be a function');
+  if (h.transport !== undefined && h.transport !== 'native' && h.transport !== 'host') {
+    throw new TypeError("options.http.transport must be 'native' or 'host'");
+  }
+  if (h.transport === 'native' && h.fetch !== undefined) throw new TypeError("options.http.fetch is the host transport's: not with transport 'native'");
+  if (h.ca !== undefined && typeof h.ca !== 'string') throw new TypeError('options.http.ca must be a string of PEM certificates');
   for (const key of ['timeoutMs', 'maxResponseBytes'] as const) {
     const v = h[key];
     if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {

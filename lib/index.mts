@@ -21,6 +21,7 @@ export {
   BRAKE_CLASS,
   className,
   addonPath,
+  httpNativeAvailable,
 } from './index.js';
 export type {
   EngineOptions,
@@ -30,6 +31,8 @@ export type {
   CallResult,
   HostFunction,
   HostContext,
+  HttpOptions,
+  FetchFunction,
   BrakeErrorCode,
   CallId,
   CancelOrigin,

@@ -8,6 +8,7 @@ export { Engine, AUTO_CALL_ID_BASE } from './engine';
 export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult } from './engine';
 export type { HostFunction, HostContext } from './host';
 export type { HttpOptions, FetchFunction } from './http';
+export { httpNativeAvailable } from './http';
 export {
   BrakeError,
   CancelledError,

@@ -62,6 +62,7 @@ export interface NativeEngineOptions {
     timeoutMs: number | undefined;
     maxResponseBytes: number | undefined;
     allowedHosts: string[] | undefined;
+    ca: string | undefined;
   };
 }
 
@@ -145,6 +146,8 @@ export type NativeDiagnostic = [file: string, line: number, column: number, mess
 export interface NativeModule {
   /** brake_version() of the linked core. */
   readonly version: string;
+  /** Whether this build has the native HTTP transport (libcurl). */
+  readonly httpNative: boolean;
   /** brake_status_name for every status, index = code. */
   readonly statusNames: string[];
   /** BRAKE_MAX_WORKER_THREADS, BRAKE_MAX_CALL_DEPTH and BRAKE_MAX_TIMEOUT_MS of brake.h. */

@@ -64,9 +64,10 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ---- the client
 async function client() {
-  if (spec.variant === 'brake') {
+  if (spec.variant === 'brake' || spec.variant === 'brake-host') {
     const { Engine } = await import('../../dist/index.mjs');
-    const engine = await Engine.fromSource(PROGRAM, { workerThreads: spec.workers ?? 0 });
+    const transport = spec.variant === 'brake' ? 'native' : 'host';
+    const engine = await Engine.fromSource(PROGRAM, { workerThreads: spec.workers ?? 0, http: { transport } });
     return {
       chat: () => engine.call('chat', [`${base}/v1/chat/completions`, BODY]),
       slow: (signal, id) => engine.call('slow', [`${base}/slow?id=${id}`], { signal }),

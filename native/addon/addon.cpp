@@ -290,6 +290,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   limits.Set("maxTimeoutMs", Napi::Number::New(env, static_cast<double>(BRAKE_MAX_TIMEOUT_MS)));
 
   exports.Set("version", Napi::String::New(env, brake_version()));
+  exports.Set("httpNative", Napi::Boolean::New(env, brake_http_native_available() != 0));
   exports.Set("limits", limits);
   exports.Set("statusNames", names);
   exports.Set("setup", Napi::Function::New(env, setup, "setup"));

@@ -92,6 +92,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   // to lib as host calls with the index after the declared functions.
   std::vector<std::string> allowed;
   std::vector<const char*> allowed_ptrs;
+  std::string ca_pem;
   Napi::Value http_v = opts.Get("http");
   if (http_v.IsObject()) {
     Napi::Object http = http_v.As<Napi::Object>();
@@ -100,6 +101,11 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     if (!read_bytes_option(env, http.Get("timeoutMs"), &o.http_timeout_ms, "http.timeoutMs") ||
         !read_bytes_option(env, http.Get("maxResponseBytes"), &o.http_max_response_bytes, "http.maxResponseBytes"))
       return;
+    Napi::Value ca = http.Get("ca");
+    if (ca.IsString()) {
+      ca_pem = ca.As<Napi::String>().Utf8Value();
+      o.http_ca_pem = ca_pem.c_str();
+    }
     Napi::Value hosts = http.Get("allowedHosts");
     if (hosts.IsArray()) {
       Napi::Array a = hosts.As<Napi::Array>();

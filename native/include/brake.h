@@ -454,8 +454,9 @@ typedef struct brake_engine_options {
   ** cancel of the call reaches `cancel` as for host functions; when the
   ** request's timeout passes first, the engine answers the script itself
   ** (status_code 0, "timed out") and cancels the host call with origin
-  ** BRAKE_ORIGIN_TIMEOUT. `name` is ignored. Without a transport, fetch fails
-  ** with a script error of kind "http_unavailable". */
+  ** BRAKE_ORIGIN_TIMEOUT. `name` is ignored. With `call` NULL, requests go
+  ** to the native transport (libcurl on the engine's workers) when this build
+  ** has it, else fetch fails with a script error of kind "http_unavailable". */
   brake_host_binding http_transport;
   /* A request's timeout when it gives none (its timeout_ms option); 0 = none. */
   uint64_t http_timeout_ms;
@@ -471,6 +472,10 @@ typedef struct brake_engine_options {
   ** is BRAKE_INVALID_ARGUMENT. */
   const char* const* http_allowed_hosts;
   size_t http_allowed_host_count;
+  /* The native transport (when http_transport.call is NULL and this build
+  ** has libcurl: brake_http_native_available()): CA certificates (PEM) to
+  ** trust instead of the system's store, NULL for the system's. Copied. */
+  const char* http_ca_pem;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */
@@ -478,6 +483,15 @@ typedef struct brake_engine_options {
 #define BRAKE_DEFAULT_HTTP_MAX_RESPONSE_BYTES ((uint64_t)64 << 20) /* 64 MiB */
 
 BRAKE_API void brake_engine_options_init(brake_engine_options* o);
+
+/* Whether this build has the native HTTP transport (libcurl, driven by the
+** engine's worker threads). Without it, and without a host transport,
+** baml.http.fetch fails with a script error of kind "http_unavailable". */
+BRAKE_API int brake_http_native_available(void);
+
+/* Native HTTP transfers in flight (0 once every request has ended: for
+** tests that nothing leaks). Any thread. */
+BRAKE_API size_t brake_engine_http_transfers(const brake_engine* e);
 
 /* Creates an engine running `program` (the engine takes its own reference;
 ** the caller may free the program at once). `options` may be NULL.

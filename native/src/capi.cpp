@@ -242,6 +242,7 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
     if (opts.http_allowed_host_count && !opts.http_allowed_hosts)
       return fail(BRAKE_INVALID_ARGUMENT, "options.http_allowed_hosts is NULL");
     if (opts.http_allowed_hosts) http.policy.restrict_to_rules();
+    if (opts.http_ca_pem) http.ca_pem = opts.http_ca_pem;
     for (size_t i = 0; i < opts.http_allowed_host_count; i++) {
       std::string why;
       if (!opts.http_allowed_hosts[i]) return fail(BRAKE_INVALID_ARGUMENT, "http_allowed_hosts[" + std::to_string(i) + "] is NULL");
@@ -253,6 +254,16 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
     return int(BRAKE_OK);
   });
 }
+
+int brake_http_native_available(void) {
+#ifdef BRAKE_HAVE_CURL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+size_t brake_engine_http_transfers(const brake_engine* e) { return e ? e->engine->http_transfers() : 0; }
 
 void brake_call_options_init(brake_call_options* o) {
   if (!o) return;

@@ -49,6 +49,7 @@ struct HttpConfig {
   uint64_t timeout_ms = 0;
   uint64_t max_response_bytes = 0;
   http::Policy policy;
+  std::string ca_pem; // native transport: CA certificates to trust instead of the system's ("": the system's)
 };
 
 struct StartRequest {
@@ -73,6 +74,12 @@ public:
   int start(const StartRequest& r, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
+  // Native HTTP transfers in flight, all workers (for tests that nothing leaks).
+  size_t http_transfers() const {
+    size_t n = 0;
+    for (const auto& w : m_workers) n += w->http_transfers();
+    return n;
+  }
   // Live timers of all workers, as of the end of each worker's latest loop
   // iteration (for tests of "nothing leaks").
   size_t pending_timers() const {

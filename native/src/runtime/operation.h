@@ -35,6 +35,10 @@
 #include "abi_value.h"
 #include "brake.h"
 
+namespace brake::http {
+struct Transfer;
+} // namespace brake::http
+
 namespace brake::runtime {
 
 struct Call;
@@ -60,6 +64,7 @@ struct Operation {
   std::atomic<uint32_t> refs{1};
   std::atomic<OperationState> state{OperationState::Pending};
   const uint64_t id;
+  bool native_http = false; // a NativeHttpOperation (else a HostOperation)
   Call* call = nullptr; // holds a reference
   Worker* worker = nullptr;
   bool delivered = false;
@@ -93,6 +98,15 @@ struct HostOperation final : Operation {
   brake_call_id call_id = 0;
   void* call_user_data = nullptr; // the calling call's (brake_call_start)
   std::vector<ValuePtr> args;
+};
+
+// An HTTP request performed by the worker's own transport (libcurl): never
+// in the engine's operation table (nobody outside the worker completes it).
+struct NativeHttpOperation final : Operation {
+  explicit NativeHttpOperation(uint64_t operation_id) : Operation(operation_id) { native_http = true; }
+  http::Transfer* transfer = nullptr; // the worker's driver's, until it finishes or is cancelled
+  std::string url;
+  uint64_t timeout_ms = 0;
 };
 
 // Operation id -> Pending operation, for completions from any thread.

@@ -10,7 +10,10 @@
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
+#include "common/utf8.h"
+#include "http/curl_transport.h"
 #include "http/request.h"
+#include <unistd.h>
 
 namespace brake::runtime {
 
@@ -54,6 +57,9 @@ Worker::~Worker() {
     if (op) op->release();
   free_graveyard();
   flush_token_refs();
+#ifdef BRAKE_HAVE_CURL
+  delete m_curl; // every transfer ended with its call
+#endif
 }
 
 void Worker::start() {
@@ -154,7 +160,16 @@ bool Worker::take_sleeper() {
 // inbox, a sleeping worker wakes.
 void Worker::kick(bool sleeping) {
   interrupt();
-  if (sleeping) m_cv.notify_one();
+  if (!sleeping) return;
+  m_cv.notify_one();
+  // It may sleep in its transport's epoll instead (the eventfd lives as long
+  // as the worker, so a post racing the worker's exit writes to it safely).
+  int fd = __atomic_load_n(&m_wake_fd, __ATOMIC_ACQUIRE);
+  if (fd >= 0) {
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof one);
+    (void)ignored;
+  }
 }
 
 void Worker::post(MessageKind kind, Call* call) {
@@ -250,7 +265,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       continue;
     }
     // (A graveyard left by a stand-in is freed here, not on its thread.)
-    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty()) break;
+    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty() || m_http_polled) break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun) {
       // Before sleeping, stay awake a little: under a steady stream of calls
@@ -264,6 +279,25 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       lock.lock();
       continue;
     }
+#ifdef BRAKE_HAVE_CURL
+    if (m_curl && m_curl->active()) {
+      // Transfers in flight: sleep in epoll over their sockets and the wake
+      // eventfd (a stand-in may claim the worker meanwhile, as in m_cv).
+      int ms = -1;
+      if (!m_timers.empty()) {
+        auto left = m_timers.next_when() - Clock::now();
+        if (left <= Clock::duration::zero()) break;
+        ms = int(std::min<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1, 1 << 30));
+      }
+      m_waiting = true;
+      lock.unlock();
+      m_curl->wait(ms);
+      lock.lock();
+      m_waiting = false;
+      m_http_polled = true;
+      continue; // a claim first, then what there is to do
+    }
+#endif
     if (!m_timers.empty()) {
       auto when = m_timers.next_when();
       if (when <= Clock::now()) break;
@@ -286,6 +320,15 @@ void Worker::loop() {
   while (wait_for_work(batch)) {
     for (const Message& m : batch) handle(m);
     batch.clear();
+#ifdef BRAKE_HAVE_CURL
+    // A busy worker never sleeps in the transport's wait: its sockets are
+    // looked at (without blocking) every turn all the same.
+    if (m_curl && m_curl->active() && !m_http_polled) {
+      m_curl->wait(0);
+      m_http_polled = true;
+    }
+    if (m_http_polled) drive_http();
+#endif
     fire_timers();
     deliver(); // cancels settle before any script runs
     run_ready();
@@ -499,7 +542,10 @@ void Worker::run_call(Call* call) {
   // slice ends; so does mail already posted (its post's interrupt may have
   // been reset for this call in run_ready). A call running alone has no
   // slice, and runs until something is posted.
-  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty() || has_mail();
+  // Transfers in flight count too: their sockets are looked at between
+  // calls, so a computing call must come round.
+  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty() || has_mail() ||
+                m_transfers.load(std::memory_order_relaxed) > 0;
   if (others || !m_timers.empty()) {
     auto end = Clock::time_point::max();
     if (others) end = Clock::now() + kSlice;
@@ -695,11 +741,16 @@ void Worker::start_http(Call* call, const vm::Request& r) {
               "baml.http.fetch: " + where + ":" + std::to_string(req.parsed.port) + " is not among the engine's allowed hosts");
     return;
   }
+  uint64_t timeout = req.timeout_ms ? req.timeout_ms : cfg.timeout_ms;
   if (!cfg.transport.call) {
-    fail_call(call, "http_unavailable", "baml.http.fetch: this engine has no HTTP transport");
+#ifdef BRAKE_HAVE_CURL
+    start_native_http(call, req, timeout);
+#else
+    fail_call(call, "http_unavailable",
+              "baml.http.fetch: this engine has no HTTP transport (brake was built without libcurl, and the host gave none)");
+#endif
     return;
   }
-  uint64_t timeout = req.timeout_ms ? req.timeout_ms : cfg.timeout_ms;
   auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id(m_index));
   if (!op) {
     fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
@@ -743,12 +794,151 @@ void Worker::start_http(Call* call, const vm::Request& r) {
   hand_to_host(call, op, "starting an HTTP request");
 }
 
+#ifdef BRAKE_HAVE_CURL
+// The native transport: the request becomes a libcurl transfer on this
+// worker's driver. Its operation is the call's like any other (a cancel
+// ends it through drop_operation, which removes the transfer and closes its
+// connection); it finishes in drive_http, on this thread.
+void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout) {
+  const HttpConfig& cfg = m_engine.http();
+  if (!m_curl) {
+    try {
+      m_curl = new http::CurlDriver();
+    } catch (const std::exception& e) {
+      fail_call(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what());
+      return;
+    }
+    std::lock_guard<std::mutex> lock(m_mu); // posters read it after take_sleeper
+    __atomic_store_n(&m_wake_fd, m_curl->wake_fd(), __ATOMIC_RELEASE);
+  }
+  auto* op = new (std::nothrow) NativeHttpOperation(m_engine.next_operation_id(m_index));
+  if (!op) {
+    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  call->retain();
+  op->call = call;
+  op->worker = this;
+  op->timeout_ms = timeout;
+  try {
+    size_t bytes = req.url.size() + req.body.size() + 1024;
+    for (auto& [name, value] : req.headers) bytes += name.size() + value.size() + 64;
+    call->fiber.heap().charge(bytes);
+    op->charged = bytes;
+    op->url = req.url;
+    http::TransferOptions options;
+    options.max_response_bytes = cfg.max_response_bytes;
+    options.ca_pem = &cfg.ca_pem;
+    std::string error;
+    op->transfer = m_curl->start(req, options, op, error);
+    if (!op->transfer) {
+      call->fiber.heap().uncharge(op->charged);
+      std::string url = op->url;
+      op->release();
+      OperationOutcome outcome;
+      outcome.failed = true;
+      outcome.error_message = error;
+      resume_http(call, url, outcome);
+      return;
+    }
+    m_transfers.fetch_add(1, std::memory_order_relaxed);
+    call->operation = add_operation(op); // adopts our reference
+    if (timeout) m_timers.add(Clock::now() + clamp_wait(timeout), call, TimerKind::Sleep);
+  } catch (const vm::MemoryLimitExceeded& e) {
+    if (call->operation != kNoOperation) {
+      drop_operation(call, true);
+    } else {
+      if (op->transfer) {
+        m_curl->cancel(op->transfer);
+        m_transfers.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (op->charged) call->fiber.heap().uncharge(op->charged);
+      op->release();
+    }
+    fail_call(call, "out_of_memory", std::string("baml.http.fetch: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    if (call->operation != kNoOperation) {
+      drop_operation(call, true);
+    } else {
+      if (op->transfer) {
+        m_curl->cancel(op->transfer);
+        m_transfers.fetch_sub(1, std::memory_order_relaxed);
+      }
+      if (op->charged) call->fiber.heap().uncharge(op->charged);
+      op->release();
+    }
+    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  call->phase = Phase::Waiting;
+}
+
+// Lets the transport act on what its wait saw; a finished transfer resumes
+// its call (unless the call stopped waiting, which removed the transfer).
+void Worker::drive_http() {
+  m_http_polled = false;
+  if (!m_curl) return;
+  m_curl->drive([this](void* owner, http::TransferResult& r) {
+    auto* op = static_cast<NativeHttpOperation*>(owner);
+    op->transfer = nullptr; // the driver let go of it
+    m_transfers.fetch_sub(1, std::memory_order_relaxed);
+    Call* call = op->call;
+    if (!op->try_complete() || call->phase != Phase::Waiting || m_operations[call->operation] != op) return;
+    std::string url = op->url;
+    drop_operation(call, false); // releases op
+    if (brake_origin o = call->cancel_origin()) {
+      finish_cancelled(call, o);
+      return;
+    }
+    OperationOutcome outcome;
+    if (r.failed) {
+      outcome.failed = true;
+      outcome.error_message = std::move(r.error);
+    } else {
+      try {
+        auto v = std::make_unique<brake_value>(BRAKE_KIND_MAP);
+        auto add = [&](const char* key, ValuePtr item) {
+          v->keys.emplace_back(key);
+          v->items.push_back(std::move(item));
+        };
+        auto num = std::make_unique<brake_value>(BRAKE_KIND_INT);
+        num->i = r.status;
+        add("status", std::move(num));
+        add("url", host_string(std::move(r.url)));
+        auto headers = std::make_unique<brake_value>(BRAKE_KIND_MAP);
+        for (auto& [name, value] : r.headers) {
+          headers->keys.push_back(std::move(name));
+          headers->items.push_back(host_string(std::move(value)));
+        }
+        add("headers", std::move(headers));
+        add("body", host_string(std::move(r.body)));
+        outcome.value = std::move(v);
+      } catch (const std::bad_alloc&) {
+        fail_call(call, "out_of_memory", "out of memory taking the response of baml.http.fetch");
+        return;
+      }
+    }
+    resume_http(call, url, outcome);
+  });
+}
+#endif
+
 // The request's timeout passed before its answer: the transport's operation
 // is cancelled (origin timeout) and the script goes on with status_code 0.
 void Worker::http_timed_out(Call* call) {
-  auto* op = static_cast<HostOperation*>(m_operations[call->operation]);
-  std::string url = op->args[0]->text;
-  int64_t ms = op->args[4]->i;
+  Operation* any = m_operations[call->operation];
+  std::string url;
+  int64_t ms;
+  if (any->native_http) {
+    auto* op = static_cast<NativeHttpOperation*>(any);
+    url = op->url;
+    ms = int64_t(op->timeout_ms);
+  } else {
+    auto* op = static_cast<HostOperation*>(any);
+    url = op->args[0]->text;
+    ms = op->args[4]->i;
+  }
   drop_operation(call, true, BRAKE_ORIGIN_TIMEOUT);
   OperationOutcome outcome;
   outcome.failed = true;
@@ -815,8 +1005,15 @@ void Worker::resume_http(Call* call, const std::string& request_url, OperationOu
       }
     }
     r->fields[vm::kResponseError] = error.empty() ? vm::Value::null() : heap.string_value(error);
-    // (Host strings are UTF-8: brake_value_string checks them.)
-    r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
+    // A host's strings are UTF-8 (brake_value_string checks them); the
+    // native transport's body is the bytes received.
+    if (body && !is_valid_utf8(body->text)) {
+      std::string text;
+      append_lossy_utf8(text, body->text);
+      r->fields[vm::kResponseBody] = heap.string_value(text);
+    } else {
+      r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
+    }
     r->fields[vm::kResponseConsumed] = vm::Value::boolean(false);
     call->fiber.resume(response);
   } catch (const vm::MemoryLimitExceeded& e) {
@@ -858,6 +1055,20 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
   // Its arguments are no longer the call's (after settle() the heap, and so
   // everything it was charged, is gone already).
   if (call->has_fiber && op->charged) call->fiber.heap().uncharge(op->charged);
+#ifdef BRAKE_HAVE_CURL
+  if (op->native_http) {
+    // Removed from the transport at once: its socket closes now.
+    auto* native = static_cast<NativeHttpOperation*>(op);
+    if (native->transfer) {
+      native->try_cancel();
+      m_curl->cancel(native->transfer);
+      native->transfer = nullptr;
+      m_transfers.fetch_sub(1, std::memory_order_relaxed);
+    }
+    op->release();
+    return;
+  }
+#endif
   if (!cancel || !op->try_cancel()) {
     op->release();
     return;

@@ -45,6 +45,11 @@
 #include "runtime/operation.h"
 #include "runtime/timer_heap.h"
 
+namespace brake::http {
+class CurlDriver;
+struct Request;
+} // namespace brake::http
+
 namespace brake::runtime {
 
 class Engine;
@@ -104,6 +109,8 @@ public:
 
   // Timers pending (for tests of "nothing leaks"). Approximate from other threads.
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
+  // Native HTTP transfers in flight. Any thread.
+  size_t http_transfers() const { return m_transfers.load(std::memory_order_relaxed); }
 
   // Makes a running script yield at its next back-edge or call. Any thread.
   void interrupt() { m_dispatch.interrupt(); }
@@ -147,6 +154,8 @@ private:
   void start_host_call(Call* call, const vm::Request& r);
   bool hand_to_host(Call* call, HostOperation* op, const std::string& what);
   void start_http(Call* call, const vm::Request& r);
+  void start_native_http(Call* call, http::Request& req, uint64_t timeout);
+  void drive_http();
   void http_timed_out(Call* call);
   void resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome);
   uint32_t add_operation(Operation* op);
@@ -175,6 +184,11 @@ private:
   // by the worker between calls (has_mail(), and run_call's "others").
   std::atomic<bool> m_mail{false};
   bool m_waiting = false;
+  // The native transport's wake-up eventfd, once it exists (-1 before):
+  // while the worker has transfers it sleeps in epoll (CurlDriver::wait),
+  // and a post writes here as well as notifying m_cv.
+  int m_wake_fd = -1;
+  std::atomic<size_t> m_transfers{0};
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
   bool m_claim_waiter = false; // the worker waits for the claim to end
   vm::DispatchTable m_dispatch;
@@ -201,6 +215,10 @@ private:
   std::vector<uint32_t> m_free_operations;
   // Heaps of finished calls, freed after their completions were delivered.
   std::vector<vm::Heap::Remains> m_graveyard;
+  // The native HTTP transport (libcurl), made on this worker's first request;
+  // freed with the worker (its eventfd must outlive every post).
+  http::CurlDriver* m_curl = nullptr;
+  bool m_http_polled = false; // the last wait was CurlDriver::wait: drive it
   // Token references dropped by finished calls, released in one atomic
   // operation per run of calls with the same token (a mass cancel finishes
   // thousands in a row), at the latest at the end of each loop iteration.

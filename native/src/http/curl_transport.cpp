@@ -1,0 +1,279 @@
+#include "http/curl_transport.h"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+namespace brake::http {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+void curl_init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+  });
+}
+
+struct Transfer {
+  CURL* easy = nullptr;
+  void* owner = nullptr;
+  curl_slist* headers = nullptr;
+  TransferResult result;
+  uint64_t max_bytes = 0;
+  bool too_large = false;
+  bool in_headers = false; // a status line was seen; header lines follow
+
+  ~Transfer() {
+    if (easy) curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+  }
+
+  static size_t on_body(char* data, size_t size, size_t n, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    size_t bytes = size * n;
+    if (t->max_bytes && t->result.body.size() + bytes > t->max_bytes) {
+      t->too_large = true;
+      return 0; // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+    try {
+      t->result.body.append(data, bytes);
+    } catch (const std::bad_alloc&) {
+      return 0;
+    }
+    return bytes;
+  }
+
+  // Header lines of every response (a 100 Continue, then the real one): a
+  // status line starts them afresh.
+  static size_t on_header(char* data, size_t size, size_t n, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    size_t bytes = size * n;
+    std::string_view line(data, bytes);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+    try {
+      if (line.rfind("HTTP/", 0) == 0) {
+        t->result.headers.clear();
+      } else if (!line.empty()) {
+        size_t colon = line.find(':');
+        if (colon != std::string_view::npos) {
+          std::string name(line.substr(0, colon));
+          for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+          std::string_view value = line.substr(colon + 1);
+          while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+          bool merged = false;
+          for (auto& [k, v] : t->result.headers)
+            if (k == name) {
+              v += ", ";
+              v += value;
+              merged = true;
+            }
+          if (!merged) t->result.headers.emplace_back(std::move(name), std::string(value));
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      return 0;
+    }
+    return bytes;
+  }
+};
+
+CurlDriver::CurlDriver() {
+  curl_init_once();
+  m_epoll = epoll_create1(EPOLL_CLOEXEC);
+  m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  m_multi = curl_multi_init();
+  if (m_epoll < 0 || m_wake_fd < 0 || !m_multi) {
+    release();
+    throw std::runtime_error("cannot set up the HTTP transport (epoll, eventfd or libcurl)");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = m_wake_fd;
+  epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake_fd, &ev);
+  CURLM* multi = static_cast<CURLM*>(m_multi);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlDriver::on_socket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &CurlDriver::on_timer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+}
+
+CurlDriver::~CurlDriver() { release(); }
+
+void CurlDriver::release() {
+  if (m_multi) curl_multi_cleanup(static_cast<CURLM*>(m_multi));
+  m_multi = nullptr;
+  if (m_wake_fd >= 0) close(m_wake_fd);
+  if (m_epoll >= 0) close(m_epoll);
+  m_wake_fd = m_epoll = -1;
+}
+
+int CurlDriver::on_socket(void*, int fd, int what, void* self, void*) {
+  auto* d = static_cast<CurlDriver*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    if (epoll_ctl(d->m_epoll, EPOLL_CTL_DEL, fd, nullptr) == 0) d->m_sockets.fetch_sub(1, std::memory_order_relaxed);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  ev.data.fd = fd;
+  if (epoll_ctl(d->m_epoll, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    if (epoll_ctl(d->m_epoll, EPOLL_CTL_ADD, fd, &ev) == 0) d->m_sockets.fetch_add(1, std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
+  static_cast<CurlDriver*>(self)->m_deadline_ns.store(timeout_ms < 0 ? -1 : now_ns() + int64_t(timeout_ms) * 1000000,
+                                                      std::memory_order_relaxed);
+  return 0;
+}
+
+Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
+  auto t = std::make_unique<Transfer>();
+  t->easy = curl_easy_init();
+  if (!t->easy) {
+    error = "cannot start an HTTP transfer (libcurl)";
+    return nullptr;
+  }
+  CURL* e = t->easy;
+  t->owner = owner;
+  t->max_bytes = options.max_response_bytes;
+  curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  if (options.timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
+  if (options.connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(options.connect_timeout_ms));
+  if (options.ca_pem && !options.ca_pem->empty()) {
+    curl_blob blob{const_cast<char*>(options.ca_pem->data()), options.ca_pem->size(), CURL_BLOB_COPY};
+    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (req.method == "HEAD") {
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (req.method != "GET" || req.has_body) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+  if (req.has_body) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+  }
+  // No "Expect: 100-continue" wait before a larger body.
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  for (const auto& [name, value] : req.headers) {
+    std::string line = name + (value.empty() ? ";" : ": " + value);
+    curl_slist* more = curl_slist_append(t->headers, line.c_str());
+    if (!more) {
+      error = "out of memory starting an HTTP transfer";
+      return nullptr;
+    }
+    t->headers = more;
+  }
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  CURLMcode rc = curl_multi_add_handle(static_cast<CURLM*>(m_multi), e);
+  if (rc != CURLM_OK) {
+    error = std::string("cannot start an HTTP transfer: ") + curl_multi_strerror(rc);
+    return nullptr;
+  }
+  m_active++;
+  return t.release();
+}
+
+void CurlDriver::cancel(Transfer* t) {
+  // Its connection is not kept for another transfer (one cut off in its TLS
+  // handshake would otherwise stay open in the cache): removing the handle
+  // closes it now.
+  curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+  curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
+  m_active--;
+  delete t; // curl_easy_cleanup: an unfinished exchange's connection is closed
+}
+
+void CurlDriver::wait(int timeout_ms) {
+  int64_t deadline = m_deadline_ns.load(std::memory_order_relaxed);
+  int ms = timeout_ms;
+  if (deadline >= 0) {
+    int64_t left = deadline - now_ns();
+    int curl_ms = left <= 0 ? 0 : int(std::min<int64_t>((left + 999999) / 1000000, 1 << 30));
+    if (ms < 0 || curl_ms < ms) ms = curl_ms;
+  }
+  epoll_event events[64];
+  int n = epoll_wait(m_epoll, events, 64, ms);
+  m_ready.clear();
+  for (int i = 0; i < n; i++) {
+    if (events[i].data.fd == m_wake_fd) {
+      uint64_t count;
+      while (read(m_wake_fd, &count, sizeof count) > 0) {
+      }
+      continue;
+    }
+    int fd = events[i].data.fd;
+    uint32_t what = events[i].events;
+    m_ready.emplace_back(fd, what);
+  }
+}
+
+void CurlDriver::act(std::vector<std::pair<void*, TransferResult>>& finished) {
+  CURLM* multi = static_cast<CURLM*>(m_multi);
+  int running = 0;
+  for (auto [fd, ev] : m_ready) {
+    int mask = (ev & EPOLLIN ? CURL_CSELECT_IN : 0) | (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+               (ev & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+    curl_multi_socket_action(multi, fd, mask, &running);
+  }
+  m_ready.clear();
+  // curl's own timeout (the timer callback gives it as a delay from then).
+  int64_t deadline = m_deadline_ns.load(std::memory_order_relaxed);
+  if (deadline >= 0 && now_ns() >= deadline) {
+    m_deadline_ns.store(-1, std::memory_order_relaxed);
+    curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    Transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    finish(t, int(msg->data.result), finished);
+  }
+}
+
+void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, TransferResult>>& finished) {
+  TransferResult& r = t->result;
+  if (code != CURLE_OK) {
+    r.failed = true;
+    r.error = t->too_large ? "the response body is larger than the limit of " + std::to_string(t->max_bytes) + " bytes"
+                           : curl_easy_strerror(CURLcode(code));
+  } else {
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.status);
+    char* url = nullptr;
+    curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+    if (url) r.url = url;
+  }
+  curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
+  m_active--;
+  void* owner = t->owner;
+  finished.emplace_back(owner, std::move(r));
+  delete t;
+}
+
+} // namespace brake::http

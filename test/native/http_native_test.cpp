@@ -1,0 +1,443 @@
+// http_native_test.cpp: baml.http.fetch through the native transport
+// (libcurl driven by the engine's workers; built only with libcurl) against
+// a real server on 127.0.0.1 in this process (its own thread, plain
+// sockets): responses, keep-alive, bodies and limits, and cancellation and
+// timeouts closing the connection at once, seen from the server's side.
+// Stress cases run under TSan in CI.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace {
+
+// ---- the server: one thread, poll() over its connections.
+struct Server {
+  int listener = -1;
+  uint16_t port = 0;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<double> closed_at; // when a client closed a connection that had a /slow or /drip request
+  std::atomic<int> requests{0};
+  std::atomic<int> connections{0};
+  std::atomic<int> open{0};
+
+  struct Conn {
+    int fd;
+    std::string in;
+    bool hanging = false; // /slow or /drip: never completes
+    bool drip = false;
+    double next_drip = 0;
+  };
+
+  void start() {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(listener, 1024);
+    socklen_t len = sizeof a;
+    getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread = std::thread([this] { run(); });
+  }
+
+  void shutdown() {
+    stop = true;
+    thread.join();
+    close(listener);
+  }
+
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+
+  static void send_all(int fd, const std::string& s) {
+    size_t at = 0;
+    while (at < s.size()) {
+      ssize_t n = send(fd, s.data() + at, s.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      at += size_t(n);
+    }
+  }
+
+  void respond(Conn& c, const std::string& request_line, const std::string& body_in) {
+    requests++;
+    std::string path = request_line.substr(request_line.find(' ') + 1);
+    path = path.substr(0, path.find(' '));
+    auto reply = [&](int status, const std::string& body, const std::string& extra = "") {
+      send_all(c.fd, "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nContent-Type: text/plain\r\nX-Path: " + path + "\r\n" + extra + "\r\n" + body);
+    };
+    if (path == "/ok") return reply(200, "hello");
+    if (path == "/echo") return reply(200, request_line.substr(0, request_line.find(' ')) + " " + body_in);
+    if (path.rfind("/big", 0) == 0) return reply(200, std::string(size_t(std::stoul(path.substr(7))), 'x')); // /big?n=N
+    if (path == "/latin1") return reply(200, "caf\xe9");
+    if (path == "/missing") return reply(404, "no");
+    if (path == "/slow") {
+      c.hanging = true;
+      return;
+    }
+    if (path == "/drip") {
+      c.hanging = true;
+      c.drip = true;
+      send_all(c.fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nd");
+      c.next_drip = now_ms() + 20;
+      return;
+    }
+    reply(404, "unknown");
+  }
+
+  void run() {
+    std::vector<Conn> conns;
+    while (!stop) {
+      std::vector<pollfd> fds;
+      fds.push_back({listener, POLLIN, 0});
+      for (auto& c : conns) fds.push_back({c.fd, POLLIN, 0});
+      poll(fds.data(), fds.size(), 5);
+      if (fds[0].revents & POLLIN) {
+        int fd = accept(listener, nullptr, nullptr);
+        if (fd >= 0) {
+          conns.push_back(Conn{fd, "", false, false, 0});
+          connections++;
+          open++;
+        }
+      }
+      for (size_t i = 1; i < fds.size(); i++) {
+        Conn& c = conns[i - 1];
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[65536];
+        ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+          if (c.hanging) {
+            std::lock_guard<std::mutex> lock(mu);
+            closed_at.push_back(now_ms());
+          }
+          close(c.fd);
+          c.fd = -1;
+          open--;
+          continue;
+        }
+        c.in.append(buf, size_t(n));
+        for (;;) {
+          size_t end = c.in.find("\r\n\r\n");
+          if (end == std::string::npos) break;
+          std::string head = c.in.substr(0, end);
+          size_t length = 0;
+          size_t cl = head.find("Content-Length: ");
+          if (cl == std::string::npos) cl = head.find("content-length: ");
+          if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
+          if (c.in.size() < end + 4 + length) break;
+          std::string body = c.in.substr(end + 4, length);
+          c.in.erase(0, end + 4 + length);
+          respond(c, head.substr(0, head.find("\r\n")), body);
+        }
+      }
+      double t = now_ms();
+      for (auto& c : conns)
+        if (c.fd >= 0 && c.drip && t >= c.next_drip) {
+          send_all(c.fd, "d");
+          c.next_drip = t + 20;
+        }
+      conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }), conns.end());
+    }
+    for (auto& c : conns) close(c.fd);
+  }
+
+  size_t closes() {
+    std::lock_guard<std::mutex> lock(mu);
+    return closed_at.size();
+  }
+  double last_close() {
+    std::lock_guard<std::mutex> lock(mu);
+    return closed_at.empty() ? 0 : closed_at.back();
+  }
+};
+
+const char* kSource = R"(
+function text(url: string) -> string { baml.http.fetch(url).text() }
+function status(url: string) -> int { baml.http.fetch(url).status_code }
+function error_of(url: string) -> string {
+  let e = baml.http.fetch(url).error;
+  if (e != null) { e } else { "none" }
+}
+function timed(url: string, ms: int) -> string {
+  let e = baml.http.fetch(url, { timeout_ms: ms }).error;
+  if (e != null) { e } else { "none" }
+}
+function post(url: string) -> string {
+  baml.http.fetch(url, { method: "POST", headers: { "x-a": "1" }, body: { a: [1, 2] } }).text()
+}
+function header(url: string) -> string { baml.http.fetch(url).headers["x-path"] }
+function spin_and_fetch(url: string) -> string { baml.http.fetch(url).text() }
+function spin() -> int { let n = 0; while (true) { n += 1; } n }
+)";
+
+brake_engine* make_engine(unsigned workers, uint64_t max_response = 0) {
+  brake_program* p = nullptr;
+  if (brake_program_compile(kSource, strlen(kSource), "native.baml", &p) != BRAKE_OK) {
+    fprintf(stderr, "compile: %s\n", brake_last_error());
+    brake_program_free(p);
+    return nullptr;
+  }
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  o.worker_threads = workers;
+  if (max_response) o.http_max_response_bytes = max_response;
+  brake_engine* e = nullptr;
+  if (brake_engine_create(p, &o, &e) != BRAKE_OK) fprintf(stderr, "engine: %s\n", brake_last_error());
+  brake_program_free(p);
+  return e;
+}
+
+struct Outcome {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int status = -1;
+  std::string value, kind, message;
+};
+
+void outcome_done(void* data, const brake_result* r) {
+  auto* o = static_cast<Outcome*>(data);
+  std::lock_guard<std::mutex> lock(o->mu);
+  o->status = brake_result_status(r);
+  char* s = nullptr;
+  if (brake_value_format(brake_result_value(r), &s) == BRAKE_OK) {
+    o->value = s;
+    brake_string_free(s);
+  }
+  o->kind = brake_result_error_kind(r);
+  o->message = brake_result_message(r);
+  o->done = true;
+  o->cv.notify_all();
+}
+
+bool wait_for(Outcome& o, int ms = 10000) {
+  std::unique_lock<std::mutex> lock(o.mu);
+  return o.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return o.done; });
+}
+
+std::atomic<brake_call_id> g_id{1};
+
+brake_call_id start(brake_engine* e, const char* fn, const std::string& url, Outcome& o, int64_t extra = -1) {
+  brake_value* u = nullptr;
+  brake_value_string(url.data(), url.size(), &u);
+  brake_value* x = extra >= 0 ? brake_value_int(extra) : nullptr;
+  const brake_value* args[] = {u, x};
+  brake_call_id id = g_id++;
+  CHECK_EQ_INT(brake_call_start(e, id, fn, args, x ? 2 : 1, nullptr, outcome_done, &o), BRAKE_OK);
+  brake_value_free(u);
+  brake_value_free(x);
+  return id;
+}
+
+std::string value_of(brake_engine* e, const char* fn, const std::string& url) {
+  Outcome o;
+  start(e, fn, url, o);
+  CHECK(wait_for(o));
+  if (o.status != BRAKE_OK) fprintf(stderr, "%s(%s): %s %s\n", fn, url.c_str(), o.kind.c_str(), o.message.c_str());
+  return o.value;
+}
+
+void finish(brake_engine* e) {
+  double deadline = now_ms() + 2000;
+  while (brake_engine_http_transfers(e) > 0 && now_ms() < deadline) sleep_ms(1);
+  CHECK_EQ_INT(brake_engine_http_transfers(e), 0);
+  CHECK_EQ_INT(live_after(e, 2000), 0);
+  CHECK_EQ_INT(memory_after(e, 2000), 0);
+  brake_engine_free(e);
+}
+
+// Waits until the server holds `n` hanging requests more than `before`.
+bool wait_requests(Server& s, int n, double ms = 5000) {
+  double deadline = now_ms() + ms;
+  while (s.requests.load() < n && now_ms() < deadline) sleep_ms(1);
+  return s.requests.load() >= n;
+}
+
+} // namespace
+
+BRAKE_TEST(responses_over_keep_alive_connections) {
+  CHECK(brake_http_native_available());
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    CHECK(value_of(e, "text", s.url("/ok")) == "\"hello\"");
+    CHECK(value_of(e, "status", s.url("/missing")) == "404");
+    CHECK(value_of(e, "header", s.url("/ok")) == "\"/ok\"");
+    CHECK(value_of(e, "post", s.url("/echo")) == "\"POST {\\\"a\\\":[1,2]}\"");
+    CHECK(value_of(e, "text", s.url("/latin1")) == "\"caf\xEF\xBF\xBD\""); // U+FFFD
+    std::string big = value_of(e, "text", s.url("/big?n=3000000"));
+    if (big.size() != 3000002) fprintf(stderr, "big: %zu bytes: %.200s\n", big.size(), big.c_str());
+    CHECK(big.size() == 3000002);
+    // One worker, requests one after another: one connection, reused.
+    for (int i = 0; i < 20; i++) CHECK(value_of(e, "status", s.url("/ok")) == "200");
+    CHECK_EQ_INT(s.connections.load(), 1);
+    finish(e);
+  }
+  s.shutdown();
+}
+
+BRAKE_TEST(a_body_over_the_limit_fails_the_request) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1, 1000);
+  CHECK(e != nullptr);
+  if (e) {
+    CHECK(value_of(e, "status", s.url("/big?n=1000")) == "200");
+    std::string over = value_of(e, "error_of", s.url("/big?n=1001"));
+    if (over != "\"the response body is larger than the limit of 1000 bytes\"") fprintf(stderr, "over: %s\n", over.c_str());
+    CHECK(over == "\"the response body is larger than the limit of 1000 bytes\"");
+    finish(e);
+  }
+  s.shutdown();
+}
+
+// A cancel while waiting for headers, or mid-body, ends the call at once and
+// the server sees the connection close at once (not at a progress poll).
+BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(2);
+  CHECK(e != nullptr);
+  if (e) {
+    int requests = 0;
+    for (const char* path : {"/slow", "/drip"}) {
+      for (int i = 0; i < 5; i++) {
+        Outcome o;
+        size_t closes = s.closes();
+        brake_call_id id = start(e, "text", s.url(path), o);
+        CHECK(wait_requests(s, ++requests + 0));
+        sleep_ms(30);
+        double t0 = now_ms();
+        CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+        CHECK(wait_for(o));
+        double settled = now_ms() - t0;
+        CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+        double deadline = now_ms() + 2000;
+        while (s.closes() == closes && now_ms() < deadline) sleep_ms(0.2);
+        CHECK(s.closes() == closes + 1);
+        double closed = s.last_close() - t0;
+        if (settled > 100 * (brake_test_sanitized() ? 5 : 1) || closed > 100 * (brake_test_sanitized() ? 5 : 1))
+          fprintf(stderr, "%s: settled %.2f ms, closed %.2f ms\n", path, settled, closed);
+        CHECK(settled < 100 * (brake_test_sanitized() ? 5 : 1));
+        CHECK(closed < 100 * (brake_test_sanitized() ? 5 : 1));
+      }
+    }
+    finish(e);
+  }
+  s.shutdown();
+}
+
+BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome o;
+    double t0 = now_ms();
+    start(e, "timed", s.url("/slow"), o, 60);
+    CHECK(wait_for(o));
+    CHECK(o.value == "\"timed out after 60 ms\"");
+    CHECK(now_ms() - t0 >= 58);
+    double deadline = now_ms() + 2000;
+    while (s.closes() == 0 && now_ms() < deadline) sleep_ms(1);
+    CHECK_EQ_INT(s.closes(), 1);
+    finish(e);
+  }
+  s.shutdown();
+}
+
+// A worker busy computing still moves its transfers along (it looks at
+// their sockets every turn), and a transfer's call takes its turn.
+BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome spin;
+    brake_call_id spinner = g_id++;
+    CHECK_EQ_INT(brake_call_start(e, spinner, "spin", nullptr, 0, nullptr, outcome_done, &spin), BRAKE_OK);
+    sleep_ms(20);
+    double t0 = now_ms();
+    for (int i = 0; i < 5; i++) CHECK(value_of(e, "text", s.url("/ok")) == "\"hello\"");
+    double took = now_ms() - t0;
+    if (took > 500) fprintf(stderr, "5 requests beside a spinner: %.1f ms\n", took);
+    CHECK(took < 500 * (brake_test_sanitized() ? 5 : 1));
+    brake_cancel(e, spinner);
+    CHECK(wait_for(spin));
+    finish(e);
+  }
+  s.shutdown();
+}
+
+// Many requests in flight on a 2-worker engine, a third of them cancelled
+// at random moments: every call settles once, nothing stays open.
+BRAKE_TEST(many_requests_with_random_cancels) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(2);
+  CHECK(e != nullptr);
+  if (e) {
+    const int n = brake_test_sanitized() ? 200 : 1000;
+    std::vector<Outcome> out(static_cast<size_t>(n));
+    std::vector<brake_call_id> ids, slow;
+    std::mt19937 rng(5);
+    for (int i = 0; i < n; i++) {
+      bool hangs = rng() % 4 == 0;
+      ids.push_back(start(e, "text", s.url(hangs ? "/slow" : "/ok"), out[size_t(i)]));
+      if (hangs) slow.push_back(ids.back());
+      if (rng() % 3 == 0) brake_cancel(e, ids[rng() % ids.size()]);
+    }
+    // The /ok ones finish; then the /slow ones that are left are cancelled.
+    double deadline = now_ms() + 20000;
+    for (size_t i = 0; i < out.size() && now_ms() < deadline; i++) {
+      if (std::find(slow.begin(), slow.end(), ids[i]) != slow.end()) continue;
+      wait_for(out[i], 20000);
+    }
+    for (brake_call_id id : slow) brake_cancel(e, id);
+    int ok = 0, cancelled = 0;
+    for (auto& o : out) {
+      CHECK(wait_for(o, 30000));
+      if (o.status == BRAKE_OK) ok++;
+      else if (o.status == BRAKE_CANCELLED) cancelled++;
+    }
+    CHECK_EQ_INT(ok + cancelled, n);
+    CHECK(ok > n / 3);
+    fprintf(stderr, "%d answered, %d cancelled\n", ok, cancelled);
+    finish(e);
+  }
+  s.shutdown();
+}
+
+int main(int argc, char** argv) {
+  const TestCase cases[] = {
+      TEST_ENTRY(responses_over_keep_alive_connections),
+      TEST_ENTRY(a_body_over_the_limit_fails_the_request),
+      TEST_ENTRY(a_cancel_closes_the_connection_at_once),
+      TEST_ENTRY(a_timeout_answers_the_script_and_closes_the_connection),
+      TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker),
+      TEST_ENTRY(many_requests_with_random_cancels),
+  };
+  return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
+}
