@@ -234,6 +234,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         http: {
           transport: !useNative,
           ca: options.http?.ca,
+          connectTimeoutMs: options.http?.connectTimeoutMs,
+          maxRedirects: options.http?.maxRedirects,
           timeoutMs: options.http?.timeoutMs,
           maxResponseBytes: options.http?.maxResponseBytes,
           allowedHosts: options.http?.allowedHosts,

@@ -37,8 +37,16 @@ export interface HttpOptions {
   fetch?: FetchFunction;
   /** Native transport: CA certificates (PEM) to trust instead of the system's store (e.g. a test server's own). */
   ca?: string;
-  /** A request's timeout when the script gives none (`timeout_ms`), in ms. Default 0: none. */
+  /** A request's timeout when the script gives none (`timeout_ms`), in ms, redirects included. Default 0: none. */
   timeoutMs?: number;
+  /** Native transport: the connection phase's timeout (TCP and TLS) when the script gives none (`connect_timeout_ms`). Default: libcurl's. */
+  connectTimeoutMs?: number;
+  /**
+   * Redirects followed per request, each hop checked against `allowedHosts`;
+   * 301/302/303 turn a POST (or other) into a GET without body, 307/308 keep
+   * it; credentials are not sent to another origin. Default 0: a 3xx is the response.
+   */
+  maxRedirects?: number;
   /** Responses with a longer body fail (`status_code` 0). Default 64 MiB; 0 = unlimited. */
   maxResponseBytes?: number;
   /**
@@ -68,7 +76,7 @@ export function checkHttpOptions(http: unknown): void {
   }
   if (h.transport === 'native' && h.fetch !== undefined) throw new TypeError("options.http.fetch is the host transport's: not with transport 'native'");
   if (h.ca !== undefined && typeof h.ca !== 'string') throw new TypeError('options.http.ca must be a string of PEM certificates');
-  for (const key of ['timeoutMs', 'maxResponseBytes'] as const) {
+  for (const key of ['timeoutMs', 'maxResponseBytes', 'connectTimeoutMs', 'maxRedirects'] as const) {
     const v = h[key];
     if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {
       throw new RangeError(`options.http.${key} must be a whole number >= 0`);

@@ -63,6 +63,8 @@ export interface NativeEngineOptions {
     maxResponseBytes: number | undefined;
     allowedHosts: string[] | undefined;
     ca: string | undefined;
+    connectTimeoutMs: number | undefined;
+    maxRedirects: number | undefined;
   };
 }
 

@@ -1,5 +1,6 @@
 #include "engine_wrap.h"
 
+#include <algorithm>
 #include <cmath>
 #include <mutex>
 #include <new>
@@ -98,9 +99,13 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     Napi::Object http = http_v.As<Napi::Object>();
     if (http.Get("transport").ToBoolean().Value())
       o.http_transport = brake_host_binding{"baml.http.fetch", on_host_call, on_host_cancel, nullptr};
+    uint64_t redirects = 0;
     if (!read_bytes_option(env, http.Get("timeoutMs"), &o.http_timeout_ms, "http.timeoutMs") ||
-        !read_bytes_option(env, http.Get("maxResponseBytes"), &o.http_max_response_bytes, "http.maxResponseBytes"))
+        !read_bytes_option(env, http.Get("connectTimeoutMs"), &o.http_connect_timeout_ms, "http.connectTimeoutMs") ||
+        !read_bytes_option(env, http.Get("maxResponseBytes"), &o.http_max_response_bytes, "http.maxResponseBytes") ||
+        !read_bytes_option(env, http.Get("maxRedirects"), &redirects, "http.maxRedirects"))
       return;
+    o.http_max_redirects = static_cast<uint32_t>(std::min<uint64_t>(redirects, 1000));
     Napi::Value ca = http.Get("ca");
     if (ca.IsString()) {
       ca_pem = ca.As<Napi::String>().Utf8Value();

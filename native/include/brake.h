@@ -476,6 +476,14 @@ typedef struct brake_engine_options {
   ** has libcurl: brake_http_native_available()): CA certificates (PEM) to
   ** trust instead of the system's store, NULL for the system's. Copied. */
   const char* http_ca_pem;
+  /* Redirects followed per request (3xx with a Location), each hop checked
+  ** against http_allowed_hosts before it is sent; 0 (the default) = none: a
+  ** 3xx is the response. 301/302/303 turn a non-GET/HEAD request into a GET
+  ** without body; 307/308 keep it. The request's timeout covers every hop. */
+  uint32_t http_max_redirects;
+  /* The native transport's connection phase (TCP and TLS), when a request
+  ** gives none (its connect_timeout_ms option); 0 = libcurl's default. */
+  uint64_t http_connect_timeout_ms;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */

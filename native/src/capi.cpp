@@ -243,6 +243,8 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
       return fail(BRAKE_INVALID_ARGUMENT, "options.http_allowed_hosts is NULL");
     if (opts.http_allowed_hosts) http.policy.restrict_to_rules();
     if (opts.http_ca_pem) http.ca_pem = opts.http_ca_pem;
+    http.max_redirects = opts.http_max_redirects;
+    http.connect_timeout_ms = opts.http_connect_timeout_ms;
     for (size_t i = 0; i < opts.http_allowed_host_count; i++) {
       std::string why;
       if (!opts.http_allowed_hosts[i]) return fail(BRAKE_INVALID_ARGUMENT, "http_allowed_hosts[" + std::to_string(i) + "] is NULL");

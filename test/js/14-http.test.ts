@@ -50,6 +50,10 @@ function timed(url: string, ms: int) -> string {
 }
 function whole(url: string) -> baml.http.Response { baml.http.fetch(url) }
 function head(url: string) -> int { baml.http.fetch(url, { method: "HEAD" }).status_code }
+function post_auth(url: string) -> string {
+  baml.http.fetch(url, { method: "POST", headers: { "authorization": "Bearer s3cret" }, body: "payload" }).text()
+}
+function final_url(url: string) -> string { baml.http.fetch(url).url }
 function sum_i(url: string) -> int {
   let total = 0;
   for (let x in baml.http.fetch(url).json()) {
@@ -155,8 +159,38 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
     expect(await engine.call('text', [`${server.url}/latin1`])).toBe('caf\uFFFD');
   });
 
-  it('does not follow redirects', async () => {
+  it('does not follow redirects unless asked to; then follows them, each hop checked', async () => {
     expect(await engine.call('status', [`${server.url}/redirect`])).toBe(302);
+    const follows = await Engine.fromSource(SOURCE, opts({ workerThreads: 1, http: { maxRedirects: 3 } }));
+    const guarded = await Engine.fromSource(
+      SOURCE,
+      opts({ workerThreads: 1, http: { maxRedirects: 3, allowedHosts: [`127.0.0.1:${server.port}`] } }),
+    );
+    try {
+      expect(await follows.call('text', [`${server.url}/redirect`])).toBe('hello');
+      expect(await follows.call('final_url', [`${server.url}/redirect`])).toBe(`${server.url}/ok`);
+      // 303: the POST becomes a GET without its body; 307 keeps both.
+      const e303 = JSON.parse((await follows.call('post_auth', [`${server.url}/to?code=303&where=/echo`])) as string);
+      expect([e303.method, e303.body, e303.headers.authorization]).toEqual(['GET', '', 'Bearer s3cret']);
+      const e307 = JSON.parse((await follows.call('post_auth', [`${server.url}/to?code=307&where=/echo`])) as string);
+      expect([e307.method, e307.body]).toEqual(['POST', 'payload']);
+      // Another origin (localhost is not 127.0.0.1): no credentials.
+      const where = encodeURIComponent(`http://localhost:${server.port}/echo`);
+      const other = JSON.parse((await follows.call('post_auth', [`${server.url}/to?code=307&where=${where}`])) as string);
+      expect(other.headers.authorization).toBeUndefined();
+      // A chain longer than maxRedirects: the last 3xx is the answer.
+      const before = server.requests.length;
+      expect(await follows.call('status', [`${server.url}/loop`])).toBe(302);
+      expect(server.requests.length).toBe(before + 4); // the request and 3 redirects
+      // A hop outside the policy is refused before it is sent.
+      const sent = server.requests.length;
+      const e = await failure(guarded.call('status', [`${server.url}/to?where=${where}`]));
+      expect((e as ScriptError).kind).toBe('network_policy');
+      expect(server.requests.length).toBe(sent + 1);
+    } finally {
+      await follows.close();
+      await guarded.close();
+    }
   });
 
   it('fails a response over maxResponseBytes, with or without content-length', async () => {
@@ -331,6 +365,23 @@ describe.runIf(httpNativeAvailable())('HTTPS (native transport)', () => {
     } finally {
       await trusting.close();
       await plain.close();
+    }
+  });
+
+  it('connect_timeout_ms bounds the connection phase (a server that never completes TLS)', async () => {
+    const silent = net.createServer((socket) => socket.on('data', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const e = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { transport: 'native', ca: cert, connectTimeoutMs: 100 } });
+    try {
+      const t0 = performance.now();
+      expect(await e.call('error_of', [`https://127.0.0.1:${port}/x`])).toMatch(/time/i);
+      const took = performance.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(90);
+      expect(took).toBeLessThan(2000);
+    } finally {
+      await e.close();
+      await new Promise((r) => silent.close(r));
     }
   });
 

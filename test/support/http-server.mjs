@@ -12,6 +12,8 @@
 //   GET  /chunked?bytes=N    N bytes of 'y' without content-length
 //   GET  /latin1             the bytes "caf\xe9" (not UTF-8)
 //   GET  /redirect           302 to /ok
+//   ANY  /to?code=N&where=W  status N (default 302) with Location W (default /ok)
+//   GET  /loop               302 to itself
 //   GET  /cut                content-length 100, 10 bytes, then the socket is destroyed
 //   GET  /bad-json           200 application/json "{\"name\": "
 //   GET  /numbers?n=N        200 JSON [{"i":0,"s":"n0"}, ...] of N objects
@@ -118,6 +120,8 @@ export async function startHttpServer() {
     }
     if (path === '/latin1') return res.writeHead(200, { 'content-type': 'text/plain' }).end(Buffer.from([0x63, 0x61, 0x66, 0xe9]));
     if (path === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
+    if (path === '/loop') return res.writeHead(302, { location: '/loop' }).end();
+    if (path === '/to') return res.writeHead(num('code', 302), { location: u.searchParams.get('where') ?? '/ok' }).end();
     if (path === '/cut') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
       res.write('0123456789');

@@ -199,14 +199,14 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
       }
     } else if (key == "body") {
       body = &options->values[i];
-    } else if (key == "timeout_ms") {
+    } else if (key == "timeout_ms" || key == "connect_timeout_ms") {
       if (v.tag != vm::Tag::Int || v.i < 0) {
-        message = "timeout_ms must be an int >= 0";
+        message = key + " must be an int >= 0";
         return false;
       }
-      out.timeout_ms = uint64_t(v.i);
+      (key == "timeout_ms" ? out.timeout_ms : out.connect_timeout_ms) = uint64_t(v.i);
     } else {
-      message = "unknown option \"" + excerpt(key, 100) + "\" (method, headers, body, timeout_ms)";
+      message = "unknown option \"" + excerpt(key, 100) + "\" (method, headers, body, timeout_ms, connect_timeout_ms)";
       return false;
     }
   }
@@ -223,6 +223,32 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
       }
       if (!has_content_type) out.headers.emplace_back("content-type", "application/json");
     }
+  }
+  return true;
+}
+
+bool resolve_redirect(const std::string& base, const std::string& location, std::string& out, std::string& why) {
+  Url ignored;
+  if (location.find("://") != std::string::npos) {
+    out = location;
+  } else {
+    size_t scheme_end = base.find("://");
+    size_t path_start = base.find_first_of("/?#", scheme_end + 3);
+    std::string origin = base.substr(0, path_start);
+    if (location.rfind("//", 0) == 0) {
+      out = base.substr(0, scheme_end + 1) + location;
+    } else if (!location.empty() && location[0] == '/') {
+      out = origin + location;
+    } else {
+      // Relative to the base's directory (its path up to the last '/').
+      std::string path = path_start == std::string::npos ? "/" : base.substr(path_start);
+      path = path.substr(0, path.find_first_of("?#"));
+      out = origin + path.substr(0, path.rfind('/') + 1) + location;
+    }
+  }
+  if (!parse_url(out, ignored, why)) {
+    why = "the redirect to \"" + excerpt(location, 200) + "\" is not allowed: " + why;
+    return false;
   }
   return true;
 }

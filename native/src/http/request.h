@@ -31,15 +31,22 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;
   bool has_body = false;
   std::string body;
-  uint64_t timeout_ms = 0; // 0: the engine's
+  uint64_t timeout_ms = 0;         // 0: the engine's
+  uint64_t connect_timeout_ms = 0; // 0: the engine's (native transport only)
 };
+
+// Where a redirect's Location (absolute, scheme-relative, absolute-path or
+// relative) leads from `base`; false with `why` when it is not an http(s)
+// URL this engine can reach.
+bool resolve_redirect(const std::string& base, const std::string& location, std::string& out, std::string& why);
 
 // Reads fetch's arguments: a url, and optionally a map of options
 //   method: string (a token; upper-cased),
 //   headers: map<string, string> (names are tokens; values without CR/LF),
 //   body: string, or any other value sent as JSON (with content-type
 //         application/json unless the headers give one),
-//   timeout_ms: int >= 0.
+//   timeout_ms: int >= 0 (the whole request, redirects included),
+//   connect_timeout_ms: int >= 0 (the native transport's connection phase).
 // False with `message` for anything else (an unknown option is refused, so
 // a misspelt one is not silently ignored). A JSON body longer than
 // `max_body` is refused. Throws vm::Interrupted on a cancel.

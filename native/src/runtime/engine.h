@@ -50,6 +50,8 @@ struct HttpConfig {
   uint64_t max_response_bytes = 0;
   http::Policy policy;
   std::string ca_pem; // native transport: CA certificates to trust instead of the system's ("": the system's)
+  uint32_t max_redirects = 0;
+  uint64_t connect_timeout_ms = 0;
 };
 
 struct StartRequest {

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,10 +35,12 @@
 
 #include "abi_value.h"
 #include "brake.h"
+#include "http/request.h"
 
 namespace brake::http {
 struct Transfer;
 } // namespace brake::http
+
 
 namespace brake::runtime {
 
@@ -45,6 +48,14 @@ struct Call;
 class Worker;
 
 enum class OperationState : uint8_t { Pending, Completed, Cancelled };
+
+// An HTTP request that may be followed by redirects: what was sent, when
+// the whole chain must be done, and how many more hops it may take.
+struct HttpChain {
+  http::Request request;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  uint32_t redirects_left = 0;
+};
 
 // How an operation ended: a value, or a failure with a message and an
 // optional code.
@@ -65,6 +76,10 @@ struct Operation {
   std::atomic<OperationState> state{OperationState::Pending};
   const uint64_t id;
   bool native_http = false; // a NativeHttpOperation (else a HostOperation)
+  // HTTP requests: the request's whole timeout (for the message when it
+  // passes), and what a redirect needs (only when the engine follows them).
+  uint64_t http_timeout_ms = 0;
+  std::unique_ptr<HttpChain> chain;
   Call* call = nullptr; // holds a reference
   Worker* worker = nullptr;
   bool delivered = false;
@@ -106,7 +121,6 @@ struct NativeHttpOperation final : Operation {
   explicit NativeHttpOperation(uint64_t operation_id) : Operation(operation_id) { native_http = true; }
   http::Transfer* transfer = nullptr; // the worker's driver's, until it finishes or is cancelled
   std::string url;
-  uint64_t timeout_ms = 0;
 };
 
 // Operation id -> Pending operation, for completions from any thread.

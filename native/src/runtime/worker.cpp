@@ -1,5 +1,6 @@
 #include "runtime/worker.h"
 
+#include <algorithm>
 #include <cctype>
 #include <new>
 
@@ -735,16 +736,42 @@ void Worker::start_http(Call* call, const vm::Request& r) {
     fail_call(call, "out_of_memory", "out of memory reading baml.http.fetch's arguments");
     return;
   }
+  uint64_t timeout = req.timeout_ms ? req.timeout_ms : cfg.timeout_ms;
+  Clock::time_point deadline = timeout ? Clock::now() + clamp_wait(timeout) : Clock::time_point::max();
+  send_http(call, req, timeout, deadline, cfg.max_redirects);
+}
+
+// Sends `req` (a script's request, or the next hop of its redirects): the
+// network policy first, then the transport. `timeout` is the request's
+// whole timeout (for its message), `deadline` when the whole chain must be
+// done.
+void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
+                       uint32_t redirects_left) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const HttpConfig& cfg = m_engine.http();
   if (!cfg.policy.allows(req.parsed)) {
     std::string where = req.parsed.host.find(':') != std::string::npos ? "[" + req.parsed.host + "]" : req.parsed.host;
     fail_call(call, "network_policy",
               "baml.http.fetch: " + where + ":" + std::to_string(req.parsed.port) + " is not among the engine's allowed hosts");
     return;
   }
-  uint64_t timeout = req.timeout_ms ? req.timeout_ms : cfg.timeout_ms;
+  std::unique_ptr<HttpChain> chain;
+  try {
+    if (redirects_left) chain.reset(new HttpChain{req, deadline, redirects_left});
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  // What is left of the chain's time (at least 1 ms: a hop whose time has
+  // run out times out at once).
+  uint64_t left = 0;
+  if (deadline != Clock::time_point::max()) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    left = ms < 1 ? 1 : uint64_t(ms);
+  }
   if (!cfg.transport.call) {
 #ifdef BRAKE_HAVE_CURL
-    start_native_http(call, req, timeout);
+    start_native_http(call, req, timeout, deadline, left, std::move(chain));
 #else
     fail_call(call, "http_unavailable",
               "baml.http.fetch: this engine has no HTTP transport (brake was built without libcurl, and the host gave none)");
@@ -777,9 +804,11 @@ void Worker::start_http(Call* call, const vm::Request& r) {
     op->args.push_back(host_string(std::move(req.method)));
     op->args.push_back(std::move(headers));
     op->args.push_back(req.has_body ? host_string(std::move(req.body)) : std::make_unique<brake_value>(BRAKE_KIND_NULL));
-    op->args.push_back(host_int(int64_t(std::min<uint64_t>(timeout, INT64_MAX))));
+    op->args.push_back(host_int(int64_t(std::min<uint64_t>(left, INT64_MAX))));
     op->args.push_back(host_int(int64_t(std::min<uint64_t>(cfg.max_response_bytes, INT64_MAX))));
-    if (timeout) m_timers.add(Clock::now() + clamp_wait(timeout), call, TimerKind::Sleep);
+    op->http_timeout_ms = timeout;
+    op->chain = std::move(chain);
+    if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);
   } catch (const vm::MemoryLimitExceeded& e) {
     if (op->charged) call->fiber.heap().uncharge(op->charged);
     op->release();
@@ -799,8 +828,10 @@ void Worker::start_http(Call* call, const vm::Request& r) {
 // worker's driver. Its operation is the call's like any other (a cancel
 // ends it through drop_operation, which removes the transfer and closes its
 // connection); it finishes in drive_http, on this thread.
-void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout) {
+void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
+                               uint64_t left, std::unique_ptr<HttpChain> chain) {
   const HttpConfig& cfg = m_engine.http();
+  (void)left; // the engine's timer ends the transfer: libcurl gets no total timeout of its own
   if (!m_curl) {
     try {
       m_curl = new http::CurlDriver();
@@ -819,7 +850,8 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout)
   call->retain();
   op->call = call;
   op->worker = this;
-  op->timeout_ms = timeout;
+  op->http_timeout_ms = timeout;
+  op->chain = std::move(chain);
   try {
     size_t bytes = req.url.size() + req.body.size() + 1024;
     for (auto& [name, value] : req.headers) bytes += name.size() + value.size() + 64;
@@ -828,6 +860,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout)
     op->url = req.url;
     http::TransferOptions options;
     options.max_response_bytes = cfg.max_response_bytes;
+    options.connect_timeout_ms = req.connect_timeout_ms ? req.connect_timeout_ms : cfg.connect_timeout_ms;
     options.ca_pem = &cfg.ca_pem;
     std::string error;
     op->transfer = m_curl->start(req, options, op, error);
@@ -843,7 +876,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout)
     }
     m_transfers.fetch_add(1, std::memory_order_relaxed);
     call->operation = add_operation(op); // adopts our reference
-    if (timeout) m_timers.add(Clock::now() + clamp_wait(timeout), call, TimerKind::Sleep);
+    if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);
   } catch (const vm::MemoryLimitExceeded& e) {
     if (call->operation != kNoOperation) {
       drop_operation(call, true);
@@ -886,6 +919,8 @@ void Worker::drive_http() {
     Call* call = op->call;
     if (!op->try_complete() || call->phase != Phase::Waiting || m_operations[call->operation] != op) return;
     std::string url = op->url;
+    std::unique_ptr<HttpChain> chain = std::move(op->chain);
+    uint64_t timeout = op->http_timeout_ms;
     drop_operation(call, false); // releases op
     if (brake_origin o = call->cancel_origin()) {
       finish_cancelled(call, o);
@@ -919,6 +954,7 @@ void Worker::drive_http() {
         return;
       }
     }
+    if (follow_redirect(call, chain, timeout, outcome)) return;
     resume_http(call, url, outcome);
   });
 }
@@ -928,17 +964,9 @@ void Worker::drive_http() {
 // is cancelled (origin timeout) and the script goes on with status_code 0.
 void Worker::http_timed_out(Call* call) {
   Operation* any = m_operations[call->operation];
-  std::string url;
-  int64_t ms;
-  if (any->native_http) {
-    auto* op = static_cast<NativeHttpOperation*>(any);
-    url = op->url;
-    ms = int64_t(op->timeout_ms);
-  } else {
-    auto* op = static_cast<HostOperation*>(any);
-    url = op->args[0]->text;
-    ms = op->args[4]->i;
-  }
+  std::string url = any->native_http ? static_cast<NativeHttpOperation*>(any)->url
+                                     : static_cast<HostOperation*>(any)->args[0]->text;
+  uint64_t ms = any->http_timeout_ms;
   drop_operation(call, true, BRAKE_ORIGIN_TIMEOUT);
   OperationOutcome outcome;
   outcome.failed = true;
@@ -954,6 +982,62 @@ const brake_value* field(const brake_value& v, const char* name, brake_kind kind
   return nullptr;
 }
 } // namespace
+
+// A 3xx answer with a Location, when the engine follows redirects and the
+// chain has hops left: the next hop is sent instead of answering the script
+// (checked against the network policy like the first; a method other than
+// GET/HEAD becomes GET without a body on 301/302/303; credentials are not
+// sent to another origin). Returns whether it took the call over.
+bool Worker::follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, OperationOutcome& outcome) {
+  if (!chain || chain->redirects_left == 0 || outcome.failed || !outcome.value) return false;
+  const brake_value* status = field(*outcome.value, "status", BRAKE_KIND_INT);
+  const brake_value* headers = field(*outcome.value, "headers", BRAKE_KIND_MAP);
+  if (!status || !headers) return false;
+  int64_t code = status->i;
+  if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308) return false;
+  const std::string* location = nullptr;
+  for (size_t i = 0; i < headers->keys.size(); i++) {
+    std::string name = headers->keys[i];
+    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (name == "location" && headers->items[i] && headers->items[i]->kind == BRAKE_KIND_STRING) location = &headers->items[i]->text;
+  }
+  if (!location) return false;
+  const brake_value* final_url = field(*outcome.value, "url", BRAKE_KIND_STRING);
+  http::Request& req = chain->request;
+  std::string next, why;
+  if (!http::resolve_redirect(final_url && !final_url->text.empty() ? final_url->text : req.url, *location, next, why))
+    return false; // not somewhere this engine goes: the 3xx is the answer
+  http::Url parsed;
+  if (!http::parse_url(next, parsed, why)) return false;
+  bool same_origin = parsed.https == req.parsed.https && parsed.host == req.parsed.host && parsed.port == req.parsed.port;
+  auto drop_header = [&](const char* lower_name) {
+    auto& h = req.headers;
+    h.erase(std::remove_if(h.begin(), h.end(),
+                           [&](const std::pair<std::string, std::string>& kv) {
+                             std::string n = kv.first;
+                             for (char& c : n) c = char(std::tolower(static_cast<unsigned char>(c)));
+                             return n == lower_name;
+                           }),
+            h.end());
+  };
+  if (code == 303 || ((code == 301 || code == 302) && req.method != "GET" && req.method != "HEAD")) {
+    req.method = code == 303 && req.method == "HEAD" ? "HEAD" : "GET";
+    req.has_body = false;
+    req.body.clear();
+    drop_header("content-type");
+    drop_header("content-length");
+  }
+  if (!same_origin) {
+    drop_header("authorization");
+    drop_header("cookie");
+    drop_header("proxy-authorization");
+  }
+  req.url = std::move(next);
+  req.parsed = std::move(parsed);
+  http::Request hop = std::move(req);
+  send_http(call, hop, timeout, chain->deadline, chain->redirects_left - 1);
+  return true;
+}
 
 // The call goes on with a baml.http.Response made from the transport's
 // answer (or its failure: status_code 0, `error` set).
@@ -1101,6 +1185,8 @@ void Worker::on_operation_done(Operation* op) {
   auto* host = static_cast<HostOperation*>(op);
   const vm::CompiledProgram& program = m_engine.program();
   if (host->function == program.host_functions.size()) {
+    std::unique_ptr<HttpChain> chain = std::move(op->chain);
+    if (follow_redirect(call, chain, op->http_timeout_ms, op->outcome)) return;
     resume_http(call, host->args[0]->text, op->outcome);
     return;
   }

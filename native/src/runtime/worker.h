@@ -154,7 +154,11 @@ private:
   void start_host_call(Call* call, const vm::Request& r);
   bool hand_to_host(Call* call, HostOperation* op, const std::string& what);
   void start_http(Call* call, const vm::Request& r);
-  void start_native_http(Call* call, http::Request& req, uint64_t timeout);
+  void send_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline,
+                 uint32_t redirects_left);
+  bool follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, OperationOutcome& outcome);
+  void start_native_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline, uint64_t left,
+                         std::unique_ptr<HttpChain> chain);
   void drive_http();
   void http_timed_out(Call* call);
   void resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome);
