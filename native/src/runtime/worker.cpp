@@ -878,33 +878,30 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     call->operation = add_operation(op); // adopts our reference
     if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);
   } catch (const vm::MemoryLimitExceeded& e) {
-    if (call->operation != kNoOperation) {
-      drop_operation(call, true);
-    } else {
-      if (op->transfer) {
-        m_curl->cancel(op->transfer);
-        m_transfers.fetch_sub(1, std::memory_order_relaxed);
-      }
-      if (op->charged) call->fiber.heap().uncharge(op->charged);
-      op->release();
-    }
+    undo_native_start(call, op);
     fail_call(call, "out_of_memory", std::string("baml.http.fetch: ") + e.what());
     return;
   } catch (const std::bad_alloc&) {
-    if (call->operation != kNoOperation) {
-      drop_operation(call, true);
-    } else {
-      if (op->transfer) {
-        m_curl->cancel(op->transfer);
-        m_transfers.fetch_sub(1, std::memory_order_relaxed);
-      }
-      if (op->charged) call->fiber.heap().uncharge(op->charged);
-      op->release();
-    }
+    undo_native_start(call, op);
     fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
     return;
   }
   call->phase = Phase::Waiting;
+}
+
+// Memory ran out while a native request was being started: whatever of it
+// exists goes (its slot and timer with drop_operation once it has a slot).
+void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
+  if (call->operation != kNoOperation) {
+    drop_operation(call, true);
+    return;
+  }
+  if (op->transfer) {
+    m_curl->cancel(op->transfer);
+    m_transfers.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (op->charged) call->fiber.heap().uncharge(op->charged);
+  op->release();
 }
 
 // Lets the transport act on what its wait saw; a finished transfer resumes

@@ -160,6 +160,7 @@ private:
   void start_native_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline, uint64_t left,
                          std::unique_ptr<HttpChain> chain);
   void drive_http();
+  void undo_native_start(Call* call, NativeHttpOperation* op);
   void http_timed_out(Call* call);
   void resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome);
   uint32_t add_operation(Operation* op);
