@@ -33,6 +33,7 @@ struct Server {
   std::mutex mu;
   std::vector<double> closed_at; // when a client closed a connection that had a /slow or /drip request
   std::atomic<int> requests{0};
+  std::atomic<int> proxied{0};
   std::atomic<int> connections{0};
   std::atomic<int> open{0};
 
@@ -80,6 +81,11 @@ struct Server {
     requests++;
     std::string path = request_line.substr(request_line.find(' ') + 1);
     path = path.substr(0, path.find(' '));
+    if (path.rfind("http://", 0) == 0) { // absolute form: a request sent to us as a proxy
+      proxied++;
+      size_t slash = path.find('/', 7);
+      path = slash == std::string::npos ? "/" : path.substr(slash);
+    }
     auto reply = [&](int status, const std::string& body, const std::string& extra = "") {
       send_all(c.fd, "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " + std::to_string(body.size()) +
                          "\r\nContent-Type: text/plain\r\nX-Path: " + path + "\r\n" + extra + "\r\n" + body);
@@ -157,6 +163,13 @@ struct Server {
       conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }), conns.end());
     }
     for (auto& c : conns) close(c.fd);
+  }
+
+  // Waits until no client connection is open; returns whether that happened.
+  bool all_closed(double ms = 3000) {
+    double deadline = now_ms() + ms;
+    while (open.load() > 0 && now_ms() < deadline) sleep_ms(1);
+    return open.load() == 0;
   }
 
   size_t closes() {
@@ -292,6 +305,7 @@ BRAKE_TEST(responses_over_keep_alive_connections) {
     for (int i = 0; i < 20; i++) CHECK(value_of(e, "status", s.url("/ok")) == "200");
     CHECK_EQ_INT(s.connections.load(), 1);
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
   s.shutdown();
 }
@@ -307,6 +321,7 @@ BRAKE_TEST(a_body_over_the_limit_fails_the_request) {
     if (over != "\"the response body is larger than the limit of 1000 bytes\"") fprintf(stderr, "over: %s\n", over.c_str());
     CHECK(over == "\"the response body is larger than the limit of 1000 bytes\"");
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
   s.shutdown();
 }
@@ -343,6 +358,7 @@ BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
       }
     }
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
   s.shutdown();
 }
@@ -363,6 +379,7 @@ BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection) {
     while (s.closes() == 0 && now_ms() < deadline) sleep_ms(1);
     CHECK_EQ_INT(s.closes(), 1);
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
   s.shutdown();
 }
@@ -387,6 +404,7 @@ BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker) {
     brake_cancel(e, spinner);
     CHECK(wait_for(spin));
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
   s.shutdown();
 }
@@ -426,7 +444,27 @@ BRAKE_TEST(many_requests_with_random_cancels) {
     CHECK(ok > n / 3);
     fprintf(stderr, "%d answered, %d cancelled\n", ok, cancelled);
     finish(e);
+    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
+  s.shutdown();
+}
+
+// The standard proxy variable is honoured (libcurl reads it per request):
+// a request for another host goes to the proxy in absolute form. The
+// variable is set before the engine exists and removed after it is freed.
+BRAKE_TEST(the_proxy_variable_is_honoured) {
+  Server s;
+  s.start();
+  setenv("http_proxy", s.url("").c_str(), 1);
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    CHECK(value_of(e, "text", "http://brake-proxy.test/ok") == "\"hello\"");
+    CHECK_EQ_INT(s.proxied.load(), 1);
+    finish(e);
+    CHECK(s.all_closed());
+  }
+  unsetenv("http_proxy");
   s.shutdown();
 }
 
@@ -438,6 +476,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_timeout_answers_the_script_and_closes_the_connection),
       TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker),
       TEST_ENTRY(many_requests_with_random_cancels),
+      TEST_ENTRY(the_proxy_variable_is_honoured),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
