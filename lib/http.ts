@@ -133,26 +133,18 @@ export function hostTransport(fetchImpl: FetchFunction | undefined): HostFunctio
   const doFetch: FetchFunction = fetchImpl ?? ((url, init) => fetch(url, init));
   return async (args: any[], context: HostContext) => {
     const [url, method, headers, body, , maxResponseBytes] = args as [string, string, Record<string, string>, string | null, number, number];
-    const signal = context.signal;
-    let res: Response;
     try {
-      res = await doFetch(url, { method, headers, body: body ?? undefined, signal, redirect: 'manual' });
-    } catch (error) {
-      const { message, code } = reasonOf(error);
-      throw new HttpTransportError(message, code);
-    }
-    let text: string;
-    try {
-      text = await readBody(res, maxResponseBytes);
+      const res = await doFetch(url, { method, headers, body: body ?? undefined, signal: context.signal, redirect: 'manual' });
+      const text = await readBody(res, maxResponseBytes);
+      const out: Record<string, string> = {};
+      res.headers.forEach((value, name) => {
+        out[name] = value;
+      });
+      return { status: res.status, url: res.url, headers: out, body: text };
     } catch (error) {
       if (error instanceof HttpTransportError) throw error;
       const { message, code } = reasonOf(error);
       throw new HttpTransportError(message, code);
     }
-    const out: Record<string, string> = {};
-    res.headers.forEach((value, name) => {
-      out[name] = value;
-    });
-    return { status: res.status, url: res.url, headers: out, body: text };
   };
 }

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.h"
+#include "test_outcome.h"
 
 namespace {
 
@@ -90,13 +90,6 @@ struct Transport {
   std::string last_function;
 };
 
-std::string format(const brake_value* v) {
-  char* s = nullptr;
-  if (brake_value_format(v, &s) != BRAKE_OK) return "<unformattable>";
-  std::string out = s;
-  brake_string_free(s);
-  return out;
-}
 
 brake_value* str(const std::string& s) {
   brake_value* v = nullptr;
@@ -124,7 +117,7 @@ void on_fetch(void* user_data, const brake_host_call* c) {
   t->calls++;
   brake_op_id op = brake_host_call_op(c);
   std::vector<std::string> args;
-  for (size_t i = 0; i < brake_host_call_arg_count(c); i++) args.push_back(format(brake_host_call_arg(c, i)));
+  for (size_t i = 0; i < brake_host_call_arg_count(c); i++) args.push_back(format_value(brake_host_call_arg(c, i)));
   size_t len = 0;
   std::string url = brake_value_get_string(brake_host_call_arg(c, 0), &len);
   std::string path = url.substr(url.find('/', url.find("://") + 3));
@@ -210,33 +203,6 @@ brake_engine* make_engine(Transport* t, const Options& opt = Options()) {
   if (rc != BRAKE_OK) fprintf(stderr, "engine: %s\n", brake_last_error());
   t->engine = e;
   return e;
-}
-
-// A call's outcome, with its value formatted.
-struct Outcome {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  int status = -1;
-  int origin = 0;
-  std::string value, kind, message;
-};
-
-void outcome_done(void* user_data, const brake_result* r) {
-  Outcome* o = static_cast<Outcome*>(user_data);
-  std::lock_guard<std::mutex> lock(o->mu);
-  o->status = brake_result_status(r);
-  o->origin = int(brake_result_origin(r));
-  o->value = format(brake_result_value(r));
-  o->kind = brake_result_error_kind(r);
-  o->message = brake_result_message(r);
-  o->done = true;
-  o->cv.notify_all();
-}
-
-bool wait_for(Outcome& o, int ms = 10000) {
-  std::unique_lock<std::mutex> lock(o.mu);
-  return o.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return o.done; });
 }
 
 std::atomic<brake_call_id> g_id{1};

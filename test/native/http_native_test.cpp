@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.h"
+#include "test_outcome.h"
 
 namespace {
 
@@ -216,34 +216,6 @@ brake_engine* make_engine(unsigned workers, uint64_t max_response = 0) {
   if (brake_engine_create(p, &o, &e) != BRAKE_OK) fprintf(stderr, "engine: %s\n", brake_last_error());
   brake_program_free(p);
   return e;
-}
-
-struct Outcome {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  int status = -1;
-  std::string value, kind, message;
-};
-
-void outcome_done(void* data, const brake_result* r) {
-  auto* o = static_cast<Outcome*>(data);
-  std::lock_guard<std::mutex> lock(o->mu);
-  o->status = brake_result_status(r);
-  char* s = nullptr;
-  if (brake_value_format(brake_result_value(r), &s) == BRAKE_OK) {
-    o->value = s;
-    brake_string_free(s);
-  }
-  o->kind = brake_result_error_kind(r);
-  o->message = brake_result_message(r);
-  o->done = true;
-  o->cv.notify_all();
-}
-
-bool wait_for(Outcome& o, int ms = 10000) {
-  std::unique_lock<std::mutex> lock(o.mu);
-  return o.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return o.done; });
 }
 
 std::atomic<brake_call_id> g_id{1};

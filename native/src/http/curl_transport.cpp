@@ -34,7 +34,7 @@ struct Transfer {
   CURL* easy = nullptr;
   void* owner = nullptr;
   curl_slist* headers = nullptr;
-  TransferResult result;
+  Answer result;
   uint64_t max_bytes = 0;
   bool too_large = false;
   bool in_headers = false; // a status line was seen; header lines follow
@@ -72,8 +72,7 @@ struct Transfer {
       } else if (!line.empty()) {
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
-          std::string name(line.substr(0, colon));
-          for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+          std::string name = ascii_lower(line.substr(0, colon));
           std::string_view value = line.substr(colon + 1);
           while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
           bool merged = false;
@@ -126,15 +125,13 @@ void CurlDriver::release() {
 int CurlDriver::on_socket(void*, int fd, int what, void* self, void*) {
   auto* d = static_cast<CurlDriver*>(self);
   if (what == CURL_POLL_REMOVE) {
-    if (epoll_ctl(d->m_epoll, EPOLL_CTL_DEL, fd, nullptr) == 0) d->m_sockets.fetch_sub(1, std::memory_order_relaxed);
+    epoll_ctl(d->m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     return 0;
   }
   epoll_event ev{};
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
   ev.data.fd = fd;
-  if (epoll_ctl(d->m_epoll, EPOLL_CTL_MOD, fd, &ev) != 0) {
-    if (epoll_ctl(d->m_epoll, EPOLL_CTL_ADD, fd, &ev) == 0) d->m_sockets.fetch_add(1, std::memory_order_relaxed);
-  }
+  if (epoll_ctl(d->m_epoll, EPOLL_CTL_MOD, fd, &ev) != 0) epoll_ctl(d->m_epoll, EPOLL_CTL_ADD, fd, &ev);
   return 0;
 }
 
@@ -233,7 +230,7 @@ void CurlDriver::wait(int timeout_ms) {
   }
 }
 
-void CurlDriver::act(std::vector<std::pair<void*, TransferResult>>& finished) {
+void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
   CURLM* multi = static_cast<CURLM*>(m_multi);
   int running = 0;
   for (auto [fd, ev] : m_ready) {
@@ -257,8 +254,8 @@ void CurlDriver::act(std::vector<std::pair<void*, TransferResult>>& finished) {
   }
 }
 
-void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, TransferResult>>& finished) {
-  TransferResult& r = t->result;
+void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished) {
+  Answer& r = t->result;
   if (code != CURLE_OK) {
     r.failed = true;
     r.error = t->too_large ? "the response body is larger than the limit of " + std::to_string(t->max_bytes) + " bytes"

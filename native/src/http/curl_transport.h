@@ -26,17 +26,7 @@
 
 namespace brake::http {
 
-// A finished transfer, as the script's Response wants it.
 struct Transfer;
-
-struct TransferResult {
-  bool failed = false;
-  std::string error; // failed: why (libcurl's message, or the size limit)
-  long status = 0;
-  std::string url; // the effective URL
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-};
 
 struct TransferOptions {
   uint64_t timeout_ms = 0;         // 0: none (the engine keeps its own timer too)
@@ -70,19 +60,16 @@ public:
   // Lets libcurl act on what wait() saw and on its due timeouts; calls
   // done(owner, result) for each finished transfer (it is gone by then).
   template <typename Done> void drive(Done&& done) {
-    std::vector<std::pair<void*, TransferResult>> finished;
+    std::vector<std::pair<void*, Answer>> finished;
     act(finished);
     for (auto& [owner, result] : finished) done(owner, result);
   }
 
-  // Open sockets (curl's, for tests that nothing leaks).
-  size_t open_sockets() const { return m_sockets.load(std::memory_order_relaxed); }
-
 private:
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
-  void act(std::vector<std::pair<void*, TransferResult>>& finished);
-  void finish(Transfer* t, int code, std::vector<std::pair<void*, TransferResult>>& finished);
+  void act(std::vector<std::pair<void*, Answer>>& finished);
+  void finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished);
   void release();
 
   void* m_multi = nullptr;
@@ -90,7 +77,6 @@ private:
   int m_wake_fd = -1;
   size_t m_active = 0;
   std::atomic<int64_t> m_deadline_ns{-1}; // when curl's next timeout falls due (steady clock; -1: none)
-  std::atomic<size_t> m_sockets{0};
   std::vector<std::pair<int, uint32_t>> m_ready; // (fd, epoll events) from the last wait
 };
 

@@ -8,13 +8,13 @@
 
 namespace brake::http {
 
-namespace {
-
-std::string lower(std::string_view s) {
+std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
+
+namespace {
 
 // At most `n` bytes of `s` for a message, cut at a character boundary.
 std::string excerpt(const std::string& s, size_t n) {
@@ -88,7 +88,7 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port, std:
       why = "an invalid IPv6 address";
       return false;
     }
-    host = lower(h);
+    host = ascii_lower(h);
     return true;
   }
   size_t colon = s.rfind(':');
@@ -104,7 +104,7 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port, std:
     why = h.empty() ? "no host" : "an invalid host name";
     return false;
   }
-  host = lower(h);
+  host = ascii_lower(h);
   return true;
 }
 
@@ -122,7 +122,7 @@ bool parse_url(std::string_view text, Url& out, std::string& why) {
     why = "not an absolute URL (it needs http:// or https://)";
     return false;
   }
-  std::string scheme = lower(text.substr(0, sep));
+  std::string scheme = ascii_lower(text.substr(0, sep));
   if (scheme != "http" && scheme != "https") {
     why = "unsupported scheme '" + scheme + "' (only http and https)";
     return false;
@@ -194,7 +194,7 @@ bool read_fetch_args(const vm::Value* args, size_t argc, const vm::CompiledProgr
           message = "the value of header \"" + name + "\" may not contain CR, LF or NUL";
           return false;
         }
-        if (lower(name) == "content-type") has_content_type = true;
+        if (ascii_lower(name) == "content-type") has_content_type = true;
         out.headers.emplace_back(name, value);
       }
     } else if (key == "body") {

@@ -21,6 +21,20 @@ struct Url {
   uint16_t port = 0; // the scheme's default when the URL gives none
 };
 
+// `s` in ASCII lower case (header names, hosts, schemes).
+std::string ascii_lower(std::string_view s);
+
+// What a transport answers, as the script's Response wants it: the same
+// shape from either transport (the host's is checked into it first).
+struct Answer {
+  bool failed = false;
+  std::string error; // failed: why (the transport's reason, a limit, the timeout)
+  long status = 0;
+  std::string url; // the effective URL ("": the request's)
+  std::vector<std::pair<std::string, std::string>> headers; // names in lower case
+  std::string body; // bytes as received (not always UTF-8)
+};
+
 // Parses an absolute http:// or https:// URL; false with `why` otherwise.
 bool parse_url(std::string_view text, Url& out, std::string& why);
 

@@ -29,28 +29,27 @@ struct Builder {
   vm::Heap& heap;
   vm::CancelCheck cc;
 
-  vm::Value build(simdjson::dom::element e, int depth) {
+  // (simdjson refused documents nested deeper than kMaxDepth: this recursion is bounded.)
+  vm::Value build(simdjson::dom::element e) {
     cc.items();
     switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
-      if (depth >= kMaxDepth) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
       vm::MapObj* m = heap.new_map();
       vm::Value out = vm::Value::object(vm::Tag::Map, m);
       // The map is reachable from nothing yet: no collection runs while a
       // builtin builds (collections run between instructions).
       simdjson::dom::object fields;
       if (e.get_object().get(fields)) throw Error("invalid JSON object");
-      for (simdjson::dom::key_value_pair field : fields) heap.map_set(m, field.key, build(field.value, depth + 1));
+      for (simdjson::dom::key_value_pair field : fields) heap.map_set(m, field.key, build(field.value));
       return out;
     }
     case simdjson::dom::element_type::ARRAY: {
-      if (depth >= kMaxDepth) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
       simdjson::dom::array a;
       if (e.get_array().get(a)) throw Error("invalid JSON array");
       vm::ArrayObj* arr = heap.new_array(0);
       vm::Value out = vm::Value::object(vm::Tag::Array, arr);
       heap.array_reserve(arr, a.size());
-      for (simdjson::dom::element item : a) heap.array_push(arr, build(item, depth + 1));
+      for (simdjson::dom::element item : a) heap.array_push(arr, build(item));
       return out;
     }
     case simdjson::dom::element_type::STRING: {
@@ -104,7 +103,7 @@ vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_
   if (err == simdjson::DEPTH_ERROR) throw Error("JSON nested more than " + std::to_string(kMaxDepth) + " levels deep");
   if (err) throw Error(std::string("invalid JSON: ") + simdjson::error_message(err));
   Builder b{heap, vm::CancelCheck(cancel_state)};
-  return b.build(root, 0);
+  return b.build(root);
 }
 
 void append_string(std::string& out, std::string_view s) {

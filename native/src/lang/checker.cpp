@@ -100,7 +100,7 @@ private:
 
   // baml.http.Response, the class of what baml.http.fetch returns: after the
   // program's classes (their ids stay as written), in every program. Its
-  // body and whether it was read are fields scripts cannot name ('#').
+  // body is a field scripts cannot name ('#'), null once it has been read.
   void declare_response_class() {
     int32_t decl = int32_t(m_out.classes.size());
     vm::ClassInfo info{vm::kResponseClassName, {}, {}, {}};
@@ -109,8 +109,7 @@ private:
         {"url", T::STRING},
         {"headers", m_types.map_of(T::STRING, T::STRING)},
         {"error", m_types.optional_of(T::STRING)},
-        {"#body", T::STRING},
-        {"#consumed", T::BOOL},
+        {"#body", T::STRING}, // null once read
     };
     static_assert(sizeof fields / sizeof fields[0] == vm::kResponseFieldCount, "one entry per ResponseField");
     for (const auto& [name, type] : fields) {

@@ -165,7 +165,7 @@ void Worker::kick(bool sleeping) {
   m_cv.notify_one();
   // It may sleep in its transport's epoll instead (the eventfd lives as long
   // as the worker, so a post racing the worker's exit writes to it safely).
-  int fd = __atomic_load_n(&m_wake_fd, __ATOMIC_ACQUIRE);
+  int fd = m_wake_fd.load(std::memory_order_acquire);
   if (fd >= 0) {
     uint64_t one = 1;
     ssize_t ignored = write(fd, &one, sizeof one);
@@ -706,6 +706,13 @@ ValuePtr host_string(std::string text) {
   v->text = std::move(text);
   return v;
 }
+// What a request's own data costs the call while it is in flight (its
+// copies as the transport's), beyond a transport's fixed overhead.
+size_t request_bytes(const http::Request& req) {
+  size_t bytes = req.url.size() + req.body.size();
+  for (const auto& [name, value] : req.headers) bytes += name.size() + value.size() + 64;
+  return bytes;
+}
 ValuePtr host_int(int64_t i) {
   auto v = std::make_unique<brake_value>(BRAKE_KIND_INT);
   v->i = i;
@@ -762,16 +769,9 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
     fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
     return;
   }
-  // What is left of the chain's time (at least 1 ms: a hop whose time has
-  // run out times out at once).
-  uint64_t left = 0;
-  if (deadline != Clock::time_point::max()) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    left = ms < 1 ? 1 : uint64_t(ms);
-  }
   if (!cfg.transport.call) {
 #ifdef BRAKE_HAVE_CURL
-    start_native_http(call, req, timeout, deadline, left, std::move(chain));
+    start_native_http(call, req, timeout, deadline, std::move(chain));
 #else
     fail_call(call, "http_unavailable",
               "baml.http.fetch: this engine has no HTTP transport (brake was built without libcurl, and the host gave none)");
@@ -791,10 +791,9 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
   op->call_id = call->id;
   op->call_user_data = call->user_data;
   try {
-    size_t bytes = req.url.size() + req.body.size() + 256;
+    size_t bytes = request_bytes(req) + 256;
     auto headers = std::make_unique<brake_value>(BRAKE_KIND_MAP);
     for (auto& [name, value] : req.headers) {
-      bytes += name.size() + value.size() + 64;
       headers->keys.push_back(std::move(name));
       headers->items.push_back(host_string(std::move(value)));
     }
@@ -804,6 +803,13 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
     op->args.push_back(host_string(std::move(req.method)));
     op->args.push_back(std::move(headers));
     op->args.push_back(req.has_body ? host_string(std::move(req.body)) : std::make_unique<brake_value>(BRAKE_KIND_NULL));
+    // What is left of the chain's time (at least 1 ms: a hop whose time has
+    // run out times out at once; the engine's timer ends it either way).
+    uint64_t left = 0;
+    if (deadline != Clock::time_point::max()) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      left = ms < 1 ? 1 : uint64_t(ms);
+    }
     op->args.push_back(host_int(int64_t(std::min<uint64_t>(left, INT64_MAX))));
     op->args.push_back(host_int(int64_t(std::min<uint64_t>(cfg.max_response_bytes, INT64_MAX))));
     op->http_timeout_ms = timeout;
@@ -828,10 +834,10 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
 // worker's driver. Its operation is the call's like any other (a cancel
 // ends it through drop_operation, which removes the transfer and closes its
 // connection); it finishes in drive_http, on this thread.
+// libcurl gets no total timeout of its own: the engine's timer ends it.
 void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
-                               uint64_t left, std::unique_ptr<HttpChain> chain) {
+                               std::unique_ptr<HttpChain> chain) {
   const HttpConfig& cfg = m_engine.http();
-  (void)left; // the engine's timer ends the transfer: libcurl gets no total timeout of its own
   if (!m_curl) {
     try {
       m_curl = new http::CurlDriver();
@@ -839,8 +845,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
       fail_call(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what());
       return;
     }
-    std::lock_guard<std::mutex> lock(m_mu); // posters read it after take_sleeper
-    __atomic_store_n(&m_wake_fd, m_curl->wake_fd(), __ATOMIC_RELEASE);
+    m_wake_fd.store(m_curl->wake_fd(), std::memory_order_release);
   }
   auto* op = new (std::nothrow) NativeHttpOperation(m_engine.next_operation_id(m_index));
   if (!op) {
@@ -853,8 +858,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
   op->http_timeout_ms = timeout;
   op->chain = std::move(chain);
   try {
-    size_t bytes = req.url.size() + req.body.size() + 1024;
-    for (auto& [name, value] : req.headers) bytes += name.size() + value.size() + 64;
+    size_t bytes = request_bytes(req) + 1024; // and the transfer's own state
     call->fiber.heap().charge(bytes);
     op->charged = bytes;
     op->url = req.url;
@@ -868,10 +872,10 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
       call->fiber.heap().uncharge(op->charged);
       std::string url = op->url;
       op->release();
-      OperationOutcome outcome;
-      outcome.failed = true;
-      outcome.error_message = error;
-      resume_http(call, url, outcome);
+      http::Answer failed;
+      failed.failed = true;
+      failed.error = std::move(error);
+      resume_http(call, url, failed);
       return;
     }
     m_transfers.fetch_add(1, std::memory_order_relaxed);
@@ -909,7 +913,7 @@ void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
 void Worker::drive_http() {
   m_http_polled = false;
   if (!m_curl) return;
-  m_curl->drive([this](void* owner, http::TransferResult& r) {
+  m_curl->drive([this](void* owner, http::Answer& r) {
     auto* op = static_cast<NativeHttpOperation*>(owner);
     op->transfer = nullptr; // the driver let go of it
     m_transfers.fetch_sub(1, std::memory_order_relaxed);
@@ -923,36 +927,8 @@ void Worker::drive_http() {
       finish_cancelled(call, o);
       return;
     }
-    OperationOutcome outcome;
-    if (r.failed) {
-      outcome.failed = true;
-      outcome.error_message = std::move(r.error);
-    } else {
-      try {
-        auto v = std::make_unique<brake_value>(BRAKE_KIND_MAP);
-        auto add = [&](const char* key, ValuePtr item) {
-          v->keys.emplace_back(key);
-          v->items.push_back(std::move(item));
-        };
-        auto num = std::make_unique<brake_value>(BRAKE_KIND_INT);
-        num->i = r.status;
-        add("status", std::move(num));
-        add("url", host_string(std::move(r.url)));
-        auto headers = std::make_unique<brake_value>(BRAKE_KIND_MAP);
-        for (auto& [name, value] : r.headers) {
-          headers->keys.push_back(std::move(name));
-          headers->items.push_back(host_string(std::move(value)));
-        }
-        add("headers", std::move(headers));
-        add("body", host_string(std::move(r.body)));
-        outcome.value = std::move(v);
-      } catch (const std::bad_alloc&) {
-        fail_call(call, "out_of_memory", "out of memory taking the response of baml.http.fetch");
-        return;
-      }
-    }
-    if (follow_redirect(call, chain, timeout, outcome)) return;
-    resume_http(call, url, outcome);
+    if (follow_redirect(call, chain, timeout, r)) return;
+    resume_http(call, url, r);
   });
 }
 #endif
@@ -965,18 +941,61 @@ void Worker::http_timed_out(Call* call) {
                                      : static_cast<HostOperation*>(any)->args[0]->text;
   uint64_t ms = any->http_timeout_ms;
   drop_operation(call, true, BRAKE_ORIGIN_TIMEOUT);
-  OperationOutcome outcome;
-  outcome.failed = true;
-  outcome.error_message = "timed out after " + std::to_string(ms) + " ms";
-  resume_http(call, url, outcome);
+  http::Answer timed_out;
+  timed_out.failed = true;
+  timed_out.error = "timed out after " + std::to_string(ms) + " ms";
+  resume_http(call, url, timed_out);
 }
 
 namespace {
-// The transport's answer, checked: a MAP {status, url, headers, body}.
-const brake_value* field(const brake_value& v, const char* name, brake_kind kind) {
+brake_value* field(brake_value& v, const char* name, brake_kind kind) {
   for (size_t i = 0; i < v.keys.size(); i++)
     if (v.keys[i] == name) return v.items[i] && v.items[i]->kind == kind ? v.items[i].get() : nullptr;
   return nullptr;
+}
+
+// The host transport's answer, checked into the Answer both transports
+// give: a MAP {status: int, url: string, headers: map of strings, body:
+// string}, or its failure. Anything else is a failed request saying why.
+http::Answer read_host_answer(OperationOutcome& outcome, uint64_t max_response_bytes) {
+  http::Answer a;
+  a.failed = true;
+  if (outcome.failed) {
+    a.error = outcome.error_message.empty() ? "the request failed" : std::move(outcome.error_message);
+    return a;
+  }
+  brake_value *status = nullptr, *url = nullptr, *headers = nullptr, *body = nullptr;
+  if (!outcome.value || outcome.value->kind != BRAKE_KIND_MAP || !(status = field(*outcome.value, "status", BRAKE_KIND_INT)) ||
+      !(url = field(*outcome.value, "url", BRAKE_KIND_STRING)) ||
+      !(headers = field(*outcome.value, "headers", BRAKE_KIND_MAP)) ||
+      !(body = field(*outcome.value, "body", BRAKE_KIND_STRING))) {
+    a.error = "the HTTP transport answered with something other than {status: int, url: string, headers: map, body: string}";
+    return a;
+  }
+  if (status->i < 100 || status->i > 999) {
+    a.error = "the HTTP transport answered with status " + std::to_string(status->i);
+    return a;
+  }
+  // The transport enforces the limit on the bytes it receives; decoding may
+  // then triple them (U+FFFD for each byte that is not UTF-8). A transport
+  // that ignored it is stopped here.
+  if (max_response_bytes && body->text.size() / 3 > max_response_bytes) {
+    a.error = "the response body is larger than the limit of " + std::to_string(max_response_bytes) + " bytes";
+    return a;
+  }
+  for (size_t i = 0; i < headers->keys.size(); i++) {
+    if (!headers->items[i] || headers->items[i]->kind != BRAKE_KIND_STRING) {
+      a.error = "the HTTP transport answered with a header that is not a string";
+      a.headers.clear();
+      return a;
+    }
+    a.headers.emplace_back(http::ascii_lower(headers->keys[i]), std::move(headers->items[i]->text));
+  }
+  a.failed = false;
+  a.status = long(status->i);
+  a.url = url->text;
+  a.body = std::move(body->text);
+  return a;
 }
 } // namespace
 
@@ -985,36 +1004,24 @@ const brake_value* field(const brake_value& v, const char* name, brake_kind kind
 // (checked against the network policy like the first; a method other than
 // GET/HEAD becomes GET without a body on 301/302/303; credentials are not
 // sent to another origin). Returns whether it took the call over.
-bool Worker::follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, OperationOutcome& outcome) {
-  if (!chain || chain->redirects_left == 0 || outcome.failed || !outcome.value) return false;
-  const brake_value* status = field(*outcome.value, "status", BRAKE_KIND_INT);
-  const brake_value* headers = field(*outcome.value, "headers", BRAKE_KIND_MAP);
-  if (!status || !headers) return false;
-  int64_t code = status->i;
+bool Worker::follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, const http::Answer& answer) {
+  if (!chain || chain->redirects_left == 0 || answer.failed) return false;
+  long code = answer.status;
   if (code != 301 && code != 302 && code != 303 && code != 307 && code != 308) return false;
   const std::string* location = nullptr;
-  for (size_t i = 0; i < headers->keys.size(); i++) {
-    std::string name = headers->keys[i];
-    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (name == "location" && headers->items[i] && headers->items[i]->kind == BRAKE_KIND_STRING) location = &headers->items[i]->text;
-  }
+  for (const auto& [name, value] : answer.headers)
+    if (name == "location") location = &value;
   if (!location) return false;
-  const brake_value* final_url = field(*outcome.value, "url", BRAKE_KIND_STRING);
   http::Request& req = chain->request;
   std::string next, why;
-  if (!http::resolve_redirect(final_url && !final_url->text.empty() ? final_url->text : req.url, *location, next, why))
+  if (!http::resolve_redirect(answer.url.empty() ? req.url : answer.url, *location, next, why))
     return false; // not somewhere this engine goes: the 3xx is the answer
   http::Url parsed;
   if (!http::parse_url(next, parsed, why)) return false;
   bool same_origin = parsed.https == req.parsed.https && parsed.host == req.parsed.host && parsed.port == req.parsed.port;
   auto drop_header = [&](const char* lower_name) {
     auto& h = req.headers;
-    h.erase(std::remove_if(h.begin(), h.end(),
-                           [&](const std::pair<std::string, std::string>& kv) {
-                             std::string n = kv.first;
-                             for (char& c : n) c = char(std::tolower(static_cast<unsigned char>(c)));
-                             return n == lower_name;
-                           }),
+    h.erase(std::remove_if(h.begin(), h.end(), [&](const auto& kv) { return http::ascii_lower(kv.first) == lower_name; }),
             h.end());
   };
   if (code == 303 || ((code == 301 || code == 302) && req.method != "GET" && req.method != "HEAD")) {
@@ -1038,64 +1045,29 @@ bool Worker::follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint
 
 // The call goes on with a baml.http.Response made from the transport's
 // answer (or its failure: status_code 0, `error` set).
-void Worker::resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome) {
+void Worker::resume_http(Call* call, const std::string& request_url, const http::Answer& answer) {
   const vm::CompiledProgram& program = m_engine.program();
-  const HttpConfig& cfg = m_engine.http();
-  const brake_value* status = nullptr;
-  const brake_value* url = nullptr;
-  const brake_value* headers = nullptr;
-  const brake_value* body = nullptr;
-  std::string error;
-  if (outcome.failed) {
-    error = outcome.error_message.empty() ? "the request failed" : std::move(outcome.error_message);
-  } else if (!outcome.value || outcome.value->kind != BRAKE_KIND_MAP ||
-             !(status = field(*outcome.value, "status", BRAKE_KIND_INT)) ||
-             !(url = field(*outcome.value, "url", BRAKE_KIND_STRING)) ||
-             !(headers = field(*outcome.value, "headers", BRAKE_KIND_MAP)) ||
-             !(body = field(*outcome.value, "body", BRAKE_KIND_STRING))) {
-    error = "the HTTP transport answered with something other than {status: int, url: string, headers: map, body: string}";
-  } else if (status->i < 100 || status->i > 999) {
-    error = "the HTTP transport answered with status " + std::to_string(status->i);
-  } else if (cfg.max_response_bytes && body->text.size() / 3 > cfg.max_response_bytes) {
-    // The transport enforces the limit on the bytes it receives; decoding
-    // may then triple them (U+FFFD for each byte that is not UTF-8). A
-    // transport that ignored it is stopped here.
-    error = "the response body is larger than the limit of " + std::to_string(cfg.max_response_bytes) + " bytes";
-  } else {
-    for (const auto& h : headers->items)
-      if (!h || h->kind != BRAKE_KIND_STRING) {
-        error = "the HTTP transport answered with a header that is not a string";
-        break;
-      }
-  }
-  if (!error.empty()) status = url = headers = body = nullptr;
   try {
     vm::Heap& heap = call->fiber.heap();
     vm::InstanceObj* r = heap.new_instance(program.response_class, vm::kResponseFieldCount);
     vm::Value response = vm::Value::object(vm::Tag::Instance, r);
     // No collection runs until the script does: the parts need no rooting.
-    r->fields[vm::kResponseStatus] = vm::Value::integer(status ? status->i : 0);
-    r->fields[vm::kResponseUrl] = heap.string_value(url && !url->text.empty() ? url->text : request_url);
+    r->fields[vm::kResponseStatus] = vm::Value::integer(answer.failed ? 0 : answer.status);
+    r->fields[vm::kResponseUrl] = heap.string_value(!answer.failed && !answer.url.empty() ? answer.url : request_url);
     vm::MapObj* h = heap.new_map();
     r->fields[vm::kResponseHeaders] = vm::Value::object(vm::Tag::Map, h);
-    if (headers) {
-      for (size_t i = 0; i < headers->keys.size(); i++) {
-        std::string name = headers->keys[i];
-        for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-        heap.map_set(h, name, heap.string_value(headers->items[i]->text));
-      }
+    if (!answer.failed)
+      for (const auto& [name, value] : answer.headers) heap.map_set(h, name, heap.string_value(value));
+    r->fields[vm::kResponseError] = answer.failed ? heap.string_value(answer.error) : vm::Value::null();
+    // The native transport's body is the bytes received (a host's strings
+    // are UTF-8 already: brake_value_string checks them).
+    std::string_view body = answer.failed ? std::string_view() : std::string_view(answer.body);
+    std::string valid;
+    if (!is_valid_utf8(body)) {
+      append_lossy_utf8(valid, body);
+      body = valid;
     }
-    r->fields[vm::kResponseError] = error.empty() ? vm::Value::null() : heap.string_value(error);
-    // A host's strings are UTF-8 (brake_value_string checks them); the
-    // native transport's body is the bytes received.
-    if (body && !is_valid_utf8(body->text)) {
-      std::string text;
-      append_lossy_utf8(text, body->text);
-      r->fields[vm::kResponseBody] = heap.string_value(text);
-    } else {
-      r->fields[vm::kResponseBody] = heap.string_value(body ? std::string_view(body->text) : std::string_view());
-    }
-    r->fields[vm::kResponseConsumed] = vm::Value::boolean(false);
+    r->fields[vm::kResponseBody] = heap.string_value(body);
     call->fiber.resume(response);
   } catch (const vm::MemoryLimitExceeded& e) {
     fail_call(call, "out_of_memory", std::string("the response of baml.http.fetch: ") + e.what());
@@ -1183,8 +1155,9 @@ void Worker::on_operation_done(Operation* op) {
   const vm::CompiledProgram& program = m_engine.program();
   if (host->function == program.host_functions.size()) {
     std::unique_ptr<HttpChain> chain = std::move(op->chain);
-    if (follow_redirect(call, chain, op->http_timeout_ms, op->outcome)) return;
-    resume_http(call, host->args[0]->text, op->outcome);
+    http::Answer answer = read_host_answer(op->outcome, m_engine.http().max_response_bytes);
+    if (follow_redirect(call, chain, op->http_timeout_ms, answer)) return;
+    resume_http(call, host->args[0]->text, answer);
     return;
   }
   const vm::HostFunctionInfo& fn = program.host_functions[host->function];

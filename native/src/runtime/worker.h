@@ -48,6 +48,7 @@
 namespace brake::http {
 class CurlDriver;
 struct Request;
+struct Answer;
 } // namespace brake::http
 
 namespace brake::runtime {
@@ -156,13 +157,13 @@ private:
   void start_http(Call* call, const vm::Request& r);
   void send_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline,
                  uint32_t redirects_left);
-  bool follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, OperationOutcome& outcome);
-  void start_native_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline, uint64_t left,
+  bool follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint64_t timeout, const http::Answer& answer);
+  void start_native_http(Call* call, http::Request& req, uint64_t timeout, std::chrono::steady_clock::time_point deadline,
                          std::unique_ptr<HttpChain> chain);
   void drive_http();
   void undo_native_start(Call* call, NativeHttpOperation* op);
   void http_timed_out(Call* call);
-  void resume_http(Call* call, const std::string& request_url, OperationOutcome& outcome);
+  void resume_http(Call* call, const std::string& request_url, const http::Answer& answer);
   uint32_t add_operation(Operation* op);
   void drop_operation(Call* call, bool cancel, brake_origin origin = BRAKE_ORIGIN_NONE);
   void on_operation_done(Operation* op);
@@ -192,7 +193,7 @@ private:
   // The native transport's wake-up eventfd, once it exists (-1 before):
   // while the worker has transfers it sleeps in epoll (CurlDriver::wait),
   // and a post writes here as well as notifying m_cv.
-  int m_wake_fd = -1;
+  std::atomic<int> m_wake_fd{-1};
   std::atomic<size_t> m_transfers{0};
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
   bool m_claim_waiter = false; // the worker waits for the claim to end

@@ -290,9 +290,8 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     // The body is read once (as in BAML); the response lets go of it then.
     auto& fields = self.as_instance()->fields;
     std::string what = std::string("failed to call baml.http.Response.") + info.name + ": ";
-    if (fields[kResponseConsumed].b) return error("body_consumed", what + "Response body has already been consumed");
     Value body = fields[kResponseBody];
-    fields[kResponseConsumed] = Value::boolean(true);
+    if (body.tag == Tag::Null) return error("body_consumed", what + "Response body has already been consumed");
     fields[kResponseBody] = Value::null();
     if (BuiltinId(raw_id) == BuiltinId::RESPONSE_TEXT) return ok(body);
     try {

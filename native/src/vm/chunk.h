@@ -94,8 +94,7 @@ enum ResponseField : uint32_t {
   kResponseUrl,      // url: string
   kResponseHeaders,  // headers: map<string, string> (names in lower case)
   kResponseError,    // error: string? (why the request failed)
-  kResponseBody,     // #body: string
-  kResponseConsumed, // #consumed: bool (text() or json() was called)
+  kResponseBody,     // #body: string; null once text() or json() has read it
   kResponseFieldCount
 };
 

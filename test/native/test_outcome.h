@@ -1,0 +1,48 @@
+/* test_outcome.h: for the C++ suites (after test_util.h): a call's whole
+** outcome with its value formatted (brake_value_format), a completion
+** callback that fills it, and a wait for it. */
+#ifndef BRAKE_TEST_OUTCOME_H
+#define BRAKE_TEST_OUTCOME_H
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "test_util.h"
+
+inline std::string format_value(const brake_value* v) {
+  char* s = nullptr;
+  if (brake_value_format(v, &s) != BRAKE_OK) return "<unformattable>";
+  std::string out = s;
+  brake_string_free(s);
+  return out;
+}
+
+struct Outcome {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int status = -1;
+  int origin = 0;
+  std::string value, kind, message;
+};
+
+inline void outcome_done(void* user_data, const brake_result* r) {
+  Outcome* o = static_cast<Outcome*>(user_data);
+  std::lock_guard<std::mutex> lock(o->mu);
+  o->status = brake_result_status(r);
+  o->origin = int(brake_result_origin(r));
+  o->value = format_value(brake_result_value(r));
+  o->kind = brake_result_error_kind(r);
+  o->message = brake_result_message(r);
+  o->done = true;
+  o->cv.notify_all();
+}
+
+inline bool wait_for(Outcome& o, int ms = 10000) {
+  std::unique_lock<std::mutex> lock(o.mu);
+  return o.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return o.done; });
+}
+
+#endif
