@@ -172,6 +172,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #onBatch: NativeBatchCallback;
   #nextId = AUTO_CALL_ID_BASE;
   #closed = false;
+  #closing: Promise<void> | undefined;
   // Host functions by index (the order of options.host), and the host calls
   // in flight by operation id.
   readonly #hostFns: ReadonlyArray<{ name: string; fn: HostFunction['fn'] }>;
@@ -405,19 +406,39 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   /**
    * Refuses new calls (EngineClosedError), cancels every live call (each
    * rejects with CancelledError, origin 'close', after its cleanup ran) and
-   * joins the worker threads. Idempotent.
+   * joins the worker threads, off the JS thread: transfers and TLS sessions
+   * shutting down never block the event loop. Resolves once every call has
+   * settled and the threads are gone. Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     // From a host function (inside a slice): close once the slice is settled.
     while (this.#inBatch) await new Promise((resolve) => setImmediate(resolve));
+    let joined: Promise<void>;
     try {
-      this.#native.close();
+      joined = this.#native.close();
     } catch (error) {
-      this.#closed = false; // not closed after all: a later close() tries again
+      // Not closed after all: a later close() tries again.
+      this.#closed = false;
+      this.#closing = undefined;
       throw error;
     }
+    await joined;
+  }
+
+  /**
+   * The native HTTP transport's transfers in flight and the sockets it has
+   * open (idle keep-alive connections included; a cancelled or failed
+   * transfer's socket is closed at once). Zeros with the host transport,
+   * whose sockets belong to the host, and after close().
+   */
+  get httpStats(): { transfers: number; sockets: number } {
+    return this.#native.httpStats();
   }
 
   /** Host-function calls waiting for their answer (0 when all have settled). */

@@ -101,8 +101,13 @@ export interface NativeEngine {
   ): void;
   /** brake_cancel: true when a live call was found; if it was finished in place, onBatch has delivered it on return. */
   cancel(id: NativeCallId): boolean;
-  /** Cancels live calls, joins the workers and delivers their completions (origin close) before returning. Idempotent. */
-  close(): void;
+  /**
+   * Refuses new calls, cancels live calls and joins the workers off the JS
+   * thread; resolves once their completions (origin close) have been
+   * delivered and the engine is freed. Idempotent. Throws (synchronously)
+   * when called while events are being delivered.
+   */
+  close(): Promise<void>;
   /** brake_engine_live_calls (0 after close). */
   liveCalls(): number;
   /** Delivers the next slice of queued events through onBatch. */
@@ -123,6 +128,8 @@ export interface NativeEngine {
   hostFail(op: number, message: string, code: string | undefined): boolean;
   /** brake_engine_pending_host_calls (0 after close). */
   pendingHostCalls(): number;
+  /** brake_engine_http_transfers and brake_engine_http_sockets (zeros after close). */
+  httpStats(): { transfers: number; sockets: number };
 }
 
 /** A compiled program without diagnostics (brake_program), freed when collected. */

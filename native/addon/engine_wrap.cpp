@@ -177,6 +177,7 @@ EngineWrap::~EngineWrap() {
 // Frees the engine (cancel + join + drain into nothing when tearing down),
 // then lets go of the channel and the thread-safe function.
 void EngineWrap::release_engine() {
+  if (m_closer.joinable()) m_closer.join();
   if (m_engine) {
     // Its remaining events go nowhere (the callbacks find no wrap).
     EngineWrap* outer = t_draining;
@@ -209,7 +210,12 @@ void EngineWrap::env_cleanup(void* arg) {
 void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
   Channel* c = static_cast<Channel*>(context);
   if (!env || !c->wrap) return;
-  c->wrap->drain(env, false);
+  EngineWrap* w = c->wrap;
+  if (w->m_closing) {
+    if (!w->m_draining && w->m_closer_finished.load()) w->finish_close(env);
+    return;
+  }
+  w->drain(env, false);
 }
 
 // Delivers at most Slice::kCapacity events per JS turn; when more remain,
@@ -218,6 +224,9 @@ void EngineWrap::call_js(napi_env env, napi_value, void* context, void*) {
 // longer than one slice. `all` (close) delivers every slice before returning.
 bool EngineWrap::drain(napi_env env, bool all) {
   if (!m_engine || m_draining) return false;
+  // Closing: everything is delivered at once by finish_close, as one
+  // close() used to, so calls rejected by the close settle together.
+  if (m_closing && !all) return true;
   bool more;
   do {
     // onBatch threw (its exception is still pending): a slice taken now
@@ -248,7 +257,7 @@ bool EngineWrap::drain_slice(napi_env env, bool all) {
     Napi::Function f = m_on_batch.Value();
     if (!f.IsEmpty()) cb = f;
   }
-  if (m_live == 0 && m_held) {
+  if (m_live == 0 && m_held && !m_closing) {
     m_held = false;
     if (m_channel && m_channel->tsfn) napi_unref_threadsafe_function(env, m_channel->tsfn);
     napi_reference_unref(env, m_on_batch, nullptr);
@@ -340,7 +349,7 @@ napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) {
 }
 
 void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
-  if (!m_engine) return throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
+  if (!m_engine || m_closing) return throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
   brake_call_id id = 0;
   if (argc < 5 || !js_to_call_id(env, argv[0], &id))
     return throw_status(env, BRAKE_INVALID_ARGUMENT,
@@ -393,7 +402,7 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
       if (!opts.token) error = "token must be a Token";
     }
     // A getter run by the conversion may have closed the engine.
-    if (error.empty() && !m_engine) rc = BRAKE_ENGINE_CLOSED;
+    if (error.empty() && (!m_engine || m_closing)) rc = BRAKE_ENGINE_CLOSED;
     else if (error.empty())
       rc = brake_call_start(m_engine, id, fn, args, nargs, &opts, on_complete,
                             reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
@@ -428,30 +437,105 @@ Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
-// Cancels live calls, joins the workers, delivers the remaining events
-// (completions with origin close, host cancels) through onBatch, then frees
-// the engine. Idempotent.
+// Refuses new calls, cancels live calls and joins the workers on a thread of
+// its own; the promise resolves once every remaining event (completions with
+// origin close, host cancels) has been delivered through onBatch and the
+// engine is freed. Idempotent: a second close() gets a promise for the same end.
 Napi::Value EngineWrap::close(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  if (!m_engine) return Napi::Value();
-  if (m_draining) {
+  if (m_engine && !m_closing && m_draining) {
     throw_status(env, BRAKE_MISUSE, "close() cannot be called while events are being delivered");
     return Napi::Value();
   }
-  int rc = brake_engine_close(m_engine);
-  if (rc != BRAKE_OK) {
-    throw_last_error(env, rc);
-    return Napi::Value();
+  napi_deferred deferred;
+  napi_value promise;
+  napi_create_promise(env, &deferred, &promise);
+  if (!m_engine) {
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    napi_resolve_deferred(env, deferred, undefined);
+    return Napi::Value(env, promise);
   }
+  if (m_closing) {
+    m_close_waiters.push_back(deferred);
+    return Napi::Value(env, promise);
+  }
+  try {
+    m_close_waiters.push_back(deferred);
+    m_closing = true;
+    m_closer_finished.store(false);
+    if (!m_held) {
+      m_held = true;
+      if (m_channel && m_channel->tsfn) napi_ref_threadsafe_function(env, m_channel->tsfn);
+      napi_reference_ref(env, m_on_batch, nullptr);
+    }
+    napi_create_reference(env, info.This(), 1, &m_self);
+    m_closer = std::thread([this, engine = m_engine, channel = m_channel] {
+      int rc = brake_engine_close(engine);
+      if (rc != BRAKE_OK) {
+        m_close_status = rc;
+        m_close_message = brake_last_error();
+      }
+      m_closer_finished.store(true);
+      signal_channel(channel);
+    });
+  } catch (const std::exception&) {
+    // No thread: close in place, as before.
+    m_close_status = brake_engine_close(m_engine);
+    if (m_close_status != BRAKE_OK) m_close_message = brake_last_error();
+    m_closer_finished.store(true);
+    finish_close(env);
+  }
+  return Napi::Value(env, promise);
+}
+
+// On the JS thread once the closer has joined the workers: delivers what is
+// left, frees the engine and settles every close() promise.
+void EngineWrap::finish_close(napi_env env) {
+  if (m_closer.joinable()) m_closer.join();
+  int status = m_close_status;
+  std::string message = m_close_message;
   drain(env, true);
   if (m_hook) napi_remove_env_cleanup_hook(m_env, env_cleanup, this);
   m_hook = false;
   release_engine();
-  return Napi::Value();
+  m_closing = false;
+  if (m_held) {
+    m_held = false;  // the thread-safe function went with the engine
+    napi_reference_unref(env, m_on_batch, nullptr);
+  }
+  std::vector<napi_deferred> waiters;
+  waiters.swap(m_close_waiters);
+  for (napi_deferred d : waiters) {
+    if (status == BRAKE_OK) {
+      napi_value undefined;
+      napi_get_undefined(env, &undefined);
+      napi_resolve_deferred(env, d, undefined);
+    } else {
+      napi_value error = make_status_error(env, status, message.empty() ? brake_status_message(status) : message);
+      if (!error) {
+        napi_get_and_clear_last_exception(env, &error);
+      }
+      napi_reject_deferred(env, d, error);
+    }
+  }
+  if (m_self) {
+    napi_ref self = m_self;
+    m_self = nullptr;
+    napi_delete_reference(env, self);  // may let this object be collected: last
+  }
 }
 
 Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_calls(m_engine)) : 0.0);
+}
+
+// { transfers, sockets } of the native HTTP transport (zeros once closed).
+Napi::Value EngineWrap::http_stats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("transfers", static_cast<double>(m_engine ? brake_engine_http_transfers(m_engine) : 0));
+  o.Set("sockets", static_cast<double>(m_engine ? brake_engine_http_sockets(m_engine) : 0));
+  return o;
 }
 
 Napi::Value EngineWrap::pending_host_calls(const Napi::CallbackInfo& info) {
@@ -561,6 +645,7 @@ Napi::Function define_engine_class(Napi::Env env) {
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
                                   EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),
+                                  EngineWrap::InstanceMethod("httpStats", &EngineWrap::http_stats),
                                   EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more),
                                   EngineWrap::InstanceMethod("hostComplete", &EngineWrap::host_complete),
                                   EngineWrap::InstanceMethod("hostCompleteMany", &EngineWrap::host_complete_many),

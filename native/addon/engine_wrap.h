@@ -18,6 +18,15 @@
 // whose promise never settles does not keep the process alive once its call
 // has settled.
 //
+// Closing. close() returns a promise and joins the workers on a thread of
+// its own (brake_engine_close), so transfers, DNS lookups and TLS sessions
+// shutting down never block the JS thread. The completions (origin close)
+// stay queued meanwhile; the closer signals the channel when the join is
+// done, and call_js then delivers them all in one go (so every call settles
+// just before the close() promise, as when close joined in place), frees the
+// engine and resolves the promise. While closing, the thread-safe function
+// stays ref'd and the JS object is held, and start() is refused.
+//
 // Teardown. An env cleanup hook (registered after the thread-safe function,
 // so it runs before Node tears that down) frees the engine: brake_engine_free
 // cancels live calls, joins the workers and drains; the event callbacks see
@@ -27,7 +36,9 @@
 // JS-thread only.
 #pragma once
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "addon.h"
@@ -62,6 +73,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value host_complete_many(const Napi::CallbackInfo& info);
   Napi::Value host_fail(const Napi::CallbackInfo& info);
   Napi::Value pending_host_calls(const Napi::CallbackInfo& info);
+  Napi::Value http_stats(const Napi::CallbackInfo& info);
 
   bool drain_slice(napi_env env, bool all);
   // onBatch's flags (the contract with lib/native-types.ts).
@@ -72,6 +84,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static EngineWrap* delivering();
   void add_live();
   void release_engine();
+  void finish_close(napi_env env);
 
   friend Napi::Function define_engine_class(Napi::Env env);
 
@@ -88,6 +101,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::vector<std::string> m_functions;       // the program's function names, by index
   Slice m_slice;
   Napi::Reference<Napi::Array> m_arrays;  // keeps lib's typed arrays (the slice's storage) alive
+  // Closing (see above): JS thread only, except m_close_status (set by the
+  // closer thread before it signals; read after join).
+  bool m_closing = false;
+  std::thread m_closer;
+  std::atomic<bool> m_closer_finished{false};
+  int m_close_status = BRAKE_OK;
+  std::string m_close_message;
+  std::vector<napi_deferred> m_close_waiters;
+  napi_ref m_self = nullptr;  // the JS object, held while closing
 };
 
 }  // namespace brake_addon
