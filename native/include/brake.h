@@ -501,6 +501,13 @@ BRAKE_API int brake_http_native_available(void);
 ** tests that nothing leaks). Any thread. */
 BRAKE_API size_t brake_engine_http_transfers(const brake_engine* e);
 
+/* Sockets the native HTTP transport has open: those of transfers in flight
+** and idle keep-alive connections kept for reuse (each worker keeps its own;
+** they close when the engine closes). A cancelled or failed transfer's
+** socket is closed at once, so this never counts it. The host transport's
+** sockets belong to the host and are not counted. Any thread. */
+BRAKE_API size_t brake_engine_http_sockets(const brake_engine* e);
+
 /* Creates an engine running `program` (the engine takes its own reference;
 ** the caller may free the program at once). `options` may be NULL.
 ** BRAKE_MISUSE if program or out is NULL or the program has diagnostics;

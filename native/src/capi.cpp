@@ -266,6 +266,7 @@ int brake_http_native_available(void) {
 }
 
 size_t brake_engine_http_transfers(const brake_engine* e) { return e ? e->engine->http_transfers() : 0; }
+size_t brake_engine_http_sockets(const brake_engine* e) { return e ? e->engine->http_sockets() : 0; }
 
 void brake_call_options_init(brake_call_options* o) {
   if (!o) return;

@@ -297,6 +297,89 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
   });
 });
 
+// The native transport's own accounting (engine.httpStats) and close():
+// every cancelled transfer's socket is closed before its call settles, and
+// close() with a thousand transfers in flight leaves the event loop free
+// while the workers shut them down.
+describe.runIf(httpNativeAvailable())('native transport: transfers, sockets and close()', () => {
+  const n = 1000;
+  /** Starts n requests that hang until cancelled; resolves once the server holds them all. */
+  async function hanging(e: Engine, tag: string, signal?: AbortSignal): Promise<Array<Promise<unknown>>> {
+    const before = server.requests.length;
+    const calls = Array.from({ length: n }, (_, i) => e.call('text', [`${server.url}/slow?ms=30000&${tag}=${i}`], { signal }));
+    const deadline = performance.now() + 10_000;
+    while (server.requests.length - before < n && performance.now() < deadline) await sleep(5);
+    expect(server.requests.length - before).toBe(n);
+    return calls;
+  }
+  /** Waits until the server has seen every connection of the requests tagged `tag` close. */
+  async function allClosed(tag: string): Promise<boolean> {
+    const mine = server.requests.filter((r: { url: string }) => r.url.includes(`&${tag}=`));
+    const deadline = performance.now() + 5000;
+    while (mine.some((r: { connection: { closedAt?: number } }) => r.connection.closedAt === undefined)) {
+      if (performance.now() > deadline) return false;
+      await sleep(5);
+    }
+    return true;
+  }
+
+  it('a thousand transfers cancelled together: all removed, every socket closed', async () => {
+    const e = await Engine.fromSource(SOURCE, { workerThreads: 2, http: { transport: 'native' } });
+    try {
+      const controller = new AbortController();
+      const calls = await hanging(e, 'mass', controller.signal);
+      expect(e.httpStats).toEqual({ transfers: n, sockets: n });
+      controller.abort();
+      const settled = await Promise.allSettled(calls);
+      expect(settled.every((r) => r.status === 'rejected' && r.reason instanceof CancelledError)).toBe(true);
+      expect(e.httpStats).toEqual({ transfers: 0, sockets: 0 });
+      expect(await allClosed('mass')).toBe(true);
+      // The engine keeps serving: one connection per worker at most stays for reuse.
+      expect(await e.call('status', [`${server.url}/ok`])).toBe(200);
+      expect(e.httpStats.transfers).toBe(0);
+      expect(e.httpStats.sockets).toBe(1);
+    } finally {
+      await e.close();
+    }
+    expect(e.httpStats).toEqual({ transfers: 0, sockets: 0 });
+  });
+
+  it('failures leave no transfer and no socket behind', async () => {
+    const e = await Engine.fromSource(SOURCE, { workerThreads: 1, http: { transport: 'native', maxResponseBytes: 1000 } });
+    try {
+      const port = await closedPort();
+      expect(await e.call('status', [`http://127.0.0.1:${port}/`])).toBe(0);
+      expect(await e.call('status', [`${server.url}/cut`])).toBe(0);
+      expect(await e.call('error_of', [`${server.url}/big?bytes=5000`])).toContain('larger than the limit');
+      expect(await e.call('timed', [`${server.url}/slow?ms=10003`, 30])).toBe('timed out after 30 ms');
+      expect(e.httpStats).toEqual({ transfers: 0, sockets: 0 });
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('close() with a thousand transfers in flight returns at once; every call settles before it resolves', async () => {
+    const e = await Engine.fromSource(SOURCE, { workerThreads: 2, http: { transport: 'native' } });
+    const calls = await hanging(e, 'closing');
+    const outcomes: string[] = [];
+    for (const c of calls) c.then(() => outcomes.push('value'), (err) => outcomes.push(err instanceof CancelledError ? err.origin : 'other'));
+    const t0 = performance.now();
+    const closing = e.close();
+    const blocked = performance.now() - t0;
+    expect(e.closed).toBe(true);
+    await expect(e.call('status', [`${server.url}/ok`])).rejects.toThrow(/closed/);
+    await closing;
+    await Promise.resolve(); // the outcome handlers above ran before close() resolved
+    expect(outcomes.length).toBe(n);
+    expect(outcomes.every((o) => o === 'close')).toBe(true);
+    expect(e.httpStats).toEqual({ transfers: 0, sockets: 0 });
+    expect(await allClosed('closing')).toBe(true);
+    // Joining the workers (removing 1000 transfers, closing their sockets)
+    // happens on another thread: close() itself only starts it.
+    expect(blocked).toBeLessThan(10);
+  });
+});
+
 describe("baml.http.fetch with the host's own fetch", () => {
   it('uses the fetch the host passes, with the AbortSignal of the call', async () => {
     const seen: Array<{ url: string; method: string; aborted: boolean }> = [];

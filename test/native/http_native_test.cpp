@@ -43,7 +43,10 @@ struct Server {
     bool hanging = false; // /slow or /drip: never completes
     bool drip = false;
     double next_drip = 0;
+    bool stalled = false; // /stall: its body is not read while `stall_reads` is set
   };
+  std::atomic<bool> stall_reads{true};
+  std::atomic<int> stalls{0};
 
   void start() {
     listener = socket(AF_INET, SOCK_STREAM, 0);
@@ -114,7 +117,7 @@ struct Server {
     while (!stop) {
       std::vector<pollfd> fds;
       fds.push_back({listener, POLLIN, 0});
-      for (auto& c : conns) fds.push_back({c.fd, POLLIN, 0});
+      for (auto& c : conns) fds.push_back({c.fd, short(c.stalled && stall_reads ? 0 : POLLIN), 0});
       poll(fds.data(), fds.size(), 5);
       if (fds[0].revents & POLLIN) {
         int fd = accept(listener, nullptr, nullptr);
@@ -127,6 +130,7 @@ struct Server {
       for (size_t i = 1; i < fds.size(); i++) {
         Conn& c = conns[i - 1];
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (c.stalled && stall_reads) continue;
         char buf[65536];
         ssize_t n = recv(c.fd, buf, sizeof buf, 0);
         if (n <= 0) {
@@ -148,7 +152,13 @@ struct Server {
           size_t cl = head.find("Content-Length: ");
           if (cl == std::string::npos) cl = head.find("content-length: ");
           if (cl != std::string::npos) length = std::stoul(head.substr(cl + 16));
-          if (c.in.size() < end + 4 + length) break;
+          if (c.in.size() < end + 4 + length) {
+            if (!c.stalled && head.find(" /stall ") != std::string::npos) {
+              c.stalled = c.hanging = true;
+              stalls++;
+            }
+            break;
+          }
           std::string body = c.in.substr(end + 4, length);
           c.in.erase(0, end + 4 + length);
           respond(c, head.substr(0, head.find("\r\n")), body);
@@ -199,6 +209,7 @@ function post(url: string) -> string {
 function header(url: string) -> string { baml.http.fetch(url).headers["x-path"] }
 function spin_and_fetch(url: string) -> string { baml.http.fetch(url).text() }
 function spin() -> int { let n = 0; while (true) { n += 1; } n }
+function upload(url: string, body: string) -> int { baml.http.fetch(url, { method: "POST", body: body }).status_code }
 )";
 
 brake_engine* make_engine(unsigned workers, uint64_t max_response = 0) {
@@ -276,6 +287,7 @@ BRAKE_TEST(responses_over_keep_alive_connections) {
     // One worker, requests one after another: one connection, reused.
     for (int i = 0; i < 20; i++) CHECK(value_of(e, "status", s.url("/ok")) == "200");
     CHECK_EQ_INT(s.connections.load(), 1);
+    CHECK_EQ_INT(brake_engine_http_sockets(e), 1); // kept for the next request
     finish(e);
     CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
@@ -327,6 +339,7 @@ BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
           fprintf(stderr, "%s: settled %.2f ms, closed %.2f ms\n", path, settled, closed);
         CHECK(settled < 100 * (brake_test_sanitized() ? 5 : 1));
         CHECK(closed < 100 * (brake_test_sanitized() ? 5 : 1));
+        CHECK_EQ_INT(brake_engine_http_sockets(e), 0); // closed before the call settled
       }
     }
     finish(e);
@@ -350,6 +363,7 @@ BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection) {
     double deadline = now_ms() + 2000;
     while (s.closes() == 0 && now_ms() < deadline) sleep_ms(1);
     CHECK_EQ_INT(s.closes(), 1);
+    CHECK_EQ_INT(brake_engine_http_sockets(e), 0);
     finish(e);
     CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
@@ -421,6 +435,74 @@ BRAKE_TEST(many_requests_with_random_cancels) {
   s.shutdown();
 }
 
+// A cancel while connecting (a listener whose accept queue is full, so the
+// handshake never completes) and while sending a body the server does not
+// read (the socket's buffers are full): the call settles at once and the
+// socket is closed before it does.
+BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
+  // The listener: backlog 0 and never accepted; one connection fills its queue.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  listen(listener, 0);
+  socklen_t len = sizeof a;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_EQ_INT(connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    std::string stuck = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x";
+    for (int i = 0; i < 3; i++) {
+      Outcome o;
+      brake_call_id id = start(e, "text", stuck, o);
+      sleep_ms(50);
+      CHECK_EQ_INT(brake_engine_http_sockets(e), 1); // connecting
+      double t0 = now_ms();
+      CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+      CHECK(wait_for(o));
+      CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+      CHECK(now_ms() - t0 < 100 * (brake_test_sanitized() ? 5 : 1));
+      CHECK_EQ_INT(brake_engine_http_sockets(e), 0);
+    }
+    // Sending: 64 MB, far more than the loopback socket buffers hold.
+    std::string body(64u << 20, 'u');
+    brake_value* u = nullptr;
+    std::string url = s.url("/stall");
+    brake_value_string(url.data(), url.size(), &u);
+    brake_value* b = nullptr;
+    brake_value_string(body.data(), body.size(), &b);
+    const brake_value* args[] = {u, b};
+    Outcome o;
+    brake_call_id id = g_id++;
+    CHECK_EQ_INT(brake_call_start(e, id, "upload", args, 2, nullptr, outcome_done, &o), BRAKE_OK);
+    brake_value_free(u);
+    brake_value_free(b);
+    double deadline = now_ms() + 5000;
+    while (s.stalls.load() == 0 && now_ms() < deadline) sleep_ms(1);
+    CHECK_EQ_INT(s.stalls.load(), 1);
+    sleep_ms(50);
+    CHECK_EQ_INT(brake_engine_http_sockets(e), 1);
+    double t0 = now_ms();
+    CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+    CHECK(wait_for(o));
+    CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+    CHECK(now_ms() - t0 < 100 * (brake_test_sanitized() ? 5 : 1));
+    CHECK_EQ_INT(brake_engine_http_sockets(e), 0);
+    // The server, reading again, gets what was sent and then the end.
+    s.stall_reads = false;
+    CHECK(s.all_closed(10000));
+    finish(e);
+  }
+  s.shutdown();
+  close(filler);
+  close(listener);
+}
+
 // The standard proxy variable is honoured (libcurl reads it per request):
 // a request for another host goes to the proxy in absolute form. The
 // variable is set before the engine exists and removed after it is freed.
@@ -448,6 +530,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_timeout_answers_the_script_and_closes_the_connection),
       TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker),
       TEST_ENTRY(many_requests_with_random_cancels),
+      TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket),
       TEST_ENTRY(the_proxy_variable_is_honoured),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

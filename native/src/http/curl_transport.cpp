@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -32,6 +33,8 @@ void curl_init_once() {
 
 struct Transfer {
   CURL* easy = nullptr;
+  CurlDriver* driver = nullptr;
+  std::vector<int> sockets; // every socket opened for it (see on_open_socket)
   void* owner = nullptr;
   curl_slist* headers = nullptr;
   Answer result;
@@ -92,7 +95,7 @@ struct Transfer {
   }
 };
 
-CurlDriver::CurlDriver() {
+CurlDriver::CurlDriver(std::atomic<size_t>* sockets) : m_sockets(sockets) {
   curl_init_once();
   m_epoll = epoll_create1(EPOLL_CLOEXEC);
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -135,6 +138,54 @@ int CurlDriver::on_socket(void*, int fd, int what, void* self, void*) {
   return 0;
 }
 
+// Socket accounting. Every socket libcurl opens comes from on_open_socket.
+// Those of a connection that got connected come back through
+// on_close_socket (libcurl keeps that callback with the connection, so an
+// idle pooled one closed later is seen too). libcurl 7.88 up to 8.1 closes
+// a socket that never finished connecting (cancelled, refused, or a
+// happy-eyeballs loser) without the callback (curl PR #11439), so when a
+// transfer ends, each socket it opened that is not its connected one is
+// known to be closed and leaves the count then; and a descriptor number
+// handed out again means its previous socket was closed already.
+int CurlDriver::on_open_socket(void* transfer, int, void* address) {
+  auto* t = static_cast<Transfer*>(transfer);
+  auto* a = static_cast<curl_sockaddr*>(address);
+  int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (fd < 0) return int(CURL_SOCKET_BAD);
+  CurlDriver* d = t->driver;
+  try {
+    t->sockets.push_back(fd);
+    auto [it, added] = d->m_fds.try_emplace(fd, t);
+    if (!added) it->second = t; // its previous socket was closed silently: counted once
+    else d->m_sockets->fetch_add(1, std::memory_order_relaxed);
+  } catch (const std::bad_alloc&) {
+    close(fd);
+    return int(CURL_SOCKET_BAD);
+  }
+  return fd;
+}
+
+int CurlDriver::on_close_socket(void* self, int fd) {
+  auto* d = static_cast<CurlDriver*>(self);
+  if (d->m_fds.erase(fd)) d->m_sockets->fetch_sub(1, std::memory_order_relaxed);
+  return close(fd);
+}
+
+// After `t` left the multi handle: its sockets are closed, except `kept`
+// (its connection, now idle in the pool), which no longer belongs to it.
+void CurlDriver::settle_sockets(Transfer* t, int kept) {
+  for (int fd : t->sockets) {
+    auto it = m_fds.find(fd);
+    if (it == m_fds.end() || it->second != t) continue;
+    if (fd == kept) {
+      it->second = nullptr;
+    } else {
+      m_fds.erase(it);
+      m_sockets->fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+}
+
 int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
   static_cast<CurlDriver*>(self)->m_deadline_ns.store(timeout_ms < 0 ? -1 : now_ns() + int64_t(timeout_ms) * 1000000,
                                                       std::memory_order_relaxed);
@@ -150,6 +201,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   }
   CURL* e = t->easy;
   t->owner = owner;
+  t->driver = this;
   t->max_bytes = options.max_response_bytes;
   curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -160,6 +212,10 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlDriver::on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlDriver::on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   if (options.timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
   if (options.connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(options.connect_timeout_ms));
   if (options.ca_pem && !options.ca_pem->empty()) {
@@ -202,6 +258,7 @@ void CurlDriver::cancel(Transfer* t) {
   // closes it now.
   curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
   curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
+  settle_sockets(t, -1);
   m_active--;
   delete t; // curl_easy_cleanup: an unfinished exchange's connection is closed
 }
@@ -266,7 +323,10 @@ void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answ
     curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
     if (url) r.url = url;
   }
+  curl_socket_t active = CURL_SOCKET_BAD;
+  if (code == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &active);
   curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
+  settle_sockets(t, int(active));
   m_active--;
   void* owner = t->owner;
   finished.emplace_back(owner, std::move(r));

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@
 namespace brake::http {
 
 struct Transfer;
+class CurlDriver;
 
 struct TransferOptions {
   uint64_t timeout_ms = 0;         // 0: none (the engine keeps its own timer too)
@@ -38,7 +40,9 @@ struct TransferOptions {
 class CurlDriver {
 public:
   // Throws std::runtime_error when libcurl, epoll or eventfd cannot be set up.
-  CurlDriver();
+  // `sockets` counts the sockets this driver's transfers have open (idle
+  // keep-alive connections included); it must outlive the driver.
+  explicit CurlDriver(std::atomic<size_t>* sockets);
   ~CurlDriver();
   CurlDriver(const CurlDriver&) = delete;
   CurlDriver& operator=(const CurlDriver&) = delete;
@@ -68,11 +72,16 @@ public:
 private:
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
+  static int on_open_socket(void* transfer, int purpose, void* address);
+  static int on_close_socket(void* self, int fd);
+  void settle_sockets(Transfer* t, int kept);
   void act(std::vector<std::pair<void*, Answer>>& finished);
   void finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished);
   void release();
 
   void* m_multi = nullptr;
+  std::atomic<size_t>* m_sockets;
+  std::unordered_map<int, Transfer*> m_fds; // open sockets: their transfer, or null once pooled
   int m_epoll = -1;
   int m_wake_fd = -1;
   size_t m_active = 0;

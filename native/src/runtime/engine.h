@@ -82,6 +82,11 @@ public:
     for (const auto& w : m_workers) n += w->http_transfers();
     return n;
   }
+  size_t http_sockets() const {
+    size_t n = 0;
+    for (const auto& w : m_workers) n += w->http_sockets();
+    return n;
+  }
   // Live timers of all workers, as of the end of each worker's latest loop
   // iteration (for tests of "nothing leaks").
   size_t pending_timers() const {

@@ -840,7 +840,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
   const HttpConfig& cfg = m_engine.http();
   if (!m_curl) {
     try {
-      m_curl = new http::CurlDriver();
+      m_curl = new http::CurlDriver(&m_sockets);
     } catch (const std::exception& e) {
       fail_call(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what());
       return;

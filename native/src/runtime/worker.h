@@ -112,6 +112,7 @@ public:
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
   // Native HTTP transfers in flight. Any thread.
   size_t http_transfers() const { return m_transfers.load(std::memory_order_relaxed); }
+  size_t http_sockets() const { return m_sockets.load(std::memory_order_relaxed); }
 
   // Makes a running script yield at its next back-edge or call. Any thread.
   void interrupt() { m_dispatch.interrupt(); }
@@ -195,6 +196,7 @@ private:
   // and a post writes here as well as notifying m_cv.
   std::atomic<int> m_wake_fd{-1};
   std::atomic<size_t> m_transfers{0};
+  std::atomic<size_t> m_sockets{0}; // open by m_curl (idle keep-alive ones too)
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
   bool m_claim_waiter = false; // the worker waits for the claim to end
   vm::DispatchTable m_dispatch;
