@@ -751,16 +751,19 @@ function failure(
       : new CancelledError(undefined, options);
   }
   const [message, kind, flat] = f!;
-  if (status === STATUS_SCRIPT) {
+  if (status === STATUS_SCRIPT || status === STATUS_HTTP) {
     const frames: ScriptFrame[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) frames.push({ function: flat[i] as string, line: flat[i + 1] as number });
-    const error = new ScriptError(message, kind, frames, id, f![3]);
+    const http = f![4];
+    if (status === STATUS_HTTP) {
+      return new HttpError(message, { kind, frames, callId: id, status: http?.[0], url: http?.[1], body: http?.[2] });
+    }
+    const error = new ScriptError(message, kind, frames, id, f![3] || undefined);
     if (kind === 'host_error' && hostError !== undefined) {
       Object.defineProperty(error, 'cause', { value: hostError, writable: true, configurable: true });
     }
     return error;
   }
-  if (status === STATUS_HTTP) return new HttpError(message, { callId: id });
   if (status === STATUS_LLM) return new LlmError(message, [], id);
   const name = STATUS_NAMES[status] as Exclude<StatusName, 'OK'> | undefined;
   const Cls = name ? ERROR_CLASS_BY_STATUS[name] : BrakeError;

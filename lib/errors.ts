@@ -225,19 +225,33 @@ export class ScriptError extends BrakeError {
 ScriptError.prototype.name = 'ScriptError';
 brand(ScriptError);
 
-/** An HTTP request made by a script failed. */
-export class HttpError extends BrakeError {
+/**
+ * A script failed because of an HTTP exchange; also a {@link ScriptError}
+ * (kind, frames). `kind`: 'network_policy' (the URL is outside
+ * `http.allowedHosts`; nothing was sent), 'http_unavailable' (no transport),
+ * 'body_consumed' (text()/json() on a body already read), 'json_parse_error'
+ * (json() on a body that is not JSON). `status`, `url` and `body` come from
+ * the engine as data (brake_result_http_*), never parsed from the message. A
+ * request that gets no response is not an error: the script's response has
+ * status_code 0 and the reason in its `error` field.
+ */
+export class HttpError extends ScriptError {
   static override readonly brand: symbol = Symbol.for('brake.error.HttpError');
+  /** The response's status code; 0 when there was no response (refused before sending). */
   readonly status: number | undefined;
+  /** The request's URL. */
   readonly url: string | undefined;
+  /** The first 1024 bytes of the response body (cut at a character boundary); '' when it was not at hand. */
   readonly body: string | undefined;
-  readonly callId: CallId | undefined;
-  constructor(message: string, details: { status?: number; url?: string; body?: string; callId?: CallId } = {}) {
-    super(message, 'ERR_BRAKE_HTTP_ERROR');
+  constructor(
+    message: string,
+    details: { kind?: string; frames?: ScriptFrame[]; status?: number; url?: string; body?: string; callId?: CallId } = {},
+  ) {
+    super(message, details.kind, details.frames, details.callId);
+    (this as { code: BrakeErrorCode }).code = 'ERR_BRAKE_HTTP_ERROR';
     this.status = details.status;
     this.url = details.url;
     this.body = details.body;
-    this.callId = details.callId;
   }
 }
 HttpError.prototype.name = 'HttpError';

@@ -52,7 +52,7 @@ export interface HttpOptions {
   /**
    * Hosts scripts may reach: `'api.example.com'`, `'*.example.com'` (its
    * subdomains), `'127.0.0.1:8080'`, `'[::1]'`; a port is optional. A request
-   * elsewhere fails with ScriptError kind 'network_policy' before any
+   * elsewhere fails with HttpError kind 'network_policy' before any
    * connection or DNS lookup. Default: every host; `[]`: none.
    */
   allowedHosts?: string[];

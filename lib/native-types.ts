@@ -11,7 +11,13 @@ export type NativeCallId = number | bigint;
  * frames, hostCode?], frames a flat [function, line, ...]; hostCode: the code a
  * failing host function gave.
  */
-export type NativeFailure = [message: string, errorKind: string, frames: Array<string | number>, hostCode?: string];
+export type NativeFailure = [
+  message: string,
+  errorKind: string,
+  frames: Array<string | number>,
+  hostCode?: string,
+  http?: [status: number, url: string, body: string],
+];
 
 /** Events per slice: the size of the typed arrays handed to the addon. */
 export const DRAIN_SLICE = 2048;

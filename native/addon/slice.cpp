@@ -123,8 +123,9 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
     return;
   }
   const char* code = with_frames ? brake_result_error_code(r) : "";
+  const char* http_url = with_frames ? brake_result_http_url(r) : nullptr;
   napi_value failure, item;
-  napi_create_array_with_length(env, *code ? 4 : 3, &failure);
+  napi_create_array_with_length(env, http_url ? 5 : *code ? 4 : 3, &failure);
   napi_set_element(env, failure, 0, message_to_js(env, message));
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 1, item);
@@ -139,9 +140,18 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
     napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
   }
   napi_set_element(env, failure, 2, frames);
-  if (*code) {
+  if (*code || http_url) {
     napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &item);
     napi_set_element(env, failure, 3, item);
+  }
+  if (http_url) {
+    napi_value http;
+    napi_create_array_with_length(env, 3, &http);
+    napi_create_int32(env, brake_result_http_status(r), &item);
+    napi_set_element(env, http, 0, item);
+    napi_set_element(env, http, 1, message_to_js(env, http_url));
+    napi_set_element(env, http, 2, message_to_js(env, brake_result_http_body(r)));
+    napi_set_element(env, failure, 4, http);
   }
   m_values.push_back(failure);
   put(slot, status | origin << 8 | kRepValue << 16);

@@ -618,7 +618,9 @@ BRAKE_API void brake_engine_free(brake_engine* e);
 /* ---------------------------------------------------------------- results */
 
 BRAKE_API brake_call_id brake_result_call_id(const brake_result* r);
-/* BRAKE_OK, BRAKE_CANCELLED, BRAKE_TIMEOUT, BRAKE_SCRIPT_ERROR, ... */
+/* BRAKE_OK, BRAKE_CANCELLED, BRAKE_TIMEOUT, BRAKE_SCRIPT_ERROR,
+** BRAKE_HTTP_ERROR (a script error caused by an HTTP exchange: see
+** brake_result_http_status), ... */
 BRAKE_API int brake_result_status(const brake_result* r);
 /* The returned value when the status is BRAKE_OK, else NULL. Borrowed. */
 BRAKE_API const brake_value* brake_result_value(const brake_result* r);
@@ -643,6 +645,23 @@ BRAKE_API const char* brake_result_error_code(const brake_result* r);
 BRAKE_API size_t brake_result_frame_count(const brake_result* r);
 BRAKE_API const char* brake_result_frame_function(const brake_result* r, size_t i);
 BRAKE_API uint32_t brake_result_frame_line(const brake_result* r, size_t i);
+
+/* Details of a BRAKE_HTTP_ERROR, from data (nothing to parse out of the
+** message). Its kind (brake_result_error_kind) says what failed:
+** "network_policy" (the URL is outside the engine's allowed hosts; nothing
+** was sent), "http_unavailable" (no transport), "body_consumed" (text() or
+** json() on a response whose body was already read), "json_parse_error"
+** (json() on a body that is not JSON). A request that gets no response is
+** not an error: the script sees status_code 0 and the reason in `error`.
+** brake_result_http_status: the response's status code (0 when there was no
+** response). brake_result_http_url: the request's URL (NULL for results
+** that are not HTTP errors). brake_result_http_body: the first
+** BRAKE_HTTP_BODY_EXCERPT bytes of the response body, cut at a UTF-8
+** boundary ("" when the body was not at hand). Borrowed. */
+#define BRAKE_HTTP_BODY_EXCERPT 1024
+BRAKE_API int brake_result_http_status(const brake_result* r);
+BRAKE_API const char* brake_result_http_url(const brake_result* r);
+BRAKE_API const char* brake_result_http_body(const brake_result* r);
 
 #ifdef __cplusplus
 }

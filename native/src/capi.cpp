@@ -450,6 +450,15 @@ size_t brake_result_frame_count(const brake_result* r) { return r && r->error ? 
 const char* brake_result_frame_function(const brake_result* r, size_t i) {
   return r && r->error && i < r->error->frames.size() ? r->error->frames[i].function.c_str() : nullptr;
 }
+int brake_result_http_status(const brake_result* r) {
+  return r && r->error && r->error->http ? int(r->error->http->status) : 0;
+}
+const char* brake_result_http_url(const brake_result* r) {
+  return r && r->error && r->error->http ? r->error->http->url.c_str() : nullptr;
+}
+const char* brake_result_http_body(const brake_result* r) {
+  return r && r->error && r->error->http ? r->error->http->body.c_str() : nullptr;
+}
 uint32_t brake_result_frame_line(const brake_result* r, size_t i) {
   return r && r->error && i < r->error->frames.size() ? r->error->frames[i].line : 0;
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CancelledError, Engine, ScriptError, httpNativeAvailable, type EngineOptions, type FetchFunction } from '../../lib/index';
+import { CancelledError, Engine, HttpError, ScriptError, httpNativeAvailable, type EngineOptions, type FetchFunction } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
 import { settle, sleep } from './helpers';
@@ -120,11 +120,14 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
     expect((r.headers as Record<string, string>)['content-type']).toBe('text/plain');
   });
 
-  it('reads the body once: a second text() is a ScriptError', async () => {
+  it('reads the body once: a second text() is an HttpError (a ScriptError) naming the response', async () => {
     const e = await failure(engine.call('text_twice', [`${server.url}/ok`]));
+    expect(e).toBeInstanceOf(HttpError);
     expect(e).toBeInstanceOf(ScriptError);
-    expect((e as ScriptError).kind).toBe('body_consumed');
-    expect((e as ScriptError).message).toContain('Response body has already been consumed');
+    const h = e as HttpError;
+    expect([h.kind, h.code, h.status, h.url, h.body]).toEqual(['body_consumed', 'ERR_BRAKE_HTTP_ERROR', 200, `${server.url}/ok`, '']);
+    expect(h.message).toContain('Response body has already been consumed');
+    expect(h.frames[0]).toEqual({ function: 'text_twice', line: expect.any(Number) });
   });
 
   it('parses JSON into values a script can index and match; invalid JSON is a typed error', async () => {
@@ -132,8 +135,9 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
     // A few megabytes of JSON (200,000 objects).
     expect(await engine.call('sum_i', [`${server.url}/numbers?n=200000`])).toBe((199999 * 200000) / 2);
     const e = await failure(engine.call('name_of', [`${server.url}/bad-json`]));
-    expect(e).toBeInstanceOf(ScriptError);
-    expect((e as ScriptError).kind).toBe('json_parse_error');
+    expect(e).toBeInstanceOf(HttpError);
+    const h = e as HttpError;
+    expect([h.kind, h.status, h.url, h.body]).toEqual(['json_parse_error', 200, `${server.url}/bad-json`, '{"name": ']);
   });
 
   it('sends the method, headers and a JSON body built from a value', async () => {
@@ -264,8 +268,9 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
       expect(await guarded.call('status', [`${server.url}/ok`])).toBe(200);
       for (const url of [`http://localhost:${server.port}/ok`, `http://127.0.0.1:${server.port + 1}/ok`, 'https://example.com/']) {
         const e = await failure(guarded.call('status', [url]));
-        expect(e, url).toBeInstanceOf(ScriptError);
-        expect((e as ScriptError).kind).toBe('network_policy');
+        expect(e, url).toBeInstanceOf(HttpError);
+        const h = e as HttpError;
+        expect([h.kind, h.status, h.url, h.body]).toEqual(['network_policy', 0, url, '']);
       }
       expect(server.requests.length).toBe(since + 1); // only the allowed one arrived
     } finally {

@@ -283,8 +283,9 @@ BRAKE_TEST(the_body_is_read_once) {
   if (!e) return;
   Outcome o;
   run(e, "text_twice", "http://127.0.0.1:8080/ok", o);
-  CHECK_EQ_INT(o.status, BRAKE_SCRIPT_ERROR);
+  CHECK_EQ_INT(o.status, BRAKE_HTTP_ERROR);
   CHECK_STR(o.kind, "body_consumed");
+  CHECK(o.http_url == "http://127.0.0.1:8080/ok");
   CHECK(o.message.find("failed to call baml.http.Response.text: Response body has already been consumed") !=
         std::string::npos);
   finish(e);
@@ -300,7 +301,7 @@ BRAKE_TEST(json_can_be_indexed_and_matched) {
   CHECK_STR(value_of(e, "numbers", "http://127.0.0.1:8080/json"), "\"ifbnf\"");
   Outcome o;
   run(e, "name_of", "http://127.0.0.1:8080/bad-json", o);
-  CHECK_EQ_INT(o.status, BRAKE_SCRIPT_ERROR);
+  CHECK_EQ_INT(o.status, BRAKE_HTTP_ERROR);
   CHECK_STR(o.kind, "json_parse_error");
   CHECK(o.message.find("failed to call baml.http.Response.json: invalid JSON") != std::string::npos);
   // Escapes decode (a surrogate pair is one code point); a repeated key keeps its last value.
@@ -460,7 +461,8 @@ BRAKE_TEST(the_network_policy_is_checked_first) {
   for (const char* url : denied) {
     Outcome o;
     run(e, "status", url, o);
-    CHECK_EQ_INT(o.status, BRAKE_SCRIPT_ERROR);
+    CHECK_EQ_INT(o.status, BRAKE_HTTP_ERROR);
+    CHECK(o.http && o.http_status == 0);
     if (o.kind != "network_policy") fprintf(stderr, "%s: %s %s\n", url, o.kind.c_str(), o.message.c_str());
     CHECK_STR(o.kind, "network_policy");
     CHECK(o.message.find("is not among the engine's allowed hosts") != std::string::npos);
@@ -493,7 +495,7 @@ BRAKE_TEST(without_a_host_transport_fetch_is_native_or_a_typed_error) {
     CHECK(o.value.find("onnect") != std::string::npos); // "Couldn't connect to server"
     CHECK_EQ_INT(brake_engine_http_transfers(e), 0);
   } else {
-    CHECK_EQ_INT(o.status, BRAKE_SCRIPT_ERROR);
+    CHECK_EQ_INT(o.status, BRAKE_HTTP_ERROR);
     CHECK_STR(o.kind, "http_unavailable");
   }
   CHECK_EQ_INT(t.calls.load(), 0);

@@ -97,6 +97,7 @@ struct Server {
     if (path == "/echo") return reply(200, request_line.substr(0, request_line.find(' ')) + " " + body_in);
     if (path.rfind("/big", 0) == 0) return reply(200, std::string(size_t(std::stoul(path.substr(7))), 'x')); // /big?n=N
     if (path == "/latin1") return reply(200, "caf\xe9");
+    if (path == "/not-json") return reply(200, "{\"name\": " + std::string(1014, 'j') + "\xc3\xa9" + std::string(2000, 'j'));
     if (path == "/missing") return reply(404, "no");
     if (path == "/slow") {
       c.hanging = true;
@@ -209,6 +210,14 @@ function post(url: string) -> string {
 function header(url: string) -> string { baml.http.fetch(url).headers["x-path"] }
 function spin_and_fetch(url: string) -> string { baml.http.fetch(url).text() }
 function spin() -> int { let n = 0; while (true) { n += 1; } n }
+function json_name(url: string) -> string {
+  match (baml.http.fetch(url).json()["name"]) {
+    s: string => s,
+    _ => "none",
+  }
+}
+function text_twice(url: string) -> string { let r = baml.http.fetch(url); let a = r.text(); r.text() }
+function missing_field() -> int { let m = { "a": 1 }; m["b"] }
 function upload(url: string, body: string) -> int { baml.http.fetch(url, { method: "POST", body: body }).status_code }
 )";
 
@@ -306,6 +315,43 @@ BRAKE_TEST(a_body_over_the_limit_fails_the_request) {
     CHECK(over == "\"the response body is larger than the limit of 1000 bytes\"");
     finish(e);
     CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
+  }
+  s.shutdown();
+}
+
+// A call failed by an HTTP exchange carries its details as data: the
+// response's status, the URL and an excerpt of the body (1024 bytes at most,
+// never a split character); a failure that is not about HTTP carries none.
+BRAKE_TEST(http_failures_carry_status_url_and_body_as_data) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome bad;
+    start(e, "json_name", s.url("/not-json"), bad);
+    CHECK(wait_for(bad));
+    CHECK_EQ_INT(bad.status, BRAKE_HTTP_ERROR);
+    CHECK(bad.kind == "json_parse_error");
+    CHECK(bad.http);
+    CHECK_EQ_INT(bad.http_status, 200);
+    CHECK(bad.http_url == s.url("/not-json"));
+    CHECK_EQ_INT(bad.http_body.size(), BRAKE_HTTP_BODY_EXCERPT - 1); // "é" would straddle byte 1024
+    CHECK(bad.http_body.rfind("{\"name\": jjj", 0) == 0);
+    Outcome twice;
+    start(e, "text_twice", s.url("/missing"), twice);
+    CHECK(wait_for(twice));
+    CHECK_EQ_INT(twice.status, BRAKE_HTTP_ERROR);
+    CHECK(twice.kind == "body_consumed");
+    CHECK_EQ_INT(twice.http_status, 404);
+    CHECK(twice.http_url == s.url("/missing"));
+    CHECK(twice.http_body.empty());
+    Outcome other;
+    CHECK_EQ_INT(brake_call_start(e, g_id++, "missing_field", nullptr, 0, nullptr, outcome_done, &other), BRAKE_OK);
+    CHECK(wait_for(other));
+    CHECK_EQ_INT(other.status, BRAKE_SCRIPT_ERROR);
+    CHECK(!other.http);
+    finish(e);
   }
   s.shutdown();
 }
@@ -526,6 +572,7 @@ int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(responses_over_keep_alive_connections),
       TEST_ENTRY(a_body_over_the_limit_fails_the_request),
+      TEST_ENTRY(http_failures_carry_status_url_and_body_as_data),
       TEST_ENTRY(a_cancel_closes_the_connection_at_once),
       TEST_ENTRY(a_timeout_answers_the_script_and_closes_the_connection),
       TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker),

@@ -26,6 +26,9 @@ struct Outcome {
   int status = -1;
   int origin = 0;
   std::string value, kind, message;
+  int http_status = -1;                 // brake_result_http_status, when http_url is set
+  std::string http_url, http_body;      // brake_result_http_url ("" when NULL) and _body
+  bool http = false;                    // brake_result_http_url was not NULL
 };
 
 inline void outcome_done(void* user_data, const brake_result* r) {
@@ -36,6 +39,12 @@ inline void outcome_done(void* user_data, const brake_result* r) {
   o->value = format_value(brake_result_value(r));
   o->kind = brake_result_error_kind(r);
   o->message = brake_result_message(r);
+  if (const char* url = brake_result_http_url(r)) {
+    o->http = true;
+    o->http_url = url;
+    o->http_body = brake_result_http_body(r);
+    o->http_status = brake_result_http_status(r);
+  }
   o->done = true;
   o->cv.notify_all();
 }

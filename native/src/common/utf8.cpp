@@ -85,4 +85,11 @@ size_t utf8_offset(std::string_view s, size_t index) {
   return i;
 }
 
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t n = max_bytes;
+  while (n > 0 && (uint8_t(s[n]) & 0xC0) == 0x80) n--; // s[n] continues a code point: cut before it
+  return s.substr(0, n);
+}
+
 } // namespace brake

@@ -21,6 +21,10 @@ size_t utf8_length(std::string_view s);
 // Appends code point `cp` (<= U+10FFFF) to `out` as UTF-8.
 void append_utf8(std::string& out, uint32_t cp);
 
+// The longest prefix of valid UTF-8 text `s` of at most `max_bytes` bytes
+// that does not split a code point.
+std::string_view utf8_prefix(std::string_view s, size_t max_bytes);
+
 // Byte offset of code point `index` (clamped to s.size()).
 size_t utf8_offset(std::string_view s, size_t index);
 

@@ -758,8 +758,9 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
   const HttpConfig& cfg = m_engine.http();
   if (!cfg.policy.allows(req.parsed)) {
     std::string where = req.parsed.host.find(':') != std::string::npos ? "[" + req.parsed.host + "]" : req.parsed.host;
-    fail_call(call, "network_policy",
-              "baml.http.fetch: " + where + ":" + std::to_string(req.parsed.port) + " is not among the engine's allowed hosts");
+    fail_http(call, "network_policy",
+              "baml.http.fetch: " + where + ":" + std::to_string(req.parsed.port) + " is not among the engine's allowed hosts",
+              req.url);
     return;
   }
   std::unique_ptr<HttpChain> chain;
@@ -773,8 +774,9 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
 #ifdef BRAKE_HAVE_CURL
     start_native_http(call, req, timeout, deadline, std::move(chain));
 #else
-    fail_call(call, "http_unavailable",
-              "baml.http.fetch: this engine has no HTTP transport (brake was built without libcurl, and the host gave none)");
+    fail_http(call, "http_unavailable",
+              "baml.http.fetch: this engine has no HTTP transport (brake was built without libcurl, and the host gave none)",
+              req.url);
 #endif
     return;
   }
@@ -842,7 +844,7 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     try {
       m_curl = new http::CurlDriver(&m_sockets);
     } catch (const std::exception& e) {
-      fail_call(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what());
+      fail_http(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what(), req.url);
       return;
     }
     m_wake_fd.store(m_curl->wake_fd(), std::memory_order_release);
@@ -1243,11 +1245,30 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
   finish_failed(call, vm::ScriptError{kind, std::move(message), {}, ""});
 }
 
-// Settles a call whose own outcome (already committed) is a script error.
+// fail_call for a request that was refused before it was sent: the failure
+// names its URL (BRAKE_HTTP_ERROR; no response, so status 0 and no body).
+void Worker::fail_http(Call* call, const char* kind, std::string message, const std::string& url) {
+  if (brake_origin o = call->commit()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  vm::ScriptError error{kind, std::move(message), {}, ""};
+  try {
+    auto http = std::make_shared<vm::HttpFailure>();
+    http->url = url;
+    error.http = std::move(http);
+  } catch (const std::bad_alloc&) {
+    error.http.reset(); // a plain script error then
+  }
+  finish_failed(call, std::move(error));
+}
+
+// Settles a call whose own outcome (already committed) is a script error
+// (an HTTP error when an HTTP exchange caused it).
 void Worker::finish_failed(Call* call, vm::ScriptError error) {
   retire_heap(call);
   brake_result& result = call->settle();
-  result.status = BRAKE_SCRIPT_ERROR;
+  result.status = error.http ? BRAKE_HTTP_ERROR : BRAKE_SCRIPT_ERROR;
   result.error = std::make_unique<vm::ScriptError>(std::move(error));
   finish(call);
 }

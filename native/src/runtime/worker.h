@@ -172,6 +172,7 @@ private:
   void finish_error(Call* call);
   void finish_cancelled(Call* call, brake_origin origin);
   void fail_call(Call* call, const char* kind, std::string message);
+  void fail_http(Call* call, const char* kind, std::string message, const std::string& url);
   void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
   void retire_heap(Call* call);

@@ -297,7 +297,9 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     try {
       return ok(json::parse(str(body), heap, ctx.cancel_state));
     } catch (const json::Error& e) {
-      return error("json_parse_error", what + e.what());
+      BuiltinResult r = error("json_parse_error", what + e.what());
+      r.out = body; // for the failure's details (Fiber::builtin)
+      return r;
     }
   }
   case BuiltinId::ARRAY_LENGTH: return ok(Value::integer(int64_t(self.as_array()->items.size())));

@@ -1,6 +1,8 @@
 #include "vm/interpreter.h"
 
 #include "common/flat_map.h"
+#include "common/utf8.h"
+#include "vm/builtins.h"
 
 #include <cmath>
 #include <cstring>
@@ -217,6 +219,18 @@ RunStatus Fiber::raise(ScriptError error) {
 // Building no strings in run() also leaves its handlers fewer live values,
 // so g++ spills less in the hot ones; stack_overflow() takes the saved ip so
 // that ip is not live across CALL's call to enter().
+// A failure reading a response (its body already read, or not JSON) carries
+// the response's status, URL and, when `body` is its text, an excerpt of it.
+void Fiber::attach_response(Value response, Value body) {
+  if (response.tag != Tag::Instance || response.as_instance()->class_id != m_program.response_class) return;
+  const auto& fields = response.as_instance()->fields;
+  auto http = std::make_shared<HttpFailure>();
+  http->status = fields[kResponseStatus].i;
+  if (fields[kResponseUrl].tag == Tag::String) http->url = fields[kResponseUrl].as_string()->text;
+  if (body.tag == Tag::String) http->body = std::string(utf8_prefix(body.as_string()->text, kHttpBodyExcerpt));
+  m_error->http = std::move(http);
+}
+
 RunStatus Fiber::fail(const uint8_t* ip, const char* kind, const char* message) {
   return fail(ip, std::string(kind), std::string(message));
 }
@@ -247,8 +261,12 @@ std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunConte
   BuiltinResult r = call_builtin(id, m_stack + m_sp, argc, m_heap, ctx, m_program);
   switch (r.kind) {
   case BuiltinResult::Kind::Ok: m_stack[m_sp++] = r.out; return std::nullopt;
-  case BuiltinResult::Kind::Error:
-    return fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
+  case BuiltinResult::Kind::Error: {
+    RunStatus status = fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
+    if (BuiltinId(id) == BuiltinId::RESPONSE_TEXT || BuiltinId(id) == BuiltinId::RESPONSE_JSON)
+      attach_response(m_stack[m_sp], r.out);
+    return status;
+  }
   case BuiltinResult::Kind::Suspend:
     // A suspending builtin's arguments stay where they are, above m_sp
     // (request_args()), for the runtime to read before anything else runs.

@@ -51,11 +51,20 @@ struct ScriptFrame {
   uint32_t line;
 };
 
+// What an HTTP exchange that failed a call was (brake_result_http_*).
+struct HttpFailure {
+  int64_t status = 0; // the response's status_code (0: no response)
+  std::string url;
+  std::string body;   // an excerpt of the response body (kHttpBodyExcerpt bytes at most)
+};
+constexpr size_t kHttpBodyExcerpt = 1024; // BRAKE_HTTP_BODY_EXCERPT
+
 struct ScriptError {
   std::string kind; // "panic", "overflow", "division_by_zero", ...
   std::string message;
   std::vector<ScriptFrame> frames; // innermost first
   std::string code; // host_error: the host's own code ("" when it gave none)
+  std::shared_ptr<const HttpFailure> http = nullptr; // set when an HTTP exchange failed the call (BRAKE_HTTP_ERROR)
 };
 
 // The table a worker's scripts dispatch through (see the top of this file).
@@ -142,6 +151,7 @@ private:
   // Slow paths of run(), out of line (see interpreter.cpp). run() calls
   // them after saving its registers (SAVE), except concat().
   [[gnu::noinline]] RunStatus fail(const uint8_t* ip, const char* kind, const char* message);
+  void attach_response(Value response, Value body);
   // "<what> cannot be applied to <a> and <b>"
   [[gnu::noinline]] RunStatus type_error(const uint8_t* ip, const char* what, Tag a, Tag b);
   // "<message><t>"
