@@ -8,7 +8,7 @@ export default {
   name: 'http',
   title: 'HTTP requests: throughput, CPU, cancellation',
   async run(ctx) {
-    const sample = (spec) => ctx.runJson(process.execPath, [`${ctx.benchDir}/workers/http-sample.mjs`, JSON.stringify(spec)], { cwd: ctx.root, timeoutMs: 300_000 });
+    const sample = (spec) => ctx.runJson(process.execPath, ['--expose-gc', `${ctx.benchDir}/workers/http-sample.mjs`, JSON.stringify(spec)], { cwd: ctx.root, timeoutMs: 300_000 });
     const label = { brake: 'brake (native transport)', 'brake-host': 'brake (host transport)', undici: 'undici.request', fetch: 'fetch' };
     const variants = Object.keys(label);
     const figures = [];
@@ -43,6 +43,13 @@ export default {
       );
     }
 
+    const memCalls = ctx.quick ? 200 : 2000;
+    const mem = await ctx.alternate(variants, (variant) => sample({ kind: 'memory', calls: memCalls, variant }), (r) => `${Math.round(r.bytesPerRequest).toLocaleString('en-US')} B/request`, ctx.runs, 'memory');
+    for (const v of variants) {
+      figures.push(ctx.figure({ metric: 'memory per in-flight request (RSS)', variant: label[v], unit: 'B', better: 'lower', values: mem[v].map((r) => r.bytesPerRequest) }));
+    }
+    const servers = [...new Set(variants.flatMap((v) => through[v].map((r) => r.server)))];
+
     return {
       figures,
       headline: (h) =>
@@ -55,10 +62,11 @@ export default {
         ctx.bars({ file: 'http', title: 'HTTP: client CPU per request, 64 in flight (µs)', unit: 'µs', figures: figures.filter((f) => f.metric === 'client CPU per request') }),
       ],
       notes: [
-        'Server: Node\'s http module in a child process (nginx is not installed on this machine), answering POST /v1/chat/completions with a 260-byte OpenAI-shaped JSON reply over keep-alive connections. Client and server share the machine\'s two cores, so requests/s is bounded by the server; client CPU per request (process.cpuUsage of the client process, all its threads, over the measured window) does not depend on it.',
+        `Throughput server: ${servers.includes('nginx') ? 'nginx (Debian\'s package; one worker process, started and stopped by the benchmark: bench/lib/nginx.mjs)' : 'Node\'s http module in a child process (nginx is not installed on this machine)'}, answering POST /v1/chat/completions with a 260-byte OpenAI-shaped JSON reply over keep-alive connections. Client and server share the machine\'s two cores, so requests/s is bounded by both; client CPU per request (process.cpuUsage of the client process, all its threads, over the measured window) does not depend on the server. The abort, mass-abort and memory samples use the Node server (it reports when each socket closes).`,
         'brake: engine.call("chat", [url, body]) whose script POSTs with baml.http.fetch (headers, a string body) and reads the body; performed by the native transport (libcurl multi on the engine\'s workers, keep-alive per worker) or the host transport (Node\'s fetch). undici.request: a keep-alive Agent, body read as text. fetch: Node\'s global fetch, body read as text.',
         `abort: each sample starts a request to a route that never answers, waits until the server has it and 2 ms more, then aborts the call's (or request's) AbortSignal; times are to the promise settling and to the server's socket 'close' event (clocks compared across the two processes via performance.timeOrigin). ${ab.samples} samples per run after ${ab.warmup} warm-up.`,
         `mass abort: ${calls.toLocaleString('en-US')} such requests on one signal, all at the server, aborted at once.`,
+        `memory: resident memory of the client process with ${memCalls.toLocaleString('en-US')} requests waiting for headers, after a GC, minus the same process after one request, per request.`,
       ],
     };
   },

@@ -2,9 +2,11 @@
 //
 //   node bench/workers/http-sample.mjs '<json spec>'
 //
-// spec = { kind, variant, ... }. The server runs in a child process
-// (bench/workers/http-server-process.mjs: Node's http module, since nginx is
-// not on the machine; the client's CPU is measured on its own). Variants:
+// spec = { kind, variant, ... }. The server runs in a child process of its
+// own (the client's CPU is measured on its own): for throughput, nginx when
+// the machine has it (bench/lib/nginx.mjs; spec.server 'node' forces the
+// other), else Node's http module (bench/workers/http-server-process.mjs),
+// which also serves the abort kinds (it reports when sockets close). Variants:
 //   brake   baml.http.fetch in a script (this package, from dist/)
 //   undici  undici.request with a keep-alive Agent
 //   fetch   Node's global fetch
@@ -16,12 +18,18 @@
 //               promise settled, and abort -> the server sees the socket close
 //   massAbort   `calls` requests in flight on one signal, aborted at once: all
 //               settled, and every socket closed
+//   memory      `calls` requests in flight (waiting for headers): resident
+//               memory per request, measured after a GC (run with --expose-gc)
+//               against the same process with one request done
 // Prints one JSON line.
 import { fork } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+
+import { startNginx } from '../lib/nginx.mjs';
+import { REPLY } from '../lib/openai-reply.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -59,7 +67,10 @@ server.on('message', (m) => {
   if (m.request) requestsSeen++;
 });
 let nextId = 1;
+// Throughput against nginx when there is one (the Node server is then idle).
+const nginx = spec.kind === 'throughput' && spec.server !== 'node' ? await startNginx(REPLY) : undefined;
 const base = `http://127.0.0.1:${port}`;
+const chatBase = nginx ? `http://127.0.0.1:${nginx.port}` : base;
 const now = () => performance.timeOrigin + performance.now();
 
 // ---- the client
@@ -69,7 +80,7 @@ async function client() {
     const transport = spec.variant === 'brake' ? 'native' : 'host';
     const engine = await Engine.fromSource(PROGRAM, { workerThreads: spec.workers ?? 0, http: { transport } });
     return {
-      chat: () => engine.call('chat', [`${base}/v1/chat/completions`, BODY]),
+      chat: () => engine.call('chat', [`${chatBase}/v1/chat/completions`, BODY]),
       slow: (signal, id) => engine.call('slow', [`${base}/slow?id=${id}`], { signal }),
       close: () => engine.close(),
     };
@@ -79,7 +90,7 @@ async function client() {
     const agent = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
     return {
       chat: async () => {
-        const r = await request(`${base}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: BODY, dispatcher: agent });
+        const r = await request(`${chatBase}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: BODY, dispatcher: agent });
         await r.body.text();
         return r.statusCode;
       },
@@ -93,7 +104,7 @@ async function client() {
   if (spec.variant === 'fetch') {
     return {
       chat: async () => {
-        const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: BODY });
+        const r = await fetch(`${chatBase}/v1/chat/completions`, { method: 'POST', headers: HEADERS, body: BODY });
         await r.text();
         return r.status;
       },
@@ -129,7 +140,7 @@ async function throughput(c) {
   running = false;
   await Promise.all(loops);
   if (failed) throw new Error(`${failed} requests failed`);
-  return { requestsPerSec: n / seconds, cpuUsPerRequest: (cpu.user + cpu.system) / n, elu: elu.utilization };
+  return { requestsPerSec: n / seconds, cpuUsPerRequest: (cpu.user + cpu.system) / n, elu: elu.utilization, server: nginx ? 'nginx' : 'node' };
 }
 
 async function waitFor(cond, what, ms = 10_000) {
@@ -185,10 +196,35 @@ async function massAbort(c) {
   return { settledMs, closedMs: Math.max(...ids.map((id) => closedAt.get(id) - t0)) };
 }
 
+async function memory(c) {
+  // Warm: the client's code, connection pool and engine exist before the baseline.
+  const ac0 = new AbortController();
+  const warm = c.slow(ac0.signal, nextId++).catch(() => {});
+  await waitFor(() => requestsSeen >= 1, 'the warm-up request');
+  ac0.abort();
+  await warm;
+  await sleep(50);
+  globalThis.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  const seen = requestsSeen;
+  const n = spec.calls;
+  const all = Promise.all(Array.from({ length: n }, () => c.slow(ac.signal, nextId++).then(() => 0, () => 1)));
+  await waitFor(() => requestsSeen - seen >= n, `${n} requests at the server`, 60_000);
+  await sleep(50);
+  globalThis.gc?.();
+  const rss1 = process.memoryUsage().rss;
+  ac.abort();
+  await all;
+  return { bytesPerRequest: (rss1 - rss0) / n };
+}
+
 const c = await client();
-const kinds = { throughput, abort, massAbort };
+const kinds = { throughput, abort, massAbort, memory };
 const result = await kinds[spec.kind](c);
 await c.close();
+await nginx?.stop();
 server.disconnect();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

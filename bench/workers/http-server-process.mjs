@@ -7,14 +7,7 @@
 // processes on one machine) and the /slow ids that connection carried.
 import http from 'node:http';
 
-const REPLY = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1700000000,
-  model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Paris.' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 },
-});
+import { REPLY } from '../lib/openai-reply.mjs';
 
 const server = http.createServer((req, res) => {
   const chunks = [];
@@ -37,7 +30,9 @@ server.keepAliveTimeout = 60_000;
 server.maxRequestsPerSocket = 0;
 server.on('connection', (socket) => {
   socket.setNoDelay(true);
-  socket.on('close', () => process.send({ closedAt: performance.timeOrigin + performance.now(), ids: socket.__ids ?? [] }));
+  socket.on('close', () => {
+    if (process.connected) process.send({ closedAt: performance.timeOrigin + performance.now(), ids: socket.__ids ?? [] }, () => {});
+  });
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 process.on('disconnect', () => process.exit(0));

@@ -118,6 +118,8 @@ CurlDriver::CurlDriver(std::atomic<size_t>* sockets) : m_sockets(sockets) {
 CurlDriver::~CurlDriver() { release(); }
 
 void CurlDriver::release() {
+  for (Transfer* t : m_spare) delete t;
+  m_spare.clear();
   if (m_multi) curl_multi_cleanup(static_cast<CURLM*>(m_multi));
   m_multi = nullptr;
   if (m_wake_fd >= 0) close(m_wake_fd);
@@ -193,8 +195,16 @@ int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
 }
 
 Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
-  auto t = std::make_unique<Transfer>();
-  t->easy = curl_easy_init();
+  // A spare transfer keeps its easy handle (and the buffers libcurl gave
+  // it): cheaper than curl_easy_init and cleanup per request.
+  std::unique_ptr<Transfer> t;
+  if (!m_spare.empty()) {
+    t.reset(m_spare.back());
+    m_spare.pop_back();
+  } else {
+    t = std::make_unique<Transfer>();
+    t->easy = curl_easy_init();
+  }
   if (!t->easy) {
     error = "cannot start an HTTP transfer (libcurl)";
     return nullptr;
@@ -257,10 +267,39 @@ void CurlDriver::cancel(Transfer* t) {
   // handshake would otherwise stay open in the cache): removing the handle
   // closes it now.
   curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+  // An abortive close (RST): the server learns at once that the client is
+  // gone, and no TIME_WAIT socket is left behind per cancel (thousands of
+  // cancels a minute would otherwise use up the ephemeral ports to a host).
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD) {
+    linger abort{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
   curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
   settle_sockets(t, -1);
   m_active--;
-  delete t; // curl_easy_cleanup: an unfinished exchange's connection is closed
+  recycle(t);
+}
+
+// A finished or cancelled transfer (out of the multi handle) becomes a spare.
+void CurlDriver::recycle(Transfer* t) {
+  if (m_spare.size() < kMaxSpare) {
+    try {
+      m_spare.reserve(kMaxSpare);
+      curl_easy_reset(t->easy);
+      curl_slist_free_all(t->headers);
+      t->headers = nullptr;
+      t->owner = nullptr;
+      t->result = Answer{};
+      t->max_bytes = 0;
+      t->too_large = t->in_headers = false;
+      t->sockets.clear();
+      m_spare.push_back(t);
+      return;
+    } catch (const std::bad_alloc&) {
+    }
+  }
+  delete t;
 }
 
 void CurlDriver::wait(int timeout_ms) {
@@ -330,7 +369,7 @@ void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answ
   m_active--;
   void* owner = t->owner;
   finished.emplace_back(owner, std::move(r));
-  delete t;
+  recycle(t);
 }
 
 } // namespace brake::http

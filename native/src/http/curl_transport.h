@@ -75,13 +75,16 @@ private:
   static int on_open_socket(void* transfer, int purpose, void* address);
   static int on_close_socket(void* self, int fd);
   void settle_sockets(Transfer* t, int kept);
+  void recycle(Transfer* t);
   void act(std::vector<std::pair<void*, Answer>>& finished);
   void finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished);
   void release();
 
   void* m_multi = nullptr;
   std::atomic<size_t>* m_sockets;
-  std::unordered_map<int, Transfer*> m_fds; // open sockets: their transfer, or null once pooled
+  std::unordered_map<int, Transfer*> m_fds;
+  std::vector<Transfer*> m_spare; // finished transfers kept for their easy handles
+  static constexpr size_t kMaxSpare = 64; // open sockets: their transfer, or null once pooled
   int m_epoll = -1;
   int m_wake_fd = -1;
   size_t m_active = 0;

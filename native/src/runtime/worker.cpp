@@ -268,10 +268,12 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     // (A graveyard left by a stand-in is freed here, not on its thread.)
     if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty() || m_http_polled) break;
     if (m_stopping && m_calls == 0) return false;
-    if (!spun) {
+    if (!spun && !http_active()) {
       // Before sleeping, stay awake a little: under a steady stream of calls
       // the next message usually arrives within microseconds, and a futex
-      // wake-up per call would cost more than the call itself.
+      // wake-up per call would cost more than the call itself. Not with
+      // transfers in flight: what comes next is mostly their sockets, which
+      // the spin does not watch, and epoll_wait is the cheap wait for them.
       spun = true;
       lock.unlock();
       auto until = Clock::now() + kSpin;

@@ -112,6 +112,8 @@ public:
   size_t pending_timers() const { return m_timer_count.load(std::memory_order_relaxed); }
   // Native HTTP transfers in flight. Any thread.
   size_t http_transfers() const { return m_transfers.load(std::memory_order_relaxed); }
+  // This worker's own thread: it has native transfers in flight.
+  bool http_active() const { return m_transfers.load(std::memory_order_relaxed) != 0; }
   size_t http_sockets() const { return m_sockets.load(std::memory_order_relaxed); }
 
   // Makes a running script yield at its next back-edge or call. Any thread.
