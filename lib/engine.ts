@@ -433,8 +433,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
 
   /**
    * The native HTTP transport's transfers in flight and the sockets it has
-   * open (idle keep-alive connections included; a cancelled or failed
-   * transfer's socket is closed at once). Zeros with the host transport,
+   * open (idle keep-alive connections included; a cancelled call's socket is
+   * closed by its worker right after the call settles). Zeros with the host transport,
    * whose sockets belong to the host, and after close().
    */
   get httpStats(): { transfers: number; sockets: number } {

@@ -41,6 +41,9 @@ export default {
         ctx.figure({ metric: `${calls.toLocaleString('en-US')} in flight, abort → all settled`, variant: label[v], unit: 'ms', better: 'lower', values: mass[v].map((r) => r.settledMs) }),
         ctx.figure({ metric: `${calls.toLocaleString('en-US')} in flight, abort → every socket closed`, variant: label[v], unit: 'ms', better: 'lower', values: mass[v].map((r) => r.closedMs) }),
       );
+      if (mass[v][0]?.clientClosedMs !== undefined) {
+        figures.push(ctx.figure({ metric: `${calls.toLocaleString('en-US')} in flight, abort → every socket closed (client side)`, variant: label[v], unit: 'ms', better: 'lower', values: mass[v].map((r) => r.clientClosedMs) }));
+      }
     }
 
     const memCalls = ctx.quick ? 200 : 2000;
@@ -65,7 +68,7 @@ export default {
         `Throughput server: ${servers.includes('nginx') ? 'nginx (Debian\'s package; one worker process, started and stopped by the benchmark: bench/lib/nginx.mjs)' : 'Node\'s http module in a child process (nginx is not installed on this machine)'}, answering POST /v1/chat/completions with a 260-byte OpenAI-shaped JSON reply over keep-alive connections. Client and server share the machine\'s two cores, so requests/s is bounded by both; client CPU per request (process.cpuUsage of the client process, all its threads, over the measured window) does not depend on the server. The abort, mass-abort and memory samples use the Node server (it reports when each socket closes).`,
         'brake: engine.call("chat", [url, body]) whose script POSTs with baml.http.fetch (headers, a string body) and reads the body; performed by the native transport (libcurl multi on the engine\'s workers, keep-alive per worker) or the host transport (Node\'s fetch). undici.request: a keep-alive Agent, body read as text. fetch: Node\'s global fetch, body read as text.',
         `abort: each sample starts a request to a route that never answers, waits until the server has it and 2 ms more, then aborts the call's (or request's) AbortSignal; times are to the promise settling and to the server's socket 'close' event (clocks compared across the two processes via performance.timeOrigin). ${ab.samples} samples per run after ${ab.warmup} warm-up.`,
-        `mass abort: ${calls.toLocaleString('en-US')} such requests on one signal, all at the server, aborted at once.`,
+        `mass abort: ${calls.toLocaleString('en-US')} such requests on one signal, all at the server, aborted at once. "Every socket closed" is when the server process saw the last close (it needs about 300 ms to process 5,000 closes whoever the client is); "client side" is when brake's own socket count (engine.httpStats) reached 0.`,
         `memory: resident memory of the client process with ${memCalls.toLocaleString('en-US')} requests waiting for headers, after a GC, minus the same process after one request, per request.`,
       ],
     };

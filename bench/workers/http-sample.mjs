@@ -63,7 +63,7 @@ const port = await new Promise((resolve) => server.on('message', (m) => m.port &
 const closedAt = new Map(); // /slow id -> when its connection closed
 let requestsSeen = 0;
 server.on('message', (m) => {
-  if (m.closedAt) for (const id of m.ids) closedAt.set(id, m.closedAt);
+  if (m.closes) for (const [at, ids] of m.closes) for (const id of ids) closedAt.set(id, at);
   if (m.request) requestsSeen++;
 });
 let nextId = 1;
@@ -83,6 +83,7 @@ async function client() {
       chat: () => engine.call('chat', [`${chatBase}/v1/chat/completions`, BODY]),
       slow: (signal, id) => engine.call('slow', [`${base}/slow?id=${id}`], { signal }),
       close: () => engine.close(),
+      sockets: transport === 'native' ? () => engine.httpStats.sockets : undefined,
     };
   }
   if (spec.variant === 'undici') {
@@ -191,9 +192,15 @@ async function massAbort(c) {
   ac.abort();
   const outcomes = await all;
   const settledMs = now() - t0;
+  // brake's native transport counts its own sockets: when the last one closed, on this side.
+  let clientClosedMs;
+  if (c.sockets) {
+    while (c.sockets() > 0) await new Promise((r) => setImmediate(r));
+    clientClosedMs = now() - t0;
+  }
   await waitFor(() => ids.every((id) => closedAt.has(id)), `${n} sockets to close`, 60_000);
   if (outcomes.some((x) => x !== 1)) throw new Error('a request was not aborted');
-  return { settledMs, closedMs: Math.max(...ids.map((id) => closedAt.get(id) - t0)) };
+  return { settledMs, closedMs: Math.max(...ids.map((id) => closedAt.get(id) - t0)), clientClosedMs };
 }
 
 async function memory(c) {

@@ -2,9 +2,9 @@
 // the client's): test/support/http-server.mjs on 127.0.0.1, plus the route
 // POST /v1/chat/completions answering a small OpenAI-shaped JSON reply.
 // Sends {port} on IPC when listening, {request: id} when GET /slow?id=N
-// arrives (it never answers), and one message per connection close:
-// {closedAt, ids}: epoch ms (performance.timeOrigin + now: comparable across
-// processes on one machine) and the /slow ids that connection carried.
+// arrives (it never answers), and the connections closed, batched:
+// {closes: [[closedAt, ids], ...]}: epoch ms (performance.timeOrigin + now:
+// comparable across processes on one machine) and the /slow ids each carried.
 import http from 'node:http';
 
 import { REPLY } from '../lib/openai-reply.mjs';
@@ -28,10 +28,19 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 server.maxRequestsPerSocket = 0;
+// Closes are timed when they happen and reported in batches (one IPC message
+// per turn), so reporting 5,000 closes does not slow the server down.
+let closes = [];
+const flush = () => {
+  const batch = closes;
+  closes = [];
+  if (process.connected) process.send({ closes: batch }, () => {});
+};
 server.on('connection', (socket) => {
   socket.setNoDelay(true);
   socket.on('close', () => {
-    if (process.connected) process.send({ closedAt: performance.timeOrigin + performance.now(), ids: socket.__ids ?? [] }, () => {});
+    if (closes.length === 0) setImmediate(flush);
+    closes.push([performance.timeOrigin + performance.now(), socket.__ids ?? []]);
   });
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

@@ -503,8 +503,9 @@ BRAKE_API size_t brake_engine_http_transfers(const brake_engine* e);
 
 /* Sockets the native HTTP transport has open: those of transfers in flight
 ** and idle keep-alive connections kept for reuse (each worker keeps its own;
-** they close when the engine closes). A cancelled or failed transfer's
-** socket is closed at once, so this never counts it. The host transport's
+** they close when the engine closes). A failed transfer's socket is closed
+** before its call goes on; a cancelled call's is closed by its worker right
+** after the call's completion is delivered (microseconds later). The host transport's
 ** sockets belong to the host and are not counted. Any thread. */
 BRAKE_API size_t brake_engine_http_sockets(const brake_engine* e);
 

@@ -118,6 +118,7 @@ CurlDriver::CurlDriver(std::atomic<size_t>* sockets) : m_sockets(sockets) {
 CurlDriver::~CurlDriver() { release(); }
 
 void CurlDriver::release() {
+  if (m_multi) bury();
   for (Transfer* t : m_spare) delete t;
   m_spare.clear();
   if (m_multi) curl_multi_cleanup(static_cast<CURLM*>(m_multi));
@@ -194,9 +195,34 @@ int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
   return 0;
 }
 
+// The options that are the same for every request of this driver (one
+// engine's worker), set once per easy handle.
+void CurlDriver::set_shared_options(Transfer* t, const TransferOptions& options) {
+  CURL* e = t->easy;
+  t->driver = this;
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlDriver::on_open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlDriver::on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+  if (options.ca_pem && !options.ca_pem->empty()) {
+    curl_blob blob{const_cast<char*>(options.ca_pem->data()), options.ca_pem->size(), CURL_BLOB_COPY};
+    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+  }
+}
+
 Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
-  // A spare transfer keeps its easy handle (and the buffers libcurl gave
-  // it): cheaper than curl_easy_init and cleanup per request.
+  // A spare transfer keeps its easy handle with the options every request
+  // shares (and the buffers libcurl gave it): libcurl recommends reusing
+  // handles, and curl_easy_init or _reset per request costs more than the
+  // rest of the setup together.
   std::unique_ptr<Transfer> t;
   if (!m_spare.empty()) {
     t.reset(m_spare.back());
@@ -204,39 +230,24 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   } else {
     t = std::make_unique<Transfer>();
     t->easy = curl_easy_init();
-  }
-  if (!t->easy) {
-    error = "cannot start an HTTP transfer (libcurl)";
-    return nullptr;
+    if (!t->easy) {
+      error = "cannot start an HTTP transfer (libcurl)";
+      return nullptr;
+    }
+    set_shared_options(t.get(), options);
   }
   CURL* e = t->easy;
   t->owner = owner;
-  t->driver = this;
   t->max_bytes = options.max_response_bytes;
+  // Everything a previous request on this handle may have set, every time.
   curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlDriver::on_open_socket);
-  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CurlDriver::on_close_socket);
-  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
-  if (options.timeout_ms) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
-  if (options.connect_timeout_ms) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(options.connect_timeout_ms));
-  if (options.ca_pem && !options.ca_pem->empty()) {
-    curl_blob blob{const_cast<char*>(options.ca_pem->data()), options.ca_pem->size(), CURL_BLOB_COPY};
-    curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
-  }
-  if (req.method == "HEAD") {
-    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-  } else if (req.method != "GET" || req.has_body) {
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-  }
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(options.connect_timeout_ms));
+  curl_easy_setopt(e, CURLOPT_NOBODY, req.method == "HEAD" ? 1L : 0L);
+  if (req.method != "HEAD") curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); // back to a plain GET, no body
+  bool custom = req.method != "HEAD" && (req.method != "GET" || req.has_body);
+  curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, custom ? req.method.c_str() : nullptr);
   if (req.has_body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
@@ -253,6 +264,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
     t->headers = more;
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  m_doomed.reserve(m_active + 1); // doom() cannot fail
   CURLMcode rc = curl_multi_add_handle(static_cast<CURLM*>(m_multi), e);
   if (rc != CURLM_OK) {
     error = std::string("cannot start an HTTP transfer: ") + curl_multi_strerror(rc);
@@ -281,12 +293,24 @@ void CurlDriver::cancel(Transfer* t) {
   recycle(t);
 }
 
+void CurlDriver::doom(Transfer* t) {
+  m_doomed.push_back(t); // capacity reserved in start()
+  t->owner = nullptr;
+}
+
+size_t CurlDriver::bury() {
+  size_t n = m_doomed.size();
+  for (size_t i = 0; i < n; i++) cancel(m_doomed[i]);
+  m_doomed.clear();
+  return n;
+}
+
 // A finished or cancelled transfer (out of the multi handle) becomes a spare.
 void CurlDriver::recycle(Transfer* t) {
   if (m_spare.size() < kMaxSpare) {
     try {
       m_spare.reserve(kMaxSpare);
-      curl_easy_reset(t->easy);
+      curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
       curl_slist_free_all(t->headers);
       t->headers = nullptr;
       t->owner = nullptr;
@@ -346,6 +370,7 @@ void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
     if (msg->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (!t->owner) continue; // doomed: bury() removes it
     finish(t, int(msg->data.result), finished);
   }
 }

@@ -53,6 +53,16 @@ public:
   // Stops a transfer at once: removed from the multi handle, its connection
   // closed (it was in the middle of an exchange). Its result never comes.
   void cancel(Transfer* t);
+  // Marks a transfer whose call has settled as cancelled: its result never
+  // comes, and bury() cancels it. Calls no libcurl function, so a stand-in
+  // may use it; the worker buries right after delivering the completions, so
+  // a cancelled call settles without waiting for its socket's teardown (the
+  // costly part of a cancel: on loopback the kernel does the peer's side of
+  // the close too) and the socket closes a moment later, on the worker.
+  void doom(Transfer* t);
+  // Cancels every doomed transfer; returns how many.
+  size_t bury();
+  bool has_doomed() const { return !m_doomed.empty(); }
   size_t active() const { return m_active; }
 
   // The file descriptor a poster writes to wake the worker (an eventfd).
@@ -76,6 +86,7 @@ private:
   static int on_close_socket(void* self, int fd);
   void settle_sockets(Transfer* t, int kept);
   void recycle(Transfer* t);
+  void set_shared_options(Transfer* t, const TransferOptions& options);
   void act(std::vector<std::pair<void*, Answer>>& finished);
   void finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished);
   void release();
@@ -84,6 +95,7 @@ private:
   std::atomic<size_t>* m_sockets;
   std::unordered_map<int, Transfer*> m_fds;
   std::vector<Transfer*> m_spare; // finished transfers kept for their easy handles
+  std::vector<Transfer*> m_doomed; // their calls settled; still in the multi handle
   static constexpr size_t kMaxSpare = 64; // open sockets: their transfer, or null once pooled
   int m_epoll = -1;
   int m_wake_fd = -1;

@@ -135,7 +135,7 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   // Large heaps of the calls finished here are the worker's to free (that
   // can take long: never on the cancelling thread, which may be the host's
   // event loop); it is woken for them.
-  bool graves = !m_graveyard.empty();
+  bool graves = !m_graveyard.empty() || doomed_transfers();
   claim.release();
   if (stranded || graves) wake();
   if (notify) m_engine.notify_host();
@@ -266,7 +266,9 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       continue;
     }
     // (A graveyard left by a stand-in is freed here, not on its thread.)
-    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty() || m_http_polled) break;
+    if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty() || m_http_polled ||
+        doomed_transfers())
+      break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun && !http_active()) {
       // Before sleeping, stay awake a little: under a steady stream of calls
@@ -336,6 +338,7 @@ void Worker::loop() {
     deliver(); // cancels settle before any script runs
     run_ready();
     deliver();
+    bury_transfers(); // after the completions of their calls
     free_graveyard(); // after the completions it belonged to
     flush_token_refs();
     publish_finished();
@@ -833,11 +836,28 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
   hand_to_host(call, op, "starting an HTTP request");
 }
 
+// Whether cancelled calls left transfers to remove (see CurlDriver::doom).
+bool Worker::doomed_transfers() const {
+#ifdef BRAKE_HAVE_CURL
+  return m_curl && m_curl->has_doomed();
+#else
+  return false;
+#endif
+}
+
+// Removes the transfers of calls cancelled this turn: their sockets close now.
+void Worker::bury_transfers() {
+#ifdef BRAKE_HAVE_CURL
+  if (m_curl && m_curl->has_doomed()) m_transfers.fetch_sub(m_curl->bury(), std::memory_order_relaxed);
+#endif
+}
+
 #ifdef BRAKE_HAVE_CURL
 // The native transport: the request becomes a libcurl transfer on this
 // worker's driver. Its operation is the call's like any other (a cancel
-// ends it through drop_operation, which removes the transfer and closes its
-// connection); it finishes in drive_http, on this thread.
+// ends it through drop_operation, which dooms the transfer: the worker
+// removes it and closes its connection right after delivering the call's
+// completion); it finishes in drive_http, on this thread.
 // libcurl gets no total timeout of its own: the engine's timer ends it.
 void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
                                std::unique_ptr<HttpChain> chain) {
@@ -1115,12 +1135,13 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
 #ifdef BRAKE_HAVE_CURL
   if (op->native_http) {
     // Removed from the transport at once: its socket closes now.
+    // Its call settles first; the worker closes the socket right after
+    // delivering (bury_transfers), not the thread settling it.
     auto* native = static_cast<NativeHttpOperation*>(op);
     if (native->transfer) {
       native->try_cancel();
-      m_curl->cancel(native->transfer);
+      m_curl->doom(native->transfer);
       native->transfer = nullptr;
-      m_transfers.fetch_sub(1, std::memory_order_relaxed);
     }
     op->release();
     return;

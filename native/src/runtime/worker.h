@@ -175,6 +175,8 @@ private:
   void finish_cancelled(Call* call, brake_origin origin);
   void fail_call(Call* call, const char* kind, std::string message);
   void fail_http(Call* call, const char* kind, std::string message, const std::string& url);
+  bool doomed_transfers() const;
+  void bury_transfers();
   void finish_failed(Call* call, vm::ScriptError error);
   void finish(Call* call);
   void retire_heap(Call* call);
