@@ -411,7 +411,14 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
    * settled and the threads are gone. Idempotent.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    if (this.#closing === undefined) {
+      const closing = this.#close();
+      this.#closing = closing;
+      // A close() that did not happen (it threw) may be tried again.
+      closing.catch(() => {
+        if (this.#closing === closing && !this.#closed) this.#closing = undefined;
+      });
+    }
     return this.#closing;
   }
 
@@ -423,9 +430,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     try {
       joined = this.#native.close();
     } catch (error) {
-      // Not closed after all: a later close() tries again.
-      this.#closed = false;
-      this.#closing = undefined;
+      this.#closed = false; // not closed after all: a later close() tries again
       throw error;
     }
     await joined;

@@ -496,6 +496,11 @@ void EngineWrap::finish_close(napi_env env) {
   int status = m_close_status;
   std::string message = m_close_message;
   drain(env, true);
+  // onBatch threw: the promises settle all the same, then the error goes on.
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  napi_value thrown = nullptr;
+  if (pending) napi_get_and_clear_last_exception(env, &thrown);
   if (m_hook) napi_remove_env_cleanup_hook(m_env, env_cleanup, this);
   m_hook = false;
   release_engine();
@@ -519,6 +524,7 @@ void EngineWrap::finish_close(napi_env env) {
       napi_reject_deferred(env, d, error);
     }
   }
+  if (thrown) napi_throw(env, thrown);
   if (m_self) {
     napi_ref self = m_self;
     m_self = nullptr;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -36,6 +37,7 @@ struct Server {
   std::atomic<int> proxied{0};
   std::atomic<int> connections{0};
   std::atomic<int> open{0};
+  std::atomic<int> resets{0}; // connections the client reset (RST) rather than closed
 
   struct Conn {
     int fd;
@@ -134,6 +136,7 @@ struct Server {
         if (c.stalled && stall_reads) continue;
         char buf[65536];
         ssize_t n = recv(c.fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == ECONNRESET) resets++;
         if (n <= 0) {
           if (c.hanging) {
             std::lock_guard<std::mutex> lock(mu);
@@ -270,10 +273,10 @@ void finish(brake_engine* e) {
 }
 
 // A cancelled call settles first; its worker closes the socket right after
-// delivering the completion. True when the engine has no socket open within
-// a few milliseconds of that (generous under the sanitizers).
+// delivering the completion. True when the engine has no socket open soon
+// after (a generous bound: this is about behaviour, not speed).
 bool sockets_closed(brake_engine* e) {
-  double deadline = now_ms() + 20 * (brake_test_sanitized() ? 10 : 1);
+  double deadline = now_ms() + 2000;
   while (brake_engine_http_sockets(e) > 0 && now_ms() < deadline) sleep_ms(0.1);
   if (brake_engine_http_sockets(e) > 0) fprintf(stderr, "%zu sockets still open\n", brake_engine_http_sockets(e));
   return brake_engine_http_sockets(e) == 0;
@@ -387,6 +390,7 @@ BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
         CHECK(wait_for(o));
         double settled = now_ms() - t0;
         CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+        CHECK(sockets_closed(e)); // by the worker, right after the call settled
         double deadline = now_ms() + 2000;
         while (s.closes() == closes && now_ms() < deadline) sleep_ms(0.2);
         CHECK(s.closes() == closes + 1);
@@ -395,9 +399,10 @@ BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
           fprintf(stderr, "%s: settled %.2f ms, closed %.2f ms\n", path, settled, closed);
         CHECK(settled < 100 * (brake_test_sanitized() ? 5 : 1));
         CHECK(closed < 100 * (brake_test_sanitized() ? 5 : 1));
-        CHECK(sockets_closed(e)); // by the worker, right after the call settled
       }
     }
+    // Each cancelled connection was reset, not closed (no TIME_WAIT left here).
+    CHECK_EQ_INT(s.resets.load(), requests);
     finish(e);
     CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
   }
@@ -516,7 +521,9 @@ BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
     for (int i = 0; i < 3; i++) {
       Outcome o;
       brake_call_id id = start(e, "text", stuck, o);
-      sleep_ms(50);
+      double until = now_ms() + 2000;
+      while (brake_engine_http_sockets(e) == 0 && now_ms() < until) sleep_ms(1);
+      sleep_ms(20);
       CHECK_EQ_INT(brake_engine_http_sockets(e), 1); // connecting
       double t0 = now_ms();
       CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
@@ -541,7 +548,7 @@ BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
     double deadline = now_ms() + 5000;
     while (s.stalls.load() == 0 && now_ms() < deadline) sleep_ms(1);
     CHECK_EQ_INT(s.stalls.load(), 1);
-    sleep_ms(50);
+    sleep_ms(20);
     CHECK_EQ_INT(brake_engine_http_sockets(e), 1);
     double t0 = now_ms();
     CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);

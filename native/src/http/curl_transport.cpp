@@ -41,6 +41,8 @@ struct Transfer {
   uint64_t max_bytes = 0;
   bool too_large = false;
   bool in_headers = false; // a status line was seen; header lines follow
+  bool finished = false;   // doomed after libcurl finished it (see act())
+  int kept = -1;           // then: its connection's socket, back in the pool
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -128,11 +130,25 @@ void CurlDriver::release() {
   m_wake_fd = m_epoll = -1;
 }
 
-int CurlDriver::on_socket(void*, int fd, int what, void* self, void*) {
+int CurlDriver::on_socket(void* easy, int fd, int what, void* self, void*) {
   auto* d = static_cast<CurlDriver*>(self);
   if (what == CURL_POLL_REMOVE) {
     epoll_ctl(d->m_epoll, EPOLL_CTL_DEL, fd, nullptr);
     return 0;
+  }
+  // A pooled connection taken up by a transfer is that transfer's now (its
+  // cancel resets it; settle_sockets hands it back to the pool).
+  auto it = d->m_fds.find(fd);
+  if (it != d->m_fds.end() && !it->second && easy) {
+    Transfer* t = nullptr;
+    curl_easy_getinfo(static_cast<CURL*>(easy), CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (t && t->owner) {
+      try {
+        t->sockets.push_back(fd);
+        it->second = t;
+      } catch (const std::bad_alloc&) {
+      }
+    }
   }
   epoll_event ev{};
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
@@ -278,12 +294,22 @@ void CurlDriver::cancel(Transfer* t) {
   // Its connection is not kept for another transfer (one cut off in its TLS
   // handshake would otherwise stay open in the cache): removing the handle
   // closes it now.
+  if (t->finished) {
+    // Doomed as it finished: its connection went back to the pool already.
+    curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
+    settle_sockets(t, t->kept);
+    m_active--;
+    recycle(t);
+    return;
+  }
   curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
   // An abortive close (RST): the server learns at once that the client is
   // gone, and no TIME_WAIT socket is left behind per cancel (thousands of
   // cancels a minute would otherwise use up the ephemeral ports to a host).
-  curl_socket_t fd = CURL_SOCKET_BAD;
-  if (curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD) {
+  // Its sockets are those it opened or took from the pool (see on_socket).
+  for (int fd : t->sockets) {
+    auto it = m_fds.find(fd);
+    if (it == m_fds.end() || it->second != t) continue;
     linger abort{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
@@ -316,8 +342,10 @@ void CurlDriver::recycle(Transfer* t) {
       t->owner = nullptr;
       t->result = Answer{};
       t->max_bytes = 0;
-      t->too_large = t->in_headers = false;
+      t->too_large = t->in_headers = t->finished = false;
+      t->kept = -1;
       t->sockets.clear();
+      curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, nullptr); // frees its copy of the last body
       m_spare.push_back(t);
       return;
     } catch (const std::bad_alloc&) {
@@ -370,7 +398,13 @@ void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
     if (msg->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
-    if (!t->owner) continue; // doomed: bury() removes it
+    if (!t->owner) { // doomed: bury() removes it, leaving its connection in the pool
+      t->finished = true;
+      curl_socket_t kept = CURL_SOCKET_BAD;
+      if (msg->data.result == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &kept);
+      t->kept = int(kept);
+      continue;
+    }
     finish(t, int(msg->data.result), finished);
   }
 }
