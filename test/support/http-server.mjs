@@ -16,6 +16,7 @@
 //   GET  /loop               302 to itself
 //   GET  /cut                content-length 100, 10 bytes, then the socket is destroyed
 //   GET  /bad-json           200 application/json "{\"name\": "
+//   GET  /reset              resets the connection (RST), no response
 //   GET  /numbers?n=N        200 JSON [{"i":0,"s":"n0"}, ...] of N objects
 import http from 'node:http';
 
@@ -122,6 +123,7 @@ export async function startHttpServer() {
     if (path === '/redirect') return res.writeHead(302, { location: '/ok' }).end();
     if (path === '/loop') return res.writeHead(302, { location: '/loop' }).end();
     if (path === '/to') return res.writeHead(num('code', 302), { location: u.searchParams.get('where') ?? '/ok' }).end();
+    if (path === '/reset') return req.socket.resetAndDestroy(); // RST, no response
     if (path === '/cut') {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
       res.write('0123456789');
