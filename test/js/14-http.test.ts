@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CancelledError, Engine, HttpError, ScriptError, httpNativeAvailable, type EngineOptions, type FetchFunction } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
-import { settle, sleep } from './helpers';
+import { connectionsClosed, requestsArrived, settle, sleep } from './helpers';
 
 const SOURCE = `
 function status(url: string) -> int { baml.http.fetch(url).status_code }
@@ -303,18 +303,15 @@ describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
 });
 
 // The native transport's own accounting (engine.httpStats) and close():
-// every cancelled transfer's socket is closed before its call settles, and
+// every cancelled transfer's socket is closed right after its call settles, and
 // close() with a thousand transfers in flight leaves the event loop free
 // while the workers shut them down.
 describe.runIf(httpNativeAvailable())('native transport: transfers, sockets and close()', () => {
   const n = 1000;
   /** Starts n requests that hang until cancelled; resolves once the server holds them all. */
   async function hanging(e: Engine, tag: string, signal?: AbortSignal): Promise<Array<Promise<unknown>>> {
-    const before = server.requests.length;
     const calls = Array.from({ length: n }, (_, i) => e.call('text', [`${server.url}/slow?ms=30000&${tag}=${i}`], { signal }));
-    const deadline = performance.now() + 10_000;
-    while (server.requests.length - before < n && performance.now() < deadline) await sleep(5);
-    expect(server.requests.length - before).toBe(n);
+    await requestsArrived(server, `&${tag}=`, n);
     return calls;
   }
   /**
@@ -327,16 +324,7 @@ describe.runIf(httpNativeAvailable())('native transport: transfers, sockets and 
     while (JSON.stringify(e.httpStats) !== JSON.stringify(want) && performance.now() < deadline) await sleep(1);
     return e.httpStats;
   }
-  /** Waits until the server has seen every connection of the requests tagged `tag` close. */
-  async function allClosed(tag: string): Promise<boolean> {
-    const mine = server.requests.filter((r: { url: string }) => r.url.includes(`&${tag}=`));
-    const deadline = performance.now() + 5000;
-    while (mine.some((r: { connection: { closedAt?: number } }) => r.connection.closedAt === undefined)) {
-      if (performance.now() > deadline) return false;
-      await sleep(5);
-    }
-    return true;
-  }
+  const allClosed = (tag: string): Promise<boolean> => connectionsClosed(server, `&${tag}=`);
 
   it('a thousand transfers cancelled together: all removed, every socket closed', async () => {
     const e = await Engine.fromSource(SOURCE, { workerThreads: 2, http: { transport: 'native' } });

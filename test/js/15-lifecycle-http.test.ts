@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, httpNativeAvailable } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
-import { sleep } from './helpers';
+import { connectionsClosed, requestsArrived, sleep } from './helpers';
 
 const dist = JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'));
 const SOURCE = 'function get(url: string) -> string { baml.http.fetch(url).text() }';
@@ -30,25 +30,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Resolves once the server has received `n` requests whose URL contains `tag`. */
-async function arrived(tag: string, n: number): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (server.requests.filter((r: { url: string }) => r.url.includes(tag)).length < n) {
-    if (performance.now() > deadline) throw new Error(`only some of ${n} requests tagged ${tag} arrived`);
-    await sleep(5);
-  }
-}
-
-/** Whether the server saw every connection of the requests tagged `tag` close within 5 s. */
-async function allClosed(tag: string): Promise<boolean> {
-  const mine = server.requests.filter((r: { url: string }) => r.url.includes(tag));
-  const deadline = performance.now() + 5000;
-  while (mine.some((r: { connection: { closedAt?: number } }) => r.connection.closedAt === undefined)) {
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-  return true;
-}
+const arrived = (tag: string, n: number): Promise<void> => requestsArrived(server, tag, n);
+const allClosed = (tag: string): Promise<boolean> => connectionsClosed(server, tag);
 
 const count = (dir: string): number => readdirSync(dir).length;
 

@@ -76,3 +76,28 @@ export async function settle<T>(p: Promise<T>): Promise<{ value?: T; error?: any
     return { error };
   }
 }
+
+/** What the tests read of test/support/http-server.mjs's record of requests. */
+interface RecordingServer {
+  requests: Array<{ url: string; connection: { closedAt?: number } }>;
+}
+
+/** Resolves once `server` has received `n` requests whose URL contains `tag`; throws after `ms`. */
+export async function requestsArrived(server: RecordingServer, tag: string, n: number, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (server.requests.filter((r) => r.url.includes(tag)).length < n) {
+    if (performance.now() > deadline) throw new Error(`fewer than ${n} requests with ${tag} arrived`);
+    await sleep(5);
+  }
+}
+
+/** Whether `server` saw the connection of every request whose URL contains `tag` close within `ms`. */
+export async function connectionsClosed(server: RecordingServer, tag: string, ms = 5000): Promise<boolean> {
+  const mine = server.requests.filter((r) => r.url.includes(tag));
+  const deadline = performance.now() + ms;
+  while (mine.some((r) => r.connection.closedAt === undefined)) {
+    if (performance.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
