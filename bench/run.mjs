@@ -37,8 +37,9 @@ import nativeThroughput from './scenarios/native-throughput.mjs';
 import hostThroughput from './scenarios/host-throughput.mjs';
 import httpScenario from './scenarios/http.mjs';
 import abortHost from './scenarios/abort-host.mjs';
+import curlWait from './scenarios/curl-wait.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 
