@@ -25,6 +25,21 @@
 
 namespace {
 
+// A socket listening on 127.0.0.1 (an ephemeral port, written to *addr).
+int loopback_listener(int backlog, sockaddr_in* addr) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  *addr = sockaddr_in{};
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(addr), sizeof *addr);
+  listen(fd, backlog);
+  socklen_t len = sizeof *addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(addr), &len);
+  return fd;
+}
+
 // ---- the server: one thread, poll() over its connections.
 struct Server {
   int listener = -1;
@@ -51,16 +66,8 @@ struct Server {
   std::atomic<int> stalls{0};
 
   void start() {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(listener, 1024);
-    socklen_t len = sizeof a;
-    getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    sockaddr_in a;
+    listener = loopback_listener(1024, &a);
     port = ntohs(a.sin_port);
     thread = std::thread([this] { run(); });
   }
@@ -225,20 +232,11 @@ function upload(url: string, body: string) -> int { baml.http.fetch(url, { metho
 )";
 
 brake_engine* make_engine(unsigned workers, uint64_t max_response = 0) {
-  brake_program* p = nullptr;
-  if (brake_program_compile(kSource, strlen(kSource), "native.baml", &p) != BRAKE_OK) {
-    fprintf(stderr, "compile: %s\n", brake_last_error());
-    brake_program_free(p);
-    return nullptr;
-  }
   brake_engine_options o;
   brake_engine_options_init(&o);
   o.worker_threads = workers;
   if (max_response) o.http_max_response_bytes = max_response;
-  brake_engine* e = nullptr;
-  if (brake_engine_create(p, &o, &e) != BRAKE_OK) fprintf(stderr, "engine: %s\n", brake_last_error());
-  brake_program_free(p);
-  return e;
+  return engine_with(kSource, &o);
 }
 
 std::atomic<brake_call_id> g_id{1};
@@ -289,15 +287,28 @@ bool wait_requests(Server& s, int n, double ms = 5000) {
   return s.requests.load() >= n;
 }
 
+// Runs `body(server, engine)` against a fresh server and engine; afterwards
+// every transfer has ended, nothing is live, the engine's memory is back,
+// and once the engine is freed the server has no connection left open (its
+// keep-alive connections went with it).
+template <typename Body> void with_server(unsigned workers, Body body, uint64_t max_response = 0) {
+  Server s;
+  s.start();
+  brake_engine* e = make_engine(workers, max_response);
+  CHECK(e != nullptr);
+  if (e) {
+    body(s, e);
+    finish(e);
+    CHECK(s.all_closed());
+  }
+  s.shutdown();
+}
+
 } // namespace
 
 BRAKE_TEST(responses_over_keep_alive_connections) {
   CHECK(brake_http_native_available());
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(1);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(1, [&](Server& s, brake_engine* e) {
     CHECK(value_of(e, "text", s.url("/ok")) == "\"hello\"");
     CHECK(value_of(e, "status", s.url("/missing")) == "404");
     CHECK(value_of(e, "header", s.url("/ok")) == "\"/ok\"");
@@ -310,26 +321,16 @@ BRAKE_TEST(responses_over_keep_alive_connections) {
     for (int i = 0; i < 20; i++) CHECK(value_of(e, "status", s.url("/ok")) == "200");
     CHECK_EQ_INT(s.connections.load(), 1);
     CHECK_EQ_INT(brake_engine_http_sockets(e), 1); // kept for the next request
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  });
 }
 
 BRAKE_TEST(a_body_over_the_limit_fails_the_request) {
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(1, 1000);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(1, [&](Server& s, brake_engine* e) {
     CHECK(value_of(e, "status", s.url("/big?n=1000")) == "200");
     std::string over = value_of(e, "error_of", s.url("/big?n=1001"));
     if (over != "\"the response body is larger than the limit of 1000 bytes\"") fprintf(stderr, "over: %s\n", over.c_str());
     CHECK(over == "\"the response body is larger than the limit of 1000 bytes\"");
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  }, 1000);
 }
 
 // A call failed by an HTTP exchange carries its details as data: the
@@ -372,11 +373,7 @@ BRAKE_TEST(http_failures_carry_status_url_and_body_as_data) {
 // A cancel while waiting for headers, or mid-body, ends the call at once and
 // the server sees the connection close at once (not at a progress poll).
 BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(2);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(2, [&](Server& s, brake_engine* e) {
     int requests = 0;
     for (const char* path : {"/slow", "/drip"}) {
       for (int i = 0; i < 5; i++) {
@@ -403,18 +400,11 @@ BRAKE_TEST(a_cancel_closes_the_connection_at_once) {
     }
     // Each cancelled connection was reset, not closed (no TIME_WAIT left here).
     CHECK_EQ_INT(s.resets.load(), requests);
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  });
 }
 
 BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection) {
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(1);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(1, [&](Server& s, brake_engine* e) {
     Outcome o;
     double t0 = now_ms();
     start(e, "timed", s.url("/slow"), o, 60);
@@ -425,20 +415,13 @@ BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection) {
     while (s.closes() == 0 && now_ms() < deadline) sleep_ms(1);
     CHECK_EQ_INT(s.closes(), 1);
     CHECK(sockets_closed(e));
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  });
 }
 
 // A worker busy computing still moves its transfers along (it looks at
 // their sockets every turn), and a transfer's call takes its turn.
 BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker) {
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(1);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(1, [&](Server& s, brake_engine* e) {
     Outcome spin;
     brake_call_id spinner = g_id++;
     CHECK_EQ_INT(brake_call_start(e, spinner, "spin", nullptr, 0, nullptr, outcome_done, &spin), BRAKE_OK);
@@ -450,20 +433,13 @@ BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker) {
     CHECK(took < 500 * (brake_test_sanitized() ? 5 : 1));
     brake_cancel(e, spinner);
     CHECK(wait_for(spin));
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  });
 }
 
 // Many requests in flight on a 2-worker engine, a third of them cancelled
 // at random moments: every call settles once, nothing stays open.
 BRAKE_TEST(many_requests_with_random_cancels) {
-  Server s;
-  s.start();
-  brake_engine* e = make_engine(2);
-  CHECK(e != nullptr);
-  if (e) {
+  with_server(2, [&](Server& s, brake_engine* e) {
     const int n = brake_test_sanitized() ? 200 : 1000;
     std::vector<Outcome> out(static_cast<size_t>(n));
     std::vector<brake_call_id> ids, slow;
@@ -490,26 +466,17 @@ BRAKE_TEST(many_requests_with_random_cancels) {
     CHECK_EQ_INT(ok + cancelled, n);
     CHECK(ok > n / 3);
     fprintf(stderr, "%d answered, %d cancelled\n", ok, cancelled);
-    finish(e);
-    CHECK(s.all_closed()); // the engine's keep-alive connections went with it: nothing left open
-  }
-  s.shutdown();
+  });
 }
 
 // A cancel while connecting (a listener whose accept queue is full, so the
 // handshake never completes) and while sending a body the server does not
-// read (the socket's buffers are full): the call settles at once and the
-// socket is closed before it does.
+// read (the socket's buffers are full): the call settles at once and its
+// worker closes the socket right after.
 BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
   // The listener: backlog 0 and never accepted; one connection fills its queue.
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  listen(listener, 0);
-  socklen_t len = sizeof a;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  sockaddr_in a;
+  int listener = loopback_listener(0, &a);
   int filler = socket(AF_INET, SOCK_STREAM, 0);
   CHECK_EQ_INT(connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   Server s;

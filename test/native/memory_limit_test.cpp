@@ -52,23 +52,13 @@ function holds(s: string) -> int { let t = s + "!"; baml.sys.sleep(600000); t.le
 
 brake_engine* make_engine(uint64_t call_limit, uint64_t engine_limit, uint32_t workers = 2,
                           uint32_t max_depth = 0) {
-  brake_program* p = nullptr;
-  if (brake_program_compile(kHostile, strlen(kHostile), "hostile.baml", &p) != BRAKE_OK) {
-    fprintf(stderr, "compile: %s\n", brake_last_error());
-    brake_program_free(p);
-    return nullptr;
-  }
   brake_engine_options o;
   brake_engine_options_init(&o);
   o.worker_threads = workers;
   o.call_memory_limit = call_limit;
   o.engine_memory_limit = engine_limit;
   o.max_call_depth = max_depth;
-  brake_engine* e = nullptr;
-  int rc = brake_engine_create(p, &o, &e);
-  brake_program_free(p);
-  if (rc != BRAKE_OK) fprintf(stderr, "engine: %s\n", brake_last_error());
-  return e;
+  return engine_with(kHostile, &o);
 }
 
 size_t peak_rss_bytes() {

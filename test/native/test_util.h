@@ -173,7 +173,9 @@ static size_t memory_after(brake_engine* e, double timeout_ms) {
   return brake_engine_memory_in_use(e);
 }
 
-static brake_engine* engine_from(const char* source, unsigned workers) {
+/* An engine running `source` with options `o`; NULL (and why, on stderr)
+** when it does not compile or the engine is refused. */
+static brake_engine* engine_with(const char* source, const brake_engine_options* o) {
   brake_program* p = NULL;
   int rc = brake_program_compile(source, strlen(source), "test.baml", &p);
   if (rc != BRAKE_OK) {
@@ -181,14 +183,18 @@ static brake_engine* engine_from(const char* source, unsigned workers) {
     brake_program_free(p);
     return NULL;
   }
-  brake_engine_options o;
-  brake_engine_options_init(&o);
-  o.worker_threads = workers;
   brake_engine* e = NULL;
-  rc = brake_engine_create(p, &o, &e);
+  rc = brake_engine_create(p, o, &e);
   brake_program_free(p);
   if (rc != BRAKE_OK) fprintf(stderr, "engine_create failed: %s\n", brake_last_error());
   return e;
+}
+
+static brake_engine* engine_from(const char* source, unsigned workers) {
+  brake_engine_options o;
+  brake_engine_options_init(&o);
+  o.worker_threads = workers;
+  return engine_with(source, &o);
 }
 
 static int start0(brake_engine* e, brake_call_id id, const char* fn, Waiter* w) {

@@ -625,20 +625,29 @@ void Worker::suspend(Call* call) {
   fail_call(call, "internal", "the call suspended without a request");
 }
 
+// A new operation of `call` on this worker, holding a reference to the
+// call; null, with the call failed (out of memory while `doing`), when
+// memory ran out.
+template <typename Op> Op* Worker::new_operation(Call* call, const std::string& doing) {
+  auto* op = new (std::nothrow) Op(m_engine.next_operation_id(m_index));
+  if (!op) {
+    fail_call(call, "out_of_memory", "out of memory " + doing);
+    return nullptr;
+  }
+  call->retain();
+  op->call = call;
+  op->worker = this;
+  return op;
+}
+
 // Hands a host-function call to the host: its arguments become host
 // values (charged to the call), the operation gets an id and a slot, and a
 // HostCall event goes out with the call's other events.
 void Worker::start_host_call(Call* call, const vm::Request& r) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::HostFunctionInfo& fn = program.host_functions[r.host_function];
-  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id(m_index));
-  if (!op) {
-    fail_call(call, "out_of_memory", "out of memory calling host function '" + fn.name + "'");
-    return;
-  }
-  call->retain();
-  op->call = call;
-  op->worker = this;
+  auto* op = new_operation<HostOperation>(call, "calling host function '" + fn.name + "'");
+  if (!op) return;
   op->function = r.host_function;
   op->function_name = &fn.name;
   op->call_id = call->id;
@@ -785,14 +794,8 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
 #endif
     return;
   }
-  auto* op = new (std::nothrow) HostOperation(m_engine.next_operation_id(m_index));
-  if (!op) {
-    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
-    return;
-  }
-  call->retain();
-  op->call = call;
-  op->worker = this;
+  auto* op = new_operation<HostOperation>(call, "starting an HTTP request");
+  if (!op) return;
   op->function = uint32_t(program.host_functions.size());
   op->function_name = &kFetchName;
   op->call_id = call->id;
@@ -871,14 +874,8 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     }
     m_wake_fd.store(m_curl->wake_fd(), std::memory_order_release);
   }
-  auto* op = new (std::nothrow) NativeHttpOperation(m_engine.next_operation_id(m_index));
-  if (!op) {
-    fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
-    return;
-  }
-  call->retain();
-  op->call = call;
-  op->worker = this;
+  auto* op = new_operation<NativeHttpOperation>(call, "starting an HTTP request");
+  if (!op) return;
   op->http_timeout_ms = timeout;
   op->chain = std::move(chain);
   try {
