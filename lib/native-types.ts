@@ -8,8 +8,9 @@ export type NativeCallId = number | bigint;
 
 /**
  * Payload of a failed call (other than a cancellation): [message, errorKind,
- * frames, hostCode?], frames a flat [function, line, ...]; hostCode: the code a
- * failing host function gave.
+ * frames, hostCode?, http?], frames a flat [function, line, ...]; hostCode: the
+ * code a failing host function gave ('' when there is an `http` after it);
+ * http: brake_result_http_status, _url and _body of a BRAKE_HTTP_ERROR.
  */
 export type NativeFailure = [
   message: string,

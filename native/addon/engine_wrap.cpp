@@ -320,11 +320,15 @@ void EngineWrap::on_host_cancel(void*, brake_op_id op, brake_origin origin) {
 }
 
 void EngineWrap::add_live() {
-  if (m_live++ == 0 && !m_held) {
-    m_held = true;
-    if (m_channel && m_channel->tsfn) napi_ref_threadsafe_function(m_env, m_channel->tsfn);
-    napi_reference_ref(m_env, m_on_batch, nullptr);
-  }
+  if (m_live++ == 0) hold();
+}
+
+// Keeps the event loop alive and onBatch strong (see Liveness above).
+void EngineWrap::hold() {
+  if (m_held) return;
+  m_held = true;
+  if (m_channel && m_channel->tsfn) napi_ref_threadsafe_function(m_env, m_channel->tsfn);
+  napi_reference_ref(m_env, m_on_batch, nullptr);
 }
 
 // start(id, slot, fn, timeoutMs, token | undefined, ...args): `slot` is lib's
@@ -464,11 +468,7 @@ Napi::Value EngineWrap::close(const Napi::CallbackInfo& info) {
     m_close_waiters.push_back(deferred);
     m_closing = true;
     m_closer_finished.store(false);
-    if (!m_held) {
-      m_held = true;
-      if (m_channel && m_channel->tsfn) napi_ref_threadsafe_function(env, m_channel->tsfn);
-      napi_reference_ref(env, m_on_batch, nullptr);
-    }
+    hold();
     napi_create_reference(env, info.This(), 1, &m_self);
     m_closer = std::thread([this, engine = m_engine, channel = m_channel] {
       int rc = brake_engine_close(engine);

@@ -83,6 +83,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   // The wrap draining on this thread, if it may touch JS now.
   static EngineWrap* delivering();
   void add_live();
+  void hold();
   void release_engine();
   void finish_close(napi_env env);
 
@@ -101,8 +102,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::vector<std::string> m_functions;       // the program's function names, by index
   Slice m_slice;
   Napi::Reference<Napi::Array> m_arrays;  // keeps lib's typed arrays (the slice's storage) alive
-  // Closing (see above): JS thread only, except m_close_status (set by the
-  // closer thread before it signals; read after join).
+  // Closing (see above): JS thread only, except m_close_status and
+  // m_close_message (set by the closer thread, read after it is joined) and
+  // m_closer_finished.
   bool m_closing = false;
   std::thread m_closer;
   std::atomic<bool> m_closer_finished{false};

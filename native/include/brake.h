@@ -456,7 +456,7 @@ typedef struct brake_engine_options {
   ** (status_code 0, "timed out") and cancels the host call with origin
   ** BRAKE_ORIGIN_TIMEOUT. `name` is ignored. With `call` NULL, requests go
   ** to the native transport (libcurl on the engine's workers) when this build
-  ** has it, else fetch fails with a script error of kind "http_unavailable". */
+  ** has it, else fetch fails with BRAKE_HTTP_ERROR, kind "http_unavailable". */
   brake_host_binding http_transport;
   /* A request's timeout when it gives none (its timeout_ms option); 0 = none. */
   uint64_t http_timeout_ms;
@@ -494,7 +494,7 @@ BRAKE_API void brake_engine_options_init(brake_engine_options* o);
 
 /* Whether this build has the native HTTP transport (libcurl, driven by the
 ** engine's worker threads). Without it, and without a host transport,
-** baml.http.fetch fails with a script error of kind "http_unavailable". */
+** baml.http.fetch fails with BRAKE_HTTP_ERROR, kind "http_unavailable". */
 BRAKE_API int brake_http_native_available(void);
 
 /* Native HTTP transfers in flight (0 once every request has ended: for

@@ -291,30 +291,30 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
 }
 
 void CurlDriver::cancel(Transfer* t) {
-  // Its connection is not kept for another transfer (one cut off in its TLS
-  // handshake would otherwise stay open in the cache): removing the handle
-  // closes it now.
-  if (t->finished) {
-    // Doomed as it finished: its connection went back to the pool already.
-    curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
-    settle_sockets(t, t->kept);
-    m_active--;
-    recycle(t);
-    return;
+  if (!t->finished) { // (doomed as it finished: its connection is in the pool already)
+    // Its connection is not kept for another transfer (one cut off in its
+    // TLS handshake would otherwise stay open in the cache): removing the
+    // handle closes it now. An abortive close (RST): the server learns at
+    // once that the client is gone, and no TIME_WAIT socket is left behind
+    // per cancel (thousands of cancels a minute would otherwise use up the
+    // ephemeral ports to a host). Its sockets are those it opened or took
+    // from the pool (see on_socket).
+    curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
+    for (int fd : t->sockets) {
+      auto it = m_fds.find(fd);
+      if (it == m_fds.end() || it->second != t) continue;
+      linger abort{1, 0};
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    }
   }
-  curl_easy_setopt(t->easy, CURLOPT_FORBID_REUSE, 1L);
-  // An abortive close (RST): the server learns at once that the client is
-  // gone, and no TIME_WAIT socket is left behind per cancel (thousands of
-  // cancels a minute would otherwise use up the ephemeral ports to a host).
-  // Its sockets are those it opened or took from the pool (see on_socket).
-  for (int fd : t->sockets) {
-    auto it = m_fds.find(fd);
-    if (it == m_fds.end() || it->second != t) continue;
-    linger abort{1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
-  }
+  remove(t, t->kept);
+}
+
+// Takes `t` out of the multi handle; its sockets are then closed except
+// `kept` (its connection, idle in the pool), and it becomes a spare.
+void CurlDriver::remove(Transfer* t, int kept) {
   curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
-  settle_sockets(t, -1);
+  settle_sockets(t, kept);
   m_active--;
   recycle(t);
 }
@@ -400,9 +400,7 @@ void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (!t->owner) { // doomed: bury() removes it, leaving its connection in the pool
       t->finished = true;
-      curl_socket_t kept = CURL_SOCKET_BAD;
-      if (msg->data.result == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &kept);
-      t->kept = int(kept);
+      t->kept = pooled_socket(t, int(msg->data.result));
       continue;
     }
     finish(t, int(msg->data.result), finished);
@@ -421,14 +419,15 @@ void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answ
     curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
     if (url) r.url = url;
   }
-  curl_socket_t active = CURL_SOCKET_BAD;
-  if (code == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &active);
-  curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
-  settle_sockets(t, int(active));
-  m_active--;
-  void* owner = t->owner;
-  finished.emplace_back(owner, std::move(r));
-  recycle(t);
+  finished.emplace_back(t->owner, std::move(r));
+  remove(t, pooled_socket(t, code));
+}
+
+// The socket a transfer that ended with `code` left in the pool (-1: none).
+int CurlDriver::pooled_socket(Transfer* t, int code) {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  if (code == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &fd);
+  return fd == CURL_SOCKET_BAD ? -1 : int(fd);
 }
 
 } // namespace brake::http

@@ -86,6 +86,8 @@ private:
   static int on_close_socket(void* self, int fd);
   void settle_sockets(Transfer* t, int kept);
   void recycle(Transfer* t);
+  void remove(Transfer* t, int kept);
+  static int pooled_socket(Transfer* t, int code);
   void set_shared_options(Transfer* t, const TransferOptions& options);
   void act(std::vector<std::pair<void*, Answer>>& finished);
   void finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished);
@@ -93,10 +95,10 @@ private:
 
   void* m_multi = nullptr;
   std::atomic<size_t>* m_sockets;
-  std::unordered_map<int, Transfer*> m_fds;
-  std::vector<Transfer*> m_spare; // finished transfers kept for their easy handles
-  std::vector<Transfer*> m_doomed; // their calls settled; still in the multi handle
-  static constexpr size_t kMaxSpare = 64; // open sockets: their transfer, or null once pooled
+  std::unordered_map<int, Transfer*> m_fds; // open sockets: their transfer, or null once pooled
+  std::vector<Transfer*> m_spare;           // finished transfers kept for their easy handles
+  static constexpr size_t kMaxSpare = 64;
+  std::vector<Transfer*> m_doomed;          // their calls settled; still in the multi handle
   int m_epoll = -1;
   int m_wake_fd = -1;
   size_t m_active = 0;

@@ -19,8 +19,7 @@ namespace {
 // At most `n` bytes of `s` for a message, cut at a character boundary.
 std::string excerpt(const std::string& s, size_t n) {
   if (s.size() <= n) return s;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) n--;
-  return s.substr(0, n) + "...";
+  return std::string(utf8_prefix(s, n)) + "...";
 }
 
 // RFC 9110 token characters (method and header names).

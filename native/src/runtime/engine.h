@@ -76,24 +76,13 @@ public:
   int start(const StartRequest& r, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
-  // Native HTTP transfers in flight, all workers (for tests that nothing leaks).
-  size_t http_transfers() const {
-    size_t n = 0;
-    for (const auto& w : m_workers) n += w->http_transfers();
-    return n;
-  }
-  size_t http_sockets() const {
-    size_t n = 0;
-    for (const auto& w : m_workers) n += w->http_sockets();
-    return n;
-  }
+  // Native HTTP transfers in flight and the sockets they (and idle
+  // keep-alive connections) hold, all workers (for tests that nothing leaks).
+  size_t http_transfers() const { return sum_over_workers(&Worker::http_transfers); }
+  size_t http_sockets() const { return sum_over_workers(&Worker::http_sockets); }
   // Live timers of all workers, as of the end of each worker's latest loop
   // iteration (for tests of "nothing leaks").
-  size_t pending_timers() const {
-    size_t n = 0;
-    for (const auto& w : m_workers) n += w->pending_timers();
-    return n;
-  }
+  size_t pending_timers() const { return sum_over_workers(&Worker::pending_timers); }
   // Runs up to `max` queued events (0 = all); *more: whether some remain.
   size_t drain(size_t max, bool* more);
   // Completes pending operation `id` with `outcome` (brake_host_complete,
@@ -149,6 +138,12 @@ public:
   bool may_finish_off_worker() const { return m_notify != nullptr && !m_closed.load(std::memory_order_relaxed); }
 
 private:
+  size_t sum_over_workers(size_t (Worker::*count)() const) const {
+    size_t n = 0;
+    for (const auto& w : m_workers) n += ((*w).*count)();
+    return n;
+  }
+
   // Runs each event: a completion callback (then removes the call from the
   // table), a host function, a host cancel.
   void run_events(const Event* events, size_t n);

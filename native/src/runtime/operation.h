@@ -41,7 +41,6 @@ namespace brake::http {
 struct Transfer;
 } // namespace brake::http
 
-
 namespace brake::runtime {
 
 struct Call;

@@ -1,5 +1,7 @@
 #include "runtime/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <new>
@@ -14,7 +16,6 @@
 #include "common/utf8.h"
 #include "http/curl_transport.h"
 #include "http/request.h"
-#include <unistd.h>
 
 namespace brake::runtime {
 
@@ -285,7 +286,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       continue;
     }
 #ifdef BRAKE_HAVE_CURL
-    if (m_curl && m_curl->active()) {
+    if (http_active()) {
       // Transfers in flight: sleep in epoll over their sockets and the wake
       // eventfd (a stand-in may claim the worker meanwhile, as in m_cv).
       int ms = -1;
@@ -328,7 +329,7 @@ void Worker::loop() {
 #ifdef BRAKE_HAVE_CURL
     // A busy worker never sleeps in the transport's wait: its sockets are
     // looked at (without blocking) every turn all the same.
-    if (m_curl && m_curl->active() && !m_http_polled) {
+    if (http_active() && !m_http_polled) {
       m_curl->wait(0);
       m_http_polled = true;
     }
@@ -550,8 +551,7 @@ void Worker::run_call(Call* call) {
   // slice, and runs until something is posted.
   // Transfers in flight count too: their sockets are looked at between
   // calls, so a computing call must come round.
-  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty() || has_mail() ||
-                m_transfers.load(std::memory_order_relaxed) > 0;
+  bool others = !m_fresh.empty() || !m_ready.empty() || !m_events.empty() || has_mail() || http_active();
   if (others || !m_timers.empty()) {
     auto end = Clock::time_point::max();
     if (others) end = Clock::now() + kSlice;
@@ -1131,9 +1131,9 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
   if (call->has_fiber && op->charged) call->fiber.heap().uncharge(op->charged);
 #ifdef BRAKE_HAVE_CURL
   if (op->native_http) {
-    // Removed from the transport at once: its socket closes now.
-    // Its call settles first; the worker closes the socket right after
-    // delivering (bury_transfers), not the thread settling it.
+    // The transfer is doomed: its call settles first, and the worker removes
+    // it and closes its socket right after delivering (bury_transfers), not
+    // the thread settling it.
     auto* native = static_cast<NativeHttpOperation*>(op);
     if (native->transfer) {
       native->try_cancel();
@@ -1258,20 +1258,20 @@ void Worker::finish_error(Call* call) {
 }
 
 void Worker::fail_call(Call* call, const char* kind, std::string message) {
+  fail_call(call, vm::ScriptError{kind, std::move(message), {}, ""});
+}
+
+void Worker::fail_call(Call* call, vm::ScriptError error) {
   if (brake_origin o = call->commit()) {
     finish_cancelled(call, o);
     return;
   }
-  finish_failed(call, vm::ScriptError{kind, std::move(message), {}, ""});
+  finish_failed(call, std::move(error));
 }
 
 // fail_call for a request that was refused before it was sent: the failure
 // names its URL (BRAKE_HTTP_ERROR; no response, so status 0 and no body).
 void Worker::fail_http(Call* call, const char* kind, std::string message, const std::string& url) {
-  if (brake_origin o = call->commit()) {
-    finish_cancelled(call, o);
-    return;
-  }
   vm::ScriptError error{kind, std::move(message), {}, ""};
   try {
     auto http = std::make_shared<vm::HttpFailure>();
@@ -1280,7 +1280,7 @@ void Worker::fail_http(Call* call, const char* kind, std::string message, const 
   } catch (const std::bad_alloc&) {
     error.http.reset(); // a plain script error then
   }
-  finish_failed(call, std::move(error));
+  fail_call(call, std::move(error));
 }
 
 // Settles a call whose own outcome (already committed) is a script error

@@ -213,12 +213,6 @@ RunStatus Fiber::raise(ScriptError error) {
   return status;
 }
 
-// Slow paths of run(), out of line. run() keeps only trivially destructible
-// locals: a computed goto may not leave the scope of a std::string or a
-// BuiltinResult (clang rejects it; g++ accepts it and skips the destructor).
-// Building no strings in run() also leaves its handlers fewer live values,
-// so g++ spills less in the hot ones; stack_overflow() takes the saved ip so
-// that ip is not live across CALL's call to enter().
 // A failure reading a response (its body already read, or not JSON) carries
 // the response's status, URL and, when `body` is its text, an excerpt of it.
 void Fiber::attach_response(Value response, Value body) {
@@ -231,6 +225,12 @@ void Fiber::attach_response(Value response, Value body) {
   m_error->http = std::move(http);
 }
 
+// Slow paths of run(), out of line. run() keeps only trivially destructible
+// locals: a computed goto may not leave the scope of a std::string or a
+// BuiltinResult (clang rejects it; g++ accepts it and skips the destructor).
+// Building no strings in run() also leaves its handlers fewer live values,
+// so g++ spills less in the hot ones; stack_overflow() takes the saved ip so
+// that ip is not live across CALL's call to enter().
 RunStatus Fiber::fail(const uint8_t* ip, const char* kind, const char* message) {
   return fail(ip, std::string(kind), std::string(message));
 }
