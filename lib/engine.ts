@@ -211,10 +211,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     this.#addon = addon;
     const httpTransport = options.http?.transport ?? (options.http?.fetch === undefined && addon.httpNative ? 'native' : 'host');
-    if (httpTransport === 'native' && !addon.httpNative) {
-      throw new InvalidArgumentError("options.http.transport 'native': this build of brake has no libcurl (see the README's HTTP)");
+    if (httpTransport !== 'host' && !addon.httpNative) {
+      throw new InvalidArgumentError(`options.http.transport '${httpTransport}': this build of brake has no libcurl (see the README's HTTP)`);
     }
-    const useNative = httpTransport === 'native';
+    const useNative = httpTransport !== 'host';
     const signatures = program.signatures();
     this.#params = new Map(signatures);
     this.#fnIndex = new Map(signatures.map(([name], index) => [name, index]));
@@ -234,6 +234,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         engineMemoryLimit: options.engineMemoryLimit,
         http: {
           transport: !useNative,
+          libcurlOnly: httpTransport === 'libcurl',
           ca: options.http?.ca,
           connectTimeoutMs: options.http?.connectTimeoutMs,
           maxRedirects: options.http?.maxRedirects,

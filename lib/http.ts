@@ -27,19 +27,20 @@ export type FetchFunction = (
 /** `options.http` of {@link Engine.fromSource}. */
 export interface HttpOptions {
   /**
-   * Who performs requests: 'native' (libcurl on the engine's own threads;
-   * only when this build has it, see {@link httpNativeAvailable}) or 'host'
-   * (`fetch` in this process). Default: native when available and no `fetch`
-   * is given, else host.
+   * Who performs requests: 'native' (on the engine's own threads: brake's own
+   * HTTP/1.1 client for plain HTTP to an IP literal or localhost, libcurl for
+   * the rest; only when this build has libcurl, see {@link httpNativeAvailable}),
+   * 'libcurl' (native, with libcurl for every request) or 'host' (`fetch` in
+   * this process). Default: native when available and no `fetch` is given, else host.
    */
-  transport?: 'native' | 'host';
+  transport?: 'native' | 'libcurl' | 'host';
   /** The host transport's fetch. Default: `globalThis.fetch` (undici). Implies transport 'host'. */
   fetch?: FetchFunction;
   /** Native transport: CA certificates (PEM) to trust instead of the system's store (e.g. a test server's own). */
   ca?: string;
   /** A request's timeout when the script gives none (`timeout_ms`), in ms, redirects included. Default 0: none. */
   timeoutMs?: number;
-  /** Native transport: the connection phase's timeout (TCP and TLS) when the script gives none (`connect_timeout_ms`). Default: libcurl's. */
+  /** Native transport: the connection phase's timeout (TCP and TLS) when the script gives none (`connect_timeout_ms`). Default 300 s (libcurl's). */
   connectTimeoutMs?: number;
   /**
    * Redirects followed per request, each hop checked against `allowedHosts`;
@@ -71,10 +72,12 @@ export function checkHttpOptions(http: unknown): void {
   }
   const h = http as HttpOptions;
   if (h.fetch !== undefined && typeof h.fetch !== 'function') throw new TypeError('options.http.fetch must be a function');
-  if (h.transport !== undefined && h.transport !== 'native' && h.transport !== 'host') {
-    throw new TypeError("options.http.transport must be 'native' or 'host'");
+  if (h.transport !== undefined && h.transport !== 'native' && h.transport !== 'libcurl' && h.transport !== 'host') {
+    throw new TypeError("options.http.transport must be 'native', 'libcurl' or 'host'");
   }
-  if (h.transport === 'native' && h.fetch !== undefined) throw new TypeError("options.http.fetch is the host transport's: not with transport 'native'");
+  if (h.transport !== undefined && h.transport !== 'host' && h.fetch !== undefined) {
+    throw new TypeError(`options.http.fetch is the host transport's: not with transport '${h.transport}'`);
+  }
   if (h.ca !== undefined && typeof h.ca !== 'string') throw new TypeError('options.http.ca must be a string of PEM certificates');
   for (const key of ['timeoutMs', 'maxResponseBytes', 'connectTimeoutMs', 'maxRedirects'] as const) {
     const v = h[key];

@@ -66,6 +66,7 @@ export interface NativeEngineOptions {
   engineMemoryLimit: number | undefined;
   http: {
     transport: boolean;
+    libcurlOnly: boolean;
     timeoutMs: number | undefined;
     maxResponseBytes: number | undefined;
     allowedHosts: string[] | undefined;

@@ -1,6 +1,6 @@
 // curl_wait: how the native transport waits, measured. brake's worker waits
 // in epoll over the sockets libcurl reports through its socket interface
-// (http::CurlDriver); the simpler loop, curl_multi_perform + curl_multi_poll,
+// (http::NativeTransport, with libcurl); the simpler loop, curl_multi_perform + curl_multi_poll,
 // looks at every transfer and every socket on each turn. With `idle`
 // transfers in flight that never get an answer (GET /slow), one request at a
 // time goes to POST /v1/chat/completions for `ms` milliseconds; the cost of
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "http/curl_transport.h"
+#include "http/native_transport.h"
 #include "bench_util.h"
 
 namespace {
@@ -41,8 +42,9 @@ brake::http::Request request(const std::string& url, bool post) {
 // brake's driver: epoll over libcurl's sockets.
 double run_epoll(const std::string& base, int idle, int ms, long* done) {
   std::atomic<size_t> sockets{0};
-  brake::http::CurlDriver driver(&sockets);
+  brake::http::NativeTransport driver(&sockets);
   brake::http::TransferOptions options;
+  options.libcurl_only = true; // what is measured is the wait over libcurl's sockets
   std::string error;
   int idle_owner = 0, chat_owner = 0;
   for (int i = 0; i < idle; i++) driver.start(request(base + "/slow?id=" + std::to_string(1000000 + i), false), options, &idle_owner, error);

@@ -88,7 +88,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   o.host_functions = bindings.data();
   o.host_function_count = bindings.size();
 
-  // HTTP: { transport: boolean, timeoutMs, maxResponseBytes, allowedHosts }
+  // HTTP: { transport: boolean, libcurlOnly: boolean, timeoutMs, maxResponseBytes, allowedHosts }
   // (lib/engine.ts checks them first). With a transport, fetch requests come
   // to lib as host calls with the index after the declared functions.
   std::vector<std::string> allowed;
@@ -99,6 +99,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     Napi::Object http = http_v.As<Napi::Object>();
     if (http.Get("transport").ToBoolean().Value())
       o.http_transport = brake_host_binding{"baml.http.fetch", on_host_call, on_host_cancel, nullptr};
+    o.http_libcurl_only = http.Get("libcurlOnly").ToBoolean().Value() ? 1 : 0;
     uint64_t redirects = 0;
     if (!read_bytes_option(env, http.Get("timeoutMs"), &o.http_timeout_ms, "http.timeoutMs") ||
         !read_bytes_option(env, http.Get("connectTimeoutMs"), &o.http_connect_timeout_ms, "http.connectTimeoutMs") ||

@@ -482,8 +482,17 @@ typedef struct brake_engine_options {
   ** without body; 307/308 keep it. The request's timeout covers every hop. */
   uint32_t http_max_redirects;
   /* The native transport's connection phase (TCP and TLS), when a request
-  ** gives none (its connect_timeout_ms option); 0 = libcurl's default. */
+  ** gives none (its connect_timeout_ms option); 0 = the default, 300 s
+  ** (libcurl's). */
   uint64_t http_connect_timeout_ms;
+  /* The native transport's clients. 0 (the default): plain-HTTP requests to
+  ** an IP literal or localhost, with no proxy set in the environment
+  ** (http_proxy, all_proxy, ALL_PROXY), go through brake's own HTTP/1.1
+  ** client; HTTPS, other host names, proxies, credentials in the URL and
+  ** requests that set transfer-encoding or expect go through libcurl.
+  ** Nonzero: every request goes through libcurl. Both give the same script
+  ** API; README "HTTP" says where they differ (error messages). */
+  int http_libcurl_only;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */

@@ -245,6 +245,7 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
     if (opts.http_ca_pem) http.ca_pem = opts.http_ca_pem;
     http.max_redirects = opts.http_max_redirects;
     http.connect_timeout_ms = opts.http_connect_timeout_ms;
+    http.libcurl_only = opts.http_libcurl_only != 0;
     for (size_t i = 0; i < opts.http_allowed_host_count; i++) {
       std::string why;
       if (!opts.http_allowed_hosts[i]) return fail(BRAKE_INVALID_ARGUMENT, "http_allowed_hosts[" + std::to_string(i) + "] is NULL");

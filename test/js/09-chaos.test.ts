@@ -1,11 +1,12 @@
 // Chaos: calls whose cancel comes at a random moment (before start, while queued, sleeping, computing,
 // just after completion, twice). Every promise settles exactly once, with the right value or the right
 // error class, and the engine ends with zero live calls. BRAKE_CHAOS_CALLS sets the count (npm run chaos:long: 1M).
-// The same with real I/O: HTTP requests (both transports) to a local server that answers at once,
+// The same with real I/O: HTTP requests (the native transport with its own HTTP/1.1 client, with
+// libcurl only, and the host transport) to a local server that answers at once,
 // late, cuts the body short, resets the connection or never answers, cancelled at random moments by
 // engine.cancel or a signal: every call settles once with the right outcome, and afterwards the engine
 // has no live call and no transfer in flight, and once it is closed the server has no connection open.
-// BRAKE_CHAOS_HTTP_CALLS sets the native transport's count (the host transport runs a quarter of it, at most 10,000).
+// BRAKE_CHAOS_HTTP_CALLS sets the native transport's count (each client's) (the host transport runs a quarter of it, at most 10,000).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CancelledError, Engine, httpNativeAvailable } from '../../lib/index';
@@ -127,7 +128,7 @@ describe('chaos with HTTP', () => {
   type HttpMoment = 'never' | 'queued' | 'soon' | 'later' | 'signal';
   const HTTP_MOMENTS: HttpMoment[] = ['never', 'queued', 'soon', 'later', 'signal'];
 
-  const transports = httpNativeAvailable() ? (['native', 'host'] as const) : (['host'] as const);
+  const transports = httpNativeAvailable() ? (['native', 'libcurl', 'host'] as const) : (['host'] as const);
   for (const transport of transports) {
     // The host transport (Node's fetch) closes each cancelled connection
     // with a FIN, leaving a TIME_WAIT socket per cancel: past about 20,000
@@ -136,7 +137,7 @@ describe('chaos with HTTP', () => {
     // connections are reset (fetch: "read ECONNRESET"). The native transport
     // resets cancelled connections and leaves none. So the host transport
     // runs a quarter of the count, at most 10,000.
-    const total = transport === 'native' ? HTTP_TOTAL : Math.min(10_000, Math.ceil(HTTP_TOTAL / 4));
+    const total = transport !== 'host' ? HTTP_TOTAL : Math.min(10_000, Math.ceil(HTTP_TOTAL / 4));
     it(`${total} requests (${transport} transport) cancelled at random moments all settle once, correctly`, { timeout: 30 * 60_000 }, async () => {
       const seed = Number(process.env.BRAKE_CHAOS_SEED ?? Date.now() % 1_000_000);
       console.log(`chaos http (${transport}): ${total} calls, seed ${seed}`);

@@ -87,8 +87,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-// Every case runs with both transports (the native one when this build has libcurl).
-const TRANSPORTS: Array<'host' | 'native'> = httpNativeAvailable() ? ['host', 'native'] : ['host'];
+// Every case runs with each transport: the host's, and when this build has
+// libcurl the native one (own HTTP/1.1 client for these plain-HTTP requests)
+// and the native one with libcurl for every request.
+const TRANSPORTS: Array<'host' | 'native' | 'libcurl'> = httpNativeAvailable() ? ['host', 'native', 'libcurl'] : ['host'];
 
 describe.each(TRANSPORTS)('baml.http.fetch (%s transport)', (transport) => {
   let engine: Engine;

@@ -1,5 +1,6 @@
-// http_native_test.cpp: baml.http.fetch through the native transport
-// (libcurl driven by the engine's workers; built only with libcurl) against
+// http_native_test.cpp: baml.http.fetch through the native transport (its
+// own HTTP/1.1 client for these plain-HTTP requests, and in the *_libcurl
+// cases libcurl, driven by the engine's workers; built only with libcurl) against
 // a real server on 127.0.0.1 in this process (its own thread, plain
 // sockets): responses, keep-alive, bodies and limits, and cancellation and
 // timeouts closing the connection at once, seen from the server's side.
@@ -231,12 +232,23 @@ function missing_field() -> int { let m = { "a": 1 }; m["b"] }
 function upload(url: string, body: string) -> int { baml.http.fetch(url, { method: "POST", body: body }).status_code }
 )";
 
+// Whether engines send every request through libcurl (the *_libcurl cases)
+// rather than these plain-HTTP ones through the own HTTP/1.1 client.
+bool g_libcurl_only = false;
+
 brake_engine* make_engine(unsigned workers, uint64_t max_response = 0) {
   brake_engine_options o;
   brake_engine_options_init(&o);
   o.worker_threads = workers;
+  o.http_libcurl_only = g_libcurl_only ? 1 : 0;
   if (max_response) o.http_max_response_bytes = max_response;
   return engine_with(kSource, &o);
+}
+
+void with_libcurl(void (*test)()) {
+  g_libcurl_only = true;
+  test();
+  g_libcurl_only = false;
 }
 
 std::atomic<brake_call_id> g_id{1};
@@ -546,12 +558,25 @@ BRAKE_TEST(the_proxy_variable_is_honoured) {
   if (e) {
     CHECK(value_of(e, "text", "http://brake-proxy.test/ok") == "\"hello\"");
     CHECK_EQ_INT(s.proxied.load(), 1);
+    // An IP literal too: with a proxy set, plain HTTP goes through libcurl.
+    CHECK(value_of(e, "text", "http://192.0.2.1:9/ok") == "\"hello\"");
+    CHECK_EQ_INT(s.proxied.load(), 2);
     finish(e);
     CHECK(s.all_closed());
   }
   unsetenv("http_proxy");
   s.shutdown();
 }
+
+// The same cases with libcurl for every request.
+BRAKE_TEST(responses_over_keep_alive_connections_libcurl) { with_libcurl(responses_over_keep_alive_connections); }
+BRAKE_TEST(a_body_over_the_limit_fails_the_request_libcurl) { with_libcurl(a_body_over_the_limit_fails_the_request); }
+BRAKE_TEST(http_failures_carry_status_url_and_body_as_data_libcurl) { with_libcurl(http_failures_carry_status_url_and_body_as_data); }
+BRAKE_TEST(a_cancel_closes_the_connection_at_once_libcurl) { with_libcurl(a_cancel_closes_the_connection_at_once); }
+BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection_libcurl) { with_libcurl(a_timeout_answers_the_script_and_closes_the_connection); }
+BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker_libcurl) { with_libcurl(a_computing_call_does_not_stall_transfers_on_its_worker); }
+BRAKE_TEST(many_requests_with_random_cancels_libcurl) { with_libcurl(many_requests_with_random_cancels); }
+BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl) { with_libcurl(a_cancel_while_connecting_or_sending_closes_the_socket); }
 
 int main(int argc, char** argv) {
   const TestCase cases[] = {
@@ -564,6 +589,14 @@ int main(int argc, char** argv) {
       TEST_ENTRY(many_requests_with_random_cancels),
       TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket),
       TEST_ENTRY(the_proxy_variable_is_honoured),
+      TEST_ENTRY(responses_over_keep_alive_connections_libcurl),
+      TEST_ENTRY(a_body_over_the_limit_fails_the_request_libcurl),
+      TEST_ENTRY(http_failures_carry_status_url_and_body_as_data_libcurl),
+      TEST_ENTRY(a_cancel_closes_the_connection_at_once_libcurl),
+      TEST_ENTRY(a_timeout_answers_the_script_and_closes_the_connection_libcurl),
+      TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker_libcurl),
+      TEST_ENTRY(many_requests_with_random_cancels_libcurl),
+      TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,26 +30,24 @@ void curl_init_once() {
   });
 }
 
-struct Transfer {
+struct CurlTransfer : Transfer {
+  CurlTransfer() : Transfer(Client::Curl) {}
   CURL* easy = nullptr;
   CurlDriver* driver = nullptr;
   std::vector<int> sockets; // every socket opened for it (see on_open_socket)
-  void* owner = nullptr;
   curl_slist* headers = nullptr;
   Answer result;
   uint64_t max_bytes = 0;
   bool too_large = false;
-  bool in_headers = false; // a status line was seen; header lines follow
-  bool finished = false;   // doomed after libcurl finished it (see act())
-  int kept = -1;           // then: its connection's socket, back in the pool
+  int kept = -1; // finished while doomed: its connection's socket, back in the pool
 
-  ~Transfer() {
+  ~CurlTransfer() {
     if (easy) curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
   }
 
   static size_t on_body(char* data, size_t size, size_t n, void* self) {
-    auto* t = static_cast<Transfer*>(self);
+    auto* t = static_cast<CurlTransfer*>(self);
     size_t bytes = size * n;
     if (t->max_bytes && t->result.body.size() + bytes > t->max_bytes) {
       t->too_large = true;
@@ -67,13 +64,21 @@ struct Transfer {
   // Header lines of every response (a 100 Continue, then the real one): a
   // status line starts them afresh.
   static size_t on_header(char* data, size_t size, size_t n, void* self) {
-    auto* t = static_cast<Transfer*>(self);
+    auto* t = static_cast<CurlTransfer*>(self);
     size_t bytes = size * n;
     std::string_view line(data, bytes);
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     try {
+      while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
       if (line.rfind("HTTP/", 0) == 0) {
         t->result.headers.clear();
+      } else if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+        // An obsolete folded line continues the last value (as the own client reads it).
+        while (line.front() == ' ' || line.front() == '\t') line.remove_prefix(1);
+        if (!t->result.headers.empty()) {
+          t->result.headers.back().second += ' ';
+          t->result.headers.back().second += line;
+        }
       } else if (!line.empty()) {
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
@@ -97,19 +102,10 @@ struct Transfer {
   }
 };
 
-CurlDriver::CurlDriver(std::atomic<size_t>* sockets) : m_sockets(sockets) {
+CurlDriver::CurlDriver(int epoll, std::atomic<size_t>* sockets) : m_epoll(epoll), m_sockets(sockets) {
   curl_init_once();
-  m_epoll = epoll_create1(EPOLL_CLOEXEC);
-  m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   m_multi = curl_multi_init();
-  if (m_epoll < 0 || m_wake_fd < 0 || !m_multi) {
-    release();
-    throw std::runtime_error("cannot set up the HTTP transport (epoll, eventfd or libcurl)");
-  }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = m_wake_fd;
-  epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake_fd, &ev);
+  if (!m_multi) throw std::runtime_error("cannot set up the HTTP transport (libcurl)");
   CURLM* multi = static_cast<CURLM*>(m_multi);
   curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &CurlDriver::on_socket);
   curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
@@ -120,14 +116,10 @@ CurlDriver::CurlDriver(std::atomic<size_t>* sockets) : m_sockets(sockets) {
 CurlDriver::~CurlDriver() { release(); }
 
 void CurlDriver::release() {
-  if (m_multi) bury();
-  for (Transfer* t : m_spare) delete t;
+  for (CurlTransfer* t : m_spare) delete t;
   m_spare.clear();
   if (m_multi) curl_multi_cleanup(static_cast<CURLM*>(m_multi));
   m_multi = nullptr;
-  if (m_wake_fd >= 0) close(m_wake_fd);
-  if (m_epoll >= 0) close(m_epoll);
-  m_wake_fd = m_epoll = -1;
 }
 
 int CurlDriver::on_socket(void* easy, int fd, int what, void* self, void*) {
@@ -140,7 +132,7 @@ int CurlDriver::on_socket(void* easy, int fd, int what, void* self, void*) {
   // cancel resets it; settle_sockets hands it back to the pool).
   auto it = d->m_fds.find(fd);
   if (it != d->m_fds.end() && !it->second && easy) {
-    Transfer* t = nullptr;
+    CurlTransfer* t = nullptr;
     curl_easy_getinfo(static_cast<CURL*>(easy), CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (t && t->owner) {
       try {
@@ -152,7 +144,7 @@ int CurlDriver::on_socket(void* easy, int fd, int what, void* self, void*) {
   }
   epoll_event ev{};
   ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-  ev.data.fd = fd;
+  ev.data.u64 = uint64_t(fd) << 1;
   if (epoll_ctl(d->m_epoll, EPOLL_CTL_MOD, fd, &ev) != 0) epoll_ctl(d->m_epoll, EPOLL_CTL_ADD, fd, &ev);
   return 0;
 }
@@ -167,7 +159,7 @@ int CurlDriver::on_socket(void* easy, int fd, int what, void* self, void*) {
 // known to be closed and leaves the count then; and a descriptor number
 // handed out again means its previous socket was closed already.
 int CurlDriver::on_open_socket(void* transfer, int, void* address) {
-  auto* t = static_cast<Transfer*>(transfer);
+  auto* t = static_cast<CurlTransfer*>(transfer);
   auto* a = static_cast<curl_sockaddr*>(address);
   int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   if (fd < 0) return int(CURL_SOCKET_BAD);
@@ -192,7 +184,7 @@ int CurlDriver::on_close_socket(void* self, int fd) {
 
 // After `t` left the multi handle: its sockets are closed, except `kept`
 // (its connection, now idle in the pool), which no longer belongs to it.
-void CurlDriver::settle_sockets(Transfer* t, int kept) {
+void CurlDriver::settle_sockets(CurlTransfer* t, int kept) {
   for (int fd : t->sockets) {
     auto it = m_fds.find(fd);
     if (it == m_fds.end() || it->second != t) continue;
@@ -213,16 +205,16 @@ int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
 
 // The options that are the same for every request of this driver (one
 // engine's worker), set once per easy handle.
-void CurlDriver::set_shared_options(Transfer* t, const TransferOptions& options) {
+void CurlDriver::set_shared_options(CurlTransfer* t, const TransferOptions& options) {
   CURL* e = t->easy;
   t->driver = this;
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &CurlTransfer::on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &CurlTransfer::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &CurlDriver::on_open_socket);
   curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
@@ -239,12 +231,12 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   // shares (and the buffers libcurl gave it): libcurl recommends reusing
   // handles, and curl_easy_init or _reset per request costs more than the
   // rest of the setup together.
-  std::unique_ptr<Transfer> t;
+  std::unique_ptr<CurlTransfer> t;
   if (!m_spare.empty()) {
     t.reset(m_spare.back());
     m_spare.pop_back();
   } else {
-    t = std::make_unique<Transfer>();
+    t = std::make_unique<CurlTransfer>();
     t->easy = curl_easy_init();
     if (!t->easy) {
       error = "cannot start an HTTP transfer (libcurl)";
@@ -267,9 +259,16 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   if (req.has_body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
+  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+    // An empty body, so a content-length of 0 is sent (as the own client does).
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
   }
-  // No "Expect: 100-continue" wait before a larger body.
+  // No "Expect: 100-continue" wait before a larger body, and no
+  // content-type the script did not give (libcurl's default for a body is
+  // form-encoded): the same request as the own client's (h1_client.cpp).
   t->headers = curl_slist_append(t->headers, "Expect:");
+  if (req.has_body && !has_header(req, "content-type")) t->headers = curl_slist_append(t->headers, "Content-Type:");
   for (const auto& [name, value] : req.headers) {
     std::string line = name + (value.empty() ? ";" : ": " + value);
     curl_slist* more = curl_slist_append(t->headers, line.c_str());
@@ -280,7 +279,6 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
     t->headers = more;
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  m_doomed.reserve(m_active + 1); // doom() cannot fail
   CURLMcode rc = curl_multi_add_handle(static_cast<CURLM*>(m_multi), e);
   if (rc != CURLM_OK) {
     error = std::string("cannot start an HTTP transfer: ") + curl_multi_strerror(rc);
@@ -290,7 +288,8 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   return t.release();
 }
 
-void CurlDriver::cancel(Transfer* t) {
+void CurlDriver::cancel(Transfer* base) {
+  auto* t = static_cast<CurlTransfer*>(base);
   if (!t->finished) { // (doomed as it finished: its connection is in the pool already)
     // Its connection is not kept for another transfer (one cut off in its
     // TLS handshake would otherwise stay open in the cache): removing the
@@ -312,27 +311,15 @@ void CurlDriver::cancel(Transfer* t) {
 
 // Takes `t` out of the multi handle; its sockets are then closed except
 // `kept` (its connection, idle in the pool), and it becomes a spare.
-void CurlDriver::remove(Transfer* t, int kept) {
+void CurlDriver::remove(CurlTransfer* t, int kept) {
   curl_multi_remove_handle(static_cast<CURLM*>(m_multi), t->easy);
   settle_sockets(t, kept);
   m_active--;
   recycle(t);
 }
 
-void CurlDriver::doom(Transfer* t) {
-  m_doomed.push_back(t); // capacity reserved in start()
-  t->owner = nullptr;
-}
-
-size_t CurlDriver::bury() {
-  size_t n = m_doomed.size();
-  for (size_t i = 0; i < n; i++) cancel(m_doomed[i]);
-  m_doomed.clear();
-  return n;
-}
-
 // A finished or cancelled transfer (out of the multi handle) becomes a spare.
-void CurlDriver::recycle(Transfer* t) {
+void CurlDriver::recycle(CurlTransfer* t) {
   if (m_spare.size() < kMaxSpare) {
     try {
       m_spare.reserve(kMaxSpare);
@@ -342,7 +329,7 @@ void CurlDriver::recycle(Transfer* t) {
       t->owner = nullptr;
       t->result = Answer{};
       t->max_bytes = 0;
-      t->too_large = t->in_headers = t->finished = false;
+      t->too_large = t->finished = false;
       t->kept = -1;
       t->sockets.clear();
       curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, nullptr); // frees its copy of the last body
@@ -354,39 +341,14 @@ void CurlDriver::recycle(Transfer* t) {
   delete t;
 }
 
-void CurlDriver::wait(int timeout_ms) {
-  int64_t deadline = m_deadline_ns.load(std::memory_order_relaxed);
-  int ms = timeout_ms;
-  if (deadline >= 0) {
-    int64_t left = deadline - now_ns();
-    int curl_ms = left <= 0 ? 0 : int(std::min<int64_t>((left + 999999) / 1000000, 1 << 30));
-    if (ms < 0 || curl_ms < ms) ms = curl_ms;
-  }
-  epoll_event events[64];
-  int n = epoll_wait(m_epoll, events, 64, ms);
-  m_ready.clear();
-  for (int i = 0; i < n; i++) {
-    if (events[i].data.fd == m_wake_fd) {
-      uint64_t count;
-      while (read(m_wake_fd, &count, sizeof count) > 0) {
-      }
-      continue;
-    }
-    int fd = events[i].data.fd;
-    uint32_t what = events[i].events;
-    m_ready.emplace_back(fd, what);
-  }
-}
-
-void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
+void CurlDriver::act(const std::vector<std::pair<int, uint32_t>>& ready, Finished& finished) {
   CURLM* multi = static_cast<CURLM*>(m_multi);
   int running = 0;
-  for (auto [fd, ev] : m_ready) {
+  for (auto [fd, ev] : ready) {
     int mask = (ev & EPOLLIN ? CURL_CSELECT_IN : 0) | (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                (ev & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
     curl_multi_socket_action(multi, fd, mask, &running);
   }
-  m_ready.clear();
   // curl's own timeout (the timer callback gives it as a delay from then).
   int64_t deadline = m_deadline_ns.load(std::memory_order_relaxed);
   if (deadline >= 0 && now_ns() >= deadline) {
@@ -396,7 +358,7 @@ void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
-    Transfer* t = nullptr;
+    CurlTransfer* t = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (!t->owner) { // doomed: bury() removes it, leaving its connection in the pool
       t->finished = true;
@@ -407,12 +369,11 @@ void CurlDriver::act(std::vector<std::pair<void*, Answer>>& finished) {
   }
 }
 
-void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answer>>& finished) {
+void CurlDriver::finish(CurlTransfer* t, int code, Finished& finished) {
   Answer& r = t->result;
   if (code != CURLE_OK) {
     r.failed = true;
-    r.error = t->too_large ? "the response body is larger than the limit of " + std::to_string(t->max_bytes) + " bytes"
-                           : curl_easy_strerror(CURLcode(code));
+    r.error = t->too_large ? too_large_message(t->max_bytes) : curl_easy_strerror(CURLcode(code));
   } else {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.status);
     char* url = nullptr;
@@ -424,7 +385,7 @@ void CurlDriver::finish(Transfer* t, int code, std::vector<std::pair<void*, Answ
 }
 
 // The socket a transfer that ended with `code` left in the pool (-1: none).
-int CurlDriver::pooled_socket(Transfer* t, int code) {
+int CurlDriver::pooled_socket(CurlTransfer* t, int code) {
   curl_socket_t fd = CURL_SOCKET_BAD;
   if (code == CURLE_OK) curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &fd);
   return fd == CURL_SOCKET_BAD ? -1 : int(fd);

@@ -109,6 +109,16 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port, std:
 
 } // namespace
 
+bool has_header(const Request& req, std::string_view lower_name) {
+  for (const auto& [name, value] : req.headers)
+    if (name.size() == lower_name.size() && ascii_lower(name) == lower_name) return true;
+  return false;
+}
+
+std::string too_large_message(uint64_t max_bytes) {
+  return "the response body is larger than the limit of " + std::to_string(max_bytes) + " bytes";
+}
+
 bool parse_url(std::string_view text, Url& out, std::string& why) {
   for (char c : text) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {

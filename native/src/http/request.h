@@ -49,6 +49,12 @@ struct Request {
   uint64_t connect_timeout_ms = 0; // 0: the engine's (native transport only)
 };
 
+// Whether the request has a header named `lower_name` (in any case).
+bool has_header(const Request& req, std::string_view lower_name);
+
+// The failure of a body over the response-size limit (every transport).
+std::string too_large_message(uint64_t max_bytes);
+
 // Where a redirect's Location (absolute, scheme-relative, absolute-path or
 // relative) leads from `base`; false with `why` when it is not an http(s)
 // URL this engine can reach.

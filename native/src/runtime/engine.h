@@ -52,6 +52,7 @@ struct HttpConfig {
   std::string ca_pem; // native transport: CA certificates to trust instead of the system's ("": the system's)
   uint32_t max_redirects = 0;
   uint64_t connect_timeout_ms = 0;
+  bool libcurl_only = false; // native transport: libcurl for every request (no own HTTP/1.1 client)
 };
 
 struct StartRequest {

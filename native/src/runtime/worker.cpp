@@ -14,7 +14,7 @@
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
 #include "common/utf8.h"
-#include "http/curl_transport.h"
+#include "http/native_transport.h"
 #include "http/request.h"
 
 namespace brake::runtime {
@@ -60,7 +60,7 @@ Worker::~Worker() {
   free_graveyard();
   flush_token_refs();
 #ifdef BRAKE_HAVE_CURL
-  delete m_curl; // every transfer ended with its call
+  delete m_transport; // every transfer ended with its call
 #endif
 }
 
@@ -297,7 +297,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
       }
       m_waiting = true;
       lock.unlock();
-      m_curl->wait(ms);
+      m_transport->wait(ms);
       lock.lock();
       m_waiting = false;
       m_http_polled = true;
@@ -330,7 +330,7 @@ void Worker::loop() {
     // A busy worker never sleeps in the transport's wait: its sockets are
     // looked at (without blocking) every turn all the same.
     if (http_active() && !m_http_polled) {
-      m_curl->wait(0);
+      m_transport->wait(0);
       m_http_polled = true;
     }
     if (m_http_polled) drive_http();
@@ -839,10 +839,10 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
   hand_to_host(call, op, "starting an HTTP request");
 }
 
-// Whether cancelled calls left transfers to remove (see CurlDriver::doom).
+// Whether cancelled calls left transfers to remove (see NativeTransport::doom).
 bool Worker::doomed_transfers() const {
 #ifdef BRAKE_HAVE_CURL
-  return m_curl && m_curl->has_doomed();
+  return m_transport && m_transport->has_doomed();
 #else
   return false;
 #endif
@@ -851,7 +851,7 @@ bool Worker::doomed_transfers() const {
 // Removes the transfers of calls cancelled this turn: their sockets close now.
 void Worker::bury_transfers() {
 #ifdef BRAKE_HAVE_CURL
-  if (m_curl && m_curl->has_doomed()) m_transfers.fetch_sub(m_curl->bury(), std::memory_order_relaxed);
+  if (m_transport && m_transport->has_doomed()) m_transfers.fetch_sub(m_transport->bury(), std::memory_order_relaxed);
 #endif
 }
 
@@ -865,14 +865,14 @@ void Worker::bury_transfers() {
 void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
                                std::unique_ptr<HttpChain> chain) {
   const HttpConfig& cfg = m_engine.http();
-  if (!m_curl) {
+  if (!m_transport) {
     try {
-      m_curl = new http::CurlDriver(&m_sockets);
+      m_transport = new http::NativeTransport(&m_sockets);
     } catch (const std::exception& e) {
       fail_http(call, "http_unavailable", std::string("baml.http.fetch: ") + e.what(), req.url);
       return;
     }
-    m_wake_fd.store(m_curl->wake_fd(), std::memory_order_release);
+    m_wake_fd.store(m_transport->wake_fd(), std::memory_order_release);
   }
   auto* op = new_operation<NativeHttpOperation>(call, "starting an HTTP request");
   if (!op) return;
@@ -887,8 +887,9 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     options.max_response_bytes = cfg.max_response_bytes;
     options.connect_timeout_ms = req.connect_timeout_ms ? req.connect_timeout_ms : cfg.connect_timeout_ms;
     options.ca_pem = &cfg.ca_pem;
+    options.libcurl_only = cfg.libcurl_only;
     std::string error;
-    op->transfer = m_curl->start(req, options, op, error);
+    op->transfer = m_transport->start(req, options, op, error);
     if (!op->transfer) {
       call->fiber.heap().uncharge(op->charged);
       std::string url = op->url;
@@ -921,10 +922,7 @@ void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
     drop_operation(call, true);
     return;
   }
-  if (op->transfer) {
-    m_curl->cancel(op->transfer);
-    m_transfers.fetch_sub(1, std::memory_order_relaxed);
-  }
+  if (op->transfer) m_transport->doom(op->transfer); // bury_transfers() stops it and counts it out
   if (op->charged) call->fiber.heap().uncharge(op->charged);
   op->release();
 }
@@ -933,8 +931,8 @@ void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
 // its call (unless the call stopped waiting, which removed the transfer).
 void Worker::drive_http() {
   m_http_polled = false;
-  if (!m_curl) return;
-  m_curl->drive([this](void* owner, http::Answer& r) {
+  if (!m_transport) return;
+  m_transport->drive([this](void* owner, http::Answer& r) {
     auto* op = static_cast<NativeHttpOperation*>(owner);
     op->transfer = nullptr; // the driver let go of it
     m_transfers.fetch_sub(1, std::memory_order_relaxed);
@@ -1001,7 +999,7 @@ http::Answer read_host_answer(OperationOutcome& outcome, uint64_t max_response_b
   // then triple them (U+FFFD for each byte that is not UTF-8). A transport
   // that ignored it is stopped here.
   if (max_response_bytes && body->text.size() / 3 > max_response_bytes) {
-    a.error = "the response body is larger than the limit of " + std::to_string(max_response_bytes) + " bytes";
+    a.error = http::too_large_message(max_response_bytes);
     return a;
   }
   for (size_t i = 0; i < headers->keys.size(); i++) {
@@ -1137,7 +1135,7 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
     auto* native = static_cast<NativeHttpOperation*>(op);
     if (native->transfer) {
       native->try_cancel();
-      m_curl->doom(native->transfer);
+      m_transport->doom(native->transfer);
       native->transfer = nullptr;
     }
     op->release();

@@ -46,7 +46,7 @@
 #include "runtime/timer_heap.h"
 
 namespace brake::http {
-class CurlDriver;
+class NativeTransport;
 struct Request;
 struct Answer;
 } // namespace brake::http
@@ -199,11 +199,11 @@ private:
   std::atomic<bool> m_mail{false};
   bool m_waiting = false;
   // The native transport's wake-up eventfd, once it exists (-1 before):
-  // while the worker has transfers it sleeps in epoll (CurlDriver::wait),
+  // while the worker has transfers it sleeps in epoll (NativeTransport::wait),
   // and a post writes here as well as notifying m_cv.
   std::atomic<int> m_wake_fd{-1};
   std::atomic<size_t> m_transfers{0};
-  std::atomic<size_t> m_sockets{0}; // open by m_curl (idle keep-alive ones too)
+  std::atomic<size_t> m_sockets{0}; // open by m_transport (idle keep-alive ones too)
   bool m_claimed = false; // a stand-in owns the worker's state (see above)
   bool m_claim_waiter = false; // the worker waits for the claim to end
   vm::DispatchTable m_dispatch;
@@ -230,10 +230,10 @@ private:
   std::vector<uint32_t> m_free_operations;
   // Heaps of finished calls, freed after their completions were delivered.
   std::vector<vm::Heap::Remains> m_graveyard;
-  // The native HTTP transport (libcurl), made on this worker's first request;
+  // The native HTTP transport (own HTTP/1.1 client and libcurl), made on this worker's first request;
   // freed with the worker (its eventfd must outlive every post).
-  http::CurlDriver* m_curl = nullptr;
-  bool m_http_polled = false; // the last wait was CurlDriver::wait: drive it
+  http::NativeTransport* m_transport = nullptr;
+  bool m_http_polled = false; // the last wait was NativeTransport::wait: drive it
   // Token references dropped by finished calls, released in one atomic
   // operation per run of calls with the same token (a mass cancel finishes
   // thousands in a row), at the latest at the end of each loop iteration.

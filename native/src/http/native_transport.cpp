@@ -1,0 +1,127 @@
+#include "http/native_transport.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "http/curl_transport.h"
+#include "http/h1_client.h"
+
+namespace brake::http {
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+NativeTransport::NativeTransport(std::atomic<size_t>* sockets) : m_sockets(sockets) {
+  m_epoll = epoll_create1(EPOLL_CLOEXEC);
+  m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m_epoll < 0 || m_wake_fd < 0) {
+    release();
+    throw std::runtime_error("cannot set up the HTTP transport (epoll or eventfd)");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = uint64_t(m_wake_fd) << 1;
+  epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_wake_fd, &ev);
+}
+
+NativeTransport::~NativeTransport() { release(); }
+
+void NativeTransport::release() {
+  bury();
+  m_h1.reset();
+  m_curl.reset();
+  if (m_wake_fd >= 0) close(m_wake_fd);
+  if (m_epoll >= 0) close(m_epoll);
+  m_wake_fd = m_epoll = -1;
+}
+
+Transfer* NativeTransport::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
+  Transfer* t = nullptr;
+  try {
+    m_doomed.reserve(m_active + 1); // doom() cannot fail
+    if (!options.libcurl_only && H1Client::takes(req)) {
+      if (!m_h1) m_h1 = std::make_unique<H1Client>(m_epoll, m_sockets);
+      t = m_h1->start(req, options, owner, error);
+    } else {
+      if (!m_curl) m_curl = std::make_unique<CurlDriver>(m_epoll, m_sockets);
+      t = m_curl->start(req, options, owner, error);
+    }
+  } catch (const std::bad_alloc&) {
+    error = "out of memory starting an HTTP request";
+    return nullptr;
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+    return nullptr;
+  }
+  if (t) m_active++;
+  return t;
+}
+
+void NativeTransport::doom(Transfer* t) {
+  m_doomed.push_back(t); // capacity reserved in start()
+  t->owner = nullptr;
+}
+
+size_t NativeTransport::bury() {
+  size_t n = m_doomed.size();
+  for (size_t i = 0; i < n; i++) cancel(m_doomed[i]);
+  m_doomed.clear();
+  return n;
+}
+
+void NativeTransport::cancel(Transfer* t) {
+  m_active--;
+  if (t->client == Transfer::Client::H1) m_h1->cancel(t);
+  else m_curl->cancel(t);
+}
+
+void NativeTransport::wait(int timeout_ms) {
+  int64_t deadline = -1;
+  for (int64_t d : {m_curl ? m_curl->deadline_ns() : -1, m_h1 ? m_h1->deadline_ns() : -1})
+    if (d >= 0 && (deadline < 0 || d < deadline)) deadline = d;
+  int ms = timeout_ms;
+  if (deadline >= 0) {
+    int64_t left = deadline - now_ns();
+    int due = left <= 0 ? 0 : int(std::min<int64_t>((left + 999999) / 1000000, 1 << 30));
+    if (ms < 0 || due < ms) ms = due;
+  }
+  epoll_event events[256];
+  int n = epoll_wait(m_epoll, events, 256, ms);
+  m_curl_ready.clear();
+  m_h1_ready.clear();
+  for (int i = 0; i < n; i++) {
+    uint64_t data = events[i].data.u64;
+    uint32_t what = events[i].events;
+    if (data & 1) {
+      m_h1_ready.emplace_back(data & ~uint64_t(1), what);
+    } else if (int(data >> 1) == m_wake_fd) {
+      uint64_t count;
+      while (read(m_wake_fd, &count, sizeof count) > 0) {
+      }
+    } else {
+      m_curl_ready.emplace_back(int(data >> 1), what);
+    }
+  }
+}
+
+void NativeTransport::act(Finished& finished) {
+  size_t before = finished.size();
+  if (m_h1) m_h1->act(m_h1_ready, finished);
+  if (m_curl) m_curl->act(m_curl_ready, finished);
+  m_h1_ready.clear();
+  m_curl_ready.clear();
+  m_active -= finished.size() - before;
+}
+
+} // namespace brake::http

@@ -1,0 +1,39 @@
+// transfer.h: what the native transport's two clients share. A request in
+// flight is a Transfer of one of them: libcurl's (CurlDriver: HTTPS,
+// proxies, host names) or brake's own HTTP/1.1 client (H1Client: plain HTTP
+// to an IP literal or localhost). NativeTransport (native_transport.h) picks
+// the client and drives both from the worker's one wait.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/request.h"
+
+namespace brake::http {
+
+struct TransferOptions {
+  uint64_t timeout_ms = 0;         // 0: none (the engine keeps its own timer too)
+  uint64_t connect_timeout_ms = 0; // 0: the default (300 s, as libcurl's)
+  uint64_t max_response_bytes = 0; // 0: unlimited
+  const std::string* ca_pem = nullptr; // extra CA certificates (PEM), or null: the system's store
+  bool libcurl_only = false;       // every request through libcurl (no own HTTP/1.1 client)
+};
+
+// The default connection-phase timeout (libcurl's own default).
+constexpr uint64_t kDefaultConnectTimeoutMs = 300000;
+
+struct Transfer {
+  enum class Client : uint8_t { Curl, H1 };
+  explicit Transfer(Client c) : client(c) {}
+  const Client client;
+  void* owner = nullptr;   // comes back with the result; null once doomed
+  bool finished = false;   // doomed as it finished: nothing left to stop
+};
+
+// Transfers that ended in one turn of a client: (owner, result).
+using Finished = std::vector<std::pair<void*, Answer>>;
+
+} // namespace brake::http
