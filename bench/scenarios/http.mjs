@@ -1,5 +1,6 @@
-// HTTP: baml.http.fetch (native transport: libcurl on brake's workers; and
-// host transport: Node's fetch) against undici.request (keep-alive Agent) and
+// HTTP: baml.http.fetch (native transport on brake's workers: its own
+// HTTP/1.1 client for these plain-HTTP requests, and with libcurl for every
+// request; and host transport: Node's fetch) against undici.request (keep-alive Agent) and
 // Node's fetch, all against one local server in a process of its own
 // (bench/workers/http-sample.mjs).
 import { quantile, sortNumbers } from '../lib/stats.mjs';
@@ -9,7 +10,7 @@ export default {
   title: 'HTTP requests: throughput, CPU, cancellation',
   async run(ctx) {
     const sample = (spec) => ctx.runJson(process.execPath, ['--expose-gc', `${ctx.benchDir}/workers/http-sample.mjs`, JSON.stringify(spec)], { cwd: ctx.root, timeoutMs: 300_000 });
-    const label = { brake: 'brake (native transport)', 'brake-host': 'brake (host transport)', undici: 'undici.request', fetch: 'fetch' };
+    const label = { brake: 'brake (native transport)', 'brake-libcurl': 'brake (native, libcurl only)', 'brake-host': 'brake (host transport)', undici: 'undici.request', fetch: 'fetch' };
     const variants = Object.keys(label);
     const figures = [];
 
@@ -17,7 +18,7 @@ export default {
     const through = await ctx.alternate(variants, (variant) => sample({ ...tp, variant }), (r) => `${Math.round(r.requestsPerSec).toLocaleString('en-US')} req/s, ${r.cpuUsPerRequest.toFixed(0)} µs CPU/req, ELU ${r.elu.toFixed(2)}`, ctx.runs, 'throughput');
     for (const v of variants) {
       figures.push(
-        ctx.figure({ metric: 'requests/s (64 in flight)', variant: label[v], unit: 'req/s', better: 'higher', values: through[v].map((r) => r.requestsPerSec), target: v === 'brake' ? undefined : undefined }),
+        ctx.figure({ metric: 'requests/s (64 in flight)', variant: label[v], unit: 'req/s', better: 'higher', values: through[v].map((r) => r.requestsPerSec) }),
         ctx.figure({ metric: 'client CPU per request', variant: label[v], unit: 'µs', better: 'lower', values: through[v].map((r) => r.cpuUsPerRequest) }),
         ctx.figure({ metric: 'main-thread event-loop utilisation', variant: label[v], unit: '', better: 'lower', values: through[v].map((r) => r.elu) }),
       );
@@ -66,7 +67,7 @@ export default {
       ],
       notes: [
         `Throughput server: ${servers.includes('nginx') ? 'nginx (Debian\'s package; one worker process, started and stopped by the benchmark: bench/lib/nginx.mjs)' : 'Node\'s http module in a child process (nginx is not installed on this machine)'}, answering POST /v1/chat/completions with a 260-byte OpenAI-shaped JSON reply over keep-alive connections. Client and server share the machine\'s two cores, so requests/s is bounded by both; client CPU per request (process.cpuUsage of the client process, all its threads, over the measured window) does not depend on the server. The abort, mass-abort and memory samples use the Node server (it reports when each socket closes).`,
-        'brake: engine.call("chat", [url, body]) whose script POSTs with baml.http.fetch (headers, a string body) and reads the body; performed by the native transport (libcurl multi on the engine\'s workers, keep-alive per worker) or the host transport (Node\'s fetch). undici.request: a keep-alive Agent, body read as text. fetch: Node\'s global fetch, body read as text.',
+        'brake: engine.call("chat", [url, body]) whose script POSTs with baml.http.fetch (headers, a string body) and reads the body; performed by the native transport on the engine\'s workers (brake (native transport): its own HTTP/1.1 client, which takes plain HTTP to an IP literal or localhost; brake (native, libcurl only): http.transport \'libcurl\', libcurl\'s multi interface for every request; keep-alive per worker either way) or the host transport (Node\'s fetch). undici.request: a keep-alive Agent, body read as text. fetch: Node\'s global fetch, body read as text.',
         `abort: each sample starts a request to a route that never answers, waits until the server has it and 2 ms more, then aborts the call's (or request's) AbortSignal; times are to the promise settling and to the server's socket 'close' event (clocks compared across the two processes via performance.timeOrigin). ${ab.samples} samples per run after ${ab.warmup} warm-up.`,
         `mass abort: ${calls.toLocaleString('en-US')} such requests on one signal, all at the server, aborted at once. "Every socket closed" is when the server process saw the last close (it needs about 300 ms to process 5,000 closes whoever the client is); "client side" is when brake's own socket count (engine.httpStats) reached 0.`,
         `memory: resident memory of the client process with ${memCalls.toLocaleString('en-US')} requests waiting for headers, after a GC, minus the same process after one request, per request.`,

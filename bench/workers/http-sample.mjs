@@ -75,15 +75,15 @@ const now = () => performance.timeOrigin + performance.now();
 
 // ---- the client
 async function client() {
-  if (spec.variant === 'brake' || spec.variant === 'brake-host') {
+  if (spec.variant.startsWith('brake')) {
     const { Engine } = await import('../../dist/index.mjs');
-    const transport = spec.variant === 'brake' ? 'native' : 'host';
+    const transport = { brake: 'native', 'brake-libcurl': 'libcurl', 'brake-host': 'host' }[spec.variant];
     const engine = await Engine.fromSource(PROGRAM, { workerThreads: spec.workers ?? 0, http: { transport } });
     return {
       chat: () => engine.call('chat', [`${chatBase}/v1/chat/completions`, BODY]),
       slow: (signal, id) => engine.call('slow', [`${base}/slow?id=${id}`], { signal }),
       close: () => engine.close(),
-      sockets: transport === 'native' ? () => engine.httpStats.sockets : undefined,
+      sockets: transport !== 'host' ? () => engine.httpStats.sockets : undefined,
     };
   }
   if (spec.variant === 'undici') {

@@ -230,6 +230,10 @@ function json_name(url: string) -> string {
 function text_twice(url: string) -> string { let r = baml.http.fetch(url); let a = r.text(); r.text() }
 function missing_field() -> int { let m = { "a": 1 }; m["b"] }
 function upload(url: string, body: string) -> int { baml.http.fetch(url, { method: "POST", body: body }).status_code }
+function connect_timed(url: string, ms: int) -> string {
+  let e = baml.http.fetch(url, { connect_timeout_ms: ms }).error;
+  if (e != null) { e } else { "none" }
+}
 )";
 
 // Whether engines send every request through libcurl (the *_libcurl cases)
@@ -546,6 +550,34 @@ BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
   close(listener);
 }
 
+// connect_timeout_ms bounds the connection phase (against a listener whose
+// accept queue is full, so the handshake never completes): the script gets
+// status_code 0 and a timeout, and the socket is closed.
+BRAKE_TEST(a_connect_timeout_bounds_the_connection_phase) {
+  sockaddr_in a;
+  int listener = loopback_listener(0, &a);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_EQ_INT(connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    std::string stuck = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x";
+    Outcome o;
+    double t0 = now_ms();
+    start(e, "connect_timed", stuck, o, 100);
+    CHECK(wait_for(o));
+    double took = now_ms() - t0;
+    if (o.value.find("imeout") == std::string::npos || took < 95 || took > 2000)
+      fprintf(stderr, "connect timeout: %s after %.1f ms\n", o.value.c_str(), took);
+    CHECK(o.value.find("imeout") != std::string::npos);
+    CHECK(took >= 95 && took < 2000);
+    CHECK(sockets_closed(e));
+    finish(e);
+  }
+  close(filler);
+  close(listener);
+}
+
 // The standard proxy variable is honoured (libcurl reads it per request):
 // a request for another host goes to the proxy in absolute form. The
 // variable is set before the engine exists and removed after it is freed.
@@ -577,6 +609,7 @@ BRAKE_TEST(a_timeout_answers_the_script_and_closes_the_connection_libcurl) { wit
 BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker_libcurl) { with_libcurl(a_computing_call_does_not_stall_transfers_on_its_worker); }
 BRAKE_TEST(many_requests_with_random_cancels_libcurl) { with_libcurl(many_requests_with_random_cancels); }
 BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl) { with_libcurl(a_cancel_while_connecting_or_sending_closes_the_socket); }
+BRAKE_TEST(a_connect_timeout_bounds_the_connection_phase_libcurl) { with_libcurl(a_connect_timeout_bounds_the_connection_phase); }
 
 int main(int argc, char** argv) {
   const TestCase cases[] = {
@@ -588,6 +621,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker),
       TEST_ENTRY(many_requests_with_random_cancels),
       TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket),
+      TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase),
       TEST_ENTRY(the_proxy_variable_is_honoured),
       TEST_ENTRY(responses_over_keep_alive_connections_libcurl),
       TEST_ENTRY(a_body_over_the_limit_fails_the_request_libcurl),
@@ -597,6 +631,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_computing_call_does_not_stall_transfers_on_its_worker_libcurl),
       TEST_ENTRY(many_requests_with_random_cancels_libcurl),
       TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl),
+      TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase_libcurl),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

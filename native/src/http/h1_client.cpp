@@ -32,10 +32,13 @@ constexpr size_t kMaxReserve = 16u << 20;         // a body's buffer reserved up
 
 std::string error_text(int err) { return std::strerror(err); }
 
+char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+// ASCII case-insensitive equality (header names and tokens).
 bool ieq(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); i++)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (lower(a[i]) != lower(b[i])) return false;
   return true;
 }
 
@@ -169,6 +172,7 @@ bool ResponseReader::take(const char* p, size_t n) {
 
 bool ResponseReader::parse_head(std::string_view head) {
   result.headers.clear();
+  result.headers.reserve(8);
   size_t eol = head.find('\n');
   std::string_view status_line = trim(head.substr(0, eol));
   // "HTTP/1.x SSS reason"

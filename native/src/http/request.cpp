@@ -10,7 +10,8 @@ namespace brake::http {
 
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
   return out;
 }
 
@@ -110,8 +111,12 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port, std:
 } // namespace
 
 bool has_header(const Request& req, std::string_view lower_name) {
-  for (const auto& [name, value] : req.headers)
-    if (name.size() == lower_name.size() && ascii_lower(name) == lower_name) return true;
+  for (const auto& [name, value] : req.headers) {
+    if (name.size() != lower_name.size()) continue;
+    size_t i = 0;
+    while (i < name.size() && (name[i] >= 'A' && name[i] <= 'Z' ? char(name[i] - 'A' + 'a') : name[i]) == lower_name[i]) i++;
+    if (i == name.size()) return true;
+  }
   return false;
 }
 

@@ -34,12 +34,12 @@ struct Builder {
     cc.items();
     switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
-      vm::MapObj* m = heap.new_map();
+      simdjson::dom::object fields;
+      if (e.get_object().get(fields)) throw Error("invalid JSON object");
+      vm::MapObj* m = heap.new_map(fields.size()); // (saturated for huge objects: a hint)
       vm::Value out = vm::Value::object(vm::Tag::Map, m);
       // The map is reachable from nothing yet: no collection runs while a
       // builtin builds (collections run between instructions).
-      simdjson::dom::object fields;
-      if (e.get_object().get(fields)) throw Error("invalid JSON object");
       for (simdjson::dom::key_value_pair field : fields) heap.map_set(m, field.key, build(field.value));
       return out;
     }

@@ -188,7 +188,7 @@ Value to_vm_checked(const vm::CompiledProgram& p, const brake_value& v, TypeId t
       }
       return Value::object(Tag::Instance, o);
     } else {
-      vm::MapObj* m = heap.new_map();
+      vm::MapObj* m = heap.new_map(v.items.size());
       TypeId val = ty.kind == TypeKind::Map ? ty.args[1] : lang::TypeTable::ANY;
       for (size_t i = 0; i < v.items.size(); i++) heap.map_set(m, v.keys[i], to_vm_checked(p, *v.items[i], val, heap, cc));
       return Value::object(Tag::Map, m);

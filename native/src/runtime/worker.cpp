@@ -1073,7 +1073,7 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
     // No collection runs until the script does: the parts need no rooting.
     r->fields[vm::kResponseStatus] = vm::Value::integer(answer.failed ? 0 : answer.status);
     r->fields[vm::kResponseUrl] = heap.string_value(!answer.failed && !answer.url.empty() ? answer.url : request_url);
-    vm::MapObj* h = heap.new_map();
+    vm::MapObj* h = heap.new_map(answer.failed ? 0 : answer.headers.size());
     r->fields[vm::kResponseHeaders] = vm::Value::object(vm::Tag::Map, h);
     if (!answer.failed)
       for (const auto& [name, value] : answer.headers) heap.map_set(h, name, heap.string_value(value));

@@ -626,7 +626,7 @@ op_ARRAY: {
 }
 op_MAP: {
   uint16_t n = READ_U16();
-  MapObj* map = m_heap.new_map();
+  MapObj* map = m_heap.new_map(n);
   Value* pairs = sp - 2 * n;
   for (uint16_t i = 0; i < n; i++) m_heap.map_set(map, pairs[2 * i].as_string()->text, pairs[2 * i + 1]);
   sp = pairs;

@@ -34,6 +34,16 @@ void MapObj::grow_index() {
   }
 }
 
+void MapObj::reserve(size_t n) {
+  if (n == 0 || !keys.empty()) return;
+  keys.reserve(n);
+  values.reserve(n);
+  m_hashes.reserve(n);
+  size_t slots = 8;
+  while (slots < 2 * n) slots *= 2;
+  m_slots.assign(slots, 0);
+}
+
 bool MapObj::set(std::string_view key, Value v) {
   size_t hash = std::hash<std::string_view>()(key);
   if (!m_slots.empty()) {
@@ -122,9 +132,12 @@ ArrayObj* Heap::new_array(size_t capacity) {
   return a;
 }
 
-MapObj* Heap::new_map() {
+MapObj* Heap::new_map(size_t expected) {
   charge(round16(sizeof(MapObj)));
-  return adopt(new MapObj(), sizeof(MapObj));
+  MapObj* m = adopt(new MapObj(), sizeof(MapObj));
+  // Entries are charged as they are set (kMapEntryBytes covers their room).
+  m->reserve(std::min<size_t>(expected, 1024));
+  return m;
 }
 
 InstanceObj* Heap::new_instance(uint32_t class_id, size_t nfields) {

@@ -110,6 +110,9 @@ struct MapObj final : Object {
 
   const Value* find(std::string_view key) const;
   size_t size() const { return keys.size(); }
+  // Room for n entries (before the first): one allocation per vector
+  // instead of one per doubling.
+  void reserve(size_t n);
 
 private:
   friend class Heap;
@@ -231,7 +234,8 @@ public:
     return adopt(new StringObj(std::move(text)), string_bytes(len));
   }
   ArrayObj* new_array(size_t capacity = 0);
-  MapObj* new_map();
+  // `expected`: entries about to be set (room is made for them at once).
+  MapObj* new_map(size_t expected = 0);
   InstanceObj* new_instance(uint32_t class_id, size_t nfields);
 
   // Makes room for `extra` more items, charging the growth.
