@@ -28,8 +28,7 @@ export type FetchFunction = (
 export interface HttpOptions {
   /**
    * Who performs requests: 'native' (on the engine's own threads: brake's own
-   * HTTP/1.1 client for plain HTTP to an IP literal or localhost, libcurl for
-   * the rest; only when this build has libcurl, see {@link httpNativeAvailable}),
+   * HTTP/1.1 client for plain HTTP, libcurl for HTTPS and proxies; only when this build has libcurl, see {@link httpNativeAvailable}),
    * 'libcurl' (native, with libcurl for every request) or 'host' (`fetch` in
    * this process). Default: native when available and no `fetch` is given, else host.
    */

@@ -485,11 +485,12 @@ typedef struct brake_engine_options {
   ** gives none (its connect_timeout_ms option); 0 = the default, 300 s
   ** (libcurl's). */
   uint64_t http_connect_timeout_ms;
-  /* The native transport's clients. 0 (the default): plain-HTTP requests to
-  ** an IP literal or localhost, with no proxy set in the environment
-  ** (http_proxy, all_proxy, ALL_PROXY), go through brake's own HTTP/1.1
-  ** client; HTTPS, other host names, proxies, credentials in the URL and
-  ** requests that set transfer-encoding or expect go through libcurl.
+  /* The native transport's clients. 0 (the default): plain-HTTP requests,
+  ** with no proxy set in the environment (http_proxy, all_proxy, ALL_PROXY),
+  ** go through brake's own HTTP/1.1 client; HTTPS, proxies, credentials in
+  ** the URL and requests that set transfer-encoding or expect go through
+  ** libcurl. Host names are looked up by the engine for both (a cancel never
+  ** waits for a lookup), except a proxy's.
   ** Nonzero: every request goes through libcurl. Both give the same script
   ** API; README "HTTP" says where they differ (error messages). */
   int http_libcurl_only;

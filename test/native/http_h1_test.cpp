@@ -1,5 +1,5 @@
 // http_h1_test.cpp: brake's own HTTP/1.1 client (the native transport's
-// client for plain HTTP to an IP literal or localhost) on the wire, against a
+// client for plain HTTP) on the wire, against a
 // scripted server on 127.0.0.1 that answers each path with exact bytes:
 // chunked bodies with extensions and trailers, interim 1xx responses,
 // HTTP/1.0 and bodies that end with the connection, folded and repeated

@@ -6,6 +6,8 @@
 // timeouts closing the connection at once, seen from the server's side.
 // Stress cases run under TSan in CI.
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,6 +25,35 @@
 #include <vector>
 
 #include "test_outcome.h"
+
+// A resolver that stalls for one name: getaddrinfo is interposed in this
+// test binary (libcurl's resolver thread calls it through the dynamic
+// linker, so this definition wins); every other name goes to the real one.
+// "loopback.brake.test" resolves to 127.0.0.1 and "nowhere.brake.test" to
+// nothing, each lookup counted.
+static std::atomic<int> g_resolving_stalled{0};
+static std::atomic<bool> g_release_resolver{false};
+static std::atomic<int> g_lookups{0};
+static const char kStalledName[] = "stalled-dns.brake.test";
+
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
+  using Fn = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getaddrinfo"));
+  if (node && strcmp(node, kStalledName) == 0) {
+    g_resolving_stalled++;
+    while (!g_release_resolver.load()) usleep(1000);
+    return EAI_NONAME;
+  }
+  if (node && strcmp(node, "loopback.brake.test") == 0) {
+    g_lookups++;
+    return real("127.0.0.1", service, hints, res);
+  }
+  if (node && strcmp(node, "nowhere.brake.test") == 0) {
+    g_lookups++;
+    return EAI_NONAME;
+  }
+  return real(node, service, hints, res);
+}
 
 namespace {
 
@@ -550,6 +581,43 @@ BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket) {
   close(listener);
 }
 
+// A cancel while the host name is being resolved (a lookup that does not
+// come back) settles the call at once and leaves no transfer; the engine is
+// freed without waiting for the lookup.
+BRAKE_TEST(a_cancel_while_resolving_settles_at_once) {
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome o;
+    int before = g_resolving_stalled.load();
+    brake_call_id id = start(e, "text", std::string("http://") + kStalledName + ":8080/x", o);
+    double deadline = now_ms() + 5000;
+    while (g_resolving_stalled.load() == before && now_ms() < deadline) sleep_ms(1);
+    CHECK_EQ_INT(g_resolving_stalled.load(), before + 1);
+    CHECK_EQ_INT(brake_engine_http_transfers(e), 1);
+    cancel_promptly(e, id, o);
+    double t0 = now_ms();
+    finish(e); // every transfer gone, the engine freed
+    CHECK(now_ms() - t0 < 2000);
+  }
+}
+
+// Host names are looked up off the worker and the answer is kept a while:
+// a second request to the name looks nothing up; an unknown name is a
+// failed response saying so.
+BRAKE_TEST(host_names_are_looked_up_and_cached) {
+  with_server(1, [&](Server& s, brake_engine* e) {
+    std::string url = "http://loopback.brake.test:" + std::to_string(s.port) + "/ok";
+    int before = g_lookups.load();
+    CHECK(value_of(e, "text", url) == "\"hello\"");
+    CHECK(value_of(e, "text", url) == "\"hello\"");
+    CHECK_EQ_INT(g_lookups.load(), before + 1);
+    std::string why = value_of(e, "error_of", "http://nowhere.brake.test:1/x");
+    if (why.find("resolve") == std::string::npos) fprintf(stderr, "nowhere: %s\n", why.c_str());
+    CHECK(why.find("resolve") != std::string::npos);
+  });
+}
+
 // connect_timeout_ms bounds the connection phase (against a listener whose
 // accept queue is full, so the handshake never completes): the script gets
 // status_code 0 and a timeout, and the socket is closed.
@@ -610,6 +678,8 @@ BRAKE_TEST(a_computing_call_does_not_stall_transfers_on_its_worker_libcurl) { wi
 BRAKE_TEST(many_requests_with_random_cancels_libcurl) { with_libcurl(many_requests_with_random_cancels); }
 BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl) { with_libcurl(a_cancel_while_connecting_or_sending_closes_the_socket); }
 BRAKE_TEST(a_connect_timeout_bounds_the_connection_phase_libcurl) { with_libcurl(a_connect_timeout_bounds_the_connection_phase); }
+BRAKE_TEST(a_cancel_while_resolving_settles_at_once_libcurl) { with_libcurl(a_cancel_while_resolving_settles_at_once); }
+BRAKE_TEST(host_names_are_looked_up_and_cached_libcurl) { with_libcurl(host_names_are_looked_up_and_cached); }
 
 int main(int argc, char** argv) {
   const TestCase cases[] = {
@@ -622,6 +692,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(many_requests_with_random_cancels),
       TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket),
       TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase),
+      TEST_ENTRY(a_cancel_while_resolving_settles_at_once),
+      TEST_ENTRY(host_names_are_looked_up_and_cached),
       TEST_ENTRY(the_proxy_variable_is_honoured),
       TEST_ENTRY(responses_over_keep_alive_connections_libcurl),
       TEST_ENTRY(a_body_over_the_limit_fails_the_request_libcurl),
@@ -632,6 +704,10 @@ int main(int argc, char** argv) {
       TEST_ENTRY(many_requests_with_random_cancels_libcurl),
       TEST_ENTRY(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl),
       TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase_libcurl),
+      TEST_ENTRY(a_cancel_while_resolving_settles_at_once_libcurl),
+      TEST_ENTRY(host_names_are_looked_up_and_cached_libcurl),
   };
-  return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
+  int rc = run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
+  g_release_resolver = true; // stalled lookups (abandoned by their engines) end
+  return rc;
 }

@@ -1,6 +1,10 @@
 #include "http/curl_transport.h"
 
+#include "http/resolver.h"
+
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -36,6 +40,10 @@ struct CurlTransfer : Transfer {
   CurlDriver* driver = nullptr;
   std::vector<int> sockets; // every socket opened for it (see on_open_socket)
   curl_slist* headers = nullptr;
+  curl_slist* resolve = nullptr; // CURLOPT_RESOLVE: the addresses the transport looked up
+  std::string host;
+  uint16_t port = 0;
+  bool waiting = false; // for the transport's lookup, off the multi handle
   Answer result;
   uint64_t max_bytes = 0;
   bool too_large = false;
@@ -44,6 +52,7 @@ struct CurlTransfer : Transfer {
   ~CurlTransfer() {
     if (easy) curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
+    curl_slist_free_all(resolve);
   }
 
   static size_t on_body(char* data, size_t size, size_t n, void* self) {
@@ -226,7 +235,8 @@ void CurlDriver::set_shared_options(CurlTransfer* t, const TransferOptions& opti
   }
 }
 
-Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
+Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, void* owner,
+                            const std::vector<Address>* resolved, bool wait_for_lookup, std::string& error) {
   // A spare transfer keeps its easy handle with the options every request
   // shares (and the buffers libcurl gave it): libcurl recommends reusing
   // handles, and curl_easy_init or _reset per request costs more than the
@@ -279,17 +289,84 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
     t->headers = more;
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  CURLMcode rc = curl_multi_add_handle(static_cast<CURLM*>(m_multi), e);
-  if (rc != CURLM_OK) {
-    error = std::string("cannot start an HTTP transfer: ") + curl_multi_strerror(rc);
+  t->host = req.parsed.host;
+  t->port = req.parsed.port;
+  if (resolved && !set_resolved(t.get(), *resolved)) {
+    error = "out of memory starting an HTTP transfer";
+    return nullptr;
+  }
+  if (wait_for_lookup) {
+    t->waiting = true;
+  } else if (!add(t.get(), error)) {
     return nullptr;
   }
   m_active++;
   return t.release();
 }
 
+// CURLOPT_RESOLVE "host:port:addr,addr": libcurl takes these addresses
+// instead of looking the name up.
+bool CurlDriver::set_resolved(CurlTransfer* t, const std::vector<Address>& resolved) {
+  std::string entry = t->host + ":" + std::to_string(t->port) + ":";
+  for (size_t i = 0; i < resolved.size(); i++) {
+    char text[INET6_ADDRSTRLEN] = "";
+    const sockaddr_storage& sa = resolved[i].sa;
+    if (sa.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&sa)->sin_addr, text, sizeof text);
+    } else {
+      inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_addr, text, sizeof text);
+    }
+    if (i) entry += ',';
+    entry += sa.ss_family == AF_INET6 ? "[" + std::string(text) + "]" : std::string(text);
+  }
+  curl_slist* list = curl_slist_append(nullptr, entry.c_str());
+  if (!list) return false;
+  curl_slist_free_all(t->resolve);
+  t->resolve = list;
+  curl_easy_setopt(t->easy, CURLOPT_RESOLVE, list);
+  return true;
+}
+
+bool CurlDriver::add(CurlTransfer* t, std::string& error) {
+  CURLMcode rc = curl_multi_add_handle(static_cast<CURLM*>(m_multi), t->easy);
+  if (rc != CURLM_OK) {
+    error = std::string("cannot start an HTTP transfer: ") + curl_multi_strerror(rc);
+    return false;
+  }
+  return true;
+}
+
+void CurlDriver::launch(Transfer* base, const std::vector<Address>& resolved, Finished& finished) {
+  auto* t = static_cast<CurlTransfer*>(base);
+  t->waiting = false;
+  std::string error;
+  if (!set_resolved(t, resolved)) error = "out of memory starting an HTTP transfer";
+  if (error.empty() && add(t, error)) return;
+  t->waiting = true; // (not in the multi handle)
+  fail_lookup(t, std::move(error), finished);
+}
+
+void CurlDriver::fail_lookup(Transfer* base, std::string why, Finished& finished) {
+  auto* t = static_cast<CurlTransfer*>(base);
+  if (t->owner) {
+    Answer a;
+    a.failed = true;
+    a.error = std::move(why);
+    finished.emplace_back(t->owner, std::move(a));
+  }
+  t->finished = true;
+  if (!t->owner) return; // doomed: the transport's bury() cancels it
+  m_active--;
+  recycle(t);
+}
+
 void CurlDriver::cancel(Transfer* base) {
   auto* t = static_cast<CurlTransfer*>(base);
+  if (t->waiting) { // never in the multi handle: nothing was sent
+    m_active--;
+    recycle(t);
+    return;
+  }
   if (!t->finished) { // (doomed as it finished: its connection is in the pool already)
     // Its connection is not kept for another transfer (one cut off in its
     // TLS handshake would otherwise stay open in the cache): removing the
@@ -326,6 +403,10 @@ void CurlDriver::recycle(CurlTransfer* t) {
       curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, nullptr);
       curl_slist_free_all(t->headers);
       t->headers = nullptr;
+      curl_easy_setopt(t->easy, CURLOPT_RESOLVE, nullptr);
+      curl_slist_free_all(t->resolve);
+      t->resolve = nullptr;
+      t->waiting = false;
       t->owner = nullptr;
       t->result = Answer{};
       t->max_bytes = 0;

@@ -22,6 +22,7 @@
 
 namespace brake::http {
 
+struct Address;
 struct CurlTransfer;
 
 class CurlDriver {
@@ -36,8 +37,14 @@ public:
   CurlDriver& operator=(const CurlDriver&) = delete;
 
   // Starts `req`; `owner` comes back with its result from act(). Returns
-  // the transfer, or null with `error` set.
-  Transfer* start(const Request& req, const TransferOptions& options, void* owner, std::string& error);
+  // the transfer, or null with `error` set. `resolved`: the host name's
+  // addresses (port 0), given to libcurl so it does not look the name up
+  // itself. `wait_for_lookup`: the transfer waits (off the multi handle)
+  // until launch() or fail_lookup().
+  Transfer* start(const Request& req, const TransferOptions& options, void* owner,
+                  const std::vector<Address>* resolved, bool wait_for_lookup, std::string& error);
+  void launch(Transfer* t, const std::vector<Address>& resolved, Finished& finished);
+  void fail_lookup(Transfer* t, std::string why, Finished& finished);
   // Stops a transfer at once: removed from the multi handle, its connection
   // closed (it was in the middle of an exchange). Its result never comes.
   void cancel(Transfer* t);
@@ -59,6 +66,8 @@ private:
   void remove(CurlTransfer* t, int kept);
   static int pooled_socket(CurlTransfer* t, int code);
   void set_shared_options(CurlTransfer* t, const TransferOptions& options);
+  bool set_resolved(CurlTransfer* t, const std::vector<Address>& resolved);
+  bool add(CurlTransfer* t, std::string& error);
   void finish(CurlTransfer* t, int code, Finished& finished);
   void release();
 

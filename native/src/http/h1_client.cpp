@@ -1,5 +1,7 @@
 #include "http/h1_client.h"
 
+#include "http/resolver.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,34 +67,6 @@ const std::string* header(const Answer& a, std::string_view name) {
   return nullptr;
 }
 
-// The i-th address to try for `host` (an IP literal, or localhost: its IPv4
-// then its IPv6 loopback); false past the last.
-bool address(const std::string& host, uint16_t port, int i, sockaddr_storage& out, socklen_t& len) {
-  std::memset(&out, 0, sizeof out);
-  auto v4 = [&](const char* text) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&out);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    len = sizeof *a;
-    return inet_pton(AF_INET, text, &a->sin_addr) == 1;
-  };
-  auto v6 = [&](const char* text) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&out);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    len = sizeof *a;
-    return inet_pton(AF_INET6, text, &a->sin6_addr) == 1;
-  };
-  if (host == "localhost") return i == 0 ? v4("127.0.0.1") : i == 1 ? v6("::1") : false;
-  if (i != 0) return false;
-  return v4(host.c_str()) || v6(host.c_str());
-}
-
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[sizeof(in6_addr)];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 // The request target of an absolute URL: its path and query ("/" when it
 // has no path), without the fragment.
 std::string_view target_of(std::string_view url) {
@@ -120,7 +94,9 @@ struct H1Exchange : Transfer {
   std::string host;
   uint16_t port = 0;
   std::string key;
-  int addr_index = 0;          // the address being tried (see address())
+  std::vector<Address> addrs; // where it connects, in order (empty while resolving)
+  size_t addr_index = 0;       // the address being tried
+  bool resolving = false;      // waiting for its host name's lookup
   H1Conn* conn = nullptr;
   bool connecting = false;
   bool has_deadline = false;
@@ -374,7 +350,6 @@ H1Client::~H1Client() {
 
 bool H1Client::takes(const Request& req) {
   if (req.parsed.https) return false;
-  if (req.parsed.host != "localhost" && !is_ip_literal(req.parsed.host)) return false;
   // Credentials in the URL, or a backslash ending its authority: libcurl's.
   std::string_view url = req.url;
   std::string_view rest = url.substr(url.find("://") + 3);
@@ -391,7 +366,8 @@ bool H1Client::takes(const Request& req) {
   return true;
 }
 
-Transfer* H1Client::start(const Request& req, const TransferOptions& options, void* owner, std::string& error) {
+Transfer* H1Client::start(const Request& req, const TransferOptions& options, void* owner,
+                          const std::vector<Address>* resolved, std::string& error) {
   auto x = std::make_unique<H1Exchange>();
   x->owner = owner;
   x->host = req.parsed.host;
@@ -439,24 +415,63 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   out += "\r\n";
   if (req.has_body) out += req.body;
 
+  // Its addresses, when they are at hand (an IP literal, localhost, or a
+  // name the transport has cached).
+  bool addressed = literal_addresses(x->host, x->port, x->addrs);
+  if (!addressed && resolved) {
+    with_port(*resolved, x->port, x->addrs);
+    addressed = true;
+  }
   if (H1Conn* c = pooled(x->key)) {
     c->x = x.get();
     x->conn = c;
+    // Without addresses at hand it cannot be sent again on a new
+    // connection (a name whose cached lookup expired while its connection
+    // stayed kept): a stale connection then fails it.
+    if (!addressed) x->retried = true;
     ssize_t n = send(c->fd, out.data(), out.size(), MSG_NOSIGNAL);
     if (n >= 0) {
       x->sent = size_t(n);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       // The server closed it while it was idle: a new connection.
+      int err = errno;
       close_conn(c, false);
       x->conn = nullptr;
+      if (!addressed) {
+        error = "Failed sending data to the peer: " + error_text(err);
+        return nullptr;
+      }
       x->retried = true;
       if (!open(x.get(), error)) return nullptr;
     }
-  } else if (!open(x.get(), error)) {
-    return nullptr;
+  } else if (addressed) {
+    if (!open(x.get(), error)) return nullptr;
+  } else {
+    x->resolving = true; // the transport looks the name up, then resume()
   }
   m_active++;
   return x.release();
+}
+
+void H1Client::with_port(const std::vector<Address>& in, uint16_t port, std::vector<Address>& out) {
+  out = in;
+  for (Address& a : out) set_port(a, port);
+}
+
+bool H1Client::resolving(const Transfer* t) { return static_cast<const H1Exchange*>(t)->resolving; }
+
+void H1Client::resume(Transfer* t, const std::vector<Address>& resolved, Finished& finished) {
+  auto* x = static_cast<H1Exchange*>(t);
+  x->resolving = false;
+  with_port(resolved, x->port, x->addrs);
+  std::string error;
+  if (!open(x, error)) fail(x, std::move(error), finished);
+}
+
+void H1Client::fail_lookup(Transfer* t, std::string why, Finished& finished) {
+  auto* x = static_cast<H1Exchange*>(t);
+  x->resolving = false;
+  fail(x, std::move(why), finished);
 }
 
 // Connects `x` to its next address (x->addr_index on); false with `error`
@@ -465,13 +480,12 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
 bool H1Client::open(H1Exchange* x, std::string& error) {
   std::string last = "no address";
   for (;; x->addr_index++) {
-    sockaddr_storage sa;
-    socklen_t len = 0;
-    if (!address(x->host, x->port, x->addr_index, sa, len)) {
+    if (x->addr_index >= x->addrs.size()) {
       error = "Couldn't connect to server: " + x->key + ": " + last;
       return false;
     }
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const Address& to = x->addrs[x->addr_index];
+    int fd = socket(to.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       error = "cannot open a socket: " + error_text(errno);
       return false;
@@ -500,7 +514,7 @@ bool H1Client::open(H1Exchange* x, std::string& error) {
     }
     c->x = x;
     x->conn = c;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) == 0) {
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&to.sa), to.len) == 0) {
       x->connecting = false;
       drop_deadline(x);
       ssize_t n = send(fd, x->out.data(), x->out.size(), MSG_NOSIGNAL);

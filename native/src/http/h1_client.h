@@ -1,5 +1,5 @@
 // h1_client.h: brake's own HTTP/1.1 client, the native transport's client
-// for plain HTTP to an IP literal or localhost (local model servers, sidecars,
+// for plain HTTP (local model servers, sidecars, services inside a cluster,
 // tests), which is where a request's cost is the client's own. libcurl
 // spends more on a small request than the kernel's loopback does (two polls
 // per request, per-request option and header handling, a 16 KB buffer per
@@ -14,9 +14,10 @@
 // had closed is sent again once on a new connection, responses framed by
 // content-length, chunked encoding or the connection's end, 1xx interim
 // responses skipped, the connection phase bounded by the connect timeout,
-// the body by the response-size limit. What it leaves to libcurl: HTTPS,
-// host names other than localhost (DNS), proxies, credentials in the URL,
-// and requests that set transfer-encoding or expect themselves (takes()).
+// the body by the response-size limit. Host names are looked up by the
+// transport (resolver.h). What it leaves to libcurl: HTTPS, proxies,
+// credentials in the URL, and requests that set transfer-encoding or expect
+// themselves (takes()).
 //
 // Threads: the worker's thread only (NativeTransport's doom is the stand-in's).
 #pragma once
@@ -34,6 +35,7 @@
 
 namespace brake::http {
 
+struct Address;
 struct H1Conn;
 struct H1Exchange;
 
@@ -83,8 +85,15 @@ public:
 
   // Whether this client performs `req` (see above).
   static bool takes(const Request& req);
-  // Starts `req` (takes(req) holds); null with `error` when it cannot start.
-  Transfer* start(const Request& req, const TransferOptions& options, void* owner, std::string& error);
+  // Starts `req` (takes(req) holds); null with `error` when it cannot
+  // start. `resolved`: the host name's addresses (port 0) when the transport
+  // has them cached. A host name without them leaves the exchange
+  // resolving() until the transport calls resume() or fail_lookup().
+  Transfer* start(const Request& req, const TransferOptions& options, void* owner,
+                  const std::vector<Address>* resolved, std::string& error);
+  static bool resolving(const Transfer* t);
+  void resume(Transfer* t, const std::vector<Address>& resolved, Finished& finished);
+  void fail_lookup(Transfer* t, std::string why, Finished& finished);
   // Stops an exchange at once: its connection is reset (an abortive close),
   // unless the exchange had finished (doomed as it finished).
   void cancel(Transfer* t);
@@ -100,6 +109,7 @@ public:
 private:
   friend struct H1Exchange;
   bool open(H1Exchange* x, std::string& error);
+  static void with_port(const std::vector<Address>& in, uint16_t port, std::vector<Address>& out);
   void on_event(H1Conn* c, uint32_t events, Finished& finished);
   void on_connected(H1Exchange* x, Finished& finished);
   void send_some(H1Exchange* x, Finished& finished);

@@ -10,6 +10,7 @@
 
 #include "http/curl_transport.h"
 #include "http/h1_client.h"
+#include "http/resolver.h"
 
 namespace brake::http {
 
@@ -18,6 +19,17 @@ namespace {
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Whether the environment sets a proxy libcurl may use for this scheme
+// (it then resolves the proxy's name, and no lookup of ours is needed).
+bool proxy_set(bool https) {
+  for (const char* name : {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : "", "all_proxy", "ALL_PROXY"}) {
+    if (!*name) continue;
+    const char* v = std::getenv(name);
+    if (v && *v) return true;
+  }
+  return false;
 }
 
 } // namespace
@@ -39,6 +51,8 @@ NativeTransport::~NativeTransport() { release(); }
 
 void NativeTransport::release() {
   bury();
+  m_waiting.clear();
+  m_resolver.reset(); // a lookup still running drops its answer
   m_h1.reset();
   m_curl.reset();
   if (m_wake_fd >= 0) close(m_wake_fd);
@@ -50,12 +64,42 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
   Transfer* t = nullptr;
   try {
     m_doomed.reserve(m_active + 1); // doom() cannot fail
-    if (!options.libcurl_only && H1Client::takes(req)) {
+    const std::string& host = req.parsed.host;
+    bool h1 = !options.libcurl_only && H1Client::takes(req);
+    std::vector<Address> literal;
+    // A host name is looked up here (not by libcurl, whose lookup a cancel
+    // would wait for), unless libcurl goes through a proxy.
+    bool named = !literal_addresses(host, req.parsed.port, literal) && (h1 || !proxy_set(req.parsed.https));
+    const std::vector<Address>* cached = nullptr;
+    if (named) {
+      if (!m_resolver) {
+        m_resolver = std::make_unique<Resolver>();
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = uint64_t(m_resolver->fd()) << 1;
+        epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_resolver->fd(), &ev);
+      }
+      cached = m_resolver->cached(host);
+    }
+    bool lookup = false;
+    if (h1) {
       if (!m_h1) m_h1 = std::make_unique<H1Client>(m_epoll, m_sockets);
-      t = m_h1->start(req, options, owner, error);
+      t = m_h1->start(req, options, owner, cached, error);
+      lookup = t && H1Client::resolving(t);
     } else {
       if (!m_curl) m_curl = std::make_unique<CurlDriver>(m_epoll, m_sockets);
-      t = m_curl->start(req, options, owner, error);
+      lookup = named && !cached;
+      t = m_curl->start(req, options, owner, cached, lookup, error);
+    }
+    if (t && lookup) {
+      auto& waiting = m_waiting[host];
+      waiting.reserve(waiting.size() + 1);
+      if (!m_resolver->lookup(host, error)) {
+        if (t->client == Transfer::Client::H1) m_h1->cancel(t);
+        else m_curl->cancel(t);
+        return nullptr;
+      }
+      waiting.push_back(t);
     }
   } catch (const std::bad_alloc&) {
     error = "out of memory starting an HTTP request";
@@ -82,6 +126,13 @@ size_t NativeTransport::bury() {
 
 void NativeTransport::cancel(Transfer* t) {
   m_active--;
+  for (auto& [host, waiting] : m_waiting) { // still waiting for a lookup: it stops waiting
+    auto it = std::find(waiting.begin(), waiting.end(), t);
+    if (it != waiting.end()) {
+      waiting.erase(it);
+      break;
+    }
+  }
   if (t->client == Transfer::Client::H1) m_h1->cancel(t);
   else m_curl->cancel(t);
 }
@@ -109,6 +160,8 @@ void NativeTransport::wait(int timeout_ms) {
       uint64_t count;
       while (read(m_wake_fd, &count, sizeof count) > 0) {
       }
+    } else if (m_resolver && int(data >> 1) == m_resolver->fd()) {
+      m_lookups_ready = true;
     } else {
       m_curl_ready.emplace_back(int(data >> 1), what);
     }
@@ -121,7 +174,33 @@ void NativeTransport::act(Finished& finished) {
   if (m_curl) m_curl->act(m_curl_ready, finished);
   m_h1_ready.clear();
   m_curl_ready.clear();
+  if (m_lookups_ready) answer_lookups(finished);
   m_active -= finished.size() - before;
+}
+
+// Each answered lookup starts (or fails) the transfers waiting for it;
+// cancelled ones (doomed) are left to bury().
+void NativeTransport::answer_lookups(Finished& finished) {
+  m_lookups_ready = false;
+  for (Resolver::Answer& a : m_resolver->take()) {
+    auto it = m_waiting.find(a.host);
+    if (it == m_waiting.end()) continue;
+    std::vector<Transfer*> waiting = std::move(it->second);
+    m_waiting.erase(it);
+    for (Transfer* t : waiting) {
+      if (!t->owner) continue;
+      bool h1 = t->client == Transfer::Client::H1;
+      if (a.addresses.empty()) {
+        std::string why = "Couldn't resolve host name: " + a.host + ": " + a.error;
+        if (h1) m_h1->fail_lookup(t, std::move(why), finished);
+        else m_curl->fail_lookup(t, std::move(why), finished);
+      } else if (h1) {
+        m_h1->resume(t, a.addresses, finished);
+      } else {
+        m_curl->launch(t, a.addresses, finished);
+      }
+    }
+  }
 }
 
 } // namespace brake::http

@@ -1,8 +1,10 @@
 // native_transport.h: the native HTTP transport of one worker (made on its
-// first request). Plain HTTP to an IP literal or localhost goes to brake's
-// own HTTP/1.1 client (h1_client.h); everything else (HTTPS, host names,
-// proxies), or every request with TransferOptions::libcurl_only, to libcurl
-// (curl_transport.h, made on its first request). Both clients' sockets and
+// first request). Plain HTTP goes to brake's own HTTP/1.1 client
+// (h1_client.h); everything else (HTTPS, proxies), or every request with
+// TransferOptions::libcurl_only, to libcurl (curl_transport.h, made on its
+// first request). Host names are looked up by the transport's resolver
+// (resolver.h) for both clients, so a cancel during a lookup never waits
+// for it (libcurl resolves itself only for proxied requests). Both clients' sockets and
 // an eventfd that posts to the worker write are in one epoll set: the worker
 // sleeps in wait() whenever it has transfers, instead of its condition
 // variable, and nothing polls.
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,6 +33,7 @@ namespace brake::http {
 
 class CurlDriver;
 class H1Client;
+class Resolver;
 
 class NativeTransport {
 public:
@@ -72,6 +76,7 @@ public:
 
 private:
   void act(Finished& finished);
+  void answer_lookups(Finished& finished);
   void cancel(Transfer* t);
   void release();
 
@@ -80,6 +85,10 @@ private:
   std::atomic<size_t>* m_sockets;
   std::unique_ptr<H1Client> m_h1;
   std::unique_ptr<CurlDriver> m_curl;
+  std::unique_ptr<Resolver> m_resolver;      // made on the first host name to look up
+  bool m_lookups_ready = false;               // its eventfd fired in the last wait
+  // Transfers waiting for their host name's lookup, by host name.
+  std::unordered_map<std::string, std::vector<Transfer*>> m_waiting;
   size_t m_active = 0;
   std::vector<Transfer*> m_doomed;
   std::vector<std::pair<int, uint32_t>> m_curl_ready;    // (fd, epoll events) from the last wait

@@ -1,8 +1,8 @@
 // transfer.h: what the native transport's two clients share. A request in
 // flight is a Transfer of one of them: libcurl's (CurlDriver: HTTPS,
-// proxies, host names) or brake's own HTTP/1.1 client (H1Client: plain HTTP
-// to an IP literal or localhost). NativeTransport (native_transport.h) picks
-// the client and drives both from the worker's one wait.
+// proxies) or brake's own HTTP/1.1 client (H1Client: plain HTTP).
+// NativeTransport (native_transport.h) picks the client, looks host names
+// up, and drives both from the worker's one wait.
 #pragma once
 
 #include <cstdint>
