@@ -856,12 +856,13 @@ void Worker::bury_transfers() {
 }
 
 #ifdef BRAKE_HAVE_CURL
-// The native transport: the request becomes a libcurl transfer on this
-// worker's driver. Its operation is the call's like any other (a cancel
-// ends it through drop_operation, which dooms the transfer: the worker
-// removes it and closes its connection right after delivering the call's
-// completion); it finishes in drive_http, on this thread.
-// libcurl gets no total timeout of its own: the engine's timer ends it.
+// The native transport: the request becomes a transfer of this worker's
+// transport (its own HTTP/1.1 client's or libcurl's). Its operation is the
+// call's like any other (a cancel ends it through drop_operation, which
+// dooms the transfer: the worker removes it and closes its connection right
+// after delivering the call's completion); it finishes in drive_http, on
+// this thread. The transport gets no total timeout of its own: the
+// engine's timer ends it.
 void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout, Clock::time_point deadline,
                                std::unique_ptr<HttpChain> chain) {
   const HttpConfig& cfg = m_engine.http();
