@@ -52,6 +52,22 @@ extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo
     g_lookups++;
     return EAI_NONAME;
   }
+  if (node && strcmp(node, "two.brake.test") == 0) { // 127.0.0.2, then 127.0.0.1
+    addrinfo* first = nullptr;
+    addrinfo* second = nullptr;
+    int rc = real("127.0.0.2", service, hints, &first);
+    if (rc) return rc;
+    rc = real("127.0.0.1", service, hints, &second);
+    if (rc) {
+      freeaddrinfo(first);
+      return rc;
+    }
+    addrinfo* last = first;
+    while (last->ai_next) last = last->ai_next;
+    last->ai_next = second;
+    *res = first;
+    return 0;
+  }
   return real(node, service, hints, res);
 }
 
@@ -618,6 +634,61 @@ BRAKE_TEST(host_names_are_looked_up_and_cached) {
   });
 }
 
+// connect_timeout_ms covers the host name's lookup too (as libcurl's
+// connect timeout does): a lookup that does not come back fails the
+// request with a timeout, and the engine goes on.
+BRAKE_TEST(a_lookup_slower_than_the_connect_timeout_times_out) {
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome o;
+    double t0 = now_ms();
+    start(e, "connect_timed", std::string("http://") + kStalledName + ":8080/x", o, 100);
+    CHECK(wait_for(o));
+    double took = now_ms() - t0;
+    if (o.value.find("imeout") == std::string::npos || took > 2000) fprintf(stderr, "lookup timeout: %s after %.1f ms\n", o.value.c_str(), took);
+    CHECK(o.value.find("imeout") != std::string::npos);
+    CHECK(took >= 95 && took < 2000);
+    finish(e);
+  }
+}
+
+// A host name with two addresses whose first never answers (its listener's
+// accept queue is full): the first attempt gets its share of the connect
+// timeout, then the second address is tried and the request succeeds.
+// The own client only: libcurl 7.88 spends the whole connect timeout on the
+// first of two IPv4 addresses.
+BRAKE_TEST(a_dead_first_address_leaves_time_for_the_next) {
+  Server s;
+  s.start();
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(s.port);
+  inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+  int stuck = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_EQ_INT(bind(stuck, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  listen(stuck, 0);
+  int filler = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK_EQ_INT(connect(filler, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  brake_engine* e = make_engine(1);
+  CHECK(e != nullptr);
+  if (e) {
+    Outcome o;
+    double t0 = now_ms();
+    start(e, "connect_timed", "http://two.brake.test:" + std::to_string(s.port) + "/ok", o, 2000);
+    CHECK(wait_for(o));
+    double took = now_ms() - t0;
+    if (o.value != "\"none\"" || took > 1900) fprintf(stderr, "two addresses: %s after %.1f ms\n", o.value.c_str(), took);
+    CHECK(o.value == "\"none\"");
+    CHECK(took < 1900);
+    finish(e);
+    CHECK(s.all_closed());
+  }
+  s.shutdown();
+  close(filler);
+  close(stuck);
+}
+
 // connect_timeout_ms bounds the connection phase (against a listener whose
 // accept queue is full, so the handshake never completes): the script gets
 // status_code 0 and a timeout, and the socket is closed.
@@ -680,6 +751,7 @@ BRAKE_TEST(a_cancel_while_connecting_or_sending_closes_the_socket_libcurl) { wit
 BRAKE_TEST(a_connect_timeout_bounds_the_connection_phase_libcurl) { with_libcurl(a_connect_timeout_bounds_the_connection_phase); }
 BRAKE_TEST(a_cancel_while_resolving_settles_at_once_libcurl) { with_libcurl(a_cancel_while_resolving_settles_at_once); }
 BRAKE_TEST(host_names_are_looked_up_and_cached_libcurl) { with_libcurl(host_names_are_looked_up_and_cached); }
+BRAKE_TEST(a_lookup_slower_than_the_connect_timeout_times_out_libcurl) { with_libcurl(a_lookup_slower_than_the_connect_timeout_times_out); }
 
 int main(int argc, char** argv) {
   const TestCase cases[] = {
@@ -694,6 +766,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase),
       TEST_ENTRY(a_cancel_while_resolving_settles_at_once),
       TEST_ENTRY(host_names_are_looked_up_and_cached),
+      TEST_ENTRY(a_lookup_slower_than_the_connect_timeout_times_out),
+      TEST_ENTRY(a_dead_first_address_leaves_time_for_the_next),
       TEST_ENTRY(the_proxy_variable_is_honoured),
       TEST_ENTRY(responses_over_keep_alive_connections_libcurl),
       TEST_ENTRY(a_body_over_the_limit_fails_the_request_libcurl),
@@ -706,6 +780,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_connect_timeout_bounds_the_connection_phase_libcurl),
       TEST_ENTRY(a_cancel_while_resolving_settles_at_once_libcurl),
       TEST_ENTRY(host_names_are_looked_up_and_cached_libcurl),
+      TEST_ENTRY(a_lookup_slower_than_the_connect_timeout_times_out_libcurl),
   };
   int rc = run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
   g_release_resolver = true; // stalled lookups (abandoned by their engines) end

@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <algorithm>
+#include <climits>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -258,6 +259,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   t->owner = owner;
   t->max_bytes = options.max_response_bytes;
   // Everything a previous request on this handle may have set, every time.
+  bool posts = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
   curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
@@ -269,7 +271,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   if (req.has_body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
-  } else if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+  } else if (posts) {
     // An empty body, so a content-length of 0 is sent (as the own client does).
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
@@ -278,7 +280,8 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   // content-type the script did not give (libcurl's default for a body is
   // form-encoded): the same request as the own client's (h1_client.cpp).
   t->headers = curl_slist_append(t->headers, "Expect:");
-  if (req.has_body && !has_header(req, "content-type")) t->headers = curl_slist_append(t->headers, "Content-Type:");
+  if ((req.has_body || posts) && !has_header(req, "content-type"))
+    t->headers = curl_slist_append(t->headers, "Content-Type:");
   for (const auto& [name, value] : req.headers) {
     std::string line = name + (value.empty() ? ";" : ": " + value);
     curl_slist* more = curl_slist_append(t->headers, line.c_str());
@@ -336,9 +339,10 @@ bool CurlDriver::add(CurlTransfer* t, std::string& error) {
   return true;
 }
 
-void CurlDriver::launch(Transfer* base, const std::vector<Address>& resolved, Finished& finished) {
+void CurlDriver::launch(Transfer* base, const std::vector<Address>& resolved, uint64_t connect_ms, Finished& finished) {
   auto* t = static_cast<CurlTransfer*>(base);
   t->waiting = false;
+  curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, long(std::min<uint64_t>(connect_ms, LONG_MAX)));
   std::string error;
   if (!set_resolved(t, resolved)) error = "out of memory starting an HTTP transfer";
   if (error.empty() && add(t, error)) return;

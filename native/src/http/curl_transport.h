@@ -43,7 +43,8 @@ public:
   // until launch() or fail_lookup().
   Transfer* start(const Request& req, const TransferOptions& options, void* owner,
                   const std::vector<Address>* resolved, bool wait_for_lookup, std::string& error);
-  void launch(Transfer* t, const std::vector<Address>& resolved, Finished& finished);
+  // `connect_ms`: what is left of its connection phase after the lookup.
+  void launch(Transfer* t, const std::vector<Address>& resolved, uint64_t connect_ms, Finished& finished);
   void fail_lookup(Transfer* t, std::string why, Finished& finished);
   // Stops a transfer at once: removed from the multi handle, its connection
   // closed (it was in the middle of an exchange). Its result never comes.

@@ -31,6 +31,8 @@ constexpr size_t kMaxLine = 4096;                 // a chunk-size or trailer lin
 constexpr int64_t kMaxIdleNs = 118'000'000'000;   // an idle connection's age limit (libcurl's default)
 constexpr size_t kMaxIdle = 1024;                 // idle connections kept per client
 constexpr size_t kMaxReserve = 16u << 20;         // a body's buffer reserved up front
+constexpr uint64_t kMaxConnectTimeoutMs = uint64_t(1) << 40; // (about 35 years: no overflow in ns)
+constexpr int64_t kCheckIdleNs = 1'000'000;       // a connection idle longer is checked before reuse
 
 std::string error_text(int err) { return std::strerror(err); }
 
@@ -83,6 +85,7 @@ std::string_view target_of(std::string_view url) {
 struct H1Conn {
   int fd = -1;
   std::string key;          // "host:port"
+  Address peer;             // where it is connected (a request sent again goes there first)
   H1Exchange* x = nullptr;  // null: idle (or closed)
   int64_t idle_since = 0;
   bool reused = false;      // it carried a whole exchange before
@@ -102,6 +105,7 @@ struct H1Exchange : Transfer {
   bool has_deadline = false;
   std::multimap<int64_t, H1Exchange*>::iterator deadline;
   uint64_t connect_timeout_ms = 0;
+  int64_t connect_by_ns = 0;   // the connection phase (lookup included) ends by then
 
   std::string out; // the request: head, then body
   size_t sent = 0;
@@ -374,7 +378,9 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   x->port = req.parsed.port;
   x->key = x->host + ":" + std::to_string(x->port);
   x->reader.begin(req.method == "HEAD", options.max_response_bytes);
-  x->connect_timeout_ms = options.connect_timeout_ms ? options.connect_timeout_ms : kDefaultConnectTimeoutMs;
+  x->connect_timeout_ms = std::min<uint64_t>(options.connect_timeout_ms ? options.connect_timeout_ms : kDefaultConnectTimeoutMs,
+                                             kMaxConnectTimeoutMs);
+  x->connect_by_ns = now_ns() + int64_t(x->connect_timeout_ms) * 1000000;
   // The request, as libcurl would write it: Host (without the scheme's
   // default port) and Accept unless given, the script's headers, and a
   // content-length for a body (or an empty one for POST, PUT and PATCH).
@@ -425,22 +431,16 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   if (H1Conn* c = pooled(x->key)) {
     c->x = x.get();
     x->conn = c;
-    // Without addresses at hand it cannot be sent again on a new
-    // connection (a name whose cached lookup expired while its connection
-    // stayed kept): a stale connection then fails it.
-    if (!addressed) x->retried = true;
+    // A name whose cached lookup expired while its connection stayed kept:
+    // a request sent again goes where the connection went.
+    if (!addressed) x->addrs.assign(1, c->peer);
     ssize_t n = send(c->fd, out.data(), out.size(), MSG_NOSIGNAL);
     if (n >= 0) {
       x->sent = size_t(n);
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       // The server closed it while it was idle: a new connection.
-      int err = errno;
       close_conn(c, false);
       x->conn = nullptr;
-      if (!addressed) {
-        error = "Failed sending data to the peer: " + error_text(err);
-        return nullptr;
-      }
       x->retried = true;
       if (!open(x.get(), error)) return nullptr;
     }
@@ -477,8 +477,8 @@ void H1Client::fail_lookup(Transfer* t, std::string why, Finished& finished) {
 // Connects `x` to its next address (x->addr_index on); false with `error`
 // when every address failed at once. A connection that completes at once
 // (loopback often does) is sent on at once.
-bool H1Client::open(H1Exchange* x, std::string& error) {
-  std::string last = "no address";
+bool H1Client::open(H1Exchange* x, std::string& error, int failed_with) {
+  std::string last = failed_with ? error_text(failed_with) : "no address";
   for (;; x->addr_index++) {
     if (x->addr_index >= x->addrs.size()) {
       error = "Couldn't connect to server: " + x->key + ": " + last;
@@ -502,6 +502,7 @@ bool H1Client::open(H1Exchange* x, std::string& error) {
       return false;
     }
     c->fd = fd;
+    c->peer = to;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     epoll_event ev{};
@@ -523,16 +524,20 @@ bool H1Client::open(H1Exchange* x, std::string& error) {
     }
     if (errno == EINPROGRESS) {
       x->connecting = true;
-      if (!x->has_deadline) {
-        try {
-          x->deadline = m_connecting.emplace(now_ns() + int64_t(x->connect_timeout_ms) * 1000000, x);
-          x->has_deadline = true;
-        } catch (const std::bad_alloc&) {
-          error = "out of memory starting an HTTP request";
-          x->conn = nullptr;
-          close_conn(c, false);
-          return false;
-        }
+      // This attempt's share of what is left of the connection phase, so a
+      // dead first address leaves time for the others (the last gets the rest).
+      int64_t now = now_ns();
+      int64_t left = std::max<int64_t>(x->connect_by_ns - now, 0);
+      int64_t attempt = left / int64_t(x->addrs.size() - x->addr_index);
+      drop_deadline(x);
+      try {
+        x->deadline = m_connecting.emplace(now + attempt, x);
+        x->has_deadline = true;
+      } catch (const std::bad_alloc&) {
+        error = "out of memory starting an HTTP request";
+        x->conn = nullptr;
+        close_conn(c, false);
+        return false;
       }
       return true;
     }
@@ -548,6 +553,17 @@ void H1Client::drop_deadline(H1Exchange* x) {
   x->has_deadline = false;
 }
 
+// Whether an idle connection is still open and quiet. The epoll set only
+// reports a server's close while the worker waits in it (a worker without
+// transfers sleeps elsewhere), so a connection idle for a while is asked
+// directly: nothing to read (EAGAIN) is the only good answer; an end, an
+// error or bytes nobody asked for (a 408) retire it.
+bool H1Client::alive(H1Conn* c) {
+  char b;
+  ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 H1Conn* H1Client::pooled(const std::string& key) {
   auto it = m_idle.find(key);
   if (it == m_idle.end()) return nullptr;
@@ -556,7 +572,7 @@ H1Conn* H1Client::pooled(const std::string& key) {
     H1Conn* c = it->second.back();
     it->second.pop_back();
     m_idle_count--;
-    if (now - c->idle_since <= kMaxIdleNs) return c;
+    if (now - c->idle_since <= kMaxIdleNs && (now - c->idle_since < kCheckIdleNs || alive(c))) return c;
     close_conn(c, false);
   }
   return nullptr;
@@ -570,7 +586,11 @@ void H1Client::close_conn(H1Conn* c, bool reset) {
       linger abort{1, 0};
       setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
     }
-    close(c->fd); // (which takes it out of the epoll set)
+    // Out of the epoll set first: close() alone leaves it there while another
+    // descriptor refers to the socket (a child forked meanwhile holds copies
+    // until it execs), and an event would then carry a freed connection.
+    epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
     c->fd = -1;
     m_sockets->fetch_sub(1, std::memory_order_relaxed);
   }
@@ -601,6 +621,15 @@ void H1Client::act(const std::vector<std::pair<uint64_t, uint32_t>>& ready, Fini
     while (!m_connecting.empty() && m_connecting.begin()->first <= now) {
       H1Exchange* x = m_connecting.begin()->second;
       drop_deadline(x);
+      if (x->addr_index + 1 < x->addrs.size() && now < x->connect_by_ns) {
+        // This address did not answer in its share of the time: the next one.
+        close_conn(x->conn, true);
+        x->conn = nullptr;
+        x->addr_index++;
+        std::string error;
+        if (!open(x, error, ETIMEDOUT)) fail(x, std::move(error), finished);
+        continue;
+      }
       x->reset = true;
       fail(x, "Timeout was reached: no connection to " + x->key + " within " + std::to_string(x->connect_timeout_ms) + " ms", finished);
     }
@@ -635,7 +664,7 @@ void H1Client::on_event(H1Conn* c, uint32_t events, Finished& finished) {
       close_conn(c, false);
       x->addr_index++;
       std::string error;
-      if (!open(x, error)) fail(x, std::move(error), finished);
+      if (!open(x, error, err)) fail(x, std::move(error), finished);
       return;
     }
     x->connecting = false;
@@ -697,7 +726,7 @@ void H1Client::receive(H1Exchange* x, uint32_t events, Finished& finished) {
         return;
       }
       if (r > 0) {
-        end(x, finished, !extra && x->sent == x->out.size());
+        end(x, finished, !extra && !drain && x->sent == x->out.size());
         return;
       }
       if (size_t(n) < kBuffer && !drain && !x->reader.until_close()) return;

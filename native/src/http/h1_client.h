@@ -108,7 +108,11 @@ public:
 
 private:
   friend struct H1Exchange;
-  bool open(H1Exchange* x, std::string& error);
+  // Connects `x` to its next address (x->addr_index on); false with
+  // `error` when every address failed at once. `failed_with`: the errno of
+  // the attempt before (for the message when none is left).
+  bool open(H1Exchange* x, std::string& error, int failed_with = 0);
+  static bool alive(H1Conn* c);
   static void with_port(const std::vector<Address>& in, uint16_t port, std::vector<Address>& out);
   void on_event(H1Conn* c, uint32_t events, Finished& finished);
   void on_connected(H1Exchange* x, Finished& finished);

@@ -73,13 +73,16 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
     const std::vector<Address>* cached = nullptr;
     if (named) {
       if (!m_resolver) {
-        m_resolver = std::make_unique<Resolver>();
+        auto resolver = std::make_unique<Resolver>();
         epoll_event ev{};
         ev.events = EPOLLIN;
-        ev.data.u64 = uint64_t(m_resolver->fd()) << 1;
-        epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_resolver->fd(), &ev);
+        ev.data.u64 = uint64_t(resolver->fd()) << 1;
+        if (epoll_ctl(m_epoll, EPOLL_CTL_ADD, resolver->fd(), &ev) != 0)
+          throw std::runtime_error("cannot set up the HTTP transport's resolver (epoll)");
+        m_resolver = std::move(resolver);
       }
       cached = m_resolver->cached(host);
+      m_waiting[host].reserve(m_waiting[host].size() + 1); // (so nothing below can fail once started)
     }
     bool lookup = false;
     if (h1) {
@@ -92,14 +95,15 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
       t = m_curl->start(req, options, owner, cached, lookup, error);
     }
     if (t && lookup) {
-      auto& waiting = m_waiting[host];
-      waiting.reserve(waiting.size() + 1);
       if (!m_resolver->lookup(host, error)) {
         if (t->client == Transfer::Client::H1) m_h1->cancel(t);
         else m_curl->cancel(t);
         return nullptr;
       }
-      waiting.push_back(t);
+      // The lookup counts against the connection phase, as libcurl's does.
+      uint64_t ms = std::min<uint64_t>(options.connect_timeout_ms ? options.connect_timeout_ms : kDefaultConnectTimeoutMs,
+                                        uint64_t(1) << 40);
+      m_waiting[host].push_back(Waiter{t, now_ns() + int64_t(ms) * 1000000, ms});
     }
   } catch (const std::bad_alloc&) {
     error = "out of memory starting an HTTP request";
@@ -127,7 +131,7 @@ size_t NativeTransport::bury() {
 void NativeTransport::cancel(Transfer* t) {
   m_active--;
   for (auto& [host, waiting] : m_waiting) { // still waiting for a lookup: it stops waiting
-    auto it = std::find(waiting.begin(), waiting.end(), t);
+    auto it = std::find_if(waiting.begin(), waiting.end(), [t](const Waiter& w) { return w.t == t; });
     if (it != waiting.end()) {
       waiting.erase(it);
       break;
@@ -141,6 +145,9 @@ void NativeTransport::wait(int timeout_ms) {
   int64_t deadline = -1;
   for (int64_t d : {m_curl ? m_curl->deadline_ns() : -1, m_h1 ? m_h1->deadline_ns() : -1})
     if (d >= 0 && (deadline < 0 || d < deadline)) deadline = d;
+  for (const auto& [host, waiting] : m_waiting)
+    for (const Waiter& w : waiting)
+      if (deadline < 0 || w.deadline_ns < deadline) deadline = w.deadline_ns;
   int ms = timeout_ms;
   if (deadline >= 0) {
     int64_t left = deadline - now_ns();
@@ -175,7 +182,33 @@ void NativeTransport::act(Finished& finished) {
   m_h1_ready.clear();
   m_curl_ready.clear();
   if (m_lookups_ready) answer_lookups(finished);
+  if (!m_waiting.empty()) expire_lookups(finished);
   m_active -= finished.size() - before;
+}
+
+// Transfers whose connection phase passed while their lookup was still
+// out fail with a timeout (the lookup's answer, if it comes, finds no one).
+void NativeTransport::expire_lookups(Finished& finished) {
+  int64_t now = now_ns();
+  for (auto it = m_waiting.begin(); it != m_waiting.end();) {
+    auto& waiting = it->second;
+    for (size_t i = 0; i < waiting.size();) {
+      Waiter w = waiting[i];
+      if (w.deadline_ns > now || !w.t->owner) {
+        i++;
+        continue;
+      }
+      waiting.erase(waiting.begin() + ptrdiff_t(i));
+      fail_lookup(w.t, "Timeout was reached: no address for " + it->first + " within " + std::to_string(w.timeout_ms) + " ms",
+                  finished);
+    }
+    it = waiting.empty() ? m_waiting.erase(it) : std::next(it);
+  }
+}
+
+void NativeTransport::fail_lookup(Transfer* t, std::string why, Finished& finished) {
+  if (t->client == Transfer::Client::H1) m_h1->fail_lookup(t, std::move(why), finished);
+  else m_curl->fail_lookup(t, std::move(why), finished);
 }
 
 // Each answered lookup starts (or fails) the transfers waiting for it;
@@ -185,19 +218,20 @@ void NativeTransport::answer_lookups(Finished& finished) {
   for (Resolver::Answer& a : m_resolver->take()) {
     auto it = m_waiting.find(a.host);
     if (it == m_waiting.end()) continue;
-    std::vector<Transfer*> waiting = std::move(it->second);
+    std::vector<Waiter> waiting = std::move(it->second);
     m_waiting.erase(it);
-    for (Transfer* t : waiting) {
+    int64_t now = now_ns();
+    for (const Waiter& w : waiting) {
+      Transfer* t = w.t;
       if (!t->owner) continue;
-      bool h1 = t->client == Transfer::Client::H1;
       if (a.addresses.empty()) {
-        std::string why = "Couldn't resolve host name: " + a.host + ": " + a.error;
-        if (h1) m_h1->fail_lookup(t, std::move(why), finished);
-        else m_curl->fail_lookup(t, std::move(why), finished);
-      } else if (h1) {
-        m_h1->resume(t, a.addresses, finished);
+        fail_lookup(t, "Couldn't resolve host name: " + a.host + ": " + a.error, finished);
+      } else if (t->client == Transfer::Client::H1) {
+        m_h1->resume(t, a.addresses, finished); // (its connection phase began at start())
       } else {
-        m_curl->launch(t, a.addresses, finished);
+        // What is left of the connection phase, for libcurl's connect.
+        uint64_t left = w.deadline_ns > now ? uint64_t((w.deadline_ns - now + 999999) / 1000000) : 1;
+        m_curl->launch(t, a.addresses, left, finished);
       }
     }
   }

@@ -87,8 +87,16 @@ private:
   std::unique_ptr<CurlDriver> m_curl;
   std::unique_ptr<Resolver> m_resolver;      // made on the first host name to look up
   bool m_lookups_ready = false;               // its eventfd fired in the last wait
-  // Transfers waiting for their host name's lookup, by host name.
-  std::unordered_map<std::string, std::vector<Transfer*>> m_waiting;
+  // Transfers waiting for their host name's lookup, by host name; each
+  // fails when its connection phase (connect timeout) passes first.
+  struct Waiter {
+    Transfer* t;
+    int64_t deadline_ns;
+    uint64_t timeout_ms;
+  };
+  std::unordered_map<std::string, std::vector<Waiter>> m_waiting;
+  void expire_lookups(Finished& finished);
+  void fail_lookup(Transfer* t, std::string why, Finished& finished);
   size_t m_active = 0;
   std::vector<Transfer*> m_doomed;
   std::vector<std::pair<int, uint32_t>> m_curl_ready;    // (fd, epoll events) from the last wait

@@ -90,6 +90,20 @@ const std::vector<Address>* Resolver::cached(const std::string& host) {
 
 bool Resolver::lookup(const std::string& host, std::string& error) {
   if (std::find(m_in_flight.begin(), m_in_flight.end(), host) != m_in_flight.end()) return true;
+  if (std::find(m_queued.begin(), m_queued.end(), host) != m_queued.end()) return true;
+  if (m_in_flight.size() >= kMaxThreads) {
+    try {
+      m_queued.push_back(host);
+    } catch (const std::bad_alloc&) {
+      error = "out of memory looking the host name up";
+      return false;
+    }
+    return true;
+  }
+  return launch(host, error);
+}
+
+bool Resolver::launch(const std::string& host, std::string& error) {
   try {
     m_in_flight.push_back(host);
     std::thread([mailbox = m_mailbox, host] {
@@ -148,6 +162,14 @@ std::vector<Resolver::Answer> Resolver::take() {
     if (a.addresses.empty()) continue;
     if (m_cache.size() >= kMaxCached) m_cache.clear();
     m_cache[a.host] = Entry{a.addresses, now + kCacheNs};
+  }
+  // Names that waited for a thread. One that cannot start now answers as a
+  // failed lookup (its waiters fail with the reason).
+  while (!m_queued.empty() && m_in_flight.size() < kMaxThreads) {
+    std::string host = std::move(m_queued.front());
+    m_queued.erase(m_queued.begin());
+    std::string error;
+    if (!launch(host, error)) answers.push_back(Answer{host, {}, error});
   }
   return answers;
 }

@@ -61,7 +61,12 @@ public:
   std::vector<Answer> take();
 
 private:
+  bool launch(const std::string& host, std::string& error);
+
+  // At most this many lookup threads at once; more names wait their turn.
+  static constexpr size_t kMaxThreads = 32;
   std::shared_ptr<Mailbox> m_mailbox;
+  std::vector<std::string> m_queued;
   struct Entry {
     std::vector<Address> addresses;
     int64_t expires_ns = 0;
