@@ -39,7 +39,7 @@ export interface HttpOptions {
   ca?: string;
   /** A request's timeout when the script gives none (`timeout_ms`), in ms, redirects included. Default 0: none. */
   timeoutMs?: number;
-  /** Native transport: the connection phase's timeout (TCP and TLS) when the script gives none (`connect_timeout_ms`). Default 300 s (libcurl's). */
+  /** Native transport: the connection phase's timeout (host-name lookup, TCP and TLS) when the script gives none (`connect_timeout_ms`). Default 300 s (libcurl's). */
   connectTimeoutMs?: number;
   /**
    * Redirects followed per request, each hop checked against `allowedHosts`;

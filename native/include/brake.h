@@ -481,9 +481,9 @@ typedef struct brake_engine_options {
   ** 3xx is the response. 301/302/303 turn a non-GET/HEAD request into a GET
   ** without body; 307/308 keep it. The request's timeout covers every hop. */
   uint32_t http_max_redirects;
-  /* The native transport's connection phase (TCP and TLS), when a request
-  ** gives none (its connect_timeout_ms option); 0 = the default, 300 s
-  ** (libcurl's). */
+  /* The native transport's connection phase (the host-name lookup, TCP and
+  ** TLS), when a request gives none (its connect_timeout_ms option); 0 = the
+  ** default, 300 s (libcurl's). */
   uint64_t http_connect_timeout_ms;
   /* The native transport's clients. 0 (the default): plain-HTTP requests,
   ** with no proxy set in the environment (http_proxy, all_proxy, ALL_PROXY),
