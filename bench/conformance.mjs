@@ -10,8 +10,8 @@
 // and the expectation becomes its address). Cancellation cases are run as
 // written: the call's signal is aborted before the call or cancel_after_ms
 // into it (cancel_repeat times), and it must settle as cancelled within
-// max_elapsed_ms. Cases that need host environment variables, or a second
-// call run beside them, are counted as skipped. A `"phase": "compile"` case
+// max_elapsed_ms. A case's environment variables go to the engine's env
+// option. Cases that need a second call run beside them are counted as skipped. A `"phase": "compile"` case
 // passes when compilation fails with the expected text.
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -70,7 +70,6 @@ function matches(tagged, actual) {
 }
 
 function skipReason(c) {
-  if (c.env) return 'needs host environment variables';
   if (c.concurrent_with) return 'runs beside another case';
   return null;
 }
@@ -109,7 +108,10 @@ async function runWith(c) {
   const expectError = c.expected && 'error' in c.expected;
   let engine;
   try {
-    engine = await Engine.fromSource(c.source, { workerThreads: 1 });
+    // The case's environment goes to the engine's env option (null: unset);
+    // scripts never read the process environment.
+    const env = c.env ? Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, v ?? undefined])) : undefined;
+    engine = await Engine.fromSource(c.source, { workerThreads: 1, env });
   } catch (error) {
     if (error instanceof CompileError) {
       const text = error.diagnostics.map((d) => d.message).join('\n');

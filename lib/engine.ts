@@ -88,6 +88,16 @@ export interface EngineOptions {
    * reach (see lib/http.ts and the README's "HTTP").
    */
   http?: HttpOptions;
+  /**
+   * The environment variables scripts may read (`env.NAME`, `env.get("NAME")`,
+   * `env.get_or_panic("NAME")`), copied when the engine is made. Only these:
+   * scripts never see the process environment unless it is passed here
+   * (`env: { OPENAI_API_KEY: process.env.OPENAI_API_KEY }`, or knowingly
+   * `env: process.env`). An `undefined` value leaves the name unset. Reading
+   * a name that is not set is a ScriptError of kind 'missing_env' naming it
+   * (`env.get` gives null). Default: none.
+   */
+  env?: Record<string, string | undefined>;
 }
 
 /** Options of {@link Engine.call}. */
@@ -232,6 +242,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         maxCallDepth: options.maxCallDepth ?? 0,
         callMemoryLimit: options.callMemoryLimit,
         engineMemoryLimit: options.engineMemoryLimit,
+        env: envEntries(options.env),
         http: {
           transport: !useNative,
           libcurlOnly: httpTransport === 'libcurl',
@@ -778,9 +789,33 @@ function failure(
   return error;
 }
 
+/** options.env as [names, values] (unset names left out). */
+function envEntries(env: EngineOptions['env']): [string[], string[]] {
+  const names: string[] = [];
+  const values: string[] = [];
+  if (env) {
+    for (const name of Object.keys(env)) {
+      const value = env[name];
+      if (value === undefined) continue;
+      names.push(name);
+      values.push(value);
+    }
+  }
+  return [names, values];
+}
+
 function checkEngineOptions(options: EngineOptions): void {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   checkHttpOptions(options.http);
+  if (options.env !== undefined) {
+    if (typeof options.env !== 'object' || options.env === null || Array.isArray(options.env)) {
+      throw new TypeError('options.env must be an object of strings ({ NAME: "value" })');
+    }
+    for (const name of Object.keys(options.env)) {
+      const value = options.env[name];
+      if (value !== undefined && typeof value !== 'string') throw new TypeError(`options.env.${name} must be a string`);
+    }
+  }
   const { workerThreads, maxCallDepth, fileName } = options;
   if (workerThreads !== undefined) {
     if (typeof workerThreads !== 'number') throw new TypeError('options.workerThreads must be a number');

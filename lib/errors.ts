@@ -205,8 +205,8 @@ export class ScriptError extends BrakeError {
   /**
    * "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow",
    * "type_error", "assertion", "value_too_deep", "out_of_memory", "host_error" (a host function threw
-   * or rejected), "internal", or "value_too_large" (the result holds a string longer than V8's limit
-   * of 2^29-24 characters).
+   * or rejected), "missing_env" (an environment variable the engine was not given), "internal", or
+   * "value_too_large" (the result holds a string longer than V8's limit of 2^29-24 characters).
    */
   readonly kind: string;
   /** The script stack at the failure, innermost first. */

@@ -64,6 +64,8 @@ export interface NativeEngineOptions {
   /** Bytes; undefined keeps brake.h's default, 0 = unlimited. */
   callMemoryLimit: number | undefined;
   engineMemoryLimit: number | undefined;
+  /** The environment scripts may read: [names, values]. */
+  env: [string[], string[]];
   http: {
     transport: boolean;
     libcurlOnly: boolean;

@@ -79,6 +79,39 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
       !read_bytes_option(env, opts.Get("engineMemoryLimit"), &o.engine_memory_limit, "engineMemoryLimit"))
     return;
 
+  // env: [names, values] (lib/engine.ts checked them: strings).
+  std::vector<std::string> env_strings;
+  std::vector<const char*> env_names, env_values;
+  Napi::Value env_v = opts.Get("env");
+  if (env_v.IsArray()) {
+    Napi::Array pair = env_v.As<Napi::Array>();
+    Napi::Value names_v = pair.Get(0u), values_v = pair.Get(1u);
+    if (!names_v.IsArray() || !values_v.IsArray() ||
+        names_v.As<Napi::Array>().Length() != values_v.As<Napi::Array>().Length()) {
+      throw_type_error(env, "options.env must be [names, values]");
+      return;
+    }
+    Napi::Array names = names_v.As<Napi::Array>(), values = values_v.As<Napi::Array>();
+    uint32_t n = names.Length();
+    env_strings.reserve(2 * size_t(n)); // no reallocation: the pointers below stay valid
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Value k = names.Get(i), v = values.Get(i);
+      if (!k.IsString() || !v.IsString()) {
+        throw_type_error(env, "options.env must map names to strings");
+        return;
+      }
+      env_strings.push_back(k.As<Napi::String>().Utf8Value());
+      env_strings.push_back(v.As<Napi::String>().Utf8Value());
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      env_names.push_back(env_strings[2 * size_t(i)].c_str());
+      env_values.push_back(env_strings[2 * size_t(i) + 1].c_str());
+    }
+    o.env_names = env_names.data();
+    o.env_values = env_values.data();
+    o.env_count = n;
+  }
+
   // Every host function the program declares goes to lib, by index.
   // (The program's own strings: they live as long as it, unlike copies in
   // a vector that may move them as it grows.)

@@ -494,6 +494,16 @@ typedef struct brake_engine_options {
   ** Nonzero: every request goes through libcurl. Both give the same script
   ** API; README "HTTP" says where they differ (error messages). */
   int http_libcurl_only;
+  /* The environment scripts may read (env.NAME, env.get("NAME"),
+  ** env.get_or_panic("NAME")): env_count names and their values, copied.
+  ** Nothing else: the process environment is not read unless the host
+  ** passes it here. A NULL value leaves its name unset; a NULL name or a
+  ** name given twice is BRAKE_INVALID_ARGUMENT. Reading a name that is not
+  ** set is a script error of kind "missing_env" naming it (env.get gives
+  ** null instead). */
+  const char* const* env_names;
+  const char* const* env_values;
+  size_t env_count;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */

@@ -4,7 +4,10 @@
 #include <cstddef>
 #include <cstring>
 #include <new>
+#include <string>
+#include <unordered_set>
 
+#include "common/utf8.h"
 #include "abi_value.h"
 #include "brake.h"
 #include "runtime/engine.h"
@@ -251,8 +254,22 @@ int brake_engine_create(const brake_program* program, const brake_engine_options
       if (!opts.http_allowed_hosts[i]) return fail(BRAKE_INVALID_ARGUMENT, "http_allowed_hosts[" + std::to_string(i) + "] is NULL");
       if (!http.policy.add_rule(opts.http_allowed_hosts[i], why)) return fail(BRAKE_INVALID_ARGUMENT, why);
     }
+    brake::runtime::Environment env;
+    std::unordered_set<std::string> seen;
+    if (opts.env_count && (!opts.env_names || !opts.env_values))
+      return fail(BRAKE_INVALID_ARGUMENT, "options.env_names and env_values must not be NULL when env_count is not 0");
+    for (size_t i = 0; i < opts.env_count; i++) {
+      if (!opts.env_names[i]) return fail(BRAKE_INVALID_ARGUMENT, "env_names[" + std::to_string(i) + "] is NULL");
+      std::string name = opts.env_names[i];
+      if (!seen.insert(name).second) return fail(BRAKE_INVALID_ARGUMENT, "env_names gives '" + name + "' twice");
+      if (!opts.env_values[i]) continue; // unset
+      std::string value = opts.env_values[i];
+      if (!brake::is_valid_utf8(value) || !brake::is_valid_utf8(name))
+        return fail(BRAKE_INVALID_ARGUMENT, "env_names[" + std::to_string(i) + "] or its value is not UTF-8");
+      env.emplace(std::move(name), std::move(value));
+    }
     auto e = std::make_unique<brake_engine>();
-    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts, std::move(host), std::move(http));
+    e->engine = std::make_unique<brake::runtime::Engine>(program->program, opts, std::move(host), std::move(http), std::move(env));
     *out = e.release();
     return int(BRAKE_OK);
   });

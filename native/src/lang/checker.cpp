@@ -408,7 +408,9 @@ private:
     case ExprKind::Assign: return infer_assign(e);
     case ExprKind::Call: return infer_call(e);
     case ExprKind::MethodCall: return infer_method(e);
-    case ExprKind::Field: return infer_field(e);
+    case ExprKind::Field:
+      if (namespace_of(*e.kids[0]) == "env") return infer_env_field(e);
+      return infer_field(e);
     case ExprKind::Index: return infer_index(e);
     case ExprKind::ArrayLit: {
       TypeId elem_expected = -1;
@@ -555,6 +557,11 @@ private:
       return l->declared;
     }
     case ExprKind::Field:
+      if (namespace_of(*target.kids[0]) == "env") {
+        error(target.loc, "cannot assign to an environment variable");
+        return T::ANY;
+      }
+      return check_expr(target, -1);
     case ExprKind::Index: return check_expr(target, -1);
     default:
       error(target.loc, "invalid assignment target");
@@ -627,10 +634,22 @@ private:
   // `baml.sys` / `baml` receivers name builtin namespaces unless shadowed.
   std::string namespace_of(const Expr& r) {
     if (r.kind == ExprKind::Ident && r.text == "baml" && !find_local("baml")) return "baml";
+    if (r.kind == ExprKind::Ident && r.text == "env" && !find_local("env")) return "env";
     if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http") && r.kids[0]->kind == ExprKind::Ident &&
         r.kids[0]->text == "baml" && !find_local("baml"))
       return "baml." + r.text;
     return "";
+  }
+
+  // env.NAME: sugar for env.get_or_panic("NAME") (a typed error when the
+  // engine's env option does not give it).
+  TypeId infer_env_field(Expr& e) {
+    auto name = std::make_unique<Expr>(ExprKind::StringLit, e.loc);
+    name->text = e.text;
+    e.kind = ExprKind::MethodCall;
+    e.text = "get_or_panic";
+    e.kids.push_back(std::move(name));
+    return infer_method(e);
   }
 
   TypeId infer_method(Expr& e) {

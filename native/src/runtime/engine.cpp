@@ -18,7 +18,7 @@ constexpr size_t kCallsPerWorkerTurn = 16;
 bool in_engine_callback_context() { return t_in_callback > 0 || on_worker_thread(); }
 
 Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
-               std::vector<HostBinding> host, HttpConfig http)
+               std::vector<HostBinding> host, HttpConfig http, Environment env)
     : m_program(std::move(program)),
       m_max_depth(options.max_call_depth ? options.max_call_depth : 1000),
       m_memory(size_t(std::min<uint64_t>(options.call_memory_limit, SIZE_MAX)),
@@ -26,7 +26,8 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify(options.notify),
       m_notify_data(options.notify_data),
       m_host(std::move(host)),
-      m_http(std::move(http)) {
+      m_http(std::move(http)),
+      m_env(std::move(env)) {
   m_host.push_back(m_http.transport);
   // At most 256 (BRAKE_MAX_WORKER_THREADS): operation ids carry the worker's index in a byte.
   size_t n = options.worker_threads ? options.worker_threads

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "brake.h"
@@ -55,6 +56,10 @@ struct HttpConfig {
   bool libcurl_only = false; // native transport: libcurl for every request (no own HTTP/1.1 client)
 };
 
+// What the host lets scripts read as environment variables (never the
+// process environment unless the host passes it).
+using Environment = std::unordered_map<std::string, std::string>;
+
 struct StartRequest {
   brake_call_id id;
   const char* function;
@@ -69,8 +74,9 @@ struct StartRequest {
 class Engine {
 public:
   // `host` binds every host function the program declares, by index.
+  // `env`: the variables scripts may read (env.NAME, env.get, env.get_or_panic).
   Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_engine_options& options,
-         std::vector<HostBinding> host = {}, HttpConfig http = {});
+         std::vector<HostBinding> host = {}, HttpConfig http = {}, Environment env = {});
   ~Engine();
 
   // Returns a status; on failure `message` explains it and nothing ran.
@@ -107,6 +113,7 @@ public:
   }
   const vm::CompiledProgram& program() const { return *m_program; }
   const HttpConfig& http() const { return m_http; }
+  const Environment& env() const { return m_env; }
   uint32_t max_call_depth() const { return m_max_depth; }
   // Bytes the engine's calls have drawn from its memory limit (whole chunks).
   size_t memory_in_use() const { return m_memory.in_use(); }
@@ -176,6 +183,7 @@ private:
   // (HostOperation::function == program().host_functions.size()).
   std::vector<HostBinding> m_host;
   HttpConfig m_http;
+  Environment m_env; // immutable after construction: read by every worker without a lock
   OperationTable m_operations;
   std::atomic<uint64_t> m_next_operation{1};
 

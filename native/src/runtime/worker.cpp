@@ -543,6 +543,7 @@ void Worker::run_call(Call* call) {
   vm::RunContext ctx;
   ctx.table = m_dispatch.entries();
   ctx.cancel_state = &call->state;
+  ctx.env = &m_engine.env();
   // Others waiting on this worker: give the script a time slice, enforced
   // by the engine's ticker. Events not yet delivered (what earlier calls
   // finished or asked the host for) count as others: they go out when this

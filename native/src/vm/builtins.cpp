@@ -239,6 +239,18 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   }
   case BuiltinId::SYS_PANIC:
     return error("panic", args[0].tag == Tag::String ? str(args[0]) : std::string("panic"));
+  case BuiltinId::ENV_GET:
+  case BuiltinId::ENV_GET_OR_PANIC: {
+    const std::string& name = str(args[0]);
+    const std::string* value = nullptr;
+    if (ctx.env) {
+      auto it = ctx.env->find(name);
+      if (it != ctx.env->end()) value = &it->second;
+    }
+    if (value) return ok(heap.string_value(*value));
+    if (BuiltinId(raw_id) == BuiltinId::ENV_GET) return ok(Value::null());
+    return error("missing_env", "environment variable '" + name + "' is not set (the engine's env option gives scripts their variables)");
+  }
   case BuiltinId::SYS_CANCELLATION_REQUESTED:
     return ok(Value::boolean(ctx.cancel_state && (ctx.cancel_state->load(std::memory_order_acquire) & kCancelOriginMask) != 0));
   case BuiltinId::DEEP_COPY: {

@@ -16,7 +16,7 @@ namespace brake::vm {
 // The one table of builtins: what the checker types calls by, what the
 // interpreter dispatches on, what the runtime checks arguments against.
 //   X(id, receiver, name, min args, signature, flags)
-// receiver: "baml.sys", "baml.http" and "baml" are namespaces; "array",
+// receiver: "baml.sys", "baml.http", "baml" and "env" are namespaces; "array",
 // "map", "string" and "Response" (baml.http.Response) are method receivers,
 // whose signature starts with `self`.
 // The signature is BAML, with type variables: T is an array receiver's
@@ -28,6 +28,8 @@ namespace brake::vm {
   X(SYS_PANIC, "baml.sys", "panic", 1, "(message: string) -> never", 0)                                           \
   X(SYS_CANCELLATION_REQUESTED, "baml.sys", "cancellation_requested", 0, "() -> bool", 0)                         \
   X(HTTP_FETCH, "baml.http", "fetch", 1, "(url: string, options: any) -> Response", kSuspends)                    \
+  X(ENV_GET, "env", "get", 1, "(name: string) -> string?", 0)                                                    \
+  X(ENV_GET_OR_PANIC, "env", "get_or_panic", 1, "(name: string) -> string", 0)                                    \
   X(DEEP_COPY, "baml", "deep_copy", 1, "(value: T) -> T", 0)                                                      \
   X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
   X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
@@ -71,7 +73,7 @@ struct BuiltinInfo {
   uint8_t min_args;      // required arguments after the receiver
   const char* signature; // see BRAKE_BUILTINS
   uint8_t flags;
-  bool is_method() const { return receiver[0] != 'b'; }
+  bool is_method() const { return receiver[0] != 'b' && receiver[0] != 'e'; }
 };
 extern const BuiltinInfo kBuiltins[];
 

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "vm/chunk.h"
@@ -90,6 +91,9 @@ struct RunContext {
   // The call's state word (its kCancelOriginMask bits are set once
   // cancellation was requested); read by baml.sys.cancellation_requested().
   const std::atomic<uint32_t>* cancel_state = nullptr;
+  // The engine's environment (its `env` option; never the process's):
+  // what env.NAME, env.get and env.get_or_panic read. Null: empty.
+  const std::unordered_map<std::string, std::string>* env = nullptr;
 };
 
 class Fiber {
