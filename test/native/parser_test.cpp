@@ -664,16 +664,17 @@ static void test_errors() {
   DIAGS("function f() -> int { let s = \"abc; 1 }\nfunction g() -> int { 2 }",
         "1:31 unterminated string");
   DIAGS("function f() -> int { let a = 1 $ 2; a }", "1:33 unexpected character '$'");
-  // Unsupported top-level declarations are reported once and skipped whole.
+  // Unsupported top-level declarations are reported once and skipped whole
+  // (client<llm> and retry_policy are parsed: llm_decl_test checks them).
   DIAGS("client<llm> GPT {\n  provider openai\n  options { model \"x\" }\n}\n"
         "retry_policy R { max_retries 3 }\n"
         "test T { functions [f] }\n"
         "template_string Tpl(x: int) #\"{{ x }}\"#\n"
         "function f() -> int { 1 }\n",
-        "1:1 'client' declarations are not supported yet\n"
-        "5:1 'retry_policy' declarations are not supported yet\n"
         "6:1 'test' declarations are not supported yet\n"
         "7:1 'template_string' declarations are not supported yet");
+  DIAGS("client<chat> C { provider openai }", "1:8 only 'client<llm>' clients exist");
+  DIAGS("client<llm> C { provider openai options { model } }", "1:49 expected a value (a string, number, true, false, env.NAME, a list, a block or a word)");
   DIAGS("function F(x: string) -> string {\n  client \"openai/gpt-4o\"\n  prompt #\"hi\"#\n}\n"
         "function g() -> int { 1 }",
         "2:3 LLM functions are not supported yet");

@@ -234,8 +234,44 @@ struct HostDecl {
   TypeExprPtr return_type; // null: the signature did not parse (already reported)
 };
 
+// A value of a config block (a client's or retry policy's body): BAML's
+// `key value` syntax, checked by the LLM declarations' checker.
+struct ConfigValue {
+  enum class Kind : uint8_t { String, Int, Float, Bool, Env, Word, List, Block };
+  Kind kind = Kind::String;
+  SourceLoc loc;
+  std::string text;   // String; Env: the variable's name; Word: a bare word (openai, openai-generic, A)
+  int64_t int_value = 0;
+  double float_value = 0.0;
+  bool bool_value = false;
+  std::vector<ConfigValue> items; // List
+  struct Entry;
+  std::vector<Entry> entries; // Block, in source order
+};
+struct ConfigValue::Entry {
+  SourceLoc loc; // the key's
+  std::string key;
+  ConfigValue value;
+};
+
+// client<llm> NAME { provider ... retry_policy ... options { ... } }
+struct ClientDecl {
+  SourceLoc loc;
+  std::string name;
+  ConfigValue body; // a Block
+};
+
+// retry_policy NAME { max_retries N strategy { type ... } }
+struct RetryPolicyDecl {
+  SourceLoc loc;
+  std::string name;
+  ConfigValue body; // a Block
+};
+
 struct Program {
   std::vector<FunctionDecl> functions;
+  std::vector<ClientDecl> clients;
+  std::vector<RetryPolicyDecl> retry_policies;
   std::vector<HostDecl> host_functions;
   std::vector<TypeAliasDecl> type_aliases;
   std::vector<ClassDecl> classes;

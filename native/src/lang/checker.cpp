@@ -1,3 +1,4 @@
+#include "lang/llm_decls.h"
 #include "lang/checker.h"
 
 #include <string_view>
@@ -45,6 +46,7 @@ public:
     for (size_t c = 0; c < m_ast.classes.size(); c++)
       for (size_t m = 0; m < m_ast.classes[c].methods.size(); m++)
         check_function(m_ast.classes[c].methods[m], m_method_index[c][m]);
+    check_llm_declarations(m_ast, m_out);
   }
 
 private:

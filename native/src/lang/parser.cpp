@@ -302,6 +302,11 @@ private:
   EnumDecl parse_enum();
   TypeAliasDecl parse_type_alias();
   void parse_unsupported_declaration();
+  ClientDecl parse_client();
+  RetryPolicyDecl parse_retry_policy();
+  ConfigValue parse_config_block();
+  ConfigValue parse_config_value();
+  bool adjacent(const Token& a, const Token& b) const;
   void skip_attributes();
 
   // ---- types and patterns
@@ -513,12 +518,129 @@ void Parser::parse_declaration(Program& program) {
   case TokenKind::Type: program.type_aliases.push_back(parse_type_alias()); return;
   default: break;
   }
+  if (check(TokenKind::Identifier) && current().lexeme == "client" && peek(1).kind == TokenKind::Less) {
+    program.clients.push_back(parse_client());
+    return;
+  }
+  if (check(TokenKind::Identifier) && current().lexeme == "retry_policy" && peek(1).kind == TokenKind::Identifier) {
+    program.retry_policies.push_back(parse_retry_policy());
+    return;
+  }
   if (check(TokenKind::Identifier) && is_unsupported_declaration_word(current().lexeme) &&
       (peek(1).kind == TokenKind::Identifier || peek(1).kind == TokenKind::Less)) {
     parse_unsupported_declaration();
     return;
   }
   error_at_current("expected a declaration ('function', 'class', 'enum' or 'type')");
+}
+
+// client_decl := 'client' '<' 'llm' '>' NAME config_block
+ClientDecl Parser::parse_client() {
+  ClientDecl decl;
+  decl.loc = advance().loc;
+  consume(TokenKind::Less, "expected '<llm>' after 'client'");
+  const Token& kind = consume(TokenKind::Identifier, "expected 'llm' in 'client<llm>'");
+  if (kind.lexeme != "llm") report(kind.loc, "only 'client<llm>' clients exist");
+  consume(TokenKind::Greater, "expected '>' after 'client<llm'");
+  decl.name = std::string(consume(TokenKind::Identifier, "expected the client's name").lexeme);
+  decl.body = parse_config_block();
+  return decl;
+}
+
+// retry_policy_decl := 'retry_policy' NAME config_block
+RetryPolicyDecl Parser::parse_retry_policy() {
+  RetryPolicyDecl decl;
+  decl.loc = advance().loc;
+  decl.name = std::string(consume(TokenKind::Identifier, "expected the retry policy's name").lexeme);
+  decl.body = parse_config_block();
+  return decl;
+}
+
+// Whether `b` follows `a` with nothing between them (the parts of a bare
+// word such as openai-generic).
+bool Parser::adjacent(const Token& a, const Token& b) const {
+  return a.loc.line == b.loc.line && b.loc.column == a.loc.column + a.lexeme.size();
+}
+
+// config_block := '{' (KEY config_value)* '}'    KEY := NAME | STRING
+ConfigValue Parser::parse_config_block() {
+  Nesting nesting(*this);
+  nesting.enter(current().loc);
+  ConfigValue block;
+  block.kind = ConfigValue::Kind::Block;
+  block.loc = consume(TokenKind::LeftBrace, "expected '{'").loc;
+  while (!check(TokenKind::RightBrace) && !check(TokenKind::Eof)) {
+    ConfigValue::Entry entry;
+    entry.loc = current().loc;
+    if (check(TokenKind::String)) entry.key = advance().text;
+    else entry.key = std::string(consume_name("expected a key (a name or a string)").lexeme);
+    entry.value = parse_config_value();
+    block.entries.push_back(std::move(entry));
+    match(TokenKind::Comma); // tolerated between entries
+  }
+  consume(TokenKind::RightBrace, "expected '}' to close the block");
+  return block;
+}
+
+// config_value := STRING | '-'? INT | '-'? FLOAT | 'true' | 'false' | 'env' '.' NAME
+//               | '[' (config_value (',' config_value)* ','?)? ']' | config_block | bare_word
+// bare_word := NAME (('-' | '/' | '.') NAME)*   (no spaces between the parts)
+ConfigValue Parser::parse_config_value() {
+  ConfigValue v;
+  v.loc = current().loc;
+  if (check(TokenKind::String)) {
+    v.text = advance().text;
+    return v;
+  }
+  bool negative = false;
+  if (check(TokenKind::Minus) && (peek(1).kind == TokenKind::Int || peek(1).kind == TokenKind::Float)) {
+    advance();
+    negative = true;
+  }
+  if (check(TokenKind::Int)) {
+    v.kind = ConfigValue::Kind::Int;
+    v.int_value = advance().int_value * (negative ? -1 : 1);
+    return v;
+  }
+  if (check(TokenKind::Float)) {
+    v.kind = ConfigValue::Kind::Float;
+    v.float_value = advance().float_value * (negative ? -1 : 1);
+    return v;
+  }
+  if (check(TokenKind::True) || check(TokenKind::False)) {
+    v.kind = ConfigValue::Kind::Bool;
+    v.bool_value = advance().kind == TokenKind::True;
+    return v;
+  }
+  if (check(TokenKind::LeftBrace)) return parse_config_block();
+  if (check(TokenKind::LeftBracket)) {
+    Nesting nesting(*this);
+    nesting.enter(current().loc);
+    v.kind = ConfigValue::Kind::List;
+    advance();
+    while (!check(TokenKind::RightBracket) && !check(TokenKind::Eof)) {
+      v.items.push_back(parse_config_value());
+      if (!match(TokenKind::Comma)) break;
+    }
+    consume(TokenKind::RightBracket, "expected ']' to close the list");
+    return v;
+  }
+  if (check(TokenKind::Identifier) && current().lexeme == "env" && peek(1).kind == TokenKind::Dot) {
+    advance();
+    advance();
+    v.kind = ConfigValue::Kind::Env;
+    v.text = std::string(consume(TokenKind::Identifier, "expected a variable's name after 'env.'").lexeme);
+    return v;
+  }
+  if (!check_name()) error_at_current("expected a value (a string, number, true, false, env.NAME, a list, a block or a word)");
+  v.kind = ConfigValue::Kind::Word;
+  v.text = std::string(advance().lexeme);
+  while ((check(TokenKind::Minus) || check(TokenKind::Slash) || check(TokenKind::Dot)) && adjacent(previous(), current()) &&
+         (peek(1).kind == TokenKind::Identifier || peek(1).kind == TokenKind::Int) && adjacent(current(), peek(1))) {
+    v.text += advance().lexeme;
+    v.text += advance().lexeme;
+  }
+  return v;
 }
 
 // unsupported_decl := ('client' | 'retry_policy' | 'test' | 'generator' | 'template_string') ... ('{' balanced '}')?

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "llm/client.h"
 #include "lang/diagnostics.h"
 #include "lang/types.h"
 #include "vm/value.h"
@@ -110,6 +111,8 @@ struct CompiledProgram {
   std::vector<ClassInfo> classes;
   std::vector<EnumInfo> enums;
   std::vector<HostFunctionInfo> host_functions; // in the order the host declared them
+  std::vector<llm::ClientInfo> clients;             // client<llm> declarations, in source order
+  std::vector<llm::RetryPolicyInfo> retry_policies; // retry_policy declarations, in source order
   // The class of baml.http.fetch's responses (after the program's own).
   uint32_t response_class = 0;
   // Constant strings shared read-only by all calls (Object::is_static).
