@@ -20,6 +20,8 @@
 //   GET  /numbers?n=N        200 JSON [{"i":0,"s":"n0"}, ...] of N objects
 import http from 'node:http';
 
+import { serverTimers } from './timers.mjs';
+
 /**
  * Starts the server. Resolves to { url, port, close(), connections, requests,
  * waitForClose(sinceIndex, timeoutMs) }.
@@ -53,15 +55,8 @@ export async function startHttpServer() {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server.address().port;
-  const timers = new Set();
-  const later = (ms, fn) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    timers.add(t);
-    return t;
-  };
+  const timers = serverTimers();
+  const later = timers.later;
 
   function route(req, res, body) {
     const u = new URL(req.url, 'http://x');
@@ -165,7 +160,7 @@ export async function startHttpServer() {
       }
     },
     close() {
-      for (const t of timers) clearTimeout(t);
+      timers.clear();
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(resolve));
     },

@@ -29,6 +29,8 @@
 //   body          a raw JSON value sent as the whole response body (overrides the shape)
 import http from 'node:http';
 
+import { serverTimers } from './timers.mjs';
+
 /** The text of a message's content (a string, or OpenAI/Anthropic content parts). */
 function textOf(content) {
   if (typeof content === 'string') return content;
@@ -115,15 +117,9 @@ export async function startMockLlm(options = {}) {
   const requests = [];
   const queues = new Map(); // model ('' = any) -> behaviours
   const sockets = new Set();
-  const timers = new Set();
+  const timers = serverTimers();
+  const later = timers.later;
   let nextId = 1;
-  const later = (ms, fn) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      fn();
-    }, ms);
-    timers.add(t);
-  };
 
   const behaviourFor = (req, model) => {
     const header = req.headers['x-mock'];
@@ -293,7 +289,6 @@ export async function startMockLlm(options = {}) {
       return request.closedAt;
     },
     async close() {
-      for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
