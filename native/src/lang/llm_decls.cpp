@@ -6,6 +6,8 @@
 // values of the wrong kind, unknown keys where the set is closed.
 #include "lang/llm_decls.h"
 
+#include "llm/plan.h"
+
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -77,7 +79,20 @@ public:
       m_out.clients.push_back(std::move(info));
     }
     for (size_t i = 0; i < m_ast.clients.size(); i++) check_client(m_ast.clients[i], m_out.clients[i]);
-    find_cycles();
+    if (!find_cycles()) check_plan_sizes();
+  }
+
+  // Every client's plan stays within the limits (plans are built per call).
+  void check_plan_sizes() {
+    for (uint32_t c = 0; c < m_out.clients.size(); c++) {
+      llm::PlanBounds b = llm::plan_bounds(m_out.clients, m_out.retry_policies, c);
+      if (b.depth > llm::kMaxClientNesting)
+        error(m_out.clients[c].loc, "client '" + m_out.clients[c].name + "' nests composite clients more than " +
+                                        std::to_string(llm::kMaxClientNesting) + " levels deep");
+      else if (b.steps > llm::kMaxPlanSteps)
+        error(m_out.clients[c].loc, "client '" + m_out.clients[c].name + "' can make more than " +
+                                        std::to_string(llm::kMaxPlanSteps) + " attempts (its strategies and retries multiply)");
+    }
   }
 
 private:
@@ -99,20 +114,37 @@ private:
     p.name = d.name;
     if (!m_policies.emplace(d.name, uint32_t(m_out.retry_policies.size())).second)
       error(d.loc, "retry_policy '" + d.name + "' is declared twice");
-    bool has_retries = false;
+    const ConfigValue* strategy = nullptr;
+    bool flat = false;
     for (const auto& e : d.body.entries) {
       uint64_t n = 0;
       if (e.key == "max_retries") {
-        has_retries = true;
         if (whole(e.value, "max_retries", 100, n)) p.max_retries = uint32_t(n);
       } else if (e.key == "strategy") {
-        check_strategy(e.value, p);
+        strategy = &e.value;
+      } else if (e.key == "initial_delay_ms" || e.key == "max_delay_ms" || e.key == "multiplier") {
+        flat = true;
+        delay_field(e, p);
       } else {
-        error(e.loc, "unknown retry_policy field '" + e.key + "' (max_retries, strategy)");
+        error(e.loc, "unknown retry_policy field '" + e.key + "' (max_retries, strategy, or initial_delay_ms, multiplier, max_delay_ms)");
       }
     }
-    if (!has_retries) error(d.loc, "retry_policy '" + d.name + "' needs max_retries");
+    if (strategy && flat) error(d.loc, "retry_policy '" + d.name + "' gives both a strategy and initial_delay_ms/multiplier/max_delay_ms: one or the other");
+    else if (strategy) check_strategy(*strategy, p);
+    if (p.multiplier != 1.0) p.strategy = llm::RetryPolicyInfo::Strategy::ExponentialBackoff;
     m_out.retry_policies.push_back(std::move(p));
+  }
+
+  // max_delay_ms, multiplier, or (flat form) initial_delay_ms.
+  void delay_field(const ConfigValue::Entry& e, llm::RetryPolicyInfo& p) {
+    uint64_t n = 0;
+    if (e.key == "multiplier") {
+      double m = e.value.kind == Kind::Int ? double(e.value.int_value) : e.value.kind == Kind::Float ? e.value.float_value : -1;
+      if (!(m > 0) || !std::isfinite(m) || m > 100) error(e.value.loc, "multiplier must be a number above 0 (at most 100)");
+      else p.multiplier = m;
+    } else if (whole(e.value, e.key, 3600000, n)) {
+      (e.key == "max_delay_ms" ? p.max_delay_ms : p.delay_ms) = n;
+    }
   }
 
   void check_strategy(const ConfigValue& v, llm::RetryPolicyInfo& p) {
@@ -128,18 +160,19 @@ private:
       return;
     }
     bool exponential = type->text == "exponential_backoff";
+    // BAML's documented defaults for the strategy form.
     p.strategy = exponential ? llm::RetryPolicyInfo::Strategy::ExponentialBackoff : llm::RetryPolicyInfo::Strategy::ConstantDelay;
+    p.delay_ms = 200;
+    p.multiplier = exponential ? 1.5 : 1.0;
+    p.max_delay_ms = exponential ? 10000 : 200;
     for (const auto& e : v.entries) {
       uint64_t n = 0;
       if (e.key == "type") continue;
       if (e.key == "delay_ms") {
         if (whole(e.value, "delay_ms", 3600000, n)) p.delay_ms = n;
-      } else if (exponential && e.key == "max_delay_ms") {
-        if (whole(e.value, "max_delay_ms", 3600000, n)) p.max_delay_ms = n;
-      } else if (exponential && e.key == "multiplier") {
-        double m = e.value.kind == Kind::Int ? double(e.value.int_value) : e.value.kind == Kind::Float ? e.value.float_value : -1;
-        if (!(m > 0) || !std::isfinite(m) || m > 100) error(e.value.loc, "multiplier must be a number above 0 (at most 100)");
-        else p.multiplier = m;
+        if (!exponential) p.max_delay_ms = p.delay_ms;
+      } else if (exponential && (e.key == "max_delay_ms" || e.key == "multiplier")) {
+        delay_field(e, p);
       } else {
         error(e.loc, "unknown " + type->text + " field '" + e.key + "' (" +
                          (exponential ? "delay_ms, multiplier, max_delay_ms" : "delay_ms") + ")");
@@ -244,8 +277,9 @@ private:
     }
   }
 
-  // Composite clients that reach themselves through their strategies.
-  void find_cycles() {
+  // Composite clients that reach themselves through their strategies;
+  // returns whether there was one.
+  bool find_cycles() {
     enum class Mark : uint8_t { None, Active, Done };
     std::vector<Mark> marks(m_out.clients.size(), Mark::None);
     std::vector<uint32_t> path;
@@ -273,6 +307,7 @@ private:
         }
       }
     }
+    return !reported.empty();
   }
 
   const Program& m_ast;

@@ -18,15 +18,24 @@ const char* provider_name(Provider p);
 bool provider_from_name(const std::string& name, Provider& out);
 inline bool is_composite(Provider p) { return p == Provider::Fallback || p == Provider::RoundRobin; }
 
+// A retry policy: max_retries more attempts after the first, attempt k (k >=
+// 1) after a delay of min(delay_ms * multiplier^(k-1), max_delay_ms).
+// Written two ways, each with its own defaults (both BAML's):
+//   strategy { type constant_delay delay_ms N }                  BAML's documentation:
+//   strategy { type exponential_backoff delay_ms N multiplier X    200 ms constant, or
+//              max_delay_ms N }                                  200 ms x1.5 up to 10 s
+//   initial_delay_ms N multiplier X max_delay_ms N (flat)        BAML's newer engine:
+//                                                                0 ms x1.0 up to 60 s
 struct RetryPolicyInfo {
   std::string name;
   uint32_t max_retries = 0;
   enum class Strategy : uint8_t { ConstantDelay, ExponentialBackoff } strategy = Strategy::ConstantDelay;
-  // Defaults as BAML's documentation gives them: constant 200 ms; exponential
-  // 200 ms, x1.5, at most 10 s.
-  uint64_t delay_ms = 200;
-  double multiplier = 1.5;
-  uint64_t max_delay_ms = 10000;
+  uint64_t delay_ms = 0;
+  double multiplier = 1.0;
+  uint64_t max_delay_ms = 60000;
+
+  // The delay before attempt `attempt` (0: none).
+  uint64_t delay_before(uint32_t attempt) const;
 };
 
 struct ClientInfo {

@@ -1,0 +1,98 @@
+#include "llm/plan.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace brake::llm {
+
+uint64_t RetryPolicyInfo::delay_before(uint32_t attempt) const {
+  if (attempt == 0) return 0;
+  double d = double(delay_ms) * std::pow(multiplier, double(attempt - 1));
+  if (!(d < double(max_delay_ms))) return max_delay_ms;
+  return uint64_t(d);
+}
+
+namespace {
+
+struct Planner {
+  const std::vector<ClientInfo>& clients;
+  const std::vector<RetryPolicyInfo>& policies;
+  const std::vector<uint64_t>* counters;
+  std::vector<PlanStep> steps;
+
+  uint64_t counter(uint32_t c) const { return counters && c < counters->size() ? (*counters)[c] : 0; }
+
+  // Appends `c`'s steps for the enclosing retry attempt `rotation`, each
+  // waiting `wait` unless it has a delay of its own.
+  void expand(uint32_t c, uint32_t rotation, uint64_t wait, uint32_t depth) {
+    const ClientInfo& info = clients[c];
+    if (depth > kMaxClientNesting || steps.size() >= kMaxPlanSteps) return; // (the checker refused such programs)
+    if (info.retry_policy >= 0) {
+      const RetryPolicyInfo& p = policies[size_t(info.retry_policy)];
+      for (uint32_t k = 0; k <= p.max_retries; k++) one(c, rotation + k, k ? p.delay_before(k) : wait, depth);
+      return;
+    }
+    one(c, rotation, wait, depth);
+  }
+
+  void one(uint32_t c, uint32_t rotation, uint64_t wait, uint32_t depth) {
+    const ClientInfo& info = clients[c];
+    switch (info.provider) {
+    case Provider::Fallback:
+      for (uint32_t child : info.strategy) expand_child(child, rotation, wait, depth);
+      return;
+    case Provider::RoundRobin: {
+      if (info.strategy.empty()) return;
+      uint64_t pick = (uint64_t(info.start) + counter(c) + rotation) % info.strategy.size();
+      expand_child(info.strategy[size_t(pick)], rotation, wait, depth);
+      return;
+    }
+    default:
+      if (steps.size() < kMaxPlanSteps) steps.push_back(PlanStep{c, wait});
+    }
+  }
+
+  void expand_child(uint32_t child, uint32_t rotation, uint64_t wait, uint32_t depth) {
+    size_t first = steps.size();
+    expand(child, rotation, 0, depth + 1);
+    for (size_t i = first; i < steps.size(); i++)
+      if (steps[i].delay_ms == 0) steps[i].delay_ms = wait;
+  }
+};
+
+} // namespace
+
+std::vector<PlanStep> build_plan(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies,
+                                 uint32_t client, const std::vector<uint64_t>* rr_counters) {
+  Planner p{clients, policies, rr_counters, {}};
+  p.expand(client, 0, 0, 0);
+  return std::move(p.steps);
+}
+
+namespace {
+PlanBounds bounds_of(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies, uint32_t c,
+                     uint32_t depth) {
+  const ClientInfo& info = clients[c];
+  PlanBounds b;
+  b.depth = depth;
+  if (depth > kMaxClientNesting) return b;
+  if (info.provider == Provider::Fallback || info.provider == Provider::RoundRobin) {
+    for (uint32_t child : info.strategy) {
+      PlanBounds cb = bounds_of(clients, policies, child, depth + 1);
+      b.steps = info.provider == Provider::Fallback ? b.steps + cb.steps : std::max(b.steps, cb.steps);
+      b.depth = std::max(b.depth, cb.depth);
+      if (b.steps > kMaxPlanSteps || b.depth > kMaxClientNesting) return b;
+    }
+  } else {
+    b.steps = 1;
+  }
+  if (info.retry_policy >= 0) b.steps *= uint64_t(policies[size_t(info.retry_policy)].max_retries) + 1;
+  return b;
+}
+} // namespace
+
+PlanBounds plan_bounds(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies, uint32_t client) {
+  return bounds_of(clients, policies, client, 0);
+}
+
+} // namespace brake::llm
