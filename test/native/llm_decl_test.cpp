@@ -232,6 +232,19 @@ BRAKE_TEST(plans_past_the_limits_are_compile_errors) {
     chain += "client<llm> C" + std::to_string(i) + " { provider fallback options { strategy [C" + std::to_string(i - 1) + "] } }\n";
   std::string got = errors_of(chain);
   CHECK(got.find("client 'C34' nests composite clients more than 32 levels deep") != std::string::npos);
+  // Each client is counted once: a strategy naming the level below twice, 30
+  // levels deep (2^30 paths), compiles at once; so does a chain of 5,000.
+  std::string dag = "client<llm> D0 { provider openai }\n";
+  for (int i = 1; i <= 30; i++)
+    dag += "client<llm> D" + std::to_string(i) + " { provider round-robin options { strategy [D" + std::to_string(i - 1) +
+           ", D" + std::to_string(i - 1) + "] } }\n";
+  double t0 = now_ms();
+  CHECK(errors_of(dag).empty());
+  std::string longer = "client<llm> L0 { provider openai }\n";
+  for (int i = 1; i <= 5000; i++)
+    longer += "client<llm> L" + std::to_string(i) + " { provider fallback options { strategy [L" + std::to_string(i - 1) + "] } }\n";
+  CHECK(!errors_of(longer).empty()); // (too deep, every level past 32: reported, no crash)
+  CHECK(now_ms() - t0 < 5000);
 }
 
 int main(int argc, char** argv) {

@@ -84,8 +84,9 @@ public:
 
   // Every client's plan stays within the limits (plans are built per call).
   void check_plan_sizes() {
+    std::vector<llm::PlanBounds> bounds = llm::plan_bounds(m_out.clients, m_out.retry_policies);
     for (uint32_t c = 0; c < m_out.clients.size(); c++) {
-      llm::PlanBounds b = llm::plan_bounds(m_out.clients, m_out.retry_policies, c);
+      const llm::PlanBounds& b = bounds[c];
       if (b.depth > llm::kMaxClientNesting)
         error(m_out.clients[c].loc, "client '" + m_out.clients[c].name + "' nests composite clients more than " +
                                         std::to_string(llm::kMaxClientNesting) + " levels deep");

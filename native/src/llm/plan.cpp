@@ -69,30 +69,50 @@ std::vector<PlanStep> build_plan(const std::vector<ClientInfo>& clients, const s
   return std::move(p.steps);
 }
 
-namespace {
-PlanBounds bounds_of(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies, uint32_t c,
-                     uint32_t depth) {
-  const ClientInfo& info = clients[c];
-  PlanBounds b;
-  b.depth = depth;
-  if (depth > kMaxClientNesting) return b;
-  if (info.provider == Provider::Fallback || info.provider == Provider::RoundRobin) {
-    for (uint32_t child : info.strategy) {
-      PlanBounds cb = bounds_of(clients, policies, child, depth + 1);
-      b.steps = info.provider == Provider::Fallback ? b.steps + cb.steps : std::max(b.steps, cb.steps);
-      b.depth = std::max(b.depth, cb.depth);
-      if (b.steps > kMaxPlanSteps || b.depth > kMaxClientNesting) return b;
+std::vector<PlanBounds> plan_bounds(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies) {
+  // Each client once, children before parents (a strategy may name a
+  // client many times, so walking each tree could take exponential time),
+  // without recursion (a chain of composite clients may be long). The
+  // clients form no cycle (the checker refuses them first).
+  const uint64_t cap = uint64_t(kMaxPlanSteps) + 1;
+  std::vector<PlanBounds> out(clients.size());
+  std::vector<uint8_t> state(clients.size(), 0); // 0 new, 1 on the stack, 2 done
+  std::vector<std::pair<uint32_t, size_t>> stack;
+  for (uint32_t root = 0; root < clients.size(); root++) {
+    if (state[root]) continue;
+    stack.emplace_back(root, 0);
+    state[root] = 1;
+    while (!stack.empty()) {
+      uint32_t c = stack.back().first;
+      size_t& next = stack.back().second;
+      const ClientInfo& info = clients[c];
+      if (next < info.strategy.size()) {
+        uint32_t child = info.strategy[next++];
+        if (state[child] == 0) {
+          state[child] = 1;
+          stack.emplace_back(child, 0);
+        }
+        continue;
+      }
+      PlanBounds b;
+      if (is_composite(info.provider)) {
+        for (uint32_t child : info.strategy) {
+          const PlanBounds& cb = out[child];
+          b.steps = std::min(info.provider == Provider::Fallback ? b.steps + cb.steps : std::max(b.steps, cb.steps), cap);
+          b.depth = std::max(b.depth, cb.depth + 1);
+        }
+      } else {
+        b.steps = 1;
+      }
+      if (info.retry_policy >= 0)
+        b.steps = std::min(b.steps * (uint64_t(policies[size_t(info.retry_policy)].max_retries) + 1), cap);
+      b.depth = std::min<uint32_t>(b.depth, kMaxClientNesting + 1);
+      out[c] = b;
+      state[c] = 2;
+      stack.pop_back();
     }
-  } else {
-    b.steps = 1;
   }
-  if (info.retry_policy >= 0) b.steps *= uint64_t(policies[size_t(info.retry_policy)].max_retries) + 1;
-  return b;
-}
-} // namespace
-
-PlanBounds plan_bounds(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies, uint32_t client) {
-  return bounds_of(clients, policies, client, 0);
+  return out;
 }
 
 } // namespace brake::llm

@@ -36,12 +36,13 @@ constexpr uint32_t kMaxClientNesting = 32;
 std::vector<PlanStep> build_plan(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies,
                                  uint32_t client, const std::vector<uint64_t>* rr_counters = nullptr);
 
-// The most steps `client`'s plan can have (whatever round-robin picks), and
-// how deep its composite clients nest; stops counting past the limits.
+// For each client: the most steps its plan can have (whatever round-robin
+// picks) and how many levels of composite clients it holds; counting stops
+// just past the limits. The clients must form no cycle.
 struct PlanBounds {
   uint64_t steps = 0;
   uint32_t depth = 0;
 };
-PlanBounds plan_bounds(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies, uint32_t client);
+std::vector<PlanBounds> plan_bounds(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies);
 
 } // namespace brake::llm
