@@ -1,5 +1,6 @@
 #include "http/curl_transport.h"
 
+#include "common/clock.h"
 #include "http/resolver.h"
 
 #include <curl/curl.h>
@@ -18,15 +19,6 @@
 #include <stdexcept>
 
 namespace brake::http {
-
-namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-} // namespace
 
 void curl_init_once() {
   static std::once_flag once;
@@ -79,32 +71,8 @@ struct CurlTransfer : Transfer {
     std::string_view line(data, bytes);
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
     try {
-      while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-      if (line.rfind("HTTP/", 0) == 0) {
-        t->result.headers.clear();
-      } else if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
-        // An obsolete folded line continues the last value (as the own client reads it).
-        while (line.front() == ' ' || line.front() == '\t') line.remove_prefix(1);
-        if (!t->result.headers.empty()) {
-          t->result.headers.back().second += ' ';
-          t->result.headers.back().second += line;
-        }
-      } else if (!line.empty()) {
-        size_t colon = line.find(':');
-        if (colon != std::string_view::npos) {
-          std::string name = ascii_lower(line.substr(0, colon));
-          std::string_view value = line.substr(colon + 1);
-          while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-          bool merged = false;
-          for (auto& [k, v] : t->result.headers)
-            if (k == name) {
-              v += ", ";
-              v += value;
-              merged = true;
-            }
-          if (!merged) t->result.headers.emplace_back(std::move(name), std::string(value));
-        }
-      }
+      if (line.rfind("HTTP/", 0) == 0) t->result.headers.clear();
+      else add_header_line(t->result.headers, line); // (a line that is no header is skipped)
     } catch (const std::bad_alloc&) {
       return 0;
     }
@@ -208,7 +176,7 @@ void CurlDriver::settle_sockets(CurlTransfer* t, int kept) {
 }
 
 int CurlDriver::on_timer(void*, long timeout_ms, void* self) {
-  static_cast<CurlDriver*>(self)->m_deadline_ns.store(timeout_ms < 0 ? -1 : now_ns() + int64_t(timeout_ms) * 1000000,
+  static_cast<CurlDriver*>(self)->m_deadline_ns.store(timeout_ms < 0 ? -1 : steady_now_ns() + int64_t(timeout_ms) * 1000000,
                                                       std::memory_order_relaxed);
   return 0;
 }
@@ -259,7 +227,6 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   t->owner = owner;
   t->max_bytes = options.max_response_bytes;
   // Everything a previous request on this handle may have set, every time.
-  bool posts = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
   curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(options.timeout_ms));
@@ -271,7 +238,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   if (req.has_body) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(req.body.size()));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req.body.c_str());
-  } else if (posts) {
+  } else if (sends_body(req)) {
     // An empty body, so a content-length of 0 is sent (as the own client does).
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(0));
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "");
@@ -280,7 +247,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   // content-type the script did not give (libcurl's default for a body is
   // form-encoded): the same request as the own client's (h1_client.cpp).
   t->headers = curl_slist_append(t->headers, "Expect:");
-  if ((req.has_body || posts) && !has_header(req, "content-type"))
+  if (sends_body(req) && !has_header(req, "content-type"))
     t->headers = curl_slist_append(t->headers, "Content-Type:");
   for (const auto& [name, value] : req.headers) {
     std::string line = name + (value.empty() ? ";" : ": " + value);
@@ -436,7 +403,7 @@ void CurlDriver::act(const std::vector<std::pair<int, uint32_t>>& ready, Finishe
   }
   // curl's own timeout (the timer callback gives it as a delay from then).
   int64_t deadline = m_deadline_ns.load(std::memory_order_relaxed);
-  if (deadline >= 0 && now_ns() >= deadline) {
+  if (deadline >= 0 && steady_now_ns() >= deadline) {
     m_deadline_ns.store(-1, std::memory_order_relaxed);
     curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }

@@ -1,5 +1,6 @@
 #include "http/h1_client.h"
 
+#include "common/clock.h"
 #include "http/resolver.h"
 
 #include <arpa/inet.h>
@@ -21,42 +22,20 @@ namespace brake::http {
 
 namespace {
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr size_t kMaxHead = 256 * 1024;           // a response's status line and headers
 constexpr size_t kMaxLine = 4096;                 // a chunk-size or trailer line
 constexpr int64_t kMaxIdleNs = 118'000'000'000;   // an idle connection's age limit (libcurl's default)
 constexpr size_t kMaxIdle = 1024;                 // idle connections kept per client
 constexpr size_t kMaxReserve = 16u << 20;         // a body's buffer reserved up front
-constexpr uint64_t kMaxConnectTimeoutMs = uint64_t(1) << 40; // (about 35 years: no overflow in ns)
 constexpr int64_t kCheckIdleNs = 1'000'000;       // a connection idle longer is checked before reuse
 
 std::string error_text(int err) { return std::strerror(err); }
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-// ASCII case-insensitive equality (header names and tokens).
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 // Whether the comma-separated header value `v` has the token `token`.
 bool has_token(std::string_view v, std::string_view token) {
   while (!v.empty()) {
     size_t comma = v.find(',');
-    if (ieq(trim(v.substr(0, comma)), token)) return true;
+    if (ascii_iequals(trim_ows(v.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     v.remove_prefix(comma + 1);
   }
@@ -154,7 +133,7 @@ bool ResponseReader::parse_head(std::string_view head) {
   result.headers.clear();
   result.headers.reserve(8);
   size_t eol = head.find('\n');
-  std::string_view status_line = trim(head.substr(0, eol));
+  std::string_view status_line = trim_ows(head.substr(0, eol));
   // "HTTP/1.x SSS reason"
   if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ' ||
       !std::isdigit(static_cast<unsigned char>(status_line[9])) ||
@@ -173,29 +152,10 @@ bool ResponseReader::parse_head(std::string_view head) {
     head.remove_prefix(eol == std::string_view::npos ? head.size() : eol + 1);
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
     if (raw.empty()) break;
-    if (raw.front() == ' ' || raw.front() == '\t') { // an obsolete folded line continues the last value
-      if (!result.headers.empty()) {
-        result.headers.back().second += ' ';
-        result.headers.back().second += trim(raw);
-      }
-      continue;
-    }
-    size_t colon = raw.find(':');
-    if (colon == 0 || colon == std::string_view::npos) {
+    if (!add_header_line(result.headers, raw)) {
       problem = "Weird server reply: a malformed header line";
       return false;
     }
-    std::string name = ascii_lower(trim(raw.substr(0, colon)));
-    std::string_view value = trim(raw.substr(colon + 1));
-    bool merged = false;
-    for (auto& [k, v] : result.headers)
-      if (k == name) {
-        v += ", ";
-        v += value;
-        merged = true;
-        break;
-      }
-    if (!merged) result.headers.emplace_back(std::move(name), std::string(value));
   }
   return true;
 }
@@ -250,7 +210,7 @@ int ResponseReader::feed(const char* p, size_t n, bool& extra) {
         std::string_view last = *te;
         size_t comma = last.rfind(',');
         if (comma != std::string_view::npos) last.remove_prefix(comma + 1);
-        if (ieq(trim(last), "chunked")) {
+        if (ascii_iequals(trim_ows(last), "chunked")) {
           read = Read::Chunked;
           chunk = Chunk::Size;
         } else {
@@ -264,7 +224,7 @@ int ResponseReader::feed(const char* p, size_t n, bool& extra) {
         std::string_view v = *cl;
         while (true) {
           size_t comma = v.find(',');
-          std::string_view one = trim(v.substr(0, comma));
+          std::string_view one = trim_ows(v.substr(0, comma));
           if (one.empty() || one.size() > 18 || one.find_first_not_of("0123456789") != std::string_view::npos)
             return bad("Weird server reply: an invalid content-length");
           uint64_t k = std::strtoull(std::string(one).c_str(), nullptr, 10);
@@ -322,7 +282,7 @@ int ResponseReader::feed(const char* p, size_t n, bool& extra) {
       l.remove_suffix(1);
       if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
       if (chunk == Chunk::Size) {
-        l = trim(l.substr(0, l.find(';')));
+        l = trim_ows(l.substr(0, l.find(';')));
         if (l.empty() || l.size() > 15 || l.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
           return bad("Weird server reply: invalid chunked encoding");
         left = std::strtoull(std::string(l).c_str(), nullptr, 16);
@@ -361,12 +321,9 @@ bool H1Client::takes(const Request& req) {
   if (rest.substr(0, end).find('@') != std::string_view::npos) return false;
   if (end != std::string_view::npos && rest[end] == '\\') return false;
   // A proxy for http:// (libcurl reads these, and no_proxy, per request).
-  for (const char* name : {"http_proxy", "all_proxy", "ALL_PROXY"}) {
-    const char* v = std::getenv(name);
-    if (v && *v) return false;
-  }
+  if (proxy_in_environment(false)) return false;
   for (const auto& [name, value] : req.headers)
-    if (ieq(name, "transfer-encoding") || ieq(name, "expect")) return false;
+    if (ascii_iequals(name, "transfer-encoding") || ascii_iequals(name, "expect")) return false;
   return true;
 }
 
@@ -378,9 +335,8 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   x->port = req.parsed.port;
   x->key = x->host + ":" + std::to_string(x->port);
   x->reader.begin(req.method == "HEAD", options.max_response_bytes);
-  x->connect_timeout_ms = std::min<uint64_t>(options.connect_timeout_ms ? options.connect_timeout_ms : kDefaultConnectTimeoutMs,
-                                             kMaxConnectTimeoutMs);
-  x->connect_by_ns = now_ns() + int64_t(x->connect_timeout_ms) * 1000000;
+  x->connect_timeout_ms = connect_timeout_ms(options);
+  x->connect_by_ns = steady_now_ns() + int64_t(x->connect_timeout_ms) * 1000000;
   // The request, as libcurl would write it: Host (without the scheme's
   // default port) and Accept unless given, the script's headers, and a
   // content-length for a body (or an empty one for POST, PUT and PATCH).
@@ -406,14 +362,14 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   }
   if (!has_header(req, "accept")) out += "Accept: */*\r\n";
   for (const auto& [name, value] : req.headers) {
-    if (ieq(name, "content-length")) continue; // the body's own
-    if (ieq(name, "connection") && has_token(value, "close")) x->close_after = true;
+    if (ascii_iequals(name, "content-length")) continue; // the body's own
+    if (ascii_iequals(name, "connection") && has_token(value, "close")) x->close_after = true;
     out += name;
     out += value.empty() ? ":" : ": ";
     out += value;
     out += "\r\n";
   }
-  if (req.has_body || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+  if (sends_body(req)) {
     out += "Content-Length: ";
     out += std::to_string(req.has_body ? req.body.size() : 0);
     out += "\r\n";
@@ -526,7 +482,7 @@ bool H1Client::open(H1Exchange* x, std::string& error, int failed_with) {
       x->connecting = true;
       // This attempt's share of what is left of the connection phase, so a
       // dead first address leaves time for the others (the last gets the rest).
-      int64_t now = now_ns();
+      int64_t now = steady_now_ns();
       int64_t left = std::max<int64_t>(x->connect_by_ns - now, 0);
       int64_t attempt = left / int64_t(x->addrs.size() - x->addr_index);
       drop_deadline(x);
@@ -567,7 +523,7 @@ bool H1Client::alive(H1Conn* c) {
 H1Conn* H1Client::pooled(const std::string& key) {
   auto it = m_idle.find(key);
   if (it == m_idle.end()) return nullptr;
-  int64_t now = now_ns();
+  int64_t now = steady_now_ns();
   while (!it->second.empty()) {
     H1Conn* c = it->second.back();
     it->second.pop_back();
@@ -617,7 +573,7 @@ void H1Client::act(const std::vector<std::pair<uint64_t, uint32_t>>& ready, Fini
   m_acting = true;
   for (auto [data, events] : ready) on_event(reinterpret_cast<H1Conn*>(uintptr_t(data)), events, finished);
   if (!m_connecting.empty()) {
-    int64_t now = now_ns();
+    int64_t now = steady_now_ns();
     while (!m_connecting.empty() && m_connecting.begin()->first <= now) {
       H1Exchange* x = m_connecting.begin()->second;
       drop_deadline(x);
@@ -761,7 +717,7 @@ void H1Client::end(H1Exchange* x, Finished& finished, bool keep) {
       m_idle_count++;
       c->x = nullptr;
       c->reused = true;
-      c->idle_since = now_ns();
+      c->idle_since = steady_now_ns();
     } catch (const std::bad_alloc&) {
       close_conn(c, false);
     }

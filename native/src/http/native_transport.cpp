@@ -8,31 +8,12 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "common/clock.h"
 #include "http/curl_transport.h"
 #include "http/h1_client.h"
 #include "http/resolver.h"
 
 namespace brake::http {
-
-namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// Whether the environment sets a proxy libcurl may use for this scheme
-// (it then resolves the proxy's name, and no lookup of ours is needed).
-bool proxy_set(bool https) {
-  for (const char* name : {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : "", "all_proxy", "ALL_PROXY"}) {
-    if (!*name) continue;
-    const char* v = std::getenv(name);
-    if (v && *v) return true;
-  }
-  return false;
-}
-
-} // namespace
 
 NativeTransport::NativeTransport(std::atomic<size_t>* sockets) : m_sockets(sockets) {
   m_epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -66,10 +47,10 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
     m_doomed.reserve(m_active + 1); // doom() cannot fail
     const std::string& host = req.parsed.host;
     bool h1 = !options.libcurl_only && H1Client::takes(req);
-    std::vector<Address> literal;
     // A host name is looked up here (not by libcurl, whose lookup a cancel
-    // would wait for), unless libcurl goes through a proxy.
-    bool named = !literal_addresses(host, req.parsed.port, literal) && (h1 || !proxy_set(req.parsed.https));
+    // would wait for), unless libcurl goes through a proxy (and resolves
+    // the proxy's name).
+    bool named = !literal_host(host) && (h1 || !proxy_in_environment(req.parsed.https));
     const std::vector<Address>* cached = nullptr;
     if (named) {
       if (!m_resolver) {
@@ -82,7 +63,10 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
         m_resolver = std::move(resolver);
       }
       cached = m_resolver->cached(host);
-      m_waiting[host].reserve(m_waiting[host].size() + 1); // (so nothing below can fail once started)
+      if (!cached) { // a lookup may follow: room to wait for it, so nothing can fail once started
+        auto& waiting = m_waiting[host];
+        waiting.reserve(waiting.size() + 1);
+      }
     }
     bool lookup = false;
     if (h1) {
@@ -96,14 +80,12 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
     }
     if (t && lookup) {
       if (!m_resolver->lookup(host, error)) {
-        if (t->client == Transfer::Client::H1) m_h1->cancel(t);
-        else m_curl->cancel(t);
+        cancel_in_client(t);
         return nullptr;
       }
       // The lookup counts against the connection phase, as libcurl's does.
-      uint64_t ms = std::min<uint64_t>(options.connect_timeout_ms ? options.connect_timeout_ms : kDefaultConnectTimeoutMs,
-                                        uint64_t(1) << 40);
-      m_waiting[host].push_back(Waiter{t, now_ns() + int64_t(ms) * 1000000, ms});
+      uint64_t ms = connect_timeout_ms(options);
+      m_waiting[host].push_back(Waiter{t, steady_now_ns() + int64_t(ms) * 1000000, ms});
     }
   } catch (const std::bad_alloc&) {
     error = "out of memory starting an HTTP request";
@@ -137,6 +119,10 @@ void NativeTransport::cancel(Transfer* t) {
       break;
     }
   }
+  cancel_in_client(t);
+}
+
+void NativeTransport::cancel_in_client(Transfer* t) {
   if (t->client == Transfer::Client::H1) m_h1->cancel(t);
   else m_curl->cancel(t);
 }
@@ -150,7 +136,7 @@ void NativeTransport::wait(int timeout_ms) {
       if (deadline < 0 || w.deadline_ns < deadline) deadline = w.deadline_ns;
   int ms = timeout_ms;
   if (deadline >= 0) {
-    int64_t left = deadline - now_ns();
+    int64_t left = deadline - steady_now_ns();
     int due = left <= 0 ? 0 : int(std::min<int64_t>((left + 999999) / 1000000, 1 << 30));
     if (ms < 0 || due < ms) ms = due;
   }
@@ -189,7 +175,7 @@ void NativeTransport::act(Finished& finished) {
 // Transfers whose connection phase passed while their lookup was still
 // out fail with a timeout (the lookup's answer, if it comes, finds no one).
 void NativeTransport::expire_lookups(Finished& finished) {
-  int64_t now = now_ns();
+  int64_t now = steady_now_ns();
   for (auto it = m_waiting.begin(); it != m_waiting.end();) {
     auto& waiting = it->second;
     for (size_t i = 0; i < waiting.size();) {
@@ -220,7 +206,7 @@ void NativeTransport::answer_lookups(Finished& finished) {
     if (it == m_waiting.end()) continue;
     std::vector<Waiter> waiting = std::move(it->second);
     m_waiting.erase(it);
-    int64_t now = now_ns();
+    int64_t now = steady_now_ns();
     for (const Waiter& w : waiting) {
       Transfer* t = w.t;
       if (!t->owner) continue;

@@ -78,6 +78,7 @@ private:
   void act(Finished& finished);
   void answer_lookups(Finished& finished);
   void cancel(Transfer* t);
+  void cancel_in_client(Transfer* t);
   void release();
 
   int m_epoll = -1;

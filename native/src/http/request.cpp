@@ -1,5 +1,7 @@
 #include "http/request.h"
 
+#include <cstdlib>
+
 #include <cctype>
 #include <cstring>
 
@@ -10,8 +12,7 @@ namespace brake::http {
 
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 
@@ -110,12 +111,58 @@ bool split_host_port(std::string_view s, std::string& host, uint16_t& port, std:
 
 } // namespace
 
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+bool add_header_line(std::vector<std::pair<std::string, std::string>>& headers, std::string_view line) {
+  if (trim_ows(line).empty()) return true;
+  if (line.front() == ' ' || line.front() == '\t') {
+    if (!headers.empty()) {
+      headers.back().second += ' ';
+      headers.back().second += trim_ows(line);
+    }
+    return true;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string name = ascii_lower(trim_ows(line.substr(0, colon)));
+  if (name.empty()) return false;
+  std::string_view value = trim_ows(line.substr(colon + 1));
+  for (auto& [k, v] : headers)
+    if (k == name) {
+      v += ", ";
+      v += value;
+      return true;
+    }
+  headers.emplace_back(std::move(name), std::string(value));
+  return true;
+}
+
 bool has_header(const Request& req, std::string_view lower_name) {
-  for (const auto& [name, value] : req.headers) {
-    if (name.size() != lower_name.size()) continue;
-    size_t i = 0;
-    while (i < name.size() && (name[i] >= 'A' && name[i] <= 'Z' ? char(name[i] - 'A' + 'a') : name[i]) == lower_name[i]) i++;
-    if (i == name.size()) return true;
+  for (const auto& [name, value] : req.headers)
+    if (ascii_iequals(name, lower_name)) return true;
+  return false;
+}
+
+bool sends_body(const Request& req) {
+  return req.has_body || req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+}
+
+bool proxy_in_environment(bool https) {
+  for (const char* name : {https ? "https_proxy" : "http_proxy", https ? "HTTPS_PROXY" : "", "all_proxy", "ALL_PROXY"}) {
+    if (!*name) continue;
+    const char* v = std::getenv(name);
+    if (v && *v) return true;
   }
   return false;
 }

@@ -49,8 +49,30 @@ struct Request {
   uint64_t connect_timeout_ms = 0; // 0: the engine's (native transport only)
 };
 
+// ASCII case folding and comparison (header names, tokens, hosts).
+inline char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+bool ascii_iequals(std::string_view a, std::string_view b);
+
+// `s` without spaces and tabs around it (and a trailing CR).
+std::string_view trim_ows(std::string_view s);
+
+// Adds one response header line (without its line end) to `headers`, as
+// both native clients read them: names in lower case, a repeated name's
+// values joined with ", ", an obsolete folded line (starting with a space or
+// tab) appended to the last value; an empty line is ignored. False for a
+// line that is none of these (no colon, or no name).
+bool add_header_line(std::vector<std::pair<std::string, std::string>>& headers, std::string_view line);
+
 // Whether the request has a header named `lower_name` (in any case).
 bool has_header(const Request& req, std::string_view lower_name);
+
+// Whether the request carries a body, an empty one for a body-less POST,
+// PUT or PATCH (so a content-length of 0 is sent).
+bool sends_body(const Request& req);
+
+// Whether the environment sets a proxy for this scheme (http_proxy or
+// https_proxy / HTTPS_PROXY, all_proxy / ALL_PROXY), as libcurl reads them.
+bool proxy_in_environment(bool https);
 
 // The failure of a body over the response-size limit (every transport).
 std::string too_large_message(uint64_t max_bytes);

@@ -13,14 +13,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/clock.h"
+
 namespace brake::http {
 
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr int64_t kCacheNs = 60'000'000'000; // libcurl's default DNS cache timeout
 constexpr size_t kMaxCached = 1024;
@@ -30,6 +27,11 @@ constexpr size_t kMaxCached = 1024;
 void set_port(Address& a, uint16_t port) {
   if (a.sa.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&a.sa)->sin_port = htons(port);
   else reinterpret_cast<sockaddr_in6*>(&a.sa)->sin6_port = htons(port);
+}
+
+bool literal_host(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 bool literal_addresses(const std::string& host, uint16_t port, std::vector<Address>& out) {
@@ -81,7 +83,7 @@ int Resolver::fd() const { return m_mailbox->fd; }
 const std::vector<Address>* Resolver::cached(const std::string& host) {
   auto it = m_cache.find(host);
   if (it == m_cache.end()) return nullptr;
-  if (now_ns() > it->second.expires_ns) {
+  if (steady_now_ns() > it->second.expires_ns) {
     m_cache.erase(it);
     return nullptr;
   }
@@ -156,7 +158,7 @@ std::vector<Resolver::Answer> Resolver::take() {
     while (read(m_mailbox->fd, &count, sizeof count) > 0) {
     }
   }
-  int64_t now = now_ns();
+  int64_t now = steady_now_ns();
   for (const Answer& a : answers) {
     m_in_flight.erase(std::remove(m_in_flight.begin(), m_in_flight.end(), a.host), m_in_flight.end());
     if (a.addresses.empty()) continue;

@@ -31,6 +31,9 @@ struct Address {
 // Sets the port of an address.
 void set_port(Address& a, uint16_t port);
 
+// Whether `host` is an IP literal or localhost (needs no lookup).
+bool literal_host(const std::string& host);
+
 // The addresses of an IP literal or of localhost (its IPv4 loopback, then
 // its IPv6 one) with `port`; false for a name that needs a lookup.
 bool literal_addresses(const std::string& host, uint16_t port, std::vector<Address>& out);

@@ -22,8 +22,16 @@ struct TransferOptions {
   bool libcurl_only = false;       // every request through libcurl (no own HTTP/1.1 client)
 };
 
-// The default connection-phase timeout (libcurl's own default).
+// The default connection-phase timeout (libcurl's own default), and the
+// longest taken (about 35 years: no overflow as nanoseconds).
 constexpr uint64_t kDefaultConnectTimeoutMs = 300000;
+constexpr uint64_t kMaxConnectTimeoutMs = uint64_t(1) << 40;
+
+// The connection phase's timeout a transfer gets.
+inline uint64_t connect_timeout_ms(const TransferOptions& o) {
+  uint64_t ms = o.connect_timeout_ms ? o.connect_timeout_ms : kDefaultConnectTimeoutMs;
+  return ms < kMaxConnectTimeoutMs ? ms : kMaxConnectTimeoutMs;
+}
 
 struct Transfer {
   enum class Client : uint8_t { Curl, H1 };
