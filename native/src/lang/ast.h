@@ -202,6 +202,8 @@ struct FieldDecl {
   SourceLoc loc;
   std::string name;
   TypeExprPtr type;
+  std::string alias;       // @alias("...") ("" when none)
+  std::string description; // @description("...") ("" when none)
 };
 
 struct ClassDecl {
@@ -215,6 +217,8 @@ struct EnumDecl {
   SourceLoc loc;
   std::string name;
   std::vector<std::string> variants;
+  std::vector<std::string> variant_aliases;      // @alias per variant ("" when none)
+  std::vector<std::string> variant_descriptions; // @description per variant ("" when none)
 };
 
 struct TypeAliasDecl {

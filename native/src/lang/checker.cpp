@@ -63,18 +63,20 @@ private:
       auto& c = m_ast.classes[i];
       if (!m_type_names.emplace(c.name, m_types.class_type(int32_t(i))).second)
         error(c.loc, "duplicate type name '" + c.name + "'");
-      m_out.classes.push_back(vm::ClassInfo{c.name, {}, {}, {}});
+      m_out.classes.push_back(vm::ClassInfo{c.name, {}, {}, {}, {}, {}});
     }
     for (size_t i = 0; i < m_ast.enums.size(); i++) {
       auto& e = m_ast.enums[i];
       if (!m_type_names.emplace(e.name, m_types.enum_type(int32_t(i))).second)
         error(e.loc, "duplicate type name '" + e.name + "'");
-      vm::EnumInfo info{e.name, {}};
+      vm::EnumInfo info{e.name, {}, {}, {}};
       for (auto& v : e.variants) {
         for (auto& seen : info.variants)
           if (seen == v) error(e.loc, "duplicate variant '" + v + "' in enum '" + e.name + "'");
         info.variants.push_back(v);
       }
+      info.variant_aliases = e.variant_aliases;
+      info.variant_descriptions = e.variant_descriptions;
       m_out.enums.push_back(std::move(info));
     }
     // Aliases may refer to each other in any order: resolve lazily.
@@ -95,6 +97,8 @@ private:
           error(f.loc, "duplicate field '" + f.name + "' in class '" + c.name + "'");
         info.field_names.push_back(f.name);
         info.field_types.push_back(resolve(f.type.get()));
+        info.field_aliases.push_back(f.alias);
+        info.field_descriptions.push_back(f.description);
       }
     }
     declare_response_class();
@@ -105,7 +109,7 @@ private:
   // body is a field scripts cannot name ('#'), null once it has been read.
   void declare_response_class() {
     int32_t decl = int32_t(m_out.classes.size());
-    vm::ClassInfo info{vm::kResponseClassName, {}, {}, {}};
+    vm::ClassInfo info{vm::kResponseClassName, {}, {}, {}, {}, {}};
     const std::pair<const char*, TypeId> fields[] = {
         {"status_code", T::INT},
         {"url", T::STRING},

@@ -308,6 +308,8 @@ private:
   ConfigValue parse_config_value();
   bool adjacent(const Token& a, const Token& b) const;
   void skip_attributes();
+  void skip_one_attribute();
+  void parse_attributes(std::string& alias, std::string& description);
 
   // ---- types and patterns
   TypeExprPtr parse_type();
@@ -742,7 +744,7 @@ void Parser::parse_class_member(ClassDecl& cls) {
   field.name = std::string(name.lexeme);
   if (check(TokenKind::Colon)) error_at_current("class fields are written 'name Type', without ':'");
   field.type = parse_type();
-  skip_attributes();
+  parse_attributes(field.alias, field.description);
   cls.fields.push_back(std::move(field));
 }
 
@@ -766,12 +768,36 @@ void Parser::synchronize_class_member() {
 
 // attribute := ('@' | '@@') NAME ('(' balanced ')')?    (parsed and discarded)
 void Parser::skip_attributes() {
-  while (check(TokenKind::At) || check(TokenKind::AtAt)) {
+  while (check(TokenKind::At) || check(TokenKind::AtAt)) skip_one_attribute();
+}
+
+void Parser::skip_one_attribute() {
+  advance();
+  consume(TokenKind::Identifier, "expected attribute name after '@'");
+  while (match(TokenKind::Dot)) consume(TokenKind::Identifier, "expected attribute name");
+  if (check(TokenKind::LeftParen)) skip_balanced(TokenKind::LeftParen, TokenKind::RightParen);
+}
+
+// attribute* on a field or an enum variant: @alias("...") and
+// @description("...") are kept (what prompts and output formats show),
+// every other attribute is parsed and discarded.
+void Parser::parse_attributes(std::string& alias, std::string& description) {
+  while (check(TokenKind::At)) {
+    const Token& name = peek(1);
+    bool kept = name.kind == TokenKind::Identifier && (name.lexeme == "alias" || name.lexeme == "description") &&
+                peek(2).kind == TokenKind::LeftParen && peek(3).kind == TokenKind::String &&
+                peek(4).kind == TokenKind::RightParen;
+    if (!kept) {
+      skip_one_attribute();
+      continue;
+    }
     advance();
-    consume(TokenKind::Identifier, "expected attribute name after '@'");
-    while (match(TokenKind::Dot)) consume(TokenKind::Identifier, "expected attribute name");
-    if (check(TokenKind::LeftParen)) skip_balanced(TokenKind::LeftParen, TokenKind::RightParen);
+    std::string& out = advance().lexeme == "alias" ? alias : description;
+    advance();
+    out = advance().text;
+    advance();
   }
+  skip_attributes();
 }
 
 // enum_decl := 'enum' NAME '{' (NAME attribute* ','? | '@@' attribute)* '}'
@@ -787,7 +813,9 @@ EnumDecl Parser::parse_enum() {
     }
     decl.variants.push_back(
         std::string(consume(TokenKind::Identifier, "expected enum variant name").lexeme));
-    skip_attributes();
+    decl.variant_aliases.emplace_back();
+    decl.variant_descriptions.emplace_back();
+    parse_attributes(decl.variant_aliases.back(), decl.variant_descriptions.back());
     match(TokenKind::Comma);
   }
   consume(TokenKind::RightBrace, "expected '}' after enum variants");

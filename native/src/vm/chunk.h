@@ -57,6 +57,15 @@ struct ClassInfo {
   // Field name -> index, for fields of values whose class the checker could
   // not know (FIELD_GET_NAMED / FIELD_SET_NAMED resolve them by name).
   std::unordered_map<std::string, uint32_t> field_index;
+  // Per field, what @alias and @description gave ("" when nothing): the
+  // name prompts and output formats show, and the text they add.
+  std::vector<std::string> field_aliases;
+  std::vector<std::string> field_descriptions;
+
+  // The name a prompt shows for field `i`.
+  const std::string& shown_name(size_t i) const {
+    return i < field_aliases.size() && !field_aliases[i].empty() ? field_aliases[i] : field_names[i];
+  }
 
   // Index of field `name`, or -1.
   int64_t find_field(const std::string& name) const {
@@ -84,6 +93,12 @@ struct HostDeclaration {
 struct EnumInfo {
   std::string name;
   std::vector<std::string> variants;
+  std::vector<std::string> variant_aliases;      // @alias per variant ("" when none)
+  std::vector<std::string> variant_descriptions; // @description per variant ("" when none)
+
+  const std::string& shown_name(size_t i) const {
+    return i < variant_aliases.size() && !variant_aliases[i].empty() ? variant_aliases[i] : variants[i];
+  }
 };
 
 // baml.http.Response (declared by the checker in every program): its
