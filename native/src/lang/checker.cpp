@@ -127,6 +127,26 @@ private:
     m_out.response_class = uint32_t(decl);
     m_response_type = m_types.class_type(decl);
     m_type_names.emplace(vm::kResponseClassName, m_response_type);
+    declare_media_classes();
+  }
+
+  // image, audio, pdf and video: classes after baml.http.Response, with a
+  // URL or base64 data and a MIME type (what prompts send to a model).
+  void declare_media_classes() {
+    m_out.media_class = uint32_t(m_out.classes.size());
+    for (const char* name : vm::kMediaClassNames) {
+      vm::ClassInfo info{name, {}, {}, {}, {}, {}};
+      const char* fields[] = {"url", "base64", "media_type"};
+      static_assert(sizeof fields / sizeof fields[0] == vm::kMediaFieldCount, "one entry per MediaField");
+      for (const char* f : fields) {
+        info.field_index.emplace(f, uint32_t(info.field_names.size()));
+        info.field_names.push_back(f);
+        info.field_types.push_back(m_types.optional_of(T::STRING));
+      }
+      int32_t decl = int32_t(m_out.classes.size());
+      m_out.classes.push_back(std::move(info));
+      m_type_names.emplace(name, m_types.class_type(decl));
+    }
   }
 
   void declare_function(FunctionDecl& f, const std::string& qualified, TypeId self_type) {

@@ -114,6 +114,19 @@ enum ResponseField : uint32_t {
   kResponseFieldCount
 };
 
+// The media types (image, audio, pdf, video; declared by the checker in
+// every program after baml.http.Response, in this order): instances of
+// these classes, with these fields. A host passes one as a map with `url`,
+// or `base64` and `media_type` (its MIME type).
+constexpr const char* kMediaClassNames[] = {"image", "audio", "pdf", "video"};
+constexpr uint32_t kMediaKinds = 4;
+enum MediaField : uint32_t {
+  kMediaUrl,       // url: string?
+  kMediaBase64,    // base64: string?
+  kMediaMimeType,  // media_type: string?
+  kMediaFieldCount
+};
+
 struct CompiledProgram {
   explicit CompiledProgram(std::string file) : diagnostics(std::move(file)) {}
   ~CompiledProgram();
@@ -130,6 +143,12 @@ struct CompiledProgram {
   std::vector<llm::RetryPolicyInfo> retry_policies; // retry_policy declarations, in source order
   // The class of baml.http.fetch's responses (after the program's own).
   uint32_t response_class = 0;
+  // The media classes, in kMediaClassNames' order (consecutive ids).
+  uint32_t media_class = 0;
+  // Which media kind (0..3, kMediaClassNames' order) class `id` is, or -1.
+  int media_kind(uint32_t class_id) const {
+    return class_id >= media_class && class_id < media_class + kMediaKinds ? int(class_id - media_class) : -1;
+  }
   // Constant strings shared read-only by all calls (Object::is_static).
   std::vector<StringObj*> static_strings;
 
