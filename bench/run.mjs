@@ -38,8 +38,9 @@ import hostThroughput from './scenarios/host-throughput.mjs';
 import httpScenario from './scenarios/http.mjs';
 import abortHost from './scenarios/abort-host.mjs';
 import curlWait from './scenarios/curl-wait.mjs';
+import llm from './scenarios/llm.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 
@@ -218,7 +219,8 @@ async function main() {
     fail('dist/ is missing: run `npm run build` first (the JavaScript scenarios load the built package)');
   }
   let baml = { available: false, reason: 'not needed by the selected scenarios' };
-  if (selected.includes(throughput)) {
+  const needsBaml = selected.some((s) => s === throughput || s.baml);
+  if (needsBaml) {
     baml = await prepareBaml(benchDir, { install: !opts['no-install'], progress });
     progress(baml.available ? `BAML peer: @boundaryml/baml ${baml.version}` : `BAML peer unavailable: ${baml.reason}`);
   }
@@ -252,7 +254,7 @@ async function main() {
     runs,
     command: official ? 'npm run bench' : command,
     environment: env,
-    peers: { baml: selected.includes(throughput) ? baml : undefined },
+    peers: { baml: needsBaml ? baml : undefined },
     seconds: Math.round((performance.now() - started) / 1000),
     loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
     scenarios: scenarios.map(({ charts, ...s }) => ({ ...s, charts: (charts ?? []).map(({ file, title }) => ({ file, title })) })),
