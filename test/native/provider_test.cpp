@@ -5,8 +5,10 @@
 // give: success, error bodies, malformed and wrong-shaped JSON, finish
 // reason lists, retry-after in all its forms.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "llm/provider.h"
@@ -894,6 +896,29 @@ BRAKE_TEST(retry_after_forms) {
   CHECK(llm::read_response(o, answer(200, openai_reply("\"x\""), {{"retry-after", "3"}})).retry_after_ms == -1);
 }
 
+BRAKE_TEST(many_threads_at_once) {
+  // Workers share one ResolvedClient; each thread keeps its own parser.
+  auto c = RESOLVED(kOpenAI);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; i++) {
+        std::string text = "t" + std::to_string(t) + "-" + std::to_string(i);
+        // Now and then a large reply, so parsers are dropped and made again.
+        if (i % 500 == 0) text += std::string(100000, 'x');
+        http::Request r;
+        std::string error;
+        if (!llm::build_request(c, completion(text), r, error) || r.body.find(text) == std::string::npos) wrong++;
+        ProviderReply reply = llm::read_response(c, answer(200, openai_reply("\"" + text + "\"")));
+        if (reply.outcome != ProviderReply::Outcome::Ok || reply.text != text) wrong++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(wrong.load() == 0);
+}
+
 int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(openai_text_request),
@@ -913,6 +938,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(transport_failures),
       TEST_ENTRY(finish_reason_lists),
       TEST_ENTRY(retry_after_forms),
+      TEST_ENTRY(many_threads_at_once),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
