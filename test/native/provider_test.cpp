@@ -896,6 +896,127 @@ BRAKE_TEST(retry_after_forms) {
   CHECK(llm::read_response(o, answer(200, openai_reply("\"x\""), {{"retry-after", "3"}})).retry_after_ms == -1);
 }
 
+// A stream's events, read in order: the kinds they give, joined with spaces.
+std::string read_events(const llm::ResolvedClient& c, const std::vector<std::pair<std::string, std::string>>& events,
+                        llm::StreamState& state, std::string& error) {
+  std::string kinds;
+  for (const auto& [name, data] : events) {
+    llm::StreamEvent e = llm::read_stream_event(c, name, data, state, error);
+    kinds += kinds.empty() ? "" : " ";
+    kinds += e == llm::StreamEvent::Delta     ? "delta"
+             : e == llm::StreamEvent::Nothing ? "nothing"
+             : e == llm::StreamEvent::Done    ? "done"
+                                              : "failed";
+  }
+  return kinds;
+}
+
+BRAKE_TEST(openai_streams) {
+  auto c = RESOLVED(kOpenAI);
+  // As test/support/mock-llm.mjs streams (and OpenAI, with include_usage).
+  auto chunk = [](const std::string& delta, const std::string& finish) {
+    return R"({"id":"chatcmpl-mock-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":)" +
+           delta + R"(,"logprobs":null,"finish_reason":)" + finish + "}]}";
+  };
+  llm::StreamState st;
+  std::string error;
+  STR_EQ(read_events(c,
+                     {{"", chunk(R"({"role":"assistant","content":""})", "null")},
+                      {"", chunk(R"({"content":"Hello "})", "null")},
+                      {"", chunk(R"({"content":"world"})", "null")},
+                      {"", chunk("{}", "\"stop\"")},
+                      {"", R"({"id":"x","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1}})"},
+                      {"", "[DONE]"}},
+                     st, error),
+         "nothing delta delta nothing nothing done");
+  CHECK(st.done);
+  ProviderReply r = llm::finish_stream(c, st);
+  CHECK(r.outcome == ProviderReply::Outcome::Ok);
+  STR_EQ(r.text, "Hello world");
+  STR_EQ(r.finish_reason, "stop");
+
+  // A server that ends with a finish reason but no [DONE] is complete; one with neither is not.
+  llm::StreamState no_done;
+  read_events(c, {{"", chunk(R"({"content":"a"})", "\"length\"")}}, no_done, error);
+  CHECK(llm::finish_stream(c, no_done).outcome == ProviderReply::Outcome::Ok);
+  llm::StreamState cut;
+  read_events(c, {{"", chunk(R"({"content":"a"})", "null")}}, cut, error);
+  r = llm::finish_stream(c, cut);
+  CHECK(r.failure == Failure::Response && r.text == "a");
+  STR_EQ(r.error, "the stream ended before the reply was complete");
+
+  // Errors inside a stream, and data that is not a chunk.
+  llm::StreamState bad;
+  STR_EQ(read_events(c, {{"", R"({"error":{"message":"overloaded","type":"server_error"}})"}}, bad, error), "failed");
+  STR_EQ(error, "the stream carries an error: overloaded");
+  STR_EQ(read_events(c, {{"", R"({"id":"chatcmpl-mock-1","object":"chat.com)"}}, bad, error), "failed");
+  STR_EQ(error, "a stream event is not valid JSON (UNCLOSED_STRING: A string is opened, but never closed.)");
+  STR_EQ(read_events(c, {{"", "[1]"}}, bad, error), "failed");
+  STR_EQ(error, "a stream event is not a JSON object (expected a chat completion chunk)");
+
+  // The finish-reason lists judge the end of a stream too.
+  auto allow = RESOLVED(R"(client<llm> C { provider openai options { finish_reason_allow_list ["stop"] } })");
+  llm::StreamState longer;
+  read_events(allow, {{"", chunk(R"({"content":"cut"})", "\"length\"")}, {"", "[DONE]"}}, longer, error);
+  r = llm::finish_stream(allow, longer);
+  CHECK(r.failure == Failure::FinishReason && r.text == "cut");
+}
+
+BRAKE_TEST(anthropic_streams) {
+  auto c = RESOLVED(kAnthropic);
+  // As test/support/mock-llm.mjs streams (and Anthropic).
+  std::vector<std::pair<std::string, std::string>> events = {
+      {"message_start",
+       R"({"type":"message_start","message":{"id":"msg-1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":10,"output_tokens":0}}})"},
+      {"content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"},
+      {"ping", R"({"type":"ping"})"},
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello "}})"},
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"world"}})"},
+      {"content_block_stop", R"({"type":"content_block_stop","index":0})"},
+      {"content_block_start",
+       R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})"},
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\""}})"},
+      {"message_delta",
+       R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":2}})"},
+      {"message_stop", R"({"type":"message_stop"})"},
+  };
+  llm::StreamState st;
+  std::string error;
+  STR_EQ(read_events(c, events, st, error), "nothing nothing nothing delta delta nothing nothing nothing nothing done");
+  ProviderReply r = llm::finish_stream(c, st);
+  CHECK(r.outcome == ProviderReply::Outcome::Ok);
+  STR_EQ(r.text, "Hello world");
+  STR_EQ(r.finish_reason, "end_turn");
+
+  // Events without names are read by their data's type; a block may start with text.
+  llm::StreamState unnamed;
+  STR_EQ(read_events(c,
+                     {{"", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":"Hi"}})"},
+                      {"", R"({"type":"some_future_event"})"},
+                      {"", R"({"type":"message_delta","delta":{"stop_reason":"max_tokens"}})"}},
+                     unnamed, error),
+         "delta nothing nothing");
+  CHECK(unnamed.text == "Hi" && unnamed.finish_reason == "max_tokens" && !unnamed.done);
+  auto deny = RESOLVED(R"(client<llm> C { provider anthropic options { finish_reason_deny_list ["max_tokens"] } })");
+  r = llm::finish_stream(deny, unnamed);
+  CHECK(r.failure == Failure::FinishReason);
+  STR_EQ(r.error, "finish reason 'max_tokens' is in finish_reason_deny_list [max_tokens]");
+
+  llm::StreamState bad;
+  STR_EQ(read_events(c, {{"error", R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})"}},
+                     bad, error),
+         "failed");
+  STR_EQ(error, "the stream carries an error: Overloaded");
+  STR_EQ(read_events(c, {{"", R"({"index":0})"}}, bad, error), "failed");
+  STR_EQ(error, "a stream event has no type (expected a message event)");
+  llm::StreamState cut;
+  read_events(c, {events[0], events[1], events[3]}, cut, error);
+  CHECK(llm::finish_stream(c, cut).failure == Failure::Response);
+}
+
 BRAKE_TEST(many_threads_at_once) {
   // Workers share one ResolvedClient; each thread keeps its own parser.
   auto c = RESOLVED(kOpenAI);
@@ -938,6 +1059,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(transport_failures),
       TEST_ENTRY(finish_reason_lists),
       TEST_ENTRY(retry_after_forms),
+      TEST_ENTRY(openai_streams),
+      TEST_ENTRY(anthropic_streams),
       TEST_ENTRY(many_threads_at_once),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

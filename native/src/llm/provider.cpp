@@ -730,6 +730,14 @@ public:
     return parser()->parse(s.data(), s.size(), false).get(out);
   }
 
+  // A text in someone else's buffer (a stream event's data): copied once.
+  simdjson::error_code parse(std::string_view text, simdjson::dom::element& out) {
+    std::string& s = scratch();
+    s.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    s.assign(text);
+    return parser()->parse(s.data(), s.size(), false).get(out);
+  }
+
 private:
   static std::unique_ptr<simdjson::dom::parser>& parser() {
     thread_local std::unique_ptr<simdjson::dom::parser> p;
@@ -883,6 +891,42 @@ ProviderReply read_response(const ResolvedClient& c, const http::Answer& answer)
       r.body_excerpt = excerpt(answer.body, kBodyExcerptBytes);
       return r;
     }
+  }
+  if (!finish_reason_allowed(c, r.finish_reason, r.error)) {
+    r.failure = ProviderReply::Failure::FinishReason;
+    return r;
+  }
+  r.outcome = ProviderReply::Outcome::Ok;
+  return r;
+}
+
+// ---------------------------------------------------------------- streams
+
+StreamEvent read_stream_event(const ResolvedClient& c, std::string_view event, std::string_view data, StreamState& s,
+                              std::string& error) {
+  bool anthropic = c.response_shape == ResponseShape::Anthropic;
+  if (!anthropic && http::trim_ows(data) == "[DONE]") {
+    s.done = true;
+    return StreamEvent::Done;
+  }
+  Json json;
+  simdjson::dom::element root;
+  simdjson::error_code err = json.parse(data, root);
+  if (err) {
+    error = std::string("a stream event is not valid JSON (") + simdjson::error_message(err) + ")";
+    return StreamEvent::Failed;
+  }
+  return anthropic ? detail::read_anthropic_event(event, root, s, error) : detail::read_openai_event(root, s, error);
+}
+
+ProviderReply finish_stream(const ResolvedClient& c, StreamState& s) {
+  ProviderReply r;
+  r.text = std::move(s.text);
+  r.finish_reason = s.finish_reason;
+  if (!s.done && s.finish_reason.empty()) {
+    r.failure = ProviderReply::Failure::Response;
+    r.error = "the stream ended before the reply was complete";
+    return r;
   }
   if (!finish_reason_allowed(c, r.finish_reason, r.error)) {
     r.failure = ProviderReply::Failure::FinishReason;

@@ -126,6 +126,33 @@ constexpr size_t kBodyExcerptBytes = 1024;
 
 ProviderReply read_response(const ResolvedClient& c, const http::Answer& answer);
 
+// A streamed reply (RequestMode::Stream), read one server-sent event at a
+// time. The runtime splits the bytes into events (an SSE decoder) and hands
+// each event here: `event` is its name ("" when it has none: OpenAI names
+// none, Anthropic names each), `data` its data lines joined. A non-2xx
+// answer is no stream: read its whole body with read_response.
+struct StreamState {
+  std::string text;          // the reply so far
+  std::string finish_reason; // once the provider gave one
+  bool done = false;         // the provider said the reply is complete
+};
+
+enum class StreamEvent : uint8_t {
+  Delta,   // text grew (what was appended is text.substr(its size before))
+  Nothing, // no text: a role, usage, a ping, an event this reader does not use
+  Done,    // the reply is complete (OpenAI's [DONE], Anthropic's message_stop)
+  Failed,  // an error event, or data that is not the provider's shape: `error` says which
+};
+
+StreamEvent read_stream_event(const ResolvedClient& c, std::string_view event, std::string_view data, StreamState& s,
+                              std::string& error);
+
+// The reply of a stream that ended (its transfer finished): Ok with the
+// text, or Failed as read_response fails: Response when it ended before the
+// provider said it was complete (neither done nor a finish reason),
+// FinishReason when the client's lists refuse its finish reason.
+ProviderReply finish_stream(const ResolvedClient& c, StreamState& s);
+
 // A Retry-After value in milliseconds from `now_unix_ms`: delay-seconds
 // (digits) or an HTTP date (IMF-fixdate, RFC 850 or asctime form; a date in
 // the past gives 0). -1 for anything else.

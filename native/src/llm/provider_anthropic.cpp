@@ -14,7 +14,7 @@
 //           application/pdf when base64 data comes without a MIME type)
 //   audio, video: refused (the API takes neither)
 // Reply: the text blocks of `content`, joined; stop_reason. A 2xx body of
-// type "error" is an error.
+// type "error" is an error. Streamed: see read_anthropic_event.
 #include "llm/provider_internal.h"
 #include "json/json.h"
 
@@ -119,6 +119,47 @@ bool read_anthropic_reply(simdjson::dom::element root, ProviderReply& r) {
   }
   if (!reply["stop_reason"].get_string().get(s)) r.finish_reason.assign(s);
   return true;
+}
+
+// Anthropic's stream events, by their data's type (the event's name when
+// the data has none): text from content_block_start and text_delta deltas,
+// the stop reason from message_delta, the end at message_stop; other and
+// future event types add nothing (Anthropic's streaming reference says new
+// ones may appear).
+StreamEvent read_anthropic_event(std::string_view event, simdjson::dom::element root, StreamState& s,
+                                 std::string& error) {
+  simdjson::dom::object data;
+  if (root.get_object().get(data)) {
+    error = "a stream event is not a JSON object (expected a message event)";
+    return StreamEvent::Failed;
+  }
+  std::string_view type, text;
+  if (data["type"].get_string().get(type)) type = event;
+  size_t before = s.text.size();
+  if (type == "content_block_start") {
+    simdjson::dom::element block;
+    if (!data["content_block"].get(block) && !block["type"].get_string().get(text) && text == "text" &&
+        !block["text"].get_string().get(text))
+      s.text.append(text);
+  } else if (type == "content_block_delta") {
+    simdjson::dom::element delta;
+    if (!data["delta"].get(delta) && !delta["type"].get_string().get(text) && text == "text_delta" &&
+        !delta["text"].get_string().get(text))
+      s.text.append(text);
+  } else if (type == "message_delta") {
+    if (!data["delta"]["stop_reason"].get_string().get(text)) s.finish_reason.assign(text);
+  } else if (type == "message_stop") {
+    s.done = true;
+    return StreamEvent::Done;
+  } else if (type == "error") {
+    std::string_view message = error_message_of(root);
+    error = "the stream carries an error: " + std::string(message.empty() ? "(no message)" : message);
+    return StreamEvent::Failed;
+  } else if (type.empty()) {
+    error = "a stream event has no type (expected a message event)";
+    return StreamEvent::Failed;
+  }
+  return s.text.size() > before ? StreamEvent::Delta : StreamEvent::Nothing;
 }
 
 } // namespace brake::llm::detail

@@ -38,6 +38,11 @@ bool build_anthropic_body(const ResolvedClient& c, const RenderedPrompt& p, Requ
 bool read_openai_reply(simdjson::dom::element root, ProviderReply& r);
 bool read_anthropic_reply(simdjson::dom::element root, ProviderReply& r);
 
+// Reads one parsed stream event of each shape into s (error set on Failed).
+StreamEvent read_openai_event(simdjson::dom::element root, StreamState& s, std::string& error);
+StreamEvent read_anthropic_event(std::string_view event, simdjson::dom::element root, StreamState& s,
+                                 std::string& error);
+
 // The provider's own message in an error body: error.message (OpenAI,
 // Anthropic), error as a string (Ollama and others), message, or detail
 // (FastAPI servers such as vLLM). "" when there is none.

@@ -14,6 +14,8 @@
 // Reply: choices[0].message.content (a string, or parts whose text is
 // joined; null gives "", unless message.refusal says why) and
 // choices[0].finish_reason. Further choices (n > 1) are not read.
+// Streamed: each data is a chunk whose choices[0].delta.content is the next
+// piece of text; "[DONE]" ends the stream.
 #include "llm/provider_internal.h"
 #include "json/json.h"
 
@@ -185,6 +187,31 @@ bool read_openai_reply(simdjson::dom::element root, ProviderReply& r) {
   }
   if (!choice["finish_reason"].get_string().get(s)) r.finish_reason.assign(s);
   return true;
+}
+
+// A chat.completion.chunk: choices[0].delta.content and
+// choices[0].finish_reason; a chunk without choices (the usage at the end)
+// adds nothing.
+StreamEvent read_openai_event(simdjson::dom::element root, StreamState& s, std::string& error) {
+  simdjson::dom::object chunk;
+  if (root.get_object().get(chunk)) {
+    error = "a stream event is not a JSON object (expected a chat completion chunk)";
+    return StreamEvent::Failed;
+  }
+  simdjson::dom::array choices;
+  if (chunk["choices"].get_array().get(choices)) {
+    std::string_view message = error_message_of(root);
+    if (message.empty() && chunk["error"].error()) return StreamEvent::Nothing;
+    error = "the stream carries an error: " + std::string(message.empty() ? "(no message)" : message);
+    return StreamEvent::Failed;
+  }
+  if (choices.begin() == choices.end()) return StreamEvent::Nothing;
+  simdjson::dom::element choice = *choices.begin();
+  std::string_view text, reason;
+  size_t before = s.text.size();
+  if (!choice["delta"]["content"].get_string().get(text)) s.text.append(text);
+  if (!choice["finish_reason"].get_string().get(reason)) s.finish_reason.assign(reason);
+  return s.text.size() > before ? StreamEvent::Delta : StreamEvent::Nothing;
 }
 
 } // namespace brake::llm::detail
