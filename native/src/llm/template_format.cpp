@@ -266,6 +266,7 @@ public:
     case vm::Tag::Instance:
       if (!media(v)) debug(v, true, 0, 0);
       return;
+    case vm::Tag::Float: append_float_display(m_out, v.f); return;
     default: debug(v, false, 0, 0); return;
     }
   }
@@ -308,7 +309,7 @@ private:
         } else if (i) {
           m_out += ", ";
         }
-        debug(items[i], pretty, indent + 4, depth + 1);
+        debug(items[i], pretty, pretty ? indent + 4 : indent, depth + 1);
         if (pretty) m_out += ',';
       }
       if (pretty && !items.empty()) newline(indent);
@@ -331,7 +332,7 @@ private:
         }
         append_quoted(m_out, entries[i].first);
         m_out += ": ";
-        debug(entries[i].second, pretty, indent + 4, depth + 1);
+        debug(entries[i].second, pretty, pretty ? indent + 4 : indent, depth + 1);
         if (pretty) m_out += ',';
       }
       if (pretty && !entries.empty()) newline(indent);
