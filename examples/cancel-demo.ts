@@ -1,7 +1,11 @@
 // A tour of cancellation: run with `npm run demo` (after `npm install`).
 // Starts scripts that sleep, compute and loop on brake's own threads, and stops them
-// with an AbortSignal, engine.cancel(id), a deadline and engine.close().
-import { CancelledError, Engine, TimeoutError } from '../lib/index';
+// with an AbortSignal, engine.cancel(id), a deadline and engine.close(); then runs an
+// LLM function with retry and fallback against the repository's mock LLM server (no API
+// key needed) and cancels it in the middle of a retry backoff.
+import { CancelledError, Engine, LlmError, TimeoutError } from '../lib/index';
+// @ts-expect-error: a plain ES module without types (shared with the tests and benchmarks)
+import { startMockLlm } from '../test/support/mock-llm.mjs';
 
 const source = `
 function slow_greeting(name: string, ms: int) -> string {
@@ -68,6 +72,82 @@ async function main(): Promise<void> {
   const pending = engine.call('count_forever');
   await engine.close();
   await pending.catch((error: CancelledError) => console.log(`close:   origin=${error.origin}; live calls now ${engine.liveCalls}`));
+
+  await llmDemo();
+}
+
+// An LLM function whose client retries its primary model and then falls back to a second
+// one. Pointed at a real provider instead, only the client changes (see README, "LLM
+// functions"): provider openai, api_key env.OPENAI_API_KEY, and `env: process.env`.
+const llmSource = `
+class Person {
+  name string
+  age int
+}
+retry_policy Patient {
+  max_retries 2
+  strategy { type exponential_backoff delay_ms 300 multiplier 2 }
+}
+client<llm> Primary {
+  provider openai-generic
+  retry_policy Patient
+  options { base_url env.MOCK_URL model "primary" api_key "not-needed" }
+}
+client<llm> Backup {
+  provider openai-generic
+  options { base_url env.MOCK_URL model "backup" api_key "not-needed" }
+}
+client<llm> Resilient {
+  provider fallback
+  options { strategy [Primary, Backup] }
+}
+function ExtractPerson(text: string) -> Person {
+  client Resilient
+  prompt #"
+    Extract the person from: {{ text }}
+    {{ ctx.output_format }}
+  "#
+}
+`;
+
+async function llmDemo(): Promise<void> {
+  const mock = await startMockLlm({ reply: () => '{"name": "Ada Lovelace", "age": 36}' });
+  const engine = await Engine.fromSource(llmSource, { env: { MOCK_URL: `${mock.url}/v1` } });
+  try {
+    // The primary fails twice (500, then 429), its third try answers.
+    mock.enqueue([{ status: 500 }, { status: 429 }], { model: 'primary' });
+    let t0 = performance.now();
+    const person = await engine.call('ExtractPerson', ['Ada Lovelace, 36, wrote the first program']);
+    console.log(`llm:     ${JSON.stringify(person)} after ${mock.requests.length} requests in ${elapsed(t0)}`);
+
+    // Every primary attempt fails and the backup too: LlmError lists each attempt.
+    mock.enqueue([{ status: 500 }, { status: 500 }, { status: 500 }], { model: 'primary' });
+    mock.enqueue({ status: 503 }, { model: 'backup' });
+    await engine.call('ExtractPerson', ['nobody']).catch((error) => {
+      if (!(error instanceof LlmError)) throw error;
+      const attempts = error.attempts.map((a) => `${a.client}:${a.status}`).join(' ');
+      console.log(`llm:     LlmError after ${error.attempts.length} attempts (${attempts})`);
+    });
+
+    // Cancelled in the middle of the 300 ms backoff after the first failure: the call
+    // settles at once and no further request reaches the server.
+    mock.enqueue([{ status: 500 }], { model: 'primary' });
+    const controller = new AbortController();
+    const before = mock.requests.length;
+    const call = engine.call('ExtractPerson', ['Grace Hopper, 85'], { signal: controller.signal });
+    while (mock.requests.length === before) await new Promise((resolve) => setTimeout(resolve, 1));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the 500 is back; the backoff runs
+    t0 = performance.now();
+    controller.abort();
+    await call.catch((error) => {
+      console.log(`llm:     abort mid-backoff -> ${error instanceof CancelledError ? 'CancelledError' : error} in ${elapsed(t0)}`);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // longer than the backoff
+    console.log(`llm:     requests after the abort: ${mock.requests.length - before - 1}`);
+  } finally {
+    await engine.close();
+    await mock.close();
+  }
 }
 
 main().catch((error) => {

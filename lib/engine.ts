@@ -781,7 +781,17 @@ function failure(
     }
     return error;
   }
-  if (status === STATUS_LLM) return new LlmError(message, [], id);
+  if (status === STATUS_LLM) {
+    const attempts = (f![5] ?? []).map(([client, provider, status, error, durationMs, body]) => ({
+      client,
+      provider,
+      status: status || undefined,
+      error,
+      durationMs,
+      body,
+    }));
+    return new LlmError(message, attempts, id);
+  }
   const name = STATUS_NAMES[status] as Exclude<StatusName, 'OK'> | undefined;
   const Cls = name ? ERROR_CLASS_BY_STATUS[name] : BrakeError;
   const error = new Cls(message || `call failed with status ${name ?? status}`);

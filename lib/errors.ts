@@ -257,14 +257,26 @@ export class HttpError extends ScriptError {
 HttpError.prototype.name = 'HttpError';
 brand(HttpError);
 
-/** One attempt of an LLM call. */
+/** One failed attempt of an LLM call. */
 export interface LlmAttempt {
+  /** The primitive client's name (for `client "openai/gpt-4o"`, that text). */
   client: string;
+  /** Its provider: 'openai', 'openai-generic', 'azure-openai', 'ollama' or 'anthropic'. */
+  provider: string;
+  /** The HTTP status; undefined when there was no response (a network error or a timeout). */
   status?: number;
+  /** Why the attempt failed. */
   error: string;
+  /** How long the attempt took. */
+  durationMs: number;
+  /** The first 1,024 bytes of the response body ('' when there was none). */
+  body: string;
 }
 
-/** An LLM call failed after every attempt (reserved: the LLM layer is not wired yet). */
+/**
+ * Every attempt of an LLM function failed (its client's retries and fallbacks
+ * exhausted). Never a cancellation: a cancelled call is a CancelledError.
+ */
 export class LlmError extends BrakeError {
   static override readonly brand: symbol = Symbol.for('brake.error.LlmError');
   readonly attempts: LlmAttempt[];

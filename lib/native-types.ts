@@ -10,14 +10,17 @@ export type NativeCallId = number | bigint;
  * Payload of a failed call (other than a cancellation): [message, errorKind,
  * frames, hostCode?, http?], frames a flat [function, line, ...]; hostCode: the
  * code a failing host function gave ('' when there is an `http` after it);
- * http: brake_result_http_status, _url and _body of a BRAKE_HTTP_ERROR.
+ * http: brake_result_http_status, _url and _body of a BRAKE_HTTP_ERROR (null
+ * when attempts follow); attempts: brake_result_llm_attempt_* of a
+ * BRAKE_LLM_ERROR, duration in milliseconds.
  */
 export type NativeFailure = [
   message: string,
   errorKind: string,
   frames: Array<string | number>,
   hostCode?: string,
-  http?: [status: number, url: string, body: string],
+  http?: [status: number, url: string, body: string] | null,
+  attempts?: Array<[client: string, provider: string, status: number, error: string, durationMs: number, body: string]>,
 ];
 
 /** Events per slice: the size of the typed arrays handed to the addon. */

@@ -124,8 +124,9 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
   }
   const char* code = with_frames ? brake_result_error_code(r) : "";
   const char* http_url = with_frames ? brake_result_http_url(r) : nullptr;
+  size_t attempts = with_frames ? brake_result_llm_attempt_count(r) : 0;
   napi_value failure, item;
-  napi_create_array_with_length(env, http_url ? 5 : *code ? 4 : 3, &failure);
+  napi_create_array_with_length(env, attempts ? 6 : http_url ? 5 : *code ? 4 : 3, &failure);
   napi_set_element(env, failure, 0, message_to_js(env, message));
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 1, item);
@@ -140,7 +141,7 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
     napi_set_element(env, frames, static_cast<uint32_t>(2 * i + 1), item);
   }
   napi_set_element(env, failure, 2, frames);
-  if (*code || http_url) {
+  if (*code || http_url || attempts) {
     napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &item);
     napi_set_element(env, failure, 3, item);
   }
@@ -152,6 +153,28 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
     napi_set_element(env, http, 1, message_to_js(env, http_url));
     napi_set_element(env, http, 2, message_to_js(env, brake_result_http_body(r)));
     napi_set_element(env, failure, 4, http);
+  }
+  if (attempts) {
+    if (!http_url) {
+      napi_get_null(env, &item);
+      napi_set_element(env, failure, 4, item);
+    }
+    napi_value list;
+    napi_create_array_with_length(env, attempts, &list);
+    for (size_t i = 0; i < attempts; i++) {
+      napi_value a;
+      napi_create_array_with_length(env, 6, &a);
+      napi_set_element(env, a, 0, message_to_js(env, brake_result_llm_attempt_client(r, i)));
+      napi_set_element(env, a, 1, message_to_js(env, brake_result_llm_attempt_provider(r, i)));
+      napi_create_int32(env, brake_result_llm_attempt_status(r, i), &item);
+      napi_set_element(env, a, 2, item);
+      napi_set_element(env, a, 3, message_to_js(env, brake_result_llm_attempt_error(r, i)));
+      napi_create_double(env, static_cast<double>(brake_result_llm_attempt_duration_us(r, i)) / 1000.0, &item);
+      napi_set_element(env, a, 4, item);
+      napi_set_element(env, a, 5, message_to_js(env, brake_result_llm_attempt_body(r, i)));
+      napi_set_element(env, list, static_cast<uint32_t>(i), a);
+    }
+    napi_set_element(env, failure, 5, list);
   }
   m_values.push_back(failure);
   put(slot, status | origin << 8 | kRepValue << 16);

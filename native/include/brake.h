@@ -684,6 +684,23 @@ BRAKE_API int brake_result_http_status(const brake_result* r);
 BRAKE_API const char* brake_result_http_url(const brake_result* r);
 BRAKE_API const char* brake_result_http_body(const brake_result* r);
 
+/* The attempts of a BRAKE_LLM_ERROR (an LLM function whose every attempt
+** failed: README "LLM functions"), in the order they were made: count (0
+** for other results), then for attempt i: the primitive client's name, its
+** provider ("openai", "openai-generic", "azure-openai", "ollama",
+** "anthropic"), the HTTP status (0 when there was no response), why it
+** failed, how long it took (microseconds), and the first
+** BRAKE_HTTP_BODY_EXCERPT bytes of the response body ("" when none). Strings
+** are borrowed from the result; NULL (0) when i is out of range. The
+** result's kind (brake_result_error_kind) is "llm_failed". */
+BRAKE_API size_t brake_result_llm_attempt_count(const brake_result* r);
+BRAKE_API const char* brake_result_llm_attempt_client(const brake_result* r, size_t i);
+BRAKE_API const char* brake_result_llm_attempt_provider(const brake_result* r, size_t i);
+BRAKE_API int brake_result_llm_attempt_status(const brake_result* r, size_t i);
+BRAKE_API const char* brake_result_llm_attempt_error(const brake_result* r, size_t i);
+BRAKE_API uint64_t brake_result_llm_attempt_duration_us(const brake_result* r, size_t i);
+BRAKE_API const char* brake_result_llm_attempt_body(const brake_result* r, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -477,6 +477,39 @@ const char* brake_result_http_url(const brake_result* r) {
 const char* brake_result_http_body(const brake_result* r) {
   return r && r->error && r->error->http ? r->error->http->body.c_str() : nullptr;
 }
+namespace {
+const brake::vm::LlmAttemptRecord* llm_attempt(const brake_result* r, size_t i) {
+  if (!r || !r->error || !r->error->llm || i >= r->error->llm->attempts.size()) return nullptr;
+  return &r->error->llm->attempts[i];
+}
+} // namespace
+size_t brake_result_llm_attempt_count(const brake_result* r) {
+  return r && r->error && r->error->llm ? r->error->llm->attempts.size() : 0;
+}
+const char* brake_result_llm_attempt_client(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? a->client.c_str() : nullptr;
+}
+const char* brake_result_llm_attempt_provider(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? a->provider.c_str() : nullptr;
+}
+int brake_result_llm_attempt_status(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? int(a->status) : 0;
+}
+const char* brake_result_llm_attempt_error(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? a->error.c_str() : nullptr;
+}
+uint64_t brake_result_llm_attempt_duration_us(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? a->duration_us : 0;
+}
+const char* brake_result_llm_attempt_body(const brake_result* r, size_t i) {
+  auto* a = llm_attempt(r, i);
+  return a ? a->body.c_str() : nullptr;
+}
 uint32_t brake_result_frame_line(const brake_result* r, size_t i) {
   return r && r->error && i < r->error->frames.size() ? r->error->frames[i].line : 0;
 }

@@ -665,19 +665,24 @@ static void test_errors() {
         "1:31 unterminated string");
   DIAGS("function f() -> int { let a = 1 $ 2; a }", "1:33 unexpected character '$'");
   // Unsupported top-level declarations are reported once and skipped whole
-  // (client<llm> and retry_policy are parsed: llm_decl_test checks them).
+  // (client<llm>, retry_policy and template_string are parsed: llm_decl_test
+  // checks them).
   DIAGS("client<llm> GPT {\n  provider openai\n  options { model \"x\" }\n}\n"
         "retry_policy R { max_retries 3 }\n"
         "test T { functions [f] }\n"
         "template_string Tpl(x: int) #\"{{ x }}\"#\n"
         "function f() -> int { 1 }\n",
-        "6:1 'test' declarations are not supported yet\n"
-        "7:1 'template_string' declarations are not supported yet");
+        "6:1 'test' declarations are not supported yet");
   DIAGS("client<chat> C { provider openai }", "1:8 only 'client<llm>' clients exist");
   DIAGS("client<llm> C { provider openai options { model } }", "1:49 expected a value (a string, number, true, false, env.NAME, a list, a block or a word)");
+  // LLM function bodies: a client and a prompt, once each.
   DIAGS("function F(x: string) -> string {\n  client \"openai/gpt-4o\"\n  prompt #\"hi\"#\n}\n"
         "function g() -> int { 1 }",
-        "2:3 LLM functions are not supported yet");
+        "");
+  DIAGS("function F() -> string {\n  client A\n  client B\n  prompt #\"hi\"#\n  temperature 1\n}",
+        "3:3 an LLM function names one client\n5:3 an LLM function's body holds 'client' and 'prompt', not 'temperature'");
+  DIAGS("function F() -> string { client A }", "1:24 an LLM function needs a prompt ('prompt #\"...\"#')");
+  DIAGS("template_string T(x: int) 42", "1:27 expected the template, a string such as #\"...\"#");
   // Unsupported constructs are plain syntax errors, and parsing goes on.
   DIAGS("function f() -> int {\n  let g = (x) -> { x };\n  watch let y = 1;\n  y\n}",
         "2:14 expected ';' after let statement\n3:8 expected ';' after expression");

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -29,6 +30,8 @@ struct Outcome {
   int http_status = -1;                 // brake_result_http_status, when http_url is set
   std::string http_url, http_body;      // brake_result_http_url ("" when NULL) and _body
   bool http = false;                    // brake_result_http_url was not NULL
+  // brake_result_llm_attempt_*: "client provider status" per attempt, and each one's error.
+  std::vector<std::string> attempts, attempt_errors;
 };
 
 inline void outcome_done(void* user_data, const brake_result* r) {
@@ -44,6 +47,13 @@ inline void outcome_done(void* user_data, const brake_result* r) {
     o->http_url = url;
     o->http_body = brake_result_http_body(r);
     o->http_status = brake_result_http_status(r);
+  }
+  o->attempts.clear();
+  o->attempt_errors.clear();
+  for (size_t i = 0; i < brake_result_llm_attempt_count(r); i++) {
+    o->attempts.push_back(std::string(brake_result_llm_attempt_client(r, i)) + " " + brake_result_llm_attempt_provider(r, i) +
+                          " " + std::to_string(brake_result_llm_attempt_status(r, i)));
+    o->attempt_errors.push_back(brake_result_llm_attempt_error(r, i));
   }
   o->done = true;
   o->cv.notify_all();

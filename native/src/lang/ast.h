@@ -190,12 +190,31 @@ struct Param {
   TypeExprPtr type;
 };
 
+// An LLM function's body: `client C prompt #"..."#`.
+struct LlmBody {
+  SourceLoc client_loc;
+  std::string client;     // a client's name, or "provider/model" (the shorthand)
+  bool shorthand = false; // the client was written as a string
+  std::string prompt;
+  SourceLoc prompt_loc;   // where the prompt's first character is
+};
+
 struct FunctionDecl {
   SourceLoc loc;
   std::string name;
   std::vector<Param> params;
   TypeExprPtr return_type; // never null after a successful parse
-  std::unique_ptr<Block> body;
+  std::unique_ptr<Block> body; // an empty block for an LLM function
+  std::unique_ptr<LlmBody> llm; // set for an LLM function
+};
+
+// template_string NAME(params) #"..."#: a piece of prompt that prompts call.
+struct TemplateStringDecl {
+  SourceLoc loc;
+  std::string name;
+  std::vector<Param> params;
+  std::string text;
+  SourceLoc text_loc; // where the text's first character is
 };
 
 struct FieldDecl {
@@ -276,6 +295,7 @@ struct Program {
   std::vector<FunctionDecl> functions;
   std::vector<ClientDecl> clients;
   std::vector<RetryPolicyDecl> retry_policies;
+  std::vector<TemplateStringDecl> template_strings;
   std::vector<HostDecl> host_functions;
   std::vector<TypeAliasDecl> type_aliases;
   std::vector<ClassDecl> classes;

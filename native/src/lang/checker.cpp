@@ -301,6 +301,11 @@ private:
     m_scopes.clear();
     push_scope();
     for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, info.param_types[i]);
+    if (f.llm) { // its client and prompt: llm_decls.cpp
+      pop_scope();
+      info.num_locals = uint16_t(m_fn.max_slots);
+      return;
+    }
     TypeId body = check_block(*f.body, info.return_type);
     if (!m_types.assignable(body, info.return_type)) {
       SourceLoc loc = f.body->tail ? f.body->tail->loc : f.body->loc;

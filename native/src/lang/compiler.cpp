@@ -69,7 +69,15 @@ public:
     m_constant_index.clear();
     m_too_many_constants = false;
     m_line = 0;
-    compile_block(*decl.body);
+    if (fn.llm >= 0) {
+      // The arguments, as they are, to the runtime (which runs the client).
+      for (size_t i = 0; i < decl.params.size(); i++) emit_with(OpCode::GET_LOCAL, uint32_t(i), decl.loc);
+      emit_with(OpCode::CALL_LLM, uint32_t(fn.llm), decl.loc);
+      emit_byte(uint8_t(decl.params.size()));
+      adjust(1 - int(decl.params.size()));
+    } else {
+      compile_block(*decl.body);
+    }
     emit(OpCode::RETURN, decl.body->loc);
     if (m_max_depth > 65535) m_diags.error(decl.loc, "function '" + decl.name + "' is too large");
     fn.max_stack = uint16_t(std::min(m_max_depth, 65535)); // exact: the ASan suites fail if one short

@@ -7,6 +7,7 @@
 #include "lang/llm_decls.h"
 
 #include "llm/plan.h"
+#include "llm/template.h"
 
 #include <cmath>
 #include <unordered_map>
@@ -78,8 +79,12 @@ public:
       info.loc = d.loc;
       m_out.clients.push_back(std::move(info));
     }
+    declare_shorthands();
     for (size_t i = 0; i < m_ast.clients.size(); i++) check_client(m_ast.clients[i], m_out.clients[i]);
     if (!find_cycles()) check_plan_sizes();
+    for (size_t i = 0; i < m_ast.functions.size(); i++)
+      if (m_ast.functions[i].llm) declare_llm_function(m_ast.functions[i], uint32_t(i));
+    compile_templates();
   }
 
   // Every client's plan stays within the limits (plans are built per call).
@@ -98,6 +103,93 @@ public:
 
 private:
   void error(SourceLoc loc, std::string message) { m_out.diagnostics.error(loc, std::move(message)); }
+
+  // "provider/model" written where a client is named (a function's client,
+  // a strategy's entry): a client of that provider with options { model
+  // "model" }, one per distinct text, after the declared clients.
+  void declare_shorthands() {
+    for (const ClientDecl& d : m_ast.clients)
+      for (const auto& e : d.body.entries)
+        if (e.key == "options" && e.value.kind == Kind::Block)
+          for (const auto& o : e.value.entries)
+            if (o.key == "strategy" && o.value.kind == Kind::List)
+              for (const ConfigValue& item : o.value.items)
+                if (item.kind == Kind::String && item.text.find('/') != std::string::npos) declare_shorthand(item.text, item.loc);
+    for (const FunctionDecl& f : m_ast.functions)
+      if (f.llm && f.llm->shorthand) declare_shorthand(f.llm->client, f.llm->client_loc);
+  }
+
+  void declare_shorthand(const std::string& text, SourceLoc loc) {
+    if (m_clients.count(text)) return;
+    size_t slash = text.find('/');
+    llm::ClientInfo info;
+    info.name = text;
+    info.loc = loc;
+    std::string provider = slash == std::string::npos ? text : text.substr(0, slash);
+    std::string model = slash == std::string::npos ? "" : text.substr(slash + 1);
+    if (model.empty() || !llm::provider_from_name(provider, info.provider) || llm::is_composite(info.provider)) {
+      error(loc, "'" + text + "' is not a client: write \"provider/model\" with a provider brake runs (openai, "
+                 "openai-generic, azure-openai, ollama, anthropic), or a client's name");
+      return;
+    }
+    info.options.kind = Kind::Block;
+    info.options.loc = loc;
+    ConfigValue::Entry entry;
+    entry.key = "model";
+    entry.loc = loc;
+    entry.value.kind = Kind::String;
+    entry.value.loc = loc;
+    entry.value.text = model;
+    info.options.entries.push_back(std::move(entry));
+    m_clients.emplace(text, uint32_t(m_out.clients.size()));
+    m_out.clients.push_back(std::move(info));
+  }
+
+  // template_strings, then each LLM function's prompt: compiled once (their
+  // errors at their positions), with the parameters, the template_strings
+  // and the program's enums in scope.
+  void compile_templates() {
+    llm::TemplateScope base;
+    for (const vm::EnumInfo& e : m_out.enums) base.enums.push_back(e.name);
+    std::unordered_set<std::string> names;
+    for (const TemplateStringDecl& t : m_ast.template_strings) {
+      if (!names.insert(t.name).second) error(t.loc, "template_string '" + t.name + "' is declared twice");
+      base.template_strings.emplace_back(t.name, t.params.size());
+    }
+    auto defs = std::make_shared<std::vector<llm::TemplateStringDef>>();
+    for (const TemplateStringDecl& t : m_ast.template_strings) {
+      llm::TemplateScope scope = base;
+      llm::TemplateStringDef def;
+      def.name = t.name;
+      for (const Param& p : t.params) def.params.push_back(p.name);
+      scope.variables = def.params;
+      def.body = llm::compile_template(t.text, t.text_loc, scope, m_out.diagnostics);
+      defs->push_back(std::move(def));
+    }
+    m_out.template_strings = std::move(defs);
+    for (size_t i = 0; i < m_ast.functions.size(); i++) {
+      const FunctionDecl& f = m_ast.functions[i];
+      if (!f.llm) continue;
+      llm::TemplateScope scope = base;
+      for (const Param& p : f.params) scope.variables.push_back(p.name);
+      auto prompt = llm::compile_template(f.llm->prompt, f.llm->prompt_loc, scope, m_out.diagnostics);
+      if (m_out.functions[i].llm >= 0) m_out.llm_functions[size_t(m_out.functions[i].llm)].prompt = std::move(prompt);
+    }
+  }
+
+  // function F(...) -> T { client C prompt #"..."# }: its client resolved.
+  void declare_llm_function(const FunctionDecl& f, uint32_t index) {
+    auto it = m_clients.find(f.llm->client);
+    if (it == m_clients.end()) {
+      if (!f.llm->shorthand) error(f.llm->client_loc, "unknown client '" + f.llm->client + "'");
+      return; // a bad shorthand was reported by declare_shorthand
+    }
+    vm::LlmFunctionInfo info;
+    info.function = index;
+    info.client = it->second;
+    m_out.functions[index].llm = int32_t(m_out.llm_functions.size());
+    m_out.llm_functions.push_back(std::move(info));
+  }
 
   // A whole number >= 0 (and <= max), or an error.
   bool whole(const ConfigValue& v, const std::string& what, uint64_t max, uint64_t& out) {
@@ -242,6 +334,7 @@ private:
     }
     for (const ConfigValue& item : strategy->items) {
       auto it = (item.kind == Kind::Word || item.kind == Kind::String) ? m_clients.find(item.text) : m_clients.end();
+      if (it == m_clients.end() && item.kind == Kind::String && item.text.find('/') != std::string::npos) continue; // reported
       if (it == m_clients.end()) {
         error(item.loc, item.kind == Kind::Word || item.kind == Kind::String ? "unknown client '" + item.text + "' in strategy"
                                                                              : "a strategy lists clients by name");

@@ -198,6 +198,14 @@ bool is_unsupported_declaration_word(std::string_view word) {
          word == "generator" || word == "template_string";
 }
 
+// Where the text of string token `t` starts: past `#...#"` for a raw
+// string, past the quote for a plain one.
+SourceLoc string_content_loc(const Token& t) {
+  uint32_t skip = 1;
+  while (skip - 1 < t.lexeme.size() && t.lexeme[skip - 1] == '#') skip++;
+  return SourceLoc{t.loc.line, t.loc.column + skip};
+}
+
 bool is_builtin_type_name(std::string_view name) {
   return name == "int" || name == "float" || name == "bool" || name == "string";
 }
@@ -303,6 +311,8 @@ private:
   TypeAliasDecl parse_type_alias();
   void parse_unsupported_declaration();
   ClientDecl parse_client();
+  TemplateStringDecl parse_template_string();
+  std::unique_ptr<LlmBody> parse_llm_body();
   RetryPolicyDecl parse_retry_policy();
   ConfigValue parse_config_block();
   ConfigValue parse_config_value();
@@ -528,6 +538,10 @@ void Parser::parse_declaration(Program& program) {
     program.retry_policies.push_back(parse_retry_policy());
     return;
   }
+  if (check(TokenKind::Identifier) && current().lexeme == "template_string" && peek(1).kind == TokenKind::Identifier) {
+    program.template_strings.push_back(parse_template_string());
+    return;
+  }
   if (check(TokenKind::Identifier) && is_unsupported_declaration_word(current().lexeme) &&
       (peek(1).kind == TokenKind::Identifier || peek(1).kind == TokenKind::Less)) {
     parse_unsupported_declaration();
@@ -678,14 +692,67 @@ FunctionDecl Parser::parse_function(FunctionKind kind) {
   }
   if (check(TokenKind::LeftBrace) && peek(1).kind == TokenKind::Identifier &&
       (peek(1).lexeme == "client" || peek(1).lexeme == "prompt")) {
-    report(peek(1).loc, "LLM functions are not supported yet");
     fn.body = std::make_unique<Block>();
     fn.body->loc = current().loc;
-    skip_balanced(TokenKind::LeftBrace, TokenKind::RightBrace);
+    fn.llm = parse_llm_body();
     return fn;
   }
   fn.body = parse_block("expected '{' before function body");
   return fn;
+}
+
+// llm_body := '{' ('client' (NAME | STRING) | 'prompt' STRING)* '}'   (each once, both needed)
+std::unique_ptr<LlmBody> Parser::parse_llm_body() {
+  auto body = std::make_unique<LlmBody>();
+  SourceLoc open = consume(TokenKind::LeftBrace, "expected '{'").loc;
+  bool has_client = false, has_prompt = false;
+  while (!check(TokenKind::RightBrace) && !check(TokenKind::Eof)) {
+    const Token& word = consume(TokenKind::Identifier, "expected 'client' or 'prompt' in an LLM function");
+    if (word.lexeme == "client") {
+      if (has_client) report(word.loc, "an LLM function names one client");
+      has_client = true;
+      body->client_loc = current().loc;
+      if (check(TokenKind::String)) {
+        body->client = advance().text;
+        body->shorthand = true;
+      } else {
+        body->client = std::string(consume_name("expected a client's name or \"provider/model\" after 'client'").lexeme);
+      }
+    } else if (word.lexeme == "prompt") {
+      if (has_prompt) report(word.loc, "an LLM function has one prompt");
+      has_prompt = true;
+      if (!check(TokenKind::String)) error_at_current("expected the prompt, a string such as #\"...\"#, after 'prompt'");
+      const Token& text = advance();
+      body->prompt = text.text;
+      body->prompt_loc = string_content_loc(text);
+    } else {
+      report(word.loc, "an LLM function's body holds 'client' and 'prompt', not '" + std::string(word.lexeme) + "'");
+      while (!check(TokenKind::RightBrace) && !check(TokenKind::Eof) &&
+             !(check(TokenKind::Identifier) && (current().lexeme == "client" || current().lexeme == "prompt")))
+        advance(); // its value
+    }
+  }
+  consume(TokenKind::RightBrace, "expected '}' after the LLM function's body");
+  if (!has_client) report(open, "an LLM function needs a client ('client Name' or 'client \"provider/model\"')");
+  if (!has_prompt) report(open, "an LLM function needs a prompt ('prompt #\"...\"#')");
+  return body;
+}
+
+// template_string := 'template_string' NAME ('(' params? ')')? STRING
+TemplateStringDecl Parser::parse_template_string() {
+  TemplateStringDecl decl;
+  decl.loc = advance().loc;
+  decl.name = std::string(consume(TokenKind::Identifier, "expected the template_string's name").lexeme);
+  if (match(TokenKind::LeftParen)) {
+    FunctionDecl fn;
+    parse_params(fn, FunctionKind::Free);
+    decl.params = std::move(fn.params);
+  }
+  if (!check(TokenKind::String)) error_at_current("expected the template, a string such as #\"...\"#");
+  const Token& text = advance();
+  decl.text = text.text;
+  decl.text_loc = string_content_loc(text);
+  return decl;
 }
 
 // params := param (',' param)* ','? ')'    param := 'self' | NAME ':' type

@@ -18,6 +18,7 @@ struct Planner {
   const std::vector<ClientInfo>& clients;
   const std::vector<RetryPolicyInfo>& policies;
   const std::vector<uint64_t>* counters;
+  std::vector<uint32_t>* used;
   std::vector<PlanStep> steps;
 
   uint64_t counter(uint32_t c) const { return counters && c < counters->size() ? (*counters)[c] : 0; }
@@ -43,6 +44,7 @@ struct Planner {
       return;
     case Provider::RoundRobin: {
       if (info.strategy.empty()) return;
+      if (used && std::find(used->begin(), used->end(), c) == used->end()) used->push_back(c);
       uint64_t pick = (uint64_t(info.start) + counter(c) + rotation) % info.strategy.size();
       expand_child(info.strategy[size_t(pick)], rotation, wait, depth);
       return;
@@ -63,8 +65,8 @@ struct Planner {
 } // namespace
 
 std::vector<PlanStep> build_plan(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies,
-                                 uint32_t client, const std::vector<uint64_t>* rr_counters) {
-  Planner p{clients, policies, rr_counters, {}};
+                                 uint32_t client, const std::vector<uint64_t>* rr_counters, std::vector<uint32_t>* rr_used) {
+  Planner p{clients, policies, rr_counters, rr_used, {}};
   p.expand(client, 0, 0, 0);
   return std::move(p.steps);
 }

@@ -32,9 +32,12 @@ constexpr uint32_t kMaxPlanSteps = 1024;
 constexpr uint32_t kMaxClientNesting = 32;
 
 // The plan of `client`. `rr_counters`: each round-robin client's calls so
-// far, by client index (null or short: 0).
+// far, by client index (null or short: 0). `rr_used` (may be null) gets
+// the round-robin clients the plan picked from, each once: the counters a
+// call advances (by one) once it has made an attempt.
 std::vector<PlanStep> build_plan(const std::vector<ClientInfo>& clients, const std::vector<RetryPolicyInfo>& policies,
-                                 uint32_t client, const std::vector<uint64_t>* rr_counters = nullptr);
+                                 uint32_t client, const std::vector<uint64_t>* rr_counters = nullptr,
+                                 std::vector<uint32_t>* rr_used = nullptr);
 
 // For each client: the most steps its plan can have (whatever round-robin
 // picks) and how many levels of composite clients it holds; counting stops

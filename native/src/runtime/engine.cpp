@@ -29,6 +29,9 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_http(std::move(http)),
       m_env(std::move(env)) {
   m_host.push_back(m_http.transport);
+  m_rr_counters.reset(new std::atomic<uint64_t>[m_program->clients.size() + 1]());
+  for (const llm::ClientInfo& c : m_program->clients)
+    if (c.provider == llm::Provider::RoundRobin) m_has_round_robin = true;
   // At most 256 (BRAKE_MAX_WORKER_THREADS): operation ids carry the worker's index in a byte.
   size_t n = options.worker_threads ? options.worker_threads
                                     : std::min<size_t>(BRAKE_MAX_WORKER_THREADS, std::max(1u, std::thread::hardware_concurrency()));

@@ -114,6 +114,10 @@ public:
   const vm::CompiledProgram& program() const { return *m_program; }
   const HttpConfig& http() const { return m_http; }
   const Environment& env() const { return m_env; }
+  // Round-robin client `c`'s calls so far (see llm/plan.h); any thread.
+  uint64_t rr_counter(uint32_t c) const { return m_rr_counters[c].load(std::memory_order_relaxed); }
+  void advance_rr_counter(uint32_t c) { m_rr_counters[c].fetch_add(1, std::memory_order_relaxed); }
+  bool has_round_robin() const { return m_has_round_robin; }
   uint32_t max_call_depth() const { return m_max_depth; }
   // Bytes the engine's calls have drawn from its memory limit (whole chunks).
   size_t memory_in_use() const { return m_memory.in_use(); }
@@ -184,6 +188,8 @@ private:
   std::vector<HostBinding> m_host;
   HttpConfig m_http;
   Environment m_env; // immutable after construction: read by every worker without a lock
+  std::unique_ptr<std::atomic<uint64_t>[]> m_rr_counters; // per client (only round-robin ones move)
+  bool m_has_round_robin = false;
   OperationTable m_operations;
   std::atomic<uint64_t> m_next_operation{1};
 

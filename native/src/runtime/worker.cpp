@@ -10,7 +10,9 @@
 #include <malloc.h>
 #endif
 
+#include "llm/provider.h"
 #include "runtime/engine.h"
+#include "runtime/llm_run.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
 #include "common/utf8.h"
@@ -462,6 +464,8 @@ void Worker::fire_timers() {
     Call* call = e.call;
     if (e.kind == TimerKind::Sleep && call->phase == Phase::Waiting) {
       http_timed_out(call); // a waiting call's sleep slot holds its request's timeout
+    } else if (e.kind == TimerKind::Sleep && llm_run(call)) {
+      llm_backoff_done(call, *llm_run(call)); // an LLM call's backoff
     } else if (e.kind == TimerKind::Sleep) {
       call->fiber.resume(vm::Value::null());
       call->phase = Phase::Ready;
@@ -621,6 +625,7 @@ void Worker::suspend(Call* call) {
     return;
   case vm::Request::Kind::HostCall: start_host_call(call, r); return;
   case vm::Request::Kind::Http: start_http(call, r); return;
+  case vm::Request::Kind::Llm: start_llm(call, r); return;
   case vm::Request::Kind::None: break;
   }
   fail_call(call, "internal", "the call suspended without a request");
@@ -1067,6 +1072,10 @@ bool Worker::follow_redirect(Call* call, std::unique_ptr<HttpChain>& chain, uint
 // The call goes on with a baml.http.Response made from the transport's
 // answer (or its failure: status_code 0, `error` set).
 void Worker::resume_http(Call* call, const std::string& request_url, const http::Answer& answer) {
+  if (LlmRun* run = llm_run(call)) { // an LLM call's attempt
+    llm_answered(call, *run, answer);
+    return;
+  }
   const vm::CompiledProgram& program = m_engine.program();
   try {
     vm::Heap& heap = call->fiber.heap();
@@ -1288,7 +1297,7 @@ void Worker::fail_http(Call* call, const char* kind, std::string message, const 
 void Worker::finish_failed(Call* call, vm::ScriptError error) {
   retire_heap(call);
   brake_result& result = call->settle();
-  result.status = error.http ? BRAKE_HTTP_ERROR : BRAKE_SCRIPT_ERROR;
+  result.status = error.llm ? BRAKE_LLM_ERROR : error.http ? BRAKE_HTTP_ERROR : BRAKE_SCRIPT_ERROR;
   result.error = std::make_unique<vm::ScriptError>(std::move(error));
   finish(call);
 }
@@ -1360,6 +1369,7 @@ void Worker::free_graveyard() {
 // The caller has settled the call (its fiber is gone, its result filled in).
 void Worker::finish(Call* call) {
   if (call->operation != kNoOperation) drop_operation(call, true);
+  if (!m_llm_runs.empty()) m_llm_runs.erase(call);
   call->phase = Phase::Done;
   if (call->sleep_timer != kNoTimer) m_timers.remove(call->sleep_timer);
   if (call->deadline_timer != kNoTimer) m_timers.remove(call->deadline_timer);

@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/call.h"
@@ -51,9 +52,14 @@ struct Request;
 struct Answer;
 } // namespace brake::http
 
+namespace brake::llm {
+struct ResolvedClient;
+} // namespace brake::llm
+
 namespace brake::runtime {
 
 class Engine;
+struct LlmRun;
 
 class Worker {
 public:
@@ -167,6 +173,19 @@ private:
   void undo_native_start(Call* call, NativeHttpOperation* op);
   void http_timed_out(Call* call);
   void resume_http(Call* call, const std::string& request_url, const http::Answer& answer);
+  // LLM functions (runtime/worker_llm.cpp).
+  LlmRun* llm_run(Call* call) {
+    if (m_llm_runs.empty()) return nullptr;
+    auto it = m_llm_runs.find(call);
+    return it == m_llm_runs.end() ? nullptr : it->second.get();
+  }
+  void start_llm(Call* call, const vm::Request& r);
+  void llm_attempt(Call* call, LlmRun& run);
+  void llm_answered(Call* call, LlmRun& run, const http::Answer& answer);
+  void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms, bool last = false);
+  void llm_backoff_done(Call* call, LlmRun& run);
+  void llm_resume(Call* call, vm::Value v);
+  const llm::ResolvedClient* resolved_client(uint32_t client, std::string& error);
   uint32_t add_operation(Operation* op);
   void drop_operation(Call* call, bool cancel, brake_origin origin = BRAKE_ORIGIN_NONE);
   void on_operation_done(Operation* op);
@@ -234,6 +253,11 @@ private:
   // freed with the worker (its eventfd must outlive every post).
   http::NativeTransport* m_transport = nullptr;
   bool m_http_polled = false; // the last wait was NativeTransport::wait: drive it
+  // LLM calls between their CALL_LLM and their value (or their end).
+  std::unordered_map<Call*, std::unique_ptr<LlmRun>> m_llm_runs;
+  // Clients with env.NAME resolved from the engine's environment, made on
+  // this worker's first use of each (by client index; null: not yet).
+  std::vector<std::unique_ptr<llm::ResolvedClient>> m_resolved_clients;
   // Token references dropped by finished calls, released in one atomic
   // operation per run of calls with the same token (a mass cancel finishes
   // thousands in a row), at the latest at the end of each loop iteration.

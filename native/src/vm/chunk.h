@@ -14,6 +14,11 @@
 #include "lang/types.h"
 #include "vm/value.h"
 
+namespace brake::llm {
+class Template;           // llm/template.h
+struct TemplateStringDef; // llm/template.h
+} // namespace brake::llm
+
 namespace brake::vm {
 
 enum class OpCode : uint8_t {
@@ -47,8 +52,18 @@ struct FunctionInfo {
   uint16_t arity = 0;
   uint16_t num_locals = 0; // including parameters
   uint16_t max_stack = 0;  // operand stack needed beyond the locals
+  int32_t llm = -1;        // an LLM function: index into CompiledProgram::llm_functions
   Chunk chunk;
 };
+
+// An LLM function: its client and its prompt (compiled), what CALL_LLM
+// asks the runtime to run.
+struct LlmFunctionInfo {
+  uint32_t function = 0; // index into CompiledProgram::functions
+  uint32_t client = 0;   // index into CompiledProgram::clients
+  std::shared_ptr<const llm::Template> prompt; // null until compiled (a program with errors)
+};
+
 
 struct ClassInfo {
   std::string name;
@@ -141,6 +156,9 @@ struct CompiledProgram {
   std::vector<HostFunctionInfo> host_functions; // in the order the host declared them
   std::vector<llm::ClientInfo> clients;             // client<llm> declarations, in source order
   std::vector<llm::RetryPolicyInfo> retry_policies; // retry_policy declarations, in source order
+  std::vector<LlmFunctionInfo> llm_functions;       // in source order
+  // template_string declarations, in source order (prompts call them).
+  std::shared_ptr<const std::vector<llm::TemplateStringDef>> template_strings;
   // The class of baml.http.fetch's responses (after the program's own).
   uint32_t response_class = 0;
   // The media classes, in kMediaClassNames' order (consecutive ids).

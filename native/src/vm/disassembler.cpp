@@ -59,6 +59,10 @@ std::string disassemble(const CompiledProgram& program) {
       case OpCode::CALL:
         out += program.functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);
         break;
+      case OpCode::CALL_LLM:
+        out += "llm " + program.functions[program.llm_functions[u16(0)].function].name + " argc " +
+               std::to_string(code[at + 3]);
+        break;
       case OpCode::CALL_HOST:
         out += "host " + program.host_functions[u16(0)].name + " argc " + std::to_string(code[at + 3]);
         break;

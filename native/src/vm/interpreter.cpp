@@ -197,7 +197,7 @@ Request Fiber::request() const {
   Request r;
   r.kind = m_request_kind;
   if (r.kind == Request::Kind::Sleep) r.sleep_ms = m_request_arg;
-  if (r.kind == Request::Kind::HostCall) {
+  if (r.kind == Request::Kind::HostCall || r.kind == Request::Kind::Llm) {
     r.host_function = uint32_t(uint64_t(m_request_arg) & 0xFFFFFFFF);
     r.argc = uint8_t(uint64_t(m_request_arg) >> 32);
   }
@@ -602,6 +602,15 @@ op_CALL_HOST: {
   sp -= argc; // the arguments stay where they are, above m_sp: request_args()
   SAVE();
   m_request_kind = Request::Kind::HostCall;
+  m_request_arg = int64_t(uint64_t(fn) | uint64_t(argc) << 32);
+  return RunStatus::Suspended;
+}
+op_CALL_LLM: {
+  uint16_t fn = READ_U16();
+  uint8_t argc = READ_U8();
+  sp -= argc; // the arguments stay where they are, above m_sp: request_args()
+  SAVE();
+  m_request_kind = Request::Kind::Llm;
   m_request_arg = int64_t(uint64_t(fn) | uint64_t(argc) << 32);
   return RunStatus::Suspended;
 }

@@ -41,10 +41,11 @@ enum class RunStatus : uint8_t {
 // What a suspended call waits for. The runtime reads it after Suspended and
 // answers with resume() or raise().
 struct Request {
-  enum class Kind : uint8_t { None, Sleep, HostCall, Http } kind = Kind::None;
+  enum class Kind : uint8_t { None, Sleep, HostCall, Http, Llm } kind = Kind::None;
   int64_t sleep_ms = 0;       // Sleep
-  uint32_t host_function = 0; // HostCall: index into CompiledProgram::host_functions
-  uint8_t argc = 0;           // HostCall, Http: the arguments are Fiber::request_args()
+  uint32_t host_function = 0; // HostCall: index into CompiledProgram::host_functions;
+                              // Llm: index into CompiledProgram::llm_functions
+  uint8_t argc = 0;           // HostCall, Http, Llm: the arguments are Fiber::request_args()
 };
 
 struct ScriptFrame {
@@ -60,12 +61,26 @@ struct HttpFailure {
 };
 constexpr size_t kHttpBodyExcerpt = 1024; // BRAKE_HTTP_BODY_EXCERPT
 
+// One attempt of an LLM call that failed (brake_result_llm_*).
+struct LlmAttemptRecord {
+  std::string client;   // the primitive client's name
+  std::string provider; // its provider ("openai", "anthropic", ...)
+  int64_t status = 0;   // the HTTP status (0: no response)
+  std::string error;    // why the attempt failed
+  uint64_t duration_us = 0;
+  std::string body;     // an excerpt of the response body (kHttpBodyExcerpt bytes at most)
+};
+struct LlmFailure {
+  std::vector<LlmAttemptRecord> attempts; // in the order they were made
+};
+
 struct ScriptError {
   std::string kind; // "panic", "overflow", "division_by_zero", ...
   std::string message;
   std::vector<ScriptFrame> frames; // innermost first
   std::string code; // host_error: the host's own code ("" when it gave none)
   std::shared_ptr<const HttpFailure> http = nullptr; // set when an HTTP exchange failed the call (BRAKE_HTTP_ERROR)
+  std::shared_ptr<const LlmFailure> llm = nullptr;   // set when every attempt of an LLM call failed (BRAKE_LLM_ERROR)
 };
 
 // The table a worker's scripts dispatch through (see the top of this file).

@@ -1,0 +1,284 @@
+// worker_llm.cpp: the LLM orchestrator, the part of a worker that runs an
+// LLM function's client: its plan of attempts (llm/plan.h), each a prompt
+// rendered for its client (llm/template.h), a provider request
+// (llm/provider.h) sent by the worker's HTTP transport like a script's
+// fetch, and the reply parsed into the function's return type
+// (schema/parse_output.h).
+//
+// The call is an ordinary waiting call all along, so every cancel path
+// (signal, brake_cancel, deadline, close, parent) ends it the usual way:
+// while an attempt is in flight the call waits on its HTTP operation
+// (cancelling dooms the transfer: its socket closes right after the call
+// settles); during a backoff it sleeps on its sleep timer (removed by
+// finish()); finish() forgets the run. So after a cancel no attempt starts,
+// no backoff is slept out, and no round-robin counter moves (they move when
+// an attempt has ended, and a cancelled one never ends). The outcome of a
+// cancelled call is a cancellation, never an LLM error.
+//
+// Soft failures, each recorded as an attempt and followed by the plan's
+// next step (after its delay): a network failure or timeout, a non-2xx
+// status, a reply the provider's shape does not hold, a refused finish
+// reason, a reply that does not parse into the return type. Hard failures
+// end the call at once (a configuration error retrying cannot mend): a
+// client's missing environment variable, a prompt that does not render, a
+// request the network policy refuses.
+#include <algorithm>
+
+#include "http/request.h"
+#include "http/transfer.h"
+#include "llm/prompt.h"
+#include "llm/provider.h"
+#include "llm/template.h"
+#include "runtime/engine.h"
+#include "runtime/llm_run.h"
+#include "runtime/worker.h"
+#include "schema/output_format.h"
+#include "schema/parse_output.h"
+
+namespace brake::runtime {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+uint64_t micros_since(Clock::time_point t) {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count());
+}
+
+// The longest retry-after brake honours (past it, the plan's own delay).
+constexpr int64_t kMaxRetryAfterMs = 10 * 60 * 1000;
+} // namespace
+
+// CALL_LLM: the call's plan is built (round-robin clients at their current
+// counters) and its first attempt goes out.
+void Worker::start_llm(Call* call, const vm::Request& r) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::LlmFunctionInfo& fn = program.llm_functions[r.host_function];
+  try {
+    auto run = std::make_unique<LlmRun>();
+    run->llm_function = r.host_function;
+    run->argc = r.argc;
+    std::vector<uint64_t> counters;
+    if (m_engine.has_round_robin()) {
+      counters.resize(program.clients.size());
+      for (uint32_t c = 0; c < counters.size(); c++)
+        if (program.clients[c].provider == llm::Provider::RoundRobin) counters[c] = m_engine.rr_counter(c);
+    }
+    run->plan = llm::build_plan(program.clients, program.retry_policies, fn.client, counters.empty() ? nullptr : &counters,
+                                &run->rr_used);
+    LlmRun& ref = *run;
+    m_llm_runs.emplace(call, std::move(run));
+    if (ref.plan.empty()) {
+      fail_call(call, "internal", "client '" + program.clients[fn.client].name + "' has no attempt to make");
+      return;
+    }
+    llm_attempt(call, ref);
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory starting an LLM call");
+  }
+}
+
+// This worker's copy of client `c` with its options resolved (env.NAME
+// read from the engine's environment), made once. Null with `error` when a
+// variable it needs is missing.
+const llm::ResolvedClient* Worker::resolved_client(uint32_t c, std::string& error) {
+  const vm::CompiledProgram& program = m_engine.program();
+  if (m_resolved_clients.size() < program.clients.size()) m_resolved_clients.resize(program.clients.size());
+  if (!m_resolved_clients[c]) {
+    auto resolved = std::make_unique<llm::ResolvedClient>();
+    if (!llm::resolve_client(program.clients[c], m_engine.env(), *resolved, error)) return nullptr;
+    m_resolved_clients[c] = std::move(resolved);
+  }
+  return m_resolved_clients[c].get();
+}
+
+// Sends the plan's current step: the prompt rendered for its client, the
+// provider's request, with the client's per-attempt timeout (or the
+// engine's HTTP timeout) and no redirects.
+void Worker::llm_attempt(Call* call, LlmRun& run) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
+  const vm::FunctionInfo& info = program.functions[fn.function];
+  uint32_t client = run.plan[run.step].client;
+  std::string error;
+  const llm::ResolvedClient* resolved = resolved_client(client, error);
+  if (!resolved) {
+    fail_call(call, "missing_env", "client '" + program.clients[client].name + "': " + error);
+    return;
+  }
+  llm::RenderedPrompt prompt;
+  try {
+    // The provider applies the client's role rules (allowed_roles,
+    // remap_roles) when it builds the request; the template only needs
+    // the role of text before any role call.
+    llm::ClientContext ctx;
+    ctx.name = resolved->name;
+    ctx.provider = llm::provider_name(resolved->provider);
+    ctx.default_role = resolved->default_role;
+    llm::RenderInput in;
+    in.program = &program;
+    in.heap = &call->fiber.heap();
+    in.cancel_state = &call->state;
+    in.names = info.param_names.data();
+    in.values = call->fiber.request_args();
+    in.count = run.argc;
+    in.client = &ctx;
+    in.template_strings = program.template_strings.get();
+    lang::TypeId target = info.return_type;
+    in.output_format = [&program, target](const std::vector<std::pair<std::string, vm::Value>>& kwargs, std::string& out,
+                                          std::string& why) {
+      return schema::render_output_format(program, target, kwargs, out, why);
+    };
+    prompt = llm::render_template(*fn.prompt, in);
+  } catch (const llm::RenderError& e) {
+    fail_call(call, "template_error", "the prompt of '" + info.name + "': " + e.what());
+    return;
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", "rendering the prompt of '" + info.name + "': " + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory rendering the prompt of '" + info.name + "'");
+    return;
+  }
+  http::Request req;
+  run.attempt_started = Clock::now();
+  if (!llm::build_request(*resolved, prompt, req, error)) {
+    vm::LlmAttemptRecord record;
+    record.error = error;
+    llm_attempt_failed(call, run, std::move(record), -1);
+    return;
+  }
+  uint64_t timeout = resolved->request_timeout_ms ? resolved->request_timeout_ms : m_engine.http().timeout_ms;
+  Clock::time_point deadline = timeout ? Clock::now() + clamp_wait(timeout) : Clock::time_point::max();
+  send_http(call, req, timeout, deadline, 0);
+}
+
+// The transport's answer to the current attempt (or its failure: a network
+// error, the attempt's timeout).
+void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
+  uint32_t client = run.plan[run.step].client;
+  std::string ignored;
+  const llm::ResolvedClient* resolved = resolved_client(client, ignored); // made by llm_attempt
+  llm::ProviderReply reply = llm::read_response(*resolved, answer);
+  vm::LlmAttemptRecord record;
+  record.status = reply.status;
+  record.body = std::move(reply.body_excerpt);
+  if (reply.outcome != llm::ProviderReply::Outcome::Ok) {
+    record.error = std::move(reply.error);
+    // A finish reason the client's lists refuse ends the call: as BAML
+    // documents, it is not retried and does not fall back.
+    bool last = reply.failure == llm::ProviderReply::Failure::FinishReason;
+    llm_attempt_failed(call, run, std::move(record), reply.retry_after_ms, last);
+    return;
+  }
+  vm::Value value;
+  std::string why;
+  bool parsed;
+  try {
+    parsed = schema::parse_output(reply.text, program.functions[fn.function].return_type, program, call->fiber.heap(),
+                                  &call->state, value, why);
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", std::string("parsing the model's reply: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory parsing the model's reply");
+    return;
+  }
+  if (!parsed) {
+    record.error = "the reply does not parse as " + program.type_name(program.functions[fn.function].return_type) + ": " + why;
+    llm_attempt_failed(call, run, std::move(record), -1);
+    return;
+  }
+  if (!run.rr_advanced)
+    for (uint32_t c : run.rr_used) m_engine.advance_rr_counter(c);
+  llm_resume(call, value);
+}
+
+// A soft failure: recorded, then the next step (after its delay, or a
+// retry-after the provider asked for, when that is longer and ends before
+// the call's deadline), or, with none left (or when it is the `last` the
+// call may make), the call fails with every attempt (BRAKE_LLM_ERROR).
+void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms, bool last) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const llm::ClientInfo& client = program.clients[run.plan[run.step].client];
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  try {
+    record.client = client.name;
+    record.provider = llm::provider_name(client.provider);
+    record.duration_us = micros_since(run.attempt_started);
+    run.failed.push_back(std::move(record));
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory recording an LLM attempt");
+    return;
+  }
+  if (!run.rr_advanced) {
+    for (uint32_t c : run.rr_used) m_engine.advance_rr_counter(c);
+    run.rr_advanced = true;
+  }
+  run.step++;
+  if (last || run.step == run.plan.size()) {
+    const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
+    const vm::LlmAttemptRecord& last = run.failed.back();
+    vm::ScriptError error{"llm_failed",
+                          "'" + program.functions[fn.function].name + "' failed after " + std::to_string(run.failed.size()) +
+                              (run.failed.size() == 1 ? " attempt" : " attempts") + " (last: client '" + last.client +
+                              "': " + last.error + ")",
+                          {},
+                          ""};
+    try {
+      auto failure = std::make_shared<vm::LlmFailure>();
+      failure->attempts = std::move(run.failed);
+      error.llm = std::move(failure);
+    } catch (const std::bad_alloc&) {
+      error.kind = "out_of_memory";
+    }
+    fail_call(call, std::move(error));
+    return;
+  }
+  uint64_t delay = run.plan[run.step].delay_ms;
+  if (retry_after_ms > 0 && retry_after_ms <= kMaxRetryAfterMs && uint64_t(retry_after_ms) > delay &&
+      (call->deadline == Clock::time_point::max() ||
+       Clock::now() + std::chrono::milliseconds(retry_after_ms) < call->deadline))
+    delay = uint64_t(retry_after_ms);
+  if (delay == 0) {
+    llm_attempt(call, run);
+    return;
+  }
+  try {
+    m_timers.add(Clock::now() + clamp_wait(delay), call, TimerKind::Sleep);
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory starting an LLM backoff");
+    return;
+  }
+  call->phase = Phase::Sleeping;
+}
+
+// The backoff before the next attempt has passed.
+void Worker::llm_backoff_done(Call* call, LlmRun& run) {
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  call->phase = Phase::Waiting; // until llm_attempt sends (or fails the call)
+  llm_attempt(call, run);
+}
+
+// The call goes on with the function's value (the run is over).
+void Worker::llm_resume(Call* call, vm::Value v) {
+  m_llm_runs.erase(call);
+  call->fiber.resume(v);
+  call->phase = Phase::Ready;
+  m_fresh.push_back(call);
+}
+
+} // namespace brake::runtime
