@@ -884,6 +884,214 @@ BRAKE_TEST(unknown_names_may_be_undefined) {
   EXPECT_EQ(f.show("[{{ nobody }}] {{ nobody is defined }} {{ nobody|default('d') }}"), "[] false d");
 }
 
+BRAKE_TEST(render_errors_say_what_and_where) {
+  Fixture f("class Box {\n  v string?\n}");
+  f.arg("n", vm::Value::integer(3));
+  f.arg("s", f.str("str"));
+  EXPECT_EQ(f.render_error("{{ 1 / 0 }}"), "division by zero (template line 1, column 6)");
+  EXPECT_EQ(f.render_error("\n  line\n  {{ s - 1 }}"),
+            "unsupported operand types for -: string and int (template line 3, column 8)");
+  EXPECT_CONTAINS(f.render_error("{{ n|length }}"), "int has no length");
+  EXPECT_CONTAINS(f.render_error("{{ s|abs }}"), "filter abs needs a number, not string");
+  EXPECT_CONTAINS(f.render_error("{{ 9223372036854775807 + 1 }}"), "integer overflow");
+  EXPECT_CONTAINS(f.render_error("{{ s|upper(1) }}"), "filter upper takes at most 0 positional arguments");
+  EXPECT_CONTAINS(f.render_error("{{ 1.5|round(bogus=1) }}"), "filter round has no argument named 'bogus'");
+  EXPECT_CONTAINS(f.render_error("{{ n[0] }}{{ s['k'] }}"), "list and string indexes must be integers, not string");
+  EXPECT_CONTAINS(f.render_error("{{ {1: 2} }}"), "a dict's keys must be strings, not int");
+  EXPECT_CONTAINS(f.render_error("{{ n.upper() }}"), "int has no method 'upper'");
+  EXPECT_CONTAINS(f.render_error("{{ s|regex_match('(') }}"), "regex_match: invalid pattern: unclosed group");
+  EXPECT_CONTAINS(f.render_error("{{ range(0, 5, 0)|list }}"), "range() step cannot be zero");
+  // A cyclic value cannot be shown.
+  vm::Value l = f.list({vm::Value::integer(1)});
+  l.as_array()->items.push_back(l);
+  f.arg("cyclic", l);
+  EXPECT_CONTAINS(f.render_error("{{ cyclic }}"), "value nested too deeply (or cyclic) to write");
+  EXPECT_CONTAINS(f.render_error("{{ cyclic|tojson }}"), "value nested too deeply (or cyclic) to write");
+  // Errors in a template_string are at its own text's position.
+  f.template_string("Bad", {"x"}, "ok\n {{ x + 'a' }}");
+  EXPECT_EQ(f.render_error("{{ Bad(1) }}"), "unsupported operand types for +: int and string (template line 2, column 7)");
+}
+
+BRAKE_TEST(regex_match_patterns) {
+  Fixture f;
+  auto m = [&](const std::string& text, const std::string& pattern) {
+    f.names.clear();
+    f.values.clear();
+    f.scope.variables.clear();
+    f.arg("t", f.str(text));
+    f.arg("p", f.str(pattern));
+    return f.show("{{ t|regex_match(p) }}");
+  };
+  EXPECT_EQ(m("(123)456-7890", "\\(?\\d{3}\\)?[-.\\s]?\\d{3}[-.\\s]?\\d{4}"), "true");
+  EXPECT_EQ(m("hello world", "^hello"), "true");
+  EXPECT_EQ(m("say hello", "^hello"), "false");
+  EXPECT_EQ(m("cat", "^(dog|cat|bird)$"), "true");
+  EXPECT_EQ(m("cats", "^(dog|cat|bird)$"), "false");
+  EXPECT_EQ(m("aaa", "^a{2,3}$"), "true");
+  EXPECT_EQ(m("aaaa", "^a{2,3}$"), "false");
+  EXPECT_EQ(m("ab12", "^[a-z]+[0-9]*$"), "true");
+  EXPECT_EQ(m("AB12", "^[^a-z]+$"), "true");
+  EXPECT_EQ(m("Hello", "(?i)^hello$"), "true");
+  EXPECT_EQ(m("a word here", "\\bword\\b"), "true");
+  EXPECT_EQ(m("swordfish", "\\bword\\b"), "false");
+  EXPECT_EQ(m("x@y.com", "^[\\w.]+@\\w+\\.com$"), "true");
+  EXPECT_EQ(m("line1\nline2", "^line2$"), "false");
+  EXPECT_EQ(m("line1\nline2", "(?m)^line2$"), "true");
+  EXPECT_EQ(m("a\nb", "a.b"), "false");
+  EXPECT_EQ(m("a\nb", "(?s)a.b"), "true");
+  EXPECT_EQ(m("héllo", "^h.llo$"), "true");
+  EXPECT_EQ(m("", "^$"), "true");
+  EXPECT_EQ(m("abc", "b*?"), "true");
+  EXPECT_EQ(m("a{b", "a\\{b"), "true");
+  // No backtracking: a pattern that is exponential for backtracking engines stays fast.
+  double t0 = now_ms();
+  EXPECT_EQ(m(std::string(20000, 'a'), "^(a*)*b$"), "false");
+  EXPECT_EQ(m(std::string(20000, 'a'), "(a|aa)+c"), "false");
+  CHECK(now_ms() - t0 < (brake_test_sanitized() ? 20000 : 2000));
+  // Bad patterns are render errors.
+  EXPECT_CONTAINS(f.render_error("{{ 'x'|regex_match('a{2,1}') }}"), "invalid repetition range");
+  EXPECT_CONTAINS(f.render_error("{{ 'x'|regex_match('*a') }}"), "repetition with nothing to repeat");
+  EXPECT_CONTAINS(f.render_error("{{ 'x'|regex_match('[a-') }}"), "unclosed character class");
+  EXPECT_CONTAINS(f.render_error("{{ 'x'|regex_match('a{1000}{1000}') }}"), "pattern too large");
+  EXPECT_CONTAINS(f.render_error("{{ 'x'|regex_match('\\\\p{L}') }}"), "unsupported escape \\p");
+}
+
+// A huge loop stops when its call is cancelled.
+BRAKE_TEST(cancel_stops_a_long_loop) {
+  Fixture f;
+  auto t = f.compile("{% for i in range(1000000000000) %}{{ i }},{% endfor %}");
+  llm::RenderInput in = f.input();
+  std::atomic<int> outcome{0}; // 1: interrupted, 2: finished, 3: other
+  double cancelled_at = 0, stopped_at = 0;
+  std::thread worker([&] {
+    try {
+      llm::render_template(*t, in);
+      outcome = 2;
+    } catch (const vm::Interrupted&) {
+      outcome = 1;
+    } catch (...) {
+      outcome = 3;
+    }
+    stopped_at = now_ms();
+  });
+  sleep_ms(30);
+  cancelled_at = now_ms();
+  f.cancel.store(1);
+  worker.join();
+  CHECK_EQ_INT(outcome.load(), 1);
+  double ms = stopped_at - cancelled_at;
+  fprintf(stderr, "stopped %.2f ms after the cancel\n", ms);
+  CHECK(ms < (brake_test_sanitized() ? 200 : 20));
+  // The text written so far was charged while rendering, and given back.
+  CHECK(f.heap->used() < (size_t(1) << 20));
+}
+
+BRAKE_TEST(cancel_stops_long_filters_and_serialisations) {
+  Fixture f;
+  // A big list: join, sort and format(type=...) all look at the cancel state as they go.
+  vm::ArrayObj* a = f.heap->new_array(0);
+  for (int i = 0; i < 300000; i++) f.heap->array_push(a, f.str("item " + std::to_string(i % 1000)));
+  f.arg("big", vm::Value::object(vm::Tag::Array, a));
+  const char* templates[] = {
+      "{% for i in range(100000) %}{{ big|join(',')|length }}{% endfor %}",
+      "{% for i in range(100000) %}{{ big|sort|length }}{% endfor %}",
+      "{% for i in range(100000) %}{{ big|format(type='yaml')|length }}{% endfor %}",
+      "{% for i in range(100000) %}{{ big|unique|length }}{% endfor %}",
+  };
+  for (const char* text : templates) {
+    auto t = f.compile(text);
+    llm::RenderInput in = f.input();
+    f.cancel.store(0);
+    std::atomic<int> outcome{0};
+    double stopped_at = 0;
+    std::thread worker([&] {
+      try {
+        llm::render_template(*t, in);
+        outcome = 2;
+      } catch (const vm::Interrupted&) {
+        outcome = 1;
+      } catch (...) {
+        outcome = 3;
+      }
+      stopped_at = now_ms();
+    });
+    sleep_ms(50);
+    double cancelled_at = now_ms();
+    f.cancel.store(1);
+    worker.join();
+    CHECK_EQ_INT(outcome.load(), 1);
+    double ms = stopped_at - cancelled_at;
+    if (ms > (brake_test_sanitized() ? 500 : 50)) {
+      fprintf(stderr, "%s: stopped %.2f ms after the cancel\n", text, ms);
+      CHECK(!"slow to stop");
+    }
+  }
+}
+
+// Temporaries and the text being built are charged to the call's heap.
+BRAKE_TEST(memory_limit) {
+  vm::MemoryPool pool(size_t(1) << 20, 0);
+  Fixture f("", &pool);
+  EXPECT_EQ(f.show("{% set ns = namespace(s='x') %}{{ ns.s|length }}"), "1");
+  const char* growing[] = {
+      "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+      "{% for i in range(100000000) %}0123456789{% endfor %}",
+      "{{ 'x' * 100000000 }}",
+      "{% for i in range(100000000) %}{% set l = [i, i, i] %}{% endfor %}",
+      "{{ range(100000000)|list|length }}",
+  };
+  for (const char* text : growing) {
+    auto t = f.compile(text);
+    bool limited = false;
+    try {
+      llm::render_template(*t, f.input());
+    } catch (const vm::MemoryLimitExceeded& e) {
+      limited = true;
+      EXPECT_CONTAINS(e.what(), "memory limit");
+    }
+    if (!limited) fprintf(stderr, "not limited: %s\n", text);
+    CHECK(limited);
+  }
+  // A render that fits gives the text's charge back when it returns.
+  Fixture g("", &pool);
+  size_t before = g.heap->used();
+  auto t = g.compile("{% for i in range(50000) %}0123456789{% endfor %}");
+  llm::RenderedPrompt p = llm::render_template(*t, g.input());
+  CHECK_EQ_INT(p.messages[0].parts[0].text.size(), 500000);
+  CHECK(g.heap->used() - before < 64 * 1024);
+}
+
+// One compiled template is shared by calls on several threads.
+BRAKE_TEST(a_template_is_shared_across_threads) {
+  Fixture a("class P {\n  name string\n}"), b("class P {\n  name string\n}");
+  a.arg("p", a.instance("P", {{"name", a.str("A")}}));
+  b.arg("p", b.instance("P", {{"name", b.str("B")}}));
+  auto t = a.compile("{% for i in range(20) %}{{ p.name|lower }}{{ loop.index }}{% endfor %}{{ p }}");
+  std::string outs[2];
+  std::thread th[2];
+  Fixture* fx[2] = {&a, &b};
+  for (int k = 0; k < 2; k++)
+    th[k] = std::thread([&, k] {
+      for (int r = 0; r < 200; r++) outs[k] = llm::render_template(*t, fx[k]->input()).messages[0].parts[0].text;
+    });
+  for (auto& x : th) x.join();
+  EXPECT_CONTAINS(outs[0], "a1a2a3");
+  EXPECT_CONTAINS(outs[0], "\"name\": \"A\"");
+  EXPECT_CONTAINS(outs[1], "b19b20{");
+}
+
+// Media inside a class instance splits the message where it sits.
+BRAKE_TEST(media_inside_values) {
+  // (The class's field is declared string? here; the renderer shows whatever value a field holds.)
+  Fixture f("class A {\n  a_prop1 string\n  a_prop2 string? @alias(\"alias_a_prop2\")\n}");
+  f.arg("class_arg", f.instance("A", {{"a_prop1", f.str("value_a")}, {"a_prop2", f.image_url("https://example.com/image.jpg")}}));
+  f.arg("imgs", f.list({f.image_url("u1"), f.image_url("u2")}));
+  EXPECT_EQ(f.show("{{ class_arg }}\n{{ class_arg.a_prop1 }} - {{ class_arg.alias_a_prop2 }}"),
+            "system: {\n    \"a_prop1\": \"value_a\",\n    \"alias_a_prop2\":|<media https://example.com/image.jpg>|,\n}\nvalue_a -");
+  EXPECT_EQ(f.show("{{ imgs }}"), "system: [|<media u1>|,|<media u2>|]");
+  EXPECT_EQ(f.show("{% for i in imgs %}{{ _.role('user') }}{{ i }}{% endfor %}"), "user: <media u1>\nuser: <media u2>");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -913,6 +1121,13 @@ int main(int argc, char** argv) {
       TEST_ENTRY(format_filter_toon),
       TEST_ENTRY(compile_errors_at_their_positions),
       TEST_ENTRY(unknown_names_may_be_undefined),
+      TEST_ENTRY(render_errors_say_what_and_where),
+      TEST_ENTRY(regex_match_patterns),
+      TEST_ENTRY(cancel_stops_a_long_loop),
+      TEST_ENTRY(cancel_stops_long_filters_and_serialisations),
+      TEST_ENTRY(memory_limit),
+      TEST_ENTRY(a_template_is_shared_across_threads),
+      TEST_ENTRY(media_inside_values),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

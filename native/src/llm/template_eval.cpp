@@ -42,6 +42,7 @@ int64_t floor_mod(int64_t a, int64_t b) {
 
 void Elements::reserve(size_t n) {
   if (n <= items.capacity()) return;
+  if (n > kMaxElements) throw RenderError("too many elements to hold at once (over " + std::to_string(kMaxElements) + ")");
   size_t cap = std::max(n, items.capacity() * 2);
   size_t more = (cap - items.capacity()) * sizeof(TVal);
   heap.charge(more);
@@ -152,58 +153,82 @@ Renderer::Flow Renderer::exec(const std::vector<Stmt>& body) {
   return Flow::Normal;
 }
 
+// What a for loop walks: a list or a range where it is, anything else
+// (strings, maps, items, a filtered loop) as Elements.
 struct Renderer::LoopState {
-  const Elements* items = nullptr;
+  const Elements* items = nullptr; // or
+  const vm::ArrayObj* array = nullptr; // or
+  TVal range;
+  bool is_range = false;
+  bool split = false; // items: keys in items, values in values
   size_t index0 = 0;
   size_t length = 0;
+
+  TVal at(size_t i) const {
+    if (array) return TVal::of(array->items[i]);
+    if (is_range) return TVal::of(vm::Value::integer(range.start + int64_t(i) * range.step));
+    return items->items[i];
+  }
 };
 
 Renderer::Flow Renderer::exec_for(const Stmt& s) {
   TVal iterable = eval(*s.expr);
-  bool split = s.targets.size() == 2 && iterable.k == TVal::K::Items;
-  Elements all(m_heap);
-  if (!elements(iterable, all, split)) fail(s.expr->loc, "cannot iterate over " + type_name(iterable));
+  LoopState all;
+  all.split = s.targets.size() == 2 && iterable.k == TVal::K::Items;
+  Elements held(m_heap);
+  if (iterable.is(vm::Tag::Array)) {
+    all.array = iterable.v.as_array();
+    all.length = all.array->items.size();
+  } else if (iterable.k == TVal::K::Range) {
+    all.range = iterable;
+    all.is_range = true;
+    all.length = size_t(length(iterable, s.expr->loc));
+  } else {
+    if (!elements(iterable, held, all.split)) fail(s.expr->loc, "cannot iterate over " + type_name(iterable));
+    all.items = &held;
+    all.length = held.items.size();
+  }
 
-  auto bind = [&](const Elements& from, size_t i, const lang::SourceLoc& loc) {
+  auto bind = [&](const LoopState& from, size_t i) {
+    if (from.split) {
+      assign(s.targets[0], from.items->items[i]);
+      assign(s.targets[1], from.items->values[i]);
+      return;
+    }
+    TVal item = from.at(i);
     if (s.targets.size() == 1) {
-      assign(s.targets[0], from.items[i]);
+      assign(s.targets[0], item);
       return;
     }
-    if (split) {
-      assign(s.targets[0], from.items[i]);
-      assign(s.targets[1], from.values[i]);
-      return;
-    }
-    const TVal& item = from.items[i];
     if (!item.is(vm::Tag::Array) || item.v.as_array()->items.size() != s.targets.size())
-      fail(loc, "cannot unpack " + type_name(item) + " into " + std::to_string(s.targets.size()) + " loop variables");
+      fail(s.loc, "cannot unpack " + type_name(item) + " into " + std::to_string(s.targets.size()) + " loop variables");
     const auto& parts = item.v.as_array()->items;
     for (size_t k = 0; k < s.targets.size(); k++) assign(s.targets[k], TVal::of(parts[k]));
   };
 
   m_scope->frames.emplace_back();
-  const Elements* use = &all;
+  LoopState loop = all;
   Elements filtered(m_heap);
   if (s.cond) {
-    for (size_t i = 0; i < all.items.size(); i++) {
+    for (size_t i = 0; i < all.length; i++) {
       m_cc.items();
-      bind(all, i, s.loc);
+      bind(all, i);
       if (truthy(eval(*s.cond))) {
-        filtered.push(all.items[i]);
-        if (split) filtered.values.push_back(all.values[i]);
+        filtered.push(all.at(i));
+        if (all.split) filtered.values.push_back(all.items->values[i]);
       }
     }
-    use = &filtered;
+    loop = LoopState();
+    loop.items = &filtered;
+    loop.split = all.split;
+    loop.length = filtered.items.size();
   }
 
-  LoopState loop;
-  loop.items = use;
-  loop.length = use->items.size();
   m_scope->loops.push_back(&loop);
   for (size_t i = 0; i < loop.length; i++) {
     m_cc.items();
     loop.index0 = i;
-    bind(*use, i, s.loc);
+    bind(loop, i);
     if (exec(s.body) == Flow::Break) break;
   }
   m_scope->loops.pop_back();
@@ -650,7 +675,7 @@ TVal Renderer::loop_attr(const Expr& e) {
   auto integer = [](size_t v) { return TVal::of(vm::Value::integer(int64_t(v))); };
   auto boolean = [](bool v) { return TVal::of(vm::Value::boolean(v)); };
   auto item = [&](size_t i) {
-    if (l.items->values.empty()) return l.items->items[i];
+    if (!l.split) return l.at(i);
     vm::ArrayObj* pair = m_heap.new_array(2);
     m_heap.array_push(pair, materialize(l.items->items[i]));
     m_heap.array_push(pair, materialize(l.items->values[i]));
