@@ -352,6 +352,7 @@ BRAKE_TEST(map_methods_and_items) {
   EXPECT_EQ(f.show("{% for pair in m|items %}{{ pair[0] }}{{ pair[1] }}{% endfor %} {{ m|length }} {{ p|length }}"),
             "a1b2 2 2");
   EXPECT_EQ(f.show("{{ m|dictsort(by='value', reverse=true) }} {{ p.keys() }}"), "[[\"b\", 2], [\"a\", 1]] [\"x\", \"y\"]");
+  EXPECT_EQ(f.show("{{ m.length() }} {{ 'abc'.length() }} {{ [1, 2].length() }}"), "2 3 2");
 }
 
 BRAKE_TEST(filters_on_strings) {

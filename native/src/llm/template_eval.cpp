@@ -142,8 +142,8 @@ Renderer::Flow Renderer::exec(const std::vector<Stmt>& body) {
       m_sink = &tmp;
       Flow f = exec(s.body);
       m_sink = saved;
-      (void)f;
       assign(s.targets[0], make_string(tmp.text));
+      if (f != Flow::Normal) return f;
       break;
     }
     case StmtKind::Break: return Flow::Break;
