@@ -464,6 +464,9 @@ BRAKE_TEST(for_loops) {
             "121 122 123 ");
   EXPECT_EQ(f.show("{% for c in 'hé' %}[{{ c }}]{% endfor %}{% for i in range(2) %}{{ i }}{% endfor %}{% for u in undefined_x %}u{% endfor %}"),
             "[h][é]01");
+  EXPECT_EQ(f.show("{% for i in range(-9223372036854775807, 9223372036854775807, 9223372036854775807) %}{{ i }},{% endfor %}"
+                   "{{ range(9223372036854775807)|length }}"),
+            "-9223372036854775807,0,9223372036854775807");
   EXPECT_CONTAINS(f.render_error("{% for x in 5 %}{% endfor %}"), "cannot iterate over int");
   EXPECT_CONTAINS(f.render_error("{% for a, b in xs %}{% endfor %}"), "cannot unpack string into 2 loop variables");
 }

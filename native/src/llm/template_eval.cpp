@@ -20,11 +20,23 @@ const char* const kRoleMagic = "BAML_CHAT_ROLE_MAGIC_STRING_DELIMITER";
 bool is_number(const TVal& v) { return v.is(vm::Tag::Int) || v.is(vm::Tag::Float); }
 double as_double(const TVal& v) { return v.v.tag == vm::Tag::Int ? double(v.v.i) : v.v.f; }
 
+// (In unsigned arithmetic: a range may span more than int64_t holds.)
 int64_t range_length(const TVal& r) {
-  if (r.step > 0 && r.start < r.stop) return (r.stop - r.start + r.step - 1) / r.step;
-  if (r.step < 0 && r.start > r.stop) return (r.start - r.stop - r.step - 1) / -r.step;
-  return 0;
+  uint64_t span, step;
+  if (r.step > 0 && r.start < r.stop) {
+    span = uint64_t(r.stop) - uint64_t(r.start);
+    step = uint64_t(r.step);
+  } else if (r.step < 0 && r.start > r.stop) {
+    span = uint64_t(r.start) - uint64_t(r.stop);
+    step = uint64_t(0) - uint64_t(r.step);
+  } else {
+    return 0;
+  }
+  uint64_t n = (span - 1) / step + 1;
+  return n > uint64_t(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max() : int64_t(n);
 }
+
+int64_t range_item(const TVal& r, uint64_t i) { return int64_t(uint64_t(r.start) + i * uint64_t(r.step)); }
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -166,7 +178,7 @@ struct Renderer::LoopState {
 
   TVal at(size_t i) const {
     if (array) return TVal::of(array->items[i]);
-    if (is_range) return TVal::of(vm::Value::integer(range.start + int64_t(i) * range.step));
+    if (is_range) return TVal::of(vm::Value::integer(range_item(range, i)));
     return items->items[i];
   }
 };
@@ -738,11 +750,6 @@ TVal Renderer::global_call(const Expr& e) {
       if (a.pos.size() == 3) r.step = a.pos[2].v.i;
     }
     if (r.step == 0) fail(e.loc, "range() step cannot be zero");
-    if (r.step == std::numeric_limits<int64_t>::min()) fail(e.loc, "range() step out of range");
-    // (start and stop far apart cannot overflow range_length's arithmetic beyond int64 for sane inputs.)
-    if ((r.stop > 0 && r.start < r.stop - std::numeric_limits<int64_t>::max()) ||
-        (r.stop < 0 && r.start > r.stop + std::numeric_limits<int64_t>::max()))
-      fail(e.loc, "range() too large");
     return r;
   }
   case GlobalFn::Namespace:
@@ -1122,7 +1129,7 @@ bool Renderer::elements(const TVal& v, Elements& out, bool split_pairs) {
     out.reserve(size_t(n));
     for (int64_t i = 0; i < n; i++) {
       m_cc.items();
-      out.push(TVal::of(vm::Value::integer(v.start + i * v.step)));
+      out.push(TVal::of(vm::Value::integer(range_item(v, uint64_t(i)))));
     }
     return true;
   }
