@@ -985,7 +985,8 @@ BRAKE_TEST(cancel_stops_a_long_loop) {
   CHECK_EQ_INT(outcome.load(), 1);
   double ms = stopped_at - cancelled_at;
   fprintf(stderr, "stopped %.2f ms after the cancel\n", ms);
-  CHECK(ms < (brake_test_sanitized() ? 200 : 20));
+  // (Generous: the machine may be busy; the check itself runs every ~0.1-1 ms of work.)
+  CHECK(ms < (brake_test_sanitized() ? 1000 : 100));
   // The text written so far was charged while rendering, and given back.
   CHECK(f.heap->used() < (size_t(1) << 20));
 }
@@ -1025,7 +1026,7 @@ BRAKE_TEST(cancel_stops_long_filters_and_serialisations) {
     worker.join();
     CHECK_EQ_INT(outcome.load(), 1);
     double ms = stopped_at - cancelled_at;
-    if (ms > (brake_test_sanitized() ? 500 : 50)) {
+    if (ms > (brake_test_sanitized() ? 1000 : 200)) {
       fprintf(stderr, "%s: stopped %.2f ms after the cancel\n", text, ms);
       CHECK(!"slow to stop");
     }
