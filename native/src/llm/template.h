@@ -39,7 +39,20 @@
 // maps as `{"k": 1}`, class instances in the multi-line JSON-like form with
 // 4-space indents, trailing commas and @alias names, enums by @alias (but
 // compared by variant name), media as message parts (or, in text, as BAML's
-// magic media string).
+// magic media string). Attributes are read by field name (not @alias); a
+// missing attribute, key or index is undefined (prints nothing), reading
+// from undefined is a render error.
+//
+// Differences from BAML (minijinja) worth knowing:
+// - Role calls and media reach the prompt as messages and parts only when
+//   output directly ({{ x }}, {{ _.role(..) }}, {{ Template(..) }}); a text
+//   built from them first ({% set %} blocks, `~`, |string, a template_string
+//   used inside an expression) holds their magic strings, which are not
+//   parsed back (so an argument's text can never forge a role or a media).
+// - null prints as `null` everywhere (BAML prints `none` inside maps and
+//   after `~`); upper/lower/title change ASCII letters only.
+// - Not supported: macros, call/filter blocks, include/import/extends,
+//   recursive loops, loop.changed(), tuple assignment in {% set %}.
 #pragma once
 
 #include <atomic>
@@ -150,7 +163,8 @@ RenderedPrompt render_template(const Template& t, const RenderInput& in, std::ve
 std::string render_template_text(const Template& t, const RenderInput& in);
 
 // The text form of one value as `{{ v }}` shows it (media as the magic
-// string). May throw vm::Interrupted.
+// string). Throws vm::Interrupted, and RenderError for a value nested
+// deeper than 128 levels (or cyclic).
 std::string display_value(const vm::CompiledProgram& program, vm::Value v,
                           const std::atomic<uint32_t>* cancel_state = nullptr);
 

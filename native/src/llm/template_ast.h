@@ -74,6 +74,7 @@ struct Expr {
   int64_t i = 0;
   double f = 0;
   uint32_t id = 0;
+  uint32_t height = 1; // of this expression's tree (bounded: evaluating and freeing it recurse)
   lang::SourceLoc loc;
   std::string s, s2;
   ExprPtr a, b2, c;

@@ -20,11 +20,23 @@ const char* const kRoleMagic = "BAML_CHAT_ROLE_MAGIC_STRING_DELIMITER";
 bool is_number(const TVal& v) { return v.is(vm::Tag::Int) || v.is(vm::Tag::Float); }
 double as_double(const TVal& v) { return v.v.tag == vm::Tag::Int ? double(v.v.i) : v.v.f; }
 
+// (In unsigned arithmetic: a range may span more than int64_t holds.)
 int64_t range_length(const TVal& r) {
-  if (r.step > 0 && r.start < r.stop) return (r.stop - r.start + r.step - 1) / r.step;
-  if (r.step < 0 && r.start > r.stop) return (r.start - r.stop - r.step - 1) / -r.step;
-  return 0;
+  uint64_t span, step;
+  if (r.step > 0 && r.start < r.stop) {
+    span = uint64_t(r.stop) - uint64_t(r.start);
+    step = uint64_t(r.step);
+  } else if (r.step < 0 && r.start > r.stop) {
+    span = uint64_t(r.start) - uint64_t(r.stop);
+    step = uint64_t(0) - uint64_t(r.step);
+  } else {
+    return 0;
+  }
+  uint64_t n = (span - 1) / step + 1;
+  return n > uint64_t(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max() : int64_t(n);
 }
+
+int64_t range_item(const TVal& r, uint64_t i) { return int64_t(uint64_t(r.start) + i * uint64_t(r.step)); }
 
 int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
@@ -42,6 +54,7 @@ int64_t floor_mod(int64_t a, int64_t b) {
 
 void Elements::reserve(size_t n) {
   if (n <= items.capacity()) return;
+  if (n > kMaxElements) throw RenderError("too many elements to hold at once (over " + std::to_string(kMaxElements) + ")");
   size_t cap = std::max(n, items.capacity() * 2);
   size_t more = (cap - items.capacity()) * sizeof(TVal);
   heap.charge(more);
@@ -141,8 +154,8 @@ Renderer::Flow Renderer::exec(const std::vector<Stmt>& body) {
       m_sink = &tmp;
       Flow f = exec(s.body);
       m_sink = saved;
-      (void)f;
       assign(s.targets[0], make_string(tmp.text));
+      if (f != Flow::Normal) return f;
       break;
     }
     case StmtKind::Break: return Flow::Break;
@@ -152,58 +165,82 @@ Renderer::Flow Renderer::exec(const std::vector<Stmt>& body) {
   return Flow::Normal;
 }
 
+// What a for loop walks: a list or a range where it is, anything else
+// (strings, maps, items, a filtered loop) as Elements.
 struct Renderer::LoopState {
-  const Elements* items = nullptr;
+  const Elements* items = nullptr; // or
+  const vm::ArrayObj* array = nullptr; // or
+  TVal range;
+  bool is_range = false;
+  bool split = false; // items: keys in items, values in values
   size_t index0 = 0;
   size_t length = 0;
+
+  TVal at(size_t i) const {
+    if (array) return TVal::of(array->items[i]);
+    if (is_range) return TVal::of(vm::Value::integer(range_item(range, i)));
+    return items->items[i];
+  }
 };
 
 Renderer::Flow Renderer::exec_for(const Stmt& s) {
   TVal iterable = eval(*s.expr);
-  bool split = s.targets.size() == 2 && iterable.k == TVal::K::Items;
-  Elements all(m_heap);
-  if (!elements(iterable, all, split)) fail(s.expr->loc, "cannot iterate over " + type_name(iterable));
+  LoopState all;
+  all.split = s.targets.size() == 2 && iterable.k == TVal::K::Items;
+  Elements held(m_heap);
+  if (iterable.is(vm::Tag::Array)) {
+    all.array = iterable.v.as_array();
+    all.length = all.array->items.size();
+  } else if (iterable.k == TVal::K::Range) {
+    all.range = iterable;
+    all.is_range = true;
+    all.length = size_t(length(iterable, s.expr->loc));
+  } else {
+    if (!elements(iterable, held, all.split)) fail(s.expr->loc, "cannot iterate over " + type_name(iterable));
+    all.items = &held;
+    all.length = held.items.size();
+  }
 
-  auto bind = [&](const Elements& from, size_t i, const lang::SourceLoc& loc) {
+  auto bind = [&](const LoopState& from, size_t i) {
+    if (from.split) {
+      assign(s.targets[0], from.items->items[i]);
+      assign(s.targets[1], from.items->values[i]);
+      return;
+    }
+    TVal item = from.at(i);
     if (s.targets.size() == 1) {
-      assign(s.targets[0], from.items[i]);
+      assign(s.targets[0], item);
       return;
     }
-    if (split) {
-      assign(s.targets[0], from.items[i]);
-      assign(s.targets[1], from.values[i]);
-      return;
-    }
-    const TVal& item = from.items[i];
     if (!item.is(vm::Tag::Array) || item.v.as_array()->items.size() != s.targets.size())
-      fail(loc, "cannot unpack " + type_name(item) + " into " + std::to_string(s.targets.size()) + " loop variables");
+      fail(s.loc, "cannot unpack " + type_name(item) + " into " + std::to_string(s.targets.size()) + " loop variables");
     const auto& parts = item.v.as_array()->items;
     for (size_t k = 0; k < s.targets.size(); k++) assign(s.targets[k], TVal::of(parts[k]));
   };
 
   m_scope->frames.emplace_back();
-  const Elements* use = &all;
+  LoopState loop = all;
   Elements filtered(m_heap);
   if (s.cond) {
-    for (size_t i = 0; i < all.items.size(); i++) {
+    for (size_t i = 0; i < all.length; i++) {
       m_cc.items();
-      bind(all, i, s.loc);
+      bind(all, i);
       if (truthy(eval(*s.cond))) {
-        filtered.push(all.items[i]);
-        if (split) filtered.values.push_back(all.values[i]);
+        filtered.push(all.at(i));
+        if (all.split) filtered.values.push_back(all.items->values[i]);
       }
     }
-    use = &filtered;
+    loop = LoopState();
+    loop.items = &filtered;
+    loop.split = all.split;
+    loop.length = filtered.items.size();
   }
 
-  LoopState loop;
-  loop.items = use;
-  loop.length = use->items.size();
   m_scope->loops.push_back(&loop);
   for (size_t i = 0; i < loop.length; i++) {
     m_cc.items();
     loop.index0 = i;
-    bind(*use, i, s.loc);
+    bind(loop, i);
     if (exec(s.body) == Flow::Break) break;
   }
   m_scope->loops.pop_back();
@@ -650,7 +687,7 @@ TVal Renderer::loop_attr(const Expr& e) {
   auto integer = [](size_t v) { return TVal::of(vm::Value::integer(int64_t(v))); };
   auto boolean = [](bool v) { return TVal::of(vm::Value::boolean(v)); };
   auto item = [&](size_t i) {
-    if (l.items->values.empty()) return l.items->items[i];
+    if (!l.split) return l.at(i);
     vm::ArrayObj* pair = m_heap.new_array(2);
     m_heap.array_push(pair, materialize(l.items->items[i]));
     m_heap.array_push(pair, materialize(l.items->values[i]));
@@ -713,11 +750,6 @@ TVal Renderer::global_call(const Expr& e) {
       if (a.pos.size() == 3) r.step = a.pos[2].v.i;
     }
     if (r.step == 0) fail(e.loc, "range() step cannot be zero");
-    if (r.step == std::numeric_limits<int64_t>::min()) fail(e.loc, "range() step out of range");
-    // (start and stop far apart cannot overflow range_length's arithmetic beyond int64 for sane inputs.)
-    if ((r.stop > 0 && r.start < r.stop - std::numeric_limits<int64_t>::max()) ||
-        (r.stop < 0 && r.start > r.stop + std::numeric_limits<int64_t>::max()))
-      fail(e.loc, "range() too large");
     return r;
   }
   case GlobalFn::Namespace:
@@ -1097,7 +1129,7 @@ bool Renderer::elements(const TVal& v, Elements& out, bool split_pairs) {
     out.reserve(size_t(n));
     for (int64_t i = 0; i < n; i++) {
       m_cc.items();
-      out.push(TVal::of(vm::Value::integer(v.start + i * v.step)));
+      out.push(TVal::of(vm::Value::integer(range_item(v, uint64_t(i)))));
     }
     return true;
   }

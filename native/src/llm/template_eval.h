@@ -82,7 +82,8 @@ struct Elements {
   ~Elements() { heap.uncharge(charged); }
   Elements(const Elements&) = delete;
   Elements& operator=(const Elements&) = delete;
-  // Charges room for `n` more elements, then reserves it.
+  static constexpr size_t kMaxElements = size_t(1) << 28;
+  // Charges room for `n` elements, then reserves it (more than kMaxElements: a RenderError).
   void reserve(size_t n);
   void push(const TVal& v) {
     if (items.size() == items.capacity()) reserve(items.size() + 1);

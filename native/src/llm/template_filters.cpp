@@ -325,7 +325,6 @@ TVal Renderer::apply_filter(Filter f, const TVal& v, const Args& a, const lang::
     } catch (const FormatError& err) {
       fail(loc, check.what + ": " + err.what());
     }
-    written(0);
     return make_string(out);
   }
   case Filter::Indent: {
@@ -899,6 +898,12 @@ TVal Renderer::call_method(const TVal& obj, std::string_view name, const Args& a
     return TVal::of(vm::Value::object(vm::Tag::Array, arr));
   };
 
+  if (name == "length" && (get_str(obj, s) || obj.is(vm::Tag::Array) || obj.is(vm::Tag::Map) ||
+                           obj.k == TVal::K::Namespace || obj.k == TVal::K::Items || obj.k == TVal::K::Range)) {
+    // (Not Jinja's, but what BAML scripts write: xs.length() as xs|length.)
+    check.limit(0, {});
+    return TVal::of(vm::Value::integer(int64_t(length(obj, loc))));
+  }
   if (get_str(obj, s)) {
     if (name == "format") return make_string(PyFormat(*this, a, loc).run(s));
     if (name == "lower" || name == "upper") {

@@ -17,9 +17,13 @@ using namespace tmpl;
 
 namespace {
 
-// Expressions and blocks nested deeper than this are a compile error, so
-// parsing (and later evaluating) never overflows the native stack.
-constexpr int kMaxNesting = 128;
+// Expressions and blocks nested deeper than these are compile errors, so
+// parsing, evaluating and freeing a template never overflow the native
+// stack: blocks, nested sub-expressions (parentheses, arguments, list
+// items), and the height of an expression's tree.
+constexpr int kMaxNesting = 64;
+constexpr int kMaxExprNesting = 128;
+constexpr uint32_t kMaxExprHeight = 256;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
@@ -234,8 +238,15 @@ private:
 
   // The tokens of one {{ }} or {% %} tag.
   bool tag(bool var, size_t start, size_t body, size_t& after, bool& rminus, bool& rplus) {
+    size_t first = m_out.size();
+    bool ok = tag_tokens(var, start, body, after, rminus, rplus);
+    if (!ok) m_out.resize(first); // an unfinished tag leaves no tokens (its error is reported)
+    return ok;
+  }
+
+  bool tag_tokens(bool var, size_t start, size_t body, size_t& after, bool& rminus, bool& rplus) {
     push(var ? Tok::VarBegin : Tok::BlockBegin, uint32_t(start));
-    int depth = 0;
+    int depth = 0; // open braces: inside a dict literal "}}" closes braces, not the tag
     size_t i = body;
     const size_t n = m_s.size();
     while (true) {
@@ -279,8 +290,8 @@ private:
           i++;
           continue;
         }
-        if (op == "(" || op == "[" || op == "{") depth++;
-        if ((op == ")" || op == "]" || op == "}") && depth > 0) depth--;
+        if (op == "{") depth++;
+        if (op == "}" && depth > 0) depth--;
         push(Tok::Op, uint32_t(i), op);
         i += op.size();
       }
@@ -546,6 +557,15 @@ private:
   std::vector<Stmt> body(std::initializer_list<const char*> stops, std::string& stopped) {
     std::vector<Stmt> out;
     stopped.clear();
+    size_t enclosing = m_enclosing_ends.size();
+    struct Restore {
+      std::vector<std::string>& ends;
+      size_t size;
+      ~Restore() { ends.resize(size); }
+    } restore{m_enclosing_ends, enclosing};
+    // Blocks inside this one end where it ends, too.
+    for (const char* s : stops)
+      if (std::strncmp(s, "end", 3) == 0) m_enclosing_ends.push_back(s);
     while (cur().kind != Tok::Eof) {
       const Token& t = cur();
       if (t.kind == Tok::Text) {
@@ -579,12 +599,19 @@ private:
       }
       if (t.kind == Tok::BlockBegin) {
         const Token& kw = peek();
-        if (kw.kind == Tok::Name)
+        if (kw.kind == Tok::Name) {
           for (const char* s : stops)
             if (kw.text == s) {
               stopped = s;
               return out;
             }
+          // The end of an enclosing block ends this one too (which is then unclosed).
+          for (const std::string& s : m_enclosing_ends)
+            if (kw.text == s) {
+              stopped = s;
+              return out;
+            }
+        }
         try {
           advance();
           statement(out);
@@ -634,10 +661,12 @@ private:
   }
 
   // The closing {% end... %} of a block opened at `open`.
+  // When the block ends at another block's closing tag (or at the end of
+  // the template), that is left for whoever opened it.
   void close_block(const std::string& stopped, const char* expected, const Token& open, const char* what) {
     if (stopped != expected) {
       report(loc_of(open), std::string("{% ") + what + " %} is never closed (missing {% " + expected + " %})");
-      throw TagError{};
+      return;
     }
     advance(); // {%
     advance(); // keyword
@@ -660,9 +689,15 @@ private:
     s.kind = StmtKind::If;
     s.loc = loc_of(open);
     Branch b;
-    b.cond = expr();
-    check_roles(s.loc);
-    expect_block_end();
+    try {
+      b.cond = expr();
+      check_roles(s.loc);
+      expect_block_end();
+    } catch (const TagError&) {
+      // The block's body is still parsed (its own errors reported, its end found).
+      recover();
+      if (!b.cond) b.cond = node(ExprKind::Bool, s.loc);
+    }
     m_nesting++;
     std::string stopped;
     b.body = body({"elif", "else", "endif"}, stopped);
@@ -677,10 +712,7 @@ private:
         expect_block_end();
       } catch (const TagError&) {
         recover();
-        if (!e.cond) {
-          e.cond = std::make_unique<Expr>();
-          e.cond->kind = ExprKind::Bool;
-        }
+        if (!e.cond) e.cond = node(ExprKind::Bool, s.loc);
       }
       e.body = body({"elif", "else", "endif"}, stopped);
       s.branches.push_back(std::move(e));
@@ -708,24 +740,33 @@ private:
     s.kind = StmtKind::For;
     s.loc = loc_of(open);
     std::vector<std::string> targets;
-    bool paren = accept_op("(");
-    do {
-      targets.push_back(expect_name("a loop variable"));
-    } while (accept_op(","));
-    if (paren) expect_op(")");
-    if (!accept_name("in")) fail("expected 'in', found " + describe(cur()));
-    s.expr = or_expr();
-    if (accept_name("if")) {
-      // The filter sees the loop variables (declared below, before it is checked).
-      m_visible.emplace_back();
-      for (const std::string& t : targets) s.targets.push_back(declare(t));
-      s.cond = expr();
-      m_visible.pop_back();
+    size_t visible = m_visible.size();
+    try {
+      bool paren = accept_op("(");
+      do {
+        targets.push_back(expect_name("a loop variable"));
+      } while (accept_op(","));
+      if (paren) expect_op(")");
+      if (!accept_name("in")) fail("expected 'in', found " + describe(cur()));
+      s.expr = or_expr();
+      if (accept_name("if")) {
+        // The filter sees the loop variables (declared below, before it is checked).
+        m_visible.emplace_back();
+        for (const std::string& t : targets) s.targets.push_back(declare(t));
+        s.cond = expr();
+        m_visible.pop_back();
+        s.targets.clear();
+      }
+      if (is_name("recursive")) fail("recursive loops are not supported");
+      check_roles(s.loc);
+      expect_block_end();
+    } catch (const TagError&) {
+      // The block's body is still parsed (its own errors reported, its end found).
+      recover();
+      m_visible.resize(visible);
       s.targets.clear();
+      if (!s.expr) s.expr = node(ExprKind::Undefined, s.loc);
     }
-    if (is_name("recursive")) fail("recursive loops are not supported");
-    check_roles(s.loc);
-    expect_block_end();
 
     m_visible.emplace_back();
     for (const std::string& t : targets) s.targets.push_back(declare(t));
@@ -798,7 +839,7 @@ private:
   struct Depth {
     Parser& p;
     explicit Depth(Parser& parser) : p(parser) {
-      if (++p.m_depth > kMaxNesting) p.fail("expression nested too deeply");
+      if (++p.m_depth > kMaxExprNesting) p.fail("expression nested too deeply");
     }
     ~Depth() { p.m_depth--; }
   };
@@ -807,6 +848,25 @@ private:
     auto e = std::make_unique<Expr>();
     e->kind = k;
     e->loc = at;
+    return e;
+  }
+
+  // A composite expression, finished: its height from its parts (too tall: an error).
+  ExprPtr seal(ExprPtr e) {
+    uint32_t h = 0;
+    auto see = [&](const ExprPtr& x) {
+      if (x) h = std::max(h, x->height);
+    };
+    see(e->a);
+    see(e->b2);
+    see(e->c);
+    for (const ExprPtr& x : e->items) see(x);
+    for (const Arg& x : e->args) see(x.value);
+    e->height = h + 1;
+    if (e->height > kMaxExprHeight) {
+      report(e->loc, "expression nested too deeply");
+      throw TagError{};
+    }
     return e;
   }
 
@@ -821,35 +881,33 @@ private:
       c->a = std::move(x);
       c->b2 = or_expr();
       if (accept_name("else")) c->c = expr();
-      x = std::move(c);
+      x = seal(std::move(c));
     }
     return x;
   }
 
   // or_expr := and_expr ('or' and_expr)*
   ExprPtr or_expr() {
-    Depth d(*this);
     ExprPtr x = and_expr();
     while (is_name("or")) {
       auto e = node(ExprKind::Or, here());
       advance();
       e->a = std::move(x);
       e->b2 = and_expr();
-      x = std::move(e);
+      x = seal(std::move(e));
     }
     return x;
   }
 
   // and_expr := not_expr ('and' not_expr)*
   ExprPtr and_expr() {
-    Depth d(*this);
     ExprPtr x = not_expr();
     while (is_name("and")) {
       auto e = node(ExprKind::And, here());
       advance();
       e->a = std::move(x);
       e->b2 = not_expr();
-      x = std::move(e);
+      x = seal(std::move(e));
     }
     return x;
   }
@@ -861,14 +919,13 @@ private:
       auto e = node(ExprKind::Not, here());
       advance();
       e->a = not_expr();
-      return e;
+      return seal(std::move(e));
     }
     return compare();
   }
 
   // compare := math1 (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not' 'in') math1)*
   ExprPtr compare() {
-    Depth d(*this);
     ExprPtr x = math1();
     while (true) {
       BinOp op;
@@ -891,12 +948,11 @@ private:
       e->op = op;
       e->a = std::move(x);
       e->b2 = math1();
-      x = std::move(e);
+      x = seal(std::move(e));
     }
   }
 
   ExprPtr binary_level(ExprPtr (Parser::*next)(), std::initializer_list<std::pair<const char*, BinOp>> ops) {
-    Depth d(*this);
     ExprPtr x = (this->*next)();
     while (true) {
       bool matched = false;
@@ -907,7 +963,7 @@ private:
           e->op = op;
           e->a = std::move(x);
           e->b2 = (this->*next)();
-          x = std::move(e);
+          x = seal(std::move(e));
           matched = true;
           break;
         }
@@ -935,7 +991,7 @@ private:
       auto e = node(is_op("-") ? ExprKind::Neg : ExprKind::Plus, here());
       advance();
       e->a = unary_no_filter();
-      x = std::move(e);
+      x = seal(std::move(e));
     } else {
       x = postfix(primary());
     }
@@ -948,7 +1004,7 @@ private:
       auto e = node(is_op("-") ? ExprKind::Neg : ExprKind::Plus, here());
       advance();
       e->a = unary_no_filter();
-      return e;
+      return seal(std::move(e));
     }
     return postfix(primary());
   }
@@ -967,7 +1023,7 @@ private:
         e->s = fname;
         e->a = std::move(x);
         if (is_op("(")) call_args(e->args);
-        x = std::move(e);
+        x = seal(std::move(e));
         continue;
       }
       if (is_name("is")) {
@@ -999,7 +1055,7 @@ private:
           arg.value = postfix(primary());
           e->args.push_back(std::move(arg));
         }
-        x = std::move(e);
+        x = seal(std::move(e));
         continue;
       }
       return x;
@@ -1024,12 +1080,13 @@ private:
     while (!is_op(")")) {
       Arg a;
       if (cur().kind == Tok::Name && peek().kind == Tok::Op && peek().text == "=") {
-        a.name = cur().text;
+        const Token name = cur();
+        a.name = name.text;
+        for (const Arg& other : out)
+          if (other.name == a.name) fail_at(name, "keyword argument '" + a.name + "' given twice");
         advance();
         advance();
         keywords = true;
-        for (const Arg& other : out)
-          if (other.name == a.name) fail("keyword argument '" + a.name + "' given twice");
       } else if (keywords) {
         fail("a positional argument cannot follow keyword arguments");
       }
@@ -1053,7 +1110,7 @@ private:
           advance();
           e->a = std::move(x);
           e->b2 = std::move(idx);
-          x = std::move(e);
+          x = seal(std::move(e));
           continue;
         }
         std::string name = expect_name("an attribute name");
@@ -1062,12 +1119,12 @@ private:
           e->a = std::move(x);
           e->s = name;
           call_args(e->args);
-          x = std::move(e);
+          x = seal(std::move(e));
         } else {
           auto e = node(ExprKind::Attr, at);
           e->a = std::move(x);
           e->s = name;
-          x = std::move(e);
+          x = seal(std::move(e));
         }
         continue;
       }
@@ -1090,12 +1147,12 @@ private:
           auto e = node(ExprKind::Item, at);
           e->a = std::move(x);
           e->b2 = std::move(parts[0]);
-          x = std::move(e);
+          x = seal(std::move(e));
         } else {
           auto e = node(ExprKind::Slice, at);
           e->a = std::move(x);
           for (auto& p : parts) e->items.push_back(std::move(p));
-          x = std::move(e);
+          x = seal(std::move(e));
         }
         continue;
       }
@@ -1106,7 +1163,6 @@ private:
 
   // primary := literal | name | '(' expr (',' expr)* ')' | '[' list ']' | '{' dict '}'
   ExprPtr primary() {
-    Depth d(*this);
     const Token t = cur();
     lang::SourceLoc at = loc_of(t);
     switch (t.kind) {
@@ -1143,7 +1199,7 @@ private:
           list->items.push_back(expr());
         }
         expect_op(")");
-        return list;
+        return seal(std::move(list));
       }
       if (t.text == "[") {
         advance();
@@ -1153,7 +1209,7 @@ private:
           if (!accept_op(",")) break;
         }
         expect_op("]");
-        return list;
+        return seal(std::move(list));
       }
       if (t.text == "{") {
         advance();
@@ -1165,7 +1221,7 @@ private:
           if (!accept_op(",")) break;
         }
         expect_op("}");
-        return dict;
+        return seal(std::move(dict));
       }
       break;
     default: break;
@@ -1198,7 +1254,7 @@ private:
       if (attr == "cycle") {
         auto e = node(ExprKind::LoopCycle, at);
         call_args(e->args);
-        return e;
+        return seal(std::move(e));
       }
       static const char* const kAttrs[] = {"index",  "index0", "revindex", "revindex0", "first", "last",
                                            "length", "previtem", "nextitem", "depth", "depth0"};
@@ -1217,7 +1273,7 @@ private:
       if (!is_op("(")) fail("_." + fn + " must be called: _." + fn + "(\"user\")");
       call_args(e->args);
       m_roles++;
-      return e;
+      return seal(std::move(e));
     }
     if (n == "ctx") {
       if (is_op(".") && peek().kind == Tok::Name) {
@@ -1231,7 +1287,7 @@ private:
             for (const Arg& a : e->args)
               if (a.name.empty()) fail_at(t, "ctx.output_format() takes keyword arguments only (prefix=..., ...)");
           }
-          return e;
+          return seal(std::move(e));
         }
         if (attr != "client" && attr != "tags")
           fail_at(peek(), "ctx has no attribute '" + attr + "' (only client, tags and output_format)");
@@ -1246,7 +1302,7 @@ private:
       if (e->args.size() != ts->second)
         report(at, "template_string " + n + " takes " + std::to_string(ts->second) + " argument" +
                        (ts->second == 1 ? "" : "s") + ", not " + std::to_string(e->args.size()));
-      return e;
+      return seal(std::move(e));
     }
     if (is_enum(n)) {
       if (!accept_op(".")) fail_at(t, "enum " + n + " can only be used as " + n + ".<variant>");
@@ -1260,7 +1316,7 @@ private:
       e->id = uint32_t(n == "range" ? GlobalFn::Range : n == "namespace" ? GlobalFn::Namespace : GlobalFn::Dict);
       if (!is_op("(")) fail_at(t, n + " must be called: " + n + "(...)");
       call_args(e->args);
-      return e;
+      return seal(std::move(e));
     }
     if (n == "loop") report(at, "loop is only defined inside a for loop");
     else if (m_scope.unknown_names == TemplateScope::UnknownNames::Error) report(at, "unknown variable '" + n + "'");
@@ -1278,6 +1334,7 @@ private:
   int m_depth = 0;   // expression nesting
   int m_nesting = 0; // block nesting
   int m_roles = 0;   // role calls in the current tag
+  std::vector<std::string> m_enclosing_ends; // the end tags of the blocks open around this point
 };
 
 } // namespace
