@@ -2,7 +2,10 @@
 // conformance corpus (../shared/conformance/baml-corpus.jsonl, BAML's own test
 // suite as data) through the TypeScript API, counted per source file.
 //
-//   npm run conformance [-- --corpus PATH] [--verbose] [--json OUT]
+//   npm run conformance [-- --corpus PATH] [--prompts PATH] [--verbose] [--json OUT]
+//
+// Then the prompt records of ../shared/conformance/prompt-render.jsonl
+// (bench/conformance-prompts.mjs).
 //
 // A yardstick, not a test: failures are expected while the language grows.
 // A case with a `mock_server` gets one on 127.0.0.1 (its method and path
@@ -19,6 +22,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { CancelledError, CompileError, Engine } from '../dist/index.mjs';
+import { promptRecords, runPromptRecord } from './conformance-prompts.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -28,6 +32,7 @@ const option = (name, fallback) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
 const corpusPath = resolve(option('--corpus', resolve(here, '../../shared/conformance/baml-corpus.jsonl')));
+const promptsPath = resolve(option('--prompts', resolve(here, '../../shared/conformance/prompt-render.jsonl')));
 const verbose = flag('--verbose');
 
 // Tagged corpus values -> JS arguments.
@@ -184,5 +189,19 @@ for (const [file, row] of [...perFile].sort()) {
 const ran = total.pass + total.fail;
 console.log(`\nconformance: ${total.pass} of ${ran} run cases pass (${((100 * total.pass) / ran).toFixed(1)}%), ${total.skip} skipped, ${cases.length} in the corpus`);
 if (verbose) for (const f of failures) console.log('  FAIL', f);
+
+// Prompt templates: BAML's renderings of templates, arguments and client roles.
+const records = promptRecords(readFileSync(promptsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+const prompts = { pass: 0, fail: 0 };
+const promptFailures = [];
+for (const r of records) {
+  const [outcome, why] = await runPromptRecord(r);
+  prompts[outcome]++;
+  if (outcome === 'fail') promptFailures.push(`${r.id}: ${why}`);
+}
+console.log(
+  `prompts: ${prompts.pass} of ${records.length} prompt-render records (render_prompt, function_prompt, jinja_template) pass (${((100 * prompts.pass) / records.length).toFixed(1)}%)`,
+);
+if (verbose) for (const f of promptFailures) console.log('  FAIL', f);
 const out = option('--json', null);
-if (out) writeFileSync(out, JSON.stringify({ total, perFile: Object.fromEntries(perFile), failures }, null, 2));
+if (out) writeFileSync(out, JSON.stringify({ total, perFile: Object.fromEntries(perFile), failures, prompts, promptFailures }, null, 2));

@@ -100,6 +100,20 @@ export interface EngineOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** A message part of a rendered prompt: text, or an image, audio clip, PDF or video. */
+export type PromptPart =
+  | { text: string }
+  | { media: { kind: 'image' | 'audio' | 'pdf' | 'video'; url?: string; base64?: string; media_type?: string } };
+
+/** What {@link Engine.renderPrompt} returns: the messages a client would be sent. */
+export interface RenderedPrompt {
+  /** The template set roles itself (`_.role(...)`); false: one message with the client's default role. */
+  chat: boolean;
+  /** The primitive client it was rendered for. */
+  client: string;
+  messages: Array<{ role: string; allow_duplicate_role: boolean; parts: PromptPart[] }>;
+}
+
 /** Options of {@link Engine.call}. */
 export interface CallOptions {
   /** Aborting it cancels the call (CancelledError, origin 'signal', cause = signal.reason). Default: none. */
@@ -113,6 +127,18 @@ export interface CallOptions {
    * (InvalidArgumentError), never taken to mean "no deadline".
    */
   timeoutMs?: number;
+  /** Tags of the call (as BAML's `tags` call option): what LLM prompts read as `ctx.tags.NAME`. Default: none. */
+  tags?: Record<string, string>;
+}
+
+/** options.tags as the addon takes them: [names, values]; TypeError for a value that is not a string. */
+function tagLists(tags: Record<string, string> | undefined): [string[], string[]] | undefined {
+  if (tags === undefined) return undefined;
+  if (typeof tags !== 'object' || tags === null) throw new TypeError('options.tags must be an object of strings');
+  const names = Object.keys(tags);
+  const values = names.map((n) => tags[n]);
+  if (values.some((v) => typeof v !== 'string')) throw new TypeError('options.tags must be an object of strings');
+  return [names, values as string[]];
 }
 
 /**
@@ -321,9 +347,17 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     let signal: AbortSignal | undefined;
     let timeoutMs = 0;
     let key: number | bigint | undefined;
+    let tags: [string[], string[]] | undefined;
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('options must be an object'));
       signal = options.signal;
+      if (options.tags !== undefined) {
+        try {
+          tags = tagLists(options.tags);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         return Promise.reject(new TypeError('options.signal must be an AbortSignal'));
       }
@@ -369,10 +403,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       if (auto) key = this.#nextId++;
       try {
         const native = this.#native;
-        if (list.length === 0) native.start(key!, slot, target, timeoutMs, token);
-        else if (list.length === 1) native.start(key!, slot, target, timeoutMs, token, list[0]);
-        else if (list.length === 2) native.start(key!, slot, target, timeoutMs, token, list[0], list[1]);
-        else native.start(key!, slot, target, timeoutMs, token, ...list);
+        if (list.length === 0) native.start(key!, slot, target, timeoutMs, token, tags);
+        else if (list.length === 1) native.start(key!, slot, target, timeoutMs, token, tags, list[0]);
+        else if (list.length === 2) native.start(key!, slot, target, timeoutMs, token, tags, list[0], list[1]);
+        else native.start(key!, slot, target, timeoutMs, token, tags, ...list);
         break;
       } catch (error) {
         // An assigned id that a user happened to choose: take the next one.
@@ -401,6 +435,33 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     this.#rejects[slot] = reject;
     this.#signals[slot] = entry;
     this.#ids[slot] = id;
+  }
+
+  /**
+   * The prompt LLM function `fn` would send for these arguments, without
+   * calling the model: its template rendered for `options.client` (a
+   * primitive client's name; default: the first client the function's plan
+   * would ask; `options.tags`: ctx.tags), each message's role as that
+   * client's provider sends it.
+   * Synchronous. Throws UnknownFunctionError, InvalidArgumentError (not an
+   * LLM function, bad arguments, unknown client) or ScriptError (the
+   * template fails). Nothing is sent, so the client's API key may be missing.
+   */
+  renderPrompt<K extends keyof F & string>(
+    fn: K,
+    args?: CallArgs<F, K>,
+    options?: { client?: string; tags?: Record<string, string> },
+  ): RenderedPrompt {
+    if (typeof fn !== 'string') throw new TypeError('function name must be a string');
+    if (this.#closed) throw new EngineClosedError();
+    let list: readonly unknown[];
+    if (args === undefined || args === null) list = EMPTY;
+    else if (Array.isArray(args)) list = args;
+    else if (typeof args === 'object') list = this.#named(fn, args as Record<string, unknown>);
+    else throw new TypeError('arguments must be an array or an object of named arguments');
+    const client = options?.client;
+    if (client !== undefined && typeof client !== 'string') throw new TypeError('options.client must be a string');
+    return this.#native.renderPrompt(fn, list as unknown[], client, tagLists(options?.tags)) as RenderedPrompt;
   }
 
   /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */

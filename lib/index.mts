@@ -29,6 +29,8 @@ export type {
   FunctionMap,
   CallArgs,
   CallResult,
+  RenderedPrompt,
+  PromptPart,
   HostFunction,
   HostContext,
   HttpOptions,

@@ -389,7 +389,7 @@ napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) {
 void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
   if (!m_engine || m_closing) return throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
   brake_call_id id = 0;
-  if (argc < 5 || !js_to_call_id(env, argv[0], &id))
+  if (argc < 6 || !js_to_call_id(env, argv[0], &id))
     return throw_status(env, BRAKE_INVALID_ARGUMENT,
                         "call id must be a non-zero safe-integer number or a bigint below 2^64");
   int32_t slot = -1;
@@ -407,7 +407,7 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     fn = name.c_str();
   }
   if (!fn) return throw_type_error(env, "function must be a name or a function index");
-  size_t nargs = argc - 5;
+  size_t nargs = argc - 6;
   brake_value* small[8];
   std::vector<brake_value*> large;
   brake_value** args = small;
@@ -419,7 +419,7 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
   napi_value cause = nullptr;
   size_t built = 0;
   for (; built < nargs; built++) {
-    args[built] = js_to_value(env, m_data, argv[5 + built], &error, &cause);
+    args[built] = js_to_value(env, m_data, argv[6 + built], &error, &cause);
     if (!args[built]) break;
   }
   int rc = BRAKE_OK;
@@ -439,6 +439,11 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
       opts.token = unwrap_token(env, argv[4]);
       if (!opts.token) error = "token must be a Token";
     }
+    Tags tags;
+    if (error.empty() && !read_tags(env, argv[5], tags, error)) error = "options.tags: " + error;
+    opts.tag_names = tags.names.data();
+    opts.tag_values = tags.values.data();
+    opts.tag_count = tags.names.size();
     // A getter run by the conversion may have closed the engine.
     if (error.empty() && (!m_engine || m_closing)) rc = BRAKE_ENGINE_CLOSED;
     else if (error.empty())
@@ -454,6 +459,100 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     return throw_status(env, BRAKE_INVALID_ARGUMENT, error, cause);
   }
   add_live();
+}
+
+// Tags as lib passes them: undefined, or [names, values] (two arrays of
+// strings). Their text lives in `out` while the pointers are used.
+bool EngineWrap::read_tags(napi_env env, napi_value v, Tags& out, std::string& error) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return true;
+  bool is_array = false;
+  napi_is_array(env, v, &is_array);
+  uint32_t n = 0;
+  napi_value names = nullptr, values = nullptr;
+  if (is_array) {
+    napi_get_element(env, v, 0, &names);
+    napi_get_element(env, v, 1, &values);
+  }
+  uint32_t nv = 0;
+  if (!is_array || napi_get_array_length(env, names, &n) != napi_ok || napi_get_array_length(env, values, &nv) != napi_ok ||
+      n != nv) {
+    error = "must be [names, values]";
+    return false;
+  }
+  out.text.resize(size_t(n) * 2);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value name, value;
+    napi_get_element(env, names, i, &name);
+    napi_get_element(env, values, i, &value);
+    if (!read_string(env, name, &out.text[2 * i]) || !read_string(env, value, &out.text[2 * i + 1])) {
+      error = "names and values must be strings";
+      return false;
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    out.names.push_back(out.text[2 * i].c_str());
+    out.values.push_back(out.text[2 * i + 1].c_str());
+  }
+  return true;
+}
+
+// renderPrompt(function: string, args: unknown[], client: string | undefined, tags):
+// brake_engine_render_prompt's map as a JS object (throws its failure).
+Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  std::string fn, client;
+  Tags tags;
+  std::string tag_error;
+  if (info.Length() < 4 || !read_string(env, info[0], &fn) || !info[1].IsArray() ||
+      (!info[2].IsUndefined() && !read_string(env, info[2], &client)) || !read_tags(env, info[3], tags, tag_error)) {
+    throw_type_error(env, "renderPrompt(function: string, args: unknown[], client?: string, tags?: [string[], string[]])");
+    return Napi::Value();
+  }
+  if (!m_engine || m_closing) {
+    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
+    return Napi::Value();
+  }
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<brake_value*> args;
+  std::string error;
+  napi_value cause = nullptr;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    brake_value* v = js_to_value(env, m_data, list.Get(i), &error, &cause);
+    if (!v) break;
+    args.push_back(v);
+  }
+  brake_value* out = nullptr;
+  int rc = BRAKE_OK;
+  if (args.size() == list.Length()) {
+    // A getter run by the conversion may have closed the engine.
+    brake_render_options opts;
+    brake_render_options_init(&opts);
+    opts.client = client.c_str();
+    opts.tag_names = tags.names.data();
+    opts.tag_values = tags.values.data();
+    opts.tag_count = tags.names.size();
+    rc = m_engine ? brake_engine_render_prompt(m_engine, fn.c_str(), args.data(), args.size(), &opts, &out)
+                  : BRAKE_ENGINE_CLOSED;
+    if (rc != BRAKE_OK) error = m_engine ? brake_last_error() : "the engine is closed";
+  } else {
+    error = "argument " + std::to_string(args.size() + 1) + ": " + error;
+    rc = BRAKE_INVALID_ARGUMENT;
+  }
+  for (brake_value* v : args) brake_value_free(v);
+  if (rc != BRAKE_OK) {
+    throw_status(env, rc, error, cause);
+    return Napi::Value();
+  }
+  std::string too_large;
+  napi_value js = value_to_js(env, m_data, out, &too_large);
+  brake_value_free(out);
+  if (!js) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT, too_large.empty() ? "the prompt has no JS value" : too_large);
+    return Napi::Value();
+  }
+  return Napi::Value(env, js);
 }
 
 Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
@@ -682,6 +781,7 @@ Napi::Value EngineWrap::host_fail(const Napi::CallbackInfo& info) {
 Napi::Function define_engine_class(Napi::Env env) {
   return EngineWrap::DefineClass(env, "Engine",
                                  {EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
+                                  EngineWrap::InstanceMethod("renderPrompt", &EngineWrap::render_prompt),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
                                   EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),

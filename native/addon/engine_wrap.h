@@ -66,6 +66,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   void start_call(napi_env env, napi_value* argv, size_t argc);
   Napi::Value cancel(const Napi::CallbackInfo& info);
+  Napi::Value render_prompt(const Napi::CallbackInfo& info);
+  // A call's or a rendering's tags (brake_call_options.tag_*).
+  struct Tags {
+    std::vector<std::string> text; // name, value, name, value, ...
+    std::vector<const char*> names, values;
+  };
+  static bool read_tags(napi_env env, napi_value v, Tags& out, std::string& error);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value live_calls(const Napi::CallbackInfo& info);
   Napi::Value drain_more(const Napi::CallbackInfo& info);

@@ -558,6 +558,12 @@ typedef struct brake_call_options {
   uint64_t timeout_ms;
   /* Optional token (may be NULL); the call holds a reference while live. */
   brake_token* token;
+  /* Tags of the call (BAML's `tags` call option): what an LLM function's
+  ** prompt reads as ctx.tags.NAME. tag_count pairs of UTF-8 strings, copied
+  ** at the start; a NULL name or value is BRAKE_INVALID_ARGUMENT. */
+  const char* const* tag_names;
+  const char* const* tag_values;
+  size_t tag_count;
 } brake_call_options;
 
 BRAKE_API void brake_call_options_init(brake_call_options* o);
@@ -590,6 +596,39 @@ BRAKE_API int brake_call_start(brake_engine* e, brake_call_id id, const char* fu
                                const brake_value* const* args, size_t nargs,
                                const brake_call_options* options, brake_completion_fn done,
                                void* user_data);
+
+/* Options of brake_engine_render_prompt (NULL: all defaults). */
+typedef struct brake_render_options {
+  uint32_t struct_size; /* set by brake_render_options_init */
+  /* A primitive client's name; NULL or "": the first client the function's
+  ** plan would ask. */
+  const char* client;
+  /* ctx.tags, as brake_call_options' tags. */
+  const char* const* tag_names;
+  const char* const* tag_values;
+  size_t tag_count;
+} brake_render_options;
+
+BRAKE_API void brake_render_options_init(brake_render_options* o);
+
+/* The prompt LLM function `function` would send for these arguments (as
+** brake_call_start takes them), without calling the model: its template
+** rendered for options->client, each message's role as that
+** client's provider sends it (allowed_roles, default_role, remap_roles).
+** On BRAKE_OK, *out (the caller's: brake_value_free) is a MAP:
+**   chat      bool   the template set roles itself (else one message)
+**   client    string the client it was rendered for
+**   messages  array of MAP {role: string, allow_duplicate_role: bool,
+**             parts: array of MAP {text: string} or {media: MAP {kind:
+**             "image"|"audio"|"pdf"|"video", url?, base64?, media_type?}}}
+** Fails with BRAKE_UNKNOWN_FUNCTION; BRAKE_INVALID_ARGUMENT (not an LLM
+** function, arguments as brake_call_start checks them, an unknown client);
+** BRAKE_SCRIPT_ERROR (the template fails, or the client's options are
+** wrong; an env variable it would need is read as "", since nothing is
+** sent); BRAKE_NO_MEMORY. Runs on the calling thread, which may
+** be any thread; nothing is sent anywhere. */
+BRAKE_API int brake_engine_render_prompt(brake_engine* e, const char* function, const brake_value* const* args,
+                                         size_t nargs, const brake_render_options* options, brake_value** out);
 
 /* Asks the live call `id` to stop. Returns BRAKE_OK if a live call was
 ** found (whether or not it had already been asked, or is about to finish

@@ -310,10 +310,39 @@ int brake_call_start(brake_engine* e, brake_call_id id, const char* function, co
     return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (no deadline) to " +
                                             std::to_string(BRAKE_MAX_TIMEOUT_MS) + " (365 days)");
   return guarded([&] {
-    brake::runtime::StartRequest r{id, function, args, nargs, opts.timeout_ms, opts.token, done, user_data};
+    brake::runtime::StartRequest r{id,   function, args,           nargs,           opts.timeout_ms, opts.token,
+                                   done, user_data, opts.tag_names, opts.tag_values, opts.tag_count};
     std::string message;
     int status = e->engine->start(r, message);
     return status == BRAKE_OK ? status : fail(status, message);
+  });
+}
+
+void brake_render_options_init(brake_render_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+}
+
+int brake_engine_render_prompt(brake_engine* e, const char* function, const brake_value* const* args, size_t nargs,
+                               const brake_render_options* options, brake_value** out) {
+  if (!e || !function || !out) return fail(BRAKE_MISUSE, "engine, function and out must not be NULL");
+  if (!args && nargs) return fail(BRAKE_MISUSE, "args is NULL");
+  *out = nullptr;
+  brake_render_options opts;
+  brake_render_options_init(&opts);
+  if (options) {
+    if (options->struct_size < offsetof(brake_render_options, client) + sizeof(const char*) || options->struct_size > sizeof opts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_render_options_init)");
+    std::memcpy(&opts, options, options->struct_size);
+  }
+  return guarded([&] {
+    std::string message;
+    brake::ValuePtr value;
+    int status = e->engine->render_prompt(function, args, nargs, opts, value, message);
+    if (status != BRAKE_OK) return fail(status, message);
+    *out = value.release();
+    return int(BRAKE_OK);
   });
 }
 

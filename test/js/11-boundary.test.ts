@@ -328,7 +328,7 @@ describe('limits shared with the C ABI', () => {
       new Float64Array(2048),
     );
     try {
-      expect(() => raw.start(1, 0, 'quick', 1e300, undefined)).toThrow(
+      expect(() => raw.start(1, 0, 'quick', 1e300, undefined, undefined)).toThrow(
         /^options\.timeoutMs must be a number from 0 \(no deadline\) to 31536000000 \(365 days\)$/,
       );
       expect(raw.liveCalls()).toBe(0);

@@ -408,3 +408,80 @@ function F() -> string { client "bedrock/claude" prompt #"go"# }`);
     expect((await diagnostics(`function F() -> string { prompt #"x"# }`)).join('\n')).toContain('needs a client');
   });
 });
+
+describe('renderPrompt and tags', () => {
+  const SOURCE = `
+class Doc {
+  title string @alias("name")
+  body string
+}
+client<llm> Claude {
+  provider anthropic
+  options { model "m" api_key env.ANTHROPIC_KEY allowed_roles ["user", "assistant", "system"] remap_roles { "assistant" "model" } }
+}
+client<llm> Gpt { provider openai options { model "m" } }
+function Summarise(doc: Doc, img: image?) -> Doc {
+  client Claude
+  prompt #"
+    {{ _.role("system") }}
+    You summarise for {{ ctx.tags.team }} ({{ ctx.client.provider }}).
+    {{ _.role("user") }}
+    {{ doc }}
+    {% if img %}{{ img }}{% endif %}
+    {{ _.role("assistant") }}
+    ok
+    {{ ctx.output_format }}
+  "#
+}
+function plain(x: int) -> int { x }
+`;
+
+  it('renders what the client would be sent, roles remapped, media as parts, without a key', async () => {
+    const e = await Engine.fromSource(SOURCE);
+    try {
+      const p = e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, { url: 'https://x/y.png' }], { tags: { team: 'ops' } });
+      expect(p.chat).toBe(true);
+      expect(p.client).toBe('Claude');
+      expect(p.messages.map((m) => m.role)).toEqual(['system', 'user', 'model']);
+      expect(p.messages[0].parts).toEqual([{ text: 'You summarise for ops (anthropic).' }]);
+      expect(p.messages[1].parts).toEqual([
+        { text: '{\n    "name": "T",\n    "body": "B",\n}' },
+        { media: { kind: 'image', url: 'https://x/y.png' } },
+      ]);
+      expect((p.messages[2].parts[0] as { text: string }).text).toContain('Answer in JSON using this schema:\n{\n  name: string,\n  body: string,\n}');
+      // Another client's context, by name.
+      expect(e.renderPrompt('Summarise', { doc: { title: 'T', body: 'B' }, img: null }, { client: 'Gpt' }).client).toBe('Gpt');
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('refuses what is not an LLM function, bad arguments and unknown clients, with typed errors', async () => {
+    const e = await Engine.fromSource(SOURCE);
+    try {
+      expect(() => e.renderPrompt('nope', [])).toThrow(/not defined/);
+      expect(() => e.renderPrompt('plain', [1])).toThrow(/not an LLM function/);
+      expect(() => e.renderPrompt('Summarise', [1, null])).toThrow(/argument 'doc'/);
+      expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null], { client: 'Other' })).toThrow(/no client 'Other'/);
+      expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null], { tags: { a: 1 as never } })).toThrow(TypeError);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it("a call's tags reach its prompt as ctx.tags", async () => {
+    const m = 'tags-model';
+    const e = await Engine.fromSource(
+      `client<llm> C { provider openai-generic options { base_url env.MOCK_V1 model "${m}" } }
+function F() -> string { client C prompt #"team={{ ctx.tags.team }}"# }`,
+      { env: { MOCK_V1: `${mock.url}/v1` } },
+    );
+    try {
+      await e.call('F', [], { tags: { team: 'infra' } });
+      expect(of(m)[0].body.messages[0].content).toBe('team=infra');
+      await expect(e.call('F', [], { tags: { team: 2 as never } })).rejects.toThrow(TypeError);
+    } finally {
+      await e.close();
+    }
+  });
+});

@@ -86,6 +86,10 @@ private:
       else
         m_aliases.emplace(a.name, &a);
     }
+    // baml.http.Response and the media types (after the program's classes,
+    // whose ids stay as written) before any field type is resolved: a field
+    // may be an image.
+    declare_response_class();
     for (size_t i = 0; i < m_ast.classes.size(); i++) {
       auto& c = m_ast.classes[i];
       auto& info = m_out.classes[i];
@@ -101,7 +105,6 @@ private:
         info.field_descriptions.push_back(f.description);
       }
     }
-    declare_response_class();
   }
 
   // baml.http.Response, the class of what baml.http.fetch returns: after the

@@ -530,7 +530,8 @@ void Parser::parse_declaration(Program& program) {
   case TokenKind::Type: program.type_aliases.push_back(parse_type_alias()); return;
   default: break;
   }
-  if (check(TokenKind::Identifier) && current().lexeme == "client" && peek(1).kind == TokenKind::Less) {
+  if (check(TokenKind::Identifier) && current().lexeme == "client" &&
+      (peek(1).kind == TokenKind::Less || (peek(1).kind == TokenKind::Identifier && peek(2).kind == TokenKind::LeftBrace))) {
     program.clients.push_back(parse_client());
     return;
   }
@@ -550,14 +551,15 @@ void Parser::parse_declaration(Program& program) {
   error_at_current("expected a declaration ('function', 'class', 'enum' or 'type')");
 }
 
-// client_decl := 'client' '<' 'llm' '>' NAME config_block
+// client_decl := 'client' ('<' 'llm' '>')? NAME config_block   (BAML's newer engine drops the <llm>)
 ClientDecl Parser::parse_client() {
   ClientDecl decl;
   decl.loc = advance().loc;
-  consume(TokenKind::Less, "expected '<llm>' after 'client'");
-  const Token& kind = consume(TokenKind::Identifier, "expected 'llm' in 'client<llm>'");
-  if (kind.lexeme != "llm") report(kind.loc, "only 'client<llm>' clients exist");
-  consume(TokenKind::Greater, "expected '>' after 'client<llm'");
+  if (match(TokenKind::Less)) {
+    const Token& kind = consume(TokenKind::Identifier, "expected 'llm' in 'client<llm>'");
+    if (kind.lexeme != "llm") report(kind.loc, "only 'client<llm>' clients exist");
+    consume(TokenKind::Greater, "expected '>' after 'client<llm'");
+  }
   decl.name = std::string(consume(TokenKind::Identifier, "expected the client's name").lexeme);
   decl.body = parse_config_block();
   return decl;

@@ -142,8 +142,8 @@ bool contains(const std::vector<std::string>& list, std::string_view s) {
 // Walks a client's options once, filling a ResolvedClient.
 class Resolver {
 public:
-  Resolver(const ClientInfo& c, const Environment& env, ResolvedClient& out, std::string& error)
-      : m_client(c), m_env(env), m_out(out), m_error(error) {}
+  Resolver(const ClientInfo& c, const Environment& env, EnvRule rule, ResolvedClient& out, std::string& error)
+      : m_client(c), m_env(env), m_rule(rule), m_out(out), m_error(error) {}
 
   bool run() {
     if (is_composite(m_client.provider))
@@ -173,6 +173,10 @@ private:
   bool lookup(const std::string& name, std::string& s) {
     auto it = m_env.find(name);
     if (it == m_env.end()) {
+      if (m_rule == EnvRule::MissingIsEmpty) {
+        s.clear();
+        return true;
+      }
       return fail("environment variable " + name + " is not set" +
                   (m_option.empty() ? std::string() : " (option '" + m_option + "')"));
     }
@@ -510,10 +514,11 @@ private:
       if (!text(*m_api_key, "api_key", key)) return false;
     } else if (default_key_variable) {
       auto it = m_env.find(default_key_variable);
-      if (it == m_env.end())
+      if (it == m_env.end() && m_rule == EnvRule::MissingIsEmpty) key.clear();
+      else if (it == m_env.end())
         return fail(std::string("environment variable ") + default_key_variable + " is not set (" +
                     provider_name(m_client.provider) + "'s api_key defaults to env." + default_key_variable + ")");
-      key = it->second;
+      else key = it->second;
     }
     if (!is_header_value(key)) return fail("api_key has a line break or NUL in it");
     m_option.clear();
@@ -586,6 +591,7 @@ private:
 
   const ClientInfo& m_client;
   const Environment& m_env;
+  EnvRule m_rule;
   ResolvedClient& m_out;
   std::string& m_error;
   std::string m_option; // the option being read (for messages)
@@ -609,8 +615,8 @@ private:
 
 } // namespace
 
-bool resolve_client(const ClientInfo& c, const Environment& env, ResolvedClient& out, std::string& error) {
-  return Resolver(c, env, out, error).run();
+bool resolve_client(const ClientInfo& c, const Environment& env, ResolvedClient& out, std::string& error, EnvRule rule) {
+  return Resolver(c, env, rule, out, error).run();
 }
 
 std::string_view role_for(const ResolvedClient& c, std::string_view role) {

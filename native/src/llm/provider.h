@@ -90,7 +90,11 @@ struct ResolvedClient {
 // `error` (naming the client, and the variable when one is missing) for a
 // composite client, a missing variable, a missing required option, or an
 // option of the wrong kind that the checker (lang/llm_decls.cpp) let through.
-bool resolve_client(const ClientInfo& c, const Environment& env, ResolvedClient& out, std::string& error);
+// `rule`: MissingIsEmpty reads a missing variable as "" (for rendering a
+// prompt, which sends nothing and needs no key).
+enum class EnvRule : uint8_t { Required, MissingIsEmpty };
+bool resolve_client(const ClientInfo& c, const Environment& env, ResolvedClient& out, std::string& error,
+                    EnvRule rule = EnvRule::Required);
 
 // The role a message with role `role` ("" for none) is sent with.
 std::string_view role_for(const ResolvedClient& c, std::string_view role);

@@ -61,6 +61,9 @@ constexpr uint32_t kNoTimer = UINT32_MAX;
 // No pending operation (Call::operation).
 constexpr uint32_t kNoOperation = UINT32_MAX;
 
+// A call's tags (brake_call_options): name, value.
+using CallTags = std::vector<std::pair<std::string, std::string>>;
+
 // One allocation per call: the Call, then (when the call runs code) the
 // storage of its fiber's first frame and value stack (Fiber::inline_bytes),
 // so a call that sleeps holds no other heap block of its own.
@@ -96,6 +99,7 @@ struct alignas(16) Call {
   brake_token* token = nullptr;
   uint32_t token_index = 0;
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
+  std::unique_ptr<const CallTags> tags; // null: none (set before the call is posted)
 
   // ---- worker-owned (the fiber and the deadline are set by the starting
   // thread, before the call is posted, then belong to the worker)

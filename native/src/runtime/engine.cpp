@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "common/utf8.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
 
@@ -135,6 +136,16 @@ int Engine::start(const StartRequest& r, std::string& message) {
     }
     function = it->second;
   }
+  if (r.tag_count && (!r.tag_names || !r.tag_values)) {
+    message = "tag_names and tag_values must not be NULL when tag_count is not 0";
+    return BRAKE_INVALID_ARGUMENT;
+  }
+  for (size_t i = 0; i < r.tag_count; i++) {
+    if (!r.tag_names[i] || !r.tag_values[i] || !is_valid_utf8(r.tag_names[i]) || !is_valid_utf8(r.tag_values[i])) {
+      message = "tag " + std::to_string(i + 1) + " has a NULL or non-UTF-8 name or value";
+      return BRAKE_INVALID_ARGUMENT;
+    }
+  }
   // Our reference to the new call, dropped on every path out (including an
   // exception such as bad_alloc): the table and the inbox take their own.
   struct Ref {
@@ -146,6 +157,11 @@ int Engine::start(const StartRequest& r, std::string& message) {
   call->done = r.done;
   call->user_data = r.user_data;
   call->function = function;
+  if (r.tag_count) {
+    auto tags = std::make_unique<CallTags>();
+    for (size_t i = 0; i < r.tag_count; i++) tags->emplace_back(r.tag_names[i], r.tag_values[i]);
+    call->tags = std::move(tags);
+  }
   if (!pre_cancelled) {
     const vm::FunctionInfo& fn = m_program->functions[function];
     // The fiber is built here (in the call's own allocation) and its

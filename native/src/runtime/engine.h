@@ -69,6 +69,9 @@ struct StartRequest {
   brake_token* token;
   brake_completion_fn done;
   void* user_data;
+  const char* const* tag_names = nullptr; // brake_call_options' tags (tag_count pairs)
+  const char* const* tag_values = nullptr;
+  size_t tag_count = 0;
 };
 
 class Engine {
@@ -81,6 +84,9 @@ public:
 
   // Returns a status; on failure `message` explains it and nothing ran.
   int start(const StartRequest& r, std::string& message);
+  // brake_engine_render_prompt (runtime/engine_prompt.cpp); any thread.
+  int render_prompt(const char* function, const brake_value* const* args, size_t nargs, const brake_render_options& options,
+                    ValuePtr& out, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
   // Native HTTP transfers in flight and the sockets they (and idle

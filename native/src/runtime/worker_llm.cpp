@@ -123,6 +123,7 @@ void Worker::llm_attempt(Call* call, LlmRun& run) {
     in.count = run.argc;
     in.client = &ctx;
     in.template_strings = program.template_strings.get();
+    in.tags = call->tags.get();
     lang::TypeId target = info.return_type;
     in.output_format = [&program, target](const std::vector<std::pair<std::string, vm::Value>>& kwargs, std::string& out,
                                           std::string& why) {

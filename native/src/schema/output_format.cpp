@@ -108,7 +108,8 @@ bool render_output_format(const vm::CompiledProgram& program, TypeId t,
     }
     has_prefix = true;
   }
-  if (t == T::STRING && !has_prefix) return true; // a string needs no instructions
+  // A string needs no instructions: nothing unless a prefix asks for them.
+  if (t == T::STRING && (!has_prefix || (kwargs.size() == 1 && kwargs[0].second.tag == vm::Tag::Null))) return true;
   Renderer r(program);
   std::string schema = r.type(t, 0, true);
   std::string hoisted;
