@@ -17,7 +17,12 @@ export default {
   baml: true,
   async run(ctx) {
     const worker = `${ctx.benchDir}/workers/llm-sample.mjs`;
-    const label = { brake: 'brake', baml: `BAML runtime ${ctx.baml.version ?? ''}`.trim(), undici: 'hand-written (undici.request)' };
+    const label = {
+      brake: 'brake',
+      baml: `BAML runtime ${ctx.baml.version ?? ''}`.trim(),
+      undici: 'hand-written (undici.request)',
+      floor: 'bare abort listener (floor)',
+    };
     const figures = [];
     const notes = [];
 
@@ -30,7 +35,7 @@ export default {
     }
     const why = {
       extract: { brake: probe.extract, baml: ctx.baml.available ? 'ok' : ctx.baml.reason, undici: 'ok' },
-      flaky: { brake: probe.flaky, baml: ctx.baml.available ? 'ok' : ctx.baml.reason },
+      flaky: { brake: probe.flaky, baml: ctx.baml.available ? 'ok' : ctx.baml.reason, floor: 'ok' },
     };
 
     // One sample; a failed sample becomes { error } (the variant is then reported unavailable, the others go on).
@@ -84,7 +89,7 @@ export default {
     const distributions = {};
     const backoffValues = await measure(
       'flaky',
-      ['brake', 'baml'],
+      ['brake', 'baml', 'floor'],
       backoff,
       'abort in backoff',
       (r) => `settle p50 ${q(r.settleUs, 0.5).toFixed(0)} µs, p99 ${q(r.settleUs, 0.99).toFixed(0)} µs, ${r.requestsAfterAbort} requests after the aborts`,
@@ -117,7 +122,7 @@ export default {
     notes.push(
       `The mock: test/support/mock-llm.mjs (Node's http module), every reply's message content ${JSON.stringify('{"name":"Ada Lovelace","age":36}')}. brake: \`function Extract(text: string) -> Person\` (class Person { name string age int }) with an openai-generic client whose base_url is env.MOCK_BASE_URL (Engine.fromSource(src, { env })), called as engine.call('Extract', [text]); the engine renders the prompt with ctx.output_format, POSTs, parses the reply into a Person. BAML: the same function (bench/peers/baml/baml_src/llm.baml) as b.Extract(text) through the generated client, BAML_LOG=error. Hand-written: undici.request with a keep-alive Agent POSTing the same OpenAI chat body BAML sends (one system message with the rendered prompt), JSON.parse of the body and of the message content, a check that name is a string and age an integer.`,
       `throughput: ${tp.inFlight} calls in flight for ${tp.durationMs} ms after a ${tp.warmupMs} ms warm-up, the mock in a process of its own. Client CPU per call is process.cpuUsage of the client process (every thread: brake's and BAML's workers included) over the window; the mock's CPU is not in it, but the client and the mock share the machine's cores, so calls/s is bounded by both.`,
-      `abort in a retry backoff: a client with retry_policy Slow (max_retries 3, constant_delay 2000 ms); the mock answers each call's first attempt 500; ${backoff.waitMs} ms after that answer (the client is waiting out its backoff) the call's AbortSignal is aborted (brake: engine.call(..., { signal }), CancelledError; BAML: the generated client's { signal } option, BamlAbortError). ${backoff.samples} sequential calls per run after ${backoff.warmup} warm-up; the mock's requests are counted ${backoff.graceMs} ms after the last abort (longer than the backoff): any attempt beyond the first of each call arrived after its abort.`,
+      `abort in a retry backoff: a client with retry_policy Slow (max_retries 3, constant_delay 2000 ms); the mock answers each call's first attempt 500; ${backoff.waitMs} ms after that answer (the client is waiting out its backoff) the call's AbortSignal is aborted (brake: engine.call(..., { signal }), CancelledError; BAML: the generated client's { signal } option, BamlAbortError). ${backoff.samples} sequential calls per run after ${backoff.warmup} warm-up; the mock's requests are counted ${backoff.graceMs} ms after the last abort (longer than the backoff): any attempt beyond the first of each call arrived after its abort. The floor, in the same run: the same first request, then a promise whose only work on abort is one listener rejecting it (Node's own abort after the same idle wait; nothing that stops real work settles faster).`,
       `abort in flight: the mock never answers the call's request (a queued \`hang\` behaviour); ${inflight.waitMs} ms after it arrived the call is aborted; times to the promise settling and to the mock's socket 'close' (the mock runs in the sample's process for the abort samples: one clock). ${inflight.samples} sequential calls per run after ${inflight.warmup} warm-up.`,
     );
 

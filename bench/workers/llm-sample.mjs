@@ -169,6 +169,23 @@ async function client(url) {
     };
     return { extract, close: () => agent.destroy() };
   }
+  if (spec.variant === 'floor') {
+    // The floor of "abort in a backoff": the same first request (answered
+    // 500), then a promise whose only work on abort is one listener
+    // rejecting it. Nothing that stops real work can settle faster.
+    const { request, Agent } = require('undici');
+    const agent = new Agent({ keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer unused' };
+    const flaky = (text, signal) =>
+      new Promise((resolve, reject) => {
+        const body = JSON.stringify({ model: 'flaky', messages: [{ role: 'system', content: PROMPT(text) }] });
+        request(`${base}/chat/completions`, { method: 'POST', headers, body, dispatcher: agent })
+          .then((r) => r.body.text())
+          .catch(() => {});
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    return { flaky, close: () => agent.destroy() };
+  }
   throw new Error(`unknown variant ${spec.variant}`);
 }
 
