@@ -177,6 +177,7 @@ private:
         s.clear();
         return true;
       }
+      m_out.missing_variable = name;
       return fail("environment variable " + name + " is not set" +
                   (m_option.empty() ? std::string() : " (option '" + m_option + "')"));
     }
@@ -514,11 +515,15 @@ private:
       if (!text(*m_api_key, "api_key", key)) return false;
     } else if (default_key_variable) {
       auto it = m_env.find(default_key_variable);
-      if (it == m_env.end() && m_rule == EnvRule::MissingIsEmpty) key.clear();
-      else if (it == m_env.end())
+      if (it == m_env.end() && m_rule == EnvRule::MissingIsEmpty) {
+        key.clear();
+      } else if (it == m_env.end()) {
+        m_out.missing_variable = default_key_variable;
         return fail(std::string("environment variable ") + default_key_variable + " is not set (" +
                     provider_name(m_client.provider) + "'s api_key defaults to env." + default_key_variable + ")");
-      else key = it->second;
+      } else {
+        key = it->second;
+      }
     }
     if (!is_header_value(key)) return fail("api_key has a line break or NUL in it");
     m_option.clear();

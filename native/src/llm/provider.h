@@ -83,6 +83,9 @@ struct ResolvedClient {
   uint64_t request_timeout_ms = 0;
   uint64_t time_to_first_token_timeout_ms = 0;
   uint64_t idle_timeout_ms = 0;
+
+  // After resolve_client failed because a variable is missing: its name.
+  std::string missing_variable;
 };
 
 // Resolves a primitive client's options. env.NAME anywhere in them (and the

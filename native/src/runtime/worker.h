@@ -185,7 +185,7 @@ private:
   void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms, bool last = false);
   void llm_backoff_done(Call* call, LlmRun& run);
   void llm_resume(Call* call, vm::Value v);
-  const llm::ResolvedClient* resolved_client(uint32_t client, std::string& error);
+  const llm::ResolvedClient* resolved_client(uint32_t client, std::string& error, const char*& kind);
   uint32_t add_operation(Operation* op);
   void drop_operation(Call* call, bool cancel, brake_origin origin = BRAKE_ORIGIN_NONE);
   void on_operation_done(Operation* op);

@@ -78,14 +78,19 @@ void Worker::start_llm(Call* call, const vm::Request& r) {
 }
 
 // This worker's copy of client `c` with its options resolved (env.NAME
-// read from the engine's environment), made once. Null with `error` when a
-// variable it needs is missing.
-const llm::ResolvedClient* Worker::resolved_client(uint32_t c, std::string& error) {
+// read from the engine's environment), made once. Null with `error` and
+// its `kind` when that fails: "missing_env" (a variable it needs is not in
+// the engine's environment) or "invalid_client" (an option's value, read
+// from the environment, is not one the provider takes).
+const llm::ResolvedClient* Worker::resolved_client(uint32_t c, std::string& error, const char*& kind) {
   const vm::CompiledProgram& program = m_engine.program();
   if (m_resolved_clients.size() < program.clients.size()) m_resolved_clients.resize(program.clients.size());
   if (!m_resolved_clients[c]) {
     auto resolved = std::make_unique<llm::ResolvedClient>();
-    if (!llm::resolve_client(program.clients[c], m_engine.env(), *resolved, error)) return nullptr;
+    if (!llm::resolve_client(program.clients[c], m_engine.env(), *resolved, error)) {
+      kind = resolved->missing_variable.empty() ? "invalid_client" : "missing_env";
+      return nullptr;
+    }
     m_resolved_clients[c] = std::move(resolved);
   }
   return m_resolved_clients[c].get();
@@ -100,9 +105,10 @@ void Worker::llm_attempt(Call* call, LlmRun& run) {
   const vm::FunctionInfo& info = program.functions[fn.function];
   uint32_t client = run.plan[run.step].client;
   std::string error;
-  const llm::ResolvedClient* resolved = resolved_client(client, error);
+  const char* kind = "";
+  const llm::ResolvedClient* resolved = resolved_client(client, error, kind);
   if (!resolved) {
-    fail_call(call, "missing_env", "client '" + program.clients[client].name + "': " + error);
+    fail_call(call, kind, std::move(error)); // the message names the client
     return;
   }
   llm::RenderedPrompt prompt;
@@ -163,7 +169,8 @@ void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   uint32_t client = run.plan[run.step].client;
   std::string ignored;
-  const llm::ResolvedClient* resolved = resolved_client(client, ignored); // made by llm_attempt
+  const char* no_kind = "";
+  const llm::ResolvedClient* resolved = resolved_client(client, ignored, no_kind); // made by llm_attempt
   llm::ProviderReply reply = llm::read_response(*resolved, answer);
   vm::LlmAttemptRecord record;
   record.status = reply.status;
