@@ -442,7 +442,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
    * calling the model: its template rendered for `options.client` (a
    * primitive client's name; default: the first client the function's plan
    * would ask; `options.tags`: ctx.tags), each message's role as that
-   * client's provider sends it.
+   * client's provider sends it. It runs on the calling (JS) thread, so a
+   * template that loops for long is stopped after `options.timeoutMs`
+   * (default 1000; 0: none) with TimeoutError.
    * Synchronous. Throws UnknownFunctionError, InvalidArgumentError (not an
    * LLM function, bad arguments, unknown client) or ScriptError (the
    * template fails). Nothing is sent, so the client's API key may be missing.
@@ -450,7 +452,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   renderPrompt<K extends keyof F & string>(
     fn: K,
     args?: CallArgs<F, K>,
-    options?: { client?: string; tags?: Record<string, string> },
+    options?: { client?: string; tags?: Record<string, string>; timeoutMs?: number },
   ): RenderedPrompt {
     if (typeof fn !== 'string') throw new TypeError('function name must be a string');
     if (this.#closed) throw new EngineClosedError();
@@ -461,7 +463,9 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     else throw new TypeError('arguments must be an array or an object of named arguments');
     const client = options?.client;
     if (client !== undefined && typeof client !== 'string') throw new TypeError('options.client must be a string');
-    return this.#native.renderPrompt(fn, list as unknown[], client, tagLists(options?.tags)) as RenderedPrompt;
+    const timeoutMs = options?.timeoutMs ?? 1000;
+    if (typeof timeoutMs !== 'number') throw new TypeError('options.timeoutMs must be a number');
+    return this.#native.renderPrompt(fn, list as unknown[], client, tagLists(options?.tags), timeoutMs) as RenderedPrompt;
   }
 
   /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */

@@ -116,7 +116,13 @@ export interface NativeEngine {
   /** brake_cancel: true when a live call was found; if it was finished in place, onBatch has delivered it on return. */
   cancel(id: NativeCallId): boolean;
   /** brake_engine_render_prompt (throws its failure). */
-  renderPrompt(fn: string, args: unknown[], client: string | undefined, tags: [string[], string[]] | undefined): unknown;
+  renderPrompt(
+    fn: string,
+    args: unknown[],
+    client: string | undefined,
+    tags: [string[], string[]] | undefined,
+    timeoutMs: number,
+  ): unknown;
   /**
    * Refuses new calls, cancels live calls and joins the workers off the JS
    * thread; resolves once their completions (origin close) have been

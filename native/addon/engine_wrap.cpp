@@ -498,16 +498,24 @@ bool EngineWrap::read_tags(napi_env env, napi_value v, Tags& out, std::string& e
   return true;
 }
 
-// renderPrompt(function: string, args: unknown[], client: string | undefined, tags):
+// renderPrompt(function: string, args: unknown[], client: string | undefined, tags, timeoutMs: number):
 // brake_engine_render_prompt's map as a JS object (throws its failure).
 Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   std::string fn, client;
   Tags tags;
   std::string tag_error;
-  if (info.Length() < 4 || !read_string(env, info[0], &fn) || !info[1].IsArray() ||
-      (!info[2].IsUndefined() && !read_string(env, info[2], &client)) || !read_tags(env, info[3], tags, tag_error)) {
-    throw_type_error(env, "renderPrompt(function: string, args: unknown[], client?: string, tags?: [string[], string[]])");
+  if (info.Length() < 5 || !read_string(env, info[0], &fn) || !info[1].IsArray() ||
+      (!info[2].IsUndefined() && !read_string(env, info[2], &client)) || !read_tags(env, info[3], tags, tag_error) ||
+      !info[4].IsNumber()) {
+    throw_type_error(env,
+                     "renderPrompt(function: string, args: unknown[], client?: string, tags?: [string[], string[]], timeoutMs: number)");
+    return Napi::Value();
+  }
+  double timeout = info[4].As<Napi::Number>().DoubleValue();
+  if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS))) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 "options.timeoutMs must be a number from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
     return Napi::Value();
   }
   if (!m_engine || m_closing) {
@@ -533,6 +541,7 @@ Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
     opts.tag_names = tags.names.data();
     opts.tag_values = tags.values.data();
     opts.tag_count = tags.names.size();
+    opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
     rc = m_engine ? brake_engine_render_prompt(m_engine, fn.c_str(), args.data(), args.size(), &opts, &out)
                   : BRAKE_ENGINE_CLOSED;
     if (rc != BRAKE_OK) error = m_engine ? brake_last_error() : "the engine is closed";

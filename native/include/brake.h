@@ -560,7 +560,8 @@ typedef struct brake_call_options {
   brake_token* token;
   /* Tags of the call (BAML's `tags` call option): what an LLM function's
   ** prompt reads as ctx.tags.NAME. tag_count pairs of UTF-8 strings, copied
-  ** at the start; a NULL name or value is BRAKE_INVALID_ARGUMENT. */
+  ** at the start; NULL arrays with tag_count > 0, a NULL name or value, or
+  ** text that is not UTF-8 is BRAKE_INVALID_ARGUMENT. */
   const char* const* tag_names;
   const char* const* tag_values;
   size_t tag_count;
@@ -607,6 +608,10 @@ typedef struct brake_render_options {
   const char* const* tag_names;
   const char* const* tag_values;
   size_t tag_count;
+  /* Rendering runs on the calling thread: past this many milliseconds it
+  ** stops with BRAKE_TIMEOUT (a template can loop for as long as it likes).
+  ** 0 = none. At most BRAKE_MAX_TIMEOUT_MS. */
+  uint64_t timeout_ms;
 } brake_render_options;
 
 BRAKE_API void brake_render_options_init(brake_render_options* o);
@@ -621,8 +626,11 @@ BRAKE_API void brake_render_options_init(brake_render_options* o);
 **   messages  array of MAP {role: string, allow_duplicate_role: bool,
 **             parts: array of MAP {text: string} or {media: MAP {kind:
 **             "image"|"audio"|"pdf"|"video", url?, base64?, media_type?}}}
-** Fails with BRAKE_UNKNOWN_FUNCTION; BRAKE_INVALID_ARGUMENT (not an LLM
-** function, arguments as brake_call_start checks them, an unknown client);
+** Fails with BRAKE_MISUSE (a NULL engine, function or out, or NULL args
+** with nargs > 0); BRAKE_ENGINE_CLOSED; BRAKE_UNKNOWN_FUNCTION;
+** BRAKE_TIMEOUT (options->timeout_ms passed); BRAKE_INVALID_ARGUMENT (not
+** an LLM function, arguments as brake_call_start checks them, an unknown
+** client, bad tags, a wrong struct_size);
 ** BRAKE_SCRIPT_ERROR (the template fails, or the client's options are
 ** wrong; an env variable it would need is read as "", since nothing is
 ** sent); BRAKE_NO_MEMORY. Runs on the calling thread, which may

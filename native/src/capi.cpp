@@ -336,6 +336,8 @@ int brake_engine_render_prompt(brake_engine* e, const char* function, const brak
       return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_render_options_init)");
     std::memcpy(&opts, options, options->struct_size);
   }
+  if (opts.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
+    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
   return guarded([&] {
     std::string message;
     brake::ValuePtr value;

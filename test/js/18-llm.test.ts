@@ -6,7 +6,16 @@
 // host transport (Node's fetch), which must behave alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CancelledError, CompileError, Engine, LlmError, ScriptError, TimeoutError, httpNativeAvailable } from '../../lib/index';
+import {
+  CancelledError,
+  CompileError,
+  Engine,
+  EngineClosedError,
+  LlmError,
+  ScriptError,
+  TimeoutError,
+  httpNativeAvailable,
+} from '../../lib/index';
 import type { EngineOptions } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startMockLlm } from '../support/mock-llm.mjs';
@@ -219,6 +228,35 @@ function F() -> string { client RR prompt #"go"# }`);
       }
     });
 
+    it('spreads calls started together over round-robin children', async () => {
+      const a = fresh('ca');
+      const b = fresh('cb');
+      const e = await engine(`${client('A', a)}${client('B', b)}
+client<llm> RR { provider round-robin options { strategy [A, B] } }
+function F() -> string { client RR prompt #"go"# }`);
+      try {
+        await Promise.all(Array.from({ length: 8 }, () => e.call('F', [])));
+        expect([of(a).length, of(b).length]).toEqual([4, 4]);
+      } finally {
+        await e.close();
+      }
+    });
+
+    it("a retry-after delays only the same client's next attempt, not a fallback", async () => {
+      const a = fresh('raa');
+      const b = fresh('rab');
+      mock.enqueue({ status: 429, retryAfter: 2 }, { model: a });
+      const e = await engine(`${client('A', a)}${client('B', b)}
+client<llm> Both { provider fallback options { strategy [A, B] } }
+function F() -> string { client Both prompt #"go"# }`);
+      try {
+        await e.call('F', []);
+        expect(of(b)[0].arrivedAt - of(a)[0].arrivedAt).toBeLessThan(1000);
+      } finally {
+        await e.close();
+      }
+    });
+
     it('fails an attempt whose reply does not fit the return type, and falls back', async () => {
       const a = fresh('pa');
       const b = fresh('pb');
@@ -403,6 +441,26 @@ function F() -> string { client "bedrock/claude" prompt #"go"# }`);
     expect(d.join('\n')).toContain("'bedrock/claude' is not a client");
   });
 
+  it('an LLM body in a method', async () => {
+    const d = await diagnostics(`
+class C {
+  x int
+  function m(self) -> string { client "openai/gpt-4o" prompt #"hi"# }
+}`);
+    expect(d.join('\n')).toContain('a method cannot be an LLM function');
+  });
+
+  it('parameters named prompt and client are plain variables', async () => {
+    const e = await Engine.fromSource(`function f(prompt: string, client: string) -> string { prompt }
+function g(client: string) -> string { client + "!" }`);
+    try {
+      expect(await e.call('f', ['p', 'c'])).toBe('p');
+      expect(await e.call('g', ['c'])).toBe('c!');
+    } finally {
+      await e.close();
+    }
+  });
+
   it('a body without a prompt or a client', async () => {
     expect((await diagnostics(`function F() -> string { client "openai/gpt-4o" }`)).join('\n')).toContain('needs a prompt');
     expect((await diagnostics(`function F() -> string { prompt #"x"# }`)).join('\n')).toContain('needs a client');
@@ -464,6 +522,20 @@ function plain(x: int) -> int { x }
       expect(() => e.renderPrompt('Summarise', [1, null])).toThrow(/argument 'doc'/);
       expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null], { client: 'Other' })).toThrow(/no client 'Other'/);
       expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null], { tags: { a: 1 as never } })).toThrow(TypeError);
+    } finally {
+      await e.close();
+    }
+    expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null])).toThrow(EngineClosedError);
+  });
+
+  it('a template that loops for long is stopped after timeoutMs (it renders on the calling thread)', async () => {
+    const e = await Engine.fromSource(`client<llm> C { provider openai options { model "m" } }
+function Long(n: int) -> string { client C prompt #"{% for i in range(n) %}{% endfor %}done"# }`);
+    try {
+      expect(e.renderPrompt('Long', [3]).messages[0].parts).toEqual([{ text: 'done' }]);
+      const t0 = performance.now();
+      expect(() => e.renderPrompt('Long', [1e12], { timeoutMs: 50 })).toThrow(TimeoutError);
+      expect(performance.now() - t0).toBeLessThan(1000);
     } finally {
       await e.close();
     }

@@ -214,7 +214,9 @@ BRAKE_TEST(answers_retries_fallback_and_attempts_as_data) {
   start(e, "ok", a);
   CHECK(wait_for(a));
   CHECK_EQ_INT(a.status, BRAKE_OK);
-  CHECK(a.value == "Person {name: \"Ada\", age: 36}" || a.value.find("Ada") != std::string::npos);
+  if (a.value.find("\"Ada\"") == std::string::npos || a.value.find("36") == std::string::npos)
+    fprintf(stderr, "ok: %s\n", a.value.c_str());
+  CHECK(a.value.find("\"Ada\"") != std::string::npos && a.value.find("36") != std::string::npos);
 
   start(e, "fail", b);
   CHECK(wait_for(b));
@@ -321,6 +323,11 @@ BRAKE_TEST(stress_llm_calls_with_random_cancels) {
               (o.status == BRAKE_LLM_ERROR && strcmp(fn, "fail") == 0 && o.attempts.size() == 3);
     if (!ok) fprintf(stderr, "call %d (%s): status %d %s %s\n", i, fn, o.status, o.kind.c_str(), o.message.c_str());
     CHECK(ok);
+  }
+  sleep_ms(20); // a second completion, if there were one, would have arrived
+  for (int i = 0; i < n; i++) {
+    std::lock_guard<std::mutex> lock(outcomes[size_t(i)].mu);
+    CHECK_EQ_INT(outcomes[size_t(i)].completions, 1);
   }
   finish(s, e);
 }

@@ -24,6 +24,7 @@ struct Outcome {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
+  int completions = 0; // callbacks received: exactly one is the contract
   int status = -1;
   int origin = 0;
   std::string value, kind, message;
@@ -56,6 +57,7 @@ inline void outcome_done(void* user_data, const brake_result* r) {
     o->attempt_errors.push_back(brake_result_llm_attempt_error(r, i));
   }
   o->done = true;
+  o->completions++;
   o->cv.notify_all();
 }
 

@@ -692,10 +692,17 @@ FunctionDecl Parser::parse_function(FunctionKind kind) {
     advance();
     parse_type();
   }
+  // An LLM body starts with `client` and a client (a name or a string) or
+  // with `prompt` and a string: a variable named client or prompt used as
+  // an expression is not one.
   if (check(TokenKind::LeftBrace) && peek(1).kind == TokenKind::Identifier &&
-      (peek(1).lexeme == "client" || peek(1).lexeme == "prompt")) {
+      ((peek(1).lexeme == "client" && (peek(2).kind == TokenKind::String ||
+                                       (peek(2).kind == TokenKind::Identifier &&
+                                        (peek(3).kind == TokenKind::RightBrace || peek(3).kind == TokenKind::Identifier)))) ||
+       (peek(1).lexeme == "prompt" && peek(2).kind == TokenKind::String))) {
     fn.body = std::make_unique<Block>();
     fn.body->loc = current().loc;
+    if (kind == FunctionKind::Method) report(peek(1).loc, "a method cannot be an LLM function: declare it at the top level");
     fn.llm = parse_llm_body();
     return fn;
   }
@@ -730,8 +737,10 @@ std::unique_ptr<LlmBody> Parser::parse_llm_body() {
     } else {
       report(word.loc, "an LLM function's body holds 'client' and 'prompt', not '" + std::string(word.lexeme) + "'");
       while (!check(TokenKind::RightBrace) && !check(TokenKind::Eof) &&
-             !(check(TokenKind::Identifier) && (current().lexeme == "client" || current().lexeme == "prompt")))
-        advance(); // its value
+             !(check(TokenKind::Identifier) && (current().lexeme == "client" || current().lexeme == "prompt"))) {
+        if (check(TokenKind::LeftBrace)) skip_balanced(TokenKind::LeftBrace, TokenKind::RightBrace); // its value
+        else advance();
+      }
     }
   }
   consume(TokenKind::RightBrace, "expected '}' after the LLM function's body");

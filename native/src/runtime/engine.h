@@ -122,7 +122,10 @@ public:
   const Environment& env() const { return m_env; }
   // Round-robin client `c`'s calls so far (see llm/plan.h); any thread.
   uint64_t rr_counter(uint32_t c) const { return m_rr_counters[c].load(std::memory_order_relaxed); }
-  void advance_rr_counter(uint32_t c) { m_rr_counters[c].fetch_add(1, std::memory_order_relaxed); }
+  // A call's turn of client `c` (the counter before it moved on), and the
+  // turn given back by a call none of whose attempts ended.
+  uint64_t take_rr_turn(uint32_t c) { return m_rr_counters[c].fetch_add(1, std::memory_order_relaxed); }
+  void give_back_rr_turn(uint32_t c) { m_rr_counters[c].fetch_sub(1, std::memory_order_relaxed); }
   bool has_round_robin() const { return m_has_round_robin; }
   uint32_t max_call_depth() const { return m_max_depth; }
   // Bytes the engine's calls have drawn from its memory limit (whole chunks).

@@ -2,7 +2,10 @@
 // client would receive it, without calling the model (brake.h:
 // brake_engine_render_prompt). Runs on the calling thread against a heap of
 // its own, charged to the engine's memory account like a call's.
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "common/utf8.h"
 #include "llm/plan.h"
@@ -40,6 +43,10 @@ ValuePtr media_value(const llm::Media& m) {
 int Engine::render_prompt(const char* function, const brake_value* const* args, size_t nargs,
                           const brake_render_options& options, ValuePtr& out, std::string& message) {
   const char* client_name = options.client;
+  if (m_closed.load(std::memory_order_acquire)) {
+    message = "the engine is closed";
+    return BRAKE_ENGINE_CLOSED;
+  }
   const vm::CompiledProgram& p = *m_program;
   auto it = p.function_index.find(function);
   if (it == p.function_index.end() || it->second >= p.declared_functions) {
@@ -107,6 +114,35 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   if (!llm::resolve_client(p.clients[client], m_env, resolved, message, llm::EnvRule::MissingIsEmpty))
     return BRAKE_SCRIPT_ERROR;
 
+  // The deadline: a watchdog sets the render's cancel word when it passes
+  // (only when one was asked for: a thread per render otherwise is waste).
+  std::atomic<uint32_t> stop{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool rendered = false;
+  std::thread watchdog;
+  if (options.timeout_ms) {
+    auto until = std::chrono::steady_clock::now() + clamp_wait(options.timeout_ms);
+    watchdog = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_until(lock, until, [&] { return rendered; })) stop.store(BRAKE_ORIGIN_TIMEOUT, std::memory_order_relaxed);
+    });
+  }
+  struct Join {
+    std::thread& t;
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& done;
+    ~Join() {
+      if (!t.joinable()) return;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      cv.notify_one();
+      t.join();
+    }
+  } join{watchdog, mu, cv, rendered};
   vm::Heap heap(&m_memory);
   std::vector<vm::Value> values;
   llm::RenderedPrompt prompt;
@@ -120,6 +156,7 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
     llm::RenderInput in;
     in.program = &p;
     in.heap = &heap;
+    in.cancel_state = &stop;
     in.names = fn.param_names.data();
     in.values = values.data();
     in.count = nargs;
@@ -136,6 +173,9 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   } catch (const vm::MemoryLimitExceeded& e) {
     message = std::string("rendering the prompt: ") + e.what();
     return BRAKE_NO_MEMORY;
+  } catch (const vm::Interrupted&) {
+    message = "rendering the prompt took longer than " + std::to_string(options.timeout_ms) + " ms";
+    return BRAKE_TIMEOUT;
   }
   // {chat, client, messages: [{role, allow_duplicate_role, parts: [{text} | {media}]}]},
   // each role as the provider sends it.

@@ -18,8 +18,8 @@ struct LlmRun {
   uint8_t argc = 0;          // the arguments are the fiber's request_args()
   std::vector<llm::PlanStep> plan;
   size_t step = 0; // the attempt in flight, or the next one after a backoff
-  // Round-robin clients the plan picked from: advanced once, when the
-  // call's first attempt has ended (never for a cancelled one).
+  // Round-robin clients the plan picked from, a turn of each taken when
+  // the plan was built; given back unless an attempt ended (rr_advanced).
   std::vector<uint32_t> rr_used;
   bool rr_advanced = false;
   std::chrono::steady_clock::time_point attempt_started;

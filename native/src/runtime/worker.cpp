@@ -885,6 +885,10 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
   if (!op) return;
   op->http_timeout_ms = timeout;
   op->chain = std::move(chain);
+  // A transfer that could not start is answered as a failed request, after
+  // the try below (whatever the answer leads to is not this start's to undo).
+  bool not_started = false;
+  std::string url, error;
   try {
     size_t bytes = request_bytes(req) + 1024; // and the transfer's own state
     call->fiber.heap().charge(bytes);
@@ -895,21 +899,17 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     options.connect_timeout_ms = req.connect_timeout_ms ? req.connect_timeout_ms : cfg.connect_timeout_ms;
     options.ca_pem = &cfg.ca_pem;
     options.libcurl_only = cfg.libcurl_only;
-    std::string error;
     op->transfer = m_transport->start(req, options, op, error);
     if (!op->transfer) {
       call->fiber.heap().uncharge(op->charged);
-      std::string url = op->url;
+      url = std::move(op->url);
       op->release();
-      http::Answer failed;
-      failed.failed = true;
-      failed.error = std::move(error);
-      resume_http(call, url, failed);
-      return;
+      not_started = true;
+    } else {
+      m_transfers.fetch_add(1, std::memory_order_relaxed);
+      call->operation = add_operation(op); // adopts our reference
+      if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);
     }
-    m_transfers.fetch_add(1, std::memory_order_relaxed);
-    call->operation = add_operation(op); // adopts our reference
-    if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);
   } catch (const vm::MemoryLimitExceeded& e) {
     undo_native_start(call, op);
     fail_call(call, "out_of_memory", std::string("baml.http.fetch: ") + e.what());
@@ -917,6 +917,13 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
   } catch (const std::bad_alloc&) {
     undo_native_start(call, op);
     fail_call(call, "out_of_memory", "out of memory starting an HTTP request");
+    return;
+  }
+  if (not_started) {
+    http::Answer failed;
+    failed.failed = true;
+    failed.error = std::move(error);
+    resume_http(call, url, failed);
     return;
   }
   call->phase = Phase::Waiting;
@@ -1369,7 +1376,7 @@ void Worker::free_graveyard() {
 // The caller has settled the call (its fiber is gone, its result filled in).
 void Worker::finish(Call* call) {
   if (call->operation != kNoOperation) drop_operation(call, true);
-  if (!m_llm_runs.empty()) m_llm_runs.erase(call);
+  if (!m_llm_runs.empty()) forget_llm_run(call);
   call->phase = Phase::Done;
   if (call->sleep_timer != kNoTimer) m_timers.remove(call->sleep_timer);
   if (call->deadline_timer != kNoTimer) m_timers.remove(call->deadline_timer);

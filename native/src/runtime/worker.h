@@ -182,7 +182,11 @@ private:
   void start_llm(Call* call, const vm::Request& r);
   void llm_attempt(Call* call, LlmRun& run);
   void llm_answered(Call* call, LlmRun& run, const http::Answer& answer);
-  void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms, bool last = false);
+  void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms,
+                          bool final_attempt = false);
+  void send_llm_attempt(Call* call, LlmRun& run);
+  void take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer);
+  void forget_llm_run(Call* call);
   void llm_backoff_done(Call* call, LlmRun& run);
   void llm_resume(Call* call, vm::Value v);
   const llm::ResolvedClient* resolved_client(uint32_t client, std::string& error, const char*& kind);

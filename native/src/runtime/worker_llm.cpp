@@ -24,6 +24,7 @@
 // request the network policy refuses.
 #include <algorithm>
 
+#include "common/utf8.h"
 #include "http/request.h"
 #include "http/transfer.h"
 #include "llm/prompt.h"
@@ -48,33 +49,51 @@ uint64_t micros_since(Clock::time_point t) {
 constexpr int64_t kMaxRetryAfterMs = 10 * 60 * 1000;
 } // namespace
 
-// CALL_LLM: the call's plan is built (round-robin clients at their current
-// counters) and its first attempt goes out.
+// CALL_LLM: the call's plan is built and its first attempt goes out. Each
+// round-robin client the plan picks from gives the call its own turn
+// (fetch_add), so calls started together spread over the children; a call
+// that ends before any attempt of it has ended gives its turns back
+// (forget_llm_run), so a cancelled attempt moves no counter.
 void Worker::start_llm(Call* call, const vm::Request& r) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::LlmFunctionInfo& fn = program.llm_functions[r.host_function];
+  LlmRun* run = nullptr;
   try {
-    auto run = std::make_unique<LlmRun>();
-    run->llm_function = r.host_function;
-    run->argc = r.argc;
+    auto owned = std::make_unique<LlmRun>();
+    owned->llm_function = r.host_function;
+    owned->argc = r.argc;
     std::vector<uint64_t> counters;
     if (m_engine.has_round_robin()) {
       counters.resize(program.clients.size());
       for (uint32_t c = 0; c < counters.size(); c++)
         if (program.clients[c].provider == llm::Provider::RoundRobin) counters[c] = m_engine.rr_counter(c);
+      // Which counters this plan reads, then a turn of each, then the plan at those turns.
+      llm::build_plan(program.clients, program.retry_policies, fn.client, &counters, &owned->rr_used);
+      for (uint32_t c : owned->rr_used) counters[c] = m_engine.take_rr_turn(c);
     }
-    run->plan = llm::build_plan(program.clients, program.retry_policies, fn.client, counters.empty() ? nullptr : &counters,
-                                &run->rr_used);
-    LlmRun& ref = *run;
-    m_llm_runs.emplace(call, std::move(run));
-    if (ref.plan.empty()) {
-      fail_call(call, "internal", "client '" + program.clients[fn.client].name + "' has no attempt to make");
-      return;
-    }
-    llm_attempt(call, ref);
+    owned->plan = llm::build_plan(program.clients, program.retry_policies, fn.client, counters.empty() ? nullptr : &counters);
+    run = owned.get();
+    m_llm_runs.emplace(call, std::move(owned));
   } catch (const std::bad_alloc&) {
+    if (run) m_llm_runs.erase(call);
     fail_call(call, "out_of_memory", "out of memory starting an LLM call");
+    return;
   }
+  if (run->plan.empty()) {
+    fail_call(call, "internal", "client '" + program.clients[fn.client].name + "' has no attempt to make");
+    return;
+  }
+  llm_attempt(call, *run);
+}
+
+// The run of a call that is finishing or resuming goes; the round-robin
+// turns it took are given back if no attempt of it has ended.
+void Worker::forget_llm_run(Call* call) {
+  auto it = m_llm_runs.find(call);
+  if (it == m_llm_runs.end()) return;
+  if (!it->second->rr_advanced)
+    for (uint32_t c : it->second->rr_used) m_engine.give_back_rr_turn(c);
+  m_llm_runs.erase(it);
 }
 
 // This worker's copy of client `c` with its options resolved (env.NAME
@@ -100,6 +119,14 @@ const llm::ResolvedClient* Worker::resolved_client(uint32_t c, std::string& erro
 // provider's request, with the client's per-attempt timeout (or the
 // engine's HTTP timeout) and no redirects.
 void Worker::llm_attempt(Call* call, LlmRun& run) {
+  try {
+    send_llm_attempt(call, run);
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory starting an LLM attempt");
+  }
+}
+
+void Worker::send_llm_attempt(Call* call, LlmRun& run) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   const vm::FunctionInfo& info = program.functions[fn.function];
@@ -159,12 +186,25 @@ void Worker::llm_attempt(Call* call, LlmRun& run) {
   }
   uint64_t timeout = resolved->request_timeout_ms ? resolved->request_timeout_ms : m_engine.http().timeout_ms;
   Clock::time_point deadline = timeout ? Clock::now() + clamp_wait(timeout) : Clock::time_point::max();
+  // Checkpoint: a cancel that arrived while the prompt rendered sends nothing.
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
   send_http(call, req, timeout, deadline, 0);
 }
 
 // The transport's answer to the current attempt (or its failure: a network
 // error, the attempt's timeout).
 void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
+  try {
+    take_llm_answer(call, run, answer);
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory taking an LLM reply");
+  }
+}
+
+void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   uint32_t client = run.plan[run.step].client;
@@ -179,8 +219,8 @@ void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
     record.error = std::move(reply.error);
     // A finish reason the client's lists refuse ends the call: as BAML
     // documents, it is not retried and does not fall back.
-    bool last = reply.failure == llm::ProviderReply::Failure::FinishReason;
-    llm_attempt_failed(call, run, std::move(record), reply.retry_after_ms, last);
+    bool final_attempt = reply.failure == llm::ProviderReply::Failure::FinishReason;
+    llm_attempt_failed(call, run, std::move(record), reply.retry_after_ms, final_attempt);
     return;
   }
   vm::Value value;
@@ -204,8 +244,11 @@ void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
     llm_attempt_failed(call, run, std::move(record), -1);
     return;
   }
-  if (!run.rr_advanced)
-    for (uint32_t c : run.rr_used) m_engine.advance_rr_counter(c);
+  if (brake_origin o = call->cancel_origin()) { // checkpoint before the value is committed
+    finish_cancelled(call, o);
+    return;
+  }
+  run.rr_advanced = true;
   llm_resume(call, value);
 }
 
@@ -213,7 +256,8 @@ void Worker::llm_answered(Call* call, LlmRun& run, const http::Answer& answer) {
 // retry-after the provider asked for, when that is longer and ends before
 // the call's deadline), or, with none left (or when it is the `last` the
 // call may make), the call fails with every attempt (BRAKE_LLM_ERROR).
-void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms, bool last) {
+void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms,
+                                bool final_attempt) {
   const vm::CompiledProgram& program = m_engine.program();
   const llm::ClientInfo& client = program.clients[run.plan[run.step].client];
   if (brake_origin o = call->cancel_origin()) {
@@ -224,17 +268,18 @@ void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord re
     record.client = client.name;
     record.provider = llm::provider_name(client.provider);
     record.duration_us = micros_since(run.attempt_started);
+    if (record.error.size() > vm::kHttpBodyExcerpt) // an error can quote the reply: kept short
+      record.error = std::string(utf8_prefix(record.error, vm::kHttpBodyExcerpt)) + "...";
     run.failed.push_back(std::move(record));
   } catch (const std::bad_alloc&) {
     fail_call(call, "out_of_memory", "out of memory recording an LLM attempt");
     return;
   }
-  if (!run.rr_advanced) {
-    for (uint32_t c : run.rr_used) m_engine.advance_rr_counter(c);
-    run.rr_advanced = true;
-  }
+  run.rr_advanced = true; // an attempt ended: the call's round-robin turns are used
+  uint32_t failed_client = run.plan[run.step].client;
+  int64_t failed_status = run.failed.back().status;
   run.step++;
-  if (last || run.step == run.plan.size()) {
+  if (final_attempt || run.step == run.plan.size()) {
     const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
     const vm::LlmAttemptRecord& last = run.failed.back();
     vm::ScriptError error{"llm_failed",
@@ -253,15 +298,17 @@ void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord re
     fail_call(call, std::move(error));
     return;
   }
+  // A 429's or 503's retry-after, for the next attempt of the same client.
   uint64_t delay = run.plan[run.step].delay_ms;
-  if (retry_after_ms > 0 && retry_after_ms <= kMaxRetryAfterMs && uint64_t(retry_after_ms) > delay &&
+  if ((failed_status == 429 || failed_status == 503) && run.plan[run.step].client == failed_client &&
+      retry_after_ms > 0 && retry_after_ms <= kMaxRetryAfterMs && uint64_t(retry_after_ms) > delay &&
       (call->deadline == Clock::time_point::max() ||
        Clock::now() + std::chrono::milliseconds(retry_after_ms) < call->deadline))
     delay = uint64_t(retry_after_ms);
-  if (delay == 0) {
-    llm_attempt(call, run);
-    return;
-  }
+  // Even with no delay the next attempt starts from the timer heap, on the
+  // worker's next turn: a failure reported while an attempt was being
+  // started (a request the provider cannot take, a transfer that did not
+  // start) then never recurses into the next attempt, however long the plan.
   try {
     m_timers.add(Clock::now() + clamp_wait(delay), call, TimerKind::Sleep);
   } catch (const std::bad_alloc&) {
@@ -283,7 +330,7 @@ void Worker::llm_backoff_done(Call* call, LlmRun& run) {
 
 // The call goes on with the function's value (the run is over).
 void Worker::llm_resume(Call* call, vm::Value v) {
-  m_llm_runs.erase(call);
+  forget_llm_run(call);
   call->fiber.resume(v);
   call->phase = Phase::Ready;
   m_fresh.push_back(call);

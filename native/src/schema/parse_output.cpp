@@ -167,9 +167,11 @@ private:
       return true;
     }
     std::string first_error;
+    size_t mark = path.size();
     for (TypeId member : type.args) {
       if (member == T::NUL) continue;
       if (fit(v, member, path, out)) return true;
+      path.resize(mark); // a failed member leaves its own path behind
       if (first_error.empty()) first_error = error;
     }
     return fail(path, "fits none of " + m_p.type_name(t) + " (" + first_error + ")", v);
