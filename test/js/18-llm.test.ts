@@ -528,6 +528,18 @@ function plain(x: int) -> int { x }
     expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null])).toThrow(EngineClosedError);
   });
 
+  it('a prompt of one image is a message with that image', async () => {
+    const e = await Engine.fromSource(`client<llm> C { provider openai options { model "m" } }
+function Look(v: image) -> string { client C prompt #"{{ v }}"# }`);
+    try {
+      expect(e.renderPrompt('Look', [{ url: 'https://x/a.png' }]).messages).toEqual([
+        { role: 'system', allow_duplicate_role: false, parts: [{ media: { kind: 'image', url: 'https://x/a.png' } }] },
+      ]);
+    } finally {
+      await e.close();
+    }
+  });
+
   it('a template that loops for long is stopped after timeoutMs (it renders on the calling thread)', async () => {
     const e = await Engine.fromSource(`client<llm> C { provider openai options { model "m" } }
 function Long(n: int) -> string { client C prompt #"{% for i in range(n) %}{% endfor %}done"# }`);

@@ -76,7 +76,7 @@ RenderedPrompt render_template(const Template& t, const RenderInput& in, std::ve
     size_t end_event = e;
     while (end_event < n && !sink.events[end_event].is_role) end_event++;
     size_t end = end_event < n ? sink.events[end_event].at : text.size();
-    if (role || end > start) {
+    if (role || end > start || end_event > e) { // a role, text, or media (a template of one image is a message)
       PromptMessage m;
       size_t at = start;
       auto add_text = [&](size_t upto) {
