@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "test_outcome.h"
+#include "test_socket.h"
 
 namespace {
 
@@ -37,16 +38,8 @@ struct Scripted {
   std::vector<std::thread> handlers;
 
   void start() {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(listener, 64);
-    socklen_t len = sizeof a;
-    getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    sockaddr_in a;
+    listener = loopback_listener(64, &a);
     port = ntohs(a.sin_port);
     thread = std::thread([this] {
       while (!stop) {
@@ -70,15 +63,6 @@ struct Scripted {
   }
 
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-
-  static void send_all(int fd, const std::string& s) {
-    size_t at = 0;
-    while (at < s.size()) {
-      ssize_t n = send(fd, s.data() + at, s.size() - at, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      at += size_t(n);
-    }
-  }
 
   // One connection: requests in turn (head, then a content-length body).
   void serve(int fd) {

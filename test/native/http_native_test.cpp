@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "test_outcome.h"
+#include "test_socket.h"
 
 // A resolver that stalls for one name: getaddrinfo is interposed in this
 // test binary (libcurl's resolver thread calls it through the dynamic
@@ -73,20 +74,6 @@ extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo
 
 namespace {
 
-// A socket listening on 127.0.0.1 (an ephemeral port, written to *addr).
-int loopback_listener(int backlog, sockaddr_in* addr) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  *addr = sockaddr_in{};
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(addr), sizeof *addr);
-  listen(fd, backlog);
-  socklen_t len = sizeof *addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(addr), &len);
-  return fd;
-}
 
 // ---- the server: one thread, poll() over its connections.
 struct Server {
@@ -127,15 +114,6 @@ struct Server {
   }
 
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
-
-  static void send_all(int fd, const std::string& s) {
-    size_t at = 0;
-    while (at < s.size()) {
-      ssize_t n = send(fd, s.data() + at, s.size() - at, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      at += size_t(n);
-    }
-  }
 
   void respond(Conn& c, const std::string& request_line, const std::string& body_in) {
     requests++;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "test_outcome.h"
+#include "test_socket.h"
 
 namespace {
 
@@ -38,16 +39,8 @@ struct LlmServer {
   std::thread acceptor;
 
   void start() {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(listener, 1024);
-    socklen_t len = sizeof a;
-    getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+    sockaddr_in a;
+    listener = loopback_listener(1024, &a);
     port = ntohs(a.sin_port);
     acceptor = std::thread([this] {
       for (;;) {
@@ -77,15 +70,6 @@ struct LlmServer {
   }
 
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port) + "/v1"; }
-
-  static void send_all(int fd, const std::string& s) {
-    size_t at = 0;
-    while (at < s.size()) {
-      ssize_t n = send(fd, s.data() + at, s.size() - at, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      at += size_t(n);
-    }
-  }
 
   void serve(int fd) {
     std::string in;

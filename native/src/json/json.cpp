@@ -106,7 +106,8 @@ vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_
   return b.build(root);
 }
 
-void append_string(std::string& out, std::string_view s) {
+void append_string(std::string& out, std::string_view s, bool html_safe) {
+  static const char kHex[] = "0123456789abcdef";
   std::string valid;
   if (!is_valid_utf8(s)) {
     append_lossy_utf8(valid, s);
@@ -117,7 +118,7 @@ void append_string(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size(); i++) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     const char* esc = nullptr;
-    char buf[8];
+    bool hex = false;
     switch (c) {
     case '"': esc = "\\\""; break;
     case '\\': esc = "\\\\"; break;
@@ -126,16 +127,19 @@ void append_string(std::string& out, std::string_view s) {
     case '\t': esc = "\\t"; break;
     case '\b': esc = "\\b"; break;
     case '\f': esc = "\\f"; break;
-    default:
-      if (c < 0x20) {
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        esc = buf;
-      }
+    case '<': case '>': case '&': case '\'': hex = html_safe; break;
+    default: hex = c < 0x20; break;
     }
-    if (!esc) continue;
+    if (!esc && !hex) continue;
     out.append(s.data() + run, i - run);
-    out += esc;
     run = i + 1;
+    if (esc) {
+      out += esc;
+    } else {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
   }
   out.append(s.data() + run, s.size() - run);
   out += '"';

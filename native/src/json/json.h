@@ -42,7 +42,7 @@ void serialize(vm::Value v, const vm::CompiledProgram& program, std::string& out
                const std::atomic<uint32_t>* cancel_state);
 
 // Appends `s` as a JSON string literal (quotes and escapes; invalid UTF-8
-// becomes U+FFFD).
-void append_string(std::string& out, std::string_view s);
+// becomes U+FFFD). `html_safe` also escapes < > & ' (as Jinja's tojson).
+void append_string(std::string& out, std::string_view s, bool html_safe = false);
 
 } // namespace brake::json

@@ -51,20 +51,7 @@ bool append_media(const ResolvedClient& c, const Media& m, std::string& out, std
 }
 
 bool append_blocks(const ResolvedClient& c, const PromptMessage& m, std::string& out, std::string& error) {
-  out += '[';
-  for (size_t i = 0; i < m.parts.size(); i++) {
-    if (i) out += ',';
-    const PromptPart& p = m.parts[i];
-    if (p.kind == PromptPart::Kind::Text) {
-      out += "{\"type\":\"text\",\"text\":";
-      json::append_string(out, p.text);
-      out += '}';
-    } else if (!append_media(c, p.media, out, error)) {
-      return false;
-    }
-  }
-  out += ']';
-  return true;
+  return append_content_blocks(c, m, out, error, append_media);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "json/json.h"
 #include "llm/provider.h"
 #include "simdjson.h"
 
@@ -24,6 +25,29 @@ bool append_base64(std::string& out, std::string_view data);
 bool plain_mime(std::string_view mime);
 
 const char* media_kind_name(Media::Kind k);
+
+// A message's parts as a JSON array of content blocks, as both provider
+// families write them: text as {"type":"text","text":...}, media by
+// `append_media` (the provider's own form; false with `error` for media it
+// does not take).
+template <typename AppendMedia>
+bool append_content_blocks(const ResolvedClient& c, const PromptMessage& m, std::string& out, std::string& error,
+                           AppendMedia append_media) {
+  out += '[';
+  for (size_t i = 0; i < m.parts.size(); i++) {
+    if (i) out += ',';
+    const PromptPart& p = m.parts[i];
+    if (p.kind == PromptPart::Kind::Text) {
+      out += "{\"type\":\"text\",\"text\":";
+      json::append_string(out, p.text);
+      out += '}';
+    } else if (!append_media(c, p.media, out, error)) {
+      return false;
+    }
+  }
+  out += ']';
+  return true;
+}
 
 // The message bodies of each provider family: {options..., messages...}.
 bool build_openai_body(const ResolvedClient& c, const RenderedPrompt& p, RequestMode mode, std::string& body,

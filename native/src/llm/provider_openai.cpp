@@ -103,20 +103,7 @@ bool append_content(const ResolvedClient& c, const PromptMessage& m, std::string
     }
     return true;
   }
-  out += '[';
-  for (size_t i = 0; i < m.parts.size(); i++) {
-    if (i) out += ',';
-    const PromptPart& p = m.parts[i];
-    if (p.kind == PromptPart::Kind::Text) {
-      out += "{\"type\":\"text\",\"text\":";
-      json::append_string(out, p.text);
-      out += '}';
-    } else if (!append_media(c, p.media, out, error)) {
-      return false;
-    }
-  }
-  out += ']';
-  return true;
+  return append_content_blocks(c, m, out, error, append_media);
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "llm/template_format.h"
 
+#include "json/json.h"
+
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -150,10 +152,6 @@ Media media_of(const vm::CompiledProgram& p, const vm::InstanceObj* m) {
   return media;
 }
 
-namespace {
-void append_json_string(std::string& out, std::string_view s, bool html_safe = false);
-}
-
 void append_media_magic(std::string& out, const vm::CompiledProgram& p, const vm::InstanceObj* m) {
   static const char* const kKinds[] = {"Image", "Audio", "Pdf", "Video"};
   int kind = p.media_kind(m->class_id);
@@ -161,16 +159,16 @@ void append_media_magic(std::string& out, const vm::CompiledProgram& p, const vm
   out += kKinds[kind < 0 ? 0 : kind];
   out += "\",\"mime_type\":";
   if (field_is_string(m, vm::kMediaMimeType))
-    append_json_string(out, m->fields[vm::kMediaMimeType].as_string()->text);
+    json::append_string(out, m->fields[vm::kMediaMimeType].as_string()->text);
   else
     out += "null";
   out += ",\"content\":{";
   if (field_is_string(m, vm::kMediaUrl)) {
     out += "\"Url\":{\"url\":";
-    append_json_string(out, m->fields[vm::kMediaUrl].as_string()->text);
+    json::append_string(out, m->fields[vm::kMediaUrl].as_string()->text);
   } else {
     out += "\"Base64\":{\"base64\":";
-    append_json_string(out, field_string(m, vm::kMediaBase64));
+    json::append_string(out, field_string(m, vm::kMediaBase64));
   }
   out += "}}}:baml-end-media:BAML_MEDIA_MAGIC_STRING_DELIMITER";
 }
@@ -215,40 +213,6 @@ void append_int(std::string& out, int64_t i) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, i);
   out.append(buf, r.ptr);
-}
-
-void append_json_string(std::string& out, std::string_view s, bool html_safe) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    const char* esc = nullptr;
-    bool hex = false;
-    switch (c) {
-    case '"': esc = "\\\""; break;
-    case '\\': esc = "\\\\"; break;
-    case '\n': esc = "\\n"; break;
-    case '\r': esc = "\\r"; break;
-    case '\t': esc = "\\t"; break;
-    case '\b': esc = "\\b"; break;
-    case '\f': esc = "\\f"; break;
-    case '<': case '>': case '&': case '\'': hex = html_safe; break;
-    default: hex = c < 0x20; break;
-    }
-    if (!esc && !hex) continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    if (esc) {
-      out += esc;
-    } else {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
 }
 
 // ---------------------------------------------------------------- display
@@ -400,10 +364,10 @@ public:
       if (!std::isfinite(v.f)) throw FormatError("a float that is not finite cannot be written as JSON");
       append_float_repr(m_out, v.f);
       return;
-    case vm::Tag::Enum: append_json_string(m_out, enum_shown(m_p, v), m_html_safe); return;
+    case vm::Tag::Enum: json::append_string(m_out, enum_shown(m_p, v), m_html_safe); return;
     case vm::Tag::String:
       m_cc.bytes(v.as_string()->text.size());
-      append_json_string(m_out, v.as_string()->text, m_html_safe);
+      json::append_string(m_out, v.as_string()->text, m_html_safe);
       return;
     case vm::Tag::Array: {
       const auto& items = v.as_array()->items;
@@ -422,7 +386,7 @@ public:
       if (is_media(m_p, v)) {
         std::string magic;
         append_media_magic(magic, m_p, v.as_instance());
-        append_json_string(m_out, magic, m_html_safe);
+        json::append_string(m_out, magic, m_html_safe);
         return;
       }
       Entries entries;
@@ -431,7 +395,7 @@ public:
       for (size_t i = 0; i < entries.size(); i++) {
         if (i) m_out += ',';
         newline(depth + 1);
-        append_json_string(m_out, entries[i].first, m_html_safe);
+        json::append_string(m_out, entries[i].first, m_html_safe);
         m_out += m_indent >= 0 ? ": " : ":";
         write(entries[i].second, depth + 1);
       }
