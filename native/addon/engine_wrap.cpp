@@ -365,7 +365,7 @@ void EngineWrap::hold() {
   napi_reference_ref(m_env, m_on_batch, nullptr);
 }
 
-// start(id, slot, fn, timeoutMs, token | undefined, ...args): `slot` is lib's
+X
 // index for the call, handed back with its completion (see drain_slice);
 // `fn` is a function's name or its index in the program (lib resolves names
 // it knows). The hottest entry point, so it is a plain N-API callback bound

@@ -528,6 +528,19 @@ function plain(x: int) -> int { x }
     expect(() => e.renderPrompt('Summarise', [{ title: 'T', body: 'B' }, null])).toThrow(EngineClosedError);
   });
 
+  it('an output format that would expand exponentially is refused, not built', async () => {
+    const classes = Array.from({ length: 24 }, (_, i) => `class C${i} { a C${i + 1} b C${i + 1} }`).join('\n');
+    const e = await Engine.fromSource(`${classes}
+class C24 { x int }
+client<llm> C { provider openai options { model "m" } }
+function Big() -> C0 { client C prompt #"{{ ctx.output_format }}"# }`);
+    try {
+      expect(() => e.renderPrompt('Big', [])).toThrow(/expands to more than 10000 class bodies/);
+    } finally {
+      await e.close();
+    }
+  });
+
   it('a prompt of one image is a message with that image', async () => {
     const e = await Engine.fromSource(`client<llm> C { provider openai options { model "m" } }
 function Look(v: image) -> string { client C prompt #"{{ v }}"# }`);

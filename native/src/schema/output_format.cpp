@@ -14,6 +14,11 @@ class Renderer {
 public:
   explicit Renderer(const vm::CompiledProgram& p) : m_p(p) {}
   std::vector<uint32_t> hoisted; // enums named inside the schema, in first-use order
+  // A program's classes can share parts (A holds two Bs, each two Cs, ...),
+  // and inlining each use grows the text exponentially: past
+  // kMaxExpansions class bodies the format is refused.
+  static constexpr size_t kMaxExpansions = 10000;
+  bool too_large = false;
 
   // `t` as the schema shows it, nested `indent` spaces deep.
   std::string type(TypeId t, size_t indent, bool top) {
@@ -61,6 +66,10 @@ private:
   std::string klass(uint32_t c, size_t indent) {
     const vm::ClassInfo& info = m_p.classes[c];
     if (std::find(m_open.begin(), m_open.end(), c) != m_open.end()) return info.name; // recursive: by name
+    if (++m_expansions > kMaxExpansions) {
+      too_large = true;
+      return info.name;
+    }
     m_open.push_back(c);
     std::string s = "{\n";
     for (size_t f = 0; f < info.field_names.size(); f++) {
@@ -75,6 +84,7 @@ private:
 
   const vm::CompiledProgram& m_p;
   std::vector<uint32_t> m_open; // classes being rendered (a recursive one is named, not expanded)
+  size_t m_expansions = 0;
 };
 
 // BAML's sentence before the schema, by the type's kind.
@@ -112,6 +122,11 @@ bool render_output_format(const vm::CompiledProgram& program, TypeId t,
   if (t == T::STRING && (!has_prefix || (kwargs.size() == 1 && kwargs[0].second.tag == vm::Tag::Null))) return true;
   Renderer r(program);
   std::string schema = r.type(t, 0, true);
+  if (r.too_large) {
+    error = "ctx.output_format: the schema of " + program.type_name(t) + " expands to more than " +
+            std::to_string(Renderer::kMaxExpansions) + " class bodies";
+    return false;
+  }
   std::string hoisted;
   for (uint32_t e : r.hoisted) hoisted += r.enum_block(e) + "\n\n";
   out += hoisted;
