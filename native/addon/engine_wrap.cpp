@@ -365,8 +365,9 @@ void EngineWrap::hold() {
   napi_reference_ref(m_env, m_on_batch, nullptr);
 }
 
-X
-// index for the call, handed back with its completion (see drain_slice);
+// start(id, slot, fn, timeoutMs, token | undefined, tags | undefined, ...args)
+// (tags: [names, values] or undefined): `slot` is lib's index for the call,
+// handed back with its completion (see drain_slice);
 // `fn` is a function's name or its index in the program (lib resolves names
 // it knows). The hottest entry point, so it is a plain N-API callback bound
 // to this wrap (no unwrap, no argument copy), installed on each Engine object.
