@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startNginx } from '../lib/nginx.mjs';
 import { REPLY } from '../lib/openai-reply.mjs';
+import { measureWindow } from '../lib/window.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -135,20 +136,11 @@ async function throughput(c) {
     }
   };
   const loops = Array.from({ length: spec.inFlight }, loop);
-  await sleep(spec.warmupMs);
-  const d0 = done;
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  await sleep(spec.durationMs);
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const elu = performance.eventLoopUtilization(elu0);
-  const n = done - d0;
+  const { n, seconds, cpuUs, elu } = await measureWindow(spec, () => done);
   running = false;
   await Promise.all(loops);
   if (failed) throw new Error(`${failed} requests failed`);
-  return { requestsPerSec: n / seconds, cpuUsPerRequest: (cpu.user + cpu.system) / n, elu: elu.utilization, server: nginx ? 'nginx' : 'node' };
+  return { requestsPerSec: n / seconds, cpuUsPerRequest: cpuUs / n, elu, server: nginx ? 'nginx' : 'node' };
 }
 
 async function waitFor(cond, what, ms = 10_000) {

@@ -37,6 +37,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 import { startMockLlm } from '../../test/support/mock-llm.mjs';
+import { measureWindow } from '../lib/window.mjs';
 
 const spec = JSON.parse(process.argv[2]);
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -241,20 +242,11 @@ async function throughput(c) {
     }
   };
   const loops = Array.from({ length: spec.inFlight }, loop);
-  await sleep(spec.warmupMs);
-  const d0 = done;
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  await sleep(spec.durationMs);
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const elu = performance.eventLoopUtilization(elu0);
-  const n = done - d0;
+  const { n, seconds, cpuUs, elu } = await measureWindow(spec, () => done);
   running = false;
   await Promise.all(loops);
   if (failed) throw new Error(`${failed} calls failed, the first: ${reasonOf(firstError)}`);
-  return { callsPerSec: n / seconds, cpuUsPerCall: (cpu.user + cpu.system) / n, elu: elu.utilization };
+  return { callsPerSec: n / seconds, cpuUsPerCall: cpuUs / n, elu };
 }
 
 /** Awaits a call that was aborted: the time it settled, or throws when it was not cancelled. */

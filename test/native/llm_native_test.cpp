@@ -180,6 +180,19 @@ void finish(LlmServer& s, brake_engine* e) {
   s.shutdown();
 }
 
+// Runs `body(server, engine)` against a fresh server and engine; after it,
+// nothing is in flight or live, the engine's memory is back, and once it is
+// freed the server has no connection open.
+template <typename Body> void with_server(unsigned workers, Body body) {
+  LlmServer s;
+  s.start();
+  brake_engine* e = make_engine(s, workers);
+  CHECK(e != nullptr);
+  if (!e) return s.shutdown();
+  body(s, e);
+  finish(s, e);
+}
+
 bool wait_requests(LlmServer& s, int n, double ms = 5000) {
   double deadline = now_ms() + ms;
   while (s.requests.load() < n && now_ms() < deadline) sleep_ms(0.5);
@@ -189,131 +202,115 @@ bool wait_requests(LlmServer& s, int n, double ms = 5000) {
 } // namespace
 
 BRAKE_TEST(answers_retries_fallback_and_attempts_as_data) {
-  LlmServer s;
-  s.start();
-  brake_engine* e = make_engine(s, 2);
-  CHECK(e != nullptr);
-  if (!e) return s.shutdown();
-  Outcome a, b, c, d;
-  start(e, "ok", a);
-  CHECK(wait_for(a));
-  CHECK_EQ_INT(a.status, BRAKE_OK);
-  if (a.value.find("\"Ada\"") == std::string::npos || a.value.find("36") == std::string::npos)
-    fprintf(stderr, "ok: %s\n", a.value.c_str());
-  CHECK(a.value.find("\"Ada\"") != std::string::npos && a.value.find("36") != std::string::npos);
+  with_server(2, [&](LlmServer& s, brake_engine* e) {
+    Outcome a, b, c, d;
+    start(e, "ok", a);
+    CHECK(wait_for(a));
+    CHECK_EQ_INT(a.status, BRAKE_OK);
+    if (a.value.find("\"Ada\"") == std::string::npos || a.value.find("36") == std::string::npos)
+      fprintf(stderr, "ok: %s\n", a.value.c_str());
+    CHECK(a.value.find("\"Ada\"") != std::string::npos && a.value.find("36") != std::string::npos);
 
-  start(e, "fail", b);
-  CHECK(wait_for(b));
-  CHECK_EQ_INT(b.status, BRAKE_LLM_ERROR);
-  CHECK(b.kind == "llm_failed");
-  CHECK_EQ_INT(b.attempts.size(), 3);
-  for (const auto& x : b.attempts) CHECK(x == "Fail openai-generic 500");
-  CHECK(b.attempt_errors.size() == 3 && b.attempt_errors[0].find("mock failure") != std::string::npos);
+    start(e, "fail", b);
+    CHECK(wait_for(b));
+    CHECK_EQ_INT(b.status, BRAKE_LLM_ERROR);
+    CHECK(b.kind == "llm_failed");
+    CHECK_EQ_INT(b.attempts.size(), 3);
+    for (const auto& x : b.attempts) CHECK(x == "Fail openai-generic 500");
+    CHECK(b.attempt_errors.size() == 3 && b.attempt_errors[0].find("mock failure") != std::string::npos);
 
-  int before = s.requests.load();
-  start(e, "fallback", c);
-  CHECK(wait_for(c));
-  CHECK_EQ_INT(c.status, BRAKE_OK);
-  CHECK_EQ_INT(s.requests.load() - before, 4); // three failures, then the fallback
+    int before = s.requests.load();
+    start(e, "fallback", c);
+    CHECK(wait_for(c));
+    CHECK_EQ_INT(c.status, BRAKE_OK);
+    CHECK_EQ_INT(s.requests.load() - before, 4); // three failures, then the fallback
 
-  start(e, "two", d); // an expression function calling LLM functions
-  CHECK(wait_for(d));
-  CHECK(d.value == "72");
-  finish(s, e);
+    start(e, "two", d); // an expression function calling LLM functions
+    CHECK(wait_for(d));
+    CHECK(d.value == "72");
+  });
 }
 
 // No attempt starts after a cancel: during the 60 s backoff the call
 // settles at once and the server sees no second request.
 BRAKE_TEST(a_cancel_in_a_backoff_settles_at_once_and_sends_nothing_more) {
-  LlmServer s;
-  s.start();
-  brake_engine* e = make_engine(s, 1);
-  CHECK(e != nullptr);
-  if (!e) return s.shutdown();
-  Outcome o;
-  brake_call_id id = start(e, "fail_slow", o);
-  CHECK(wait_requests(s, 1));
-  sleep_ms(20); // the 500 is in; the backoff runs
-  double t0 = now_ms();
-  CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
-  CHECK(wait_for(o));
-  CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
-  CHECK(now_ms() - t0 < 100 * (brake_test_sanitized() ? 5 : 1));
-  CHECK(o.attempts.empty()); // a cancellation carries no LLM error
-  sleep_ms(50);
-  CHECK_EQ_INT(s.requests.load(), 1);
-  finish(s, e);
+  with_server(1, [&](LlmServer& s, brake_engine* e) {
+    Outcome o;
+    brake_call_id id = start(e, "fail_slow", o);
+    CHECK(wait_requests(s, 1));
+    sleep_ms(20); // the 500 is in; the backoff runs
+    double t0 = now_ms();
+    CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+    CHECK(wait_for(o));
+    CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+    CHECK(now_ms() - t0 < 100 * (brake_test_sanitized() ? 5 : 1));
+    CHECK(o.attempts.empty()); // a cancellation carries no LLM error
+    sleep_ms(50);
+    CHECK_EQ_INT(s.requests.load(), 1);
+  });
 }
 
 // An in-flight attempt's socket is closed when its call is cancelled, and
 // the deadline of a call that retries is a timeout, not an LLM error.
 BRAKE_TEST(a_cancel_in_flight_closes_the_socket_and_a_deadline_is_a_timeout) {
-  LlmServer s;
-  s.start();
-  brake_engine* e = make_engine(s, 1);
-  CHECK(e != nullptr);
-  if (!e) return s.shutdown();
-  Outcome o;
-  brake_call_id id = start(e, "hang", o);
-  CHECK(wait_requests(s, 1));
-  CHECK_EQ_INT(s.open.load(), 1);
-  CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
-  CHECK(wait_for(o));
-  CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
-  CHECK(s.all_closed(2000));
+  with_server(1, [&](LlmServer& s, brake_engine* e) {
+    Outcome o;
+    brake_call_id id = start(e, "hang", o);
+    CHECK(wait_requests(s, 1));
+    CHECK_EQ_INT(s.open.load(), 1);
+    CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+    CHECK(wait_for(o));
+    CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+    CHECK(s.all_closed(2000));
 
-  Outcome t;
-  brake_value* x = nullptr;
-  brake_value_string("x", 1, &x);
-  const brake_value* args[] = {x};
-  brake_call_options co;
-  brake_call_options_init(&co);
-  co.timeout_ms = 100;
-  CHECK_EQ_INT(brake_call_start(e, g_id++, "fail_slow", args, 1, &co, outcome_done, &t), BRAKE_OK);
-  brake_value_free(x);
-  CHECK(wait_for(t));
-  CHECK_EQ_INT(t.status, BRAKE_TIMEOUT);
-  CHECK(t.attempts.empty());
-  finish(s, e);
+    Outcome t;
+    brake_value* x = nullptr;
+    brake_value_string("x", 1, &x);
+    const brake_value* args[] = {x};
+    brake_call_options co;
+    brake_call_options_init(&co);
+    co.timeout_ms = 100;
+    CHECK_EQ_INT(brake_call_start(e, g_id++, "fail_slow", args, 1, &co, outcome_done, &t), BRAKE_OK);
+    brake_value_free(x);
+    CHECK(wait_for(t));
+    CHECK_EQ_INT(t.status, BRAKE_TIMEOUT);
+    CHECK(t.attempts.empty());
+  });
 }
 
 // Many LLM calls on four workers, each cancelled at a random moment (or
 // not): every call settles once, with its own outcome; nothing leaks.
 BRAKE_TEST(stress_llm_calls_with_random_cancels) {
-  LlmServer s;
-  s.start();
-  brake_engine* e = make_engine(s, 4);
-  CHECK(e != nullptr);
-  if (!e) return s.shutdown();
-  const int n = brake_test_sanitized() ? 300 : 2000;
-  const char* fns[] = {"ok", "fail", "hang", "fallback", "spread", "fail_slow", "two"};
-  std::vector<Outcome> outcomes(static_cast<size_t>(n));
-  std::vector<brake_call_id> ids(static_cast<size_t>(n));
-  std::mt19937 rng(12345);
-  std::vector<int> which(static_cast<size_t>(n));
-  for (int i = 0; i < n; i++) {
-    which[size_t(i)] = int(rng() % 7);
-    ids[size_t(i)] = start(e, fns[which[size_t(i)]], outcomes[size_t(i)]);
-    if (rng() % 3 == 0) brake_cancel(e, ids[size_t(rng() % size_t(i + 1))]);
-  }
-  sleep_ms(30);
-  for (int i = 0; i < n; i++) brake_cancel(e, ids[size_t(i)]); // whatever is still live (hang, fail_slow)
-  for (int i = 0; i < n; i++) {
-    Outcome& o = outcomes[size_t(i)];
-    CHECK(wait_for(o));
-    const char* fn = fns[which[size_t(i)]];
-    bool ok = o.status == BRAKE_CANCELLED || (o.status == BRAKE_OK && (strcmp(fn, "ok") == 0 || strcmp(fn, "fallback") == 0 ||
-                                                                      strcmp(fn, "spread") == 0 || strcmp(fn, "two") == 0)) ||
-              (o.status == BRAKE_LLM_ERROR && strcmp(fn, "fail") == 0 && o.attempts.size() == 3);
-    if (!ok) fprintf(stderr, "call %d (%s): status %d %s %s\n", i, fn, o.status, o.kind.c_str(), o.message.c_str());
-    CHECK(ok);
-  }
-  sleep_ms(20); // a second completion, if there were one, would have arrived
-  for (int i = 0; i < n; i++) {
-    std::lock_guard<std::mutex> lock(outcomes[size_t(i)].mu);
-    CHECK_EQ_INT(outcomes[size_t(i)].completions, 1);
-  }
-  finish(s, e);
+  with_server(4, [&](LlmServer& s, brake_engine* e) {
+    const int n = brake_test_sanitized() ? 300 : 2000;
+    const char* fns[] = {"ok", "fail", "hang", "fallback", "spread", "fail_slow", "two"};
+    std::vector<Outcome> outcomes(static_cast<size_t>(n));
+    std::vector<brake_call_id> ids(static_cast<size_t>(n));
+    std::mt19937 rng(12345);
+    std::vector<int> which(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) {
+      which[size_t(i)] = int(rng() % 7);
+      ids[size_t(i)] = start(e, fns[which[size_t(i)]], outcomes[size_t(i)]);
+      if (rng() % 3 == 0) brake_cancel(e, ids[size_t(rng() % size_t(i + 1))]);
+    }
+    sleep_ms(30);
+    for (int i = 0; i < n; i++) brake_cancel(e, ids[size_t(i)]); // whatever is still live (hang, fail_slow)
+    for (int i = 0; i < n; i++) {
+      Outcome& o = outcomes[size_t(i)];
+      CHECK(wait_for(o));
+      const char* fn = fns[which[size_t(i)]];
+      bool ok = o.status == BRAKE_CANCELLED || (o.status == BRAKE_OK && (strcmp(fn, "ok") == 0 || strcmp(fn, "fallback") == 0 ||
+                                                                        strcmp(fn, "spread") == 0 || strcmp(fn, "two") == 0)) ||
+                (o.status == BRAKE_LLM_ERROR && strcmp(fn, "fail") == 0 && o.attempts.size() == 3);
+      if (!ok) fprintf(stderr, "call %d (%s): status %d %s %s\n", i, fn, o.status, o.kind.c_str(), o.message.c_str());
+      CHECK(ok);
+    }
+    sleep_ms(20); // a second completion, if there were one, would have arrived
+    for (int i = 0; i < n; i++) {
+      std::lock_guard<std::mutex> lock(outcomes[size_t(i)].mu);
+      CHECK_EQ_INT(outcomes[size_t(i)].completions, 1);
+    }
+  });
 }
 
 int main(int argc, char** argv) {

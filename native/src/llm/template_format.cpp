@@ -318,7 +318,13 @@ void append_display(std::string& out, const vm::CompiledProgram& p, vm::Value v,
   DisplayWriter(out, p, cc, hook).display(v);
 }
 
-void append_quoted(std::string& out, std::string_view s) {
+namespace {
+// A double-quoted string with \" \\ \n \r \t \0 escaped and the other
+// control characters as `\u{1b}` (Rust's Debug, what BAML shows) or
+// `\x1b` (YAML).
+enum class ControlEscape : uint8_t { RustBraces, YamlHex };
+
+void double_quoted(std::string& out, std::string_view s, ControlEscape control) {
   static const char kHex[] = "0123456789abcdef";
   out += '"';
   for (char ch : s) {
@@ -331,18 +337,25 @@ void append_quoted(std::string& out, std::string_view s) {
     case '\t': out += "\\t"; break;
     case '\0': out += "\\0"; break;
     default:
-      if (c < 0x20 || c == 0x7f) {
+      if (c >= 0x20 && c != 0x7f) {
+        out += ch;
+      } else if (control == ControlEscape::RustBraces) {
         out += "\\u{";
         if (c >> 4) out += kHex[c >> 4];
         out += kHex[c & 15];
         out += '}';
       } else {
-        out += ch;
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
       }
     }
   }
   out += '"';
 }
+} // namespace
+
+void append_quoted(std::string& out, std::string_view s) { double_quoted(out, s, ControlEscape::RustBraces); }
 
 // ---------------------------------------------------------------- JSON
 
@@ -490,31 +503,6 @@ bool yaml_plain_ok(std::string_view s) {
   return !yaml_reads_as_non_string(s);
 }
 
-void yaml_double_quoted(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    case '\0': out += "\\0"; break;
-    default:
-      if (c < 0x20 || c == 0x7f) {
-        out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      } else {
-        out += ch;
-      }
-    }
-  }
-  out += '"';
-}
-
 class YamlWriter {
 public:
   YamlWriter(std::string& out, const vm::CompiledProgram& p, vm::CancelCheck& cc) : m_out(out), m_p(p), m_cc(cc) {}
@@ -570,7 +558,7 @@ private:
     } else if (yaml_plain_ok(s)) {
       m_out += s;
     } else if (has_control(s, false)) {
-      yaml_double_quoted(m_out, s);
+      double_quoted(m_out, s, ControlEscape::YamlHex);
     } else {
       m_out += '\'';
       for (char c : s) {

@@ -109,18 +109,23 @@ enum class Test : uint8_t {
   COUNT_
 };
 
+// The enum value whose name (in `names`, in enum order) is `name`.
+template <typename E, size_t N> bool from_name(const std::string_view (&names)[N], std::string_view name, E& out) {
+  for (size_t i = 0; i < N; i++)
+    if (names[i] == name) {
+      out = E(i);
+      return true;
+    }
+  return false;
+}
+
 inline bool filter_from_name(std::string_view name, Filter& out) {
   static constexpr std::string_view kNames[] = {
 #define BRAKE_FILTER_NAME(e, name) name,
       BRAKE_TEMPLATE_FILTERS(BRAKE_FILTER_NAME)
 #undef BRAKE_FILTER_NAME
   };
-  for (size_t i = 0; i < sizeof kNames / sizeof kNames[0]; i++)
-    if (kNames[i] == name) {
-      out = Filter(i);
-      return true;
-    }
-  return false;
+  return from_name(kNames, name, out);
 }
 
 inline bool test_from_name(std::string_view name, Test& out) {
@@ -129,12 +134,7 @@ inline bool test_from_name(std::string_view name, Test& out) {
       BRAKE_TEMPLATE_TESTS(BRAKE_TEST_NAME)
 #undef BRAKE_TEST_NAME
   };
-  for (size_t i = 0; i < sizeof kNames / sizeof kNames[0]; i++)
-    if (kNames[i] == name) {
-      out = Test(i);
-      return true;
-    }
-  return false;
+  return from_name(kNames, name, out);
 }
 
 } // namespace brake::llm::tmpl

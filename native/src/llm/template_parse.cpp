@@ -554,6 +554,18 @@ private:
 
   // body := (text | '{{' expr '}}' | '{%' statement '%}')*, up to a tag
   // whose keyword is in `stops` (left unconsumed, its keyword in `stopped`).
+  // At `{% else`: the tag's end, then the branch's body up to `end`.
+  std::vector<Stmt> else_branch(const char* end, std::string& stopped) {
+    advance();
+    advance();
+    try {
+      expect_block_end();
+    } catch (const TagError&) {
+      recover();
+    }
+    return body({end}, stopped);
+  }
+
   std::vector<Stmt> body(std::initializer_list<const char*> stops, std::string& stopped) {
     std::vector<Stmt> out;
     stopped.clear();
@@ -717,16 +729,7 @@ private:
       e.body = body({"elif", "else", "endif"}, stopped);
       s.branches.push_back(std::move(e));
     }
-    if (stopped == "else") {
-      advance();
-      advance();
-      try {
-        expect_block_end();
-      } catch (const TagError&) {
-        recover();
-      }
-      s.else_body = body({"endif"}, stopped);
-    }
+    if (stopped == "else") s.else_body = else_branch("endif", stopped);
     m_nesting--;
     close_block(stopped, "endif", open, "if");
     out.push_back(std::move(s));
@@ -776,16 +779,7 @@ private:
     s.body = body({"else", "endfor"}, stopped);
     m_loops--;
     m_visible.pop_back();
-    if (stopped == "else") {
-      advance();
-      advance();
-      try {
-        expect_block_end();
-      } catch (const TagError&) {
-        recover();
-      }
-      s.else_body = body({"endfor"}, stopped);
-    }
+    if (stopped == "else") s.else_body = else_branch("endfor", stopped);
     m_nesting--;
     close_block(stopped, "endfor", open, "for");
     out.push_back(std::move(s));

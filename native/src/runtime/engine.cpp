@@ -49,6 +49,51 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
   }
 }
 
+int Engine::find_function(const char* name, uint32_t& index, std::string& message) const {
+  auto it = m_program->function_index.find(name);
+  if (it == m_program->function_index.end() || it->second >= m_program->declared_functions) {
+    message = std::string("function '") + name + "' is not defined";
+    return BRAKE_UNKNOWN_FUNCTION;
+  }
+  index = it->second;
+  return BRAKE_OK;
+}
+
+int Engine::check_arguments(const vm::FunctionInfo& fn, const brake_value* const* args, size_t nargs,
+                            std::string& message) const {
+  if (nargs != fn.arity) {
+    message = "function '" + fn.name + "' takes " + std::to_string(fn.arity) + " argument" + (fn.arity == 1 ? "" : "s") +
+              ", got " + std::to_string(nargs);
+    return BRAKE_INVALID_ARGUMENT;
+  }
+  for (size_t i = 0; i < nargs; i++) {
+    std::string why;
+    if (!args[i]) {
+      message = "argument " + std::to_string(i + 1) + " is NULL";
+      return BRAKE_INVALID_ARGUMENT;
+    }
+    if (!host_value_fits(*m_program, *args[i], fn.param_types[i], why)) {
+      message = "argument '" + fn.param_names[i] + "' of '" + fn.name + "': " + why;
+      return BRAKE_INVALID_ARGUMENT;
+    }
+  }
+  return BRAKE_OK;
+}
+
+int Engine::check_tags(const char* const* names, const char* const* values, size_t count, std::string& message) {
+  if (count && (!names || !values)) {
+    message = "tag_names and tag_values must not be NULL when tag_count is not 0";
+    return BRAKE_INVALID_ARGUMENT;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (!names[i] || !values[i] || !is_valid_utf8(names[i]) || !is_valid_utf8(values[i])) {
+      message = "tag " + std::to_string(i + 1) + " has a NULL or non-UTF-8 name or value";
+      return BRAKE_INVALID_ARGUMENT;
+    }
+  }
+  return BRAKE_OK;
+}
+
 void Engine::wake_ticker() {
   std::lock_guard<std::mutex> lock(m_ticker_mu);
   m_ticker_cv.notify_one();
@@ -112,40 +157,10 @@ int Engine::start(const StartRequest& r, std::string& message) {
   // a pre-cancelled call, which runs no code).
   uint32_t function = UINT32_MAX;
   if (!pre_cancelled) {
-    auto it = m_program->function_index.find(r.function);
-    if (it == m_program->function_index.end() || it->second >= m_program->declared_functions) {
-      message = std::string("function '") + r.function + "' is not defined";
-      return BRAKE_UNKNOWN_FUNCTION;
-    }
-    const vm::FunctionInfo& fn = m_program->functions[it->second];
-    if (r.nargs != fn.arity) {
-      message = "function '" + fn.name + "' takes " + std::to_string(fn.arity) + " argument" + (fn.arity == 1 ? "" : "s") +
-                ", got " + std::to_string(r.nargs);
-      return BRAKE_INVALID_ARGUMENT;
-    }
-    for (size_t i = 0; i < r.nargs; i++) {
-      std::string why;
-      if (!r.args[i]) {
-        message = "argument " + std::to_string(i + 1) + " is NULL";
-        return BRAKE_INVALID_ARGUMENT;
-      }
-      if (!host_value_fits(*m_program, *r.args[i], fn.param_types[i], why)) {
-        message = "argument '" + fn.param_names[i] + "' of '" + fn.name + "': " + why;
-        return BRAKE_INVALID_ARGUMENT;
-      }
-    }
-    function = it->second;
+    if (int status = find_function(r.function, function, message)) return status;
+    if (int status = check_arguments(m_program->functions[function], r.args, r.nargs, message)) return status;
   }
-  if (r.tag_count && (!r.tag_names || !r.tag_values)) {
-    message = "tag_names and tag_values must not be NULL when tag_count is not 0";
-    return BRAKE_INVALID_ARGUMENT;
-  }
-  for (size_t i = 0; i < r.tag_count; i++) {
-    if (!r.tag_names[i] || !r.tag_values[i] || !is_valid_utf8(r.tag_names[i]) || !is_valid_utf8(r.tag_values[i])) {
-      message = "tag " + std::to_string(i + 1) + " has a NULL or non-UTF-8 name or value";
-      return BRAKE_INVALID_ARGUMENT;
-    }
-  }
+  if (int status = check_tags(r.tag_names, r.tag_values, r.tag_count, message)) return status;
   // Our reference to the new call, dropped on every path out (including an
   // exception such as bad_alloc): the table and the inbox take their own.
   struct Ref {

@@ -159,6 +159,12 @@ public:
   bool may_finish_off_worker() const { return m_notify != nullptr && !m_closed.load(std::memory_order_relaxed); }
 
 private:
+  // What start and render_prompt check first (BRAKE_OK, or a status with
+  // `message`): a host-visible function by name, its arguments, call tags.
+  int find_function(const char* name, uint32_t& index, std::string& message) const;
+  int check_arguments(const vm::FunctionInfo& fn, const brake_value* const* args, size_t nargs, std::string& message) const;
+  static int check_tags(const char* const* names, const char* const* values, size_t count, std::string& message);
+
   size_t sum_over_workers(size_t (Worker::*count)() const) const {
     size_t n = 0;
     for (const auto& w : m_workers) n += ((*w).*count)();

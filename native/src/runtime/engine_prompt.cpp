@@ -7,13 +7,12 @@
 #include <mutex>
 #include <thread>
 
-#include "common/utf8.h"
 #include "llm/plan.h"
 #include "llm/provider.h"
 #include "llm/template.h"
 #include "runtime/engine.h"
+#include "runtime/llm_run.h"
 #include "runtime/value_convert.h"
-#include "schema/output_format.h"
 
 namespace brake::runtime {
 
@@ -48,33 +47,15 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
     return BRAKE_ENGINE_CLOSED;
   }
   const vm::CompiledProgram& p = *m_program;
-  auto it = p.function_index.find(function);
-  if (it == p.function_index.end() || it->second >= p.declared_functions) {
-    message = std::string("function '") + function + "' is not defined";
-    return BRAKE_UNKNOWN_FUNCTION;
-  }
-  const vm::FunctionInfo& fn = p.functions[it->second];
+  uint32_t index = 0;
+  if (int status = find_function(function, index, message)) return status;
+  const vm::FunctionInfo& fn = p.functions[index];
   if (fn.llm < 0) {
     message = "function '" + fn.name + "' is not an LLM function: it has no prompt";
     return BRAKE_INVALID_ARGUMENT;
   }
   const vm::LlmFunctionInfo& llm_fn = p.llm_functions[size_t(fn.llm)];
-  if (nargs != fn.arity) {
-    message = "function '" + fn.name + "' takes " + std::to_string(fn.arity) + " argument" + (fn.arity == 1 ? "" : "s") +
-              ", got " + std::to_string(nargs);
-    return BRAKE_INVALID_ARGUMENT;
-  }
-  for (size_t i = 0; i < nargs; i++) {
-    std::string why;
-    if (!args[i]) {
-      message = "argument " + std::to_string(i + 1) + " is NULL";
-      return BRAKE_INVALID_ARGUMENT;
-    }
-    if (!host_value_fits(p, *args[i], fn.param_types[i], why)) {
-      message = "argument '" + fn.param_names[i] + "' of '" + fn.name + "': " + why;
-      return BRAKE_INVALID_ARGUMENT;
-    }
-  }
+  if (int status = check_arguments(fn, args, nargs, message)) return status;
   // The client: the one named, or the first its plan would ask.
   uint32_t client = 0;
   if (client_name && *client_name) {
@@ -96,19 +77,9 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
     }
     client = plan[0].client;
   }
+  if (int status = check_tags(options.tag_names, options.tag_values, options.tag_count, message)) return status;
   CallTags tags;
-  if (options.tag_count && (!options.tag_names || !options.tag_values)) {
-    message = "tag_names and tag_values must not be NULL when tag_count is not 0";
-    return BRAKE_INVALID_ARGUMENT;
-  }
-  for (size_t i = 0; i < options.tag_count; i++) {
-    if (!options.tag_names[i] || !options.tag_values[i] || !is_valid_utf8(options.tag_names[i]) ||
-        !is_valid_utf8(options.tag_values[i])) {
-      message = "tag " + std::to_string(i + 1) + " has a NULL or non-UTF-8 name or value";
-      return BRAKE_INVALID_ARGUMENT;
-    }
-    tags.emplace_back(options.tag_names[i], options.tag_values[i]);
-  }
+  for (size_t i = 0; i < options.tag_count; i++) tags.emplace_back(options.tag_names[i], options.tag_values[i]);
   llm::ResolvedClient resolved;
   // Nothing is sent: a key the client would need may be missing.
   if (!llm::resolve_client(p.clients[client], m_env, resolved, message, llm::EnvRule::MissingIsEmpty))
@@ -149,24 +120,7 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   std::vector<llm::MessageOptions> message_options;
   try {
     for (size_t i = 0; i < nargs; i++) values.push_back(to_vm(p, *args[i], fn.param_types[i], heap));
-    llm::ClientContext ctx;
-    ctx.name = resolved.name;
-    ctx.provider = llm::provider_name(resolved.provider);
-    ctx.default_role = resolved.default_role;
-    llm::RenderInput in;
-    in.program = &p;
-    in.heap = &heap;
-    in.cancel_state = &stop;
-    in.names = fn.param_names.data();
-    in.values = values.data();
-    in.count = nargs;
-    in.client = &ctx;
-    in.template_strings = p.template_strings.get();
-    in.tags = &tags;
-    lang::TypeId target = fn.return_type;
-    in.output_format = [&p, target](const std::vector<std::pair<std::string, vm::Value>>& kwargs, std::string& text,
-                                    std::string& why) { return schema::render_output_format(p, target, kwargs, text, why); };
-    prompt = llm::render_template(*llm_fn.prompt, in, &message_options);
+    prompt = render_llm_prompt(p, fn, resolved, values.data(), heap, &stop, &tags, &message_options);
   } catch (const llm::RenderError& e) {
     message = "the prompt of '" + fn.name + "': " + e.what();
     return BRAKE_SCRIPT_ERROR;

@@ -9,13 +9,19 @@
 #include <vector>
 
 #include "llm/plan.h"
+#include "llm/prompt.h"
+#include "runtime/call.h"
 #include "vm/interpreter.h"
+
+namespace brake::llm {
+struct ResolvedClient;
+struct MessageOptions;
+} // namespace brake::llm
 
 namespace brake::runtime {
 
 struct LlmRun {
   uint32_t llm_function = 0; // index into CompiledProgram::llm_functions
-  uint8_t argc = 0;          // the arguments are the fiber's request_args()
   std::vector<llm::PlanStep> plan;
   size_t step = 0; // the attempt in flight, or the next one after a backoff
   // Round-robin clients the plan picked from, a turn of each taken when
@@ -25,5 +31,14 @@ struct LlmRun {
   std::chrono::steady_clock::time_point attempt_started;
   std::vector<vm::LlmAttemptRecord> failed; // attempts that failed, in order
 };
+
+// LLM function `fn`'s prompt for `args` (fn's parameters, in order), as
+// `client` is sent it: ctx.client is that client, ctx.output_format the
+// return type's, ctx.tags `tags` (may be null). Throws what
+// llm::render_template throws. (Calls and Engine::render_prompt.)
+llm::RenderedPrompt render_llm_prompt(const vm::CompiledProgram& program, const vm::FunctionInfo& fn,
+                                      const llm::ResolvedClient& client, const vm::Value* args, vm::Heap& heap,
+                                      const std::atomic<uint32_t>* cancel_state, const CallTags* tags,
+                                      std::vector<llm::MessageOptions>* options = nullptr);
 
 } // namespace brake::runtime

@@ -49,6 +49,35 @@ uint64_t micros_since(Clock::time_point t) {
 constexpr int64_t kMaxRetryAfterMs = 10 * 60 * 1000;
 } // namespace
 
+llm::RenderedPrompt render_llm_prompt(const vm::CompiledProgram& program, const vm::FunctionInfo& fn,
+                                      const llm::ResolvedClient& client, const vm::Value* args, vm::Heap& heap,
+                                      const std::atomic<uint32_t>* cancel_state, const CallTags* tags,
+                                      std::vector<llm::MessageOptions>* options) {
+  // The provider applies the client's role rules (allowed_roles,
+  // remap_roles) when it builds the request; the template only needs the
+  // role of text before any role call.
+  llm::ClientContext ctx;
+  ctx.name = client.name;
+  ctx.provider = llm::provider_name(client.provider);
+  ctx.default_role = client.default_role;
+  llm::RenderInput in;
+  in.program = &program;
+  in.heap = &heap;
+  in.cancel_state = cancel_state;
+  in.names = fn.param_names.data();
+  in.values = args;
+  in.count = fn.arity;
+  in.client = &ctx;
+  in.template_strings = program.template_strings.get();
+  in.tags = tags;
+  lang::TypeId target = fn.return_type;
+  in.output_format = [&program, target](const std::vector<std::pair<std::string, vm::Value>>& kwargs, std::string& out,
+                                        std::string& why) {
+    return schema::render_output_format(program, target, kwargs, out, why);
+  };
+  return llm::render_template(*program.llm_functions[size_t(fn.llm)].prompt, in, options);
+}
+
 // CALL_LLM: the call's plan is built and its first attempt goes out. Each
 // round-robin client the plan picks from gives the call its own turn
 // (fetch_add), so calls started together spread over the children; a call
@@ -61,7 +90,6 @@ void Worker::start_llm(Call* call, const vm::Request& r) {
   try {
     auto owned = std::make_unique<LlmRun>();
     owned->llm_function = r.host_function;
-    owned->argc = r.argc;
     std::vector<uint64_t> counters;
     if (m_engine.has_round_robin()) {
       counters.resize(program.clients.size());
@@ -140,29 +168,8 @@ void Worker::send_llm_attempt(Call* call, LlmRun& run) {
   }
   llm::RenderedPrompt prompt;
   try {
-    // The provider applies the client's role rules (allowed_roles,
-    // remap_roles) when it builds the request; the template only needs
-    // the role of text before any role call.
-    llm::ClientContext ctx;
-    ctx.name = resolved->name;
-    ctx.provider = llm::provider_name(resolved->provider);
-    ctx.default_role = resolved->default_role;
-    llm::RenderInput in;
-    in.program = &program;
-    in.heap = &call->fiber.heap();
-    in.cancel_state = &call->state;
-    in.names = info.param_names.data();
-    in.values = call->fiber.request_args();
-    in.count = run.argc;
-    in.client = &ctx;
-    in.template_strings = program.template_strings.get();
-    in.tags = call->tags.get();
-    lang::TypeId target = info.return_type;
-    in.output_format = [&program, target](const std::vector<std::pair<std::string, vm::Value>>& kwargs, std::string& out,
-                                          std::string& why) {
-      return schema::render_output_format(program, target, kwargs, out, why);
-    };
-    prompt = llm::render_template(*fn.prompt, in);
+    prompt = render_llm_prompt(program, info, *resolved, call->fiber.request_args(), call->fiber.heap(), &call->state,
+                               call->tags.get());
   } catch (const llm::RenderError& e) {
     fail_call(call, "template_error", "the prompt of '" + info.name + "': " + e.what());
     return;
@@ -208,9 +215,7 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
   const vm::CompiledProgram& program = m_engine.program();
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   uint32_t client = run.plan[run.step].client;
-  std::string ignored;
-  const char* no_kind = "";
-  const llm::ResolvedClient* resolved = resolved_client(client, ignored, no_kind); // made by llm_attempt
+  const llm::ResolvedClient* resolved = m_resolved_clients[client].get(); // resolved when the attempt was sent
   llm::ProviderReply reply = llm::read_response(*resolved, answer);
   vm::LlmAttemptRecord record;
   record.status = reply.status;

@@ -596,21 +596,16 @@ op_RETURN: {
   RELOAD();
   DISPATCH();
 }
-op_CALL_HOST: {
-  uint16_t fn = READ_U16();
-  uint8_t argc = READ_U8();
-  sp -= argc; // the arguments stay where they are, above m_sp: request_args()
-  SAVE();
+op_CALL_HOST:
   m_request_kind = Request::Kind::HostCall;
-  m_request_arg = int64_t(uint64_t(fn) | uint64_t(argc) << 32);
-  return RunStatus::Suspended;
-}
-op_CALL_LLM: {
+  goto call_out;
+op_CALL_LLM:
+  m_request_kind = Request::Kind::Llm;
+call_out: { // a call the runtime answers: u16 function, u8 argc
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc; // the arguments stay where they are, above m_sp: request_args()
   SAVE();
-  m_request_kind = Request::Kind::Llm;
   m_request_arg = int64_t(uint64_t(fn) | uint64_t(argc) << 32);
   return RunStatus::Suspended;
 }
