@@ -1,9 +1,12 @@
-// llm_decls.cpp: checks a program's client<llm> and retry_policy
-// declarations and leaves them, resolved, in CompiledProgram::clients and
-// ::retry_policies (llm/client.h). Every problem is a compile error at its
+// llm_decls.cpp: checks a program's client<llm>, retry_policy and
+// template_string declarations and its LLM functions, and leaves them
+// resolved in CompiledProgram::clients, ::retry_policies, ::template_strings
+// and ::llm_functions (with "provider/model" shorthands as clients of their
+// own, and every prompt compiled). Every problem is a compile error at its
 // position: duplicate names, an unknown or unsupported provider, an unknown
-// retry policy or strategy client, a cycle among composite clients, option
-// values of the wrong kind, unknown keys where the set is closed.
+// retry policy, strategy client or function client, a cycle among composite
+// clients, option values of the wrong kind, unknown keys where the set is
+// closed, and the templates' own errors.
 #include "lang/llm_decls.h"
 
 #include "llm/plan.h"
