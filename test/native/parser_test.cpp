@@ -620,6 +620,55 @@ static void test_locations() {
   }
 }
 
+// Attributes prompts and the reply parser read: kept on fields, variants,
+// classes and enums; others parsed and dropped; malformed ones reported.
+static void test_attributes() {
+  Program p = parse_clean(R"(
+    class Foo {
+      age int @check(age_lt_10, {{this < 10}}) @assert(nonneg, {{ this >= 0 }}) @alias("AGE") @description(#"years"#)
+      name string @skip @stream.done @stream.not_null @stream.with_state
+      m map<string, int> @check(hello, {{ this["hello"] == {"a": 1}["a"] }}) @alias(  two words )
+      @@assert(hi, {{ this.foo > 0 }})
+      @@description("A foo")
+      @@alias("FOO")
+      @@dynamic
+    }
+    enum E {
+      A @alias("a") @description("the a")
+      B @skip
+      @@assert({{ this == "A" }})
+      @@alias(Ee)
+    }
+  )",
+                          __LINE__);
+  CHECK(p.classes.size() == 1 && p.enums.size() == 1);
+  if (p.classes.size() != 1 || p.classes[0].fields.size() != 3 || p.enums.size() != 1) return;
+  const ClassDecl& c = p.classes[0];
+  const Attributes& age = c.fields[0].attrs;
+  CHECK(age.alias == "AGE" && age.description == "years" && !age.skip && age.stream == 0);
+  CHECK(age.constraints.size() == 2);
+  if (age.constraints.size() == 2) {
+    check_equal(age.constraints[0].name + "|" + age.constraints[0].expression, "age_lt_10|this < 10", "check", __LINE__);
+    CHECK(!age.constraints[0].is_assert && age.constraints[1].is_assert);
+    check_equal(age.constraints[1].name + "|" + age.constraints[1].expression, "nonneg|this >= 0", "assert", __LINE__);
+  }
+  const Attributes& name = c.fields[1].attrs;
+  CHECK(name.skip && name.stream == (kStreamDone | kStreamNotNull | kStreamWithState));
+  const Attributes& m = c.fields[2].attrs;
+  CHECK(m.alias == "two words" && m.constraints.size() == 1);
+  if (m.constraints.size() == 1) check_equal(m.constraints[0].expression, R"(this["hello"] == {"a": 1}["a"])", "nested braces", __LINE__);
+  CHECK(c.attrs.description == "A foo" && c.attrs.alias == "FOO" && c.attrs.constraints.size() == 1);
+  const EnumDecl& e = p.enums[0];
+  CHECK(e.variant_attrs.size() == 2 && e.attrs.alias == "Ee" && e.attrs.constraints.size() == 1);
+  if (e.variant_attrs.size() == 2) CHECK(e.variant_attrs[0].alias == "a" && e.variant_attrs[0].description == "the a" && e.variant_attrs[1].skip);
+  if (e.attrs.constraints.size() == 1) CHECK(e.attrs.constraints[0].is_assert && e.attrs.constraints[0].name.empty() && e.attrs.constraints[0].expression == R"(this == "A")");
+
+  DIAGS("class C {\n  x int @check({{ this > 1 }})\n}\n", "2:16 @check takes a name first: @check(name, {{ expression }})");
+  DIAGS("class C {\n  x int @assert(a, this > 1)\n}\n", "2:20 @assert's condition is written {{ expression }}");
+  DIAGS("class C {\n  x int @assert(a, {{ }})\n}\n", "2:25 @assert has an empty condition");
+  DIAGS("class C {\n  x int @alias()\n}\n", "2:16 @alias takes a string");
+}
+
 static void test_errors() {
   // Three independent errors, each reported where it happens.
   DIAGS("function f() -> int {\n"
@@ -846,6 +895,7 @@ int main() {
   test_match_and_patterns();
   test_throw_and_catch();
   test_declarations();
+  test_attributes();
   test_throws_clause();
   test_locations();
   test_errors();

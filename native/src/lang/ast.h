@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lang/attributes.h"
+
 namespace brake::lang {
 
 struct SourceLoc {
@@ -221,8 +223,7 @@ struct FieldDecl {
   SourceLoc loc;
   std::string name;
   TypeExprPtr type;
-  std::string alias;       // @alias("...") ("" when none)
-  std::string description; // @description("...") ("" when none)
+  Attributes attrs; // @alias, @description, @skip, @check, @assert, @stream.*
 };
 
 struct ClassDecl {
@@ -230,14 +231,15 @@ struct ClassDecl {
   std::string name;
   std::vector<FieldDecl> fields;
   std::vector<FunctionDecl> methods; // `function m(self, ...)` inside the class body
+  Attributes attrs;                  // the class's @@ attributes
 };
 
 struct EnumDecl {
   SourceLoc loc;
   std::string name;
   std::vector<std::string> variants;
-  std::vector<std::string> variant_aliases;      // @alias per variant ("" when none)
-  std::vector<std::string> variant_descriptions; // @description per variant ("" when none)
+  std::vector<Attributes> variant_attrs; // per variant
+  Attributes attrs;                      // the enum's @@ attributes
 };
 
 struct TypeAliasDecl {

@@ -69,14 +69,12 @@ private:
       auto& e = m_ast.enums[i];
       if (!m_type_names.emplace(e.name, m_types.enum_type(int32_t(i))).second)
         error(e.loc, "duplicate type name '" + e.name + "'");
-      vm::EnumInfo info{e.name, {}, {}, {}};
+      vm::EnumInfo info{e.name, {}, e.variant_attrs, e.attrs};
       for (auto& v : e.variants) {
         for (auto& seen : info.variants)
           if (seen == v) error(e.loc, "duplicate variant '" + v + "' in enum '" + e.name + "'");
         info.variants.push_back(v);
       }
-      info.variant_aliases = e.variant_aliases;
-      info.variant_descriptions = e.variant_descriptions;
       m_out.enums.push_back(std::move(info));
     }
     // Aliases may refer to each other in any order: resolve lazily.
@@ -93,6 +91,7 @@ private:
     for (size_t i = 0; i < m_ast.classes.size(); i++) {
       auto& c = m_ast.classes[i];
       auto& info = m_out.classes[i];
+      info.attrs = c.attrs;
       if (i == kMaxClasses) error(c.loc, "too many classes (at most " + std::to_string(kMaxClasses) + ")");
       for (auto& f : c.fields) {
         if (info.field_names.size() == kMaxFields)
@@ -101,8 +100,7 @@ private:
           error(f.loc, "duplicate field '" + f.name + "' in class '" + c.name + "'");
         info.field_names.push_back(f.name);
         info.field_types.push_back(resolve(f.type.get()));
-        info.field_aliases.push_back(f.alias);
-        info.field_descriptions.push_back(f.description);
+        info.field_attrs.push_back(f.attrs);
       }
     }
   }

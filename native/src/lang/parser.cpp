@@ -317,9 +317,9 @@ private:
   ConfigValue parse_config_block();
   ConfigValue parse_config_value();
   bool adjacent(const Token& a, const Token& b) const;
-  void skip_attributes();
-  void skip_one_attribute();
-  void parse_attributes(std::string& alias, std::string& description);
+  void parse_attributes(Attributes& out, TokenKind at);
+  void parse_one_attribute(Attributes& out);
+  Constraint parse_constraint(bool is_assert);
 
   // ---- types and patterns
   TypeExprPtr parse_type();
@@ -813,7 +813,7 @@ void Parser::parse_class_member(ClassDecl& cls) {
     return;
   }
   if (check(TokenKind::AtAt)) {
-    skip_attributes();
+    parse_attributes(cls.attrs, TokenKind::AtAt);
     return;
   }
   FieldDecl field;
@@ -822,7 +822,7 @@ void Parser::parse_class_member(ClassDecl& cls) {
   field.name = std::string(name.lexeme);
   if (check(TokenKind::Colon)) error_at_current("class fields are written 'name Type', without ':'");
   field.type = parse_type();
-  parse_attributes(field.alias, field.description);
+  parse_attributes(field.attrs, TokenKind::At);
   cls.fields.push_back(std::move(field));
 }
 
@@ -844,38 +844,89 @@ void Parser::synchronize_class_member() {
   }
 }
 
-// attribute := ('@' | '@@') NAME ('(' balanced ')')?    (parsed and discarded)
-void Parser::skip_attributes() {
-  while (check(TokenKind::At) || check(TokenKind::AtAt)) skip_one_attribute();
+// attribute* on a field or an enum variant ('@') or in a class's or an
+// enum's body ('@@'): the attributes lang/attributes.h lists are kept,
+// every other one is parsed and discarded.
+void Parser::parse_attributes(Attributes& out, TokenKind at) {
+  while (check(at)) parse_one_attribute(out);
 }
 
-void Parser::skip_one_attribute() {
+// attribute := ('@' | '@@') NAME ('.' NAME)* ('(' ... ')')?
+void Parser::parse_one_attribute(Attributes& out) {
   advance();
-  consume(TokenKind::Identifier, "expected attribute name after '@'");
-  while (match(TokenKind::Dot)) consume(TokenKind::Identifier, "expected attribute name");
-  if (check(TokenKind::LeftParen)) skip_balanced(TokenKind::LeftParen, TokenKind::RightParen);
+  // Attribute names may be keywords (@assert).
+  auto word = [this]() {
+    if (current().lexeme.empty() || !std::isalpha(static_cast<unsigned char>(current().lexeme[0])))
+      error_at_current("expected attribute name after '@'");
+    return std::string(advance().lexeme);
+  };
+  std::string name = word();
+  while (match(TokenKind::Dot)) name += "." + word();
+  if (name == "alias" || name == "description") {
+    consume(TokenKind::LeftParen, ("expected '(' after @" + name).c_str());
+    std::string text;
+    if (check(TokenKind::String)) {
+      text = advance().text;
+    } else {
+      // BAML's unquoted string: the words up to ')', as written.
+      if (check(TokenKind::RightParen) || check(TokenKind::Eof)) error_at_current("@" + name + " takes a string");
+      const char* begin = current().lexeme.data();
+      while (!check(TokenKind::RightParen) && !check(TokenKind::Eof)) advance();
+      text.assign(begin, size_t(previous().lexeme.data() + previous().lexeme.size() - begin));
+    }
+    consume(TokenKind::RightParen, ("expected ')' after the text of @" + name).c_str());
+    (name == "alias" ? out.alias : out.description) = std::move(text);
+  } else if (name == "check" || name == "assert") {
+    out.constraints.push_back(parse_constraint(name == "assert"));
+  } else if (name == "skip") {
+    out.skip = true;
+  } else if (name == "stream.done") {
+    out.stream |= kStreamDone;
+  } else if (name == "stream.not_null") {
+    out.stream |= kStreamNotNull;
+  } else if (name == "stream.with_state") {
+    out.stream |= kStreamWithState;
+  } else if (check(TokenKind::LeftParen)) {
+    skip_balanced(TokenKind::LeftParen, TokenKind::RightParen);
+  }
 }
 
-// attribute* on a field or an enum variant: @alias("...") and
-// @description("...") are kept (what prompts and output formats show),
-// every other attribute is parsed and discarded.
-void Parser::parse_attributes(std::string& alias, std::string& description) {
-  while (check(TokenKind::At)) {
-    const Token& name = peek(1);
-    bool kept = name.kind == TokenKind::Identifier && (name.lexeme == "alias" || name.lexeme == "description") &&
-                peek(2).kind == TokenKind::LeftParen && peek(3).kind == TokenKind::String &&
-                peek(4).kind == TokenKind::RightParen;
-    if (!kept) {
-      skip_one_attribute();
-      continue;
-    }
+// '(' (NAME ',')? '{{' expression '}}' ')': the expression is kept as its
+// source text, for the template engine to evaluate against `this`.
+Constraint Parser::parse_constraint(bool is_assert) {
+  Constraint c;
+  c.is_assert = is_assert;
+  const char* what = is_assert ? "@assert" : "@check";
+  consume(TokenKind::LeftParen, (std::string("expected '(' after ") + what).c_str());
+  if (check(TokenKind::Identifier) && peek(1).kind == TokenKind::Comma) {
+    c.name = std::string(advance().lexeme);
     advance();
-    std::string& out = advance().lexeme == "alias" ? alias : description;
-    advance();
-    out = advance().text;
+  } else if (!is_assert) {
+    error_at_current("@check takes a name first: @check(name, {{ expression }})");
+  }
+  if (!check(TokenKind::LeftBrace) || peek(1).kind != TokenKind::LeftBrace)
+    error_at_current(std::string(what) + "'s condition is written {{ expression }}");
+  const char* begin = current().lexeme.data() + 2;
+  // To the matching '}}': braces inside the expression (a map literal) nest.
+  advance();
+  advance();
+  int depth = 0;
+  while (!check(TokenKind::Eof) && !(depth == 0 && check(TokenKind::RightBrace) && peek(1).kind == TokenKind::RightBrace)) {
+    if (check(TokenKind::LeftBrace)) depth++;
+    else if (check(TokenKind::RightBrace)) depth--;
     advance();
   }
-  skip_attributes();
+  if (check(TokenKind::Eof)) error_at_current(std::string("unterminated {{ in ") + what);
+  const char* end = current().lexeme.data();
+  advance();
+  advance();
+  consume(TokenKind::RightParen, (std::string("expected ')' after the condition of ") + what).c_str());
+  std::string_view text(begin, size_t(end - begin));
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  if (text.empty()) error_at(previous().loc, std::string(what) + " has an empty condition");
+  c.expression = std::string(text);
+  return c;
 }
 
 // enum_decl := 'enum' NAME '{' (NAME attribute* ','? | '@@' attribute)* '}'
@@ -886,14 +937,13 @@ EnumDecl Parser::parse_enum() {
   consume(TokenKind::LeftBrace, "expected '{' after enum name");
   while (!check(TokenKind::RightBrace) && !check(TokenKind::Eof)) {
     if (check(TokenKind::AtAt)) {
-      skip_attributes();
+      parse_attributes(decl.attrs, TokenKind::AtAt);
       continue;
     }
     decl.variants.push_back(
         std::string(consume(TokenKind::Identifier, "expected enum variant name").lexeme));
-    decl.variant_aliases.emplace_back();
-    decl.variant_descriptions.emplace_back();
-    parse_attributes(decl.variant_aliases.back(), decl.variant_descriptions.back());
+    decl.variant_attrs.emplace_back();
+    parse_attributes(decl.variant_attrs.back(), TokenKind::At);
     match(TokenKind::Comma);
   }
   consume(TokenKind::RightBrace, "expected '}' after enum variants");

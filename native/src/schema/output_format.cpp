@@ -54,8 +54,8 @@ public:
     std::string s = info.name + "\n----";
     for (size_t i = 0; i < info.variants.size(); i++) {
       s += "\n- " + info.shown_name(i);
-      if (i < info.variant_descriptions.size() && !info.variant_descriptions[i].empty())
-        s += ": " + info.variant_descriptions[i];
+      if (i < info.variant_attrs.size() && !info.variant_attrs[i].description.empty())
+        s += ": " + info.variant_attrs[i].description;
     }
     return s;
   }
@@ -75,7 +75,7 @@ private:
     for (size_t f = 0; f < info.field_names.size(); f++) {
       if (!info.field_names[f].empty() && info.field_names[f][0] == '#') continue;
       s += pad(indent + 2) + info.shown_name(f) + ": " + type(info.field_types[f], indent + 2, false) + ",";
-      if (f < info.field_descriptions.size() && !info.field_descriptions[f].empty()) s += " // " + info.field_descriptions[f];
+      if (f < info.field_attrs.size() && !info.field_attrs[f].description.empty()) s += " // " + info.field_attrs[f].description;
       s += "\n";
     }
     m_open.pop_back();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llm/client.h"
+#include "lang/attributes.h"
 #include "lang/diagnostics.h"
 #include "lang/types.h"
 #include "vm/value.h"
@@ -72,15 +73,18 @@ struct ClassInfo {
   // Field name -> index, for fields of values whose class the checker could
   // not know (FIELD_GET_NAMED / FIELD_SET_NAMED resolve them by name).
   std::unordered_map<std::string, uint32_t> field_index;
-  // Per field, what @alias and @description gave ("" when nothing): the
-  // name prompts and output formats show, and the text they add.
-  std::vector<std::string> field_aliases;
-  std::vector<std::string> field_descriptions;
+  // Per field, its attributes (@alias: the name prompts, output formats
+  // and replies use; @description, @skip, constraints, @stream.*), and the
+  // class's own @@ attributes.
+  std::vector<lang::Attributes> field_attrs;
+  lang::Attributes attrs;
 
   // The name a prompt shows for field `i`.
   const std::string& shown_name(size_t i) const {
-    return i < field_aliases.size() && !field_aliases[i].empty() ? field_aliases[i] : field_names[i];
+    return i < field_attrs.size() && !field_attrs[i].alias.empty() ? field_attrs[i].alias : field_names[i];
   }
+  // The name a prompt shows for the class (@@alias).
+  const std::string& shown_class_name() const { return attrs.alias.empty() ? name : attrs.alias; }
 
   // Index of field `name`, or -1.
   int64_t find_field(const std::string& name) const {
@@ -108,12 +112,13 @@ struct HostDeclaration {
 struct EnumInfo {
   std::string name;
   std::vector<std::string> variants;
-  std::vector<std::string> variant_aliases;      // @alias per variant ("" when none)
-  std::vector<std::string> variant_descriptions; // @description per variant ("" when none)
+  std::vector<lang::Attributes> variant_attrs; // per variant (@alias, @description, @skip)
+  lang::Attributes attrs;                      // the enum's @@ attributes
 
   const std::string& shown_name(size_t i) const {
-    return i < variant_aliases.size() && !variant_aliases[i].empty() ? variant_aliases[i] : variants[i];
+    return i < variant_attrs.size() && !variant_attrs[i].alias.empty() ? variant_attrs[i].alias : variants[i];
   }
+  const std::string& shown_enum_name() const { return attrs.alias.empty() ? name : attrs.alias; }
 };
 
 // baml.http.Response (declared by the checker in every program): its
