@@ -193,7 +193,8 @@ bool takes_text(const vm::CompiledProgram& p, TypeId t) {
 } // namespace
 
 bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
-                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error) {
+                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error,
+                  const ParseOptions& /*options*/) {
   if (takes_text(program, t) || program.types.kind(t) == TypeKind::Any) {
     out = heap.string_value(text);
     return true;

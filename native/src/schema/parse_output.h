@@ -23,11 +23,18 @@
 
 namespace brake::schema {
 
+struct ParseOptions {
+  // The text is a prefix of a reply still arriving (streaming): the result
+  // is the best partial value so far rather than a failure.
+  bool partial = false;
+};
+
 // Returns false with `error` (what did not fit, and where: "$.people[1].age:
 // expected int, got string") when the text is not a `t`. Throws what the
 // heap throws (vm::MemoryLimitExceeded, std::bad_alloc) and vm::Interrupted
 // on a cancel.
 bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
-                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error);
+                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error,
+                  const ParseOptions& options = {});
 
 } // namespace brake::schema
