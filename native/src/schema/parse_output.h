@@ -1,17 +1,13 @@
 // parse_output.h: a model's reply text -> a value of an LLM function's
 // return type, on the call's heap.
 //
-// This is the strict parser that stands until the schema-aligned parser
-// (typed outputs) replaces it behind the same function:
-//   - a `string` return type takes the text unchanged;
-//   - any other type reads the text as JSON: the whole text, trimmed, or
-//     the inside of one markdown code fence (```json ... ```); text that is
-//     not JSON is taken as a string (an enum's variant written bare);
-//   - the JSON is then fitted to the type: objects to classes (by each
-//     field's @alias or name; a missing field is null when its type allows
-//     it, else an error; other keys are ignored), strings to enums (by
-//     @alias or name, then ignoring case), ints to floats, each member of
-//     a union in turn (the first that fits wins).
+// The schema-aligned parser (BAML's behaviour): a `string` return type
+// takes the text unchanged; any other type is fitted from the candidates
+// schema/jsonish.h finds in the text (the whole text as JSON, repaired
+// when it needs to be; each markdown code fence; each object or array in
+// the prose, and all of them as a list; the text itself), each fitted by
+// schema/coerce.h with a score, and the best (lowest) score wins, the
+// earlier candidate on a tie. See those two headers for the rules.
 #pragma once
 
 #include <atomic>

@@ -1,0 +1,818 @@
+#include "schema/coerce.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "json/json.h"
+#include "lang/ast.h"
+#include "llm/template.h"
+
+namespace brake::schema {
+
+namespace {
+
+using jsonish::Kind;
+using jsonish::Node;
+using lang::TypeId;
+using lang::TypeKind;
+using T = lang::TypeTable;
+using vm::Tag;
+
+constexpr int kMaxCoerceDepth = jsonish::kMaxDepth + 16;
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) b++;
+  while (e > b && is_space(s[e - 1])) e--;
+  return s.substr(b, e - b);
+}
+
+// The text without what models wrap a word in: spaces, quotes, `*`, and a
+// trailing period or colon.
+std::string_view strip_wrapping(std::string_view s) {
+  for (;;) {
+    std::string_view t = trim(s);
+    while (!t.empty() && (t.front() == '"' || t.front() == '\'' || t.front() == '*' || t.front() == '`'))
+      t.remove_prefix(1);
+    while (!t.empty() && (t.back() == '"' || t.back() == '\'' || t.back() == '*' || t.back() == '`' ||
+                          t.back() == '.' || t.back() == ':'))
+      t.remove_suffix(1);
+    t = trim(t);
+    if (t.size() == s.size()) return t;
+    s = t;
+  }
+}
+
+const char* kind_name(const Node& n) {
+  switch (n.kind) {
+  case Kind::Null: return "null";
+  case Kind::Bool: return "a boolean";
+  case Kind::Number: return "a number";
+  case Kind::String: return "a string";
+  case Kind::Array: return "an array";
+  case Kind::Object: return "an object";
+  }
+  return "a value";
+}
+
+int fix_count(uint16_t fixes) {
+  int n = 0;
+  for (; fixes; fixes &= uint16_t(fixes - 1)) n++;
+  return n;
+}
+
+// The JSON text of a node (a string field given an object).
+void write_json(const Node& n, std::string& out, vm::CancelCheck& cc) {
+  cc.items();
+  switch (n.kind) {
+  case Kind::Null: out += "null"; return;
+  case Kind::Bool: out += n.boolean ? "true" : "false"; return;
+  case Kind::Number: out += n.text; return;
+  case Kind::String: json::append_string(out, n.text); return;
+  case Kind::Array:
+    out += '[';
+    for (size_t i = 0; i < n.items.size(); i++) {
+      if (i) out += ", ";
+      write_json(n.items[i], out, cc);
+    }
+    out += ']';
+    return;
+  case Kind::Object:
+    out += '{';
+    for (size_t i = 0; i < n.items.size(); i++) {
+      if (i) out += ", ";
+      json::append_string(out, n.keys[i]);
+      out += ": ";
+      write_json(n.items[i], out, cc);
+    }
+    out += '}';
+    return;
+  }
+}
+
+bool deep_complete(const Node& n) {
+  if (!n.complete) return false;
+  for (const Node& item : n.items)
+    if (!deep_complete(item)) return false;
+  return true;
+}
+
+// A string holding one number: the number, as an int when it is one.
+bool number_in_text(std::string_view text, double& value, bool& integer, int& score) {
+  std::string_view s = trim(text);
+  while (!s.empty() && (s.back() == '.' || s.back() == ',')) s.remove_suffix(1);
+  std::string t(s);
+  if (!t.empty()) {
+    char* end = nullptr;
+    errno = 0;
+    long long i = std::strtoll(t.c_str(), &end, 10);
+    if (errno == 0 && end == t.c_str() + t.size()) {
+      value = double(i);
+      integer = true;
+      score += 1;
+      return true;
+    }
+    double d = std::strtod(t.c_str(), &end);
+    if (end == t.c_str() + t.size() && std::isfinite(d) && t.find_first_of("xXnN") == std::string::npos) {
+      value = d;
+      integer = false;
+      score += 1;
+      return true;
+    }
+    // a/b
+    size_t slash = t.find('/');
+    if (slash != std::string::npos) {
+      std::string a(trim(std::string_view(t).substr(0, slash))), b(trim(std::string_view(t).substr(slash + 1)));
+      char *ea = nullptr, *eb = nullptr;
+      double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
+      if (!a.empty() && !b.empty() && ea == a.c_str() + a.size() && eb == b.c_str() + b.size() && y != 0 &&
+          a.find_first_of("xXnN") == std::string::npos && b.find_first_of("xXnN") == std::string::npos) {
+        value = x / y;
+        integer = false;
+        score += 2;
+        return true;
+      }
+    }
+  }
+  double d = 0;
+  if (jsonish::float_from_comma_separated(text, d)) {
+    value = d;
+    integer = std::floor(d) == d;
+    score += 2;
+    return true;
+  }
+  return false;
+}
+
+// Occurrences of each name in `text` (names as given), longer names first
+// and non-overlapping, each standing as a word (not inside letters or digits).
+std::vector<int> count_occurrences(std::string_view text, const std::vector<std::string>& names,
+                                   vm::CancelCheck& cc) {
+  std::vector<size_t> order(names.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return names[a].size() > names[b].size(); });
+  std::vector<bool> used(text.size(), false);
+  std::vector<int> counts(names.size(), 0);
+  for (size_t k : order) {
+    const std::string& name = names[k];
+    if (name.empty()) continue;
+    for (size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+      cc.bytes(name.size());
+      size_t end = at + name.size();
+      if (at > 0 && is_alnum(text[at - 1]) && is_alnum(name.front())) continue;
+      if (end < text.size() && is_alnum(text[end]) && is_alnum(name.back())) continue;
+      bool free = true;
+      for (size_t i = at; i < end && free; i++) free = !used[i];
+      if (!free) continue;
+      for (size_t i = at; i < end; i++) used[i] = true;
+      counts[k]++;
+    }
+  }
+  return counts;
+}
+
+// The index whose count is the one highest, -1 when none; `tie` when two share it.
+int unique_max(const std::vector<int>& counts, bool& tie) {
+  int best = -1, best_count = 0;
+  tie = false;
+  for (size_t i = 0; i < counts.size(); i++) {
+    if (counts[i] > best_count) {
+      best = int(i);
+      best_count = counts[i];
+      tie = false;
+    } else if (counts[i] == best_count && best_count > 0) {
+      tie = true;
+    }
+  }
+  return tie ? -1 : best;
+}
+
+} // namespace
+
+std::string normalize_name(std::string_view s) {
+  std::string folded = jsonish::remove_accents(s);
+  std::string out;
+  out.reserve(folded.size());
+  bool space = false;
+  for (char c : folded) {
+    if (is_alnum(c) || static_cast<unsigned char>(c) >= 0x80) {
+      if (space && !out.empty()) out += ' ';
+      space = false;
+      out += lower(c);
+    } else {
+      space = true;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Matches `text` against `names` (see coerce.h: enums and literal strings).
+int match_names(const std::vector<std::string>& names, std::string_view text, int& score, bool& ambiguous,
+                vm::CancelCheck& cc) {
+  ambiguous = false;
+  std::string_view stripped = strip_wrapping(text);
+  for (size_t i = 0; i < names.size(); i++)
+    if (stripped == names[i]) return int(i);
+  std::string norm_text = normalize_name(stripped);
+  std::vector<std::string> norm(names.size());
+  for (size_t i = 0; i < names.size(); i++) norm[i] = normalize_name(names[i]);
+  for (size_t i = 0; i < names.size(); i++)
+    if (!norm[i].empty() && norm_text == norm[i]) {
+      score += 1;
+      return int(i);
+    }
+  bool tie = false;
+  int found = unique_max(count_occurrences(text, names, cc), tie);
+  if (tie) {
+    ambiguous = true;
+    return -1;
+  }
+  if (found >= 0) {
+    score += 2;
+    return found;
+  }
+  found = unique_max(count_occurrences(normalize_name(text), norm, cc), tie);
+  if (tie) {
+    ambiguous = true;
+    return -1;
+  }
+  if (found >= 0) score += 3;
+  return found;
+}
+
+} // namespace
+
+int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous) {
+  vm::CancelCheck cc(nullptr);
+  std::vector<std::string> names;
+  std::vector<int> index;
+  for (size_t i = 0; i < e.variants.size(); i++) {
+    if (i < e.variant_attrs.size() && e.variant_attrs[i].skip) continue;
+    names.push_back(e.shown_name(i));
+    index.push_back(int(i));
+  }
+  int k = match_names(names, text, score, ambiguous, cc);
+  return k < 0 ? -1 : index[size_t(k)];
+}
+
+Coercer::Coercer(const vm::CompiledProgram& program, vm::Heap& heap, vm::CancelCheck& cc, bool partial)
+    : m_p(program), m_heap(heap), m_cc(cc), m_partial(partial) {}
+
+Coercer::~Coercer() = default;
+
+bool Coercer::fail(const std::string& what) {
+  m_error = m_path + ": " + what;
+  return false;
+}
+
+bool Coercer::expected(const char* type, const Node& n) {
+  return fail(std::string("expected ") + type + ", got " + kind_name(n));
+}
+
+bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
+  m_cc.items();
+  if (m_depth >= kMaxCoerceDepth) return fail("nested too deeply");
+  struct Depth {
+    int& d;
+    explicit Depth(int& x) : d(x) { d++; }
+    ~Depth() { d--; }
+  } depth(m_depth);
+  score += fix_count(n.fixes);
+  out = Coerced();
+  // Not arrived yet: an unfinished number may still grow, a value whose
+  // text has not started yet is missing.
+  if (m_partial && !n.complete && (n.kind == Kind::Number || n.kind == Kind::Null || n.kind == Kind::Bool)) {
+    out.absent = true;
+    return true;
+  }
+  const lang::Type& type = m_p.types.get(t);
+  switch (type.kind) {
+  case TypeKind::Any: return coerce_any(n, out);
+  case TypeKind::Never: return fail("no value fits never");
+  case TypeKind::Null:
+    if (n.kind == Kind::Null) return true;
+    if (n.kind == Kind::String && (strip_wrapping(n.text) == "null" || strip_wrapping(n.text) == "None")) {
+      score += 1;
+      return true;
+    }
+    return expected("null", n);
+  case TypeKind::Bool: return coerce_bool(n, out, score);
+  case TypeKind::Int: return coerce_int(n, out, score);
+  case TypeKind::Float: return coerce_float(n, out, score);
+  case TypeKind::String: return coerce_string(n, out, score);
+  case TypeKind::Array: return coerce_array(n, type.args[0], out, score);
+  case TypeKind::Map: return coerce_map(n, type.args[0], type.args[1], out, score);
+  case TypeKind::Class: return coerce_class(n, uint32_t(type.decl), out, score);
+  case TypeKind::Enum: return coerce_enum(n, uint32_t(type.decl), out, score);
+  case TypeKind::Union: return coerce_union(n, t, out, score);
+  }
+  return fail("unknown type");
+}
+
+bool Coercer::coerce_any(const Node& n, Coerced& out) {
+  m_cc.items();
+  switch (n.kind) {
+  case Kind::Null: out.tag = Tag::Null; return true;
+  case Kind::Bool: out.tag = Tag::Bool; out.boolean = n.boolean; return true;
+  case Kind::Number: {
+    if (n.is_integer_text()) {
+      errno = 0;
+      long long i = std::strtoll(n.text.c_str(), nullptr, 10);
+      if (errno == 0) {
+        out.tag = Tag::Int;
+        out.integer = i;
+        return true;
+      }
+    }
+    out.tag = Tag::Float;
+    out.number = n.number();
+    return true;
+  }
+  case Kind::String: out.tag = Tag::String; out.text = n.text; return true;
+  case Kind::Array:
+    out.tag = Tag::Array;
+    out.items.resize(n.items.size());
+    for (size_t i = 0; i < n.items.size(); i++) coerce_any(n.items[i], out.items[i]);
+    return true;
+  case Kind::Object:
+    out.tag = Tag::Map;
+    for (size_t i = 0; i < n.items.size(); i++) {
+      auto it = std::find(out.keys.begin(), out.keys.end(), n.keys[i]);
+      Coerced v;
+      coerce_any(n.items[i], v);
+      if (it != out.keys.end()) {
+        out.items[size_t(it - out.keys.begin())] = std::move(v); // a repeated key keeps its last value
+      } else {
+        out.keys.push_back(n.keys[i]);
+        out.items.push_back(std::move(v));
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+bool Coercer::from_first_item(const Node& n, TypeId t, Coerced& out, int& score) {
+  // A list where one value is wanted: its first item that fits.
+  for (const Node& item : n.items) {
+    int s = 0;
+    if (coerce(item, t, out, s)) {
+      score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Coercer::coerce_string(const Node& n, Coerced& out, int& score) {
+  out.tag = Tag::String;
+  switch (n.kind) {
+  case Kind::String: out.text = n.text; return true;
+  case Kind::Number: out.text = n.text; score += 1; return true;
+  case Kind::Bool: out.text = n.boolean ? "true" : "false"; score += 1; return true;
+  case Kind::Null:
+    out = Coerced();
+    if (m_partial) {
+      out.absent = true;
+      return true;
+    }
+    return expected("string", n);
+  case Kind::Array:
+  case Kind::Object:
+    write_json(n, out.text, m_cc);
+    score += 2;
+    return true;
+  }
+  return false;
+}
+
+bool Coercer::coerce_int(const Node& n, Coerced& out, int& score) {
+  out.tag = Tag::Int;
+  if (n.kind == Kind::Number) {
+    if (n.is_integer_text()) {
+      errno = 0;
+      long long i = std::strtoll(n.text.c_str(), nullptr, 10);
+      if (errno == 0) {
+        out.integer = i;
+        return true;
+      }
+    }
+    double d = n.number();
+    if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) return fail("the number " + n.text + " does not fit an int");
+    out.integer = int64_t(std::llround(d));
+    score += 1;
+    return true;
+  }
+  if (n.kind == Kind::String) {
+    double d = 0;
+    bool integer = false;
+    if (number_in_text(n.text, d, integer, score) && std::isfinite(d) && std::fabs(d) < 9.2e18) {
+      out.integer = int64_t(std::llround(d));
+      if (!integer) score += 1;
+      return true;
+    }
+    return fail("expected int, got a string (\"" + n.text.substr(0, 40) + "\")");
+  }
+  if (n.kind == Kind::Array && from_first_item(n, T::INT, out, score)) return true;
+  return expected("int", n);
+}
+
+bool Coercer::coerce_float(const Node& n, Coerced& out, int& score) {
+  out.tag = Tag::Float;
+  if (n.kind == Kind::Number) {
+    out.number = n.number();
+    return true;
+  }
+  if (n.kind == Kind::String) {
+    bool integer = false;
+    if (number_in_text(n.text, out.number, integer, score)) return true;
+    return fail("expected float, got a string (\"" + n.text.substr(0, 40) + "\")");
+  }
+  if (n.kind == Kind::Array && from_first_item(n, T::FLOAT, out, score)) return true;
+  return expected("float", n);
+}
+
+bool Coercer::coerce_bool(const Node& n, Coerced& out, int& score) {
+  out.tag = Tag::Bool;
+  if (n.kind == Kind::Bool) {
+    out.boolean = n.boolean;
+    return true;
+  }
+  if (n.kind == Kind::String) {
+    std::string w = normalize_name(strip_wrapping(n.text));
+    if (w == "true" || w == "false") {
+      out.boolean = w == "true";
+      score += 1;
+      return true;
+    }
+    std::vector<std::string> names{"true", "false"};
+    auto counts = count_occurrences(normalize_name(n.text), names, m_cc);
+    if (counts[0] > 0 && counts[1] > 0) return fail("the text says both true and false");
+    if (counts[0] > 0 || counts[1] > 0) {
+      out.boolean = counts[0] > 0;
+      score += 2;
+      return true;
+    }
+    return fail("expected bool, got a string (\"" + n.text.substr(0, 40) + "\")");
+  }
+  if (n.kind == Kind::Array && from_first_item(n, T::BOOL, out, score)) return true;
+  return expected("bool", n);
+}
+
+bool Coercer::coerce_enum(const Node& n, uint32_t e, Coerced& out, int& score) {
+  const vm::EnumInfo& info = m_p.enums[e];
+  std::string_view text;
+  if (n.kind == Kind::String || n.kind == Kind::Number) {
+    text = n.text;
+  } else if (n.kind == Kind::Array) {
+    for (const Node& item : n.items) {
+      int s = 0;
+      if (coerce_enum(item, e, out, s)) {
+        score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+        return true;
+      }
+    }
+    return expected(info.name.c_str(), n);
+  } else {
+    return expected(info.name.c_str(), n);
+  }
+  bool ambiguous = false;
+  std::vector<std::string> names;
+  std::vector<uint32_t> index;
+  for (size_t i = 0; i < info.variants.size(); i++) {
+    if (i < info.variant_attrs.size() && info.variant_attrs[i].skip) continue;
+    names.push_back(info.shown_name(i));
+    index.push_back(uint32_t(i));
+  }
+  int k = match_names(names, text, score, ambiguous, m_cc);
+  if (k < 0) {
+    std::string shown(strip_wrapping(text).substr(0, 60));
+    if (ambiguous) return fail("\"" + shown + "\" names more than one variant of " + info.name);
+    return fail("\"" + shown + "\" is not a variant of " + info.name);
+  }
+  out.tag = Tag::Enum;
+  out.decl = e;
+  out.variant = index[size_t(k)];
+  if (!asserts_hold(info.attrs, out)) return fail("a constraint of " + info.name + " does not hold");
+  return true;
+}
+
+bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score) {
+  out.tag = Tag::Array;
+  if (n.kind != Kind::Array) {
+    if (n.kind == Kind::Null && !m_partial) return expected((m_p.type_name(elem) + "[]").c_str(), n);
+    if (n.kind == Kind::Null) {
+      out.absent = true;
+      return true;
+    }
+    Coerced item;
+    int s = 0;
+    if (!coerce(n, elem, item, s)) return false;
+    score += s + 1;
+    if (!item.absent) out.items.push_back(std::move(item));
+    return true;
+  }
+  size_t mark = m_path.size();
+  for (size_t i = 0; i < n.items.size(); i++) {
+    m_path += "[" + std::to_string(i) + "]";
+    Coerced item;
+    int s = 0;
+    if (coerce(n.items[i], elem, item, s)) {
+      if (!item.absent) out.items.push_back(std::move(item));
+      score += s;
+    } else {
+      score += 2; // an item that does not fit is dropped
+    }
+    m_path.resize(mark);
+  }
+  return true;
+}
+
+bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, int& score) {
+  if (n.kind != Kind::Object) {
+    if (n.kind == Kind::Null && m_partial) {
+      out.absent = true;
+      return true;
+    }
+    return expected("a map (an object)", n);
+  }
+  out.tag = Tag::Map;
+  size_t mark = m_path.size();
+  for (size_t i = 0; i < n.items.size(); i++) {
+    m_path += "." + n.keys[i];
+    std::string k = n.keys[i];
+    bool key_ok = true;
+    if (m_p.types.kind(key) == TypeKind::Enum) {
+      Node kn;
+      kn.kind = Kind::String;
+      kn.text = k;
+      Coerced kc;
+      int s = 0;
+      key_ok = coerce(kn, key, kc, s);
+      if (key_ok) k = m_p.enums[kc.decl].variants[kc.variant];
+    }
+    Coerced v;
+    int s = 0;
+    if (key_ok && coerce(n.items[i], value, v, s)) {
+      score += s;
+      if (!v.absent) {
+        auto it = std::find(out.keys.begin(), out.keys.end(), k);
+        if (it != out.keys.end()) {
+          out.items[size_t(it - out.keys.begin())] = std::move(v);
+        } else {
+          out.keys.push_back(std::move(k));
+          out.items.push_back(std::move(v));
+        }
+      }
+    } else {
+      score += 2;
+    }
+    m_path.resize(mark);
+  }
+  return true;
+}
+
+bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score) {
+  const vm::ClassInfo& info = m_p.classes[cls];
+  if (n.kind == Kind::Object) {
+    if (!fields_of_object(n, cls, out, score)) return false;
+  } else {
+    std::vector<size_t> shown;
+    for (size_t f = 0; f < info.field_names.size(); f++)
+      if (!(f < info.field_attrs.size() && info.field_attrs[f].skip)) shown.push_back(f);
+    if (n.kind == Kind::Array && !n.items.empty()) {
+      for (const Node& item : n.items) {
+        int s = 0;
+        if (item.kind == Kind::Object && coerce_class(item, cls, out, s)) {
+          score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+          return true;
+        }
+      }
+    }
+    if (n.kind == Kind::Null && m_partial) {
+      out.absent = true;
+      return true;
+    }
+    if (shown.size() != 1) return expected(info.name.c_str(), n);
+    // A class of one field: the value is that field's.
+    size_t f = shown[0];
+    Coerced v;
+    int s = 0;
+    size_t mark = m_path.size();
+    m_path += "." + info.shown_name(f);
+    bool ok = coerce(n, info.field_types[f], v, s);
+    m_path.resize(mark);
+    if (!ok) return false;
+    out = Coerced();
+    out.tag = Tag::Instance;
+    out.decl = cls;
+    out.items.resize(info.field_names.size());
+    out.items[f] = std::move(v);
+    score += s + 2;
+  }
+  if (m_partial && (info.attrs.stream & lang::kStreamDone) && !deep_complete(n)) {
+    out = Coerced();
+    out.absent = true;
+    return true;
+  }
+  if (!asserts_hold(info.attrs, out)) return fail("a constraint of " + info.name + " does not hold");
+  return true;
+}
+
+bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& score) {
+  const vm::ClassInfo& info = m_p.classes[cls];
+  out.tag = Tag::Instance;
+  out.decl = cls;
+  out.items.assign(info.field_names.size(), Coerced());
+  std::vector<std::string> norm_keys;
+  size_t mark = m_path.size();
+  for (size_t f = 0; f < info.field_names.size(); f++) {
+    const lang::Attributes* attrs = f < info.field_attrs.size() ? &info.field_attrs[f] : nullptr;
+    if (attrs && attrs->skip) continue;
+    const std::string& name = info.shown_name(f);
+    TypeId ft = info.field_types[f];
+    int found = -1;
+    for (size_t k = n.keys.size(); k-- > 0;)
+      if (n.keys[k] == name) {
+        found = int(k);
+        break;
+      }
+    if (found < 0) {
+      if (norm_keys.empty())
+        for (const std::string& k : n.keys) norm_keys.push_back(normalize_name(k));
+      std::string want = normalize_name(name);
+      for (size_t k = norm_keys.size(); k-- > 0;)
+        if (!want.empty() && norm_keys[k] == want) {
+          found = int(k);
+          score += 1;
+          break;
+        }
+    }
+    m_path += "." + name;
+    Coerced& v = out.items[f];
+    bool nullable = m_p.types.contains_null(ft) || m_p.types.kind(ft) == TypeKind::Any;
+    if (found < 0) {
+      if (!nullable && !m_partial) {
+        fail("missing (a " + m_p.type_name(ft) + " is required)");
+        m_path.resize(mark);
+        return false;
+      }
+      v = Coerced();
+      v.absent = m_partial && !nullable;
+      if (!m_partial) score += 1;
+      if (m_partial && !nullable) {
+        // Streamed lists and maps show as empty until they arrive.
+        TypeKind k = m_p.types.kind(ft);
+        if (k == TypeKind::Array) v.tag = Tag::Array, v.absent = false;
+        if (k == TypeKind::Map) v.tag = Tag::Map, v.absent = false;
+      }
+    } else {
+      const Node& fv = n.items[size_t(found)];
+      int s = 0;
+      if (coerce(fv, ft, v, s)) {
+        score += s;
+      } else if (nullable || m_partial) {
+        v = Coerced();
+        score += 5;
+      } else {
+        m_path.resize(mark);
+        return false;
+      }
+      if (m_partial && attrs && (attrs->stream & lang::kStreamDone) && !deep_complete(fv)) v = Coerced();
+      if (!v.absent && attrs && !asserts_hold(*attrs, v)) {
+        fail("the constraint of field " + name + " does not hold");
+        m_path.resize(mark);
+        return false;
+      }
+    }
+    if (v.absent) v = Coerced();
+    m_path.resize(mark);
+    if (m_partial && attrs && (attrs->stream & lang::kStreamNotNull) && v.tag == Tag::Null &&
+        (found < 0 || !deep_complete(n.items[size_t(found)]))) {
+      out = Coerced();
+      out.absent = true; // held back until the field has a value
+      return true;
+    }
+  }
+  return true;
+}
+
+bool Coercer::coerce_union(const Node& n, TypeId t, Coerced& out, int& score) {
+  const lang::Type& type = m_p.types.get(t);
+  bool nullable = m_p.types.contains_null(t);
+  if (n.kind == Kind::Null && nullable) {
+    out = Coerced();
+    return true;
+  }
+  int best_score = 0;
+  bool found = false;
+  std::string first_error;
+  Coerced best;
+  for (TypeId member : type.args) {
+    if (member == T::NUL) continue;
+    Coerced c;
+    int s = 0;
+    if (coerce(n, member, c, s)) {
+      if (!found || s < best_score) {
+        best = std::move(c);
+        best_score = s;
+        found = true;
+      }
+    } else if (first_error.empty()) {
+      first_error = m_error;
+    }
+  }
+  if (!found && nullable && n.kind == Kind::String) {
+    std::string_view w = strip_wrapping(n.text);
+    if (w == "null" || w == "None" || w.empty()) {
+      out = Coerced();
+      score += 1;
+      return true;
+    }
+  }
+  if (!found) {
+    m_error = first_error.empty() ? m_path + ": fits none of " + m_p.type_name(t) : first_error;
+    return false;
+  }
+  out = std::move(best);
+  score += best_score;
+  return true;
+}
+
+bool Coercer::asserts_hold(const lang::Attributes& attrs, const Coerced& value) {
+  bool any = false;
+  for (const lang::Constraint& c : attrs.constraints) any = any || c.is_assert;
+  if (!any) return true;
+  vm::Value v = build(value);
+  for (const lang::Constraint& c : attrs.constraints) {
+    if (!c.is_assert) continue;
+    auto it = m_templates.find(c.expression);
+    if (it == m_templates.end()) {
+      llm::TemplateScope scope;
+      scope.variables = {"this"};
+      scope.unknown_names = llm::TemplateScope::UnknownNames::Undefined;
+      lang::Diagnostics diags("assert");
+      auto tpl = llm::compile_template("{{ (" + c.expression + ") }}", lang::SourceLoc{}, scope, diags,
+                                       llm::TemplateWhitespace::Keep);
+      it = m_templates.emplace(c.expression, tpl).first;
+    }
+    if (!it->second) continue; // an expression the template engine cannot read is not enforced
+    std::string name = "this";
+    llm::RenderInput in;
+    in.program = &m_p;
+    in.heap = &m_heap;
+    in.names = &name;
+    in.values = &v;
+    in.count = 1;
+    std::string result;
+    try {
+      result = llm::render_template_text(*it->second, in);
+    } catch (const llm::RenderError&) {
+      return false; // an expression that fails to evaluate does not hold
+    }
+    std::string_view r = trim(result);
+    if (r != "true" && r != "True") return false;
+  }
+  return true;
+}
+
+vm::Value Coercer::build(const Coerced& c) {
+  m_cc.items();
+  switch (c.tag) {
+  case Tag::Null: return vm::Value::null();
+  case Tag::Bool: return vm::Value::boolean(c.boolean);
+  case Tag::Int: return vm::Value::integer(c.integer);
+  case Tag::Float: return vm::Value::number(c.number);
+  case Tag::Enum: return vm::Value::enum_variant(c.decl, c.variant);
+  case Tag::String: return m_heap.string_value(c.text);
+  case Tag::Array: {
+    vm::ArrayObj* a = m_heap.new_array(c.items.size());
+    vm::Value out = vm::Value::object(Tag::Array, a);
+    for (const Coerced& item : c.items) m_heap.array_push(a, build(item));
+    return out;
+  }
+  case Tag::Map: {
+    vm::MapObj* m = m_heap.new_map(c.items.size());
+    vm::Value out = vm::Value::object(Tag::Map, m);
+    for (size_t i = 0; i < c.items.size(); i++) m_heap.map_set(m, c.keys[i], build(c.items[i]));
+    return out;
+  }
+  case Tag::Instance: {
+    vm::InstanceObj* o = m_heap.new_instance(c.decl, c.items.size());
+    vm::Value out = vm::Value::object(Tag::Instance, o);
+    for (size_t i = 0; i < c.items.size(); i++) o->fields[i] = build(c.items[i]);
+    return out;
+  }
+  default: return vm::Value::null();
+  }
+}
+
+} // namespace brake::schema

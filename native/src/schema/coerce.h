@@ -1,0 +1,105 @@
+// coerce.h: fits one jsonish candidate (schema/jsonish.h) to a declared
+// type, with a score for how much had to be bent to fit (lower is better),
+// and builds the winner on the call's heap.
+//
+// The rules (BAML's schema-aligned parsing):
+//   string   a string as is; a number or bool as its text; an object or
+//            array as its JSON text
+//   int      a number (a float rounds); a string holding one number
+//            ("1,234", "$12.50", "12 apples", "1/5")
+//   float    the same, ints widen
+//   bool     true/false in any case, or the one of them a text holds
+//   enum     by @alias or name: exact, then ignoring case, accents and
+//            punctuation, then the variant a text names most often (two
+//            named equally often: no match); @skip variants never match
+//   T[]      an array, items that do not fit dropped; any other value as a
+//            one-item list
+//   map      an object's entries (keys fitted to enum keys; entries whose
+//            value does not fit dropped)
+//   class    an object's keys by @alias or name (also ignoring case, accents
+//            and punctuation); a missing optional field is null, a missing
+//            required one fails (null in a partial parse); a one-item list
+//            as its item; a class of one field from that field's value
+//   union    every member; the best score wins (the first on a tie)
+//   @assert  constraints ({{ expr }} with `this`) that do not hold fail the
+//            value (evaluated with llm/template.h); @check is not evaluated
+// Partial parses (a prefix of a reply): an unfinished trailing number is
+// dropped, unfinished strings stay as they are, @stream.done values are
+// withheld (null, or left out of a list) until complete, and a class with a
+// @stream.not_null field that is still null is withheld.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "schema/jsonish.h"
+#include "vm/chunk.h"
+#include "vm/value.h"
+
+namespace brake::llm {
+class Template;
+}
+
+namespace brake::schema {
+
+// A fitted value, before it is built on the heap (a union tries several
+// members; only the winner is ever allocated there).
+struct Coerced {
+  vm::Tag tag = vm::Tag::Null;
+  bool boolean = false;
+  bool absent = false; // withheld or not arrived yet (a partial parse): null, or left out of a list
+  int64_t integer = 0;
+  double number = 0;
+  uint32_t decl = 0, variant = 0; // Enum: enum and variant; Instance: class
+  std::string text;               // String
+  std::vector<Coerced> items;     // Array, Map (values), Instance (fields)
+  std::vector<std::string> keys;  // Map
+};
+
+class Coercer {
+public:
+  Coercer(const vm::CompiledProgram& program, vm::Heap& heap, vm::CancelCheck& cc, bool partial);
+  ~Coercer();
+
+  // Fits `n` to `t`, adding to `score`. On false, error() says where and why.
+  bool coerce(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
+  vm::Value build(const Coerced& c);
+  const std::string& error() const { return m_error; }
+
+private:
+  bool fail(const std::string& what);
+  bool expected(const char* type, const jsonish::Node& n);
+  bool coerce_string(const jsonish::Node& n, Coerced& out, int& score);
+  bool coerce_int(const jsonish::Node& n, Coerced& out, int& score);
+  bool coerce_float(const jsonish::Node& n, Coerced& out, int& score);
+  bool coerce_bool(const jsonish::Node& n, Coerced& out, int& score);
+  bool coerce_array(const jsonish::Node& n, lang::TypeId elem, Coerced& out, int& score);
+  bool coerce_map(const jsonish::Node& n, lang::TypeId key, lang::TypeId value, Coerced& out, int& score);
+  bool coerce_class(const jsonish::Node& n, uint32_t cls, Coerced& out, int& score);
+  bool coerce_enum(const jsonish::Node& n, uint32_t e, Coerced& out, int& score);
+  bool coerce_union(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
+  bool coerce_any(const jsonish::Node& n, Coerced& out);
+  bool from_first_item(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
+  bool asserts_hold(const lang::Attributes& attrs, const Coerced& value);
+  bool fields_of_object(const jsonish::Node& n, uint32_t cls, Coerced& out, int& score);
+
+  const vm::CompiledProgram& m_p;
+  vm::Heap& m_heap;
+  vm::CancelCheck& m_cc;
+  bool m_partial;
+  int m_depth = 0;
+  std::string m_path = "$";
+  std::string m_error;
+  std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;
+};
+
+// Text helpers (exposed for tests).
+// Lower-case, accents folded, punctuation and spaces as single spaces, trimmed.
+std::string normalize_name(std::string_view s);
+// The variant of enum `e` that `text` names (see the top of this file), or -1;
+// `ambiguous` is set when two variants tie.
+int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous);
+
+} // namespace brake::schema

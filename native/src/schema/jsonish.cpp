@@ -1,0 +1,757 @@
+#include "schema/jsonish.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace brake::schema::jsonish {
+
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ident(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '-' || c == '$' ||
+         (static_cast<unsigned char>(c) >= 0x80);
+}
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && is_space(s[b])) b++;
+  while (e > b && is_space(s[e - 1])) e--;
+  return s.substr(b, e - b);
+}
+
+// A JSON-like number: [+-]? (digits [. digits?] | . digits) ([eE][+-]?digits)?
+bool is_number_text(std::string_view t) {
+  size_t i = 0, n = t.size();
+  if (i < n && (t[i] == '-' || t[i] == '+')) i++;
+  size_t digits = 0;
+  while (i < n && is_digit(t[i])) i++, digits++;
+  if (i < n && t[i] == '.') {
+    i++;
+    while (i < n && is_digit(t[i])) i++, digits++;
+  }
+  if (digits == 0) return false;
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    i++;
+    if (i < n && (t[i] == '-' || t[i] == '+')) i++;
+    size_t exp = 0;
+    while (i < n && is_digit(t[i])) i++, exp++;
+    if (exp == 0) return false;
+  }
+  return i == n;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Removes the first line when blank, a last line of only spaces, and the
+// indentation common to the remaining non-blank lines.
+std::string dedent(std::string_view s) {
+  size_t nl = s.find('\n');
+  if (nl != std::string_view::npos && trim(s.substr(0, nl)).empty()) s.remove_prefix(nl + 1);
+  size_t last = s.rfind('\n');
+  if (last != std::string_view::npos && trim(s.substr(last + 1)).empty()) s = s.substr(0, last);
+  else if (last == std::string_view::npos && trim(s).empty()) return std::string();
+  size_t common = std::string_view::npos;
+  for (size_t b = 0; b <= s.size();) {
+    size_t e = s.find('\n', b);
+    if (e == std::string_view::npos) e = s.size();
+    std::string_view line = s.substr(b, e - b);
+    size_t ind = 0;
+    while (ind < line.size() && (line[ind] == ' ' || line[ind] == '\t')) ind++;
+    if (ind < line.size() && ind < common) common = ind;
+    b = e + 1;
+  }
+  if (common == std::string_view::npos) common = 0;
+  std::string out;
+  out.reserve(s.size());
+  for (size_t b = 0; b <= s.size();) {
+    size_t e = s.find('\n', b);
+    if (e == std::string_view::npos) e = s.size();
+    std::string_view line = s.substr(b, e - b);
+    out.append(line.size() >= common ? line.substr(common) : trim(line));
+    if (e < s.size()) out += '\n';
+    b = e + 1;
+  }
+  return out;
+}
+
+// Where an unquoted word is read, which decides what ends it.
+enum class Ctx : uint8_t { Top, Key, ArrayItem, ObjectValue };
+
+class Fixer {
+public:
+  Fixer(std::string_view s, ParseBudget& budget, vm::CancelCheck& cc) : m_s(s), m_budget(budget), m_cc(cc) {}
+
+  size_t pos() const { return m_p; }
+  void set_pos(size_t p) { m_p = p; }
+
+  // value := object | array | string | bare word
+  Node value(Ctx ctx) {
+    uint16_t comment = skip_ws() ? kFixComment : kFixNone;
+    Node n;
+    if (m_p >= m_s.size()) {
+      n.complete = false;
+      return n;
+    }
+    char c = m_s[m_p];
+    if (c == '{') n = object();
+    else if (c == '[') n = array();
+    else if (c == '"' && m_s.compare(m_p, 3, "\"\"\"") == 0) n = triple('"');
+    else if (c == '`' && m_s.compare(m_p, 3, "```") == 0) n = triple('`');
+    else if (c == '"' || c == '\'' || c == '`') n = quoted(c);
+    else n = bare(ctx);
+    n.fixes |= comment;
+    m_budget.charge(sizeof(Node) + n.text.size());
+    return n;
+  }
+
+  // Skips whitespace and comments; true when it skipped a comment.
+  bool skip_ws() {
+    bool comment = false;
+    while (m_p < m_s.size()) {
+      char c = m_s[m_p];
+      if (is_space(c)) {
+        m_p++;
+        tick();
+      } else if (c == '/' && m_p + 1 < m_s.size() && m_s[m_p + 1] == '/') {
+        size_t e = m_s.find('\n', m_p);
+        m_cc.bytes(e == std::string_view::npos ? m_s.size() - m_p : e - m_p);
+        m_p = e == std::string_view::npos ? m_s.size() : e;
+        comment = true;
+      } else if (c == '/' && m_p + 1 < m_s.size() && m_s[m_p + 1] == '*') {
+        size_t e = m_s.find("*/", m_p + 2);
+        m_cc.bytes(e == std::string_view::npos ? m_s.size() - m_p : e - m_p);
+        m_p = e == std::string_view::npos ? m_s.size() : e + 2;
+        comment = true;
+      } else {
+        break;
+      }
+    }
+    return comment;
+  }
+
+private:
+  void tick() { m_cc.bytes(1); }
+
+  void enter() {
+    if (++m_depth > kMaxDepth)
+      throw DepthError("the reply nests objects and arrays deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+
+  // object := '{' (key ':' value ','?)* '}'
+  Node object() {
+    enter();
+    Node n;
+    n.kind = Kind::Object;
+    m_p++;
+    for (;;) {
+      if (skip_ws()) n.fixes |= kFixComment;
+      if (m_p >= m_s.size()) {
+        n.complete = false;
+        n.fixes |= kFixUnclosed;
+        break;
+      }
+      char c = m_s[m_p];
+      if (c == '}') {
+        m_p++;
+        break;
+      }
+      if (c == ']') { // a mismatched close ends the object; the array above takes it
+        n.fixes |= kFixUnclosed;
+        break;
+      }
+      if (c == ',') {
+        m_p++;
+        if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
+        continue;
+      }
+      size_t start = m_p;
+      std::string key;
+      bool key_complete = true;
+      if (c == '"' || c == '\'' || c == '`') {
+        Node k = quoted(c);
+        key = std::move(k.text);
+        key_complete = k.complete;
+        if (c != '"') n.fixes |= kFixQuotes;
+      } else if (c == '{' || c == '[') {
+        // A value where a key belongs: read it and drop it.
+        value(Ctx::ObjectValue);
+        if (m_p == start) m_p++;
+        continue;
+      } else {
+        Node k = bare(Ctx::Key);
+        key = std::move(k.text);
+        n.fixes |= kFixUnquoted;
+        if (m_p == start) { // a character no key can start with
+          m_p++;
+          continue;
+        }
+      }
+      if (!key_complete) {
+        n.complete = false;
+        break;
+      }
+      if (skip_ws()) n.fixes |= kFixComment;
+      if (m_p < m_s.size() && m_s[m_p] == ':') {
+        m_p++;
+      } else {
+        n.fixes |= kFixMissingColon;
+      }
+      if (skip_ws()) n.fixes |= kFixComment;
+      if (m_p >= m_s.size()) { // the key's value has not arrived yet
+        n.complete = false;
+        break;
+      }
+      c = m_s[m_p];
+      Node v;
+      if (c == ',' || c == '}' || c == ']') {
+        v.fixes = kFixUnquoted; // "key": , -> null
+      } else {
+        size_t before = m_p;
+        v = value(Ctx::ObjectValue);
+        if (m_p == before) m_p++;
+      }
+      n.keys.push_back(std::move(key));
+      n.items.push_back(std::move(v));
+      m_budget.charge(n.keys.back().size() + 32);
+    }
+    m_depth--;
+    return n;
+  }
+
+  // array := '[' (value ','?)* ']'
+  Node array() {
+    enter();
+    Node n;
+    n.kind = Kind::Array;
+    m_p++;
+    for (;;) {
+      if (skip_ws()) n.fixes |= kFixComment;
+      if (m_p >= m_s.size()) {
+        n.complete = false;
+        n.fixes |= kFixUnclosed;
+        break;
+      }
+      char c = m_s[m_p];
+      if (c == ']') {
+        m_p++;
+        break;
+      }
+      if (c == '}') {
+        n.fixes |= kFixUnclosed;
+        break;
+      }
+      if (c == ',') {
+        m_p++;
+        if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
+        continue;
+      }
+      size_t before = m_p;
+      n.items.push_back(value(Ctx::ArrayItem));
+      if (m_p == before) m_p++;
+    }
+    m_depth--;
+    return n;
+  }
+
+  bool next_is_close() {
+    size_t save = m_p;
+    skip_ws();
+    bool close = m_p >= m_s.size() || m_s[m_p] == '}' || m_s[m_p] == ']' || m_s[m_p] == ',';
+    m_p = save;
+    return close;
+  }
+
+  // Whether a quote at m_p (already passed) ends its string: what follows
+  // must be able to end a value (`,` `:` `}` `]`, a comment, the end, or a
+  // new line).
+  bool closes_here(size_t after) const {
+    size_t i = after;
+    bool newline = false;
+    while (i < m_s.size() && is_space(m_s[i])) {
+      if (m_s[i] == '\n') newline = true;
+      i++;
+    }
+    if (i >= m_s.size() || newline) return true;
+    char c = m_s[i];
+    if (c == ',' || c == ':' || c == '}' || c == ']') return true;
+    if (c == '/' && i + 1 < m_s.size() && (m_s[i + 1] == '/' || m_s[i + 1] == '*')) return true;
+    return false;
+  }
+
+  // string := '"' chars '"' | '\'' chars '\'' | '`' chars '`'
+  Node quoted(char q) {
+    Node n;
+    n.kind = Kind::String;
+    if (q != '"') n.fixes |= kFixQuotes;
+    m_p++;
+    std::string& out = n.text;
+    for (;;) {
+      if (m_p >= m_s.size()) {
+        n.complete = false;
+        n.fixes |= kFixUnclosed;
+        break;
+      }
+      char c = m_s[m_p];
+      tick();
+      if (c == '\\' && q != '`' && m_p + 1 < m_s.size()) {
+        escape(out);
+        continue;
+      }
+      if (c == q) {
+        if (closes_here(m_p + 1)) {
+          m_p++;
+          break;
+        }
+        n.fixes |= kFixStrayQuote;
+      }
+      out += c;
+      m_p++;
+    }
+    return n;
+  }
+
+  void escape(std::string& out) {
+    char e = m_s[m_p + 1];
+    m_p += 2;
+    switch (e) {
+    case 'n': out += '\n'; return;
+    case 't': out += '\t'; return;
+    case 'r': out += '\r'; return;
+    case 'b': out += '\b'; return;
+    case 'f': out += '\f'; return;
+    case 'u': {
+      uint32_t cp = 0;
+      if (!read_hex4(m_p, cp)) {
+        out += "\\u";
+        return;
+      }
+      m_p += 4;
+      if (cp >= 0xD800 && cp < 0xDC00 && m_p + 1 < m_s.size() && m_s[m_p] == '\\' && m_s[m_p + 1] == 'u') {
+        uint32_t lo = 0;
+        if (read_hex4(m_p + 2, lo) && lo >= 0xDC00 && lo < 0xE000) {
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          m_p += 6;
+        }
+      }
+      if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
+      append_utf8(out, cp);
+      return;
+    }
+    default: out += e; return; // \" \' \\ \/ and anything else: the character
+    }
+  }
+
+  bool read_hex4(size_t at, uint32_t& cp) const {
+    if (at + 4 > m_s.size()) return false;
+    cp = 0;
+    for (size_t i = 0; i < 4; i++) {
+      int h = hex_value(m_s[at + i]);
+      if (h < 0) return false;
+      cp = cp * 16 + uint32_t(h);
+    }
+    return true;
+  }
+
+  // triple := '"""' chars '"""' | '```' info-line chars '```' (dedented)
+  Node triple(char q) {
+    Node n;
+    n.kind = Kind::String;
+    n.fixes |= kFixQuotes;
+    m_p += 3;
+    if (q == '`') { // the info string (```typescript main.ts) is dropped
+      size_t nl = m_s.find('\n', m_p);
+      m_p = nl == std::string_view::npos ? m_s.size() : nl + 1;
+    }
+    const char close[4] = {q, q, q, 0};
+    size_t e = m_s.find(close, m_p);
+    std::string_view body;
+    if (e == std::string_view::npos) {
+      body = m_s.substr(m_p);
+      m_p = m_s.size();
+      n.complete = false;
+      n.fixes |= kFixUnclosed;
+    } else {
+      while (e + 3 < m_s.size() && m_s[e + 3] == q) e++; // """" : the last three close
+      body = m_s.substr(m_p, e - m_p);
+      m_p = e + 3;
+    }
+    m_cc.bytes(body.size());
+    n.text = dedent(body);
+    return n;
+  }
+
+  // After a comma (or a new line) in an object: does a new key, or the end
+  // of the object, follow?
+  bool key_follows(size_t i) const {
+    while (i < m_s.size() && is_space(m_s[i])) i++;
+    if (i >= m_s.size()) return true;
+    char c = m_s[i];
+    if (c == '}' || c == ']' || c == '"' || c == '\'') return true;
+    size_t b = i;
+    while (i < m_s.size() && is_ident(m_s[i])) i++;
+    if (i == b) return false;
+    while (i < m_s.size() && (m_s[i] == ' ' || m_s[i] == '\t')) i++;
+    return i < m_s.size() && m_s[i] == ':';
+  }
+
+  // bare := characters up to what ends a value in `ctx`
+  Node bare(Ctx ctx) {
+    size_t start = m_p;
+    int nest = 0;
+    bool at_end = false;
+    for (;;) {
+      if (m_p >= m_s.size()) {
+        at_end = true;
+        break;
+      }
+      char c = m_s[m_p];
+      if (ctx == Ctx::Key) {
+        if (c == ':' || c == ',' || c == '{' || c == '}' || c == '[' || c == ']' || c == '\n') break;
+      } else if (ctx == Ctx::ArrayItem) {
+        if (nest == 0 && (c == ',' || c == ']' || c == '}' || c == '\n')) break;
+      } else if (ctx == Ctx::ObjectValue) {
+        if (nest == 0 && (c == '}' || c == ']')) break;
+        if (nest == 0 && (c == ',' || c == '\n') && key_follows(m_p + 1)) break;
+      }
+      if (ctx != Ctx::Key) {
+        if (c == '(' || c == '[' || c == '{') nest++;
+        else if ((c == ')' || c == ']' || c == '}') && nest > 0) nest--;
+      }
+      m_p++;
+      tick();
+    }
+    Node n;
+    std::string_view word = trim(m_s.substr(start, m_p - start));
+    n.complete = !at_end;
+    if (ctx != Ctx::Key) {
+      if (word == "true" || word == "false") {
+        n.kind = Kind::Bool;
+        n.boolean = word == "true";
+        return n;
+      }
+      if (word == "null") return n;
+      if (is_number_text(word)) {
+        n.kind = Kind::Number;
+        n.text = std::string(word);
+        return n;
+      }
+    }
+    n.kind = Kind::String;
+    n.fixes |= kFixUnquoted;
+    n.text = std::string(word);
+    return n;
+  }
+
+  std::string_view m_s;
+  size_t m_p = 0;
+  int m_depth = 0;
+  ParseBudget& m_budget;
+  vm::CancelCheck& m_cc;
+};
+
+bool line_start_before(std::string_view s, size_t at) {
+  while (at > 0) {
+    char c = s[at - 1];
+    if (c == '\n') return true;
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+    at--;
+  }
+  return true;
+}
+
+struct Fence {
+  size_t open, body, body_end, close_end;
+};
+
+// Markdown code fences: ``` at the start of a line, an info word, the body,
+// and ``` at the start of a line (or the end of the text).
+std::vector<Fence> find_fences(std::string_view s, vm::CancelCheck& cc) {
+  std::vector<Fence> out;
+  size_t at = 0;
+  while (out.size() < kMaxCandidates) {
+    size_t o = s.find("```", at);
+    if (o == std::string_view::npos) break;
+    cc.bytes(o - at + 3);
+    if (!line_start_before(s, o)) {
+      at = o + 3;
+      continue;
+    }
+    size_t nl = s.find('\n', o + 3);
+    if (nl == std::string_view::npos) break; // "```json" and nothing more
+    Fence f{o, nl + 1, s.size(), s.size()};
+    size_t c = nl + 1;
+    for (;;) {
+      size_t x = s.find("```", c);
+      if (x == std::string_view::npos) break;
+      if (line_start_before(s, x)) {
+        f.body_end = x;
+        f.close_end = x + 3;
+        break;
+      }
+      c = x + 3;
+    }
+    cc.bytes(f.close_end - f.body);
+    out.push_back(f);
+    at = f.close_end;
+  }
+  return out;
+}
+
+Node copy_node(const Node& n, ParseBudget& budget) {
+  budget.charge(sizeof(Node) + n.text.size());
+  return n;
+}
+
+} // namespace
+
+double Node::number() const { return std::strtod(text.c_str(), nullptr); }
+
+bool Node::is_integer_text() const {
+  return text.find_first_of(".eE") == std::string::npos;
+}
+
+Node parse_value(std::string_view text, ParseBudget& budget, vm::CancelCheck& cc, size_t* end) {
+  Fixer f(text, budget, cc);
+  Node n = f.value(Ctx::Top);
+  if (end) *end = f.pos();
+  return n;
+}
+
+std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& budget, vm::CancelCheck& cc) {
+  std::vector<Candidate> out;
+  std::string_view t = trim(text);
+
+  // 1. The whole text.
+  bool whole_container = false;
+  if (!t.empty()) {
+    Fixer f(t, budget, cc);
+    Node n = f.value(Ctx::Top);
+    f.skip_ws();
+    bool all = f.pos() >= t.size();
+    if (all && (n.kind == Kind::Object || n.kind == Kind::Array)) {
+      whole_container = true;
+      out.push_back({Source::Whole, std::move(n)});
+    } else if (all && n.fixes == kFixNone && n.kind != Kind::Object && n.kind != Kind::Array &&
+               (n.kind != Kind::String || t.front() == '"')) {
+      out.push_back({Source::Whole, std::move(n)});
+    }
+  }
+
+  // 2. Code fences; 3. objects and arrays in the prose around them.
+  std::vector<Fence> fences = find_fences(text, cc);
+  for (const Fence& fence : fences) {
+    std::string_view body = trim(text.substr(fence.body, fence.body_end - fence.body));
+    if (body.empty()) continue;
+    Fixer f(body, budget, cc);
+    Node n = f.value(Ctx::Top);
+    if (fence.close_end == text.size() && fence.body_end == text.size() && !partial) n.fixes |= kFixUnclosed;
+    out.push_back({Source::Fence, std::move(n)});
+  }
+  if (!whole_container) {
+    std::vector<size_t> prose;
+    size_t fi = 0, i = 0;
+    while (i < text.size() && out.size() < kMaxCandidates) {
+      if (fi < fences.size() && i >= fences[fi].open) {
+        i = fences[fi].close_end;
+        fi++;
+        continue;
+      }
+      char c = text[i];
+      cc.bytes(1);
+      if (c != '{' && c != '[') {
+        i++;
+        continue;
+      }
+      size_t limit = fi < fences.size() ? fences[fi].open : text.size();
+      Fixer f(text.substr(0, limit), budget, cc);
+      f.set_pos(i);
+      Node n = f.value(Ctx::Top);
+      size_t end = f.pos() > i ? f.pos() : i + 1;
+      bool empty_noise = n.items.empty() && !n.complete;
+      if (!empty_noise || partial) {
+        prose.push_back(out.size());
+        out.push_back({Source::Prose, std::move(n)});
+      }
+      i = end;
+    }
+    if (prose.size() > 1 && out.size() < kMaxCandidates) {
+      Node list;
+      list.kind = Kind::Array;
+      for (size_t k : prose) list.items.push_back(copy_node(out[k].value, budget));
+      out.push_back({Source::ProseList, std::move(list)});
+    }
+  }
+
+  // 4. The text itself.
+  Node raw;
+  raw.kind = Kind::String;
+  raw.text = std::string(t);
+  raw.complete = !partial;
+  budget.charge(sizeof(Node) + raw.text.size());
+  out.push_back({Source::Raw, std::move(raw)});
+  return out;
+}
+
+// ---------------------------------------------------------------- helpers
+
+namespace {
+
+// The folded form of code point `cp` (U+00C0..U+017F), or null.
+const char* fold_latin(uint32_t cp) {
+  static const char* const k00C0[64] = {
+      "A", "A", "A", "A", "A", "A", "AE", "C", "E", "E", "E", "E", "I", "I", "I", "I",  // C0-CF
+      "D", "N", "O", "O", "O", "O", "O", nullptr, "O", "U", "U", "U", "U", "Y", "TH", "ss", // D0-DF
+      "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i", // E0-EF
+      "d", "n", "o", "o", "o", "o", "o", nullptr, "o", "u", "u", "u", "u", "y", "th", "y", // F0-FF
+  };
+  static const char* const k0100[128] = {
+      "A", "a", "A", "a", "A", "a", "C", "c", "C", "c", "C", "c", "C", "c", "D", "d", // 100
+      "D", "d", "E", "e", "E", "e", "E", "e", "E", "e", "E", "e", "G", "g", "G", "g", // 110
+      "G", "g", "G", "g", "H", "h", "H", "h", "I", "i", "I", "i", "I", "i", "I", "i", // 120
+      "I", "i", "IJ", "ij", "J", "j", "K", "k", "k", "L", "l", "L", "l", "L", "l", "L", // 130
+      "l", "L", "l", "N", "n", "N", "n", "N", "n", "n", "N", "n", "O", "o", "O", "o", // 140
+      "O", "o", "OE", "oe", "R", "r", "R", "r", "R", "r", "S", "s", "S", "s", "S", "s", // 150
+      "S", "s", "T", "t", "T", "t", "T", "t", "U", "u", "U", "u", "U", "u", "U", "u", // 160
+      "U", "u", "U", "u", "W", "w", "Y", "y", "Y", "Z", "z", "Z", "z", "Z", "z", "s", // 170
+  };
+  if (cp >= 0xC0 && cp < 0x100) return k00C0[cp - 0xC0];
+  if (cp >= 0x100 && cp < 0x180) return k0100[cp - 0x100];
+  return nullptr;
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns its length (1 for a stray byte).
+size_t decode_utf8(std::string_view s, size_t i, uint32_t& cp) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  if (i + len > s.size()) len = 1;
+  if (len == 1) {
+    cp = c;
+    return 1;
+  }
+  cp = c & (0xFF >> (len + 1));
+  for (size_t k = 1; k < len; k++) {
+    unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d >> 6) != 2) {
+      cp = c;
+      return 1;
+    }
+    cp = (cp << 6) | (d & 0x3F);
+  }
+  return len;
+}
+
+} // namespace
+
+std::string remove_accents(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    size_t len = decode_utf8(s, i, cp);
+    if (len > 1) {
+      if (cp >= 0x300 && cp < 0x370) { // combining marks
+        i += len;
+        continue;
+      }
+      if (const char* f = fold_latin(cp)) {
+        out += f;
+        i += len;
+        continue;
+      }
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+namespace {
+
+bool currency_at(std::string_view s, size_t i, size_t& len) {
+  if (s[i] == '$') {
+    len = 1;
+    return true;
+  }
+  static const char* const kSigns[] = {"\xE2\x82\xAC" /* € */, "\xC2\xA3" /* £ */, "\xC2\xA5" /* ¥ */};
+  for (const char* sign : kSigns) {
+    size_t n = std::strlen(sign);
+    if (s.compare(i, n, sign) == 0) {
+      len = n;
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace
+
+bool float_from_comma_separated(std::string_view s, double& out) {
+  // number := [+-]? currency? (digits (',' digits)* ('.' digits?)? | '.' digits)
+  int found = 0;
+  std::string best;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = i;
+    bool neg = false;
+    if (s[j] == '+' || s[j] == '-') neg = s[j++] == '-';
+    size_t clen = 0;
+    if (j < s.size() && currency_at(s, j, clen)) j += clen;
+    std::string num;
+    if (j < s.size() && is_digit(s[j])) {
+      while (j < s.size()) {
+        if (is_digit(s[j])) {
+          num += s[j++];
+        } else if (s[j] == ',' && j + 1 < s.size() && is_digit(s[j + 1])) {
+          j++;
+        } else {
+          break;
+        }
+      }
+      if (j < s.size() && s[j] == '.' && j + 1 < s.size() && is_digit(s[j + 1])) {
+        num += s[j++];
+        while (j < s.size() && is_digit(s[j])) num += s[j++];
+      }
+    } else if (j + 1 < s.size() && s[j] == '.' && is_digit(s[j + 1])) {
+      num += "0.";
+      j++;
+      while (j < s.size() && is_digit(s[j])) num += s[j++];
+    }
+    if (num.empty()) {
+      uint32_t cp;
+      i += decode_utf8(s, i, cp);
+      continue;
+    }
+    found++;
+    best = (neg ? "-" : "") + num;
+    i = j;
+  }
+  if (found != 1) return false;
+  out = std::strtod(best.c_str(), nullptr);
+  return true;
+}
+
+} // namespace brake::schema::jsonish

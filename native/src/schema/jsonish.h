@@ -1,0 +1,116 @@
+// jsonish.h: a model's reply text -> candidate JSON-like values, with no
+// knowledge of the type they will be fitted to (schema/coerce.h does that).
+//
+// What the candidates are, in the order coercion prefers them on a tie:
+//   1. the whole text as one value (strict JSON, or JSON the fixing parser
+//      repaired), when it is an object or an array, or a scalar with no fix;
+//   2. the inside of each markdown code fence (```json ... ```);
+//   3. each object or array embedded in prose ({...} / [...]), and, when
+//      there are several, all of them as one array;
+//   4. the raw text itself, as a string.
+//
+// The fixing parser repairs what models get wrong: trailing commas, single-
+// quoted and backtick strings, triple-quoted ("""...""", ```...```) strings
+// (dedented), unquoted keys and values (bare words up to `,` `}` `]`, or a
+// new key), `//` and `/* */` comments, unescaped quotes inside strings (a
+// quote closes a string only when what follows can end a value), a missing
+// colon, and brackets and strings left open at the end (closed implicitly
+// and marked incomplete).
+//
+// Limits: containers nested deeper than kMaxDepth throw DepthError; at most
+// kMaxCandidates candidates are made. The memory the trees take is charged
+// to the call's heap while they live (ParseBudget), and the scan looks at
+// the call's cancel state as it goes (vm::Interrupted).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vm/value.h"
+
+namespace brake::schema::jsonish {
+
+constexpr int kMaxDepth = 256;
+constexpr size_t kMaxCandidates = 64;
+
+class DepthError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Kind : uint8_t { Null, Bool, Number, String, Array, Object };
+
+// Fix flags: what the fixing parser did to read a value (scored by coerce).
+enum Fix : uint16_t {
+  kFixNone = 0,
+  kFixUnquoted = 1,       // an unquoted string (key or value)
+  kFixQuotes = 2,         // single, backtick or triple quotes
+  kFixTrailingComma = 4,  // a trailing or doubled comma
+  kFixComment = 8,        // a comment skipped
+  kFixUnclosed = 16,      // a bracket or string closed implicitly at the end
+  kFixMissingColon = 32,  // a key with no colon
+  kFixStrayQuote = 64,    // a quote inside a string kept as text
+};
+
+struct Node {
+  Kind kind = Kind::Null;
+  bool boolean = false;
+  // False when the text ended inside this value (an unclosed string,
+  // container, or a number or bare word the text ended in).
+  bool complete = true;
+  uint16_t fixes = kFixNone; // Fix bits of this value (not of its children)
+  std::string text;          // String: the characters; Number: its source text
+  std::vector<Node> items;   // Array: the items; Object: the values (keys in `keys`)
+  std::vector<std::string> keys;
+
+  double number() const;         // Number: its value
+  bool is_integer_text() const;  // Number: written as an integer
+};
+
+enum class Source : uint8_t { Whole, Fence, Prose, ProseList, Raw };
+
+struct Candidate {
+  Source source;
+  Node value;
+};
+
+// Charges the call's heap for the trees while they live, and gives it back.
+class ParseBudget {
+public:
+  explicit ParseBudget(vm::Heap& heap) : m_heap(heap) {}
+  ~ParseBudget() { m_heap.uncharge(m_charged); }
+  ParseBudget(const ParseBudget&) = delete;
+  ParseBudget& operator=(const ParseBudget&) = delete;
+  void charge(size_t bytes) {
+    m_heap.charge(bytes);
+    m_charged += bytes;
+  }
+
+private:
+  vm::Heap& m_heap;
+  size_t m_charged = 0;
+};
+
+// The candidates for `text` (see the top of this file). `partial`: the text
+// is a prefix of a reply still arriving. Throws DepthError, vm::Interrupted,
+// and what the heap's charge throws.
+std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& budget, vm::CancelCheck& cc);
+
+// Parses one value with the fixing parser (tests and the fuzzer use it).
+// `end` receives where the value ended.
+Node parse_value(std::string_view text, ParseBudget& budget, vm::CancelCheck& cc, size_t* end = nullptr);
+
+// Text helpers shared with coerce.
+// Folds accents: é -> e, ß -> ss, æ -> ae, ø -> o, œ -> oe (and upper-case
+// forms); other characters unchanged.
+std::string remove_accents(std::string_view s);
+// The number in `s` when it holds exactly one ("$1,234.56", "50%",
+// "The answer is 10,000"); commas are thousands separators; false when it
+// holds none or several, or a European "1.234,56".
+bool float_from_comma_separated(std::string_view s, double& out);
+
+} // namespace brake::schema::jsonish
