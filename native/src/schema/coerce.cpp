@@ -313,6 +313,7 @@ bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
   case TypeKind::Class: return coerce_class(n, uint32_t(type.decl), out, score);
   case TypeKind::Enum: return coerce_enum(n, uint32_t(type.decl), out, score);
   case TypeKind::Union: return coerce_union(n, t, out, score);
+  case TypeKind::Literal: return coerce_literal(n, type.args[0], type.literal, out, score);
   }
   return fail("unknown type");
 }
@@ -387,7 +388,8 @@ bool Coercer::coerce_string(const Node& n, Coerced& out, int& score) {
     return expected("string", n);
   case Kind::Array:
   case Kind::Object:
-    write_json(n, out.text, m_cc);
+    if (!n.source.empty()) out.text = std::string(n.source);
+    else write_json(n, out.text, m_cc);
     score += 2;
     return true;
   }
@@ -505,6 +507,66 @@ bool Coercer::coerce_enum(const Node& n, uint32_t e, Coerced& out, int& score) {
   return true;
 }
 
+bool Coercer::coerce_literal(const Node& n, TypeId base, const std::string& literal, Coerced& out, int& score) {
+  std::string shown = base == T::STRING ? "\"" + literal + "\"" : literal;
+  if (n.kind == Kind::Object) {
+    // {"status": 1}: an object of one scalar stands for its value.
+    if (n.items.size() == 1 && n.items[0].kind != Kind::Object && n.items[0].kind != Kind::Array &&
+        coerce_literal(n.items[0], base, literal, out, score)) {
+      score += 2;
+      return true;
+    }
+    return expected(shown.c_str(), n);
+  }
+  if (n.kind == Kind::Array) {
+    for (const Node& item : n.items) {
+      int s = 0;
+      if (coerce_literal(item, base, literal, out, s)) {
+        score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+        return true;
+      }
+    }
+    return expected(shown.c_str(), n);
+  }
+  if (base == T::STRING) {
+    if (n.kind == Kind::Null) return expected(shown.c_str(), n);
+    std::string_view text = n.kind == Kind::Bool ? (n.boolean ? "true" : "false") : std::string_view(n.text);
+    bool ambiguous = false;
+    std::vector<std::string> names{literal};
+    if (match_names(names, text, score, ambiguous, m_cc) != 0)
+      return fail("expected " + shown + ", got \"" + std::string(strip_wrapping(text).substr(0, 40)) + "\"");
+    out.tag = Tag::String;
+    out.text = literal;
+    return true;
+  }
+  if (base == T::INT) {
+    int64_t v = 0;
+    if (n.kind == Kind::Number && n.is_integer_text()) {
+      errno = 0;
+      v = std::strtoll(n.text.c_str(), nullptr, 10);
+      if (errno != 0) return fail("expected " + shown + ", got " + n.text);
+    } else if (n.kind == Kind::String) {
+      std::string t(strip_wrapping(n.text));
+      char* end = nullptr;
+      errno = 0;
+      v = std::strtoll(t.c_str(), &end, 10);
+      if (t.empty() || errno != 0 || end != t.c_str() + t.size()) return expected(shown.c_str(), n);
+      score += 1;
+    } else {
+      return expected(shown.c_str(), n);
+    }
+    if (std::to_string(v) != literal) return fail("expected " + shown + ", got " + std::to_string(v));
+    out.tag = Tag::Int;
+    out.integer = v;
+    return true;
+  }
+  Coerced b;
+  if (!coerce_bool(n, b, score)) return false;
+  if ((b.boolean ? "true" : "false") != literal) return fail("expected " + shown);
+  out = b;
+  return true;
+}
+
 bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score) {
   out.tag = Tag::Array;
   if (n.kind != Kind::Array) {
@@ -616,7 +678,7 @@ bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score
     out.decl = cls;
     out.items.resize(info.field_names.size());
     out.items[f] = std::move(v);
-    score += s + 2;
+    score += s + 3;
   }
   if (m_partial && (info.attrs.stream & lang::kStreamDone) && !deep_complete(n)) {
     out = Coerced();

@@ -79,6 +79,7 @@ private:
   bool coerce_map(const jsonish::Node& n, lang::TypeId key, lang::TypeId value, Coerced& out, int& score);
   bool coerce_class(const jsonish::Node& n, uint32_t cls, Coerced& out, int& score);
   bool coerce_enum(const jsonish::Node& n, uint32_t e, Coerced& out, int& score);
+  bool coerce_literal(const jsonish::Node& n, lang::TypeId base, const std::string& literal, Coerced& out, int& score);
   bool coerce_union(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
   bool coerce_any(const jsonish::Node& n, Coerced& out);
   bool from_first_item(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);

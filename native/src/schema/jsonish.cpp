@@ -117,6 +117,7 @@ public:
       n.complete = false;
       return n;
     }
+    size_t start = m_p;
     char c = m_s[m_p];
     if (c == '{') n = object();
     else if (c == '[') n = array();
@@ -124,6 +125,7 @@ public:
     else if (c == '`' && m_s.compare(m_p, 3, "```") == 0) n = triple('`');
     else if (c == '"' || c == '\'' || c == '`') n = quoted(c);
     else n = bare(ctx);
+    n.source = m_s.substr(start, m_p - start);
     n.fixes |= comment;
     m_budget.charge(sizeof(Node) + n.text.size());
     return n;
@@ -168,11 +170,11 @@ private:
     Node n;
     n.kind = Kind::Object;
     m_p++;
+    bool after_comma = false;
     for (;;) {
       if (skip_ws()) n.fixes |= kFixComment;
       if (m_p >= m_s.size()) {
-        n.complete = false;
-        n.fixes |= kFixUnclosed;
+        unfinished(n, after_comma);
         break;
       }
       char c = m_s[m_p];
@@ -186,9 +188,11 @@ private:
       }
       if (c == ',') {
         m_p++;
+        after_comma = true;
         if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
         continue;
       }
+      after_comma = false;
       size_t start = m_p;
       std::string key;
       bool key_complete = true;
@@ -249,11 +253,11 @@ private:
     Node n;
     n.kind = Kind::Array;
     m_p++;
+    bool after_comma = false;
     for (;;) {
       if (skip_ws()) n.fixes |= kFixComment;
       if (m_p >= m_s.size()) {
-        n.complete = false;
-        n.fixes |= kFixUnclosed;
+        unfinished(n, after_comma);
         break;
       }
       char c = m_s[m_p];
@@ -267,9 +271,11 @@ private:
       }
       if (c == ',') {
         m_p++;
+        after_comma = true;
         if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
         continue;
       }
+      after_comma = false;
       size_t before = m_p;
       n.items.push_back(value(Ctx::ArrayItem));
       if (m_p == before) m_p++;
@@ -278,12 +284,44 @@ private:
     return n;
   }
 
+  // The text ended inside container `n`: it, and a bare value it ended
+  // with (a number may have more digits coming), are unfinished.
+  static void unfinished(Node& n, bool after_comma) {
+    n.complete = false;
+    n.fixes |= kFixUnclosed;
+    if (!n.items.empty() && !after_comma) {
+      Node& last = n.items.back();
+      if (last.kind == Kind::Number || last.kind == Kind::Bool || last.kind == Kind::Null ||
+          (last.kind == Kind::String && (last.fixes & kFixUnquoted)))
+        last.complete = false;
+    }
+  }
+
   bool next_is_close() {
     size_t save = m_p;
     skip_ws();
     bool close = m_p >= m_s.size() || m_s[m_p] == '}' || m_s[m_p] == ']' || m_s[m_p] == ',';
     m_p = save;
     return close;
+  }
+
+  // The index of the first character at or after `i` that is not a space
+  // or inside a comment.
+  size_t skip_ws_at(size_t i) const {
+    while (i < m_s.size()) {
+      if (is_space(m_s[i])) {
+        i++;
+      } else if (m_s[i] == '/' && i + 1 < m_s.size() && m_s[i + 1] == '/') {
+        size_t e = m_s.find('\n', i);
+        i = e == std::string_view::npos ? m_s.size() : e;
+      } else if (m_s[i] == '/' && i + 1 < m_s.size() && m_s[i + 1] == '*') {
+        size_t e = m_s.find("*/", i + 2);
+        i = e == std::string_view::npos ? m_s.size() : e + 2;
+      } else {
+        break;
+      }
+    }
+    return i;
   }
 
   // Whether a quote at m_p (already passed) ends its string: what follows
@@ -298,7 +336,22 @@ private:
     }
     if (i >= m_s.size() || newline) return true;
     char c = m_s[i];
-    if (c == ',' || c == ':' || c == '}' || c == ']') return true;
+    if (c == ':' || c == '}' || c == ']') return true;
+    if (c == ',') { // `"hi", and also` goes on; `"hi", "next": ` or `"hi", next: ` ends
+      size_t j = skip_ws_at(i + 1);
+      if (j >= m_s.size()) return true;
+      char d = m_s[j];
+      if (d == '"' || d == '\'' || d == '`' || d == '{' || d == '[' || d == '}' || d == ']' || d == '-' ||
+          is_digit(d))
+        return true;
+      size_t b = j;
+      while (j < m_s.size() && is_ident(m_s[j])) j++;
+      if (j == b) return false;
+      std::string_view word = m_s.substr(b, j - b);
+      if (word == "true" || word == "false" || word == "null") return true;
+      while (j < m_s.size() && (m_s[j] == ' ' || m_s[j] == '\t')) j++;
+      return j >= m_s.size() || m_s[j] == ':' || m_s[j] == ',' || m_s[j] == ']' || m_s[j] == '}';
+    }
     if (c == '/' && i + 1 < m_s.size() && (m_s[i + 1] == '/' || m_s[i + 1] == '*')) return true;
     return false;
   }
@@ -408,7 +461,7 @@ private:
   // After a comma (or a new line) in an object: does a new key, or the end
   // of the object, follow?
   bool key_follows(size_t i) const {
-    while (i < m_s.size() && is_space(m_s[i])) i++;
+    i = skip_ws_at(i);
     if (i >= m_s.size()) return true;
     char c = m_s[i];
     if (c == '}' || c == ']' || c == '"' || c == '\'') return true;
@@ -546,13 +599,15 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
   std::vector<Candidate> out;
   std::string_view t = trim(text);
 
-  // 1. The whole text.
+  // 1. The whole text (its trailing spaces kept: they may be inside an
+  // unclosed string).
   bool whole_container = false;
   if (!t.empty()) {
-    Fixer f(t, budget, cc);
+    std::string_view from = text.substr(size_t(t.data() - text.data()));
+    Fixer f(from, budget, cc);
     Node n = f.value(Ctx::Top);
     f.skip_ws();
-    bool all = f.pos() >= t.size();
+    bool all = f.pos() >= from.size();
     if (all && (n.kind == Kind::Object || n.kind == Kind::Array)) {
       whole_container = true;
       out.push_back({Source::Whole, std::move(n)});
@@ -576,9 +631,9 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
     std::vector<size_t> prose;
     size_t fi = 0, i = 0;
     while (i < text.size() && out.size() < kMaxCandidates) {
+      while (fi < fences.size() && fences[fi].close_end <= i) fi++;
       if (fi < fences.size() && i >= fences[fi].open) {
         i = fences[fi].close_end;
-        fi++;
         continue;
       }
       char c = text[i];
@@ -587,8 +642,9 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
         i++;
         continue;
       }
-      size_t limit = fi < fences.size() ? fences[fi].open : text.size();
-      Fixer f(text.substr(0, limit), budget, cc);
+      // An object that starts in the prose may hold what looks like a fence
+      // (a ``` string): it runs on past it.
+      Fixer f(text, budget, cc);
       f.set_pos(i);
       Node n = f.value(Ctx::Top);
       size_t end = f.pos() > i ? f.pos() : i + 1;

@@ -66,6 +66,9 @@ struct Node {
   std::string text;          // String: the characters; Number: its source text
   std::vector<Node> items;   // Array: the items; Object: the values (keys in `keys`)
   std::vector<std::string> keys;
+  // The text the value was read from (a view into the reply, which outlives
+  // the candidates): a string field given an object takes it as written.
+  std::string_view source;
 
   double number() const;         // Number: its value
   bool is_integer_text() const;  // Number: written as an integer

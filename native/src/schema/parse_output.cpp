@@ -27,7 +27,7 @@ int source_cost(jsonish::Source s) {
   case jsonish::Source::Fence: return 0;
   case jsonish::Source::Prose: return 1;
   case jsonish::Source::ProseList: return 1;
-  case jsonish::Source::Raw: return 0;
+  case jsonish::Source::Raw: return 3; // JSON found in the text is preferred to the text itself
   }
   return 0;
 }
