@@ -61,11 +61,6 @@ const char* kind_name(const Node& n) {
   return "a value";
 }
 
-int fix_count(uint16_t fixes) {
-  int n = 0;
-  for (; fixes; fixes &= uint16_t(fixes - 1)) n++;
-  return n;
-}
 
 // The JSON text of a node (a string field given an object).
 void write_json(const Node& n, std::string& out, vm::CancelCheck& cc) {
@@ -285,7 +280,6 @@ bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
     explicit Depth(int& x) : d(x) { d++; }
     ~Depth() { d--; }
   } depth(m_depth);
-  score += fix_count(n.fixes);
   out = Coerced();
   // Not arrived yet: an unfinished number may still grow, a value whose
   // text has not started yet is missing.
@@ -591,7 +585,7 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
       if (!item.absent) out.items.push_back(std::move(item));
       score += s;
     } else {
-      score += 2; // an item that does not fit is dropped
+      score += 3; // an item that does not fit is dropped
     }
     m_path.resize(mark);
   }
@@ -696,6 +690,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
   out.items.assign(info.field_names.size(), Coerced());
   std::vector<std::string> norm_keys;
   size_t mark = m_path.size();
+  size_t matched = 0;
   for (size_t f = 0; f < info.field_names.size(); f++) {
     const lang::Attributes* attrs = f < info.field_attrs.size() ? &info.field_attrs[f] : nullptr;
     if (attrs && attrs->skip) continue;
@@ -729,7 +724,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
       }
       v = Coerced();
       v.absent = m_partial && !nullable;
-      if (!m_partial) score += 1;
+      score += 1;
       if (m_partial && !nullable) {
         // Streamed lists and maps show as empty until they arrive.
         TypeKind k = m_p.types.kind(ft);
@@ -737,6 +732,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
         if (k == TypeKind::Map) v.tag = Tag::Map, v.absent = false;
       }
     } else {
+      matched++;
       const Node& fv = n.items[size_t(found)];
       int s = 0;
       if (coerce(fv, ft, v, s)) {
@@ -764,6 +760,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
       return true;
     }
   }
+  score += int(n.keys.size() - std::min(n.keys.size(), matched)); // keys no field took
   return true;
 }
 

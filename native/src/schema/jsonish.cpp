@@ -92,7 +92,7 @@ std::string dedent(std::string_view s) {
     size_t e = s.find('\n', b);
     if (e == std::string_view::npos) e = s.size();
     std::string_view line = s.substr(b, e - b);
-    out.append(line.size() >= common ? line.substr(common) : trim(line));
+    if (!trim(line).empty()) out.append(line.substr(common)); // blank lines become empty
     if (e < s.size()) out += '\n';
     b = e + 1;
   }

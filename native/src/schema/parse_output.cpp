@@ -32,6 +32,14 @@ int source_cost(jsonish::Source s) {
   return 0;
 }
 
+// Whether the fixing parser had to repair anything in `n`.
+bool repaired(const jsonish::Node& n) {
+  if (n.fixes != jsonish::kFixNone) return true;
+  for (const jsonish::Node& item : n.items)
+    if (repaired(item)) return true;
+  return false;
+}
+
 } // namespace
 
 bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
@@ -58,7 +66,7 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
   std::string first_error;
   for (const jsonish::Candidate& c : candidates) {
     Coerced value;
-    int score = source_cost(c.source);
+    int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(c.value) ? 1 : 0);
     if (coercer.coerce(c.value, t, value, score)) {
       if (!found || score < best_score) {
         best = std::move(value);
