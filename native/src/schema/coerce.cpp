@@ -21,6 +21,9 @@ using T = lang::TypeTable;
 using vm::Tag;
 
 constexpr int kMaxCoerceDepth = jsonish::kMaxDepth + 16;
+// Fitting steps one parse may take (unions try every member, so a hostile
+// reply against a wide, deep type could otherwise multiply the work).
+constexpr uint64_t kMaxWork = uint64_t(1) << 26;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
@@ -275,6 +278,7 @@ bool Coercer::expected(const char* type, const Node& n) {
 bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
   m_cc.items();
   if (m_depth >= kMaxCoerceDepth) return fail("nested too deeply");
+  if (++m_work > kMaxWork) return fail("the reply takes too much work to fit its type");
   struct Depth {
     int& d;
     explicit Depth(int& x) : d(x) { d++; }
@@ -569,9 +573,16 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
       out.absent = true;
       return true;
     }
+    // One value as a one-item list, but never the same value wrapped twice
+    // (T[][] from a scalar, or a recursive alias, would go round forever).
+    if (m_wrapping == &n) return expected((m_p.type_name(elem) + "[]").c_str(), n);
+    const Node* saved = m_wrapping;
+    m_wrapping = &n;
     Coerced item;
     int s = 0;
-    if (!coerce(n, elem, item, s)) return false;
+    bool ok = coerce(n, elem, item, s);
+    m_wrapping = saved;
+    if (!ok) return false;
     score += s + 1;
     if (!item.absent) out.items.push_back(std::move(item));
     return true;

@@ -91,6 +91,8 @@ private:
   vm::CancelCheck& m_cc;
   bool m_partial;
   int m_depth = 0;
+  uint64_t m_work = 0;
+  const jsonish::Node* m_wrapping = nullptr; // the value being wrapped as a one-item list
   std::string m_path = "$";
   std::string m_error;
   std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;

@@ -99,6 +99,10 @@ std::string dedent(std::string_view s) {
   return out;
 }
 
+// How far the parser looks ahead to decide whether a quote closes a string
+// or a comma ends a bare value.
+constexpr size_t kLookahead = 256;
+
 // Where an unquoted word is read, which decides what ends it.
 enum class Ctx : uint8_t { Top, Key, ArrayItem, ObjectValue };
 
@@ -297,26 +301,26 @@ private:
     }
   }
 
-  bool next_is_close() {
-    size_t save = m_p;
-    skip_ws();
-    bool close = m_p >= m_s.size() || m_s[m_p] == '}' || m_s[m_p] == ']' || m_s[m_p] == ',';
-    m_p = save;
-    return close;
+  bool next_is_close() const {
+    size_t i = skip_ws_at(m_p);
+    return i >= m_s.size() || m_s[i] == '}' || m_s[i] == ']' || m_s[i] == ',';
   }
 
   // The index of the first character at or after `i` that is not a space
   // or inside a comment.
+  // Looks ahead at most kLookahead bytes (a decision about a quote or a
+  // comma must not rescan the rest of a large text each time).
   size_t skip_ws_at(size_t i) const {
-    while (i < m_s.size()) {
+    size_t stop = m_s.size() - i > kLookahead ? i + kLookahead : m_s.size();
+    while (i < stop) {
       if (is_space(m_s[i])) {
         i++;
       } else if (m_s[i] == '/' && i + 1 < m_s.size() && m_s[i + 1] == '/') {
-        size_t e = m_s.find('\n', i);
-        i = e == std::string_view::npos ? m_s.size() : e;
+        size_t e = m_s.substr(0, stop).find('\n', i);
+        i = e == std::string_view::npos ? stop : e;
       } else if (m_s[i] == '/' && i + 1 < m_s.size() && m_s[i + 1] == '*') {
-        size_t e = m_s.find("*/", i + 2);
-        i = e == std::string_view::npos ? m_s.size() : e + 2;
+        size_t e = m_s.substr(0, stop).find("*/", i + 2);
+        i = e == std::string_view::npos ? stop : e + 2;
       } else {
         break;
       }
@@ -330,7 +334,8 @@ private:
   bool closes_here(size_t after) const {
     size_t i = after;
     bool newline = false;
-    while (i < m_s.size() && is_space(m_s[i])) {
+    size_t stop = m_s.size() - i > kLookahead ? i + kLookahead : m_s.size();
+    while (i < stop && is_space(m_s[i])) {
       if (m_s[i] == '\n') newline = true;
       i++;
     }
@@ -344,13 +349,16 @@ private:
       if (d == '"' || d == '\'' || d == '`' || d == '{' || d == '[' || d == '}' || d == ']' || d == '-' ||
           is_digit(d))
         return true;
-      size_t b = j;
-      while (j < m_s.size() && is_ident(m_s[j])) j++;
-      if (j == b) return false;
-      std::string_view word = m_s.substr(b, j - b);
-      if (word == "true" || word == "false" || word == "null") return true;
-      while (j < m_s.size() && (m_s[j] == ' ' || m_s[j] == '\t')) j++;
-      return j >= m_s.size() || m_s[j] == ':' || m_s[j] == ',' || m_s[j] == ']' || m_s[j] == '}';
+      // Bare words up to the next `,` `:` `]` `}` or line end: the string
+      // ended (`"k2", k 3]`, `"x", key: 1`); up to a quote: the quote was
+      // inside the string (`"said "hi", and "bye""`).
+      size_t stop2 = m_s.size() - j > kLookahead ? j + kLookahead : m_s.size();
+      for (; j < stop2; j++) {
+        char e = m_s[j];
+        if (e == '"' || e == '\'' || e == '`') return false;
+        if (e == ',' || e == ':' || e == ']' || e == '}' || e == '\n') return true;
+      }
+      return j >= m_s.size();
     }
     if (c == '/' && i + 1 < m_s.size() && (m_s[i + 1] == '/' || m_s[i + 1] == '*')) return true;
     return false;
@@ -465,11 +473,11 @@ private:
     if (i >= m_s.size()) return true;
     char c = m_s[i];
     if (c == '}' || c == ']' || c == '"' || c == '\'') return true;
-    size_t b = i;
-    while (i < m_s.size() && is_ident(m_s[i])) i++;
+    size_t b = i, stop = m_s.size() - i > kLookahead ? i + kLookahead : m_s.size();
+    while (i < stop && is_ident(m_s[i])) i++;
     if (i == b) return false;
-    while (i < m_s.size() && (m_s[i] == ' ' || m_s[i] == '\t')) i++;
-    return i < m_s.size() && m_s[i] == ':';
+    while (i < stop && (m_s[i] == ' ' || m_s[i] == '\t')) i++;
+    return i < stop && m_s[i] == ':';
   }
 
   // bare := characters up to what ends a value in `ctx`

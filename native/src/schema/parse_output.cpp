@@ -51,6 +51,10 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
   }
   vm::CancelCheck cc(cancel_state);
   cc.check();
+  if (options.partial && text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    out = vm::Value::null(); // nothing has arrived yet
+    return true;
+  }
   jsonish::ParseBudget budget(heap);
   std::vector<jsonish::Candidate> candidates;
   try {
