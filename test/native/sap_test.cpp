@@ -192,16 +192,21 @@ BRAKE_TEST(jsonish_records_fixes_and_completeness) {
   std::atomic<uint32_t> cancel{0};
   vm::Heap heap;
   jsonish::ParseBudget budget(heap);
+  jsonish::Document doc(budget);
   vm::CancelCheck cc(&cancel);
-  jsonish::Node strict = jsonish::parse_value("{\"a\": [1, 2]}", budget, cc);
-  CHECK(strict.fixes == jsonish::kFixNone && strict.complete && strict.items[0].complete);
-  jsonish::Node fixed = jsonish::parse_value("{a: [1, 2,]}", budget, cc);
+  jsonish::Node strict = jsonish::parse_value("{\"a\": [1, 2]}", doc, cc);
+  CHECK(strict.fixes == jsonish::kFixNone && strict.complete && doc.child(strict, 0).complete);
+  CHECK(doc.child(strict, 0).key == "a" && doc.child(strict, 0).count == 2);
+  jsonish::Node fixed = jsonish::parse_value("{a: [1, 2,]}", doc, cc);
   CHECK(fixed.fixes & jsonish::kFixUnquoted);
-  CHECK(fixed.items[0].fixes & jsonish::kFixTrailingComma);
-  jsonish::Node open = jsonish::parse_value("{\"a\": [1, 2", budget, cc);
-  CHECK(!open.complete && !open.items[0].complete);
-  CHECK(!open.items[0].items[1].complete); // the text ended in the number
-  CHECK(open.items[0].items[0].complete);
+  CHECK(doc.child(fixed, 0).fixes & jsonish::kFixTrailingComma);
+  jsonish::Node open = jsonish::parse_value("{\"a\": [1, 2", doc, cc);
+  const jsonish::Node& list = doc.child(open, 0);
+  CHECK(!open.complete && !list.complete);
+  CHECK(!doc.child(list, 1).complete); // the text ended in the number
+  CHECK(doc.child(list, 0).complete);
+  jsonish::Node esc = jsonish::parse_value("\"a\\n\\u00e9\\ud83e\\udd84\"", doc, cc);
+  CHECK(esc.text == "a\n\xC3\xA9\xF0\x9F\xA6\x84");
   CHECK(heap.used() > 0); // the trees are charged while they live
 }
 
@@ -530,7 +535,7 @@ BRAKE_TEST(cancel_interrupts_a_big_parse) {
   double after = elapsed_ms(t1);
   fprintf(stderr, "interrupted=%d, %.2f ms after the cancel (run %.1f ms)\n", interrupted, after, stopped_ms);
   CHECK(interrupted);
-  CHECK(after < (brake_test_sanitized() ? 200 : 50));
+  CHECK(after < (brake_test_sanitized() ? 100 : 10));
   // Already cancelled: nothing runs.
   bool thrown = false;
   try {

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <unordered_map>
 
 #include "json/json.h"
 #include "lang/ast.h"
@@ -64,42 +65,6 @@ const char* kind_name(const Node& n) {
   return "a value";
 }
 
-
-// The JSON text of a node (a string field given an object).
-void write_json(const Node& n, std::string& out, vm::CancelCheck& cc) {
-  cc.items();
-  switch (n.kind) {
-  case Kind::Null: out += "null"; return;
-  case Kind::Bool: out += n.boolean ? "true" : "false"; return;
-  case Kind::Number: out += n.text; return;
-  case Kind::String: json::append_string(out, n.text); return;
-  case Kind::Array:
-    out += '[';
-    for (size_t i = 0; i < n.items.size(); i++) {
-      if (i) out += ", ";
-      write_json(n.items[i], out, cc);
-    }
-    out += ']';
-    return;
-  case Kind::Object:
-    out += '{';
-    for (size_t i = 0; i < n.items.size(); i++) {
-      if (i) out += ", ";
-      json::append_string(out, n.keys[i]);
-      out += ": ";
-      write_json(n.items[i], out, cc);
-    }
-    out += '}';
-    return;
-  }
-}
-
-bool deep_complete(const Node& n) {
-  if (!n.complete) return false;
-  for (const Node& item : n.items)
-    if (!deep_complete(item)) return false;
-  return true;
-}
 
 // A string holding one number: the number, as an int when it is one.
 bool number_in_text(std::string_view text, double& value, bool& integer, int& score) {
@@ -261,10 +226,70 @@ int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& a
   return k < 0 ? -1 : index[size_t(k)];
 }
 
-Coercer::Coercer(const vm::CompiledProgram& program, vm::Heap& heap, vm::CancelCheck& cc, bool partial)
-    : m_p(program), m_heap(heap), m_cc(cc), m_partial(partial) {}
+Coercer::Coercer(const jsonish::Document& doc, const vm::CompiledProgram& program, vm::Heap& heap,
+                 jsonish::ParseBudget& budget, vm::CancelCheck& cc, bool partial)
+    : m_doc(doc), m_p(program), m_heap(heap), m_budget(budget), m_cc(cc), m_partial(partial), m_pool(budget) {}
 
 Coercer::~Coercer() = default;
+
+void Coercer::commit(Coerced& c, size_t base) {
+  c.count = uint32_t(m_stack.size() - base);
+  c.first = m_arena.size();
+  m_budget.charge(c.count * sizeof(Coerced));
+  for (size_t i = base; i < m_stack.size(); i++) {
+    m_arena.push_back(m_stack[i]);
+    m_cc.items();
+  }
+  m_stack.shrink(base);
+}
+
+namespace {
+
+// Gives the stack back to `base` on every way out of a fitting step.
+struct StackMark {
+  jsonish::Arena<Coerced>& stack;
+  size_t base;
+  explicit StackMark(jsonish::Arena<Coerced>& s) : stack(s), base(s.size()) {}
+  ~StackMark() { stack.shrink(base); }
+};
+
+} // namespace
+
+bool Coercer::deep_complete(const Node& n) const {
+  if (!n.complete) return false;
+  for (size_t i = 0; i < n.count; i++)
+    if (!deep_complete(child(n, i))) return false;
+  return true;
+}
+
+// The JSON text of a node (a string field given an object it has no source for).
+void Coercer::write_json(const Node& n, std::string& out) {
+  m_cc.items();
+  switch (n.kind) {
+  case Kind::Null: out += "null"; return;
+  case Kind::Bool: out += n.boolean ? "true" : "false"; return;
+  case Kind::Number: out += n.text; return;
+  case Kind::String: json::append_string(out, n.text); return;
+  case Kind::Array:
+    out += '[';
+    for (size_t i = 0; i < n.count; i++) {
+      if (i) out += ", ";
+      write_json(child(n, i), out);
+    }
+    out += ']';
+    return;
+  case Kind::Object:
+    out += '{';
+    for (size_t i = 0; i < n.count; i++) {
+      if (i) out += ", ";
+      json::append_string(out, child(n, i).key);
+      out += ": ";
+      write_json(child(n, i), out);
+    }
+    out += '}';
+    return;
+  }
+}
 
 bool Coercer::fail(const std::string& what) {
   m_error = m_path + ": " + what;
@@ -276,7 +301,7 @@ bool Coercer::expected(const char* type, const Node& n) {
 }
 
 bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
-  m_cc.items();
+  m_cc.bytes(256); // a fitting step costs about as much as copying 256 bytes
   if (m_depth >= kMaxCoerceDepth) return fail("nested too deeply");
   if (++m_work > kMaxWork) return fail("the reply takes too much work to fit its type");
   struct Depth {
@@ -318,13 +343,14 @@ bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
 
 bool Coercer::coerce_any(const Node& n, Coerced& out) {
   m_cc.items();
+  out = Coerced();
   switch (n.kind) {
-  case Kind::Null: out.tag = Tag::Null; return true;
+  case Kind::Null: return true;
   case Kind::Bool: out.tag = Tag::Bool; out.boolean = n.boolean; return true;
   case Kind::Number: {
     if (n.is_integer_text()) {
       errno = 0;
-      long long i = std::strtoll(n.text.c_str(), nullptr, 10);
+      long long i = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
       if (errno == 0) {
         out.tag = Tag::Int;
         out.integer = i;
@@ -336,35 +362,43 @@ bool Coercer::coerce_any(const Node& n, Coerced& out) {
     return true;
   }
   case Kind::String: out.tag = Tag::String; out.text = n.text; return true;
-  case Kind::Array:
-    out.tag = Tag::Array;
-    out.items.resize(n.items.size());
-    for (size_t i = 0; i < n.items.size(); i++) coerce_any(n.items[i], out.items[i]);
-    return true;
-  case Kind::Object:
-    out.tag = Tag::Map;
-    for (size_t i = 0; i < n.items.size(); i++) {
-      auto it = std::find(out.keys.begin(), out.keys.end(), n.keys[i]);
+  case Kind::Array: {
+    StackMark mark(m_stack);
+    for (size_t i = 0; i < n.count; i++) {
       Coerced v;
-      coerce_any(n.items[i], v);
-      if (it != out.keys.end()) {
-        out.items[size_t(it - out.keys.begin())] = std::move(v); // a repeated key keeps its last value
-      } else {
-        out.keys.push_back(n.keys[i]);
-        out.items.push_back(std::move(v));
-      }
+      coerce_any(child(n, i), v);
+      m_stack.push_back(v);
     }
+    out.tag = Tag::Array;
+    commit(out, mark.base);
     return true;
+  }
+  case Kind::Object: {
+    StackMark mark(m_stack);
+    std::unordered_map<std::string_view, size_t> seen;
+    for (size_t i = 0; i < n.count; i++) {
+      const Node& c = child(n, i);
+      Coerced v;
+      coerce_any(c, v);
+      v.key = c.key;
+      auto [it, fresh] = seen.emplace(c.key, m_stack.size());
+      if (fresh) m_stack.push_back(v);
+      else m_stack[it->second] = v; // a repeated key keeps its last value
+    }
+    out.tag = Tag::Map;
+    commit(out, mark.base);
+    return true;
+  }
   }
   return false;
 }
 
 bool Coercer::from_first_item(const Node& n, TypeId t, Coerced& out, int& score) {
   // A list where one value is wanted: its first item that fits.
-  for (const Node& item : n.items) {
+  for (size_t i = 0; i < n.count; i++) {
     int s = 0;
-    if (coerce(item, t, out, s)) {
-      score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+    if (coerce(child(n, i), t, out, s)) {
+      score += s + 1 + (n.count > 1 ? 1 : 0);
       return true;
     }
   }
@@ -376,7 +410,7 @@ bool Coercer::coerce_string(const Node& n, Coerced& out, int& score) {
   switch (n.kind) {
   case Kind::String: out.text = n.text; return true;
   case Kind::Number: out.text = n.text; score += 1; return true;
-  case Kind::Bool: out.text = n.boolean ? "true" : "false"; score += 1; return true;
+  case Kind::Bool: out.text = n.boolean ? std::string_view("true") : std::string_view("false"); score += 1; return true;
   case Kind::Null:
     out = Coerced();
     if (m_partial) {
@@ -386,8 +420,13 @@ bool Coercer::coerce_string(const Node& n, Coerced& out, int& score) {
     return expected("string", n);
   case Kind::Array:
   case Kind::Object:
-    if (!n.source.empty()) out.text = std::string(n.source);
-    else write_json(n, out.text, m_cc);
+    if (!n.source.empty()) {
+      out.text = n.source;
+    } else {
+      std::string js;
+      write_json(n, js);
+      out.text = m_pool.keep(js);
+    }
     score += 2;
     return true;
   }
@@ -399,14 +438,15 @@ bool Coercer::coerce_int(const Node& n, Coerced& out, int& score) {
   if (n.kind == Kind::Number) {
     if (n.is_integer_text()) {
       errno = 0;
-      long long i = std::strtoll(n.text.c_str(), nullptr, 10);
+      long long i = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
       if (errno == 0) {
         out.integer = i;
         return true;
       }
     }
     double d = n.number();
-    if (!std::isfinite(d) || std::fabs(d) >= 9.2e18) return fail("the number " + n.text + " does not fit an int");
+    if (!std::isfinite(d) || std::fabs(d) >= 9.2e18)
+      return fail("the number " + std::string(n.text) + " does not fit an int");
     out.integer = int64_t(std::llround(d));
     score += 1;
     return true;
@@ -419,7 +459,7 @@ bool Coercer::coerce_int(const Node& n, Coerced& out, int& score) {
       if (!integer) score += 1;
       return true;
     }
-    return fail("expected int, got a string (\"" + n.text.substr(0, 40) + "\")");
+    return fail("expected int, got a string (\"" + std::string(n.text.substr(0, 40)) + "\")");
   }
   if (n.kind == Kind::Array && from_first_item(n, T::INT, out, score)) return true;
   return expected("int", n);
@@ -434,7 +474,7 @@ bool Coercer::coerce_float(const Node& n, Coerced& out, int& score) {
   if (n.kind == Kind::String) {
     bool integer = false;
     if (number_in_text(n.text, out.number, integer, score)) return true;
-    return fail("expected float, got a string (\"" + n.text.substr(0, 40) + "\")");
+    return fail("expected float, got a string (\"" + std::string(n.text.substr(0, 40)) + "\")");
   }
   if (n.kind == Kind::Array && from_first_item(n, T::FLOAT, out, score)) return true;
   return expected("float", n);
@@ -461,7 +501,7 @@ bool Coercer::coerce_bool(const Node& n, Coerced& out, int& score) {
       score += 2;
       return true;
     }
-    return fail("expected bool, got a string (\"" + n.text.substr(0, 40) + "\")");
+    return fail("expected bool, got a string (\"" + std::string(n.text.substr(0, 40)) + "\")");
   }
   if (n.kind == Kind::Array && from_first_item(n, T::BOOL, out, score)) return true;
   return expected("bool", n);
@@ -473,10 +513,10 @@ bool Coercer::coerce_enum(const Node& n, uint32_t e, Coerced& out, int& score) {
   if (n.kind == Kind::String || n.kind == Kind::Number) {
     text = n.text;
   } else if (n.kind == Kind::Array) {
-    for (const Node& item : n.items) {
+    for (size_t i = 0; i < n.count; i++) {
       int s = 0;
-      if (coerce_enum(item, e, out, s)) {
-        score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+      if (coerce_enum(child(n, i), e, out, s)) {
+        score += s + 1 + (n.count > 1 ? 1 : 0);
         return true;
       }
     }
@@ -509,18 +549,18 @@ bool Coercer::coerce_literal(const Node& n, TypeId base, const std::string& lite
   std::string shown = base == T::STRING ? "\"" + literal + "\"" : literal;
   if (n.kind == Kind::Object) {
     // {"status": 1}: an object of one scalar stands for its value.
-    if (n.items.size() == 1 && n.items[0].kind != Kind::Object && n.items[0].kind != Kind::Array &&
-        coerce_literal(n.items[0], base, literal, out, score)) {
+    if (n.count == 1 && child(n, 0).kind != Kind::Object && child(n, 0).kind != Kind::Array &&
+        coerce_literal(child(n, 0), base, literal, out, score)) {
       score += 2;
       return true;
     }
     return expected(shown.c_str(), n);
   }
   if (n.kind == Kind::Array) {
-    for (const Node& item : n.items) {
+    for (size_t i = 0; i < n.count; i++) {
       int s = 0;
-      if (coerce_literal(item, base, literal, out, s)) {
-        score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+      if (coerce_literal(child(n, i), base, literal, out, s)) {
+        score += s + 1 + (n.count > 1 ? 1 : 0);
         return true;
       }
     }
@@ -534,15 +574,15 @@ bool Coercer::coerce_literal(const Node& n, TypeId base, const std::string& lite
     if (match_names(names, text, score, ambiguous, m_cc) != 0)
       return fail("expected " + shown + ", got \"" + std::string(strip_wrapping(text).substr(0, 40)) + "\"");
     out.tag = Tag::String;
-    out.text = literal;
+    out.text = m_pool.keep(literal);
     return true;
   }
   if (base == T::INT) {
     int64_t v = 0;
     if (n.kind == Kind::Number && n.is_integer_text()) {
       errno = 0;
-      v = std::strtoll(n.text.c_str(), nullptr, 10);
-      if (errno != 0) return fail("expected " + shown + ", got " + n.text);
+      v = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
+      if (errno != 0) return fail("expected " + shown + ", got " + std::string(n.text));
     } else if (n.kind == Kind::String) {
       std::string t(strip_wrapping(n.text));
       char* end = nullptr;
@@ -567,6 +607,7 @@ bool Coercer::coerce_literal(const Node& n, TypeId base, const std::string& lite
 
 bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score) {
   out.tag = Tag::Array;
+  StackMark mark(m_stack);
   if (n.kind != Kind::Array) {
     if (n.kind == Kind::Null && !m_partial) return expected((m_p.type_name(elem) + "[]").c_str(), n);
     if (n.kind == Kind::Null) {
@@ -584,22 +625,24 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
     m_wrapping = saved;
     if (!ok) return false;
     score += s + 1;
-    if (!item.absent) out.items.push_back(std::move(item));
+    if (!item.absent) m_stack.push_back(item);
+    commit(out, mark.base);
     return true;
   }
-  size_t mark = m_path.size();
-  for (size_t i = 0; i < n.items.size(); i++) {
+  size_t path_mark = m_path.size();
+  for (size_t i = 0; i < n.count; i++) {
     m_path += "[" + std::to_string(i) + "]";
     Coerced item;
     int s = 0;
-    if (coerce(n.items[i], elem, item, s)) {
-      if (!item.absent) out.items.push_back(std::move(item));
+    if (coerce(child(n, i), elem, item, s)) {
+      if (!item.absent) m_stack.push_back(item);
       score += s;
     } else {
       score += 3; // an item that does not fit is dropped
     }
-    m_path.resize(mark);
+    m_path.resize(path_mark);
   }
+  commit(out, mark.base);
   return true;
 }
 
@@ -612,38 +655,42 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
     return expected("a map (an object)", n);
   }
   out.tag = Tag::Map;
-  size_t mark = m_path.size();
-  for (size_t i = 0; i < n.items.size(); i++) {
-    m_path += "." + n.keys[i];
-    std::string k = n.keys[i];
+  StackMark mark(m_stack);
+  std::unordered_map<std::string_view, size_t> seen;
+  size_t path_mark = m_path.size();
+  for (size_t i = 0; i < n.count; i++) {
+    const Node& c = child(n, i);
+    m_path += ".";
+    m_path += c.key;
+    std::string_view k = c.key;
     bool key_ok = true;
-    if (m_p.types.kind(key) == TypeKind::Enum) {
+    if (m_p.types.kind(key) == TypeKind::Enum || m_p.types.kind(key) == TypeKind::Literal ||
+        m_p.types.kind(key) == TypeKind::Union) {
       Node kn;
       kn.kind = Kind::String;
-      kn.text = k;
+      kn.text = c.key;
       Coerced kc;
       int s = 0;
       key_ok = coerce(kn, key, kc, s);
-      if (key_ok) k = m_p.enums[kc.decl].variants[kc.variant];
+      if (key_ok && kc.tag == Tag::Enum) k = m_p.enums[kc.decl].variants[kc.variant];
+      else if (key_ok && kc.tag == Tag::String) k = kc.text;
     }
     Coerced v;
     int s = 0;
-    if (key_ok && coerce(n.items[i], value, v, s)) {
+    if (key_ok && coerce(c, value, v, s)) {
       score += s;
       if (!v.absent) {
-        auto it = std::find(out.keys.begin(), out.keys.end(), k);
-        if (it != out.keys.end()) {
-          out.items[size_t(it - out.keys.begin())] = std::move(v);
-        } else {
-          out.keys.push_back(std::move(k));
-          out.items.push_back(std::move(v));
-        }
+        v.key = k;
+        auto [it, fresh] = seen.emplace(k, m_stack.size());
+        if (fresh) m_stack.push_back(v);
+        else m_stack[it->second] = v; // a repeated key keeps its last value
       }
     } else {
       score += 2;
     }
-    m_path.resize(mark);
+    m_path.resize(path_mark);
   }
+  commit(out, mark.base);
   return true;
 }
 
@@ -651,15 +698,16 @@ bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score
   const vm::ClassInfo& info = m_p.classes[cls];
   if (n.kind == Kind::Object) {
     if (!fields_of_object(n, cls, out, score)) return false;
+    if (out.absent) return true;
   } else {
     std::vector<size_t> shown;
     for (size_t f = 0; f < info.field_names.size(); f++)
       if (!(f < info.field_attrs.size() && info.field_attrs[f].skip)) shown.push_back(f);
-    if (n.kind == Kind::Array && !n.items.empty()) {
-      for (const Node& item : n.items) {
+    if (n.kind == Kind::Array && n.count > 0) {
+      for (size_t i = 0; i < n.count; i++) {
         int s = 0;
-        if (item.kind == Kind::Object && coerce_class(item, cls, out, s)) {
-          score += s + 1 + (n.items.size() > 1 ? 1 : 0);
+        if (child(n, i).kind == Kind::Object && coerce_class(child(n, i), cls, out, s)) {
+          score += s + 1 + (n.count > 1 ? 1 : 0);
           return true;
         }
       }
@@ -673,16 +721,18 @@ bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score
     size_t f = shown[0];
     Coerced v;
     int s = 0;
-    size_t mark = m_path.size();
+    size_t path_mark = m_path.size();
     m_path += "." + info.shown_name(f);
     bool ok = coerce(n, info.field_types[f], v, s);
-    m_path.resize(mark);
+    m_path.resize(path_mark);
     if (!ok) return false;
+    if (v.absent) v = Coerced();
+    StackMark mark(m_stack);
+    for (size_t i = 0; i < info.field_names.size(); i++) m_stack.push_back(i == f ? v : Coerced());
     out = Coerced();
     out.tag = Tag::Instance;
     out.decl = cls;
-    out.items.resize(info.field_names.size());
-    out.items[f] = std::move(v);
+    commit(out, mark.base);
     score += s + 3;
   }
   if (m_partial && (info.attrs.stream & lang::kStreamDone) && !deep_complete(n)) {
@@ -696,55 +746,58 @@ bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score
 
 bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& score) {
   const vm::ClassInfo& info = m_p.classes[cls];
+  out = Coerced();
   out.tag = Tag::Instance;
   out.decl = cls;
-  out.items.assign(info.field_names.size(), Coerced());
+  StackMark mark(m_stack);
+  for (size_t f = 0; f < info.field_names.size(); f++) m_stack.push_back(Coerced());
   std::vector<std::string> norm_keys;
-  size_t mark = m_path.size();
+  size_t path_mark = m_path.size();
   size_t matched = 0;
   for (size_t f = 0; f < info.field_names.size(); f++) {
     const lang::Attributes* attrs = f < info.field_attrs.size() ? &info.field_attrs[f] : nullptr;
     if (attrs && attrs->skip) continue;
     const std::string& name = info.shown_name(f);
     TypeId ft = info.field_types[f];
-    int found = -1;
-    for (size_t k = n.keys.size(); k-- > 0;)
-      if (n.keys[k] == name) {
-        found = int(k);
+    int64_t found = -1;
+    for (size_t k = n.count; k-- > 0;)
+      if (child(n, k).key == name) {
+        found = int64_t(k);
         break;
       }
     if (found < 0) {
       if (norm_keys.empty())
-        for (const std::string& k : n.keys) norm_keys.push_back(normalize_name(k));
+        for (size_t k = 0; k < n.count; k++) {
+          m_cc.bytes(child(n, k).key.size());
+          norm_keys.push_back(normalize_name(child(n, k).key));
+        }
       std::string want = normalize_name(name);
       for (size_t k = norm_keys.size(); k-- > 0;)
         if (!want.empty() && norm_keys[k] == want) {
-          found = int(k);
+          found = int64_t(k);
           score += 1;
           break;
         }
     }
     m_path += "." + name;
-    Coerced& v = out.items[f];
+    Coerced v;
     bool nullable = m_p.types.contains_null(ft) || m_p.types.kind(ft) == TypeKind::Any;
     if (found < 0) {
       if (!nullable && !m_partial) {
         fail("missing (a " + m_p.type_name(ft) + " is required)");
-        m_path.resize(mark);
+        m_path.resize(path_mark);
         return false;
       }
-      v = Coerced();
-      v.absent = m_partial && !nullable;
       score += 1;
       if (m_partial && !nullable) {
         // Streamed lists and maps show as empty until they arrive.
         TypeKind k = m_p.types.kind(ft);
-        if (k == TypeKind::Array) v.tag = Tag::Array, v.absent = false;
-        if (k == TypeKind::Map) v.tag = Tag::Map, v.absent = false;
+        if (k == TypeKind::Array) v.tag = Tag::Array;
+        if (k == TypeKind::Map) v.tag = Tag::Map;
       }
     } else {
       matched++;
-      const Node& fv = n.items[size_t(found)];
+      const Node& fv = child(n, size_t(found));
       int s = 0;
       if (coerce(fv, ft, v, s)) {
         score += s;
@@ -752,26 +805,28 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
         v = Coerced();
         score += 5;
       } else {
-        m_path.resize(mark);
+        m_path.resize(path_mark);
         return false;
       }
       if (m_partial && attrs && (attrs->stream & lang::kStreamDone) && !deep_complete(fv)) v = Coerced();
       if (!v.absent && attrs && !asserts_hold(*attrs, v)) {
         fail("the constraint of field " + name + " does not hold");
-        m_path.resize(mark);
+        m_path.resize(path_mark);
         return false;
       }
     }
     if (v.absent) v = Coerced();
-    m_path.resize(mark);
+    m_path.resize(path_mark);
     if (m_partial && attrs && (attrs->stream & lang::kStreamNotNull) && v.tag == Tag::Null &&
-        (found < 0 || !deep_complete(n.items[size_t(found)]))) {
+        (found < 0 || !deep_complete(child(n, size_t(found))))) {
       out = Coerced();
       out.absent = true; // held back until the field has a value
       return true;
     }
+    m_stack[mark.base + f] = v;
   }
-  score += int(n.keys.size() - std::min(n.keys.size(), matched)); // keys no field took
+  score += int(n.count - std::min<size_t>(n.count, matched)); // keys no field took
+  commit(out, mark.base);
   return true;
 }
 
@@ -864,21 +919,21 @@ vm::Value Coercer::build(const Coerced& c) {
   case Tag::Enum: return vm::Value::enum_variant(c.decl, c.variant);
   case Tag::String: return m_heap.string_value(c.text);
   case Tag::Array: {
-    vm::ArrayObj* a = m_heap.new_array(c.items.size());
+    vm::ArrayObj* a = m_heap.new_array(c.count);
     vm::Value out = vm::Value::object(Tag::Array, a);
-    for (const Coerced& item : c.items) m_heap.array_push(a, build(item));
+    for (size_t i = 0; i < c.count; i++) m_heap.array_push(a, build(item(c, i)));
     return out;
   }
   case Tag::Map: {
-    vm::MapObj* m = m_heap.new_map(c.items.size());
+    vm::MapObj* m = m_heap.new_map(c.count);
     vm::Value out = vm::Value::object(Tag::Map, m);
-    for (size_t i = 0; i < c.items.size(); i++) m_heap.map_set(m, c.keys[i], build(c.items[i]));
+    for (size_t i = 0; i < c.count; i++) m_heap.map_set(m, item(c, i).key, build(item(c, i)));
     return out;
   }
   case Tag::Instance: {
-    vm::InstanceObj* o = m_heap.new_instance(c.decl, c.items.size());
+    vm::InstanceObj* o = m_heap.new_instance(c.decl, c.count);
     vm::Value out = vm::Value::object(Tag::Instance, o);
-    for (size_t i = 0; i < c.items.size(); i++) o->fields[i] = build(c.items[i]);
+    for (size_t i = 0; i < c.count; i++) o->fields[i] = build(item(c, i));
     return out;
   }
   default: return vm::Value::null();

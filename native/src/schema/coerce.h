@@ -45,22 +45,26 @@ class Template;
 namespace brake::schema {
 
 // A fitted value, before it is built on the heap (a union tries several
-// members; only the winner is ever allocated there).
+// members; only the winner is ever allocated there). Plain data, kept in
+// the Coercer's arena like jsonish's nodes: children are `count`
+// consecutive values from `first`.
 struct Coerced {
   vm::Tag tag = vm::Tag::Null;
   bool boolean = false;
-  bool absent = false; // withheld or not arrived yet (a partial parse): null, or left out of a list
+  bool absent = false;            // withheld or not arrived yet (partial): null, or left out of a list
+  uint32_t decl = 0, variant = 0; // Enum: enum and variant; Instance: class
+  uint32_t count = 0;             // Array, Map, Instance: the number of children
+  size_t first = 0;               // Array, Map, Instance: the first child's index in the arena
   int64_t integer = 0;
   double number = 0;
-  uint32_t decl = 0, variant = 0; // Enum: enum and variant; Instance: class
-  std::string text;               // String
-  std::vector<Coerced> items;     // Array, Map (values), Instance (fields)
-  std::vector<std::string> keys;  // Map
+  std::string_view text; // String
+  std::string_view key;  // a child of a Map: its key
 };
 
 class Coercer {
 public:
-  Coercer(const vm::CompiledProgram& program, vm::Heap& heap, vm::CancelCheck& cc, bool partial);
+  Coercer(const jsonish::Document& doc, const vm::CompiledProgram& program, vm::Heap& heap,
+          jsonish::ParseBudget& budget, vm::CancelCheck& cc, bool partial);
   ~Coercer();
 
   // Fits `n` to `t`, adding to `score`. On false, error() says where and why.
@@ -69,6 +73,11 @@ public:
   const std::string& error() const { return m_error; }
 
 private:
+  const jsonish::Node& child(const jsonish::Node& n, size_t i) const { return m_doc.child(n, i); }
+  const Coerced& item(const Coerced& c, size_t i) const { return m_arena[c.first + i]; }
+  // Moves the values above `base` on the stack into the arena as `c`'s children.
+  void commit(Coerced& c, size_t base);
+
   bool fail(const std::string& what);
   bool expected(const char* type, const jsonish::Node& n);
   bool coerce_string(const jsonish::Node& n, Coerced& out, int& score);
@@ -85,14 +94,21 @@ private:
   bool from_first_item(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
   bool asserts_hold(const lang::Attributes& attrs, const Coerced& value);
   bool fields_of_object(const jsonish::Node& n, uint32_t cls, Coerced& out, int& score);
+  bool deep_complete(const jsonish::Node& n) const;
+  void write_json(const jsonish::Node& n, std::string& out);
 
+  const jsonish::Document& m_doc;
   const vm::CompiledProgram& m_p;
   vm::Heap& m_heap;
+  jsonish::ParseBudget& m_budget;
   vm::CancelCheck& m_cc;
   bool m_partial;
   int m_depth = 0;
   uint64_t m_work = 0;
   const jsonish::Node* m_wrapping = nullptr; // the value being wrapped as a one-item list
+  jsonish::Arena<Coerced> m_arena;
+  jsonish::Arena<Coerced> m_stack; // children of the values being fitted
+  jsonish::TextPool m_pool;
   std::string m_path = "$";
   std::string m_error;
   std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;

@@ -108,7 +108,7 @@ enum class Ctx : uint8_t { Top, Key, ArrayItem, ObjectValue };
 
 class Fixer {
 public:
-  Fixer(std::string_view s, ParseBudget& budget, vm::CancelCheck& cc) : m_s(s), m_budget(budget), m_cc(cc) {}
+  Fixer(std::string_view s, Document& doc, vm::CancelCheck& cc) : m_s(s), m_doc(doc), m_cc(cc) {}
 
   size_t pos() const { return m_p; }
   void set_pos(size_t p) { m_p = p; }
@@ -131,7 +131,6 @@ public:
     else n = bare(ctx);
     n.source = m_s.substr(start, m_p - start);
     n.fixes |= comment;
-    m_budget.charge(sizeof(Node) + n.text.size());
     return n;
   }
 
@@ -161,7 +160,9 @@ public:
   }
 
 private:
-  void tick() { m_cc.bytes(1); }
+  // A character read costs about as much as copying 32 bytes: the cancel
+  // state is looked at every 8 KiB of text (well under a millisecond).
+  void tick() { m_cc.bytes(32); }
 
   void enter() {
     if (++m_depth > kMaxDepth)
@@ -175,10 +176,11 @@ private:
     n.kind = Kind::Object;
     m_p++;
     bool after_comma = false;
+    size_t base = m_stack.size();
     for (;;) {
       if (skip_ws()) n.fixes |= kFixComment;
       if (m_p >= m_s.size()) {
-        unfinished(n, after_comma);
+        unfinished(n, base, after_comma);
         break;
       }
       char c = m_s[m_p];
@@ -193,16 +195,16 @@ private:
       if (c == ',') {
         m_p++;
         after_comma = true;
-        if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
+        if (m_stack.size() == base || next_is_close()) n.fixes |= kFixTrailingComma;
         continue;
       }
       after_comma = false;
       size_t start = m_p;
-      std::string key;
+      std::string_view key;
       bool key_complete = true;
       if (c == '"' || c == '\'' || c == '`') {
         Node k = quoted(c);
-        key = std::move(k.text);
+        key = k.text;
         key_complete = k.complete;
         if (c != '"') n.fixes |= kFixQuotes;
       } else if (c == '{' || c == '[') {
@@ -212,7 +214,7 @@ private:
         continue;
       } else {
         Node k = bare(Ctx::Key);
-        key = std::move(k.text);
+        key = k.text;
         n.fixes |= kFixUnquoted;
         if (m_p == start) { // a character no key can start with
           m_p++;
@@ -243,12 +245,19 @@ private:
         v = value(Ctx::ObjectValue);
         if (m_p == before) m_p++;
       }
-      n.keys.push_back(std::move(key));
-      n.items.push_back(std::move(v));
-      m_budget.charge(n.keys.back().size() + 32);
+      v.key = key;
+      m_stack.push_back(v);
     }
-    m_depth--;
+    close(n, base);
     return n;
+  }
+
+  // Moves the children of `n` (the stack above `base`) into the document.
+  void close(Node& n, size_t base) {
+    n.count = uint32_t(m_stack.size() - base);
+    n.first = m_doc.commit(m_stack, base, m_stack.size(), m_cc);
+    m_stack.shrink(base);
+    m_depth--;
   }
 
   // array := '[' (value ','?)* ']'
@@ -258,10 +267,11 @@ private:
     n.kind = Kind::Array;
     m_p++;
     bool after_comma = false;
+    size_t base = m_stack.size();
     for (;;) {
       if (skip_ws()) n.fixes |= kFixComment;
       if (m_p >= m_s.size()) {
-        unfinished(n, after_comma);
+        unfinished(n, base, after_comma);
         break;
       }
       char c = m_s[m_p];
@@ -276,25 +286,25 @@ private:
       if (c == ',') {
         m_p++;
         after_comma = true;
-        if (n.items.empty() || next_is_close()) n.fixes |= kFixTrailingComma;
+        if (m_stack.size() == base || next_is_close()) n.fixes |= kFixTrailingComma;
         continue;
       }
       after_comma = false;
       size_t before = m_p;
-      n.items.push_back(value(Ctx::ArrayItem));
+      m_stack.push_back(value(Ctx::ArrayItem));
       if (m_p == before) m_p++;
     }
-    m_depth--;
+    close(n, base);
     return n;
   }
 
   // The text ended inside container `n`: it, and a bare value it ended
   // with (a number may have more digits coming), are unfinished.
-  static void unfinished(Node& n, bool after_comma) {
+  void unfinished(Node& n, size_t base, bool after_comma) {
     n.complete = false;
     n.fixes |= kFixUnclosed;
-    if (!n.items.empty() && !after_comma) {
-      Node& last = n.items.back();
+    if (m_stack.size() > base && !after_comma) {
+      Node& last = m_stack.back();
       if (last.kind == Kind::Number || last.kind == Kind::Bool || last.kind == Kind::Null ||
           (last.kind == Kind::String && (last.fixes & kFixUnquoted)))
         last.complete = false;
@@ -332,6 +342,7 @@ private:
   // must be able to end a value (`,` `:` `}` `]`, a comment, the end, or a
   // new line).
   bool closes_here(size_t after) const {
+    m_cc.bytes(kLookahead); // what the look-ahead may scan
     size_t i = after;
     bool newline = false;
     size_t stop = m_s.size() - i > kLookahead ? i + kLookahead : m_s.size();
@@ -370,7 +381,9 @@ private:
     n.kind = Kind::String;
     if (q != '"') n.fixes |= kFixQuotes;
     m_p++;
-    std::string& out = n.text;
+    std::string out;
+    size_t from = m_p;
+    bool escaped = false;
     for (;;) {
       if (m_p >= m_s.size()) {
         n.complete = false;
@@ -380,19 +393,23 @@ private:
       char c = m_s[m_p];
       tick();
       if (c == '\\' && q != '`' && m_p + 1 < m_s.size()) {
+        if (!escaped) out.assign(m_s.substr(from, m_p - from));
+        escaped = true;
         escape(out);
         continue;
       }
       if (c == q) {
         if (closes_here(m_p + 1)) {
           m_p++;
-          break;
+          n.text = escaped ? m_doc.pool().keep(out) : m_s.substr(from, m_p - 1 - from);
+          return n;
         }
         n.fixes |= kFixStrayQuote;
       }
-      out += c;
+      if (escaped) out += c;
       m_p++;
     }
+    n.text = escaped ? m_doc.pool().keep(out) : m_s.substr(from, m_p - from);
     return n;
   }
 
@@ -462,13 +479,14 @@ private:
       m_p = e + 3;
     }
     m_cc.bytes(body.size());
-    n.text = dedent(body);
+    n.text = m_doc.pool().keep(dedent(body));
     return n;
   }
 
   // After a comma (or a new line) in an object: does a new key, or the end
   // of the object, follow?
   bool key_follows(size_t i) const {
+    m_cc.bytes(kLookahead);
     i = skip_ws_at(i);
     if (i >= m_s.size()) return true;
     char c = m_s[i];
@@ -518,21 +536,22 @@ private:
       if (word == "null") return n;
       if (is_number_text(word)) {
         n.kind = Kind::Number;
-        n.text = std::string(word);
+        n.text = word;
         return n;
       }
     }
     n.kind = Kind::String;
     n.fixes |= kFixUnquoted;
-    n.text = std::string(word);
+    n.text = word;
     return n;
   }
 
   std::string_view m_s;
   size_t m_p = 0;
   int m_depth = 0;
-  ParseBudget& m_budget;
+  Document& m_doc;
   vm::CancelCheck& m_cc;
+  Arena<Node> m_stack; // children of the containers being read
 };
 
 bool line_start_before(std::string_view s, size_t at) {
@@ -583,27 +602,43 @@ std::vector<Fence> find_fences(std::string_view s, vm::CancelCheck& cc) {
   return out;
 }
 
-Node copy_node(const Node& n, ParseBudget& budget) {
-  budget.charge(sizeof(Node) + n.text.size());
-  return n;
-}
 
 } // namespace
 
-double Node::number() const { return std::strtod(text.c_str(), nullptr); }
+double Node::number() const { return std::strtod(std::string(text).c_str(), nullptr); }
 
-bool Node::is_integer_text() const {
-  return text.find_first_of(".eE") == std::string::npos;
+bool Node::is_integer_text() const { return text.find_first_of(".eE") == std::string_view::npos; }
+
+std::string_view TextPool::keep(std::string_view s) {
+  constexpr size_t kChunk = 64 * 1024;
+  if (s.empty()) return std::string_view();
+  if (s.size() > kChunk / 4) { // a big text gets a chunk of its own
+    m_budget.charge(s.size());
+    m_chunks.emplace_back(new char[s.size()]);
+    std::memcpy(m_chunks.back().get(), s.data(), s.size());
+    return std::string_view(m_chunks.back().get(), s.size());
+  }
+  if (m_left < s.size()) {
+    m_budget.charge(kChunk);
+    m_chunks.emplace_back(new char[kChunk]);
+    m_next = m_chunks.back().get();
+    m_left = kChunk;
+  }
+  std::memcpy(m_next, s.data(), s.size());
+  std::string_view kept(m_next, s.size());
+  m_next += s.size();
+  m_left -= s.size();
+  return kept;
 }
 
-Node parse_value(std::string_view text, ParseBudget& budget, vm::CancelCheck& cc, size_t* end) {
-  Fixer f(text, budget, cc);
+Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size_t* end) {
+  Fixer f(text, doc, cc);
   Node n = f.value(Ctx::Top);
   if (end) *end = f.pos();
   return n;
 }
 
-std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& budget, vm::CancelCheck& cc) {
+std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc) {
   std::vector<Candidate> out;
   std::string_view t = trim(text);
 
@@ -612,7 +647,7 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
   bool whole_container = false;
   if (!t.empty()) {
     std::string_view from = text.substr(size_t(t.data() - text.data()));
-    Fixer f(from, budget, cc);
+    Fixer f(from, doc, cc);
     Node n = f.value(Ctx::Top);
     f.skip_ws();
     bool all = f.pos() >= from.size();
@@ -630,7 +665,7 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
   for (const Fence& fence : fences) {
     std::string_view body = trim(text.substr(fence.body, fence.body_end - fence.body));
     if (body.empty()) continue;
-    Fixer f(body, budget, cc);
+    Fixer f(body, doc, cc);
     Node n = f.value(Ctx::Top);
     if (fence.close_end == text.size() && fence.body_end == text.size() && !partial) n.fixes |= kFixUnclosed;
     out.push_back({Source::Fence, std::move(n)});
@@ -645,18 +680,18 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
         continue;
       }
       char c = text[i];
-      cc.bytes(1);
+      cc.bytes(8);
       if (c != '{' && c != '[') {
         i++;
         continue;
       }
       // An object that starts in the prose may hold what looks like a fence
       // (a ``` string): it runs on past it.
-      Fixer f(text, budget, cc);
+      Fixer f(text, doc, cc);
       f.set_pos(i);
       Node n = f.value(Ctx::Top);
       size_t end = f.pos() > i ? f.pos() : i + 1;
-      bool empty_noise = n.items.empty() && !n.complete;
+      bool empty_noise = n.count == 0 && !n.complete;
       if (!empty_noise || partial) {
         prose.push_back(out.size());
         out.push_back({Source::Prose, std::move(n)});
@@ -666,7 +701,10 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
     if (prose.size() > 1 && out.size() < kMaxCandidates) {
       Node list;
       list.kind = Kind::Array;
-      for (size_t k : prose) list.items.push_back(copy_node(out[k].value, budget));
+      std::vector<Node> roots;
+      for (size_t k : prose) roots.push_back(out[k].value);
+      list.count = uint32_t(roots.size());
+      list.first = doc.commit(roots, 0, roots.size(), cc);
       out.push_back({Source::ProseList, std::move(list)});
     }
   }
@@ -674,9 +712,8 @@ std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& b
   // 4. The text itself.
   Node raw;
   raw.kind = Kind::String;
-  raw.text = std::string(t);
+  raw.text = t;
   raw.complete = !partial;
-  budget.charge(sizeof(Node) + raw.text.size());
   out.push_back({Source::Raw, std::move(raw)});
   return out;
 }

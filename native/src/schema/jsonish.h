@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -56,29 +57,27 @@ enum Fix : uint16_t {
   kFixStrayQuote = 64,    // a quote inside a string kept as text
 };
 
-struct Node {
-  Kind kind = Kind::Null;
-  bool boolean = false;
-  // False when the text ended inside this value (an unclosed string,
-  // container, or a number or bare word the text ended in).
-  bool complete = true;
-  uint16_t fixes = kFixNone; // Fix bits of this value (not of its children)
-  std::string text;          // String: the characters; Number: its source text
-  std::vector<Node> items;   // Array: the items; Object: the values (keys in `keys`)
-  std::vector<std::string> keys;
-  // The text the value was read from (a view into the reply, which outlives
-  // the candidates): a string field given an object takes it as written.
-  std::string_view source;
+// A growable array of plain values in chunks of 4096: growing it never
+// moves what it holds, and freeing it takes one free per chunk (no long
+// pause after a cancel). Shrinks keep the chunks for reuse.
+template <typename T> class Arena {
+public:
+  static constexpr size_t kChunk = 4096;
+  size_t size() const { return m_size; }
+  T& operator[](size_t i) { return m_chunks[i / kChunk][i % kChunk]; }
+  const T& operator[](size_t i) const { return m_chunks[i / kChunk][i % kChunk]; }
+  T& back() { return (*this)[m_size - 1]; }
+  void push_back(const T& v) {
+    if (m_size == m_chunks.size() * kChunk) m_chunks.emplace_back(new T[kChunk]);
+    (*this)[m_size++] = v;
+  }
+  void shrink(size_t n) {
+    if (n < m_size) m_size = n;
+  }
 
-  double number() const;         // Number: its value
-  bool is_integer_text() const;  // Number: written as an integer
-};
-
-enum class Source : uint8_t { Whole, Fence, Prose, ProseList, Raw };
-
-struct Candidate {
-  Source source;
-  Node value;
+private:
+  std::vector<std::unique_ptr<T[]>> m_chunks;
+  size_t m_size = 0;
 };
 
 // Charges the call's heap for the trees while they live, and gives it back.
@@ -98,14 +97,83 @@ private:
   size_t m_charged = 0;
 };
 
-// The candidates for `text` (see the top of this file). `partial`: the text
-// is a prefix of a reply still arriving. Throws DepthError, vm::Interrupted,
-// and what the heap's charge throws.
-std::vector<Candidate> parse(std::string_view text, bool partial, ParseBudget& budget, vm::CancelCheck& cc);
+// A value the parser read. Plain data: it lives in a Document's arena, its
+// children are `count` consecutive nodes from `first` there, and its texts
+// are views into the reply or into the document's own text pool. (A tree
+// of millions of nodes is freed in a few blocks, so a cancel or a failure
+// never waits for a big tree to be taken apart node by node.)
+struct Node {
+  Kind kind = Kind::Null;
+  bool boolean = false;
+  // False when the text ended inside this value (an unclosed string,
+  // container, or a number or bare word the text ended in).
+  bool complete = true;
+  uint16_t fixes = kFixNone; // Fix bits of this value (not of its children)
+  uint32_t count = 0;        // Array, Object: the number of children
+  size_t first = 0;          // Array, Object: the first child's index in the document
+  std::string_view text;     // String: the characters; Number: its source text
+  std::string_view key;      // a child of an object: its key
+  // The text the value was read from: a string field given an object
+  // takes it as written.
+  std::string_view source;
+
+  double number() const;        // Number: its value
+  bool is_integer_text() const; // Number: written as an integer
+};
+
+// Texts that outlive the parse that made them (unescaped strings, dedented
+// blocks), in large chunks.
+class TextPool {
+public:
+  explicit TextPool(ParseBudget& budget) : m_budget(budget) {}
+  std::string_view keep(std::string_view s);
+
+private:
+  ParseBudget& m_budget;
+  std::vector<std::unique_ptr<char[]>> m_chunks;
+  char* m_next = nullptr;
+  size_t m_left = 0;
+};
+
+// The arena of one parse's nodes.
+class Document {
+public:
+  explicit Document(ParseBudget& budget) : m_budget(budget), m_pool(budget) {}
+  const Node& child(const Node& n, size_t i) const { return m_nodes[n.first + i]; }
+  // Appends src[from, to) as one node's children; returns the first's index.
+  template <typename C> size_t commit(const C& src, size_t from, size_t to, vm::CancelCheck& cc) {
+    size_t first = m_nodes.size();
+    m_budget.charge((to - from) * sizeof(Node));
+    for (size_t i = from; i < to; i++) {
+      m_nodes.push_back(src[i]);
+      cc.items();
+    }
+    return first;
+  }
+  TextPool& pool() { return m_pool; }
+
+private:
+  ParseBudget& m_budget;
+  Arena<Node> m_nodes;
+  TextPool m_pool;
+};
+
+enum class Source : uint8_t { Whole, Fence, Prose, ProseList, Raw };
+
+struct Candidate {
+  Source source;
+  Node value;
+};
+
+// The candidates for `text` (see the top of this file), their nodes in
+// `doc`. `partial`: the text is a prefix of a reply still arriving. The
+// nodes view `text`, which must outlive them. Throws DepthError,
+// vm::Interrupted, and what the heap's charge throws.
+std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc);
 
 // Parses one value with the fixing parser (tests and the fuzzer use it).
 // `end` receives where the value ended.
-Node parse_value(std::string_view text, ParseBudget& budget, vm::CancelCheck& cc, size_t* end = nullptr);
+Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size_t* end = nullptr);
 
 // Text helpers shared with coerce.
 // Folds accents: é -> e, ß -> ss, æ -> ae, ø -> o, œ -> oe (and upper-case

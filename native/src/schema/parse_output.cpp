@@ -33,10 +33,10 @@ int source_cost(jsonish::Source s) {
 }
 
 // Whether the fixing parser had to repair anything in `n`.
-bool repaired(const jsonish::Node& n) {
+bool repaired(const jsonish::Document& doc, const jsonish::Node& n) {
   if (n.fixes != jsonish::kFixNone) return true;
-  for (const jsonish::Node& item : n.items)
-    if (repaired(item)) return true;
+  for (size_t i = 0; i < n.count; i++)
+    if (repaired(doc, doc.child(n, i))) return true;
   return false;
 }
 
@@ -56,21 +56,22 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
     return true;
   }
   jsonish::ParseBudget budget(heap);
+  jsonish::Document doc(budget);
   std::vector<jsonish::Candidate> candidates;
   try {
-    candidates = jsonish::parse(text, options.partial, budget, cc);
+    candidates = jsonish::parse(text, options.partial, doc, cc);
   } catch (const jsonish::DepthError& e) {
     error = std::string("$: ") + e.what();
     return false;
   }
-  Coercer coercer(program, heap, cc, options.partial);
+  Coercer coercer(doc, program, heap, budget, cc, options.partial);
   bool found = false;
   int best_score = 0;
   Coerced best;
   std::string first_error;
   for (const jsonish::Candidate& c : candidates) {
     Coerced value;
-    int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(c.value) ? 1 : 0);
+    int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(doc, c.value) ? 1 : 0);
     if (coercer.coerce(c.value, t, value, score)) {
       if (!found || score < best_score) {
         best = std::move(value);
