@@ -136,6 +136,27 @@ BRAKE_TEST(json_in_prose) {
   EXPECT_EQ(c.parse("First {\"hi\": [\"a\"]} then {\"hi\": [\"b\"]} end"), "{\"hi\":[\"a\"]}");
 }
 
+BRAKE_TEST(xml_and_toon_replies) {
+  const char* decls =
+      "class Address {\n  city string\n  zip int\n}\nclass Person {\n  name string\n  tags string[]\n"
+      "  address Address?\n  metadata map<string, int>\n  verified int | bool\n}";
+  Sap s("Person", decls);
+  EXPECT_EQ(s.parse("Result:\n<Person>\n  <name>Ada</name>\n  <tags><item>a</item><item>b</item></tags>\n"
+                    "  <address><city>London</city><zip>123</zip></address>\n"
+                    "  <metadata><entry><key>score</key><value>10</value></entry></metadata>\n"
+                    "  <verified>true</verified>\n</Person>"),
+            "{\"name\":\"Ada\",\"tags\":[\"a\",\"b\"],\"address\":{\"city\":\"London\",\"zip\":123},"
+            "\"metadata\":{\"score\":10},\"verified\":true}");
+  EXPECT_EQ(s.parse("<Person><name>Bo</name><tags></tags><metadata></metadata><verified>1</verified>"),
+            "{\"name\":\"Bo\",\"tags\":[],\"address\":null,\"metadata\":{},\"verified\":1}");
+  EXPECT_EQ(s.parse("Here:\nname: Ada\ntags[2]: x,y\naddress:\n  city: Paris\n  zip: 75\nmetadata:\n  a: 1\n"
+                    "verified: false"),
+            "{\"name\":\"Ada\",\"tags\":[\"x\",\"y\"],\"address\":{\"city\":\"Paris\",\"zip\":75},"
+            "\"metadata\":{\"a\":1},\"verified\":false}");
+  Sap list("string[]");
+  EXPECT_EQ(list.parse("<items><item>one</item><item>two</item></items>"), "[\"one\",\"two\"]");
+}
+
 // ---------------------------------------------------------------- repairs
 
 BRAKE_TEST(repair_trailing_commas) {
@@ -629,6 +650,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(whole_text_as_json),
       TEST_ENTRY(markdown_fences),
       TEST_ENTRY(json_in_prose),
+      TEST_ENTRY(xml_and_toon_replies),
       TEST_ENTRY(repair_trailing_commas),
       TEST_ENTRY(repair_single_quotes_and_backticks),
       TEST_ENTRY(repair_unquoted_keys_and_values),

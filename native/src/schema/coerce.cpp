@@ -647,6 +647,26 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
 }
 
 bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, int& score) {
+  if (n.kind == Kind::Array) {
+    // [{key: k, value: v}, ...] (XML's <entry><key/><value/></entry>), or [] for nothing.
+    StackMark mark(m_stack);
+    out.tag = Tag::Map;
+    for (size_t i = 0; i < n.count; i++) {
+      const Node& e = child(n, i);
+      if (e.kind != Kind::Object || e.count != 2 || child(e, 0).key != "key" || child(e, 1).key != "value" ||
+          child(e, 0).kind == Kind::Object || child(e, 0).kind == Kind::Array)
+        return expected("a map (an object)", n);
+      Coerced v;
+      int s = 0;
+      if (!coerce(child(e, 1), value, v, s)) return false;
+      score += s + 1;
+      const Node& k = child(e, 0);
+      v.key = k.kind == Kind::String || k.kind == Kind::Number ? k.text : k.source;
+      m_stack.push_back(v);
+    }
+    commit(out, mark.base);
+    return true;
+  }
   if (n.kind != Kind::Object) {
     if (n.kind == Kind::Null && m_partial) {
       out.absent = true;

@@ -103,6 +103,25 @@ std::string dedent(std::string_view s) {
 // or a comma ends a bare value.
 constexpr size_t kLookahead = 256;
 
+// A bare word as a value: true, false, null, a number, or a string.
+Node classify(std::string_view word) {
+  Node n;
+  if (word == "true" || word == "false") {
+    n.kind = Kind::Bool;
+    n.boolean = word == "true";
+  } else if (word == "null") {
+    n.kind = Kind::Null;
+  } else if (is_number_text(word)) {
+    n.kind = Kind::Number;
+    n.text = word;
+  } else {
+    n.kind = Kind::String;
+    n.fixes |= kFixUnquoted;
+    n.text = word;
+  }
+  return n;
+}
+
 // Where an unquoted word is read, which decides what ends it.
 enum class Ctx : uint8_t { Top, Key, ArrayItem, ObjectValue };
 
@@ -603,6 +622,220 @@ std::vector<Fence> find_fences(std::string_view s, vm::CancelCheck& cc) {
 }
 
 
+bool is_name_char(char c) { return is_ident(c) || c == '.' || c == ':'; }
+
+// XML a model wrote instead of JSON: an element with child elements is an
+// object of them (by tag), or a list when its children all share one tag
+// (several, or one <item>); an element of text is that text as a bare word;
+// an empty element an empty list (an empty map or list to coerce); tags
+// left open at the end are closed.
+class XmlReader {
+public:
+  XmlReader(std::string_view s, Document& doc, vm::CancelCheck& cc) : m_s(s), m_doc(doc), m_cc(cc) {}
+
+  // element := '<' name attrs '>' (text | element)* '</' name '>'
+  // At '<' of a start tag; `name` receives its tag.
+  Node element(std::string_view& name) {
+    if (++m_depth > kMaxDepth)
+      throw DepthError("the reply nests XML elements deeper than " + std::to_string(kMaxDepth) + " levels");
+    size_t b = ++m_p;
+    while (m_p < m_s.size() && is_name_char(m_s[m_p])) m_p++;
+    name = m_s.substr(b, m_p - b);
+    size_t gt = m_s.find('>', m_p);
+    m_cc.bytes(gt == std::string_view::npos ? m_s.size() - m_p : gt - m_p);
+    bool self_closing = gt != std::string_view::npos && gt > 0 && m_s[gt - 1] == '/';
+    m_p = gt == std::string_view::npos ? m_s.size() : gt + 1;
+    Node n;
+    size_t content = m_p, content_end = m_p;
+    size_t base = m_stack.size();
+    std::vector<std::string_view> tags;
+    bool complete = gt != std::string_view::npos;
+    if (!self_closing && complete) {
+      complete = false;
+      while (m_p < m_s.size()) {
+        size_t lt = m_s.find('<', m_p);
+        m_cc.bytes(lt == std::string_view::npos ? m_s.size() - m_p : lt - m_p);
+        if (lt == std::string_view::npos) {
+          m_p = m_s.size();
+          break;
+        }
+        m_p = lt;
+        if (lt + 1 < m_s.size() && m_s[lt + 1] == '/') { // an end tag ends this element (whichever it names)
+          content_end = lt;
+          size_t e = m_s.find('>', lt);
+          m_p = e == std::string_view::npos ? m_s.size() : e + 1;
+          complete = true;
+          break;
+        }
+        if (lt + 1 < m_s.size() && is_ident(m_s[lt + 1])) {
+          std::string_view child_name;
+          Node c = element(child_name);
+          c.key = child_name;
+          tags.push_back(child_name);
+          m_stack.push_back(c);
+          continue;
+        }
+        m_p = lt + 1; // a '<' that starts no tag is text
+      }
+      if (!complete) content_end = m_s.size();
+    }
+    if (m_stack.size() > base) {
+      bool same = true;
+      for (std::string_view t : tags) same = same && t == tags[0];
+      n.kind = same && (tags.size() > 1 || tags[0] == "item" || tags[0] == "li" || tags[0] == "entry") ? Kind::Array : Kind::Object;
+      n.count = uint32_t(m_stack.size() - base);
+      n.first = m_doc.commit(m_stack, base, m_stack.size(), m_cc);
+      m_stack.shrink(base);
+    } else {
+      std::string_view text = trim(m_s.substr(content, content_end - content));
+      if (text.empty()) {
+        n.kind = Kind::Array; // <tags></tags>: nothing
+      } else {
+        n = classify(text);
+        n.fixes &= uint16_t(~kFixUnquoted);
+      }
+    }
+    n.complete = complete;
+    n.source = trim(m_s.substr(content, content_end - content));
+    m_depth--;
+    return n;
+  }
+
+  size_t pos() const { return m_p; }
+  void set_pos(size_t p) { m_p = p; }
+
+private:
+  std::string_view m_s;
+  size_t m_p = 0;
+  int m_depth = 0;
+  Document& m_doc;
+  vm::CancelCheck& m_cc;
+  Arena<Node> m_stack;
+};
+
+// The first XML element in `text` whose tag is closed somewhere after it.
+bool find_xml(std::string_view text, Document& doc, vm::CancelCheck& cc, Node& out) {
+  for (size_t at = text.find('<'); at != std::string_view::npos && at + 1 < text.size(); at = text.find('<', at + 1)) {
+    cc.bytes(8);
+    if (!is_ident(text[at + 1])) continue;
+    size_t e = at + 1;
+    while (e < text.size() && is_name_char(text[e])) e++;
+    std::string close = "</" + std::string(text.substr(at + 1, e - at - 1));
+    if (text.find(close, e) == std::string_view::npos && text.find("</", e) == std::string_view::npos) continue;
+    XmlReader r(text, doc, cc);
+    r.set_pos(at);
+    std::string_view name;
+    out = r.element(name);
+    out.fixes |= kFixUnquoted;
+    return true;
+  }
+  return false;
+}
+
+// TOON / YAML-like lines a model wrote instead of JSON: `key: value`,
+// `key[N]: a,b,c` (a list), and `key:` followed by more-indented lines (an
+// object). Lines before the first key are prose.
+class ToonReader {
+public:
+  ToonReader(std::string_view s, Document& doc, vm::CancelCheck& cc) : m_doc(doc), m_cc(cc) {
+    for (size_t b = 0; b < s.size();) {
+      size_t e = s.find('\n', b);
+      if (e == std::string_view::npos) e = s.size();
+      std::string_view line = s.substr(b, e - b);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      m_cc.bytes(line.size() + 1);
+      Line l;
+      if (parse_line(line, l)) m_lines.push_back(l);
+      else if (!trim(line).empty()) m_lines.push_back(Line{});
+      b = e + 1;
+    }
+  }
+
+  // The object of the keys at the first key line's indentation; false
+  // when there are fewer than two keys there.
+  bool read(Node& out) {
+    size_t i = 0;
+    while (i < m_lines.size() && !m_lines[i].key_line) i++;
+    if (i >= m_lines.size()) return false;
+    size_t keys = 0;
+    out = block(i, m_lines[i].indent, keys);
+    out.fixes |= kFixUnquoted;
+    return keys >= 2;
+  }
+
+private:
+  struct Line {
+    bool key_line = false;
+    bool list = false;
+    size_t indent = 0;
+    std::string_view key, value;
+  };
+
+  static bool parse_line(std::string_view line, Line& l) {
+    size_t i = 0;
+    while (i < line.size() && line[i] == ' ') i++;
+    size_t b = i;
+    while (i < line.size() && (is_ident(line[i]) || line[i] == '.')) i++;
+    if (i == b) return false;
+    l.key = line.substr(b, i - b);
+    if (i < line.size() && line[i] == '[') {
+      size_t close = line.find(']', i);
+      if (close == std::string_view::npos) return false;
+      l.list = true;
+      i = close + 1;
+    }
+    if (i >= line.size() || line[i] != ':') return false;
+    l.key_line = true;
+    l.indent = b;
+    l.value = trim(line.substr(i + 1));
+    return true;
+  }
+
+  Node block(size_t& i, size_t indent, size_t& keys) {
+    if (++m_depth > kMaxDepth) throw DepthError("the reply nests keys deeper than " + std::to_string(kMaxDepth) + " levels");
+    Node n;
+    n.kind = Kind::Object;
+    size_t base = m_stack.size();
+    while (i < m_lines.size() && m_lines[i].key_line && m_lines[i].indent == indent) {
+      const Line& l = m_lines[i++];
+      keys++;
+      Node v;
+      if (l.list) {
+        v.kind = Kind::Array;
+        size_t vbase = m_stack.size();
+        std::string_view rest = l.value;
+        while (!rest.empty()) {
+          size_t comma = rest.find(',');
+          std::string_view item = trim(rest.substr(0, comma));
+          if (!item.empty()) m_stack.push_back(classify(item));
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        v.count = uint32_t(m_stack.size() - vbase);
+        v.first = m_doc.commit(m_stack, vbase, m_stack.size(), m_cc);
+        m_stack.shrink(vbase);
+      } else if (!l.value.empty()) {
+        v = classify(l.value);
+      } else if (i < m_lines.size() && m_lines[i].key_line && m_lines[i].indent > indent) {
+        size_t inner = 0;
+        v = block(i, m_lines[i].indent, inner);
+      }
+      v.key = l.key;
+      m_stack.push_back(v);
+    }
+    n.count = uint32_t(m_stack.size() - base);
+    n.first = m_doc.commit(m_stack, base, m_stack.size(), m_cc);
+    m_stack.shrink(base);
+    m_depth--;
+    return n;
+  }
+
+  Document& m_doc;
+  vm::CancelCheck& m_cc;
+  std::vector<Line> m_lines;
+  Arena<Node> m_stack;
+  int m_depth = 0;
+};
+
 } // namespace
 
 double Node::number() const { return std::strtod(std::string(text).c_str(), nullptr); }
@@ -707,6 +940,15 @@ std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc,
       list.first = doc.commit(roots, 0, roots.size(), cc);
       out.push_back({Source::ProseList, std::move(list)});
     }
+  }
+
+  // XML or TOON instead of JSON.
+  if (!whole_container && out.size() < kMaxCandidates) {
+    Node xml;
+    if (text.find("</") != std::string_view::npos && find_xml(text, doc, cc, xml))
+      out.push_back({Source::Prose, xml});
+    Node toon;
+    if (out.size() < kMaxCandidates && ToonReader(text, doc, cc).read(toon)) out.push_back({Source::Prose, toon});
   }
 
   // 4. The text itself.
