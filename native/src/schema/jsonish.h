@@ -57,12 +57,12 @@ enum Fix : uint16_t {
   kFixStrayQuote = 64,    // a quote inside a string kept as text
 };
 
-// A growable array of plain values in chunks of 4096: growing it never
+// A growable array of plain values in chunks of 256: growing it never
 // moves what it holds, and freeing it takes one free per chunk (no long
 // pause after a cancel). Shrinks keep the chunks for reuse.
 template <typename T> class Arena {
 public:
-  static constexpr size_t kChunk = 4096;
+  static constexpr size_t kChunk = 256;
   size_t size() const { return m_size; }
   T& operator[](size_t i) { return m_chunks[i / kChunk][i % kChunk]; }
   const T& operator[](size_t i) const { return m_chunks[i / kChunk][i % kChunk]; }
