@@ -158,19 +158,29 @@ int unique_max(const std::vector<int>& counts, bool& tie) {
 
 } // namespace
 
-std::string normalize_name(std::string_view s) {
-  std::string folded = jsonish::remove_accents(s);
+std::string normalize_name(std::string_view s, vm::CancelCheck* cc) {
   std::string out;
-  out.reserve(folded.size());
+  out.reserve(s.size());
   bool space = false;
-  for (char c : folded) {
-    if (is_alnum(c) || static_cast<unsigned char>(c) >= 0x80) {
-      if (space && !out.empty()) out += ' ';
-      space = false;
-      out += lower(c);
-    } else {
-      space = true;
+  // In slices (never splitting a UTF-8 sequence), looking at the cancel
+  // state between them: a long reply is folded in well under a millisecond
+  // a slice.
+  constexpr size_t kSlice = 16 * 1024;
+  for (size_t at = 0; at < s.size();) {
+    size_t end = std::min(s.size(), at + kSlice);
+    while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) end++;
+    if (cc) cc->bytes(16 * (end - at));
+    std::string folded = jsonish::remove_accents(s.substr(at, end - at));
+    for (char c : folded) {
+      if (is_alnum(c) || static_cast<unsigned char>(c) >= 0x80) {
+        if (space && !out.empty()) out += ' ';
+        space = false;
+        out += lower(c);
+      } else {
+        space = true;
+      }
     }
+    at = end;
   }
   return out;
 }
@@ -184,7 +194,7 @@ int match_names(const std::vector<std::string>& names, std::string_view text, in
   std::string_view stripped = strip_wrapping(text);
   for (size_t i = 0; i < names.size(); i++)
     if (stripped == names[i]) return int(i);
-  std::string norm_text = normalize_name(stripped);
+  std::string norm_text = normalize_name(stripped, &cc);
   std::vector<std::string> norm(names.size());
   for (size_t i = 0; i < names.size(); i++) norm[i] = normalize_name(names[i]);
   for (size_t i = 0; i < names.size(); i++)
@@ -202,7 +212,7 @@ int match_names(const std::vector<std::string>& names, std::string_view text, in
     score += 2;
     return found;
   }
-  found = unique_max(count_occurrences(normalize_name(text), norm, cc), tie);
+  found = unique_max(count_occurrences(normalize_name(text, &cc), norm, cc), tie);
   if (tie) {
     ambiguous = true;
     return -1;
@@ -487,14 +497,14 @@ bool Coercer::coerce_bool(const Node& n, Coerced& out, int& score) {
     return true;
   }
   if (n.kind == Kind::String) {
-    std::string w = normalize_name(strip_wrapping(n.text));
+    std::string w = normalize_name(strip_wrapping(n.text), &m_cc);
     if (w == "true" || w == "false") {
       out.boolean = w == "true";
       score += 1;
       return true;
     }
     std::vector<std::string> names{"true", "false"};
-    auto counts = count_occurrences(normalize_name(n.text), names, m_cc);
+    auto counts = count_occurrences(normalize_name(n.text, &m_cc), names, m_cc);
     if (counts[0] > 0 && counts[1] > 0) return fail("the text says both true and false");
     if (counts[0] > 0 || counts[1] > 0) {
       out.boolean = counts[0] > 0;

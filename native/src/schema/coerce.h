@@ -20,7 +20,11 @@
 //            and punctuation); a missing optional field is null, a missing
 //            required one fails (null in a partial parse); a one-item list
 //            as its item; a class of one field from that field's value
-//   union    every member; the best score wins (the first on a tie)
+//   union    every member; the best score wins, on a tie the first in the
+//            type table's order (members are interned sorted, which for
+//            declared classes and enums is their declaration order)
+//   literal  "TWO" like an enum of one value; 3 and true by value; an
+//            object of one scalar key stands for its value
 //   @assert  constraints ({{ expr }} with `this`) that do not hold fail the
 //            value (evaluated with llm/template.h); @check is not evaluated
 // Partial parses (a prefix of a reply): an unfinished trailing number is
@@ -116,7 +120,7 @@ private:
 
 // Text helpers (exposed for tests).
 // Lower-case, accents folded, punctuation and spaces as single spaces, trimmed.
-std::string normalize_name(std::string_view s);
+std::string normalize_name(std::string_view s, vm::CancelCheck* cc = nullptr);
 // The variant of enum `e` that `text` names (see the top of this file), or -1;
 // `ambiguous` is set when two variants tie.
 int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous);

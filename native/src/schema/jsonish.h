@@ -6,7 +6,10 @@
 //      repaired), when it is an object or an array, or a scalar with no fix;
 //   2. the inside of each markdown code fence (```json ... ```);
 //   3. each object or array embedded in prose ({...} / [...]), and, when
-//      there are several, all of them as one array;
+//      there are several, all of them as one array (at most kMaxCandidates);
+//      an XML element (<Person><name>Ada</name></Person>) or TOON/YAML-like
+//      `key: value` lines, read as objects and lists, when the text holds
+//      no JSON container as a whole;
 //   4. the raw text itself, as a string.
 //
 // The fixing parser repairs what models get wrong: trailing commas, single-

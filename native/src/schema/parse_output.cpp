@@ -84,6 +84,7 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
   }
   if (!found) {
     error = first_error.empty() ? "$: the reply holds no value" : first_error;
+    if (candidates.size() == 1) error += " (the reply is not JSON)"; // only the text itself was tried
     return false;
   }
   out = coercer.build(best);
