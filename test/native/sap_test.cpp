@@ -653,6 +653,7 @@ BRAKE_TEST(corpus_pass_rate) {
         pass = got == want;
       }
     }
+    if (!pass) fprintf(stderr, "corpus miss: %s\n", get("id")->as_string()->text.c_str());
     stats[macro].first += pass;
     stats[macro].second++;
   }
