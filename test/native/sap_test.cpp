@@ -394,6 +394,15 @@ BRAKE_TEST(unions_pick_the_best_member) {
   EXPECT_EQ(pick.parse("{\"id\": \"1\"}"), "{\"id\":\"1\"}");
 }
 
+BRAKE_TEST(union_ties_go_to_the_first_member) {
+  Sap s("Foo | map<string, string>", "class Foo {\n  a string\n  b string\n}");
+  EXPECT_EQ(s.parse("{\"a\": 1, \"b\": \"hello\"}"), "{\"a\":\"1\",\"b\":\"hello\"}");
+  Sap opt("Foo?", "class Foo {\n  a int\n}");
+  EXPECT_EQ(opt.parse("null"), "null");
+  EXPECT_EQ(opt.parse("{\"a\": 2}"), "{\"a\":2}");
+  EXPECT_EQ(opt.partial("{\"a\": 2"), "{\"a\":null}"); // 2 may be the start of 25
+}
+
 BRAKE_TEST(recursive_classes) {
   Sap s("Foo", "class Foo {\n  pointer Foo | int\n}");
   EXPECT_EQ(s.parse("The answer is\n{\n  \"pointer\": {\n    pointer: 1\n},\n\nAnything else?"),
@@ -691,6 +700,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(enum_aliases_accents_and_punctuation),
       TEST_ENTRY(literal_types),
       TEST_ENTRY(unions_pick_the_best_member),
+      TEST_ENTRY(union_ties_go_to_the_first_member),
       TEST_ENTRY(recursive_classes),
       TEST_ENTRY(asserts_fail_values),
       TEST_ENTRY(partial_fills_what_has_arrived),
