@@ -27,6 +27,7 @@ enum class TypeExprKind : uint8_t {
   Map,      // map<args[0], args[1]>
   Optional, // args[0]?
   Union,    // args[0] | args[1] | ...
+  Literal,  // a literal type: name is its value as text, literal_base says of what
 };
 
 struct TypeExpr {
@@ -34,6 +35,7 @@ struct TypeExpr {
   SourceLoc loc;
   std::string name;
   std::vector<std::unique_ptr<TypeExpr>> args;
+  char literal_base = 0; // Literal: 's' string, 'i' int, 'b' bool
 };
 using TypeExprPtr = std::unique_ptr<TypeExpr>;
 

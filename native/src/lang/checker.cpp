@@ -261,8 +261,14 @@ private:
       for (auto& a : t->args) members.push_back(resolve(a.get()));
       return m_types.union_of(members);
     }
+    case TypeExprKind::Literal: return literal(t);
     }
     return T::ANY;
+  }
+
+  TypeId literal(const TypeExpr* t) {
+    TypeId base = t->literal_base == 's' ? T::STRING : t->literal_base == 'i' ? T::INT : T::BOOL;
+    return m_types.literal_of(base, t->name);
   }
 
   // ---------------------------------------------------------------- scopes
@@ -490,7 +496,7 @@ private:
   }
 
   TypeId infer_unary(Expr& e) {
-    TypeId t = check_expr(*e.kids[0], -1);
+    TypeId t = m_types.widen_literals(check_expr(*e.kids[0], -1));
     if (t == T::ANY) return T::ANY;
     switch (e.op) {
     case Op::Minus:
@@ -535,6 +541,8 @@ private:
 
   // Result type of `l op r` for arithmetic/bitwise ops, reporting mismatches.
   TypeId arithmetic(SourceLoc loc, Op op, TypeId l, TypeId r) {
+    l = m_types.widen_literals(l);
+    r = m_types.widen_literals(r);
     if (l == T::ANY || r == T::ANY) return (l == T::ANY) ? r == T::ANY ? T::ANY : r : l;
     bool bitwise = op == Op::BitAnd || op == Op::BitOr || op == Op::BitXor || op == Op::Shl || op == Op::Shr;
     if (bitwise) {
@@ -697,7 +705,7 @@ private:
       e.aux = int(id);
       return builtin_call(e, id, T::ANY, 1);
     }
-    TypeId rt = check_expr(recv, -1);
+    TypeId rt = m_types.widen_literals(check_expr(recv, -1));
     if (rt == T::ANY) {
       error(e.loc, "cannot call '" + e.text + "' on a value of unknown type (annotate its type)");
       for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
@@ -782,6 +790,7 @@ private:
       for (auto& a : t->args) members.push_back(resolve_builtin(a.get(), vars));
       return m_types.union_of(members);
     }
+    case TypeExprKind::Literal: return literal(t);
     }
     return T::ANY;
   }

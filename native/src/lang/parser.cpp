@@ -1016,7 +1016,25 @@ TypeExprPtr Parser::parse_primary_type() {
     type->name = "null";
     return type;
   }
-  if (check(TokenKind::String)) error_at_current("string literal types are not supported yet");
+  // Literal types: "TWO", 3, -1, true, false.
+  if (check(TokenKind::String) || check(TokenKind::Int) || check(TokenKind::True) || check(TokenKind::False) ||
+      (check(TokenKind::Minus) && peek(1).kind == TokenKind::Int)) {
+    type->kind = TypeExprKind::Literal;
+    bool negative = match(TokenKind::Minus);
+    const Token& t = advance();
+    if (t.kind == TokenKind::String) {
+      type->literal_base = 's';
+      type->name = t.text;
+    } else if (t.kind == TokenKind::Int) {
+      type->literal_base = 'i';
+      // As the value prints (no leading zeros, no separators): the lexer's value.
+      type->name = std::to_string(negative ? -t.int_value : t.int_value);
+    } else {
+      type->literal_base = 'b';
+      type->name = t.kind == TokenKind::True ? "true" : "false";
+    }
+    return type;
+  }
   const Token& name = consume(TokenKind::Identifier, "expected a type");
   type->name = std::string(name.lexeme);
   // A qualified name: baml.http.Response.

@@ -4,16 +4,28 @@
 
 namespace brake::lang {
 
+namespace {
+// A string literal type as written: double quotes, with \ and " escaped.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+} // namespace
+
 TypeTable::TypeTable() {
   for (TypeKind k : {TypeKind::Any, TypeKind::Never, TypeKind::Null, TypeKind::Bool, TypeKind::Int,
                      TypeKind::Float, TypeKind::String})
-    intern(Type{k, {}, -1});
+    intern(Type{k, {}, -1, {}});
 }
 
 TypeId TypeTable::intern(Type t) {
   std::vector<int32_t> key = t.args;
   key.push_back(t.decl);
-  auto k = std::make_pair(int(t.kind), key);
+  auto k = std::make_tuple(int(t.kind), key, t.literal);
   auto it = m_index.find(k);
   if (it != m_index.end()) return it->second;
   TypeId id = TypeId(m_types.size());
@@ -22,10 +34,13 @@ TypeId TypeTable::intern(Type t) {
   return id;
 }
 
-TypeId TypeTable::array_of(TypeId elem) { return intern(Type{TypeKind::Array, {elem}, -1}); }
-TypeId TypeTable::map_of(TypeId key, TypeId value) { return intern(Type{TypeKind::Map, {key, value}, -1}); }
-TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl}); }
-TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl}); }
+TypeId TypeTable::array_of(TypeId elem) { return intern(Type{TypeKind::Array, {elem}, -1, {}}); }
+TypeId TypeTable::map_of(TypeId key, TypeId value) { return intern(Type{TypeKind::Map, {key, value}, -1, {}}); }
+TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl, {}}); }
+TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl, {}}); }
+TypeId TypeTable::literal_of(TypeId base, std::string text) {
+  return intern(Type{TypeKind::Literal, {base}, -1, std::move(text)});
+}
 
 TypeId TypeTable::union_of(std::vector<TypeId> members) {
   std::vector<TypeId> flat;
@@ -42,7 +57,16 @@ TypeId TypeTable::union_of(std::vector<TypeId> members) {
   flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
   if (flat.empty()) return NEVER;
   if (flat.size() == 1) return flat[0];
-  return intern(Type{TypeKind::Union, flat, -1});
+  return intern(Type{TypeKind::Union, flat, -1, {}});
+}
+
+TypeId TypeTable::widen_literals(TypeId t) {
+  if (kind(t) == TypeKind::Literal) return get(t).args[0];
+  if (kind(t) != TypeKind::Union) return t;
+  std::vector<TypeId> members = get(t).args;
+  for (TypeId& m : members)
+    if (kind(m) == TypeKind::Literal) m = get(m).args[0];
+  return union_of(std::move(members));
 }
 
 TypeId TypeTable::without_null(TypeId t) {
@@ -75,6 +99,9 @@ bool TypeTable::assignable(TypeId from, TypeId to) const {
       if (assignable(from, m)) return true;
     return false;
   }
+  if (fk == TypeKind::Literal && tk == TypeKind::Literal) return false; // two different values
+  if (fk == TypeKind::Literal) return assignable(get(from).args[0], to);
+  if (tk == TypeKind::Literal) return from == get(to).args[0];
   if (fk != tk) return false;
   if (fk == TypeKind::Array) {
     TypeId a = get(from).args[0], b = get(to).args[0];
@@ -118,6 +145,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
   }
   case TypeKind::Class: return class_names[size_t(ty.decl)];
   case TypeKind::Enum: return enum_names[size_t(ty.decl)];
+  case TypeKind::Literal: return ty.args[0] == STRING ? quoted(ty.literal) : ty.literal;
   }
   return "?";
 }

@@ -11,18 +11,23 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace brake::lang {
 
 using TypeId = int32_t;
 
-enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum };
+// Literal: one value of a base type (`"TWO"`, `3`, `true`): args[0] is the
+// base (STRING, INT or BOOL), `literal` the value as text (the string's
+// characters, the int in decimal, "true" or "false").
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal };
 
 struct Type {
   TypeKind kind;
   std::vector<TypeId> args; // Array: [elem]; Map: [key, value]; Union: sorted members
   int32_t decl = -1;        // Class / Enum: index of the declaration
+  std::string literal;      // Literal: the value as text
 };
 
 class TypeTable {
@@ -38,6 +43,11 @@ public:
   TypeId map_of(TypeId key, TypeId value);
   TypeId class_type(int32_t decl);
   TypeId enum_type(int32_t decl);
+  // The literal type of `text` over `base` (STRING, INT or BOOL).
+  TypeId literal_of(TypeId base, std::string text);
+  // `t` with each literal replaced by its base ("a" | "b" -> string,
+  // 1 | null -> int | null): what operators and methods see.
+  TypeId widen_literals(TypeId t);
   // Flattens nested unions, drops Never, dedupes; a single member is itself.
   TypeId union_of(std::vector<TypeId> members);
   TypeId optional_of(TypeId t) { return union_of({t, NUL}); }
@@ -45,7 +55,10 @@ public:
   TypeId without_null(TypeId t);
   bool contains_null(TypeId t) const;
 
-  // Can a value of type `from` be stored where `to` is expected?
+  // Can a value of type `from` be stored where `to` is expected? A literal
+  // fits its base; its base fits a literal too (scripts' own string, int and
+  // bool values are not narrowed: literal types are held at the boundaries,
+  // host arguments and parsed model replies, where values are checked).
   bool assignable(TypeId from, TypeId to) const;
 
   // Names for diagnostics: "int", "string[]", "map<string, int>", "Point", "int | null".
@@ -55,7 +68,7 @@ public:
 private:
   TypeId intern(Type t);
   std::vector<Type> m_types;
-  std::map<std::pair<int, std::vector<int32_t>>, TypeId> m_index;
+  std::map<std::tuple<int, std::vector<int32_t>, std::string>, TypeId> m_index;
 };
 
 } // namespace brake::lang

@@ -58,6 +58,14 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   const lang::Type& ty = p.types.get(t);
   auto mismatch = [&]() {
     why = "expected " + p.type_name(t) + ", got " + kind_name(v.kind);
+    // Against literal types the value itself says more than its kind.
+    bool literal = ty.kind == TypeKind::Literal;
+    for (TypeId m : ty.kind == TypeKind::Union ? ty.args : std::vector<TypeId>{})
+      literal = literal || p.types.kind(m) == TypeKind::Literal;
+    if (!literal) return false;
+    if (v.kind == BRAKE_KIND_STRING) why += " \"" + v.text.substr(0, 40) + (v.text.size() > 40 ? "...\"" : "\"");
+    else if (v.kind == BRAKE_KIND_INT) why += " " + std::to_string(v.i);
+    else if (v.kind == BRAKE_KIND_BOOL) why += v.b ? " true" : " false";
     return false;
   };
   switch (ty.kind) {
@@ -68,6 +76,12 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   case TypeKind::Int: return v.kind == BRAKE_KIND_INT || is_negative_zero(v) || mismatch();
   case TypeKind::Float: return v.kind == BRAKE_KIND_FLOAT || v.kind == BRAKE_KIND_INT || mismatch();
   case TypeKind::String: return v.kind == BRAKE_KIND_STRING || mismatch();
+  case TypeKind::Literal: {
+    bool same = ty.args[0] == lang::TypeTable::STRING ? v.kind == BRAKE_KIND_STRING && v.text == ty.literal
+                : ty.args[0] == lang::TypeTable::INT  ? v.kind == BRAKE_KIND_INT && std::to_string(v.i) == ty.literal
+                                                      : v.kind == BRAKE_KIND_BOOL && (v.b ? "true" : "false") == ty.literal;
+    return same || mismatch();
+  }
   case TypeKind::Array:
     if (v.kind != BRAKE_KIND_ARRAY) return mismatch();
     for (size_t i = 0; i < v.items.size(); i++)

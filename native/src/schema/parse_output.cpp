@@ -78,6 +78,12 @@ public:
     case TypeKind::Class: return fit_class(v, uint32_t(type.decl), path, out);
     case TypeKind::Enum: return fit_enum(v, uint32_t(type.decl), path, out);
     case TypeKind::Union: return fit_union(v, t, type, path, out);
+    case TypeKind::Literal: {
+      bool same = type.args[0] == T::STRING ? v.tag == Tag::String && v.as_string()->text == type.literal
+                  : type.args[0] == T::INT  ? v.tag == Tag::Int && std::to_string(v.i) == type.literal
+                                            : v.tag == Tag::Bool && (v.b ? "true" : "false") == type.literal;
+      return same ? (out = v, true) : expected(path, m_p.type_name(t).c_str(), v);
+    }
     }
     return fail(path, "unknown type", v);
   }

@@ -800,6 +800,10 @@ struct TypeCheck {
     case K::String: return v.tag == Tag::String;
     case K::Class: return v.tag == Tag::Instance && int32_t(v.as_instance()->class_id) == ty.decl;
     case K::Enum: return v.tag == Tag::Enum && int32_t(v.enum_id()) == ty.decl;
+    case K::Literal:
+      if (ty.args[0] == lang::TypeTable::STRING) return v.tag == Tag::String && v.as_string()->text == ty.literal;
+      if (ty.args[0] == lang::TypeTable::INT) return v.tag == Tag::Int && std::to_string(v.i) == ty.literal;
+      return v.tag == Tag::Bool && (v.b ? "true" : "false") == ty.literal;
     case K::Array:
     case K::Map: return has_elements(v, t, ty);
     case K::Union:
