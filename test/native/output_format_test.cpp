@@ -178,6 +178,18 @@ BRAKE_TEST(unions) {
             "Answer in JSON using this schema:\n{\n  kind: {\n    severity: string,\n  } or {\n    title: string,\n  },\n}");
 }
 
+// A literal type is its value: a string in double quotes, an int or a bool
+// as written; a single literal has its own sentence.
+BRAKE_TEST(literals) {
+  EXPECT_EQ(render("", "\"TWO\""), "Answer using this specific value:\n\"TWO\"");
+  EXPECT_EQ(render("", "5"), "Answer using this specific value:\n5");
+  EXPECT_EQ(render("", "-1"), "Answer using this specific value:\n-1");
+  EXPECT_EQ(render("", "true"), "Answer using this specific value:\ntrue");
+  EXPECT_EQ(render("", "\"a\" | \"b\""), "Answer in JSON using any of these schemas:\n\"a\" or \"b\"");
+  EXPECT_EQ(render("class Date {\n  day int\n}\nclass Job {\n  to Date | \"current\"\n  level 1 | 2 | 3\n}\n", "Job"),
+            "Answer in JSON using this schema:\n{\n  to: {\n    day: int,\n  } or \"current\",\n  level: 1 or 2 or 3,\n}");
+}
+
 // A type alias is its type.
 BRAKE_TEST(type_aliases_render_as_their_type) {
   EXPECT_EQ(render("type Graph = map<string, string[]>\n", "Graph"), "Answer in JSON using this schema:\nmap<string, string[]>");
@@ -375,6 +387,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(maps),
       TEST_ENTRY(optionals),
       TEST_ENTRY(unions),
+      TEST_ENTRY(literals),
       TEST_ENTRY(type_aliases_render_as_their_type),
       TEST_ENTRY(recursive_class_is_hoisted),
       TEST_ENTRY(cycles_hoist_every_member_in_name_order),

@@ -430,6 +430,7 @@ private:
       return "Answer in JSON using this " + word + ":" + (is_hoisted_class(uint32_t(ty.decl)) ? " " : "\n");
     case TypeKind::Map: return "Answer in JSON using this " + word + ":\n";
     case TypeKind::Enum: return "Answer with any of the categories:\n";
+    case TypeKind::Literal: return "Answer using this specific value:\n";
     case TypeKind::Union: {
       size_t values = 0;
       for (TypeId m : ty.args) values += m != T::NUL;
@@ -521,6 +522,8 @@ private:
       }
       return s;
     }
+    case TypeKind::Literal: // "TWO" (as written, in double quotes), 3, true
+      return ty.args[0] == T::STRING ? "\"" + ty.literal + "\"" : ty.literal;
     case TypeKind::Null: return "null";
     case TypeKind::Bool: return "bool";
     case TypeKind::Int: return "int";
