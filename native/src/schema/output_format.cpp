@@ -179,7 +179,8 @@ struct Refused {
 
 class Schema {
 public:
-  Schema(const vm::CompiledProgram& p, const Options& o) : m_p(p), m_o(o) {}
+  Schema(const vm::CompiledProgram& p, const Options& o)
+      : m_p(p), m_o(o), m_class_hoisted(p.classes.size()), m_enum_hoisted(p.enums.size()) {}
 
   // The classes and enums `target` reaches, the recursive classes, and what is hoisted.
   void prepare(TypeId target) {
@@ -344,21 +345,23 @@ private:
     }
     std::sort(recursive.begin(), recursive.end(),
               [&](uint32_t a, uint32_t b) { return m_p.classes[a].name < m_p.classes[b].name; });
-    m_hoisted_classes = std::move(recursive);
+    for (uint32_t c : recursive) hoist_class(c);
   }
 
+  // After the recursive classes: those hoist_classes asks for; the enums
+  // that need it, in the reverse of collect()'s order.
   void choose_hoisted() {
-    auto hoist = [&](uint32_t c) {
-      if (!is_hoisted_class(c)) m_hoisted_classes.push_back(c);
-    };
     if (m_o.hoist_classes == HoistClasses::All)
-      for (uint32_t c : m_classes) hoist(c);
+      for (uint32_t c : m_classes) hoist_class(c);
     if (m_o.hoist_classes == HoistClasses::Subset)
       for (const std::string& name : m_o.hoist_names)
         for (uint32_t c : m_classes)
-          if (m_p.classes[c].name == name) hoist(c);
-    for (size_t i = m_enums.size(); i-- > 0;)
-      if (enum_needs_hoisting(m_enums[i])) m_hoisted_enums.push_back(m_enums[i]);
+          if (m_p.classes[c].name == name) hoist_class(c);
+    for (size_t i = m_enums.size(); i-- > 0;) {
+      if (!enum_needs_hoisting(m_enums[i])) continue;
+      m_enum_hoisted[m_enums[i]] = true;
+      m_hoisted_enums.push_back(m_enums[i]);
+    }
   }
 
   // BAML writes an enum inline ('A' or 'B') unless it has more than 6
@@ -370,15 +373,22 @@ private:
     std::vector<size_t> shown = shown_variants(e);
     if (shown.size() > 6) return true;
     for (size_t v : shown)
-      if (!info.variant_attrs[v].description.empty()) return true;
+      if (!attrs_of(info.variant_attrs, v).description.empty()) return true;
     return false;
   }
 
-  bool is_hoisted_class(uint32_t c) const {
-    return std::find(m_hoisted_classes.begin(), m_hoisted_classes.end(), c) != m_hoisted_classes.end();
+  bool is_hoisted_class(uint32_t c) const { return m_class_hoisted[c]; }
+  bool is_hoisted_enum(uint32_t e) const { return m_enum_hoisted[e]; }
+  void hoist_class(uint32_t c) {
+    if (m_class_hoisted[c]) return;
+    m_class_hoisted[c] = true;
+    m_hoisted_classes.push_back(c);
   }
-  bool is_hoisted_enum(uint32_t e) const {
-    return std::find(m_hoisted_enums.begin(), m_hoisted_enums.end(), e) != m_hoisted_enums.end();
+
+  // A field's or a variant's attributes (none for a builtin class's fields).
+  static const lang::Attributes& attrs_of(const std::vector<lang::Attributes>& all, size_t i) {
+    static const lang::Attributes none;
+    return i < all.size() ? all[i] : none;
   }
 
   // Fields an output shows: not @skip, not hidden ('#').
@@ -387,7 +397,7 @@ private:
     std::vector<size_t> fields;
     for (size_t f = 0; f < info.field_names.size(); f++) {
       if (!info.field_names[f].empty() && info.field_names[f][0] == '#') continue;
-      if (f < info.field_attrs.size() && info.field_attrs[f].skip) continue;
+      if (attrs_of(info.field_attrs, f).skip) continue;
       fields.push_back(f);
     }
     return fields;
@@ -397,7 +407,7 @@ private:
     const vm::EnumInfo& info = m_p.enums[e];
     std::vector<size_t> variants;
     for (size_t v = 0; v < info.variants.size(); v++)
-      if (v >= info.variant_attrs.size() || !info.variant_attrs[v].skip) variants.push_back(v);
+      if (!attrs_of(info.variant_attrs, v).skip) variants.push_back(v);
     return variants;
   }
 
@@ -450,7 +460,7 @@ private:
     std::string s = info.shown_enum_name() + "\n----";
     for (size_t v : shown_variants(e)) {
       s += "\n" + value_prefix + info.shown_name(v);
-      const std::string& d = info.variant_attrs[v].description;
+      const std::string& d = attrs_of(info.variant_attrs, v).description;
       // A description's further lines line up under the value's text.
       if (!d.empty()) s += ": " + replace_all(d, '\n', "\n" + std::string(value_prefix.size(), ' '));
     }
@@ -487,7 +497,7 @@ private:
       const std::string& name = info.shown_name(f);
       s += m_o.quote_class_fields ? "  \"" + name + "\": " : "  " + name + ": ";
       s += replace_all(type(info.field_types[f]), '\n', "\n  ") + ",";
-      const std::string& d = info.field_attrs[f].description;
+      const std::string& d = attrs_of(info.field_attrs, f).description;
       if (!d.empty()) s += " // " + d;
     }
     m_depth--;
@@ -537,6 +547,7 @@ private:
   const Options& m_o;
   std::vector<uint32_t> m_classes, m_enums;                 // reached, in collect()'s order
   std::vector<uint32_t> m_hoisted_classes, m_hoisted_enums; // in the order they are written
+  std::vector<bool> m_class_hoisted, m_enum_hoisted;        // by class / enum id
   size_t m_bodies = 0, m_depth = 0;                         // the expansion guard
 };
 
