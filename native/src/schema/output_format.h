@@ -45,6 +45,11 @@
 //                           becomes that word ("using this interface:")
 //   quote_class_fields=bool field names in double quotes
 //
+// Not yet: a union's members show in lang::TypeTable's order (sorted by
+// TypeId: declaration order for classes, enums and literals, not for
+// builtins), not as written; a recursive type alias (`type J = J[]`, which
+// BAML defines as `J = J[]` above the sentence) does not compile.
+//
 // A schema whose inline expansion passes kMaxClassBodies class bodies, or
 // nests classes deeper than kMaxClassDepth, is refused (a program's classes
 // can share parts, and writing each use out grows exponentially).
