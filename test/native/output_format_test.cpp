@@ -127,7 +127,8 @@ BRAKE_TEST(enum_target_is_a_block_of_values) {
 
 // Inside a schema a plain enum is written inline ('A' or 'B'); one with more
 // than 6 values, a described value or a @@description is hoisted: its block
-// comes first and the schema names it.
+// comes first and the schema names it. Several hoisted enums come in the
+// order BAML's walk meets them (a class's last field first).
 BRAKE_TEST(enums_inside_a_schema_inline_or_hoisted) {
   EXPECT_EQ(render("enum Mood {\n  HAPPY\n  SAD @alias(\"sad\")\n}\nclass R {\n  mood Mood\n}\n", "R"),
             "Answer in JSON using this schema:\n{\n  mood: 'HAPPY' or 'sad',\n}");
@@ -136,7 +137,7 @@ BRAKE_TEST(enums_inside_a_schema_inline_or_hoisted) {
                     "enum Doc {\n  X\n  @@description(\"documented\")\n}\n"
                     "class R {\n  day Day\n  kind Kind[]\n  doc Doc?\n}\n";
   EXPECT_EQ(render(big, "R"),
-            "Day\n----\n- Mon\n- Tue\n- Wed\n- Thu\n- Fri\n- Sat\n- Sun\n\nKind\n----\n- A: first\n- B\n\nDoc\n----\n- X\n\n"
+            "Doc\n----\n- X\n\nKind\n----\n- A: first\n- B\n\nDay\n----\n- Mon\n- Tue\n- Wed\n- Thu\n- Fri\n- Sat\n- Sun\n\n"
             "Answer in JSON using this schema:\n{\n  day: Day,\n  kind: Kind[],\n  doc: Doc or null,\n}");
   // Six values still fit inline.
   EXPECT_EQ(render("enum Six {\n  A\n  B\n  C\n  D\n  E\n  F\n}\nclass R {\n  s Six\n}\n", "R"),

@@ -231,10 +231,10 @@ public:
 private:
   // ---- what the schema holds
 
-  // Every class and enum `target` reaches, in the order BAML's newer engine
-  // meets them: a stack of types, the last pushed visited first (its
-  // hoisted enums are listed in the reverse of this order, classes hoisted
-  // by hoist_classes=true in this order).
+  // Every class and enum `target` reaches, in the order BAML meets them: a
+  // stack of types, the last pushed visited first (a class's last field
+  // before its first). Hoisted enums, and the classes hoist_classes=true
+  // hoists, are written in this order.
   void collect(TypeId target) {
     std::vector<TypeId> stack{target};
     std::vector<bool> seen_class(m_p.classes.size()), seen_enum(m_p.enums.size());
@@ -349,7 +349,7 @@ private:
   }
 
   // After the recursive classes: those hoist_classes asks for; the enums
-  // that need it, in the reverse of collect()'s order.
+  // that need it. Both in collect()'s order (BAML's engines agree on it).
   void choose_hoisted() {
     if (m_o.hoist_classes == HoistClasses::All)
       for (uint32_t c : m_classes) hoist_class(c);
@@ -357,10 +357,10 @@ private:
       for (const std::string& name : m_o.hoist_names)
         for (uint32_t c : m_classes)
           if (m_p.classes[c].name == name) hoist_class(c);
-    for (size_t i = m_enums.size(); i-- > 0;) {
-      if (!enum_needs_hoisting(m_enums[i])) continue;
-      m_enum_hoisted[m_enums[i]] = true;
-      m_hoisted_enums.push_back(m_enums[i]);
+    for (uint32_t e : m_enums) {
+      if (!enum_needs_hoisting(e)) continue;
+      m_enum_hoisted[e] = true;
+      m_hoisted_enums.push_back(e);
     }
   }
 
