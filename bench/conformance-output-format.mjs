@@ -98,19 +98,20 @@ function renderedText(p) {
   return p.messages.map((m) => m.parts.map((x) => x.text ?? '').join('')).join('\n');
 }
 
-/** Runs one record: { outcome: 'pass' | 'fail', reason? }. */
+/** Runs one record: { outcome: 'pass' | 'fail', reason? } (never throws). */
 export async function runOutputFormatRecord(r) {
-  const { source, fn, args } = programFor(r);
-  let engine;
+  let program, engine;
   try {
-    engine = await Engine.fromSource(source, { workerThreads: 1 });
+    program = programFor(r);
+    engine = await Engine.fromSource(program.source, { workerThreads: 1 });
   } catch (error) {
     if (error instanceof CompileError) {
       const why = error.diagnostics.map((d) => `${d.line}:${d.column} ${d.message}`).join('; ');
       return { outcome: 'fail', reason: `compile error: ${why}` };
     }
-    throw error;
+    return { outcome: 'fail', reason: `${error?.name}: ${error?.message}` };
   }
+  const { fn, args } = program;
   try {
     let prompt;
     try {
