@@ -252,6 +252,9 @@ BRAKE_TEST(option_enum_value_prefix) {
   EXPECT_EQ(render(decls, "E", "ctx.output_format(enum_value_prefix='* ')"),
             "Answer with any of the categories:\nE\n----\n* A\n* B: bee");
   EXPECT_EQ(render(decls, "E", "ctx.output_format(enum_value_prefix=null, prefix=null)"), "E\n----\nA\nB: bee");
+  // A described value's further lines line up under the value (the prefix's width in characters).
+  EXPECT_EQ(render("enum E {\n  A @description(#\"one\ntwo\"#)\n}\n", "E", "ctx.output_format(enum_value_prefix='\u2022 ')"),
+            "Answer with any of the categories:\nE\n----\n\u2022 A: one\n  two");
 }
 
 BRAKE_TEST(option_always_hoist_enums) {

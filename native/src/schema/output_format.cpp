@@ -154,6 +154,12 @@ std::string replace_all(const std::string& s, char from, const std::string& to) 
   return r;
 }
 
+size_t code_points(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 // Its lines (a trailing "\r" dropped from each, no empty last line).
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> lines;
@@ -466,7 +472,7 @@ private:
       s += "\n" + value_prefix + info.shown_name(v);
       const std::string& d = attrs_of(info.variant_attrs, v).description;
       // A description's further lines line up under the value's text.
-      if (!d.empty()) s += ": " + replace_all(d, '\n', "\n" + std::string(value_prefix.size(), ' '));
+      if (!d.empty()) s += ": " + replace_all(d, '\n', "\n" + std::string(code_points(value_prefix), ' '));
     }
     return s;
   }
