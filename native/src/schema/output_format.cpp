@@ -420,8 +420,9 @@ private:
   // A union's members as BAML shows them: null last. BAML keeps the order
   // they were written in; lang::TypeTable keeps a union's members sorted by
   // TypeId (for identity), which is declaration order for classes and enums
-  // but not for builtins (`string | int` shows as `int or string`). A
-  // TypeTable that remembered the written order would be read here.
+  // but not for builtins (`string | int` shows as `int or string`). Once
+  // TypeTable remembers the written order (say a shown_members(t)), this
+  // loop reads that instead of args.
   std::vector<TypeId> members(TypeId t) const {
     std::vector<TypeId> shown;
     bool has_null = false;
