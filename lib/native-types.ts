@@ -123,6 +123,8 @@ export interface NativeEngine {
     tags: [string[], string[]] | undefined,
     timeoutMs: number,
   ): unknown;
+  /** brake_engine_parse (throws its failure). */
+  parse(fn: string, text: string, partial: boolean, timeoutMs: number): unknown;
   /**
    * Refuses new calls, cancels live calls and joins the workers off the JS
    * thread; resolves once their completions (origin close) have been
