@@ -187,7 +187,8 @@ export interface NativeModule {
   readonly limits: { maxWorkerThreads: number; maxCallDepth: number; maxTimeoutMs: number };
   /**
    * Hands the addon the error classes (index = status code), the Float
-   * marker class and util.types.isProxy. Called once per module instance by
+   * marker class, util.types.isProxy and fromJson (results built by
+   * JSON.parse, lib/values.ts). Called once per module instance by
    * lib/native.ts.
    */
   setup(
@@ -195,6 +196,7 @@ export interface NativeModule {
     codes: string[],
     floatClass: Function,
     isProxy: (value: unknown) => boolean,
+    fromJson: (text: string, marks: string | undefined) => unknown,
   ): void;
   /** Compiles `source`: the program, or every diagnostic when it does not compile. */
   compile(
