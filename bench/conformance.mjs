@@ -2,10 +2,13 @@
 // conformance corpus (../shared/conformance/baml-corpus.jsonl, BAML's own test
 // suite as data) through the TypeScript API, counted per source file.
 //
-//   npm run conformance [-- --corpus PATH] [--prompts PATH] [--verbose] [--json OUT]
+//   npm run conformance [-- --corpus PATH] [--prompts PATH] [--sap PATH] [--only language|prompts|sap]
+//                          [--verbose] [--json OUT]
 //
 // Then the prompt records of ../shared/conformance/prompt-render.jsonl
-// (bench/conformance-prompts.mjs).
+// (bench/conformance-prompts.mjs) and BAML's parser cases of
+// ../shared/conformance/sap-corpus.jsonl (bench/conformance-sap.mjs), each
+// pass rate per category.
 //
 // A yardstick, not a test: failures are expected while the language grows.
 // A case with a `mock_server` gets one on 127.0.0.1 (its method and path
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 import { CancelledError, CompileError, Engine } from '../dist/index.mjs';
 import { promptRecords, runPromptRecord } from './conformance-prompts.mjs';
+import { closeSapEngines, runSapRecord, sapCategory } from './conformance-sap.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -33,6 +37,10 @@ const option = (name, fallback) => {
 };
 const corpusPath = resolve(option('--corpus', resolve(here, '../../shared/conformance/baml-corpus.jsonl')));
 const promptsPath = resolve(option('--prompts', resolve(here, '../../shared/conformance/prompt-render.jsonl')));
+const sapPath = resolve(option('--sap', resolve(here, '../../shared/conformance/sap-corpus.jsonl')));
+const only = option('--only', null);
+const readJsonl = (path) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const percent = (n, of) => `${of ? ((100 * n) / of).toFixed(1) : '0.0'}%`;
 const verbose = flag('--verbose');
 
 // Tagged corpus values -> JS arguments.
@@ -163,45 +171,75 @@ async function runWith(c) {
   }
 }
 
-const cases = readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-const perFile = new Map();
-const failures = [];
-for (const c of cases) {
-  const file = c.id.split('::')[0];
-  const row = perFile.get(file) ?? { pass: 0, fail: 0, skip: 0 };
-  perFile.set(file, row);
-  const skip = skipReason(c);
-  if (skip) {
-    row.skip++;
-    continue;
-  }
-  const [outcome, why] = await runCase(c);
-  row[outcome]++;
-  if (outcome === 'fail') failures.push(`${c.id}: ${why}`);
-}
+const results = {};
 
-const total = { pass: 0, fail: 0, skip: 0 };
-console.log('file'.padEnd(40), 'pass'.padStart(5), 'fail'.padStart(5), 'skip'.padStart(5));
-for (const [file, row] of [...perFile].sort()) {
-  console.log(file.padEnd(40), String(row.pass).padStart(5), String(row.fail).padStart(5), String(row.skip).padStart(5));
-  for (const k of Object.keys(total)) total[k] += row[k];
+// The language: BAML's own test programs.
+if (!only || only === 'language') {
+  const cases = readJsonl(corpusPath);
+  const perFile = new Map();
+  const failures = [];
+  for (const c of cases) {
+    const file = c.id.split('::')[0];
+    const row = perFile.get(file) ?? { pass: 0, fail: 0, skip: 0 };
+    perFile.set(file, row);
+    if (skipReason(c)) {
+      row.skip++;
+      continue;
+    }
+    const [outcome, why] = await runCase(c);
+    row[outcome]++;
+    if (outcome === 'fail') failures.push(`${c.id}: ${why}`);
+  }
+  const total = { pass: 0, fail: 0, skip: 0 };
+  console.log('file'.padEnd(40), 'pass'.padStart(5), 'fail'.padStart(5), 'skip'.padStart(5));
+  for (const [file, row] of [...perFile].sort()) {
+    console.log(file.padEnd(40), String(row.pass).padStart(5), String(row.fail).padStart(5), String(row.skip).padStart(5));
+    for (const k of Object.keys(total)) total[k] += row[k];
+  }
+  const ran = total.pass + total.fail;
+  console.log(`\nconformance: ${total.pass} of ${ran} run cases pass (${percent(total.pass, ran)}), ${total.skip} skipped, ${cases.length} in the corpus`);
+  if (verbose) for (const f of failures) console.log('  FAIL', f);
+  results.language = { total, perFile: Object.fromEntries(perFile), failures };
 }
-const ran = total.pass + total.fail;
-console.log(`\nconformance: ${total.pass} of ${ran} run cases pass (${((100 * total.pass) / ran).toFixed(1)}%), ${total.skip} skipped, ${cases.length} in the corpus`);
-if (verbose) for (const f of failures) console.log('  FAIL', f);
 
 // Prompt templates: BAML's renderings of templates, arguments and client roles.
-const records = promptRecords(readFileSync(promptsPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-const prompts = { pass: 0, fail: 0 };
-const promptFailures = [];
-for (const r of records) {
-  const [outcome, why] = await runPromptRecord(r);
-  prompts[outcome]++;
-  if (outcome === 'fail') promptFailures.push(`${r.id}: ${why}`);
+if (!only || only === 'prompts') {
+  const records = promptRecords(readJsonl(promptsPath));
+  const prompts = { pass: 0, fail: 0 };
+  const failures = [];
+  for (const r of records) {
+    const [outcome, why] = await runPromptRecord(r);
+    prompts[outcome]++;
+    if (outcome === 'fail') failures.push(`${r.id}: ${why}`);
+  }
+  console.log(
+    `prompts: ${prompts.pass} of ${records.length} prompt-render records (render_prompt, function_prompt, jinja_template) pass (${percent(prompts.pass, records.length)})`,
+  );
+  if (verbose) for (const f of failures) console.log('  FAIL', f);
+  results.prompts = { ...prompts, failures };
 }
-console.log(
-  `prompts: ${prompts.pass} of ${records.length} prompt-render records (render_prompt, function_prompt, jinja_template) pass (${((100 * prompts.pass) / records.length).toFixed(1)}%)`,
-);
-if (verbose) for (const f of promptFailures) console.log('  FAIL', f);
+
+// Typed outputs: BAML's parser cases through engine.parse, per category.
+if (!only || only === 'sap') {
+  const records = readJsonl(sapPath);
+  const rows = {};
+  const failures = [];
+  for (const r of records) {
+    const category = sapCategory(r);
+    const row = (rows[category] ??= { pass: 0, fail: 0 });
+    const { outcome, reason } = await runSapRecord(r);
+    row[outcome]++;
+    if (outcome === 'fail') failures.push(`[${category}] ${r.id}: ${reason}`);
+  }
+  await closeSapEngines();
+  const line = (c, what) => {
+    const row = rows[c] ?? { pass: 0, fail: 0 };
+    return `${row.pass} of ${row.pass + row.fail} ${what} (${percent(row.pass, row.pass + row.fail)})`;
+  };
+  console.log(`typed outputs: ${line('complete', 'complete parses')}, ${line('failing', 'failing parses')}, ${line('partial', 'partial parses')}; ${line('score', 'score-only cases')}`);
+  if (verbose) for (const f of failures) console.log('  FAIL', f);
+  results.sap = { ...rows, failures };
+}
+
 const out = option('--json', null);
-if (out) writeFileSync(out, JSON.stringify({ total, perFile: Object.fromEntries(perFile), failures, prompts, promptFailures }, null, 2));
+if (out) writeFileSync(out, JSON.stringify(results, null, 2));

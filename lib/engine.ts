@@ -28,6 +28,7 @@ import {
   HttpError,
   InvalidArgumentError,
   LlmError,
+  ParseError,
   ScriptError,
   TimeoutError,
   UnknownFunctionError,
@@ -466,6 +467,35 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     const timeoutMs = options?.timeoutMs ?? 1000;
     if (typeof timeoutMs !== 'number') throw new TypeError('options.timeoutMs must be a number');
     return this.#native.renderPrompt(fn, list as unknown[], client, tagLists(options?.tags), timeoutMs) as RenderedPrompt;
+  }
+
+  /**
+   * Parses `text`, a model's reply, into the return type of function `fn`
+   * as its LLM calls would (BAML's `b.parse.Fn`): JSON found in prose or
+   * markdown fences, common mistakes repaired, values coerced to the type.
+   * For hosts that call models themselves. Runs synchronously on this
+   * thread, stopped after `timeoutMs` (default 1000; 0: none) with a
+   * TimeoutError. `partial`: the text is a prefix of a reply still
+   * arriving; the result is the best partial value so far. Throws
+   * ParseError (a ScriptError, kind 'parse_error', with `raw` and `path`)
+   * when the text does not fit the type.
+   */
+  parse<K extends keyof F & string>(fn: K, text: string, options?: { partial?: boolean; timeoutMs?: number }): CallResult<F, K> {
+    if (typeof fn !== 'string') throw new TypeError('function name must be a string');
+    if (typeof text !== 'string') throw new TypeError('text must be a string');
+    if (this.#closed) throw new EngineClosedError();
+    const partial = options?.partial ?? false;
+    if (typeof partial !== 'boolean') throw new TypeError('options.partial must be a boolean');
+    const timeoutMs = options?.timeoutMs ?? 1000;
+    if (typeof timeoutMs !== 'number') throw new TypeError('options.timeoutMs must be a number');
+    try {
+      return this.#native.parse(fn, text, partial, timeoutMs) as CallResult<F, K>;
+    } catch (error) {
+      if (!(error instanceof ScriptError) || error instanceof ParseError) throw error;
+      // "PATH: reason" from the parser.
+      const path = /^(\$[^:]*):/.exec(error.message)?.[1] ?? '$';
+      throw new ParseError(`the text does not parse as the return type of '${fn}': ${error.message}`, text, path);
+    }
   }
 
   /** Asks live call `callId` to stop. True when a live call was found (idempotent); false for unknown or finished ids. */

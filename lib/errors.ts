@@ -205,7 +205,8 @@ export class ScriptError extends BrakeError {
   /**
    * "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow",
    * "type_error", "assertion", "value_too_deep", "out_of_memory", "host_error" (a host function threw
-   * or rejected), "missing_env" (an environment variable the engine was not given), "internal", or
+   * or rejected), "missing_env" (an environment variable the engine was not given), "parse_error"
+   * ({@link ParseError}), "internal", or
    * "value_too_large" (the result holds a string longer than V8's limit of 2^29-24 characters).
    */
   readonly kind: string;
@@ -256,6 +257,25 @@ export class HttpError extends ScriptError {
 }
 HttpError.prototype.name = 'HttpError';
 brand(HttpError);
+
+/**
+ * A model's text did not fit the type it was parsed into
+ * ({@link Engine.parse}); a {@link ScriptError} of kind 'parse_error'.
+ */
+export class ParseError extends ScriptError {
+  static override readonly brand: symbol = Symbol.for('brake.error.ParseError');
+  /** The text that was parsed. */
+  readonly raw: string;
+  /** Where in the type it did not fit: '$' (the whole value), '$.people[1].age', ... */
+  readonly path: string;
+  constructor(message: string, raw: string, path = '$') {
+    super(message, 'parse_error');
+    this.raw = raw;
+    this.path = path;
+  }
+}
+ParseError.prototype.name = 'ParseError';
+brand(ParseError);
 
 /** One failed attempt of an LLM call. */
 export interface LlmAttempt {

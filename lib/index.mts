@@ -16,6 +16,7 @@ export {
   ScriptError,
   HttpError,
   LlmError,
+  ParseError,
   STATUS_NAMES,
   Float,
   BRAKE_CLASS,

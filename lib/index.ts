@@ -21,6 +21,7 @@ export {
   ScriptError,
   HttpError,
   LlmError,
+  ParseError,
   STATUS_NAMES,
 } from './errors';
 export type {

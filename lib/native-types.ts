@@ -123,6 +123,8 @@ export interface NativeEngine {
     tags: [string[], string[]] | undefined,
     timeoutMs: number,
   ): unknown;
+  /** brake_engine_parse (throws its failure). */
+  parse(fn: string, text: string, partial: boolean, timeoutMs: number): unknown;
   /**
    * Refuses new calls, cancels live calls and joins the workers off the JS
    * thread; resolves once their completions (origin close) have been
@@ -185,7 +187,8 @@ export interface NativeModule {
   readonly limits: { maxWorkerThreads: number; maxCallDepth: number; maxTimeoutMs: number };
   /**
    * Hands the addon the error classes (index = status code), the Float
-   * marker class and util.types.isProxy. Called once per module instance by
+   * marker class, util.types.isProxy and fromJson (results built by
+   * JSON.parse, lib/values.ts). Called once per module instance by
    * lib/native.ts.
    */
   setup(
@@ -193,6 +196,7 @@ export interface NativeModule {
     codes: string[],
     floatClass: Function,
     isProxy: (value: unknown) => boolean,
+    fromJson: (text: string, marks: string | undefined) => unknown,
   ): void;
   /** Compiles `source`: the program, or every diagnostic when it does not compile. */
   compile(

@@ -16,7 +16,7 @@ import { types } from 'node:util';
 
 import { ERROR_CLASS_BY_STATUS, STATUS_NAMES, codeForStatus, type StatusName } from './errors';
 import type { NativeModule } from './native-types';
-import { Float } from './values';
+import { Float, fromJson } from './values';
 
 /**
  * brake.h's limits (BRAKE_MAX_*), which lib checks before native work with
@@ -72,7 +72,7 @@ export function native(): NativeModule {
     name === 'OK' ? undefined : ERROR_CLASS_BY_STATUS[name as Exclude<StatusName, 'OK'>],
   );
   const codes = mod.statusNames.map((name) => codeForStatus(name as StatusName));
-  mod.setup(classes, codes, Float, types.isProxy);
+  mod.setup(classes, codes, Float, types.isProxy, fromJson);
   loaded = mod;
   loadedFrom = file;
   return mod;

@@ -62,3 +62,32 @@ export function className(value: unknown): string | undefined {
   const name = (value as Record<symbol, unknown>)[BRAKE_CLASS];
   return typeof name === 'string' ? name : undefined;
 }
+
+/**
+ * The addon's fast path for a result that is a container (native/addon/values.cpp):
+ * the value as JSON text, and `marks`, the class name of each object in
+ * pre-order ("" for a map), when it holds class instances. The instances get
+ * their non-enumerable class name (BRAKE_CLASS) here, as the node-by-node
+ * path gives it.
+ */
+export function fromJson(text: string, marks: string | undefined): unknown {
+  const value: unknown = JSON.parse(text);
+  if (marks !== undefined && value !== null && typeof value === 'object') {
+    const names = marks.split('\n');
+    let next = 0;
+    const walk = (v: object): void => {
+      if (Array.isArray(v)) {
+        for (const x of v) if (x !== null && typeof x === 'object') walk(x);
+        return;
+      }
+      const name = names[next++];
+      if (name) Object.defineProperty(v, BRAKE_CLASS, { value: name });
+      for (const k in v) {
+        const x = (v as Record<string, unknown>)[k];
+        if (x !== null && typeof x === 'object') walk(x);
+      }
+    };
+    walk(value);
+  }
+  return value;
+}

@@ -178,9 +178,9 @@ namespace {
 Napi::Value setup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AddonData* data = addon_data(env);
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsFunction() ||
-      !info[3].IsFunction()) {
-    throw_type_error(env, "setup(errorClasses, codes, Float, isProxy)");
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsFunction() ||
+      !info[3].IsFunction() || !info[4].IsFunction()) {
+    throw_type_error(env, "setup(errorClasses, codes, Float, isProxy, fromJson)");
     return env.Undefined();
   }
   Napi::Array classes = info[0].As<Napi::Array>();
@@ -198,6 +198,7 @@ Napi::Value setup(const Napi::CallbackInfo& info) {
   }
   data->float_class = Napi::Persistent(info[2].As<Napi::Function>());
   data->is_proxy = Napi::Persistent(info[3].As<Napi::Function>());
+  data->from_json = Napi::Persistent(info[4].As<Napi::Function>());
   return env.Undefined();
 }
 

@@ -31,6 +31,9 @@ struct AddonData {
   Napi::ObjectReference object_prototype;
   // Symbol.for('brake.class'): non-enumerable class name on instance results.
   Napi::Reference<Napi::Symbol> class_symbol;
+  // lib's fromJson(text, marks?): JSON.parse, then the class marks (see
+  // value_to_js's JSON path). Empty before setup.
+  Napi::FunctionReference from_json;
   Napi::ObjectReference exports;
 };
 

@@ -565,6 +565,46 @@ Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
   return Napi::Value(env, js);
 }
 
+// parse(function: string, text: string, partial: boolean, timeoutMs: number):
+// brake_engine_parse's value as JS (throws its failure).
+Napi::Value EngineWrap::parse(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  std::string fn, text;
+  if (info.Length() < 4 || !read_string(env, info[0], &fn) || !read_string(env, info[1], &text) || !info[2].IsBoolean() ||
+      !info[3].IsNumber()) {
+    throw_type_error(env, "parse(function: string, text: string, partial: boolean, timeoutMs: number)");
+    return Napi::Value();
+  }
+  double timeout = info[3].As<Napi::Number>().DoubleValue();
+  if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS))) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 "options.timeoutMs must be a number from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
+    return Napi::Value();
+  }
+  if (!m_engine || m_closing) {
+    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
+    return Napi::Value();
+  }
+  brake_parse_options opts;
+  brake_parse_options_init(&opts);
+  opts.partial = info[2].As<Napi::Boolean>().Value() ? 1 : 0;
+  opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+  brake_value* out = nullptr;
+  int rc = brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out);
+  if (rc != BRAKE_OK) {
+    throw_status(env, rc, brake_last_error());
+    return Napi::Value();
+  }
+  std::string too_large;
+  napi_value js = value_to_js(env, m_data, out, &too_large);
+  brake_value_free(out);
+  if (!js) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT, too_large.empty() ? "the value has no JS form" : too_large);
+    return Napi::Value();
+  }
+  return Napi::Value(env, js);
+}
+
 Napi::Value EngineWrap::cancel(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   brake_call_id id = 0;
@@ -792,6 +832,7 @@ Napi::Function define_engine_class(Napi::Env env) {
   return EngineWrap::DefineClass(env, "Engine",
                                  {EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
                                   EngineWrap::InstanceMethod("renderPrompt", &EngineWrap::render_prompt),
+                                  EngineWrap::InstanceMethod("parse", &EngineWrap::parse),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
                                   EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),

@@ -67,6 +67,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   void start_call(napi_env env, napi_value* argv, size_t argc);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value render_prompt(const Napi::CallbackInfo& info);
+  Napi::Value parse(const Napi::CallbackInfo& info);
   // A call's or a rendering's tags (brake_call_options.tag_*).
   struct Tags {
     std::vector<std::string> text; // name, value, name, value, ...

@@ -21,6 +21,7 @@
 // A string longer than V8's limit (2^29-24 UTF-16 units) cannot be a JS
 // string: the conversion fails and says so (the call then fails with
 // ScriptError kind 'value_too_large').
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -333,6 +334,8 @@ napi_value make_string(napi_env env, const char* s, size_t len, std::string* too
   return make_long_string(env, s, len, units);
 }
 
+napi_value to_js_napi(napi_env env, AddonData* data, const brake_value* v, std::string* too_large);
+
 bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_value* v, std::string* too_large) {
   size_t n = brake_value_length(v);
   for (size_t i = 0; i < n; i++) {
@@ -340,7 +343,7 @@ bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_valu
     const char* k = brake_value_map_key(v, i, &klen);
     napi_value key = make_string(env, k, klen, too_large);
     if (!key) return false;
-    napi_value item = value_to_js(env, data, brake_value_map_value(v, i), too_large);
+    napi_value item = to_js_napi(env, data, brake_value_map_value(v, i), too_large);
     if (!item) return false;
     if (klen == 9 && std::memcmp(k, "__proto__", 9) == 0) {
       // defineProperty, so the key is data and never the prototype setter.
@@ -376,7 +379,154 @@ brake_value* js_to_value(napi_env env, AddonData* data, napi_value v, std::strin
   return convert(cx, v, 0);
 }
 
+namespace {
+
+// ---- the JSON path: a container built by V8's JSON.parse
+//
+// Building a tree of objects through N-API costs a call per key, per value
+// and per property set, each interning its key again; V8's JSON.parse does
+// the same work in one pass. So a container is written as JSON here, parsed
+// by lib's fromJson (lib/values.ts), and its instances get their class mark
+// there: `marks` lists, for each object in pre-order, its class name or ""
+// for a map. Values JSON cannot carry as the N-API path gives them (an int
+// past 2^53, a BigInt there; a float that is not finite) and maps with a key
+// JSON.parse would move to the front (an array index) take the N-API path.
+
+bool is_array_index(const char* k, size_t len) {
+  if (len == 0 || len > 10) return false;
+  for (size_t i = 0; i < len; i++)
+    if (k[i] < '0' || k[i] > '9') return false;
+  return len == 1 || k[0] != '0';
+}
+
+void json_string(std::string& out, const char* s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0; // bytes copied as they are, in runs
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '\n': out += 'n'; break;
+      case '\r': out += 'r'; break;
+      case '\t': out += 't'; break;
+      default: out += "u00"; out += hex[c >> 4]; out += hex[c & 15];
+    }
+  }
+  out.append(s + run, len - run);
+  out += '"';
+}
+
+bool to_json(const brake_value* v, std::string& out, std::string& marks, bool& any_instance) {
+  switch (brake_value_kind(v)) {
+    case BRAKE_KIND_NULL: out += "null"; return true;
+    case BRAKE_KIND_BOOL: out += brake_value_get_bool(v) ? "true" : "false"; return true;
+    case BRAKE_KIND_INT: {
+      int64_t i = brake_value_get_int(v);
+      if (i < -kMaxSafeInteger || i > kMaxSafeInteger) return false;
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, i);
+      out.append(buf, r.ptr);
+      return true;
+    }
+    case BRAKE_KIND_FLOAT: {
+      double d = brake_value_get_float(v);
+      if (!std::isfinite(d)) return false;
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, r.ptr);
+      return true;
+    }
+    case BRAKE_KIND_STRING:
+    case BRAKE_KIND_ENUM: {
+      size_t len = 0;
+      const char* s = brake_value_get_string(v, &len);
+      json_string(out, s ? s : "", s ? len : 0);
+      return true;
+    }
+    case BRAKE_KIND_ARRAY: {
+      size_t n = brake_value_length(v);
+      out += '[';
+      for (size_t i = 0; i < n; i++) {
+        if (i) out += ',';
+        if (!to_json(brake_value_array_get(v, i), out, marks, any_instance)) return false;
+      }
+      out += ']';
+      return true;
+    }
+    case BRAKE_KIND_MAP:
+    case BRAKE_KIND_INSTANCE: {
+      bool instance = brake_value_kind(v) == BRAKE_KIND_INSTANCE;
+      if (instance) {
+        const char* t = brake_value_type_name(v);
+        marks += t ? t : "";
+        any_instance = true;
+      }
+      marks += '\n';
+      size_t n = brake_value_length(v);
+      out += '{';
+      for (size_t i = 0; i < n; i++) {
+        size_t klen = 0;
+        const char* k = brake_value_map_key(v, i, &klen);
+        if (!instance && is_array_index(k, klen)) return false;
+        if (i) out += ',';
+        json_string(out, k ? k : "", k ? klen : 0);
+        out += ':';
+        if (!to_json(brake_value_map_value(v, i), out, marks, any_instance)) return false;
+      }
+      out += '}';
+      return true;
+    }
+  }
+  return false;
+}
+
+// The container `v` through lib's fromJson; nullptr (nothing pending) when
+// it must take the N-API path.
+napi_value container_from_json(napi_env env, AddonData* data, const brake_value* v) {
+  if (data->from_json.IsEmpty()) return nullptr;
+  std::string text, marks;
+  bool any_instance = false;
+  try {
+    if (!to_json(v, text, marks, any_instance) || text.size() > kMaxJsStringLength) return nullptr;
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  napi_value args[2];
+  if (napi_create_string_utf8(env, text.data(), text.size(), &args[0]) != napi_ok) return nullptr;
+  if (any_instance) {
+    if (napi_create_string_utf8(env, marks.data(), marks.size(), &args[1]) != napi_ok) return nullptr;
+  } else {
+    napi_get_undefined(env, &args[1]);
+  }
+  napi_value undefined, out = nullptr;
+  napi_get_undefined(env, &undefined);
+  if (napi_call_function(env, undefined, data->from_json.Value(), 2, args, &out) != napi_ok) return nullptr;
+  return out;
+}
+
+}  // namespace
+
 napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
+  brake_kind kind = brake_value_kind(v);
+  if (kind == BRAKE_KIND_ARRAY || kind == BRAKE_KIND_MAP || kind == BRAKE_KIND_INSTANCE) {
+    if (napi_value fast = container_from_json(env, data, v)) return fast;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) return nullptr;
+  }
+  return to_js_napi(env, data, v, too_large);
+}
+
+namespace {
+
+// The N-API path, node by node.
+napi_value to_js_napi(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
   napi_value out = nullptr;
   switch (brake_value_kind(v)) {
     case BRAKE_KIND_NULL:
@@ -407,7 +557,7 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std:
       size_t n = brake_value_length(v);
       if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
       for (size_t i = 0; i < n; i++) {
-        napi_value item = value_to_js(env, data, brake_value_array_get(v, i), too_large);
+        napi_value item = to_js_napi(env, data, brake_value_array_get(v, i), too_large);
         if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
       }
       break;
@@ -428,6 +578,8 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std:
   }
   return out;
 }
+
+}  // namespace
 
 napi_value call_id_to_js(napi_env env, brake_call_id id) {
   napi_value out = nullptr;

@@ -638,6 +638,37 @@ BRAKE_API void brake_render_options_init(brake_render_options* o);
 BRAKE_API int brake_engine_render_prompt(brake_engine* e, const char* function, const brake_value* const* args,
                                          size_t nargs, const brake_render_options* options, brake_value** out);
 
+/* Options of brake_engine_parse (NULL: all defaults). */
+typedef struct brake_parse_options {
+  uint32_t struct_size; /* set by brake_parse_options_init */
+  /* The text is a prefix of a reply still arriving (streaming): the best
+  ** partial value so far (fields so far, unfinished strings as they are,
+  ** missing fields null) rather than a failure. */
+  int partial;
+  /* As brake_render_options.timeout_ms: parsing runs on the calling
+  ** thread; past this many milliseconds it stops with BRAKE_TIMEOUT.
+  ** 0 = none. At most BRAKE_MAX_TIMEOUT_MS. */
+  uint64_t timeout_ms;
+} brake_parse_options;
+
+BRAKE_API void brake_parse_options_init(brake_parse_options* o);
+
+/* Parses `text` (`len` bytes) as a model's reply to function `function`
+** would be parsed: into the function's return type, with the
+** schema-aligned parser its LLM calls use (JSON found in prose or
+** markdown fences, common mistakes repaired, values coerced to the type).
+** For hosts that call models themselves. On BRAKE_OK, *out (the caller's:
+** brake_value_free) is the value, as a call's result would carry it.
+** Fails with BRAKE_MISUSE (a NULL engine, function or out, or NULL text
+** with len > 0); BRAKE_ENGINE_CLOSED; BRAKE_UNKNOWN_FUNCTION;
+** BRAKE_INVALID_ARGUMENT (a wrong struct_size or timeout_ms);
+** BRAKE_TIMEOUT; BRAKE_NO_MEMORY (the engine's memory limit);
+** BRAKE_SCRIPT_ERROR when the text does not fit the type:
+** brake_last_error() says where and why ("$.age: expected int, got
+** string"). Runs on the calling thread, which may be any thread. */
+BRAKE_API int brake_engine_parse(brake_engine* e, const char* function, const char* text, size_t len,
+                                 const brake_parse_options* options, brake_value** out);
+
 /* Asks the live call `id` to stop. Returns BRAKE_OK if a live call was
 ** found (whether or not it had already been asked, or is about to finish
 ** with a value: the first of cancel and completion to commit wins), and

@@ -348,6 +348,36 @@ int brake_engine_render_prompt(brake_engine* e, const char* function, const brak
   });
 }
 
+void brake_parse_options_init(brake_parse_options* o) {
+  if (!o) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+}
+
+int brake_engine_parse(brake_engine* e, const char* function, const char* text, size_t len,
+                       const brake_parse_options* options, brake_value** out) {
+  if (!e || !function || !out) return fail(BRAKE_MISUSE, "engine, function and out must not be NULL");
+  if (!text && len) return fail(BRAKE_MISUSE, "text is NULL");
+  *out = nullptr;
+  brake_parse_options opts;
+  brake_parse_options_init(&opts);
+  if (options) {
+    if (options->struct_size < offsetof(brake_parse_options, partial) + sizeof(int) || options->struct_size > sizeof opts)
+      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_parse_options_init)");
+    std::memcpy(&opts, options, options->struct_size);
+  }
+  if (opts.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
+    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
+  return guarded([&] {
+    std::string message;
+    brake::ValuePtr value;
+    int status = e->engine->parse(function, std::string_view(text ? text : "", len), opts, value, message);
+    if (status != BRAKE_OK) return fail(status, message);
+    *out = value.release();
+    return int(BRAKE_OK);
+  });
+}
+
 int brake_cancel(brake_engine* e, brake_call_id id) {
   if (!e) return fail(BRAKE_MISUSE, "engine is NULL");
   return guarded([&] {

@@ -5,7 +5,7 @@
 // that leaves no live call behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Engine, EngineClosedError, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
+import { BRAKE_CLASS, className, Engine, EngineClosedError, Float, InvalidArgumentError, ScriptError } from '../../lib/index';
 import { LIMITS, native } from '../../lib/native';
 import { settle } from './helpers';
 
@@ -28,6 +28,18 @@ function echo_ints(xs: int[]) -> int[] { xs }
 function echo_opts(xs: (int | null)[]) -> (int | null)[] { xs }
 function echo_map(m: map<string, int>) -> map<string, int> { m }
 function echo_maps(m: map<string, map<string, int>>) -> map<string, map<string, int>> { m }
+function echo_strings(xs: string[]) -> string[] { xs }
+class Box {
+  label string
+  items P[]
+  tags map<string, P>
+}
+function boxes(nan: bool) -> map<string, Box[]> {
+  let x = 1.5;
+  if (nan) { x = 0.0 / 0.0; }
+  {"a": [Box { label: "one \\"q\\"", items: [P { x: x, ys: [] }], tags: {"k": P { x: 2.0, ys: [x] }} }]}
+}
+function indexed() -> map<string, P> { {"10": P { x: 1.0, ys: [] }, "2": P { x: 2.0, ys: [] }, "b": P { x: 3.0, ys: [] }} }
 function quick() -> int { 42 }
 function nap(ms: int) -> int {
   baml.sys.sleep(ms);
@@ -128,6 +140,43 @@ describe('floats round-trip exactly', () => {
     // Other floats are still not ints.
     await refused(() => e.call('id_int', [0.5]), /expected int, got float/);
     await refused(() => e.call('id_int', [Infinity]), /expected int, got float/);
+  });
+});
+
+// Containers arrive built by JSON.parse (lib's fromJson) unless they hold
+// what JSON cannot carry; both ways give the same values and class marks.
+describe('container results', () => {
+  const marks = (v: any): unknown => ({ cls: className(v), keys: Object.keys(v) });
+  it('instances nested in maps and arrays keep their class name, non-enumerable, on either path', async () => {
+    for (const nan of [false, true]) {
+      const v = (await e.call('boxes', [nan])) as any;
+      const box = v.a[0];
+      expect(marks(box)).toEqual({ cls: 'Box', keys: ['label', 'items', 'tags'] });
+      expect(box.label).toBe('one "q"');
+      expect(className(box.items[0])).toBe('P');
+      expect(className(box.tags.k)).toBe('P');
+      expect(className(v)).toBeUndefined();
+      expect(className(box.tags)).toBeUndefined();
+      expect(Object.getOwnPropertyDescriptor(box, BRAKE_CLASS)).toMatchObject({ value: 'Box', enumerable: false, writable: false });
+      expect(Number.isNaN(box.items[0].x)).toBe(nan);
+      expect(JSON.stringify(box.tags.k)).toBe(nan ? '{"x":2,"ys":[null]}' : '{"x":2,"ys":[1.5]}');
+    }
+  });
+
+  it('maps with array-index keys keep the class of each instance', async () => {
+    const v = (await e.call('indexed')) as any;
+    expect(Object.keys(v)).toEqual(['2', '10', 'b']);
+    expect([v['2'].x, v['10'].x, v.b.x]).toEqual([2, 1, 3]);
+    expect([className(v['2']), className(v['10']), className(v.b)]).toEqual(['P', 'P', 'P']);
+  });
+
+  it('strings with quotes, escapes, control characters and non-ASCII text round-trip', async () => {
+    const xs = ['"', '\\', '\n\r\t', '\u0000\u0001\u001f', 'é漢字', '🎉 emoji', '\u2028\u2029', '</script>'];
+    expect(await e.call('echo_strings', [xs])).toEqual(xs);
+  });
+
+  it('ints past 2^53 inside containers are bigints', async () => {
+    expect(await e.call('echo_ints', [[1, 2n ** 60n, -(2n ** 55n)]])).toEqual([1, 2n ** 60n, -(2n ** 55n)]);
   });
 });
 

@@ -356,6 +356,48 @@ BRAKE_TEST(out_of_memory_fails_only_that_call) {
 #endif
 }
 
+/* brake_engine_parse: a reply parsed into a function's return type on the
+** calling thread; a text that does not fit is BRAKE_SCRIPT_ERROR saying
+** where; bad input is refused with a status. */
+BRAKE_TEST(parse_entry_point) {
+  brake_engine* e = engine_from(
+      "class P { name string age int }\n"
+      "function Extract(t: string) -> P { client \"openai/gpt-4o\" prompt #\"{{ t }}\"# }\n",
+      1);
+  if (!e) return;
+  const char* good = "Here it is:\n```json\n{\"name\": \"Ada\", \"age\": 36}\n```";
+  brake_value* out = NULL;
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, strlen(good), NULL, &out), BRAKE_OK);
+  char* shown = NULL;
+  CHECK_EQ_INT(brake_value_format(out, &shown), BRAKE_OK);
+  CHECK(shown && strstr(shown, "Ada") && strstr(shown, "36"));
+  brake_string_free(shown);
+  brake_value_free(out);
+  out = NULL;
+  const char* bad = "{\"name\": \"Ada\", \"age\": \"old\"}";
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", bad, strlen(bad), NULL, &out), BRAKE_SCRIPT_ERROR);
+  CHECK(out == NULL && strstr(brake_last_error(), "$.age"));
+  brake_parse_options o;
+  brake_parse_options_init(&o);
+  o.partial = 1;
+  o.timeout_ms = 1000;
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, strlen(good), &o, &out), BRAKE_OK);
+  brake_value_free(out);
+  out = NULL;
+  o.struct_size = 3;
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, strlen(good), &o, &out), BRAKE_INVALID_ARGUMENT);
+  brake_parse_options_init(&o);
+  o.timeout_ms = BRAKE_MAX_TIMEOUT_MS + 1;
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, strlen(good), &o, &out), BRAKE_INVALID_ARGUMENT);
+  CHECK_EQ_INT(brake_engine_parse(e, "Nope", good, strlen(good), NULL, &out), BRAKE_UNKNOWN_FUNCTION);
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", NULL, 3, NULL, &out), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_parse(NULL, "Extract", good, 1, NULL, &out), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, 1, NULL, NULL), BRAKE_MISUSE);
+  brake_engine_close(e);
+  CHECK_EQ_INT(brake_engine_parse(e, "Extract", good, strlen(good), NULL, &out), BRAKE_ENGINE_CLOSED);
+  brake_engine_free(e);
+}
+
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(null_handles_are_misuse),
@@ -368,6 +410,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(values_round_trip_and_format),
       TEST_ENTRY(special_floats_cross_and_format),
       TEST_ENTRY(out_of_memory_fails_only_that_call),
+      TEST_ENTRY(parse_entry_point),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

@@ -681,6 +681,25 @@ private:
     return "";
   }
 
+  // F.parse(text) on a function F (not a local): the text parsed as F's
+  // LLM calls parse a reply, typed as F's return type. Compiled as
+  // baml.llm.parse(<F's index>, text).
+  static constexpr TypeId kNotFunctionParse = -1;
+  TypeId infer_function_parse(Expr& e) {
+    Expr& recv = *e.kids[0];
+    if (e.text != "parse" || recv.kind != ExprKind::Ident || find_local(recv.text)) return kNotFunctionParse;
+    auto it = m_out.function_index.find(recv.text);
+    if (it == m_out.function_index.end()) return kNotFunctionParse;
+    const auto& fn = m_out.functions[it->second];
+    check_args(e, 1, {T::STRING}, "'" + fn.name + ".parse'");
+    auto index = std::make_unique<Expr>(ExprKind::IntLit, recv.loc);
+    index->int_value = int64_t(it->second);
+    index->type_id = T::INT;
+    e.kids.insert(e.kids.begin() + 1, std::move(index));
+    e.aux = int(BuiltinId::LLM_PARSE);
+    return fn.return_type;
+  }
+
   // env.NAME: sugar for env.get_or_panic("NAME") (a typed error when the
   // engine's env option does not give it).
   TypeId infer_env_field(Expr& e) {
@@ -694,6 +713,7 @@ private:
 
   TypeId infer_method(Expr& e) {
     Expr& recv = *e.kids[0];
+    if (TypeId t = infer_function_parse(e); t != kNotFunctionParse) return t;
     std::string ns = namespace_of(recv);
     if (!ns.empty()) {
       BuiltinId id = vm::find_builtin(ns, e.text);

@@ -87,6 +87,9 @@ public:
   // brake_engine_render_prompt (runtime/engine_prompt.cpp); any thread.
   int render_prompt(const char* function, const brake_value* const* args, size_t nargs, const brake_render_options& options,
                     ValuePtr& out, std::string& message);
+  // brake_engine_parse (runtime/engine_prompt.cpp); any thread.
+  int parse(const char* function, std::string_view text, const brake_parse_options& options, ValuePtr& out,
+            std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
   // Native HTTP transfers in flight and the sockets they (and idle

@@ -1,7 +1,9 @@
-// engine_prompt.cpp: Engine::render_prompt, an LLM function's prompt as its
-// client would receive it, without calling the model (brake.h:
-// brake_engine_render_prompt). Runs on the calling thread against a heap of
-// its own, charged to the engine's memory account like a call's.
+// engine_prompt.cpp: the LLM layer for hosts, without calling a model:
+// Engine::render_prompt, an LLM function's prompt as its client would
+// receive it (brake.h: brake_engine_render_prompt), and Engine::parse, a
+// reply's text parsed into a function's return type (brake_engine_parse).
+// Both run on the calling thread against a heap of their own, charged to
+// the engine's memory account like a call's.
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -13,6 +15,7 @@
 #include "runtime/engine.h"
 #include "runtime/llm_run.h"
 #include "runtime/value_convert.h"
+#include "schema/parse_output.h"
 
 namespace brake::runtime {
 
@@ -37,6 +40,40 @@ ValuePtr media_value(const llm::Media& m) {
   if (!m.mime_type.empty()) put(*v, "media_type", host_text(m.mime_type));
   return v;
 }
+// Stops work on the calling thread after `timeout_ms` (0: never): a
+// watchdog sets the work's cancel word when it passes (only when a deadline
+// was asked for: a thread per render otherwise is waste).
+class Deadline {
+public:
+  explicit Deadline(uint64_t timeout_ms) {
+    if (!timeout_ms) return;
+    auto until = std::chrono::steady_clock::now() + clamp_wait(timeout_ms);
+    m_thread = std::thread([this, until] {
+      std::unique_lock<std::mutex> lock(m_mu);
+      if (!m_cv.wait_until(lock, until, [this] { return m_done; }))
+        m_stop.store(BRAKE_ORIGIN_TIMEOUT, std::memory_order_relaxed);
+    });
+  }
+  ~Deadline() {
+    if (!m_thread.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(m_mu);
+      m_done = true;
+    }
+    m_cv.notify_one();
+    m_thread.join();
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  const std::atomic<uint32_t>* state() const { return &m_stop; }
+
+private:
+  std::atomic<uint32_t> m_stop{0};
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  bool m_done = false;
+  std::thread m_thread;
+};
 } // namespace
 
 int Engine::render_prompt(const char* function, const brake_value* const* args, size_t nargs,
@@ -85,42 +122,14 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   if (!llm::resolve_client(p.clients[client], m_env, resolved, message, llm::EnvRule::MissingIsEmpty))
     return BRAKE_SCRIPT_ERROR;
 
-  // The deadline: a watchdog sets the render's cancel word when it passes
-  // (only when one was asked for: a thread per render otherwise is waste).
-  std::atomic<uint32_t> stop{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  bool rendered = false;
-  std::thread watchdog;
-  if (options.timeout_ms) {
-    auto until = std::chrono::steady_clock::now() + clamp_wait(options.timeout_ms);
-    watchdog = std::thread([&] {
-      std::unique_lock<std::mutex> lock(mu);
-      if (!cv.wait_until(lock, until, [&] { return rendered; })) stop.store(BRAKE_ORIGIN_TIMEOUT, std::memory_order_relaxed);
-    });
-  }
-  struct Join {
-    std::thread& t;
-    std::mutex& mu;
-    std::condition_variable& cv;
-    bool& done;
-    ~Join() {
-      if (!t.joinable()) return;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        done = true;
-      }
-      cv.notify_one();
-      t.join();
-    }
-  } join{watchdog, mu, cv, rendered};
+  Deadline deadline(options.timeout_ms);
   vm::Heap heap(&m_memory);
   std::vector<vm::Value> values;
   llm::RenderedPrompt prompt;
   std::vector<llm::MessageOptions> message_options;
   try {
     for (size_t i = 0; i < nargs; i++) values.push_back(to_vm(p, *args[i], fn.param_types[i], heap));
-    prompt = render_llm_prompt(p, fn, resolved, values.data(), heap, &stop, &tags, &message_options);
+    prompt = render_llm_prompt(p, fn, resolved, values.data(), heap, deadline.state(), &tags, &message_options);
   } catch (const llm::RenderError& e) {
     message = "the prompt of '" + fn.name + "': " + e.what();
     return BRAKE_SCRIPT_ERROR;
@@ -157,6 +166,38 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
     messages->items.push_back(std::move(mv));
   }
   put(*out, "messages", std::move(messages));
+  return BRAKE_OK;
+}
+
+int Engine::parse(const char* function, std::string_view text, const brake_parse_options& options, ValuePtr& out,
+                  std::string& message) {
+  if (m_closed.load(std::memory_order_acquire)) {
+    message = "the engine is closed";
+    return BRAKE_ENGINE_CLOSED;
+  }
+  const vm::CompiledProgram& p = *m_program;
+  uint32_t index = 0;
+  if (int status = find_function(function, index, message)) return status;
+  lang::TypeId type = p.functions[index].return_type;
+  Deadline deadline(options.timeout_ms);
+  vm::Heap heap(&m_memory);
+  try {
+    vm::Value value;
+    schema::ParseOptions parse_options;
+    parse_options.partial = options.partial != 0;
+    if (!schema::parse_output(text, type, p, heap, deadline.state(), value, message, parse_options)) return BRAKE_SCRIPT_ERROR;
+    out = from_vm(p, value, heap, deadline.state());
+    if (!out) {
+      message = "the parsed value is nested too deeply to return";
+      return BRAKE_SCRIPT_ERROR;
+    }
+  } catch (const vm::MemoryLimitExceeded& e) {
+    message = std::string("parsing the text: ") + e.what();
+    return BRAKE_NO_MEMORY;
+  } catch (const vm::Interrupted&) {
+    message = "parsing the text took longer than " + std::to_string(options.timeout_ms) + " ms";
+    return BRAKE_TIMEOUT;
+  }
   return BRAKE_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "common/flat_map.h"
 #include "common/utf8.h"
 #include "json/json.h"
+#include "schema/parse_output.h"
 #include "lang/parser.h"
 #include "vm/interpreter.h"
 
@@ -250,6 +251,16 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     if (value) return ok(heap.string_value(*value));
     if (BuiltinId(raw_id) == BuiltinId::ENV_GET) return ok(Value::null());
     return error("missing_env", "environment variable '" + name + "' is not set (the engine's env option gives scripts their variables)");
+  }
+  case BuiltinId::LLM_PARSE: {
+    // F.parse(text): the text as F's LLM calls parse a model's reply (a
+    // synchronous step of the call: interrupted by a cancel like any).
+    const FunctionInfo& fn = program.functions[size_t(args[0].i)];
+    Value out;
+    std::string why;
+    if (!schema::parse_output(str(args[1]), fn.return_type, program, heap, ctx.cancel_state, out, why))
+      return error("parse_error", "the text does not parse as the return type of '" + fn.name + "': " + why);
+    return ok(out);
   }
   case BuiltinId::SYS_CANCELLATION_REQUESTED:
     return ok(Value::boolean(ctx.cancel_state && (ctx.cancel_state->load(std::memory_order_acquire) & kCancelOriginMask) != 0));

@@ -19,6 +19,8 @@ namespace brake::vm {
 // receiver: "baml.sys", "baml.http", "baml" and "env" are namespaces; "array",
 // "map", "string" and "Response" (baml.http.Response) are method receivers,
 // whose signature starts with `self`.
+// baml.llm.parse is what `F.parse(text)` compiles to (the checker passes
+// F's index and types the result as F's return type).
 // The signature is BAML, with type variables: T is an array receiver's
 // element type (or, for a function, the type of the argument it first meets),
 // V a map receiver's value type; `any` takes anything, `never` does not
@@ -32,6 +34,7 @@ namespace brake::vm {
   X(ENV_GET_OR_PANIC, "env", "get_or_panic", 1, "(name: string) -> string", 0)                                    \
   X(DEEP_COPY, "baml", "deep_copy", 1, "(value: T) -> T", 0)                                                      \
   X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
+  X(LLM_PARSE, "baml.llm", "parse", 2, "(fn: int, text: string) -> any", 0)                                  \
   X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
   X(ARRAY_PUSH, "array", "push", 1, "(self: T[], item: T) -> null", 0)                                            \
   X(ARRAY_AT, "array", "at", 1, "(self: T[], index: int) -> T?", 0)                                               \
