@@ -447,6 +447,22 @@ BRAKE_TEST(partial_drops_an_unfinished_number) {
   EXPECT_EQ(c.partial("{\"n\": 12, \"m\": 3}"), "{\"n\":12,\"m\":3}");
 }
 
+BRAKE_TEST(partial_literal_still_ambiguous) {
+  Sap s("\"pay\" | \"pay_without_credit_card\"");
+  EXPECT_FAILS(s.partial("\n  \"pay"), "may still become");
+  EXPECT_EQ(s.partial("\"pay\""), "\"pay\"");
+  EXPECT_EQ(s.partial("\"pay_with"), "\"pay_without_credit_card\"");
+}
+
+BRAKE_TEST(partial_union_prefers_the_class_the_keys_are_about) {
+  const char* decls =
+      "class Error {\n  code int\n  message string\n}\nclass Graph {\n  vertices Vertex[]\n  edges string[]\n}\n"
+      "class Vertex {\n  id string\n  metadata map<string, string>\n}";
+  Sap s("Graph | Graph[] | Error", decls);
+  EXPECT_EQ(s.partial("```json\n{\n  \"vertices\": [\n    {\"id\": \"a\", \"metadata\": {\"k\": \"v\"}},\n    {\"id\": "),
+            "{\"vertices\":[{\"id\":\"a\",\"metadata\":{\"k\":\"v\"}},{\"id\":null,\"metadata\":{}}],\"edges\":[]}");
+}
+
 BRAKE_TEST(partial_stream_done_and_not_null) {
   Sap done("Bar", "class Foo {\n  nums int[]\n  @@stream.done\n}\nclass Bar {\n  foos Foo[]\n}");
   EXPECT_EQ(done.partial("{'foos': [{'nums': [1, 2]}, {'nums': [3, 4]\n"), "{\"foos\":[{\"nums\":[1,2]}]}");
@@ -705,6 +721,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(asserts_fail_values),
       TEST_ENTRY(partial_fills_what_has_arrived),
       TEST_ENTRY(partial_drops_an_unfinished_number),
+      TEST_ENTRY(partial_literal_still_ambiguous),
+      TEST_ENTRY(partial_union_prefers_the_class_the_keys_are_about),
       TEST_ENTRY(partial_stream_done_and_not_null),
       TEST_ENTRY(float_from_comma_separated_table),
       TEST_ENTRY(remove_accents_table),

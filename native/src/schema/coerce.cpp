@@ -856,6 +856,9 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
     m_stack[mark.base + f] = v;
   }
   score += int(n.count - std::min<size_t>(n.count, matched)); // keys no field took
+  // While streaming every field may be missing: an object none of whose keys
+  // a class has is about something else.
+  if (m_partial && n.count > 0 && matched == 0) score += 10;
   commit(out, mark.base);
   return true;
 }
@@ -866,6 +869,29 @@ bool Coercer::coerce_union(const Node& n, TypeId t, Coerced& out, int& score) {
   if (n.kind == Kind::Null && nullable) {
     out = Coerced();
     return true;
+  }
+  if (m_partial && n.kind == Kind::String && !n.complete) {
+    // "pay (still arriving) may yet be "pay" or "pay_without_credit_card".
+    std::string sofar = normalize_name(n.text, &m_cc);
+    int could_be = 0;
+    const std::string* only = nullptr;
+    for (TypeId member : type.args) {
+      const lang::Type& mt = m_p.types.get(member);
+      if (mt.kind == TypeKind::Literal && mt.args[0] == T::STRING &&
+          normalize_name(mt.literal).compare(0, sofar.size(), sofar) == 0) {
+        could_be++;
+        only = &mt.literal;
+      }
+    }
+    if (could_be > 1) return fail("\"" + std::string(n.text.substr(0, 40)) + "\" may still become more than one of " +
+                                  m_p.type_name(t));
+    if (could_be == 1 && !sofar.empty()) { // only one literal starts so
+      out = Coerced();
+      out.tag = Tag::String;
+      out.text = m_pool.keep(*only);
+      score += 1;
+      return true;
+    }
   }
   int best_score = 0;
   bool found = false;
