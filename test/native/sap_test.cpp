@@ -303,6 +303,13 @@ BRAKE_TEST(classes_match_keys_by_alias_and_loosely) {
   EXPECT_FAILS(s.parse("{\"key\": \"a\", \"key3\": \"b\", \"first_name\": \"c\", \"Plain\": 1}"), "missing");
 }
 
+BRAKE_TEST(a_repeated_key_gives_a_class_its_first_value) {
+  Sap s("C", "class C {\n  a string\n  b int?\n}");
+  EXPECT_EQ(s.parse("{\"a\": \"first\", \"b\": 1, \"a\": \"second\"}"), "{\"a\":\"first\",\"b\":1}");
+  // A bare word runs on over braces up to `, "key":`.
+  EXPECT_EQ(s.parse("{\"a\": null{\n\"x\": {\n\"y\": \"z\",\n\"b\": 2}"), "{\"a\":\"null{\\n\\\"x\\\": {\\n\\\"y\\\": \\\"z\\\"\",\"b\":2}");
+}
+
 BRAKE_TEST(class_of_one_field_takes_a_bare_value) {
   Sap s("Wrap", "class Wrap {\n  value int\n}");
   EXPECT_EQ(s.parse("42"), "{\"value\":42}");
@@ -708,6 +715,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(arrays_wrap_single_values_and_drop_bad_items),
       TEST_ENTRY(maps),
       TEST_ENTRY(classes_match_keys_by_alias_and_loosely),
+      TEST_ENTRY(a_repeated_key_gives_a_class_its_first_value),
       TEST_ENTRY(class_of_one_field_takes_a_bare_value),
       TEST_ENTRY(string_field_given_an_object_keeps_its_text),
       TEST_ENTRY(skip_fields_and_variants),

@@ -789,8 +789,10 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
     if (attrs && attrs->skip) continue;
     const std::string& name = info.shown_name(f);
     TypeId ft = info.field_types[f];
+    // A key given twice: the first (as BAML reads a reply that went on
+    // into a second copy of itself).
     int64_t found = -1;
-    for (size_t k = n.count; k-- > 0;)
+    for (size_t k = 0; k < n.count; k++)
       if (child(n, k).key == name) {
         found = int64_t(k);
         break;
@@ -802,7 +804,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
           norm_keys.push_back(normalize_name(child(n, k).key));
         }
       std::string want = normalize_name(name);
-      for (size_t k = norm_keys.size(); k-- > 0;)
+      for (size_t k = 0; k < norm_keys.size(); k++)
         if (!want.empty() && norm_keys[k] == want) {
           found = int64_t(k);
           score += 1;

@@ -534,11 +534,13 @@ private:
         if (nest == 0 && (c == ',' || c == ']' || c == '}' || c == '\n')) break;
       } else if (ctx == Ctx::ObjectValue) {
         if (nest == 0 && (c == '}' || c == ']')) break;
-        if (nest == 0 && (c == ',' || c == '\n') && key_follows(m_p + 1)) break;
+        if (nest == 0 && c == ',' && key_follows(m_p + 1)) break;
       }
+      // Parentheses and brackets nest (`f(a: int, b: string)`); braces do
+      // not: a bare word that runs into `{` still ends at `, "key":`.
       if (ctx != Ctx::Key) {
-        if (c == '(' || c == '[' || c == '{') nest++;
-        else if ((c == ')' || c == ']' || c == '}') && nest > 0) nest--;
+        if (c == '(' || c == '[') nest++;
+        else if ((c == ')' || c == ']') && nest > 0) nest--;
       }
       m_p++;
       tick();
