@@ -782,6 +782,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
   StackMark mark(m_stack);
   for (size_t f = 0; f < info.field_names.size(); f++) m_stack.push_back(Coerced());
   std::vector<std::string> norm_keys;
+  std::unordered_map<std::string_view, size_t> key_index; // a big object's keys, first occurrence
   size_t path_mark = m_path.size();
   size_t matched = 0;
   for (size_t f = 0; f < info.field_names.size(); f++) {
@@ -792,11 +793,21 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
     // A key given twice: the first (as BAML reads a reply that went on
     // into a second copy of itself).
     int64_t found = -1;
-    for (size_t k = 0; k < n.count; k++)
-      if (child(n, k).key == name) {
-        found = int64_t(k);
-        break;
-      }
+    if (n.count <= 16) {
+      for (size_t k = 0; k < n.count; k++)
+        if (child(n, k).key == name) {
+          found = int64_t(k);
+          break;
+        }
+    } else {
+      if (key_index.empty())
+        for (size_t k = n.count; k-- > 0;) {
+          m_cc.items();
+          key_index[child(n, k).key] = k;
+        }
+      auto it = key_index.find(name);
+      if (it != key_index.end()) found = int64_t(it->second);
+    }
     if (found < 0) {
       if (norm_keys.empty())
         for (size_t k = 0; k < n.count; k++) {
@@ -804,12 +815,14 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
           norm_keys.push_back(normalize_name(child(n, k).key));
         }
       std::string want = normalize_name(name);
-      for (size_t k = 0; k < norm_keys.size(); k++)
+      for (size_t k = 0; k < norm_keys.size(); k++) {
         if (!want.empty() && norm_keys[k] == want) {
           found = int64_t(k);
           score += 1;
           break;
         }
+        if ((k & 1023) == 0) m_cc.items(16);
+      }
     }
     m_path += "." + name;
     Coerced v;

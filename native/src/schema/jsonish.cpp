@@ -545,25 +545,16 @@ private:
       m_p++;
       tick();
     }
-    Node n;
     std::string_view word = trim(m_s.substr(start, m_p - start));
-    n.complete = !at_end;
-    if (ctx != Ctx::Key) {
-      if (word == "true" || word == "false") {
-        n.kind = Kind::Bool;
-        n.boolean = word == "true";
-        return n;
-      }
-      if (word == "null") return n;
-      if (is_number_text(word)) {
-        n.kind = Kind::Number;
-        n.text = word;
-        return n;
-      }
+    Node n;
+    if (ctx == Ctx::Key) {
+      n.kind = Kind::String;
+      n.fixes |= kFixUnquoted;
+      n.text = word;
+    } else {
+      n = classify(word);
     }
-    n.kind = Kind::String;
-    n.fixes |= kFixUnquoted;
-    n.text = word;
+    n.complete = !at_end;
     return n;
   }
 
