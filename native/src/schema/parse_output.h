@@ -8,6 +8,12 @@
 // the prose, and all of them as a list; the text itself), each fitted by
 // schema/coerce.h with a score, and the best (lowest) score wins, the
 // earlier candidate on a tie. See those two headers for the rules.
+//
+// Costs: time linear in the text (about 25 MB/s on replies of millions of
+// values), the cancel state looked at well under every millisecond, the
+// parser's own trees charged to `heap` while the parse runs (and given back
+// when it returns), nesting deeper than jsonish::kMaxDepth refused with an
+// error. Only the value returned is allocated on the heap.
 #pragma once
 
 #include <atomic>
@@ -21,7 +27,11 @@ namespace brake::schema {
 
 struct ParseOptions {
   // The text is a prefix of a reply still arriving (streaming): the result
-  // is the best partial value so far rather than a failure.
+  // is the best partial value so far rather than a failure: fields not yet
+  // arrived are null (lists and maps empty), unfinished strings are kept as
+  // they are, an unfinished trailing number is left out, @stream.done
+  // values are withheld until complete, a class whose @stream.not_null
+  // field is still null is withheld, and a text with nothing yet is null.
   bool partial = false;
 };
 
