@@ -134,6 +134,12 @@ BRAKE_TEST(json_in_prose) {
   EXPECT_EQ(l.parse("First {\"hi\": [\"a\"]} then {\"hi\": [\"b\"]} end"), "[{\"hi\":[\"a\"]},{\"hi\":[\"b\"]}]");
   // A single value takes the first that fits.
   EXPECT_EQ(c.parse("First {\"hi\": [\"a\"]} then {\"hi\": [\"b\"]} end"), "{\"hi\":[\"a\"]}");
+  std::string many, want = "[";
+  for (int i = 0; i < 300; i++) {
+    many += "Item " + std::to_string(i) + ": {\"hi\": [\"" + std::to_string(i) + "\"]}\n";
+    want += std::string(i ? "," : "") + "{\"hi\":[\"" + std::to_string(i) + "\"]}";
+  }
+  EXPECT_EQ(l.parse(many), want + "]");
 }
 
 BRAKE_TEST(xml_and_toon_replies) {

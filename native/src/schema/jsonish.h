@@ -39,7 +39,7 @@
 namespace brake::schema::jsonish {
 
 constexpr int kMaxDepth = 256;
-constexpr size_t kMaxCandidates = 64;
+constexpr size_t kMaxCandidates = 1024;
 
 class DepthError : public std::runtime_error {
 public:
