@@ -651,6 +651,10 @@ BRAKE_TEST(memory_limit_applies) {
   CHECK(s.parse("[1, 2]") == "[1,2]");
   CHECK(s.heap->used() > before); // the result lives on the heap; the parse's own trees were given back
   CHECK(s.heap->used() - before < 4096);
+  // A small reply fits a small limit.
+  vm::MemoryPool small(size_t(64) << 10, size_t(1) << 20);
+  Sap tiny("map<string, string>", "", &small);
+  EXPECT_EQ(tiny.parse("{'a': \"x\\ny\", b: `z`}"), "{\"a\":\"x\\ny\",\"b\":\"z\"}");
 }
 
 BRAKE_TEST(error_paths_name_the_place) {

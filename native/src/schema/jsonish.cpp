@@ -1,5 +1,6 @@
 #include "schema/jsonish.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -836,7 +837,8 @@ double Node::number() const { return std::strtod(std::string(text).c_str(), null
 bool Node::is_integer_text() const { return text.find_first_of(".eE") == std::string_view::npos; }
 
 std::string_view TextPool::keep(std::string_view s) {
-  constexpr size_t kChunk = 64 * 1024;
+  // Chunks grow from 1 KiB to 64 KiB: a small reply is charged little.
+  size_t kChunk = std::min<size_t>(size_t(1024) << std::min<size_t>(m_chunks.size(), 6), 64 * 1024);
   if (s.empty()) return std::string_view();
   if (s.size() > kChunk / 4) { // a big text gets a chunk of its own
     m_budget.charge(s.size());
