@@ -243,6 +243,7 @@ private:
       }
       if (!key_complete) {
         n.complete = false;
+        n.fixes |= kFixUnclosed;
         break;
       }
       if (skip_ws()) n.fixes |= kFixComment;
@@ -254,6 +255,7 @@ private:
       if (skip_ws()) n.fixes |= kFixComment;
       if (m_p >= m_s.size()) { // the key's value has not arrived yet
         n.complete = false;
+        n.fixes |= kFixUnclosed;
         break;
       }
       c = m_s[m_p];
