@@ -416,6 +416,22 @@ BRAKE_TEST(union_ties_go_to_the_first_member) {
   EXPECT_EQ(opt.partial("{\"a\": 2"), "{\"a\":null}"); // 2 may be the start of 25
 }
 
+BRAKE_TEST(deep_recursive_unions_stay_linear) {
+  Sap s("Tree", "class Tree {\n  name string\n  kids (Tree | Tree[])?\n}");
+  std::string text, close;
+  for (int i = 0; i < 200; i++) {
+    text += "{\"name\": \"n" + std::to_string(i) + "\", \"kids\": ";
+    close += "}";
+  }
+  text += "null" + close;
+  auto t0 = std::chrono::steady_clock::now();
+  std::string r = s.parse(text);
+  double ms = elapsed_ms(t0);
+  fprintf(stderr, "200 levels of Tree | Tree[]: %.1f ms\n", ms);
+  CHECK(r.rfind("{\"name\":\"n0\",\"kids\":{\"name\":\"n1\"", 0) == 0);
+  CHECK(ms < 2000);
+}
+
 BRAKE_TEST(recursive_classes) {
   Sap s("Foo", "class Foo {\n  pointer Foo | int\n}");
   EXPECT_EQ(s.parse("The answer is\n{\n  \"pointer\": {\n    pointer: 1\n},\n\nAnything else?"),
@@ -749,6 +765,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(literal_types),
       TEST_ENTRY(unions_pick_the_best_member),
       TEST_ENTRY(union_ties_go_to_the_first_member),
+      TEST_ENTRY(deep_recursive_unions_stay_linear),
       TEST_ENTRY(recursive_classes),
       TEST_ENTRY(asserts_fail_values),
       TEST_ENTRY(partial_fills_what_has_arrived),

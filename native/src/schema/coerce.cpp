@@ -311,6 +311,31 @@ bool Coercer::expected(const char* type, const Node& n) {
 }
 
 bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
+  if (n.kind != Kind::Object && n.kind != Kind::Array) return coerce_uncached(n, t, out, score);
+  // A container fitted to a type once is not fitted again: unions that can
+  // reach the same value twice (Node | Node[] wraps it as a list and fits
+  // it again, recursive aliases) would otherwise double the work at every
+  // level of nesting.
+  MemoKey key{&n, (int64_t(t) << 1) | (m_wrapping == &n ? 1 : 0)};
+  auto it = m_memo.find(key);
+  if (it != m_memo.end()) {
+    m_cc.items();
+    if (!it->second.ok) {
+      m_error = it->second.error;
+      return false;
+    }
+    out = it->second.out;
+    score += it->second.score;
+    return true;
+  }
+  int s = 0;
+  bool ok = coerce_uncached(n, t, out, s);
+  m_memo.emplace(key, Memo{ok, s, out, ok ? std::string() : m_error});
+  if (ok) score += s;
+  return ok;
+}
+
+bool Coercer::coerce_uncached(const Node& n, TypeId t, Coerced& out, int& score) {
   m_cc.bytes(256); // a fitting step costs about as much as copying 256 bytes
   if (m_depth >= kMaxCoerceDepth) return fail("nested too deeply");
   if (++m_work > kMaxWork) return fail("the reply takes too much work to fit its type");

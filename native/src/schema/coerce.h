@@ -36,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "schema/jsonish.h"
@@ -82,6 +83,7 @@ private:
   // Moves the values above `base` on the stack into the arena as `c`'s children.
   void commit(Coerced& c, size_t base);
 
+  bool coerce_uncached(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
   bool fail(const std::string& what);
   bool expected(const char* type, const jsonish::Node& n);
   bool coerce_string(const jsonish::Node& n, Coerced& out, int& score);
@@ -113,6 +115,23 @@ private:
   jsonish::Arena<Coerced> m_arena;
   jsonish::Arena<Coerced> m_stack; // children of the values being fitted
   jsonish::TextPool m_pool;
+  struct MemoKey {
+    const jsonish::Node* node;
+    int64_t type_and_wrapping;
+    bool operator==(const MemoKey& o) const { return node == o.node && type_and_wrapping == o.type_and_wrapping; }
+  };
+  struct MemoHash {
+    size_t operator()(const MemoKey& k) const {
+      return std::hash<const void*>()(k.node) * 31 + std::hash<int64_t>()(k.type_and_wrapping);
+    }
+  };
+  struct Memo {
+    bool ok;
+    int score;
+    Coerced out;
+    std::string error;
+  };
+  std::unordered_map<MemoKey, Memo, MemoHash> m_memo; // containers already fitted, by type
   std::string m_path = "$";
   std::string m_error;
   std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;
