@@ -48,16 +48,27 @@ TypeId TypeTable::union_of(std::vector<TypeId> members) {
     if (kind(m) == TypeKind::Any) return ANY;
     if (kind(m) == TypeKind::Never) continue;
     if (kind(m) == TypeKind::Union) {
-      for (TypeId x : get(m).args) flat.push_back(x);
+      for (TypeId x : shown_members(m)) flat.push_back(x);
     } else {
       flat.push_back(m);
     }
   }
+  std::vector<TypeId> written;
+  for (TypeId m : flat)
+    if (std::find(written.begin(), written.end(), m) == written.end()) written.push_back(m);
   std::sort(flat.begin(), flat.end());
   flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
   if (flat.empty()) return NEVER;
   if (flat.size() == 1) return flat[0];
-  return intern(Type{TypeKind::Union, flat, -1, {}});
+  TypeId id = intern(Type{TypeKind::Union, flat, -1, {}});
+  m_shown.emplace(id, std::move(written)); // the first writing stays
+  return id;
+}
+
+const std::vector<TypeId>& TypeTable::shown_members(TypeId t) const {
+  static const std::vector<TypeId> none;
+  auto it = m_shown.find(t);
+  return it == m_shown.end() ? none : it->second;
 }
 
 TypeId TypeTable::widen_literals(TypeId t) {

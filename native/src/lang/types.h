@@ -51,6 +51,9 @@ public:
   // Flattens nested unions, drops Never, dedupes; a single member is itself.
   TypeId union_of(std::vector<TypeId> members);
   TypeId optional_of(TypeId t) { return union_of({t, NUL}); }
+  // A union's members in the order they were first written (args are
+  // sorted, for identity): what prompts show. Other types: an empty list.
+  const std::vector<TypeId>& shown_members(TypeId t) const;
   // `t` without null (for narrowing `x != null`).
   TypeId without_null(TypeId t);
   bool contains_null(TypeId t) const;
@@ -68,6 +71,7 @@ public:
 private:
   TypeId intern(Type t);
   std::vector<Type> m_types;
+  std::map<TypeId, std::vector<TypeId>> m_shown; // union -> members as first written
   std::map<std::tuple<int, std::vector<int32_t>, std::string>, TypeId> m_index;
 };
 

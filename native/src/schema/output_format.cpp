@@ -417,16 +417,13 @@ private:
     return variants;
   }
 
-  // A union's members as BAML shows them: null last. BAML keeps the order
-  // they were written in; lang::TypeTable keeps a union's members sorted by
-  // TypeId (for identity), which is declaration order for classes and enums
-  // but not for builtins (`string | int` shows as `int or string`). Once
-  // TypeTable remembers the written order (say a shown_members(t)), this
-  // loop reads that instead of args.
+  // A union's members as BAML shows them: in the order they were first
+  // written (TypeTable::shown_members), null last.
   std::vector<TypeId> members(TypeId t) const {
     std::vector<TypeId> shown;
     bool has_null = false;
-    for (TypeId m : m_p.types.get(t).args) {
+    const std::vector<TypeId>& written = m_p.types.shown_members(t);
+    for (TypeId m : written.empty() ? m_p.types.get(t).args : written) {
       if (m == T::NUL) has_null = true;
       else shown.push_back(m);
     }
