@@ -63,6 +63,7 @@ public:
     const lang::Type& type = m_p.types.get(t);
     switch (type.kind) {
     case TypeKind::Any: out = v; return true;
+    case TypeKind::Alias: break; // get() sees through aliases
     case TypeKind::Never: return fail(path, "no value fits never", v);
     case TypeKind::Null: return v.tag == Tag::Null ? (out = v, true) : expected(path, "null", v);
     case TypeKind::Bool: return v.tag == Tag::Bool ? (out = v, true) : expected(path, "bool", v);
