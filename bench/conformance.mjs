@@ -2,11 +2,12 @@
 // conformance corpus (../shared/conformance/baml-corpus.jsonl, BAML's own test
 // suite as data) through the TypeScript API, counted per source file.
 //
-//   npm run conformance [-- --corpus PATH] [--prompts PATH] [--sap PATH] [--only language|prompts|sap]
+//   npm run conformance [-- --corpus PATH] [--prompts PATH] [--sap PATH] [--only language|prompts|output_format|sap]
 //                          [--verbose] [--json OUT]
 //
 // Then the prompt records of ../shared/conformance/prompt-render.jsonl
-// (bench/conformance-prompts.mjs) and BAML's parser cases of
+// (bench/conformance-prompts.mjs), its ctx.output_format records
+// (bench/conformance-output-format.mjs) and BAML's parser cases of
 // ../shared/conformance/sap-corpus.jsonl (bench/conformance-sap.mjs), each
 // pass rate per category.
 //
@@ -26,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 
 import { CancelledError, CompileError, Engine } from '../dist/index.mjs';
 import { promptRecords, runPromptRecord } from './conformance-prompts.mjs';
+import { outputFormatRecords, runOutputFormatRecord } from './conformance-output-format.mjs';
 import { closeSapEngines, runSapRecord, sapCategory } from './conformance-sap.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -217,6 +219,21 @@ if (!only || only === 'prompts') {
   );
   if (verbose) for (const f of failures) console.log('  FAIL', f);
   results.prompts = { ...prompts, failures };
+}
+
+// ctx.output_format: BAML's renderings of the output format for schemas and options.
+if (!only || only === 'output_format') {
+  const records = outputFormatRecords(readJsonl(promptsPath));
+  const row = { pass: 0, fail: 0 };
+  const failures = [];
+  for (const r of records) {
+    const { outcome, reason } = await runOutputFormatRecord(r);
+    row[outcome]++;
+    if (outcome === 'fail') failures.push(`${r.id}: ${reason}`);
+  }
+  console.log(`output formats: ${row.pass} of ${records.length} ctx.output_format records pass (${percent(row.pass, records.length)})`);
+  if (verbose) for (const f of failures) console.log('  FAIL', f);
+  results.outputFormat = { ...row, failures };
 }
 
 // Typed outputs: BAML's parser cases through engine.parse, per category.

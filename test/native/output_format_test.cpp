@@ -350,6 +350,21 @@ BRAKE_TEST(option_errors) {
 }
 
 // Media cannot be an answer's type.
+// Recursive type aliases are listed by name, one a line, in the order the
+// schema reaches them, with hoisted_class_prefix before each; an alias that
+// is not recursive is what it stands for.
+BRAKE_TEST(recursive_aliases_are_listed_by_name) {
+  EXPECT_EQ(render("type J = int | string | J[] | map<string, J>", "J"),
+            "J = int or string or J[] or map<string, J>\n\nAnswer in JSON using this schema: J");
+  EXPECT_EQ(render("type A = B\ntype B = C\ntype C = A[]", "A"),
+            "A = B\nB = C\nC = A[]\n\nAnswer in JSON using this schema: A");
+  EXPECT_EQ(render("type A = B[]\ntype B = C\ntype C = A[]", "A", "ctx.output_format(hoisted_class_prefix='type')"),
+            "type A = B[]\ntype B = C\ntype C = A[]\n\nAnswer in JSON using this type: A");
+  EXPECT_EQ(render("type V = int | (V | string)[]", "V[]"),
+            "V = int or (V or string)[]\n\nAnswer with a JSON Array using this schema:\nV[]");
+  EXPECT_EQ(render("type Id = int", "Id"), "Answer as an int");
+}
+
 BRAKE_TEST(media_outputs_are_refused) {
   EXPECT_CONTAINS(render("class R {\n  picture image\n}\n", "R"), "error: ctx.output_format: the type image cannot be an LLM function's output");
 }
@@ -381,6 +396,7 @@ BRAKE_TEST(deep_nesting_is_refused) {
 int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(string_renders_nothing_unless_a_prefix_asks),
+      TEST_ENTRY(recursive_aliases_are_listed_by_name),
       TEST_ENTRY(int_float_bool_are_one_sentence),
       TEST_ENTRY(class_fields_aliases_and_descriptions),
       TEST_ENTRY(skipped_fields_are_left_out),

@@ -88,6 +88,7 @@ private:
     // whose ids stay as written) before any field type is resolved: a field
     // may be an image.
     declare_response_class();
+    declare_recursive_aliases();
     for (size_t i = 0; i < m_ast.classes.size(); i++) {
       auto& c = m_ast.classes[i];
       auto& info = m_out.classes[i];
@@ -103,6 +104,7 @@ private:
         info.field_attrs.push_back(f.attrs);
       }
     }
+    resolve_recursive_aliases();
   }
 
   // baml.http.Response, the class of what baml.http.fetch returns: after the
@@ -236,16 +238,7 @@ private:
           {"int", T::INT}, {"float", T::FLOAT}, {"bool", T::BOOL}, {"string", T::STRING}, {"null", T::NUL}};
       if (auto it = builtin.find(t->name); it != builtin.end()) return it->second;
       if (auto it = m_type_names.find(t->name); it != m_type_names.end()) return it->second;
-      if (auto it = m_aliases.find(t->name); it != m_aliases.end()) {
-        if (m_resolving_alias.count(t->name)) {
-          error(t->loc, "type alias '" + t->name + "' refers to itself");
-          return T::ANY;
-        }
-        m_resolving_alias.insert({t->name, 1});
-        TypeId r = resolve(it->second->type.get());
-        m_resolving_alias.erase(t->name);
-        return r;
-      }
+      if (auto it = m_aliases.find(t->name); it != m_aliases.end()) return resolve_alias(*it->second);
       error(t->loc, "unknown type '" + t->name + "'");
       return T::ANY;
     }
@@ -264,6 +257,80 @@ private:
     case TypeExprKind::Literal: return literal(t);
     }
     return T::ANY;
+  }
+
+  // A type alias's type. An alias on a cycle of aliases (`type Json = int |
+  // Json[] | map<string, Json>`, or A = B, B = C, C = A[]) is recursive: a
+  // named TypeKind::Alias (declare_recursive_aliases); any other alias is
+  // replaced by what it stands for, resolved where it is used.
+  TypeId resolve_alias(const TypeAliasDecl& a) {
+    if (auto it = m_recursive_aliases.find(a.name); it != m_recursive_aliases.end()) return it->second;
+    return resolve(a.type.get());
+  }
+
+  // The names of aliases `t` mentions.
+  void alias_refs(const TypeExpr* t, std::vector<const TypeAliasDecl*>& out) const {
+    if (!t) return;
+    if (t->kind == TypeExprKind::Named)
+      if (auto it = m_aliases.find(t->name); it != m_aliases.end()) out.push_back(it->second);
+    for (auto& arg : t->args) alias_refs(arg.get(), out);
+  }
+
+  // Finds the aliases that reach themselves through other aliases and
+  // declares each a TypeKind::Alias, in declaration order (before any type
+  // is resolved: a field may name one).
+  void declare_recursive_aliases() {
+    for (auto& a : m_ast.type_aliases) {
+      if (!m_aliases.count(a.name) || m_aliases.at(a.name) != &a) continue; // a duplicate
+      std::vector<const TypeAliasDecl*> todo, refs;
+      std::unordered_set<const TypeAliasDecl*> seen;
+      alias_refs(a.type.get(), todo);
+      bool cyclic = false;
+      while (!todo.empty() && !cyclic) {
+        const TypeAliasDecl* b = todo.back();
+        todo.pop_back();
+        if (b == &a) cyclic = true;
+        else if (seen.insert(b).second) alias_refs(b->type.get(), todo);
+      }
+      if (cyclic) m_recursive_aliases.emplace(a.name, m_types.alias_type(int32_t(m_recursive_aliases.size()), a.name));
+    }
+  }
+
+  // Sets each recursive alias's target, once the classes are declared. A
+  // cycle must pass through a list or a map (`type A = A`, `type A = A |
+  // int` stand for nothing finite): otherwise it is an error, and the alias
+  // stands for unknown.
+  void resolve_recursive_aliases() {
+    for (auto& a : m_ast.type_aliases) {
+      auto it = m_recursive_aliases.find(a.name);
+      if (it == m_recursive_aliases.end() || m_aliases.at(a.name) != &a) continue;
+      m_types.set_alias_target(m_types.get_raw_decl(it->second), resolve(a.type.get()));
+    }
+    for (auto& a : m_ast.type_aliases) {
+      auto it = m_recursive_aliases.find(a.name);
+      if (it == m_recursive_aliases.end() || m_aliases.at(a.name) != &a) continue;
+      if (reaches_without_container(it->second)) {
+        error(a.type ? a.type->loc : a.loc, "type alias '" + a.name + "' refers to itself");
+        m_bad_aliases.push_back(it->second);
+      }
+    }
+    for (TypeId bad : m_bad_aliases) m_types.set_alias_target(m_types.get_raw_decl(bad), T::ANY);
+  }
+
+  // Whether `alias` meets itself through unions and aliases alone.
+  bool reaches_without_container(TypeId alias) const {
+    std::vector<TypeId> todo{m_types.alias_target(alias)};
+    std::unordered_set<TypeId> seen;
+    while (!todo.empty()) {
+      TypeId t = todo.back();
+      todo.pop_back();
+      if (t == alias) return true;
+      if (!seen.insert(t).second) continue;
+      if (m_types.raw_kind(t) == TypeKind::Alias) todo.push_back(m_types.alias_target(t));
+      else if (m_types.raw_kind(t) == TypeKind::Union)
+        for (TypeId m : m_types.get(t).args) todo.push_back(m);
+    }
+    return false;
   }
 
   TypeId literal(const TypeExpr* t) {
@@ -1069,7 +1136,8 @@ private:
   std::unordered_map<std::string, TypeId> m_type_names;
   TypeId m_response_type = T::ANY;
   std::unordered_map<std::string, const TypeAliasDecl*> m_aliases;
-  std::unordered_map<std::string, int> m_resolving_alias;
+  std::unordered_map<std::string, TypeId> m_recursive_aliases; // name -> its TypeKind::Alias
+  std::vector<TypeId> m_bad_aliases; // recursive aliases without a list or map on their cycle
   std::vector<std::vector<uint32_t>> m_method_index;
   std::unordered_map<std::string, uint32_t> m_host_index;
   const std::string* m_error_file = nullptr; // set while resolving a host signature

@@ -38,6 +38,15 @@ TypeId TypeTable::array_of(TypeId elem) { return intern(Type{TypeKind::Array, {e
 TypeId TypeTable::map_of(TypeId key, TypeId value) { return intern(Type{TypeKind::Map, {key, value}, -1, {}}); }
 TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl, {}}); }
 TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl, {}}); }
+TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
+  if (size_t(decl) >= m_alias_names.size()) {
+    m_alias_names.resize(size_t(decl) + 1);
+    m_alias_targets.resize(size_t(decl) + 1, ANY);
+  }
+  m_alias_names[size_t(decl)] = name;
+  return intern(Type{TypeKind::Alias, {}, decl, {}});
+}
+
 TypeId TypeTable::literal_of(TypeId base, std::string text) {
   return intern(Type{TypeKind::Literal, {base}, -1, std::move(text)});
 }
@@ -45,19 +54,30 @@ TypeId TypeTable::literal_of(TypeId base, std::string text) {
 TypeId TypeTable::union_of(std::vector<TypeId> members) {
   std::vector<TypeId> flat;
   for (TypeId m : members) {
-    if (kind(m) == TypeKind::Any) return ANY;
-    if (kind(m) == TypeKind::Never) continue;
-    if (kind(m) == TypeKind::Union) {
-      for (TypeId x : get(m).args) flat.push_back(x);
+    if (raw_kind(m) == TypeKind::Any) return ANY;
+    if (raw_kind(m) == TypeKind::Never) continue;
+    if (raw_kind(m) == TypeKind::Union) {
+      for (TypeId x : shown_members(m)) flat.push_back(x);
     } else {
       flat.push_back(m);
     }
   }
+  std::vector<TypeId> written;
+  for (TypeId m : flat)
+    if (std::find(written.begin(), written.end(), m) == written.end()) written.push_back(m);
   std::sort(flat.begin(), flat.end());
   flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
   if (flat.empty()) return NEVER;
   if (flat.size() == 1) return flat[0];
-  return intern(Type{TypeKind::Union, flat, -1, {}});
+  TypeId id = intern(Type{TypeKind::Union, flat, -1, {}});
+  m_shown.emplace(id, std::move(written)); // the first writing stays
+  return id;
+}
+
+const std::vector<TypeId>& TypeTable::shown_members(TypeId t) const {
+  static const std::vector<TypeId> none;
+  auto it = m_shown.find(unalias(t));
+  return it == m_shown.end() ? none : it->second;
 }
 
 TypeId TypeTable::widen_literals(TypeId t) {
@@ -85,39 +105,45 @@ bool TypeTable::contains_null(TypeId t) const {
   return false;
 }
 
-bool TypeTable::assignable(TypeId from, TypeId to) const {
+bool TypeTable::assignable(TypeId from, TypeId to) const { return assignable(from, to, 0); }
+
+bool TypeTable::assignable(TypeId from, TypeId to, int depth) const {
   if (from == to) return true;
+  // Two recursive types compared element by element go on for ever: past
+  // this depth they are taken as different.
+  if (depth > 64) return false;
   TypeKind fk = kind(from), tk = kind(to);
   if (fk == TypeKind::Any || tk == TypeKind::Any || fk == TypeKind::Never) return true;
   if (fk == TypeKind::Union) {
     for (TypeId m : get(from).args)
-      if (!assignable(m, to)) return false;
+      if (!assignable(m, to, depth + 1)) return false;
     return true;
   }
   if (tk == TypeKind::Union) {
     for (TypeId m : get(to).args)
-      if (assignable(from, m)) return true;
+      if (assignable(from, m, depth + 1)) return true;
     return false;
   }
   if (fk == TypeKind::Literal && tk == TypeKind::Literal) return false; // two different values
-  if (fk == TypeKind::Literal) return assignable(get(from).args[0], to);
+  if (fk == TypeKind::Literal) return assignable(get(from).args[0], to, depth + 1);
   if (tk == TypeKind::Literal) return from == get(to).args[0];
   if (fk != tk) return false;
-  if (fk == TypeKind::Array) {
-    TypeId a = get(from).args[0], b = get(to).args[0];
+  if (fk == TypeKind::Array || fk == TypeKind::Map) {
+    size_t at = fk == TypeKind::Array ? 0 : 1;
+    TypeId a = get(from).args[at], b = get(to).args[at];
     // Element types must agree (arrays are mutable and shared), except that an
-    // element type the checker could not pin down (Any/Never: `[]`) fits.
-    return a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any;
-  }
-  if (fk == TypeKind::Map) {
-    TypeId a = get(from).args[1], b = get(to).args[1];
-    return a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any;
+    // element type the checker could not pin down (Any/Never: `[]`) fits,
+    // and a recursive alias agrees with what it stands for.
+    if (a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any) return true;
+    if (raw_kind(a) == TypeKind::Alias || raw_kind(b) == TypeKind::Alias) return assignable(a, b, depth + 1);
+    return false;
   }
   return false;
 }
 
 std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_names,
                             const std::vector<std::string>& enum_names) const {
+  if (raw_kind(t) == TypeKind::Alias) return alias_name(t);
   const Type& ty = get(t);
   switch (ty.kind) {
   case TypeKind::Any: return "unknown";
@@ -146,6 +172,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
   case TypeKind::Class: return class_names[size_t(ty.decl)];
   case TypeKind::Enum: return enum_names[size_t(ty.decl)];
   case TypeKind::Literal: return ty.args[0] == STRING ? quoted(ty.literal) : ty.literal;
+  case TypeKind::Alias: break; // seen above
   }
   return "?";
 }

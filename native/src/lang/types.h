@@ -21,7 +21,12 @@ using TypeId = int32_t;
 // Literal: one value of a base type (`"TWO"`, `3`, `true`): args[0] is the
 // base (STRING, INT or BOOL), `literal` the value as text (the string's
 // characters, the int in decimal, "true" or "false").
-enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal };
+// Alias: a recursive type alias (`type Json = int | Json[] | map<string,
+// Json>`), kept by name (decl: its index) so the type stays finite. get()
+// and kind() see through it to its target; raw_kind() and alias_name() see
+// the alias itself (what names and output formats show). Aliases that are
+// not recursive are replaced by their target when resolved.
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias };
 
 struct Type {
   TypeKind kind;
@@ -36,8 +41,23 @@ public:
 
   TypeTable();
 
-  const Type& get(TypeId id) const { return m_types[size_t(id)]; }
-  TypeKind kind(TypeId id) const { return m_types[size_t(id)].kind; }
+  const Type& get(TypeId id) const { return m_types[size_t(unalias(id))]; }
+  TypeKind kind(TypeId id) const { return m_types[size_t(unalias(id))].kind; }
+  TypeKind raw_kind(TypeId id) const { return m_types[size_t(id)].kind; }
+  // A recursive alias's target (through other aliases); any other type itself.
+  TypeId unalias(TypeId id) const {
+    while (m_types[size_t(id)].kind == TypeKind::Alias) id = m_alias_targets[size_t(m_types[size_t(id)].decl)];
+    return id;
+  }
+  // Recursive aliases: declared first (a type may name one before its target
+  // is known), their target set once resolved.
+  TypeId alias_type(int32_t decl, const std::string& name);
+  void set_alias_target(int32_t decl, TypeId target) { m_alias_targets[size_t(decl)] = target; }
+  int32_t get_raw_decl(TypeId id) const { return m_types[size_t(id)].decl; }
+  // What a recursive alias was declared as (itself maybe an alias).
+  TypeId alias_target(TypeId alias) const { return m_alias_targets[size_t(m_types[size_t(alias)].decl)]; }
+  const std::string& alias_name(TypeId alias) const { return m_alias_names[size_t(m_types[size_t(alias)].decl)]; }
+  bool has_aliases() const { return !m_alias_names.empty(); }
 
   TypeId array_of(TypeId elem);
   TypeId map_of(TypeId key, TypeId value);
@@ -51,6 +71,9 @@ public:
   // Flattens nested unions, drops Never, dedupes; a single member is itself.
   TypeId union_of(std::vector<TypeId> members);
   TypeId optional_of(TypeId t) { return union_of({t, NUL}); }
+  // A union's members in the order they were first written (args are
+  // sorted, for identity): what prompts show. Other types: an empty list.
+  const std::vector<TypeId>& shown_members(TypeId t) const;
   // `t` without null (for narrowing `x != null`).
   TypeId without_null(TypeId t);
   bool contains_null(TypeId t) const;
@@ -67,7 +90,11 @@ public:
 
 private:
   TypeId intern(Type t);
+  bool assignable(TypeId from, TypeId to, int depth) const;
   std::vector<Type> m_types;
+  std::vector<std::string> m_alias_names;
+  std::vector<TypeId> m_alias_targets; // ANY until set
+  std::map<TypeId, std::vector<TypeId>> m_shown; // union -> members as first written
   std::map<std::tuple<int, std::vector<int32_t>, std::string>, TypeId> m_index;
 };
 

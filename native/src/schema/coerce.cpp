@@ -354,6 +354,7 @@ bool Coercer::coerce_uncached(const Node& n, TypeId t, Coerced& out, int& score)
   const lang::Type& type = m_p.types.get(t);
   switch (type.kind) {
   case TypeKind::Any: return coerce_any(n, out);
+  case TypeKind::Alias: break; // get() sees through recursive aliases
   case TypeKind::Never: return fail("no value fits never");
   case TypeKind::Null:
     if (n.kind == Kind::Null) return true;
@@ -937,7 +938,9 @@ bool Coercer::coerce_union(const Node& n, TypeId t, Coerced& out, int& score) {
   bool found = false;
   std::string first_error;
   Coerced best;
-  for (TypeId member : type.args) {
+  // In the order the members were written: the first wins a tie.
+  const std::vector<TypeId>& written = m_p.types.shown_members(m_p.types.unalias(t));
+  for (TypeId member : written.empty() ? type.args : written) {
     if (member == T::NUL) continue;
     Coerced c;
     int s = 0;

@@ -20,9 +20,8 @@
 //            and punctuation); a missing optional field is null, a missing
 //            required one fails (null in a partial parse); a one-item list
 //            as its item; a class of one field from that field's value
-//   union    every member; the best score wins, on a tie the first in the
-//            type table's order (members are interned sorted, which for
-//            declared classes and enums is their declaration order)
+//   union    every member; the best score wins, on a tie the member
+//            written first
 //   literal  "TWO" like an enum of one value; 3 and true by value; an
 //            object of one scalar key stands for its value
 //   @assert  constraints ({{ expr }} with `this`) that do not hold fail the

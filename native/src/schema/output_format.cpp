@@ -221,6 +221,13 @@ public:
       out += m_p.classes[c].shown_class_name() + " " + class_body(c);
       out += "\n\n";
     }
+    // Recursive type aliases, one a line ("Json = int or Json[]").
+    for (size_t i = 0; i < m_aliases.size(); i++) {
+      if (m_o.hoisted_class_prefix.setting == Setting::Always && !m_o.hoisted_class_prefix.text.empty())
+        out += m_o.hoisted_class_prefix.text + " ";
+      out += m_p.types.alias_name(m_aliases[i]) + " = " + type(m_p.types.alias_target(m_aliases[i]));
+      out += i + 1 == m_aliases.size() ? "\n\n" : "\n";
+    }
     if (!target_enum_hoisted) {
       out += prefix;
       if (kind == TypeKind::Class && is_hoisted_class(uint32_t(m_p.types.get(target).decl)))
@@ -247,6 +254,13 @@ private:
     while (!stack.empty()) {
       TypeId t = stack.back();
       stack.pop_back();
+      if (m_p.types.raw_kind(t) == TypeKind::Alias) { // a recursive alias: listed by name, once
+        if (std::find(m_aliases.begin(), m_aliases.end(), t) == m_aliases.end()) {
+          m_aliases.push_back(t);
+          stack.push_back(m_p.types.alias_target(t));
+        }
+        continue;
+      }
       const lang::Type& ty = m_p.types.get(t);
       switch (ty.kind) {
       case TypeKind::Class: {
@@ -280,6 +294,7 @@ private:
 
   // The classes a type names (through arrays, maps and unions).
   void class_refs(TypeId t, std::vector<uint32_t>& out) const {
+    if (m_p.types.raw_kind(t) == TypeKind::Alias) return; // named, not expanded
     const lang::Type& ty = m_p.types.get(t);
     switch (ty.kind) {
     case TypeKind::Class: out.push_back(uint32_t(ty.decl)); break;
@@ -417,16 +432,13 @@ private:
     return variants;
   }
 
-  // A union's members as BAML shows them: null last. BAML keeps the order
-  // they were written in; lang::TypeTable keeps a union's members sorted by
-  // TypeId (for identity), which is declaration order for classes and enums
-  // but not for builtins (`string | int` shows as `int or string`). Once
-  // TypeTable remembers the written order (say a shown_members(t)), this
-  // loop reads that instead of args.
+  // A union's members as BAML shows them: in the order they were first
+  // written (TypeTable::shown_members), null last.
   std::vector<TypeId> members(TypeId t) const {
     std::vector<TypeId> shown;
     bool has_null = false;
-    for (TypeId m : m_p.types.get(t).args) {
+    const std::vector<TypeId>& written = m_p.types.shown_members(t);
+    for (TypeId m : written.empty() ? m_p.types.get(t).args : written) {
       if (m == T::NUL) has_null = true;
       else shown.push_back(m);
     }
@@ -441,6 +453,7 @@ private:
     std::string word = m_o.hoisted_class_prefix.setting == Setting::Always && !m_o.hoisted_class_prefix.text.empty()
                            ? m_o.hoisted_class_prefix.text
                            : "schema";
+    if (m_p.types.raw_kind(t) == TypeKind::Alias) return "Answer in JSON using this " + word + ": ";
     const lang::Type& ty = m_p.types.get(t);
     switch (ty.kind) {
     case TypeKind::Int: return "Answer as an int";
@@ -517,6 +530,7 @@ private:
 
   // `t` inside a schema: hoisted classes and enums by name, other classes inline.
   std::string type(TypeId t) {
+    if (m_p.types.raw_kind(t) == TypeKind::Alias) return m_p.types.alias_name(t);
     const lang::Type& ty = m_p.types.get(t);
     switch (ty.kind) {
     case TypeKind::Class: {
@@ -529,7 +543,7 @@ private:
     }
     case TypeKind::Array: {
       std::string inner = type(ty.args[0]);
-      return m_p.types.kind(ty.args[0]) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
+      return m_p.types.raw_kind(ty.args[0]) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
     }
     case TypeKind::Map: {
       std::string k = type(ty.args[0]), v = type(ty.args[1]);
@@ -557,6 +571,7 @@ private:
   const vm::CompiledProgram& m_p;
   const Options& m_o;
   std::vector<uint32_t> m_classes, m_enums;                 // reached, in collect()'s order
+  std::vector<TypeId> m_aliases;                            // recursive aliases reached, in that order
   std::vector<uint32_t> m_hoisted_classes, m_hoisted_enums; // in the order they are written
   std::vector<bool> m_class_hoisted, m_enum_hoisted;        // by class / enum id
   size_t m_bodies = 0, m_depth = 0;                         // the expansion guard

@@ -12,7 +12,7 @@ using lang::TypeKind;
 using T = lang::TypeTable;
 
 bool takes_text(const vm::CompiledProgram& p, TypeId t) {
-  if (t == T::STRING) return true;
+  if (p.types.unalias(t) == T::STRING) return true;
   if (p.types.kind(t) != TypeKind::Union) return false;
   const auto& members = p.types.get(t).args;
   for (TypeId m : members)

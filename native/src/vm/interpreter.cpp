@@ -792,6 +792,7 @@ struct TypeCheck {
     const lang::Type& ty = p.types.get(t);
     switch (ty.kind) {
     case K::Any: return true;
+    case K::Alias: return false; // get() sees through aliases
     case K::Never: return false;
     case K::Null: return v.tag == Tag::Null;
     case K::Bool: return v.tag == Tag::Bool;
@@ -817,11 +818,18 @@ struct TypeCheck {
   bool has_elements(Value v, lang::TypeId t, const lang::Type& ty) {
     bool array = ty.kind == lang::TypeKind::Array;
     if (v.tag != (array ? Tag::Array : Tag::Map)) return false;
-    if (++visited <= kMemoFrom) return elements(v, ty, array);
+    // A recursive alias lets a cyclic value (an array holding itself) meet
+    // the same (object, type) pair again while it is being computed: it is
+    // then assumed to fit (the pair's other checks decide), so every pair
+    // is remembered from the start.
+    bool recursive = p.types.has_aliases();
+    if (!recursive && ++visited <= kMemoFrom) return elements(v, ty, array);
     Key key(v.obj, t);
     if (bool* known = memo.find(key)) return *known;
+    if (recursive) memo.insert(key, true);
     bool r = elements(v, ty, array);
-    memo.insert(key, r);
+    if (bool* known = memo.find(key)) *known = r;
+    else memo.insert(key, r);
     return r;
   }
 
