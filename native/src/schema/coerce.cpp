@@ -311,11 +311,11 @@ bool Coercer::expected(const char* type, const Node& n) {
 }
 
 bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
-  if (n.kind != Kind::Object && n.kind != Kind::Array) return coerce_uncached(n, t, out, score);
-  // A container fitted to a type once is not fitted again: unions that can
-  // reach the same value twice (Node | Node[] wraps it as a list and fits
-  // it again, recursive aliases) would otherwise double the work at every
-  // level of nesting.
+  if (m_choices == 0 || (n.kind != Kind::Object && n.kind != Kind::Array)) return coerce_uncached(n, t, out, score);
+  // Below a union of several members, a container fitted to a type once is
+  // not fitted again: unions that can reach the same value twice (Node |
+  // Node[] wraps it as a list and fits it again, recursive aliases) would
+  // otherwise double the work at every level of nesting.
   MemoKey key{&n, (int64_t(t) << 1) | (m_wrapping == &n ? 1 : 0)};
   auto it = m_memo.find(key);
   if (it != m_memo.end()) {
@@ -330,6 +330,7 @@ bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
   }
   int s = 0;
   bool ok = coerce_uncached(n, t, out, s);
+  m_budget.charge(sizeof(Memo) + 32 + (ok ? 0 : m_error.size()));
   m_memo.emplace(key, Memo{ok, s, out, ok ? std::string() : m_error});
   if (ok) score += s;
   return ok;
@@ -940,6 +941,14 @@ bool Coercer::coerce_union(const Node& n, TypeId t, Coerced& out, int& score) {
   Coerced best;
   // In the order the members were written: the first wins a tie.
   const std::vector<TypeId>& written = m_p.types.shown_members(m_p.types.unalias(t));
+  size_t choices = 0;
+  for (TypeId member : type.args) choices += member != T::NUL ? 1 : 0;
+  struct Choosing {
+    int& count;
+    bool on;
+    Choosing(int& c, bool o) : count(c), on(o) { count += on; }
+    ~Choosing() { count -= on; }
+  } choosing(m_choices, choices > 1);
   for (TypeId member : written.empty() ? type.args : written) {
     if (member == T::NUL) continue;
     Coerced c;

@@ -131,6 +131,7 @@ private:
     std::string error;
   };
   std::unordered_map<MemoKey, Memo, MemoHash> m_memo; // containers already fitted, by type
+  int m_choices = 0; // unions of several members being fitted
   std::string m_path = "$";
   std::string m_error;
   std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;
