@@ -244,9 +244,15 @@ private:
     }
     case TypeExprKind::Array: return m_types.array_of(resolve(t->args[0].get()));
     case TypeExprKind::Map: {
+      // Keys are strings at run time; an enum's or string literals' key
+      // type says which strings (checked where values enter: host
+      // arguments, parsed replies).
       TypeId k = resolve(t->args[0].get());
-      if (k != T::STRING && k != T::ANY) error(t->loc, "map keys must be string");
-      return m_types.map_of(T::STRING, resolve(t->args[1].get()));
+      if (!string_like(k)) {
+        error(t->loc, "map keys must be string, an enum or string literals");
+        k = T::STRING;
+      }
+      return m_types.map_of(k == T::ANY ? T::STRING : k, resolve(t->args[1].get()));
     }
     case TypeExprKind::Optional: return m_types.optional_of(resolve(t->args[0].get()));
     case TypeExprKind::Union: {
@@ -331,6 +337,18 @@ private:
         for (TypeId m : m_types.get(t).args) todo.push_back(m);
     }
     return false;
+  }
+
+  // A map key type: string, an enum, a string literal or a union of those.
+  bool string_like(TypeId k) const {
+    if (k == T::STRING || k == T::ANY) return true;
+    const lang::Type& ty = m_types.get(k);
+    if (ty.kind == TypeKind::Enum) return true;
+    if (ty.kind == TypeKind::Literal) return ty.args[0] == T::STRING;
+    if (ty.kind != TypeKind::Union) return false;
+    for (TypeId m : ty.args)
+      if (m == T::STRING || m == T::NUL || !string_like(m)) return false;
+    return true;
   }
 
   TypeId literal(const TypeExpr* t) {
@@ -966,7 +984,7 @@ private:
       return m_types.get(t).args[0];
     }
     if (m_types.kind(t) == TypeKind::Map) {
-      if (i != T::STRING && i != T::ANY) error(e.kids[1]->loc, "map key must be string, not " + name_of(i));
+      if (!m_types.assignable(i, T::STRING)) error(e.kids[1]->loc, "map key must be string, not " + name_of(i));
       return m_types.get(t).args[1];
     }
     error(e.loc, "type " + name_of(t) + " cannot be indexed");

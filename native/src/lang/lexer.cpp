@@ -406,11 +406,70 @@ Token Lexer::lex_punctuation(size_t start, SourceLoc loc, char c) {
   return make(kind, start, loc);
 }
 
+namespace {
+// Whether `tokens` end where a constraint's {{ expression }} may start:
+// `@check(` / `@assert(`, or those and `name,`.
+bool before_constraint(const std::vector<Token>& tokens) {
+  size_t n = tokens.size();
+  auto is = [&](size_t back, TokenKind kind) { return n >= back && tokens[n - back].kind == kind; };
+  auto constraint = [&](size_t back) {
+    return n >= back + 1 && (tokens[n - back].lexeme == "check" || tokens[n - back].lexeme == "assert") &&
+           (tokens[n - back - 1].kind == TokenKind::At || tokens[n - back - 1].kind == TokenKind::AtAt);
+  };
+  if (is(1, TokenKind::LeftParen) && constraint(2)) return true;
+  return is(1, TokenKind::Comma) && is(2, TokenKind::Identifier) && is(3, TokenKind::LeftParen) && constraint(4);
+}
+} // namespace
+
+// The Jinja expression of {{ ... }} up to its closing }} (outside quotes),
+// kept as written: BAML's escapes and Jinja's are not the same.
+Token Lexer::lex_jinja() {
+  skip_whitespace_and_comments();
+  size_t start = m_pos;
+  SourceLoc loc = loc_at(start);
+  m_pos += 2;
+  char quote = 0;
+  while (m_pos < m_source.size()) {
+    char c = m_source[m_pos];
+    if (quote) {
+      if (c == '\\') m_pos++;
+      else if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '}' && peek(1) == '}') {
+      break;
+    } else if (c == '\n') {
+      newline_at(m_pos);
+    }
+    m_pos++;
+  }
+  Token token = make(TokenKind::Jinja, start, loc);
+  if (m_pos >= m_source.size()) {
+    m_diags.error(loc, "unterminated {{ in a constraint (expected }})");
+    return token;
+  }
+  std::string_view inner = m_source.substr(start + 2, m_pos - start - 2);
+  m_pos += 2;
+  token.lexeme = m_source.substr(start, m_pos - start);
+  while (!inner.empty() && (inner.front() == ' ' || inner.front() == '\t' || inner.front() == '\n' || inner.front() == '\r'))
+    inner.remove_prefix(1);
+  while (!inner.empty() && (inner.back() == ' ' || inner.back() == '\t' || inner.back() == '\n' || inner.back() == '\r'))
+    inner.remove_suffix(1);
+  token.text = std::string(inner);
+  return token;
+}
+
+bool Lexer::at_jinja() {
+  skip_whitespace_and_comments();
+  return peek() == '{' && peek(1) == '{';
+}
+
 std::vector<Token> tokenize(std::string_view source, Diagnostics& diags) {
   Lexer lexer(source, diags);
   std::vector<Token> tokens;
   for (;;) {
-    tokens.push_back(lexer.next_token());
+    if (before_constraint(tokens) && lexer.at_jinja()) tokens.push_back(lexer.lex_jinja());
+    else tokens.push_back(lexer.next_token());
     if (tokens.back().kind == TokenKind::Eof) return tokens;
   }
 }

@@ -23,6 +23,9 @@ public:
   // marked malformed when an error was reported while lexing it (or just
   // before it), so the parser can stay quiet about the consequences.
   Token next_token();
+  // A constraint's {{ expression }} (tokenize knows when one may start).
+  bool at_jinja();
+  Token lex_jinja();
 
 private:
   Token scan_token();

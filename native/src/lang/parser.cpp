@@ -904,28 +904,11 @@ Constraint Parser::parse_constraint(bool is_assert) {
   } else if (!is_assert) {
     error_at_current("@check takes a name first: @check(name, {{ expression }})");
   }
-  if (!check(TokenKind::LeftBrace) || peek(1).kind != TokenKind::LeftBrace)
-    error_at_current(std::string(what) + "'s condition is written {{ expression }}");
-  const char* begin = current().lexeme.data() + 2;
-  // To the matching '}}': braces inside the expression (a map literal) nest.
-  advance();
-  advance();
-  int depth = 0;
-  while (!check(TokenKind::Eof) && !(depth == 0 && check(TokenKind::RightBrace) && peek(1).kind == TokenKind::RightBrace)) {
-    if (check(TokenKind::LeftBrace)) depth++;
-    else if (check(TokenKind::RightBrace)) depth--;
-    advance();
-  }
-  if (check(TokenKind::Eof)) error_at_current(std::string("unterminated {{ in ") + what);
-  const char* end = current().lexeme.data();
-  advance();
-  advance();
+  if (!check(TokenKind::Jinja)) error_at_current(std::string(what) + "'s condition is written {{ expression }}");
+  const Token& condition = advance();
   consume(TokenKind::RightParen, (std::string("expected ')' after the condition of ") + what).c_str());
-  std::string_view text(begin, size_t(end - begin));
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  if (text.empty()) error_at(previous().loc, std::string(what) + " has an empty condition");
-  c.expression = std::string(text);
+  if (condition.text.empty() && !condition.malformed) error_at(condition.loc, std::string(what) + " has an empty condition");
+  c.expression = condition.text;
   return c;
 }
 

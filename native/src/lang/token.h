@@ -33,6 +33,8 @@ namespace brake::lang {
   X(At, "@")                                                                   \
   X(AtAt, "@@")                                                                \
   X(Hash, "#")                                                                 \
+  /* {{ expr }} as a constraint's argument (@check, @assert): text is expr */  \
+  X(Jinja, "{{ expression }}")                                                 \
   /* operators */                                                              \
   X(Plus, "+")                                                                 \
   X(Minus, "-")                                                                \

@@ -50,6 +50,20 @@ bool is_negative_zero(const brake_value& v) {
   return v.kind == BRAKE_KIND_FLOAT && v.f == 0 && std::signbit(v.f);
 }
 
+// Whether map key `k` is one of an enum's or string literals' key type.
+bool key_fits(const vm::CompiledProgram& p, const std::string& k, TypeId t) {
+  const lang::Type& ty = p.types.get(t);
+  switch (ty.kind) {
+  case TypeKind::Enum: return variant_index(p.enums[size_t(ty.decl)], k) >= 0;
+  case TypeKind::Literal: return ty.literal == k;
+  case TypeKind::Union:
+    for (TypeId m : ty.args)
+      if (key_fits(p, k, m)) return true;
+    return false;
+  default: return true;
+  }
+}
+
 bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why, int depth) {
   if (depth > 256) {
     why = "value nested too deeply";
@@ -93,6 +107,12 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
     return true;
   case TypeKind::Map:
     if (v.kind != BRAKE_KIND_MAP) return mismatch();
+    if (ty.args[0] != lang::TypeTable::STRING)
+      for (const std::string& k : v.keys)
+        if (!key_fits(p, k, ty.args[0])) {
+          why = "key \"" + k.substr(0, 40) + "\" is not a " + p.type_name(ty.args[0]);
+          return false;
+        }
     for (size_t i = 0; i < v.items.size(); i++)
       if (!fits(p, *v.items[i], ty.args[1], why, depth + 1)) {
         why = "key \"" + v.keys[i] + "\": " + why;
