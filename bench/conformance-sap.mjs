@@ -10,8 +10,7 @@
 // (test_partial_deserializer*). Cases that assert BAML's internal score
 // (test_deserializer_with_expected_score) are counted apart: brake has no
 // such score. Streaming attributes written on the target itself
-// (`Foo @stream.not_null`) are dropped from the return type, which cannot
-// carry them.
+// (`Foo @stream.not_null`) go on the function's return type, as written.
 import { CompileError, Engine, ParseError } from '../dist/index.mjs';
 
 /** The category a case counts in: 'complete', 'failing', 'partial' or 'score'. */
@@ -41,7 +40,7 @@ const show = (v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? Number(
 
 const engines = new Map();
 async function engineFor(r) {
-  const target = r.target.replace(/@stream\.\w+/g, '').trim();
+  const target = r.target;
   const source = `${r.baml}\nfunction __Parse(text: string) -> ${target} {\n  client "openai/gpt-4o"\n  prompt #"{{ text }}"#\n}\n`;
   let entry = engines.get(source);
   if (!entry) {

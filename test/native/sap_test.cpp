@@ -503,6 +503,28 @@ BRAKE_TEST(partial_stream_done_and_not_null) {
   EXPECT_EQ(nn.partial("{\"things\": [{\"id\": 123,\n"), "{\"things\":[{\"id\":123,\"other\":null}]}");
 }
 
+// Streaming attributes written on a type: an item of `(A | B) @stream.done`
+// is withheld until complete; a return type's @stream.not_null holds the
+// whole value back (a failure) while it has none.
+BRAKE_TEST(partial_stream_attributes_on_types) {
+  const char* decls = "class A {\n  name string\n  args string\n}\nclass B {\n  role string\n  text string\n}";
+  Sap list("((A | B) @stream.done)[]", decls);
+  EXPECT_EQ(list.partial("[{\"name\": \"f\", \"args\": \"{}\"}, {\"name\": \"g\", \"ar"), "[{\"name\":\"f\",\"args\":\"{}\"}]");
+  EXPECT_EQ(list.partial("[{\"name\": \"f\", \"ar"), "[]");
+  EXPECT_EQ(list.parse("[{\"name\": \"f\", \"args\": \"{}\"}]"), "[{\"name\":\"f\",\"args\":\"{}\"}]");
+  Sap top("Foo @stream.not_null", "class Foo {\n  nums int[]\n  @@stream.done\n}");
+  EXPECT_FAILS(top.partial("{'nums': [1,2]"), "needs one");
+  EXPECT_EQ(top.partial("{'nums': [1,2]}"), "{\"nums\":[1,2]}");
+}
+
+// Maps keyed by an enum or string literals: keys matched to the key type.
+BRAKE_TEST(enum_and_literal_map_keys) {
+  Sap e("map<Key, string>", "enum Key {\n  A\n  B\n}");
+  EXPECT_EQ(e.parse("{\"A\": \"one\", \"B\": \"two\"}"), "{\"A\":\"one\",\"B\":\"two\"}");
+  Sap l("map<\"x\" | \"y\", int>");
+  EXPECT_EQ(l.parse("{\"x\": 1, \"y\": 2}"), "{\"x\":1,\"y\":2}");
+}
+
 // ---------------------------------------------------------------- helpers
 
 BRAKE_TEST(float_from_comma_separated_table) {
@@ -773,6 +795,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(partial_literal_still_ambiguous),
       TEST_ENTRY(partial_union_prefers_the_class_the_keys_are_about),
       TEST_ENTRY(partial_stream_done_and_not_null),
+      TEST_ENTRY(partial_stream_attributes_on_types),
+      TEST_ENTRY(enum_and_literal_map_keys),
       TEST_ENTRY(float_from_comma_separated_table),
       TEST_ENTRY(remove_accents_table),
       TEST_ENTRY(hostile_inputs_in_bounded_time),

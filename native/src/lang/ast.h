@@ -36,6 +36,7 @@ struct TypeExpr {
   std::string name;
   std::vector<std::unique_ptr<TypeExpr>> args;
   char literal_base = 0; // Literal: 's' string, 'i' int, 'b' bool
+  uint8_t stream = 0;    // StreamFlag bits written on the type: `(A | B) @stream.done`
 };
 using TypeExprPtr = std::unique_ptr<TypeExpr>;
 

@@ -232,6 +232,11 @@ private:
   // TypeExpr -> TypeId
   TypeId resolve(const TypeExpr* t) {
     if (!t) return T::ANY;
+    if (t->stream) return m_types.streamed(resolve_unstreamed(t), t->stream);
+    return resolve_unstreamed(t);
+  }
+
+  TypeId resolve_unstreamed(const TypeExpr* t) {
     switch (t->kind) {
     case TypeExprKind::Named: {
       static const std::unordered_map<std::string, TypeId> builtin = {

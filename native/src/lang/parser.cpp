@@ -320,6 +320,7 @@ private:
   void parse_attributes(Attributes& out, TokenKind at);
   void parse_one_attribute(Attributes& out);
   Constraint parse_constraint(bool is_assert);
+  void parse_type_stream_attributes(TypeExpr& type);
 
   // ---- types and patterns
   TypeExprPtr parse_type();
@@ -688,6 +689,7 @@ FunctionDecl Parser::parse_function(FunctionKind kind) {
   parse_params(fn, kind);
   consume(TokenKind::Arrow, "expected '->' and a return type after parameters");
   fn.return_type = parse_type();
+  parse_type_stream_attributes(*fn.return_type);
   if (check(TokenKind::Identifier) && current().lexeme == "throws") {
     advance();
     parse_type();
@@ -891,6 +893,19 @@ void Parser::parse_one_attribute(Attributes& out) {
   }
 }
 
+// Streaming attributes written on a type (inside or after parentheses, and
+// after a function's return type): `(A | B) @stream.done`. Only @stream.*
+// attributes belong there; what follows a field's type is the field's.
+void Parser::parse_type_stream_attributes(TypeExpr& type) {
+  while (check(TokenKind::At) && peek(1).kind == TokenKind::Identifier && peek(1).lexeme == "stream" &&
+         peek(2).kind == TokenKind::Dot) {
+    Attributes attrs;
+    parse_one_attribute(attrs);
+    if (attrs.stream == 0) error_at(previous().loc, "unknown streaming attribute (@stream.done, @stream.not_null, @stream.with_state)");
+    type.stream |= attrs.stream;
+  }
+}
+
 // '(' (NAME ',')? '{{' expression '}}' ')': the expression is kept as its
 // source text, for the template engine to evaluate against `this`.
 Constraint Parser::parse_constraint(bool is_assert) {
@@ -990,7 +1005,9 @@ TypeExprPtr Parser::parse_postfix_type() {
 TypeExprPtr Parser::parse_primary_type() {
   if (match(TokenKind::LeftParen)) {
     TypeExprPtr inner = parse_type();
+    parse_type_stream_attributes(*inner);
     consume(TokenKind::RightParen, "expected ')' after type");
+    parse_type_stream_attributes(*inner);
     return inner;
   }
   auto type = std::make_unique<TypeExpr>();

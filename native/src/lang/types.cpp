@@ -1,5 +1,7 @@
 #include "lang/types.h"
 
+#include "lang/attributes.h"
+
 #include <algorithm>
 
 namespace brake::lang {
@@ -46,6 +48,14 @@ TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
   m_alias_names[size_t(decl)] = name;
   return intern(Type{TypeKind::Alias, {}, decl, {}});
 }
+
+TypeId TypeTable::streamed(TypeId t, uint8_t flags) {
+  if (!flags) return t;
+  flags |= stream_flags(t);
+  return intern(Type{TypeKind::Stream, {unalias_stream(t)}, int32_t(flags), {}});
+}
+
+TypeId TypeTable::unalias_stream(TypeId t) const { return raw_kind(t) == TypeKind::Stream ? m_types[size_t(t)].args[0] : t; }
 
 TypeId TypeTable::literal_of(TypeId base, std::string text) {
   return intern(Type{TypeKind::Literal, {base}, -1, std::move(text)});
@@ -144,6 +154,14 @@ bool TypeTable::assignable(TypeId from, TypeId to, int depth) const {
 std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_names,
                             const std::vector<std::string>& enum_names) const {
   if (raw_kind(t) == TypeKind::Alias) return alias_name(t);
+  if (raw_kind(t) == TypeKind::Stream) {
+    std::string s = name(m_types[size_t(t)].args[0], class_names, enum_names);
+    uint8_t f = stream_flags(t);
+    if (f & kStreamDone) s += " @stream.done";
+    if (f & kStreamNotNull) s += " @stream.not_null";
+    if (f & kStreamWithState) s += " @stream.with_state";
+    return s;
+  }
   const Type& ty = get(t);
   switch (ty.kind) {
   case TypeKind::Any: return "unknown";
@@ -172,7 +190,8 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
   case TypeKind::Class: return class_names[size_t(ty.decl)];
   case TypeKind::Enum: return enum_names[size_t(ty.decl)];
   case TypeKind::Literal: return ty.args[0] == STRING ? quoted(ty.literal) : ty.literal;
-  case TypeKind::Alias: break; // seen above
+  case TypeKind::Alias:
+  case TypeKind::Stream: break; // seen above
   }
   return "?";
 }

@@ -26,7 +26,11 @@ using TypeId = int32_t;
 // and kind() see through it to its target; raw_kind() and alias_name() see
 // the alias itself (what names and output formats show). Aliases that are
 // not recursive are replaced by their target when resolved.
-enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias };
+// Stream: a type with streaming attributes written on it (`(A | B)
+// @stream.done`, a return type's `@stream.not_null`): args[0] is the type,
+// decl its lang::StreamFlag bits. get() and kind() see through it too;
+// stream_flags() reads it (only the parser of a partial reply does).
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias, Stream };
 
 struct Type {
   TypeKind kind;
@@ -46,8 +50,17 @@ public:
   TypeKind raw_kind(TypeId id) const { return m_types[size_t(id)].kind; }
   // A recursive alias's target (through other aliases); any other type itself.
   TypeId unalias(TypeId id) const {
-    while (m_types[size_t(id)].kind == TypeKind::Alias) id = m_alias_targets[size_t(m_types[size_t(id)].decl)];
-    return id;
+    for (;;) {
+      const Type& t = m_types[size_t(id)];
+      if (t.kind == TypeKind::Alias) id = m_alias_targets[size_t(t.decl)];
+      else if (t.kind == TypeKind::Stream) id = t.args[0];
+      else return id;
+    }
+  }
+  // `t` with streaming attributes (lang::StreamFlag bits; 0: `t` itself).
+  TypeId streamed(TypeId t, uint8_t flags);
+  uint8_t stream_flags(TypeId t) const {
+    return m_types[size_t(t)].kind == TypeKind::Stream ? uint8_t(m_types[size_t(t)].decl) : 0;
   }
   // Recursive aliases: declared first (a type may name one before its target
   // is known), their target set once resolved.
@@ -91,6 +104,7 @@ public:
 private:
   TypeId intern(Type t);
   bool assignable(TypeId from, TypeId to, int depth) const;
+  TypeId unalias_stream(TypeId t) const;
   std::vector<Type> m_types;
   std::vector<std::string> m_alias_names;
   std::vector<TypeId> m_alias_targets; // ANY until set

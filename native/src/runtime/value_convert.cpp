@@ -84,7 +84,8 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   };
   switch (ty.kind) {
   case TypeKind::Any: return true;
-  case TypeKind::Alias: break; // get() sees through aliases
+  case TypeKind::Alias:
+  case TypeKind::Stream: break; // get() sees through them
   case TypeKind::Never: return mismatch();
   case TypeKind::Null: return v.kind == BRAKE_KIND_NULL || mismatch();
   case TypeKind::Bool: return v.kind == BRAKE_KIND_BOOL || mismatch();

@@ -337,6 +337,21 @@ bool Coercer::coerce(const Node& n, TypeId t, Coerced& out, int& score) {
 }
 
 bool Coercer::coerce_uncached(const Node& n, TypeId t, Coerced& out, int& score) {
+  // Streaming attributes written on the type itself ((A | B) @stream.done,
+  // a return type's @stream.not_null) apply to a partial reply only.
+  uint8_t flags = m_partial ? m_p.types.stream_flags(t) : 0;
+  if (!flags) return coerce_type(n, t, out, score);
+  if (!coerce_type(n, t, out, score)) return false;
+  if ((flags & lang::kStreamDone) && !out.absent && !deep_complete(n)) {
+    out = Coerced();
+    out.absent = true; // withheld until complete
+  }
+  if ((flags & lang::kStreamNotNull) && (out.absent || out.tag == Tag::Null))
+    return fail("no value yet where " + m_p.type_name(t) + " needs one");
+  return true;
+}
+
+bool Coercer::coerce_type(const Node& n, TypeId t, Coerced& out, int& score) {
   m_cc.bytes(256); // a fitting step costs about as much as copying 256 bytes
   if (m_depth >= kMaxCoerceDepth) return fail("nested too deeply");
   if (++m_work > kMaxWork) return fail("the reply takes too much work to fit its type");
@@ -355,7 +370,8 @@ bool Coercer::coerce_uncached(const Node& n, TypeId t, Coerced& out, int& score)
   const lang::Type& type = m_p.types.get(t);
   switch (type.kind) {
   case TypeKind::Any: return coerce_any(n, out);
-  case TypeKind::Alias: break; // get() sees through recursive aliases
+  case TypeKind::Alias:
+  case TypeKind::Stream: break; // get() sees through them
   case TypeKind::Never: return fail("no value fits never");
   case TypeKind::Null:
     if (n.kind == Kind::Null) return true;

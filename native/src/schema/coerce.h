@@ -83,6 +83,7 @@ private:
   void commit(Coerced& c, size_t base);
 
   bool coerce_uncached(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
+  bool coerce_type(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
   bool fail(const std::string& what);
   bool expected(const char* type, const jsonish::Node& n);
   bool coerce_string(const jsonish::Node& n, Coerced& out, int& score);

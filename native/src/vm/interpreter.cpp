@@ -792,7 +792,8 @@ struct TypeCheck {
     const lang::Type& ty = p.types.get(t);
     switch (ty.kind) {
     case K::Any: return true;
-    case K::Alias: return false; // get() sees through aliases
+    case K::Alias:
+    case K::Stream: return false; // get() sees through them
     case K::Never: return false;
     case K::Null: return v.tag == Tag::Null;
     case K::Bool: return v.tag == Tag::Bool;
