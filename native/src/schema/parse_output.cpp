@@ -72,6 +72,9 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
   for (const jsonish::Candidate& c : candidates) {
     Coerced value;
     int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(doc, c.value) ? 1 : 0);
+    // Fitting only adds to a score: a candidate that starts no better than
+    // the best so far cannot win (a tie keeps the earlier one).
+    if (found && score >= best_score) continue;
     if (coercer.coerce(c.value, t, value, score)) {
       if (!found || score < best_score) {
         best = std::move(value);
