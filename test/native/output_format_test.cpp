@@ -72,11 +72,11 @@ const char* kNodeText = "Node {\n  data: int,\n  next: Node or null,\n}";
 // ---------------------------------------------------------------- type shapes
 
 // A string needs no instructions: nothing, unless a prefix is given (then the
-// prefix and the type, as for any other type); prefix=null shows the type alone.
+// prefix and the type, as for any other type); prefix=null still nothing.
 BRAKE_TEST(string_renders_nothing_unless_a_prefix_asks) {
   EXPECT_EQ(render("", "string"), "");
   EXPECT_EQ(render("", "string", "ctx.output_format(prefix='Reply with ')"), "Reply with string");
-  EXPECT_EQ(render("", "string", "ctx.output_format(prefix=null)"), "string");
+  EXPECT_EQ(render("", "string", "ctx.output_format(prefix=null)"), "");
 }
 
 BRAKE_TEST(int_float_bool_are_one_sentence) {

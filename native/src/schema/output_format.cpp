@@ -197,7 +197,9 @@ public:
 
   std::string render(TypeId target) {
     TypeKind kind = m_p.types.kind(target);
-    if (target == T::STRING && m_o.prefix.setting == Setting::Auto) return "";
+    // A string needs no instructions: only a prefix given as text asks for them
+    // (prefix=null renders nothing, as BAML does).
+    if (target == T::STRING && m_o.prefix.setting != Setting::Always) return "";
     bool scalar = kind == TypeKind::Int || kind == TypeKind::Float || kind == TypeKind::Bool;
     if (scalar && m_o.prefix.setting == Setting::Auto) return sentence(target);
 
