@@ -499,6 +499,23 @@ bool EngineWrap::read_tags(napi_env env, napi_value v, Tags& out, std::string& e
   return true;
 }
 
+// renderPrompt's and parse's timeoutMs (a number: a fraction rounds up),
+// and that the engine is open; throws and returns false otherwise.
+bool EngineWrap::host_timeout_and_open(napi_env env, const Napi::Value& value, uint64_t* timeout_ms) {
+  double timeout = value.As<Napi::Number>().DoubleValue();
+  if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS))) {
+    throw_status(env, BRAKE_INVALID_ARGUMENT,
+                 "options.timeoutMs must be a number from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
+    return false;
+  }
+  if (!m_engine || m_closing) {
+    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
+    return false;
+  }
+  *timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+  return true;
+}
+
 // renderPrompt(function: string, args: unknown[], client: string | undefined, tags, timeoutMs: number):
 // brake_engine_render_prompt's map as a JS object (throws its failure).
 Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
@@ -513,16 +530,8 @@ Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
                      "renderPrompt(function: string, args: unknown[], client?: string, tags?: [string[], string[]], timeoutMs: number)");
     return Napi::Value();
   }
-  double timeout = info[4].As<Napi::Number>().DoubleValue();
-  if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS))) {
-    throw_status(env, BRAKE_INVALID_ARGUMENT,
-                 "options.timeoutMs must be a number from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
-    return Napi::Value();
-  }
-  if (!m_engine || m_closing) {
-    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
-    return Napi::Value();
-  }
+  uint64_t timeout_ms = 0;
+  if (!host_timeout_and_open(env, info[4], &timeout_ms)) return Napi::Value();
   Napi::Array list = info[1].As<Napi::Array>();
   std::vector<brake_value*> args;
   std::string error;
@@ -542,7 +551,7 @@ Napi::Value EngineWrap::render_prompt(const Napi::CallbackInfo& info) {
     opts.tag_names = tags.names.data();
     opts.tag_values = tags.values.data();
     opts.tag_count = tags.names.size();
-    opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+    opts.timeout_ms = timeout_ms;
     rc = m_engine ? brake_engine_render_prompt(m_engine, fn.c_str(), args.data(), args.size(), &opts, &out)
                   : BRAKE_ENGINE_CLOSED;
     if (rc != BRAKE_OK) error = m_engine ? brake_last_error() : "the engine is closed";
@@ -575,20 +584,12 @@ Napi::Value EngineWrap::parse(const Napi::CallbackInfo& info) {
     throw_type_error(env, "parse(function: string, text: string, partial: boolean, timeoutMs: number)");
     return Napi::Value();
   }
-  double timeout = info[3].As<Napi::Number>().DoubleValue();
-  if (!(timeout >= 0 && timeout <= static_cast<double>(BRAKE_MAX_TIMEOUT_MS))) {
-    throw_status(env, BRAKE_INVALID_ARGUMENT,
-                 "options.timeoutMs must be a number from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
-    return Napi::Value();
-  }
-  if (!m_engine || m_closing) {
-    throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
-    return Napi::Value();
-  }
+  uint64_t timeout_ms = 0;
+  if (!host_timeout_and_open(env, info[3], &timeout_ms)) return Napi::Value();
   brake_parse_options opts;
   brake_parse_options_init(&opts);
   opts.partial = info[2].As<Napi::Boolean>().Value() ? 1 : 0;
-  opts.timeout_ms = static_cast<uint64_t>(std::ceil(timeout));
+  opts.timeout_ms = timeout_ms;
   brake_value* out = nullptr;
   int rc = brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out);
   if (rc != BRAKE_OK) {

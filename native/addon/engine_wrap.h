@@ -68,6 +68,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value render_prompt(const Napi::CallbackInfo& info);
   Napi::Value parse(const Napi::CallbackInfo& info);
+  bool host_timeout_and_open(napi_env env, const Napi::Value& value, uint64_t* timeout_ms);
   // A call's or a rendering's tags (brake_call_options.tag_*).
   struct Tags {
     std::vector<std::string> text; // name, value, name, value, ...

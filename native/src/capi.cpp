@@ -53,6 +53,32 @@ template <typename Fn> int guarded(Fn fn) {
   }
 }
 
+// Copies the caller's options struct (`min_size`: the bytes every version
+// of it had) over `out`'s defaults and checks their timeout_ms.
+template <typename Options>
+int read_host_options(const Options* in, Options& out, size_t min_size, const char* init) {
+  if (in) {
+    if (in->struct_size < min_size || in->struct_size > sizeof out)
+      return fail(BRAKE_INVALID_ARGUMENT, std::string("options.struct_size is wrong (use ") + init + ")");
+    std::memcpy(&out, in, in->struct_size);
+  }
+  if (out.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
+    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
+  return BRAKE_OK;
+}
+
+// Runs one of the engine's host-side helpers that make a value (render_prompt, parse).
+template <typename Run> int host_value(brake_value** out, Run run) {
+  return guarded([&] {
+    std::string message;
+    brake::ValuePtr value;
+    int status = run(value, message);
+    if (status != BRAKE_OK) return fail(status, message);
+    *out = value.release();
+    return int(BRAKE_OK);
+  });
+}
+
 const char* const kStatusNames[] = {
 #define BRAKE_STATUS_NAME_(name, value, message) #name,
     BRAKE_STATUS_MAP(BRAKE_STATUS_NAME_)
@@ -331,20 +357,11 @@ int brake_engine_render_prompt(brake_engine* e, const char* function, const brak
   *out = nullptr;
   brake_render_options opts;
   brake_render_options_init(&opts);
-  if (options) {
-    if (options->struct_size < offsetof(brake_render_options, client) + sizeof(const char*) || options->struct_size > sizeof opts)
-      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_render_options_init)");
-    std::memcpy(&opts, options, options->struct_size);
-  }
-  if (opts.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
-    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
-  return guarded([&] {
-    std::string message;
-    brake::ValuePtr value;
-    int status = e->engine->render_prompt(function, args, nargs, opts, value, message);
-    if (status != BRAKE_OK) return fail(status, message);
-    *out = value.release();
-    return int(BRAKE_OK);
+  if (int rc = read_host_options(options, opts, offsetof(brake_render_options, client) + sizeof(const char*),
+                                 "brake_render_options_init"))
+    return rc;
+  return host_value(out, [&](brake::ValuePtr& value, std::string& message) {
+    return e->engine->render_prompt(function, args, nargs, opts, value, message);
   });
 }
 
@@ -361,20 +378,11 @@ int brake_engine_parse(brake_engine* e, const char* function, const char* text, 
   *out = nullptr;
   brake_parse_options opts;
   brake_parse_options_init(&opts);
-  if (options) {
-    if (options->struct_size < offsetof(brake_parse_options, partial) + sizeof(int) || options->struct_size > sizeof opts)
-      return fail(BRAKE_INVALID_ARGUMENT, "options.struct_size is wrong (use brake_parse_options_init)");
-    std::memcpy(&opts, options, options->struct_size);
-  }
-  if (opts.timeout_ms > BRAKE_MAX_TIMEOUT_MS)
-    return fail(BRAKE_INVALID_ARGUMENT, "timeout_ms must be from 0 (none) to " + std::to_string(BRAKE_MAX_TIMEOUT_MS));
-  return guarded([&] {
-    std::string message;
-    brake::ValuePtr value;
-    int status = e->engine->parse(function, std::string_view(text ? text : "", len), opts, value, message);
-    if (status != BRAKE_OK) return fail(status, message);
-    *out = value.release();
-    return int(BRAKE_OK);
+  if (int rc = read_host_options(options, opts, offsetof(brake_parse_options, partial) + sizeof(int),
+                                 "brake_parse_options_init"))
+    return rc;
+  return host_value(out, [&](brake::ValuePtr& value, std::string& message) {
+    return e->engine->parse(function, std::string_view(text ? text : "", len), opts, value, message);
   });
 }
 
