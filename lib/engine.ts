@@ -492,8 +492,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       return this.#native.parse(fn, text, partial, timeoutMs) as CallResult<F, K>;
     } catch (error) {
       if (!(error instanceof ScriptError) || error instanceof ParseError) throw error;
-      // "PATH: reason" from the parser.
-      const path = /^(\$[^:]*):/.exec(error.message)?.[1] ?? '$';
+      // "PATH: reason" from the parser (a key in the path may hold a colon, not ": ").
+      const path = /^(\$.*?): /.exec(error.message)?.[1] ?? '$';
       throw new ParseError(`the text does not parse as the return type of '${fn}': ${error.message}`, text, path);
     }
   }

@@ -92,9 +92,15 @@ describe('engine.parse', () => {
     expect(() => engine.parse('Pick', '"cow"')).toThrow(ParseError);
   });
 
-  it('takes the partial option for a reply still arriving', () => {
-    expect(() => engine.parse('Echo', 'partial text', { partial: true })).not.toThrow();
-    expect(engine.parse('Echo', 'partial text', { partial: true })).toBe('partial text');
+  it('gives the value so far of a reply still arriving with partial', () => {
+    const prefix = '```json\n{"name": "Ad';
+    expect(engine.parse('Extract', prefix, { partial: true })).toEqual({ name: 'Ad', age: null });
+    expect(engine.parse('People', '[{"name": "Ada", "years": 36}, {"name": "Al', { partial: true })).toEqual([
+      { name: 'Ada', age: 36 },
+      { name: 'Al', age: null },
+    ]);
+    // The same text, complete: age is required.
+    expect(() => engine.parse('Extract', prefix)).toThrow(ParseError);
   });
 
   it('refuses bad input with typed errors and keeps working', async () => {

@@ -398,6 +398,62 @@ BRAKE_TEST(parse_entry_point) {
   brake_engine_free(e);
 }
 
+/* Parse deadlines from several threads at once share the engine's one
+** watchdog: each parse finishes or stops at its own deadline. */
+typedef struct {
+  brake_engine* e;
+  int failures;
+} ParseThread;
+
+static void* parse_many(void* arg) {
+  ParseThread* t = (ParseThread*)arg;
+  const char* text = "{\"name\": \"Ada\", \"age\": 36}";
+  brake_parse_options o;
+  brake_parse_options_init(&o);
+  o.timeout_ms = 1000;
+  for (int i = 0; i < 300; i++) {
+    brake_value* out = NULL;
+    if (brake_engine_parse(t->e, "Extract", text, strlen(text), &o, &out) != BRAKE_OK) t->failures++;
+    brake_value_free(out);
+  }
+  return NULL;
+}
+
+BRAKE_TEST(parse_deadlines_from_threads) {
+  brake_engine* e = engine_from(
+      "class P { name string age int }\n"
+      "function Extract(t: string) -> P { client \"openai/gpt-4o\" prompt #\"{{ t }}\"# }\n"
+      "function Many(t: string) -> P[] { client \"openai/gpt-4o\" prompt #\"{{ t }}\"# }\n",
+      1);
+  if (!e) return;
+  ParseThread threads[4];
+  pthread_t ids[4];
+  for (int i = 0; i < 4; i++) {
+    threads[i].e = e;
+    threads[i].failures = 0;
+    pthread_create(&ids[i], NULL, parse_many, &threads[i]);
+  }
+  /* Meanwhile a reply far too big for 1 ms stops at its deadline. */
+  size_t n = 300000, len = 0;
+  char* huge = (char*)malloc(n * 32 + 3);
+  huge[len++] = '[';
+  for (size_t i = 0; i < n; i++) len += (size_t)sprintf(huge + len, "%s{\"name\": \"n\", \"age\": 1}", i ? "," : "");
+  huge[len++] = ']';
+  brake_parse_options o;
+  brake_parse_options_init(&o);
+  o.timeout_ms = 1;
+  brake_value* out = NULL;
+  CHECK_EQ_INT(brake_engine_parse(e, "Many", huge, len, &o, &out), BRAKE_TIMEOUT);
+  CHECK(out == NULL);
+  free(huge);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(ids[i], NULL);
+    CHECK_EQ_INT(threads[i].failures, 0);
+  }
+  brake_engine_close(e);
+  brake_engine_free(e);
+}
+
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(null_handles_are_misuse),
@@ -411,6 +467,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(special_floats_cross_and_format),
       TEST_ENTRY(out_of_memory_fails_only_that_call),
       TEST_ENTRY(parse_entry_point),
+      TEST_ENTRY(parse_deadlines_from_threads),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

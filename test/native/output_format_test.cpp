@@ -363,6 +363,9 @@ BRAKE_TEST(recursive_aliases_are_listed_by_name) {
   EXPECT_EQ(render("type V = int | (V | string)[]", "V[]"),
             "V = int or (V or string)[]\n\nAnswer with a JSON Array using this schema:\nV[]");
   EXPECT_EQ(render("type Id = int", "Id"), "Answer as an int");
+  // Streaming attributes on a type do not show.
+  EXPECT_EQ(render("", "((int | string) @stream.done)[]"), render("", "(int | string)[]"));
+  EXPECT_EQ(render("", "string @stream.not_null"), "");
 }
 
 BRAKE_TEST(media_outputs_are_refused) {

@@ -668,6 +668,9 @@ static void test_attributes() {
   DIAGS("class C {\n  x int @assert(a, {{ }})\n}\n", "2:20 @assert has an empty condition");
   DIAGS("class C {\n  x int @alias()\n}\n", "2:16 @alias takes a string");
   DIAGS("class C {\n  x int @assert(a, {{ this > 1 )\n}\n", "2:20 unterminated {{ in a constraint (expected }})\n4:1 expected ')' after the condition of @assert");
+  // Lines inside a condition's strings are counted; a backslash at the very end is no crash.
+  DIAGS("class C {\n  x int @assert(a, {{ \"a\n b\" == this }})\n  y int @alias()\n}\n", "4:16 @alias takes a string");
+  DIAGS("class C {\n  x int @assert(a, {{ \"abc\\", "2:20 unterminated {{ in a constraint (expected }})\n2:28 expected ')' after the condition of @assert");
   // The expression is Jinja, kept as written: BAML's string escapes do not apply.
   Program q = parse_clean(R"(class P { v string @check(phone, {{ this|regex_match("\(?\d{3}\)?") and "}}" != this }}) })", __LINE__);
   if (q.classes.size() == 1 && q.classes[0].fields.size() == 1 && q.classes[0].fields[0].attrs.constraints.size() == 1)

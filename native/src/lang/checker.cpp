@@ -328,7 +328,8 @@ private:
     for (TypeId bad : m_bad_aliases) m_types.set_alias_target(m_types.get_raw_decl(bad), T::ANY);
   }
 
-  // Whether `alias` meets itself through unions and aliases alone.
+  // Whether `alias` meets itself through unions, aliases and stream
+  // attributes alone.
   bool reaches_without_container(TypeId alias) const {
     std::vector<TypeId> todo{m_types.alias_target(alias)};
     std::unordered_set<TypeId> seen;
@@ -337,8 +338,10 @@ private:
       todo.pop_back();
       if (t == alias) return true;
       if (!seen.insert(t).second) continue;
-      if (m_types.raw_kind(t) == TypeKind::Alias) todo.push_back(m_types.alias_target(t));
-      else if (m_types.raw_kind(t) == TypeKind::Union)
+      TypeKind k = m_types.raw_kind(t);
+      if (k == TypeKind::Alias) todo.push_back(m_types.alias_target(t));
+      else if (k == TypeKind::Stream) todo.push_back(m_types.stream_inner(t));
+      else if (k == TypeKind::Union)
         for (TypeId m : m_types.get(t).args) todo.push_back(m);
     }
     return false;

@@ -431,15 +431,14 @@ Token Lexer::lex_jinja() {
   char quote = 0;
   while (m_pos < m_source.size()) {
     char c = m_source[m_pos];
+    if (c == '\n') newline_at(m_pos); // inside quotes too: lines stay counted
     if (quote) {
-      if (c == '\\') m_pos++;
+      if (c == '\\' && m_pos + 1 < m_source.size() && m_source[m_pos + 1] != '\n') m_pos++; // an escaped character
       else if (c == quote) quote = 0;
     } else if (c == '"' || c == '\'') {
       quote = c;
     } else if (c == '}' && peek(1) == '}') {
       break;
-    } else if (c == '\n') {
-      newline_at(m_pos);
     }
     m_pos++;
   }

@@ -52,10 +52,8 @@ TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
 TypeId TypeTable::streamed(TypeId t, uint8_t flags) {
   if (!flags) return t;
   flags |= stream_flags(t);
-  return intern(Type{TypeKind::Stream, {unalias_stream(t)}, int32_t(flags), {}});
+  return intern(Type{TypeKind::Stream, {raw_kind(t) == TypeKind::Stream ? stream_inner(t) : t}, int32_t(flags), {}});
 }
-
-TypeId TypeTable::unalias_stream(TypeId t) const { return raw_kind(t) == TypeKind::Stream ? m_types[size_t(t)].args[0] : t; }
 
 TypeId TypeTable::literal_of(TypeId base, std::string text) {
   return intern(Type{TypeKind::Literal, {base}, -1, std::move(text)});
@@ -115,40 +113,63 @@ bool TypeTable::contains_null(TypeId t) const {
   return false;
 }
 
-bool TypeTable::assignable(TypeId from, TypeId to) const { return assignable(from, to, 0); }
+bool TypeTable::assignable(TypeId from, TypeId to) const {
+  std::vector<std::pair<TypeId, TypeId>> assumed;
+  return assignable(from, to, assumed);
+}
 
-bool TypeTable::assignable(TypeId from, TypeId to, int depth) const {
+// `assumed`: the pairs being compared further up. Recursive aliases bring a
+// pair back while it is being compared: it is taken to hold (what the
+// comparison up there decides), which keeps the walk finite and linear in
+// the pairs there are.
+bool TypeTable::assignable(TypeId from, TypeId to, std::vector<std::pair<TypeId, TypeId>>& assumed) const {
+  // Streaming attributes change how a partial value shows, not the type.
+  while (raw_kind(from) == TypeKind::Stream) from = stream_inner(from);
+  while (raw_kind(to) == TypeKind::Stream) to = stream_inner(to);
   if (from == to) return true;
-  // Two recursive types compared element by element go on for ever: past
-  // this depth they are taken as different.
-  if (depth > 64) return false;
+  bool recursive = raw_kind(from) == TypeKind::Alias || raw_kind(to) == TypeKind::Alias;
+  if (recursive) {
+    for (const auto& pair : assumed)
+      if (pair.first == from && pair.second == to) return true;
+    assumed.emplace_back(from, to);
+  }
+  bool r = assignable_now(from, to, assumed);
+  if (recursive) assumed.pop_back();
+  return r;
+}
+
+bool TypeTable::assignable_now(TypeId from, TypeId to, std::vector<std::pair<TypeId, TypeId>>& assumed) const {
   TypeKind fk = kind(from), tk = kind(to);
   if (fk == TypeKind::Any || tk == TypeKind::Any || fk == TypeKind::Never) return true;
   if (fk == TypeKind::Union) {
     for (TypeId m : get(from).args)
-      if (!assignable(m, to, depth + 1)) return false;
+      if (!assignable(m, to, assumed)) return false;
     return true;
   }
   if (tk == TypeKind::Union) {
     for (TypeId m : get(to).args)
-      if (assignable(from, m, depth + 1)) return true;
+      if (assignable(from, m, assumed)) return true;
     return false;
   }
-  if (fk == TypeKind::Literal && tk == TypeKind::Literal) return false; // two different values
-  if (fk == TypeKind::Literal) return assignable(get(from).args[0], to, depth + 1);
-  if (tk == TypeKind::Literal) return from == get(to).args[0];
+  if (fk == TypeKind::Literal && tk == TypeKind::Literal) return unalias(from) == unalias(to);
+  if (fk == TypeKind::Literal) return assignable(get(from).args[0], to, assumed);
+  if (tk == TypeKind::Literal) return unalias(from) == get(to).args[0];
   if (fk != tk) return false;
   if (fk == TypeKind::Array || fk == TypeKind::Map) {
     size_t at = fk == TypeKind::Array ? 0 : 1;
     TypeId a = get(from).args[at], b = get(to).args[at];
     // Element types must agree (arrays are mutable and shared), except that an
     // element type the checker could not pin down (Any/Never: `[]`) fits,
-    // and a recursive alias agrees with what it stands for.
+    // and a recursive alias (or a type with stream attributes) agrees with
+    // what it stands for.
     if (a == b || kind(a) == TypeKind::Any || kind(a) == TypeKind::Never || kind(b) == TypeKind::Any) return true;
-    if (raw_kind(a) == TypeKind::Alias || raw_kind(b) == TypeKind::Alias) return assignable(a, b, depth + 1);
+    auto wrapped = [this](TypeId t) { return raw_kind(t) == TypeKind::Alias || raw_kind(t) == TypeKind::Stream; };
+    if (wrapped(a) || wrapped(b)) return assignable(a, b, assumed);
     return false;
   }
-  return false;
+  // Scalars, classes and enums: the same type once aliases and stream
+  // attributes are seen through.
+  return unalias(from) == unalias(to);
 }
 
 std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_names,

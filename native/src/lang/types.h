@@ -50,13 +50,17 @@ public:
   TypeKind raw_kind(TypeId id) const { return m_types[size_t(id)].kind; }
   // A recursive alias's target (through other aliases); any other type itself.
   TypeId unalias(TypeId id) const {
-    for (;;) {
+    // A chain longer than the table is a cycle the checker has not reported
+    // yet (it does, once every alias's target is known): unknown until then.
+    for (size_t steps = 0; steps <= m_types.size(); steps++) {
       const Type& t = m_types[size_t(id)];
       if (t.kind == TypeKind::Alias) id = m_alias_targets[size_t(t.decl)];
       else if (t.kind == TypeKind::Stream) id = t.args[0];
       else return id;
     }
+    return ANY;
   }
+  TypeId stream_inner(TypeId t) const { return m_types[size_t(t)].args[0]; }
   // `t` with streaming attributes (lang::StreamFlag bits; 0: `t` itself).
   TypeId streamed(TypeId t, uint8_t flags);
   uint8_t stream_flags(TypeId t) const {
@@ -103,8 +107,8 @@ public:
 
 private:
   TypeId intern(Type t);
-  bool assignable(TypeId from, TypeId to, int depth) const;
-  TypeId unalias_stream(TypeId t) const;
+  bool assignable(TypeId from, TypeId to, std::vector<std::pair<TypeId, TypeId>>& assumed) const;
+  bool assignable_now(TypeId from, TypeId to, std::vector<std::pair<TypeId, TypeId>>& assumed) const;
   std::vector<Type> m_types;
   std::vector<std::string> m_alias_names;
   std::vector<TypeId> m_alias_targets; // ANY until set

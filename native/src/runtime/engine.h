@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "brake.h"
+#include "runtime/host_deadlines.h"
 #include "http/request.h"
 #include "runtime/call_table.h"
 #include "runtime/event.h"
@@ -205,6 +206,8 @@ private:
   // (HostOperation::function == program().host_functions.size()).
   std::vector<HostBinding> m_host;
   HttpConfig m_http;
+  // Deadlines of render_prompt and parse (engine_prompt.cpp).
+  HostDeadlines m_host_deadlines;
   Environment m_env; // immutable after construction: read by every worker without a lock
   std::unique_ptr<std::atomic<uint64_t>[]> m_rr_counters; // per client (only round-robin ones move)
   bool m_has_round_robin = false;

@@ -4,10 +4,7 @@
 // reply's text parsed into a function's return type (brake_engine_parse).
 // Both run on the calling thread against a heap of their own, charged to
 // the engine's memory account like a call's.
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "llm/plan.h"
 #include "llm/provider.h"
@@ -40,39 +37,24 @@ ValuePtr media_value(const llm::Media& m) {
   if (!m.mime_type.empty()) put(*v, "media_type", host_text(m.mime_type));
   return v;
 }
-// Stops work on the calling thread after `timeout_ms` (0: never): a
-// watchdog sets the work's cancel word when it passes (only when a deadline
-// was asked for: a thread per render otherwise is waste).
+// Stops work on the calling thread after `timeout_ms` (0: never): the
+// engine's watchdog sets the work's cancel word when it passes.
 class Deadline {
 public:
-  explicit Deadline(uint64_t timeout_ms) {
-    if (!timeout_ms) return;
-    auto until = std::chrono::steady_clock::now() + clamp_wait(timeout_ms);
-    m_thread = std::thread([this, until] {
-      std::unique_lock<std::mutex> lock(m_mu);
-      if (!m_cv.wait_until(lock, until, [this] { return m_done; }))
-        m_stop.store(BRAKE_ORIGIN_TIMEOUT, std::memory_order_relaxed);
-    });
+  Deadline(HostDeadlines& watch, uint64_t timeout_ms) : m_watch(watch) {
+    if (timeout_ms) m_ticket = watch.arm(HostDeadlines::Clock::now() + clamp_wait(timeout_ms), &m_stop);
   }
   ~Deadline() {
-    if (!m_thread.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(m_mu);
-      m_done = true;
-    }
-    m_cv.notify_one();
-    m_thread.join();
+    if (m_ticket) m_watch.disarm(m_ticket);
   }
   Deadline(const Deadline&) = delete;
   Deadline& operator=(const Deadline&) = delete;
   const std::atomic<uint32_t>* state() const { return &m_stop; }
 
 private:
+  HostDeadlines& m_watch;
   std::atomic<uint32_t> m_stop{0};
-  std::mutex m_mu;
-  std::condition_variable m_cv;
-  bool m_done = false;
-  std::thread m_thread;
+  uint64_t m_ticket = 0;
 };
 } // namespace
 
@@ -122,7 +104,7 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   if (!llm::resolve_client(p.clients[client], m_env, resolved, message, llm::EnvRule::MissingIsEmpty))
     return BRAKE_SCRIPT_ERROR;
 
-  Deadline deadline(options.timeout_ms);
+  Deadline deadline(m_host_deadlines, options.timeout_ms);
   vm::Heap heap(&m_memory);
   std::vector<vm::Value> values;
   llm::RenderedPrompt prompt;
@@ -179,7 +161,7 @@ int Engine::parse(const char* function, std::string_view text, const brake_parse
   uint32_t index = 0;
   if (int status = find_function(function, index, message)) return status;
   lang::TypeId type = p.functions[index].return_type;
-  Deadline deadline(options.timeout_ms);
+  Deadline deadline(m_host_deadlines, options.timeout_ms);
   vm::Heap heap(&m_memory);
   try {
     vm::Value value;

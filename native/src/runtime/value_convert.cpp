@@ -1,3 +1,4 @@
+#include <set>
 #include "runtime/value_convert.h"
 
 #include "runtime/call.h"
@@ -64,7 +65,12 @@ bool key_fits(const vm::CompiledProgram& p, const std::string& k, TypeId t) {
   }
 }
 
-bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why, int depth) {
+// Union members a value was found not to fit: with recursive aliases the
+// same (value, member) pair is met again on many paths, and trying it each
+// time would take exponential time (only kept when the program has them).
+using FitMemo = std::set<std::pair<const brake_value*, TypeId>>;
+
+bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why, int depth, FitMemo* memo) {
   if (depth > 256) {
     why = "value nested too deeply";
     return false;
@@ -101,7 +107,7 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   case TypeKind::Array:
     if (v.kind != BRAKE_KIND_ARRAY) return mismatch();
     for (size_t i = 0; i < v.items.size(); i++)
-      if (!fits(p, *v.items[i], ty.args[0], why, depth + 1)) {
+      if (!fits(p, *v.items[i], ty.args[0], why, depth + 1, memo)) {
         why = "element " + std::to_string(i) + ": " + why;
         return false;
       }
@@ -115,7 +121,7 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
           return false;
         }
     for (size_t i = 0; i < v.items.size(); i++)
-      if (!fits(p, *v.items[i], ty.args[1], why, depth + 1)) {
+      if (!fits(p, *v.items[i], ty.args[1], why, depth + 1, memo)) {
         why = "key \"" + v.keys[i] + "\": " + why;
         return false;
       }
@@ -136,7 +142,7 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
         why = "missing field '" + cls.field_names[f] + "' of " + cls.name;
         return false;
       }
-      if (!fits(p, *v.items[size_t(at)], cls.field_types[f], why, depth + 1)) {
+      if (!fits(p, *v.items[size_t(at)], cls.field_types[f], why, depth + 1, memo)) {
         why = "field '" + cls.field_names[f] + "': " + why;
         return false;
       }
@@ -155,8 +161,10 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   }
   case TypeKind::Union:
     for (TypeId m : ty.args) {
+      if (memo && memo->count({&v, m})) continue;
       std::string ignored;
-      if (fits(p, v, m, ignored, depth + 1)) return true;
+      if (fits(p, v, m, ignored, depth + 1, memo)) return true;
+      if (memo) memo->insert({&v, m});
     }
     return mismatch();
   }
@@ -173,14 +181,15 @@ TypeId pick_member(const vm::CompiledProgram& p, const brake_value& v, const lan
     if (exact) return m;
   }
   for (TypeId m : u.args)
-    if (fits(p, v, m, ignored, 0)) return m;
+    if (host_value_fits(p, v, m, ignored)) return m;
   return lang::TypeTable::ANY;
 }
 
 } // namespace
 
 bool host_value_fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::string& why) {
-  return fits(p, v, t, why, 0);
+  FitMemo memo;
+  return fits(p, v, t, why, 0, p.types.has_aliases() ? &memo : nullptr);
 }
 
 namespace {

@@ -199,7 +199,7 @@ public:
     TypeKind kind = m_p.types.kind(target);
     // A string needs no instructions: only a prefix given as text asks for them
     // (prefix=null renders nothing, as BAML does).
-    if (target == T::STRING && m_o.prefix.setting != Setting::Always) return "";
+    if (m_p.types.unalias(target) == T::STRING && m_o.prefix.setting != Setting::Always) return "";
     bool scalar = kind == TypeKind::Int || kind == TypeKind::Float || kind == TypeKind::Bool;
     if (scalar && m_o.prefix.setting == Setting::Auto) return sentence(target);
 
@@ -545,7 +545,9 @@ private:
     }
     case TypeKind::Array: {
       std::string inner = type(ty.args[0]);
-      return m_p.types.raw_kind(ty.args[0]) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
+      TypeId elem = ty.args[0]; // a union is parenthesised (stream attributes do not show)
+      while (m_p.types.raw_kind(elem) == TypeKind::Stream) elem = m_p.types.stream_inner(elem);
+      return m_p.types.raw_kind(elem) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
     }
     case TypeKind::Map: {
       std::string k = type(ty.args[0]), v = type(ty.args[1]);

@@ -785,7 +785,12 @@ struct TypeCheck {
   CancelCheck& cc;
   size_t visited = 0;
   using Key = std::pair<const Object*, int64_t>; // (object, type)
-  FlatMap<Key, bool, PointerPairHash> memo{Key(nullptr, 0)};
+  // Per pair: kNo, kYes, kUnknown (decided once but not kept), or
+  // kDeciding + its depth among the pairs being decided.
+  static constexpr uint32_t kNo = 0, kYes = 1, kUnknown = 2, kDeciding = 3;
+  FlatMap<Key, uint32_t, PointerPairHash> memo{Key(nullptr, 0)};
+  uint32_t deciding = 0;         // pairs being decided (recursive aliases)
+  uint32_t lowest = UINT32_MAX;  // the shallowest of them an answer leaned on
 
   bool has(Value v, lang::TypeId t) {
     using K = lang::TypeKind;
@@ -819,18 +824,37 @@ struct TypeCheck {
   bool has_elements(Value v, lang::TypeId t, const lang::Type& ty) {
     bool array = ty.kind == lang::TypeKind::Array;
     if (v.tag != (array ? Tag::Array : Tag::Map)) return false;
+    if (!p.types.has_aliases()) {
+      if (++visited <= kMemoFrom) return elements(v, ty, array);
+      Key key(v.obj, t);
+      if (uint32_t* known = memo.find(key)) return *known == kYes;
+      bool r = elements(v, ty, array);
+      memo.insert(key, r ? kYes : kNo);
+      return r;
+    }
     // A recursive alias lets a cyclic value (an array holding itself) meet
-    // the same (object, type) pair again while it is being computed: it is
-    // then assumed to fit (the pair's other checks decide), so every pair
-    // is remembered from the start.
-    bool recursive = p.types.has_aliases();
-    if (!recursive && ++visited <= kMemoFrom) return elements(v, ty, array);
+    // a pair again while it is being decided: it is assumed to fit there
+    // (the pair's own other checks decide). A "no" is final whatever was
+    // assumed (assuming "yes" only adds yeses); a "yes" that leaned on a
+    // pair still being decided further up is not kept, since that pair may
+    // yet turn out "no".
     Key key(v.obj, t);
-    if (bool* known = memo.find(key)) return *known;
-    if (recursive) memo.insert(key, true);
+    uint32_t* known = memo.find(key);
+    if (known && *known != kUnknown) {
+      if (*known == kYes || *known == kNo) return *known == kYes;
+      lowest = std::min(lowest, *known - kDeciding); // an assumption
+      return true;
+    }
+    uint32_t index = deciding++;
+    if (known) *known = kDeciding + index;
+    else memo.insert(key, kDeciding + index);
+    uint32_t outer = lowest;
+    lowest = UINT32_MAX;
     bool r = elements(v, ty, array);
-    if (bool* known = memo.find(key)) *known = r;
-    else memo.insert(key, r);
+    deciding--;
+    bool leaned = lowest < index;
+    lowest = std::min(outer, lowest);
+    *memo.find(key) = !r ? kNo : leaned ? kUnknown : kYes;
     return r;
   }
 
