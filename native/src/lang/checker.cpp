@@ -351,6 +351,7 @@ private:
   bool string_like(TypeId k) const {
     if (k == T::STRING || k == T::ANY) return true;
     const lang::Type& ty = m_types.get(k);
+    if (ty.kind == TypeKind::Any) return true; // an alias already in error
     if (ty.kind == TypeKind::Enum) return true;
     if (ty.kind == TypeKind::Literal) return ty.args[0] == T::STRING;
     if (ty.kind != TypeKind::Union) return false;

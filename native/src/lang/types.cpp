@@ -89,6 +89,7 @@ const std::vector<TypeId>& TypeTable::shown_members(TypeId t) const {
 }
 
 TypeId TypeTable::widen_literals(TypeId t) {
+  while (raw_kind(t) == TypeKind::Stream) t = stream_inner(t); // only the reply parser reads them
   if (kind(t) == TypeKind::Literal) return get(t).args[0];
   if (kind(t) != TypeKind::Union) return t;
   std::vector<TypeId> members = get(t).args;

@@ -83,7 +83,8 @@ public:
   // The literal type of `text` over `base` (STRING, INT or BOOL).
   TypeId literal_of(TypeId base, std::string text);
   // `t` with each literal replaced by its base ("a" | "b" -> string,
-  // 1 | null -> int | null): what operators and methods see.
+  // 1 | null -> int | null) and without stream attributes: what operators
+  // and methods see.
   TypeId widen_literals(TypeId t);
   // Flattens nested unions, drops Never, dedupes; a single member is itself.
   TypeId union_of(std::vector<TypeId> members);
