@@ -160,14 +160,13 @@ async function parser() {
 }
 
 const p = await parser();
-let first = p.parse(REPLY);
+const first = p.parse(REPLY);
 if (typeof first?.then === 'function') throw new Error(`${spec.variant}: parse returned a promise`);
 checkOrder(first);
-first = undefined;
 const run = (ms) => {
   let n = 0;
   const until = performance.now() + ms;
-  let t0 = performance.now();
+  const t0 = performance.now();
   // Batches of 16 between clock reads.
   while (performance.now() < until) {
     for (let i = 0; i < 16; i++) p.parse(REPLY);

@@ -356,6 +356,61 @@ bool set_entries(napi_env env, AddonData* data, napi_value obj, const brake_valu
   return true;
 }
 
+// The N-API path, node by node.
+napi_value to_js_napi(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
+  napi_value out = nullptr;
+  switch (brake_value_kind(v)) {
+    case BRAKE_KIND_NULL:
+      napi_get_null(env, &out);
+      break;
+    case BRAKE_KIND_BOOL:
+      napi_get_boolean(env, brake_value_get_bool(v) != 0, &out);
+      break;
+    case BRAKE_KIND_INT: {
+      int64_t i = brake_value_get_int(v);
+      if (i >= -kMaxSafeInteger && i <= kMaxSafeInteger)
+        napi_create_int64(env, i, &out);
+      else
+        napi_create_bigint_int64(env, i, &out);
+      break;
+    }
+    case BRAKE_KIND_FLOAT:
+      napi_create_double(env, brake_value_get_float(v), &out);
+      break;
+    case BRAKE_KIND_STRING:
+    case BRAKE_KIND_ENUM: {
+      size_t len = 0;
+      const char* s = brake_value_get_string(v, &len);
+      out = make_string(env, s, len, too_large);
+      break;
+    }
+    case BRAKE_KIND_ARRAY: {
+      size_t n = brake_value_length(v);
+      if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
+      for (size_t i = 0; i < n; i++) {
+        napi_value item = to_js_napi(env, data, brake_value_array_get(v, i), too_large);
+        if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
+      }
+      break;
+    }
+    case BRAKE_KIND_MAP:
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
+      break;
+    case BRAKE_KIND_INSTANCE: {
+      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
+      const char* t = brake_value_type_name(v);
+      napi_value name = make_string(env, t, t ? std::strlen(t) : 0, too_large);
+      if (!name) return nullptr;
+      napi_property_descriptor d = {nullptr, data->class_symbol.Value(), nullptr, nullptr, nullptr, name,
+                                    napi_default, nullptr};
+      if (napi_define_properties(env, out, 1, &d) != napi_ok) return nullptr;
+      break;
+    }
+  }
+  return out;
+}
+
+
 }  // namespace
 
 // Reads a JS string as UTF-8 (short strings without a second N-API call).
@@ -522,64 +577,6 @@ napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std:
   }
   return to_js_napi(env, data, v, too_large);
 }
-
-namespace {
-
-// The N-API path, node by node.
-napi_value to_js_napi(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
-  napi_value out = nullptr;
-  switch (brake_value_kind(v)) {
-    case BRAKE_KIND_NULL:
-      napi_get_null(env, &out);
-      break;
-    case BRAKE_KIND_BOOL:
-      napi_get_boolean(env, brake_value_get_bool(v) != 0, &out);
-      break;
-    case BRAKE_KIND_INT: {
-      int64_t i = brake_value_get_int(v);
-      if (i >= -kMaxSafeInteger && i <= kMaxSafeInteger)
-        napi_create_int64(env, i, &out);
-      else
-        napi_create_bigint_int64(env, i, &out);
-      break;
-    }
-    case BRAKE_KIND_FLOAT:
-      napi_create_double(env, brake_value_get_float(v), &out);
-      break;
-    case BRAKE_KIND_STRING:
-    case BRAKE_KIND_ENUM: {
-      size_t len = 0;
-      const char* s = brake_value_get_string(v, &len);
-      out = make_string(env, s, len, too_large);
-      break;
-    }
-    case BRAKE_KIND_ARRAY: {
-      size_t n = brake_value_length(v);
-      if (napi_create_array_with_length(env, n, &out) != napi_ok) return nullptr;
-      for (size_t i = 0; i < n; i++) {
-        napi_value item = to_js_napi(env, data, brake_value_array_get(v, i), too_large);
-        if (!item || napi_set_element(env, out, static_cast<uint32_t>(i), item) != napi_ok) return nullptr;
-      }
-      break;
-    }
-    case BRAKE_KIND_MAP:
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
-      break;
-    case BRAKE_KIND_INSTANCE: {
-      if (napi_create_object(env, &out) != napi_ok || !set_entries(env, data, out, v, too_large)) return nullptr;
-      const char* t = brake_value_type_name(v);
-      napi_value name = make_string(env, t, t ? std::strlen(t) : 0, too_large);
-      if (!name) return nullptr;
-      napi_property_descriptor d = {nullptr, data->class_symbol.Value(), nullptr, nullptr, nullptr, name,
-                                    napi_default, nullptr};
-      if (napi_define_properties(env, out, 1, &d) != napi_ok) return nullptr;
-      break;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 napi_value call_id_to_js(napi_env env, brake_call_id id) {
   napi_value out = nullptr;

@@ -293,7 +293,7 @@ private:
   void declare_recursive_aliases() {
     for (auto& a : m_ast.type_aliases) {
       if (!m_aliases.count(a.name) || m_aliases.at(a.name) != &a) continue; // a duplicate
-      std::vector<const TypeAliasDecl*> todo, refs;
+      std::vector<const TypeAliasDecl*> todo;
       std::unordered_set<const TypeAliasDecl*> seen;
       alias_refs(a.type.get(), todo);
       bool cyclic = false;
@@ -303,29 +303,27 @@ private:
         if (b == &a) cyclic = true;
         else if (seen.insert(b).second) alias_refs(b->type.get(), todo);
       }
-      if (cyclic) m_recursive_aliases.emplace(a.name, m_types.alias_type(int32_t(m_recursive_aliases.size()), a.name));
+      if (!cyclic) continue;
+      TypeId alias = m_types.alias_type(int32_t(m_recursive.size()), a.name);
+      m_recursive_aliases.emplace(a.name, alias);
+      m_recursive.emplace_back(&a, alias);
     }
   }
 
   // Sets each recursive alias's target, once the classes are declared. A
   // cycle must pass through a list or a map (`type A = A`, `type A = A |
   // int` stand for nothing finite): otherwise it is an error, and the alias
-  // stands for unknown.
+  // stands for unknown (set only once every target is known: the walk reads
+  // them).
   void resolve_recursive_aliases() {
-    for (auto& a : m_ast.type_aliases) {
-      auto it = m_recursive_aliases.find(a.name);
-      if (it == m_recursive_aliases.end() || m_aliases.at(a.name) != &a) continue;
-      m_types.set_alias_target(m_types.get_raw_decl(it->second), resolve(a.type.get()));
-    }
-    for (auto& a : m_ast.type_aliases) {
-      auto it = m_recursive_aliases.find(a.name);
-      if (it == m_recursive_aliases.end() || m_aliases.at(a.name) != &a) continue;
-      if (reaches_without_container(it->second)) {
-        error(a.type ? a.type->loc : a.loc, "type alias '" + a.name + "' refers to itself");
-        m_bad_aliases.push_back(it->second);
+    for (auto& [decl, alias] : m_recursive) m_types.set_alias_target(alias, resolve(decl->type.get()));
+    std::vector<TypeId> bad;
+    for (auto& [decl, alias] : m_recursive)
+      if (reaches_without_container(alias)) {
+        error(decl->type ? decl->type->loc : decl->loc, "type alias '" + decl->name + "' refers to itself");
+        bad.push_back(alias);
       }
-    }
-    for (TypeId bad : m_bad_aliases) m_types.set_alias_target(m_types.get_raw_decl(bad), T::ANY);
+    for (TypeId alias : bad) m_types.set_alias_target(alias, T::ANY);
   }
 
   // Whether `alias` meets itself through unions, aliases and stream
@@ -340,7 +338,7 @@ private:
       if (!seen.insert(t).second) continue;
       TypeKind k = m_types.raw_kind(t);
       if (k == TypeKind::Alias) todo.push_back(m_types.alias_target(t));
-      else if (k == TypeKind::Stream) todo.push_back(m_types.stream_inner(t));
+      else if (k == TypeKind::Stream) todo.push_back(m_types.without_stream(t));
       else if (k == TypeKind::Union)
         for (TypeId m : m_types.get(t).args) todo.push_back(m);
     }
@@ -349,9 +347,9 @@ private:
 
   // A map key type: string, an enum, a string literal or a union of those.
   bool string_like(TypeId k) const {
-    if (k == T::STRING || k == T::ANY) return true;
+    if (k == T::STRING) return true;
     const lang::Type& ty = m_types.get(k);
-    if (ty.kind == TypeKind::Any) return true; // an alias already in error
+    if (ty.kind == TypeKind::Any) return true; // unknown already (an error said why)
     if (ty.kind == TypeKind::Enum) return true;
     if (ty.kind == TypeKind::Literal) return ty.args[0] == T::STRING;
     if (ty.kind != TypeKind::Union) return false;
@@ -1163,8 +1161,8 @@ private:
   std::unordered_map<std::string, TypeId> m_type_names;
   TypeId m_response_type = T::ANY;
   std::unordered_map<std::string, const TypeAliasDecl*> m_aliases;
-  std::unordered_map<std::string, TypeId> m_recursive_aliases; // name -> its TypeKind::Alias
-  std::vector<TypeId> m_bad_aliases; // recursive aliases without a list or map on their cycle
+  std::unordered_map<std::string, TypeId> m_recursive_aliases;          // name -> its TypeKind::Alias
+  std::vector<std::pair<const TypeAliasDecl*, TypeId>> m_recursive; // the same, in declaration order
   std::vector<std::vector<uint32_t>> m_method_index;
   std::unordered_map<std::string, uint32_t> m_host_index;
   const std::string* m_error_file = nullptr; // set while resolving a host signature

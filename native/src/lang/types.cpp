@@ -52,7 +52,7 @@ TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
 TypeId TypeTable::streamed(TypeId t, uint8_t flags) {
   if (!flags) return t;
   flags |= stream_flags(t);
-  return intern(Type{TypeKind::Stream, {raw_kind(t) == TypeKind::Stream ? stream_inner(t) : t}, int32_t(flags), {}});
+  return intern(Type{TypeKind::Stream, {without_stream(t)}, int32_t(flags), {}});
 }
 
 TypeId TypeTable::literal_of(TypeId base, std::string text) {
@@ -89,7 +89,7 @@ const std::vector<TypeId>& TypeTable::shown_members(TypeId t) const {
 }
 
 TypeId TypeTable::widen_literals(TypeId t) {
-  while (raw_kind(t) == TypeKind::Stream) t = stream_inner(t); // only the reply parser reads them
+  t = without_stream(t); // only the reply parser reads them
   if (kind(t) == TypeKind::Literal) return get(t).args[0];
   if (kind(t) != TypeKind::Union) return t;
   std::vector<TypeId> members = get(t).args;
@@ -125,8 +125,8 @@ bool TypeTable::assignable(TypeId from, TypeId to) const {
 // the pairs there are.
 bool TypeTable::assignable(TypeId from, TypeId to, std::vector<std::pair<TypeId, TypeId>>& assumed) const {
   // Streaming attributes change how a partial value shows, not the type.
-  while (raw_kind(from) == TypeKind::Stream) from = stream_inner(from);
-  while (raw_kind(to) == TypeKind::Stream) to = stream_inner(to);
+  from = without_stream(from);
+  to = without_stream(to);
   if (from == to) return true;
   bool recursive = raw_kind(from) == TypeKind::Alias || raw_kind(to) == TypeKind::Alias;
   if (recursive) {
@@ -177,7 +177,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
                             const std::vector<std::string>& enum_names) const {
   if (raw_kind(t) == TypeKind::Alias) return alias_name(t);
   if (raw_kind(t) == TypeKind::Stream) {
-    std::string s = name(m_types[size_t(t)].args[0], class_names, enum_names);
+    std::string s = name(without_stream(t), class_names, enum_names);
     uint8_t f = stream_flags(t);
     if (f & kStreamDone) s += " @stream.done";
     if (f & kStreamNotNull) s += " @stream.not_null";

@@ -60,7 +60,8 @@ public:
     }
     return ANY;
   }
-  TypeId stream_inner(TypeId t) const { return m_types[size_t(t)].args[0]; }
+  // `t` without the streaming attributes written on it (they never nest).
+  TypeId without_stream(TypeId t) const { return m_types[size_t(t)].kind == TypeKind::Stream ? m_types[size_t(t)].args[0] : t; }
   // `t` with streaming attributes (lang::StreamFlag bits; 0: `t` itself).
   TypeId streamed(TypeId t, uint8_t flags);
   uint8_t stream_flags(TypeId t) const {
@@ -69,8 +70,7 @@ public:
   // Recursive aliases: declared first (a type may name one before its target
   // is known), their target set once resolved.
   TypeId alias_type(int32_t decl, const std::string& name);
-  void set_alias_target(int32_t decl, TypeId target) { m_alias_targets[size_t(decl)] = target; }
-  int32_t get_raw_decl(TypeId id) const { return m_types[size_t(id)].decl; }
+  void set_alias_target(TypeId alias, TypeId target) { m_alias_targets[size_t(m_types[size_t(alias)].decl)] = target; }
   // What a recursive alias was declared as (itself maybe an alias).
   TypeId alias_target(TypeId alias) const { return m_alias_targets[size_t(m_types[size_t(alias)].decl)]; }
   const std::string& alias_name(TypeId alias) const { return m_alias_names[size_t(m_types[size_t(alias)].decl)]; }

@@ -56,6 +56,20 @@ private:
   std::atomic<uint32_t> m_stop{0};
   uint64_t m_ticket = 0;
 };
+
+// Runs `work`, the part of a host-side helper that allocates on its heap
+// and looks at its deadline, turning the engine's limits into statuses.
+template <typename Work> int within_limits(const char* doing, uint64_t timeout_ms, std::string& message, Work work) {
+  try {
+    return work();
+  } catch (const vm::MemoryLimitExceeded& e) {
+    message = std::string(doing) + ": " + e.what();
+    return BRAKE_NO_MEMORY;
+  } catch (const vm::Interrupted&) {
+    message = std::string(doing) + " took longer than " + std::to_string(timeout_ms) + " ms";
+    return BRAKE_TIMEOUT;
+  }
+}
 } // namespace
 
 int Engine::render_prompt(const char* function, const brake_value* const* args, size_t nargs,
@@ -109,19 +123,17 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
   std::vector<vm::Value> values;
   llm::RenderedPrompt prompt;
   std::vector<llm::MessageOptions> message_options;
-  try {
-    for (size_t i = 0; i < nargs; i++) values.push_back(to_vm(p, *args[i], fn.param_types[i], heap));
-    prompt = render_llm_prompt(p, fn, resolved, values.data(), heap, deadline.state(), &tags, &message_options);
-  } catch (const llm::RenderError& e) {
-    message = "the prompt of '" + fn.name + "': " + e.what();
-    return BRAKE_SCRIPT_ERROR;
-  } catch (const vm::MemoryLimitExceeded& e) {
-    message = std::string("rendering the prompt: ") + e.what();
-    return BRAKE_NO_MEMORY;
-  } catch (const vm::Interrupted&) {
-    message = "rendering the prompt took longer than " + std::to_string(options.timeout_ms) + " ms";
-    return BRAKE_TIMEOUT;
-  }
+  int status = within_limits("rendering the prompt", options.timeout_ms, message, [&] {
+    try {
+      for (size_t i = 0; i < nargs; i++) values.push_back(to_vm(p, *args[i], fn.param_types[i], heap));
+      prompt = render_llm_prompt(p, fn, resolved, values.data(), heap, deadline.state(), &tags, &message_options);
+    } catch (const llm::RenderError& e) {
+      message = "the prompt of '" + fn.name + "': " + e.what();
+      return int(BRAKE_SCRIPT_ERROR);
+    }
+    return int(BRAKE_OK);
+  });
+  if (status != BRAKE_OK) return status;
   // {chat, client, messages: [{role, allow_duplicate_role, parts: [{text} | {media}]}]},
   // each role as the provider sends it.
   out = std::make_unique<brake_value>(BRAKE_KIND_MAP);
@@ -163,24 +175,19 @@ int Engine::parse(const char* function, std::string_view text, const brake_parse
   lang::TypeId type = p.functions[index].return_type;
   Deadline deadline(m_host_deadlines, options.timeout_ms);
   vm::Heap heap(&m_memory);
-  try {
+  return within_limits("parsing the text", options.timeout_ms, message, [&] {
     vm::Value value;
     schema::ParseOptions parse_options;
     parse_options.partial = options.partial != 0;
-    if (!schema::parse_output(text, type, p, heap, deadline.state(), value, message, parse_options)) return BRAKE_SCRIPT_ERROR;
+    if (!schema::parse_output(text, type, p, heap, deadline.state(), value, message, parse_options))
+      return int(BRAKE_SCRIPT_ERROR);
     out = from_vm(p, value, heap, deadline.state());
     if (!out) {
       message = "the parsed value is nested too deeply to return";
-      return BRAKE_SCRIPT_ERROR;
+      return int(BRAKE_SCRIPT_ERROR);
     }
-  } catch (const vm::MemoryLimitExceeded& e) {
-    message = std::string("parsing the text: ") + e.what();
-    return BRAKE_NO_MEMORY;
-  } catch (const vm::Interrupted&) {
-    message = "parsing the text took longer than " + std::to_string(options.timeout_ms) + " ms";
-    return BRAKE_TIMEOUT;
-  }
-  return BRAKE_OK;
+    return int(BRAKE_OK);
+  });
 }
 
 } // namespace brake::runtime

@@ -545,9 +545,8 @@ private:
     }
     case TypeKind::Array: {
       std::string inner = type(ty.args[0]);
-      TypeId elem = ty.args[0]; // a union is parenthesised (stream attributes do not show)
-      while (m_p.types.raw_kind(elem) == TypeKind::Stream) elem = m_p.types.stream_inner(elem);
-      return m_p.types.raw_kind(elem) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
+      // A union is parenthesised (stream attributes do not show).
+      return m_p.types.raw_kind(m_p.types.without_stream(ty.args[0])) == TypeKind::Union ? "(" + inner + ")[]" : inner + "[]";
     }
     case TypeKind::Map: {
       std::string k = type(ty.args[0]), v = type(ty.args[1]);
