@@ -70,6 +70,11 @@ bool read_string(napi_env env, napi_value v, std::string* out);
 // saying why when the value cannot be a JS value at all (a string longer
 // than V8's limit), else an N-API call failed (an exception may be pending).
 napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large);
+// JSON text (and its objects' class names, `classes` NULL when none is an
+// instance: brake_json_classes) through lib's fromJson. nullptr when it
+// cannot (a text past V8's string limit, or an exception pending).
+napi_value json_to_js(napi_env env, AddonData* data, const char* text, size_t len, const char* classes,
+                      size_t classes_len);
 // A call id: number when it is a safe integer, else bigint.
 napi_value call_id_to_js(napi_env env, brake_call_id id);
 // Reads a call id (safe-integer number or bigint, non-zero, < 2^64).

@@ -590,11 +590,30 @@ Napi::Value EngineWrap::parse(const Napi::CallbackInfo& info) {
   brake_parse_options_init(&opts);
   opts.partial = info[2].As<Napi::Boolean>().Value() ? 1 : 0;
   opts.timeout_ms = timeout_ms;
+  // As JSON through V8's JSON.parse when it can carry the value exactly.
+  brake_json* json = nullptr;
   brake_value* out = nullptr;
-  int rc = brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out);
+  int rc = brake_engine_parse_json(m_engine, fn.c_str(), text.data(), text.size(), &opts, &json, &out);
   if (rc != BRAKE_OK) {
     throw_status(env, rc, brake_last_error());
     return Napi::Value();
+  }
+  if (json) {
+    size_t len = 0, classes_len = 0;
+    const char* json_text = brake_json_text(json, &len);
+    const char* classes = brake_json_classes(json, &classes_len);
+    napi_value js = json_to_js(env, m_data, json_text, len, classes, classes_len);
+    brake_json_free(json);
+    if (js) return Napi::Value(env, js);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) return Napi::Value();
+    // Past V8's string limit as JSON: the tree says what is too large.
+    rc = brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out);
+    if (rc != BRAKE_OK) {
+      throw_status(env, rc, brake_last_error());
+      return Napi::Value();
+    }
   }
   std::string too_large;
   napi_value js = value_to_js(env, m_data, out, &too_large);

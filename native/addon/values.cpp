@@ -548,14 +548,22 @@ napi_value container_from_json(napi_env env, AddonData* data, const brake_value*
   std::string text, marks;
   bool any_instance = false;
   try {
-    if (!to_json(v, text, marks, any_instance) || text.size() > kMaxJsStringLength) return nullptr;
+    if (!to_json(v, text, marks, any_instance)) return nullptr;
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
+  return json_to_js(env, data, text.data(), text.size(), any_instance ? marks.data() : nullptr, marks.size());
+}
+
+}  // namespace
+
+napi_value json_to_js(napi_env env, AddonData* data, const char* text, size_t len, const char* classes,
+                      size_t classes_len) {
+  if (data->from_json.IsEmpty() || len > kMaxJsStringLength) return nullptr;
   napi_value args[2];
-  if (napi_create_string_utf8(env, text.data(), text.size(), &args[0]) != napi_ok) return nullptr;
-  if (any_instance) {
-    if (napi_create_string_utf8(env, marks.data(), marks.size(), &args[1]) != napi_ok) return nullptr;
+  if (napi_create_string_utf8(env, text, len, &args[0]) != napi_ok) return nullptr;
+  if (classes) {
+    if (napi_create_string_utf8(env, classes, classes_len, &args[1]) != napi_ok) return nullptr;
   } else {
     napi_get_undefined(env, &args[1]);
   }
@@ -564,8 +572,6 @@ napi_value container_from_json(napi_env env, AddonData* data, const brake_value*
   if (napi_call_function(env, undefined, data->from_json.Value(), 2, args, &out) != napi_ok) return nullptr;
   return out;
 }
-
-}  // namespace
 
 napi_value value_to_js(napi_env env, AddonData* data, const brake_value* v, std::string* too_large) {
   brake_kind kind = brake_value_kind(v);

@@ -23,6 +23,13 @@ struct brake_value {
   explicit brake_value(brake_kind k) : kind(k), i(0) {}
 };
 
+// A value written as JSON (brake_engine_parse_json).
+struct brake_json {
+  std::string text;
+  std::string classes; // each object's class name ("" for a map) and '\n', in pre-order
+  bool any_instance = false;
+};
+
 namespace brake {
 using ValuePtr = std::unique_ptr<brake_value>;
 ValuePtr clone_value(const brake_value& v);

@@ -371,20 +371,58 @@ void brake_parse_options_init(brake_parse_options* o) {
   o->struct_size = sizeof *o;
 }
 
+namespace {
+int read_parse_options(const brake_parse_options* options, brake_parse_options& opts) {
+  brake_parse_options_init(&opts);
+  return read_host_options(options, opts, offsetof(brake_parse_options, partial) + sizeof(int),
+                           "brake_parse_options_init");
+}
+} // namespace
+
 int brake_engine_parse(brake_engine* e, const char* function, const char* text, size_t len,
                        const brake_parse_options* options, brake_value** out) {
   if (!e || !function || !out) return fail(BRAKE_MISUSE, "engine, function and out must not be NULL");
   if (!text && len) return fail(BRAKE_MISUSE, "text is NULL");
   *out = nullptr;
   brake_parse_options opts;
-  brake_parse_options_init(&opts);
-  if (int rc = read_host_options(options, opts, offsetof(brake_parse_options, partial) + sizeof(int),
-                                 "brake_parse_options_init"))
-    return rc;
+  if (int rc = read_parse_options(options, opts)) return rc;
   return host_value(out, [&](brake::ValuePtr& value, std::string& message) {
     return e->engine->parse(function, std::string_view(text ? text : "", len), opts, value, message);
   });
 }
+
+int brake_engine_parse_json(brake_engine* e, const char* function, const char* text, size_t len,
+                            const brake_parse_options* options, brake_json** json, brake_value** value) {
+  if (!e || !function || !json || !value) return fail(BRAKE_MISUSE, "engine, function, json and value must not be NULL");
+  if (!text && len) return fail(BRAKE_MISUSE, "text is NULL");
+  *json = nullptr;
+  *value = nullptr;
+  brake_parse_options opts;
+  if (int rc = read_parse_options(options, opts)) return rc;
+  return guarded([&] {
+    std::string message;
+    auto written = std::make_unique<brake_json>();
+    brake::ValuePtr tree;
+    int status = e->engine->parse_json(function, std::string_view(text ? text : "", len), opts, *written, tree, message);
+    if (status != BRAKE_OK) return fail(status, message);
+    if (tree) *value = tree.release();
+    else *json = written.release();
+    return int(BRAKE_OK);
+  });
+}
+
+const char* brake_json_text(const brake_json* json, size_t* len) {
+  if (len) *len = json ? json->text.size() : 0;
+  return json ? json->text.c_str() : "";
+}
+
+const char* brake_json_classes(const brake_json* json, size_t* len) {
+  bool any = json && json->any_instance;
+  if (len) *len = any ? json->classes.size() : 0;
+  return any ? json->classes.c_str() : nullptr;
+}
+
+void brake_json_free(brake_json* json) { delete json; }
 
 int brake_cancel(brake_engine* e, brake_call_id id) {
   if (!e) return fail(BRAKE_MISUSE, "engine is NULL");

@@ -44,6 +44,24 @@ function Echo(text: string) -> string {
   prompt #"{{ text }}"#
 }
 function Count() -> int { 1 }
+function Big(text: string) -> int {
+  client "openai/gpt-4o"
+  prompt #"{{ text }}"#
+}
+function Scores(text: string) -> map<string, int> {
+  client "openai/gpt-4o"
+  prompt #"{{ text }}"#
+}
+class Team {
+  lead Person
+  members Person[]
+  mood Mood
+  by_name map<string, Person>
+}
+function Staff(text: string) -> Team {
+  client "openai/gpt-4o"
+  prompt #"{{ text }}"#
+}
 `;
 
 let engine: Engine;
@@ -66,6 +84,32 @@ describe('engine.parse', () => {
     expect(engine.parse('Feel', 'Happy')).toBe('Happy');
     expect(engine.parse('Pick', '"dog"')).toBe('dog');
     expect(engine.parse('Count', '42')).toBe(42);
+  });
+
+  it('gives values exactly whichever way they cross (JSON or node by node)', () => {
+    // Ints past 2^53 as bigint, maps with index-like keys with their
+    // entries, nested instances with their class names, enums as names.
+    expect(engine.parse('Big', '9007199254740993')).toBe(9007199254740993n);
+    expect(engine.parse('Big', '-9007199254740991')).toBe(-9007199254740991);
+    expect(engine.parse('Scores', '{"b": 1, "10": 2, "a": 3}')).toEqual({ b: 1, 10: 2, a: 3 });
+    expect(engine.parse('Scores', '{"x": 9007199254740993}')).toEqual({ x: 9007199254740993n });
+    const team = engine.parse(
+      'Staff',
+      'Here: {"lead": {"name": "Ada", "years": 36}, "members": [{"name": "Alan", "years": 41}], "mood": "sad", ' +
+        '"by_name": {"grace": {"name": "Grace", "years": 85}, "quote\\"d\\n": {"name": "\\u00e9", "years": 1}}}',
+    ) as Record<string, any>;
+    expect(team).toEqual({
+      lead: { name: 'Ada', age: 36 },
+      members: [{ name: 'Alan', age: 41 }],
+      mood: 'Sad',
+      by_name: { grace: { name: 'Grace', age: 85 }, 'quote"d\n': { name: '\u00e9', age: 1 } },
+    });
+    expect(className(team)).toBe('Team');
+    expect(className(team.lead)).toBe('Person');
+    expect(className(team.members[0])).toBe('Person');
+    expect(className(team.by_name)).toBeUndefined();
+    expect(className(team.by_name.grace)).toBe('Person');
+    expect(Object.keys(team)).toEqual(['lead', 'members', 'mood', 'by_name']);
   });
 
   it('gives a string return type the text unchanged', () => {

@@ -398,6 +398,54 @@ BRAKE_TEST(parse_entry_point) {
   brake_engine_free(e);
 }
 
+/* brake_engine_parse_json: the value as JSON with its objects' classes, or
+** the tree when JSON cannot carry it exactly; bad input refused as
+** brake_engine_parse refuses it. */
+BRAKE_TEST(parse_json_entry_point) {
+  brake_engine* e = engine_from(
+      "class P { name string age int tags map<string, int> }\n"
+      "function Extract(t: string) -> P { client \"openai/gpt-4o\" prompt #\"{{ t }}\"# }\n"
+      "function Words(t: string) -> string { client \"openai/gpt-4o\" prompt #\"{{ t }}\"# }\n",
+      1);
+  if (!e) return;
+  const char* good = "Here:\n```json\n{\"name\": \"A\\\"da\", \"age\": 36, \"tags\": {\"x\": 1}}\n```";
+  brake_json* json = NULL;
+  brake_value* tree = NULL;
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", good, strlen(good), NULL, &json, &tree), BRAKE_OK);
+  CHECK(json != NULL && tree == NULL);
+  size_t len = 0, classes_len = 0;
+  const char* text = brake_json_text(json, &len);
+  CHECK(strcmp(text, "{\"name\":\"A\\\"da\",\"age\":36,\"tags\":{\"x\":1}}") == 0 && len == strlen(text));
+  const char* classes = brake_json_classes(json, &classes_len);
+  CHECK(classes && strcmp(classes, "P\n\n") == 0 && classes_len == 3);
+  brake_json_free(json);
+  json = NULL;
+  /* An int JSON readers would round: the tree. */
+  const char* big = "{\"name\": \"Ada\", \"age\": 9007199254740993, \"tags\": {}}";
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", big, strlen(big), NULL, &json, &tree), BRAKE_OK);
+  CHECK(json == NULL && tree != NULL);
+  CHECK(brake_value_get_int(brake_value_map_find(tree, "age", 3)) == 9007199254740993LL);
+  brake_value_free(tree);
+  tree = NULL;
+  /* A string result is a JSON string; no object, no classes. */
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Words", "say \"hi\"", 8, NULL, &json, &tree), BRAKE_OK);
+  CHECK(json && strcmp(brake_json_text(json, NULL), "\"say \\\"hi\\\"\"") == 0);
+  CHECK(brake_json_classes(json, &classes_len) == NULL && classes_len == 0);
+  brake_json_free(json);
+  json = NULL;
+  const char* bad = "{\"name\": \"Ada\", \"age\": \"old\"}";
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", bad, strlen(bad), NULL, &json, &tree), BRAKE_SCRIPT_ERROR);
+  CHECK(json == NULL && tree == NULL && strstr(brake_last_error(), "$.age"));
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", good, 1, NULL, NULL, &tree), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", good, 1, NULL, &json, NULL), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Nope", good, 1, NULL, &json, &tree), BRAKE_UNKNOWN_FUNCTION);
+  CHECK(strcmp(brake_json_text(NULL, &len), "") == 0 && len == 0);
+  brake_json_free(NULL);
+  brake_engine_close(e);
+  CHECK_EQ_INT(brake_engine_parse_json(e, "Extract", good, strlen(good), NULL, &json, &tree), BRAKE_ENGINE_CLOSED);
+  brake_engine_free(e);
+}
+
 /* Parse deadlines from several threads at once share the engine's one
 ** watchdog: each parse finishes or stops at its own deadline. */
 typedef struct {
@@ -467,6 +515,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(special_floats_cross_and_format),
       TEST_ENTRY(out_of_memory_fails_only_that_call),
       TEST_ENTRY(parse_entry_point),
+      TEST_ENTRY(parse_json_entry_point),
       TEST_ENTRY(parse_deadlines_from_threads),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

@@ -91,6 +91,10 @@ public:
   // brake_engine_parse (runtime/engine_prompt.cpp); any thread.
   int parse(const char* function, std::string_view text, const brake_parse_options& options, ValuePtr& out,
             std::string& message);
+  // brake_engine_parse_json: the value as JSON (`json`), or, when JSON
+  // cannot carry it exactly, as a tree (`out`); any thread.
+  int parse_json(const char* function, std::string_view text, const brake_parse_options& options, brake_json& json,
+                 ValuePtr& out, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
   // Native HTTP transfers in flight and the sockets they (and idle
@@ -163,6 +167,9 @@ public:
   bool may_finish_off_worker() const { return m_notify != nullptr && !m_closed.load(std::memory_order_relaxed); }
 
 private:
+  // parse and parse_json: `json` null for a tree only.
+  int parse_with(const char* function, std::string_view text, const brake_parse_options& options, brake_json* json,
+                 ValuePtr& out, std::string& message);
   // What start and render_prompt check first (BRAKE_OK, or a status with
   // `message`): a host-visible function by name, its arguments, call tags.
   int find_function(const char* name, uint32_t& index, std::string& message) const;

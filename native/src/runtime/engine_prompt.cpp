@@ -165,6 +165,16 @@ int Engine::render_prompt(const char* function, const brake_value* const* args, 
 
 int Engine::parse(const char* function, std::string_view text, const brake_parse_options& options, ValuePtr& out,
                   std::string& message) {
+  return parse_with(function, text, options, nullptr, out, message);
+}
+
+int Engine::parse_json(const char* function, std::string_view text, const brake_parse_options& options,
+                       brake_json& json, ValuePtr& out, std::string& message) {
+  return parse_with(function, text, options, &json, out, message);
+}
+
+int Engine::parse_with(const char* function, std::string_view text, const brake_parse_options& options,
+                       brake_json* json, ValuePtr& out, std::string& message) {
   if (m_closed.load(std::memory_order_acquire)) {
     message = "the engine is closed";
     return BRAKE_ENGINE_CLOSED;
@@ -179,8 +189,20 @@ int Engine::parse(const char* function, std::string_view text, const brake_parse
     vm::Value value;
     schema::ParseOptions parse_options;
     parse_options.partial = options.partial != 0;
-    if (!schema::parse_output(text, type, p, heap, deadline.state(), value, message, parse_options))
+    if (json) {
+      schema::HostJson written;
+      if (!schema::parse_output_json(text, type, p, heap, deadline.state(), written, message, parse_options))
+        return int(BRAKE_SCRIPT_ERROR);
+      if (written.exact) {
+        json->text = std::move(written.text);
+        json->classes = std::move(written.classes);
+        json->any_instance = written.any_instance;
+        return int(BRAKE_OK);
+      }
+      value = written.value;
+    } else if (!schema::parse_output(text, type, p, heap, deadline.state(), value, message, parse_options)) {
       return int(BRAKE_SCRIPT_ERROR);
+    }
     out = from_vm(p, value, heap, deadline.state());
     if (!out) {
       message = "the parsed value is nested too deeply to return";

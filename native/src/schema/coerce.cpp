@@ -1,6 +1,7 @@
 #include "schema/coerce.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -298,6 +299,71 @@ void Coercer::write_json(const Node& n, std::string& out) {
     }
     out += '}';
     return;
+  }
+}
+
+namespace {
+constexpr int64_t kMaxExactInt = (int64_t(1) << 53) - 1;
+
+bool is_array_index(std::string_view k) {
+  if (k.empty() || k.size() > 10) return false;
+  for (char c : k)
+    if (c < '0' || c > '9') return false;
+  return k.size() == 1 || k[0] != '0';
+}
+} // namespace
+
+bool Coercer::write_host_json(const Coerced& c, std::string& out, std::string& classes, bool& any_instance) {
+  m_cc.items();
+  switch (c.tag) {
+  case Tag::Null: out += "null"; return true;
+  case Tag::Bool: out += c.boolean ? "true" : "false"; return true;
+  case Tag::Int: {
+    if (c.integer < -kMaxExactInt || c.integer > kMaxExactInt) return false;
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, c.integer);
+    out.append(buf, r.ptr);
+    return true;
+  }
+  case Tag::Float: {
+    if (!std::isfinite(c.number)) return false;
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, c.number);
+    out.append(buf, r.ptr);
+    return true;
+  }
+  case Tag::Enum: json::append_string(out, m_p.enums[c.decl].variants[c.variant]); return true;
+  case Tag::String: json::append_string(out, c.text); return true;
+  case Tag::Array:
+    out += '[';
+    for (size_t i = 0; i < c.count; i++) {
+      if (i) out += ',';
+      if (!write_host_json(item(c, i), out, classes, any_instance)) return false;
+    }
+    out += ']';
+    return true;
+  case Tag::Map:
+  case Tag::Instance: {
+    const vm::ClassInfo* cls = c.tag == Tag::Instance ? &m_p.classes[c.decl] : nullptr;
+    if (cls && c.decl == m_p.response_class) return false; // its hidden fields stay behind
+    if (cls) {
+      classes += cls->name;
+      any_instance = true;
+    }
+    classes += '\n';
+    out += '{';
+    for (size_t i = 0; i < c.count; i++) {
+      std::string_view key = cls ? std::string_view(cls->field_names[i]) : item(c, i).key;
+      if (!cls && is_array_index(key)) return false;
+      if (i) out += ',';
+      json::append_string(out, key);
+      out += ':';
+      if (!write_host_json(item(c, i), out, classes, any_instance)) return false;
+    }
+    out += '}';
+    return true;
+  }
+  default: return false;
   }
 }
 

@@ -74,6 +74,16 @@ public:
   // Fits `n` to `t`, adding to `score`. On false, error() says where and why.
   bool coerce(const jsonish::Node& n, lang::TypeId t, Coerced& out, int& score);
   vm::Value build(const Coerced& c);
+  // Writes `c` as JSON for a host (brake.h: brake_engine_parse_json), as
+  // runtime/value_convert.h would hand the built value over: instances by
+  // their field names, enums by variant name. `classes` gets, for each
+  // object in pre-order, its class name ("" for a map) and a '\n';
+  // `any_instance` is set when one is an instance. False (`out` then
+  // unspecified) when a JSON parser that reads numbers as doubles would not
+  // read it back exactly and in order: an int past +-(2^53-1), a float that
+  // is not finite, a map key that is a decimal integer (JavaScript objects
+  // move those first).
+  bool write_host_json(const Coerced& c, std::string& out, std::string& classes, bool& any_instance);
   const std::string& error() const { return m_error; }
 
 private:

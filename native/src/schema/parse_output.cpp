@@ -2,6 +2,7 @@
 
 #include "schema/coerce.h"
 #include "schema/jsonish.h"
+#include "json/json.h"
 
 namespace brake::schema {
 
@@ -42,19 +43,13 @@ bool repaired(const jsonish::Document& doc, const jsonish::Node& n) {
 
 } // namespace
 
-bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
-                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error,
-                  const ParseOptions& options) {
-  if (takes_text(program, t) || program.types.kind(t) == TypeKind::Any) {
-    out = heap.string_value(text);
-    return true;
-  }
-  vm::CancelCheck cc(cancel_state);
+namespace {
+
+// Fits the text to `t` and hands the best value to `done(coercer, best)`.
+template <typename Done>
+bool fit(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
+         vm::CancelCheck& cc, std::string& error, const ParseOptions& options, Done done) {
   cc.check();
-  if (options.partial && text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    out = vm::Value::null(); // nothing has arrived yet
-    return true;
-  }
   jsonish::ParseBudget budget(heap);
   jsonish::Document doc(budget);
   std::vector<jsonish::Candidate> candidates;
@@ -90,8 +85,55 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
     if (candidates.size() == 1) error += " (the reply is not JSON)"; // only the text itself was tried
     return false;
   }
-  out = coercer.build(best);
+  done(coercer, best);
   return true;
+}
+
+// A reply that is the value itself: a string (or string?) or `any` type.
+bool text_is_value(const vm::CompiledProgram& program, lang::TypeId t) {
+  return takes_text(program, t) || program.types.kind(t) == TypeKind::Any;
+}
+
+// Nothing has arrived yet.
+bool nothing_yet(std::string_view text, const ParseOptions& options) {
+  return options.partial && text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+} // namespace
+
+bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
+                  const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error,
+                  const ParseOptions& options) {
+  if (text_is_value(program, t)) {
+    out = heap.string_value(text);
+    return true;
+  }
+  vm::CancelCheck cc(cancel_state);
+  if (nothing_yet(text, options)) {
+    out = vm::Value::null();
+    return true;
+  }
+  return fit(text, t, program, heap, cc, error, options,
+             [&](Coercer& coercer, const Coerced& best) { out = coercer.build(best); });
+}
+
+bool parse_output_json(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
+                       const std::atomic<uint32_t>* cancel_state, HostJson& out, std::string& error,
+                       const ParseOptions& options) {
+  out = HostJson();
+  if (text_is_value(program, t)) {
+    json::append_string(out.text, text);
+    return true;
+  }
+  vm::CancelCheck cc(cancel_state);
+  if (nothing_yet(text, options)) {
+    out.text = "null";
+    return true;
+  }
+  return fit(text, t, program, heap, cc, error, options, [&](Coercer& coercer, const Coerced& best) {
+    out.exact = coercer.write_host_json(best, out.text, out.classes, out.any_instance);
+    if (!out.exact) out.value = coercer.build(best);
+  });
 }
 
 } // namespace brake::schema

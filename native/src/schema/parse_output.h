@@ -43,4 +43,19 @@ bool parse_output(std::string_view text, lang::TypeId t, const vm::CompiledProgr
                   const std::atomic<uint32_t>* cancel_state, vm::Value& out, std::string& error,
                   const ParseOptions& options = {});
 
+// The value written as JSON for a host (schema/coerce.h: write_host_json).
+struct HostJson {
+  bool exact = true;         // false: the value is in `value` instead
+  std::string text;          // the JSON
+  std::string classes;       // each object's class name ("" for a map) and '\n', in pre-order
+  bool any_instance = false; // whether `classes` names a class
+  vm::Value value;           // when !exact: the value, built on the heap
+};
+
+// As parse_output, with the value written as JSON (`out.exact`) or, when
+// JSON cannot carry it exactly, built on the heap (`out.value`).
+bool parse_output_json(std::string_view text, lang::TypeId t, const vm::CompiledProgram& program, vm::Heap& heap,
+                       const std::atomic<uint32_t>* cancel_state, HostJson& out, std::string& error,
+                       const ParseOptions& options = {});
+
 } // namespace brake::schema
