@@ -237,6 +237,117 @@ BRAKE_TEST(jsonish_records_fixes_and_completeness) {
   CHECK(heap.used() > 0); // the trees are charged while they live
 }
 
+// A node tree written out with everything coercion reads from it.
+std::string dump(const jsonish::Document& doc, const jsonish::Node& n) {
+  std::string out = "(" + std::to_string(int(n.kind)) + (n.boolean ? "t" : "f") + (n.complete ? "c" : "o") +
+                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text);
+  if (n.kind == jsonish::Kind::Array || n.kind == jsonish::Kind::Object) {
+    out += " s=" + std::string(n.source);
+    for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
+  }
+  return out + ")";
+}
+
+// The strict-JSON fast path makes exactly the nodes the fixing parser makes,
+// and leaves everything that is not one strict JSON container to it.
+BRAKE_TEST(strict_json_reads_as_the_fixing_parser_does) {
+  std::atomic<uint32_t> cancel{0};
+  vm::Heap heap;
+  jsonish::ParseBudget budget(heap);
+  jsonish::Document doc(budget);
+  vm::CancelCheck cc(&cancel);
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  const char* same[] = {
+      "{}", "[]", "{\"a\": 1}", "[1, -2.5e-3, 0, 1E+2, true, false, null, \"x\"]",
+      "{\"name\": \"Ada\", \"tags\": [\"a\", \"b\"], \"nested\": {\"deep\": {\"x\": [[], {}]}}}",
+      "{\"esc\": \"a\\\"b\\\\c\\n\\u00e9\\ud83e\\udd84\", \"k\\u0065y\": \"plain\"}",
+      "{\"dup\": 1, \"dup\": 2}",
+      "{ \"spaced\" :\n  [ 1 ,\t2 ]\n , \"obj\" : { \"a\" : \"b\" }  }",
+      "[\"caf\xC3\xA9\", {\"\xE2\x9C\x93\": \"\xF0\x9F\xA6\x84\"}]",
+  };
+  std::vector<std::string> texts(std::begin(same), std::end(same));
+  texts.push_back(deep);
+  for (const std::string& text : texts) {
+    jsonish::Node fast;
+    CHECK(jsonish::read_strict(text, doc, cc, fast));
+    jsonish::Node fixed = jsonish::parse_value(text, doc, cc);
+    EXPECT_EQ(dump(doc, fast), dump(doc, fixed));
+  }
+  std::string too_deep(jsonish::kMaxDepth + 1, '[');
+  too_deep += std::string(jsonish::kMaxDepth + 1, ']');
+  std::string big = "[" + std::string(70000, ' ') + "1]";
+  const char* not_strict[] = {"{\"a\": 1,}", "{a: 1}", "{'a': 1}", "[1, 2", "{\"a\": 1} tail", "\"text\"", "12",
+                              "[1] [2]", "{\"a\" 1}", "[01]", "[1.]", "[NaN]", "[99999999999999999999999]", ""};
+  std::vector<std::string> refused(std::begin(not_strict), std::end(not_strict));
+  refused.push_back(too_deep);
+  refused.push_back(big);
+  refused.push_back(std::string("[\"\xFF\"]"));
+  for (const std::string& text : refused) {
+    jsonish::Node n;
+    if (jsonish::read_strict(text, doc, cc, n)) {
+      fprintf(stderr, "%s:%d: read_strict took %s\n", __FILE__, __LINE__, text.substr(0, 40).c_str());
+      g_failures++;
+    }
+  }
+}
+
+// The value written as JSON for a host is the value parse_output builds.
+BRAKE_TEST(host_json_is_the_built_value) {
+  struct Case {
+    const char* target;
+    const char* text;
+  } cases[] = {
+      {"Order", "Here:\n```json\n{\"id\": \"A1\", \"items\": [{\"sku\": \"x\", \"qty\": 2, \"price\": 1.5}], "
+                "\"status\": \"shipped\", \"notes\": null, \"meta\": {\"k\": \"v\"}}\n```"},
+      {"Order", "{id: A2, items: [{sku: y, qty: '3', price: 2}], status: Pending, meta: {}}"},
+      {"Order[]", "{\"id\": \"A3\", \"items\": [], \"status\": \"PENDING\", \"meta\": {\"\\u00e9\": \"\\n\"}}"},
+      {"map<string, float>", "{\"a\": 1, \"b\": -0.25, \"c\": 1e300}"},
+      {"int | string", "\"7\""},
+      {"Status?", "null"},
+      {"Status?", "It is **Shipped**."},
+      {"string", "just \"text\"\n"},
+  };
+  const char* decls =
+      "enum Status { Pending Shipped }\n"
+      "class Item { sku string qty int price float }\n"
+      "class Order { id string items Item[] status Status notes string? meta map<string, string> }\n";
+  for (const Case& c : cases) {
+    Sap sap(c.target, decls);
+    vm::Value built;
+    std::string error;
+    CHECK(schema::parse_output(c.text, sap.type, *sap.program, *sap.heap, &sap.cancel, built, error));
+    schema::HostJson written;
+    CHECK(schema::parse_output_json(c.text, sap.type, *sap.program, *sap.heap, &sap.cancel, written, error));
+    CHECK(written.exact);
+    // The same value: each read back by the JSON reader and written the same way.
+    std::string a, b;
+    brake::json::serialize(built, *sap.program, a, 1 << 20, &sap.cancel);
+    brake::json::serialize(brake::json::parse(written.text, *sap.heap, &sap.cancel), *sap.program, b, 1 << 20,
+                           &sap.cancel);
+    EXPECT_EQ(b, a);
+  }
+  Sap order("Order", decls);
+  schema::HostJson written;
+  std::string error;
+  CHECK(schema::parse_output_json(cases[0].text, order.type, *order.program, *order.heap, &order.cancel, written,
+                                  error));
+  EXPECT_EQ(written.classes, "Order\nItem\n\n");
+  CHECK(written.any_instance);
+  // What JSON cannot carry exactly is built instead.
+  Sap big("int");
+  CHECK(schema::parse_output_json("9007199254740993", big.type, *big.program, *big.heap, &big.cancel, written, error));
+  CHECK(!written.exact && written.value.tag == vm::Tag::Int && written.value.i == 9007199254740993LL);
+  Sap keyed("map<string, int>");
+  CHECK(schema::parse_output_json("{\"1\": 1}", keyed.type, *keyed.program, *keyed.heap, &keyed.cancel, written,
+                                  error));
+  CHECK(!written.exact && written.value.tag == vm::Tag::Map);
+  // A reply that is not valid UTF-8 gives valid JSON (U+FFFD).
+  Sap text("string[]");
+  CHECK(schema::parse_output_json("[\"a\xFF\"]", text.type, *text.program, *text.heap, &text.cancel, written, error));
+  EXPECT_EQ(written.text, "[\"a\xEF\xBF\xBD\"]");
+}
+
 // ---------------------------------------------------------------- coercions
 
 BRAKE_TEST(numbers_from_strings) {
@@ -763,6 +874,8 @@ int main(int argc, char** argv) {
       TEST_ENTRY(markdown_fences),
       TEST_ENTRY(json_in_prose),
       TEST_ENTRY(xml_and_toon_replies),
+      TEST_ENTRY(strict_json_reads_as_the_fixing_parser_does),
+      TEST_ENTRY(host_json_is_the_built_value),
       TEST_ENTRY(repair_trailing_commas),
       TEST_ENTRY(repair_single_quotes_and_backticks),
       TEST_ENTRY(repair_unquoted_keys_and_values),

@@ -107,12 +107,14 @@ vm::Value parse(std::string_view text, vm::Heap& heap, const std::atomic<uint32_
 }
 
 void append_string(std::string& out, std::string_view s, bool html_safe) {
-  static const char kHex[] = "0123456789abcdef";
+  if (is_valid_utf8(s)) return append_valid_string(out, s, html_safe);
   std::string valid;
-  if (!is_valid_utf8(s)) {
-    append_lossy_utf8(valid, s);
-    s = valid;
-  }
+  append_lossy_utf8(valid, s);
+  append_valid_string(out, valid, html_safe);
+}
+
+void append_valid_string(std::string& out, std::string_view s, bool html_safe) {
+  static const char kHex[] = "0123456789abcdef";
   out += '"';
   size_t run = 0;
   for (size_t i = 0; i < s.size(); i++) {

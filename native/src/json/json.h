@@ -44,5 +44,7 @@ void serialize(vm::Value v, const vm::CompiledProgram& program, std::string& out
 // Appends `s` as a JSON string literal (quotes and escapes; invalid UTF-8
 // becomes U+FFFD). `html_safe` also escapes < > & ' (as Jinja's tojson).
 void append_string(std::string& out, std::string_view s, bool html_safe = false);
+// The same for `s` known to be valid UTF-8 (a part of a text checked once).
+void append_valid_string(std::string& out, std::string_view s, bool html_safe = false);
 
 } // namespace brake::json

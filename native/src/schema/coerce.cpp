@@ -257,6 +257,15 @@ void Coercer::commit(Coerced& c, size_t base) {
 namespace {
 
 // Gives the stack back to `base` on every way out of a fitting step.
+// Where the value being fitted is, for as long as it is fitted there.
+struct PathScope {
+  Path& path;
+  template <typename Part> PathScope(Path& p, const Part& part) : path(p) { path.push(part); }
+  ~PathScope() { path.pop(); }
+  PathScope(const PathScope&) = delete;
+  PathScope& operator=(const PathScope&) = delete;
+};
+
 struct StackMark {
   jsonish::Arena<Coerced>& stack;
   size_t base;
@@ -313,7 +322,12 @@ bool is_array_index(std::string_view k) {
 }
 } // namespace
 
-bool Coercer::write_host_json(const Coerced& c, std::string& out, std::string& classes, bool& any_instance) {
+bool Coercer::write_host_json(const Coerced& c, bool valid_utf8, std::string& out, std::string& classes,
+                              bool& any_instance) {
+  auto string = [&](std::string_view s) {
+    if (valid_utf8) json::append_valid_string(out, s);
+    else json::append_string(out, s);
+  };
   m_cc.items();
   switch (c.tag) {
   case Tag::Null: out += "null"; return true;
@@ -330,15 +344,17 @@ bool Coercer::write_host_json(const Coerced& c, std::string& out, std::string& c
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof buf, c.number);
     out.append(buf, r.ptr);
+    // A float stays one for a reader that tells 2 from 2.0.
+    if (std::find_if(buf, r.ptr, [](char ch) { return ch == '.' || ch == 'e'; }) == r.ptr) out += ".0";
     return true;
   }
-  case Tag::Enum: json::append_string(out, m_p.enums[c.decl].variants[c.variant]); return true;
-  case Tag::String: json::append_string(out, c.text); return true;
+  case Tag::Enum: string(m_p.enums[c.decl].variants[c.variant]); return true;
+  case Tag::String: string(c.text); return true;
   case Tag::Array:
     out += '[';
     for (size_t i = 0; i < c.count; i++) {
       if (i) out += ',';
-      if (!write_host_json(item(c, i), out, classes, any_instance)) return false;
+      if (!write_host_json(item(c, i), valid_utf8, out, classes, any_instance)) return false;
     }
     out += ']';
     return true;
@@ -356,9 +372,9 @@ bool Coercer::write_host_json(const Coerced& c, std::string& out, std::string& c
       std::string_view key = cls ? std::string_view(cls->field_names[i]) : item(c, i).key;
       if (!cls && is_array_index(key)) return false;
       if (i) out += ',';
-      json::append_string(out, key);
+      string(key);
       out += ':';
-      if (!write_host_json(item(c, i), out, classes, any_instance)) return false;
+      if (!write_host_json(item(c, i), valid_utf8, out, classes, any_instance)) return false;
     }
     out += '}';
     return true;
@@ -367,8 +383,23 @@ bool Coercer::write_host_json(const Coerced& c, std::string& out, std::string& c
   }
 }
 
+std::string Path::str() const {
+  std::string out = "$";
+  for (const Part& part : m_parts) {
+    if (part.index_plus_one) {
+      out += '[';
+      out += std::to_string(part.index_plus_one - 1);
+      out += ']';
+    } else {
+      out += '.';
+      out += part.key;
+    }
+  }
+  return out;
+}
+
 bool Coercer::fail(const std::string& what) {
-  m_error = m_path + ": " + what;
+  m_error = m_path.str() + ": " + what;
   return false;
 }
 
@@ -748,9 +779,8 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
     commit(out, mark.base);
     return true;
   }
-  size_t path_mark = m_path.size();
   for (size_t i = 0; i < n.count; i++) {
-    m_path += "[" + std::to_string(i) + "]";
+    PathScope at(m_path, i);
     Coerced item;
     int s = 0;
     if (coerce(child(n, i), elem, item, s)) {
@@ -759,7 +789,6 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
     } else {
       score += 3; // an item that does not fit is dropped
     }
-    m_path.resize(path_mark);
   }
   commit(out, mark.base);
   return true;
@@ -796,11 +825,9 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
   out.tag = Tag::Map;
   StackMark mark(m_stack);
   std::unordered_map<std::string_view, size_t> seen;
-  size_t path_mark = m_path.size();
   for (size_t i = 0; i < n.count; i++) {
     const Node& c = child(n, i);
-    m_path += ".";
-    m_path += c.key;
+    PathScope at(m_path, c.key);
     std::string_view k = c.key;
     bool key_ok = true;
     if (m_p.types.kind(key) == TypeKind::Enum || m_p.types.kind(key) == TypeKind::Literal ||
@@ -827,7 +854,6 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
     } else {
       score += 2;
     }
-    m_path.resize(path_mark);
   }
   commit(out, mark.base);
   return true;
@@ -860,10 +886,11 @@ bool Coercer::coerce_class(const Node& n, uint32_t cls, Coerced& out, int& score
     size_t f = shown[0];
     Coerced v;
     int s = 0;
-    size_t path_mark = m_path.size();
-    m_path += "." + info.shown_name(f);
-    bool ok = coerce(n, info.field_types[f], v, s);
-    m_path.resize(path_mark);
+    bool ok;
+    {
+      PathScope at(m_path, info.shown_name(f));
+      ok = coerce(n, info.field_types[f], v, s);
+    }
     if (!ok) return false;
     if (v.absent) v = Coerced();
     StackMark mark(m_stack);
@@ -892,7 +919,6 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
   for (size_t f = 0; f < info.field_names.size(); f++) m_stack.push_back(Coerced());
   std::vector<std::string> norm_keys;
   std::unordered_map<std::string_view, size_t> key_index; // a big object's keys, first occurrence
-  size_t path_mark = m_path.size();
   size_t matched = 0;
   for (size_t f = 0; f < info.field_names.size(); f++) {
     const lang::Attributes* attrs = f < info.field_attrs.size() ? &info.field_attrs[f] : nullptr;
@@ -933,13 +959,12 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
         if ((k & 1023) == 0) m_cc.items(16);
       }
     }
-    m_path += "." + name;
+    PathScope at(m_path, name);
     Coerced v;
     bool nullable = m_p.types.contains_null(ft) || m_p.types.kind(ft) == TypeKind::Any;
     if (found < 0) {
       if (!nullable && !m_partial) {
         fail("missing (a " + m_p.type_name(ft) + " is required)");
-        m_path.resize(path_mark);
         return false;
       }
       score += 1;
@@ -959,18 +984,15 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
         v = Coerced();
         score += 5;
       } else {
-        m_path.resize(path_mark);
         return false;
       }
       if (m_partial && attrs && (attrs->stream & lang::kStreamDone) && !deep_complete(fv)) v = Coerced();
       if (!v.absent && attrs && !asserts_hold(*attrs, v)) {
         fail("the constraint of field " + name + " does not hold");
-        m_path.resize(path_mark);
         return false;
       }
     }
     if (v.absent) v = Coerced();
-    m_path.resize(path_mark);
     if (m_partial && attrs && (attrs->stream & lang::kStreamNotNull) && v.tag == Tag::Null &&
         (found < 0 || !deep_complete(child(n, size_t(found))))) {
       out = Coerced();
@@ -1054,7 +1076,7 @@ bool Coercer::coerce_union(const Node& n, TypeId t, Coerced& out, int& score) {
     }
   }
   if (!found) {
-    m_error = first_error.empty() ? m_path + ": fits none of " + m_p.type_name(t) : first_error;
+    m_error = first_error.empty() ? m_path.str() + ": fits none of " + m_p.type_name(t) : first_error;
     return false;
   }
   out = std::move(best);

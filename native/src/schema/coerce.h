@@ -65,6 +65,24 @@ struct Coerced {
   std::string_view key;  // a child of a Map: its key
 };
 
+// Where in the reply a value is being fitted ("$.people[1].age"), kept as
+// parts (views of keys and field names that outlive the fitting) and
+// written out only for an error.
+class Path {
+public:
+  void push(std::string_view key) { m_parts.push_back({key, 0}); }
+  void push(size_t index) { m_parts.push_back({{}, index + 1}); }
+  void pop() { m_parts.pop_back(); }
+  std::string str() const;
+
+private:
+  struct Part {
+    std::string_view key;
+    size_t index_plus_one; // 0: a key
+  };
+  std::vector<Part> m_parts;
+};
+
 class Coercer {
 public:
   Coercer(const jsonish::Document& doc, const vm::CompiledProgram& program, vm::Heap& heap,
@@ -82,8 +100,9 @@ public:
   // unspecified) when a JSON parser that reads numbers as doubles would not
   // read it back exactly and in order: an int past +-(2^53-1), a float that
   // is not finite, a map key that is a decimal integer (JavaScript objects
-  // move those first).
-  bool write_host_json(const Coerced& c, std::string& out, std::string& classes, bool& any_instance);
+  // move those first). `valid_utf8`: the reply was valid UTF-8, so every
+  // text of the value is (else each is checked, and mended with U+FFFD).
+  bool write_host_json(const Coerced& c, bool valid_utf8, std::string& out, std::string& classes, bool& any_instance);
   const std::string& error() const { return m_error; }
 
 private:
@@ -143,7 +162,7 @@ private:
   };
   std::unordered_map<MemoKey, Memo, MemoHash> m_memo; // containers already fitted, by type
   int m_choices = 0; // unions of several members being fitted
-  std::string m_path = "$";
+  Path m_path;
   std::string m_error;
   std::map<std::string, std::shared_ptr<const llm::Template>> m_templates;
 };

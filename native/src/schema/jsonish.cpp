@@ -1,6 +1,7 @@
 #include "schema/jsonish.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -834,7 +835,15 @@ private:
 
 } // namespace
 
-double Node::number() const { return std::strtod(std::string(text).c_str(), nullptr); }
+double Node::number() const {
+  // Number texts are [+-]digits[.digits][e[+-]digits] (is_number_text);
+  // from_chars takes no '+', and rounds as strtod does.
+  std::string_view t = !text.empty() && text.front() == '+' ? text.substr(1) : text;
+  double d = 0;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), d);
+  if (r.ec == std::errc::result_out_of_range) return std::strtod(std::string(t).c_str(), nullptr); // +-inf or 0
+  return d;
+}
 
 bool Node::is_integer_text() const { return text.find_first_of(".eE") == std::string_view::npos; }
 
@@ -861,6 +870,15 @@ std::string_view TextPool::keep(std::string_view s) {
   return kept;
 }
 
+std::string_view TextPool::keep_padded(std::string_view s, size_t padding) {
+  m_budget.charge(s.size() + padding);
+  m_chunks.emplace_back(new char[s.size() + padding]);
+  char* p = m_chunks.back().get();
+  std::memcpy(p, s.data(), s.size());
+  std::memset(p + s.size(), 0, padding);
+  return std::string_view(p, s.size());
+}
+
 Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size_t* end) {
   Fixer f(text, doc, cc);
   Node n = f.value(Ctx::Top);
@@ -868,8 +886,15 @@ Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size
   return n;
 }
 
-std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc) {
-  std::vector<Candidate> out;
+size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc,
+             const std::function<bool(const Candidate&)>& take) {
+  size_t handed = 0;
+  bool more = true;
+  auto hand = [&](Source source, const Node& n) {
+    handed++;
+    more = take(Candidate{source, n});
+    return more;
+  };
   std::string_view t = trim(text);
 
   // 1. The whole text (its trailing spaces kept: they may be inside an
@@ -877,16 +902,31 @@ std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc,
   bool whole_container = false;
   if (!t.empty()) {
     std::string_view from = text.substr(size_t(t.data() - text.data()));
-    Fixer f(from, doc, cc);
-    Node n = f.value(Ctx::Top);
-    f.skip_ws();
-    bool all = f.pos() >= from.size();
-    if (all && (n.kind == Kind::Object || n.kind == Kind::Array)) {
+    char first = t.front();
+    Node strict;
+    if ((first == '{' || first == '[') && read_strict(t, doc, cc, strict)) {
       whole_container = true;
-      out.push_back({Source::Whole, std::move(n)});
-    } else if (all && n.fixes == kFixNone && n.kind != Kind::Object && n.kind != Kind::Array &&
-               (n.kind != Kind::String || t.front() == '"')) {
-      out.push_back({Source::Whole, std::move(n)});
+      if (!hand(Source::Whole, strict)) return handed;
+    } else if (first == '{' || first == '[' || first == '"' || first == '\'' || first == '`' || first == '/') {
+      Fixer f(from, doc, cc);
+      Node n = f.value(Ctx::Top);
+      f.skip_ws();
+      bool all = f.pos() >= from.size();
+      if (all && (n.kind == Kind::Object || n.kind == Kind::Array)) {
+        whole_container = true;
+        if (!hand(Source::Whole, n)) return handed;
+      } else if (all && n.fixes == kFixNone && n.kind != Kind::Object && n.kind != Kind::Array &&
+                 (n.kind != Kind::String || first == '"')) {
+        if (!hand(Source::Whole, n)) return handed;
+      }
+    } else {
+      // A bare word runs to the end of the text: what the fixing parser
+      // would read, without reading it character by character.
+      cc.bytes(t.size());
+      Node n = classify(t);
+      n.complete = false;
+      n.source = from;
+      if (n.fixes == kFixNone && !hand(Source::Whole, n)) return handed;
     }
   }
 
@@ -895,15 +935,15 @@ std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc,
   for (const Fence& fence : fences) {
     std::string_view body = trim(text.substr(fence.body, fence.body_end - fence.body));
     if (body.empty()) continue;
-    Fixer f(body, doc, cc);
-    Node n = f.value(Ctx::Top);
+    Node n;
+    if (!read_strict(body, doc, cc, n)) n = Fixer(body, doc, cc).value(Ctx::Top);
     if (fence.close_end == text.size() && fence.body_end == text.size() && !partial) n.fixes |= kFixUnclosed;
-    out.push_back({Source::Fence, std::move(n)});
+    if (!hand(Source::Fence, n)) return handed;
   }
   if (!whole_container) {
-    std::vector<size_t> prose;
+    std::vector<Node> prose;
     size_t fi = 0, i = 0;
-    while (i < text.size() && out.size() < kMaxCandidates) {
+    while (i < text.size() && handed < kMaxCandidates) {
       while (fi < fences.size() && fences[fi].close_end <= i) fi++;
       if (fi < fences.size() && i >= fences[fi].open) {
         i = fences[fi].close_end;
@@ -923,29 +963,27 @@ std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc,
       size_t end = f.pos() > i ? f.pos() : i + 1;
       bool empty_noise = n.count == 0 && !n.complete;
       if (!empty_noise || partial) {
-        prose.push_back(out.size());
-        out.push_back({Source::Prose, std::move(n)});
+        prose.push_back(n);
+        if (!hand(Source::Prose, n)) return handed;
       }
       i = end;
     }
-    if (prose.size() > 1 && out.size() < kMaxCandidates) {
+    if (prose.size() > 1 && handed < kMaxCandidates) {
       Node list;
       list.kind = Kind::Array;
-      std::vector<Node> roots;
-      for (size_t k : prose) roots.push_back(out[k].value);
-      list.count = uint32_t(roots.size());
-      list.first = doc.commit(roots, 0, roots.size(), cc);
-      out.push_back({Source::ProseList, std::move(list)});
+      list.count = uint32_t(prose.size());
+      list.first = doc.commit(prose, 0, prose.size(), cc);
+      if (!hand(Source::ProseList, list)) return handed;
     }
   }
 
   // XML or TOON instead of JSON.
-  if (!whole_container && out.size() < kMaxCandidates) {
+  if (!whole_container && handed < kMaxCandidates) {
     Node xml;
-    if (text.find("</") != std::string_view::npos && find_xml(text, doc, cc, xml))
-      out.push_back({Source::Prose, xml});
+    if (text.find("</") != std::string_view::npos && find_xml(text, doc, cc, xml) && !hand(Source::Prose, xml))
+      return handed;
     Node toon;
-    if (out.size() < kMaxCandidates && ToonReader(text, doc, cc).read(toon)) out.push_back({Source::Prose, toon});
+    if (handed < kMaxCandidates && ToonReader(text, doc, cc).read(toon) && !hand(Source::Prose, toon)) return handed;
   }
 
   // 4. The text itself.
@@ -953,8 +991,8 @@ std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc,
   raw.kind = Kind::String;
   raw.text = t;
   raw.complete = !partial;
-  out.push_back({Source::Raw, std::move(raw)});
-  return out;
+  hand(Source::Raw, raw);
+  return handed;
 }
 
 // ---------------------------------------------------------------- helpers

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -130,6 +131,8 @@ class TextPool {
 public:
   explicit TextPool(ParseBudget& budget) : m_budget(budget) {}
   std::string_view keep(std::string_view s);
+  // A copy of `s` followed by `padding` zero bytes (in a chunk of its own).
+  std::string_view keep_padded(std::string_view s, size_t padding);
 
 private:
   ParseBudget& m_budget;
@@ -154,6 +157,7 @@ public:
     return first;
   }
   TextPool& pool() { return m_pool; }
+  ParseBudget& budget() { return m_budget; }
 
 private:
   ParseBudget& m_budget;
@@ -168,15 +172,24 @@ struct Candidate {
   Node value;
 };
 
-// The candidates for `text` (see the top of this file), their nodes in
-// `doc`. `partial`: the text is a prefix of a reply still arriving. The
-// nodes view `text`, which must outlive them. Throws DepthError,
-// vm::Interrupted, and what the heap's charge throws.
-std::vector<Candidate> parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc);
+// Hands the candidates for `text` (see the top of this file), in order, to
+// `take`, which returns false when it needs no more (the rest are then
+// never read); returns how many it handed over. Their nodes live in `doc`.
+// `partial`: the text is a prefix of a reply still arriving. The nodes view
+// `text`, which must outlive them. Throws DepthError, vm::Interrupted, and
+// what the heap's charge throws.
+size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc,
+             const std::function<bool(const Candidate&)>& take);
 
 // Parses one value with the fixing parser (tests and the fuzzer use it).
 // `end` receives where the value ended.
 Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size_t* end = nullptr);
+
+// Reads `text` when it is one strict JSON object or array, with nothing
+// after it, into the nodes the fixing parser would make of it (faster: see
+// jsonish_strict.cpp). False when it is not, or is not read so (the fixing
+// parser then reads it); nodes it made stay unused in `doc`.
+bool read_strict(std::string_view text, Document& doc, vm::CancelCheck& cc, Node& out);
 
 // Text helpers shared with coerce.
 // Folds accents: é -> e, ß -> ss, æ -> ae, ø -> o, œ -> oe (and upper-case

@@ -1,7 +1,10 @@
 #include "schema/parse_output.h"
 
+#include <deque>
+
 #include "schema/coerce.h"
 #include "schema/jsonish.h"
+#include "common/utf8.h"
 #include "json/json.h"
 
 namespace brake::schema {
@@ -52,25 +55,23 @@ bool fit(std::string_view text, lang::TypeId t, const vm::CompiledProgram& progr
   cc.check();
   jsonish::ParseBudget budget(heap);
   jsonish::Document doc(budget);
-  std::vector<jsonish::Candidate> candidates;
-  try {
-    candidates = jsonish::parse(text, options.partial, doc, cc);
-  } catch (const jsonish::DepthError& e) {
-    error = std::string("$: ") + e.what();
-    return false;
-  }
   Coercer coercer(doc, program, heap, budget, cc, options.partial);
   bool found = false;
   int best_score = 0;
   Coerced best;
   std::string first_error;
-  for (const jsonish::Candidate& c : candidates) {
-    Coerced value;
-    int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(doc, c.value) ? 1 : 0);
+  size_t tried = 0;
+  // The candidates' roots, where they stay put (the coercer remembers
+  // values by their node's address).
+  std::deque<jsonish::Node> roots;
+  auto take = [&](const jsonish::Candidate& c) {
+    const jsonish::Node& root = roots.emplace_back(c.value);
+    int score = source_cost(c.source) + (c.source != jsonish::Source::Raw && repaired(doc, root) ? 1 : 0);
     // Fitting only adds to a score: a candidate that starts no better than
     // the best so far cannot win (a tie keeps the earlier one).
-    if (found && score >= best_score) continue;
-    if (coercer.coerce(c.value, t, value, score)) {
+    if (found && score >= best_score) return true;
+    Coerced value;
+    if (coercer.coerce(root, t, value, score)) {
       if (!found || score < best_score) {
         best = std::move(value);
         best_score = score;
@@ -79,10 +80,18 @@ bool fit(std::string_view text, lang::TypeId t, const vm::CompiledProgram& progr
     } else if (first_error.empty()) {
       first_error = coercer.error();
     }
+    // Nothing can beat a perfect fit: the rest of the text is not searched.
+    return !(found && best_score == 0);
+  };
+  try {
+    tried = jsonish::parse(text, options.partial, doc, cc, take);
+  } catch (const jsonish::DepthError& e) {
+    error = std::string("$: ") + e.what();
+    return false;
   }
   if (!found) {
     error = first_error.empty() ? "$: the reply holds no value" : first_error;
-    if (candidates.size() == 1) error += " (the reply is not JSON)"; // only the text itself was tried
+    if (tried == 1) error += " (the reply is not JSON)"; // only the text itself was tried
     return false;
   }
   done(coercer, best);
@@ -131,7 +140,8 @@ bool parse_output_json(std::string_view text, lang::TypeId t, const vm::Compiled
     return true;
   }
   return fit(text, t, program, heap, cc, error, options, [&](Coercer& coercer, const Coerced& best) {
-    out.exact = coercer.write_host_json(best, out.text, out.classes, out.any_instance);
+    out.text.reserve(text.size());
+    out.exact = coercer.write_host_json(best, is_valid_utf8(text), out.text, out.classes, out.any_instance);
     if (!out.exact) out.value = coercer.build(best);
   });
 }
