@@ -7,6 +7,8 @@
 //   baml   BAML's own parser through its generated client (b.parse.ExtractOrder)
 //   json   the floor for strict JSON: the fence's content through JSON.parse
 //          and a hand-written check of every field
+//   write  writes the program and the reply to spec.dir (parse.baml,
+//          reply.txt) for the native sample (bench/native/parse_bench.c)
 // Every variant's value is checked to be the same order once. Prints one
 // JSON line: { usPerReply, mbPerSec, bytes }.
 import { createRequire } from 'node:module';
@@ -157,6 +159,14 @@ async function parser() {
   }
   if (spec.variant === 'json') return { parse: jsonParse, close: async () => {} };
   throw new Error(`unknown variant ${spec.variant}`);
+}
+
+if (spec.variant === 'write') {
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(`${spec.dir}/parse.baml`, SOURCE);
+  writeFileSync(`${spec.dir}/reply.txt`, REPLY);
+  process.stdout.write(`${JSON.stringify({ bytes: Buffer.byteLength(REPLY) })}\n`);
+  process.exit(0);
 }
 
 const p = await parser();

@@ -113,37 +113,45 @@ void append_string(std::string& out, std::string_view s, bool html_safe) {
   append_valid_string(out, valid, html_safe);
 }
 
+namespace {
+// The bytes a JSON string must escape: control characters, '"' and '\\';
+// with html_safe also < > & ' (as Jinja's tojson).
+struct EscapeTable {
+  bool plain[256] = {}, html[256] = {};
+  EscapeTable() {
+    for (int c = 0; c < 0x20; c++) plain[c] = html[c] = true;
+    plain[int('"')] = html[int('"')] = plain[int('\\')] = html[int('\\')] = true;
+    html[int('<')] = html[int('>')] = html[int('&')] = html[int('\'')] = true;
+  }
+};
+const EscapeTable kEscapes;
+} // namespace
+
 void append_valid_string(std::string& out, std::string_view s, bool html_safe) {
   static const char kHex[] = "0123456789abcdef";
+  const bool* escaped = html_safe ? kEscapes.html : kEscapes.plain;
   out += '"';
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); i++) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    const char* esc = nullptr;
-    bool hex = false;
-    switch (c) {
-    case '"': esc = "\\\""; break;
-    case '\\': esc = "\\\\"; break;
-    case '\n': esc = "\\n"; break;
-    case '\r': esc = "\\r"; break;
-    case '\t': esc = "\\t"; break;
-    case '\b': esc = "\\b"; break;
-    case '\f': esc = "\\f"; break;
-    case '<': case '>': case '&': case '\'': hex = html_safe; break;
-    default: hex = c < 0x20; break;
-    }
-    if (!esc && !hex) continue;
+  size_t i = 0, n = s.size();
+  for (;;) {
+    size_t run = i;
+    while (i < n && !escaped[static_cast<unsigned char>(s[i])]) i++;
     out.append(s.data() + run, i - run);
-    run = i + 1;
-    if (esc) {
-      out += esc;
-    } else {
+    if (i == n) break;
+    unsigned char c = static_cast<unsigned char>(s[i++]);
+    switch (c) {
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    default:
       out += "\\u00";
       out += kHex[c >> 4];
       out += kHex[c & 15];
     }
   }
-  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 

@@ -587,9 +587,10 @@ bool Coercer::coerce_int(const Node& n, Coerced& out, int& score) {
   out.tag = Tag::Int;
   if (n.kind == Kind::Number) {
     if (n.is_integer_text()) {
-      errno = 0;
-      long long i = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
-      if (errno == 0) {
+      std::string_view t = !n.text.empty() && n.text.front() == '+' ? n.text.substr(1) : n.text;
+      int64_t i = 0;
+      auto r = std::from_chars(t.data(), t.data() + t.size(), i);
+      if (r.ec == std::errc() && r.ptr == t.data() + t.size()) {
         out.integer = i;
         return true;
       }
@@ -674,23 +675,32 @@ bool Coercer::coerce_enum(const Node& n, uint32_t e, Coerced& out, int& score) {
   } else {
     return expected(info.name.c_str(), n);
   }
-  bool ambiguous = false;
-  std::vector<std::string> names;
-  std::vector<uint32_t> index;
-  for (size_t i = 0; i < info.variants.size(); i++) {
-    if (i < info.variant_attrs.size() && info.variant_attrs[i].skip) continue;
-    names.push_back(info.shown_name(i));
-    index.push_back(uint32_t(i));
-  }
-  int k = match_names(names, text, score, ambiguous, m_cc);
-  if (k < 0) {
-    std::string shown(strip_wrapping(text).substr(0, 60));
-    if (ambiguous) return fail("\"" + shown + "\" names more than one variant of " + info.name);
-    return fail("\"" + shown + "\" is not a variant of " + info.name);
-  }
   out.tag = Tag::Enum;
   out.decl = e;
-  out.variant = index[size_t(k)];
+  // A name as written (the first such variant, as match_names finds it).
+  size_t exact = 0;
+  while (exact < info.variants.size() &&
+         ((exact < info.variant_attrs.size() && info.variant_attrs[exact].skip) || info.shown_name(exact) != text))
+    exact++;
+  if (exact < info.variants.size()) {
+    out.variant = uint32_t(exact);
+  } else {
+    bool ambiguous = false;
+    std::vector<std::string> names;
+    std::vector<uint32_t> index;
+    for (size_t i = 0; i < info.variants.size(); i++) {
+      if (i < info.variant_attrs.size() && info.variant_attrs[i].skip) continue;
+      names.push_back(info.shown_name(i));
+      index.push_back(uint32_t(i));
+    }
+    int k = match_names(names, text, score, ambiguous, m_cc);
+    if (k < 0) {
+      std::string shown(strip_wrapping(text).substr(0, 60));
+      if (ambiguous) return fail("\"" + shown + "\" names more than one variant of " + info.name);
+      return fail("\"" + shown + "\" is not a variant of " + info.name);
+    }
+    out.variant = index[size_t(k)];
+  }
   if (!asserts_hold(info.attrs, out)) return fail("a constraint of " + info.name + " does not hold");
   return true;
 }
@@ -987,7 +997,7 @@ bool Coercer::fields_of_object(const Node& n, uint32_t cls, Coerced& out, int& s
         return false;
       }
       if (m_partial && attrs && (attrs->stream & lang::kStreamDone) && !deep_complete(fv)) v = Coerced();
-      if (!v.absent && attrs && !asserts_hold(*attrs, v)) {
+      if (!v.absent && attrs && !attrs->constraints.empty() && !asserts_hold(*attrs, v)) {
         fail("the constraint of field " + name + " does not hold");
         return false;
       }

@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,24 +65,31 @@ enum Fix : uint16_t {
 
 // A growable array of plain values in chunks of 256: growing it never
 // moves what it holds, and freeing it takes one free per chunk (no long
-// pause after a cancel). Shrinks keep the chunks for reuse.
+// pause after a cancel). A chunk's slots are left unwritten until used (a
+// small reply touches little of it). Shrinks keep the chunks for reuse.
 template <typename T> class Arena {
+  static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+
 public:
   static constexpr size_t kChunk = 256;
   size_t size() const { return m_size; }
-  T& operator[](size_t i) { return m_chunks[i / kChunk][i % kChunk]; }
-  const T& operator[](size_t i) const { return m_chunks[i / kChunk][i % kChunk]; }
+  T& operator[](size_t i) { return m_chunks[i / kChunk].get()[i % kChunk]; }
+  const T& operator[](size_t i) const { return m_chunks[i / kChunk].get()[i % kChunk]; }
   T& back() { return (*this)[m_size - 1]; }
   void push_back(const T& v) {
-    if (m_size == m_chunks.size() * kChunk) m_chunks.emplace_back(new T[kChunk]);
-    (*this)[m_size++] = v;
+    if (m_size == m_chunks.size() * kChunk) m_chunks.emplace_back(static_cast<T*>(::operator new(sizeof(T) * kChunk)));
+    new (&m_chunks[m_size / kChunk].get()[m_size % kChunk]) T(v);
+    m_size++;
   }
   void shrink(size_t n) {
     if (n < m_size) m_size = n;
   }
 
 private:
-  std::vector<std::unique_ptr<T[]>> m_chunks;
+  struct Free {
+    void operator()(T* p) const { ::operator delete(p); }
+  };
+  std::vector<std::unique_ptr<T, Free>> m_chunks;
   size_t m_size = 0;
 };
 
