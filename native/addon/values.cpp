@@ -422,9 +422,18 @@ bool read_string(napi_env env, napi_value v, std::string* out) {
     out->assign(buf, len);
     return true;
   }
-  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
-  out->resize(len + 1);
-  if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) != napi_ok) return false;
+  // A UTF-16 unit takes at most 3 bytes of UTF-8: up to a megabyte, one
+  // pass into room for the worst case (the length is known without a scan);
+  // beyond, the exact length first.
+  size_t units = 0;
+  if (napi_get_value_string_utf16(env, v, nullptr, 0, &units) != napi_ok) return false;
+  if (units <= (size_t(1) << 20) / 3) {
+    out->resize(units * 3 + 1);
+  } else {
+    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+    out->resize(len + 1);
+  }
+  if (napi_get_value_string_utf8(env, v, &(*out)[0], out->size(), &len) != napi_ok) return false;
   out->resize(len);
   return true;
 }
