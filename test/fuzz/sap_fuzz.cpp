@@ -3,7 +3,10 @@
 // whose types cover every coercion: classes with aliases, optional and
 // recursive fields, enums with aliases, unions, lists, maps, literals,
 // @assert and @stream attributes. It must never crash, hang or leak; a
-// parse that succeeds must build a value JSON can write.
+// parse that succeeds must build a value JSON can write, and the JSON it
+// writes for a host (parse_output_json) must be that value; where the
+// strict-JSON fast path reads the bytes, it must make the fixing parser's
+// nodes.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <string>
 
 #include "json/json.h"
+#include "schema/jsonish.h"
 #include "schema/parse_output.h"
 #include "vm/chunk.h"
 #include "vm/value.h"
@@ -53,6 +57,45 @@ std::shared_ptr<brake::vm::CompiledProgram> program() {
   return p;
 }
 
+namespace jsonish = brake::schema::jsonish;
+
+// A node tree with everything coercion reads from it.
+std::string dump(const jsonish::Document& doc, const jsonish::Node& n) {
+  std::string out = "(" + std::to_string(int(n.kind)) + (n.boolean ? "t" : "f") + (n.complete ? "c" : "o") +
+                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text);
+  if (n.kind == jsonish::Kind::Array || n.kind == jsonish::Kind::Object) {
+    out += " s=" + std::string(n.source);
+    for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
+  }
+  return out + ")";
+}
+
+void strict_matches_fixer(std::string_view text, std::atomic<uint32_t>& cancel) {
+  brake::vm::Heap heap;
+  jsonish::ParseBudget budget(heap);
+  jsonish::Document doc(budget);
+  brake::vm::CancelCheck cc(&cancel);
+  jsonish::Node fast;
+  if (!jsonish::read_strict(text, doc, cc, fast)) return;
+  size_t end = 0;
+  jsonish::Node fixed = jsonish::parse_value(text, doc, cc, &end);
+  if (end != text.size() || dump(doc, fast) != dump(doc, fixed)) abort();
+}
+
+// The host's JSON of the value, read back and written as the built value is.
+void host_json_matches(const brake::vm::CompiledProgram& p, brake::lang::TypeId t, std::string_view text,
+                       const brake::schema::ParseOptions& options, const std::string& built,
+                       std::atomic<uint32_t>& cancel) {
+  brake::vm::Heap heap;
+  brake::schema::HostJson written;
+  std::string error;
+  if (!brake::schema::parse_output_json(text, t, p, heap, &cancel, written, error, options)) abort();
+  if (!written.exact) return;
+  std::string again;
+  brake::json::serialize(brake::json::parse(written.text, heap, &cancel), p, again, 1 << 26, &cancel);
+  if (again != built) abort();
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -71,6 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::string js;
         try {
           brake::json::serialize(out, *p, js, 1 << 26, &cancel);
+          host_json_matches(*p, t, text, options, js, cancel);
         } catch (const brake::json::Error&) {
           // a float JSON cannot hold (inf from "1e999") is not the parser's fault
         }
@@ -79,5 +123,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
+  strict_matches_fixer(text, cancel);
   return 0;
 }

@@ -224,17 +224,29 @@ int match_names(const std::vector<std::string>& names, std::string_view text, in
 
 } // namespace
 
-int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous) {
-  vm::CancelCheck cc(nullptr);
+namespace {
+// The variant of `e` that `text` names (match_names over the variants that
+// are not @skip, a name as written first), or -1.
+int match_variant(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous, vm::CancelCheck& cc) {
+  ambiguous = false;
+  auto skipped = [&](size_t i) { return i < e.variant_attrs.size() && e.variant_attrs[i].skip; };
+  for (size_t i = 0; i < e.variants.size(); i++)
+    if (!skipped(i) && e.shown_name(i) == text) return int(i);
   std::vector<std::string> names;
   std::vector<int> index;
   for (size_t i = 0; i < e.variants.size(); i++) {
-    if (i < e.variant_attrs.size() && e.variant_attrs[i].skip) continue;
+    if (skipped(i)) continue;
     names.push_back(e.shown_name(i));
     index.push_back(int(i));
   }
   int k = match_names(names, text, score, ambiguous, cc);
   return k < 0 ? -1 : index[size_t(k)];
+}
+} // namespace
+
+int match_enum(const vm::EnumInfo& e, std::string_view text, int& score, bool& ambiguous) {
+  vm::CancelCheck cc(nullptr);
+  return match_variant(e, text, score, ambiguous, cc);
 }
 
 Coercer::Coercer(const jsonish::Document& doc, const vm::CompiledProgram& program, vm::Heap& heap,
@@ -677,30 +689,14 @@ bool Coercer::coerce_enum(const Node& n, uint32_t e, Coerced& out, int& score) {
   }
   out.tag = Tag::Enum;
   out.decl = e;
-  // A name as written (the first such variant, as match_names finds it).
-  size_t exact = 0;
-  while (exact < info.variants.size() &&
-         ((exact < info.variant_attrs.size() && info.variant_attrs[exact].skip) || info.shown_name(exact) != text))
-    exact++;
-  if (exact < info.variants.size()) {
-    out.variant = uint32_t(exact);
-  } else {
-    bool ambiguous = false;
-    std::vector<std::string> names;
-    std::vector<uint32_t> index;
-    for (size_t i = 0; i < info.variants.size(); i++) {
-      if (i < info.variant_attrs.size() && info.variant_attrs[i].skip) continue;
-      names.push_back(info.shown_name(i));
-      index.push_back(uint32_t(i));
-    }
-    int k = match_names(names, text, score, ambiguous, m_cc);
-    if (k < 0) {
-      std::string shown(strip_wrapping(text).substr(0, 60));
-      if (ambiguous) return fail("\"" + shown + "\" names more than one variant of " + info.name);
-      return fail("\"" + shown + "\" is not a variant of " + info.name);
-    }
-    out.variant = index[size_t(k)];
+  bool ambiguous = false;
+  int k = match_variant(info, text, score, ambiguous, m_cc);
+  if (k < 0) {
+    std::string shown(strip_wrapping(text).substr(0, 60));
+    if (ambiguous) return fail("\"" + shown + "\" names more than one variant of " + info.name);
+    return fail("\"" + shown + "\" is not a variant of " + info.name);
   }
+  out.variant = uint32_t(k);
   if (!asserts_hold(info.attrs, out)) return fail("a constraint of " + info.name + " does not hold");
   return true;
 }
