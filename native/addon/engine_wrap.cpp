@@ -1,6 +1,7 @@
 #include "engine_wrap.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <new>
@@ -590,10 +591,14 @@ Napi::Value EngineWrap::parse(const Napi::CallbackInfo& info) {
   brake_parse_options_init(&opts);
   opts.partial = info[2].As<Napi::Boolean>().Value() ? 1 : 0;
   opts.timeout_ms = timeout_ms;
-  // As JSON through V8's JSON.parse when it can carry the value exactly.
+  // As JSON through V8's JSON.parse when it can carry the value exactly
+  // (lib's fromJson is set up at load).
   brake_json* json = nullptr;
   brake_value* out = nullptr;
-  int rc = brake_engine_parse_json(m_engine, fn.c_str(), text.data(), text.size(), &opts, &json, &out);
+  auto started = std::chrono::steady_clock::now();
+  int rc = m_data->from_json.IsEmpty()
+               ? brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out)
+               : brake_engine_parse_json(m_engine, fn.c_str(), text.data(), text.size(), &opts, &json, &out);
   if (rc != BRAKE_OK) {
     throw_status(env, rc, brake_last_error());
     return Napi::Value();
@@ -608,7 +613,16 @@ Napi::Value EngineWrap::parse(const Napi::CallbackInfo& info) {
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) return Napi::Value();
-    // Past V8's string limit as JSON: the tree says what is too large.
+    // Past V8's string limit as JSON: the tree says what is too large, in
+    // what is left of the deadline.
+    if (opts.timeout_ms) {
+      auto spent = uint64_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
+      if (spent >= opts.timeout_ms) {
+        throw_status(env, BRAKE_TIMEOUT, "parsing the text took longer than " + std::to_string(opts.timeout_ms) + " ms");
+        return Napi::Value();
+      }
+      opts.timeout_ms -= spent;
+    }
     rc = brake_engine_parse(m_engine, fn.c_str(), text.data(), text.size(), &opts, &out);
     if (rc != BRAKE_OK) {
       throw_status(env, rc, brake_last_error());

@@ -418,7 +418,9 @@ bool read_string(napi_env env, napi_value v, std::string* out) {
   char buf[256];
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok) return false;
-  if (len < sizeof buf - 1) {
+  // Only whole characters are written: a cut string may end up to 3 bytes
+  // short of the room, so a string that long may be cut.
+  if (len + 4 < sizeof buf) {
     out->assign(buf, len);
     return true;
   }

@@ -682,7 +682,8 @@ typedef struct brake_json brake_json;
 ** +-(2^53 - 1), a float that is not finite, or a map key that is a decimal
 ** integer (JavaScript objects put those first). The JSON has instances as
 ** objects of their fields, enums as their variant's name, a string result
-** as a JSON string. Fails as brake_engine_parse does (BRAKE_MISUSE also
+** as a JSON string; it is valid UTF-8 (a reply that is not has each bad
+** byte written as U+FFFD, where the tree keeps the bytes). Fails as brake_engine_parse does (BRAKE_MISUSE also
 ** for a NULL json or value). Any thread. */
 BRAKE_API int brake_engine_parse_json(brake_engine* e, const char* function, const char* text, size_t len,
                                       const brake_parse_options* options, brake_json** json, brake_value** value);

@@ -335,6 +335,17 @@ describe('sparse and huge arrays', () => {
   });
 });
 
+describe('strings near the addon\'s first read (255 bytes)', () => {
+  it('cross whole whatever their characters\' widths', async () => {
+    // A first read into a small buffer stops short of a character that does
+    // not fit: such a string must be read again in full, never cut.
+    for (const s of ['é'.repeat(126), 'é'.repeat(127), 'é'.repeat(128), 'a' + 'é'.repeat(127), '€'.repeat(85), 'x€'.repeat(64), '😀'.repeat(63), '😀'.repeat(64), 'ab😀'.repeat(50), 'a'.repeat(254), 'a'.repeat(255), 'a'.repeat(256)]) {
+      expect(await e.call('echo_s', [s])).toBe(s);
+      expect(await e.call('echo_map', [{ [s]: 1 }])).toEqual({ [s]: 1 });
+    }
+  });
+});
+
 describe('lone surrogates', () => {
   it('become U+FFFD in strings and keys; valid pairs are kept', async () => {
     expect(await e.call('echo_s', ['a\uD800b'])).toBe('a\uFFFDb');

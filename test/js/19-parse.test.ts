@@ -115,6 +115,7 @@ describe('engine.parse', () => {
   it('gives a string return type the text unchanged', () => {
     const text = '  {"looks": "like json"}\n';
     expect(engine.parse('Echo', text)).toBe(text);
+    for (const long of ['é'.repeat(127), 'é'.repeat(128), '😀'.repeat(64), 'x'.repeat(300)]) expect(engine.parse('Echo', long)).toBe(long);
   });
 
   it('throws ParseError with the text and where it did not fit', () => {

@@ -240,11 +240,9 @@ BRAKE_TEST(jsonish_records_fixes_and_completeness) {
 // A node tree written out with everything coercion reads from it.
 std::string dump(const jsonish::Document& doc, const jsonish::Node& n) {
   std::string out = "(" + std::to_string(int(n.kind)) + (n.boolean ? "t" : "f") + (n.complete ? "c" : "o") +
-                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text);
-  if (n.kind == jsonish::Kind::Array || n.kind == jsonish::Kind::Object) {
-    out += " s=" + std::string(n.source);
-    for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
-  }
+                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text) +
+                    " s=" + std::string(n.source);
+  for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
   return out + ")";
 }
 
@@ -263,7 +261,7 @@ BRAKE_TEST(strict_json_reads_as_the_fixing_parser_does) {
       "{\"name\": \"Ada\", \"tags\": [\"a\", \"b\"], \"nested\": {\"deep\": {\"x\": [[], {}]}}}",
       "{\"esc\": \"a\\\"b\\\\c\\n\\u00e9\\ud83e\\udd84\", \"k\\u0065y\": \"plain\"}",
       "{\"dup\": 1, \"dup\": 2}",
-      "{ \"spaced\" :\n  [ 1 ,\t2 ]\n , \"obj\" : { \"a\" : \"b\" }  }",
+      "{ \"spaced\" :\n  [ 1 ,\t2 , true , null ]\n , \"obj\" : { \"a\" : \"b\" }  }",
       "[\"caf\xC3\xA9\", {\"\xE2\x9C\x93\": \"\xF0\x9F\xA6\x84\"}]",
   };
   std::vector<std::string> texts(std::begin(same), std::end(same));
@@ -334,6 +332,16 @@ BRAKE_TEST(host_json_is_the_built_value) {
                                   error));
   EXPECT_EQ(written.classes, "Order\nItem\n\n");
   CHECK(written.any_instance);
+  // A key given twice in a list of entries: one entry, as in the built map,
+  // so the classes still line up with the objects a JSON reader keeps.
+  Sap entries("map<string, Order>", decls);
+  const char* twice = "[{\"key\": \"k\", \"value\": {\"id\": \"1\", \"items\": [{\"sku\": \"a\", \"qty\": 1, "
+                      "\"price\": 1}], \"status\": \"Pending\", \"meta\": {}}}, {\"key\": \"k\", \"value\": {\"id\": "
+                      "\"2\", \"items\": [], \"status\": \"Shipped\", \"meta\": {}}}]";
+  CHECK(schema::parse_output_json(twice, entries.type, *entries.program, *entries.heap, &entries.cancel, written,
+                                  error));
+  EXPECT_EQ(written.text, "{\"k\":{\"id\":\"2\",\"items\":[],\"status\":\"Shipped\",\"notes\":null,\"meta\":{}}}");
+  EXPECT_EQ(written.classes, "\nOrder\n\n");
   // What JSON cannot carry exactly is built instead.
   Sap big("int");
   CHECK(schema::parse_output_json("9007199254740993", big.type, *big.program, *big.heap, &big.cancel, written, error));

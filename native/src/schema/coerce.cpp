@@ -278,6 +278,13 @@ struct PathScope {
   PathScope& operator=(const PathScope&) = delete;
 };
 
+// An integer's text ([+-]digits) as an int64; false when it does not fit.
+bool integer_text(std::string_view text, int64_t& out) {
+  std::string_view t = !text.empty() && text.front() == '+' ? text.substr(1) : text;
+  auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+  return r.ec == std::errc() && r.ptr == t.data() + t.size();
+}
+
 struct StackMark {
   jsonish::Arena<Coerced>& stack;
   size_t base;
@@ -510,14 +517,11 @@ bool Coercer::coerce_any(const Node& n, Coerced& out) {
   case Kind::Null: return true;
   case Kind::Bool: out.tag = Tag::Bool; out.boolean = n.boolean; return true;
   case Kind::Number: {
-    if (n.is_integer_text()) {
-      errno = 0;
-      long long i = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
-      if (errno == 0) {
-        out.tag = Tag::Int;
-        out.integer = i;
-        return true;
-      }
+    int64_t i = 0;
+    if (n.is_integer_text() && integer_text(n.text, i)) {
+      out.tag = Tag::Int;
+      out.integer = i;
+      return true;
     }
     out.tag = Tag::Float;
     out.number = n.number();
@@ -598,15 +602,7 @@ bool Coercer::coerce_string(const Node& n, Coerced& out, int& score) {
 bool Coercer::coerce_int(const Node& n, Coerced& out, int& score) {
   out.tag = Tag::Int;
   if (n.kind == Kind::Number) {
-    if (n.is_integer_text()) {
-      std::string_view t = !n.text.empty() && n.text.front() == '+' ? n.text.substr(1) : n.text;
-      int64_t i = 0;
-      auto r = std::from_chars(t.data(), t.data() + t.size(), i);
-      if (r.ec == std::errc() && r.ptr == t.data() + t.size()) {
-        out.integer = i;
-        return true;
-      }
-    }
+    if (n.is_integer_text() && integer_text(n.text, out.integer)) return true;
     double d = n.number();
     if (!std::isfinite(d) || std::fabs(d) >= 9.2e18)
       return fail("the number " + std::string(n.text) + " does not fit an int");
@@ -805,6 +801,7 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
     // [{key: k, value: v}, ...] (XML's <entry><key/><value/></entry>), or [] for nothing.
     StackMark mark(m_stack);
     out.tag = Tag::Map;
+    std::unordered_map<std::string_view, size_t> seen;
     for (size_t i = 0; i < n.count; i++) {
       const Node& e = child(n, i);
       if (e.kind != Kind::Object || e.count != 2 || child(e, 0).key != "key" || child(e, 1).key != "value" ||
@@ -816,7 +813,9 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
       score += s + 1;
       const Node& k = child(e, 0);
       v.key = k.kind == Kind::String || k.kind == Kind::Number ? k.text : k.source;
-      m_stack.push_back(v);
+      auto [it, fresh] = seen.emplace(v.key, m_stack.size());
+      if (fresh) m_stack.push_back(v);
+      else m_stack[it->second] = v; // a repeated key keeps its last value (as the built map does)
     }
     commit(out, mark.base);
     return true;

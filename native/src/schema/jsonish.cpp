@@ -150,7 +150,7 @@ public:
     else if (c == '`' && m_s.compare(m_p, 3, "```") == 0) n = triple('`');
     else if (c == '"' || c == '\'' || c == '`') n = quoted(c);
     else n = bare(ctx);
-    n.source = m_s.substr(start, m_p - start);
+    n.source = trim(m_s.substr(start, m_p - start)); // a bare word's ends at the next delimiter
     n.fixes |= comment;
     return n;
   }

@@ -185,7 +185,7 @@ struct Candidate {
 // `take`, which returns false when it needs no more (the rest are then
 // never read); returns how many it handed over. Their nodes live in `doc`.
 // `partial`: the text is a prefix of a reply still arriving. The nodes view
-// `text`, which must outlive them. Throws DepthError, vm::Interrupted, and
+// `text`, which must outlive them, or copies kept in `doc`. Throws DepthError, vm::Interrupted, and
 // what the heap's charge throws.
 size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc,
              const std::function<bool(const Candidate&)>& take);
@@ -194,10 +194,14 @@ size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck
 // `end` receives where the value ended.
 Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size_t* end = nullptr);
 
-// Reads `text` when it is one strict JSON object or array, with nothing
-// after it, into the nodes the fixing parser would make of it (faster: see
-// jsonish_strict.cpp). False when it is not, or is not read so (the fixing
-// parser then reads it); nodes it made stay unused in `doc`.
+// Reads `text` when it is one strict JSON object or array, with nothing but
+// spaces after it, into the nodes the fixing parser would make of it
+// (faster: see jsonish_strict.cpp), viewing a copy kept in `doc`. (One
+// difference: the fixing parser looks at most 256 bytes ahead to decide
+// whether a quote or comma ends a value, so a run of more spaces than that
+// between values can mislead it; this reads such text as JSON.) False when
+// it is not, or is not read so (the fixing parser then reads it); nodes it
+// made stay unused in `doc`.
 bool read_strict(std::string_view text, Document& doc, vm::CancelCheck& cc, Node& out);
 
 // Text helpers shared with coerce.

@@ -16,11 +16,13 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-// Texts up to this size only: the parser each thread keeps never grows past
-// about 14 bytes per byte of it (larger replies take the fixing parser).
+// Texts up to this size only (larger replies take the fixing parser): the
+// parser each worker and host thread keeps for good (its buffers, about
+// 1 MB at this capacity, are the thread's, not charged to any call) never
+// grows past it.
 constexpr size_t kMaxStrictBytes = size_t(64) << 10;
-// What the parser's buffers take per byte of text, charged while the
-// document lives (json/json.cpp measures the same parser).
+// What the parser's buffers touch per byte of text, charged while the
+// document lives (json/json.cpp measures the same for simdjson's DOM).
 constexpr size_t kParseBytesPerByte = 8;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }

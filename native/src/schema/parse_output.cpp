@@ -1,5 +1,6 @@
 #include "schema/parse_output.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "schema/coerce.h"
@@ -86,8 +87,11 @@ bool fit(std::string_view text, lang::TypeId t, const vm::CompiledProgram& progr
   try {
     tried = jsonish::parse(text, options.partial, doc, cc, take);
   } catch (const jsonish::DepthError& e) {
-    error = std::string("$: ") + e.what();
-    return false;
+    // Too deep a candidate after one that fits: the one that fits.
+    if (!found) {
+      error = std::string("$: ") + e.what();
+      return false;
+    }
   }
   if (!found) {
     error = first_error.empty() ? "$: the reply holds no value" : first_error;
@@ -140,7 +144,7 @@ bool parse_output_json(std::string_view text, lang::TypeId t, const vm::Compiled
     return true;
   }
   return fit(text, t, program, heap, cc, error, options, [&](Coercer& coercer, const Coerced& best) {
-    out.text.reserve(text.size());
+    out.text.reserve(std::min(text.size(), size_t(1) << 20)); // most values are about as long as their reply
     out.exact = coercer.write_host_json(best, is_valid_utf8(text), out.text, out.classes, out.any_instance);
     if (!out.exact) out.value = coercer.build(best);
   });
