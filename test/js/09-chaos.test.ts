@@ -7,9 +7,20 @@
 // engine.cancel or a signal: every call settles once with the right outcome, and afterwards the engine
 // has no live call and no transfer in flight, and once it is closed the server has no connection open.
 // BRAKE_CHAOS_HTTP_CALLS sets the native transport's count (each client's) (the host transport runs a quarter of it, at most 10,000).
+// And everything at once on one engine: sleeps, compute loops, HTTP, host functions and LLM calls
+// (with a retry policy) against the mock LLM server, cancelled by engine.cancel, a signal or a deadline
+// at random moments: every call settles once with its value, a CancelledError, or a TimeoutError
+// exactly when its deadline was the cause; nothing is left live, waiting on the host or in flight;
+// and resident memory after the run is within 10 % of what it was after a warm-up round.
+// BRAKE_CHAOS_MIXED_CALLS sets its count.
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CancelledError, Engine, httpNativeAvailable } from '../../lib/index';
+import { CancelledError, Engine, TimeoutError, httpNativeAvailable } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
 import { engine, sleep } from './helpers';
@@ -206,4 +217,175 @@ describe('chaos with HTTP', () => {
       }
     });
   }
+});
+
+const MIXED_TOTAL = Number(process.env.BRAKE_CHAOS_MIXED_CALLS ?? 20_000);
+
+const MIXED_SOURCE = `
+class Person {
+  name string
+  age int
+}
+retry_policy Again {
+  max_retries 1
+  strategy { type constant_delay delay_ms 3 }
+}
+client<llm> Mock {
+  provider openai-generic
+  retry_policy Again
+  options { base_url env.MOCK_V1 model "chaos" api_key "sk-test" }
+}
+function Extract(text: string) -> Person {
+  client Mock
+  prompt #"Extract the person from: {{ text }} {{ ctx.output_format }}"#
+}
+function nap(ms: int) -> int {
+  baml.sys.sleep(ms);
+  ms
+}
+function compute(n: int) -> int {
+  let s = 0;
+  for (let i = 0; i < n; i += 1) { s += i; }
+  s
+}
+function get(url: string) -> string {
+  let r = baml.http.fetch(url);
+  let e = r.error;
+  if (e != null) { "error" } else { r.text() }
+}
+function via_host(x: int) -> int { later(x) + 1 }
+function llm(text: string) -> string { Extract(text).name }
+`;
+
+describe('chaos with everything at once', () => {
+  // The servers in a process of their own: they keep a record of every
+  // request, which is not the client's memory.
+  let servers: ChildProcess;
+  const urls = { http: '', llm: '' };
+  beforeAll(async () => {
+    servers = fork(fileURLToPath(new URL('../support/servers-process.mjs', import.meta.url)), ['```json\n{"name": "Ada", "age": 36}\n```'], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    Object.assign(urls, await new Promise((resolve) => servers.once('message', resolve)));
+  });
+  afterAll(() => {
+    servers?.kill();
+  });
+
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  type Kind = 'nap' | 'compute' | 'get' | 'host' | 'llm';
+  const KINDS: Kind[] = ['nap', 'compute', 'get', 'host', 'llm'];
+  type Moment = 'never' | 'queued' | 'soon' | 'later' | 'signal' | 'deadline';
+  const MOMENTS: Moment[] = ['never', 'queued', 'soon', 'later', 'signal', 'deadline'];
+
+  it(`${MIXED_TOTAL} calls of every kind, cancelled from every source, all settle once; memory returns`, { timeout: 30 * 60_000 }, async () => {
+    const seed = Number(process.env.BRAKE_CHAOS_SEED ?? Date.now() % 1_000_000);
+    console.log(`chaos mixed: ${MIXED_TOTAL} calls, seed ${seed}`);
+    const random = rng(seed);
+    const e = await Engine.fromSource(MIXED_SOURCE, {
+      workerThreads: 2,
+      env: { MOCK_V1: `${urls.llm}/v1` },
+      host: {
+        later: {
+          signature: '(x: int) -> int',
+          fn: ([x], { signal }) =>
+            new Promise<number>((resolve, reject) => {
+              const t = setTimeout(() => resolve(x as number), Math.floor(random() * 4));
+              signal.addEventListener('abort', () => {
+                clearTimeout(t);
+                reject(signal.reason);
+              }, { once: true });
+            }),
+        },
+      },
+    });
+    let nextId = 1;
+    const round = async (total: number): Promise<{ problems: string[]; counts: Record<string, number> }> => {
+      const settled = new Uint8Array(total);
+      const counts: Record<string, number> = {};
+      const problems: string[] = [];
+      let started = 0;
+      let done = 0;
+      await new Promise<void>((resolve) => {
+        const finish = (i: number, outcome: string): void => {
+          counts[outcome] = (counts[outcome] ?? 0) + 1;
+          if (settled[i]++ !== 0) problems.push(`call ${i} settled twice`);
+          if (++done === total) resolve();
+          else pump();
+        };
+        const one = (i: number): void => {
+          const kind = KINDS[Math.floor(random() * KINDS.length)]!;
+          const moment = MOMENTS[Math.floor(random() * MOMENTS.length)]!;
+          const id = nextId++;
+          const n = Math.floor(random() * 5);
+          const [fn, args, expected]: [string, unknown[], unknown] =
+            kind === 'nap' ? ['nap', [n], n]
+            : kind === 'compute' ? ['compute', [20_000 + n], ((20_000 + n) * (19_999 + n)) / 2]
+            : kind === 'get' ? ['get', [`${urls.http}/slow?ms=${n}`], 'done']
+            : kind === 'host' ? ['via_host', [n], n + 1]
+            : ['llm', [`person ${n}`], 'Ada'];
+          const delay = moment === 'soon' ? random() * 2 : 2 + random() * 10;
+          let signal: AbortSignal | undefined;
+          if (moment === 'signal') {
+            const ac = new AbortController();
+            signal = ac.signal;
+            setTimeout(() => ac.abort('gave up'), delay);
+          }
+          const timeoutMs = moment === 'deadline' ? 1 + Math.floor(random() * 8) : 0;
+          e.call(fn, args, { callId: id, signal, timeoutMs }).then(
+            (value) => {
+              if (value !== expected) problems.push(`${kind} ${i} (${moment}): ${String(value)} != ${String(expected)}`);
+              finish(i, 'value');
+            },
+            (error) => {
+              const timeout = error instanceof TimeoutError;
+              if (!(error instanceof CancelledError)) problems.push(`${kind} ${i} (${moment}): ${error?.name}: ${error?.message}`);
+              else if (moment === 'never') problems.push(`${kind} ${i} cancelled by nobody`);
+              else if (timeout !== (moment === 'deadline')) problems.push(`${kind} ${i} (${moment}): ${error.name}`);
+              finish(i, timeout ? 'timeout' : 'cancelled');
+            },
+          );
+          if (moment === 'queued') e.cancel(id);
+          else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
+        };
+        const pump = (): void => {
+          while (started - done < 500 && started < total) one(started++);
+        };
+        pump();
+      });
+      return { problems, counts };
+    };
+    const quiet = async (): Promise<void> => {
+      const until = performance.now() + 5000;
+      while ((e.liveCalls > 0 || e.pendingHostCalls > 0 || e.httpStats.transfers > 0) && performance.now() < until) await sleep(5);
+    };
+    // Warm-up rounds bring the allocators (an arena per thread) and V8's heap
+    // to their working size: resident memory grows over the first two rounds
+    // of this size and is flat after (measured: 77, 85, 98, 100, 100, 100 ...
+    // MB after rounds 1 to 12).
+    for (let r = 0; r < 2; r++) {
+      const warm = await round(MIXED_TOTAL);
+      expect(warm.problems.slice(0, 20)).toEqual([]);
+    }
+    await quiet();
+    await sleep(50);
+    gc();
+    const baseline = process.memoryUsage().rss;
+    const { problems, counts } = await round(MIXED_TOTAL);
+    console.log(`chaos mixed: ${JSON.stringify(counts)}`);
+    expect(problems.slice(0, 20)).toEqual([]);
+    await quiet();
+    expect(e.liveCalls).toBe(0);
+    expect(e.pendingHostCalls).toBe(0);
+    expect(e.httpStats.transfers).toBe(0);
+    await sleep(50);
+    gc();
+    const after = process.memoryUsage().rss;
+    console.log(`chaos mixed: resident memory ${(baseline / 2 ** 20).toFixed(1)} MB after the warm-up, ${(after / 2 ** 20).toFixed(1)} MB after the run`);
+    expect(after).toBeLessThan(baseline * 1.1);
+    for (const k of ['value', 'cancelled', 'timeout']) expect(counts[k] ?? 0).toBeGreaterThan(0);
+    await e.close();
+  });
 });
