@@ -142,6 +142,16 @@ function tagLists(tags: Record<string, string> | undefined): [string[], string[]
   return [names, values as string[]];
 }
 
+/** A function of the program (engine.declarations). */
+export interface FunctionDeclaration {
+  readonly name: string;
+  readonly params: readonly string[];
+  /** Parameters and return type as source writes them: `(text: string, n: int?) -> Person[]`. */
+  readonly signature: string;
+  /** A client and a prompt: an LLM function. */
+  readonly llm: boolean;
+}
+
 /**
  * Describes a program's functions for typed calls, e.g. an interface
  * `{ add(a: number, b: number): number }`. The default accepts any name,
@@ -192,6 +202,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #native: NativeEngine;
   readonly #addon: NativeModule;
   readonly #params: Map<string, readonly string[]>;
+  readonly #declarations: readonly FunctionDeclaration[];
   readonly #fnIndex: Map<string, number>;
   // In-flight calls, by slot (lib's own small integer per call, handed to the
   // addon and back with the completion): parallel arrays, so a call costs no
@@ -253,7 +264,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     const useNative = httpTransport !== 'host';
     const signatures = program.signatures();
-    this.#params = new Map(signatures);
+    this.#params = new Map(signatures.map(([name, params]) => [name, params]));
+    this.#declarations = Object.freeze(
+      signatures.map(([name, params, signature, llm]) => Object.freeze({ name, params: Object.freeze(params), signature, llm })),
+    );
     this.#fnIndex = new Map(signatures.map(([name], index) => [name, index]));
     // A flood of completions arrives in slices; the next slice is fetched on
     // a later turn so timers and I/O run in between (bounded stalls).
@@ -311,6 +325,15 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   /** Names of the program's functions and their parameters, in source order. */
   get functions(): ReadonlyMap<string, readonly string[]> {
     return this.#params;
+  }
+
+  /**
+   * The program's functions in source order, each with its parameters, its
+   * signature as source writes it (`(text: string, n: int?) -> Person[]`) and
+   * whether it is an LLM function.
+   */
+  get declarations(): readonly FunctionDeclaration[] {
+    return this.#declarations;
   }
 
   /** Calls admitted and not yet finished (0 after close). */

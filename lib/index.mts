@@ -32,6 +32,7 @@ export type {
   CallResult,
   RenderedPrompt,
   PromptPart,
+  FunctionDeclaration,
   HostFunction,
   HostContext,
   HttpOptions,

@@ -82,7 +82,7 @@ export interface NativeEngineOptions {
 }
 
 /** [name, parameter names] of every function the program declares, in source order. */
-export type NativeSignature = [name: string, params: string[]];
+export type NativeSignature = [name: string, params: string[], signature: string, llm: boolean];
 
 /** A brake_token: one per AbortSignal in use. */
 export interface NativeToken {

@@ -79,7 +79,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
 
   const brake_program* program() const { return m_program; }
 
-  // [[name, [param, ...]], ...] in source order.
+  // [[name, [param, ...], signature, isLlm], ...] in source order.
   Napi::Value signatures(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     size_t n = brake_program_function_count(m_program);
@@ -92,9 +92,12 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
         const char* pn = brake_program_function_param_name(m_program, i, p);
         params.Set(static_cast<uint32_t>(p), Napi::String::New(env, pn ? pn : ""));
       }
-      Napi::Array sig = Napi::Array::New(env, 2);
+      const char* text = brake_program_function_signature(m_program, i);
+      Napi::Array sig = Napi::Array::New(env, 4);
       sig.Set(0u, Napi::String::New(env, name ? name : ""));
       sig.Set(1u, params);
+      sig.Set(2u, Napi::String::New(env, text ? text : ""));
+      sig.Set(3u, Napi::Boolean::New(env, brake_program_function_is_llm(m_program, i) != 0));
       out.Set(static_cast<uint32_t>(i), sig);
     }
     return out;

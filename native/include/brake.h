@@ -252,6 +252,11 @@ BRAKE_API const char* brake_program_function_name(const brake_program* p, size_t
 BRAKE_API size_t brake_program_function_param_count(const brake_program* p, size_t i);
 BRAKE_API const char* brake_program_function_param_name(const brake_program* p, size_t i,
                                                         size_t param);
+/* The i-th function's signature as source writes it, parameters and return
+** type: "(text: string, n: int?) -> Person[]". NULL when out of range. */
+BRAKE_API const char* brake_program_function_signature(const brake_program* p, size_t i);
+/* 1 when the i-th function is an LLM function (a client and a prompt), else 0. */
+BRAKE_API int brake_program_function_is_llm(const brake_program* p, size_t i);
 /* Host functions the program declares, in the order they were declared:
 ** their count, the i-th name and its signature as given. NULL / 0 when out
 ** of range. */

@@ -25,6 +25,7 @@ void set_last_error(const std::string& message) { t_last_error = message; }
 
 struct brake_program {
   std::shared_ptr<brake::vm::CompiledProgram> program;
+  std::vector<std::string> signatures; // of the declared functions, once it compiled
 };
 
 struct brake_engine {
@@ -134,11 +135,21 @@ int brake_program_compile_with(const char* source, size_t len, const char* file_
     std::vector<brake::vm::HostDeclaration> host;
     for (size_t i = 0; i < opts.host_function_count; i++)
       host.push_back({opts.host_functions[i].name, opts.host_functions[i].signature});
-    auto* p = new brake_program();
+    auto p = std::make_unique<brake_program>();
     p->program = brake::vm::compile_program(std::string_view(source ? source : "", len),
                                             file_name ? file_name : "<source>", host);
-    *out = p;
-    const auto& diags = p->program->diagnostics;
+    const brake::vm::CompiledProgram& program = *p->program;
+    const auto& diags = program.diagnostics;
+    if (diags.empty()) {
+      for (size_t i = 0; i < program.declared_functions; i++) {
+        const auto& f = program.functions[i];
+        std::string sig = "(";
+        for (size_t k = 0; k < f.arity; k++)
+          sig += (k ? ", " : "") + f.param_names[k] + ": " + program.source_type_name(f.param_types[k]);
+        p->signatures.push_back(sig + ") -> " + program.source_type_name(f.return_type));
+      }
+    }
+    *out = p.release();
     if (diags.empty()) return int(BRAKE_OK);
     const auto& d = diags.items()[0];
     return fail(BRAKE_COMPILE_ERROR, d.file + ":" + std::to_string(d.loc.line) + ":" + std::to_string(d.loc.column) +
@@ -173,6 +184,12 @@ const char* brake_program_function_name(const brake_program* p, size_t i) {
 }
 size_t brake_program_function_param_count(const brake_program* p, size_t i) {
   return i < brake_program_function_count(p) ? p->program->functions[i].arity : 0;
+}
+const char* brake_program_function_signature(const brake_program* p, size_t i) {
+  return i < brake_program_function_count(p) ? p->signatures[i].c_str() : nullptr;
+}
+int brake_program_function_is_llm(const brake_program* p, size_t i) {
+  return i < brake_program_function_count(p) && p->program->functions[i].llm >= 0;
 }
 const char* brake_program_function_param_name(const brake_program* p, size_t i, size_t param) {
   if (i >= brake_program_function_count(p)) return nullptr;

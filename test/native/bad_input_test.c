@@ -356,6 +356,33 @@ BRAKE_TEST(out_of_memory_fails_only_that_call) {
 #endif
 }
 
+/* A program's functions as a host lists them: names, parameters, signature
+** text, which are LLM functions; out-of-range indexes and a program that did
+** not compile give NULL / 0. */
+BRAKE_TEST(program_function_signatures) {
+  const char* src =
+      "class P { name string }\n"
+      "enum E { A B }\n"
+      "function add(a: int, b: float?) -> float { 1.0 }\n"
+      "function none() -> map<string, P[]> { let m: map<string, P[]> = {}; m }\n"
+      "function Pick(e: E, xs: (int | string)[]) -> \"a\" | 1 { client \"openai/gpt-4o\" prompt #\"{{ e }}\"# }\n";
+  brake_program* p = NULL;
+  CHECK_EQ_INT(brake_program_compile(src, strlen(src), "sig.baml", &p), BRAKE_OK);
+  CHECK(brake_program_function_count(p) == 3);
+  CHECK(strcmp(brake_program_function_name(p, 0), "add") == 0);
+  CHECK(strcmp(brake_program_function_signature(p, 0), "(a: int, b: float?) -> float") == 0);
+  CHECK(strcmp(brake_program_function_signature(p, 1), "() -> map<string, P[]>") == 0);
+  CHECK(strcmp(brake_program_function_signature(p, 2), "(e: E, xs: (int | string)[]) -> \"a\" | 1") == 0);
+  CHECK(brake_program_function_is_llm(p, 2) == 1 && brake_program_function_is_llm(p, 0) == 0);
+  CHECK(brake_program_function_signature(p, 3) == NULL && brake_program_function_is_llm(p, 3) == 0);
+  CHECK(brake_program_function_signature(NULL, 0) == NULL);
+  brake_program_free(p);
+  p = NULL;
+  CHECK_EQ_INT(brake_program_compile("function f( -> int { 1 }", 24, "bad.baml", &p), BRAKE_COMPILE_ERROR);
+  CHECK(brake_program_function_signature(p, 0) == NULL);
+  brake_program_free(p);
+}
+
 /* brake_engine_parse: a reply parsed into a function's return type on the
 ** calling thread; a text that does not fit is BRAKE_SCRIPT_ERROR saying
 ** where; bad input is refused with a status. */
@@ -514,6 +541,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(values_round_trip_and_format),
       TEST_ENTRY(special_floats_cross_and_format),
       TEST_ENTRY(out_of_memory_fails_only_that_call),
+      TEST_ENTRY(program_function_signatures),
       TEST_ENTRY(parse_entry_point),
       TEST_ENTRY(parse_json_entry_point),
       TEST_ENTRY(parse_deadlines_from_threads),

@@ -174,7 +174,10 @@ bool TypeTable::assignable_now(TypeId from, TypeId to, std::vector<std::pair<Typ
 }
 
 std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_names,
-                            const std::vector<std::string>& enum_names) const {
+                            const std::vector<std::string>& enum_names, NameStyle style) const {
+  auto name = [&](TypeId u, const std::vector<std::string>& c, const std::vector<std::string>& e) {
+    return this->name(u, c, e, style);
+  };
   if (raw_kind(t) == TypeKind::Alias) return alias_name(t);
   if (raw_kind(t) == TypeKind::Stream) {
     std::string s = name(without_stream(t), class_names, enum_names);
@@ -202,6 +205,17 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
     return "map<" + name(ty.args[0], class_names, enum_names) + ", " +
            name(ty.args[1], class_names, enum_names) + ">";
   case TypeKind::Union: {
+    if (style == NameStyle::Source) {
+      const std::vector<TypeId>& written = shown_members(unalias(t));
+      std::vector<TypeId> others;
+      for (TypeId m : written.empty() ? ty.args : written)
+        if (m != NUL) others.push_back(m);
+      std::string s;
+      for (size_t i = 0; i < others.size(); i++) s += (i ? " | " : "") + name(others[i], class_names, enum_names);
+      if (others.size() == ty.args.size()) return s;                 // no null
+      if (others.size() == 1 && kind(others[0]) != TypeKind::Union) return s + "?";
+      return "(" + s + ")?";
+    }
     std::string s;
     for (size_t i = 0; i < ty.args.size(); i++) {
       if (i) s += " | ";

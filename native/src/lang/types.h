@@ -103,8 +103,11 @@ public:
   bool assignable(TypeId from, TypeId to) const;
 
   // Names for diagnostics: "int", "string[]", "map<string, int>", "Point", "int | null".
-  std::string name(TypeId t, const std::vector<std::string>& class_names,
-                   const std::vector<std::string>& enum_names) const;
+  // NameStyle::Source writes them as source does: unions in the order
+  // written, and a union with null as "T?" ("(A | B)?" for several others).
+  enum class NameStyle : uint8_t { Diagnostic, Source };
+  std::string name(TypeId t, const std::vector<std::string>& class_names, const std::vector<std::string>& enum_names,
+                   NameStyle style = NameStyle::Diagnostic) const;
 
 private:
   TypeId intern(Type t);

@@ -178,6 +178,10 @@ struct CompiledProgram {
   std::vector<std::string> class_names() const;
   std::vector<std::string> enum_names() const;
   std::string type_name(lang::TypeId t) const { return types.name(t, class_names(), enum_names()); }
+  // As a source would write it (lang::TypeTable::NameStyle::Source).
+  std::string source_type_name(lang::TypeId t) const {
+    return types.name(t, class_names(), enum_names(), lang::TypeTable::NameStyle::Source);
+  }
 };
 
 // Sources longer than this are refused (a compile error at 1:1): compiling

@@ -1,0 +1,342 @@
+#!/usr/bin/env node
+/**
+ * The `brake` command (package.json `bin`):
+ *
+ *   brake run FILE [FUNCTION] [--arg NAME=VALUE]... [--args-json JSON] [--timeout MS] [--pretty]
+ *   brake check FILE... [--json]
+ *   brake functions FILE [--json]
+ *
+ * Decisions, for users and scripts:
+ * - `run` prints the result as JSON on stdout (one line; `--pretty` indents).
+ *   JSON has no place for some values: an int past 2^53 prints as its exact
+ *   digits, NaN and +-Infinity print bare (`NaN`, `Infinity`), -0 prints 0.
+ *   Argument values are JSON when they parse as JSON, otherwise strings
+ *   (`--arg name=Ada` and `--arg 'name="Ada"'` are the same).
+ * - The program sees the shell's environment (env.NAME in clients), as BAML's
+ *   own CLI does. Host functions do not exist here: a program that calls one
+ *   does not compile.
+ * - Ctrl-C cancels the call (it stops within a millisecond) and exits 130; a
+ *   second Ctrl-C exits at once.
+ * - Exit codes: 0 done; 1 the call failed or the files have errors; 2 bad
+ *   usage or an unreadable file; 124 `--timeout` passed; 130 cancelled.
+ * - Errors print as one line on stderr (`brake: ScriptError: ...`), never a
+ *   stack; compile errors print each diagnostic with its source line and a
+ *   caret under the column.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { CancelledError, CompileError, TimeoutError } from '../errors';
+import type { Diagnostic } from '../errors';
+import { Engine } from '../engine';
+
+const USAGE = `usage: brake <command> [options]
+
+commands:
+  run FILE [FUNCTION]   call a function (default: main) and print its result as JSON
+  check FILE...         compile files and print every diagnostic
+  functions FILE        list a file's functions and their signatures
+
+brake <command> --help shows a command's options; brake --version prints the version.`;
+
+const HELP: Record<string, string> = {
+  run: `usage: brake run FILE [FUNCTION] [options]
+
+Calls FUNCTION (default: main) of the .baml file FILE and prints its result as JSON.
+
+options:
+  -a, --arg NAME=VALUE   a named argument (repeatable); VALUE is JSON when it parses, else a string
+      --args-json JSON   all arguments: a JSON array (positional) or object (named)
+      --timeout MS       cancel the call after MS milliseconds (exit 124)
+      --pretty           indent the JSON
+  -h, --help             this help
+
+Ctrl-C cancels the call (exit 130); a second Ctrl-C exits at once.`,
+  check: `usage: brake check FILE... [options]
+
+Compiles each .baml file and prints every diagnostic with its source line; exits 1 when any has errors.
+
+options:
+      --json             print the diagnostics as a JSON array of {file, line, column, message}
+  -h, --help             this help`,
+  functions: `usage: brake functions FILE [options]
+
+Lists the functions of the .baml file FILE with their signatures, in source order.
+
+options:
+      --json             print a JSON array of {name, params, signature, llm}
+  -h, --help             this help`,
+};
+
+/** A failure that ends the command with `code` after printing `message` (as `brake: message`, or as it is). */
+class Exit extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly verbatim = false,
+  ) {
+    super(message);
+  }
+}
+
+const usage = (message: string): Exit => new Exit(2, `${message} (brake --help shows the usage)`);
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(`${__dirname}/../../package.json`, 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function readSource(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Exit(2, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** Every diagnostic with its source line and a caret under its column. */
+function showDiagnostics(diagnostics: readonly Diagnostic[], sources: Map<string, string>): string {
+  const out: string[] = [];
+  for (const d of diagnostics) {
+    out.push(`${d.file}:${d.line}:${d.column}: error: ${d.message}`);
+    const line = sources.get(d.file)?.split(/\r?\n/)[d.line - 1];
+    if (line === undefined) continue;
+    const gutter = String(d.line);
+    out.push(` ${gutter} | ${line}`);
+    // The caret under the column, counted in characters; tabs kept so it lines up.
+    const before = Array.from(line).slice(0, Math.max(0, d.column - 1));
+    out.push(` ${' '.repeat(gutter.length)} | ${before.map((c) => (c === '\t' ? '\t' : ' ')).join('')}^`);
+  }
+  return out.join('\n');
+}
+
+/** The shell's environment as the engine takes it (only set variables). */
+function environment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+async function compile(file: string, source: string, withEnv: boolean): Promise<Engine> {
+  return Engine.fromSource(source, { fileName: file, workerThreads: 1, ...(withEnv ? { env: environment() } : {}) });
+}
+
+/** JSON text of a result, with what JSON cannot hold written as described at the top. */
+function toJson(value: unknown, pretty: boolean): string {
+  const marks = new Map<string, string>();
+  const text = JSON.stringify(
+    value,
+    (_key, v: unknown) => {
+      let bare: string | undefined;
+      if (typeof v === 'bigint') bare = v.toString();
+      else if (typeof v === 'number' && !Number.isFinite(v)) bare = String(v);
+      if (bare === undefined) return v;
+      const mark = `\u0000brake${marks.size}\u0000`;
+      marks.set(mark, bare);
+      return mark;
+    },
+    pretty ? 2 : undefined,
+  );
+  if (text === undefined) return 'null';
+  return marks.size ? text.replace(/"\\u0000brake\d+\\u0000"/g, (m) => marks.get(JSON.parse(m) as string) ?? m) : text;
+}
+
+/** `--arg` values: JSON when they parse, else the text. */
+function argValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      arg: { type: 'string', short: 'a', multiple: true },
+      'args-json': { type: 'string' },
+      timeout: { type: 'string' },
+      pretty: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP.run);
+    return 0;
+  }
+  const [file, fnName, ...rest] = positionals;
+  if (!file) throw usage('run: which file? (brake run FILE [FUNCTION])');
+  if (rest.length) throw usage(`run: unexpected ${JSON.stringify(rest[0])} (arguments go in --arg or --args-json)`);
+  let callArgs: unknown[] | Record<string, unknown> = [];
+  if (values['args-json'] !== undefined && values.arg?.length) throw usage('run: give --arg or --args-json, not both');
+  if (values['args-json'] !== undefined) {
+    try {
+      callArgs = JSON.parse(values['args-json']) as unknown[] | Record<string, unknown>;
+    } catch (error) {
+      throw usage(`run: --args-json is not JSON: ${(error as Error).message}`);
+    }
+    if (callArgs === null || typeof callArgs !== 'object') throw usage('run: --args-json must be a JSON array or object');
+  } else if (values.arg?.length) {
+    const named: Record<string, unknown> = {};
+    for (const a of values.arg) {
+      const eq = a.indexOf('=');
+      if (eq <= 0) throw usage(`run: --arg ${JSON.stringify(a)} is not NAME=VALUE`);
+      named[a.slice(0, eq)] = argValue(a.slice(eq + 1));
+    }
+    callArgs = named;
+  }
+  let timeoutMs = 0;
+  if (values.timeout !== undefined) {
+    timeoutMs = Number(values.timeout);
+    if (!/^\d+$/.test(values.timeout) || !(timeoutMs > 0)) throw usage(`run: --timeout must be a positive number of milliseconds, not ${JSON.stringify(values.timeout)}`);
+  }
+  const source = readSource(file);
+  const fn = fnName ?? 'main';
+  // Ctrl-C from here on: the first cancels (the compile, or the call), the
+  // second exits at once.
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    if (++interrupts > 1) process.exit(130);
+    abort.abort(new Error('interrupted (Ctrl-C)'));
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    const engine = await compileOrExit(file, source, true);
+    try {
+      if (!engine.functions.has(fn)) {
+        const names = [...engine.functions.keys()];
+        throw new Exit(2, `${file} has no function ${fn}${fnName ? '' : ' (name one: brake run FILE FUNCTION)'}; it has: ${names.join(', ') || 'none'}`);
+      }
+      const value = await engine.call(fn, callArgs as unknown[], { signal: abort.signal, timeoutMs });
+      process.stdout.write(`${toJson(value, values.pretty === true)}\n`);
+      return 0;
+    } finally {
+      await engine.close();
+    }
+  } catch (error) {
+    if (error instanceof TimeoutError) throw new Exit(124, `${fn} timed out after ${timeoutMs} ms`);
+    if (error instanceof CancelledError) throw new Exit(130, `${fn} cancelled`);
+    throw error;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** Compiles `file`, or ends the command with its diagnostics. */
+async function compileOrExit(file: string, source: string, withEnv: boolean): Promise<Engine> {
+  try {
+    return await compile(file, source, withEnv);
+  } catch (error) {
+    if (error instanceof CompileError) throw new Exit(1, showDiagnostics(error.diagnostics, new Map([[file, source]])), true);
+    throw error;
+  }
+}
+
+async function check(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(HELP.check);
+    return 0;
+  }
+  if (!positionals.length) throw usage('check: which files? (brake check FILE...)');
+  const sources = new Map<string, string>();
+  const diagnostics: Diagnostic[] = [];
+  const ok: string[] = [];
+  for (const file of positionals) {
+    const source = readSource(file);
+    sources.set(file, source);
+    try {
+      const engine = await compile(file, source, false);
+      ok.push(`${file}: ok (${engine.functions.size} function${engine.functions.size === 1 ? '' : 's'})`);
+      await engine.close();
+    } catch (error) {
+      if (!(error instanceof CompileError)) throw error;
+      diagnostics.push(...error.diagnostics);
+    }
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(diagnostics.map(({ file, line, column, message }) => ({ file, line, column, message })))}\n`);
+  } else {
+    if (diagnostics.length) process.stdout.write(`${showDiagnostics(diagnostics, sources)}\n`);
+    for (const line of ok) process.stdout.write(`${line}\n`);
+    if (diagnostics.length) process.stdout.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
+  }
+  return diagnostics.length ? 1 : 0;
+}
+
+async function functions(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(HELP.functions);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usage('functions: one file (brake functions FILE)');
+  const file = positionals[0]!;
+  const engine = await compileOrExit(file, readSource(file), false);
+  try {
+    const decls = engine.declarations;
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(decls)}\n`);
+    } else {
+      for (const d of decls) process.stdout.write(`function ${d.name}${d.signature}${d.llm ? '   // LLM function' : ''}\n`);
+    }
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    const topic = command === 'help' ? rest[0] : undefined;
+    console.log(topic && HELP[topic] ? HELP[topic] : USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === '-v') {
+    console.log(version());
+    return 0;
+  }
+  switch (command) {
+    case 'run':
+      return run(rest);
+    case 'check':
+      return check(rest);
+    case 'functions':
+      return functions(rest);
+    default:
+      throw usage(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+const isParseArgsError = (error: unknown): boolean => String((error as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS');
+
+/** One line for an error: its class and message, never a stack. */
+function oneLine(error: unknown): string {
+  if (error instanceof Exit) return error.message;
+  const e = error as Error | undefined;
+  // parseArgs' own errors (an unknown option, a missing value) are usage errors.
+  const text = isParseArgsError(error) ? `${e?.message} (brake --help shows the usage)` : `${e?.name ?? 'Error'}: ${e?.message ?? String(error)}`;
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(error instanceof Exit && error.verbatim ? `${error.message}\n` : `brake: ${oneLine(error)}\n`);
+    process.exitCode = error instanceof Exit ? error.code : isParseArgsError(error) ? 2 : 1;
+  },
+);
