@@ -68,6 +68,25 @@ describe('load', () => {
     expect(cmake).toMatch(/brake_read_sources\(addon /);
   });
 
+  it("require('brake/native') and import('brake/native') find the shared library, header and pkg-config file", () => {
+    // (By the package's own name: Node resolves a package's self-reference through its exports.)
+    const out = execFileSync(
+      process.execPath,
+      [
+        '-e',
+        `const n = require('brake/native');
+         import('brake/native').then((m) => console.log(JSON.stringify([n.libraryPath, n.includeDir, n.pkgConfigDir, m.libraryPath === n.libraryPath])));`,
+      ],
+      { cwd: root },
+    ).toString();
+    const [library, include, pkgConfig, same] = JSON.parse(out) as [string, string, string, boolean];
+    expect(library).toBe(path.join(root, 'build', 'Release', 'libbrake.so'));
+    expect(existsSync(library)).toBe(true);
+    expect(existsSync(path.join(include, 'brake.h'))).toBe(true);
+    expect(readFileSync(path.join(pkgConfig, 'brake.pc'), 'utf8')).toContain(`libdir=${path.join(root, 'build', 'Release')}`);
+    expect(same).toBe(true);
+  });
+
   const gypAddon = path.join(root, 'build-gyp', 'build', 'Release', 'brake.node');
   it.runIf(existsSync(gypAddon) || !!process.env.CI)('the node-gyp build loads and runs a call', () => {
     const out = execFileSync(
