@@ -56,6 +56,8 @@ import {
   type NativeEngine,
   type NativeFailure,
   type NativeModule,
+  type NativeDiagnostic,
+  type NativeProgram,
 } from './native-types';
 
 /** Lowest id the engine assigns itself (2^52). */
@@ -238,25 +240,16 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   #answerCalls: HostCall[] = [];
   readonly #flushAnswers = (): void => this.#sendAnswers();
 
-  /** @internal Use {@link Engine.fromSource} or {@link Engine.fromFile}. */
-  constructor(key: symbol, source: string, options: EngineOptions) {
+  /** @internal Use {@link Engine.fromSource}, {@link Engine.fromFile}, {@link Engine.fromSourceSync} or {@link Engine.fromProgram}. */
+  constructor(key: symbol, program: NativeProgram, host: HostEntry[], options: EngineOptions) {
     if (key !== kCreate) throw new TypeError('use Engine.fromSource() or Engine.fromFile()');
     const addon = native();
-    const host = hostEntries(options.host);
     // The HTTP transport answers baml.http.fetch's host calls, whose index
-    // follows the declared functions'.
+    // follows the declared functions' (in the order the program declared them).
     this.#hostFns = [
       ...host.map(([name, , fn]) => ({ name, fn })),
       { name: 'baml.http.fetch', fn: hostTransport(options.http?.fetch) },
     ];
-    const program = addon.compile(
-      source,
-      options.fileName ?? '<source>',
-      host.map(([name, signature]) => [name, signature]),
-    );
-    if (Array.isArray(program)) {
-      throw new CompileError(program.map(([file, line, column, message]) => ({ file, line, column, message })));
-    }
     this.#addon = addon;
     const httpTransport = options.http?.transport ?? (options.http?.fetch === undefined && addon.httpNative ? 'native' : 'host');
     if (httpTransport !== 'host' && !addon.httpNative) {
@@ -301,14 +294,29 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     );
   }
 
-  /** Compiles `source` and starts an engine. Rejects with CompileError (every diagnostic) on bad source. */
+  /**
+   * Compiles `source` (off the JS thread: a big program does not stall the
+   * event loop) and starts an engine. Rejects with CompileError (every
+   * diagnostic) on bad source.
+   */
   static async fromSource<F extends object = FunctionMap>(
     source: string,
     options: EngineOptions = {},
   ): Promise<Engine<F>> {
     if (typeof source !== 'string') throw new TypeError('source must be a string');
     checkEngineOptions(options);
-    return new Engine<F>(kCreate, source, options);
+    const host = hostEntries(options.host);
+    const compiled = await native().compileAsync(source, options.fileName ?? '<source>', declarations(host));
+    return new Engine<F>(kCreate, programOf(compiled), host, options);
+  }
+
+  /** As {@link Engine.fromSource}, compiling on the calling thread; throws CompileError. */
+  static fromSourceSync<F extends object = FunctionMap>(source: string, options: EngineOptions = {}): Engine<F> {
+    if (typeof source !== 'string') throw new TypeError('source must be a string');
+    checkEngineOptions(options);
+    const host = hostEntries(options.host);
+    const compiled = native().compile(source, options.fileName ?? '<source>', declarations(host));
+    return new Engine<F>(kCreate, programOf(compiled), host, options);
   }
 
   /** Reads a .baml file and starts an engine for it (diagnostics name the path). */
@@ -319,7 +327,50 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     if (typeof file !== 'string') throw new TypeError('path must be a string');
     checkEngineOptions(options);
     const source = await readFile(file, 'utf8');
-    return new Engine<F>(kCreate, source, { fileName: file, ...options });
+    return Engine.fromSource<F>(source, { fileName: file, ...options });
+  }
+
+  /**
+   * Compiles `source` once (off the JS thread) for several engines
+   * ({@link Engine.fromProgram}). `host` declares the host functions'
+   * signatures; each engine binds their implementations. Rejects with
+   * CompileError.
+   */
+  static async compile(source: string, options: { fileName?: string; host?: Record<string, { signature: string }> } = {}): Promise<Program> {
+    if (typeof source !== 'string') throw new TypeError('source must be a string');
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const host = hostEntries(
+      options.host === undefined ? undefined : Object.fromEntries(Object.entries(options.host).map(([n, h]) => [n, { ...h, fn: () => undefined }])),
+    );
+    const decls = declarations(host);
+    const compiled = programOf(await native().compileAsync(source, options.fileName ?? '<source>', decls));
+    const program = new Program(kCreate);
+    programs.set(program, { compiled, host: decls });
+    return program;
+  }
+
+  /**
+   * Starts an engine for a program {@link Engine.compile} made (no compile:
+   * cheap). `options.host` binds every host function the program declares,
+   * with the same signatures (InvalidArgumentError otherwise).
+   */
+  static fromProgram<F extends object = FunctionMap>(program: Program, options: EngineOptions = {}): Engine<F> {
+    const compiled = programs.get(program);
+    if (!compiled) throw new TypeError('program must come from Engine.compile()');
+    checkEngineOptions(options);
+    const given = new Map(hostEntries(options.host).map((e) => [e[0], e]));
+    const host: HostEntry[] = [];
+    for (const [name, signature] of compiled.host) {
+      const entry = given.get(name);
+      if (!entry) throw new InvalidArgumentError(`options.host.${name}: the program declares it; bind it here`);
+      if (entry[1] !== signature) {
+        throw new InvalidArgumentError(`options.host.${name}.signature ${JSON.stringify(entry[1])} is not the one the program was compiled with (${JSON.stringify(signature)})`);
+      }
+      host.push(entry);
+      given.delete(name);
+    }
+    if (given.size) throw new InvalidArgumentError(`options.host.${[...given.keys()][0]}: the program was compiled without it`);
+    return new Engine<F>(kCreate, compiled.compiled, host, options);
   }
 
   /** Names of the program's functions and their parameters, in source order. */
@@ -930,6 +981,29 @@ function envEntries(env: EngineOptions['env']): [string[], string[]] {
     }
   }
   return [names, values];
+}
+
+type HostEntry = [name: string, signature: string, fn: HostFunction['fn']];
+
+/** A compiled program, for several engines (Engine.compile, Engine.fromProgram). */
+export class Program {
+  /** @internal Use {@link Engine.compile}. */
+  constructor(key: symbol) {
+    if (key !== kCreate) throw new TypeError('use Engine.compile()');
+  }
+}
+const programs = new WeakMap<Program, { compiled: NativeProgram; host: Array<[string, string]> }>();
+
+function declarations(host: HostEntry[]): Array<[string, string]> {
+  return host.map(([name, signature]) => [name, signature]);
+}
+
+/** The compiled program, or CompileError with every diagnostic. */
+function programOf(compiled: NativeProgram | NativeDiagnostic[]): NativeProgram {
+  if (Array.isArray(compiled)) {
+    throw new CompileError(compiled.map(([file, line, column, message]) => ({ file, line, column, message })));
+  }
+  return compiled;
 }
 
 function checkEngineOptions(options: EngineOptions): void {

@@ -4,6 +4,7 @@
  */
 export {
   Engine,
+  Program,
   AUTO_CALL_ID_BASE,
   BrakeError,
   CancelledError,

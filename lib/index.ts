@@ -4,7 +4,7 @@
  * CommonJS entry (dist/index.js). The ESM entry (dist/index.mjs) re-exports
  * these same bindings, so both module systems share one copy of every class.
  */
-export { Engine, AUTO_CALL_ID_BASE } from './engine';
+export { Engine, Program, AUTO_CALL_ID_BASE } from './engine';
 export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult, RenderedPrompt, PromptPart, FunctionDeclaration } from './engine';
 export type { HostFunction, HostContext } from './host';
 export type { HttpOptions, FetchFunction } from './http';

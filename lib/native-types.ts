@@ -204,6 +204,12 @@ export interface NativeModule {
     fileName: string,
     host?: Array<[name: string, signature: string]>,
   ): NativeProgram | NativeDiagnostic[];
+  /** As compile, off the JS thread. */
+  compileAsync(
+    source: string,
+    fileName: string,
+    host?: Array<[name: string, signature: string]>,
+  ): Promise<NativeProgram | NativeDiagnostic[]>;
   Engine: NativeEngineConstructor;
   Token: new () => NativeToken;
 }

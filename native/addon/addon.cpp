@@ -205,42 +205,57 @@ Napi::Value setup(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// compile(source, fileName, host?: [name, signature][]): a Program, or
-// [[file, line, column, message], ...].
-Napi::Value compile(const Napi::CallbackInfo& info) {
+// What compile() and compileAsync() are given: the source, the file name
+// for diagnostics, and the host functions' [name, signature] pairs.
+struct CompileInput {
+  std::string source, file;
+  std::vector<std::string> strings;  // name, signature, name, signature, ...
+};
+
+bool read_compile_input(const Napi::CallbackInfo& info, const char* usage, CompileInput& in) {
   Napi::Env env = info.Env();
   bool host_ok = info.Length() < 3 || info[2].IsUndefined() || info[2].IsArray();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString() || !host_ok) {
-    throw_type_error(env, "compile(source: string, fileName: string, host?: [name, signature][])");
-    return env.Undefined();
+    throw_type_error(env, usage);
+    return false;
   }
-  std::string source = info[0].As<Napi::String>().Utf8Value();
-  std::string file = info[1].As<Napi::String>().Utf8Value();
-  std::vector<std::string> strings;  // names and signatures, kept for the compile
+  in.source = info[0].As<Napi::String>().Utf8Value();
+  in.file = info[1].As<Napi::String>().Utf8Value();
   if (info.Length() >= 3 && info[2].IsArray()) {
     Napi::Array host = info[2].As<Napi::Array>();
     for (uint32_t i = 0; i < host.Length(); i++) {
       Napi::Value pair = host.Get(i);
       if (!pair.IsArray() || !pair.As<Napi::Array>().Get(0u).IsString() || !pair.As<Napi::Array>().Get(1u).IsString()) {
         throw_type_error(env, "compile: host must be an array of [name: string, signature: string]");
-        return env.Undefined();
+        return false;
       }
-      strings.push_back(pair.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value());
-      strings.push_back(pair.As<Napi::Array>().Get(1u).As<Napi::String>().Utf8Value());
+      in.strings.push_back(pair.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value());
+      in.strings.push_back(pair.As<Napi::Array>().Get(1u).As<Napi::String>().Utf8Value());
     }
   }
+  return true;
+}
+
+// Compiles `in` (any thread): the status, and the program (with its
+// diagnostics when it has errors; null only when memory ran out).
+int compile_input(const CompileInput& in, brake_program** program) {
   std::vector<brake_host_decl> decls;
-  for (size_t i = 0; i + 1 < strings.size(); i += 2) decls.push_back({strings[i].c_str(), strings[i + 1].c_str()});
+  for (size_t i = 0; i + 1 < in.strings.size(); i += 2) decls.push_back({in.strings[i].c_str(), in.strings[i + 1].c_str()});
   brake_compile_options co;
   brake_compile_options_init(&co);
   co.host_functions = decls.data();
   co.host_function_count = decls.size();
-  brake_program* program = nullptr;
-  int rc = brake_program_compile_with(source.data(), source.size(), file.c_str(), &co, &program);
+  return brake_program_compile_with(in.source.data(), in.source.size(), in.file.c_str(), &co, program);
+}
+
+// A Program for a compiled program, or [[file, line, column, message], ...]
+// for one with errors; null with an exception pending for any other status.
+// Takes `program`.
+napi_value compile_result(Napi::Env env, int rc, brake_program* program, const std::string& file) {
   if (rc != BRAKE_OK && rc != BRAKE_COMPILE_ERROR) {
     brake_program_free(program);
     throw_last_error(env, rc);
-    return env.Undefined();
+    return nullptr;
   }
   size_t n = program ? brake_program_diagnostic_count(program) : 0;
   if (rc == BRAKE_COMPILE_ERROR || n > 0) {
@@ -262,6 +277,64 @@ Napi::Value compile(const Napi::CallbackInfo& info) {
   }
   AddonData* data = addon_data(env);
   return data->program_ctor.New({Napi::External<brake_program>::New(env, program)});
+}
+
+// compile(source, fileName, host?: [name, signature][]): a Program, or
+// [[file, line, column, message], ...]. On the calling (JS) thread.
+Napi::Value compile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CompileInput in;
+  if (!read_compile_input(info, "compile(source: string, fileName: string, host?: [name, signature][])", in))
+    return env.Undefined();
+  brake_program* program = nullptr;
+  int rc = compile_input(in, &program);
+  napi_value out = compile_result(env, rc, program, in.file);
+  return out ? Napi::Value(env, out) : env.Undefined();
+}
+
+// compileAsync(source, fileName, host?): a promise of what compile() gives,
+// compiled off the JS thread (on libuv's thread pool: a compile is one piece
+// of work per program, not per call, so it does not take one of the
+// engine's own threads; a big program no longer stalls the event loop).
+class CompileWorker : public Napi::AsyncWorker {
+ public:
+  CompileWorker(Napi::Env env, CompileInput in)
+      : Napi::AsyncWorker(env, "brake.compile"), m_in(std::move(in)), m_deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() const { return m_deferred.Promise(); }
+
+  void Execute() override { m_rc = compile_input(m_in, &m_program); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    napi_value out = compile_result(env, m_rc, m_program, m_in.file);
+    m_program = nullptr;
+    if (out) {
+      m_deferred.Resolve(Napi::Value(env, out));
+      return;
+    }
+    napi_value error = nullptr;
+    napi_get_and_clear_last_exception(env, &error);
+    m_deferred.Reject(error ? Napi::Value(env, error) : env.Undefined());
+  }
+
+  ~CompileWorker() override { brake_program_free(m_program); }  // (OnOK takes it; never ran: freed here)
+
+ private:
+  CompileInput m_in;
+  Napi::Promise::Deferred m_deferred;
+  brake_program* m_program = nullptr;
+  int m_rc = BRAKE_INTERNAL;
+};
+
+Napi::Value compile_async(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CompileInput in;
+  if (!read_compile_input(info, "compileAsync(source: string, fileName: string, host?: [name, signature][])", in))
+    return env.Undefined();
+  auto* worker = new CompileWorker(env, std::move(in));  // deletes itself once done
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
 }
 
 }  // namespace
@@ -299,6 +372,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("statusNames", names);
   exports.Set("setup", Napi::Function::New(env, setup, "setup"));
   exports.Set("compile", Napi::Function::New(env, compile, "compile"));
+  exports.Set("compileAsync", Napi::Function::New(env, compile_async, "compileAsync"));
   exports.Set("Engine", data->engine_ctor.Value());
   exports.Set("Token", data->token_ctor.Value());
   data->exports = Napi::Persistent(exports);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-import { CompileError, Engine, EngineClosedError, InvalidArgumentError } from '../../lib/index';
+import { CompileError, Engine, EngineClosedError, InvalidArgumentError, Program } from '../../lib/index';
 import { PROGRAM, engine, settle } from './helpers';
 
 describe('engine', () => {
@@ -89,5 +89,48 @@ describe('engine', () => {
     await e[Symbol.asyncDispose]();
     await expect(p).rejects.toMatchObject({ name: 'AbortError', origin: 'close' });
     expect(e.closed).toBe(true);
+  });
+
+  it('fromSource compiles off the JS thread: timers keep running during a big compile', async () => {
+    // About 1 MB of source: tens of milliseconds or more of compiling.
+    const fns = Array.from({ length: 8000 }, (_, i) => `function f${i}(a: int, b: string) -> int {\n  let s = b + "x";\n  if (a > ${i}) { a + s.length() } else { a * 2 }\n}`);
+    const big = fns.join('\n');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    const e = await Engine.fromSource(big);
+    const asyncMs = performance.now() - started;
+    clearInterval(timer);
+    expect(await e.call('f7', [10, 'ab'])).toBe(13);
+    await e.close();
+    // The timer ran through the compile (blocked, it could fire at most once).
+    // (On this machine the compile takes about 85 ms and the timer fires
+    // about 45 times; compiling on the JS thread, it could fire at most once.)
+    expect(asyncMs).toBeGreaterThan(20);
+    expect(ticks).toBeGreaterThanOrEqual(5);
+  });
+
+  it('fromSourceSync compiles on the calling thread and throws CompileError there', async () => {
+    const e = Engine.fromSourceSync('function add(a: int, b: int) -> int { a + b }');
+    expect(await e.call('add', [2, 3])).toBe(5);
+    await e.close();
+    expect(() => Engine.fromSourceSync('function f( -> int { 1 }')).toThrow(CompileError);
+  });
+
+  it('one compiled program backs several engines; each binds its own host functions', async () => {
+    const program = await Engine.compile('function twice(x: int) -> int { scale(x) }', { host: { scale: { signature: '(x: int) -> int' } } });
+    expect(program).toBeInstanceOf(Program);
+    const a = Engine.fromProgram(program, { host: { scale: { signature: '(x: int) -> int', fn: ([x]) => (x as number) * 2 } } });
+    const b = Engine.fromProgram(program, { host: { scale: { signature: '(x: int) -> int', fn: ([x]) => (x as number) * 3 } } });
+    expect(await Promise.all([a.call('twice', [5]), b.call('twice', [5])])).toEqual([10, 15]);
+    await a.close();
+    expect(await b.call('twice', [1])).toBe(3); // closing one engine leaves the program to the others
+    await b.close();
+    expect(() => Engine.fromProgram(program)).toThrow(/options\.host\.scale: the program declares it/);
+    expect(() => Engine.fromProgram(program, { host: { scale: { signature: '(y: int) -> int', fn: () => 1 } } })).toThrow(InvalidArgumentError);
+    const extra = { scale: { signature: '(x: int) -> int', fn: () => 1 }, more: { signature: '() -> int', fn: () => 1 } };
+    expect(() => Engine.fromProgram(program, { host: extra })).toThrow(/options\.host\.more: the program was compiled without it/);
+    expect(() => Engine.fromProgram({} as Program)).toThrow(TypeError);
+    await expect(Engine.compile('function f( -> int { 1 }')).rejects.toBeInstanceOf(CompileError);
   });
 });
