@@ -5,7 +5,7 @@ import { CancelledError, Engine } from '../lib/index';
 
 const engine = await Engine.fromSource(`
 function fetch_page(n: int) -> int {
-  baml.sys.sleep(1000);           // stands for an HTTP request or an LLM call
+  baml.sys.sleep(3000);           // stands for an HTTP request or an LLM call
   n
 }
 `);

@@ -148,7 +148,7 @@ function tagLists(tags: Record<string, string> | undefined): [string[], string[]
 export interface FunctionDeclaration {
   readonly name: string;
   readonly params: readonly string[];
-  /** Parameters and return type as source writes them: `(text: string, n: int?) -> Person[]`. */
+  /** Parameters and return type in source syntax: `(text: string, n: int?) -> Person[]` (a union with null as `T?`). */
   readonly signature: string;
   /** A client and a prompt: an LLM function. */
   readonly llm: boolean;
@@ -380,7 +380,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
 
   /**
    * The program's functions in source order, each with its parameters, its
-   * signature as source writes it (`(text: string, n: int?) -> Person[]`) and
+   * signature in source syntax (`(text: string, n: int?) -> Person[]`) and
    * whether it is an LLM function.
    */
   get declarations(): readonly FunctionDeclaration[] {

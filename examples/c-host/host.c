@@ -58,11 +58,12 @@ int main(void) {
     return 1;
   }
   brake_engine* engine = NULL;
-  if (brake_engine_create(program, NULL, &engine) != BRAKE_OK) {
+  int created = brake_engine_create(program, NULL, &engine);
+  brake_program_free(program); /* the engine keeps its own reference */
+  if (created != BRAKE_OK) {
     fprintf(stderr, "engine: %s\n", brake_last_error());
     return 1;
   }
-  brake_program_free(program);
   printf("brake %s\n", brake_version());
 
   Outcome sum = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
@@ -70,7 +71,11 @@ int main(void) {
   int rc = brake_call_start(engine, 1, "add", (const brake_value* const*)args, 2, NULL, on_done, &sum);
   brake_value_free(args[0]); /* the call copied its arguments */
   brake_value_free(args[1]);
-  if (rc != BRAKE_OK) return 1;
+  if (rc != BRAKE_OK) {
+    fprintf(stderr, "add: %s\n", brake_last_error());
+    brake_engine_free(engine); /* closes it: cancels live calls, joins its threads */
+    return 1;
+  }
   wait_for(&sum);
   printf("add(2, 40) = %lld\n", sum.value);
 
@@ -78,7 +83,11 @@ int main(void) {
   brake_value* minute = brake_value_int(60000);
   rc = brake_call_start(engine, 2, "nap", (const brake_value* const*)&minute, 1, NULL, on_done, &nap);
   brake_value_free(minute);
-  if (rc != BRAKE_OK) return 1;
+  if (rc != BRAKE_OK) {
+    fprintf(stderr, "nap: %s\n", brake_last_error());
+    brake_engine_free(engine);
+    return 1;
+  }
   CancelJob job = {engine, 2};
   pthread_t t;
   pthread_create(&t, NULL, cancel_later, &job);

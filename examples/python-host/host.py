@@ -105,14 +105,16 @@ def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BRAKE_LIBRARY", DEFAULT)
     lib = load(path)
     host = Host(lib, SOURCE)
-    print("brake", lib.brake_version().decode())
-    host.start(1, b"add", 2, 40)
-    print("add(2, 40) =", host.wait(1)[1])
-    host.start(2, b"nap", 60_000)
-    threading.Thread(target=lambda: lib.brake_cancel(host.engine, 2)).start()
-    status, _ = host.wait(2)
-    print("nap(60000) cancelled from another thread:", status == BRAKE_CANCELLED)
-    host.close()
+    try:
+        print("brake", lib.brake_version().decode())
+        host.start(1, b"add", 2, 40)
+        print("add(2, 40) =", host.wait(1)[1])
+        host.start(2, b"nap", 60_000)
+        threading.Thread(target=lambda: lib.brake_cancel(host.engine, 2)).start()
+        status, _ = host.wait(2)
+        print("nap(60000) cancelled from another thread:", status == BRAKE_CANCELLED)
+    finally:
+        host.close()  # joins the engine's threads: no callback runs after this
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@
  *   stack; compile errors print each diagnostic with its source line and a
  *   caret under the column.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { CancelledError, CompileError, TimeoutError } from '../errors';
 import type { Diagnostic } from '../errors';
 import { Engine } from '../engine';
+import { LIMITS } from '../native';
 
 const USAGE = `usage: brake <command> [options]
 
@@ -103,26 +105,23 @@ function showDiagnostics(diagnostics: readonly Diagnostic[], sources: Map<string
     if (line === undefined) continue;
     const gutter = String(d.line);
     out.push(` ${gutter} | ${line}`);
-    // The caret under the column, counted in characters; tabs kept so it lines up.
-    const before = Array.from(line).slice(0, Math.max(0, d.column - 1));
+    // The caret under the column (the compiler counts bytes; the line is
+    // shown in characters), tabs kept so it lines up.
+    const before = Array.from(Buffer.from(line).subarray(0, Math.max(0, d.column - 1)).toString());
     out.push(` ${' '.repeat(gutter.length)} | ${before.map((c) => (c === '\t' ? '\t' : ' ')).join('')}^`);
   }
   return out.join('\n');
 }
 
-/** The shell's environment as the engine takes it (only set variables). */
-function environment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return env;
-}
-
 async function compile(file: string, source: string, withEnv: boolean): Promise<Engine> {
-  return Engine.fromSource(source, { fileName: file, workerThreads: 1, ...(withEnv ? { env: environment() } : {}) });
+  return Engine.fromSource(source, { fileName: file, workerThreads: 1, ...(withEnv ? { env: process.env } : {}) });
 }
 
 /** JSON text of a result, with what JSON cannot hold written as described at the top. */
 function toJson(value: unknown, pretty: boolean): string {
+  // Each such value is written as a string no result can hold (a random
+  // nonce), then replaced by its bare text.
+  const nonce = randomUUID();
   const marks = new Map<string, string>();
   const text = JSON.stringify(
     value,
@@ -131,18 +130,19 @@ function toJson(value: unknown, pretty: boolean): string {
       if (typeof v === 'bigint') bare = v.toString();
       else if (typeof v === 'number' && !Number.isFinite(v)) bare = String(v);
       if (bare === undefined) return v;
-      const mark = `\u0000brake${marks.size}\u0000`;
-      marks.set(mark, bare);
+      const mark = `${nonce}:${marks.size}`;
+      marks.set(`"${mark}"`, bare);
       return mark;
     },
     pretty ? 2 : undefined,
   );
   if (text === undefined) return 'null';
-  return marks.size ? text.replace(/"\\u0000brake\d+\\u0000"/g, (m) => marks.get(JSON.parse(m) as string) ?? m) : text;
+  return marks.size ? text.replace(new RegExp(`"${nonce}:\\d+"`, 'g'), (m) => marks.get(m) ?? m) : text;
 }
 
-/** `--arg` values: JSON when they parse, else the text. */
+/** `--arg` values: JSON when they parse (an integer past 2^53 as a bigint, exactly), else the text. */
 function argValue(text: string): unknown {
+  if (/^-?\d+$/.test(text.trim()) && !Number.isSafeInteger(Number(text))) return BigInt(text.trim());
   try {
     return JSON.parse(text);
   } catch {
@@ -179,7 +179,7 @@ async function run(args: string[]): Promise<number> {
     }
     if (callArgs === null || typeof callArgs !== 'object') throw usage('run: --args-json must be a JSON array or object');
   } else if (values.arg?.length) {
-    const named: Record<string, unknown> = {};
+    const named: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // (a "__proto__" argument is a name like any other)
     for (const a of values.arg) {
       const eq = a.indexOf('=');
       if (eq <= 0) throw usage(`run: --arg ${JSON.stringify(a)} is not NAME=VALUE`);
@@ -190,7 +190,8 @@ async function run(args: string[]): Promise<number> {
   let timeoutMs = 0;
   if (values.timeout !== undefined) {
     timeoutMs = Number(values.timeout);
-    if (!/^\d+$/.test(values.timeout) || !(timeoutMs > 0)) throw usage(`run: --timeout must be a positive number of milliseconds, not ${JSON.stringify(values.timeout)}`);
+    if (!/^\d+$/.test(values.timeout) || !(timeoutMs > 0) || timeoutMs > LIMITS.maxTimeoutMs)
+      throw usage(`run: --timeout must be a number of milliseconds from 1 to ${LIMITS.maxTimeoutMs}, not ${JSON.stringify(values.timeout)}`);
   }
   const source = readSource(file);
   const fn = fnName ?? 'main';
@@ -206,6 +207,7 @@ async function run(args: string[]): Promise<number> {
   try {
     const engine = await compileOrExit(file, source, true);
     try {
+      if (abort.signal.aborted) throw new CancelledError('interrupted while compiling'); // Ctrl-C during the compile
       if (!engine.functions.has(fn)) {
         const names = [...engine.functions.keys()];
         throw new Exit(2, `${file} has no function ${fn}${fnName ? '' : ' (name one: brake run FILE FUNCTION)'}; it has: ${names.join(', ') || 'none'}`);

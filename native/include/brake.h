@@ -252,8 +252,10 @@ BRAKE_API const char* brake_program_function_name(const brake_program* p, size_t
 BRAKE_API size_t brake_program_function_param_count(const brake_program* p, size_t i);
 BRAKE_API const char* brake_program_function_param_name(const brake_program* p, size_t i,
                                                         size_t param);
-/* The i-th function's signature as source writes it, parameters and return
-** type: "(text: string, n: int?) -> Person[]". NULL when out of range. */
+/* The i-th function's signature, parameters and return type, in source
+** syntax: "(text: string, n: int?) -> Person[]" (a union with null as T?,
+** union members in the order the program first wrote that union). Made on
+** the first request; NULL when out of range or memory runs out. Any thread. */
 BRAKE_API const char* brake_program_function_signature(const brake_program* p, size_t i);
 /* 1 when the i-th function is an LLM function (a client and a prompt), else 0. */
 BRAKE_API int brake_program_function_is_llm(const brake_program* p, size_t i);

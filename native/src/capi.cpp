@@ -3,6 +3,7 @@
 // per-thread message (brake_last_error).
 #include <cstddef>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <unordered_set>
@@ -25,7 +26,10 @@ void set_last_error(const std::string& message) { t_last_error = message; }
 
 struct brake_program {
   std::shared_ptr<brake::vm::CompiledProgram> program;
-  std::vector<std::string> signatures; // of the declared functions, once it compiled
+  // The declared functions' signature texts, made on first request (most
+  // hosts never ask; a big program's would cost its compile time).
+  mutable std::once_flag signatures_made;
+  mutable std::vector<std::string> signatures;
 };
 
 struct brake_engine {
@@ -138,17 +142,7 @@ int brake_program_compile_with(const char* source, size_t len, const char* file_
     auto p = std::make_unique<brake_program>();
     p->program = brake::vm::compile_program(std::string_view(source ? source : "", len),
                                             file_name ? file_name : "<source>", host);
-    const brake::vm::CompiledProgram& program = *p->program;
-    const auto& diags = program.diagnostics;
-    if (diags.empty()) {
-      for (size_t i = 0; i < program.declared_functions; i++) {
-        const auto& f = program.functions[i];
-        std::string sig = "(";
-        for (size_t k = 0; k < f.arity; k++)
-          sig += (k ? ", " : "") + f.param_names[k] + ": " + program.source_type_name(f.param_types[k]);
-        p->signatures.push_back(sig + ") -> " + program.source_type_name(f.return_type));
-      }
-    }
+    const auto& diags = p->program->diagnostics;
     *out = p.release();
     if (diags.empty()) return int(BRAKE_OK);
     const auto& d = diags.items()[0];
@@ -186,7 +180,24 @@ size_t brake_program_function_param_count(const brake_program* p, size_t i) {
   return i < brake_program_function_count(p) ? p->program->functions[i].arity : 0;
 }
 const char* brake_program_function_signature(const brake_program* p, size_t i) {
-  return i < brake_program_function_count(p) ? p->signatures[i].c_str() : nullptr;
+  if (i >= brake_program_function_count(p)) return nullptr;
+  try {
+    std::call_once(p->signatures_made, [p] {
+      const brake::vm::CompiledProgram& program = *p->program;
+      std::vector<std::string> out;
+      for (size_t f = 0; f < program.declared_functions; f++) {
+        const auto& fn = program.functions[f];
+        std::string sig = "(";
+        for (size_t k = 0; k < fn.arity; k++)
+          sig += (k ? ", " : "") + fn.param_names[k] + ": " + program.source_type_name(fn.param_types[k]);
+        out.push_back(sig + ") -> " + program.source_type_name(fn.return_type));
+      }
+      p->signatures = std::move(out);
+    });
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  return i < p->signatures.size() ? p->signatures[i].c_str() : nullptr;
 }
 int brake_program_function_is_llm(const brake_program* p, size_t i) {
   return i < brake_program_function_count(p) && p->program->functions[i].llm >= 0;

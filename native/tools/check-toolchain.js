@@ -6,7 +6,9 @@ const { spawnSync } = require('node:child_process');
 
 const runs = (command, args) => spawnSync(command, args, { stdio: 'ignore' }).status === 0;
 const missing = [];
-if (!runs('cmake', ['--version'])) missing.push('cmake (3.19 or newer)');
+const cmake = spawnSync('cmake', ['--version'], { encoding: 'utf8' });
+const version = /cmake version (\d+)\.(\d+)/.exec(cmake.stdout ?? '');
+if (cmake.status !== 0 || !version || Number(version[1]) * 100 + Number(version[2]) < 319) missing.push('cmake (3.19 or newer)');
 const cxx = process.env.CXX || 'c++';
 if (!runs(cxx, ['--version'])) missing.push(`a C++17 compiler (${cxx})`);
 if (missing.length) {

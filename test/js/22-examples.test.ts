@@ -22,18 +22,18 @@ describe('examples', () => {
   it('http-cancel-on-close: the call of a client that went away is cancelled, the other answered', async () => {
     const out = await example('http-cancel-on-close.mts');
     expect(out).toMatch(/^server: the call for "hurry" was cancelled \d+ ms in \(signal: the client went away\)$/m);
-    expect(out).toMatch(/^client: gave up \((TimeoutError|AbortError)\)$/m);
+    expect(out).toMatch(/^client: gave up \(AbortError\)$/m);
     expect(out).toMatch(/^server: answered "patience" after \d+ ms$/m);
     expect(out).toMatch(/^client: the answer to patience$/m);
     expect(out).toMatch(/^live calls left: 0$/m);
     const cancelledAt = Number(/was cancelled (\d+) ms in/.exec(out)![1]);
-    expect(cancelledAt).toBeLessThan(250); // at the client's close, not at the end of the 300 ms sleep
+    expect(cancelledAt).toBeLessThan(800); // at the client's close (100 ms in), not at the end of the 1 s sleep
   });
 
   it('shared-signal-batch: one abort cancels 10,000 calls', async () => {
     const out = await example('shared-signal-batch.mts');
     expect(out).toMatch(/^10000 of 10000 calls cancelled by one abort, all settled \d+ ms after the start$/m);
-    expect(Number(/all settled (\d+) ms/.exec(out)![1])).toBeLessThan(900); // long before the 1 s sleeps end
+    expect(Number(/all settled (\d+) ms/.exec(out)![1])).toBeLessThan(2500); // long before the 3 s sleeps end
     expect(out).toMatch(/^live calls left: 0$/m);
   });
 
