@@ -128,28 +128,25 @@ private:
     }
     case 7: { // for-in over a list
       std::string name = "x" + std::to_string(m_next++);
-      std::string s = indent() + "for (let " + name + " in " + expr(Ty::Ints, 0) + ") {\n";
-      m_loops++;
-      m_vars.push_back({name, Ty::Int});
-      s += block();
-      m_vars.pop_back();
-      m_loops--;
-      return s + indent() + "}\n";
+      return loop("for (let " + name + " in " + expr(Ty::Ints, 0) + ")", name);
     }
     case 8: { // C-style for
       std::string name = "i" + std::to_string(m_next++);
-      std::string s = indent() + "for (let " + name + " = 0; " + name + " < " + expr(Ty::Int, 0) + "; " + name +
-                      " += 1) {\n";
-      m_loops++;
-      m_vars.push_back({name, Ty::Int});
-      s += block();
-      m_vars.pop_back();
-      m_loops--;
-      return s + indent() + "}\n";
+      return loop("for (let " + name + " = 0; " + name + " < " + expr(Ty::Int, 0) + "; " + name + " += 1)", name);
     }
     default: // an expression for its effects
       return indent() + expr(Ty::Int, 0) + ";\n";
     }
+  }
+
+  // A for loop with `head`, its int variable `name` in scope in its body.
+  std::string loop(const std::string& head, const std::string& name) {
+    m_loops++;
+    m_vars.push_back({name, Ty::Int});
+    std::string s = indent() + head + " {\n" + block();
+    m_vars.pop_back();
+    m_loops--;
+    return s + indent() + "}\n";
   }
 
   // Statements in a new scope.

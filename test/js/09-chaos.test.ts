@@ -38,6 +38,41 @@ function rng(seed: number): () => number {
   };
 }
 
+/**
+ * Runs `total` calls with at most `inFlight` of them unsettled: `start(i,
+ * settle, problem)` starts call i and calls settle(outcome) when it
+ * settles. Resolves once every call settled, with how many settled with
+ * each outcome, the problems reported (and any call that settled twice),
+ * and each call's settle count.
+ */
+async function churn(
+  total: number,
+  inFlight: number,
+  start: (i: number, settle: (outcome: string) => void, problem: (what: string) => void) => void,
+): Promise<{ counts: Record<string, number>; problems: string[]; settled: Uint8Array }> {
+  const settled = new Uint8Array(total);
+  const counts: Record<string, number> = {};
+  const problems: string[] = [];
+  let started = 0;
+  let done = 0;
+  await new Promise<void>((resolve) => {
+    const pump = (): void => {
+      while (started - done < inFlight && started < total) {
+        const i = started++;
+        const settle = (outcome: string): void => {
+          counts[outcome] = (counts[outcome] ?? 0) + 1;
+          if (settled[i]++ !== 0) problems.push(`call ${i} settled twice`);
+          if (++done === total) resolve();
+          else pump();
+        };
+        start(i, settle, (what) => problems.push(what));
+      }
+    };
+    pump();
+  });
+  return { counts, problems, settled };
+}
+
 type Moment = 'before' | 'queued' | 'sleeping' | 'computing' | 'after' | 'twice' | 'signal' | 'never';
 const MOMENTS: Moment[] = ['before', 'queued', 'sleeping', 'computing', 'after', 'twice', 'signal', 'never'];
 
@@ -154,50 +189,33 @@ describe('chaos with HTTP', () => {
       console.log(`chaos http (${transport}): ${total} calls, seed ${seed}`);
       const random = rng(seed);
       const e = await Engine.fromSource(HTTP_SOURCE, { workerThreads: 2, http: { transport } });
-      const settled = new Uint8Array(total);
-      const counts: Record<string, number> = {};
-      const problems: string[] = [];
-      let started = 0;
-      let done = 0;
       let nextId = 1;
-      await new Promise<void>((resolve) => {
-        const finish = (i: number, outcome: string): void => {
-          counts[outcome] = (counts[outcome] ?? 0) + 1;
-          if (settled[i]++ !== 0) problems.push(`call ${i} settled twice`);
-          if (++done === total) resolve();
-          else pump();
-        };
-        const one = (i: number): void => {
-          const route = ROUTES[Math.floor(random() * ROUTES.length)]!;
-          let moment = HTTP_MOMENTS[Math.floor(random() * HTTP_MOMENTS.length)]!;
-          if (route.expect === null && moment === 'never') moment = 'later';
-          const id = nextId++;
-          let signal: AbortSignal | undefined;
-          const delay = moment === 'soon' ? random() * 2 : 2 + random() * 20;
-          if (moment === 'signal') {
-            const ac = new AbortController();
-            signal = ac.signal;
-            setTimeout(() => ac.abort('gave up'), delay);
-          }
-          e.call('get', [`${server.url}${route.path(random)}`], { callId: id, signal }).then(
-            (value) => {
-              const outcome = String(value).startsWith('error: ') ? 'error' : String(value);
-              if (outcome !== route.expect) problems.push(`call ${i} (${moment}): ${String(value)} != ${String(route.expect)}`);
-              finish(i, outcome);
-            },
-            (error) => {
-              if (!(error instanceof CancelledError)) problems.push(`call ${i} (${moment}): ${error?.name}: ${error?.message}`);
-              else if (moment === 'never') problems.push(`call ${i} cancelled by nobody`);
-              finish(i, 'cancelled');
-            },
-          );
-          if (moment === 'queued') e.cancel(id);
-          else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
-        };
-        const pump = (): void => {
-          while (started - done < 500 && started < total) one(started++);
-        };
-        pump();
+      const { counts, problems, settled } = await churn(total, 500, (i, finish, problem) => {
+        const route = ROUTES[Math.floor(random() * ROUTES.length)]!;
+        let moment = HTTP_MOMENTS[Math.floor(random() * HTTP_MOMENTS.length)]!;
+        if (route.expect === null && moment === 'never') moment = 'later';
+        const id = nextId++;
+        let signal: AbortSignal | undefined;
+        const delay = moment === 'soon' ? random() * 2 : 2 + random() * 20;
+        if (moment === 'signal') {
+          const ac = new AbortController();
+          signal = ac.signal;
+          setTimeout(() => ac.abort('gave up'), delay);
+        }
+        e.call('get', [`${server.url}${route.path(random)}`], { callId: id, signal }).then(
+          (value) => {
+            const outcome = String(value).startsWith('error: ') ? 'error' : String(value);
+            if (outcome !== route.expect) problem(`call ${i} (${moment}): ${String(value)} != ${String(route.expect)}`);
+            finish(outcome);
+          },
+          (error) => {
+            if (!(error instanceof CancelledError)) problem(`call ${i} (${moment}): ${error?.name}: ${error?.message}`);
+            else if (moment === 'never') problem(`call ${i} cancelled by nobody`);
+            finish('cancelled');
+          },
+        );
+        if (moment === 'queued') e.cancel(id);
+        else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
       });
       console.log(`chaos http (${transport}): ${JSON.stringify(counts)}`);
       expect(problems.slice(0, 20)).toEqual([]);
@@ -302,61 +320,42 @@ describe('chaos with everything at once', () => {
       },
     });
     let nextId = 1;
-    const round = async (total: number): Promise<{ problems: string[]; counts: Record<string, number> }> => {
-      const settled = new Uint8Array(total);
-      const counts: Record<string, number> = {};
-      const problems: string[] = [];
-      let started = 0;
-      let done = 0;
-      await new Promise<void>((resolve) => {
-        const finish = (i: number, outcome: string): void => {
-          counts[outcome] = (counts[outcome] ?? 0) + 1;
-          if (settled[i]++ !== 0) problems.push(`call ${i} settled twice`);
-          if (++done === total) resolve();
-          else pump();
-        };
-        const one = (i: number): void => {
-          const kind = KINDS[Math.floor(random() * KINDS.length)]!;
-          const moment = MOMENTS[Math.floor(random() * MOMENTS.length)]!;
-          const id = nextId++;
-          const n = Math.floor(random() * 5);
-          const [fn, args, expected]: [string, unknown[], unknown] =
-            kind === 'nap' ? ['nap', [n], n]
-            : kind === 'compute' ? ['compute', [20_000 + n], ((20_000 + n) * (19_999 + n)) / 2]
-            : kind === 'get' ? ['get', [`${urls.http}/slow?ms=${n}`], 'done']
-            : kind === 'host' ? ['via_host', [n], n + 1]
-            : ['llm', [`person ${n}`], 'Ada'];
-          const delay = moment === 'soon' ? random() * 2 : 2 + random() * 10;
-          let signal: AbortSignal | undefined;
-          if (moment === 'signal') {
-            const ac = new AbortController();
-            signal = ac.signal;
-            setTimeout(() => ac.abort('gave up'), delay);
-          }
-          const timeoutMs = moment === 'deadline' ? 1 + Math.floor(random() * 8) : 0;
-          e.call(fn, args, { callId: id, signal, timeoutMs }).then(
-            (value) => {
-              if (value !== expected) problems.push(`${kind} ${i} (${moment}): ${String(value)} != ${String(expected)}`);
-              finish(i, 'value');
-            },
-            (error) => {
-              const timeout = error instanceof TimeoutError;
-              if (!(error instanceof CancelledError)) problems.push(`${kind} ${i} (${moment}): ${error?.name}: ${error?.message}`);
-              else if (moment === 'never') problems.push(`${kind} ${i} cancelled by nobody`);
-              else if (timeout !== (moment === 'deadline')) problems.push(`${kind} ${i} (${moment}): ${error.name}`);
-              finish(i, timeout ? 'timeout' : 'cancelled');
-            },
-          );
-          if (moment === 'queued') e.cancel(id);
-          else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
-        };
-        const pump = (): void => {
-          while (started - done < 500 && started < total) one(started++);
-        };
-        pump();
+    const round = (total: number): ReturnType<typeof churn> =>
+      churn(total, 500, (i, finish, problem) => {
+        const kind = KINDS[Math.floor(random() * KINDS.length)]!;
+        const moment = MOMENTS[Math.floor(random() * MOMENTS.length)]!;
+        const id = nextId++;
+        const n = Math.floor(random() * 5);
+        const [fn, args, expected]: [string, unknown[], unknown] =
+          kind === 'nap' ? ['nap', [n], n]
+          : kind === 'compute' ? ['compute', [20_000 + n], ((20_000 + n) * (19_999 + n)) / 2]
+          : kind === 'get' ? ['get', [`${urls.http}/slow?ms=${n}`], 'done']
+          : kind === 'host' ? ['via_host', [n], n + 1]
+          : ['llm', [`person ${n}`], 'Ada'];
+        const delay = moment === 'soon' ? random() * 2 : 2 + random() * 10;
+        let signal: AbortSignal | undefined;
+        if (moment === 'signal') {
+          const ac = new AbortController();
+          signal = ac.signal;
+          setTimeout(() => ac.abort('gave up'), delay);
+        }
+        const timeoutMs = moment === 'deadline' ? 1 + Math.floor(random() * 8) : 0;
+        e.call(fn, args, { callId: id, signal, timeoutMs }).then(
+          (value) => {
+            if (value !== expected) problem(`${kind} ${i} (${moment}): ${String(value)} != ${String(expected)}`);
+            finish('value');
+          },
+          (error) => {
+            const timeout = error instanceof TimeoutError;
+            if (!(error instanceof CancelledError)) problem(`${kind} ${i} (${moment}): ${error?.name}: ${error?.message}`);
+            else if (moment === 'never') problem(`${kind} ${i} cancelled by nobody`);
+            else if (timeout !== (moment === 'deadline')) problem(`${kind} ${i} (${moment}): ${error.name}`);
+            finish(timeout ? 'timeout' : 'cancelled');
+          },
+        );
+        if (moment === 'queued') e.cancel(id);
+        else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
       });
-      return { problems, counts };
-    };
     const quiet = async (): Promise<void> => {
       const until = performance.now() + 5000;
       while ((e.liveCalls > 0 || e.pendingHostCalls > 0 || e.httpStats.transfers > 0) && performance.now() < until) await sleep(5);
@@ -373,9 +372,10 @@ describe('chaos with everything at once', () => {
     await sleep(50);
     gc();
     const baseline = process.memoryUsage().rss;
-    const { problems, counts } = await round(MIXED_TOTAL);
+    const { problems, counts, settled } = await round(MIXED_TOTAL);
     console.log(`chaos mixed: ${JSON.stringify(counts)}`);
     expect(problems.slice(0, 20)).toEqual([]);
+    expect(settled.every((x) => x === 1)).toBe(true);
     await quiet();
     expect(e.liveCalls).toBe(0);
     expect(e.pendingHostCalls).toBe(0);
