@@ -985,11 +985,25 @@ function envEntries(env: EngineOptions['env']): [string[], string[]] {
 
 type HostEntry = [name: string, signature: string, fn: HostFunction['fn']];
 
+/** A program's declarations, types in source syntax (brake.h: brake_program_describe). */
+export interface ProgramDescription {
+  functions: Array<{ name: string; params: Array<{ name: string; type: string }>; returns: string; llm: boolean }>;
+  classes: Array<{ name: string; fields: Array<{ name: string; type: string; alias?: string; description?: string }> }>;
+  enums: Array<{ name: string; variants: Array<{ name: string; alias?: string; skip?: boolean }> }>;
+  /** Recursive type aliases (`type Json = ...`); other aliases are their targets. */
+  aliases: Array<{ name: string; type: string }>;
+}
+
 /** A compiled program, for several engines (Engine.compile, Engine.fromProgram). */
 export class Program {
   /** @internal Use {@link Engine.compile}. */
   constructor(key: symbol) {
     if (key !== kCreate) throw new TypeError('use Engine.compile()');
+  }
+
+  /** The program's functions, classes, enums and recursive aliases, for tools such as code generators. */
+  describe(): ProgramDescription {
+    return JSON.parse(programs.get(this)!.compiled.describe()) as ProgramDescription;
   }
 }
 const programs = new WeakMap<Program, { compiled: NativeProgram; host: Array<[string, string]> }>();

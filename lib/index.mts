@@ -34,6 +34,7 @@ export type {
   RenderedPrompt,
   PromptPart,
   FunctionDeclaration,
+  ProgramDescription,
   HostFunction,
   HostContext,
   HttpOptions,

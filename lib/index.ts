@@ -5,7 +5,7 @@
  * these same bindings, so both module systems share one copy of every class.
  */
 export { Engine, Program, AUTO_CALL_ID_BASE } from './engine';
-export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult, RenderedPrompt, PromptPart, FunctionDeclaration } from './engine';
+export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult, RenderedPrompt, PromptPart, FunctionDeclaration, ProgramDescription } from './engine';
 export type { HostFunction, HostContext } from './host';
 export type { HttpOptions, FetchFunction } from './http';
 export { httpNativeAvailable } from './http';

@@ -160,6 +160,8 @@ export interface NativeEngine {
 export interface NativeProgram {
   /** Function signatures, for named arguments. */
   signatures(): NativeSignature[];
+  /** brake_program_describe: the declarations as JSON text. */
+  describe(): string;
 }
 
 export interface NativeEngineConstructor {

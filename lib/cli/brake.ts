@@ -24,12 +24,15 @@
  *   caret under the column.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { CancelledError, CompileError, TimeoutError } from '../errors';
 import type { Diagnostic } from '../errors';
-import { Engine } from '../engine';
+import { Engine, type Program } from '../engine';
+import { generateTypeScript } from '../codegen';
+import { readProject, type Project } from '../project';
 import { LIMITS } from '../native';
 
 const USAGE = `usage: brake <command> [options]
@@ -38,10 +41,22 @@ commands:
   run FILE [FUNCTION]   call a function (default: main) and print its result as JSON
   check FILE...         compile files and print every diagnostic
   functions FILE        list a file's functions and their signatures
+  generate INPUT...     write typed TypeScript for a project's functions (--output DIR)
+
+FILE may be a directory: its .baml files (sorted by path) compile as one program.
 
 brake <command> --help shows a command's options; brake --version prints the version.`;
 
 const HELP: Record<string, string> = {
+  generate: `usage: brake generate INPUT... --output DIR
+
+Compiles the .baml files (INPUT: files, or directories whose .baml files are read, sorted by
+path) as one program and writes DIR/index.ts: an interface per class, a string union per enum,
+and createClient(engine) with a typed method per function (plus SOURCE and createEngine()).
+
+options:
+  -o, --output DIR       where index.ts goes (made if missing)
+  -h, --help             this help`,
   run: `usage: brake run FILE [FUNCTION] [options]
 
 Calls FUNCTION (default: main) of the .baml file FILE and prints its result as JSON.
@@ -88,16 +103,8 @@ function version(): string {
   return pkg.version;
 }
 
-function readSource(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new Exit(2, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-}
-
 /** Every diagnostic with its source line and a caret under its column. */
-function showDiagnostics(diagnostics: readonly Diagnostic[], sources: Map<string, string>): string {
+function showDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>): string {
   const out: string[] = [];
   for (const d of diagnostics) {
     out.push(`${d.file}:${d.line}:${d.column}: error: ${d.message}`);
@@ -115,6 +122,16 @@ function showDiagnostics(diagnostics: readonly Diagnostic[], sources: Map<string
 
 async function compile(file: string, source: string, withEnv: boolean): Promise<Engine> {
   return Engine.fromSource(source, { fileName: file, workerThreads: 1, ...(withEnv ? { env: process.env } : {}) });
+}
+
+/** Reads FILE, or a directory's .baml files as one project (lib/project.ts). */
+async function readInput(inputs: readonly string[]): Promise<Project> {
+  try {
+    return await readProject(inputs);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    throw new Exit(2, e.code ? `cannot read ${e.path ?? inputs.join(', ')}: ${e.code}` : e.message);
+  }
 }
 
 /** JSON text of a result, with what JSON cannot hold written as described at the top. */
@@ -193,7 +210,7 @@ async function run(args: string[]): Promise<number> {
     if (!/^\d+$/.test(values.timeout) || !(timeoutMs > 0) || timeoutMs > LIMITS.maxTimeoutMs)
       throw usage(`run: --timeout must be a number of milliseconds from 1 to ${LIMITS.maxTimeoutMs}, not ${JSON.stringify(values.timeout)}`);
   }
-  const source = readSource(file);
+  const project = await readInput([file]);
   const fn = fnName ?? 'main';
   // Ctrl-C from here on: the first cancels (the compile, or the call), the
   // second exits at once.
@@ -205,7 +222,7 @@ async function run(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
   try {
-    const engine = await compileOrExit(file, source, true);
+    const engine = await compileOrExit(project, true);
     try {
       if (abort.signal.aborted) throw new CancelledError('interrupted while compiling'); // Ctrl-C during the compile
       if (!engine.functions.has(fn)) {
@@ -227,12 +244,13 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
-/** Compiles `file`, or ends the command with its diagnostics. */
-async function compileOrExit(file: string, source: string, withEnv: boolean): Promise<Engine> {
+/** Compiles `project` into an engine, or ends the command with its diagnostics. */
+async function compileOrExit(project: Project, withEnv: boolean): Promise<Engine> {
   try {
-    return await compile(file, source, withEnv);
+    return await compile(project.fileName, project.source, withEnv);
   } catch (error) {
-    if (error instanceof CompileError) throw new Exit(1, showDiagnostics(error.diagnostics, new Map([[file, source]])), true);
+    const mapped = project.mapError(error);
+    if (mapped instanceof CompileError) throw new Exit(1, showDiagnostics(mapped.diagnostics, project.texts), true);
     throw error;
   }
 }
@@ -251,16 +269,17 @@ async function check(args: string[]): Promise<number> {
   const sources = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
   const ok: string[] = [];
-  for (const file of positionals) {
-    const source = readSource(file);
-    sources.set(file, source);
+  for (const input of positionals) {
+    const project = await readInput([input]);
+    for (const [file, text] of project.texts) sources.set(file, text);
     try {
-      const engine = await compile(file, source, false);
-      ok.push(`${file}: ok (${engine.functions.size} function${engine.functions.size === 1 ? '' : 's'})`);
+      const engine = await compile(project.fileName, project.source, false);
+      ok.push(`${input}: ok (${engine.functions.size} function${engine.functions.size === 1 ? '' : 's'})`);
       await engine.close();
     } catch (error) {
-      if (!(error instanceof CompileError)) throw error;
-      diagnostics.push(...error.diagnostics);
+      const mapped = project.mapError(error);
+      if (!(mapped instanceof CompileError)) throw error;
+      diagnostics.push(...mapped.diagnostics);
     }
   }
   if (values.json) {
@@ -285,7 +304,7 @@ async function functions(args: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw usage('functions: one file (brake functions FILE)');
   const file = positionals[0]!;
-  const engine = await compileOrExit(file, readSource(file), false);
+  const engine = await compileOrExit(await readInput([file]), false);
   try {
     const decls = engine.declarations;
     if (values.json) {
@@ -297,6 +316,35 @@ async function functions(args: string[]): Promise<number> {
   } finally {
     await engine.close();
   }
+}
+
+async function generate(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(HELP.generate);
+    return 0;
+  }
+  if (!positionals.length) throw usage('generate: which files or directories? (brake generate INPUT... --output DIR)');
+  if (!values.output) throw usage('generate: where? (--output DIR)');
+  const project = await readInput(positionals);
+  let program: Program;
+  try {
+    program = await Engine.compile(project.source, { fileName: project.fileName });
+  } catch (error) {
+    const mapped = project.mapError(error);
+    if (mapped instanceof CompileError) throw new Exit(1, showDiagnostics(mapped.diagnostics, project.texts), true);
+    throw error;
+  }
+  const out = path.join(values.output, 'index.ts');
+  const from = project.files.map((f) => path.relative(process.cwd(), f) || f);
+  mkdirSync(values.output, { recursive: true });
+  writeFileSync(out, generateTypeScript(program.describe(), project.source, from));
+  process.stdout.write(`wrote ${out} (${program.describe().functions.length} functions) from ${from.join(', ')}\n`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -317,6 +365,8 @@ async function main(argv: string[]): Promise<number> {
       return check(rest);
     case 'functions':
       return functions(rest);
+    case 'generate':
+      return generate(rest);
     default:
       throw usage(`unknown command ${JSON.stringify(command)}`);
   }

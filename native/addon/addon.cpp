@@ -79,6 +79,20 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
 
   const brake_program* program() const { return m_program; }
 
+  // brake_program_describe's JSON text.
+  Napi::Value describe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    char* text = nullptr;
+    int rc = brake_program_describe(m_program, &text);
+    if (rc != BRAKE_OK) {
+      throw_last_error(env, rc);
+      return env.Undefined();
+    }
+    Napi::String out = Napi::String::New(env, text);
+    brake_string_free(text);
+    return out;
+  }
+
   // [[name, [param, ...], signature, isLlm], ...] in source order.
   Napi::Value signatures(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -154,7 +168,8 @@ T* unwrap_tagged(napi_env env, napi_value v, const napi_type_tag* tag) {
 
 Napi::Function define_program_class(Napi::Env env) {
   return ProgramWrap::DefineClass(env, "Program",
-                                  {ProgramWrap::InstanceMethod("signatures", &ProgramWrap::signatures)});
+                                  {ProgramWrap::InstanceMethod("signatures", &ProgramWrap::signatures),
+                                   ProgramWrap::InstanceMethod("describe", &ProgramWrap::describe)});
 }
 
 Napi::Function define_token_class(Napi::Env env) {

@@ -259,6 +259,18 @@ BRAKE_API const char* brake_program_function_param_name(const brake_program* p, 
 BRAKE_API const char* brake_program_function_signature(const brake_program* p, size_t i);
 /* 1 when the i-th function is an LLM function (a client and a prompt), else 0. */
 BRAKE_API int brake_program_function_is_llm(const brake_program* p, size_t i);
+/* The program's declarations as JSON, for code generators (the `brake
+** generate` command writes typed TypeScript from it): a new NUL-terminated
+** string owned by the caller (brake_string_free), with every type in source
+** syntax (as brake_program_function_signature writes them):
+**   {"functions": [{"name", "params": [{"name", "type"}], "returns", "llm"}],
+**    "classes": [{"name", "fields": [{"name", "type", "alias"?, "description"?}]}],
+**    "enums": [{"name", "variants": [{"name", "alias"?, "skip"?}]}],
+**    "aliases": [{"name", "type"}]}        (recursive type aliases)
+** in declaration order (the built-in classes, media and baml.http.Response,
+** left out). BRAKE_MISUSE for a NULL program or out, or a
+** program with diagnostics; BRAKE_NO_MEMORY. Any thread. */
+BRAKE_API int brake_program_describe(const brake_program* p, char** out);
 /* Host functions the program declares, in the order they were declared:
 ** their count, the i-th name and its signature as given. NULL / 0 when out
 ** of range. */

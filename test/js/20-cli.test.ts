@@ -239,7 +239,7 @@ describe('help', () => {
     const top = await brake(['--help']);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain('usage: brake <command>');
-    for (const cmd of ['run', 'check', 'functions']) {
+    for (const cmd of ['run', 'check', 'functions', 'generate']) {
       const r = await brake([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toContain(`usage: brake ${cmd}`);

@@ -376,6 +376,16 @@ BRAKE_TEST(program_function_signatures) {
   CHECK(brake_program_function_is_llm(p, 2) == 1 && brake_program_function_is_llm(p, 0) == 0);
   CHECK(brake_program_function_signature(p, 3) == NULL && brake_program_function_is_llm(p, 3) == 0);
   CHECK(brake_program_function_signature(NULL, 0) == NULL);
+  /* The declarations as JSON, for code generators (built-in classes left out). */
+  char* json = NULL;
+  CHECK_EQ_INT(brake_program_describe(p, &json), BRAKE_OK);
+  CHECK(json && strstr(json, "{\"name\":\"add\",\"params\":[{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"b\",\"type\":\"float?\"}],\"returns\":\"float\",\"llm\":false}"));
+  CHECK(json && strstr(json, "\"classes\":[{\"name\":\"P\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"}]}]"));
+  CHECK(json && strstr(json, "\"enums\":[{\"name\":\"E\",\"variants\":[{\"name\":\"A\"},{\"name\":\"B\"}]}]"));
+  CHECK(json && strstr(json, "\"aliases\":[]}") && !strstr(json, "image") && !strstr(json, "Response"));
+  brake_string_free(json);
+  CHECK_EQ_INT(brake_program_describe(p, NULL), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_program_describe(NULL, &json), BRAKE_MISUSE);
   brake_program_free(p);
   p = NULL;
   CHECK_EQ_INT(brake_program_compile("function f( -> int { 1 }", 24, "bad.baml", &p), BRAKE_COMPILE_ERROR);

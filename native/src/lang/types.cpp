@@ -213,7 +213,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
       std::string s;
       for (size_t i = 0; i < others.size(); i++) s += (i ? " | " : "") + name(others[i], class_names, enum_names);
       if (others.size() == ty.args.size()) return s;                 // no null
-      if (others.size() == 1 && kind(others[0]) != TypeKind::Union) return s + "?";
+      if (others.size() == 1 && raw_kind(others[0]) != TypeKind::Union) return s + "?";
       return "(" + s + ")?";
     }
     std::string s;

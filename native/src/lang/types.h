@@ -75,6 +75,10 @@ public:
   TypeId alias_target(TypeId alias) const { return m_alias_targets[size_t(m_types[size_t(alias)].decl)]; }
   const std::string& alias_name(TypeId alias) const { return m_alias_names[size_t(m_types[size_t(alias)].decl)]; }
   bool has_aliases() const { return !m_alias_names.empty(); }
+  // The recursive aliases, by index: name and target.
+  size_t alias_count() const { return m_alias_names.size(); }
+  const std::string& alias_name_at(size_t i) const { return m_alias_names[i]; }
+  TypeId alias_target_at(size_t i) const { return m_alias_targets[i]; }
 
   TypeId array_of(TypeId elem);
   TypeId map_of(TypeId key, TypeId value);
