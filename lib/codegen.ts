@@ -118,7 +118,7 @@ export function generateTypeScript(program: ProgramDescription, source: string, 
   out += '/** Typed calls on `engine`, an engine running this program. */\n';
   out += 'export function createClient(engine: Engine): Client {\n  return {\n';
   for (const f of program.functions) {
-    const names = f.params.map((p, i) => `a${i}`);
+    const names = f.params.map((_, i) => `a${i}`);
     out += `    ${key(f.name)}: (${[...names, 'options'].join(', ')}) => engine.call(${JSON.stringify(f.name)}, [${names.join(', ')}], options) as Promise<${ts(f.returns)}>,\n`;
   }
   out += '  };\n}\n\n';

@@ -244,14 +244,18 @@ async function run(args: string[]): Promise<number> {
   }
 }
 
+/** What a failed compile of `project` ends the command with: its diagnostics, or the error itself. */
+function compileFailure(project: Project, error: unknown): unknown {
+  const mapped = project.mapError(error);
+  return mapped instanceof CompileError ? new Exit(1, showDiagnostics(mapped.diagnostics, project.texts), true) : error;
+}
+
 /** Compiles `project` into an engine, or ends the command with its diagnostics. */
 async function compileOrExit(project: Project, withEnv: boolean): Promise<Engine> {
   try {
     return await compile(project.fileName, project.source, withEnv);
   } catch (error) {
-    const mapped = project.mapError(error);
-    if (mapped instanceof CompileError) throw new Exit(1, showDiagnostics(mapped.diagnostics, project.texts), true);
-    throw error;
+    throw compileFailure(project, error);
   }
 }
 
@@ -335,15 +339,14 @@ async function generate(args: string[]): Promise<number> {
   try {
     program = await Engine.compile(project.source, { fileName: project.fileName });
   } catch (error) {
-    const mapped = project.mapError(error);
-    if (mapped instanceof CompileError) throw new Exit(1, showDiagnostics(mapped.diagnostics, project.texts), true);
-    throw error;
+    throw compileFailure(project, error);
   }
   const out = path.join(values.output, 'index.ts');
   const from = project.files.map((f) => path.relative(process.cwd(), f) || f);
+  const declarations = program.describe();
   mkdirSync(values.output, { recursive: true });
-  writeFileSync(out, generateTypeScript(program.describe(), project.source, from));
-  process.stdout.write(`wrote ${out} (${program.describe().functions.length} functions) from ${from.join(', ')}\n`);
+  writeFileSync(out, generateTypeScript(declarations, project.source, from));
+  process.stdout.write(`wrote ${out} (${declarations.functions.length} functions) from ${from.join(', ')}\n`);
   return 0;
 }
 

@@ -2,7 +2,6 @@
 // exception at the boundary and turns failures into a status plus a
 // per-thread message (brake_last_error).
 #include <cstddef>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -210,86 +209,81 @@ int brake_program_describe(const brake_program* p, char** out) {
   if (!p || !p->program->diagnostics.empty()) return fail(BRAKE_MISUSE, "no program, or a program with errors");
   return guarded([&] {
     const brake::vm::CompiledProgram& program = *p->program;
-    std::string j = "{\"functions\":[";
+    std::string j;
     auto str = [&](std::string_view s) { brake::json::append_string(j, s); };
+    // Starts an object of a list with its name (a comma before all but the first).
+    auto named = [&](bool& first, std::string_view name) {
+      j += first ? "{\"name\":" : ",{\"name\":";
+      first = false;
+      str(name);
+    };
+    auto field = [&](const char* key, std::string_view value) {
+      j += ",\"";
+      j += key;
+      j += "\":";
+      str(value);
+    };
+    j += "{\"functions\":[";
+    bool first = true;
     for (size_t f = 0; f < program.declared_functions; f++) {
       const auto& fn = program.functions[f];
-      j += f ? ",{\"name\":" : "{\"name\":";
-      str(fn.name);
+      named(first, fn.name);
       j += ",\"params\":[";
+      bool first_param = true;
       for (size_t k = 0; k < fn.arity; k++) {
-        j += k ? ",{\"name\":" : "{\"name\":";
-        str(fn.param_names[k]);
-        j += ",\"type\":";
-        str(program.source_type_name(fn.param_types[k]));
+        named(first_param, fn.param_names[k]);
+        field("type", program.source_type_name(fn.param_types[k]));
         j += "}";
       }
-      j += "],\"returns\":";
-      str(program.source_type_name(fn.return_type));
+      j += "]";
+      field("returns", program.source_type_name(fn.return_type));
       j += fn.llm >= 0 ? ",\"llm\":true}" : ",\"llm\":false}";
     }
     j += "],\"classes\":[";
-    bool first = true;
+    first = true;
     for (size_t c = 0; c < program.classes.size(); c++) {
       // baml.http.Response and the media classes are the runtime's own.
       if (c == program.response_class || program.media_kind(uint32_t(c)) >= 0) continue;
       const auto& cls = program.classes[c];
-      j += first ? "{\"name\":" : ",{\"name\":";
-      first = false;
-      str(cls.name);
+      named(first, cls.name);
       j += ",\"fields\":[";
       bool first_field = true;
       for (size_t k = 0; k < cls.field_names.size(); k++) {
         if (cls.field_names[k].rfind('#', 0) == 0) continue; // hidden
-        j += first_field ? "{\"name\":" : ",{\"name\":";
-        first_field = false;
-        str(cls.field_names[k]);
-        j += ",\"type\":";
-        str(program.source_type_name(cls.field_types[k]));
-        if (k < cls.field_attrs.size() && !cls.field_attrs[k].alias.empty()) {
-          j += ",\"alias\":";
-          str(cls.field_attrs[k].alias);
-        }
-        if (k < cls.field_attrs.size() && !cls.field_attrs[k].description.empty()) {
-          j += ",\"description\":";
-          str(cls.field_attrs[k].description);
-        }
+        named(first_field, cls.field_names[k]);
+        field("type", program.source_type_name(cls.field_types[k]));
+        const brake::lang::Attributes* attrs = k < cls.field_attrs.size() ? &cls.field_attrs[k] : nullptr;
+        if (attrs && !attrs->alias.empty()) field("alias", attrs->alias);
+        if (attrs && !attrs->description.empty()) field("description", attrs->description);
         j += "}";
       }
       j += "]}";
     }
     j += "],\"enums\":[";
-    for (size_t e = 0; e < program.enums.size(); e++) {
-      const auto& en = program.enums[e];
-      j += e ? ",{\"name\":" : "{\"name\":";
-      str(en.name);
+    first = true;
+    for (const auto& en : program.enums) {
+      named(first, en.name);
       j += ",\"variants\":[";
+      bool first_variant = true;
       for (size_t v = 0; v < en.variants.size(); v++) {
-        j += v ? ",{\"name\":" : "{\"name\":";
-        str(en.variants[v]);
-        if (v < en.variant_attrs.size() && !en.variant_attrs[v].alias.empty()) {
-          j += ",\"alias\":";
-          str(en.variant_attrs[v].alias);
-        }
-        if (v < en.variant_attrs.size() && en.variant_attrs[v].skip) j += ",\"skip\":true";
+        named(first_variant, en.variants[v]);
+        const brake::lang::Attributes* attrs = v < en.variant_attrs.size() ? &en.variant_attrs[v] : nullptr;
+        if (attrs && !attrs->alias.empty()) field("alias", attrs->alias);
+        if (attrs && attrs->skip) j += ",\"skip\":true";
         j += "}";
       }
       j += "]}";
     }
     j += "],\"aliases\":[";
+    first = true;
     for (size_t a = 0; a < program.types.alias_count(); a++) {
-      j += a ? ",{\"name\":" : "{\"name\":";
-      str(program.types.alias_name_at(a));
-      j += ",\"type\":";
-      str(program.source_type_name(program.types.alias_target_at(a)));
+      named(first, program.types.alias_name_at(a));
+      field("type", program.source_type_name(program.types.alias_target_at(a)));
       j += "}";
     }
     j += "]}";
-    char* text = static_cast<char*>(std::malloc(j.size() + 1));
-    if (!text) return fail(BRAKE_NO_MEMORY, "out of memory");
-    std::memcpy(text, j.c_str(), j.size() + 1);
-    *out = text;
-    return int(BRAKE_OK);
+    *out = brake_internal_dup_string(j);
+    return *out ? int(BRAKE_OK) : fail(BRAKE_NO_MEMORY, "out of memory");
   });
 }
 

@@ -17,6 +17,7 @@
 #include "json/json.h"
 #include "schema/jsonish.h"
 #include "schema/parse_output.h"
+#include "jsonish_dump.h"
 #include "vm/chunk.h"
 #include "vm/value.h"
 
@@ -59,15 +60,6 @@ std::shared_ptr<brake::vm::CompiledProgram> program() {
 
 namespace jsonish = brake::schema::jsonish;
 
-// A node tree with everything coercion reads from it.
-std::string dump(const jsonish::Document& doc, const jsonish::Node& n) {
-  std::string out = "(" + std::to_string(int(n.kind)) + (n.boolean ? "t" : "f") + (n.complete ? "c" : "o") +
-                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text) +
-                    " s=" + std::string(n.source);
-  for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
-  return out + ")";
-}
-
 void strict_matches_fixer(std::string_view text, std::atomic<uint32_t>& cancel) {
   brake::vm::Heap heap;
   jsonish::ParseBudget budget(heap);
@@ -84,7 +76,7 @@ void strict_matches_fixer(std::string_view text, std::atomic<uint32_t>& cancel) 
   }
   size_t end = 0;
   jsonish::Node fixed = jsonish::parse_value(text, doc, cc, &end);
-  if (text.find_first_not_of(" \t\n\r", end) != std::string_view::npos || dump(doc, fast) != dump(doc, fixed))
+  if (text.find_first_not_of(" \t\n\r", end) != std::string_view::npos || jsonish_dump(doc, fast) != jsonish_dump(doc, fixed))
     abort();
 }
 

@@ -24,6 +24,7 @@
 #include "schema/jsonish.h"
 #include "schema/parse_output.h"
 #include "test_util.h"
+#include "jsonish_dump.h"
 #include "vm/chunk.h"
 
 namespace vm = brake::vm;
@@ -237,15 +238,6 @@ BRAKE_TEST(jsonish_records_fixes_and_completeness) {
   CHECK(heap.used() > 0); // the trees are charged while they live
 }
 
-// A node tree written out with everything coercion reads from it.
-std::string dump(const jsonish::Document& doc, const jsonish::Node& n) {
-  std::string out = "(" + std::to_string(int(n.kind)) + (n.boolean ? "t" : "f") + (n.complete ? "c" : "o") +
-                    std::to_string(n.fixes) + " k=" + std::string(n.key) + " t=" + std::string(n.text) +
-                    " s=" + std::string(n.source);
-  for (size_t i = 0; i < n.count; i++) out += " " + dump(doc, doc.child(n, i));
-  return out + ")";
-}
-
 // The strict-JSON fast path makes exactly the nodes the fixing parser makes,
 // and leaves everything that is not one strict JSON container to it.
 BRAKE_TEST(strict_json_reads_as_the_fixing_parser_does) {
@@ -270,7 +262,7 @@ BRAKE_TEST(strict_json_reads_as_the_fixing_parser_does) {
     jsonish::Node fast;
     CHECK(jsonish::read_strict(text, doc, cc, fast));
     jsonish::Node fixed = jsonish::parse_value(text, doc, cc);
-    EXPECT_EQ(dump(doc, fast), dump(doc, fixed));
+    EXPECT_EQ(jsonish_dump(doc, fast), jsonish_dump(doc, fixed));
   }
   std::string too_deep(jsonish::kMaxDepth + 1, '[');
   too_deep += std::string(jsonish::kMaxDepth + 1, ']');

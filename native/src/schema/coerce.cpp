@@ -732,15 +732,9 @@ bool Coercer::coerce_literal(const Node& n, TypeId base, const std::string& lite
   if (base == T::INT) {
     int64_t v = 0;
     if (n.kind == Kind::Number && n.is_integer_text()) {
-      errno = 0;
-      v = std::strtoll(std::string(n.text).c_str(), nullptr, 10);
-      if (errno != 0) return fail("expected " + shown + ", got " + std::string(n.text));
+      if (!integer_text(n.text, v)) return fail("expected " + shown + ", got " + std::string(n.text));
     } else if (n.kind == Kind::String) {
-      std::string t(strip_wrapping(n.text));
-      char* end = nullptr;
-      errno = 0;
-      v = std::strtoll(t.c_str(), &end, 10);
-      if (t.empty() || errno != 0 || end != t.c_str() + t.size()) return expected(shown.c_str(), n);
+      if (!integer_text(strip_wrapping(n.text), v)) return expected(shown.c_str(), n);
       score += 1;
     } else {
       return expected(shown.c_str(), n);

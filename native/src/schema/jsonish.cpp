@@ -889,11 +889,9 @@ Node parse_value(std::string_view text, Document& doc, vm::CancelCheck& cc, size
 size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck& cc,
              const std::function<bool(const Candidate&)>& take) {
   size_t handed = 0;
-  bool more = true;
-  auto hand = [&](Source source, const Node& n) {
+  auto hand = [&](Source source, const Node& n) { // false: no more are wanted
     handed++;
-    more = take(Candidate{source, n});
-    return more;
+    return take(Candidate{source, n});
   };
   std::string_view t = trim(text);
 
@@ -925,7 +923,7 @@ size_t parse(std::string_view text, bool partial, Document& doc, vm::CancelCheck
       cc.bytes(t.size());
       Node n = classify(t);
       n.complete = false;
-      n.source = from;
+      n.source = t;
       if (n.fixes == kFixNone && !hand(Source::Whole, n)) return handed;
     }
   }
