@@ -568,6 +568,58 @@ typedef struct brake_result brake_result;
 ** and brake_token_* but not brake_engine_close/free/drain. */
 typedef void (*brake_completion_fn)(void* user_data, const brake_result* result);
 
+/* ---------------------------------------------------------------- streams
+**
+** A call started with brake_call_options.stream reports, as it runs, what
+** its LLM calls receive (its own LLM function's, or, for an expression
+** function, those of every LLM function it calls): each attempt's start,
+** the reply's text deltas as they arrive, and the best partial value of the
+** return type so far. Its LLM requests then ask the provider to stream
+** (clients with supports_streaming false are asked for whole replies, which
+** arrive as one delta). The call's completion is unchanged: the final value
+** (or failure) comes to the completion callback, after every stream event.
+**
+** Events of one call come in the order they happened, on the thread
+** completion callbacks run on (brake_engine_options.notify), before the
+** call's completion. A host that drains late gets them coalesced, never
+** lost in substance: a PARTIAL not yet delivered is replaced by a newer one
+** (the newest comes after the deltas it covers), and past 256 undelivered
+** deltas the newest ones are appended to the last (text is never dropped).
+**
+** What a consumer may rely on: an ATTEMPT precedes the deltas of each
+** attempt (attempt numbers start at 1 for each LLM function called); the
+** DELTAs of an attempt, joined, are the text of the reply so far; a
+** PARTIAL's value is what the text so far parses into (brake_parse with
+** partial set). When an attempt fails before any delta of it was delivered,
+** the next attempt starts over with a new ATTEMPT (retry and fallback apply
+** only then); once a delta has been reported, a failure of that attempt
+** (an error event, a malformed event, an early close) fails the call with
+** BRAKE_LLM_ERROR, its attempt's error saying which. */
+
+typedef enum brake_stream_kind {
+  BRAKE_STREAM_ATTEMPT = 1, /* an attempt starts: function, client, attempt */
+  BRAKE_STREAM_DELTA = 2,   /* text arrived: function, client, attempt, text */
+  BRAKE_STREAM_PARTIAL = 3  /* the best partial value so far: function, value */
+} brake_stream_kind;
+
+typedef struct brake_stream_event brake_stream_event; /* valid during the callback only */
+
+/* Runs once per stream event, see above; must not block for long; may call
+** brake_cancel and brake_call_start (not brake_engine_close/free/drain). */
+typedef void (*brake_stream_fn)(void* user_data, const brake_stream_event* event);
+
+BRAKE_API brake_stream_kind brake_stream_event_kind(const brake_stream_event* ev);
+/* The LLM function whose call the event is of (a borrowed string). */
+BRAKE_API const char* brake_stream_event_function(const brake_stream_event* ev);
+/* The client of the attempt (a primitive client's name); "" for PARTIAL. */
+BRAKE_API const char* brake_stream_event_client(const brake_stream_event* ev);
+/* The attempt's number, from 1 (0 for PARTIAL). */
+BRAKE_API uint32_t brake_stream_event_attempt(const brake_stream_event* ev);
+/* DELTA: the text (UTF-8; *len, if not NULL, gets its length); "" otherwise. */
+BRAKE_API const char* brake_stream_event_text(const brake_stream_event* ev, size_t* len);
+/* PARTIAL: the value (borrowed; NULL for a null value or another kind). */
+BRAKE_API const brake_value* brake_stream_event_value(const brake_stream_event* ev);
+
 typedef struct brake_call_options {
   uint32_t struct_size; /* set by brake_call_options_init */
   /* Deadline in milliseconds from admission; 0 = none. When it passes the
@@ -584,6 +636,10 @@ typedef struct brake_call_options {
   const char* const* tag_names;
   const char* const* tag_values;
   size_t tag_count;
+  /* Stream events of the call (see "streams" above), NULL: none (its LLM
+  ** calls ask for whole replies). Called with stream_user_data. */
+  brake_stream_fn stream;
+  void* stream_user_data;
 } brake_call_options;
 
 BRAKE_API void brake_call_options_init(brake_call_options* o);

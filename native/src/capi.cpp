@@ -12,6 +12,7 @@
 #include "json/json.h"
 #include "abi_value.h"
 #include "brake.h"
+#include "runtime/call_stream.h"
 #include "runtime/engine.h"
 #include "runtime/token.h"
 #include "vm/chunk.h"
@@ -450,12 +451,25 @@ int brake_call_start(brake_engine* e, brake_call_id id, const char* function, co
                                             std::to_string(BRAKE_MAX_TIMEOUT_MS) + " (365 days)");
   return guarded([&] {
     brake::runtime::StartRequest r{id,   function, args,           nargs,           opts.timeout_ms, opts.token,
-                                   done, user_data, opts.tag_names, opts.tag_values, opts.tag_count};
+                                   done, user_data, opts.tag_names, opts.tag_values, opts.tag_count,
+                                   opts.stream, opts.stream_user_data};
     std::string message;
     int status = e->engine->start(r, message);
     return status == BRAKE_OK ? status : fail(status, message);
   });
 }
+
+brake_stream_kind brake_stream_event_kind(const brake_stream_event* ev) { return ev ? ev->kind : BRAKE_STREAM_DELTA; }
+const char* brake_stream_event_function(const brake_stream_event* ev) {
+  return ev && ev->function ? ev->function->c_str() : "";
+}
+const char* brake_stream_event_client(const brake_stream_event* ev) { return ev && ev->client ? ev->client->c_str() : ""; }
+uint32_t brake_stream_event_attempt(const brake_stream_event* ev) { return ev ? ev->attempt : 0; }
+const char* brake_stream_event_text(const brake_stream_event* ev, size_t* len) {
+  if (len) *len = ev ? ev->text.size() : 0;
+  return ev ? ev->text.c_str() : "";
+}
+const brake_value* brake_stream_event_value(const brake_stream_event* ev) { return ev ? ev->value.get() : nullptr; }
 
 void brake_render_options_init(brake_render_options* o) {
   if (!o) return;

@@ -5,7 +5,9 @@
 // server (no attempt after a cancel; an in-flight attempt's socket closed).
 // The stress case mixes them with cancels at random moments on several
 // workers; CI runs it under ASan+UBSan and TSan. Built only with libcurl
-// (the native transport).
+// (the native transport). Streamed calls (brake.h "streams") get the same
+// treatment: events, the first-delta rule, a cancel mid-stream (through
+// brake's own HTTP/1.1 client and through libcurl), stress.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -96,6 +98,10 @@ struct LlmServer {
         }
         if (body.find("\"model\":\"late\"") != std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         bool fail = body.find("\"model\":\"fail\"") != std::string::npos;
+        if (!fail && body.find("\"stream\":true") != std::string::npos) {
+          if (!stream(fd, body)) hanging = true;
+          continue;
+        }
         std::string reply =
             fail ? R"({"error":{"message":"mock failure","type":"server_error"}})"
                  : R"({"id":"x","object":"chat.completion","created":1,"model":"ok","choices":[{"index":0,"message":{"role":"assistant","content":"{\"name\": \"Ada\", \"age\": 36}"},"finish_reason":"stop"}]})";
@@ -106,6 +112,45 @@ struct LlmServer {
     }
     close(fd);
     open--;
+  }
+
+  // A streamed reply (the request asked for one), as OpenAI sends it: SSE
+  // in chunked encoding, one event per chunk, 2 ms apart: the content in
+  // four deltas, a finish reason, [DONE]. Models "drip" (one delta, then
+  // nothing: returns false), "broken_early" (an event that is not JSON
+  // first) and "broken_late" (one delta, then one that is not JSON).
+  bool stream(int fd, const std::string& body) {
+    auto has = [&](const char* model) { return body.find(std::string("\"model\":\"") + model + "\"") != std::string::npos; };
+    auto chunk = [&](const std::string& data) {
+      char size[32];
+      snprintf(size, sizeof size, "%zx\r\n", data.size());
+      send_all(fd, size + data + "\r\n");
+    };
+    auto event = [&](const std::string& data) { chunk("data: " + data + "\n\n"); };
+    auto delta = [&](const char* escaped) {
+      event(std::string(R"({"choices":[{"index":0,"delta":{"content":")") + escaped + R"("},"finish_reason":null}]})");
+    };
+    send_all(fd, "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
+    if (has("broken_early")) {
+      event("not json");
+      chunk("");
+      return true;
+    }
+    const char* pieces[] = {R"({\"name\": \"A)", R"(da\", )", R"(\"age\": 3)", R"(6})"};
+    for (const char* piece : pieces) {
+      delta(piece);
+      if (has("drip")) return false;
+      if (has("broken_late")) {
+        event("not json");
+        chunk("");
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    event(R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})");
+    event("[DONE]");
+    chunk("");
+    return true;
   }
 
   bool all_closed(double ms = 3000) {
@@ -134,6 +179,11 @@ client<llm> Fail { provider openai-generic retry_policy Twice options { base_url
 client<llm> FailSlow { provider openai-generic retry_policy Slow options { base_url env.BASE model "fail" api_key "k" } }
 client<llm> Hang { provider openai-generic options { base_url env.BASE model "hang" api_key "k" } }
 client<llm> FailThenOk { provider fallback options { strategy [Fail, Late] } }
+client<llm> Drip { provider openai-generic options { base_url env.BASE model "drip" api_key "k" } }
+client<llm> BrokenEarly { provider openai-generic options { base_url env.BASE model "broken_early" api_key "k" } }
+client<llm> BrokenLate { provider openai-generic retry_policy Twice options { base_url env.BASE model "broken_late" api_key "k" } }
+client<llm> BrokenThenOk { provider fallback options { strategy [BrokenEarly, Ok] } }
+client<llm> Whole { provider openai-generic options { base_url env.BASE model "ok" api_key "k" supports_streaming false } }
 client<llm> Spread { provider round-robin options { strategy [Ok, Late] } }
 function ok(t: string) -> Person { client Ok prompt #"{{ t }}"# }
 function fail(t: string) -> Person { client Fail prompt #"{{ t }}"# }
@@ -142,9 +192,15 @@ function hang(t: string) -> Person { client Hang prompt #"{{ t }}"# }
 function fallback(t: string) -> Person { client FailThenOk prompt #"{{ t }}"# }
 function spread(t: string) -> Person { client Spread prompt #"{{ t }}"# }
 function two(t: string) -> int { ok(t).age + spread(t).age }
+function drip(t: string) -> Person { client Drip prompt #"{{ t }}"# }
+function broken_then_ok(t: string) -> Person { client BrokenThenOk prompt #"{{ t }}"# }
+function broken_late(t: string) -> Person { client BrokenLate prompt #"{{ t }}"# }
+function whole(t: string) -> Person { client Whole prompt #"{{ t }}"# }
 )";
 
-brake_engine* make_engine(LlmServer& s, unsigned workers) {
+enum class Client { Own, Libcurl }; // brake_engine_options.http_libcurl_only
+
+brake_engine* make_engine(LlmServer& s, unsigned workers, Client client) {
   std::string base = s.base();
   const char* names[] = {"BASE"};
   const char* values[] = {base.c_str()};
@@ -154,6 +210,7 @@ brake_engine* make_engine(LlmServer& s, unsigned workers) {
   o.env_names = names;
   o.env_values = values;
   o.env_count = 1;
+  o.http_libcurl_only = client == Client::Libcurl;
   return engine_with(kSource, &o);
 }
 
@@ -183,10 +240,10 @@ void finish(LlmServer& s, brake_engine* e) {
 // Runs `body(server, engine)` against a fresh server and engine; after it,
 // nothing is in flight or live, the engine's memory is back, and once it is
 // freed the server has no connection open.
-template <typename Body> void with_server(unsigned workers, Body body) {
+template <typename Body> void with_server(unsigned workers, Body body, Client client = Client::Own) {
   LlmServer s;
   s.start();
-  brake_engine* e = make_engine(s, workers);
+  brake_engine* e = make_engine(s, workers, client);
   CHECK(e != nullptr);
   if (!e) return s.shutdown();
   body(s, e);
@@ -313,12 +370,237 @@ BRAKE_TEST(stress_llm_calls_with_random_cancels) {
   });
 }
 
+namespace {
+
+// A streamed call's events (brake.h "streams") as its callback saw them.
+struct StreamLog {
+  std::mutex mu;
+  Outcome* outcome = nullptr;
+  std::vector<std::string> events; // "attempt <fn> <client> <n>", "delta <text>", "partial <value>"
+  std::string text;                // the deltas since the last attempt
+  bool late = false;               // an event came after the call's completion
+  std::atomic<int> deltas{0};
+};
+
+void on_stream(void* user_data, const brake_stream_event* ev) {
+  auto* log = static_cast<StreamLog*>(user_data);
+  {
+    std::lock_guard<std::mutex> lock(log->outcome->mu);
+    if (log->outcome->done) log->late = true;
+  }
+  std::lock_guard<std::mutex> lock(log->mu);
+  switch (brake_stream_event_kind(ev)) {
+  case BRAKE_STREAM_ATTEMPT:
+    log->text.clear();
+    log->events.push_back(std::string("attempt ") + brake_stream_event_function(ev) + " " + brake_stream_event_client(ev) +
+                          " " + std::to_string(brake_stream_event_attempt(ev)));
+    break;
+  case BRAKE_STREAM_DELTA: {
+    size_t n = 0;
+    const char* t = brake_stream_event_text(ev, &n);
+    log->text.append(t, n);
+    log->events.push_back("delta " + std::string(t, n));
+    log->deltas++;
+    break;
+  }
+  case BRAKE_STREAM_PARTIAL:
+    log->events.push_back("partial " + format_value(brake_stream_event_value(ev)));
+    break;
+  }
+}
+
+brake_call_id start_stream(brake_engine* e, const char* fn, Outcome& o, StreamLog& log, uint64_t timeout_ms = 0) {
+  log.outcome = &o;
+  brake_value* t = nullptr;
+  brake_value_string("x", 1, &t);
+  const brake_value* args[] = {t};
+  brake_call_options co;
+  brake_call_options_init(&co);
+  co.stream = on_stream;
+  co.stream_user_data = &log;
+  co.timeout_ms = timeout_ms;
+  brake_call_id id = g_id++;
+  CHECK_EQ_INT(brake_call_start(e, id, fn, args, 1, &co, outcome_done, &o), BRAKE_OK);
+  brake_value_free(t);
+  return id;
+}
+
+const char* kReply = R"({"name": "Ada", "age": 36})";
+
+bool has_event(StreamLog& log, const std::string& prefix) {
+  std::lock_guard<std::mutex> lock(log.mu);
+  for (const auto& ev : log.events)
+    if (ev.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+} // namespace
+
+// The events of a streamed call: an attempt, the reply's deltas (joined,
+// the whole text), partial values as it grows, all before the completion;
+// an expression function streams the LLM calls inside it; a client that
+// does not stream gives its whole reply as one delta.
+BRAKE_TEST(streams_report_attempts_deltas_and_partials_before_the_completion) {
+  for (Client client : {Client::Own, Client::Libcurl})
+  with_server(2, [&](LlmServer&, brake_engine* e) {
+    Outcome a;
+    StreamLog la;
+    start_stream(e, "ok", a, la);
+    CHECK(wait_for(a));
+    CHECK_EQ_INT(a.status, BRAKE_OK);
+    CHECK(a.value.find("\"Ada\"") != std::string::npos);
+    {
+      std::lock_guard<std::mutex> lock(la.mu);
+      CHECK(!la.events.empty() && la.events[0] == "attempt ok Ok 1");
+      CHECK(la.text == kReply);
+      CHECK_EQ_INT(la.deltas.load(), 4);
+      CHECK(!la.late);
+      std::string last = la.events.back();
+      if (last.find("partial") != 0 || last.find("36") == std::string::npos) fprintf(stderr, "last event: %s\n", last.c_str());
+      CHECK(last.rfind("partial ", 0) == 0 && last.find("\"Ada\"") != std::string::npos && last.find("36") != std::string::npos);
+      // The first partial holds the unfinished name, and no age yet.
+      std::string first;
+      for (const auto& ev : la.events)
+        if (ev.rfind("partial ", 0) == 0) {
+          first = ev;
+          break;
+        }
+      if (first.find("\"A\"") == std::string::npos) fprintf(stderr, "first partial: %s\n", first.c_str());
+      CHECK(first.find("\"A\"") != std::string::npos && first.find("36") == std::string::npos);
+    }
+
+    Outcome b;
+    StreamLog lb;
+    start_stream(e, "two", b, lb);
+    CHECK(wait_for(b));
+    CHECK(b.value == "72");
+    CHECK(has_event(lb, "attempt ok Ok 1"));
+    CHECK(has_event(lb, "attempt spread "));
+    CHECK_EQ_INT(lb.deltas.load(), 8);
+
+    Outcome c;
+    StreamLog lc;
+    start_stream(e, "whole", c, lc);
+    CHECK(wait_for(c));
+    CHECK_EQ_INT(c.status, BRAKE_OK);
+    CHECK_EQ_INT(lc.deltas.load(), 1);
+    CHECK(lc.text.find("\"Ada\"") != std::string::npos);
+  }, client);
+}
+
+// Retry and fallback apply only before the first delta: a stream broken
+// at once falls back; one broken after a delta fails the call at once
+// (BRAKE_LLM_ERROR with that one attempt), its retry policy unused.
+BRAKE_TEST(a_stream_broken_before_its_first_delta_falls_back_and_after_it_fails_the_call) {
+  for (Client client : {Client::Own, Client::Libcurl})
+  with_server(1, [&](LlmServer& s, brake_engine* e) {
+    Outcome a;
+    StreamLog la;
+    start_stream(e, "broken_then_ok", a, la);
+    CHECK(wait_for(a));
+    CHECK_EQ_INT(a.status, BRAKE_OK);
+    {
+      std::lock_guard<std::mutex> lock(la.mu);
+      CHECK(la.events.size() > 2 && la.events[0] == "attempt broken_then_ok BrokenEarly 1" &&
+            la.events[1] == "attempt broken_then_ok Ok 2");
+      CHECK(la.text == kReply);
+    }
+
+    int before = s.requests.load();
+    Outcome b;
+    StreamLog lb;
+    start_stream(e, "broken_late", b, lb);
+    CHECK(wait_for(b));
+    CHECK_EQ_INT(b.status, BRAKE_LLM_ERROR);
+    CHECK_EQ_INT(b.attempts.size(), 1);
+    CHECK(b.attempt_errors.size() == 1 && b.attempt_errors[0].find("not valid JSON") != std::string::npos);
+    CHECK_EQ_INT(lb.deltas.load(), 1);
+    sleep_ms(20);
+    CHECK_EQ_INT(s.requests.load() - before, 1);
+  }, client);
+}
+
+// A cancel between two events settles the call at once and closes the
+// socket; a deadline mid-stream is a timeout. Nothing is reported after
+// the completion.
+BRAKE_TEST(a_cancel_mid_stream_settles_at_once_and_closes_the_socket) {
+  for (Client client : {Client::Own, Client::Libcurl})
+  with_server(1, [&](LlmServer& s, brake_engine* e) {
+    Outcome o;
+    StreamLog log;
+    brake_call_id id = start_stream(e, "drip", o, log);
+    double deadline = now_ms() + 5000;
+    while (log.deltas.load() < 1 && now_ms() < deadline) sleep_ms(0.5);
+    CHECK_EQ_INT(log.deltas.load(), 1);
+    double t0 = now_ms();
+    CHECK_EQ_INT(brake_cancel(e, id), BRAKE_OK);
+    CHECK(wait_for(o));
+    CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+    CHECK(now_ms() - t0 < 100 * (brake_test_sanitized() ? 5 : 1));
+    CHECK(s.all_closed(2000));
+    CHECK(!log.late);
+
+    Outcome t;
+    StreamLog lt;
+    start_stream(e, "drip", t, lt, 100);
+    CHECK(wait_for(t));
+    CHECK_EQ_INT(t.status, BRAKE_TIMEOUT);
+    CHECK_EQ_INT(lt.deltas.load(), 1);
+    CHECK(s.all_closed(2000));
+  }, client);
+}
+
+// Many streamed calls on four workers, cancelled at random moments (or
+// not): each settles once with its own outcome and no event after it; a
+// stream that completed delivered the whole reply; nothing leaks.
+BRAKE_TEST(stress_streams_with_random_cancels) {
+  for (Client client : {Client::Own, Client::Libcurl})
+  with_server(4, [&](LlmServer&, brake_engine* e) {
+    const int n = brake_test_sanitized() ? 200 : 1000;
+    const char* fns[] = {"ok", "drip", "broken_then_ok", "broken_late", "two"};
+    std::vector<Outcome> outcomes(static_cast<size_t>(n));
+    std::vector<StreamLog> logs(static_cast<size_t>(n));
+    std::vector<brake_call_id> ids(static_cast<size_t>(n));
+    std::vector<int> which(static_cast<size_t>(n));
+    std::mt19937 rng(777);
+    for (int i = 0; i < n; i++) {
+      which[size_t(i)] = int(rng() % 5);
+      ids[size_t(i)] = start_stream(e, fns[which[size_t(i)]], outcomes[size_t(i)], logs[size_t(i)]);
+      if (rng() % 3 == 0) brake_cancel(e, ids[size_t(rng() % size_t(i + 1))]);
+    }
+    sleep_ms(50);
+    for (int i = 0; i < n; i++) brake_cancel(e, ids[size_t(i)]); // the drips, and whatever is still going
+    for (int i = 0; i < n; i++) {
+      Outcome& o = outcomes[size_t(i)];
+      StreamLog& log = logs[size_t(i)];
+      CHECK(wait_for(o));
+      const char* fn = fns[which[size_t(i)]];
+      bool ok = o.status == BRAKE_CANCELLED || (o.status == BRAKE_OK && strcmp(fn, "drip") != 0 && strcmp(fn, "broken_late") != 0) ||
+                (o.status == BRAKE_LLM_ERROR && strcmp(fn, "broken_late") == 0 && o.attempts.size() == 1);
+      if (!ok) fprintf(stderr, "stream %d (%s): status %d %s %s\n", i, fn, o.status, o.kind.c_str(), o.message.c_str());
+      CHECK(ok);
+      std::lock_guard<std::mutex> lock(log.mu);
+      if (o.status == BRAKE_OK && strcmp(fn, "two") != 0) CHECK(log.text == kReply);
+      CHECK(!log.late);
+    }
+    sleep_ms(20);
+    for (int i = 0; i < n; i++) {
+      std::lock_guard<std::mutex> lock(outcomes[size_t(i)].mu);
+      CHECK_EQ_INT(outcomes[size_t(i)].completions, 1);
+    }
+  }, client);
+}
+
 int main(int argc, char** argv) {
   static const TestCase cases[] = {
       TEST_ENTRY(answers_retries_fallback_and_attempts_as_data),
       TEST_ENTRY(a_cancel_in_a_backoff_settles_at_once_and_sends_nothing_more),
       TEST_ENTRY(a_cancel_in_flight_closes_the_socket_and_a_deadline_is_a_timeout),
       TEST_ENTRY(stress_llm_calls_with_random_cancels),
+      TEST_ENTRY(streams_report_attempts_deltas_and_partials_before_the_completion),
+      TEST_ENTRY(a_stream_broken_before_its_first_delta_falls_back_and_after_it_fails_the_call),
+      TEST_ENTRY(a_cancel_mid_stream_settles_at_once_and_closes_the_socket),
+      TEST_ENTRY(stress_streams_with_random_cancels),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

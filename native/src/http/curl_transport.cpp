@@ -39,7 +39,11 @@ struct CurlTransfer : Transfer {
   bool waiting = false; // for the transport's lookup, off the multi handle
   Answer result;
   uint64_t max_bytes = 0;
+  uint64_t body_bytes = 0; // parts taken out included
   bool too_large = false;
+  bool stream = false;     // TransferOptions::stream_body
+  bool parted = false;     // listed in the driver's m_parts this turn
+  long status = 0;         // a streamed body's status, once read
   int kept = -1; // finished while doomed: its connection's socket, back in the pool
 
   ~CurlTransfer() {
@@ -51,12 +55,20 @@ struct CurlTransfer : Transfer {
   static size_t on_body(char* data, size_t size, size_t n, void* self) {
     auto* t = static_cast<CurlTransfer*>(self);
     size_t bytes = size * n;
-    if (t->max_bytes && t->result.body.size() + bytes > t->max_bytes) {
+    if (t->max_bytes && t->body_bytes + bytes > t->max_bytes) {
       t->too_large = true;
       return 0; // aborts the transfer (CURLE_WRITE_ERROR)
     }
     try {
       t->result.body.append(data, bytes);
+      t->body_bytes += bytes;
+      if (t->stream && !t->parted) { // a 2xx body goes out in parts (CurlDriver::act)
+        if (!t->status) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+        if (t->status >= 200 && t->status < 300) {
+          t->driver->m_parts.push_back(t);
+          t->parted = true;
+        }
+      }
     } catch (const std::bad_alloc&) {
       return 0;
     }
@@ -226,6 +238,7 @@ Transfer* CurlDriver::start(const Request& req, const TransferOptions& options, 
   CURL* e = t->easy;
   t->owner = owner;
   t->max_bytes = options.max_response_bytes;
+  t->stream = options.stream_body;
   // Everything a previous request on this handle may have set, every time.
   curl_easy_setopt(e, CURLOPT_URL, req.url.c_str());
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
@@ -380,8 +393,9 @@ void CurlDriver::recycle(CurlTransfer* t) {
       t->waiting = false;
       t->owner = nullptr;
       t->result = Answer{};
-      t->max_bytes = 0;
-      t->too_large = t->finished = false;
+      t->max_bytes = t->body_bytes = 0;
+      t->too_large = t->finished = t->stream = t->parted = false;
+      t->status = 0;
       t->kept = -1;
       t->sockets.clear();
       curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, nullptr); // frees its copy of the last body
@@ -407,6 +421,12 @@ void CurlDriver::act(const std::vector<std::pair<int, uint32_t>>& ready, Finishe
     m_deadline_ns.store(-1, std::memory_order_relaxed);
     curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
+  // Streamed bodies' parts, before any transfer's end (which carries the rest).
+  for (CurlTransfer* t : m_parts) {
+    t->parted = false;
+    if (t->owner) add_part(finished, t->owner, t->status, t->result.body);
+  }
+  m_parts.clear();
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;

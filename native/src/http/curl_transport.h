@@ -58,6 +58,7 @@ public:
   void act(const std::vector<std::pair<int, uint32_t>>& ready, Finished& finished);
 
 private:
+  friend struct CurlTransfer;
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
   static int on_open_socket(void* transfer, int purpose, void* address);
@@ -77,6 +78,7 @@ private:
   std::atomic<size_t>* m_sockets;
   std::unordered_map<int, CurlTransfer*> m_fds; // open sockets: their transfer, or null once pooled
   std::vector<CurlTransfer*> m_spare;           // finished transfers kept for their easy handles
+  std::vector<CurlTransfer*> m_parts;           // streamed bodies that grew during this act()
   static constexpr size_t kMaxSpare = 64;
   size_t m_active = 0;
   std::atomic<int64_t> m_deadline_ns{-1}; // when curl's next timeout falls due (steady clock; -1: none)

@@ -98,13 +98,15 @@ struct H1Exchange : Transfer {
   void restart() {
     sent = 0;
     received = false;
-    reader.begin(reader.head_only, reader.max_bytes);
+    reader.begin(reader.head_only, reader.max_bytes, reader.stream);
   }
 };
 
-void ResponseReader::begin(bool head, uint64_t max) {
+void ResponseReader::begin(bool head, uint64_t max, bool stream_body) {
   head_only = head;
   max_bytes = max;
+  stream = stream_body;
+  body_bytes = 0;
   read = Read::Head;
   chunk = Chunk::Size;
   line.clear();
@@ -116,12 +118,13 @@ void ResponseReader::begin(bool head, uint64_t max) {
 }
 
 bool ResponseReader::take(const char* p, size_t n) {
-  if (max_bytes && result.body.size() + n > max_bytes) {
+  if (max_bytes && body_bytes + n > max_bytes) {
     problem = too_large_message(max_bytes);
     return false;
   }
   try {
     result.body.append(p, n);
+    body_bytes += n;
   } catch (const std::bad_alloc&) {
     problem = "out of memory reading an HTTP response";
     return false;
@@ -237,7 +240,7 @@ int ResponseReader::feed(const char* p, size_t n, bool& extra) {
         if (max_bytes && length > max_bytes) return bad(too_large_message(max_bytes));
         left = length;
         read = length ? Read::Fixed : Read::Done;
-        if (length) {
+        if (length && !streaming()) {
           try {
             result.body.reserve(std::min<uint64_t>(length, kMaxReserve));
           } catch (const std::bad_alloc&) {
@@ -334,7 +337,7 @@ Transfer* H1Client::start(const Request& req, const TransferOptions& options, vo
   x->host = req.parsed.host;
   x->port = req.parsed.port;
   x->key = x->host + ":" + std::to_string(x->port);
-  x->reader.begin(req.method == "HEAD", options.max_response_bytes);
+  x->reader.begin(req.method == "HEAD", options.max_response_bytes, options.stream_body);
   x->connect_timeout_ms = connect_timeout_ms(options);
   x->connect_by_ns = steady_now_ns() + int64_t(x->connect_timeout_ms) * 1000000;
   // The request, as libcurl would write it: Host (without the scheme's
@@ -685,6 +688,7 @@ void H1Client::receive(H1Exchange* x, uint32_t events, Finished& finished) {
         end(x, finished, !extra && !drain && x->sent == x->out.size());
         return;
       }
+      if (x->owner && x->reader.streaming()) add_part(finished, x->owner, x->reader.result.status, x->reader.result.body);
       if (size_t(n) < kBuffer && !drain && !x->reader.until_close()) return;
       continue;
     }

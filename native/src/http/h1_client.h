@@ -47,19 +47,25 @@ struct H1Exchange;
 // interim 1xx responses are skipped. Bounded: 256 KiB of head, 4 KiB per
 // chunk line, max_bytes of body.
 struct ResponseReader {
-  void begin(bool head_only, uint64_t max_bytes);
+  // `stream`: a 2xx body is taken out in parts as it arrives (streaming()).
+  void begin(bool head_only, uint64_t max_bytes, bool stream = false);
   // Takes n bytes: -1 when the response is malformed or over a limit
   // (`problem` says why), 0 while more is to come, 1 once it is complete
   // (`extra`: bytes followed it, which a kept connection must not have).
   int feed(const char* p, size_t n, bool& extra);
   // Whether the body runs to the connection's end (complete at EOF).
   bool until_close() const { return read == Read::UntilClose; }
+  // Whether the body so far may be taken out of result.body as a part (the
+  // head has come, with a 2xx status, and the reader was begun to stream).
+  bool streaming() const { return stream && read != Read::Head && result.status >= 200 && result.status < 300; }
 
   Answer result;         // status, headers, body
   bool keep_alive = true; // the connection may carry another exchange (HTTP's view)
   std::string problem;
   bool head_only = false; // HEAD: no body follows the head
   uint64_t max_bytes = 0;
+  bool stream = false;
+  uint64_t body_bytes = 0; // the body's bytes so far, parts taken out included
 
 private:
   bool parse_head(std::string_view head);

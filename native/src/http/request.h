@@ -33,6 +33,11 @@ struct Answer {
   std::string url; // the effective URL ("": the request's)
   std::vector<std::pair<std::string, std::string>> headers; // names in lower case
   std::string body; // bytes as received (not always UTF-8)
+  // A part of a streamed body (TransferOptions::stream_body): `body` holds
+  // the bytes that arrived since the last part, `status` is set, nothing
+  // else is; the transfer goes on. The last answer (more false) carries the
+  // rest of the body and the headers.
+  bool more = false;
 };
 
 // Parses an absolute http:// or https:// URL; false with `why` otherwise.

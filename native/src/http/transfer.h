@@ -20,6 +20,9 @@ struct TransferOptions {
   uint64_t max_response_bytes = 0; // 0: unlimited
   const std::string* ca_pem = nullptr; // extra CA certificates (PEM), or null: the system's store
   bool libcurl_only = false;       // every request through libcurl (no own HTTP/1.1 client)
+  // A 2xx response's body is handed over in parts as it arrives (Answer::more),
+  // not kept whole (an LLM's event stream). Other statuses answer once, whole.
+  bool stream_body = false;
 };
 
 // The default connection-phase timeout (libcurl's own default), and the
@@ -41,7 +44,20 @@ struct Transfer {
   bool finished = false;   // doomed as it finished: nothing left to stop
 };
 
-// Transfers that ended in one turn of a client: (owner, result).
+// Transfers that ended in one turn of a client, and parts of streamed
+// bodies (Answer::more), in the order they happened: (owner, result).
 using Finished = std::vector<std::pair<void*, Answer>>;
+
+// The part of a streamed 2xx body that arrived since the last part, moved
+// out of `body` into `finished` (nothing when none arrived).
+inline void add_part(Finished& finished, void* owner, long status, std::string& body) {
+  if (body.empty()) return;
+  Answer part;
+  part.more = true;
+  part.status = status;
+  part.body = std::move(body);
+  body.clear();
+  finished.emplace_back(owner, std::move(part));
+}
 
 } // namespace brake::http

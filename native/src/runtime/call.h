@@ -26,6 +26,7 @@
 
 #include "abi_value.h"
 #include "brake.h"
+#include "runtime/call_stream.h"
 #include "vm/interpreter.h"
 
 struct brake_token;
@@ -78,6 +79,7 @@ struct alignas(16) Call {
 
   Call() {}
   ~Call() {
+    if (stream) stream->release();
     if (has_fiber) fiber.~Fiber();
     if (has_result) result.~brake_result();
   }
@@ -100,6 +102,7 @@ struct alignas(16) Call {
   uint32_t token_index = 0;
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
   std::unique_ptr<const CallTags> tags; // null: none (set before the call is posted)
+  CallStream* stream = nullptr;         // null: not streamed (holds a reference; call_stream.h)
 
   // ---- worker-owned (the fiber and the deadline are set by the starting
   // thread, before the call is posted, then belong to the worker)

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/utf8.h"
+#include "runtime/call_stream.h"
 #include "runtime/token.h"
 #include "runtime/value_convert.h"
 
@@ -177,6 +178,7 @@ int Engine::start(const StartRequest& r, std::string& message) {
     for (size_t i = 0; i < r.tag_count; i++) tags->emplace_back(r.tag_names[i], r.tag_values[i]);
     call->tags = std::move(tags);
   }
+  if (r.stream && !pre_cancelled) call->stream = new CallStream(r.stream, r.stream_user_data);
   if (!pre_cancelled) {
     const vm::FunctionInfo& fn = m_program->functions[function];
     // The fiber is built here (in the call's own allocation) and its
@@ -303,6 +305,11 @@ void Engine::run_events(const Event* events, size_t n) {
     if (i + kAhead / 2 < n && events[i + kAhead / 2].kind == Event::Kind::Completion)
       CallTable::prefetch(events[i + kAhead / 2].call);
     const Event& e = events[i];
+    if (e.kind == Event::Kind::Stream) {
+      e.stream->deliver();
+      e.stream->release();
+      continue;
+    }
     if (e.kind != Event::Kind::Completion) {
       run_host_event(e);
       continue;

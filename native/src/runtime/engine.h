@@ -73,6 +73,8 @@ struct StartRequest {
   const char* const* tag_names = nullptr; // brake_call_options' tags (tag_count pairs)
   const char* const* tag_values = nullptr;
   size_t tag_count = 0;
+  brake_stream_fn stream = nullptr; // brake_call_options' stream events
+  void* stream_user_data = nullptr;
 };
 
 class Engine {

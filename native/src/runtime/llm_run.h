@@ -6,15 +6,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "llm/plan.h"
 #include "llm/prompt.h"
+#include "llm/provider.h"
+#include "llm/sse.h"
 #include "runtime/call.h"
 #include "vm/interpreter.h"
 
 namespace brake::llm {
-struct ResolvedClient;
 struct MessageOptions;
 } // namespace brake::llm
 
@@ -30,6 +32,17 @@ struct LlmRun {
   bool rr_advanced = false;
   std::chrono::steady_clock::time_point attempt_started;
   std::vector<vm::LlmAttemptRecord> failed; // attempts that failed, in order
+
+  // A streamed call (Call::stream): attempts made (the ATTEMPT events'
+  // numbers), and the attempt in flight's stream when its client streams
+  // (streaming): the event decoder, the provider's reading of it, and
+  // whether a delta of it has been reported (then a failure of it ends the
+  // call: no retry, no fallback).
+  uint32_t attempts = 0;
+  bool streaming = false;
+  bool delivered = false;
+  std::unique_ptr<llm::SseDecoder> sse;
+  llm::StreamState stream;
 };
 
 // LLM function `fn`'s prompt for `args` (fn's parameters, in order), as

@@ -899,6 +899,8 @@ void Worker::start_native_http(Call* call, http::Request& req, uint64_t timeout,
     options.connect_timeout_ms = req.connect_timeout_ms ? req.connect_timeout_ms : cfg.connect_timeout_ms;
     options.ca_pem = &cfg.ca_pem;
     options.libcurl_only = cfg.libcurl_only;
+    LlmRun* run = llm_run(call);
+    options.stream_body = run && run->streaming;
     op->transfer = m_transport->start(req, options, op, error);
     if (!op->transfer) {
       call->fiber.heap().uncharge(op->charged);
@@ -936,7 +938,7 @@ void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
     drop_operation(call, true);
     return;
   }
-  if (op->transfer) m_transport->doom(op->transfer); // bury_transfers() stops it and counts it out
+  if (op->transfer) m_transport->doom(op->transfer, op); // bury_transfers() stops it and counts it out
   if (op->charged) call->fiber.heap().uncharge(op->charged);
   op->release();
 }
@@ -948,6 +950,14 @@ void Worker::drive_http() {
   if (!m_transport) return;
   m_transport->drive([this](void* owner, http::Answer& r) {
     auto* op = static_cast<NativeHttpOperation*>(owner);
+    if (r.more) { // a part of a streamed LLM reply (only those stream)
+      Call* call = op->call;
+      LlmRun* run = llm_run(call);
+      if (run && call->phase == Phase::Waiting && m_operations[call->operation] == op &&
+          op->state.load(std::memory_order_acquire) == OperationState::Pending)
+        llm_stream_part(call, *run, r.body);
+      return;
+    }
     op->transfer = nullptr; // the driver let go of it
     m_transfers.fetch_sub(1, std::memory_order_relaxed);
     Call* call = op->call;
@@ -1117,6 +1127,12 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
   m_fresh.push_back(call);
 }
 
+// Adds a stream event of the call (Call::stream); throws std::bad_alloc.
+void Worker::stream_event(Call* call, brake_stream_event&& ev) {
+  reserve_more(m_events, 1);
+  if (call->stream->push(std::move(ev))) m_events.push_back(Event::stream_of(call->stream));
+}
+
 uint32_t Worker::add_operation(Operation* op) {
   if (m_free_operations.empty()) {
     reserve_more(m_operations, 1);
@@ -1153,7 +1169,7 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
     auto* native = static_cast<NativeHttpOperation*>(op);
     if (native->transfer) {
       native->try_cancel();
-      m_transport->doom(native->transfer);
+      m_transport->doom(native->transfer, native);
       native->transfer = nullptr;
     }
     op->release();

@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "llm/sse.h"
 #include "runtime/call.h"
 #include "runtime/event.h"
 #include "runtime/operation.h"
@@ -186,6 +187,9 @@ private:
                           bool final_attempt = false);
   void send_llm_attempt(Call* call, LlmRun& run);
   void take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer);
+  void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
+  bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error);
+  void stream_event(Call* call, brake_stream_event&& ev);
   void forget_llm_run(Call* call);
   void llm_backoff_done(Call* call, LlmRun& run);
   void llm_resume(Call* call, vm::Value v);
@@ -259,6 +263,7 @@ private:
   bool m_http_polled = false; // the last wait was NativeTransport::wait: drive it
   // LLM calls between their CALL_LLM and their value (or their end).
   std::unordered_map<Call*, std::unique_ptr<LlmRun>> m_llm_runs;
+  std::vector<llm::SseEvent> m_sse_events; // read_llm_stream's, kept for their capacity
   // Clients with env.NAME resolved from the engine's environment, made on
   // this worker's first use of each (by client index; null: not yet).
   std::vector<std::unique_ptr<llm::ResolvedClient>> m_resolved_clients;

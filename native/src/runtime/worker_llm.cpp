@@ -32,6 +32,7 @@
 #include "llm/template.h"
 #include "runtime/engine.h"
 #include "runtime/llm_run.h"
+#include "runtime/value_convert.h"
 #include "runtime/worker.h"
 #include "schema/output_format.h"
 #include "schema/parse_output.h"
@@ -185,7 +186,22 @@ void Worker::send_llm_attempt(Call* call, LlmRun& run) {
   }
   http::Request req;
   run.attempt_started = Clock::now();
-  if (!llm::build_request(*resolved, prompt, req, error)) {
+  // A streamed call's attempt: reported, and streamed when its client can.
+  run.streaming = call->stream && resolved->supports_streaming;
+  run.delivered = false;
+  run.stream = llm::StreamState{};
+  run.sse.reset();
+  if (call->stream) {
+    if (run.streaming) run.sse = std::make_unique<llm::SseDecoder>();
+    brake_stream_event ev;
+    ev.kind = BRAKE_STREAM_ATTEMPT;
+    ev.attempt = ++run.attempts;
+    ev.function = &info.name;
+    ev.client = &program.clients[client].name;
+    stream_event(call, std::move(ev));
+  }
+  if (!llm::build_request(*resolved, prompt, req, error,
+                          run.streaming ? llm::RequestMode::Stream : llm::RequestMode::Complete)) {
     vm::LlmAttemptRecord record;
     record.error = error;
     llm_attempt_failed(call, run, std::move(record), -1);
@@ -216,17 +232,44 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   uint32_t client = run.plan[run.step].client;
   const llm::ResolvedClient* resolved = m_resolved_clients[client].get(); // resolved when the attempt was sent
-  llm::ProviderReply reply = llm::read_response(*resolved, answer);
+  llm::ProviderReply reply;
+  bool streamed = run.streaming && !answer.failed && answer.status >= 200 && answer.status < 300;
+  if (streamed) { // the rest of the stream, then what it amounts to
+    std::string error;
+    if (!read_llm_stream(call, run, answer.body, error)) {
+      if (call->phase == Phase::Done) return; // (cancelled, or out of memory)
+      reply.status = answer.status;
+      reply.error = std::move(error);
+    } else if (!run.sse->at_boundary() && !run.stream.done) {
+      reply.status = answer.status;
+      reply.error = "the event stream ended in the middle of an event";
+    } else {
+      reply = llm::finish_stream(*resolved, run.stream);
+      reply.status = answer.status;
+    }
+  } else {
+    reply = llm::read_response(*resolved, answer);
+  }
   vm::LlmAttemptRecord record;
   record.status = reply.status;
   record.body = std::move(reply.body_excerpt);
   if (reply.outcome != llm::ProviderReply::Outcome::Ok) {
     record.error = std::move(reply.error);
     // A finish reason the client's lists refuse ends the call: as BAML
-    // documents, it is not retried and does not fall back.
-    bool final_attempt = reply.failure == llm::ProviderReply::Failure::FinishReason;
+    // documents, it is not retried and does not fall back. Neither is an
+    // attempt whose deltas the host has been given.
+    bool final_attempt = reply.failure == llm::ProviderReply::Failure::FinishReason || run.delivered;
     llm_attempt_failed(call, run, std::move(record), reply.retry_after_ms, final_attempt);
     return;
+  }
+  if (call->stream && !streamed) { // a whole reply to a streamed call: one delta
+    brake_stream_event ev;
+    ev.kind = BRAKE_STREAM_DELTA;
+    ev.attempt = run.attempts;
+    ev.function = &program.functions[fn.function].name;
+    ev.client = &program.clients[client].name;
+    ev.text = reply.text;
+    stream_event(call, std::move(ev));
   }
   vm::Value value;
   std::string why;
@@ -255,6 +298,85 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
   }
   run.rr_advanced = true;
   llm_resume(call, value);
+}
+
+// A part of a streamed attempt's body arrived.
+void Worker::llm_stream_part(Call* call, LlmRun& run, const std::string& bytes) {
+  if (brake_origin o = call->cancel_origin()) { // checkpoint: nothing more of a cancelled call is reported
+    finish_cancelled(call, o);
+    return;
+  }
+  std::string error;
+  if (read_llm_stream(call, run, bytes, error) || call->phase == Phase::Done) return;
+  // The stream is broken: the attempt ends here (its transfer is stopped).
+  drop_operation(call, true);
+  vm::LlmAttemptRecord record;
+  record.status = 200;
+  record.error = std::move(error);
+  llm_attempt_failed(call, run, std::move(record), -1, run.delivered);
+}
+
+// Reads `bytes` of the attempt's event stream: each event through the
+// provider's reader, a DELTA reported for each piece of text, then one
+// PARTIAL for the text so far. False with `error` when the stream is
+// broken (an error event, an event not of the provider's shape, a line over
+// the decoder's limit), or when the call ended here (phase Done: cancelled
+// during the partial parse, or out of memory).
+bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error) {
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
+  const vm::FunctionInfo& info = program.functions[fn.function];
+  uint32_t client = run.plan[run.step].client;
+  const llm::ResolvedClient& resolved = *m_resolved_clients[client];
+  try {
+    m_sse_events.clear();
+    if (!run.sse->feed(bytes, m_sse_events)) {
+      error = "the event stream: " + run.sse->error();
+      return false;
+    }
+    size_t before = run.stream.text.size();
+    for (const llm::SseEvent& e : m_sse_events) {
+      if (run.stream.done) break; // nothing counts after the provider's end
+      size_t prior = run.stream.text.size();
+      llm::StreamEvent k = llm::read_stream_event(resolved, e.type, e.data, run.stream, error);
+      if (k == llm::StreamEvent::Failed) return false;
+      if (k != llm::StreamEvent::Delta || run.stream.text.size() == prior) continue;
+      brake_stream_event ev;
+      ev.kind = BRAKE_STREAM_DELTA;
+      ev.attempt = run.attempts;
+      ev.function = &info.name;
+      ev.client = &program.clients[client].name;
+      ev.text.assign(run.stream.text, prior, std::string::npos);
+      stream_event(call, std::move(ev));
+      run.delivered = true;
+    }
+    m_sse_events.clear();
+    if (run.stream.text.size() == before) return true;
+    // The best partial value of the text so far.
+    vm::Heap& heap = call->fiber.heap();
+    vm::Value value;
+    std::string why;
+    schema::ParseOptions options;
+    options.partial = true;
+    if (schema::parse_output(run.stream.text, info.return_type, program, heap, &call->state, value, why, options)) {
+      brake_stream_event ev;
+      ev.kind = BRAKE_STREAM_PARTIAL;
+      ev.function = &info.name;
+      ev.value = from_vm(program, value, heap, &call->state);
+      stream_event(call, std::move(ev));
+    }
+    call->fiber.collect_suspended(&call->state);
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return false;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", std::string("reading the model's streamed reply: ") + e.what());
+    return false;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory reading the model's streamed reply");
+    return false;
+  }
+  return true;
 }
 
 // A soft failure: recorded, then the next step (after its delay, or a

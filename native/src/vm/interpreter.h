@@ -161,6 +161,13 @@ public:
   // A HostCall's arguments (request().argc of them), valid until resume().
   const Value* request_args() const { return m_stack + m_sp; }
   const ScriptError& error() const { return *m_error; } // after Failed
+  // While Suspended: collects what the runtime allocated on the heap for the
+  // request and let go of (a streamed reply's partial values), if enough
+  // has been allocated to want it. The roots are the stack and the
+  // request's arguments.
+  void collect_suspended(const std::atomic<uint32_t>* cancel_state) {
+    if (m_heap.wants_collect()) m_heap.collect(m_stack, m_sp + request().argc, cancel_state);
+  }
 
 private:
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);

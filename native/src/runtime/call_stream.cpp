@@ -1,0 +1,46 @@
+#include "runtime/call_stream.h"
+
+namespace brake::runtime {
+
+bool CallStream::push(brake_stream_event&& ev) {
+  std::lock_guard<std::mutex> lock(m_mu);
+  if (ev.kind == BRAKE_STREAM_DELTA && m_deltas >= kMaxPendingDeltas) {
+    for (size_t i = m_pending.size(); i-- > 0;) {
+      brake_stream_event& p = m_pending[i];
+      if (p.kind == BRAKE_STREAM_ATTEMPT) break;
+      if (p.kind == BRAKE_STREAM_DELTA && p.attempt == ev.attempt && p.function == ev.function && p.client == ev.client) {
+        p.text += ev.text; // m_queued holds: something is pending
+        return false;
+      }
+    }
+  }
+  m_pending.reserve(m_pending.size() + 1); // the only step that can fail
+  if (ev.kind == BRAKE_STREAM_PARTIAL) {
+    for (size_t i = m_pending.size(); i-- > 0;) {
+      if (m_pending[i].kind == BRAKE_STREAM_ATTEMPT) break;
+      if (m_pending[i].kind == BRAKE_STREAM_PARTIAL) {
+        m_pending.erase(m_pending.begin() + std::ptrdiff_t(i));
+        break;
+      }
+    }
+  }
+  if (ev.kind == BRAKE_STREAM_DELTA) m_deltas++;
+  m_pending.push_back(std::move(ev));
+  if (m_queued) return false;
+  m_queued = true;
+  retain();
+  return true;
+}
+
+void CallStream::deliver() {
+  std::vector<brake_stream_event> batch;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    batch.swap(m_pending);
+    m_deltas = 0;
+    m_queued = false;
+  }
+  for (const brake_stream_event& ev : batch) m_fn(m_user_data, &ev);
+}
+
+} // namespace brake::runtime
