@@ -42,12 +42,14 @@ import {
 import { HostCall, hostEntries, isThenable, type HostFunction } from './host';
 import { checkHttpOptions, hostTransport, type HttpOptions } from './http';
 import { LIMITS, native } from './native';
+import { BrakeStream } from './stream';
 import {
   BATCH_MORE,
   BATCH_VALUES_ARRAY,
   DRAIN_SLICE,
   EVENT_HOST_CALL,
   EVENT_HOST_CANCEL,
+  EVENT_STREAM,
   REP_FALSE,
   REP_NULL,
   REP_NUMBER,
@@ -115,6 +117,12 @@ export interface RenderedPrompt {
   /** The primitive client it was rendered for. */
   client: string;
   messages: Array<{ role: string; allow_duplicate_role: boolean; parts: PromptPart[] }>;
+}
+
+// A streamed call's id and slot, once started (Engine.stream).
+interface Started {
+  key: number | bigint;
+  slot: number;
 }
 
 /** Options of {@link Engine.call}. */
@@ -214,6 +222,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   readonly #signals: Array<SignalEntry | undefined> = [];
   readonly #ids: Array<number | bigint> = []; // the call's id (for host functions' context)
   readonly #free: number[] = [];
+  readonly #streams = new Map<number, BrakeStream<any>>(); // streamed calls' streams, by slot
   // Completion slices written by the addon (layout in native-types.ts).
   readonly #meta = new Int32Array(2 * DRAIN_SLICE);
   readonly #nums = new Float64Array(DRAIN_SLICE);
@@ -407,6 +416,42 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     args?: CallArgs<F, K>,
     options?: CallOptions,
   ): Promise<CallResult<F, K>> {
+    return this.#start(fn, args, options, undefined);
+  }
+
+  /**
+   * Calls function `fn` as {@link Engine.call} does, streaming: returns at
+   * once a {@link BrakeStream}, an async iterable of the call's events (each
+   * LLM attempt's start, the reply's text deltas, partial values of the
+   * return type; see lib/stream.ts for what a consumer may rely on) whose
+   * `final` is the call's result. The LLM functions the call runs (it, or
+   * those an expression function calls) ask their providers to stream.
+   * Leaving the loop early, `cancel()`, `signal`, `timeoutMs` and `close()`
+   * stop the call (final: CancelledError). Never throws: a call that cannot
+   * start gives a stream whose `final` (and iteration) rejects.
+   */
+  stream<K extends keyof F & string>(
+    fn: K,
+    args?: CallArgs<F, K>,
+    options?: CallOptions,
+  ): BrakeStream<CallResult<F, K>> {
+    const started: Started = { key: 0, slot: -1 };
+    const final = this.#start(fn, args, options, started);
+    const key = started.key;
+    const stream = new BrakeStream<CallResult<F, K>>(final, key, () => {
+      if (key !== 0 && !this.#closed) this.#native.cancel(key);
+    });
+    if (started.slot >= 0) this.#streams.set(started.slot, stream);
+    return stream;
+  }
+
+  // Starts a call (`started` set: a streamed one, whose id and slot it gets).
+  #start<K extends keyof F & string>(
+    fn: K,
+    args: CallArgs<F, K> | undefined,
+    options: CallOptions | undefined,
+    started: Started | undefined,
+  ): Promise<CallResult<F, K>> {
     if (typeof fn !== 'string') return Promise.reject(new TypeError('function name must be a string'));
     let list: readonly unknown[];
     if (args === undefined || args === null) list = EMPTY;
@@ -478,7 +523,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
       if (auto) key = this.#nextId++;
       try {
         const native = this.#native;
-        if (list.length === 0) native.start(key!, slot, target, timeoutMs, token, tags);
+        if (started !== undefined) native.startStream(key!, slot, target, timeoutMs, token, tags, ...list);
+        else if (list.length === 0) native.start(key!, slot, target, timeoutMs, token, tags);
         else if (list.length === 1) native.start(key!, slot, target, timeoutMs, token, tags, list[0]);
         else if (list.length === 2) native.start(key!, slot, target, timeoutMs, token, tags, list[0], list[1]);
         else native.start(key!, slot, target, timeoutMs, token, tags, ...list);
@@ -495,6 +541,10 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     }
     const promise = new Promise<CallResult<F, K>>(capture);
     this.#setSlot(slot, captured.resolve, captured.reject, entry, key!);
+    if (started !== undefined) {
+      started.key = key!;
+      started.slot = slot;
+    }
     return promise;
   }
 
@@ -677,6 +727,11 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         const slot = meta[2 * k];
         const code = meta[2 * k + 1];
         const kind = code >>> 24;
+        if (kind === EVENT_STREAM) {
+          const items = values[next++] as unknown[];
+          this.#streams.get(slot)?.push(items);
+          continue;
+        }
         if (kind === EVENT_HOST_CALL || kind === EVENT_HOST_CANCEL) {
           if (lowering === LIMIT_LOWERED) {
             restoreStackTraceLimit(limit);
@@ -708,6 +763,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         resolves[slot] = undefined;
         rejects[slot] = undefined;
         signals[slot] = undefined;
+        if (this.#streams.size > 0) this.#streams.delete(slot);
         free.push(slot);
         if (entry !== undefined) releaseToken(entry);
         let hostError: unknown;

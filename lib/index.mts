@@ -24,8 +24,11 @@ export {
   className,
   addonPath,
   httpNativeAvailable,
+  BrakeStream,
+  MAX_BUFFERED_DELTAS,
 } from './index.js';
 export type {
+  StreamEvent,
   EngineOptions,
   CallOptions,
   FunctionMap,

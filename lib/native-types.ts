@@ -29,6 +29,7 @@ export const DRAIN_SLICE = 2048;
 export const EVENT_COMPLETION = 0;
 export const EVENT_HOST_CALL = 1;
 export const EVENT_HOST_CANCEL = 2;
+export const EVENT_STREAM = 3;
 /** Where completion k's payload is ((meta[2k+1] >>> 16) & 0xff). */
 export const REP_VALUE = 0; // values[next++] (a NativeFailure for failures)
 export const REP_NUMBER = 1; // nums[k]
@@ -50,6 +51,9 @@ export const REP_NULL = 4; // also: no payload (cancellations)
  *  - EVENT_HOST_CALL: argc << 16 | the host function's index (16 bits);
  *    nums[k] = the operation id; `values` gets the argc arguments.
  *  - EVENT_HOST_CANCEL: origin << 8; nums[k] = the operation id.
+ *  - EVENT_STREAM: a streamed call's events (startStream); `values` gets one
+ *    array of them, flattened: [1, function, client, attempt] for an
+ *    attempt, [2, text] for a delta, [3, value] for a partial value.
  * The payloads (those with rep REP_VALUE, and the host calls' arguments)
  * follow in order as arguments (or as one array: BATCH_VALUES_ARRAY).
  * BATCH_MORE says events remain queued (floods come in slices): call
@@ -105,6 +109,16 @@ export interface NativeEngine {
    * arguments, converted in place.
    */
   start(
+    id: NativeCallId,
+    slot: number,
+    fn: string | number,
+    timeoutMs: number,
+    token: NativeToken | undefined,
+    tags: [names: string[], values: string[]] | undefined,
+    ...args: unknown[]
+  ): void;
+  /** As start, with the call's stream events (EVENT_STREAM) delivered before its completion. */
+  startStream(
     id: NativeCallId,
     slot: number,
     fn: string | number,

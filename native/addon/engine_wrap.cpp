@@ -192,10 +192,14 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     const char* fn = brake_program_function_name(program, i);
     m_functions.emplace_back(fn ? fn : "");
   }
-  napi_value start_fn;
+  napi_value start_fn, start_stream_fn;
   napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, this, &start_fn);
-  napi_property_descriptor d = {"start", nullptr, nullptr, nullptr, nullptr, start_fn, napi_default, nullptr};
-  napi_define_properties(env, info.This(), 1, &d);
+  napi_create_function(env, "startStream", NAPI_AUTO_LENGTH, start_stream, this, &start_stream_fn);
+  napi_property_descriptor d[] = {
+      {"start", nullptr, nullptr, nullptr, nullptr, start_fn, napi_default, nullptr},
+      {"startStream", nullptr, nullptr, nullptr, nullptr, start_stream_fn, napi_default, nullptr},
+  };
+  napi_define_properties(env, info.This(), 2, d);
   napi_type_tag_object(env, info.This(), &kEngineTag);
   napi_add_env_cleanup_hook(env, env_cleanup, this);
   m_hook = true;
@@ -354,6 +358,10 @@ void EngineWrap::on_host_cancel(void*, brake_op_id op, brake_origin origin) {
   if (EngineWrap* w = delivering()) w->m_slice.host_cancel(op, origin);
 }
 
+void EngineWrap::on_stream(void* user_data, const brake_stream_event* ev) {
+  if (EngineWrap* w = delivering()) w->m_slice.stream(w->m_env, w->m_data, user_data, ev);
+}
+
 void EngineWrap::add_live() {
   if (m_live++ == 0) hold();
 }
@@ -372,7 +380,13 @@ void EngineWrap::hold() {
 // `fn` is a function's name or its index in the program (lib resolves names
 // it knows). The hottest entry point, so it is a plain N-API callback bound
 // to this wrap (no unwrap, no argument copy), installed on each Engine object.
-napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) {
+napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) { return start_with(env, cbinfo, false); }
+
+// startStream(...): as start, with the call's stream events (brake.h
+// "streams") delivered to lib in the slice (kStream entries).
+napi_value EngineWrap::start_stream(napi_env env, napi_callback_info cbinfo) { return start_with(env, cbinfo, true); }
+
+napi_value EngineWrap::start_with(napi_env env, napi_callback_info cbinfo, bool stream) {
   napi_value small[16];
   size_t argc = 16;
   void* data = nullptr;
@@ -384,11 +398,11 @@ napi_value EngineWrap::start(napi_env env, napi_callback_info cbinfo) {
     napi_get_cb_info(env, cbinfo, &argc, large.data(), nullptr, nullptr);
     argv = large.data();
   }
-  static_cast<EngineWrap*>(data)->start_call(env, argv, argc);
+  static_cast<EngineWrap*>(data)->start_call(env, argv, argc, stream);
   return nullptr;
 }
 
-void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
+void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc, bool stream) {
   if (!m_engine || m_closing) return throw_status(env, BRAKE_ENGINE_CLOSED, "the engine is closed");
   brake_call_id id = 0;
   if (argc < 6 || !js_to_call_id(env, argv[0], &id))
@@ -446,6 +460,10 @@ void EngineWrap::start_call(napi_env env, napi_value* argv, size_t argc) {
     opts.tag_names = tags.names.data();
     opts.tag_values = tags.values.data();
     opts.tag_count = tags.names.size();
+    if (stream) {
+      opts.stream = on_stream;
+      opts.stream_user_data = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
+    }
     // A getter run by the conversion may have closed the engine.
     if (error.empty() && (!m_engine || m_closing)) rc = BRAKE_ENGINE_CLOSED;
     else if (error.empty())

@@ -1,6 +1,6 @@
 // engine_wrap.h: the Engine wrapper, one brake_engine and one channel.
 //
-// Events. Everything the engine sends the host (completions, host-function
+// Events. Everything the engine sends the host (completions, stream events, host-function
 // calls and their cancels) comes through its one channel (channel.h):
 // drain() runs brake_engine_drain_max, whose callbacks encode each event
 // into the slice lib handed over (slice.h), and then calls lib's onBatch
@@ -61,10 +61,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static void on_complete(void* user_data, const brake_result* result);
   static void on_host_call(void* user_data, const brake_host_call* call);
   static void on_host_cancel(void* user_data, brake_op_id op, brake_origin origin);
+  static void on_stream(void* user_data, const brake_stream_event* ev);
   static void env_cleanup(void* arg);
   static napi_value start(napi_env env, napi_callback_info info);
+  static napi_value start_stream(napi_env env, napi_callback_info info);
+  static napi_value start_with(napi_env env, napi_callback_info info, bool stream);
 
-  void start_call(napi_env env, napi_value* argv, size_t argc);
+  void start_call(napi_env env, napi_value* argv, size_t argc, bool stream);
   Napi::Value cancel(const Napi::CallbackInfo& info);
   Napi::Value render_prompt(const Napi::CallbackInfo& info);
   Napi::Value parse(const Napi::CallbackInfo& info);

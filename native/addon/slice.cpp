@@ -209,4 +209,40 @@ void Slice::host_cancel(brake_op_id op, brake_origin origin) {
   put(-1, kHostCancel << 24 | static_cast<int32_t>(origin) << 8);
 }
 
+void Slice::stream(napi_env env, AddonData* data, void* user_data, const brake_stream_event* ev) {
+  int32_t slot = slot_of(user_data);
+  // A new entry unless the last one is this call's stream entry (m_stream is
+  // the last stream entry's array).
+  if (!m_stream || m_count == 0 || (m_meta[2 * m_count - 1] >> 24) != kStream || m_meta[2 * m_count - 2] != slot) {
+    napi_create_array(env, &m_stream);
+    m_stream_length = 0;
+    m_values.push_back(m_stream);
+    put(slot, kStream << 24);
+  }
+  napi_value items[4];
+  size_t n = 0;
+  brake_stream_kind kind = brake_stream_event_kind(ev);
+  napi_create_int32(env, kind, &items[n++]);
+  if (kind == BRAKE_STREAM_ATTEMPT) {
+    napi_create_string_utf8(env, brake_stream_event_function(ev), NAPI_AUTO_LENGTH, &items[n++]);
+    napi_create_string_utf8(env, brake_stream_event_client(ev), NAPI_AUTO_LENGTH, &items[n++]);
+    napi_create_uint32(env, brake_stream_event_attempt(ev), &items[n++]);
+  } else if (kind == BRAKE_STREAM_DELTA) {
+    size_t len = 0;
+    const char* text = brake_stream_event_text(ev, &len);
+    if (napi_create_string_utf8(env, text, len, &items[n++]) != napi_ok) return;  // past V8's limit: not deliverable
+  } else {
+    std::string too_large;
+    items[n] = value_to_js(env, data, brake_stream_event_value(ev), &too_large);
+    if (!items[n++]) {  // no JS value for this partial: the next one (or the final value) will do
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      napi_value ignored;
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+      return;
+    }
+  }
+  for (size_t i = 0; i < n; i++) napi_set_element(env, m_stream, m_stream_length++, items[i]);
+}
+
 }  // namespace brake_addon

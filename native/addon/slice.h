@@ -16,6 +16,11 @@
 //                 nums[k] = the operation id; `values` gets the argc
 //                 arguments (lib knows the call's id by its slot).
 //     host cancel origin << 8; nums[k] = the operation id.
+//     stream      the call's stream events delivered together: `values`
+//                 gets one array of them, each as [1 (attempt), function,
+//                 client, number], [2 (delta), text] or [3 (partial),
+//                 value], flattened (consecutive events of one call share
+//                 the entry).
 // Results that are numbers, booleans or null, and cancellations, create no
 // JS value at all: only stores into the typed arrays.
 #pragma once
@@ -30,7 +35,7 @@ namespace brake_addon {
 class Slice {
  public:
   static constexpr size_t kCapacity = 2048;
-  enum Kind : int32_t { kCompletion = 0, kHostCall = 1, kHostCancel = 2 };
+  enum Kind : int32_t { kCompletion = 0, kHostCall = 1, kHostCancel = 2, kStream = 3 };
   enum Rep : int32_t { kRepValue = 0, kRepNumber = 1, kRepTrue = 2, kRepFalse = 3, kRepNull = 4 };
 
   // Takes lib's typed arrays (false when they are not of the right types and sizes).
@@ -38,6 +43,7 @@ class Slice {
   void reset() {
     m_count = 0;
     m_values.clear();
+    m_stream = nullptr;
   }
   size_t count() const { return m_count; }
   // The payloads as one JS array, or nullptr when there are none.
@@ -48,6 +54,7 @@ class Slice {
   // False (nothing added, *why says why) when an argument has no JS value.
   bool host_call(napi_env env, AddonData* data, const brake_host_call* c, std::string* why);
   void host_cancel(brake_op_id op, brake_origin origin);
+  void stream(napi_env env, AddonData* data, void* user_data, const brake_stream_event* ev);
 
  private:
   void put(int32_t slot, int32_t code) {
@@ -62,6 +69,9 @@ class Slice {
   double* m_nums = nullptr;   // kCapacity
   size_t m_count = 0;
   std::vector<napi_value> m_values;
+  // The array of the last stream entry, and its length.
+  napi_value m_stream = nullptr;
+  uint32_t m_stream_length = 0;
 };
 
 }  // namespace brake_addon

@@ -1,0 +1,188 @@
+/**
+ * Streams: what {@link Engine.stream} returns. The call's events (attempts,
+ * text deltas, partial values: brake.h "streams") as an async iterable, its
+ * result as `final`, and `cancel()`.
+ *
+ * Buffering. Events arrive whenever the engine delivers them, whether or not
+ * anyone is reading. A consumer slower than the model never makes the buffer
+ * grow without bound: a partial value not yet read is replaced by the newer
+ * one (which goes to the end, after the deltas it covers), and past
+ * MAX_BUFFERED_DELTAS unread deltas a new delta is appended to the last
+ * unread one of the same attempt (text is never dropped). Attempts are never
+ * merged. The final value is never lost: it is `final`'s.
+ *
+ * Stopping. Leaving a `for await` loop early (`break`, `return`, a throw in
+ * its body: the iterator's return()), `cancel()`, the call's `signal`, its
+ * `timeoutMs` and `engine.close()` each cancel the call (its socket closes at
+ * once) and settle `final` with CancelledError. After that the iterator
+ * yields nothing more.
+ */
+import type { CallId } from './errors';
+
+/** One event of a stream. */
+export type StreamEvent<P = unknown> =
+  /** An attempt of LLM function `function` starts (numbered from 1 per LLM call): a retry or a fallback starts over. */
+  | { kind: 'attempt'; function: string; client: string; attempt: number }
+  /** Text of the reply arrived; an attempt's deltas, joined, are its reply so far. */
+  | { kind: 'delta'; function: string; client: string; attempt: number; text: string }
+  /** The best partial value of the return type so far (`engine.parse(fn, text, { partial: true })` of the text so far). */
+  | { kind: 'partial'; function: string; value: P };
+
+/** Unread deltas kept apart before new ones are joined to the last. */
+export const MAX_BUFFERED_DELTAS = 256;
+
+const KIND_ATTEMPT = 1;
+const KIND_DELTA = 2;
+const KIND_PARTIAL = 3;
+
+/** @internal How the engine feeds a stream (its slot's sink). */
+export interface StreamSink {
+  push(items: unknown[]): void;
+}
+
+export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<StreamEvent<P>> {
+  /** The call's result, as `engine.call` would give it (CancelledError once the stream was stopped). */
+  readonly final: Promise<T>;
+  /** The call's id (for `engine.cancel`, or another language's `brake_cancel`). */
+  readonly callId: CallId;
+  readonly #cancel: () => void;
+  readonly #buffer: StreamEvent<P>[] = [];
+  #deltas = 0;
+  // The attempt the next deltas belong to.
+  #function = '';
+  #client = '';
+  #attempt = 0;
+  #settled = false;
+  #stopped = false;
+  #failure: { error: unknown } | undefined;
+  #wake: (() => void) | undefined;
+  #iterating = false;
+
+  /** @internal Made by {@link Engine.stream}. */
+  constructor(final: Promise<T>, callId: CallId, cancel: () => void) {
+    this.callId = callId;
+    this.#cancel = cancel;
+    this.final = final;
+    // Iteration reports a failure itself; `final` need not be awaited too.
+    final.then(
+      () => this.#end(undefined),
+      (error: unknown) => this.#end({ error }),
+    );
+  }
+
+  /**
+   * Cancels the call and ends the iteration (idempotent). No effect once the
+   * call has settled: its events can still be read.
+   */
+  cancel(): void {
+    if (!this.#settled) this.#stop();
+  }
+
+  /** @internal The engine's events for this call (native/addon/slice.h's stream entry). */
+  push(items: unknown[]): void {
+    if (this.#stopped) return;
+    for (let i = 0; i < items.length; ) {
+      const kind = items[i] as number;
+      if (kind === KIND_ATTEMPT) {
+        this.#function = items[i + 1] as string;
+        this.#client = items[i + 2] as string;
+        this.#attempt = items[i + 3] as number;
+        this.#buffer.push({ kind: 'attempt', function: this.#function, client: this.#client, attempt: this.#attempt });
+        i += 4;
+      } else if (kind === KIND_DELTA) {
+        this.#delta(items[i + 1] as string);
+        i += 2;
+      } else if (kind === KIND_PARTIAL) {
+        this.#partial(items[i + 1] as P);
+        i += 2;
+      } else {
+        break; // (a kind this version does not know: the layout is the addon's)
+      }
+    }
+    this.#wakeReader();
+  }
+
+  #delta(text: string): void {
+    const buffer = this.#buffer;
+    if (this.#deltas >= MAX_BUFFERED_DELTAS) {
+      for (let i = buffer.length - 1; i >= 0; i--) {
+        const ev = buffer[i]!;
+        if (ev.kind === 'attempt') break;
+        if (ev.kind === 'delta') {
+          ev.text += text;
+          return;
+        }
+      }
+    }
+    buffer.push({ kind: 'delta', function: this.#function, client: this.#client, attempt: this.#attempt, text });
+    this.#deltas++;
+  }
+
+  #partial(value: P): void {
+    const buffer = this.#buffer;
+    for (let i = buffer.length - 1; i >= 0; i--) {
+      const ev = buffer[i]!;
+      if (ev.kind === 'attempt') break;
+      if (ev.kind === 'partial') {
+        buffer.splice(i, 1);
+        break;
+      }
+    }
+    buffer.push({ kind: 'partial', function: this.#function, value });
+  }
+
+  #end(failure: { error: unknown } | undefined): void {
+    this.#settled = true;
+    this.#failure = failure;
+    this.#wakeReader();
+  }
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#buffer.length = 0;
+    this.#deltas = 0;
+    if (!this.#settled) this.#cancel();
+    this.#wakeReader();
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    if (wake !== undefined) {
+      this.#wake = undefined;
+      wake();
+    }
+  }
+
+  /** The events, once: a stream has one reader (a second iterator is a TypeError). */
+  [Symbol.asyncIterator](): AsyncIterator<StreamEvent<P>> {
+    if (this.#iterating) throw new TypeError('a stream can be iterated only once');
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        this.#stop();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  async #next(): Promise<IteratorResult<StreamEvent<P>>> {
+    for (;;) {
+      if (this.#stopped) return { done: true, value: undefined };
+      const ev = this.#buffer.shift();
+      if (ev !== undefined) {
+        if (ev.kind === 'delta') this.#deltas--;
+        return { done: false, value: ev };
+      }
+      if (this.#settled) {
+        this.#stopped = true;
+        if (this.#failure !== undefined) throw this.#failure.error;
+        return { done: true, value: undefined };
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+}

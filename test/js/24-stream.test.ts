@@ -1,0 +1,305 @@
+// Streaming (engine.stream) against the mock LLM server: the events and what
+// a consumer may rely on (an attempt before each attempt's deltas, deltas
+// that join into the reply, partial values of the return type), both
+// providers' stream shapes, the first-delta rule for retries, every way of
+// stopping a stream at every phase (before the first byte, between events,
+// during a retry backoff, after the final value) with the socket closed at
+// once, slow consumers (bounded buffer, nothing final lost) and many streams
+// at once. Runs over the native transport and over the host transport.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BrakeStream, CancelledError, Engine, LlmError, MAX_BUFFERED_DELTAS, TimeoutError, httpNativeAvailable } from '../../lib/index';
+import type { EngineOptions, StreamEvent } from '../../lib/index';
+// @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
+import { startMockLlm } from '../support/mock-llm.mjs';
+import { settle, sleep } from './helpers';
+
+type Mock = Awaited<ReturnType<typeof startMockLlm>>;
+type Rec = { body: any; arrivedAt: number; closedAt?: number };
+
+let mock: Mock;
+beforeAll(async () => {
+  mock = await startMockLlm();
+});
+afterAll(async () => {
+  await mock?.close();
+});
+
+const of = (model: string): Rec[] => mock.requests.filter((r: Rec) => r.body?.model === model);
+
+const SOURCE = (m: string) => `
+class Person {
+  name string
+  age int
+}
+retry_policy Quick {
+  max_retries 2
+  strategy { type constant_delay delay_ms 10 }
+}
+retry_policy Slow {
+  max_retries 2
+  strategy { type constant_delay delay_ms 5000 }
+}
+client<llm> C { provider openai-generic options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
+client<llm> Q { provider openai-generic retry_policy Quick options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
+client<llm> S { provider openai-generic retry_policy Slow options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
+client<llm> A { provider anthropic options { base_url env.MOCK model "${m}" api_key "k" } }
+client<llm> W { provider openai-generic options { base_url env.MOCK_V1 model "${m}" api_key "k" supports_streaming false } }
+function Extract(t: string) -> Person { client C prompt #"{{ t }}"# }
+function ExtractQ(t: string) -> Person { client Q prompt #"{{ t }}"# }
+function ExtractS(t: string) -> Person { client S prompt #"{{ t }}"# }
+function ExtractA(t: string) -> Person { client A prompt #"{{ t }}"# }
+function ExtractW(t: string) -> Person { client W prompt #"{{ t }}"# }
+function Say(t: string) -> string { client C prompt #"{{ t }}"# }
+function both(t: string) -> int { Extract(t).age + ExtractA(t).age }
+`;
+
+const REPLY = '{"name": "Ada Lovelace", "age": 36}';
+const PIECES = ['{"name": ', '"Ada ', 'Lovelace", ', '"age": ', '36}'];
+
+async function collect(s: BrakeStream<unknown>): Promise<StreamEvent[]> {
+  const events: StreamEvent[] = [];
+  for await (const ev of s) events.push(ev);
+  return events;
+}
+
+const deltasOf = (events: StreamEvent[]) =>
+  events
+    .filter((e): e is Extract<StreamEvent, { kind: 'delta' }> => e.kind === 'delta')
+    .map((e) => e.text)
+    .join('');
+
+const transports: Array<[string, () => EngineOptions]> = [['host transport', () => ({ http: { transport: 'host' } })]];
+if (httpNativeAvailable) transports.unshift(['native transport', () => ({})]);
+
+for (const [label, transportOptions] of transports) {
+  describe(`engine.stream (${label})`, () => {
+    let models = 0;
+    const fresh = (tag: string) => `${tag}-${label.split(' ')[0]}-${++models}`;
+    async function engine(m: string, options: EngineOptions = {}): Promise<Engine> {
+      return Engine.fromSource(SOURCE(m), {
+        workerThreads: 2,
+        env: { MOCK_V1: `${mock.url}/v1`, MOCK: mock.url },
+        ...transportOptions(),
+        ...options,
+      });
+    }
+
+    it('yields an attempt, deltas that join into the reply and growing partial values; final is the typed value', async () => {
+      const m = fresh('events');
+      mock.enqueue({ chunks: PIECES, chunkDelayMs: 5 }, { model: m });
+      const e = await engine(m);
+      try {
+        const s = e.stream('Extract', ['x']);
+        const events = await collect(s);
+        expect(await s.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+        expect(events[0]).toEqual({ kind: 'attempt', function: 'Extract', client: 'C', attempt: 1 });
+        expect(deltasOf(events)).toBe(REPLY);
+        for (const ev of events.filter((x) => x.kind === 'delta')) expect(ev).toMatchObject({ function: 'Extract', client: 'C', attempt: 1 });
+        const partials = events.filter((x) => x.kind === 'partial').map((x) => (x as { value: unknown }).value);
+        expect(partials.length).toBeGreaterThan(1);
+        expect(partials.at(-1)).toEqual({ name: 'Ada Lovelace', age: 36 });
+        // An unfinished string is kept as it is; a field not yet arrived is null.
+        if (label.startsWith('native')) expect(partials).toContainEqual({ name: 'Ada ', age: null });
+        expect(of(m)[0]!.body.stream).toBe(true);
+      } finally {
+        await e.close();
+      }
+    });
+
+    it("reads anthropic's stream shape, streams the LLM calls inside an expression function, and gives a non-streaming client's reply as one delta", async () => {
+      const m = fresh('shapes');
+      const e = await engine(m);
+      try {
+        mock.enqueue([{ chunks: PIECES }, { chunks: PIECES }], { model: m });
+        const s = e.stream('both', ['x']);
+        const events = await collect(s);
+        expect(await s.final).toBe(72);
+        expect(events.filter((x) => x.kind === 'attempt')).toEqual([
+          { kind: 'attempt', function: 'Extract', client: 'C', attempt: 1 },
+          { kind: 'attempt', function: 'ExtractA', client: 'A', attempt: 1 },
+        ]);
+        expect(deltasOf(events)).toBe(REPLY + REPLY);
+        expect(of(m).map((r) => r.body.stream)).toEqual([true, true]);
+
+        mock.enqueue({ content: REPLY }, { model: m });
+        const w = e.stream('ExtractW', ['x']);
+        const whole = await collect(w);
+        expect(whole.filter((x) => x.kind === 'delta')).toEqual([
+          { kind: 'delta', function: 'ExtractW', client: 'W', attempt: 1, text: REPLY },
+        ]);
+        expect(await w.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+        expect(of(m)[2]!.body.stream).toBeUndefined();
+      } finally {
+        await e.close();
+      }
+    });
+
+    it('retries a stream that failed before its first delta (a new attempt event), and fails at once after one', async () => {
+      const m = fresh('retry');
+      const e = await engine(m);
+      try {
+        // The first content event is broken: no delta was delivered, so the policy retries.
+        mock.enqueue([{ malformed: true, chunks: PIECES }, { chunks: PIECES }], { model: m });
+        const s = e.stream('ExtractQ', ['x']);
+        const events = await collect(s);
+        expect(await s.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+        expect(events.filter((x) => x.kind === 'attempt').map((x) => (x as { attempt: number }).attempt)).toEqual([1, 2]);
+        expect(events.findIndex((x) => x.kind === 'delta')).toBeGreaterThan(1);
+        expect(deltasOf(events.slice(2))).toBe(REPLY);
+
+        // Cut mid-body after deltas: an LlmError with that one attempt, the policy unused.
+        const before = of(m).length;
+        mock.enqueue([{ close: 'mid-body', chunks: PIECES, chunkDelayMs: 2 }, { chunks: PIECES }], { model: m });
+        const t = e.stream('ExtractQ', ['x']);
+        const seen: StreamEvent[] = [];
+        const failure = await settle(
+          (async () => {
+            for await (const ev of t) seen.push(ev);
+          })(),
+        );
+        expect(failure.error).toBeInstanceOf(LlmError);
+        expect((failure.error as LlmError).attempts).toHaveLength(1);
+        expect((await settle(t.final)).error).toBe(failure.error);
+        expect(seen.some((x) => x.kind === 'delta')).toBe(true);
+        await sleep(30);
+        expect(of(m).length - before).toBe(1);
+      } finally {
+        await e.close();
+      }
+    });
+
+    // Each way of stopping, between two events: final rejects with
+    // CancelledError of the right origin, promptly, and the mock sees its
+    // connection closed at once.
+    const stops: Array<[string, (s: BrakeStream<unknown>, it: AsyncIterator<StreamEvent>, e: Engine, ac: AbortController) => unknown, string]> = [
+      ['break (return())', (_s, it) => it.return!(), 'cancel'],
+      ['cancel()', (s) => s.cancel(), 'cancel'],
+      ['signal', (_s, _it, _e, ac) => ac.abort(new Error('stop')), 'signal'],
+      ['engine.close()', (_s, _it, e) => e.close(), 'close'],
+    ];
+    for (const [how, stop, origin] of stops) {
+      it(`stops mid-stream on ${how}: CancelledError, socket closed at once`, async () => {
+        const m = fresh('stop');
+        mock.enqueue({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), chunkDelayMs: 20 }, { model: m });
+        const e = await engine(m);
+        const ac = new AbortController();
+        try {
+          const s = e.stream('Say', ['x'], { signal: ac.signal });
+          const it = s[Symbol.asyncIterator]();
+          let ev = await it.next();
+          while (!ev.done && ev.value.kind !== 'delta') ev = await it.next();
+          expect(ev.done).toBe(false);
+          const t0 = performance.now();
+          await stop(s, it, e, ac);
+          const r = await settle(s.final);
+          const settledIn = performance.now() - t0;
+          expect(r.error).toBeInstanceOf(CancelledError);
+          expect(r.error.origin).toBe(origin);
+          expect(settledIn).toBeLessThan(200);
+          // The consumer's own stop ends the iteration; a stop from elsewhere
+          // ends it with the error, after any events that had arrived.
+          if (origin === 'cancel') expect(await it.next()).toEqual({ done: true, value: undefined });
+          else {
+            const rest = await settle((async () => { for (let x = await it.next(); !x.done; x = await it.next()); })());
+            expect(rest.error).toBe(r.error);
+          }
+          const closedAt = await mock.waitForClose(of(m)[0], 2000);
+          expect(closedAt).toBeDefined();
+          expect(closedAt - t0).toBeLessThan(500);
+        } finally {
+          await e.close();
+        }
+      });
+    }
+
+    it('stops on its deadline (TimeoutError), before the first byte, during a backoff, and not after the final value', async () => {
+      const m = fresh('phases');
+      const e = await engine(m);
+      try {
+        mock.enqueue({ chunks: Array.from({ length: 100 }, (_, i) => `w${i} `), chunkDelayMs: 20 }, { model: m });
+        const d = e.stream('Say', ['x'], { timeoutMs: 100 });
+        const late = await settle(collect(d));
+        expect(late.error).toBeInstanceOf(TimeoutError);
+
+        // Before the first byte: the server has not answered yet.
+        mock.enqueue({ delayMs: 10_000 }, { model: m });
+        const n = of(m).length;
+        const b = e.stream('Say', ['x']);
+        await mock.waitForRequests(mock.requests.length + 1);
+        b.cancel();
+        expect((await settle(b.final)).error).toBeInstanceOf(CancelledError);
+        expect(await mock.waitForClose(of(m)[n], 2000)).toBeDefined();
+
+        // During a retry backoff (5 s): no further attempt is made.
+        mock.enqueue({ status: 500 }, { model: m });
+        const before = of(m).length;
+        const r = e.stream('ExtractS', ['x']);
+        const events: StreamEvent[] = [];
+        const reading = settle(
+          (async () => {
+            for await (const ev of r) events.push(ev);
+          })(),
+        );
+        while (of(m).length === before) await sleep(2);
+        await sleep(30);
+        const t0 = performance.now();
+        r.cancel();
+        expect((await settle(r.final)).error).toBeInstanceOf(CancelledError);
+        expect((await reading).error).toBeUndefined(); // the consumer's own stop ends the loop
+        expect(performance.now() - t0).toBeLessThan(200);
+        await sleep(30);
+        expect(of(m).length - before).toBe(1);
+        expect(events).toEqual([{ kind: 'attempt', function: 'ExtractS', client: 'S', attempt: 1 }]);
+
+        // After the final value: cancel() changes nothing.
+        mock.enqueue({ chunks: PIECES }, { model: m });
+        const f = e.stream('Extract', ['x']);
+        const value = await f.final;
+        f.cancel();
+        expect(await f.final).toBe(value);
+        expect(deltasOf(await collect(f))).toBe(REPLY);
+      } finally {
+        await e.close();
+      }
+    });
+
+    it('keeps a slow consumer bounded: deltas beyond the bound join, partials coalesce, nothing final is lost', async () => {
+      const m = fresh('slow');
+      const chunks = Array.from({ length: 3000 }, (_, i) => `w${i} `);
+      mock.enqueue({ chunks }, { model: m });
+      const e = await engine(m);
+      try {
+        const s = e.stream('Say', ['x']);
+        const value = await s.final; // nobody reads until the end
+        expect(value).toBe(chunks.join(''));
+        const events = await collect(s);
+        expect(deltasOf(events)).toBe(chunks.join(''));
+        expect(events.filter((x) => x.kind === 'delta').length).toBeLessThanOrEqual(MAX_BUFFERED_DELTAS);
+        expect(events.filter((x) => x.kind === 'partial').length).toBe(1);
+        expect(events.at(-1)).toEqual({ kind: 'partial', function: 'Say', value: chunks.join('') });
+      } finally {
+        await e.close();
+      }
+    });
+
+    it('refuses a second iterator and reports a call that cannot start through final and iteration', async () => {
+      const m = fresh('misuse');
+      mock.enqueue({ chunks: PIECES }, { model: m });
+      const e = await engine(m);
+      try {
+        const s = e.stream('Extract', ['x']);
+        const first = collect(s);
+        expect(() => s[Symbol.asyncIterator]()).toThrow(TypeError);
+        await first;
+        const bad = e.stream('Nope' as never, []);
+        expect((await settle(bad.final)).error?.code).toBe('ERR_BRAKE_UNKNOWN_FUNCTION');
+        expect((await settle(collect(bad))).error?.code).toBe('ERR_BRAKE_UNKNOWN_FUNCTION');
+        const aborted = e.stream('Extract', ['x'], { signal: AbortSignal.abort() });
+        expect((await settle(aborted.final)).error).toBeInstanceOf(CancelledError);
+      } finally {
+        await e.close();
+      }
+    });
+  });
+}
