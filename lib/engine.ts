@@ -39,7 +39,7 @@ import {
   type ScriptFrame,
   type StatusName,
 } from './errors';
-import { HostCall, hostEntries, isThenable, type HostFunction } from './host';
+import { HostCall, hostEntries, isThenable, kStreamPart, type HostFunction } from './host';
 import { checkHttpOptions, hostTransport, type HttpOptions } from './http';
 import { LIMITS, native } from './native';
 import { BrakeStream } from './stream';
@@ -812,6 +812,8 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
   #hostCall(op: number, index: number, slot: number, args: unknown[], callId: CallId): void {
     const host = this.#hostFns[index]!;
     const call = new HostCall(callId, host.name, slot);
+    // The HTTP transport (the last host function) of a streamed LLM request.
+    if (args[6] === true && index === this.#hostFns.length - 1) call[kStreamPart] = (bytes) => this.#native.hostPart(op, bytes);
     try {
       const result = host.fn(args, call);
       // A thenable's `then` may be a getter that throws: inside the try.

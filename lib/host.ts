@@ -46,6 +46,9 @@ export interface HostFunction {
 const NOT_ABORTED: unique symbol = Symbol('not aborted');
 
 /** One host call in flight: the context `fn` sees. @internal */
+/** @internal HostCall's hand-over of a streamed body's parts (brake_host_part), set for the HTTP transport's streamed requests. */
+export const kStreamPart = Symbol('brake.streamPart');
+
 export class HostCall implements HostContext {
   readonly callId: CallId;
   readonly functionName: string;
@@ -53,6 +56,8 @@ export class HostCall implements HostContext {
   readonly slot: number;
   #controller: AbortController | undefined;
   #reason: unknown = NOT_ABORTED;
+  /** @internal False once the operation is no longer waiting. */
+  [kStreamPart]: ((bytes: Uint8Array) => boolean) | undefined;
 
   constructor(callId: CallId, functionName: string, slot: number) {
     this.callId = callId;

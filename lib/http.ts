@@ -15,7 +15,7 @@
  * TLS, reset, over the limit) the script gets `status_code` 0 and the reason
  * in `response.error`.
  */
-import type { HostContext, HostFunction } from './host';
+import { kStreamPart, type HostCall, type HostContext, type HostFunction } from './host';
 import { native } from './native';
 
 /** The `fetch` the host transport calls (a subset of the WHATWG signature). */
@@ -130,6 +130,26 @@ async function readBody(res: Response, limit: number): Promise<string> {
   return new TextDecoder().decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
 }
 
+/** Hands `res`'s body to the engine as it arrives (brake_host_part); the answer's body is then "". */
+async function streamBody(res: Response, limit: number, sendPart: (bytes: Uint8Array) => boolean): Promise<string> {
+  const reader = res.body!.getReader();
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return '';
+    total += value.byteLength;
+    if (limit > 0 && total > limit) {
+      await reader.cancel().catch(() => {});
+      throw new HttpTransportError(`the response body is larger than the limit of ${limit} bytes`, 'ERR_BRAKE_RESPONSE_TOO_LARGE');
+    }
+    if (!sendPart(value)) {
+      // The call stopped waiting (its signal has aborted the fetch too).
+      await reader.cancel().catch(() => {});
+      return '';
+    }
+  }
+}
+
 /** The host transport: the implementation behind `baml.http.fetch`'s host calls. @internal */
 export function hostTransport(fetchImpl: FetchFunction | undefined): HostFunction['fn'] {
   const doFetch: FetchFunction = fetchImpl ?? ((url, init) => fetch(url, init));
@@ -137,7 +157,12 @@ export function hostTransport(fetchImpl: FetchFunction | undefined): HostFunctio
     const [url, method, headers, body, , maxResponseBytes] = args as [string, string, Record<string, string>, string | null, number, number];
     try {
       const res = await doFetch(url, { method, headers, body: body ?? undefined, signal: context.signal, redirect: 'manual' });
-      const text = await readBody(res, maxResponseBytes);
+      // A streamed LLM call's 2xx body goes over in parts as it arrives.
+      const sendPart = (context as HostCall)[kStreamPart];
+      const text =
+        sendPart !== undefined && res.ok && res.body !== null
+          ? await streamBody(res, maxResponseBytes, sendPart)
+          : await readBody(res, maxResponseBytes);
       const out: Record<string, string> = {};
       res.headers.forEach((value, name) => {
         out[name] = value;

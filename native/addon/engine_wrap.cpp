@@ -880,6 +880,21 @@ Napi::Value EngineWrap::host_fail(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
+// hostPart(op, bytes: Uint8Array): true when the operation was pending
+// (brake_host_part: a part of a streamed body, for the host transport).
+Napi::Value EngineWrap::host_part(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  brake_op_id op = info.Length() >= 2 ? read_op_id(info[0]) : 0;
+  if (!op || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw_type_error(env, "hostPart(op: number, bytes: Uint8Array)");
+    return Napi::Value();
+  }
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  if (!m_engine) return Napi::Boolean::New(env, false);
+  int rc = brake_host_part(m_engine, op, reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+  return Napi::Boolean::New(env, rc == BRAKE_OK);
+}
+
 Napi::Function define_engine_class(Napi::Env env) {
   return EngineWrap::DefineClass(env, "Engine",
                                  {EngineWrap::InstanceMethod("cancel", &EngineWrap::cancel),
@@ -892,7 +907,8 @@ Napi::Function define_engine_class(Napi::Env env) {
                                   EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more),
                                   EngineWrap::InstanceMethod("hostComplete", &EngineWrap::host_complete),
                                   EngineWrap::InstanceMethod("hostCompleteMany", &EngineWrap::host_complete_many),
-                                  EngineWrap::InstanceMethod("hostFail", &EngineWrap::host_fail)});
+                                  EngineWrap::InstanceMethod("hostFail", &EngineWrap::host_fail),
+                                  EngineWrap::InstanceMethod("hostPart", &EngineWrap::host_part)});
 }
 
 }  // namespace brake_addon

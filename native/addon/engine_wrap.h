@@ -84,6 +84,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value host_complete(const Napi::CallbackInfo& info);
   Napi::Value host_complete_many(const Napi::CallbackInfo& info);
   Napi::Value host_fail(const Napi::CallbackInfo& info);
+  Napi::Value host_part(const Napi::CallbackInfo& info);
   Napi::Value pending_host_calls(const Napi::CallbackInfo& info);
   Napi::Value http_stats(const Napi::CallbackInfo& info);
 

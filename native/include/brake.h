@@ -401,6 +401,17 @@ BRAKE_API size_t brake_host_complete_all(brake_engine* e, const brake_op_id* ops
 /* Answers operation `op` with a failure: `message` (NULL: "") and `code`
 ** (NULL: none), both copied. Same statuses as brake_host_complete. */
 BRAKE_API int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const char* code);
+/* The host transport's streamed body: for a baml.http.fetch host call whose
+** argument 6 (stream) is true, the host may hand over the body of a 2xx
+** response in parts as it arrives, `len` bytes at a time (copied), before
+** answering the operation as usual (its body then holds what was not handed
+** over, often ""). The engine reads them as they come (an LLM call's event
+** stream). Parts of another status, or of a call with stream false, are
+** not read. BRAKE_OK when the operation is pending (the part is on its way;
+** it is dropped if the call stops waiting meanwhile); BRAKE_NOT_FOUND when
+** it is unknown, answered or cancelled; BRAKE_MISUSE for a NULL engine, or
+** NULL bytes with len > 0. Any thread. */
+BRAKE_API int brake_host_part(brake_engine* e, brake_op_id op, const char* bytes, size_t len);
 /* 1 when operation `op` is unknown, answered or cancelled; 0 while pending.
 ** Any thread. */
 BRAKE_API int brake_host_call_finished(const brake_engine* e, brake_op_id op);
@@ -463,6 +474,8 @@ typedef struct brake_engine_options {
   **   3 body: string or null
   **   4 timeout_ms: int      (0 = none; the engine also enforces it)
   **   5 max_response_bytes: int (0 = unlimited)
+  **   6 stream: bool         (a streamed LLM call's request: a 2xx body may
+  **                           come in parts, brake_host_part)
   ** The host answers with brake_host_complete and a MAP {status: int
   ** (100-999), url: string (the final URL; "" = the request's), headers: MAP
   ** of strings, body: STRING (UTF-8, like every string value: the transport

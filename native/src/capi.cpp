@@ -645,6 +645,14 @@ int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const 
   });
 }
 
+int brake_host_part(brake_engine* e, brake_op_id op, const char* bytes, size_t len) {
+  if (!e || (!bytes && len)) return fail(BRAKE_MISUSE, "engine is NULL, or bytes is NULL with len > 0");
+  return guarded([&] {
+    int status = e->engine->host_part(op, std::string_view(bytes ? bytes : "", len));
+    return status == BRAKE_OK ? status : fail(status, "no pending host call with operation id " + std::to_string(op));
+  });
+}
+
 size_t brake_engine_pending_host_calls(const brake_engine* e) { return e ? e->engine->pending_operations() : 0; }
 
 int brake_host_call_finished(const brake_engine* e, brake_op_id op) {

@@ -76,6 +76,8 @@ function timed(url: string, ms: int) -> string {
   if (r.status_code == 0 && e != null) { e } else { "no error" }
 }
 function whole(url: string) -> baml.http.Response { baml.http.fetch(url) }
+client<llm> Model { provider openai-generic options { base_url "http://llm.example/v1" model "m" api_key "k" } }
+function extract(t: string) -> string { client Model prompt #"{{ t }}"# }
 )";
 
 struct Transport {
@@ -150,6 +152,17 @@ void on_fetch(void* user_data, const brake_host_call* c) {
     v = answer(200, std::string(20000, 'b')); // past 3x the limit: a transport that ignored it
   } else if (path == "/malformed") {
     v = brake_value_int(5);
+  } else if (path == "/v1/chat/completions") {
+    // A streamed reply handed over in parts (brake_host_part), cut inside
+    // events, then the answer with an empty body.
+    CHECK(args.size() == 7 && args[6] == "true");
+    std::string sse;
+    for (const char* piece : {"Hel", "lo ", "there"})
+      sse += std::string(R"(data: {"choices":[{"index":0,"delta":{"content":")") + piece + "\"}}]}\n\n";
+    sse += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    for (size_t i = 0; i < sse.size(); i += 7)
+      CHECK_EQ_INT(brake_host_part(t->engine, op, sse.data() + i, std::min<size_t>(7, sse.size() - i)), BRAKE_OK);
+    v = answer(200, "", "", {{"content-type", "text/event-stream"}});
   } else if (path == "/fail") {
     CHECK_EQ_INT(brake_host_fail(t->engine, op, "connect ECONNREFUSED 127.0.0.1:1", "ECONNREFUSED"), BRAKE_OK);
     return;
@@ -265,13 +278,14 @@ BRAKE_TEST(a_response_has_status_url_headers_and_text) {
     std::lock_guard<std::mutex> lock(t.mu);
     CHECK_STR(t.last_function, "baml.http.fetch");
     CHECK_EQ_INT(t.last_index, 0); // brake_program_host_function_count: none declared
-    CHECK_EQ_INT(t.last_args.size(), 6);
+    CHECK_EQ_INT(t.last_args.size(), 7);
     CHECK_STR(t.last_args[0], "\"http://127.0.0.1:8080/ok\"");
     CHECK_STR(t.last_args[1], "\"GET\"");
     CHECK_STR(t.last_args[2], "{}");
     CHECK_STR(t.last_args[3], "null");
     CHECK_STR(t.last_args[4], "0");
     CHECK_STR(t.last_args[5], "4096");
+    CHECK_STR(t.last_args[6], "false"); // not a streamed LLM request
   }
   finish(e);
 }
@@ -637,6 +651,46 @@ BRAKE_TEST(many_requests_answered_late_with_random_cancels) {
   finish(e);
 }
 
+// The host transport streams an LLM reply with brake_host_part: the call's
+// events come as the parts do, and the answer ends it. A part for an
+// unknown operation is refused; a plain fetch is not streamed.
+BRAKE_TEST(a_host_transport_streams_a_reply_in_parts) {
+  Transport t;
+  brake_engine* e = make_engine(&t);
+  CHECK(e != nullptr);
+  Outcome o;
+  StreamLog log;
+  log.outcome = &o;
+  brake_value* arg = str("x");
+  const brake_value* args[] = {arg};
+  brake_call_options co;
+  brake_call_options_init(&co);
+  co.stream = on_stream;
+  co.stream_user_data = &log;
+  CHECK_EQ_INT(brake_call_start(e, g_id++, "extract", args, 1, &co, outcome_done, &o), BRAKE_OK);
+  brake_value_free(arg);
+  CHECK(wait_for(o));
+  if (o.status != BRAKE_OK) fprintf(stderr, "extract: %s %s\n", o.kind.c_str(), o.message.c_str());
+  CHECK_EQ_INT(o.status, BRAKE_OK);
+  CHECK_STR(o.value, "\"Hello there\"");
+  {
+    std::lock_guard<std::mutex> lock(log.mu);
+    CHECK_STR(log.text, "Hello there");
+    CHECK_EQ_INT(log.deltas.load(), 3);
+    CHECK(!log.events.empty() && log.events[0] == "attempt extract Model 1");
+    CHECK(!log.late);
+  }
+  CHECK_EQ_INT(brake_host_part(e, 12345, "x", 1), BRAKE_NOT_FOUND);
+  CHECK_EQ_INT(brake_host_part(nullptr, 1, "x", 1), BRAKE_MISUSE);
+  CHECK_EQ_INT(brake_host_part(e, 1, nullptr, 1), BRAKE_MISUSE);
+  CHECK_STR(value_of(e, "status", "http://h.example/ok"), "200");
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    CHECK(t.last_args.size() == 7 && t.last_args[6] == "false");
+  }
+  finish(e);
+}
+
 int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(a_response_has_status_url_headers_and_text),
@@ -653,6 +707,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_cancel_stops_the_request_at_once),
       TEST_ENTRY(a_response_crosses_to_the_host_without_its_hidden_fields),
       TEST_ENTRY(many_requests_answered_late_with_random_cancels),
+      TEST_ENTRY(a_host_transport_streams_a_reply_in_parts),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

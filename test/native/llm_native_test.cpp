@@ -372,43 +372,6 @@ BRAKE_TEST(stress_llm_calls_with_random_cancels) {
 
 namespace {
 
-// A streamed call's events (brake.h "streams") as its callback saw them.
-struct StreamLog {
-  std::mutex mu;
-  Outcome* outcome = nullptr;
-  std::vector<std::string> events; // "attempt <fn> <client> <n>", "delta <text>", "partial <value>"
-  std::string text;                // the deltas since the last attempt
-  bool late = false;               // an event came after the call's completion
-  std::atomic<int> deltas{0};
-};
-
-void on_stream(void* user_data, const brake_stream_event* ev) {
-  auto* log = static_cast<StreamLog*>(user_data);
-  {
-    std::lock_guard<std::mutex> lock(log->outcome->mu);
-    if (log->outcome->done) log->late = true;
-  }
-  std::lock_guard<std::mutex> lock(log->mu);
-  switch (brake_stream_event_kind(ev)) {
-  case BRAKE_STREAM_ATTEMPT:
-    log->text.clear();
-    log->events.push_back(std::string("attempt ") + brake_stream_event_function(ev) + " " + brake_stream_event_client(ev) +
-                          " " + std::to_string(brake_stream_event_attempt(ev)));
-    break;
-  case BRAKE_STREAM_DELTA: {
-    size_t n = 0;
-    const char* t = brake_stream_event_text(ev, &n);
-    log->text.append(t, n);
-    log->events.push_back("delta " + std::string(t, n));
-    log->deltas++;
-    break;
-  }
-  case BRAKE_STREAM_PARTIAL:
-    log->events.push_back("partial " + format_value(brake_stream_event_value(ev)));
-    break;
-  }
-}
-
 brake_call_id start_stream(brake_engine* e, const char* fn, Outcome& o, StreamLog& log, uint64_t timeout_ms = 0) {
   log.outcome = &o;
   brake_value* t = nullptr;

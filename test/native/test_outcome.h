@@ -1,9 +1,11 @@
 /* test_outcome.h: for the C++ suites (after test_util.h): a call's whole
 ** outcome with its value formatted (brake_value_format), a completion
-** callback that fills it, and a wait for it. */
+** callback that fills it, and a wait for it; a streamed call's events
+** (StreamLog, on_stream). */
 #ifndef BRAKE_TEST_OUTCOME_H
 #define BRAKE_TEST_OUTCOME_H
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -64,6 +66,43 @@ inline void outcome_done(void* user_data, const brake_result* r) {
 inline bool wait_for(Outcome& o, int ms = 10000) {
   std::unique_lock<std::mutex> lock(o.mu);
   return o.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return o.done; });
+}
+
+// A streamed call's events (brake.h "streams") as its callback saw them.
+struct StreamLog {
+  std::mutex mu;
+  Outcome* outcome = nullptr;
+  std::vector<std::string> events; // "attempt <fn> <client> <n>", "delta <text>", "partial <value>"
+  std::string text;                // the deltas since the last attempt
+  bool late = false;               // an event came after the call's completion
+  std::atomic<int> deltas{0};
+};
+
+inline void on_stream(void* user_data, const brake_stream_event* ev) {
+  auto* log = static_cast<StreamLog*>(user_data);
+  {
+    std::lock_guard<std::mutex> lock(log->outcome->mu);
+    if (log->outcome->done) log->late = true;
+  }
+  std::lock_guard<std::mutex> lock(log->mu);
+  switch (brake_stream_event_kind(ev)) {
+  case BRAKE_STREAM_ATTEMPT:
+    log->text.clear();
+    log->events.push_back(std::string("attempt ") + brake_stream_event_function(ev) + " " + brake_stream_event_client(ev) +
+                          " " + std::to_string(brake_stream_event_attempt(ev)));
+    break;
+  case BRAKE_STREAM_DELTA: {
+    size_t n = 0;
+    const char* t = brake_stream_event_text(ev, &n);
+    log->text.append(t, n);
+    log->events.push_back("delta " + std::string(t, n));
+    log->deltas++;
+    break;
+  }
+  case BRAKE_STREAM_PARTIAL:
+    log->events.push_back("partial " + format_value(brake_stream_event_value(ev)));
+    break;
+  }
 }
 
 #endif

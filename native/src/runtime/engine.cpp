@@ -417,6 +417,18 @@ int Engine::complete_operation(uint64_t id, OperationOutcome&& outcome) {
   return status;
 }
 
+int Engine::host_part(uint64_t id, std::string_view bytes) {
+  Operation* op = m_operations.find(id);
+  if (!op) return BRAKE_NOT_FOUND;
+  struct Ref {
+    Operation* op;
+    ~Ref() { op->release(); }
+  } ref{op};
+  if (op->state.load(std::memory_order_acquire) != OperationState::Pending) return BRAKE_NOT_FOUND;
+  op->worker->post_part(op, std::make_unique<std::string>(bytes));
+  return BRAKE_OK;
+}
+
 void Engine::post_results(const uint64_t* ids, brake_value* const* values, size_t n) {
   // Grouped by worker (the id's low byte), in order: one message batch each.
   std::vector<size_t> order;

@@ -112,6 +112,10 @@ public:
   // brake_host_fail). BRAKE_NOT_FOUND when it is unknown or no longer
   // pending. Any thread.
   int complete_operation(uint64_t id, OperationOutcome&& outcome);
+  // brake_host_part: a part of a pending operation's streamed body, for its
+  // worker. BRAKE_NOT_FOUND when the operation is unknown or no longer
+  // pending. Any thread.
+  int host_part(uint64_t id, std::string_view bytes);
   // Completes many at once (outcomes are moved from): statuses[i] (may be
   // null) is BRAKE_OK, BRAKE_NOT_FOUND, or BRAKE_NO_MEMORY (its worker
   // could not take it: still pending); returns how many were taken. One

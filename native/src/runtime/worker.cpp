@@ -210,6 +210,22 @@ void Worker::complete_operations(Operation* const* ops, OperationOutcome* outcom
   if (posted) kick(wake);
 }
 
+void Worker::post_part(Operation* op, std::unique_ptr<std::string> part) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(m_mu);
+    Message m{MessageKind::OperationPart, {nullptr}};
+    m.part = part.get();
+    m.part_op = op;
+    m_inbox.push_back(m); // may throw: nothing changed
+    part.release();
+    op->retain();
+    m_mail.store(true, std::memory_order_release);
+    wake = take_sleeper();
+  }
+  kick(wake);
+}
+
 void Worker::post_results(const uint64_t* ids, brake_value* const* values, size_t n) {
   bool wake;
   {
@@ -383,6 +399,19 @@ void Worker::handle(const Message& m) {
     return;
   }
   case MessageKind::OperationDone: on_operation_done(m.op); return; // adopts the reference
+  case MessageKind::OperationPart: {
+    // A part of a streamed body from the host transport (brake_host_part):
+    // read if the call still waits on that operation, dropped otherwise.
+    // (Its answer, if already given, is a later message: the operation is
+    // still in the call's slot.)
+    std::unique_ptr<std::string> part(m.part);
+    Operation* op = m.part_op;
+    Call* call = op->call;
+    LlmRun* run = call->phase == Phase::Waiting && m_operations[call->operation] == op ? llm_run(call) : nullptr;
+    if (run && run->streaming) llm_stream_part(call, *run, *part);
+    op->release();
+    return;
+  }
   case MessageKind::OperationResult: {
     // A value for operation m.id, not yet checked by its sender (see
     // post_results): it wins the operation here, or is dropped.
@@ -412,6 +441,10 @@ void Worker::discard(const Message& m) {
     break;
   case MessageKind::OperationDone: m.op->release(); break;
   case MessageKind::OperationResult: brake_value_free(m.value); break;
+  case MessageKind::OperationPart:
+    delete m.part;
+    m.part_op->release();
+    break;
   default:
     if (m.call) m.call->release();
     break;
@@ -828,6 +861,10 @@ void Worker::send_http(Call* call, http::Request& req, uint64_t timeout, Clock::
     }
     op->args.push_back(host_int(int64_t(std::min<uint64_t>(left, INT64_MAX))));
     op->args.push_back(host_int(int64_t(std::min<uint64_t>(cfg.max_response_bytes, INT64_MAX))));
+    auto stream = std::make_unique<brake_value>(BRAKE_KIND_BOOL); // brake_host_part wanted
+    LlmRun* run = llm_run(call);
+    stream->b = run && run->streaming;
+    op->args.push_back(std::move(stream));
     op->http_timeout_ms = timeout;
     op->chain = std::move(chain);
     if (deadline != Clock::time_point::max()) m_timers.add(deadline, call, TimerKind::Sleep);

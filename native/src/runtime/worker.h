@@ -90,6 +90,10 @@ public:
   // a value whose operation is no longer pending. Throws bad_alloc,
   // changing nothing (the values stay the caller's). Any thread.
   void post_results(const uint64_t* ids, brake_value* const* values, size_t n);
+  // Hands the worker a part of operation `op`'s streamed body
+  // (brake_host_part; the message takes a reference), read if the call
+  // still waits on it. Throws bad_alloc, changing nothing. Any thread.
+  void post_part(Operation* op, std::unique_ptr<std::string> part);
   void post_stop() { post(MessageKind::Stop, nullptr); }
   // Calls of this worker to cancel, each with a reference for the message.
   using CallBatch = std::vector<Call*>;
@@ -130,7 +134,7 @@ public:
   int64_t slice_deadline() const { return m_slice_deadline.load(std::memory_order_seq_cst); }
 
 private:
-  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, OperationDone, OperationResult, Stop };
+  enum class MessageKind : uint8_t { Start, Cancel, CancelMany, OperationDone, OperationResult, OperationPart, Stop };
   struct Message {
     MessageKind kind;
     union {
@@ -138,8 +142,10 @@ private:
       CallBatch* calls;   // CancelMany (owned, holds a reference to each)
       Operation* op;      // OperationDone (holds a reference)
       brake_value* value; // OperationResult (owned; may be null)
+      std::string* part;  // OperationPart (owned)
     };
-    uint64_t id = 0; // OperationResult: the operation's id
+    uint64_t id = 0;              // OperationResult: the operation's id
+    Operation* part_op = nullptr; // OperationPart: the operation (holds a reference)
   };
 
   void post(MessageKind kind, Call* call);
