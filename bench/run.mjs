@@ -40,9 +40,10 @@ import abortHost from './scenarios/abort-host.mjs';
 import curlWait from './scenarios/curl-wait.mjs';
 import llm from './scenarios/llm.mjs';
 import parse from './scenarios/parse.mjs';
+import stream from './scenarios/stream.mjs';
 import install from './scenarios/install.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, parse, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, stream, parse, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 

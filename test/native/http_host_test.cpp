@@ -78,6 +78,8 @@ function timed(url: string, ms: int) -> string {
 function whole(url: string) -> baml.http.Response { baml.http.fetch(url) }
 client<llm> Model { provider openai-generic options { base_url "http://llm.example/v1" model "m" api_key "k" } }
 function extract(t: string) -> string { client Model prompt #"{{ t }}"# }
+client<llm> Late { provider openai-generic options { base_url "http://llm.example/late" model "m" api_key "k" } }
+function extract_late(t: string) -> string { client Late prompt #"{{ t }}"# }
 )";
 
 struct Transport {
@@ -112,6 +114,19 @@ brake_value* answer(int64_t status, const std::string& body, const std::string& 
   brake_value_map_set(m, "headers", 7, h);
   brake_value_map_set(m, "body", 4, str(body));
   return m;
+}
+
+// Hands operation `op` an OpenAI event stream of "Hello there" in parts of
+// `step` bytes (brake_host_part), cut inside events. The first status that
+// is not BRAKE_OK, or BRAKE_OK.
+int send_hello_stream(brake_engine* e, brake_op_id op, size_t step) {
+  std::string sse;
+  for (const char* piece : {"Hel", "lo ", "there"})
+    sse += std::string(R"(data: {"choices":[{"index":0,"delta":{"content":")") + piece + "\"}}]}\n\n";
+  sse += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  for (size_t i = 0; i < sse.size(); i += step)
+    if (int rc = brake_host_part(e, op, sse.data() + i, std::min(step, sse.size() - i))) return rc;
+  return BRAKE_OK;
 }
 
 void on_fetch(void* user_data, const brake_host_call* c) {
@@ -156,12 +171,7 @@ void on_fetch(void* user_data, const brake_host_call* c) {
     // A streamed reply handed over in parts (brake_host_part), cut inside
     // events, then the answer with an empty body.
     CHECK(args.size() == 7 && args[6] == "true");
-    std::string sse;
-    for (const char* piece : {"Hel", "lo ", "there"})
-      sse += std::string(R"(data: {"choices":[{"index":0,"delta":{"content":")") + piece + "\"}}]}\n\n";
-    sse += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-    for (size_t i = 0; i < sse.size(); i += 7)
-      CHECK_EQ_INT(brake_host_part(t->engine, op, sse.data() + i, std::min<size_t>(7, sse.size() - i)), BRAKE_OK);
+    CHECK_EQ_INT(send_hello_stream(t->engine, op, 7), BRAKE_OK);
     v = answer(200, "", "", {{"content-type", "text/event-stream"}});
   } else if (path == "/fail") {
     CHECK_EQ_INT(brake_host_fail(t->engine, op, "connect ECONNREFUSED 127.0.0.1:1", "ECONNREFUSED"), BRAKE_OK);
@@ -691,6 +701,74 @@ BRAKE_TEST(a_host_transport_streams_a_reply_in_parts) {
   finish(e);
 }
 
+// Streamed calls whose replies come in parts from another thread while
+// calls are cancelled at random: each settles once, a completed one with
+// the whole text in its deltas; parts for a cancelled call are refused or
+// dropped; nothing leaks.
+BRAKE_TEST(many_streams_fed_in_parts_with_random_cancels) {
+  Transport t;
+  brake_engine* e = make_engine(&t);
+  CHECK(e != nullptr);
+  if (!e) return;
+  const int n = brake_test_sanitized() ? 300 : 2000;
+  std::vector<Outcome> out(static_cast<size_t>(n));
+  std::vector<StreamLog> logs(static_cast<size_t>(n));
+  std::vector<brake_call_id> ids(static_cast<size_t>(n));
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    std::mt19937 rng(5);
+    while (!stop.load()) {
+      std::vector<brake_op_id> ops;
+      {
+        std::unique_lock<std::mutex> lock(t.mu);
+        t.cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return !t.pending.empty(); });
+        ops.swap(t.pending);
+      }
+      std::shuffle(ops.begin(), ops.end(), rng);
+      for (brake_op_id op : ops) {
+        int rc = send_hello_stream(e, op, 1 + rng() % 16);
+        CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
+        brake_value* v = answer(200, "");
+        rc = brake_host_complete(e, op, v);
+        CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
+        brake_value_free(v);
+      }
+    }
+  });
+  std::mt19937 rng(13);
+  for (int i = 0; i < n; i++) {
+    ids[size_t(i)] = g_id++;
+    logs[size_t(i)].outcome = &out[size_t(i)];
+    brake_value* arg = str("x");
+    const brake_value* args[] = {arg};
+    brake_call_options co;
+    brake_call_options_init(&co);
+    co.stream = on_stream;
+    co.stream_user_data = &logs[size_t(i)];
+    CHECK_EQ_INT(brake_call_start(e, ids[size_t(i)], "extract_late", args, 1, &co, outcome_done, &out[size_t(i)]), BRAKE_OK);
+    brake_value_free(arg);
+    if (rng() % 3 == 0) brake_cancel(e, ids[size_t(rng() % size_t(i + 1))]);
+  }
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    Outcome& o = out[size_t(i)];
+    CHECK(wait_for(o, 30000));
+    std::lock_guard<std::mutex> lock(logs[size_t(i)].mu);
+    if (o.status == BRAKE_OK) {
+      CHECK_STR(o.value, "\"Hello there\"");
+      CHECK_STR(logs[size_t(i)].text, "Hello there");
+      ok++;
+    } else {
+      CHECK_EQ_INT(o.status, BRAKE_CANCELLED);
+    }
+    CHECK(!logs[size_t(i)].late);
+  }
+  stop = true;
+  feeder.join();
+  CHECK(ok > 0 && ok < n);
+  finish(e);
+}
+
 int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(a_response_has_status_url_headers_and_text),
@@ -708,6 +786,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_response_crosses_to_the_host_without_its_hidden_fields),
       TEST_ENTRY(many_requests_answered_late_with_random_cancels),
       TEST_ENTRY(a_host_transport_streams_a_reply_in_parts),
+      TEST_ENTRY(many_streams_fed_in_parts_with_random_cancels),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
