@@ -49,7 +49,11 @@ export default {
       const made = variants.flatMap((v) => {
         const failed = values[v]?.find((r) => r.error);
         const reason = !values[v] ? why[v] : failed ? `a sample failed: ${failed.error}` : undefined;
-        return make(values[v]).map((f) => (reason ? ctx.unavailable({ metric: f.metric, variant: label[v], reason }) : ctx.figure({ ...f, variant: label[v] })));
+        return make(reason ? undefined : values[v]).map((f) => {
+          // A figure with nothing to divide by (no stream finished in a run's window) is reported as such.
+          const why = reason ?? (f.values.some((x) => !Number.isFinite(x)) ? 'no stream finished within a run\'s measurement window' : undefined);
+          return why ? ctx.unavailable({ metric: f.metric, variant: label[v], reason: why }) : ctx.figure({ ...f, variant: label[v] });
+        });
       });
       figures.push(...made.sort((a, b) => metrics.indexOf(a.metric) - metrics.indexOf(b.metric)));
     };
@@ -74,7 +78,7 @@ export default {
     await measure(
       tokens,
       'tokens/s',
-      (r) => `${Math.round(r.tokensPerSec).toLocaleString('en-US')} tokens/s, ${r.cpuUsPerToken.toFixed(1)} µs CPU/token, ELU ${r.elu.toFixed(2)}`,
+      (r) => `${Math.round(r.tokensPerSec).toLocaleString('en-US')} tokens/s, ${r.cpuUsPerToken?.toFixed(1) ?? 'n/a'} µs CPU/token, ELU ${r.elu.toFixed(2)}`,
       (rs) => [
         { metric: `streamed tokens/s (${tokens.concurrency} streams)`, unit: 'tokens/s', better: 'higher', values: per(rs, (r) => r.tokensPerSec) },
         { metric: 'client CPU per token', unit: 'µs', better: 'lower', values: per(rs, (r) => r.cpuUsPerToken) },

@@ -221,7 +221,8 @@ async function settled(p) {
     await p;
   } catch (error) {
     const at = performance.now();
-    if (/Abort/.test(error?.name ?? '')) return at;
+    // brake: CancelledError (name 'AbortError'); fetch: AbortError; BAML: an Error whose message is {"type":"BamlAbortError",...}.
+    if (/Abort/.test(error?.name ?? '') || /"BamlAbortError"/.test(error?.message ?? '')) return at;
     throw new Error(`the stream failed but was not cancelled (${reasonOf(error)})`);
   }
   throw new Error('the stream completed although it was aborted');
