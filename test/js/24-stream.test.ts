@@ -6,6 +6,9 @@
 // during a retry backoff, after the final value) with the socket closed at
 // once, slow consumers (bounded buffer, nothing final lost) and many streams
 // at once. Runs over the native transport and over the host transport.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BrakeStream, CancelledError, Engine, LlmError, MAX_BUFFERED_DELTAS, TimeoutError, httpNativeAvailable } from '../../lib/index';
@@ -15,7 +18,7 @@ import { startMockLlm } from '../support/mock-llm.mjs';
 import { settle, sleep } from './helpers';
 
 type Mock = Awaited<ReturnType<typeof startMockLlm>>;
-type Rec = { body: any; arrivedAt: number; closedAt?: number };
+type Rec = { path: string; body: any; arrivedAt: number; closedAt?: number };
 
 let mock: Mock;
 beforeAll(async () => {
@@ -45,12 +48,18 @@ client<llm> Q { provider openai-generic retry_policy Quick options { base_url en
 client<llm> S { provider openai-generic retry_policy Slow options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
 client<llm> A { provider anthropic options { base_url env.MOCK model "${m}" api_key "k" } }
 client<llm> W { provider openai-generic options { base_url env.MOCK_V1 model "${m}" api_key "k" supports_streaming false } }
+client<llm> OA { provider openai options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
+client<llm> Z { provider azure-openai options { base_url env.MOCK_V1 api_version "2024-10-21" model "${m}" api_key "k" } }
+client<llm> O { provider ollama options { base_url env.MOCK_V1 model "${m}" } }
 function Extract(t: string) -> Person { client C prompt #"{{ t }}"# }
 function ExtractQ(t: string) -> Person { client Q prompt #"{{ t }}"# }
 function ExtractS(t: string) -> Person { client S prompt #"{{ t }}"# }
 function ExtractA(t: string) -> Person { client A prompt #"{{ t }}"# }
 function ExtractW(t: string) -> Person { client W prompt #"{{ t }}"# }
 function Say(t: string) -> string { client C prompt #"{{ t }}"# }
+function ExtractOA(t: string) -> Person { client OA prompt #"{{ t }}"# }
+function ExtractZ(t: string) -> Person { client Z prompt #"{{ t }}"# }
+function ExtractO(t: string) -> Person { client O prompt #"{{ t }}"# }
 function both(t: string) -> int { Extract(t).age + ExtractA(t).age }
 `;
 
@@ -130,6 +139,34 @@ for (const [label, transportOptions] of transports) {
         ]);
         expect(await w.final).toEqual({ name: 'Ada Lovelace', age: 36 });
         expect(of(m)[2]!.body.stream).toBeUndefined();
+      } finally {
+        await e.close();
+      }
+    });
+
+    it('streams every provider shape: openai, openai-generic, azure-openai, ollama, anthropic', async () => {
+      const m = fresh('providers');
+      const e = await engine(m);
+      try {
+        for (const [fn, client] of [['ExtractOA', 'OA'], ['Extract', 'C'], ['ExtractZ', 'Z'], ['ExtractO', 'O'], ['ExtractA', 'A']]) {
+          mock.enqueue({ chunks: PIECES }, { model: m });
+          const s = e.stream(fn as 'Extract', ['x']);
+          const events = await collect(s);
+          expect(await s.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+          expect(events[0]).toEqual({ kind: 'attempt', function: fn, client, attempt: 1 });
+          expect(deltasOf(events)).toBe(REPLY);
+          const sent = of(m).at(-1)!.body;
+          expect(sent.stream).toBe(true);
+          // openai asks for the usage chunk too (BAML's stream_options).
+          if (client === 'OA') expect(sent.stream_options).toEqual({ include_usage: true });
+        }
+        expect(of(m).map((r: any) => r.path)).toEqual([
+          '/v1/chat/completions',
+          '/v1/chat/completions',
+          '/v1/chat/completions',
+          '/v1/chat/completions',
+          '/v1/messages',
+        ]);
       } finally {
         await e.close();
       }
@@ -303,3 +340,47 @@ for (const [label, transportOptions] of transports) {
     });
   });
 }
+
+// Many streams at once, the mock in a process of its own: every stream
+// delivers its whole reply and value; nothing is left in flight.
+describe('many concurrent streams', () => {
+  let servers: ChildProcess;
+  let llm = '';
+  beforeAll(async () => {
+    servers = fork(fileURLToPath(new URL('../support/servers-process.mjs', import.meta.url)), [REPLY], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    llm = ((await new Promise((resolve) => servers.once('message', resolve))) as { llm: string }).llm;
+  });
+  afterAll(() => {
+    servers?.kill();
+  });
+
+  const cases: Array<[string, EngineOptions, number]> = [['host transport', { http: { transport: 'host' } }, 1_000]];
+  if (httpNativeAvailable) cases.unshift(['native transport', {}, 10_000]);
+  for (const [label, options, n] of cases) {
+    it(`${n.toLocaleString('en-US')} streams at once (${label})`, { timeout: 180_000 }, async () => {
+      const e = await Engine.fromSource(SOURCE('many'), { workerThreads: 2, env: { MOCK_V1: `${llm}/v1`, MOCK: llm }, ...options });
+      try {
+        const streams = Array.from({ length: n }, () => e.stream('Extract', ['x']));
+        let whole = 0;
+        let typed = 0;
+        await Promise.all(
+          streams.map(async (s) => {
+            if (deltasOf(await collect(s)) === REPLY) whole++;
+            const v = (await s.final) as { name: string; age: number };
+            if (v.name === 'Ada Lovelace' && v.age === 36) typed++;
+          }),
+        );
+        expect(whole).toBe(n);
+        expect(typed).toBe(n);
+        expect(e.liveCalls).toBe(0);
+        const deadline = performance.now() + 5000;
+        while (e.httpStats.transfers > 0 && performance.now() < deadline) await sleep(5);
+        expect(e.httpStats.transfers).toBe(0);
+      } finally {
+        await e.close();
+      }
+    });
+  }
+});

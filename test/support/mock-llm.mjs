@@ -257,7 +257,9 @@ export async function startMockLlm(options = {}) {
       sockets.delete(socket);
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // A deep accept queue (the kernel caps it at somaxconn): thousands of
+  // clients connecting at once are not made to retry their SYNs.
+  await new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: options.backlog ?? 4096 }, resolve));
   const port = server.address().port;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
