@@ -1,8 +1,10 @@
 // Lifecycle under I/O (native HTTP transport): a worker_thread terminated
 // with transfers in flight, or while its engine is closing; a process that
 // exits with transfers in flight; thousands of engines each making a
-// request and closing. Each time the server sees every connection close,
-// nothing hangs or crashes, and threads, descriptors and memory come back.
+// request and closing; the same with LLM streams in flight (engine.stream
+// against the mock LLM server). Each time the server sees every connection
+// close, nothing hangs or crashes, and threads, descriptors and memory come
+// back.
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, httpNativeAvailable } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
+// @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
+import { startMockLlm } from '../support/mock-llm.mjs';
 import { connectionsClosed, requestsArrived, sleep } from './helpers';
 
 const dist = JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'));
@@ -125,5 +129,85 @@ describe.runIf(httpNativeAvailable())('lifecycle with native HTTP transfers in f
     // 1,500 more engines: under 16 MB (an engine's worker, driver and
     // connection leaked each time would be far more).
     expect(grew, `RSS grew ${(grew / 1048576).toFixed(1)} MB over 1,500 engines`).toBeLessThan(16 * 1024 * 1024);
+  });
+});
+
+describe.runIf(httpNativeAvailable())('lifecycle with LLM streams in flight', () => {
+  const n = 100;
+  const source = (model: string, url: string) => `
+client<llm> C { provider openai-generic options { base_url "${url}/v1" model "${model}" api_key "k" } }
+function Say(t: string) -> string { client C prompt #"{{ t }}"# }`;
+  // Starts n streams, each read with for await, and tells the parent once started.
+  const streams = (model: string, url: string) =>
+    `brake.Engine.fromSource(${JSON.stringify(source(model, url))}, { workerThreads: 2 }).then((e) => {
+       for (let i = 0; i < ${n}; i++) {
+         const s = e.stream('Say', ['x']);
+         (async () => { for await (const ev of s); })().catch(() => {});
+         s.final.catch(() => {});
+       }
+       READY();
+     });`;
+
+  type Mock = Awaited<ReturnType<typeof startMockLlm>>;
+  let mock: Mock;
+  beforeAll(async () => {
+    mock = await startMockLlm();
+  });
+  afterAll(async () => {
+    await mock?.close();
+  });
+  // n streams of `model` that have each delivered text and would go on for minutes.
+  const slowStreams = (model: string) => {
+    mock.enqueue(
+      Array.from({ length: n }, () => ({ chunks: Array.from({ length: 1000 }, (_, i) => `w${i} `), chunkDelayMs: 200 })),
+      { model },
+    );
+  };
+  const started = async (model: string) => {
+    const deadline = performance.now() + 10_000;
+    while (mock.requests.filter((r: { body: any }) => r.body?.model === model).length < n && performance.now() < deadline) await sleep(5);
+    await sleep(50); // the first events are out
+  };
+  const allStreamsClosed = async (model: string) => {
+    for (const r of mock.requests.filter((x: { body: any }) => x.body?.model === model)) {
+      if ((await mock.waitForClose(r, 5000)) === undefined) return false;
+    }
+    return true;
+  };
+
+  it(`a worker_thread terminated with ${n} streams in flight`, async () => {
+    const model = `wt-stream-${Date.now()}`;
+    slowStreams(model);
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       const brake = require(${dist});
+       const READY = () => parentPort.postMessage('started');
+       ${streams(model, mock.url)}`,
+      { eval: true },
+    );
+    await new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
+    await started(model);
+    const t0 = performance.now();
+    expect(await w.terminate()).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(await allStreamsClosed(model)).toBe(true);
+  });
+
+  it(`a process that exits with ${n} streams in flight exits at once and closes them`, async () => {
+    const model = `exit-stream-${Date.now()}`;
+    slowStreams(model);
+    const t0 = performance.now();
+    const code = await new Promise<number | null>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['-e', `const brake = require(${dist}); const READY = () => {}; process.stdin.once('data', () => process.exit(0)); ${streams(model, mock.url)}`],
+        { timeout: 20_000 },
+      );
+      child.on('exit', (c) => resolve(c));
+      started(model).then(() => child.stdin!.end('go\n'));
+    });
+    expect(code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(await allStreamsClosed(model)).toBe(true);
   });
 });
