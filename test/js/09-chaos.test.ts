@@ -7,8 +7,8 @@
 // engine.cancel or a signal: every call settles once with the right outcome, and afterwards the engine
 // has no live call and no transfer in flight, and once it is closed the server has no connection open.
 // BRAKE_CHAOS_HTTP_CALLS sets the native transport's count (each client's) (the host transport runs a quarter of it, at most 10,000).
-// And everything at once on one engine: sleeps, compute loops, HTTP, host functions and LLM calls
-// (with a retry policy) against the mock LLM server, cancelled by engine.cancel, a signal or a deadline
+// And everything at once on one engine: sleeps, compute loops, HTTP, host functions, LLM calls
+// (with a retry policy) and LLM streams (engine.stream, read to their end) against the mock LLM server, cancelled by engine.cancel, a signal or a deadline
 // at random moments: every call settles once with its value, a CancelledError, or a TimeoutError
 // exactly when its deadline was the cause; nothing is left live, waiting on the host or in flight;
 // and resident memory after the run is within 10 % of what it was after three warm-up rounds of the same size.
@@ -20,7 +20,7 @@ import { runInNewContext } from 'node:vm';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CancelledError, Engine, TimeoutError, httpNativeAvailable } from '../../lib/index';
+import { CancelledError, Engine, TimeoutError, httpNativeAvailable, type BrakeStream } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
 import { engine, sleep } from './helpers';
@@ -293,8 +293,8 @@ describe('chaos with everything at once', () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
 
-  type Kind = 'nap' | 'compute' | 'get' | 'host' | 'llm';
-  const KINDS: Kind[] = ['nap', 'compute', 'get', 'host', 'llm'];
+  type Kind = 'nap' | 'compute' | 'get' | 'host' | 'llm' | 'stream';
+  const KINDS: Kind[] = ['nap', 'compute', 'get', 'host', 'llm', 'stream'];
   type Moment = 'never' | 'queued' | 'soon' | 'later' | 'signal' | 'deadline';
   const MOMENTS: Moment[] = ['never', 'queued', 'soon', 'later', 'signal', 'deadline'];
 
@@ -331,7 +331,7 @@ describe('chaos with everything at once', () => {
           : kind === 'compute' ? ['compute', [20_000 + n], ((20_000 + n) * (19_999 + n)) / 2]
           : kind === 'get' ? ['get', [`${urls.http}/slow?ms=${n}`], 'done']
           : kind === 'host' ? ['via_host', [n], n + 1]
-          : ['llm', [`person ${n}`], 'Ada'];
+          : ['llm', [`person ${n}`], 'Ada']; // (llm and stream)
         const delay = moment === 'soon' ? random() * 2 : 2 + random() * 10;
         let signal: AbortSignal | undefined;
         if (moment === 'signal') {
@@ -340,7 +340,9 @@ describe('chaos with everything at once', () => {
           setTimeout(() => ac.abort('gave up'), delay);
         }
         const timeoutMs = moment === 'deadline' ? 1 + Math.floor(random() * 8) : 0;
-        e.call(fn, args, { callId: id, signal, timeoutMs }).then(
+        const options = { callId: id, signal, timeoutMs };
+        const outcome = kind === 'stream' ? streamed(e.stream(fn, args, options), problem, i) : e.call(fn, args, options);
+        outcome.then(
           (value) => {
             if (value !== expected) problem(`${kind} ${i} (${moment}): ${String(value)} != ${String(expected)}`);
             finish('value');
@@ -356,6 +358,15 @@ describe('chaos with everything at once', () => {
         if (moment === 'queued') e.cancel(id);
         else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
       });
+    // A stream read to its end (or its stop) in the background: its final value.
+    const streamed = (s: BrakeStream, problem: (p: string) => void, i: number): Promise<unknown> => {
+      (async () => {
+        let attempts = 0;
+        for await (const ev of s) if (ev.kind === 'attempt') attempts++;
+        if (attempts === 0) problem(`stream ${i}: no attempt event before its end`);
+      })().catch(() => {}); // (a stopped stream's error is final's)
+      return s.final;
+    };
     const quiet = async (): Promise<void> => {
       const until = performance.now() + 5000;
       while ((e.liveCalls > 0 || e.pendingHostCalls > 0 || e.httpStats.transfers > 0) && performance.now() < until) await sleep(5);
