@@ -51,6 +51,7 @@ client<llm> W { provider openai-generic options { base_url env.MOCK_V1 model "${
 client<llm> OA { provider openai options { base_url env.MOCK_V1 model "${m}" api_key "k" } }
 client<llm> Z { provider azure-openai options { base_url env.MOCK_V1 api_version "2024-10-21" model "${m}" api_key "k" } }
 client<llm> O { provider ollama options { base_url env.MOCK_V1 model "${m}" } }
+client<llm> T { provider openai-generic retry_policy Quick options { base_url env.MOCK_V1 model "${m}" api_key "k" http { time_to_first_token_timeout_ms 150 idle_timeout_ms 150 } } }
 function Extract(t: string) -> Person { client C prompt #"{{ t }}"# }
 function ExtractQ(t: string) -> Person { client Q prompt #"{{ t }}"# }
 function ExtractS(t: string) -> Person { client S prompt #"{{ t }}"# }
@@ -60,6 +61,7 @@ function Say(t: string) -> string { client C prompt #"{{ t }}"# }
 function ExtractOA(t: string) -> Person { client OA prompt #"{{ t }}"# }
 function ExtractZ(t: string) -> Person { client Z prompt #"{{ t }}"# }
 function ExtractO(t: string) -> Person { client O prompt #"{{ t }}"# }
+function ExtractT(t: string) -> Person { client T prompt #"{{ t }}"# }
 function both(t: string) -> int { Extract(t).age + ExtractA(t).age }
 `;
 
@@ -167,6 +169,35 @@ for (const [label, transportOptions] of transports) {
           '/v1/chat/completions',
           '/v1/messages',
         ]);
+      } finally {
+        await e.close();
+      }
+    });
+
+    it("enforces the client's time_to_first_token_timeout_ms (a retry) and idle_timeout_ms (after a delta: the call fails)", async () => {
+      const m = fresh('clocks');
+      const e = await engine(m);
+      try {
+        // No first token within 150 ms: that attempt fails and the policy retries.
+        mock.enqueue([{ delayMs: 1000, chunks: PIECES }, { chunks: PIECES }], { model: m });
+        const s = e.stream('ExtractT', ['x']);
+        const events = await collect(s);
+        expect(await s.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+        expect(events.filter((x) => x.kind === 'attempt').map((x) => (x as { attempt: number }).attempt)).toEqual([1, 2]);
+        expect(await mock.waitForClose(of(m)[0], 2000)).toBeDefined();
+
+        // Parts 100 ms apart pass (each resets the idle clock)...
+        mock.enqueue({ chunks: PIECES, chunkDelayMs: 100 }, { model: m });
+        const ok = e.stream('ExtractT', ['x']);
+        expect(await ok.final).toEqual({ name: 'Ada Lovelace', age: 36 });
+        // ...a stall after a delta fails the call with that one attempt.
+        mock.enqueue({ chunks: PIECES, stallAfter: 2 }, { model: m });
+        const slow = e.stream('ExtractT', ['x']);
+        const failure = await settle(slow.final);
+        expect(failure.error).toBeInstanceOf(LlmError);
+        expect((failure.error as LlmError).attempts).toHaveLength(1);
+        expect((failure.error as LlmError).attempts[0]!.error).toContain('idle_timeout_ms');
+        expect(await mock.waitForClose(of(m).at(-1), 2000)).toBeDefined();
       } finally {
         await e.close();
       }

@@ -23,6 +23,7 @@
 //   stream        true/false: override the request's own `stream`
 //   chunks        the reply cut into these pieces when streaming (default: words)
 //   chunkDelayMs  wait between streamed events
+//   stallAfter    stop sending after this many streamed events (the connection stays open)
 //   malformed     true: a body that is not valid JSON (or a broken SSE event when streaming)
 //   close         'before-headers' | 'mid-body': destroy the socket at that point
 //   hang          true: never answer (until the client goes away)
@@ -232,6 +233,7 @@ export async function startMockLlm(options = {}) {
         req.socket.destroy();
         return;
       }
+      if (b.stallAfter !== undefined && i === b.stallAfter) return; // stalled: nothing more, never closed
       if (i === events.length) {
         res.end();
         record.answered = true;

@@ -4,6 +4,7 @@
 // from the call's CALL_LLM until the call finishes or resumes with a value.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -43,6 +44,18 @@ struct LlmRun {
   bool delivered = false;
   std::unique_ptr<llm::SseDecoder> sse;
   llm::StreamState stream;
+  // The streamed attempt's clocks (the client's http options): its
+  // request's whole timeout, the first token's (time_to_first_token_timeout_ms,
+  // until a delta), and the next part's (idle_timeout_ms, from each part). The
+  // call's sleep timer is armed for the earliest (`armed`); firing early it
+  // is armed again (worker_llm.cpp: llm_stream_timer).
+  std::chrono::steady_clock::time_point request_by = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point first_token_by = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point idle_by = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point armed = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point stream_due() const {
+    return std::min(delivered ? idle_by : std::min(first_token_by, idle_by), request_by);
+  }
 };
 
 // LLM function `fn`'s prompt for `args` (fn's parameters, in order), as

@@ -495,7 +495,10 @@ void Worker::fire_timers() {
   TimerHeap::Due e;
   while (m_timers.pop_due(now, e)) {
     Call* call = e.call;
-    if (e.kind == TimerKind::Sleep && call->phase == Phase::Waiting) {
+    LlmRun* run = e.kind == TimerKind::Sleep && call->phase == Phase::Waiting ? llm_run(call) : nullptr;
+    if (run && run->streaming && llm_stream_timer(call, *run)) {
+      continue; // a streamed attempt's clock (worker_llm.cpp)
+    } else if (e.kind == TimerKind::Sleep && call->phase == Phase::Waiting) {
       http_timed_out(call); // a waiting call's sleep slot holds its request's timeout
     } else if (e.kind == TimerKind::Sleep && llm_run(call)) {
       llm_backoff_done(call, *llm_run(call)); // an LLM call's backoff

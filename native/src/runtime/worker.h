@@ -196,6 +196,8 @@ private:
   void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
   bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error);
   void stream_event(Call* call, brake_stream_event&& ev);
+  void arm_stream_timer(Call* call, LlmRun& run);
+  bool llm_stream_timer(Call* call, LlmRun& run);
   void forget_llm_run(Call* call);
   void llm_backoff_done(Call* call, LlmRun& run);
   void llm_resume(Call* call, vm::Value v);

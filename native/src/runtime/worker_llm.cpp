@@ -214,7 +214,58 @@ void Worker::send_llm_attempt(Call* call, LlmRun& run) {
     finish_cancelled(call, o);
     return;
   }
+  // A streamed attempt's clocks: the first token's from now (the idle one
+  // starts with the first part). Set before sending: an attempt that fails
+  // at once may end the call (and its run) inside send_http.
+  run.request_by = deadline;
+  run.first_token_by = run.idle_by = run.armed = Clock::time_point::max();
+  if (run.streaming && resolved->time_to_first_token_timeout_ms)
+    run.first_token_by = Clock::now() + clamp_wait(resolved->time_to_first_token_timeout_ms);
+  bool first_token_clock = run.first_token_by != Clock::time_point::max();
   send_http(call, req, timeout, deadline, 0);
+  if (first_token_clock && call->phase == Phase::Waiting) arm_stream_timer(call, run); // (in flight: its run lives)
+}
+
+// Arms the call's sleep timer (which holds its request's timeout while it
+// waits) for the streamed attempt's earliest clock, if that is earlier than
+// what it is armed for. Throws std::bad_alloc.
+void Worker::arm_stream_timer(Call* call, LlmRun& run) {
+  Clock::time_point due = run.stream_due();
+  if (call->sleep_timer != kNoTimer) {
+    if (due >= run.armed) return;
+    m_timers.remove(call->sleep_timer);
+  }
+  if (due == Clock::time_point::max()) return;
+  m_timers.add(due, call, TimerKind::Sleep);
+  run.armed = due;
+}
+
+// The sleep timer of a call waiting on a streamed attempt fired: the
+// request's own timeout (false: handled as any request's), a stream clock
+// (the attempt fails: no first token in time_to_first_token_timeout_ms, or
+// no part in idle_timeout_ms), or early, for a clock that has since moved
+// (armed again).
+bool Worker::llm_stream_timer(Call* call, LlmRun& run) {
+  Clock::time_point now = Clock::now();
+  if (now >= run.request_by) return false;
+  run.armed = Clock::time_point::max(); // (it fired)
+  if (now < run.stream_due()) {
+    try {
+      arm_stream_timer(call, run);
+    } catch (const std::bad_alloc&) {
+      fail_call(call, "out_of_memory", "out of memory timing a streamed LLM reply");
+    }
+    return true;
+  }
+  const llm::ResolvedClient& resolved = *m_resolved_clients[run.plan[run.step].client];
+  vm::LlmAttemptRecord record;
+  record.error = run.delivered || (run.idle_by <= now && run.idle_by != Clock::time_point::max())
+                     ? "no data within idle_timeout_ms (" + std::to_string(resolved.idle_timeout_ms) + " ms)"
+                     : "no token within time_to_first_token_timeout_ms (" +
+                           std::to_string(resolved.time_to_first_token_timeout_ms) + " ms)";
+  drop_operation(call, true, BRAKE_ORIGIN_TIMEOUT);
+  llm_attempt_failed(call, run, std::move(record), -1, run.delivered);
+  return true;
 }
 
 // The transport's answer to the current attempt (or its failure: a network
@@ -329,6 +380,10 @@ bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, st
   uint32_t client = run.plan[run.step].client;
   const llm::ResolvedClient& resolved = *m_resolved_clients[client];
   try {
+    if (resolved.idle_timeout_ms && call->operation != kNoOperation) { // the next part's clock (not at the end)
+      run.idle_by = Clock::now() + clamp_wait(resolved.idle_timeout_ms);
+      arm_stream_timer(call, run);
+    }
     m_sse_events.clear();
     if (!run.sse->feed(bytes, m_sse_events)) {
       error = "the event stream: " + run.sse->error();
