@@ -56,8 +56,8 @@ export class HostCall implements HostContext {
   readonly slot: number;
   #controller: AbortController | undefined;
   #reason: unknown = NOT_ABORTED;
-  /** @internal False once the operation is no longer waiting. */
-  [kStreamPart]: ((bytes: Uint8Array) => boolean) | undefined;
+  /** @internal brake_host_part's status (0: the part is on its way). */
+  [kStreamPart]: ((bytes: Uint8Array) => number) | undefined;
 
   constructor(callId: CallId, functionName: string, slot: number) {
     this.callId = callId;

@@ -16,6 +16,7 @@
  * in `response.error`.
  */
 import { kStreamPart, type HostCall, type HostContext, type HostFunction } from './host';
+import { STATUS_NAMES } from './errors';
 import { native } from './native';
 
 /** The `fetch` the host transport calls (a subset of the WHATWG signature). */
@@ -131,7 +132,9 @@ async function readBody(res: Response, limit: number): Promise<string> {
 }
 
 /** Hands `res`'s body to the engine as it arrives (brake_host_part); the answer's body is then "". */
-async function streamBody(res: Response, limit: number, sendPart: (bytes: Uint8Array) => boolean): Promise<string> {
+const STATUS_NO_MEMORY = STATUS_NAMES.indexOf('NO_MEMORY');
+
+async function streamBody(res: Response, limit: number, sendPart: (bytes: Uint8Array) => number): Promise<string> {
   const reader = res.body!.getReader();
   let total = 0;
   for (;;) {
@@ -142,10 +145,12 @@ async function streamBody(res: Response, limit: number, sendPart: (bytes: Uint8A
       await reader.cancel().catch(() => {});
       throw new HttpTransportError(`the response body is larger than the limit of ${limit} bytes`, 'ERR_BRAKE_RESPONSE_TOO_LARGE');
     }
-    if (!sendPart(value)) {
-      // The call stopped waiting (its signal has aborted the fetch too).
+    const status = sendPart(value);
+    if (status !== 0) {
       await reader.cancel().catch(() => {});
-      return '';
+      // Not queued: the reply would have a gap.
+      if (status === STATUS_NO_MEMORY) throw new HttpTransportError('out of memory handing over the streamed body', 'ERR_BRAKE_NO_MEMORY');
+      return ''; // the call stopped waiting (its signal has aborted the fetch too)
     }
   }
 }

@@ -162,8 +162,8 @@ export interface NativeEngine {
    * operation stays pending).
    */
   hostCompleteMany(ops: Float64Array, values: unknown[]): Array<[number, Error]> | undefined;
-  /** brake_host_part: a part of a streamed body (host transport); true when operation `op` was pending. */
-  hostPart(op: number, bytes: Uint8Array): boolean;
+  /** brake_host_part: a part of a streamed body (host transport); its status (0 OK, else NOT_FOUND or NO_MEMORY). */
+  hostPart(op: number, bytes: Uint8Array): number;
   /** brake_host_fail: true when operation `op` was pending. */
   hostFail(op: number, message: string, code: string | undefined): boolean;
   /** brake_engine_pending_host_calls (0 after close). */

@@ -9,7 +9,9 @@
  * one (which goes to the end, after the deltas it covers), and past
  * MAX_BUFFERED_DELTAS unread deltas a new delta is appended to the last
  * unread one of the same attempt (text is never dropped). Attempts are never
- * merged. The final value is never lost: it is `final`'s.
+ * merged. The final value is never lost: it is `final`'s. A stream nobody
+ * reads at all keeps at most MAX_UNREAD_EVENTS (the oldest go first): only
+ * a call running thousands of LLM calls gets there.
  *
  * Stopping. Leaving a `for await` loop early (`break`, `return`, a throw in
  * its body: the iterator's return()), `cancel()`, the call's `signal`, its
@@ -30,6 +32,8 @@ export type StreamEvent<P = unknown> =
 
 /** Unread deltas kept apart before new ones are joined to the last. */
 export const MAX_BUFFERED_DELTAS = 256;
+/** Unread events of any kind kept (attempts are never merged). */
+export const MAX_UNREAD_EVENTS = 4096;
 
 const KIND_ATTEMPT = 1;
 const KIND_DELTA = 2;
@@ -55,7 +59,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
   #settled = false;
   #stopped = false;
   #failure: { error: unknown } | undefined;
-  #wake: (() => void) | undefined;
+  #waiters: Array<() => void> = [];
   #iterating = false;
 
   /** @internal Made by {@link Engine.stream}. */
@@ -99,6 +103,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
         break; // (a kind this version does not know: the layout is the addon's)
       }
     }
+    while (this.#buffer.length > MAX_UNREAD_EVENTS) if (this.#buffer.shift()!.kind === 'delta') this.#deltas--;
     this.#wakeReader();
   }
 
@@ -110,6 +115,8 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
         if (ev.kind === 'attempt') break;
         if (ev.kind === 'delta') {
           ev.text += text;
+          // A partial after it no longer covers the text before it: the next one will.
+          if (i < buffer.length - 1 && buffer[buffer.length - 1]!.kind === 'partial') buffer.pop();
           return;
         }
       }
@@ -147,11 +154,10 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
   }
 
   #wakeReader(): void {
-    const wake = this.#wake;
-    if (wake !== undefined) {
-      this.#wake = undefined;
-      wake();
-    }
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** The events, once: a stream has one reader (a second iterator is a TypeError). */
@@ -180,9 +186,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
         if (this.#failure !== undefined) throw this.#failure.error;
         return { done: true, value: undefined };
       }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      await new Promise<void>((resolve) => this.#waiters.push(resolve)); // (next() may be called again before this settles)
     }
   }
 }

@@ -880,8 +880,8 @@ Napi::Value EngineWrap::host_fail(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, rc == BRAKE_OK);
 }
 
-// hostPart(op, bytes: Uint8Array): true when the operation was pending
-// (brake_host_part: a part of a streamed body, for the host transport).
+// hostPart(op, bytes: Uint8Array): brake_host_part's status (a part of a
+// streamed body, for the host transport).
 Napi::Value EngineWrap::host_part(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   brake_op_id op = info.Length() >= 2 ? read_op_id(info[0]) : 0;
@@ -890,9 +890,9 @@ Napi::Value EngineWrap::host_part(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
-  if (!m_engine) return Napi::Boolean::New(env, false);
-  int rc = brake_host_part(m_engine, op, reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
-  return Napi::Boolean::New(env, rc == BRAKE_OK);
+  int rc = m_engine ? brake_host_part(m_engine, op, reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength())
+                    : BRAKE_NOT_FOUND;
+  return Napi::Number::New(env, rc);
 }
 
 Napi::Function define_engine_class(Napi::Env env) {

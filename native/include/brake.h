@@ -403,14 +403,16 @@ BRAKE_API size_t brake_host_complete_all(brake_engine* e, const brake_op_id* ops
 BRAKE_API int brake_host_fail(brake_engine* e, brake_op_id op, const char* message, const char* code);
 /* The host transport's streamed body: for a baml.http.fetch host call whose
 ** argument 6 (stream) is true, the host may hand over the body of a 2xx
-** response in parts as it arrives, `len` bytes at a time (copied), before
-** answering the operation as usual (its body then holds what was not handed
-** over, often ""). The engine reads them as they come (an LLM call's event
-** stream). Parts of another status, or of a call with stream false, are
-** not read. BRAKE_OK when the operation is pending (the part is on its way;
-** it is dropped if the call stops waiting meanwhile); BRAKE_NOT_FOUND when
-** it is unknown, answered or cancelled; BRAKE_MISUSE for a NULL engine, or
-** NULL bytes with len > 0. Any thread. */
+** response (only: the engine reads every part as the reply's event stream)
+** in parts as it arrives, `len` bytes at a time (copied), before answering
+** the operation as usual (its body then holds what was not handed over,
+** often ""). Parts of a call with stream false are not read; parts past
+** max_response_bytes fail the attempt. BRAKE_OK when the operation is
+** pending (the part is on its way; it is dropped if the call stops waiting
+** meanwhile); BRAKE_NOT_FOUND when it is unknown, answered or cancelled;
+** BRAKE_NO_MEMORY when the part could not be queued (the reply now has a
+** gap: fail the operation); BRAKE_MISUSE for a NULL engine, or NULL bytes
+** with len > 0. Any thread. */
 BRAKE_API int brake_host_part(brake_engine* e, brake_op_id op, const char* bytes, size_t len);
 /* 1 when operation `op` is unknown, answered or cancelled; 0 while pending.
 ** Any thread. */

@@ -232,6 +232,17 @@ for (const [label, transportOptions] of transports) {
         expect(seen.some((x) => x.kind === 'delta')).toBe(true);
         await sleep(30);
         expect(of(m).length - before).toBe(1);
+
+        // A reply whose text was delivered but does not parse is not retried either.
+        const before2 = of(m).length;
+        mock.clearQueues(); // (the second behaviour above was not used)
+        mock.enqueue([{ content: 'no person here' }, { chunks: PIECES }], { model: m });
+        const u = e.stream('ExtractQ', ['x']);
+        const unparsed = await settle(u.final);
+        expect(unparsed.error).toBeInstanceOf(LlmError);
+        expect((unparsed.error as LlmError).attempts).toHaveLength(1);
+        await sleep(30);
+        expect(of(m).length - before2).toBe(1);
       } finally {
         await e.close();
       }
@@ -346,6 +357,24 @@ for (const [label, transportOptions] of transports) {
         expect(events.filter((x) => x.kind === 'delta').length).toBeLessThanOrEqual(MAX_BUFFERED_DELTAS);
         expect(events.filter((x) => x.kind === 'partial').length).toBe(1);
         expect(events.at(-1)).toEqual({ kind: 'partial', function: 'Say', value: chunks.join('') });
+      } finally {
+        await e.close();
+      }
+    });
+
+    it('answers next() calls made before earlier ones settled, in order', async () => {
+      const m = fresh('next');
+      mock.enqueue({ chunks: PIECES, chunkDelayMs: 5 }, { model: m });
+      const e = await engine(m);
+      try {
+        const it = e.stream('Extract', ['x'])[Symbol.asyncIterator]();
+        const firsts = await Promise.all([it.next(), it.next(), it.next()]);
+        expect(firsts.map((r) => r.done)).toEqual([false, false, false]);
+        expect(firsts[0]!.value).toMatchObject({ kind: 'attempt', attempt: 1 });
+        let text = '';
+        for (const r of firsts) if (!r.done && r.value.kind === 'delta') text += r.value.text;
+        for (let r = await it.next(); !r.done; r = await it.next()) if (r.value.kind === 'delta') text += r.value.text;
+        expect(text).toBe(REPLY);
       } finally {
         await e.close();
       }

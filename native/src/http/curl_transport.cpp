@@ -12,6 +12,7 @@
 
 #include <cctype>
 #include <algorithm>
+#include <cassert>
 #include <climits>
 #include <chrono>
 #include <memory>
@@ -380,7 +381,10 @@ void CurlDriver::remove(CurlTransfer* t, int kept) {
 }
 
 // A finished or cancelled transfer (out of the multi handle) becomes a spare.
+// (Never one listed in m_parts: that list lives within one act(), which
+// takes finished transfers out of it.)
 void CurlDriver::recycle(CurlTransfer* t) {
+  assert(!t->parted);
   if (m_spare.size() < kMaxSpare) {
     try {
       m_spare.reserve(kMaxSpare);
@@ -421,17 +425,15 @@ void CurlDriver::act(const std::vector<std::pair<int, uint32_t>>& ready, Finishe
     m_deadline_ns.store(-1, std::memory_order_relaxed);
     curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
-  // Streamed bodies' parts, before any transfer's end (which carries the rest).
-  for (CurlTransfer* t : m_parts) {
-    t->parted = false;
-    if (t->owner) add_part(finished, t->owner, t->status, t->result.body);
-  }
-  m_parts.clear();
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
     CurlTransfer* t = nullptr;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    if (t->parted) { // its answer carries what it streamed this turn: one entry per turn
+      m_parts.erase(std::find(m_parts.begin(), m_parts.end(), t));
+      t->parted = false;
+    }
     if (!t->owner) { // doomed: bury() removes it, leaving its connection in the pool
       t->finished = true;
       t->kept = pooled_socket(t, int(msg->data.result));
@@ -439,6 +441,12 @@ void CurlDriver::act(const std::vector<std::pair<int, uint32_t>>& ready, Finishe
     }
     finish(t, int(msg->data.result), finished);
   }
+  // What the streamed bodies still going gained in this turn.
+  for (CurlTransfer* t : m_parts) {
+    t->parted = false;
+    if (t->owner) add_part(finished, t->owner, t->status, t->result.body);
+  }
+  m_parts.clear();
 }
 
 void CurlDriver::finish(CurlTransfer* t, int code, Finished& finished) {

@@ -688,12 +688,11 @@ void H1Client::receive(H1Exchange* x, uint32_t events, Finished& finished) {
         end(x, finished, !extra && !drain && x->sent == x->out.size());
         return;
       }
-      if (x->owner && x->reader.streaming()) add_part(finished, x->owner, x->reader.result.status, x->reader.result.body);
-      if (size_t(n) < kBuffer && !drain && !x->reader.until_close()) return;
+      if (size_t(n) < kBuffer && !drain && !x->reader.until_close()) return part(x, finished);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return part(x, finished);
     int err = n < 0 ? errno : 0;
     if (retry(x, finished)) return;
     if (n == 0 && x->reader.until_close()) {
@@ -707,6 +706,12 @@ void H1Client::receive(H1Exchange* x, uint32_t events, Finished& finished) {
     }
     return;
   }
+}
+
+// What a streamed body gained in this turn, as one part (an exchange that
+// ends in the turn has it in its answer instead: one entry per turn).
+void H1Client::part(H1Exchange* x, Finished& finished) {
+  if (x->owner && x->reader.streaming()) add_part(finished, x->owner, x->reader.result.status, x->reader.result.body);
 }
 
 // The response is complete; the connection goes back to the pool when

@@ -124,6 +124,7 @@ private:
   void on_connected(H1Exchange* x, Finished& finished);
   void send_some(H1Exchange* x, Finished& finished);
   void receive(H1Exchange* x, uint32_t events, Finished& finished);
+  void part(H1Exchange* x, Finished& finished);
   void end(H1Exchange* x, Finished& finished, bool keep);
   void fail(H1Exchange* x, std::string why, Finished& finished);
   bool retry(H1Exchange* x, Finished& finished);

@@ -98,22 +98,7 @@ Transfer* NativeTransport::start(const Request& req, const TransferOptions& opti
   return t;
 }
 
-void NativeTransport::doom(Transfer* t, void* owner) {
-  // Doomed by its owner while drive() hands out a part of its body: what
-  // else this turn holds for it is not handed out, and when that is its end
-  // the transfer is gone already (not to be touched: bury() only counts it).
-  if (m_driving) {
-    bool gone = false;
-    for (auto& f : m_finished)
-      if (f.first == owner) {
-        gone = gone || !f.second.more;
-        f.first = nullptr;
-      }
-    if (gone) {
-      m_gone++;
-      return;
-    }
-  }
+void NativeTransport::doom(Transfer* t) {
   m_doomed.push_back(t); // capacity reserved in start()
   t->owner = nullptr;
 }
@@ -122,8 +107,6 @@ size_t NativeTransport::bury() {
   size_t n = m_doomed.size();
   for (size_t i = 0; i < n; i++) cancel(m_doomed[i]);
   m_doomed.clear();
-  n += m_gone;
-  m_gone = 0;
   return n;
 }
 

@@ -54,11 +54,10 @@ public:
   // without waiting for its socket's teardown (the costly part of a cancel:
   // on loopback the kernel does the peer's side of the close too) and the
   // socket closes a moment later, on the worker.
-  // `owner`: what start() was given for it.
-  void doom(Transfer* t, void* owner);
+  void doom(Transfer* t);
   // Stops every doomed transfer (its connection is reset); returns how many.
   size_t bury();
-  bool has_doomed() const { return !m_doomed.empty() || m_gone; }
+  bool has_doomed() const { return !m_doomed.empty(); }
 
   // The file descriptor a poster writes to wake the worker (an eventfd).
   int wake_fd() const { return m_wake_fd; }
@@ -67,17 +66,14 @@ public:
   // also bound it. Records what is ready for drive().
   void wait(int timeout_ms);
   // Lets the clients act on what wait() saw and on their due timeouts;
-  // calls done(owner, result) for each part of a streamed body
-  // (result.more) and each finished transfer (it is gone by then), in the
-  // order they happened. `done` may doom a transfer whose part it was given
-  // (nothing more of it is handed out).
+  // calls done(owner, result) for each finished transfer (it is gone by
+  // then) and for what each streamed body still going gained (result.more):
+  // one call per transfer per turn, so `done` may doom the transfer whose
+  // part it was given.
   template <typename Done> void drive(Done&& done) {
     m_finished.clear();
     act(m_finished);
-    m_driving = true;
-    for (size_t i = 0; i < m_finished.size(); i++)
-      if (void* owner = m_finished[i].first) done(owner, m_finished[i].second);
-    m_driving = false;
+    for (auto& [owner, result] : m_finished) done(owner, result);
     m_finished.clear();
   }
 
@@ -110,8 +106,6 @@ private:
   std::vector<std::pair<int, uint32_t>> m_curl_ready;    // (fd, epoll events) from the last wait
   std::vector<std::pair<uint64_t, uint32_t>> m_h1_ready; // (connection, epoll events)
   Finished m_finished;
-  bool m_driving = false; // drive() is handing out m_finished
-  size_t m_gone = 0;      // doomed during drive() after they had finished: counted by bury()
 };
 
 } // namespace brake::http

@@ -44,8 +44,9 @@ struct Transfer {
   bool finished = false;   // doomed as it finished: nothing left to stop
 };
 
-// Transfers that ended in one turn of a client, and parts of streamed
-// bodies (Answer::more), in the order they happened: (owner, result).
+// Transfers that ended in one turn of a client, and what streamed bodies
+// still going gained in it (Answer::more): (owner, result), at most one
+// entry per transfer.
 using Finished = std::vector<std::pair<void*, Answer>>;
 
 // The part of a streamed 2xx body that arrived since the last part, moved

@@ -10,6 +10,7 @@ bool CallStream::push(brake_stream_event&& ev) {
       if (p.kind == BRAKE_STREAM_ATTEMPT) break;
       if (p.kind == BRAKE_STREAM_DELTA && p.attempt == ev.attempt && p.function == ev.function && p.client == ev.client) {
         p.text += ev.text; // m_queued holds: something is pending
+        if (i + 1 < m_pending.size() && m_pending.back().kind == BRAKE_STREAM_PARTIAL) m_pending.pop_back();
         return false;
       }
     }
@@ -30,6 +31,13 @@ bool CallStream::push(brake_stream_event&& ev) {
   m_queued = true;
   retain();
   return true;
+}
+
+bool CallStream::partial_pending() {
+  std::lock_guard<std::mutex> lock(m_mu);
+  for (const brake_stream_event& ev : m_pending)
+    if (ev.kind == BRAKE_STREAM_PARTIAL) return true;
+  return false;
 }
 
 void CallStream::deliver() {

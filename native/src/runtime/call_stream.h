@@ -10,7 +10,9 @@
 // Coalescing (a host that drains late): a pending PARTIAL is replaced by a
 // newer one, which goes to the end (after the deltas it covers); past
 // kMaxPendingDeltas pending deltas, a delta is appended to the last pending
-// delta of the same attempt. Attempts are never merged.
+// delta of the same attempt, and a PARTIAL pending after that delta is
+// dropped (it no longer covers the text before it; the next one will).
+// Attempts are never merged.
 //
 // Invariants: m_pending and m_queued are guarded by m_mu (the worker pushes,
 // the delivering thread takes); m_queued is true exactly while an Event for
@@ -50,6 +52,9 @@ public:
   bool push(brake_stream_event&& ev);
   // Delivering thread: hands the host every pending event, in order.
   void deliver();
+  // Whether a PARTIAL is pending (the host has not taken it yet: a newer one
+  // would replace it). Worker.
+  bool partial_pending();
 
   void retain() { m_refs.fetch_add(1, std::memory_order_relaxed); }
   void release() {

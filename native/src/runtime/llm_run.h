@@ -44,6 +44,9 @@ struct LlmRun {
   bool delivered = false;
   std::unique_ptr<llm::SseDecoder> sse;
   llm::StreamState stream;
+  uint64_t streamed_bytes = 0; // the body so far (the response-size limit)
+  size_t parsed_size = 0;      // the text's size at the last partial parse
+  bool partial_due = false;    // the text grew since then
   // The streamed attempt's clocks (the client's http options): its
   // request's whole timeout, the first token's (time_to_first_token_timeout_ms,
   // until a delta), and the next part's (idle_timeout_ms, from each part). The

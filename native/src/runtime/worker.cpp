@@ -978,7 +978,7 @@ void Worker::undo_native_start(Call* call, NativeHttpOperation* op) {
     drop_operation(call, true);
     return;
   }
-  if (op->transfer) m_transport->doom(op->transfer, op); // bury_transfers() stops it and counts it out
+  if (op->transfer) m_transport->doom(op->transfer); // bury_transfers() stops it and counts it out
   if (op->charged) call->fiber.heap().uncharge(op->charged);
   op->release();
 }
@@ -993,7 +993,7 @@ void Worker::drive_http() {
     if (r.more) { // a part of a streamed LLM reply (only those stream)
       Call* call = op->call;
       LlmRun* run = llm_run(call);
-      if (run && call->phase == Phase::Waiting && m_operations[call->operation] == op &&
+      if (run && run->streaming && call->phase == Phase::Waiting && m_operations[call->operation] == op &&
           op->state.load(std::memory_order_acquire) == OperationState::Pending)
         llm_stream_part(call, *run, r.body);
       return;
@@ -1209,7 +1209,7 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
     auto* native = static_cast<NativeHttpOperation*>(op);
     if (native->transfer) {
       native->try_cancel();
-      m_transport->doom(native->transfer, native);
+      m_transport->doom(native->transfer);
       native->transfer = nullptr;
     }
     op->release();

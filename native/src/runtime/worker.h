@@ -194,7 +194,7 @@ private:
   void send_llm_attempt(Call* call, LlmRun& run);
   void take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer);
   void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
-  bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error);
+  bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end = false);
   void stream_event(Call* call, brake_stream_event&& ev);
   void arm_stream_timer(Call* call, LlmRun& run);
   bool llm_stream_timer(Call* call, LlmRun& run);

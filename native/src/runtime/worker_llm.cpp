@@ -191,6 +191,8 @@ void Worker::send_llm_attempt(Call* call, LlmRun& run) {
   run.delivered = false;
   run.stream = llm::StreamState{};
   run.sse.reset();
+  run.parsed_size = run.streamed_bytes = 0;
+  run.partial_due = false;
   if (call->stream) {
     if (run.streaming) run.sse = std::make_unique<llm::SseDecoder>();
     brake_stream_event ev;
@@ -287,7 +289,7 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
   bool streamed = run.streaming && !answer.failed && answer.status >= 200 && answer.status < 300;
   if (streamed) { // the rest of the stream, then what it amounts to
     std::string error;
-    if (!read_llm_stream(call, run, answer.body, error)) {
+    if (!read_llm_stream(call, run, answer.body, error, true)) {
       if (call->phase == Phase::Done) return; // (cancelled, or out of memory)
       reply.status = answer.status;
       reply.error = std::move(error);
@@ -321,6 +323,7 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
     ev.client = &program.clients[client].name;
     ev.text = reply.text;
     stream_event(call, std::move(ev));
+    run.delivered = true;
   }
   vm::Value value;
   std::string why;
@@ -338,9 +341,9 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
     fail_call(call, "out_of_memory", "out of memory parsing the model's reply");
     return;
   }
-  if (!parsed) {
+  if (!parsed) { // (not retried once its text was delivered: the first-delta rule)
     record.error = "the reply does not parse as " + program.type_name(program.functions[fn.function].return_type) + ": " + why;
-    llm_attempt_failed(call, run, std::move(record), -1);
+    llm_attempt_failed(call, run, std::move(record), -1, run.delivered);
     return;
   }
   if (brake_origin o = call->cancel_origin()) { // checkpoint before the value is committed
@@ -358,7 +361,10 @@ void Worker::llm_stream_part(Call* call, LlmRun& run, const std::string& bytes) 
     return;
   }
   std::string error;
-  if (read_llm_stream(call, run, bytes, error) || call->phase == Phase::Done) return;
+  uint64_t limit = m_engine.http().max_response_bytes; // (a host transport's parts too)
+  run.streamed_bytes += bytes.size();
+  if (limit && run.streamed_bytes > limit) error = http::too_large_message(limit);
+  else if (read_llm_stream(call, run, bytes, error) || call->phase == Phase::Done) return;
   // The stream is broken: the attempt ends here (its transfer is stopped).
   drop_operation(call, true);
   vm::LlmAttemptRecord record;
@@ -367,13 +373,14 @@ void Worker::llm_stream_part(Call* call, LlmRun& run, const std::string& bytes) 
   llm_attempt_failed(call, run, std::move(record), -1, run.delivered);
 }
 
-// Reads `bytes` of the attempt's event stream: each event through the
-// provider's reader, a DELTA reported for each piece of text, then one
-// PARTIAL for the text so far. False with `error` when the stream is
+// Reads `bytes` of the attempt's event stream (`end`: the last of it):
+// each event through the provider's reader, a DELTA reported for each piece
+// of text, then a PARTIAL for the text so far (see below). False with
+// `error` when the stream is
 // broken (an error event, an event not of the provider's shape, a line over
 // the decoder's limit), or when the call ended here (phase Done: cancelled
 // during the partial parse, or out of memory).
-bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error) {
+bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end) {
   const vm::CompiledProgram& program = m_engine.program();
   const vm::LlmFunctionInfo& fn = program.llm_functions[run.llm_function];
   const vm::FunctionInfo& info = program.functions[fn.function];
@@ -406,8 +413,17 @@ bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, st
       run.delivered = true;
     }
     m_sse_events.clear();
-    if (run.stream.text.size() == before) return true;
-    // The best partial value of the text so far.
+    if (run.stream.text.size() > before) run.partial_due = true;
+    // The best partial value of the text so far: not while the last one is
+    // still undelivered (it would only replace it), and once the text has
+    // grown by an eighth since the last parse, so parsing a reply that comes
+    // a token at a time costs about nine passes over it, not one per token;
+    // at the stream's `end`, whatever the text gained since.
+    size_t size = run.stream.text.size();
+    if (!run.partial_due || (!end && (size < run.parsed_size + run.parsed_size / 8 || call->stream->partial_pending())))
+      return true;
+    run.partial_due = false;
+    run.parsed_size = size;
     vm::Heap& heap = call->fiber.heap();
     vm::Value value;
     std::string why;
