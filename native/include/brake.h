@@ -605,7 +605,8 @@ typedef void (*brake_completion_fn)(void* user_data, const brake_result* result)
 ** attempt (attempt numbers start at 1 for each LLM function called); the
 ** DELTAs of an attempt, joined, are the text of the reply so far; a
 ** PARTIAL's value is what the text so far parses into (brake_parse with
-** partial set). When an attempt fails before any delta of it was delivered,
+** partial set; parsed again once the text grew by an eighth, and at the
+** end: the last PARTIAL is the whole reply's). When an attempt fails before any delta of it was delivered,
 ** the next attempt starts over with a new ATTEMPT (retry and fallback apply
 ** only then); once a delta has been reported, a failure of that attempt
 ** (an error event, a malformed event, an early close) fails the call with
