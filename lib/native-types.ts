@@ -99,6 +99,17 @@ export interface NativeToken {
   readonly cancelled: boolean;
 }
 
+/** NativeEngine's start and startStream (see start). */
+export type NativeStart = (
+  id: NativeCallId,
+  slot: number,
+  fn: string | number,
+  timeoutMs: number,
+  token: NativeToken | undefined,
+  tags: [names: string[], values: string[]] | undefined,
+  ...args: unknown[]
+) => void;
+
 export interface NativeEngine {
   /**
    * Starts a call (brake_call_start). Throws the class for the status on
@@ -108,25 +119,9 @@ export interface NativeEngine {
    * timeoutMs 0 = none; token may be undefined; `args` are the script's
    * arguments, converted in place.
    */
-  start(
-    id: NativeCallId,
-    slot: number,
-    fn: string | number,
-    timeoutMs: number,
-    token: NativeToken | undefined,
-    tags: [names: string[], values: string[]] | undefined,
-    ...args: unknown[]
-  ): void;
+  start: NativeStart;
   /** As start, with the call's stream events (EVENT_STREAM) delivered before its completion. */
-  startStream(
-    id: NativeCallId,
-    slot: number,
-    fn: string | number,
-    timeoutMs: number,
-    token: NativeToken | undefined,
-    tags: [names: string[], values: string[]] | undefined,
-    ...args: unknown[]
-  ): void;
+  startStream: NativeStart;
   /** brake_cancel: true when a live call was found; if it was finished in place, onBatch has delivered it on return. */
   cancel(id: NativeCallId): boolean;
   /** brake_engine_render_prompt (throws its failure). */

@@ -10,6 +10,7 @@
 // reported unavailable with the engine's reason and the peers still run.
 import { cdfChart, cdfPoints } from '../lib/charts.mjs';
 import { quantile, sortNumbers } from '../lib/stats.mjs';
+import { variantMeasure } from '../lib/variants.mjs';
 
 export default {
   name: 'llm',
@@ -38,34 +39,9 @@ export default {
       flaky: { brake: probe.flaky, baml: ctx.baml.available ? 'ok' : ctx.baml.reason, floor: 'ok' },
     };
 
-    // One sample; a failed sample becomes { error } (the variant is then reported unavailable, the others go on).
-    const sample = async (spec) => {
-      try {
-        return await ctx.runJson(process.execPath, [worker, JSON.stringify(spec)], {
-          cwd: ctx.root,
-          // Cancelled calls are expected here: BAML logs each one at WARN on stdout otherwise.
-          env: spec.variant === 'baml' ? { BAML_LOG: 'error' } : {},
-          timeoutMs: 300_000,
-        });
-      } catch (error) {
-        return { error: error.message.split('\n').slice(-3).join(' ').slice(0, 400) };
-      }
-    };
-
+    const measureVariants = variantMeasure(ctx, worker, label, figures);
     /** Runs `spec` over the variants available for `need`; pushes figures made by `make(values)` per variant. */
-    const measure = async (need, variants, spec, what, labelOf, make) => {
-      const ok = variants.filter((v) => why[need][v] === 'ok');
-      const values = ok.length ? await ctx.alternate(ok, (variant) => sample({ ...spec, variant }), (r) => (r.error ? `FAILED: ${r.error}` : labelOf(r)), ctx.runs, what) : {};
-      // Grouped by metric, the variants in order within each (brake first: the ratios are to it).
-      const metrics = make(undefined).map((f) => f.metric);
-      const made = variants.flatMap((v) => {
-        const failed = values[v]?.find((r) => r.error);
-        const reason = !values[v] ? why[need][v] : failed ? `a sample failed: ${failed.error}` : undefined;
-        return make(values[v]).map((f) => (reason ? ctx.unavailable({ metric: f.metric, variant: label[v], reason }) : ctx.figure({ ...f, variant: label[v] })));
-      });
-      figures.push(...made.sort((a, b) => metrics.indexOf(a.metric) - metrics.indexOf(b.metric)));
-      return values;
-    };
+    const measure = (need, variants, spec, what, labelOf, make) => measureVariants(variants, why[need], spec, what, labelOf, make);
     // make(rs) lists a variant's figures from its runs' results (rs undefined: only the metric names are used).
     const per = (rs, fn) => (rs ?? []).map(fn);
 

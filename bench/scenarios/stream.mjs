@@ -5,6 +5,7 @@
 // runtime (b.stream) and fetch with a hand-written SSE parser, one sample
 // per process (bench/workers/stream-sample.mjs).
 import { quantile, sortNumbers } from '../lib/stats.mjs';
+import { variantMeasure } from '../lib/variants.mjs';
 
 export default {
   name: 'stream',
@@ -28,35 +29,8 @@ export default {
     }
     const why = { brake: probe.describe, baml: ctx.baml.available ? 'ok' : ctx.baml.reason, fetch: 'ok' };
 
-    const sample = async (spec) => {
-      try {
-        return await ctx.runJson(process.execPath, [worker, JSON.stringify(spec)], {
-          cwd: ctx.root,
-          env: spec.variant === 'baml' ? { BAML_LOG: 'error' } : {},
-          timeoutMs: 300_000,
-        });
-      } catch (error) {
-        return { error: error.message.split('\n').slice(-3).join(' ').slice(0, 400) };
-      }
-    };
-
-    // Runs `spec` over the variants; pushes the figures make(results) lists per variant.
-    const measure = async (spec, what, labelOf, make) => {
-      const variants = ['brake', 'baml', 'fetch'];
-      const ok = variants.filter((v) => why[v] === 'ok');
-      const values = ok.length ? await ctx.alternate(ok, (variant) => sample({ ...spec, variant }), (r) => (r.error ? `FAILED: ${r.error}` : labelOf(r)), ctx.runs, what) : {};
-      const metrics = make(undefined).map((f) => f.metric);
-      const made = variants.flatMap((v) => {
-        const failed = values[v]?.find((r) => r.error);
-        const reason = !values[v] ? why[v] : failed ? `a sample failed: ${failed.error}` : undefined;
-        return make(reason ? undefined : values[v]).map((f) => {
-          // A figure with nothing to divide by (no stream finished in a run's window) is reported as such.
-          const why = reason ?? (f.values.some((x) => !Number.isFinite(x)) ? 'no stream finished within a run\'s measurement window' : undefined);
-          return why ? ctx.unavailable({ metric: f.metric, variant: label[v], reason: why }) : ctx.figure({ ...f, variant: label[v] });
-        });
-      });
-      figures.push(...made.sort((a, b) => metrics.indexOf(a.metric) - metrics.indexOf(b.metric)));
-    };
+    const measureVariants = variantMeasure(ctx, worker, label, figures);
+    const measure = (spec, what, labelOf, make) => measureVariants(['brake', 'baml', 'fetch'], why, spec, what, labelOf, make);
     const per = (rs, fn) => (rs ?? []).map(fn);
 
     // 1. Abort mid-stream.

@@ -31,16 +31,13 @@
 // The abort kinds run the mock in this process, so the mock's times
 // (performance.now()) and the client's are one clock.
 // Prints one JSON line.
-import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { startMockLlm } from '../../test/support/mock-llm.mjs';
-import { measureWindow } from '../lib/window.mjs';
+import { keepGoing, reasonOf, settled, startMock, waitFor } from '../lib/llm-samples.mjs';
 
 const spec = JSON.parse(process.argv[2]);
-const here = fileURLToPath(new URL('.', import.meta.url));
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
@@ -106,26 +103,6 @@ function ExtractFlaky(text: string) -> Person {
 // (one system message: the rendered prompt with BAML's output format).
 const PROMPT = (text) => `Extract the person from: ${text}\nAnswer in JSON using this schema:\n{\n  name: string,\n  age: int,\n}`;
 
-/** The mock: in this process (abort kinds) or in a child process of its own (throughput). */
-async function startMock({ ownProcess }) {
-  if (!ownProcess) {
-    const mock = await startMockLlm({ reply: REPLY });
-    return { url: mock.url, mock, close: () => mock.close() };
-  }
-  const child = fork(`${here}/llm-mock-process.mjs`, [REPLY], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const url = await new Promise((resolve, reject) => {
-    child.on('message', (m) => m.url && resolve(m.url));
-    child.on('exit', (code) => reject(new Error(`the mock process exited (${code})`)));
-  });
-  return {
-    url,
-    close: async () => {
-      child.removeAllListeners('exit');
-      child.disconnect();
-    },
-  };
-}
-
 function checkPerson(p) {
   if (typeof p?.name !== 'string' || !Number.isInteger(p?.age)) throw new Error(`not a Person: ${JSON.stringify(p)?.slice(0, 200)}`);
   return p;
@@ -190,19 +167,9 @@ async function client(url) {
   throw new Error(`unknown variant ${spec.variant}`);
 }
 
-async function waitFor(cond, what, ms = 10_000) {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(1);
-  }
-}
-
-const reasonOf = (error) => `${error?.name ?? 'Error'}: ${String(error?.message ?? error).split('\n')[0].slice(0, 300)}`;
-
 async function probe() {
   const { Engine, CompileError } = await import('../../dist/index.mjs');
-  const mock = await startMock({ ownProcess: false });
+  const mock = await startMock(REPLY, { ownProcess: false });
   const out = {};
   for (const [key, src, fn] of [['extract', EXTRACT_BAML, 'Extract'], ['flaky', FLAKY_BAML, 'ExtractFlaky']]) {
     let engine;
@@ -225,43 +192,8 @@ async function probe() {
 }
 
 async function throughput(c) {
-  let running = true;
-  let done = 0;
-  let failed = 0;
-  let firstError;
-  const loop = async () => {
-    while (running) {
-      try {
-        checkPerson(await c.extract(TEXT));
-        done++;
-      } catch (error) {
-        failed++;
-        firstError ??= error;
-        if (failed > 100) running = false;
-      }
-    }
-  };
-  const loops = Array.from({ length: spec.inFlight }, loop);
-  const { n, seconds, cpuUs, elu } = await measureWindow(spec, () => done);
-  running = false;
-  await Promise.all(loops);
-  if (failed) throw new Error(`${failed} calls failed, the first: ${reasonOf(firstError)}`);
+  const { n, seconds, cpuUs, elu } = await keepGoing(spec, spec.inFlight, async () => checkPerson(await c.extract(TEXT)));
   return { callsPerSec: n / seconds, cpuUsPerCall: cpuUs / n, elu };
-}
-
-/** Awaits a call that was aborted: the time it settled, or throws when it was not cancelled. */
-async function settled(p) {
-  let outcome;
-  try {
-    await p;
-    outcome = 'the call resolved although it was aborted';
-  } catch (error) {
-    const at = performance.now();
-    // brake: CancelledError (name 'AbortError'); undici: AbortError; BAML: BamlAbortError.
-    if (/Abort/.test(error?.name ?? '')) return at;
-    outcome = `the call failed but was not cancelled (${reasonOf(error)})`;
-  }
-  throw new Error(outcome);
 }
 
 async function abortBackoff(c, mock) {
@@ -318,7 +250,7 @@ if (spec.kind === 'probe') {
   process.stdout.write(`${JSON.stringify(await probe())}\n`);
   process.exit(0);
 }
-const server = await startMock({ ownProcess: spec.kind === 'throughput' });
+const server = await startMock(REPLY, { ownProcess: spec.kind === 'throughput' });
 const c = await client(server.url);
 const kinds = { throughput, abortBackoff, abortInFlight };
 const result = await kinds[spec.kind](c, server.mock);

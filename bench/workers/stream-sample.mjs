@@ -25,16 +25,13 @@
 //                  its own: streamed tokens (SSE content events) per second,
 //                  client CPU per token, main-thread event-loop utilisation
 // Prints one JSON line.
-import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-import { startMockLlm } from '../../test/support/mock-llm.mjs';
-import { measureWindow } from '../lib/window.mjs';
+import { keepGoing, reasonOf, settled, startMock, waitFor } from '../lib/llm-samples.mjs';
 
 const spec = JSON.parse(process.argv[2]);
-const here = fileURLToPath(new URL('.', import.meta.url));
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
@@ -71,25 +68,6 @@ function Describe(text: string) -> Profile {
 }
 `;
 const PROMPT = (text) => `Describe the person in: ${text}\nAnswer in JSON using this schema:\n{\n  name: string,\n  age: int,\n  bio: string,\n}`;
-
-async function startMock({ ownProcess }) {
-  if (!ownProcess) {
-    const mock = await startMockLlm({ reply: REPLY });
-    return { url: mock.url, mock, close: () => mock.close() };
-  }
-  const child = fork(`${here}/llm-mock-process.mjs`, [REPLY], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const url = await new Promise((resolve, reject) => {
-    child.on('message', (m) => m.url && resolve(m.url));
-    child.on('exit', (code) => reject(new Error(`the mock process exited (${code})`)));
-  });
-  return {
-    url,
-    close: async () => {
-      child.removeAllListeners('exit');
-      child.disconnect();
-    },
-  };
-}
 
 function checkProfile(p) {
   if (p?.name !== PROFILE.name || p?.age !== PROFILE.age || p?.bio !== BIO) throw new Error(`not the Profile: ${JSON.stringify(p)?.slice(0, 200)}`);
@@ -190,18 +168,8 @@ async function client(url) {
   throw new Error(`unknown variant ${spec.variant}`);
 }
 
-async function waitFor(cond, what, ms = 10_000) {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(1);
-  }
-}
-
-const reasonOf = (error) => `${error?.name ?? 'Error'}: ${String(error?.message ?? error).split('\n')[0].slice(0, 300)}`;
-
 async function probe() {
-  const mock = await startMock({ ownProcess: false });
+  const mock = await startMock(REPLY, { ownProcess: false });
   let out;
   try {
     const c = await client(mock.url);
@@ -213,19 +181,6 @@ async function probe() {
   }
   await mock.close();
   return out;
-}
-
-/** The time an aborted stream settled, or throws when it was not cancelled. */
-async function settled(p) {
-  try {
-    await p;
-  } catch (error) {
-    const at = performance.now();
-    // brake: CancelledError (name 'AbortError'); fetch: AbortError; BAML: an Error whose message is {"type":"BamlAbortError",...}.
-    if (/Abort/.test(error?.name ?? '') || /"BamlAbortError"/.test(error?.message ?? '')) return at;
-    throw new Error(`the stream failed but was not cancelled (${reasonOf(error)})`);
-  }
-  throw new Error('the stream completed although it was aborted');
 }
 
 async function abortMidStream(c, mock) {
@@ -256,35 +211,15 @@ async function abortMidStream(c, mock) {
 }
 
 async function tokens(c) {
-  let running = true;
-  let streams = 0;
-  let failed = 0;
-  let firstError;
-  const loop = async () => {
-    while (running) {
-      try {
-        checkProfile(await c.stream(TEXT));
-        streams++;
-      } catch (error) {
-        failed++;
-        firstError ??= error;
-        if (failed > 100) running = false;
-      }
-    }
-  };
-  const loops = Array.from({ length: spec.concurrency }, loop);
-  const { n, seconds, cpuUs, elu } = await measureWindow(spec, () => streams);
-  running = false;
-  await Promise.all(loops);
-  if (failed) throw new Error(`${failed} streams failed, the first: ${reasonOf(firstError)}`);
-  return { tokensPerSec: (n * TOKENS) / seconds, streamsPerSec: n / seconds, cpuUsPerToken: cpuUs / (n * TOKENS), elu, tokensPerStream: TOKENS };
+  const { n, seconds, cpuUs, elu } = await keepGoing(spec, spec.concurrency, async () => checkProfile(await c.stream(TEXT)));
+  return { tokensPerSec: (n * TOKENS) / seconds, streamsPerSec: n / seconds, cpuUsPerToken: n ? cpuUs / (n * TOKENS) : null, elu, tokensPerStream: TOKENS };
 }
 
 if (spec.kind === 'probe') {
   process.stdout.write(`${JSON.stringify(await probe())}\n`);
   process.exit(0);
 }
-const server = await startMock({ ownProcess: spec.kind === 'tokens' });
+const server = await startMock(REPLY, { ownProcess: spec.kind === 'tokens' });
 const c = await client(server.url);
 const kinds = { abortMidStream, tokens };
 const result = await kinds[spec.kind](c, server.mock);

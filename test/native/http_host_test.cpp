@@ -259,6 +259,25 @@ std::string value_of(brake_engine* e, const char* fn, const std::string& url) {
     CHECK(got_ == want_);                                                                                            \
   } while (0)
 
+// A thread answering the transport's pending requests ("/never" and
+// friends), in a shuffled order (seeded), with `answer_one(op, rng)`, until
+// `stop`.
+template <typename Answer> std::thread answer_pending(Transport& t, std::atomic<bool>& stop, unsigned seed, Answer answer_one) {
+  return std::thread([&t, &stop, seed, answer_one] {
+    std::mt19937 rng(seed);
+    while (!stop.load()) {
+      std::vector<brake_op_id> ops;
+      {
+        std::unique_lock<std::mutex> lock(t.mu);
+        t.cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return !t.pending.empty(); });
+        ops.swap(t.pending);
+      }
+      std::shuffle(ops.begin(), ops.end(), rng);
+      for (brake_op_id op : ops) answer_one(op, rng);
+    }
+  });
+}
+
 void finish(brake_engine* e) {
   CHECK_EQ_INT(live_after(e, 2000), 0);
   CHECK_EQ_INT(brake_engine_pending_host_calls(e), 0);
@@ -614,23 +633,11 @@ BRAKE_TEST(many_requests_answered_late_with_random_cancels) {
   std::vector<Outcome> out(static_cast<size_t>(n));
   std::vector<brake_call_id> ids(static_cast<size_t>(n));
   std::atomic<bool> stop{false};
-  std::thread answerer([&] {
-    std::mt19937 rng(7);
-    while (!stop.load()) {
-      std::vector<brake_op_id> ops;
-      {
-        std::unique_lock<std::mutex> lock(t.mu);
-        t.cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return !t.pending.empty(); });
-        ops.swap(t.pending);
-      }
-      std::shuffle(ops.begin(), ops.end(), rng);
-      for (brake_op_id op : ops) {
-        brake_value* v = answer(200, "late");
-        int rc = brake_host_complete(e, op, v);
-        CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
-        brake_value_free(v);
-      }
-    }
+  std::thread answerer = answer_pending(t, stop, 7, [&](brake_op_id op, std::mt19937&) {
+    brake_value* v = answer(200, "late");
+    int rc = brake_host_complete(e, op, v);
+    CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
+    brake_value_free(v);
   });
   std::mt19937 rng(11);
   int cancelled = 0;
@@ -715,25 +722,13 @@ BRAKE_TEST(many_streams_fed_in_parts_with_random_cancels) {
   std::vector<StreamLog> logs(static_cast<size_t>(n));
   std::vector<brake_call_id> ids(static_cast<size_t>(n));
   std::atomic<bool> stop{false};
-  std::thread feeder([&] {
-    std::mt19937 rng(5);
-    while (!stop.load()) {
-      std::vector<brake_op_id> ops;
-      {
-        std::unique_lock<std::mutex> lock(t.mu);
-        t.cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return !t.pending.empty(); });
-        ops.swap(t.pending);
-      }
-      std::shuffle(ops.begin(), ops.end(), rng);
-      for (brake_op_id op : ops) {
-        int rc = send_hello_stream(e, op, 1 + rng() % 16);
-        CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
-        brake_value* v = answer(200, "");
-        rc = brake_host_complete(e, op, v);
-        CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
-        brake_value_free(v);
-      }
-    }
+  std::thread feeder = answer_pending(t, stop, 5, [&](brake_op_id op, std::mt19937& rng) {
+    int rc = send_hello_stream(e, op, 1 + rng() % 16);
+    CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
+    brake_value* v = answer(200, "");
+    rc = brake_host_complete(e, op, v);
+    CHECK(rc == BRAKE_OK || rc == BRAKE_NOT_FOUND);
+    brake_value_free(v);
   });
   std::mt19937 rng(13);
   for (int i = 0; i < n; i++) {
