@@ -44,6 +44,15 @@ describe('examples', () => {
     expect(Number(/after (\d+) ms/.exec(out)![1])).toBeLessThan(1500);
   });
 
+  it('stream-with-mock: partial values as the model writes, the final value, and a reader leaving early', async () => {
+    const out = await example('stream-with-mock.mts');
+    expect(out).toMatch(/^attempt 1 with client Local$/m);
+    expect(out).toMatch(/^partial: \{"name":"Ada[^"]*","born":null,"known_for":\[\]\}$/m); // a field still arriving
+    expect(out).toMatch(/^final: Ada Lovelace, born 1815, known for 2 things \(\d+ partial values before\)$/m);
+    expect(Number(/\((\d+) partial values/.exec(out)![1])).toBeGreaterThan(3);
+    expect(out).toMatch(/^left early: cancelled true, the mock saw the connection close: true$/m);
+  });
+
   it('cancel-demo (npm run demo) runs to its end', async () => {
     const out = await example('cancel-demo.ts');
     expect(out.length).toBeGreaterThan(0);
