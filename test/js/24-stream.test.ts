@@ -362,6 +362,21 @@ for (const [label, transportOptions] of transports) {
       }
     });
 
+    it("counts a streamed reply against the call's memory limit", async () => {
+      const m = fresh('memory');
+      const big = Array.from({ length: 4000 }, (_, i) => `word${i} `); // about 40 KB of text
+      mock.enqueue([{ chunks: big }, { chunks: PIECES }], { model: m });
+      const e = await engine(m, { callMemoryLimit: 32 * 1024 });
+      try {
+        const failed = await settle(e.stream('Say', ['x']).final);
+        expect(failed.error?.kind).toBe('out_of_memory');
+        expect(failed.error?.message).toContain('streamed reply'); // charged as it arrived, not only at the end
+        expect(await e.stream('Extract', ['x']).final).toEqual({ name: 'Ada Lovelace', age: 36 }); // the engine goes on
+      } finally {
+        await e.close();
+      }
+    });
+
     it('answers next() calls made before earlier ones settled, in order', async () => {
       const m = fresh('next');
       mock.enqueue({ chunks: PIECES, chunkDelayMs: 5 }, { model: m });

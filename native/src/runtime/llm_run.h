@@ -45,6 +45,7 @@ struct LlmRun {
   std::unique_ptr<llm::SseDecoder> sse;
   llm::StreamState stream;
   uint64_t streamed_bytes = 0; // the body so far (the response-size limit)
+  size_t charged = 0;          // the text so far, charged to the call's heap
   size_t parsed_size = 0;      // the text's size at the last partial parse
   bool partial_due = false;    // the text grew since then
   // The streamed attempt's clocks (the client's http options): its

@@ -197,6 +197,7 @@ private:
   bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end = false);
   void stream_event(Call* call, brake_stream_event&& ev);
   void arm_stream_timer(Call* call, LlmRun& run);
+  void uncharge_stream(Call* call, LlmRun& run);
   bool llm_stream_timer(Call* call, LlmRun& run);
   void forget_llm_run(Call* call);
   void llm_backoff_done(Call* call, LlmRun& run);

@@ -120,9 +120,17 @@ void Worker::start_llm(Call* call, const vm::Request& r) {
 void Worker::forget_llm_run(Call* call) {
   auto it = m_llm_runs.find(call);
   if (it == m_llm_runs.end()) return;
+  uncharge_stream(call, *it->second);
   if (!it->second->rr_advanced)
     for (uint32_t c : it->second->rr_used) m_engine.give_back_rr_turn(c);
   m_llm_runs.erase(it);
+}
+
+// What a streamed attempt's text was charged to the call goes back (not
+// after the call settled: its heap, and its account, are gone then).
+void Worker::uncharge_stream(Call* call, LlmRun& run) {
+  if (run.charged && call->has_fiber) call->fiber.heap().uncharge(run.charged);
+  run.charged = 0;
 }
 
 // This worker's copy of client `c` with its options resolved (env.NAME
@@ -191,6 +199,7 @@ void Worker::send_llm_attempt(Call* call, LlmRun& run) {
   run.delivered = false;
   run.stream = llm::StreamState{};
   run.sse.reset();
+  uncharge_stream(call, run);
   run.parsed_size = run.streamed_bytes = 0;
   run.partial_due = false;
   if (call->stream) {
@@ -413,7 +422,13 @@ bool Worker::read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, st
       run.delivered = true;
     }
     m_sse_events.clear();
-    if (run.stream.text.size() > before) run.partial_due = true;
+    if (run.stream.text.size() > before) {
+      run.partial_due = true;
+      // The reply's text counts against the call's memory (given back when the attempt or run ends).
+      size_t grown = run.stream.text.size() - before;
+      call->fiber.heap().charge(grown);
+      run.charged += grown;
+    }
     // The best partial value of the text so far: not while the last one is
     // still undelivered (it would only replace it), and once the text has
     // grown by an eighth since the last parse, so parsing a reply that comes
