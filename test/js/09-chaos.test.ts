@@ -49,7 +49,8 @@ async function churn(
   total: number,
   inFlight: number,
   start: (i: number, settle: (outcome: string) => void, problem: (what: string) => void) => void,
-): Promise<{ counts: Record<string, number>; problems: string[]; settled: Uint8Array }> {
+): Promise<{ counts: Record<string, number>; problems: string[]; settled: Uint8Array; callsPerSec: number }> {
+  const t0 = performance.now();
   const settled = new Uint8Array(total);
   const counts: Record<string, number> = {};
   const problems: string[] = [];
@@ -70,7 +71,7 @@ async function churn(
     };
     pump();
   });
-  return { counts, problems, settled };
+  return { counts, problems, settled, callsPerSec: total / ((performance.now() - t0) / 1000) };
 }
 
 type Moment = 'before' | 'queued' | 'sleeping' | 'computing' | 'after' | 'twice' | 'signal' | 'never';
@@ -88,6 +89,7 @@ describe('chaos', () => {
     let started = 0;
     let done = 0;
     let nextId = 1;
+    const t0 = performance.now();
 
     await new Promise<void>((resolve) => {
       const finish = (i: number): void => {
@@ -138,7 +140,7 @@ describe('chaos', () => {
       pump();
     });
 
-    console.log(`chaos: ${counts.value} values, ${counts.cancelled} cancelled`);
+    console.log(`chaos: ${counts.value} values, ${counts.cancelled} cancelled, ${Math.round(TOTAL / ((performance.now() - t0) / 1000))} calls/s sustained`);
     expect(problems.slice(0, 20)).toEqual([]);
     expect(settled.every((s) => s === 1)).toBe(true);
     expect(e.liveCalls).toBe(0);
@@ -190,7 +192,7 @@ describe('chaos with HTTP', () => {
       const random = rng(seed);
       const e = await Engine.fromSource(HTTP_SOURCE, { workerThreads: 2, http: { transport } });
       let nextId = 1;
-      const { counts, problems, settled } = await churn(total, 500, (i, finish, problem) => {
+      const { counts, problems, settled, callsPerSec } = await churn(total, 500, (i, finish, problem) => {
         const route = ROUTES[Math.floor(random() * ROUTES.length)]!;
         let moment = HTTP_MOMENTS[Math.floor(random() * HTTP_MOMENTS.length)]!;
         if (route.expect === null && moment === 'never') moment = 'later';
@@ -217,7 +219,7 @@ describe('chaos with HTTP', () => {
         if (moment === 'queued') e.cancel(id);
         else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
       });
-      console.log(`chaos http (${transport}): ${JSON.stringify(counts)}`);
+      console.log(`chaos http (${transport}): ${JSON.stringify(counts)}, ${Math.round(callsPerSec)} calls/s sustained`);
       expect(problems.slice(0, 20)).toEqual([]);
       expect(settled.every((x) => x === 1)).toBe(true);
       expect(e.liveCalls).toBe(0);
@@ -383,8 +385,8 @@ describe('chaos with everything at once', () => {
     await sleep(50);
     gc();
     const baseline = process.memoryUsage().rss;
-    const { problems, counts, settled } = await round(MIXED_TOTAL);
-    console.log(`chaos mixed: ${JSON.stringify(counts)}`);
+    const { problems, counts, settled, callsPerSec } = await round(MIXED_TOTAL);
+    console.log(`chaos mixed: ${JSON.stringify(counts)}, ${Math.round(callsPerSec)} calls/s sustained`);
     expect(problems.slice(0, 20)).toEqual([]);
     expect(settled.every((x) => x === 1)).toBe(true);
     await quiet();
