@@ -34,6 +34,7 @@ import { Engine, type Program } from '../engine';
 import { generateTypeScript } from '../codegen';
 import { readProject, type Project } from '../project';
 import { LIMITS } from '../native';
+import type { BrakeStream } from '../stream';
 
 const USAGE = `usage: brake <command> [options]
 
@@ -65,6 +66,8 @@ options:
   -a, --arg NAME=VALUE   a named argument (repeatable); VALUE is JSON when it parses, else a string
       --args-json JSON   all arguments: a JSON array (positional) or object (named)
       --timeout MS       cancel the call after MS milliseconds (exit 124)
+      --stream           write the LLM replies' text to stderr as it arrives (a new line
+                         for each attempt), then the result as JSON to stdout
       --pretty           indent the JSON
   -h, --help             this help
 
@@ -175,6 +178,7 @@ async function run(args: string[]): Promise<number> {
       arg: { type: 'string', short: 'a', multiple: true },
       'args-json': { type: 'string' },
       timeout: { type: 'string' },
+      stream: { type: 'boolean' },
       pretty: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -229,7 +233,8 @@ async function run(args: string[]): Promise<number> {
         const names = [...engine.functions.keys()];
         throw new Exit(2, `${file} has no function ${fn}${fnName ? '' : ' (name one: brake run FILE FUNCTION)'}; it has: ${names.join(', ') || 'none'}`);
       }
-      const value = await engine.call(fn, callArgs as unknown[], { signal: abort.signal, timeoutMs });
+      const options = { signal: abort.signal, timeoutMs };
+      const value = values.stream ? await streamText(engine.stream(fn, callArgs as unknown[], options)) : await engine.call(fn, callArgs as unknown[], options);
       process.stdout.write(`${toJson(value, values.pretty === true)}\n`);
       return 0;
     } finally {
@@ -242,6 +247,26 @@ async function run(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onInterrupt);
   }
+}
+
+/** `brake run --stream`: the replies' text to stderr as it arrives (each attempt on a line of its own), then the result. */
+async function streamText(stream: BrakeStream): Promise<unknown> {
+  let line = false;
+  try {
+    for await (const ev of stream) {
+      if (ev.kind === 'attempt' && line) {
+        process.stderr.write('\n');
+        line = false;
+      }
+      if (ev.kind === 'delta' && ev.text) {
+        process.stderr.write(ev.text);
+        line = true;
+      }
+    }
+  } finally {
+    if (line) process.stderr.write('\n');
+  }
+  return stream.final;
 }
 
 /** What a failed compile of `project` ends the command with: its diagnostics, or the error itself. */

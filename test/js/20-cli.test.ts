@@ -10,6 +10,9 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+// @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
+import { startMockLlm } from '../support/mock-llm.mjs';
+
 const root = path.resolve(__dirname, '..', '..');
 const bin = path.join(root, 'dist', 'cli', 'brake.js');
 
@@ -85,6 +88,30 @@ describe('brake run', () => {
     expect((await brake(['run', p, 'big'])).stdout).toBe('9007199254740993\n');
     // The shell's environment is the program's.
     expect((await brake(['run', p, 'who'], { BRAKE_CLI_WHO: 'me' })).stdout).toBe('"me"\n');
+  });
+
+  it('--stream writes the reply as it arrives to stderr (a line per attempt), then the result', async () => {
+    const mock = await startMockLlm();
+    try {
+      const p = file('stream.baml', `
+retry_policy Again {
+  max_retries 1
+  strategy { type constant_delay delay_ms 1 }
+}
+client<llm> Local { provider openai-generic retry_policy Again options { base_url env.BRAKE_CLI_LLM model "cli" api_key "k" } }
+function Tell(topic: string) -> string { client Local prompt #"{{ topic }}"# }`);
+      // The first attempt is cut after its first word (a delta was shown: no retry), then one that works.
+      mock.enqueue({ content: 'once upon a time', close: 'mid-body', chunkDelayMs: 20 }, { model: 'cli' });
+      const cut = await brake(['run', p, 'Tell', '--arg', 'topic=x', '--stream'], { BRAKE_CLI_LLM: `${mock.url}/v1` });
+      expect(cut.code).toBe(1);
+      expect(cut.stdout).toBe('');
+      expect(cut.stderr).toMatch(/^once [^\n]*\nbrake: LlmError: /);
+      mock.enqueue({ content: 'once upon a time', chunkDelayMs: 5 }, { model: 'cli' });
+      const ok = await brake(['run', p, 'Tell', '--arg', 'topic=x', '--stream'], { BRAKE_CLI_LLM: `${mock.url}/v1` });
+      expect(ok).toEqual({ code: 0, stdout: '"once upon a time"\n', stderr: 'once upon a time\n' });
+    } finally {
+      await mock.close();
+    }
   });
 
   it('a failed call, a timeout and a bad call are one line each, with their exit codes', async () => {
