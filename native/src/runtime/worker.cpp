@@ -405,11 +405,8 @@ void Worker::handle(const Message& m) {
     // (Its answer, if already given, is a later message: the operation is
     // still in the call's slot.)
     std::unique_ptr<std::string> part(m.part);
-    Operation* op = m.part_op;
-    Call* call = op->call;
-    LlmRun* run = call->phase == Phase::Waiting && m_operations[call->operation] == op ? llm_run(call) : nullptr;
-    if (run && run->streaming) llm_stream_part(call, *run, *part);
-    op->release();
+    stream_part(m.part_op, *part);
+    m.part_op->release();
     return;
   }
   case MessageKind::OperationResult: {
@@ -991,11 +988,7 @@ void Worker::drive_http() {
   m_transport->drive([this](void* owner, http::Answer& r) {
     auto* op = static_cast<NativeHttpOperation*>(owner);
     if (r.more) { // a part of a streamed LLM reply (only those stream)
-      Call* call = op->call;
-      LlmRun* run = llm_run(call);
-      if (run && run->streaming && call->phase == Phase::Waiting && m_operations[call->operation] == op &&
-          op->state.load(std::memory_order_acquire) == OperationState::Pending)
-        llm_stream_part(call, *run, r.body);
+      stream_part(op, r.body);
       return;
     }
     op->transfer = nullptr; // the driver let go of it

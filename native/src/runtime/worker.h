@@ -193,6 +193,7 @@ private:
                           bool final_attempt = false);
   void send_llm_attempt(Call* call, LlmRun& run);
   void take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer);
+  void stream_part(Operation* op, const std::string& bytes);
   void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
   bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end = false);
   void stream_event(Call* call, brake_stream_event&& ev);

@@ -363,6 +363,15 @@ void Worker::take_llm_answer(Call* call, LlmRun& run, const http::Answer& answer
   llm_resume(call, value);
 }
 
+// A part of operation `op`'s streamed body arrived (from either transport):
+// read if its call still waits on it in a streamed attempt, dropped otherwise.
+void Worker::stream_part(Operation* op, const std::string& bytes) {
+  Call* call = op->call;
+  if (call->phase != Phase::Waiting || m_operations[call->operation] != op) return;
+  LlmRun* run = llm_run(call);
+  if (run && run->streaming) llm_stream_part(call, *run, bytes);
+}
+
 // A part of a streamed attempt's body arrived.
 void Worker::llm_stream_part(Call* call, LlmRun& run, const std::string& bytes) {
   if (brake_origin o = call->cancel_origin()) { // checkpoint: nothing more of a cancelled call is reported
