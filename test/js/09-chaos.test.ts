@@ -20,59 +20,15 @@ import { runInNewContext } from 'node:vm';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { CancelledError, Engine, TimeoutError, httpNativeAvailable, type BrakeStream } from '../../lib/index';
+import { CancelledError, Engine, TimeoutError, httpNativeAvailable } from '../../lib/index';
+// @ts-expect-error: a plain ES module without types, shared with bench/
+import { MIXED_REPLY, churn, mixedChaos, rng } from '../support/chaos-mix.mjs';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startHttpServer } from '../support/http-server.mjs';
 import { engine, sleep } from './helpers';
 
 const TOTAL = Number(process.env.BRAKE_CHAOS_CALLS ?? 100_000);
 const IN_FLIGHT = 2_000;
-
-function rng(seed: number): () => number {
-  // mulberry32
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Runs `total` calls with at most `inFlight` of them unsettled: `start(i,
- * settle, problem)` starts call i and calls settle(outcome) when it
- * settles. Resolves once every call settled, with how many settled with
- * each outcome, the problems reported (and any call that settled twice),
- * and each call's settle count.
- */
-async function churn(
-  total: number,
-  inFlight: number,
-  start: (i: number, settle: (outcome: string) => void, problem: (what: string) => void) => void,
-): Promise<{ counts: Record<string, number>; problems: string[]; settled: Uint8Array; callsPerSec: number }> {
-  const t0 = performance.now();
-  const settled = new Uint8Array(total);
-  const counts: Record<string, number> = {};
-  const problems: string[] = [];
-  let started = 0;
-  let done = 0;
-  await new Promise<void>((resolve) => {
-    const pump = (): void => {
-      while (started - done < inFlight && started < total) {
-        const i = started++;
-        const settle = (outcome: string): void => {
-          counts[outcome] = (counts[outcome] ?? 0) + 1;
-          if (settled[i]++ !== 0) problems.push(`call ${i} settled twice`);
-          if (++done === total) resolve();
-          else pump();
-        };
-        start(i, settle, (what) => problems.push(what));
-      }
-    };
-    pump();
-  });
-  return { counts, problems, settled, callsPerSec: total / ((performance.now() - t0) / 1000) };
-}
 
 type Moment = 'before' | 'queued' | 'sleeping' | 'computing' | 'after' | 'twice' | 'signal' | 'never';
 const MOMENTS: Moment[] = ['before', 'queued', 'sleeping', 'computing', 'after', 'twice', 'signal', 'never'];
@@ -241,49 +197,13 @@ describe('chaos with HTTP', () => {
 
 const MIXED_TOTAL = Number(process.env.BRAKE_CHAOS_MIXED_CALLS ?? 20_000);
 
-const MIXED_SOURCE = `
-class Person {
-  name string
-  age int
-}
-retry_policy Again {
-  max_retries 1
-  strategy { type constant_delay delay_ms 3 }
-}
-client<llm> Mock {
-  provider openai-generic
-  retry_policy Again
-  options { base_url env.MOCK_V1 model "chaos" api_key "sk-test" }
-}
-function Extract(text: string) -> Person {
-  client Mock
-  prompt #"Extract the person from: {{ text }} {{ ctx.output_format }}"#
-}
-function nap(ms: int) -> int {
-  baml.sys.sleep(ms);
-  ms
-}
-function compute(n: int) -> int {
-  let s = 0;
-  for (let i = 0; i < n; i += 1) { s += i; }
-  s
-}
-function get(url: string) -> string {
-  let r = baml.http.fetch(url);
-  let e = r.error;
-  if (e != null) { "error" } else { r.text() }
-}
-function via_host(x: int) -> int { later(x) + 1 }
-function llm(text: string) -> string { Extract(text).name }
-`;
-
 describe('chaos with everything at once', () => {
   // The servers in a process of their own: they keep a record of every
   // request, which is not the client's memory.
   let servers: ChildProcess;
   const urls = { http: '', llm: '' };
   beforeAll(async () => {
-    servers = fork(fileURLToPath(new URL('../support/servers-process.mjs', import.meta.url)), ['```json\n{"name": "Ada", "age": 36}\n```'], {
+    servers = fork(fileURLToPath(new URL('../support/servers-process.mjs', import.meta.url)), [MIXED_REPLY], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     Object.assign(urls, await new Promise((resolve) => servers.once('message', resolve)));
@@ -295,84 +215,10 @@ describe('chaos with everything at once', () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
 
-  type Kind = 'nap' | 'compute' | 'get' | 'host' | 'llm' | 'stream';
-  const KINDS: Kind[] = ['nap', 'compute', 'get', 'host', 'llm', 'stream'];
-  type Moment = 'never' | 'queued' | 'soon' | 'later' | 'signal' | 'deadline';
-  const MOMENTS: Moment[] = ['never', 'queued', 'soon', 'later', 'signal', 'deadline'];
-
   it(`${MIXED_TOTAL} calls of every kind, cancelled from every source, all settle once; memory returns`, { timeout: 30 * 60_000 }, async () => {
     const seed = Number(process.env.BRAKE_CHAOS_SEED ?? Date.now() % 1_000_000);
     console.log(`chaos mixed: ${MIXED_TOTAL} calls, seed ${seed}`);
-    const random = rng(seed);
-    const e = await Engine.fromSource(MIXED_SOURCE, {
-      workerThreads: 2,
-      env: { MOCK_V1: `${urls.llm}/v1` },
-      host: {
-        later: {
-          signature: '(x: int) -> int',
-          fn: ([x], { signal }) =>
-            new Promise<number>((resolve, reject) => {
-              const t = setTimeout(() => resolve(x as number), Math.floor(Math.random() * 4)); // (not the seeded source: its draws would depend on timing)
-              signal.addEventListener('abort', () => {
-                clearTimeout(t);
-                reject(signal.reason);
-              }, { once: true });
-            }),
-        },
-      },
-    });
-    let nextId = 1;
-    const round = (total: number): ReturnType<typeof churn> =>
-      churn(total, 500, (i, finish, problem) => {
-        const kind = KINDS[Math.floor(random() * KINDS.length)]!;
-        const moment = MOMENTS[Math.floor(random() * MOMENTS.length)]!;
-        const id = nextId++;
-        const n = Math.floor(random() * 5);
-        const [fn, args, expected]: [string, unknown[], unknown] =
-          kind === 'nap' ? ['nap', [n], n]
-          : kind === 'compute' ? ['compute', [20_000 + n], ((20_000 + n) * (19_999 + n)) / 2]
-          : kind === 'get' ? ['get', [`${urls.http}/slow?ms=${n}`], 'done']
-          : kind === 'host' ? ['via_host', [n], n + 1]
-          : ['llm', [`person ${n}`], 'Ada']; // (llm and stream)
-        const delay = moment === 'soon' ? random() * 2 : 2 + random() * 10;
-        let signal: AbortSignal | undefined;
-        if (moment === 'signal') {
-          const ac = new AbortController();
-          signal = ac.signal;
-          setTimeout(() => ac.abort('gave up'), delay);
-        }
-        const timeoutMs = moment === 'deadline' ? 1 + Math.floor(random() * 8) : 0;
-        const options = { callId: id, signal, timeoutMs };
-        const outcome = kind === 'stream' ? streamed(e.stream(fn, args, options), problem, i) : e.call(fn, args, options);
-        outcome.then(
-          (value) => {
-            if (value !== expected) problem(`${kind} ${i} (${moment}): ${String(value)} != ${String(expected)}`);
-            finish('value');
-          },
-          (error) => {
-            const timeout = error instanceof TimeoutError;
-            if (!(error instanceof CancelledError)) problem(`${kind} ${i} (${moment}): ${error?.name}: ${error?.message}`);
-            else if (moment === 'never') problem(`${kind} ${i} cancelled by nobody`);
-            else if (timeout !== (moment === 'deadline')) problem(`${kind} ${i} (${moment}): ${error.name}`);
-            finish(timeout ? 'timeout' : 'cancelled');
-          },
-        );
-        if (moment === 'queued') e.cancel(id);
-        else if (moment === 'soon' || moment === 'later') setTimeout(() => e.cancel(id), delay);
-      });
-    // A stream read to its end (or its stop) in the background: its final value.
-    const streamed = (s: BrakeStream, problem: (p: string) => void, i: number): Promise<unknown> => {
-      (async () => {
-        let attempts = 0;
-        for await (const ev of s) if (ev.kind === 'attempt') attempts++;
-        if (attempts === 0) problem(`stream ${i}: no attempt event before its end`);
-      })().catch(() => {}); // (a stopped stream's error is final's)
-      return s.final;
-    };
-    const quiet = async (): Promise<void> => {
-      const until = performance.now() + 5000;
-      while ((e.liveCalls > 0 || e.pendingHostCalls > 0 || e.httpStats.transfers > 0) && performance.now() < until) await sleep(5);
-    };
+    const { engine: e, round, quiet } = await mixedChaos({ Engine, CancelledError, TimeoutError }, urls, rng(seed));
     // Warm-up rounds bring the allocators (an arena per thread) and V8's heap
     // to their working size: resident memory grows over the first three
     // rounds of this size and is flat after (measured: 77, 85, 98, 100, 100,

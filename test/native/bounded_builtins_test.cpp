@@ -19,67 +19,6 @@
 
 namespace {
 
-const char* kSource = R"(
-function big() -> string {
-  let s = "abcdefgh";
-  let i = 0;
-  while (i < 24) { s = s + s; i += 1; }
-  s
-}
-function spaces() -> string {
-  let s = "        ";
-  let i = 0;
-  while (i < 24) { s = s + s; i += 1; }
-  s
-}
-function lines() -> string {
-  let u = "a";
-  while (u.length() < 1023) { u = u + "a"; }
-  u = u + ",";
-  let i = 0;
-  while (i < 17) { u = u + u; i += 1; }
-  u
-}
-function arrays(n: int) -> int[][] {
-  let a = [];
-  for (let i = 0; i < n; i += 1) { a.push([i]); }
-  a
-}
-function ints(n: int) -> int[] {
-  let a = [];
-  for (let i = 0; i < n; i += 1) { a.push(i); }
-  a
-}
-function concat() -> int { let s = big(); ready(); while (true) { let t = s + s; } 0 }
-function join() -> int { let s = big(); ready(); while (true) { let t = [s, s].join(","); } 0 }
-function split() -> int { let s = lines(); ready(); while (true) { let t = s.split(","); } 0 }
-function replace() -> int { let s = big() + "zz"; ready(); while (true) { let t = s.replace("zz", "y"); } 0 }
-function upper() -> int { let s = big(); ready(); while (true) { let t = s.toUpperCase(); } 0 }
-function length() -> int { let s = big(); ready(); while (true) { let t = s.length(); } 0 }
-function includes() -> int { let s = big(); ready(); while (true) { let t = s.includes("zz"); } 0 }
-function index_of() -> int { let s = big(); ready(); while (true) { let t = s.indexOf("zz"); } 0 }
-function substring() -> int { let s = big(); ready(); while (true) { let t = s.substring(1, 100000000); } 0 }
-function trim() -> int { let s = spaces(); ready(); while (true) { let t = s.trim(); } 0 }
-function starts_with() -> int { let s = big(); let p = s + ""; ready(); while (true) { let t = s.startsWith(p); } 0 }
-function equals() -> int { let s = big(); let p = s + ""; ready(); while (true) { let t = s == p; } 0 }
-function deep_equals() -> int { let a = arrays(2000000); let b = arrays(2000000); ready(); while (true) { let t = baml.deep_equals(a, b); } 0 }
-function deep_copy() -> int { let a = arrays(1000000); ready(); while (true) { let t = baml.deep_copy(a); } 0 }
-function array_includes() -> int { let a = ints(8000000); ready(); while (true) { let t = a.includes(-1); } 0 }
-function type_pattern() -> int {
-  let a = arrays(2000000);
-  ready();
-  while (true) { let t = match (a) { x: int[][] => 1, _ => 0 }; }
-  0
-}
-function map_keys() -> int {
-  let m = {};
-  for (let i = 0; i < 400000; i += 1) { m[i.to_s()] = i; }
-  ready();
-  while (true) { let t = m.keys(); }
-  0
-}
-)";
-
 struct Ready {
   brake_engine* e = nullptr;
   std::atomic<int> calls{0};
@@ -94,9 +33,8 @@ void on_ready(void* d, const brake_host_call* c) {
 // Runs `fn`, cancels it `delay_ms` after it called ready(), and returns the
 // time from brake_cancel to its completion callback (ms).
 void cancel_while_busy(const char* fn) {
-  std::string src = kSource;
-  // int has no to_string here: the map's keys come from a small helper.
-  src.replace(src.find("i.to_s()"), 8, "\"k\" + ints_key(i)");
+  std::string src = support_text("bounded-builtins.baml"); // (shared with the benchmark harness)
+  CHECK(src.find("function map_keys") != std::string::npos);
   if (brake_test_sanitized()) {
     // Shadow memory and instrumented copies: inputs an eighth as large
     // (16 MB strings), still far more than a check's slice of work.
@@ -111,8 +49,6 @@ void cancel_while_busy(const char* fn) {
     swap("ints(8000000)", "ints(1000000)");
     swap("i < 400000", "i < 50000");
   }
-  src += "function ints_key(i: int) -> string { let d = \"0123456789\"; let s = \"\"; let n = i;"
-         " while (n > 0) { s = s + d.substring(n % 10, n % 10 + 1); n = n / 10; } s }\n";
   brake_host_decl decl = {"ready", "() -> null"};
   brake_compile_options co;
   brake_compile_options_init(&co);

@@ -14,29 +14,10 @@
 
 namespace {
 
-const char* kHostile = R"(
-function doubling() -> int { let s = "x"; while (true) { s = s + s; } 0 }
-function array_growth() -> int { let a = []; while (true) { a.push(1); } 0 }
-function map_growth() -> int {
-  let m = {};
-  let k = "";
-  while (true) { k = k + "k"; m[k] = 1; }
-  0
-}
-function deep_copies() -> int {
-  let a = [];
-  let i = 0;
-  while (i < 1000) { a.push("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"); i += 1; }
-  let all = [];
-  while (true) { all.push(baml.deep_copy(a)); }
-  0
-}
-function split_chars() -> int {
-  let s = "x";
-  let i = 0;
-  while (i < 22) { s = s + s; i += 1; }
-  s.split("").length()
-}
+// The hostile scripts (test/support/hostile.baml, shared with the benchmark
+// harness) and this test's own functions.
+std::string hostile_source() {
+  return support_text("hostile.baml") + R"(
 function recursion(n: int) -> int { if (n == 0) { 0 } else { 1 + recursion(n - 1) } }
 function shared_result() -> int[] {
   let cur = [];
@@ -49,6 +30,7 @@ function small() -> int { let s = "abc" + "def"; s.length() }
 function echo(s: string) -> int { s.length() }
 function holds(s: string) -> int { let t = s + "!"; baml.sys.sleep(600000); t.length() }
 )";
+}
 
 brake_engine* make_engine(uint64_t call_limit, uint64_t engine_limit, uint32_t workers = 2,
                           uint32_t max_depth = 0) {
@@ -58,7 +40,7 @@ brake_engine* make_engine(uint64_t call_limit, uint64_t engine_limit, uint32_t w
   o.call_memory_limit = call_limit;
   o.engine_memory_limit = engine_limit;
   o.max_call_depth = max_depth;
-  return engine_with(kHostile, &o);
+  return engine_with(hostile_source().c_str(), &o);
 }
 
 size_t peak_rss_bytes() {

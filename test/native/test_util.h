@@ -20,6 +20,42 @@
 
 static int g_failures = 0;
 
+#ifndef BRAKE_SOURCE_DIR
+#define BRAKE_SOURCE_DIR "."
+#endif
+
+/* The text of test/support/<name> (malloc'd, NUL-terminated; the caller
+   frees it), or NULL if it cannot be read. */
+static char* support_file(const char* name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/test/support/%s", BRAKE_SOURCE_DIR, name);
+  FILE* f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char* text = (char*)malloc(cap);
+  size_t n;
+  while (text && (n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len - 1 == 0) text = (char*)realloc(text, cap *= 2);
+  }
+  fclose(f);
+  if (text) text[len] = 0;
+  return text;
+}
+
+#ifdef __cplusplus
+#include <string>
+/* The same as a string; a failed check if it cannot be read. */
+static std::string support_text(const char* name) {
+  char* text = support_file(name);
+  if (!text) fprintf(stderr, "cannot read test/support/%s\n", name), g_failures++;
+  std::string s = text ? text : "";
+  free(text);
+  return s;
+}
+#endif
+
+
 #define CHECK(cond)                                                        \
   do {                                                                     \
     if (!(cond)) {                                                         \
