@@ -42,8 +42,9 @@ import llm from './scenarios/llm.mjs';
 import parse from './scenarios/parse.mjs';
 import stream from './scenarios/stream.mjs';
 import install from './scenarios/install.mjs';
+import hardening from './scenarios/hardening.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, stream, parse, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, stream, parse, hardening, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 
