@@ -26,6 +26,7 @@ export {
   httpNativeAvailable,
   BrakeStream,
   MAX_BUFFERED_DELTAS,
+  MAX_BUFFERED_WATCHES,
   MAX_UNREAD_EVENTS,
 } from './index.js';
 export type {

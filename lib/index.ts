@@ -6,7 +6,7 @@
  */
 export { Engine, Program, AUTO_CALL_ID_BASE } from './engine';
 export type { EngineOptions, CallOptions, FunctionMap, CallArgs, CallResult, RenderedPrompt, PromptPart, FunctionDeclaration, ProgramDescription } from './engine';
-export { BrakeStream, MAX_BUFFERED_DELTAS, MAX_UNREAD_EVENTS } from './stream';
+export { BrakeStream, MAX_BUFFERED_DELTAS, MAX_BUFFERED_WATCHES, MAX_UNREAD_EVENTS } from './stream';
 export type { StreamEvent } from './stream';
 export type { HostFunction, HostContext } from './host';
 export type { HttpOptions, FetchFunction } from './http';

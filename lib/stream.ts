@@ -6,7 +6,9 @@
  * Buffering. Events arrive whenever the engine delivers them, whether or not
  * anyone is reading. A consumer slower than the model never makes the buffer
  * grow without bound: a partial value not yet read is replaced by the newer
- * one (which goes to the end, after the deltas it covers), and past
+ * one (which goes to the end, after the deltas it covers); past
+ * MAX_BUFFERED_WATCHES unread watch events a variable's unread one is
+ * replaced by its newer value (at the end); and past
  * MAX_BUFFERED_DELTAS unread deltas a new delta is appended to the last
  * unread one of the same attempt (text is never dropped). Attempts are never
  * merged. The final value is never lost: it is `final`'s. A stream nobody
@@ -28,16 +30,24 @@ export type StreamEvent<P = unknown> =
   /** Text of the reply arrived; an attempt's deltas, joined, are its reply so far. */
   | { kind: 'delta'; function: string; client: string; attempt: number; text: string }
   /** The best partial value of the return type so far (`engine.parse(fn, text, { partial: true })` of the text so far). */
-  | { kind: 'partial'; function: string; value: P };
+  | { kind: 'partial'; function: string; value: P }
+  /**
+   * A `watch let` variable of function `function` changed (its first value when declared, then each change
+   * while in scope, through any alias); an unread one is replaced by the newer value of the same variable.
+   */
+  | { kind: 'watch'; function: string; name: string; value: unknown };
 
 /** Unread deltas kept apart before new ones are joined to the last. */
 export const MAX_BUFFERED_DELTAS = 256;
+/** Unread watch events kept apart before a variable's unread one is replaced by its newer value. */
+export const MAX_BUFFERED_WATCHES = 256;
 /** Unread events of any kind kept (attempts are never merged). */
 export const MAX_UNREAD_EVENTS = 4096;
 
 const KIND_ATTEMPT = 1;
 const KIND_DELTA = 2;
 const KIND_PARTIAL = 3;
+const KIND_WATCH = 4;
 
 /** @internal How the engine feeds a stream (its slot's sink). */
 export interface StreamSink {
@@ -52,6 +62,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
   readonly #cancel: () => void;
   readonly #buffer: StreamEvent<P>[] = [];
   #deltas = 0;
+  #watches = 0; // unread watch events
   // The attempt the next deltas belong to.
   #function = '';
   #client = '';
@@ -99,11 +110,14 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
       } else if (kind === KIND_PARTIAL) {
         this.#partial(items[i + 1] as P);
         i += 2;
+      } else if (kind === KIND_WATCH) {
+        this.#watch(items[i + 1] as string, items[i + 2] as string, items[i + 3]);
+        i += 4;
       } else {
         break; // (a kind this version does not know: the layout is the addon's)
       }
     }
-    while (this.#buffer.length > MAX_UNREAD_EVENTS) if (this.#buffer.shift()!.kind === 'delta') this.#deltas--;
+    while (this.#buffer.length > MAX_UNREAD_EVENTS) this.#taken(this.#buffer.shift()!);
     this.#wakeReader();
   }
 
@@ -136,6 +150,28 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
       }
     }
     buffer.push({ kind: 'partial', function: this.#function, value });
+  }
+
+  #watch(fn: string, name: string, value: unknown): void {
+    const buffer = this.#buffer;
+    if (this.#watches >= MAX_BUFFERED_WATCHES) {
+      for (let i = buffer.length - 1; i >= 0; i--) {
+        const ev = buffer[i]!;
+        if (ev.kind === 'watch' && ev.function === fn && ev.name === name) {
+          buffer.splice(i, 1);
+          this.#watches--;
+          break;
+        }
+      }
+    }
+    buffer.push({ kind: 'watch', function: fn, name, value });
+    this.#watches++;
+  }
+
+  // An event leaves the buffer.
+  #taken(ev: StreamEvent<P>): void {
+    if (ev.kind === 'delta') this.#deltas--;
+    else if (ev.kind === 'watch') this.#watches--;
   }
 
   #end(failure: { error: unknown } | undefined): void {
@@ -178,7 +214,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
       if (this.#stopped) return { done: true, value: undefined };
       const ev = this.#buffer.shift();
       if (ev !== undefined) {
-        if (ev.kind === 'delta') this.#deltas--;
+        this.#taken(ev);
         return { done: false, value: ev };
       }
       if (this.#settled) {

@@ -232,9 +232,13 @@ void Slice::stream(napi_env env, AddonData* data, void* user_data, const brake_s
     const char* text = brake_stream_event_text(ev, &len);
     if (napi_create_string_utf8(env, text, len, &items[n++]) != napi_ok) return;  // past V8's limit: not deliverable
   } else {
+    if (kind == BRAKE_STREAM_WATCH) {
+      napi_create_string_utf8(env, brake_stream_event_function(ev), NAPI_AUTO_LENGTH, &items[n++]);
+      napi_create_string_utf8(env, brake_stream_event_name(ev), NAPI_AUTO_LENGTH, &items[n++]);
+    }
     std::string too_large;
     items[n] = value_to_js(env, data, brake_stream_event_value(ev), &too_large);
-    if (!items[n++]) {  // no JS value for this partial: the next one (or the final value) will do
+    if (!items[n++]) {  // no JS value for this partial or watch: the next one (or the final value) will do
       bool pending = false;
       napi_is_exception_pending(env, &pending);
       napi_value ignored;

@@ -610,12 +610,24 @@ typedef void (*brake_completion_fn)(void* user_data, const brake_result* result)
 ** the next attempt starts over with a new ATTEMPT (retry and fallback apply
 ** only then); once a delta has been reported, a failure of that attempt
 ** (an error event, a malformed event, an early close) fails the call with
-** BRAKE_LLM_ERROR, its attempt's error saying which. */
+** BRAKE_LLM_ERROR, its attempt's error saying which.
+**
+** WATCH events come from `watch let` variables of every function the call
+** runs: one when the declaration runs (its first value), then one for each
+** change while the variable is in scope: an assignment of a value that is
+** not == the old one, or a change (a field, an index, push, pop) to an
+** object its value reaches, made through any alias. None once it has left
+** its block (its end, break, continue, return). Past 256 undelivered WATCH
+** events, a variable's undelivered WATCH is replaced by its newer one (which
+** comes last), so a tight loop costs its worker one conversion of the value
+** per change and the host a bounded batch per delivery. Calls without a stream report nothing
+** and pay nothing for their watches. */
 
 typedef enum brake_stream_kind {
   BRAKE_STREAM_ATTEMPT = 1, /* an attempt starts: function, client, attempt */
   BRAKE_STREAM_DELTA = 2,   /* text arrived: function, client, attempt, text */
-  BRAKE_STREAM_PARTIAL = 3  /* the best partial value so far: function, value */
+  BRAKE_STREAM_PARTIAL = 3, /* the best partial value so far: function, value */
+  BRAKE_STREAM_WATCH = 4    /* a `watch let` variable changed: function, name, value */
 } brake_stream_kind;
 
 typedef struct brake_stream_event brake_stream_event; /* valid during the callback only */
@@ -625,16 +637,19 @@ typedef struct brake_stream_event brake_stream_event; /* valid during the callba
 typedef void (*brake_stream_fn)(void* user_data, const brake_stream_event* event);
 
 BRAKE_API brake_stream_kind brake_stream_event_kind(const brake_stream_event* ev);
-/* The LLM function whose call the event is of (a borrowed string). */
+/* The LLM function whose call the event is of, or (WATCH) the function
+** whose variable it is (a borrowed string). */
 BRAKE_API const char* brake_stream_event_function(const brake_stream_event* ev);
-/* The client of the attempt (a primitive client's name); "" for PARTIAL. */
+/* The client of the attempt (a primitive client's name); "" for PARTIAL and WATCH. */
 BRAKE_API const char* brake_stream_event_client(const brake_stream_event* ev);
 /* The attempt's number, from 1 (0 for PARTIAL). */
 BRAKE_API uint32_t brake_stream_event_attempt(const brake_stream_event* ev);
 /* DELTA: the text (UTF-8; *len, if not NULL, gets its length); "" otherwise. */
 BRAKE_API const char* brake_stream_event_text(const brake_stream_event* ev, size_t* len);
-/* PARTIAL: the value (borrowed; NULL for a null value or another kind). */
+/* PARTIAL, WATCH: the value (borrowed; NULL for a null value or another kind). */
 BRAKE_API const brake_value* brake_stream_event_value(const brake_stream_event* ev);
+/* WATCH: the variable's name (a borrowed string); "" otherwise. */
+BRAKE_API const char* brake_stream_event_name(const brake_stream_event* ev);
 
 typedef struct brake_call_options {
   uint32_t struct_size; /* set by brake_call_options_init */

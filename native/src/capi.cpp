@@ -466,8 +466,12 @@ const char* brake_stream_event_function(const brake_stream_event* ev) {
 const char* brake_stream_event_client(const brake_stream_event* ev) { return ev && ev->client ? ev->client->c_str() : ""; }
 uint32_t brake_stream_event_attempt(const brake_stream_event* ev) { return ev ? ev->attempt : 0; }
 const char* brake_stream_event_text(const brake_stream_event* ev, size_t* len) {
-  if (len) *len = ev ? ev->text.size() : 0;
-  return ev ? ev->text.c_str() : "";
+  bool has = ev && ev->kind == BRAKE_STREAM_DELTA;
+  if (len) *len = has ? ev->text.size() : 0;
+  return has ? ev->text.c_str() : "";
+}
+const char* brake_stream_event_name(const brake_stream_event* ev) {
+  return ev && ev->kind == BRAKE_STREAM_WATCH ? ev->text.c_str() : "";
 }
 const brake_value* brake_stream_event_value(const brake_stream_event* ev) { return ev ? ev->value.get() : nullptr; }
 

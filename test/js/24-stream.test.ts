@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BrakeStream, CancelledError, Engine, LlmError, MAX_BUFFERED_DELTAS, TimeoutError, httpNativeAvailable } from '../../lib/index';
+import { BrakeStream, CancelledError, Engine, LlmError, MAX_BUFFERED_DELTAS, MAX_BUFFERED_WATCHES, TimeoutError, httpNativeAvailable } from '../../lib/index';
 import type { EngineOptions, StreamEvent } from '../../lib/index';
 // @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
 import { startMockLlm } from '../support/mock-llm.mjs';
@@ -458,4 +458,220 @@ describe('many concurrent streams', () => {
       }
     });
   }
+});
+
+// `watch let` variables (brake.h "streams", WATCH): every function the call
+// runs reports its watched variables' changes as { kind: 'watch' } events.
+describe('watch events', () => {
+  const SOURCE = `
+class Value {
+  value int
+}
+class Point {
+  x Value
+  y Value
+}
+class Vertex {
+  edges Vertex[]
+  value int
+}
+function primitive() -> int {
+  watch let value = 0;
+  value = 0;
+  value = 6;
+  value += 1;
+  value
+}
+function alias() -> int {
+  watch let point = Point { x: Value { value: 0 }, y: Value { value: 0 } };
+  let a = point;
+  a.x.value = 1;
+  let inner = point.y;
+  inner.value = 2;
+  inner.value = 2;
+  point.x.value + point.y.value
+}
+function added_removed() -> int {
+  watch let point = Point { x: Value { value: 0 }, y: Value { value: 0 } };
+  let old = point.x;
+  point.x = Value { value: 5 };
+  old.value = 9;
+  point.x.value
+}
+function cycle() -> int {
+  let v1 = Vertex { value: 1, edges: [] };
+  watch let v2 = Vertex { value: 2, edges: [] };
+  v1.edges.push(v2);
+  v2.edges.push(v1);
+  v1.value = 10;
+  v1.value
+}
+function scoped() -> int {
+  let outer = {
+    watch let v = Value { value: 0 };
+    v.value = 1;
+    v
+  };
+  outer.value = 2;
+  outer.value
+}
+function loop_break() -> int {
+  let total = 0;
+  for (let i in [1, 2, 3]) {
+    watch let x = i;
+    if (x > 1) { break; }
+    x = x + 9;
+    total = total + x;
+  }
+  total = total + 100;
+  total
+}
+function set_in_callee(v: Value) -> null {
+  v.value = 7;
+  null
+}
+function inner_watch() -> int {
+  watch let y = 1;
+  y = 2;
+  y
+}
+function calls() -> int {
+  watch let v = Value { value: 0 };
+  set_in_callee(v);
+  let r = inner_watch();
+  r = r + v.value;
+  r
+}
+function containers() -> int {
+  watch let xs = [1];
+  xs.push(2);
+  xs[0] = 1;
+  xs[0] = 5;
+  watch let m = { "a": 1 };
+  m["a"] = 1;
+  m["b"] = 2;
+  xs.pop();
+  xs.length() + m.length()
+}
+function tight(n: int) -> int {
+  watch let i = 0;
+  while (i < n) { i += 1; }
+  i
+}
+function forever() -> int {
+  watch let i = 0;
+  while (true) { i += 1; }
+  i
+}
+`;
+  let e: Engine;
+  beforeAll(async () => {
+    e = await Engine.fromSource(SOURCE, { workerThreads: 2 });
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  const watches = async (fn: string, args: unknown[] = []): Promise<{ events: string[]; final: unknown }> => {
+    const s = e.stream(fn, args);
+    const events: string[] = [];
+    for await (const ev of s) {
+      expect(ev.kind).toBe('watch');
+      if (ev.kind === 'watch') events.push(`${ev.function}.${ev.name}=${JSON.stringify(ev.value)}`);
+    }
+    return { events, final: await s.final };
+  };
+
+  it('reports the first value and each change; an assignment of an equal value is not a change', async () => {
+    expect(await watches('primitive')).toEqual({ events: ['primitive.value=0', 'primitive.value=6', 'primitive.value=7'], final: 7 });
+  });
+
+  it('reports changes made through aliases, at any depth; not those of objects no longer reached', async () => {
+    expect(await watches('alias')).toEqual({
+      events: [
+        'alias.point={"x":{"value":0},"y":{"value":0}}',
+        'alias.point={"x":{"value":1},"y":{"value":0}}',
+        'alias.point={"x":{"value":1},"y":{"value":2}}',
+      ],
+      final: 3,
+    });
+    expect(await watches('added_removed')).toEqual({
+      events: ['added_removed.point={"x":{"value":0},"y":{"value":0}}', 'added_removed.point={"x":{"value":5},"y":{"value":0}}'],
+      final: 5,
+    });
+  });
+
+  it('follows cycles (a value that holds itself is reported, not walked forever)', async () => {
+    const s = e.stream('cycle', []);
+    const events: Array<{ name: string; value: unknown }> = [];
+    for await (const ev of s) if (ev.kind === 'watch') events.push({ name: ev.name, value: ev.value });
+    expect(await s.final).toBe(10);
+    // Declared, then the push that closed the cycle through v1, then v1's change (a cyclic value
+    // crosses to the host as far as it can: the events come, whatever their values).
+    expect(events.map((x) => x.name)).toEqual(['v2', 'v2', 'v2']);
+  });
+
+  it('ends a watch when its variable leaves its block: the block end, break, return', async () => {
+    expect(await watches('scoped')).toEqual({ events: ['scoped.v={"value":0}', 'scoped.v={"value":1}'], final: 2 });
+    expect(await watches('loop_break')).toEqual({
+      events: ['loop_break.x=1', 'loop_break.x=10', 'loop_break.x=2'],
+      final: 110,
+    });
+    expect(await watches('calls')).toEqual({
+      events: ['calls.v={"value":0}', 'calls.v={"value":7}', 'inner_watch.y=1', 'inner_watch.y=2'],
+      final: 9,
+    });
+  });
+
+  it('reports push, pop, index and key assignments that change the value', async () => {
+    expect(await watches('containers')).toEqual({
+      events: ['containers.xs=[1]', 'containers.xs=[1,2]', 'containers.xs=[5,2]', 'containers.m={"a":1}', 'containers.m={"a":1,"b":2}', 'containers.xs=[5]'],
+      final: 3,
+    });
+  });
+
+  it('coalesces a tight loop: a slow reader gets the newest value, and the last one is the final value', async () => {
+    const s = e.stream('tight', [2_000_000]);
+    await sleep(50); // (nobody reads meanwhile)
+    const seen: number[] = [];
+    for await (const ev of s) if (ev.kind === 'watch') seen.push(ev.value as number);
+    expect(await s.final).toBe(2_000_000);
+    // 2,000,000 changes; what was not delivered by a time slice's end (2 ms) coalesces past
+    // MAX_BUFFERED_WATCHES, so far fewer reach the reader.
+    expect(seen.length).toBeLessThan(200_000);
+    expect(seen.length).toBeGreaterThan(MAX_BUFFERED_WATCHES);
+    expect(seen.at(-1)).toBe(2_000_000);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
+  });
+
+  it('a call that is not streamed reports nothing and gives the same value', async () => {
+    expect(await e.call('containers', [])).toBe(3);
+    expect(await e.call('tight', [1000])).toBe(1000);
+  });
+
+  it('stops a watched tight loop promptly on cancel, however it is stopped', async () => {
+    for (const how of ['cancel', 'break', 'timeout'] as const) {
+      const s = e.stream('forever', [], how === 'timeout' ? { timeoutMs: 50 } : {});
+      let n = 0;
+      const t0 = performance.now();
+      let stopAt = 0;
+      try {
+        for await (const ev of s) {
+          expect(ev.kind).toBe('watch');
+          if (++n === 3) {
+            stopAt = performance.now();
+            if (how === 'cancel') s.cancel();
+            if (how === 'break') break;
+          }
+        }
+      } catch (error) {
+        expect(how).toBe('timeout'); // (its iteration ends with the call's TimeoutError)
+        expect(error).toBeInstanceOf(TimeoutError);
+      }
+      const { error } = await settle(s.final);
+      expect(error).toBeInstanceOf(how === 'timeout' ? TimeoutError : CancelledError);
+      expect(performance.now() - (how === 'timeout' ? t0 : stopAt)).toBeLessThan(how === 'timeout' ? 2000 : 500);
+    }
+    expect(e.liveCalls).toBe(0);
+  });
 });

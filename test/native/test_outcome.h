@@ -102,6 +102,10 @@ inline void on_stream(void* user_data, const brake_stream_event* ev) {
   case BRAKE_STREAM_PARTIAL:
     log->events.push_back("partial " + format_value(brake_stream_event_value(ev)));
     break;
+  case BRAKE_STREAM_WATCH:
+    log->events.push_back(std::string("watch ") + brake_stream_event_function(ev) + " " + brake_stream_event_name(ev) + " " +
+                          format_value(brake_stream_event_value(ev)));
+    break;
   }
 }
 

@@ -181,6 +181,8 @@ struct Stmt {
   StmtPtr init;
   ExprPtr step;
 
+  bool watched = false; // Let: `watch let` (its changes are reported to a streaming host)
+
   int slot = -1;     // annotation: local slot of Let / loop variable
   int seq_slot = -1; // annotation: ForIn's hidden slots (sequence, then index at +1)
 

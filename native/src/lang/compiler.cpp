@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "common/utf8.h"
 #include "lang/checker.h"
@@ -66,6 +67,8 @@ public:
     m_depth = 0;
     m_max_depth = 0;
     m_loops.clear();
+    m_watched_slots.clear();
+    m_watch_scopes.clear();
     m_constant_index.clear();
     m_too_many_constants = false;
     m_line = 0;
@@ -181,15 +184,28 @@ private:
 
   // Leaves the block's value on the stack.
   void compile_block(const Block& b) {
+    m_watch_scopes.emplace_back();
     for (auto& s : b.stmts) compile_stmt(*s);
     if (b.tail) compile_expr(*b.tail);
     else emit(OpCode::PUSH_NULL, b.loc);
+    end_watch_scope();
   }
 
   // Compiles a block for its effects only (loop bodies): no value is pushed.
   void compile_block_stmt(const Block& b) {
+    m_watch_scopes.emplace_back();
     for (auto& s : b.stmts) compile_stmt(*s);
     if (b.tail) compile_effect(*b.tail);
+    end_watch_scope();
+  }
+
+  // A `watch let`'s variable is watched from its WATCH instruction to the
+  // end of its block: the instruction's last operand is that length in
+  // bytes, patched here. (break, continue and return leave the range; a
+  // block's code is contiguous, so nothing enters it but through WATCH.)
+  void end_watch_scope() {
+    for (size_t at : m_watch_scopes.back()) patch_jump(at);
+    m_watch_scopes.pop_back();
   }
 
   void compile_stmt(const Stmt& s) {
@@ -198,6 +214,13 @@ private:
       if (s.expr) compile_expr(*s.expr);
       else emit(OpCode::PUSH_NULL, s.loc);
       emit_with(OpCode::SET_LOCAL, uint32_t(s.slot), s.loc);
+      if (s.watched) {
+        m_watched_slots.insert(s.slot); // (slots are never reused in a function)
+        emit_with(OpCode::WATCH, uint32_t(s.slot), s.loc);
+        emit_u16(add_string(s.text, s.loc));
+        m_watch_scopes.back().push_back(here());
+        emit_u16(0xFFFF);
+      }
       break;
     case StmtKind::Expr: compile_effect(*s.expr); break;
     case StmtKind::While: {
@@ -341,6 +364,13 @@ private:
     bool compound = e.op != Op::Assign;
     switch (target.kind) {
     case ExprKind::Ident:
+      if (m_watched_slots.count(target.slot)) { // reported when it changes
+        if (compound) emit_with(OpCode::GET_LOCAL, uint32_t(target.slot), target.loc);
+        compile_expr(*e.kids[1]);
+        if (compound) emit(arith_op(e.op), e.loc);
+        emit_with(OpCode::WATCH_SET, uint32_t(target.slot), e.loc);
+        break;
+      }
       if (e.op == Op::AddAssign || e.op == Op::SubAssign) { // in place: one instruction
         compile_expr(*e.kids[1]);
         emit_with(e.op == Op::AddAssign ? OpCode::ADD_TO_LOCAL : OpCode::SUB_FROM_LOCAL, uint32_t(target.slot), e.loc);
@@ -584,6 +614,8 @@ private:
   int m_max_depth = 0;
   uint32_t m_line = 0;
   std::vector<LoopContext> m_loops;
+  std::set<int> m_watched_slots;                // the function's `watch let` variables
+  std::vector<std::vector<size_t>> m_watch_scopes; // per open block: its WATCH lengths to patch
   // The current chunk's non-string constants by (tag, payload bits).
   std::map<std::pair<uint8_t, int64_t>, size_t> m_constant_index;
   bool m_too_many_constants = false; // reported once per function

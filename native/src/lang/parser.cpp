@@ -1161,11 +1161,22 @@ std::unique_ptr<Block> Parser::parse_block_body(SourceLoc open) {
   }
 }
 
-// statement := let_stmt ';' | while_stmt | for_stmt | 'break' ';' | 'continue' ';'
+// statement := 'watch'? let_stmt ';' | while_stmt | for_stmt | 'break' ';' | 'continue' ';'
 //            | 'return' expression? ';' | 'assert' expression ';' | ';' | expression_stmt
+// ('watch' is a word only in front of 'let': elsewhere it names a variable.)
 void Parser::parse_statement(Block& block) {
   SourceLoc loc = current().loc;
   switch (current().kind) {
+  case TokenKind::Identifier:
+    if (current().lexeme == "watch" && peek(1).kind == TokenKind::Let) {
+      advance();
+      block.stmts.push_back(parse_let());
+      block.stmts.back()->watched = true;
+      if (!match(TokenKind::Semicolon)) error_expected_semicolon("watch let statement");
+      return;
+    }
+    parse_expression_statement(block);
+    return;
   case TokenKind::Let:
     block.stmts.push_back(parse_let());
     if (!match(TokenKind::Semicolon)) error_expected_semicolon("let statement");

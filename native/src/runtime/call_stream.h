@@ -12,7 +12,8 @@
 // kMaxPendingDeltas pending deltas, a delta is appended to the last pending
 // delta of the same attempt, and a PARTIAL pending after that delta is
 // dropped (it no longer covers the text before it; the next one will).
-// Attempts are never merged.
+// Attempts are never merged. Past kMaxPendingWatches pending WATCH events,
+// a variable's pending WATCH is replaced by its newer one (at the end).
 //
 // Invariants: m_pending and m_queued are guarded by m_mu (the worker pushes,
 // the delivering thread takes); m_queued is true exactly while an Event for
@@ -33,9 +34,9 @@ struct brake_stream_event {
   brake_stream_kind kind = BRAKE_STREAM_DELTA;
   uint32_t attempt = 0;
   const std::string* function = nullptr; // the program's (outlives every call)
-  const std::string* client = nullptr;   // likewise; null for PARTIAL
-  std::string text;                      // DELTA
-  brake::ValuePtr value;                 // PARTIAL (null: a null value)
+  const std::string* client = nullptr;   // likewise; null for PARTIAL and WATCH
+  std::string text;                      // DELTA; WATCH: the variable's name
+  brake::ValuePtr value;                 // PARTIAL, WATCH (null: a null value)
 };
 
 namespace brake::runtime {
@@ -43,6 +44,7 @@ namespace brake::runtime {
 class CallStream {
 public:
   static constexpr size_t kMaxPendingDeltas = 256;
+  static constexpr size_t kMaxPendingWatches = 256;
 
   CallStream(brake_stream_fn fn, void* user_data) : m_fn(fn), m_user_data(user_data) {}
 
@@ -67,7 +69,8 @@ private:
   void* m_user_data;
   std::mutex m_mu;
   std::vector<brake_stream_event> m_pending;
-  size_t m_deltas = 0; // DELTAs in m_pending
+  size_t m_deltas = 0;  // DELTAs in m_pending
+  size_t m_watches = 0; // WATCHes in m_pending
   bool m_queued = false;
 };
 

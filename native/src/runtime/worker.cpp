@@ -581,6 +581,10 @@ void Worker::run_call(Call* call) {
   ctx.table = m_dispatch.entries();
   ctx.cancel_state = &call->state;
   ctx.env = &m_engine.env();
+  // A streamed call's `watch let` changes become WATCH events.
+  WatchTarget target{this, call};
+  vm::WatchSink sink{&Worker::watch_notify, &target};
+  if (call->stream) ctx.watch = &sink;
   // Others waiting on this worker: give the script a time slice, enforced
   // by the engine's ticker. Events not yet delivered (what earlier calls
   // finished or asked the host for) count as others: they go out when this
@@ -1164,6 +1168,30 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
 void Worker::stream_event(Call* call, brake_stream_event&& ev) {
   reserve_more(m_events, 1);
   if (call->stream->push(std::move(ev))) m_events.push_back(Event::stream_of(call->stream));
+}
+
+// A watched variable of a streamed call changed (vm::WatchSink): a WATCH
+// event with its value. The conversion is charged to the call while it is
+// made (a value too large for the call's limit fails it), then given back:
+// the event lives in the stream's queue, which coalesces (CallStream).
+void Worker::watch_notify(void* user, const vm::FunctionInfo& fn, const vm::StringObj& name, vm::Value value,
+                          vm::Heap& heap) {
+  auto* t = static_cast<WatchTarget*>(user);
+  brake_stream_event ev;
+  ev.kind = BRAKE_STREAM_WATCH;
+  ev.function = &fn.name;
+  ev.text = name.text;
+  size_t before = heap.used();
+  ev.value = from_vm(t->worker->m_engine.program(), value, heap, &t->call->state);
+  heap.uncharge(heap.used() - before);
+  Worker& w = *t->worker;
+  w.stream_event(t->call, std::move(ev));
+  // The event goes out when the call's slice ends: a call running alone has
+  // none until now (run_call), so it gets one.
+  if (w.m_slice_deadline.load(std::memory_order_relaxed) == 0) {
+    w.m_slice_deadline.store((Clock::now() + kSlice).time_since_epoch().count(), std::memory_order_seq_cst);
+    w.m_engine.ticker_wanted();
+  }
 }
 
 uint32_t Worker::add_operation(Operation* op) {

@@ -197,6 +197,12 @@ private:
   void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
   bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end = false);
   void stream_event(Call* call, brake_stream_event&& ev);
+  struct WatchTarget {
+    Worker* worker;
+    Call* call;
+  };
+  static void watch_notify(void* user, const vm::FunctionInfo& fn, const vm::StringObj& name, vm::Value value,
+                           vm::Heap& heap);
   void arm_stream_timer(Call* call, LlmRun& run);
   void uncharge_stream(Call* call, LlmRun& run);
   bool llm_stream_timer(Call* call, LlmRun& run);

@@ -36,9 +36,9 @@ namespace brake::vm {
   X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
   X(LLM_PARSE, "baml.llm", "parse", 2, "(fn: int, text: string) -> any", 0)                                  \
   X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
-  X(ARRAY_PUSH, "array", "push", 1, "(self: T[], item: T) -> null", 0)                                            \
+  X(ARRAY_PUSH, "array", "push", 1, "(self: T[], item: T) -> null", kMutates)                                          \
   X(ARRAY_AT, "array", "at", 1, "(self: T[], index: int) -> T?", 0)                                               \
-  X(ARRAY_POP, "array", "pop", 0, "(self: T[]) -> T?", 0)                                                         \
+  X(ARRAY_POP, "array", "pop", 0, "(self: T[]) -> T?", kMutates)                                                       \
   X(ARRAY_INCLUDES, "array", "includes", 1, "(self: T[], item: T) -> bool", 0)                                    \
   X(ARRAY_JOIN, "array", "join", 1, "(self: string[], separator: string) -> string", 0)                           \
   X(MAP_LENGTH, "map", "length", 0, "(self: map<string, V>) -> int", 0)                                           \
@@ -62,6 +62,7 @@ namespace brake::vm {
 
 // Builtin flags.
 constexpr uint8_t kSuspends = 1; // may suspend its call (returns BuiltinResult::Kind::Suspend)
+constexpr uint8_t kMutates = 2;  // changes its receiver (watched variables that reach it are reported)
 
 enum class BuiltinId : uint16_t {
 #define BRAKE_BUILTIN_ENUM_(id, recv, name, min, sig, flags) id,

@@ -78,6 +78,10 @@ std::string disassemble(const CompiledProgram& program) {
       case OpCode::INSTANCE:
         out += program.classes[u16(0)].name + " fields " + std::to_string(u16(2));
         break;
+      case OpCode::WATCH:
+        out += "slot " + std::to_string(u16(0)) + " name " + std::to_string(u16(2)) + " until " +
+               std::to_string(at + 7 + u16(4));
+        break;
       case OpCode::TYPE_TEST: out += program.type_name(lang::TypeId(u16(0))); break;
       default:
         if (info.operand_bytes == 2) out += std::to_string(u16(0));

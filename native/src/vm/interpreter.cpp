@@ -4,6 +4,7 @@
 #include "common/utf8.h"
 #include "vm/builtins.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -155,6 +156,88 @@ bool Fiber::enter(uint32_t function, size_t argc) {
   if (m_frame_count == m_frame_cap) grow_frames();
   m_frames[m_frame_count++] = Frame{&fn, fn.chunk.code.data(), base};
   return true;
+}
+
+// ---------------------------------------------------------------- watch let
+
+bool Fiber::watch_active(const Watch& w) const {
+  if (w.frame >= m_frame_count) return false;
+  const Frame& f = m_frames[w.frame];
+  if (f.fn != w.fn) return false;
+  size_t at = size_t(f.ip - f.fn->chunk.code.data());
+  return at >= w.begin && at < w.end;
+}
+
+void Fiber::watch_report(const Watch& w, const RunContext& ctx) {
+  ctx.watch->notify(ctx.watch->user, *w.fn, *w.name, m_stack[m_frames[w.frame].base + w.slot], m_heap);
+}
+
+// WATCH: the variable in `slot` of the current frame is watched from here
+// (replacing an earlier watch of it: a loop's next turn); its value now is
+// its first report.
+void Fiber::watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end, const RunContext& ctx) {
+  if (!m_watches) m_watches = std::make_unique<std::vector<Watch>>();
+  uint32_t frame = m_frame_count - 1;
+  const FunctionInfo* fn = m_frames[frame].fn;
+  Watch w{frame, fn, begin, end, slot, name};
+  auto it = std::find_if(m_watches->begin(), m_watches->end(),
+                         [&](const Watch& x) { return x.frame == frame && x.slot == slot && x.fn == fn; });
+  if (it != m_watches->end()) *it = w;
+  else m_watches->push_back(w);
+  watch_report(w, ctx);
+}
+
+// WATCH_SET: the current frame's `slot` was assigned; `old` was its value.
+void Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx) {
+  uint32_t frame = m_frame_count - 1;
+  for (const Watch& w : *m_watches) {
+    if (w.frame != frame || w.slot != slot || !watch_active(w)) continue;
+    if (!values_equal(old, m_stack[m_frames[frame].base + slot], ctx.cancel_state)) watch_report(w, ctx);
+    return;
+  }
+}
+
+// `container` (an array, map or instance) changed: every watched variable
+// whose value reaches it is reported (each object looked at once, so
+// shared parts and cycles are walked once).
+void Fiber::watch_mutated(Value container, const RunContext& ctx) {
+  if (container.tag != Tag::Array && container.tag != Tag::Map && container.tag != Tag::Instance) return;
+  CancelCheck cc(ctx.cancel_state);
+  std::vector<Watch> reached;
+  for (const Watch& w : *m_watches) {
+    if (!watch_active(w)) continue;
+    Value root = m_stack[m_frames[w.frame].base + w.slot];
+    std::vector<const Object*> todo;
+    FlatMap<const Object*, bool, PointerPairHash> seen{nullptr};
+    auto visit = [&](Value v) {
+      if ((v.tag == Tag::Array || v.tag == Tag::Map || v.tag == Tag::Instance) && seen.insert(v.obj, true).second)
+        todo.push_back(v.obj);
+    };
+    visit(root);
+    bool found = false;
+    while (!todo.empty() && !found) {
+      const Object* o = todo.back();
+      todo.pop_back();
+      cc.items();
+      if (o == container.obj) {
+        found = true;
+      } else if (o->tag == Tag::Array) {
+        for (Value v : static_cast<const ArrayObj*>(o)->items) visit(v);
+      } else if (o->tag == Tag::Map) {
+        for (Value v : static_cast<const MapObj*>(o)->values) visit(v);
+      } else {
+        for (Value v : static_cast<const InstanceObj*>(o)->fields) visit(v);
+      }
+    }
+    if (found) reached.push_back(w);
+  }
+  for (const Watch& w : reached) watch_report(w, ctx);
+}
+
+// After a RETURN: the returned frame's watches end.
+void Fiber::watch_drop_frames() {
+  auto gone = std::remove_if(m_watches->begin(), m_watches->end(), [&](const Watch& w) { return w.frame >= m_frame_count; });
+  m_watches->erase(gone, m_watches->end());
 }
 
 // The field called `name` of instance `o`, or nullptr (not an instance, or
@@ -593,6 +676,7 @@ op_RETURN: {
   }
   m_sp = uint32_t(frame_base);
   m_stack[m_sp++] = result;
+  if (m_watches) watch_drop_frames();
   RELOAD();
   DISPATCH();
 }
@@ -613,8 +697,10 @@ op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc;
+  Value receiver = sp[0]; // (a method's self)
   SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
   if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) return *stop;
+  if (m_watches && (kBuiltins[id].flags & kMutates)) watch_mutated(receiver, ctx);
   sp = m_stack + m_sp;
   MAYBE_COLLECT();
   DISPATCH();
@@ -673,13 +759,24 @@ op_INDEX_SET: {
     auto& items = c.as_array()->items;
     if (i.i < 0 || uint64_t(i.i) >= items.size())
       FAIL(index_error(ip, i.i, items.size()));
+    Value old = items[size_t(i.i)];
     items[size_t(i.i)] = v;
     sp -= 3;
+    if (m_watches && !values_equal(old, v, ctx.cancel_state)) {
+      SAVE();
+      watch_mutated(c, ctx);
+    }
     DISPATCH();
   }
   if (c.tag == Tag::Map && i.tag == Tag::String) {
+    const Value* had = m_watches ? c.as_map()->find(i.as_string()->text) : nullptr;
+    bool changed = m_watches && (!had || !values_equal(*had, v, ctx.cancel_state));
     m_heap.map_set(c.as_map(), i.as_string()->text, v);
     sp -= 3;
+    if (changed) {
+      SAVE();
+      watch_mutated(c, ctx);
+    }
     DISPATCH();
   }
   TYPE_ERROR("index assignment", c, i);
@@ -695,8 +792,13 @@ op_FIELD_SET: {
   uint16_t f = READ_U16();
   Value o = sp[-2];
   if (o.tag != Tag::Instance) FAIL(type_error(ip, "field assignment on ", o.tag));
+  Value old = o.as_instance()->fields[f];
   o.as_instance()->fields[f] = sp[-1];
   sp -= 2;
+  if (m_watches && !values_equal(old, sp[1], ctx.cancel_state)) {
+    SAVE();
+    watch_mutated(o, ctx);
+  }
   DISPATCH();
 }
 op_FIELD_GET_NAMED: {
@@ -712,8 +814,13 @@ op_FIELD_SET_NAMED: {
   const StringObj* name = constants[READ_U16()].as_string();
   Value* field = named_field(o, name);
   if (!field) FAIL(field_error(ip, o, name, "assign"));
+  Value old = *field;
   *field = sp[-1];
   sp -= 2;
+  if (m_watches && !values_equal(old, sp[1], ctx.cancel_state)) {
+    SAVE();
+    watch_mutated(o, ctx);
+  }
   DISPATCH();
 }
 op_ITER_NEXT: {
@@ -747,6 +854,27 @@ op_TYPE_TEST: {
 op_ASSERT: {
   Value c = *--sp;
   if (c.tag != Tag::Bool || !c.b) ERROR("assertion", "assertion failed");
+  DISPATCH();
+}
+op_WATCH: {
+  uint16_t slot = READ_U16();
+  const StringObj* name = constants[READ_U16()].as_string();
+  uint16_t length = READ_U16();
+  if (ctx.watch) {
+    SAVE();
+    uint32_t begin = uint32_t(ip - frame->fn->chunk.code.data());
+    watch_begin(slot, name, begin, begin + length, ctx);
+  }
+  DISPATCH();
+}
+op_WATCH_SET: {
+  uint16_t slot = READ_U16();
+  Value old = base[slot];
+  base[slot] = *--sp;
+  if (m_watches) {
+    SAVE();
+    watch_assigned(slot, old, ctx);
+  }
   DISPATCH();
 }
 op_INTERRUPTED: {

@@ -99,6 +99,15 @@ private:
   std::atomic<const void*> m_entries[size_t(OpCode::COUNT_)];
 };
 
+// Where a streamed call's `watch let` changes go (RunContext::watch):
+// notify(user, function, name, value, heap) runs on the call's worker, in
+// the middle of an instruction; it may throw Interrupted or
+// MemoryLimitExceeded (the call ends with them).
+struct WatchSink {
+  void (*notify)(void* user, const FunctionInfo& function, const StringObj& name, Value value, Heap& heap);
+  void* user;
+};
+
 struct RunContext {
   // The worker's table (nullptr only in describe mode, used once to
   // publish the handler addresses).
@@ -109,6 +118,9 @@ struct RunContext {
   // The engine's environment (its `env` option; never the process's):
   // what env.NAME, env.get and env.get_or_panic read. Null: empty.
   const std::unordered_map<std::string, std::string>* env = nullptr;
+  // Null unless someone observes the call's watched variables (a stream):
+  // then WATCH starts watching and changes are reported here.
+  const WatchSink* watch = nullptr;
 };
 
 class Fiber {
@@ -194,6 +206,28 @@ private:
   // Suspended).
   [[gnu::noinline]] std::optional<RunStatus> builtin(uint16_t id, size_t argc, const RunContext& ctx);
   bool enter(uint32_t function, size_t argc);
+
+  // `watch let` (only while RunContext::watch is set). A variable is watched
+  // while its frame lives and that frame's ip is inside its block
+  // [begin, end) (byte offsets in the function's code): leaving the block by
+  // its end, break, continue or return ends the watch, and entering it again
+  // goes through WATCH, which starts a new one. A change is an assignment of
+  // a value that is not == the old one, or a change (field, index, push,
+  // pop) to an object reachable from the variable's value.
+  struct Watch {
+    uint32_t frame;
+    const FunctionInfo* fn;
+    uint32_t begin, end;
+    uint16_t slot;
+    const StringObj* name; // a program constant
+  };
+  bool watch_active(const Watch& w) const;
+  [[gnu::noinline]] void watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end,
+                                     const RunContext& ctx);
+  [[gnu::noinline]] void watch_assigned(uint16_t slot, Value old, const RunContext& ctx);
+  [[gnu::noinline]] void watch_mutated(Value container, const RunContext& ctx);
+  void watch_report(const Watch& w, const RunContext& ctx);
+  void watch_drop_frames();
   // Makes room for `needed` stack slots, keeping the first m_sp.
   void grow(size_t needed) {
     if (needed > m_stack_cap) grow_stack(needed);
@@ -214,6 +248,7 @@ private:
   // function index | argc << 32.
   int64_t m_request_arg = 0;
   std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
+  std::unique_ptr<std::vector<Watch>> m_watches; // allocated by the first observed `watch let`
   uint32_t m_sp = 0;
   uint32_t m_stack_cap;
   uint32_t m_frame_count = 0;
