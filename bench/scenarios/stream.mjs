@@ -60,10 +60,28 @@ export default {
       ],
     );
 
+    // 3. watch events: a tight loop of assignments to a watched variable.
+    const watchLabel = { streamed: 'brake, streamed (watch events)', call: 'brake, not streamed', plain: 'brake, plain let' };
+    const watchWhy = { streamed: why.brake, call: why.brake, plain: why.brake };
+    const watch = { kind: 'watch', n: ctx.quick ? 100_000 : 1_000_000, repeat: ctx.quick ? 2 : 5 };
+    await variantMeasure(ctx, worker, watchLabel, figures)(
+      ['streamed', 'call', 'plain'],
+      watchWhy,
+      watch,
+      'watch',
+      (r) => `${r.ms.toFixed(1)} ms per loop, ${r.events} events, ELU ${r.elu.toFixed(2)}`,
+      (rs) => [
+        { metric: `watch: loop of ${watch.n.toLocaleString('en-US')} assignments`, unit: 'ms', better: 'lower', values: per(rs, (r) => r.ms) },
+        { metric: 'watch: events read per loop', unit: 'events', better: 'lower', values: per(rs, (r) => r.events) },
+        { metric: 'watch: main-thread event-loop utilisation', unit: '', better: 'lower', values: per(rs, (r) => r.elu) },
+      ],
+    );
+
     if (why.brake !== 'ok') notes.push(`brake unavailable: ${why.brake}.`);
     notes.push(
       `The mock: test/support/mock-llm.mjs (Node's http module) streaming the JSON of a Profile (class Profile { name string age int bio string }, a 96-word bio) as OpenAI chat-completion chunks, one SSE event per word (97 content events: the "tokens"), then a finish chunk and [DONE]. brake: engine.stream('Describe', [text]) read with for await (every event: attempt, deltas, partial Profiles), final checked; BAML: b.stream.Describe(text) (bench/peers/baml/baml_src/stream.baml) read with for await over its partials, then getFinalResponse(), BAML_LOG=error; fetch: POST with stream: true, the body's reader through a hand-written SSE parser (TextDecoder, blank-line split, JSON.parse per event), JSON.parse of the joined reply.`,
       `abort mid-stream: the mock sends an event every ${abort.chunkDelayMs} ms; ${abort.waitMs} ms after the stream's first text the AbortSignal is aborted; times to the stream settling (brake: final rejects with CancelledError; BAML: getFinalResponse rejects; fetch: the pending read rejects) and to the mock's socket 'close' (mock in the sample's process: one clock). ${abort.samples} sequential streams per run after ${abort.warmup} warm-up.`,
+      `watch: \`watch let done = 0; for (let i = 0; i < n; i += 1) { done += 1; }\` with n = ${watch.n.toLocaleString('en-US')}, ${watch.repeat} loops per run after one warm-up, their median: streamed with engine.stream (every event read with for await; past 256 undelivered, a variable's events coalesce), called with engine.call (no stream: watches cost nothing), and the same loop on a plain let. No peer: BAML's Node runtime 0.226.2 has no watch.`,
       `tokens/s: ${tokens.concurrency} streams kept going for ${tokens.durationMs} ms after a ${tokens.warmupMs} ms warm-up, each read to its end, the mock in a process of its own (it shares the machine's cores with the client, so tokens/s is bounded by both). Client CPU is process.cpuUsage of the client process (every thread).`,
     );
 

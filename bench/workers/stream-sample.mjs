@@ -20,6 +20,7 @@
 //                  arrived, abort: abort -> the stream settled (its final
 //                  value / pending read rejected), and abort -> the mock sees
 //                  the connection close (the mock in this process: one clock)
+//   watch          brake only (variants streamed / call / plain): see watch() below
 //   tokens         `concurrency` streams kept going for durationMs (after
 //                  warmupMs), each read to its end, the mock in a process of
 //                  its own: streamed tokens (SSE content events) per second,
@@ -215,6 +216,59 @@ async function tokens(c) {
   return { tokensPerSec: (n * TOKENS) / seconds, streamsPerSec: n / seconds, cpuUsPerToken: n ? cpuUs / (n * TOKENS) : null, elu, tokensPerStream: TOKENS };
 }
 
+// watch: a loop of `n` assignments to a `watch let` variable, `repeat`
+// times: streamed (every watch event read), called without a stream, and
+// the same loop on a plain `let`; the median time of a loop, the watch
+// events read per streamed loop, and the main thread's event-loop
+// utilisation while streamed loops run.
+const WATCH_BAML = `
+function watched(n: int) -> int {
+  watch let done = 0;
+  for (let i = 0; i < n; i += 1) { done += 1; }
+  done
+}
+function plain(n: int) -> int {
+  let done = 0;
+  for (let i = 0; i < n; i += 1) { done += 1; }
+  done
+}
+`;
+async function watch() {
+  const { Engine } = await import('../../dist/index.mjs');
+  const { performance: perf } = await import('node:perf_hooks');
+  const engine = await Engine.fromSource(WATCH_BAML);
+  const one = async () => {
+    if (spec.variant === 'streamed') {
+      const s = engine.stream('watched', [spec.n]);
+      let events = 0;
+      let last;
+      for await (const ev of s) if (ev.kind === 'watch') (events++, (last = ev.value));
+      if ((await s.final) !== spec.n || last !== spec.n) throw new Error(`watched loop: final ${last}`);
+      return events;
+    }
+    const r = await engine.call(spec.variant === 'call' ? 'watched' : 'plain', [spec.n]);
+    if (r !== spec.n) throw new Error(`loop returned ${r}`);
+    return 0;
+  };
+  await one(); // warm-up
+  const ms = [];
+  const events = [];
+  const elu0 = perf.eventLoopUtilization();
+  for (let r = 0; r < spec.repeat; r++) {
+    const t0 = performance.now();
+    events.push(await one());
+    ms.push(performance.now() - t0);
+  }
+  const elu = perf.eventLoopUtilization(elu0).utilization;
+  await engine.close();
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { ms: median(ms), events: median(events), elu };
+}
+
+if (spec.kind === 'watch') {
+  process.stdout.write(`${JSON.stringify(await watch())}\n`);
+  process.exit(0);
+}
 if (spec.kind === 'probe') {
   process.stdout.write(`${JSON.stringify(await probe())}\n`);
   process.exit(0);
