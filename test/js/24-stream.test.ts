@@ -553,6 +553,28 @@ function containers() -> int {
   xs.pop();
   xs.length() + m.length()
 }
+function replaced_equal() -> int {
+  watch let point = Point { x: Value { value: 1 }, y: Value { value: 0 } };
+  let old = point.x;
+  let fresh = Value { value: 1 };
+  point.x = fresh;
+  old.value = 50;
+  fresh.value = 2;
+  let none = [];
+  none.pop();
+  watch let empty = none;
+  empty.pop();
+  point.x.value
+}
+function unrelated(n: int) -> int {
+  let built = [];
+  for (let i = 0; i < 20000; i += 1) { built.push(Value { value: i }); }
+  watch let big = built;
+  let tmp = [];
+  for (let i = 0; i < n; i += 1) { tmp.push(i); }
+  big[5].value = -1;
+  tmp.length()
+}
 function tight(n: int) -> int {
   watch let i = 0;
   while (i < n) { i += 1; }
@@ -621,6 +643,24 @@ function forever() -> int {
       events: ['calls.v={"value":0}', 'calls.v={"value":7}', 'inner_watch.y=1', 'inner_watch.y=2'],
       final: 9,
     });
+  });
+
+  it('an == object put in place of another is still another object: its changes are reported, the old one\'s not', async () => {
+    expect(await watches('replaced_equal')).toEqual({
+      events: ['replaced_equal.point={"x":{"value":1},"y":{"value":0}}', 'replaced_equal.point={"x":{"value":2},"y":{"value":0}}', 'replaced_equal.empty=[]'],
+      final: 2,
+    });
+  });
+
+  it('changes to objects a watched value does not reach cost a lookup, not a walk of the watched value', async () => {
+    const s = e.stream('unrelated', [200_000]);
+    const t0 = performance.now();
+    let last: unknown;
+    for await (const ev of s) if (ev.kind === 'watch') last = ev.value;
+    expect(await s.final).toBe(200_000);
+    expect((last as Array<{ value: number }>)[5]!.value).toBe(-1);
+    // (walking the 20,000 watched objects at each of the 200,000 unrelated pushes took minutes)
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 
   it('reports push, pop, index and key assignments that change the value', async () => {

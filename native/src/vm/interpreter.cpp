@@ -172,6 +172,13 @@ void Fiber::watch_report(const Watch& w, const RunContext& ctx) {
   ctx.watch->notify(ctx.watch->user, *w.fn, *w.name, m_stack[m_frames[w.frame].base + w.slot], m_heap);
 }
 
+// Forgets what w's value reaches (its memory was charged to the call).
+void Fiber::watch_forget_reach(Watch& w) {
+  if (!w.reach) return;
+  m_heap.uncharge(w.reach->bytes());
+  w.reach.reset();
+}
+
 // WATCH: the variable in `slot` of the current frame is watched from here
 // (replacing an earlier watch of it: a loop's next turn); its value now is
 // its first report.
@@ -179,64 +186,87 @@ void Fiber::watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, ui
   if (!m_watches) m_watches = std::make_unique<std::vector<Watch>>();
   uint32_t frame = m_frame_count - 1;
   const FunctionInfo* fn = m_frames[frame].fn;
-  Watch w{frame, fn, begin, end, slot, name};
   auto it = std::find_if(m_watches->begin(), m_watches->end(),
                          [&](const Watch& x) { return x.frame == frame && x.slot == slot && x.fn == fn; });
-  if (it != m_watches->end()) *it = w;
-  else m_watches->push_back(w);
-  watch_report(w, ctx);
+  if (it == m_watches->end()) it = m_watches->insert(m_watches->end(), Watch{});
+  watch_forget_reach(*it);
+  it->frame = frame;
+  it->fn = fn;
+  it->begin = begin;
+  it->end = end;
+  it->slot = slot;
+  it->name = name;
+  watch_report(*it, ctx);
 }
 
 // WATCH_SET: the current frame's `slot` was assigned; `old` was its value.
 void Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx) {
   uint32_t frame = m_frame_count - 1;
-  for (const Watch& w : *m_watches) {
+  for (Watch& w : *m_watches) {
     if (w.frame != frame || w.slot != slot || !watch_active(w)) continue;
+    watch_forget_reach(w);
     if (!values_equal(old, m_stack[m_frames[frame].base + slot], ctx.cancel_state)) watch_report(w, ctx);
     return;
   }
 }
 
-// `container` (an array, map or instance) changed: every watched variable
-// whose value reaches it is reported (each object looked at once, so
-// shared parts and cycles are walked once).
-void Fiber::watch_mutated(Value container, const RunContext& ctx) {
-  if (container.tag != Tag::Array && container.tag != Tag::Map && container.tag != Tag::Instance) return;
-  CancelCheck cc(ctx.cancel_state);
-  std::vector<Watch> reached;
-  for (const Watch& w : *m_watches) {
+namespace {
+bool is_container(Value v) { return v.tag == Tag::Array || v.tag == Tag::Map || v.tag == Tag::Instance; }
+} // namespace
+
+// `old` was replaced by `now` in `container` (null for what a push or pop
+// did not have; `changed`: known to be a change, else it is one when they
+// are not ==): every watched variable whose value reaches the container is
+// reported, if it changed. What a value reaches is walked once (each object once: shared
+// parts and cycles) and kept until an object in it gains or loses a
+// reference to another object, or the variable is assigned: a change to an
+// object outside it cannot change it, so changes elsewhere cost a lookup.
+void Fiber::watch_mutated(Value container, Value old, Value now, bool changed, const RunContext& ctx) {
+  if (!is_container(container)) return;
+  bool edges = is_container(old) || is_container(now);
+  changed = changed || !values_equal(old, now, ctx.cancel_state);
+  if (!changed && !edges) return;
+  std::vector<size_t> reached;
+  for (size_t i = 0; i < m_watches->size(); i++) {
+    Watch& w = (*m_watches)[i];
     if (!watch_active(w)) continue;
-    Value root = m_stack[m_frames[w.frame].base + w.slot];
-    std::vector<const Object*> todo;
-    FlatMap<const Object*, bool, PointerPairHash> seen{nullptr};
-    auto visit = [&](Value v) {
-      if ((v.tag == Tag::Array || v.tag == Tag::Map || v.tag == Tag::Instance) && seen.insert(v.obj, true).second)
-        todo.push_back(v.obj);
-    };
-    visit(root);
-    bool found = false;
-    while (!todo.empty() && !found) {
-      const Object* o = todo.back();
-      todo.pop_back();
-      cc.items();
-      if (o == container.obj) {
-        found = true;
-      } else if (o->tag == Tag::Array) {
-        for (Value v : static_cast<const ArrayObj*>(o)->items) visit(v);
-      } else if (o->tag == Tag::Map) {
-        for (Value v : static_cast<const MapObj*>(o)->values) visit(v);
-      } else {
-        for (Value v : static_cast<const InstanceObj*>(o)->fields) visit(v);
+    if (!w.reach) {
+      CancelCheck cc(ctx.cancel_state);
+      auto reach = std::make_shared<Reach>(nullptr);
+      std::vector<const Object*> todo;
+      auto visit = [&](Value v) {
+        if (is_container(v) && reach->insert(v.obj, true).second) todo.push_back(v.obj);
+      };
+      visit(m_stack[m_frames[w.frame].base + w.slot]);
+      while (!todo.empty()) {
+        const Object* o = todo.back();
+        todo.pop_back();
+        cc.items();
+        if (o->tag == Tag::Array) {
+          for (Value v : static_cast<const ArrayObj*>(o)->items) visit(v);
+        } else if (o->tag == Tag::Map) {
+          for (Value v : static_cast<const MapObj*>(o)->values) visit(v);
+        } else {
+          for (Value v : static_cast<const InstanceObj*>(o)->fields) visit(v);
+        }
       }
+      m_heap.charge(reach->bytes());
+      w.reach = std::move(reach);
     }
-    if (found) reached.push_back(w);
+    if (!w.reach->find(container.obj)) continue;
+    if (changed) reached.push_back(i);
+    if (edges) watch_forget_reach(w); // (an equal object in place of another is still another object)
   }
-  for (const Watch& w : reached) watch_report(w, ctx);
+  for (size_t i : reached) watch_report((*m_watches)[i], ctx);
 }
 
 // After a RETURN: the returned frame's watches end.
 void Fiber::watch_drop_frames() {
-  auto gone = std::remove_if(m_watches->begin(), m_watches->end(), [&](const Watch& w) { return w.frame >= m_frame_count; });
+  auto gone = std::remove_if(m_watches->begin(), m_watches->end(), [&](Watch& w) {
+    if (w.frame < m_frame_count) return false;
+    watch_forget_reach(w);
+    return true;
+  });
   m_watches->erase(gone, m_watches->end());
 }
 
@@ -697,10 +727,13 @@ op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc;
-  Value receiver = sp[0]; // (a method's self)
+  Value receiver = sp[0], item = argc > 1 ? sp[1] : Value::null(); // (a method's self; push's item)
+  size_t length = receiver.tag == Tag::Array ? receiver.as_array()->items.size() : 0;
   SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
   if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) return *stop;
-  if (m_watches && (kBuiltins[id].flags & kMutates)) watch_mutated(receiver, ctx);
+  if (m_watches && (kBuiltins[id].flags & kMutates) && receiver.tag == Tag::Array &&
+      receiver.as_array()->items.size() != length) // (pop's result, push's item)
+    watch_mutated(receiver, m_stack[m_sp - 1], item, true, ctx);
   sp = m_stack + m_sp;
   MAYBE_COLLECT();
   DISPATCH();
@@ -762,20 +795,20 @@ op_INDEX_SET: {
     Value old = items[size_t(i.i)];
     items[size_t(i.i)] = v;
     sp -= 3;
-    if (m_watches && !values_equal(old, v, ctx.cancel_state)) {
+    if (m_watches) {
       SAVE();
-      watch_mutated(c, ctx);
+      watch_mutated(c, old, v, false, ctx);
     }
     DISPATCH();
   }
   if (c.tag == Tag::Map && i.tag == Tag::String) {
     const Value* had = m_watches ? c.as_map()->find(i.as_string()->text) : nullptr;
-    bool changed = m_watches && (!had || !values_equal(*had, v, ctx.cancel_state));
+    Value old = had ? *had : Value::null();
     m_heap.map_set(c.as_map(), i.as_string()->text, v);
     sp -= 3;
-    if (changed) {
+    if (m_watches) {
       SAVE();
-      watch_mutated(c, ctx);
+      watch_mutated(c, old, v, !had, ctx);
     }
     DISPATCH();
   }
@@ -795,9 +828,9 @@ op_FIELD_SET: {
   Value old = o.as_instance()->fields[f];
   o.as_instance()->fields[f] = sp[-1];
   sp -= 2;
-  if (m_watches && !values_equal(old, sp[1], ctx.cancel_state)) {
+  if (m_watches) {
     SAVE();
-    watch_mutated(o, ctx);
+    watch_mutated(o, old, sp[1], false, ctx);
   }
   DISPATCH();
 }
@@ -817,9 +850,9 @@ op_FIELD_SET_NAMED: {
   Value old = *field;
   *field = sp[-1];
   sp -= 2;
-  if (m_watches && !values_equal(old, sp[1], ctx.cancel_state)) {
+  if (m_watches) {
     SAVE();
-    watch_mutated(o, ctx);
+    watch_mutated(o, old, sp[1], false, ctx);
   }
   DISPATCH();
 }

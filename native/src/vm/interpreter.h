@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/flat_map.h"
 #include "vm/chunk.h"
 #include "vm/value.h"
 
@@ -214,18 +215,21 @@ private:
   // goes through WATCH, which starts a new one. A change is an assignment of
   // a value that is not == the old one, or a change (field, index, push,
   // pop) to an object reachable from the variable's value.
+  using Reach = FlatMap<const Object*, bool, PointerPairHash>;
   struct Watch {
-    uint32_t frame;
-    const FunctionInfo* fn;
-    uint32_t begin, end;
-    uint16_t slot;
-    const StringObj* name; // a program constant
+    uint32_t frame = 0;
+    const FunctionInfo* fn = nullptr;
+    uint32_t begin = 0, end = 0;
+    uint16_t slot = 0;
+    const StringObj* name = nullptr; // a program constant
+    std::shared_ptr<Reach> reach;    // the objects its value reaches (null: not known now)
   };
   bool watch_active(const Watch& w) const;
   [[gnu::noinline]] void watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end,
                                      const RunContext& ctx);
   [[gnu::noinline]] void watch_assigned(uint16_t slot, Value old, const RunContext& ctx);
-  [[gnu::noinline]] void watch_mutated(Value container, const RunContext& ctx);
+  [[gnu::noinline]] void watch_mutated(Value container, Value old, Value now, bool changed, const RunContext& ctx);
+  void watch_forget_reach(Watch& w);
   void watch_report(const Watch& w, const RunContext& ctx);
   void watch_drop_frames();
   // Makes room for `needed` stack slots, keeping the first m_sp.
