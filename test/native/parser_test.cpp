@@ -743,8 +743,10 @@ static void test_errors() {
   DIAGS("function F() -> string { client A }", "1:24 an LLM function needs a prompt ('prompt #\"...\"#')");
   DIAGS("template_string T(x: int) 42", "1:27 expected the template, a string such as #\"...\"#");
   // Unsupported constructs are plain syntax errors, and parsing goes on.
-  DIAGS("function f() -> int {\n  let g = (x) -> { x };\n  watch let y = 1;\n  y\n}",
-        "2:14 expected ';' after let statement\n3:8 expected ';' after expression");
+  DIAGS("function f() -> int {\n  let g = (x) -> { x };\n  1\n}", "2:14 expected ';' after let statement");
+  // `watch let`; `watch` is a word only in front of `let`.
+  DIAGS("function f() -> int {\n  watch let y = 1;\n  let watch = 2;\n  y + watch\n}", "");
+  DIAGS("function f() -> int {\n  watch y = 1;\n  1\n}", "2:8 expected ';' after expression");
 }
 
 static void test_error_recovery_keeps_going() {
