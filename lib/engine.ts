@@ -1002,7 +1002,7 @@ function failure(
     if (status === STATUS_HTTP) {
       return new HttpError(message, { kind, frames, callId: id, status: http?.[0], url: http?.[1], body: http?.[2] });
     }
-    const error = new ScriptError(message, kind, frames, id, f![3] || undefined);
+    const error = new ScriptError(message, kind, frames, id, f![3] || undefined, f![6]);
     if (kind === 'host_error' && hostError !== undefined) {
       Object.defineProperty(error, 'cause', { value: hostError, writable: true, configurable: true });
     }

@@ -206,21 +206,24 @@ export class ScriptError extends BrakeError {
    * "panic", "overflow", "division_by_zero", "index_out_of_range", "key_not_found", "stack_overflow",
    * "type_error", "assertion", "value_too_deep", "out_of_memory", "host_error" (a host function threw
    * or rejected), "missing_env" (an environment variable the engine was not given), "parse_error"
-   * ({@link ParseError}), "internal", or
-   * "value_too_large" (the result holds a string longer than V8's limit of 2^29-24 characters).
+   * ({@link ParseError}), "unhandled_throw" (a `throw` no `catch` took: the value is {@link ScriptError.value}),
+   * "internal", or "value_too_large" (the result holds a string longer than V8's limit of 2^29-24 characters).
    */
   readonly kind: string;
+  /** kind 'unhandled_throw': the value the script threw (converted as a result would be). */
+  readonly value: unknown;
   /** The script stack at the failure, innermost first. */
   readonly frames: ScriptFrame[];
   readonly callId: CallId | undefined;
   /** kind 'host_error': the host error's own `code` (a string), when it had one. */
   readonly hostCode: string | undefined;
-  constructor(message: string, kind = '', frames: ScriptFrame[] = [], callId?: CallId, hostCode?: string) {
+  constructor(message: string, kind = '', frames: ScriptFrame[] = [], callId?: CallId, hostCode?: string, value?: unknown) {
     super(message, 'ERR_BRAKE_SCRIPT_ERROR');
     this.kind = kind;
     this.frames = frames;
     this.callId = callId;
     this.hostCode = hostCode;
+    this.value = value;
   }
 }
 ScriptError.prototype.name = 'ScriptError';

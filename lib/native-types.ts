@@ -21,6 +21,7 @@ export type NativeFailure = [
   hostCode?: string,
   http?: [status: number, url: string, body: string] | null,
   attempts?: Array<[client: string, provider: string, status: number, error: string, durationMs: number, body: string]>,
+  thrown?: unknown,
 ];
 
 /** Events per slice: the size of the typed arrays handed to the addon. */

@@ -62,7 +62,17 @@ void Slice::completion(napi_env env, AddonData* data, void* user_data, const bra
   int32_t slot = slot_of(user_data);
   int32_t status = brake_result_status(r);
   if (status != BRAKE_OK) {
-    put_failure(env, slot, r, status, brake_result_error_kind(r), brake_result_message(r), true);
+    // An unhandled throw carries the value thrown (none when it cannot become a JS value).
+    napi_value thrown = nullptr;
+    if (const brake_value* t = brake_result_value(r)) {
+      std::string too_large;
+      thrown = value_to_js(env, data, t, &too_large);
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      napi_value ignored;
+      if (pending) napi_get_and_clear_last_exception(env, &ignored);
+    }
+    put_failure(env, slot, r, status, brake_result_error_kind(r), brake_result_message(r), true, thrown);
     return;
   }
   const brake_value* v = brake_result_value(r);
@@ -108,7 +118,7 @@ void Slice::completion(napi_env env, AddonData* data, void* user_data, const bra
 // payload. `with_frames`: the script stack of `r` (a failure of the call
 // itself, not of converting its value).
 void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
-                        const char* message, bool with_frames) {
+                        const char* message, bool with_frames, napi_value thrown) {
   brake_call_id id = brake_result_call_id(r);
   if (id <= static_cast<brake_call_id>(kMaxSafeInteger)) {
     m_nums[m_count] = static_cast<double>(id);
@@ -126,7 +136,7 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
   const char* http_url = with_frames ? brake_result_http_url(r) : nullptr;
   size_t attempts = with_frames ? brake_result_llm_attempt_count(r) : 0;
   napi_value failure, item;
-  napi_create_array_with_length(env, attempts ? 6 : http_url ? 5 : *code ? 4 : 3, &failure);
+  napi_create_array_with_length(env, thrown ? 7 : attempts ? 6 : http_url ? 5 : *code ? 4 : 3, &failure);
   napi_set_element(env, failure, 0, message_to_js(env, message));
   napi_create_string_utf8(env, kind ? kind : "", NAPI_AUTO_LENGTH, &item);
   napi_set_element(env, failure, 1, item);
@@ -176,6 +186,7 @@ void Slice::put_failure(napi_env env, int32_t slot, const brake_result* r, int32
     }
     napi_set_element(env, failure, 5, list);
   }
+  if (thrown) napi_set_element(env, failure, 6, thrown); // (holes before it read as undefined)
   m_values.push_back(failure);
   put(slot, status | origin << 8 | kRepValue << 16);
 }

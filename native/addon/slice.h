@@ -63,7 +63,7 @@ class Slice {
     m_count++;
   }
   void put_failure(napi_env env, int32_t slot, const brake_result* r, int32_t status, const char* kind,
-                   const char* message, bool with_frames);
+                   const char* message, bool with_frames, napi_value thrown = nullptr);
 
   int32_t* m_meta = nullptr;  // 2 * kCapacity
   double* m_nums = nullptr;   // kCapacity

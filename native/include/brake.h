@@ -856,7 +856,9 @@ BRAKE_API brake_call_id brake_result_call_id(const brake_result* r);
 ** BRAKE_HTTP_ERROR (a script error caused by an HTTP exchange: see
 ** brake_result_http_status), ... */
 BRAKE_API int brake_result_status(const brake_result* r);
-/* The returned value when the status is BRAKE_OK, else NULL. Borrowed. */
+/* The returned value when the status is BRAKE_OK; for a BRAKE_SCRIPT_ERROR
+** of kind "unhandled_throw", the value thrown (NULL when it was null or could
+** not be converted); else NULL. Borrowed. */
 BRAKE_API const brake_value* brake_result_value(const brake_result* r);
 /* Error message ("" on success). Borrowed. */
 BRAKE_API const char* brake_result_message(const brake_result* r);
@@ -866,7 +868,8 @@ BRAKE_API brake_origin brake_result_origin(const brake_result* r);
 ** "index_out_of_range", "key_not_found", "stack_overflow", "type_error",
 ** "assertion", "invalid_argument", "value_too_deep" (a returned value nested
 ** more than 512 levels, or deep_copy beyond 10,000), "out_of_memory",
-** "host_error" (a host function failed), "internal"); "" otherwise.
+** "host_error" (a host function failed), "unhandled_throw" (a `throw` no
+** catch took: brake_result_value is the value), "internal"); "" otherwise.
 ** Borrowed. (Hosts may add kinds of their own when a result cannot become a
 ** host value: the Node addon fails a call whose result holds a string
 ** longer than V8's limit of 2^29-24 characters with "value_too_large".) */

@@ -701,7 +701,11 @@ void brake_engine_free(brake_engine* e) {
 
 brake_call_id brake_result_call_id(const brake_result* r) { return r ? r->id : 0; }
 int brake_result_status(const brake_result* r) { return r ? r->status : BRAKE_MISUSE; }
-const brake_value* brake_result_value(const brake_result* r) { return r && r->status == BRAKE_OK ? r->value.get() : nullptr; }
+const brake_value* brake_result_value(const brake_result* r) {
+  if (!r) return nullptr;
+  if (r->status == BRAKE_OK) return r->value.get();
+  return r->status == BRAKE_SCRIPT_ERROR && r->error && r->error->kind == "unhandled_throw" ? r->value.get() : nullptr;
+}
 const char* brake_result_message(const brake_result* r) {
   if (!r) return "";
   if (r->fixed_message) return r->fixed_message;

@@ -579,10 +579,9 @@ private:
     case ExprKind::If: return infer_if(e, expected);
     case ExprKind::Match: return infer_match(e, expected);
     case ExprKind::Throw:
-    case ExprKind::Catch:
-      error(e.loc, "exceptions (throw/catch) are not supported yet");
-      for (auto& k : e.kids) check_expr(*k, -1);
-      return T::ANY;
+      check_expr(*e.kids[0], -1);
+      return T::NEVER;
+    case ExprKind::Catch: return infer_catch(e, expected);
     }
     return T::ANY;
   }
@@ -1085,6 +1084,25 @@ private:
       push_scope();
       check_pattern(*arm.pattern, scrutinee);
       if (arm.guard) expect_bool(*arm.guard, "match guard");
+      results.push_back(check_expr(*arm.body, expected));
+      pop_scope();
+    }
+    pop_scope();
+    return m_types.union_of(results);
+  }
+
+  // guarded catch (name) { arms }: the guarded expression's value, or an
+  // arm's for what it threw (any value: the arms' patterns test it as a
+  // match's do; none matching throws it on).
+  TypeId infer_catch(Expr& e, TypeId expected) {
+    TypeId guarded = check_expr(*e.kids[0], expected);
+    push_scope();
+    e.slot = declare_local(e.loc, e.text, T::ANY);
+    std::vector<TypeId> results{guarded};
+    for (auto& arm : e.arms) {
+      push_scope();
+      check_pattern(*arm.pattern, T::ANY);
+      if (arm.guard) expect_bool(*arm.guard, "catch guard");
       results.push_back(check_expr(*arm.body, expected));
       pop_scope();
     }

@@ -56,6 +56,7 @@ struct LoopContext {
   std::vector<size_t> break_patches;
   std::vector<size_t> continue_patches; // forward continues (C-style for)
   int depth = 0;                         // operand stack depth at loop entry
+  int tries = 0;                         // TRYs open at loop entry
 };
 
 class Compiler {
@@ -67,6 +68,7 @@ public:
     m_depth = 0;
     m_max_depth = 0;
     m_loops.clear();
+    m_tries = 0;
     m_watched_slots.clear();
     m_watch_scopes.clear();
     m_constant_index.clear();
@@ -226,6 +228,7 @@ private:
     case StmtKind::While: {
       LoopContext loop;
       loop.depth = m_depth;
+      loop.tries = m_tries;
       size_t start = here();
       loop.continue_target = start;
       size_t exit = compile_condition_jump(*s.expr);
@@ -240,6 +243,7 @@ private:
       emit_with(OpCode::SET_LOCAL, uint32_t(idx), s.loc);
       LoopContext loop;
       loop.depth = m_depth;
+      loop.tries = m_tries;
       size_t start = here();
       loop.continue_target = start;
       emit(OpCode::ITER_NEXT, s.loc);
@@ -256,6 +260,7 @@ private:
       if (s.init) compile_stmt(*s.init);
       LoopContext loop;
       loop.depth = m_depth;
+      loop.tries = m_tries;
       size_t start = here();
       size_t exit = SIZE_MAX;
       if (s.expr) exit = compile_condition_jump(*s.expr);
@@ -271,12 +276,14 @@ private:
     }
     case StmtKind::Break: {
       LoopContext& loop = m_loops.back();
+      for (int i = loop.tries; i < m_tries; i++) emit(OpCode::END_TRY, s.loc); // leaving guarded code
       emit_pops(m_depth - loop.depth, s.loc);
       loop.break_patches.push_back(emit_jump(OpCode::JUMP, s.loc));
       break;
     }
     case StmtKind::Continue: {
       LoopContext& loop = m_loops.back();
+      for (int i = loop.tries; i < m_tries; i++) emit(OpCode::END_TRY, s.loc);
       emit_pops(m_depth - loop.depth, s.loc);
       if (loop.continue_target != SIZE_MAX) emit_loop(loop.continue_target, s.loc);
       else loop.continue_patches.push_back(emit_jump(OpCode::JUMP, s.loc));
@@ -488,7 +495,11 @@ private:
     }
     case ExprKind::Match: compile_match(e); break;
     case ExprKind::Throw:
-    case ExprKind::Catch: emit(OpCode::PUSH_NULL, e.loc); break; // rejected by the checker
+      compile_expr(*e.kids[0]);
+      emit(OpCode::THROW, e.loc);
+      adjust(1); // (never returns: the expression's "value" keeps the depth even)
+      break;
+    case ExprKind::Catch: compile_catch(e); break;
     }
   }
 
@@ -579,10 +590,41 @@ private:
     }
   }
 
+  // guarded catch (e) { arms }: TRY; guarded; END_TRY; JUMP end; handler:
+  // the thrown value in e's slot, the arms as a match's; none matching
+  // throws it on (to an outer catch, chained or enclosing).
+  void compile_catch(const Expr& e) {
+    size_t handler = emit_jump(OpCode::TRY, e.loc);
+    m_tries++;
+    compile_expr(*e.kids[0]);
+    m_tries--;
+    emit(OpCode::END_TRY, e.loc);
+    size_t end = emit_jump(OpCode::JUMP, e.loc);
+    patch_jump(handler); // the VM cut the stack back and pushed the thrown value: the same depth
+    emit_with(OpCode::SET_LOCAL, uint32_t(e.slot), e.loc);
+    compile_arms(e, end, [&] {
+      emit_with(OpCode::GET_LOCAL, uint32_t(e.slot), e.loc);
+      emit(OpCode::THROW, e.loc);
+      adjust(1); // (as if it left a value, like the arms)
+    });
+  }
+
   void compile_match(const Expr& e) {
     compile_expr(*e.kids[0]);
     emit_with(OpCode::SET_LOCAL, uint32_t(e.slot), e.loc);
+    compile_arms(e, SIZE_MAX, [&] {
+      emit_string("no match arm matched the value", e.loc);
+      emit_with(OpCode::BUILTIN, uint32_t(BuiltinId::SYS_PANIC), e.loc);
+      emit_byte(1);
+    });
+  }
+
+  // The arms of a match or catch whose value is in e.slot: each leaves its
+  // body's value and jumps to the end; `none` runs when no arm matched (it
+  // must not return). `end` (or SIZE_MAX) is a jump to patch at the end too.
+  template <typename None> void compile_arms(const Expr& e, size_t end, None none) {
     std::vector<size_t> ends;
+    if (end != SIZE_MAX) ends.push_back(end);
     for (auto& arm : e.arms) {
       compile_pattern_test(*arm.pattern, e.slot);
       size_t next = emit_jump(OpCode::JUMP_IF_FALSE, arm.loc);
@@ -601,10 +643,8 @@ private:
       patch_jump(next);
       if (guard_fail != SIZE_MAX) patch_jump(guard_fail);
     }
-    emit_string("no match arm matched the value", e.loc);
-    emit_with(OpCode::BUILTIN, uint32_t(BuiltinId::SYS_PANIC), e.loc);
-    emit_byte(1);
-    for (size_t end : ends) patch_jump(end);
+    none();
+    for (size_t at : ends) patch_jump(at);
   }
 
   CompiledProgram& m_program;
@@ -614,6 +654,7 @@ private:
   int m_max_depth = 0;
   uint32_t m_line = 0;
   std::vector<LoopContext> m_loops;
+  int m_tries = 0; // TRYs open (guarded code being compiled)
   std::set<int> m_watched_slots;                // the function's `watch let` variables
   std::vector<std::vector<size_t>> m_watch_scopes; // per open block: its WATCH lengths to patch
   // The current chunk's non-string constants by (tag, payload bits).

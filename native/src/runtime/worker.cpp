@@ -1278,14 +1278,27 @@ void Worker::on_operation_done(Operation* op) {
   const vm::HostFunctionInfo& fn = program.host_functions[host->function];
   vm::RunStatus status;
   OperationOutcome& outcome = op->outcome;
+  // A failure is raised where the script waited (a catch there may take it:
+  // the caught value is allocated on the call's heap).
+  auto raise = [&](vm::ScriptError error) {
+    try {
+      return call->fiber.raise(std::move(error));
+    } catch (const vm::MemoryLimitExceeded& e) {
+      fail_call(call, "out_of_memory", std::string("catching a host function's error: ") + e.what());
+    } catch (const std::bad_alloc&) {
+      fail_call(call, "out_of_memory", "out of memory catching a host function's error");
+    }
+    return vm::RunStatus::Finished; // (settled above)
+  };
   if (outcome.failed) {
-    status = call->fiber.raise(vm::ScriptError{"host_error", std::move(outcome.error_message), {}, std::move(outcome.error_code)});
+    status = raise(vm::ScriptError{"host_error", std::move(outcome.error_message), {}, std::move(outcome.error_code)});
+    if (status == vm::RunStatus::Finished) return;
   } else {
     std::string why;
     if (!outcome.value || !host_value_fits(program, *outcome.value, fn.return_type, why)) {
-      status = call->fiber.raise(
-          vm::ScriptError{"type_error", "host function '" + fn.name + "' returned a value that is not " +
-                                            program.type_name(fn.return_type) + ": " + why, {}, ""});
+      status = raise(vm::ScriptError{"type_error", "host function '" + fn.name + "' returned a value that is not " +
+                                                       program.type_name(fn.return_type) + ": " + why, {}, ""});
+      if (status == vm::RunStatus::Finished) return;
     } else {
       try {
         call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state));
@@ -1304,9 +1317,14 @@ void Worker::on_operation_done(Operation* op) {
       return;
     }
   }
-  // raise() fails the call where it waited (until scripts can catch).
-  if (status == vm::RunStatus::Failed) finish_error(call);
-  else fail_call(call, "internal", "a raised error did not fail the call");
+  // raise() fails the call where it waited, or a catch there took it (the
+  // script goes on from it).
+  if (status == vm::RunStatus::Failed) {
+    finish_error(call);
+  } else {
+    call->phase = Phase::Ready;
+    m_fresh.push_back(call);
+  }
 }
 
 // The result is converted for the host before the outcome is committed, so
@@ -1347,7 +1365,17 @@ void Worker::finish_error(Call* call) {
     finish_cancelled(call, o);
     return;
   }
-  finish_failed(call, call->fiber.error()); // copied before settle() ends the fiber
+  vm::ScriptError error = call->fiber.error(); // copied before settle() ends the fiber
+  ValuePtr thrown;
+  if (error.kind == "unhandled_throw") {
+    try {
+      thrown = from_vm(m_engine.program(), call->fiber.thrown(), call->fiber.heap(), &call->state);
+    } catch (const std::exception&) {
+      thrown.reset(); // (cancelled meanwhile, or too large: the message still shows it)
+    }
+  }
+  finish_failed(call, std::move(error));
+  call->result.value = std::move(thrown);
 }
 
 void Worker::fail_call(Call* call, const char* kind, std::string message) {

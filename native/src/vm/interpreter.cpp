@@ -288,6 +288,14 @@ RunStatus Fiber::field_error(const uint8_t* ip, Value o, const StringObj* name, 
 }
 
 RunStatus Fiber::fail(const uint8_t* ip, std::string kind, std::string message) {
+  if (m_handlers && !m_handlers->empty() && kind != "unhandled_throw") {
+    // Caught: the error as a string "<kind>: <message>" (a failed assert
+    // and baml.sys.panic are both "panic").
+    m_frames[m_frame_count - 1].ip = ip;
+    Value v = m_heap.string_value((kind == "assertion" ? std::string("panic") : kind) + ": " + message);
+    unwind(v);
+    return RunStatus::Caught;
+  }
   m_error = std::make_unique<ScriptError>();
   m_error->kind = std::move(kind);
   m_error->message = std::move(message);
@@ -322,8 +330,47 @@ RunStatus Fiber::raise(ScriptError error) {
   m_request_kind = Request::Kind::None;
   const Frame& top = m_frames[m_frame_count - 1];
   RunStatus status = fail(top.ip, std::move(error.kind), std::move(error.message));
+  if (status == RunStatus::Caught) return RunStatus::Yielded; // run() goes on at the catch
   m_error->code = std::move(error.code);
   return status;
+}
+
+// The innermost handler takes `thrown`: frames above its own end (their
+// watches and handlers with them), the stack is cut back to its height,
+// and its frame goes on at its catch with the value pushed.
+bool Fiber::unwind(Value thrown) {
+  if (!m_handlers || m_handlers->empty()) return false;
+  Handler h = m_handlers->back();
+  m_handlers->pop_back();
+  m_frame_count = h.frame + 1;
+  if (m_watches) watch_drop_frames();
+  drop_handlers();
+  m_sp = h.sp;
+  m_stack[m_sp++] = thrown;
+  Frame& f = m_frames[h.frame];
+  f.ip = f.fn->chunk.code.data() + h.at;
+  return true;
+}
+
+// THROW: to a catch, or the call fails with unhandled_throw showing the
+// value (a string as it is, anything else as the script would show it).
+RunStatus Fiber::throw_value(const uint8_t* ip, Value v) {
+  if (unwind(v)) return RunStatus::Caught;
+  m_thrown = v;
+  std::string shown;
+  switch (v.tag) {
+  case Tag::String: shown = v.as_string()->text; break;
+  case Tag::Int: shown = std::to_string(v.i); break;
+  case Tag::Bool: shown = v.b ? "true" : "false"; break;
+  case Tag::Null: shown = "null"; break;
+  default: shown = std::string("a value of type ") + tag_name(v.tag); break;
+  }
+  return fail(ip, "unhandled_throw", "unhandled throw: " + shown);
+}
+
+// Handlers of frames that have ended go with them.
+void Fiber::drop_handlers() {
+  while (m_handlers && !m_handlers->empty() && m_handlers->back().frame >= m_frame_count) m_handlers->pop_back();
 }
 
 // A failure reading a response (its body already read, or not JSON) carries
@@ -375,9 +422,10 @@ std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunConte
   switch (r.kind) {
   case BuiltinResult::Kind::Ok: m_stack[m_sp++] = r.out; return std::nullopt;
   case BuiltinResult::Kind::Error: {
+    Value receiver = m_stack[m_sp];
     RunStatus status = fail(m_frames[m_frame_count - 1].ip, std::move(r.error_kind), std::move(r.message));
-    if (BuiltinId(id) == BuiltinId::RESPONSE_TEXT || BuiltinId(id) == BuiltinId::RESPONSE_JSON)
-      attach_response(m_stack[m_sp], r.out);
+    if (status == RunStatus::Failed && (BuiltinId(id) == BuiltinId::RESPONSE_TEXT || BuiltinId(id) == BuiltinId::RESPONSE_JSON))
+      attach_response(receiver, r.out);
     return status;
   }
   case BuiltinResult::Kind::Suspend:
@@ -432,10 +480,16 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #define DISPATCH() goto* dispatch[*ip++]
 #endif
 // Error exits: save the registers, return a failure built out of line.
-#define FAIL(status) \
-  do {               \
-    SAVE();          \
-    return status;   \
+// A failure a catch took (Caught) goes on there.
+#define FAIL(status)                       \
+  do {                                     \
+    SAVE();                                \
+    RunStatus failed_ = (status);          \
+    if (failed_ == RunStatus::Caught) {    \
+      RELOAD();                            \
+      DISPATCH();                          \
+    }                                      \
+    return failed_;                        \
   } while (0)
 #define ERROR(kind, msg) FAIL(fail(ip, kind, msg))
 #define TYPE_ERROR(what, a, b) FAIL(type_error(ip, what, a.tag, b.tag))
@@ -692,7 +746,7 @@ op_CALL: {
   uint16_t fn = READ_U16();
   uint8_t argc = READ_U8();
   SAVE();
-  if (!enter(fn, argc)) return stack_overflow();
+  if (!enter(fn, argc)) FAIL(stack_overflow());
   RELOAD();
   DISPATCH();
 }
@@ -707,6 +761,7 @@ op_RETURN: {
   m_sp = uint32_t(frame_base);
   m_stack[m_sp++] = result;
   if (m_watches) watch_drop_frames();
+  if (m_handlers) drop_handlers();
   RELOAD();
   DISPATCH();
 }
@@ -730,7 +785,13 @@ op_BUILTIN: {
   Value receiver = sp[0], item = argc > 1 ? sp[1] : Value::null(); // (a method's self; push's item)
   size_t length = receiver.tag == Tag::Array ? receiver.as_array()->items.size() : 0;
   SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
-  if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) return *stop;
+  if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) {
+    if (*stop == RunStatus::Caught) {
+      RELOAD();
+      DISPATCH();
+    }
+    return *stop;
+  }
   if (m_watches && (kBuiltins[id].flags & kMutates) && receiver.tag == Tag::Array &&
       receiver.as_array()->items.size() != length) // (pop's result, push's item)
     watch_mutated(receiver, m_stack[m_sp - 1], item, true, ctx);
@@ -888,6 +949,19 @@ op_ASSERT: {
   Value c = *--sp;
   if (c.tag != Tag::Bool || !c.b) ERROR("assertion", "assertion failed");
   DISPATCH();
+}
+op_TRY: {
+  uint16_t off = READ_U16();
+  if (!m_handlers) m_handlers = std::make_unique<std::vector<Handler>>();
+  m_handlers->push_back(Handler{m_frame_count - 1, uint32_t(sp - m_stack), uint32_t(ip + off - frame->fn->chunk.code.data())});
+  DISPATCH();
+}
+op_END_TRY:
+  m_handlers->pop_back();
+  DISPATCH();
+op_THROW: {
+  Value v = *--sp;
+  FAIL(throw_value(ip, v));
 }
 op_WATCH: {
   uint16_t slot = READ_U16();

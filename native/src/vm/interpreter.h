@@ -37,6 +37,7 @@ enum class RunStatus : uint8_t {
   Failed,    // error() holds the script error
   Suspended, // request() says what the call waits for
   Yielded,   // asked to give the worker back; call run() again to continue
+  Caught,    // (inside the interpreter only: a failure went to a catch; never returned by run())
 };
 
 // What a suspended call waits for. The runtime reads it after Suspended and
@@ -166,8 +167,13 @@ public:
   // Completes the pending request with `v` (pushed as the request's result).
   void resume(Value v);
   // Completes the pending request with an error raised where the script
-  // waited (the call fails with it and the script stack there; Failed).
+  // waited: a catch around that point gets it (Yielded: run() goes on from
+  // the catch), else the call fails with it and the script stack there
+  // (Failed).
   RunStatus raise(ScriptError error);
+  // After Failed with kind unhandled_throw: the value thrown (its heap is the
+  // fiber's).
+  Value thrown() const { return m_thrown; }
 
   Value result() const { return m_stack[0]; } // after Finished
   Request request() const; // after Suspended
@@ -232,6 +238,20 @@ private:
   void watch_forget_reach(Watch& w);
   void watch_report(const Watch& w, const RunContext& ctx);
   void watch_drop_frames();
+
+  // throw / catch. A TRY pushes a handler (its frame, the stack height and
+  // the catch's offset in the frame's code); END_TRY pops it; a RETURN drops
+  // its frame's; a throw, or a failure (fail()) while a handler exists, cuts
+  // the frames and the stack back to the innermost handler, pushes the
+  // thrown value and goes on at its catch (Caught).
+  struct Handler {
+    uint32_t frame;
+    uint32_t sp;
+    uint32_t at;
+  };
+  bool unwind(Value thrown);
+  [[gnu::noinline]] RunStatus throw_value(const uint8_t* ip, Value v);
+  void drop_handlers();
   // Makes room for `needed` stack slots, keeping the first m_sp.
   void grow(size_t needed) {
     if (needed > m_stack_cap) grow_stack(needed);
@@ -253,6 +273,8 @@ private:
   int64_t m_request_arg = 0;
   std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
   std::unique_ptr<std::vector<Watch>> m_watches; // allocated by the first observed `watch let`
+  std::unique_ptr<std::vector<Handler>> m_handlers; // allocated by the first TRY
+  Value m_thrown;                                  // an unhandled throw's value
   uint32_t m_sp = 0;
   uint32_t m_stack_cap;
   uint32_t m_frame_count = 0;
