@@ -712,7 +712,10 @@ static void test_errors() {
   // Lexical and syntax errors come out in source order.
   DIAGS("function f() -> int {\n  let a = ;\n  let b = \"\\q\";\n  $\n}",
         "2:11 expected expression\n3:12 unknown escape sequence '\\q'\n4:3 unexpected character '$'");
-  DIAGS("function f() -> int { let p = P { x: 1, ...q }; p }", "1:41 spread is not supported yet");
+  DIAGS("function f() -> int { let p = P { x: 1, ...q }; p }", "");
+  DIAGS("function f() -> int { let p = P { x: 1, ..q }; p }", "1:41 expected '...' before a spread");
+  DIAGS("function f() -> bool { let t = 1; t instanceof T }",
+        "1:37 'instanceof' does not exist in BAML: test a value's type with match (x) { Foo => ..., _ => ... }");
   DIAGS("function f() -> int {\n  let x = 1;\n", "3:1 expected '}' to close the block");
   DIAGS("function f(self) -> int { 1 }", "1:12 'self' is only allowed as the first parameter of a method");
   DIAGS("class C { function m(x: int, self) -> int { 1 } }",

@@ -1008,7 +1008,17 @@ private:
     const auto& cls = m_out.classes[size_t(decl)];
     e.slot = decl;
     std::vector<bool> given(cls.field_names.size(), false);
+    std::vector<bool> named(cls.field_names.size(), false);
+    bool spreads = false;
     for (size_t i = 0; i < e.kids.size(); i++) {
+      if (e.keys[i] == "...") { // a spread: every field of a value of this class, in its place in the order
+        TypeId t = check_expr(*e.kids[i], it->second);
+        if (t != T::NEVER && !m_types.assignable(t, it->second))
+          error(e.kids[i]->loc, "a spread into '" + cls.name + "' needs a " + cls.name + ", not " + name_of(t));
+        given.assign(given.size(), true);
+        spreads = true;
+        continue;
+      }
       int64_t found = cls.find_field(e.keys[i]);
       size_t f = found < 0 ? cls.field_names.size() : size_t(found);
       if (f == cls.field_names.size()) {
@@ -1016,11 +1026,15 @@ private:
         check_expr(*e.kids[i], -1);
         continue;
       }
-      if (given[f]) error(e.kids[i]->loc, "field '" + e.keys[i] + "' given twice");
-      given[f] = true;
+      if (named[f]) error(e.kids[i]->loc, "field '" + e.keys[i] + "' given twice");
+      named[f] = given[f] = true;
       TypeId t = check_expr(*e.kids[i], cls.field_types[f]);
       if (!m_types.assignable(t, cls.field_types[f]))
         error(e.kids[i]->loc, "field '" + e.keys[i] + "' of '" + cls.name + "' is " + name_of(cls.field_types[f]) + ", not " + name_of(t));
+    }
+    if (spreads) { // two hidden locals: the instance being built, then a spread's value
+      e.aux = new_slot();
+      new_slot();
     }
     for (size_t f = 0; f < given.size(); f++)
       if (!given[f] && !m_types.contains_null(cls.field_types[f]))

@@ -543,6 +543,10 @@ private:
       return;
     }
     const ClassInfo& cls = m_program.classes[size_t(e.slot)];
+    if (e.aux >= 0) {
+      compile_class_lit_with_spreads(e, cls);
+      return;
+    }
     std::vector<const Expr*> values(cls.field_names.size(), nullptr);
     for (size_t i = 0; i < e.keys.size(); i++) {
       int64_t f = cls.find_field(e.keys[i]);
@@ -555,6 +559,38 @@ private:
     emit_with(OpCode::INSTANCE, uint32_t(e.slot), e.loc);
     emit_u16(uint32_t(cls.field_names.size()));
     adjust(1 - int(cls.field_names.size()));
+  }
+
+  // `C { a: 1, ...base, b: 2 }`: the entries in their written order, each
+  // overwriting what came before, into an instance made with every field
+  // null (in the hidden local e.aux; a spread's value in e.aux + 1).
+  void compile_class_lit_with_spreads(const Expr& e, const ClassInfo& cls) {
+    uint32_t built = uint32_t(e.aux), spread = built + 1;
+    for (size_t f = 0; f < cls.field_names.size(); f++) emit(OpCode::PUSH_NULL, e.loc);
+    emit_with(OpCode::INSTANCE, uint32_t(e.slot), e.loc);
+    emit_u16(uint32_t(cls.field_names.size()));
+    adjust(1 - int(cls.field_names.size()));
+    emit_with(OpCode::SET_LOCAL, built, e.loc);
+    for (size_t i = 0; i < e.keys.size(); i++) {
+      const Expr& value = *e.kids[i];
+      if (e.keys[i] == "...") {
+        compile_expr(value);
+        emit_with(OpCode::SET_LOCAL, spread, value.loc);
+        for (size_t f = 0; f < cls.field_names.size(); f++) {
+          emit_with(OpCode::GET_LOCAL, built, value.loc);
+          emit_with(OpCode::GET_LOCAL, spread, value.loc);
+          emit_with(OpCode::FIELD_GET, uint32_t(f), value.loc);
+          emit_with(OpCode::FIELD_SET, uint32_t(f), value.loc);
+        }
+        continue;
+      }
+      int64_t f = cls.find_field(e.keys[i]);
+      if (f < 0) continue; // (reported by the checker)
+      emit_with(OpCode::GET_LOCAL, built, value.loc);
+      compile_expr(value);
+      emit_with(OpCode::FIELD_SET, uint32_t(f), value.loc);
+    }
+    emit_with(OpCode::GET_LOCAL, built, e.loc);
   }
 
   // Pushes whether the scrutinee in `slot` matches `p` (bindings not yet set).

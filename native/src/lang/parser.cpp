@@ -1392,6 +1392,14 @@ ExprPtr Parser::parse_precedence(Precedence precedence) {
 // `precedence` to `left`.
 ExprPtr Parser::parse_infix_operators(ExprPtr left, Precedence precedence, Nesting& nesting) {
   for (;;) {
+    if (check(TokenKind::Identifier) && current().lexeme == "instanceof") {
+      // Not BAML (as its compiler says too): one diagnostic, and parsing goes on.
+      report(current().loc, "'instanceof' does not exist in BAML: test a value's type with match (x) { Foo => ..., _ => ... }");
+      advance();
+      if (check(TokenKind::Identifier)) advance();
+      left = make_expr(ExprKind::BoolLit, left->loc);
+      continue;
+    }
     ParseRule rule = get_rule(current().kind);
     if (rule.infix == nullptr || precedence > rule.precedence) return left;
     nesting.enter(current().loc);
@@ -1504,16 +1512,19 @@ bool Parser::looks_like_class_literal() const {
 }
 
 // class_literal := NAME '{' (field_init (',' field_init)* ','?)? '}'
-// field_init := NAME ':' expression | '..' '.'? expression    (spreads are reported)
+// field_init := NAME ':' expression | '...' expression     (a spread: key "...")
 ExprPtr Parser::parse_class_literal(const Token& name) {
   auto lit = make_expr(ExprKind::ClassLit, name.loc);
   lit->text = std::string(name.lexeme);
   advance(); // '{'
   while (!check(TokenKind::RightBrace)) {
     if (check(TokenKind::Dot)) {
-      report(current().loc, "spread is not supported yet");
-      while (match(TokenKind::Dot)) {}
-      parse_expression();
+      SourceLoc at = current().loc;
+      int dots = 0;
+      while (match(TokenKind::Dot)) dots++;
+      if (dots != 3) report(at, "expected '...' before a spread");
+      lit->keys.push_back("...");
+      lit->kids.push_back(parse_expression());
     } else {
       lit->keys.push_back(std::string(consume_name("expected a field name").lexeme));
       consume(TokenKind::Colon, "expected ':' after field name");
