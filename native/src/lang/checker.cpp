@@ -847,7 +847,8 @@ private:
       check_args(e, 1, rest, "method '" + fn.name + "'");
       return fn.return_type;
     }
-    const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : rt == T::STRING ? "string" : nullptr;
+    const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : rt == T::STRING ? "string"
+                          : rt == T::INT ? "int" : rt == T::FLOAT ? "float" : rt == T::BOOL ? "bool" : nullptr;
     BuiltinId id = kind_name ? vm::find_builtin(kind_name, e.text) : BuiltinId::COUNT_;
     if (id == BuiltinId::COUNT_) {
       error(e.loc, "type " + name_of(rt) + " has no method '" + e.text + "'");

@@ -9,6 +9,7 @@
 #include "common/flat_map.h"
 #include "common/utf8.h"
 #include "json/json.h"
+#include "llm/template_format.h"
 #include "schema/parse_output.h"
 #include "lang/parser.h"
 #include "vm/interpreter.h"
@@ -292,10 +293,14 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   const BuiltinInfo& info = kBuiltins[raw_id];
   Value self = args[0];
   Value* a = args + 1;
-  Tag want = info.receiver[0] == 'a'   ? Tag::Array
-             : info.receiver[0] == 'm' ? Tag::Map
-             : info.receiver[0] == 'R' ? Tag::Instance
-                                       : Tag::String;
+  std::string_view receiver = info.receiver;
+  Tag want = receiver == "array" ? Tag::Array
+             : receiver == "map"   ? Tag::Map
+             : receiver == "Response" ? Tag::Instance
+             : receiver == "int"   ? Tag::Int
+             : receiver == "float" ? Tag::Float
+             : receiver == "bool"  ? Tag::Bool
+                                   : Tag::String;
   if (self.tag != want || (want == Tag::Instance && self.as_instance()->class_id != program.response_class))
     return error("type_error", std::string(info.name) + " called on a value of the wrong type");
   const std::vector<int>& tags = builtin_signature(BuiltinId(raw_id)).arg_tags;
@@ -384,6 +389,13 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     return ok(Value::object(Tag::Array, arr));
   }
   case BuiltinId::STRING_LENGTH: return ok(Value::integer(int64_t(length_checked(str(self), cc))));
+  case BuiltinId::INT_TO_STRING: return ok(heap.string_value(std::to_string(self.i)));
+  case BuiltinId::FLOAT_TO_STRING: { // as a prompt shows it: 1.5, 2.0, 1e+300 as digits, inf, nan
+    std::string out;
+    llm::tmpl::append_float_display(out, self.f);
+    return ok(heap.string_value(out));
+  }
+  case BuiltinId::BOOL_TO_STRING: return ok(heap.string_value(self.b ? "true" : "false"));
   case BuiltinId::STRING_TO_LOWER:
   case BuiltinId::STRING_TO_UPPER: {
     const std::string& s = str(self);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,7 @@ namespace brake::vm {
 // interpreter dispatches on, what the runtime checks arguments against.
 //   X(id, receiver, name, min args, signature, flags)
 // receiver: "baml.sys", "baml.http", "baml" and "env" are namespaces; "array",
-// "map", "string" and "Response" (baml.http.Response) are method receivers,
+// "map", "string", "int", "float", "bool" and "Response" (baml.http.Response) are method receivers,
 // whose signature starts with `self`.
 // baml.llm.parse is what `F.parse(text)` compiles to (the checker passes
 // F's index and types the result as F's return type).
@@ -56,6 +57,9 @@ namespace brake::vm {
   X(STRING_REPLACE, "string", "replace", 2, "(self: string, from: string, to: string) -> string", 0)              \
   X(STRING_SUBSTRING, "string", "substring", 1, "(self: string, start: int, end: int) -> string", 0)              \
   X(STRING_INDEX_OF, "string", "indexOf", 1, "(self: string, part: string) -> int", 0)                           \
+  X(INT_TO_STRING, "int", "to_string", 0, "(self: int) -> string", 0)                                            \
+  X(FLOAT_TO_STRING, "float", "to_string", 0, "(self: float) -> string", 0)                                      \
+  X(BOOL_TO_STRING, "bool", "to_string", 0, "(self: bool) -> string", 0)                                         \
   X(RESPONSE_OK, "Response", "ok", 0, "(self: Response) -> bool", 0)                                              \
   X(RESPONSE_TEXT, "Response", "text", 0, "(self: Response) -> string", 0)                                        \
   X(RESPONSE_JSON, "Response", "json", 0, "(self: Response) -> any", 0)
@@ -77,7 +81,7 @@ struct BuiltinInfo {
   uint8_t min_args;      // required arguments after the receiver
   const char* signature; // see BRAKE_BUILTINS
   uint8_t flags;
-  bool is_method() const { return receiver[0] != 'b' && receiver[0] != 'e'; }
+  bool is_method() const { return std::strncmp(receiver, "baml", 4) != 0 && std::strcmp(receiver, "env") != 0; }
 };
 extern const BuiltinInfo kBuiltins[];
 
