@@ -6,9 +6,9 @@
  * Buffering. Events arrive whenever the engine delivers them, whether or not
  * anyone is reading. A consumer slower than the model never makes the buffer
  * grow without bound: a partial value not yet read is replaced by the newer
- * one (which goes to the end, after the deltas it covers); past
- * MAX_BUFFERED_WATCHES unread watch events a variable's unread one is
- * replaced by its newer value (at the end); and past
+ * one (which goes to the end, after the deltas it covers); a watched
+ * variable's unread values are replaced by those of a newer delivery (and
+ * past MAX_BUFFERED_WATCHES unread watch events, by each newer value); and past
  * MAX_BUFFERED_DELTAS unread deltas a new delta is appended to the last
  * unread one of the same attempt (text is never dropped). Attempts are never
  * merged. The final value is never lost: it is `final`'s. A stream nobody
@@ -96,6 +96,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
   /** @internal The engine's events for this call (native/addon/slice.h's stream entry). */
   push(items: unknown[]): void {
     if (this.#stopped) return;
+    if (this.#watches > 0) this.#dropOlderWatches(items);
     for (let i = 0; i < items.length; ) {
       const kind = items[i] as number;
       if (kind === KIND_ATTEMPT) {
@@ -152,6 +153,22 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
     buffer.push({ kind: 'partial', function: this.#function, value });
   }
 
+  // A batch with watch events replaces the unread ones of the same variables
+  // from earlier batches: what a reader that falls behind holds of each
+  // variable is at most one batch's (which the engine bounds).
+  #dropOlderWatches(items: unknown[]): void {
+    const keys = new Set<string>();
+    for (let i = 0; i < items.length; ) {
+      const kind = items[i] as number;
+      if (kind === KIND_WATCH) keys.add(`${items[i + 1] as string}\u0000${items[i + 2] as string}`);
+      i += kind === KIND_ATTEMPT || kind === KIND_WATCH ? 4 : kind === KIND_DELTA || kind === KIND_PARTIAL ? 2 : items.length;
+    }
+    if (keys.size === 0) return;
+    const kept = this.#buffer.filter((ev) => ev.kind !== 'watch' || !keys.has(`${ev.function}\u0000${ev.name}`));
+    this.#watches -= this.#buffer.length - kept.length;
+    this.#buffer.splice(0, this.#buffer.length, ...kept);
+  }
+
   #watch(fn: string, name: string, value: unknown): void {
     const buffer = this.#buffer;
     if (this.#watches >= MAX_BUFFERED_WATCHES) {
@@ -185,6 +202,7 @@ export class BrakeStream<T = unknown, P = unknown> implements AsyncIterable<Stre
     this.#stopped = true;
     this.#buffer.length = 0;
     this.#deltas = 0;
+    this.#watches = 0;
     if (!this.#settled) this.#cancel();
     this.#wakeReader();
   }

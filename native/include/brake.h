@@ -857,8 +857,9 @@ BRAKE_API brake_call_id brake_result_call_id(const brake_result* r);
 ** brake_result_http_status), ... */
 BRAKE_API int brake_result_status(const brake_result* r);
 /* The returned value when the status is BRAKE_OK; for a BRAKE_SCRIPT_ERROR
-** of kind "unhandled_throw", the value thrown (NULL when it was null or could
-** not be converted); else NULL. Borrowed. */
+** of kind "unhandled_throw", the value thrown (a null value for `throw
+** null`; NULL when it could not be converted within the call's memory
+** limit); else NULL. Borrowed. */
 BRAKE_API const brake_value* brake_result_value(const brake_result* r);
 /* Error message ("" on success). Borrowed. */
 BRAKE_API const char* brake_result_message(const brake_result* r);

@@ -575,6 +575,32 @@ function unrelated(n: int) -> int {
   big[5].value = -1;
   tmp.length()
 }
+function last_in_block(n: int) -> int {
+  let i = 0;
+  while (i < n) {
+    i += 1;
+    watch let x = 0;
+    x = i;
+  }
+  i
+}
+function bump(v: Value) -> null {
+  v.value = 1;
+  null
+}
+function call_as_value() -> null {
+  watch let b = Value { value: 0 };
+  bump(b)
+}
+function made() -> Value {
+  watch let v = Value { value: 0 };
+  v
+}
+function after_return() -> int {
+  let v = made();
+  v.value = 5;
+  v.value
+}
 function tight(n: int) -> int {
   watch let i = 0;
   while (i < n) { i += 1; }
@@ -661,6 +687,26 @@ function forever() -> int {
     expect((last as Array<{ value: number }>)[5]!.value).toBe(-1);
     // (walking the 20,000 watched objects at each of the 200,000 unrelated pushes took minutes)
     expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
+  it("reports a change made by its block's last instruction (an assignment, a call); nothing after its function returned", async () => {
+    expect(await watches('last_in_block', [3])).toEqual({
+      events: ['last_in_block.x=0', 'last_in_block.x=1', 'last_in_block.x=0', 'last_in_block.x=2', 'last_in_block.x=0', 'last_in_block.x=3'],
+      final: 3,
+    });
+    expect(await watches('call_as_value')).toEqual({ events: ['call_as_value.b={"value":0}', 'call_as_value.b={"value":1}'], final: null });
+    expect(await watches('after_return')).toEqual({ events: ['made.v={"value":0}'], final: 5 });
+  });
+
+  it('delivers the events of a running call while a timer is pending (its own deadline, another call sleeping)', async () => {
+    const napping = e.call('tight', [1]); // (a quick call for company)
+    const s = e.stream('forever', [], { timeoutMs: 60_000 });
+    let n = 0;
+    const t0 = performance.now();
+    for await (const ev of s) if (ev.kind === 'watch' && ++n === 3) break;
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect((await settle(s.final)).error).toBeInstanceOf(CancelledError);
+    await napping;
   });
 
   it('reports push, pop, index and key assignments that change the value', async () => {

@@ -60,6 +60,15 @@ function grows_in_try() -> int {
     _ => 1
   }
 }
+function caught_in_a_loop(n: int) -> int {
+  let caught = 0;
+  let i = 0;
+  while (i < n) {
+    caught += (i / 0) catch (e) { _ => 1 };
+    i += 1;
+  }
+  caught
+}
 function watched_then_throws() -> int {
   watch let x = 0;
   x = 5;
@@ -134,6 +143,12 @@ describe('exceptions', () => {
     const { error } = await settle(e.call('grows_in_try', []));
     expect(error).toBeInstanceOf(ScriptError);
     expect(error.kind).toBe('out_of_memory');
+    await e.close();
+  });
+
+  it('what caught errors leave behind is collected: a loop of them runs within a small memory limit', async () => {
+    const e = await make({ callMemoryLimit: 4 << 20 });
+    expect(await e.call('caught_in_a_loop', [300_000])).toBe(300_000);
     await e.close();
   });
 

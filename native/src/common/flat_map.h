@@ -43,8 +43,6 @@ public:
   }
 
   size_t size() const { return m_size; }
-  // The bytes its table takes.
-  size_t bytes() const { return m_slots.capacity() * sizeof(std::pair<Key, Value>); }
 
 private:
   void grow() {

@@ -1013,8 +1013,12 @@ private:
     bool spreads = false;
     for (size_t i = 0; i < e.kids.size(); i++) {
       if (e.keys[i] == "...") { // a spread: every field of a value of this class, in its place in the order
+        // (Its fields are read by position: a value of unknown type could be any class.)
         TypeId t = check_expr(*e.kids[i], it->second);
-        if (t != T::NEVER && !m_types.assignable(t, it->second))
+        if (t == T::ANY)
+          error(e.kids[i]->loc, "a spread into '" + cls.name + "' needs a value known to be a " + cls.name +
+                                    " (this one's type is unknown: narrow it with a match first)");
+        else if (t != T::NEVER && !m_types.assignable(t, it->second))
           error(e.kids[i]->loc, "a spread into '" + cls.name + "' needs a " + cls.name + ", not " + name_of(t));
         given.assign(given.size(), true);
         spreads = true;

@@ -25,19 +25,23 @@ bool CallStream::push(brake_stream_event&& ev) {
       }
     }
   }
-  if (ev.kind == BRAKE_STREAM_WATCH && m_watches >= kMaxPendingWatches) {
+  if (ev.kind == BRAKE_STREAM_WATCH && (m_watches >= kMaxPendingWatches || m_watch_bytes >= kMaxPendingWatchBytes)) {
     // The newest value of a variable replaces its undelivered one.
     for (size_t i = m_pending.size(); i-- > 0;) {
       const brake_stream_event& p = m_pending[i];
       if (p.kind == BRAKE_STREAM_WATCH && p.function == ev.function && p.text == ev.text) {
-        m_pending.erase(m_pending.begin() + std::ptrdiff_t(i));
         m_watches--;
+        m_watch_bytes -= p.bytes;
+        m_pending.erase(m_pending.begin() + std::ptrdiff_t(i));
         break;
       }
     }
   }
   if (ev.kind == BRAKE_STREAM_DELTA) m_deltas++;
-  if (ev.kind == BRAKE_STREAM_WATCH) m_watches++;
+  if (ev.kind == BRAKE_STREAM_WATCH) {
+    m_watches++;
+    m_watch_bytes += ev.bytes;
+  }
   m_pending.push_back(std::move(ev));
   if (m_queued) return false;
   m_queued = true;
@@ -59,6 +63,7 @@ void CallStream::deliver() {
     batch.swap(m_pending);
     m_deltas = 0;
     m_watches = 0;
+    m_watch_bytes = 0;
     m_queued = false;
   }
   for (const brake_stream_event& ev : batch) m_fn(m_user_data, &ev);

@@ -13,7 +13,9 @@
 // delta of the same attempt, and a PARTIAL pending after that delta is
 // dropped (it no longer covers the text before it; the next one will).
 // Attempts are never merged. Past kMaxPendingWatches pending WATCH events,
-// a variable's pending WATCH is replaced by its newer one (at the end).
+// or kMaxPendingWatchBytes of their values, a variable's pending WATCH is
+// replaced by its newer one (at the end): what waits is bounded by that
+// plus one value per variable.
 //
 // Invariants: m_pending and m_queued are guarded by m_mu (the worker pushes,
 // the delivering thread takes); m_queued is true exactly while an Event for
@@ -37,6 +39,7 @@ struct brake_stream_event {
   const std::string* client = nullptr;   // likewise; null for PARTIAL and WATCH
   std::string text;                      // DELTA; WATCH: the variable's name
   brake::ValuePtr value;                 // PARTIAL, WATCH (null: a null value)
+  size_t bytes = 0;                      // WATCH: what building its value took
 };
 
 namespace brake::runtime {
@@ -45,6 +48,7 @@ class CallStream {
 public:
   static constexpr size_t kMaxPendingDeltas = 256;
   static constexpr size_t kMaxPendingWatches = 256;
+  static constexpr size_t kMaxPendingWatchBytes = size_t(1) << 20;
 
   CallStream(brake_stream_fn fn, void* user_data) : m_fn(fn), m_user_data(user_data) {}
 
@@ -70,7 +74,8 @@ private:
   std::mutex m_mu;
   std::vector<brake_stream_event> m_pending;
   size_t m_deltas = 0;  // DELTAs in m_pending
-  size_t m_watches = 0; // WATCHes in m_pending
+  size_t m_watches = 0;      // WATCHes in m_pending
+  size_t m_watch_bytes = 0;  // their values' bytes
   bool m_queued = false;
 };
 

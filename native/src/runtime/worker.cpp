@@ -1164,10 +1164,13 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
   m_fresh.push_back(call);
 }
 
-// Adds a stream event of the call (Call::stream); throws std::bad_alloc.
-void Worker::stream_event(Call* call, brake_stream_event&& ev) {
+// Adds a stream event of the call (Call::stream); true when it queued the
+// stream's delivery (nothing of it was pending). Throws std::bad_alloc.
+bool Worker::stream_event(Call* call, brake_stream_event&& ev) {
   reserve_more(m_events, 1);
-  if (call->stream->push(std::move(ev))) m_events.push_back(Event::stream_of(call->stream));
+  if (!call->stream->push(std::move(ev))) return false;
+  m_events.push_back(Event::stream_of(call->stream));
+  return true;
 }
 
 // A watched variable of a streamed call changed (vm::WatchSink): a WATCH
@@ -1183,13 +1186,17 @@ void Worker::watch_notify(void* user, const vm::FunctionInfo& fn, const vm::Stri
   ev.text = name.text;
   size_t before = heap.used();
   ev.value = from_vm(t->worker->m_engine.program(), value, heap, &t->call->state);
-  heap.uncharge(heap.used() - before);
+  ev.bytes = heap.used() - before;
+  heap.uncharge(ev.bytes);
   Worker& w = *t->worker;
-  w.stream_event(t->call, std::move(ev));
-  // The event goes out when the call's slice ends: a call running alone has
-  // none until now (run_call), so it gets one.
-  if (w.m_slice_deadline.load(std::memory_order_relaxed) == 0) {
-    w.m_slice_deadline.store((Clock::now() + kSlice).time_since_epoch().count(), std::memory_order_seq_cst);
+  if (!w.stream_event(t->call, std::move(ev))) return;
+  // A first undelivered event: it goes out when the call's slice ends, which
+  // must be soon (a call running alone has no slice, and one waiting for a
+  // timer has it at the timer).
+  int64_t soon = (Clock::now() + kSlice).time_since_epoch().count();
+  int64_t now_due = w.m_slice_deadline.load(std::memory_order_relaxed);
+  if (now_due == 0 || now_due > soon) {
+    w.m_slice_deadline.store(soon, std::memory_order_seq_cst);
     w.m_engine.ticker_wanted();
   }
 }
@@ -1361,21 +1368,26 @@ void Worker::finish_value(Call* call) {
 }
 
 void Worker::finish_error(Call* call) {
+  // An unhandled throw's value goes to the host like a result: converted
+  // before the outcome is committed, so a cancel still wins meanwhile.
+  ValuePtr thrown;
+  if (call->fiber.error().kind == "unhandled_throw") {
+    try {
+      thrown = from_vm(m_engine.program(), call->fiber.thrown(), call->fiber.heap(), &call->state);
+    } catch (const vm::Interrupted&) {
+      finish_cancelled(call, call->cancel_origin());
+      return;
+    } catch (const vm::MemoryLimitExceeded&) {
+      thrown.reset(); // (the message still shows it)
+    } catch (const std::bad_alloc&) {
+      thrown.reset();
+    }
+  }
   if (brake_origin o = call->commit()) {
     finish_cancelled(call, o);
     return;
   }
-  vm::ScriptError error = call->fiber.error(); // copied before settle() ends the fiber
-  ValuePtr thrown;
-  if (error.kind == "unhandled_throw") {
-    try {
-      thrown = from_vm(m_engine.program(), call->fiber.thrown(), call->fiber.heap(), &call->state);
-    } catch (const std::exception&) {
-      thrown.reset(); // (cancelled meanwhile, or too large: the message still shows it)
-    }
-  }
-  finish_failed(call, std::move(error));
-  call->result.value = std::move(thrown);
+  finish_failed(call, call->fiber.error(), std::move(thrown)); // copied before settle() ends the fiber
 }
 
 void Worker::fail_call(Call* call, const char* kind, std::string message) {
@@ -1406,9 +1418,10 @@ void Worker::fail_http(Call* call, const char* kind, std::string message, const 
 
 // Settles a call whose own outcome (already committed) is a script error
 // (an HTTP error when an HTTP exchange caused it).
-void Worker::finish_failed(Call* call, vm::ScriptError error) {
+void Worker::finish_failed(Call* call, vm::ScriptError error, ValuePtr value) {
   retire_heap(call);
   brake_result& result = call->settle();
+  result.value = std::move(value);
   result.status = error.llm ? BRAKE_LLM_ERROR : error.http ? BRAKE_HTTP_ERROR : BRAKE_SCRIPT_ERROR;
   result.error = std::make_unique<vm::ScriptError>(std::move(error));
   finish(call);

@@ -196,7 +196,7 @@ private:
   void stream_part(Operation* op, const std::string& bytes);
   void llm_stream_part(Call* call, LlmRun& run, const std::string& bytes);
   bool read_llm_stream(Call* call, LlmRun& run, std::string_view bytes, std::string& error, bool end = false);
-  void stream_event(Call* call, brake_stream_event&& ev);
+  bool stream_event(Call* call, brake_stream_event&& ev);
   struct WatchTarget {
     Worker* worker;
     Call* call;
@@ -222,7 +222,8 @@ private:
   void fail_http(Call* call, const char* kind, std::string message, const std::string& url);
   bool doomed_transfers() const;
   void bury_transfers();
-  void finish_failed(Call* call, vm::ScriptError error);
+  // `value`: an unhandled throw's value (brake_result_value), else null.
+  void finish_failed(Call* call, vm::ScriptError error, ValuePtr value = nullptr);
   void finish(Call* call);
   void retire_heap(Call* call);
   void free_graveyard();

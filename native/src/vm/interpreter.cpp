@@ -164,8 +164,11 @@ bool Fiber::watch_active(const Watch& w) const {
   if (w.frame >= m_frame_count) return false;
   const Frame& f = m_frames[w.frame];
   if (f.fn != w.fn) return false;
+  // The frame's ip is saved just past the instruction running (or, for a
+  // caller, past its CALL): in (begin, end] while that instruction is in
+  // the block's [begin, end).
   size_t at = size_t(f.ip - f.fn->chunk.code.data());
-  return at >= w.begin && at < w.end;
+  return at > w.begin && at <= w.end;
 }
 
 void Fiber::watch_report(const Watch& w, const RunContext& ctx) {
@@ -175,7 +178,8 @@ void Fiber::watch_report(const Watch& w, const RunContext& ctx) {
 // Forgets what w's value reaches (its memory was charged to the call).
 void Fiber::watch_forget_reach(Watch& w) {
   if (!w.reach) return;
-  m_heap.uncharge(w.reach->bytes());
+  m_heap.uncharge(w.reach_bytes);
+  w.reach_bytes = 0;
   w.reach.reset();
 }
 
@@ -224,18 +228,30 @@ bool is_container(Value v) { return v.tag == Tag::Array || v.tag == Tag::Map || 
 void Fiber::watch_mutated(Value container, Value old, Value now, bool changed, const RunContext& ctx) {
   if (!is_container(container)) return;
   bool edges = is_container(old) || is_container(now);
-  changed = changed || !values_equal(old, now, ctx.cancel_state);
-  if (!changed && !edges) return;
+  bool compared = changed;
   std::vector<size_t> reached;
   for (size_t i = 0; i < m_watches->size(); i++) {
     Watch& w = (*m_watches)[i];
     if (!watch_active(w)) continue;
     if (!w.reach) {
+      // Charged as it grows (a slot pair in the map, a place in `todo`):
+      // walking a value near the call's limit fails it like any allocation.
+      constexpr size_t kBytesPerObject = 48;
       CancelCheck cc(ctx.cancel_state);
       auto reach = std::make_shared<Reach>(nullptr);
       std::vector<const Object*> todo;
+      size_t charged = 0;
+      struct Uncharge { // (if the walk throws)
+        Heap& heap;
+        size_t& bytes;
+        ~Uncharge() { heap.uncharge(bytes); }
+      } guard{m_heap, charged};
       auto visit = [&](Value v) {
-        if (is_container(v) && reach->insert(v.obj, true).second) todo.push_back(v.obj);
+        if (!is_container(v) || reach->find(v.obj)) return;
+        m_heap.charge(kBytesPerObject);
+        charged += kBytesPerObject;
+        reach->insert(v.obj, true);
+        todo.push_back(v.obj);
       };
       visit(m_stack[m_frames[w.frame].base + w.slot]);
       while (!todo.empty()) {
@@ -250,10 +266,15 @@ void Fiber::watch_mutated(Value container, Value old, Value now, bool changed, c
           for (Value v : static_cast<const InstanceObj*>(o)->fields) visit(v);
         }
       }
-      m_heap.charge(reach->bytes());
       w.reach = std::move(reach);
+      w.reach_bytes = charged;
+      charged = 0; // (kept: given back by watch_forget_reach)
     }
     if (!w.reach->find(container.obj)) continue;
+    if (!compared) { // (only for a container some watch reaches)
+      changed = !values_equal(old, now, ctx.cancel_state);
+      compared = true;
+    }
     if (changed) reached.push_back(i);
     if (edges) watch_forget_reach(w); // (an equal object in place of another is still another object)
   }
@@ -359,7 +380,14 @@ RunStatus Fiber::throw_value(const uint8_t* ip, Value v) {
   m_thrown = v;
   std::string shown;
   switch (v.tag) {
-  case Tag::String: shown = v.as_string()->text; break;
+  case Tag::String: { // (an excerpt of a long one: the value itself goes to the host)
+    const std::string& text = v.as_string()->text;
+    size_t n = std::min(text.size(), size_t(1024));
+    while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) n--;
+    shown = text.substr(0, n);
+    if (n < text.size()) shown += "...";
+    break;
+  }
   case Tag::Int: shown = std::to_string(v.i); break;
   case Tag::Bool: shown = v.b ? "true" : "false"; break;
   case Tag::Null: shown = "null"; break;
@@ -481,12 +509,14 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #endif
 // Error exits: save the registers, return a failure built out of line.
 // A failure a catch took (Caught) goes on there.
+// (The caught value is on the stack, a root, when the heap collects.)
 #define FAIL(status)                       \
   do {                                     \
     SAVE();                                \
     RunStatus failed_ = (status);          \
     if (failed_ == RunStatus::Caught) {    \
       RELOAD();                            \
+      MAYBE_COLLECT();                     \
       DISPATCH();                          \
     }                                      \
     return failed_;                        \
@@ -518,7 +548,9 @@ op_ADD_TO_LOCAL: {
   Value& a = base[READ_U16()];
   Value b = *--sp;
   if (a.tag == Tag::Int && b.tag == Tag::Int) {
-    if (__builtin_add_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '+'");
+    int64_t r; // (the local keeps its value when the sum overflows: a catch may read it)
+    if (__builtin_add_overflow(a.i, b.i, &r)) ERROR("overflow", "integer overflow in '+'");
+    a.i = r;
     DISPATCH();
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f += b.f; DISPATCH(); }
@@ -533,7 +565,9 @@ op_SUB_FROM_LOCAL: {
   Value& a = base[READ_U16()];
   Value b = *--sp;
   if (a.tag == Tag::Int && b.tag == Tag::Int) {
-    if (__builtin_sub_overflow(a.i, b.i, &a.i)) ERROR("overflow", "integer overflow in '-'");
+    int64_t r;
+    if (__builtin_sub_overflow(a.i, b.i, &r)) ERROR("overflow", "integer overflow in '-'");
+    a.i = r;
     DISPATCH();
   }
   if (a.tag == Tag::Float && b.tag == Tag::Float) { a.f -= b.f; DISPATCH(); }
@@ -782,18 +816,20 @@ op_BUILTIN: {
   uint16_t id = READ_U16();
   uint8_t argc = READ_U8();
   sp -= argc;
-  Value receiver = sp[0], item = argc > 1 ? sp[1] : Value::null(); // (a method's self; push's item)
-  size_t length = receiver.tag == Tag::Array ? receiver.as_array()->items.size() : 0;
+  // A watched call's push or pop: its receiver (an array), push's item and the length before.
+  bool watched = m_watches && (kBuiltins[id].flags & kMutates) && argc >= 1 && sp[0].tag == Tag::Array;
+  Value receiver = watched ? sp[0] : Value::null(), item = watched && argc > 1 ? sp[1] : Value::null();
+  size_t length = watched ? receiver.as_array()->items.size() : 0;
   SAVE(); // the builtin may fail (the script stack needs ip) or suspend here
   if (std::optional<RunStatus> stop = builtin(id, argc, ctx)) {
     if (*stop == RunStatus::Caught) {
       RELOAD();
+      MAYBE_COLLECT(); // (what was caught is on the stack: a root)
       DISPATCH();
     }
     return *stop;
   }
-  if (m_watches && (kBuiltins[id].flags & kMutates) && receiver.tag == Tag::Array &&
-      receiver.as_array()->items.size() != length) // (pop's result, push's item)
+  if (watched && receiver.as_array()->items.size() != length) // (pop's result, push's item)
     watch_mutated(receiver, m_stack[m_sp - 1], item, true, ctx);
   sp = m_stack + m_sp;
   MAYBE_COLLECT();

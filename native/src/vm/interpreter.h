@@ -229,6 +229,7 @@ private:
     uint16_t slot = 0;
     const StringObj* name = nullptr; // a program constant
     std::shared_ptr<Reach> reach;    // the objects its value reaches (null: not known now)
+    size_t reach_bytes = 0;          // what `reach` is charged to the call
   };
   bool watch_active(const Watch& w) const;
   [[gnu::noinline]] void watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end,
