@@ -766,7 +766,7 @@ private:
   std::string namespace_of(const Expr& r) {
     if (r.kind == ExprKind::Ident && r.text == "baml" && !find_local("baml")) return "baml";
     if (r.kind == ExprKind::Ident && r.text == "env" && !find_local("env")) return "env";
-    if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http") && r.kids[0]->kind == ExprKind::Ident &&
+    if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http" || r.text == "unstable") && r.kids[0]->kind == ExprKind::Ident &&
         r.kids[0]->text == "baml" && !find_local("baml"))
       return "baml." + r.text;
     return "";

@@ -319,6 +319,90 @@ void append_display(std::string& out, const vm::CompiledProgram& p, vm::Value v,
 }
 
 namespace {
+// baml.unstable.string's form (see template_format.h).
+class PrettyWriter {
+public:
+  PrettyWriter(std::string& out, const vm::CompiledProgram& p, vm::CancelCheck& cc, vm::Heap& heap)
+      : m_out(out), m_p(p), m_cc(cc), m_heap(heap) {}
+  ~PrettyWriter() { m_heap.uncharge(m_charged); }
+
+  void write(vm::Value v, int indent, int depth) {
+    if (depth > kMaxValueDepth) too_deep();
+    m_cc.items();
+    charge_growth();
+    switch (v.tag) {
+    case vm::Tag::Null: m_out += "null"; return;
+    case vm::Tag::Bool: m_out += v.b ? "true" : "false"; return;
+    case vm::Tag::Int: append_int(m_out, v.i); return;
+    case vm::Tag::Float: append_float_repr(m_out, v.f); return;
+    case vm::Tag::Enum: m_out += enum_shown(m_p, v); return;
+    case vm::Tag::String:
+      m_cc.bytes(v.as_string()->text.size());
+      m_heap.charge(2 * v.as_string()->text.size()); // (escaped, at most twice its size)
+      m_charged += 2 * v.as_string()->text.size();
+      append_quoted(m_out, v.as_string()->text);
+      return;
+    case vm::Tag::Array: {
+      const auto& items = v.as_array()->items;
+      m_out += '[';
+      for (size_t i = 0; i < items.size(); i++) {
+        if (i) m_out += ", ";
+        write(items[i], indent, depth + 1);
+      }
+      m_out += ']';
+      return;
+    }
+    case vm::Tag::Map:
+    case vm::Tag::Instance: {
+      if (v.tag == vm::Tag::Instance && v.as_instance()->class_id < m_p.classes.size()) {
+        m_out += m_p.classes[v.as_instance()->class_id].name;
+        m_out += ' ';
+      }
+      Entries entries;
+      entries_of(m_p, v, entries);
+      m_out += '{';
+      for (const auto& [name, value] : entries) {
+        m_out += '\n';
+        m_out.append(size_t(indent + 4), ' ');
+        if (v.tag == vm::Tag::Map) append_quoted(m_out, name);
+        else m_out += name;
+        m_out += ": ";
+        write(value, indent + 4, depth + 1);
+      }
+      if (!entries.empty()) {
+        m_out += '\n';
+        m_out.append(size_t(indent), ' ');
+      }
+      m_out += '}';
+      return;
+    }
+    default: m_out += "null"; return;
+    }
+  }
+
+private:
+  // The text is charged to the call as it grows (in steps of 64 KiB ahead),
+  // and given back when done: the caller charges the string it makes of it.
+  void charge_growth() {
+    if (m_out.size() + 4096 <= m_charged) return;
+    size_t step = std::max<size_t>(size_t(64) << 10, m_out.size() + 4096 - m_charged);
+    m_heap.charge(step);
+    m_charged += step;
+  }
+
+  std::string& m_out;
+  const vm::CompiledProgram& m_p;
+  vm::CancelCheck& m_cc;
+  vm::Heap& m_heap;
+  size_t m_charged = 0;
+};
+} // namespace
+
+void append_pretty(std::string& out, const vm::CompiledProgram& p, vm::Value v, vm::CancelCheck& cc, vm::Heap& heap) {
+  PrettyWriter(out, p, cc, heap).write(v, 0, 0);
+}
+
+namespace {
 // A double-quoted string with \" \\ \n \r \t \0 escaped and the other
 // control characters as `\u{1b}` (Rust's Debug, what BAML shows) or
 // `\x1b` (YAML).

@@ -71,6 +71,14 @@ protected:
 void append_display(std::string& out, const vm::CompiledProgram& p, vm::Value v, vm::CancelCheck& cc,
                     MediaHook* hook = nullptr);
 
+// Appends `v` as baml.unstable.string shows it (BAML's pretty printer): a
+// class instance as `Name {` with one `field: value` line per field, 4
+// spaces deeper, then `}`; a map likewise without a name and with quoted
+// keys; a list on one line, `[a, b]`; strings quoted; floats per
+// append_float_repr. FormatError when nested too deep (or cyclic); the text
+// is charged to `heap` while it is built (MemoryLimitExceeded), then given back.
+void append_pretty(std::string& out, const vm::CompiledProgram& p, vm::Value v, vm::CancelCheck& cc, vm::Heap& heap);
+
 // Appends a string as a quoted, escaped literal (how strings show inside lists).
 void append_quoted(std::string& out, std::string_view s);
 

@@ -275,6 +275,16 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     }
   }
   case BuiltinId::DEEP_EQUALS: return ok(Value::boolean(values_equal(args[0], args[1], ctx.cancel_state)));
+  case BuiltinId::UNSTABLE_STRING: { // BAML's pretty printer (llm/template_format.h append_pretty)
+    CancelCheck cc(ctx.cancel_state);
+    std::string out;
+    try {
+      llm::tmpl::append_pretty(out, program, args[0], cc, heap);
+    } catch (const llm::tmpl::FormatError& e) {
+      return error("value_too_deep", e.what());
+    }
+    return ok(heap.string_value(out));
+  }
   case BuiltinId::HTTP_FETCH: {
     // The runtime reads the url and options (request_args()), checks them
     // and performs the request; the call resumes with a Response.

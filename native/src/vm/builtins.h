@@ -35,6 +35,7 @@ namespace brake::vm {
   X(ENV_GET_OR_PANIC, "env", "get_or_panic", 1, "(name: string) -> string", 0)                                    \
   X(DEEP_COPY, "baml", "deep_copy", 1, "(value: T) -> T", 0)                                                      \
   X(DEEP_EQUALS, "baml", "deep_equals", 2, "(a: any, b: any) -> bool", 0)                                         \
+  X(UNSTABLE_STRING, "baml.unstable", "string", 1, "(value: any) -> string", 0)                                   \
   X(LLM_PARSE, "baml.llm", "parse", 2, "(fn: int, text: string) -> any", 0)                                  \
   X(ARRAY_LENGTH, "array", "length", 0, "(self: T[]) -> int", 0)                                                  \
   X(ARRAY_PUSH, "array", "push", 1, "(self: T[], item: T) -> null", kMutates)                                          \
