@@ -3,9 +3,11 @@
 // host-function failures are catchable as "<kind>: <message>" strings;
 // cancellation, deadlines and memory limits are not catchable; a throw
 // unwinds watches and catches of the frames it leaves.
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CancelledError, Engine, ScriptError, TimeoutError, type EngineOptions } from "../../lib/index";
+// @ts-expect-error: a plain ES module without types, shared with bench/ and the demo
+import { startMockLlm } from '../support/mock-llm.mjs';
 import { settle, sleep } from './helpers';
 
 const SOURCE = `
@@ -162,6 +164,57 @@ describe('exceptions', () => {
       ['watched_then_throws', 'x', 0],
       ['watched_then_throws', 'x', 5],
     ]);
+    await e.close();
+  });
+});
+
+describe('LLM and HTTP failures a script catches', () => {
+  let mock: Awaited<ReturnType<typeof startMockLlm>>;
+  beforeAll(async () => {
+    mock = await startMockLlm();
+  });
+  afterAll(async () => {
+    await mock?.close();
+  });
+
+  const LLM_SOURCE = `
+client<llm> Down {
+  provider openai-generic
+  options { base_url env.MOCK_V1 model "down" api_key "sk-test" }
+}
+function Ask(q: string) -> string {
+  client Down
+  prompt #"{{ q }}"#
+}
+function asks() -> string {
+  Ask("hello") catch (e) {
+    s: string => s
+  }
+}
+function asks_uncaught() -> string { Ask("hello") }
+function fetches(url: string) -> string {
+  baml.http.fetch(url).text() catch (e) {
+    s: string => s
+  }
+}
+`;
+
+  it("an LLM call whose attempts all failed is caught as \"llm_failed: ...\"; uncaught it is still an LlmError", async () => {
+    const e = await Engine.fromSource(LLM_SOURCE, { env: { MOCK_V1: `${mock.url}/v1` } });
+    mock.enqueue({ status: 500, content: 'down for good' }, { model: 'down' });
+    const caught = (await e.call('asks', [])) as string;
+    expect(caught.startsWith("llm_failed: 'Ask' failed after 1 attempt")).toBe(true);
+    mock.enqueue({ status: 500, content: 'down for good' }, { model: 'down' });
+    const { error } = await settle(e.call('asks_uncaught', []));
+    expect(error?.name).toBe('LlmError');
+    expect(e.liveCalls).toBe(0);
+    await e.close();
+  });
+
+  it('an HTTP request the network policy refuses is caught as "network_policy: ..."', async () => {
+    const e = await Engine.fromSource(LLM_SOURCE, { env: { MOCK_V1: `${mock.url}/v1` }, http: { allowedHosts: ['example.invalid'] } });
+    const caught = (await e.call('fetches', [`${mock.url}/anything`])) as string;
+    expect(caught.startsWith('network_policy: baml.http.fetch: 127.0.0.1:')).toBe(true);
     await e.close();
   });
 });

@@ -1394,6 +1394,42 @@ void Worker::fail_call(Call* call, const char* kind, std::string message) {
   fail_call(call, vm::ScriptError{kind, std::move(message), {}, ""});
 }
 
+// A failure the script may catch (an LLM call whose attempts all failed, an
+// HTTP request refused): raised where the call waits when a catch is open
+// there (the script goes on from it), else the call fails with it as before.
+void Worker::fail_catchable(Call* call, vm::ScriptError error) {
+  if (!call->fiber.catching()) {
+    fail_call(call, std::move(error));
+    return;
+  }
+  if (brake_origin o = call->cancel_origin()) {
+    finish_cancelled(call, o);
+    return;
+  }
+  if (call->operation != kNoOperation) drop_operation(call, true);
+  if (!m_llm_runs.empty()) forget_llm_run(call);
+  if (call->sleep_timer != kNoTimer) {
+    m_timers.remove(call->sleep_timer);
+    call->sleep_timer = kNoTimer;
+  }
+  vm::RunStatus status;
+  try {
+    status = call->fiber.raise(std::move(error));
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", std::string("catching an error: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory catching an error");
+    return;
+  }
+  if (status == vm::RunStatus::Failed) {
+    finish_error(call);
+    return;
+  }
+  call->phase = Phase::Ready;
+  m_fresh.push_back(call);
+}
+
 void Worker::fail_call(Call* call, vm::ScriptError error) {
   if (brake_origin o = call->commit()) {
     finish_cancelled(call, o);
@@ -1413,7 +1449,7 @@ void Worker::fail_http(Call* call, const char* kind, std::string message, const 
   } catch (const std::bad_alloc&) {
     error.http.reset(); // a plain script error then
   }
-  fail_call(call, std::move(error));
+  fail_catchable(call, std::move(error));
 }
 
 // Settles a call whose own outcome (already committed) is a script error

@@ -517,7 +517,8 @@ void Worker::llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord re
     } catch (const std::bad_alloc&) {
       error.kind = "out_of_memory";
     }
-    fail_call(call, std::move(error));
+    if (error.kind == "out_of_memory") fail_call(call, std::move(error));
+    else fail_catchable(call, std::move(error)); // ("llm_failed: ..." to a catch around the call)
     return;
   }
   // A 429's or 503's retry-after, for the next attempt of the same client.

@@ -171,6 +171,8 @@ public:
   // the catch), else the call fails with it and the script stack there
   // (Failed).
   RunStatus raise(ScriptError error);
+  // Whether a catch is open (raise() would go to it).
+  bool catching() const { return m_handlers && !m_handlers->empty(); }
   // After Failed with kind unhandled_throw: the value thrown (its heap is the
   // fiber's).
   Value thrown() const { return m_thrown; }
