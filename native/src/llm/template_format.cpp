@@ -217,6 +217,23 @@ void append_int(std::string& out, int64_t i) {
 
 // ---------------------------------------------------------------- display
 
+// Null, bools, numbers, enums and strings (quoted) as BAML's values print
+// (Rust's Debug); false for a list, map or instance.
+bool append_scalar(std::string& out, const vm::CompiledProgram& p, vm::Value v, vm::CancelCheck& cc) {
+  switch (v.tag) {
+  case vm::Tag::Null: out += "null"; return true;
+  case vm::Tag::Bool: out += v.b ? "true" : "false"; return true;
+  case vm::Tag::Int: append_int(out, v.i); return true;
+  case vm::Tag::Float: append_float_repr(out, v.f); return true;
+  case vm::Tag::Enum: out += enum_shown(p, v); return true;
+  case vm::Tag::String:
+    cc.bytes(v.as_string()->text.size());
+    append_quoted(out, v.as_string()->text);
+    return true;
+  default: return false;
+  }
+}
+
 class DisplayWriter {
 public:
   DisplayWriter(std::string& out, const vm::CompiledProgram& p, vm::CancelCheck& cc, MediaHook* hook)
@@ -254,16 +271,8 @@ private:
   void debug(vm::Value v, bool pretty, int indent, int depth) {
     if (depth > kMaxValueDepth) too_deep();
     m_cc.items();
+    if (append_scalar(m_out, m_p, v, m_cc)) return;
     switch (v.tag) {
-    case vm::Tag::Null: m_out += "null"; return;
-    case vm::Tag::Bool: m_out += v.b ? "true" : "false"; return;
-    case vm::Tag::Int: append_int(m_out, v.i); return;
-    case vm::Tag::Float: append_float_repr(m_out, v.f); return;
-    case vm::Tag::Enum: m_out += enum_shown(m_p, v); return;
-    case vm::Tag::String:
-      m_cc.bytes(v.as_string()->text.size());
-      append_quoted(m_out, v.as_string()->text);
-      return;
     case vm::Tag::Array: {
       const auto& items = v.as_array()->items;
       m_out += '[';
@@ -303,6 +312,7 @@ private:
       m_out += '}';
       return;
     }
+    default: return; // (scalars: above)
     }
   }
 
@@ -330,18 +340,12 @@ public:
     if (depth > kMaxValueDepth) too_deep();
     m_cc.items();
     charge_growth();
-    switch (v.tag) {
-    case vm::Tag::Null: m_out += "null"; return;
-    case vm::Tag::Bool: m_out += v.b ? "true" : "false"; return;
-    case vm::Tag::Int: append_int(m_out, v.i); return;
-    case vm::Tag::Float: append_float_repr(m_out, v.f); return;
-    case vm::Tag::Enum: m_out += enum_shown(m_p, v); return;
-    case vm::Tag::String:
-      m_cc.bytes(v.as_string()->text.size());
-      m_heap.charge(2 * v.as_string()->text.size()); // (escaped, at most twice its size)
+    if (v.tag == vm::Tag::String) { // (escaped, at most twice its size)
+      m_heap.charge(2 * v.as_string()->text.size());
       m_charged += 2 * v.as_string()->text.size();
-      append_quoted(m_out, v.as_string()->text);
-      return;
+    }
+    if (append_scalar(m_out, m_p, v, m_cc)) return;
+    switch (v.tag) {
     case vm::Tag::Array: {
       const auto& items = v.as_array()->items;
       m_out += '[';

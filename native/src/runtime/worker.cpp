@@ -630,6 +630,7 @@ void Worker::run_call(Call* call) {
   case vm::RunStatus::Failed: finish_error(call); break;
   case vm::RunStatus::Yielded: m_ready.push_back(call); break;
   case vm::RunStatus::Suspended: suspend(call); break;
+  case vm::RunStatus::Caught: fail_call(call, "internal", "a caught error left the interpreter"); break; // (never returned by run())
   }
 }
 
@@ -1283,55 +1284,32 @@ void Worker::on_operation_done(Operation* op) {
     return;
   }
   const vm::HostFunctionInfo& fn = program.host_functions[host->function];
-  vm::RunStatus status;
   OperationOutcome& outcome = op->outcome;
-  // A failure is raised where the script waited (a catch there may take it:
-  // the caught value is allocated on the call's heap).
-  auto raise = [&](vm::ScriptError error) {
-    try {
-      return call->fiber.raise(std::move(error));
-    } catch (const vm::MemoryLimitExceeded& e) {
-      fail_call(call, "out_of_memory", std::string("catching a host function's error: ") + e.what());
-    } catch (const std::bad_alloc&) {
-      fail_call(call, "out_of_memory", "out of memory catching a host function's error");
-    }
-    return vm::RunStatus::Finished; // (settled above)
-  };
+  // A failure is raised where the script waited (a catch there may take it).
   if (outcome.failed) {
-    status = raise(vm::ScriptError{"host_error", std::move(outcome.error_message), {}, std::move(outcome.error_code)});
-    if (status == vm::RunStatus::Finished) return;
-  } else {
-    std::string why;
-    if (!outcome.value || !host_value_fits(program, *outcome.value, fn.return_type, why)) {
-      status = raise(vm::ScriptError{"type_error", "host function '" + fn.name + "' returned a value that is not " +
-                                                       program.type_name(fn.return_type) + ": " + why, {}, ""});
-      if (status == vm::RunStatus::Finished) return;
-    } else {
-      try {
-        call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state));
-      } catch (const vm::Interrupted&) {
-        finish_cancelled(call, call->cancel_origin());
-        return;
-      } catch (const vm::MemoryLimitExceeded& e) {
-        fail_call(call, "out_of_memory", "the result of host function '" + fn.name + "': " + e.what());
-        return;
-      } catch (const std::bad_alloc&) {
-        fail_call(call, "out_of_memory", "out of memory taking the result of host function '" + fn.name + "'");
-        return;
-      }
-      call->phase = Phase::Ready;
-      m_fresh.push_back(call);
-      return;
-    }
+    raise_where_waiting(call, vm::ScriptError{"host_error", std::move(outcome.error_message), {}, std::move(outcome.error_code)});
+    return;
   }
-  // raise() fails the call where it waited, or a catch there took it (the
-  // script goes on from it).
-  if (status == vm::RunStatus::Failed) {
-    finish_error(call);
-  } else {
-    call->phase = Phase::Ready;
-    m_fresh.push_back(call);
+  std::string why;
+  if (!outcome.value || !host_value_fits(program, *outcome.value, fn.return_type, why)) {
+    raise_where_waiting(call, vm::ScriptError{"type_error", "host function '" + fn.name + "' returned a value that is not " +
+                                                                program.type_name(fn.return_type) + ": " + why, {}, ""});
+    return;
   }
+  try {
+    call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state));
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", "the result of host function '" + fn.name + "': " + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory taking the result of host function '" + fn.name + "'");
+    return;
+  }
+  call->phase = Phase::Ready;
+  m_fresh.push_back(call);
 }
 
 // The result is converted for the host before the outcome is committed, so
@@ -1412,6 +1390,13 @@ void Worker::fail_catchable(Call* call, vm::ScriptError error) {
     m_timers.remove(call->sleep_timer);
     call->sleep_timer = kNoTimer;
   }
+  raise_where_waiting(call, std::move(error));
+}
+
+// Raises `error` where the call waits: a catch open there takes it (the
+// script goes on from it: the caught string is allocated on the call's
+// heap), else the call fails with it and the script stack there.
+void Worker::raise_where_waiting(Call* call, vm::ScriptError error) {
   vm::RunStatus status;
   try {
     status = call->fiber.raise(std::move(error));

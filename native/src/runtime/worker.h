@@ -219,6 +219,7 @@ private:
   void fail_call(Call* call, const char* kind, std::string message);
   void fail_call(Call* call, vm::ScriptError error);
   void fail_catchable(Call* call, vm::ScriptError error);
+  void raise_where_waiting(Call* call, vm::ScriptError error);
   template <typename Op> Op* new_operation(Call* call, const std::string& doing);
   void fail_http(Call* call, const char* kind, std::string message, const std::string& url);
   bool doomed_transfers() const;

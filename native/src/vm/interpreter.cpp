@@ -382,10 +382,8 @@ RunStatus Fiber::throw_value(const uint8_t* ip, Value v) {
   switch (v.tag) {
   case Tag::String: { // (an excerpt of a long one: the value itself goes to the host)
     const std::string& text = v.as_string()->text;
-    size_t n = std::min(text.size(), size_t(1024));
-    while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) n--;
-    shown = text.substr(0, n);
-    if (n < text.size()) shown += "...";
+    shown = utf8_prefix(text, 1024);
+    if (shown.size() < text.size()) shown += "...";
     break;
   }
   case Tag::Int: shown = std::to_string(v.i); break;
