@@ -1,0 +1,137 @@
+// checker_pattern.cpp: null narrowing, if, match, catch and patterns.
+#include "lang/checker_internal.h"
+
+namespace brake::lang::checking {
+
+void Checker::narrow_condition(const Expr& cond, bool when_true) {
+  if (cond.kind == ExprKind::Binary && (cond.op == Op::Ne || cond.op == Op::Eq)) {
+    const Expr* var = nullptr;
+    if (cond.kids[1]->kind == ExprKind::NullLit && cond.kids[0]->kind == ExprKind::Ident) var = cond.kids[0].get();
+    if (cond.kids[0]->kind == ExprKind::NullLit && cond.kids[1]->kind == ExprKind::Ident) var = cond.kids[1].get();
+    if (!var) return;
+    const Local* l = find_local(var->text);
+    if (!l) return;
+    bool non_null = (cond.op == Op::Ne) == when_true;
+    narrow(*l, non_null ? m_types.without_null(l->type) : T::NUL);
+  } else if (cond.kind == ExprKind::Binary && cond.op == Op::And && when_true) {
+    narrow_condition(*cond.kids[0], true);
+    narrow_condition(*cond.kids[1], true);
+  } else if (cond.kind == ExprKind::Binary && cond.op == Op::Or && !when_true) {
+    narrow_condition(*cond.kids[0], false);
+    narrow_condition(*cond.kids[1], false);
+  } else if (cond.kind == ExprKind::Unary && cond.op == Op::Not) {
+    narrow_condition(*cond.kids[0], !when_true);
+  }
+}
+
+TypeId Checker::infer_if(Expr& e, TypeId expected) {
+  expect_bool(*e.kids[0], "if condition");
+  push_scope();
+  narrow_condition(*e.kids[0], true);
+  TypeId then_t = check_block(*e.block, expected);
+  pop_scope();
+  TypeId else_t = T::NUL;
+  if (e.else_expr) {
+    push_scope();
+    narrow_condition(*e.kids[0], false);
+    else_t = check_expr(*e.else_expr, expected);
+    pop_scope();
+  }
+  return m_types.union_of({then_t, else_t});
+}
+
+TypeId Checker::infer_match(Expr& e, TypeId expected) {
+  TypeId scrutinee = check_expr(*e.kids[0], -1);
+  if (e.type_annotation) {
+    TypeId ann = resolve(e.type_annotation.get());
+    if (!m_types.assignable(scrutinee, ann))
+      error(e.kids[0]->loc, "match value of type " + name_of(scrutinee) + " is not a " + name_of(ann));
+    scrutinee = ann;
+  }
+  push_scope();
+  e.slot = new_slot();
+  std::vector<TypeId> results;
+  for (auto& arm : e.arms) {
+    push_scope();
+    check_pattern(*arm.pattern, scrutinee);
+    if (arm.guard) expect_bool(*arm.guard, "match guard");
+    results.push_back(check_expr(*arm.body, expected));
+    pop_scope();
+  }
+  pop_scope();
+  return m_types.union_of(results);
+}
+
+TypeId Checker::infer_catch(Expr& e, TypeId expected) {
+  TypeId guarded = check_expr(*e.kids[0], expected);
+  push_scope();
+  e.slot = declare_local(e.loc, e.text, T::ANY);
+  std::vector<TypeId> results{guarded};
+  for (auto& arm : e.arms) {
+    push_scope();
+    check_pattern(*arm.pattern, T::ANY);
+    if (arm.guard) expect_bool(*arm.guard, "catch guard");
+    results.push_back(check_expr(*arm.body, expected));
+    pop_scope();
+  }
+  pop_scope();
+  return m_types.union_of(results);
+}
+
+void Checker::check_pattern(Pattern& p, TypeId scrutinee) {
+  switch (p.kind) {
+  case PatternKind::Wildcard: return;
+  case PatternKind::Literal: check_expr(*p.literal, -1); return;
+  case PatternKind::Binding: {
+    // A bare name that names a type is a type pattern (`Point => ...`).
+    if (m_type_names.count(p.text) || m_aliases.count(p.text)) {
+      TypeExpr te;
+      te.name = p.text;
+      te.loc = p.loc;
+      p.type_id = resolve(&te);
+      p.kind = PatternKind::Type;
+      p.text.clear();
+      return;
+    }
+    p.slot = declare_local(p.loc, p.text, scrutinee);
+    return;
+  }
+  case PatternKind::Type: {
+    p.type_id = resolve(p.type.get());
+    if (!p.text.empty() && p.text != "_") p.slot = declare_local(p.loc, p.text, p.type_id);
+    return;
+  }
+  case PatternKind::EnumValue: {
+    auto it = m_type_names.find(p.text);
+    if (it == m_type_names.end() || m_types.kind(it->second) != TypeKind::Enum) {
+      error(p.loc, "unknown enum '" + p.text + "'");
+      return;
+    }
+    int32_t decl = m_types.get(it->second).decl;
+    const auto& variants = m_out.enums[size_t(decl)].variants;
+    for (size_t v = 0; v < variants.size(); v++)
+      if (variants[v] == p.variant) {
+        p.type_id = decl;
+        p.slot = -1;
+        p.literal = std::make_unique<Expr>(ExprKind::Field, p.loc);
+        p.literal->aux = -2;
+        p.literal->slot = decl;
+        p.literal->int_value = int64_t(v);
+        return;
+      }
+    error(p.loc, "enum '" + p.text + "' has no variant '" + p.variant + "'");
+    return;
+  }
+  case PatternKind::Or:
+    for (auto& alt : p.alternatives) {
+      if (alt->kind == PatternKind::Binding && !m_type_names.count(alt->text) && !m_aliases.count(alt->text))
+        error(alt->loc, "alternatives in an or-pattern cannot bind names");
+      else if (alt->kind == PatternKind::Type && !alt->text.empty() && alt->text != "_")
+        error(alt->loc, "alternatives in an or-pattern cannot bind names");
+      check_pattern(*alt, scrutinee);
+    }
+    return;
+  }
+}
+
+} // namespace brake::lang::checking
