@@ -745,8 +745,13 @@ static void test_errors() {
         "3:3 an LLM function names one client\n5:3 an LLM function's body holds 'client' and 'prompt', not 'temperature'");
   DIAGS("function F() -> string { client A }", "1:24 an LLM function needs a prompt ('prompt #\"...\"#')");
   DIAGS("template_string T(x: int) 42", "1:27 expected the template, a string such as #\"...\"#");
-  // Unsupported constructs are plain syntax errors, and parsing goes on.
-  DIAGS("function f() -> int {\n  let g = (x) -> { x };\n  1\n}", "2:14 expected ';' after let statement");
+  // Lambdas and function types; a parenthesis that no '->' follows is a grouping.
+  DIAGS("function f(g: (int, string) -> int[], h: () -> (int | null)) -> int {\n"
+        "  let a = (x) -> { x };\n  let b = (x: int, y: int,) -> int throws string { x + y };\n"
+        "  let c = () -> { };\n  let d: (() -> int)[] = [];\n  (1 + 2) * 3\n}", "");
+  DIAGS("function f() -> int {\n  let g = (x: int) -> int 1;\n  1\n}", "2:27 expected '{' and the lambda's body");
+  DIAGS("function f() -> int {\n  let g = (x + 1) -> { x };\n  1\n}", "2:14 expected ')' after the lambda's parameters");
+  DIAGS("function f(g: (int) -> ) -> int { 1 }", "1:24 expected a type");
   // `watch let`; `watch` is a word only in front of `let`.
   DIAGS("function f() -> int {\n  watch let y = 1;\n  let watch = 2;\n  y + watch\n}", "");
   DIAGS("function f() -> int {\n  watch y = 1;\n  1\n}", "2:8 expected ';' after expression");

@@ -193,6 +193,8 @@ struct Writer {
       cc.bytes(v.as_string()->text.size());
       append_string(out, v.as_string()->text);
       return;
+    case vm::Tag::Function:
+    case vm::Tag::Cell: throw Error("a function value has no JSON");
     default: break;
     }
     if (depth >= kMaxDepth) throw Error("value nested more than " + std::to_string(kMaxDepth) + " levels deep");

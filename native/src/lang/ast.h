@@ -28,6 +28,7 @@ enum class TypeExprKind : uint8_t {
   Optional, // args[0]?
   Union,    // args[0] | args[1] | ...
   Literal,  // a literal type: name is its value as text, literal_base says of what
+  Function, // (args[0], ..., args[n-1]) -> args[n]: a function's parameters, then its result
 };
 
 struct TypeExpr {
@@ -67,6 +68,7 @@ enum class ExprKind : uint8_t {
   Catch,     // kids[0] the guarded expression, text = binding name, arms
              // (`f() catch (e) { arms } catch (e2) { arms }` nests: the outer
              // Catch's kids[0] is the inner Catch)
+  Lambda,    // lambda: `(x: int) -> int { ... }`, `() -> { ... }`; slot = its function's index
 };
 
 enum class Op : uint8_t {
@@ -87,6 +89,7 @@ enum class Op : uint8_t {
 
 struct Expr;
 struct Stmt;
+struct LambdaDecl;
 using ExprPtr = std::unique_ptr<Expr>;
 using StmtPtr = std::unique_ptr<Stmt>;
 
@@ -132,6 +135,18 @@ struct MatchArm {
 
 // Expr::aux of a Call whose callee is a host function (slot: its index).
 constexpr int kHostCall = -3;
+// Expr::aux of a Call whose callee is a value (a function value: CALL_VALUE).
+constexpr int kValueCall = -4;
+// Expr::aux of an Ident or Field naming a function or a class's method as a
+// value (`add`, `Person.name`; slot: the function's index).
+constexpr int kFunctionRef = -5;
+// Expr::aux of a Field naming a method of an instance (`p.name`: a function
+// with p bound as self; slot: the method's index).
+constexpr int kBoundMethod = -6;
+// Expr::aux of a MethodCall of an array method taking a function
+// (`xs.map(f)`), plus which (ArrayCallback); slot: its first hidden local.
+constexpr int kArrayCallback = -100;
+enum class ArrayCallback : uint8_t { Map, Filter, FlatMap, Some, Every, Find, FindIndex, FindLast, FindLastIndex, Reduce, COUNT_ };
 
 struct Expr {
   ExprKind kind;
@@ -147,6 +162,7 @@ struct Expr {
   ExprPtr else_expr;
   std::vector<MatchArm> arms;
   std::unique_ptr<TypeExpr> type_annotation;
+  std::unique_ptr<LambdaDecl> lambda; // Lambda
 
   // ---- annotations (filled by the checker)
   int type_id = -1; // index into the checker's type table
@@ -154,6 +170,7 @@ struct Expr {
   int aux = -1;     // checker-defined extra (builtin id, field index, kHostCall, ...)
 
   explicit Expr(ExprKind k, SourceLoc l) : kind(k), loc(l) {}
+  ~Expr();
 };
 
 // ---------------------------------------------------------------- statements
@@ -196,6 +213,18 @@ struct Param {
   std::string name;
   TypeExprPtr type;
 };
+
+// A lambda: its parameters (a type may be left out where the lambda is
+// passed as a function of known type), its result type (null: its body's),
+// and its body. The checker fills `captures`: per captured variable, its
+// slot in the enclosing function (a cell, which the closure shares).
+struct LambdaDecl {
+  std::vector<Param> params;
+  TypeExprPtr return_type;
+  std::unique_ptr<Block> body;
+  std::vector<int> captures;
+};
+inline Expr::~Expr() = default;
 
 // An LLM function's body: `client C prompt #"..."#`.
 struct LlmBody {
@@ -307,6 +336,9 @@ struct Program {
   std::vector<TypeAliasDecl> type_aliases;
   std::vector<ClassDecl> classes;
   std::vector<EnumDecl> enums;
+  // The lambdas, in the order of their functions' indexes (filled by the
+  // checker, which numbers them after the methods).
+  std::vector<const Expr*> lambdas;
 };
 
 } // namespace brake::lang

@@ -18,28 +18,35 @@ void Checker::run() {
 }
 
 void Checker::check_function(FunctionDecl& f, uint32_t index) {
-  auto& info = m_out.functions[index];
+  // (by index: a lambda in the body appends to m_out.functions)
+  TypeId return_type = m_out.functions[index].return_type;
   m_fn = FunctionContext{};
-  m_fn.return_type = info.return_type;
+  m_fn.function = index;
+  m_fn.return_type = return_type;
   m_scopes.clear();
   push_scope();
-  for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, info.param_types[i]);
+  for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, m_out.functions[index].param_types[i]);
   if (f.llm) { // its client and prompt: llm_decls.cpp
     pop_scope();
-    info.num_locals = uint16_t(m_fn.max_slots);
+    m_out.functions[index].num_locals = uint16_t(m_fn.max_slots);
     return;
   }
-  TypeId body = check_block(*f.body, info.return_type);
-  if (!m_types.assignable(body, info.return_type)) {
+  TypeId body = check_block(*f.body, return_type);
+  if (!m_types.assignable(body, return_type)) {
     SourceLoc loc = f.body->tail ? f.body->tail->loc : f.body->loc;
     if (!f.body->tail && body == T::NUL)
-      error(loc, "function '" + f.name + "' must return " + name_of(info.return_type) + " but its body has no value");
+      error(loc, "function '" + f.name + "' must return " + name_of(return_type) + " but its body has no value");
     else
-      error(loc, "function '" + f.name + "' returns " + name_of(info.return_type) + " but its body has type " + name_of(body));
+      error(loc, "function '" + f.name + "' returns " + name_of(return_type) + " but its body has type " + name_of(body));
   }
   pop_scope();
-  if (m_fn.max_slots > 65535) error(f.loc, "too many local variables");
+  finish_function(m_out.functions[index], f.loc);
+}
+
+void Checker::finish_function(vm::FunctionInfo& info, SourceLoc loc) {
+  if (m_fn.max_slots > 65535) error(loc, "too many local variables");
   info.num_locals = uint16_t(m_fn.max_slots);
+  info.cell_slots.assign(m_fn.cells.begin(), m_fn.cells.end());
 }
 
 TypeId Checker::check_block(Block& b, TypeId expected) {
@@ -64,7 +71,7 @@ bool Checker::check_stmt(Stmt& s) {
     if (declared >= 0 && !m_types.assignable(value, declared))
       error(s.expr ? s.expr->loc : s.loc, "cannot assign " + name_of(value) + " to '" + s.text + "' of type " + name_of(declared));
     TypeId type = declared >= 0 ? declared : (value == T::NEVER ? T::ANY : value);
-    s.slot = declare_local(s.loc, s.text, type);
+    s.slot = declare_local(s.loc, s.text, type, s.watched);
     return value == T::NEVER;
   }
   case StmtKind::Expr: return check_expr(*s.expr, -1) == T::NEVER;
@@ -112,8 +119,9 @@ bool Checker::check_stmt(Stmt& s) {
       error(s.loc, std::string("'") + (s.kind == StmtKind::Break ? "break" : "continue") + "' outside of a loop");
     return true;
   case StmtKind::Return: {
-    TypeId t = s.expr ? check_expr(*s.expr, m_fn.return_type) : T::NUL;
-    if (!m_types.assignable(t, m_fn.return_type))
+    TypeId t = s.expr ? check_expr(*s.expr, m_fn.infer_return ? -1 : m_fn.return_type) : T::NUL;
+    if (m_fn.infer_return) m_fn.returns.push_back(t);
+    else if (!m_types.assignable(t, m_fn.return_type))
       error(s.expr ? s.expr->loc : s.loc, "cannot return " + name_of(t) + " from a function returning " + name_of(m_fn.return_type));
     return true;
   }
@@ -122,6 +130,33 @@ bool Checker::check_stmt(Stmt& s) {
     return false;
   }
   return false;
+}
+
+const Local* Checker::find_in(const std::vector<Scope>& scopes, const std::string& name) {
+  for (auto s = scopes.rbegin(); s != scopes.rend(); ++s)
+    for (auto l = s->rbegin(); l != s->rend(); ++l)
+      if (l->local.name == name) return &l->local;
+  return nullptr;
+}
+
+std::optional<Local> Checker::variable_at(size_t level, SourceLoc loc, const std::string& name) {
+  std::vector<Scope>& scopes = level == m_levels.size() ? m_scopes : m_levels[level].scopes;
+  if (const Local* l = find_in(scopes, name)) return *l;
+  if (level == 0) return std::nullopt;
+  std::optional<Local> outer = variable_at(level - 1, loc, name);
+  if (!outer) return std::nullopt;
+  if (outer->watched) error(loc, "a lambda cannot capture the watched variable '" + name + "'");
+  FunctionContext& fn = level == m_levels.size() ? m_fn : m_levels[level].fn;
+  FunctionContext& enclosing = m_levels[level - 1].fn;
+  enclosing.cells.insert(outer->slot);
+  int slot = fn.next_slot++;
+  fn.max_slots = std::max(fn.max_slots, fn.next_slot);
+  fn.cells.insert(slot);
+  fn.captures.emplace_back(outer->slot, slot);
+  // Seen as declared (the enclosing function may assign it after a narrowing).
+  Local captured{name, slot, outer->declared, outer->declared, false};
+  scopes.front().push_back(ScopedLocal{captured, false});
+  return captured;
 }
 
 void Checker::expect_bool(Expr& e, const char* what) {

@@ -203,6 +203,12 @@ TypeId Checker::resolve_unstreamed(const TypeExpr* t) {
     return m_types.union_of(members);
   }
   case TypeExprKind::Literal: return literal(t);
+  case TypeExprKind::Function: {
+    std::vector<TypeId> params;
+    for (size_t i = 0; i + 1 < t->args.size(); i++) params.push_back(resolve(t->args[i].get()));
+    if (params.size() > 255) error(t->loc, "too many parameters (at most 255)");
+    return m_types.function_of(std::move(params), resolve(t->args.back().get()));
+  }
   }
   return T::ANY;
 }

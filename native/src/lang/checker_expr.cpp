@@ -18,8 +18,9 @@ TypeId Checker::infer(Expr& e, TypeId expected) {
   case ExprKind::StringLit: return T::STRING;
   case ExprKind::NullLit: return T::NUL;
   case ExprKind::Ident: {
-    const Local* l = find_local(e.text);
+    std::optional<Local> l = variable(e.loc, e.text);
     if (!l) {
+      if (TypeId t = infer_function_ref(e); t >= 0) return t;
       error(e.loc, "undefined variable '" + e.text + "'");
       return T::ANY;
     }
@@ -75,6 +76,7 @@ TypeId Checker::infer(Expr& e, TypeId expected) {
     check_expr(*e.kids[0], -1);
     return T::NEVER;
   case ExprKind::Catch: return infer_catch(e, expected);
+  case ExprKind::Lambda: return infer_lambda(e, expected);
   }
   return T::ANY;
 }
@@ -168,7 +170,7 @@ TypeId Checker::infer_binary(Expr& e) {
 TypeId Checker::assign_target(Expr& target) {
   switch (target.kind) {
   case ExprKind::Ident: {
-    const Local* l = find_local(target.text);
+    std::optional<Local> l = variable(target.loc, target.text);
     if (!l) {
       error(target.loc, "undefined variable '" + target.text + "'");
       return T::ANY;
@@ -226,11 +228,7 @@ void Checker::check_args(Expr& e, size_t first, const std::vector<TypeId>& param
 
 TypeId Checker::infer_call(Expr& e) {
   Expr& callee = *e.kids[0];
-  if (callee.kind != ExprKind::Ident) {
-    error(callee.loc, "only named functions can be called");
-    for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
-    return T::ANY;
-  }
+  if (callee.kind != ExprKind::Ident || find_local(callee.text)) return infer_value_call(e); // a function value
   auto it = m_out.function_index.find(callee.text);
   if (it == m_out.function_index.end() || it->second >= m_out.declared_functions) {
     if (auto host = m_host_index.find(callee.text); host != m_host_index.end()) {
@@ -246,7 +244,7 @@ TypeId Checker::infer_call(Expr& e) {
     return T::ANY;
   }
   e.slot = int(it->second);
-  const auto& fn = m_out.functions[it->second];
+  const vm::FunctionInfo fn = m_out.functions[it->second]; // (a copy: a lambda argument appends to m_out.functions)
   if (e.kids.size() - 1 > 255) error(e.loc, "too many arguments");
   check_args(e, 1, fn.param_types, "function '" + fn.name + "'");
   return fn.return_type;
@@ -266,14 +264,15 @@ TypeId Checker::infer_function_parse(Expr& e) {
   if (e.text != "parse" || recv.kind != ExprKind::Ident || find_local(recv.text)) return kNotFunctionParse;
   auto it = m_out.function_index.find(recv.text);
   if (it == m_out.function_index.end()) return kNotFunctionParse;
-  const auto& fn = m_out.functions[it->second];
-  check_args(e, 1, {T::STRING}, "'" + fn.name + ".parse'");
+  std::string name = m_out.functions[it->second].name;
+  TypeId result = m_out.functions[it->second].return_type;
+  check_args(e, 1, {T::STRING}, "'" + name + ".parse'");
   auto index = std::make_unique<Expr>(ExprKind::IntLit, recv.loc);
   index->int_value = int64_t(it->second);
   index->type_id = T::INT;
   e.kids.insert(e.kids.begin() + 1, std::move(index));
   e.aux = int(BuiltinId::LLM_PARSE);
-  return fn.return_type;
+  return result;
 }
 
 TypeId Checker::infer_env_field(Expr& e) {
@@ -288,6 +287,20 @@ TypeId Checker::infer_env_field(Expr& e) {
 TypeId Checker::infer_method(Expr& e) {
   Expr& recv = *e.kids[0];
   if (TypeId t = infer_function_parse(e); t != kNotFunctionParse) return t;
+  // Class.method(receiver, args): the method called with its receiver first.
+  if (recv.kind == ExprKind::Ident && !find_local(recv.text)) {
+    auto type = m_type_names.find(recv.text);
+    if (type != m_type_names.end() && m_types.kind(type->second) == TypeKind::Class) {
+      auto method = m_out.function_index.find(recv.text + "." + e.text);
+      if (method != m_out.function_index.end()) {
+        const vm::FunctionInfo fn = m_out.functions[method->second]; // (a copy: see infer_call)
+        e.kind = ExprKind::Call;
+        e.slot = int(method->second);
+        check_args(e, 1, fn.param_types, "method '" + fn.name + "'");
+        return fn.return_type;
+      }
+    }
+  }
   std::string ns = namespace_of(recv);
   if (!ns.empty()) {
     BuiltinId id = vm::find_builtin(ns, e.text);
@@ -319,17 +332,31 @@ TypeId Checker::infer_method(Expr& e) {
   if (k == TypeKind::Class) {
     int32_t cls = m_types.get(rt).decl;
     auto it = m_out.function_index.find(m_out.classes[size_t(cls)].name + "." + e.text);
+    if (it == m_out.function_index.end() && m_out.classes[size_t(cls)].find_field(e.text) >= 0) {
+      // p.f(x) on a field holding a function: a call of the field's value.
+      auto field = std::make_unique<Expr>(ExprKind::Field, e.loc);
+      field->text = e.text;
+      field->kids.push_back(std::move(e.kids[0]));
+      e.kids[0] = std::move(field);
+      e.kind = ExprKind::Call;
+      e.text.clear();
+      return infer_value_call(e);
+    }
     if (it == m_out.function_index.end()) {
       error(e.loc, "class '" + m_out.classes[size_t(cls)].name + "' has no method '" + e.text + "'");
       for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
       return T::ANY;
     }
     e.slot = int(it->second);
-    const auto& fn = m_out.functions[it->second];
+    const vm::FunctionInfo& fn = m_out.functions[it->second];
     std::vector<TypeId> rest(fn.param_types.begin() + (fn.param_types.empty() ? 0 : 1), fn.param_types.end());
-    check_args(e, 1, rest, "method '" + fn.name + "'");
-    return fn.return_type;
+    std::string what = "method '" + fn.name + "'";
+    TypeId result = fn.return_type; // (before the arguments: a lambda among them appends to m_out.functions)
+    check_args(e, 1, rest, what);
+    return result;
   }
+  if (k == TypeKind::Array)
+    if (TypeId t = infer_array_callback(e, rt); t >= 0) return t;
   const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : rt == T::STRING ? "string"
                         : rt == T::INT ? "int" : rt == T::FLOAT ? "float" : rt == T::BOOL ? "bool" : nullptr;
   BuiltinId id = kind_name ? vm::find_builtin(kind_name, e.text) : BuiltinId::COUNT_;
@@ -377,6 +404,7 @@ TypeId Checker::resolve_builtin(const TypeExpr* t, const TypeVars& vars) {
     return m_types.union_of(members);
   }
   case TypeExprKind::Literal: return literal(t);
+  case TypeExprKind::Function: return resolve(t); // (no builtin's signature has one)
   }
   return T::ANY;
 }
@@ -437,6 +465,15 @@ TypeId Checker::infer_field(Expr& e) {
       error(e.loc, "enum '" + obj.text + "' has no variant '" + e.text + "'");
       return T::ANY;
     }
+    // Class.method: the method as a function (its receiver the first argument).
+    if (it != m_type_names.end() && m_types.kind(it->second) == TypeKind::Class) {
+      auto method = m_out.function_index.find(m_out.classes[size_t(m_types.get(it->second).decl)].name + "." + e.text);
+      if (method != m_out.function_index.end()) {
+        e.aux = kFunctionRef;
+        e.slot = int(method->second);
+        return function_type(method->second, false);
+      }
+    }
   }
   TypeId t = check_expr(obj, -1);
   if (t == T::ANY) return T::ANY;
@@ -447,6 +484,12 @@ TypeId Checker::infer_field(Expr& e) {
         e.aux = int(i);
         return cls.field_types[i];
       }
+    // p.method: the method bound to p, as a function.
+    if (auto method = m_out.function_index.find(cls.name + "." + e.text); method != m_out.function_index.end()) {
+      e.aux = kBoundMethod;
+      e.slot = int(method->second);
+      return function_type(method->second, true);
+    }
     error(e.loc, "class '" + cls.name + "' has no field '" + e.text + "'");
     return T::ANY;
   }

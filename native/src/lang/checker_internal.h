@@ -5,6 +5,8 @@
 // patterns). Only those files include it.
 #pragma once
 
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,13 +34,21 @@ struct Local {
   int slot;
   TypeId type;     // type as seen here (may be narrowed)
   TypeId declared; // type assignments must respect
+  bool watched = false; // a `watch let`
 };
 
 struct FunctionContext {
+  uint32_t function = 0; // its index in CompiledProgram::functions
   TypeId return_type = T::ANY;
   int next_slot = 0;
   int max_slots = 0;
   int loop_depth = 0;
+  std::set<int> cells; // locals a lambda captures (FunctionInfo::cell_slots)
+  // A lambda's captures: (the variable's slot in the enclosing function, its slot here).
+  std::vector<std::pair<int, int>> captures;
+  // A lambda whose result type is not written: the types its returns give.
+  bool infer_return = false;
+  std::vector<TypeId> returns;
 };
 
 class Checker {
@@ -47,6 +57,18 @@ public:
   void run();
 
 private:
+  // Locals with a flag: narrowing entries re-declare a name with a new type.
+  struct ScopedLocal {
+    Local local;
+    bool narrowing;
+  };
+  using Scope = std::vector<ScopedLocal>;
+  // An enclosing function's context while a lambda in it is checked.
+  struct Level {
+    FunctionContext fn;
+    std::vector<Scope> scopes;
+  };
+
   void error(SourceLoc loc, std::string message) {
     if (m_error_file) m_out.diagnostics.error_in(*m_error_file, loc, std::move(message));
     else m_out.diagnostics.error(loc, std::move(message));
@@ -119,28 +141,39 @@ private:
     if (m_fn.next_slot > m_fn.max_slots) m_fn.max_slots = m_fn.next_slot;
     return s;
   }
-  int declare_local(SourceLoc loc, const std::string& name, TypeId type) {
+  int declare_local(SourceLoc loc, const std::string& name, TypeId type, bool watched = false) {
     int slot = new_slot();
     // Re-declaring a name shadows the earlier one (as in Rust and BAML).
     if (name != "_") {
-      m_scopes.back().push_back(ScopedLocal{{name, slot, type, type}, false});
+      m_scopes.back().push_back(ScopedLocal{{name, slot, type, type, watched}, false});
     }
     return slot;
   }
+  static const Local* find_in(const std::vector<Scope>& scopes, const std::string& name);
+  // The local `name` of the current function or of one enclosing it (a
+  // lambda's): whether a name is a variable. variable() gives one to use.
   const Local* find_local(const std::string& name) const {
-    for (auto s = m_scopes.rbegin(); s != m_scopes.rend(); ++s)
-      for (auto l = s->rbegin(); l != s->rend(); ++l)
-        if (l->local.name == name) return &l->local;
+    if (const Local* l = find_in(m_scopes, name)) return l;
+    for (size_t i = m_levels.size(); i-- > 0;)
+      if (const Local* l = find_in(m_levels[i].scopes, name)) return l;
     return nullptr;
   }
+  // The variable `name` as the current function sees it: one of its own
+  // locals, or a capture of an enclosing function's (made on first use, in
+  // each lambda between: a local holding the variable's cell). nullopt: no
+  // variable of that name.
+  std::optional<Local> variable(SourceLoc loc, const std::string& name) { return variable_at(m_levels.size(), loc, name); }
+  std::optional<Local> variable_at(size_t level, SourceLoc loc, const std::string& name);
   // Narrows `name` to `type` in the current (fresh) scope.
   void narrow(const Local& l, TypeId type) {
-    m_scopes.back().push_back(ScopedLocal{{l.name, l.slot, type, l.declared}, true});
+    m_scopes.back().push_back(ScopedLocal{{l.name, l.slot, type, l.declared, l.watched}, true});
   }
 
   // ---------------------------------------------------------------- functions
 
   void check_function(FunctionDecl& f, uint32_t index);
+  // Its locals and cells, once its body is checked.
+  void finish_function(vm::FunctionInfo& info, SourceLoc loc);
 
   // Returns the block's type: Never when it always diverges.
   TypeId check_block(Block& b, TypeId expected);
@@ -234,12 +267,21 @@ private:
 
   void check_pattern(Pattern& p, TypeId scrutinee);
 
-  // Locals with a flag: narrowing entries re-declare a name with a new type.
-  struct ScopedLocal {
-    Local local;
-    bool narrowing;
-  };
-  using Scope = std::vector<ScopedLocal>;
+  // ---------------------------------------------------------------- functions as values (checker_function.cpp)
+
+  // A lambda: checked as a function of its own (numbered after the
+  // methods), with the enclosing function's context saved in m_levels.
+  TypeId infer_lambda(Expr& e, TypeId expected);
+  // The type of function `index` as a value (without self when `bound`).
+  TypeId function_type(uint32_t index, bool bound);
+  // `add`, a function's name as a value; -1 when `e` names no function.
+  TypeId infer_function_ref(Expr& e);
+  // f(x) where f is a value of a function type.
+  TypeId infer_value_call(Expr& e);
+  // xs.map(f) and the other array methods that take a function; -1 when
+  // `e.text` is not one of them.
+  TypeId infer_array_callback(Expr& e, TypeId array);
+
 
   Program& m_ast;
   vm::CompiledProgram& m_out;
@@ -254,6 +296,7 @@ private:
   const std::string* m_error_file = nullptr; // set while resolving a host signature
   std::vector<Scope> m_scopes;
   FunctionContext m_fn;
+  std::vector<Level> m_levels; // the functions enclosing the lambda being checked, outermost first
 };
 
 } // namespace brake::lang::checking

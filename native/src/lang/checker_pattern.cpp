@@ -9,7 +9,7 @@ void Checker::narrow_condition(const Expr& cond, bool when_true) {
     if (cond.kids[1]->kind == ExprKind::NullLit && cond.kids[0]->kind == ExprKind::Ident) var = cond.kids[0].get();
     if (cond.kids[0]->kind == ExprKind::NullLit && cond.kids[1]->kind == ExprKind::Ident) var = cond.kids[1].get();
     if (!var) return;
-    const Local* l = find_local(var->text);
+    std::optional<Local> l = variable(var->loc, var->text);
     if (!l) return;
     bool non_null = (cond.op == Op::Ne) == when_true;
     narrow(*l, non_null ? m_types.without_null(l->type) : T::NUL);

@@ -64,7 +64,32 @@ public:
   Compiler(CompiledProgram& program, Diagnostics& diags) : m_program(program), m_diags(diags) {}
 
   void compile_function(const FunctionDecl& decl, FunctionInfo& fn) {
+    begin_function(fn);
+    if (fn.llm >= 0) {
+      // The arguments, as they are, to the runtime (which runs the client).
+      for (size_t i = 0; i < decl.params.size(); i++) emit_with(OpCode::GET_LOCAL, uint32_t(i), decl.loc);
+      emit_with(OpCode::CALL_LLM, uint32_t(fn.llm), decl.loc);
+      emit_byte(uint8_t(decl.params.size()));
+      adjust(1 - int(decl.params.size()));
+    } else {
+      box_parameters(fn, decl.loc);
+      compile_block(*decl.body);
+    }
+    end_function(fn, decl.body->loc, decl.loc, decl.name);
+  }
+
+  void compile_lambda(const Expr& e, FunctionInfo& fn) {
+    begin_function(fn);
+    box_parameters(fn, e.loc);
+    compile_block(*e.lambda->body);
+    end_function(fn, e.lambda->body->loc, e.loc, fn.name);
+  }
+
+private:
+  void begin_function(FunctionInfo& fn) {
     m_fn = &fn;
+    m_cells.assign(fn.num_locals, false);
+    for (uint16_t slot : fn.cell_slots) m_cells[slot] = true;
     m_depth = 0;
     m_max_depth = 0;
     m_loops.clear();
@@ -74,21 +99,35 @@ public:
     m_constant_index.clear();
     m_too_many_constants = false;
     m_line = 0;
-    if (fn.llm >= 0) {
-      // The arguments, as they are, to the runtime (which runs the client).
-      for (size_t i = 0; i < decl.params.size(); i++) emit_with(OpCode::GET_LOCAL, uint32_t(i), decl.loc);
-      emit_with(OpCode::CALL_LLM, uint32_t(fn.llm), decl.loc);
-      emit_byte(uint8_t(decl.params.size()));
-      adjust(1 - int(decl.params.size()));
-    } else {
-      compile_block(*decl.body);
-    }
-    emit(OpCode::RETURN, decl.body->loc);
-    if (m_max_depth > 65535) m_diags.error(decl.loc, "function '" + decl.name + "' is too large");
+  }
+
+  void end_function(FunctionInfo& fn, SourceLoc end, SourceLoc loc, const std::string& name) {
+    emit(OpCode::RETURN, end);
+    if (m_max_depth > 65535) m_diags.error(loc, "function '" + name + "' is too large");
     fn.max_stack = uint16_t(std::min(m_max_depth, 65535)); // exact: the ASan suites fail if one short
   }
 
-private:
+  // A parameter a lambda captures moves into a cell on entry.
+  void box_parameters(const FunctionInfo& fn, SourceLoc loc) {
+    for (uint16_t slot : fn.cell_slots)
+      if (slot < fn.arity) {
+        emit_with(OpCode::GET_LOCAL, slot, loc);
+        emit_with(OpCode::CELL_NEW, slot, loc);
+      }
+  }
+
+  // ---------------------------------------------------------------- variables
+  // A variable a lambda captures lives in a cell in its slot (m_cells).
+
+  bool is_cell(int slot) const { return slot >= 0 && size_t(slot) < m_cells.size() && m_cells[size_t(slot)]; }
+  // Pushes the variable's value.
+  void emit_load(int slot, SourceLoc loc) { emit_with(is_cell(slot) ? OpCode::CELL_GET : OpCode::GET_LOCAL, uint32_t(std::max(slot, 0)), loc); }
+  // Assigns the existing variable (a captured one: its cell, seen by the lambdas).
+  void emit_store(int slot, SourceLoc loc) { emit_with(is_cell(slot) ? OpCode::CELL_SET : OpCode::SET_LOCAL, uint32_t(slot), loc); }
+  // Starts a variable (let, a loop's variable, a pattern's binding): a
+  // captured one gets a new cell, so each loop turn's lambdas have their own.
+  void emit_define(int slot, SourceLoc loc) { emit_with(is_cell(slot) ? OpCode::CELL_NEW : OpCode::SET_LOCAL, uint32_t(slot), loc); }
+
   // ---------------------------------------------------------------- emitting
 
   Chunk& chunk() { return m_fn->chunk; }
@@ -215,7 +254,7 @@ private:
     case StmtKind::Let:
       if (s.expr) compile_expr(*s.expr);
       else emit(OpCode::PUSH_NULL, s.loc);
-      emit_with(OpCode::SET_LOCAL, uint32_t(s.slot), s.loc);
+      emit_define(s.slot, s.loc);
       if (s.watched) {
         m_watched_slots.insert(s.slot); // (slots are never reused in a function)
         emit_with(OpCode::WATCH, uint32_t(s.slot), s.loc);
@@ -252,7 +291,7 @@ private:
       size_t exit = here();
       emit_u16(0xFFFF);
       adjust(1); // pushes the item when it does not jump
-      emit_with(OpCode::SET_LOCAL, uint32_t(s.slot), s.loc);
+      emit_define(s.slot, s.loc);
       compile_loop_body(std::move(loop), *s.body, start, exit, s.loc);
       break;
     }
@@ -268,6 +307,11 @@ private:
       compile_block_stmt(*s.body);
       for (size_t p : m_loops.back().continue_patches) patch_jump(p);
       m_loops.back().continue_patches.clear();
+      if (s.init && s.init->kind == StmtKind::Let && is_cell(s.init->slot)) {
+        // Each turn's lambdas keep that turn's value: the next turn's variable is a new cell.
+        emit_load(s.init->slot, s.loc);
+        emit_define(s.init->slot, s.loc);
+      }
       if (s.step) compile_effect(*s.step);
       emit_loop(start, s.loc);
       if (exit != SIZE_MAX) patch_jump(exit);
@@ -378,6 +422,13 @@ private:
         emit_with(OpCode::WATCH_SET, uint32_t(target.slot), e.loc);
         break;
       }
+      if (is_cell(target.slot)) {
+        if (compound) emit_load(target.slot, target.loc);
+        compile_expr(*e.kids[1]);
+        if (compound) emit(arith_op(e.op), e.loc);
+        emit_store(target.slot, e.loc);
+        break;
+      }
       if (e.op == Op::AddAssign || e.op == Op::SubAssign) { // in place: one instruction
         compile_expr(*e.kids[1]);
         emit_with(e.op == Op::AddAssign ? OpCode::ADD_TO_LOCAL : OpCode::SUB_FROM_LOCAL, uint32_t(target.slot), e.loc);
@@ -422,7 +473,14 @@ private:
     case ExprKind::BoolLit: emit(e.bool_value ? OpCode::PUSH_TRUE : OpCode::PUSH_FALSE, e.loc); break;
     case ExprKind::StringLit: emit_string(e.text, e.loc); break;
     case ExprKind::NullLit: emit(OpCode::PUSH_NULL, e.loc); break;
-    case ExprKind::Ident: emit_with(OpCode::GET_LOCAL, uint32_t(std::max(e.slot, 0)), e.loc); break;
+    case ExprKind::Ident:
+      if (e.aux == kFunctionRef) emit_closure(uint32_t(e.slot), 0, e.loc);
+      else emit_load(e.slot, e.loc);
+      break;
+    case ExprKind::Lambda:
+      for (int slot : e.lambda->captures) emit_with(OpCode::GET_LOCAL, uint32_t(slot), e.loc); // the cells themselves
+      emit_closure(uint32_t(e.slot), e.lambda->captures.size(), e.loc);
+      break;
     case ExprKind::Unary:
       compile_expr(*e.kids[0]);
       emit(e.op == Op::Minus ? OpCode::NEG : e.op == Op::Not ? OpCode::NOT : OpCode::BIT_NOT, e.loc);
@@ -444,6 +502,13 @@ private:
       emit(OpCode::PUSH_NULL, e.loc);
       break;
     case ExprKind::Call:
+      if (e.aux == kValueCall) {
+        for (auto& k : e.kids) compile_expr(*k); // the function value, then the arguments
+        emit(e.int_value ? OpCode::CALL_CHECKED : OpCode::CALL_VALUE, e.loc); // (int_value: its type is unknown)
+        emit_byte(uint8_t(e.kids.size() - 1));
+        adjust(-int(e.kids.size() - 1));
+        break;
+      }
       for (size_t i = 1; i < e.kids.size(); i++) compile_expr(*e.kids[i]);
       if (e.aux == kHostCall) {
         emit_with(OpCode::CALL_HOST, uint32_t(e.slot), e.loc);
@@ -457,6 +522,11 @@ private:
     case ExprKind::Field:
       if (e.aux == -2) {
         emit_constant(Value::enum_variant(uint32_t(e.slot), uint32_t(e.int_value)), e.loc);
+      } else if (e.aux == kFunctionRef) {
+        emit_closure(uint32_t(e.slot), 0, e.loc);
+      } else if (e.aux == kBoundMethod) {
+        compile_expr(*e.kids[0]);
+        emit_with(OpCode::BIND, uint32_t(e.slot), e.loc);
       } else {
         compile_expr(*e.kids[0]);
         emit_field(OpCode::FIELD_GET, e, e.loc);
@@ -515,6 +585,13 @@ private:
     emit_with(named, add_string(field.text, loc), loc);
   }
 
+  // A function value of function `fn` and the `n` cells on the stack.
+  void emit_closure(uint32_t fn, size_t n, SourceLoc loc) {
+    emit_with(OpCode::CLOSURE, fn, loc);
+    emit_byte(uint8_t(n));
+    adjust(1 - int(n));
+  }
+
   void emit_call(uint32_t fn, size_t argc, SourceLoc loc) {
     emit_with(OpCode::CALL, fn, loc);
     emit_byte(uint8_t(argc));
@@ -522,6 +599,10 @@ private:
   }
 
   void compile_method(const Expr& e) {
+    if (e.aux >= kArrayCallback && e.aux < kArrayCallback + int(ArrayCallback::COUNT_)) {
+      compile_array_callback(e, ArrayCallback(e.aux - kArrayCallback));
+      return;
+    }
     if (e.slot >= 0) { // user method: receiver is the first argument
       for (auto& k : e.kids) compile_expr(*k);
       emit_call(uint32_t(e.slot), e.kids.size(), e.loc);
@@ -535,6 +616,142 @@ private:
     emit_with(OpCode::BUILTIN, uint32_t(id), e.loc);
     emit_byte(uint8_t(argc));
     adjust(1 - int(argc));
+  }
+
+  // xs.map(f) and the other array methods taking a function: a loop in the
+  // calling function (so a callback may sleep, call out, throw or be
+  // cancelled like any other code), over the hidden locals the checker gave
+  // it from e.slot: the array, the function, the result so far, the index,
+  // the item, and flat_map's inner array and index. An element the callback
+  // adds is visited; find_last and find_last_index go from the end.
+  void compile_array_callback(const Expr& e, ArrayCallback which) {
+    using A = ArrayCallback;
+    const uint32_t arr = uint32_t(e.slot), fn = arr + 1, acc = arr + 2, idx = arr + 3, item = arr + 4, inner = arr + 5;
+    SourceLoc loc = e.loc;
+    compile_expr(*e.kids[0]);
+    emit_with(OpCode::SET_LOCAL, arr, loc);
+    compile_expr(*e.kids[1]);
+    emit_with(OpCode::SET_LOCAL, fn, loc);
+    switch (which) {
+    case A::Map: case A::Filter: case A::FlatMap:
+      emit_with(OpCode::ARRAY, 0, loc);
+      adjust(1);
+      break;
+    case A::Reduce: compile_expr(*e.kids[2]); break;
+    case A::Some: emit(OpCode::PUSH_FALSE, loc); break;
+    case A::Every: emit(OpCode::PUSH_TRUE, loc); break;
+    default: emit(OpCode::PUSH_NULL, loc); break;
+    }
+    emit_with(OpCode::SET_LOCAL, acc, loc);
+    auto call_with_item = [&] { // f(item), or f(acc, item) for reduce
+      emit_with(OpCode::GET_LOCAL, fn, loc);
+      if (which == A::Reduce) emit_with(OpCode::GET_LOCAL, acc, loc);
+      emit_with(OpCode::GET_LOCAL, item, loc);
+      emit(OpCode::CALL_VALUE, loc);
+      emit_byte(which == A::Reduce ? 2 : 1);
+      adjust(which == A::Reduce ? -2 : -1);
+    };
+    auto push_to_acc = [&](uint32_t slot) { // acc.push(locals[slot])
+      emit_with(OpCode::GET_LOCAL, acc, loc);
+      emit_with(OpCode::GET_LOCAL, slot, loc);
+      emit_with(OpCode::BUILTIN, uint32_t(BuiltinId::ARRAY_PUSH), loc);
+      emit_byte(2);
+      adjust(-1);
+      emit(OpCode::POP, loc);
+    };
+    std::vector<size_t> done; // jumps out once the answer is known
+    size_t start, exit;
+    if (which == A::FindLast || which == A::FindLastIndex) {
+      // idx = arr.length(); while (idx > 0) { idx -= 1; item = arr[idx]; ... }
+      emit_with(OpCode::GET_LOCAL, arr, loc);
+      emit_with(OpCode::BUILTIN, uint32_t(BuiltinId::ARRAY_LENGTH), loc);
+      emit_byte(1);
+      emit_with(OpCode::SET_LOCAL, idx, loc);
+      start = here();
+      emit_with(OpCode::GET_LOCAL, idx, loc);
+      emit_constant(Value::integer(0), loc);
+      exit = emit_jump(OpCode::JUMP_IF_NOT_GT, loc);
+      emit_constant(Value::integer(1), loc);
+      emit_with(OpCode::SUB_FROM_LOCAL, idx, loc);
+      emit_with(OpCode::GET_LOCAL, arr, loc);
+      emit_with(OpCode::GET_LOCAL, idx, loc);
+      emit(OpCode::INDEX_GET, loc);
+      emit_with(OpCode::SET_LOCAL, item, loc);
+    } else {
+      emit_constant(Value::integer(0), loc);
+      emit_with(OpCode::SET_LOCAL, idx, loc);
+      start = here();
+      emit(OpCode::ITER_NEXT, loc);
+      emit_u16(arr);
+      emit_u16(idx);
+      exit = here();
+      emit_u16(0xFFFF);
+      adjust(1); // pushes the item when it does not jump
+      emit_with(OpCode::SET_LOCAL, item, loc);
+    }
+    call_with_item();
+    switch (which) {
+    case A::Map:
+      emit_with(OpCode::SET_LOCAL, item, loc);
+      push_to_acc(item);
+      break;
+    case A::Filter: {
+      size_t skip = emit_jump(OpCode::JUMP_IF_FALSE, loc);
+      push_to_acc(item);
+      patch_jump(skip);
+      break;
+    }
+    case A::FlatMap: {
+      emit_with(OpCode::SET_LOCAL, inner, loc);
+      emit_constant(Value::integer(0), loc);
+      emit_with(OpCode::SET_LOCAL, inner + 1, loc);
+      size_t inner_start = here();
+      emit(OpCode::ITER_NEXT, loc);
+      emit_u16(inner);
+      emit_u16(inner + 1);
+      size_t inner_exit = here();
+      emit_u16(0xFFFF);
+      adjust(1);
+      emit_with(OpCode::SET_LOCAL, item, loc);
+      push_to_acc(item);
+      emit_loop(inner_start, loc);
+      patch_jump(inner_exit);
+      break;
+    }
+    case A::Reduce: emit_with(OpCode::SET_LOCAL, acc, loc); break;
+    case A::Every: {
+      size_t keep_going = emit_jump(OpCode::JUMP_IF_FALSE, loc);
+      size_t next = emit_jump(OpCode::JUMP, loc);
+      patch_jump(keep_going);
+      emit(OpCode::PUSH_FALSE, loc);
+      emit_with(OpCode::SET_LOCAL, acc, loc);
+      done.push_back(emit_jump(OpCode::JUMP, loc));
+      patch_jump(next);
+      break;
+    }
+    default: { // some, find, find_index, find_last, find_last_index: stop at the first match
+      size_t next = emit_jump(OpCode::JUMP_IF_FALSE, loc);
+      if (which == A::Some) {
+        emit(OpCode::PUSH_TRUE, loc);
+      } else if (which == A::Find || which == A::FindLast) {
+        emit_with(OpCode::GET_LOCAL, item, loc);
+      } else if (which == A::FindIndex) { // (ITER_NEXT has moved idx past the item)
+        emit_with(OpCode::GET_LOCAL, idx, loc);
+        emit_constant(Value::integer(1), loc);
+        emit(OpCode::SUB, loc);
+      } else {
+        emit_with(OpCode::GET_LOCAL, idx, loc);
+      }
+      emit_with(OpCode::SET_LOCAL, acc, loc);
+      done.push_back(emit_jump(OpCode::JUMP, loc));
+      patch_jump(next);
+      break;
+    }
+    }
+    emit_loop(start, loc);
+    patch_jump(exit);
+    for (size_t at : done) patch_jump(at);
+    emit_with(OpCode::GET_LOCAL, acc, loc);
   }
 
   void compile_class_lit(const Expr& e) {
@@ -599,18 +816,18 @@ private:
     case PatternKind::Wildcard:
     case PatternKind::Binding: emit(OpCode::PUSH_TRUE, p.loc); break;
     case PatternKind::Literal:
-      emit_with(OpCode::GET_LOCAL, uint32_t(slot), p.loc);
+      emit_load(slot, p.loc);
       compile_expr(*p.literal);
       emit(OpCode::EQ, p.loc);
       break;
     case PatternKind::EnumValue:
-      emit_with(OpCode::GET_LOCAL, uint32_t(slot), p.loc);
+      emit_load(slot, p.loc);
       if (p.literal) compile_expr(*p.literal);
       else emit(OpCode::PUSH_NULL, p.loc);
       emit(OpCode::EQ, p.loc);
       break;
     case PatternKind::Type:
-      emit_with(OpCode::GET_LOCAL, uint32_t(slot), p.loc);
+      emit_load(slot, p.loc);
       if (p.type_id > 65535) m_diags.error(p.loc, "too many distinct types in the program (a type pattern needs a type numbered below 65536)");
       emit_with(OpCode::TYPE_TEST, uint32_t(std::max(p.type_id, 0)), p.loc);
       break;
@@ -637,9 +854,9 @@ private:
     emit(OpCode::END_TRY, e.loc);
     size_t end = emit_jump(OpCode::JUMP, e.loc);
     patch_jump(handler); // the VM cut the stack back and pushed the thrown value: the same depth
-    emit_with(OpCode::SET_LOCAL, uint32_t(e.slot), e.loc);
+    emit_define(e.slot, e.loc);
     compile_arms(e, end, [&] {
-      emit_with(OpCode::GET_LOCAL, uint32_t(e.slot), e.loc);
+      emit_load(e.slot, e.loc);
       emit(OpCode::THROW, e.loc);
       adjust(1); // (as if it left a value, like the arms)
     });
@@ -665,8 +882,8 @@ private:
       compile_pattern_test(*arm.pattern, e.slot);
       size_t next = emit_jump(OpCode::JUMP_IF_FALSE, arm.loc);
       if (arm.pattern->slot >= 0) {
-        emit_with(OpCode::GET_LOCAL, uint32_t(e.slot), arm.loc);
-        emit_with(OpCode::SET_LOCAL, uint32_t(arm.pattern->slot), arm.loc);
+        emit_load(e.slot, arm.loc);
+        emit_define(arm.pattern->slot, arm.loc);
       }
       size_t guard_fail = SIZE_MAX;
       if (arm.guard) {
@@ -691,6 +908,7 @@ private:
   uint32_t m_line = 0;
   std::vector<LoopContext> m_loops;
   int m_tries = 0; // TRYs open (guarded code being compiled)
+  std::vector<bool> m_cells;                       // per local: holds a cell (FunctionInfo::cell_slots)
   std::set<int> m_watched_slots;                // the function's `watch let` variables
   std::vector<std::vector<size_t>> m_watch_scopes; // per open block: its WATCH lengths to patch
   // The current chunk's non-string constants by (tag, payload bits).
@@ -755,6 +973,7 @@ std::shared_ptr<CompiledProgram> compile_program(std::string_view source, std::s
   size_t next = ast.functions.size();
   for (auto& cls : ast.classes)
     for (auto& m : cls.methods) compiler.compile_function(m, program->functions[next++]);
+  for (const Expr* lambda : ast.lambdas) compiler.compile_lambda(*lambda, program->functions[next++]);
   return program;
 }
 

@@ -220,6 +220,8 @@ public:
 
   // Pratt rules (public so get_rule can take their addresses).
   ExprPtr grouping();
+  ExprPtr lambda();
+  bool parenthesis_then_arrow() const;
   ExprPtr array_literal();
   ExprPtr brace_expression();
   ExprPtr literal();
@@ -1002,8 +1004,22 @@ TypeExprPtr Parser::parse_postfix_type() {
 }
 
 // primary_type := NAME | 'null' | 'map' '<' type ',' type '>' | '(' type ')'
+//               | '(' (type (',' type)*)? ')' '->' type      (a function type)
 TypeExprPtr Parser::parse_primary_type() {
   if (match(TokenKind::LeftParen)) {
+    if (parenthesis_then_arrow()) {
+      auto type = std::make_unique<TypeExpr>();
+      type->kind = TypeExprKind::Function;
+      type->loc = previous().loc;
+      while (!check(TokenKind::RightParen)) {
+        type->args.push_back(parse_type());
+        if (!match(TokenKind::Comma)) break;
+      }
+      consume(TokenKind::RightParen, "expected ')' after the parameter types");
+      consume(TokenKind::Arrow, "expected '->' and a result type");
+      type->args.push_back(parse_postfix_type()); // (a union result is written in parentheses)
+      return type;
+    }
     TypeExprPtr inner = parse_type();
     parse_type_stream_attributes(*inner);
     consume(TokenKind::RightParen, "expected ')' after type");
@@ -1408,8 +1424,50 @@ ExprPtr Parser::parse_infix_operators(ExprPtr left, Precedence precedence, Nesti
   }
 }
 
-// grouping := '(' expression ')'
+// Whether the '(' just before the current token closes with a ')' that an
+// '->' follows: a lambda or a function type, not a parenthesised expression
+// or type (neither is ever followed by '->').
+bool Parser::parenthesis_then_arrow() const {
+  int depth = 1;
+  for (size_t i = m_pos; i < m_tokens.size(); i++) {
+    TokenKind k = m_tokens[i].kind;
+    if (k == TokenKind::Eof) return false;
+    if (k == TokenKind::LeftParen) depth++;
+    if (k == TokenKind::RightParen && --depth == 0) return i + 1 < m_tokens.size() && m_tokens[i + 1].kind == TokenKind::Arrow;
+  }
+  return false;
+}
+
+// lambda := '(' (NAME (':' type)? (',' NAME (':' type)?)* ','?)? ')' '->' type? ('throws' type)? block
+// (a parameter's type may be left out where the lambda is passed as a
+// function of known type: the checker says where it cannot be known)
+ExprPtr Parser::lambda() {
+  auto expr = make_expr(ExprKind::Lambda, previous().loc);
+  expr->lambda = std::make_unique<LambdaDecl>();
+  LambdaDecl& decl = *expr->lambda;
+  while (!check(TokenKind::RightParen)) {
+    Param param;
+    const Token& name = consume(TokenKind::Identifier, "expected a parameter name");
+    param.loc = name.loc;
+    param.name = std::string(name.lexeme);
+    if (match(TokenKind::Colon)) param.type = parse_type();
+    decl.params.push_back(std::move(param));
+    if (!match(TokenKind::Comma)) break;
+  }
+  consume(TokenKind::RightParen, "expected ')' after the lambda's parameters");
+  consume(TokenKind::Arrow, "expected '->' after the lambda's parameters");
+  if (!check(TokenKind::LeftBrace)) decl.return_type = parse_type();
+  if (check(TokenKind::Identifier) && current().lexeme == "throws") {
+    advance();
+    parse_type();
+  }
+  decl.body = parse_block("expected '{' and the lambda's body");
+  return expr;
+}
+
+// grouping := '(' expression ')' | lambda
 ExprPtr Parser::grouping() {
+  if (parenthesis_then_arrow()) return lambda();
   ExprPtr inner = parse_expression();
   consume(TokenKind::RightParen, "expected ')' after expression");
   return inner;

@@ -38,6 +38,10 @@ TypeId TypeTable::intern(Type t) {
 
 TypeId TypeTable::array_of(TypeId elem) { return intern(Type{TypeKind::Array, {elem}, -1, {}}); }
 TypeId TypeTable::map_of(TypeId key, TypeId value) { return intern(Type{TypeKind::Map, {key, value}, -1, {}}); }
+TypeId TypeTable::function_of(std::vector<TypeId> params, TypeId result) {
+  params.push_back(result);
+  return intern(Type{TypeKind::Function, std::move(params), -1, {}});
+}
 TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl, {}}); }
 TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl, {}}); }
 TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
@@ -168,6 +172,15 @@ bool TypeTable::assignable_now(TypeId from, TypeId to, std::vector<std::pair<Typ
     if (wrapped(a) || wrapped(b)) return assignable(a, b, assumed);
     return false;
   }
+  if (fk == TypeKind::Function) {
+    // The same arity; each parameter takes what the target's would be
+    // given, and the result fits the target's.
+    const auto &f = get(from).args, &g = get(to).args;
+    if (f.size() != g.size()) return false;
+    for (size_t i = 0; i + 1 < f.size(); i++)
+      if (!assignable(g[i], f[i], assumed)) return false;
+    return assignable(f.back(), g.back(), assumed);
+  }
   // Scalars, classes and enums: the same type once aliases and stream
   // attributes are seen through.
   return unalias(from) == unalias(to);
@@ -198,7 +211,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
   case TypeKind::String: return "string";
   case TypeKind::Array: {
     std::string inner = name(ty.args[0], class_names, enum_names);
-    if (kind(ty.args[0]) == TypeKind::Union) inner = "(" + inner + ")";
+    if (kind(ty.args[0]) == TypeKind::Union || kind(ty.args[0]) == TypeKind::Function) inner = "(" + inner + ")";
     return inner + "[]";
   }
   case TypeKind::Map:
@@ -213,7 +226,7 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
       std::string s;
       for (size_t i = 0; i < others.size(); i++) s += (i ? " | " : "") + name(others[i], class_names, enum_names);
       if (others.size() == ty.args.size()) return s;                 // no null
-      if (others.size() == 1 && raw_kind(others[0]) != TypeKind::Union) return s + "?";
+      if (others.size() == 1 && raw_kind(others[0]) != TypeKind::Union && raw_kind(others[0]) != TypeKind::Function) return s + "?";
       return "(" + s + ")?";
     }
     std::string s;
@@ -226,6 +239,13 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
   case TypeKind::Class: return class_names[size_t(ty.decl)];
   case TypeKind::Enum: return enum_names[size_t(ty.decl)];
   case TypeKind::Literal: return ty.args[0] == STRING ? quoted(ty.literal) : ty.literal;
+  case TypeKind::Function: {
+    std::string s = "(";
+    for (size_t i = 0; i + 1 < ty.args.size(); i++) s += (i ? ", " : "") + name(ty.args[i], class_names, enum_names);
+    std::string result = name(ty.args.back(), class_names, enum_names);
+    if (kind(ty.args.back()) == TypeKind::Union || kind(ty.args.back()) == TypeKind::Function) result = "(" + result + ")";
+    return s + ") -> " + result;
+  }
   case TypeKind::Alias:
   case TypeKind::Stream: break; // seen above
   }

@@ -30,7 +30,8 @@ using TypeId = int32_t;
 // @stream.done`, a return type's `@stream.not_null`): args[0] is the type,
 // decl its lang::StreamFlag bits. get() and kind() see through it too;
 // stream_flags() reads it (only the parser of a partial reply does).
-enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias, Stream };
+// Function: args are the parameters' types, then the result's.
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias, Stream, Function };
 
 struct Type {
   TypeKind kind;
@@ -83,6 +84,8 @@ public:
   TypeId array_of(TypeId elem);
   TypeId map_of(TypeId key, TypeId value);
   TypeId class_type(int32_t decl);
+  // (params...) -> result
+  TypeId function_of(std::vector<TypeId> params, TypeId result);
   TypeId enum_type(int32_t decl);
   // The literal type of `text` over `base` (STRING, INT or BOOL).
   TypeId literal_of(TypeId base, std::string text);

@@ -828,6 +828,8 @@ bool Renderer::truthy(const TVal& v) const {
   case vm::Tag::Map: return v.v.as_map()->size() > 0;
   case vm::Tag::Instance:
     return is_media(m_program, v.v) || visible_fields(m_program, v.v.as_instance()) > 0;
+  case vm::Tag::Function:
+  case vm::Tag::Cell: return true;
   }
   return false;
 }
@@ -888,6 +890,8 @@ std::string Renderer::type_name(const TVal& v) const {
     uint32_t c = v.v.as_instance()->class_id;
     return c < m_program.classes.size() ? m_program.classes[c].name : "instance";
   }
+  case vm::Tag::Function:
+  case vm::Tag::Cell: return "function";
   }
   return "value";
 }
@@ -919,6 +923,8 @@ int kind_rank(const TVal& v) {
   case vm::Tag::Array: return 5;
   case vm::Tag::Map:
   case vm::Tag::Instance: return 6;
+  case vm::Tag::Function:
+  case vm::Tag::Cell: return 7;
   }
   return 7;
 }

@@ -218,7 +218,8 @@ void append_int(std::string& out, int64_t i) {
 // ---------------------------------------------------------------- display
 
 // Null, bools, numbers, enums and strings (quoted) as BAML's values print
-// (Rust's Debug); false for a list, map or instance.
+// (Rust's Debug), and function values as <function NAME>; false for a list,
+// map or instance.
 bool append_scalar(std::string& out, const vm::CompiledProgram& p, vm::Value v, vm::CancelCheck& cc) {
   switch (v.tag) {
   case vm::Tag::Null: out += "null"; return true;
@@ -229,6 +230,12 @@ bool append_scalar(std::string& out, const vm::CompiledProgram& p, vm::Value v, 
   case vm::Tag::String:
     cc.bytes(v.as_string()->text.size());
     append_quoted(out, v.as_string()->text);
+    return true;
+  case vm::Tag::Function:
+  case vm::Tag::Cell:
+    out += "<function ";
+    if (v.tag == vm::Tag::Function && v.as_function()->function < p.functions.size()) out += p.functions[v.as_function()->function].name;
+    out += '>';
     return true;
   default: return false;
   }
@@ -466,6 +473,8 @@ public:
       append_float_repr(m_out, v.f);
       return;
     case vm::Tag::Enum: json::append_string(m_out, enum_shown(m_p, v), m_html_safe); return;
+    case vm::Tag::Function:
+    case vm::Tag::Cell: throw FormatError("a function value cannot be written as JSON");
     case vm::Tag::String:
       m_cc.bytes(v.as_string()->text.size());
       json::append_string(m_out, v.as_string()->text, m_html_safe);
@@ -672,6 +681,8 @@ private:
       return;
     case vm::Tag::Enum: string(enum_shown(m_p, v), block_indent); return;
     case vm::Tag::String: string(v.as_string()->text, block_indent); return;
+    case vm::Tag::Function:
+    case vm::Tag::Cell: throw FormatError("a function value cannot be written as YAML");
     case vm::Tag::Array: m_out += "[]"; return;
     case vm::Tag::Map:
     case vm::Tag::Instance:

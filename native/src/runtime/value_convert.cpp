@@ -98,6 +98,7 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   case TypeKind::Int: return v.kind == BRAKE_KIND_INT || is_negative_zero(v) || mismatch();
   case TypeKind::Float: return v.kind == BRAKE_KIND_FLOAT || v.kind == BRAKE_KIND_INT || mismatch();
   case TypeKind::String: return v.kind == BRAKE_KIND_STRING || mismatch();
+  case TypeKind::Function: return mismatch(); // (a host has no function values to give)
   case TypeKind::Literal: {
     bool same = ty.args[0] == lang::TypeTable::STRING ? v.kind == BRAKE_KIND_STRING && v.text == ty.literal
                 : ty.args[0] == lang::TypeTable::INT  ? v.kind == BRAKE_KIND_INT && std::to_string(v.i) == ty.literal
@@ -294,6 +295,11 @@ struct ToHost {
       out->kind = BRAKE_KIND_STRING;
       heap.charge(v.as_string()->text.size());
       copy_text(out->text, v.as_string()->text);
+      break;
+    case Tag::Function: // a function value reaches a host as its name: "<function NAME>"
+    case Tag::Cell:
+      out->kind = BRAKE_KIND_STRING;
+      out->text = "<function " + (v.tag == Tag::Function ? p.functions[v.as_function()->function].name : std::string()) + ">";
       break;
     default: {
       if (!path.insert(v.obj).second) return out; // a cycle: cut it as null

@@ -48,6 +48,8 @@ const char* value_kind(const vm::Value& v) {
   case vm::Tag::Array: return "a list";
   case vm::Tag::Map: return "a map";
   case vm::Tag::Instance: return "a class instance";
+  case vm::Tag::Function:
+  case vm::Tag::Cell: return "a function";
   }
   return "a value";
 }

@@ -113,7 +113,9 @@ private:
   // object (strings are immutable), the existing copy of an object reached
   // before, or a new shell that fill() completes later.
   Value reach(Value v, int depth) {
-    if (!v.is_object() || v.tag == Tag::String) return v;
+    // Strings are immutable; a function value is shared too (its captures are
+    // the variables it shares with the function that made it).
+    if (!v.is_object() || v.tag == Tag::String || v.tag == Tag::Function || v.tag == Tag::Cell) return v;
     m_cc.items();
     if (depth > kMaxCopyDepth) throw CopyTooDeep{};
     if (Object** copy = m_seen.find(v.obj)) return Value::object(v.tag, *copy);

@@ -54,6 +54,11 @@ struct FunctionInfo {
   uint16_t num_locals = 0; // including parameters
   uint16_t max_stack = 0;  // operand stack needed beyond the locals
   int32_t llm = -1;        // an LLM function: index into CompiledProgram::llm_functions
+  // Locals that hold cells (variables a lambda captures; CELL_GET/SET), in
+  // increasing order; and, for a lambda, where each of its captures goes
+  // when it is called (FunctionObj::captures[i] -> locals[capture_slots[i]]).
+  std::vector<uint16_t> cell_slots;
+  std::vector<uint16_t> capture_slots;
   Chunk chunk;
 };
 

@@ -31,7 +31,7 @@ void ensure_tables() {
 }
 
 // The entries interrupt() redirects: every loop back-edge and every call.
-constexpr size_t kPolled[] = {size_t(OpCode::LOOP), size_t(OpCode::CALL)};
+constexpr size_t kPolled[] = {size_t(OpCode::LOOP), size_t(OpCode::CALL), size_t(OpCode::CALL_VALUE), size_t(OpCode::CALL_CHECKED)};
 } // namespace
 
 DispatchTable::DispatchTable() {
@@ -65,6 +65,8 @@ const char* tag_name(Tag t) {
   case Tag::Array: return "array";
   case Tag::Map: return "map";
   case Tag::Instance: return "instance";
+  case Tag::Function:
+  case Tag::Cell: return "function";
   }
   return "?";
 }
@@ -462,6 +464,23 @@ std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunConte
     return RunStatus::Suspended;
   }
   return std::nullopt;
+}
+
+// A call of a function value whose type the checker did not know: the
+// arguments must be what the function declares (its code relies on it).
+// Finished: they are.
+RunStatus Fiber::check_arguments(const uint8_t* ip, const FunctionObj& f, const Value* args, size_t argc,
+                                 const RunContext& ctx) {
+  const FunctionInfo& fn = m_program.functions[f.function];
+  size_t skip = f.bound ? 1 : 0;
+  if (argc + skip != fn.arity)
+    return fail(ip, "type_error", "'" + fn.name + "' takes " + std::to_string(fn.arity - skip) + " argument" +
+                                      (fn.arity - skip == 1 ? "" : "s") + ", not " + std::to_string(argc));
+  for (size_t i = 0; i < argc; i++)
+    if (!value_has_type(m_program, args[i], fn.param_types[i + skip], ctx.cancel_state))
+      return fail(ip, "type_error", "argument " + std::to_string(i + 1) + " of '" + fn.name + "' must be " +
+                                        m_program.type_name(fn.param_types[i + skip]) + ", not " + tag_name(args[i].tag));
+  return RunStatus::Finished;
 }
 
 void Fiber::resume(Value v) {
@@ -1018,6 +1037,63 @@ op_WATCH_SET: {
   }
   DISPATCH();
 }
+op_CELL_NEW: {
+  uint16_t slot = READ_U16();
+  CellObj* cell = m_heap.new_cell(sp[-1]); // (the value stays on the stack, a root, until the cell holds it)
+  base[slot] = Value::object(Tag::Cell, cell);
+  --sp;
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_CELL_GET: *sp++ = base[READ_U16()].as_cell()->value; DISPATCH();
+op_CELL_SET: base[READ_U16()].as_cell()->value = *--sp; DISPATCH();
+op_CLOSURE: {
+  uint16_t fn = READ_U16();
+  uint8_t n = READ_U8();
+  FunctionObj* f = m_heap.new_function(fn, n);
+  std::copy(sp - n, sp, f->captures.begin());
+  sp -= n;
+  *sp++ = Value::object(Tag::Function, f);
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_BIND: {
+  uint16_t fn = READ_U16();
+  FunctionObj* f = m_heap.new_function(fn, 0);
+  f->bound = true;
+  f->self = sp[-1];
+  sp[-1] = Value::object(Tag::Function, f);
+  MAYBE_COLLECT();
+  DISPATCH();
+}
+op_CALL_CHECKED:
+op_CALL_VALUE: {
+  bool checked = ip[-1] == uint8_t(OpCode::CALL_CHECKED);
+  uint8_t argc = READ_U8();
+  Value* callee = sp - argc - 1;
+  if (callee->tag != Tag::Function) FAIL(type_error(ip, "cannot call a value of type ", callee->tag));
+  FunctionObj* f = callee->as_function();
+  const FunctionInfo& fn = m_program.functions[f->function];
+  if (checked) {
+    SAVE();
+    if (RunStatus status = check_arguments(ip, *f, callee + 1, argc, ctx); status != RunStatus::Finished) FAIL(status);
+  }
+  size_t nargs = argc;
+  if (f->bound) { // self takes the function value's place, before the arguments
+    *callee = f->self;
+    nargs++;
+  } else {
+    std::copy(callee + 1, sp, callee);
+    --sp;
+  }
+  if (nargs != fn.arity) ERROR("type_error", "wrong number of arguments to a function value");
+  SAVE();
+  if (!enter(f->function, nargs)) FAIL(stack_overflow());
+  Value* locals = m_stack + m_frames[m_frame_count - 1].base;
+  for (size_t i = 0; i < f->captures.size(); i++) locals[fn.capture_slots[i]] = f->captures[i];
+  RELOAD();
+  DISPATCH();
+}
 op_INTERRUPTED: {
   // Reached through an interrupted entry (DispatchTable::interrupt): give
   // the worker back, resuming at the instruction that was about to run.
@@ -1076,6 +1152,16 @@ struct TypeCheck {
     case K::String: return v.tag == Tag::String;
     case K::Class: return v.tag == Tag::Instance && int32_t(v.as_instance()->class_id) == ty.decl;
     case K::Enum: return v.tag == Tag::Enum && int32_t(v.enum_id()) == ty.decl;
+    case K::Function: {
+      if (v.tag != Tag::Function) return false;
+      const FunctionObj* f = v.as_function();
+      const FunctionInfo& fn = p.functions[f->function];
+      size_t skip = f->bound ? 1 : 0;
+      if (fn.param_types.size() - skip + 1 != ty.args.size()) return false;
+      for (size_t i = 0; i + 1 < ty.args.size(); i++)
+        if (!p.types.assignable(ty.args[i], fn.param_types[i + skip])) return false;
+      return p.types.assignable(fn.return_type, ty.args.back());
+    }
     case K::Literal:
       if (ty.args[0] == lang::TypeTable::STRING) return v.tag == Tag::String && v.as_string()->text == ty.literal;
       if (ty.args[0] == lang::TypeTable::INT) return v.tag == Tag::Int && std::to_string(v.i) == ty.literal;

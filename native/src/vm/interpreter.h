@@ -215,6 +215,8 @@ private:
   // Suspended).
   [[gnu::noinline]] std::optional<RunStatus> builtin(uint16_t id, size_t argc, const RunContext& ctx);
   bool enter(uint32_t function, size_t argc);
+  [[gnu::noinline]] RunStatus check_arguments(const uint8_t* ip, const FunctionObj& f, const Value* args, size_t argc,
+                                              const RunContext& ctx);
 
   // `watch let` (only while RunContext::watch is set). A variable is watched
   // while its frame lives and that frame's ip is inside its block

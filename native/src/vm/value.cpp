@@ -146,6 +146,17 @@ InstanceObj* Heap::new_instance(uint32_t class_id, size_t nfields) {
   return adopt(new InstanceObj(class_id, nfields), bytes);
 }
 
+FunctionObj* Heap::new_function(uint32_t function, size_t ncaptures) {
+  size_t bytes = round16(sizeof(FunctionObj) + ncaptures * sizeof(Value));
+  charge(bytes);
+  return adopt(new FunctionObj(function, ncaptures), bytes);
+}
+
+CellObj* Heap::new_cell(Value v) {
+  charge(round16(sizeof(CellObj)));
+  return adopt(new CellObj(v), sizeof(CellObj));
+}
+
 void Heap::array_reserve(ArrayObj* a, size_t extra) {
   size_t size = a->items.size(), cap = a->items.capacity();
   if (size + extra <= cap) return;
@@ -200,6 +211,13 @@ void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>
     case Tag::Instance:
       for (Value v : static_cast<InstanceObj*>(o)->fields) mark(v, gray);
       break;
+    case Tag::Function: {
+      auto* f = static_cast<FunctionObj*>(o);
+      mark(f->self, gray);
+      for (Value v : f->captures) mark(v, gray);
+      break;
+    }
+    case Tag::Cell: mark(static_cast<CellObj*>(o)->value, gray); break;
     default:
       break;
     }
@@ -319,6 +337,8 @@ struct Equality {
         if (!equal(x->fields[i], y->fields[i], depth + 1)) return false;
       return true;
     }
+    case Tag::Function: // the same function value (functions are compared by identity)
+    case Tag::Cell: return a.obj == b.obj;
     }
     return false;
   }

@@ -36,6 +36,8 @@ enum class Tag : uint8_t {
   Array,
   Map,
   Instance,
+  Function, // a function value: a function, a lambda with its captures, or a method bound to its receiver
+  Cell,     // a variable a lambda captured: its local slot holds the cell, shared with the closure (never a script's value)
 };
 
 struct Object;
@@ -43,6 +45,8 @@ struct StringObj;
 struct ArrayObj;
 struct MapObj;
 struct InstanceObj;
+struct FunctionObj;
+struct CellObj;
 
 struct Value {
   Tag tag = Tag::Null;
@@ -71,6 +75,8 @@ struct Value {
   ArrayObj* as_array() const { return reinterpret_cast<ArrayObj*>(obj); }
   MapObj* as_map() const { return reinterpret_cast<MapObj*>(obj); }
   InstanceObj* as_instance() const { return reinterpret_cast<InstanceObj*>(obj); }
+  FunctionObj* as_function() const { return reinterpret_cast<FunctionObj*>(obj); }
+  CellObj* as_cell() const { return reinterpret_cast<CellObj*>(obj); }
 };
 
 struct Object {
@@ -129,6 +135,25 @@ struct InstanceObj final : Object {
   uint32_t class_id;
   std::vector<Value> fields; // in declaration order
   InstanceObj(uint32_t cls, size_t nfields) : Object(Tag::Instance), class_id(cls), fields(nfields) {}
+};
+
+// A function value. Calling it enters `function` (CompiledProgram::functions)
+// with, when `bound`, `self` before the arguments (a method taken from an
+// instance: `p.name`), and its captures in the locals the function's
+// capture_slots name (a lambda's captured variables: cells it shares with
+// the function that made it, so an assignment on either side is seen by
+// both).
+struct FunctionObj final : Object {
+  uint32_t function;
+  bool bound = false;
+  Value self;
+  std::vector<Value> captures;
+  FunctionObj(uint32_t fn, size_t ncaptures) : Object(Tag::Function), function(fn), captures(ncaptures) {}
+};
+
+struct CellObj final : Object {
+  Value value;
+  explicit CellObj(Value v) : Object(Tag::Cell), value(v) {}
 };
 
 // ---------------------------------------------------------------- memory limits
@@ -237,6 +262,8 @@ public:
   // `expected`: entries about to be set (room is made for them at once).
   MapObj* new_map(size_t expected = 0);
   InstanceObj* new_instance(uint32_t class_id, size_t nfields);
+  FunctionObj* new_function(uint32_t function, size_t ncaptures);
+  CellObj* new_cell(Value v);
 
   // Makes room for `extra` more items, charging the growth.
   void array_reserve(ArrayObj* a, size_t extra);
