@@ -576,13 +576,21 @@ private:
   // FIELD_GET / FIELD_SET of field expression `field`: by index when the
   // checker resolved the class (aux), else by name at run time (a value of
   // unknown static type, such as an element of `[]`).
+  // The class travels with the index: a value whose static type came from
+  // `any` may be an instance of another class, which must not be read by
+  // this class's layout.
   void emit_field(OpCode op, const Expr& field, SourceLoc loc) {
     if (field.aux >= 0) {
-      emit_with(op, uint32_t(field.aux), loc);
+      emit_field_of(op, uint32_t(m_program.types.get(field.kids[0]->type_id).decl), uint32_t(field.aux), loc);
       return;
     }
     OpCode named = op == OpCode::FIELD_GET ? OpCode::FIELD_GET_NAMED : OpCode::FIELD_SET_NAMED;
     emit_with(named, add_string(field.text, loc), loc);
+  }
+
+  void emit_field_of(OpCode op, uint32_t cls, uint32_t index, SourceLoc loc) {
+    emit_with(op, cls, loc);
+    emit_u16(index);
   }
 
   // A function value of function `fn` and the `n` cells on the stack.
@@ -796,8 +804,8 @@ private:
         for (size_t f = 0; f < cls.field_names.size(); f++) {
           emit_with(OpCode::GET_LOCAL, built, value.loc);
           emit_with(OpCode::GET_LOCAL, spread, value.loc);
-          emit_with(OpCode::FIELD_GET, uint32_t(f), value.loc);
-          emit_with(OpCode::FIELD_SET, uint32_t(f), value.loc);
+          emit_field_of(OpCode::FIELD_GET, uint32_t(e.slot), uint32_t(f), value.loc);
+          emit_field_of(OpCode::FIELD_SET, uint32_t(e.slot), uint32_t(f), value.loc);
         }
         continue;
       }
@@ -805,7 +813,7 @@ private:
       if (f < 0) continue; // (reported by the checker)
       emit_with(OpCode::GET_LOCAL, built, value.loc);
       compile_expr(value);
-      emit_with(OpCode::FIELD_SET, uint32_t(f), value.loc);
+      emit_field_of(OpCode::FIELD_SET, uint32_t(e.slot), uint32_t(f), value.loc);
     }
     emit_with(OpCode::GET_LOCAL, built, e.loc);
   }

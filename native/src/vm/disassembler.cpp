@@ -75,6 +75,17 @@ std::string disassemble(const CompiledProgram& program) {
         out += "seq " + std::to_string(u16(0)) + " index " + std::to_string(u16(2)) + " exit -> " +
                std::to_string(at + 7 + u16(4));
         break;
+      case OpCode::FIELD_GET:
+      case OpCode::FIELD_SET:
+        out += program.classes[u16(0)].name + "." + program.classes[u16(0)].field_names[u16(2)];
+        break;
+      case OpCode::CLOSURE:
+      case OpCode::BIND:
+        out += program.functions[u16(0)].name;
+        if (op == OpCode::CLOSURE) out += " captures " + std::to_string(code[at + 3]);
+        break;
+      case OpCode::CALL_VALUE:
+      case OpCode::CALL_CHECKED: out += "argc " + std::to_string(code[at + 1]); break;
       case OpCode::INSTANCE:
         out += program.classes[u16(0)].name + " fields " + std::to_string(u16(2));
         break;

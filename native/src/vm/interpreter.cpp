@@ -302,6 +302,17 @@ Value* Fiber::named_field(Value o, const StringObj* name) {
   return f < 0 ? nullptr : &inst->fields[size_t(f)];
 }
 
+// A field read or set by index (the checker knew the class) on a value that
+// is not an instance of that class: one that came through `any` (an element
+// of `[]`, a caught value) where the class was declared.
+RunStatus Fiber::class_error(const uint8_t* ip, Value o, uint32_t cls, uint32_t field, const char* verb) {
+  const ClassInfo& c = m_program.classes[cls];
+  std::string got = o.tag == Tag::Instance ? "an instance of " + m_program.classes[o.as_instance()->class_id].name
+                                           : "a value of type " + std::string(tag_name(o.tag));
+  return fail(ip, "type_error", "cannot " + std::string(verb) + " field '" + c.field_names[field] + "' of " + got +
+                                    " (declared as " + c.name + ")");
+}
+
 RunStatus Fiber::field_error(const uint8_t* ip, Value o, const StringObj* name, const char* verb) {
   if (o.tag != Tag::Instance)
     return fail(ip, "type_error",
@@ -929,16 +940,18 @@ op_INDEX_SET: {
   TYPE_ERROR("index assignment", c, i);
 }
 op_FIELD_GET: {
+  uint16_t cls = READ_U16();
   uint16_t f = READ_U16();
   Value o = sp[-1];
-  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field access on ", o.tag));
+  if (o.tag != Tag::Instance || o.as_instance()->class_id != cls) FAIL(class_error(ip, o, cls, f, "read"));
   sp[-1] = o.as_instance()->fields[f];
   DISPATCH();
 }
 op_FIELD_SET: {
+  uint16_t cls = READ_U16();
   uint16_t f = READ_U16();
   Value o = sp[-2];
-  if (o.tag != Tag::Instance) FAIL(type_error(ip, "field assignment on ", o.tag));
+  if (o.tag != Tag::Instance || o.as_instance()->class_id != cls) FAIL(class_error(ip, o, cls, f, "set"));
   Value old = o.as_instance()->fields[f];
   o.as_instance()->fields[f] = sp[-1];
   sp -= 2;

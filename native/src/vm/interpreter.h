@@ -195,6 +195,7 @@ private:
   Value* named_field(Value o, const StringObj* name);
   // "class 'P' has no field 'f'" (or not an instance), as a failure at `ip`.
   [[gnu::noinline]] RunStatus field_error(const uint8_t* ip, Value o, const StringObj* name, const char* verb);
+  [[gnu::noinline]] RunStatus class_error(const uint8_t* ip, Value o, uint32_t cls, uint32_t field, const char* verb);
   // Slow paths of run(), out of line (see interpreter.cpp). run() calls
   // them after saving its registers (SAVE), except concat().
   [[gnu::noinline]] RunStatus fail(const uint8_t* ip, const char* kind, const char* message);
