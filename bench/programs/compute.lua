@@ -22,7 +22,21 @@ local function nested(n)
   return s
 end
 
-local fns = { fib = fib, loop = loop, nested = nested }
+-- Lua has no array methods: the same three passes, each calling a closure.
+local function map(xs, f) local r = {} for i = 1, #xs do r[i] = f(xs[i]) end return r end
+local function filter(xs, f) local r = {} for i = 1, #xs do if f(xs[i]) then r[#r + 1] = xs[i] end end return r end
+local function reduce(xs, f, acc) for i = 1, #xs do acc = f(acc, xs[i]) end return acc end
+
+local function closures(n)
+  local xs = {}
+  for i = 0, n - 1 do xs[i + 1] = i end
+  local k = 3
+  local ys = map(xs, function(x) return x * k end)
+  local zs = filter(ys, function(x) return x % 2 == 0 end)
+  return reduce(zs, function(acc, x) return acc + x end, 0)
+end
+
+local fns = { fib = fib, loop = loop, nested = nested, closures = closures }
 local fn = fns[arg[1]]
 local n = math.tointeger(tonumber(arg[2]))
 local runs = tonumber(arg[3] or "1")

@@ -5,6 +5,7 @@
 Prints one JSON line: the result and the elapsed milliseconds of each run,
 timed in-process around the call alone (time.perf_counter), like vm_bench.
 """
+import functools
 import json
 import sys
 import time
@@ -29,6 +30,14 @@ def nested(n):
         for j in range(n):
             s += i + j
     return s
+
+
+def closures(n):
+    xs = list(range(n))
+    k = 3
+    ys = list(map(lambda x: x * k, xs))
+    zs = list(filter(lambda x: x % 2 == 0, ys))
+    return functools.reduce(lambda acc, x: acc + x, zs, 0)
 
 
 def main():

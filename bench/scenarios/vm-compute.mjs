@@ -8,8 +8,8 @@ export default {
   native: true,
   async run(ctx) {
     const workloads = ctx.quick
-      ? [['fib', 25], ['loop', 1_000_000], ['nested', 1000]]
-      : [['fib', 30], ['loop', 10_000_000], ['nested', 3000]];
+      ? [['fib', 25], ['loop', 1_000_000], ['nested', 1000], ['closures', 100_000]]
+      : [['fib', 30], ['loop', 10_000_000], ['nested', 3000], ['closures', 1_000_000]];
     const vmBench = ctx.nativeBin('vm_bench');
     const python = which('python3');
     const lua = which('lua5.4');
@@ -49,7 +49,7 @@ export default {
       charts: [ctx.bars({ file: 'vm-compute', title: 'Compute workloads (ms, lower is better)', unit: 'ms', figures: figures.filter((f) => !f.unavailable), groupBy: 'metric' })],
       notes: [
         'Each run is a fresh process per language that runs the workload once and times the call alone in-process (brake: bench/native/vm_bench, brake_call_start to completion callback on a one-worker engine; Python: time.perf_counter around the call; Lua: os.clock). Compilation and start-up are excluded for all.',
-        'Same algorithms: naive recursive fib; a counting loop summing i; two nested counting loops summing i + j. Python and Lua use their idiomatic counting loops (for i in range(n), for i = 0, n - 1).',
+        'Same algorithms: naive recursive fib; a counting loop summing i; two nested counting loops summing i + j; closures: an array of 0..n-1, then map, filter and reduce, each calling a lambda (map\'s captures a variable of the caller) once per element. Python and Lua use their idiomatic counting loops (for i in range(n), for i = 0, n - 1); Python its map, filter and functools.reduce with lambdas; Lua, which has none, three small loops calling a closure.',
       ],
     };
   },
