@@ -124,9 +124,10 @@ async function runWith(c) {
   let engine;
   try {
     // The case's environment goes to the engine's env option (null: unset);
-    // scripts never read the process environment.
+    // scripts never read the process environment. Shell cases get an engine
+    // that allows baml.sys.shell (off by default).
     const env = c.env ? Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, v ?? undefined])) : undefined;
-    engine = await Engine.fromSource(c.source, { workerThreads: 1, env });
+    engine = await Engine.fromSource(c.source, { workerThreads: 1, env, allowShell: c.constructs?.includes('shell') ?? false });
   } catch (error) {
     if (error instanceof CompileError) {
       const text = error.diagnostics.map((d) => d.message).join('\n');

@@ -103,6 +103,15 @@ export interface EngineOptions {
    * (`env.get` gives null). Default: none.
    */
   env?: Record<string, string | undefined>;
+  /**
+   * Lets scripts run `baml.sys.shell(command)`: `/bin/sh -c command` with stdin
+   * from /dev/null, only the `env` option as its environment, in a process
+   * group of its own; its stdout is the value, a nonzero exit a ScriptError of
+   * kind 'shell_error' ("exit code N: <stderr excerpt>"). Aborting the call kills
+   * the whole group. Default false: a call of it is a ScriptError of kind
+   * 'shell_disabled'. Only for scripts you would let run commands yourself.
+   */
+  allowShell?: boolean;
 }
 
 /** A message part of a rendered prompt: text, or an image, audio clip, PDF or video. */
@@ -286,6 +295,7 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
         callMemoryLimit: options.callMemoryLimit,
         engineMemoryLimit: options.engineMemoryLimit,
         env: envEntries(options.env),
+        allowShell: options.allowShell === true,
         http: {
           transport: !useNative,
           libcurlOnly: httpTransport === 'libcurl',
@@ -1108,6 +1118,9 @@ function checkEngineOptions(options: EngineOptions): void {
     }
   }
   if (fileName !== undefined && typeof fileName !== 'string') throw new TypeError('options.fileName must be a string');
+  if (options.allowShell !== undefined && typeof options.allowShell !== 'boolean') {
+    throw new TypeError('options.allowShell must be a boolean');
+  }
   for (const name of ['callMemoryLimit', 'engineMemoryLimit'] as const) {
     const bytes = options[name];
     if (bytes === undefined) continue;

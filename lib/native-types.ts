@@ -74,6 +74,7 @@ export interface NativeEngineOptions {
   engineMemoryLimit: number | undefined;
   /** The environment scripts may read: [names, values]. */
   env: [string[], string[]];
+  allowShell: boolean;
   http: {
     transport: boolean;
     libcurlOnly: boolean;

@@ -261,7 +261,85 @@ async function hostAbortLatency() {
   return { us };
 }
 
-const kinds = { throughput, abortLatency, massCancel, memory, hostAbortLatency };
+// baml.sys.shell against child_process: a command that starts a child in
+// the background and sleeps; abort once both are running; time abort ->
+// settled and abort -> every process of the command gone, and count what
+// is still alive a quarter second later (then kill it, so samples do not pile up).
+async function shellAbort() {
+  const { spawn } = await import('node:child_process');
+  const { rmSync } = await import('node:fs');
+  const file = `/tmp/brake-bench-shell-${process.pid}.pids`;
+  const command = `sleep 30 & echo $! >> ${file}; echo $$ >> ${file}; sleep 30`;
+  let start;
+  let close = async () => {};
+  if (spec.variant === 'brake') {
+    const { Engine } = await import('../../dist/index.mjs');
+    const engine = await Engine.fromSource('function sh(cmd: string) -> string { baml.sys.shell(cmd) }', { workerThreads: 1, allowShell: true });
+    start = (signal) => engine.call('sh', [command], { signal });
+    close = () => engine.close();
+  } else {
+    // What Node offers: spawn with a signal (it kills the shell with SIGTERM).
+    start = (signal) =>
+      new Promise((resolve, reject) => {
+        const child = spawn('/bin/sh', ['-c', command], { signal, stdio: 'ignore' });
+        child.on('error', reject);
+        child.on('exit', resolve);
+      });
+  }
+  const alive = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const state = stat[stat.lastIndexOf(')') + 2];
+      return state !== 'Z' && state !== 'X';
+    } catch {
+      return false;
+    }
+  };
+  const settledUs = [];
+  const goneUs = [];
+  let survivors = 0;
+  for (let i = 0; i < spec.warmup + spec.samples; i++) {
+    rmSync(file, { force: true });
+    const ac = new AbortController();
+    const p = start(ac.signal).then(() => 'done', (e) => e?.name);
+    let pids = [];
+    while (pids.length < 2) {
+      await sleep(1);
+      try {
+        pids = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number);
+      } catch {}
+    }
+    const t0 = performance.now();
+    ac.abort();
+    const outcome = await p;
+    const t1 = performance.now();
+    if (outcome !== 'AbortError') throw new Error(`the command was not aborted: ${outcome}`);
+    let t2 = null;
+    while (performance.now() - t0 < 250) {
+      if (pids.every((pid) => !alive(pid))) {
+        t2 = performance.now();
+        break;
+      }
+      await sleep(0);
+    }
+    const left = pids.filter(alive);
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    if (i >= spec.warmup) {
+      settledUs.push((t1 - t0) * 1000);
+      if (t2 !== null) goneUs.push((t2 - t0) * 1000);
+      survivors += left.length;
+    }
+  }
+  rmSync(file, { force: true });
+  await close();
+  return { settledUs, goneUs, survivors, samples: spec.samples };
+}
+
+const kinds = { throughput, abortLatency, massCancel, memory, hostAbortLatency, shellAbort };
 const result = await kinds[spec.kind]();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -113,6 +113,8 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
     o.env_count = n;
   }
 
+  o.allow_shell = opts.Get("allowShell").ToBoolean().Value() ? 1 : 0;
+
   // Every host function the program declares goes to lib, by index.
   // (The program's own strings: they live as long as it, unlike copies in
   // a vector that may move them as it grows.)

@@ -538,6 +538,15 @@ typedef struct brake_engine_options {
   const char* const* env_names;
   const char* const* env_values;
   size_t env_count;
+  /* baml.sys.shell(command) (README "The language"): nonzero lets scripts run
+  ** `/bin/sh -c command` (stdin /dev/null, the environment above and nothing
+  ** else, in a process group of its own) and take its stdout; a command that
+  ** exits nonzero is a script error of kind "shell_error", "exit code N" and
+  ** an excerpt of its stderr; output over 16 MiB kills it. A cancel of the
+  ** call kills the whole process group with SIGKILL and the call settles at
+  ** once. 0 (the default): every call of it is a script error of kind
+  ** "shell_disabled". */
+  int allow_shell;
 } brake_engine_options;
 
 #define BRAKE_DEFAULT_CALL_MEMORY_LIMIT ((uint64_t)256 << 20)   /* 256 MiB */

@@ -29,7 +29,8 @@ Engine::Engine(std::shared_ptr<const vm::CompiledProgram> program, const brake_e
       m_notify_data(options.notify_data),
       m_host(std::move(host)),
       m_http(std::move(http)),
-      m_env(std::move(env)) {
+      m_env(std::move(env)),
+      m_shell(options.allow_shell != 0) {
   m_host.push_back(m_http.transport);
   m_rr_counters.reset(new std::atomic<uint64_t>[m_program->clients.size() + 1]());
   for (const llm::ClientInfo& c : m_program->clients)

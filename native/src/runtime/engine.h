@@ -134,6 +134,7 @@ public:
   const vm::CompiledProgram& program() const { return *m_program; }
   const HttpConfig& http() const { return m_http; }
   const Environment& env() const { return m_env; }
+  bool shell_allowed() const { return m_shell; }
   // Round-robin client `c`'s calls so far (see llm/plan.h); any thread.
   uint64_t rr_counter(uint32_t c) const { return m_rr_counters[c].load(std::memory_order_relaxed); }
   // A call's turn of client `c` (the counter before it moved on), and the
@@ -222,6 +223,7 @@ private:
   // Deadlines of render_prompt and parse (engine_prompt.cpp).
   HostDeadlines m_host_deadlines;
   Environment m_env; // immutable after construction: read by every worker without a lock
+  bool m_shell = false; // baml.sys.shell allowed (brake_engine_options.allow_shell)
   std::unique_ptr<std::atomic<uint64_t>[]> m_rr_counters; // per client (only round-robin ones move)
   bool m_has_round_robin = false;
   OperationTable m_operations;

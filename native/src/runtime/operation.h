@@ -74,7 +74,8 @@ struct Operation {
   std::atomic<uint32_t> refs{1};
   std::atomic<OperationState> state{OperationState::Pending};
   const uint64_t id;
-  bool native_http = false; // a NativeHttpOperation (else a HostOperation)
+  bool native_http = false; // a NativeHttpOperation
+  bool shell = false;       // a ShellOperation (neither: a HostOperation)
   // HTTP requests: the request's whole timeout (for the message when it
   // passes), and what a redirect needs (only when the engine follows them).
   uint64_t http_timeout_ms = 0;
@@ -120,6 +121,22 @@ struct NativeHttpOperation final : Operation {
   explicit NativeHttpOperation(uint64_t operation_id) : Operation(operation_id) { native_http = true; }
   http::Transfer* transfer = nullptr; // the worker's driver's, until it finishes or is cancelled
   std::string url;
+};
+
+// A command of baml.sys.shell (runtime/worker_shell.cpp): never in the
+// engine's operation table (its own thread completes it).
+struct ShellOperation final : Operation {
+  explicit ShellOperation(uint64_t operation_id) : Operation(operation_id) { shell = true; }
+  ~ShellOperation() override;
+  // The call stopped waiting: the process group is killed and the thread
+  // stops reading.
+  void stop();
+
+  int pid = -1;     // the shell: leader of its own process group
+  int wake_fd = -1; // eventfd the thread polls beside the pipes
+  std::mutex mu;    // kill() against reaping the shell
+  bool reaped = false;
+  std::shared_ptr<std::atomic<bool>> thread_done = std::make_shared<std::atomic<bool>>(false);
 };
 
 // Operation id -> Pending operation, for completions from any thread.

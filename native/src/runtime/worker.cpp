@@ -54,6 +54,7 @@ bool on_worker_thread() { return t_on_worker; }
 Worker::Worker(Engine& engine, uint8_t index) : m_engine(engine), m_index(index) {}
 
 Worker::~Worker() {
+  stop_shells();
   // Messages posted after the thread finished its last call (a cancel racing
   // the end of a call, a late operation result) only hold references.
   for (Message& m : m_inbox) discard(m);
@@ -664,6 +665,7 @@ void Worker::suspend(Call* call) {
   case vm::Request::Kind::HostCall: start_host_call(call, r); return;
   case vm::Request::Kind::Http: start_http(call, r); return;
   case vm::Request::Kind::Llm: start_llm(call, r); return;
+  case vm::Request::Kind::Shell: start_shell(call, r); return;
   case vm::Request::Kind::None: break;
   }
   fail_call(call, "internal", "the call suspended without a request");
@@ -683,6 +685,7 @@ template <typename Op> Op* Worker::new_operation(Call* call, const std::string& 
   op->worker = this;
   return op;
 }
+template ShellOperation* Worker::new_operation<ShellOperation>(Call* call, const std::string& doing);
 
 // Hands a host-function call to the host: its arguments become host
 // values (charged to the call), the operation gets an id and a slot, and a
@@ -1245,6 +1248,11 @@ void Worker::drop_operation(Call* call, bool cancel, brake_origin origin) {
     return;
   }
 #endif
+  if (op->shell) {
+    if (cancel && op->try_cancel()) static_cast<ShellOperation*>(op)->stop();
+    op->release();
+    return;
+  }
   if (!cancel || !op->try_cancel()) {
     op->release();
     return;
@@ -1272,6 +1280,10 @@ void Worker::on_operation_done(Operation* op) {
   // Checkpoint: a cancel requested before the result is committed wins.
   if (brake_origin o = call->cancel_origin()) {
     finish_cancelled(call, o);
+    return;
+  }
+  if (op->shell) {
+    resume_shell(call, op);
     return;
   }
   auto* host = static_cast<HostOperation*>(op);

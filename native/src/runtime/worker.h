@@ -187,6 +187,11 @@ private:
     return it == m_llm_runs.end() ? nullptr : it->second.get();
   }
   void start_llm(Call* call, const vm::Request& r);
+  // baml.sys.shell (runtime/worker_shell.cpp).
+  void start_shell(Call* call, const vm::Request& r);
+  void resume_shell(Call* call, Operation* op);
+  void reap_shell_threads();
+  void stop_shells();
   void llm_attempt(Call* call, LlmRun& run);
   void llm_answered(Call* call, LlmRun& run, const http::Answer& answer);
   void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms,
@@ -236,6 +241,12 @@ private:
   Engine& m_engine;
   uint8_t m_index;
   std::thread m_thread;
+  // Threads of running shell commands (joined once done, or when the worker goes).
+  struct ShellThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<ShellThread> m_shell_threads;
 
   std::mutex m_mu;
   std::condition_variable m_cv;

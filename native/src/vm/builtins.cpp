@@ -287,6 +287,16 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
     }
     return ok(heap.string_value(out));
   }
+  case BuiltinId::SYS_SHELL: {
+    // The runtime runs the command (request_args()) when the engine allows
+    // it; the call resumes with its output.
+    if (args[0].tag != Tag::String) return error("type_error", "baml.sys.shell needs a string command");
+    BuiltinResult r;
+    r.kind = Kind::Suspend;
+    r.request.kind = Request::Kind::Shell;
+    r.request.argc = 1;
+    return r;
+  }
   case BuiltinId::HTTP_FETCH: {
     // The runtime reads the url and options (request_args()), checks them
     // and performs the request; the call resumes with a Response.

@@ -30,6 +30,7 @@ namespace brake::vm {
   X(SYS_SLEEP, "baml.sys", "sleep", 1, "(ms: int) -> null", kSuspends)                                              \
   X(SYS_PANIC, "baml.sys", "panic", 1, "(message: string) -> never", 0)                                           \
   X(SYS_CANCELLATION_REQUESTED, "baml.sys", "cancellation_requested", 0, "() -> bool", 0)                         \
+  X(SYS_SHELL, "baml.sys", "shell", 1, "(command: string) -> string", kSuspends)                                   \
   X(HTTP_FETCH, "baml.http", "fetch", 1, "(url: string, options: any) -> Response", kSuspends)                    \
   X(ENV_GET, "env", "get", 1, "(name: string) -> string?", 0)                                                    \
   X(ENV_GET_OR_PANIC, "env", "get_or_panic", 1, "(name: string) -> string", 0)                                    \

@@ -356,7 +356,7 @@ Request Fiber::request() const {
     r.host_function = uint32_t(uint64_t(m_request_arg) & 0xFFFFFFFF);
     r.argc = uint8_t(uint64_t(m_request_arg) >> 32);
   }
-  if (r.kind == Request::Kind::Http) r.argc = uint8_t(m_request_arg);
+  if (r.kind == Request::Kind::Http || r.kind == Request::Kind::Shell) r.argc = uint8_t(m_request_arg);
   return r;
 }
 
@@ -471,7 +471,8 @@ std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunConte
     // A suspending builtin's arguments stay where they are, above m_sp
     // (request_args()), for the runtime to read before anything else runs.
     m_request_kind = r.request.kind;
-    m_request_arg = r.request.kind == Request::Kind::Http ? int64_t(argc) : r.request.sleep_ms;
+    m_request_arg = r.request.kind == Request::Kind::Http || r.request.kind == Request::Kind::Shell ? int64_t(argc)
+                                                                                                    : r.request.sleep_ms;
     return RunStatus::Suspended;
   }
   return std::nullopt;

@@ -43,11 +43,11 @@ enum class RunStatus : uint8_t {
 // What a suspended call waits for. The runtime reads it after Suspended and
 // answers with resume() or raise().
 struct Request {
-  enum class Kind : uint8_t { None, Sleep, HostCall, Http, Llm } kind = Kind::None;
+  enum class Kind : uint8_t { None, Sleep, HostCall, Http, Llm, Shell } kind = Kind::None;
   int64_t sleep_ms = 0;       // Sleep
   uint32_t host_function = 0; // HostCall: index into CompiledProgram::host_functions;
                               // Llm: index into CompiledProgram::llm_functions
-  uint8_t argc = 0;           // HostCall, Http, Llm: the arguments are Fiber::request_args()
+  uint8_t argc = 0;           // HostCall, Http, Llm, Shell: the arguments are Fiber::request_args()
 };
 
 struct ScriptFrame {
