@@ -475,6 +475,39 @@ class Vertex {
   edges Vertex[]
   value int
 }
+function greater_than_five(value: int) -> bool {
+  value > 5
+}
+function filtered() -> int {
+  watch let value = 0;
+  value.$watch.options(baml.WatchOptions { when: greater_than_five });
+  value = 1;
+  value = 6;
+  value = 6;
+  value = 2;
+  value = 9;
+  value
+}
+function filtered_by_lambda() -> int {
+  watch let v = Value { value: 0 };
+  v.$watch.options(baml.WatchOptions { when: (x: Value) -> bool { x.value % 2 == 0 } });
+  v = Value { value: 1 };
+  v = Value { value: 2 };
+  v.value = 4;
+  v.value
+}
+function manual() -> int {
+  watch let value = 0;
+  value.$watch.options(baml.WatchOptions { when: "manual" });
+  value = 1;
+  value = 2;
+  value = 3;
+  value.$watch.notify();
+  value = 4;
+  value.$watch.options(baml.WatchOptions { when: "auto" });
+  value = 5;
+  value
+}
 function primitive() -> int {
   watch let value = 0;
   value = 0;
@@ -629,6 +662,19 @@ function forever() -> int {
     }
     return { events, final: await s.final };
   };
+
+  it('$watch.options: a `when` function decides which assignments are reported; "manual" leaves it to notify()', async () => {
+    expect(await watches('filtered')).toEqual({
+      events: ['filtered.value=0', 'filtered.value=6', 'filtered.value=9'],
+      final: 9,
+    });
+    // (changes inside the value are not judged by the function: not reported)
+    expect(await watches('filtered_by_lambda')).toEqual({
+      events: ['filtered_by_lambda.v={"value":0}', 'filtered_by_lambda.v={"value":2}'],
+      final: 4,
+    });
+    expect(await watches('manual')).toEqual({ events: ['manual.value=0', 'manual.value=3', 'manual.value=5'], final: 5 });
+  });
 
   it('reports the first value and each change; an assignment of an equal value is not a change', async () => {
     expect(await watches('primitive')).toEqual({ events: ['primitive.value=0', 'primitive.value=6', 'primitive.value=7'], final: 7 });

@@ -143,6 +143,10 @@ constexpr int kFunctionRef = -5;
 // Expr::aux of a Field naming a method of an instance (`p.name`: a function
 // with p bound as self; slot: the method's index).
 constexpr int kBoundMethod = -6;
+// Expr::aux of x.$watch.options(baml.WatchOptions { when: ... }) and
+// x.$watch.notify() (slot: x's; int_value: x's options slot).
+constexpr int kWatchOptions = -7;
+constexpr int kWatchNotify = -8;
 // Expr::aux of a MethodCall of an array method taking a function
 // (`xs.map(f)`), plus which (ArrayCallback); slot: its first hidden local.
 constexpr int kArrayCallback = -100;
@@ -201,7 +205,8 @@ struct Stmt {
   bool watched = false; // Let: `watch let` (its changes are reported to a streaming host)
 
   int slot = -1;     // annotation: local slot of Let / loop variable
-  int seq_slot = -1; // annotation: ForIn's hidden slots (sequence, then index at +1)
+  int seq_slot = -1; // annotation: ForIn's hidden slots (sequence, then index at +1);
+                     // a `watch let`'s options (x.$watch.options(...); null: every change)
 
   explicit Stmt(StmtKind k, SourceLoc l) : kind(k), loc(l) {}
 };
@@ -221,6 +226,7 @@ struct Param {
 struct LambdaDecl {
   std::vector<Param> params;
   TypeExprPtr return_type;
+  TypeExprPtr throws; // `throws T` (null: not written)
   std::unique_ptr<Block> body;
   std::vector<int> captures;
 };
@@ -240,6 +246,7 @@ struct FunctionDecl {
   std::string name;
   std::vector<Param> params;
   TypeExprPtr return_type; // never null after a successful parse
+  TypeExprPtr throws;      // `throws T` (null: not written)
   std::unique_ptr<Block> body; // an empty block for an LLM function
   std::unique_ptr<LlmBody> llm; // set for an LLM function
 };

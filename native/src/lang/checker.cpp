@@ -23,6 +23,7 @@ void Checker::check_function(FunctionDecl& f, uint32_t index) {
   m_fn = FunctionContext{};
   m_fn.function = index;
   m_fn.return_type = return_type;
+  m_fn.throws = m_out.functions[index].throws;
   m_scopes.clear();
   push_scope();
   for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, m_out.functions[index].param_types[i]);
@@ -71,7 +72,8 @@ bool Checker::check_stmt(Stmt& s) {
     if (declared >= 0 && !m_types.assignable(value, declared))
       error(s.expr ? s.expr->loc : s.loc, "cannot assign " + name_of(value) + " to '" + s.text + "' of type " + name_of(declared));
     TypeId type = declared >= 0 ? declared : (value == T::NEVER ? T::ANY : value);
-    s.slot = declare_local(s.loc, s.text, type, s.watched);
+    if (s.watched) s.seq_slot = new_slot(); // its options
+    s.slot = declare_local(s.loc, s.text, type, s.watched ? s.seq_slot : -1);
     return value == T::NEVER;
   }
   case StmtKind::Expr: return check_expr(*s.expr, -1) == T::NEVER;
@@ -145,7 +147,7 @@ std::optional<Local> Checker::variable_at(size_t level, SourceLoc loc, const std
   if (level == 0) return std::nullopt;
   std::optional<Local> outer = variable_at(level - 1, loc, name);
   if (!outer) return std::nullopt;
-  if (outer->watched) error(loc, "a lambda cannot capture the watched variable '" + name + "'");
+  if (outer->watch_options >= 0) error(loc, "a lambda cannot capture the watched variable '" + name + "'");
   FunctionContext& fn = level == m_levels.size() ? m_fn : m_levels[level].fn;
   FunctionContext& enclosing = m_levels[level - 1].fn;
   enclosing.cells.insert(outer->slot);
@@ -154,7 +156,7 @@ std::optional<Local> Checker::variable_at(size_t level, SourceLoc loc, const std
   fn.cells.insert(slot);
   fn.captures.emplace_back(outer->slot, slot);
   // Seen as declared (the enclosing function may assign it after a narrowing).
-  Local captured{name, slot, outer->declared, outer->declared, false};
+  Local captured{name, slot, outer->declared, outer->declared, -1};
   scopes.front().push_back(ScopedLocal{captured, false});
   return captured;
 }

@@ -117,6 +117,7 @@ void Checker::declare_function(FunctionDecl& f, const std::string& qualified, Ty
       if (f.params[i].name == f.params[j].name)
         error(f.params[i].loc, "duplicate parameter '" + f.params[i].name + "'");
   info.return_type = f.return_type ? resolve(f.return_type.get()) : T::NUL;
+  if (f.throws) info.throws = resolve(f.throws.get());
   info.arity = uint16_t(f.params.size());
   if (!m_out.function_index.emplace(qualified, uint32_t(m_out.functions.size())).second)
     error(f.loc, "duplicate function '" + qualified + "'");

@@ -73,7 +73,7 @@ TypeId Checker::infer(Expr& e, TypeId expected) {
   case ExprKind::If: return infer_if(e, expected);
   case ExprKind::Match: return infer_match(e, expected);
   case ExprKind::Throw:
-    check_expr(*e.kids[0], -1);
+    check_thrown(e.loc, check_expr(*e.kids[0], -1));
     return T::NEVER;
   case ExprKind::Catch: return infer_catch(e, expected);
   case ExprKind::Lambda: return infer_lambda(e, expected);
@@ -247,6 +247,7 @@ TypeId Checker::infer_call(Expr& e) {
   const vm::FunctionInfo fn = m_out.functions[it->second]; // (a copy: a lambda argument appends to m_out.functions)
   if (e.kids.size() - 1 > 255) error(e.loc, "too many arguments");
   check_args(e, 1, fn.param_types, "function '" + fn.name + "'");
+  check_callee_throws(e.loc, it->second);
   return fn.return_type;
 }
 
@@ -287,6 +288,7 @@ TypeId Checker::infer_env_field(Expr& e) {
 TypeId Checker::infer_method(Expr& e) {
   Expr& recv = *e.kids[0];
   if (TypeId t = infer_function_parse(e); t != kNotFunctionParse) return t;
+  if (recv.kind == ExprKind::Field && recv.text == "$watch") return infer_watch_method(e);
   // Class.method(receiver, args): the method called with its receiver first.
   if (recv.kind == ExprKind::Ident && !find_local(recv.text)) {
     auto type = m_type_names.find(recv.text);
@@ -297,6 +299,7 @@ TypeId Checker::infer_method(Expr& e) {
         e.kind = ExprKind::Call;
         e.slot = int(method->second);
         check_args(e, 1, fn.param_types, "method '" + fn.name + "'");
+        check_callee_throws(e.loc, method->second);
         return fn.return_type;
       }
     }
@@ -353,6 +356,7 @@ TypeId Checker::infer_method(Expr& e) {
     std::string what = "method '" + fn.name + "'";
     TypeId result = fn.return_type; // (before the arguments: a lambda among them appends to m_out.functions)
     check_args(e, 1, rest, what);
+    check_callee_throws(e.loc, it->second);
     return result;
   }
   if (k == TypeKind::Array)

@@ -64,7 +64,9 @@ TypeId Checker::infer_lambda(Expr& e, TypeId expected) {
     }
   }
   TypeId declared = lambda.return_type ? resolve(lambda.return_type.get()) : -1;
+  TypeId throws = lambda.throws ? resolve(lambda.throws.get()) : -1;
   std::vector<TypeId> params = info.param_types;
+  info.throws = throws;
   m_out.functions.push_back(std::move(info));
   e.slot = int(index);
   m_ast.lambdas.push_back(&e);
@@ -74,6 +76,7 @@ TypeId Checker::infer_lambda(Expr& e, TypeId expected) {
   m_fn.function = index;
   m_fn.return_type = declared >= 0 ? declared : T::ANY;
   m_fn.infer_return = declared < 0;
+  m_fn.throws = throws;
   m_scopes.clear();
   push_scope();
   for (size_t i = 0; i < lambda.params.size(); i++) declare_local(lambda.params[i].loc, lambda.params[i].name, params[i]);
@@ -197,6 +200,54 @@ TypeId Checker::infer_array_callback(Expr& e, TypeId array) {
   e.slot = new_slot();
   for (int i = 1; i < 7; i++) new_slot();
   return type;
+}
+
+// x.$watch.options(baml.WatchOptions { when: f }) with f a function of x's
+// value returning whether to report it, or "manual" (only notify() reports)
+// or "auto" (every change: the default); x.$watch.notify() reports x now.
+TypeId Checker::infer_watch_method(Expr& e) {
+  Expr& var = *e.kids[0]->kids[0];
+  std::optional<Local> l = var.kind == ExprKind::Ident ? variable(var.loc, var.text) : std::nullopt;
+  for (size_t i = 1; i < e.kids.size(); i++)
+    if (e.text != "options") check_expr(*e.kids[i], -1);
+  if (!l || l->watch_options < 0) {
+    error(e.kids[0]->loc, "'$watch' belongs to `watch let` variables");
+    return T::ANY;
+  }
+  e.slot = l->slot;
+  e.int_value = l->watch_options;
+  if (e.text == "notify") {
+    if (e.kids.size() != 1) error(e.loc, "'notify' expects 0 arguments, got " + std::to_string(e.kids.size() - 1));
+    e.aux = kWatchNotify;
+    return T::NUL;
+  }
+  if (e.text != "options") {
+    error(e.loc, "'$watch' has 'options' and 'notify', not '" + e.text + "'");
+    return T::ANY;
+  }
+  e.aux = kWatchOptions;
+  Expr* opts = e.kids.size() == 2 ? e.kids[1].get() : nullptr;
+  if (!opts || opts->kind != ExprKind::ClassLit || opts->text != "baml.WatchOptions") {
+    error(opts ? opts->loc : e.loc, "'options' takes one baml.WatchOptions { when: ... }");
+    if (opts) check_expr(*opts, -1);
+    return T::NUL;
+  }
+  opts->type_id = T::ANY;
+  for (size_t i = 0; i < opts->kids.size(); i++) {
+    Expr& value = *opts->kids[i];
+    if (opts->keys[i] != "when") {
+      error(value.loc, "baml.WatchOptions has the field 'when', not '" + opts->keys[i] + "'");
+      check_expr(value, -1);
+      continue;
+    }
+    TypeId want = m_types.function_of({l->declared}, T::BOOL);
+    TypeId got = check_expr(value, want);
+    bool word = value.kind == ExprKind::StringLit && (value.text == "manual" || value.text == "auto");
+    if (!word && got != T::ANY && !m_types.assignable(got, want))
+      error(value.loc, "'when' is \"manual\", \"auto\" or a function " + name_of(want) + ", not " +
+                           (value.kind == ExprKind::StringLit ? "\"" + value.text + "\"" : name_of(got)));
+  }
+  return T::NUL;
 }
 
 } // namespace brake::lang::checking

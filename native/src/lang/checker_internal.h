@@ -34,7 +34,7 @@ struct Local {
   int slot;
   TypeId type;     // type as seen here (may be narrowed)
   TypeId declared; // type assignments must respect
-  bool watched = false; // a `watch let`
+  int watch_options = -1; // a `watch let`: the hidden local of its options (x.$watch.options)
 };
 
 struct FunctionContext {
@@ -46,6 +46,11 @@ struct FunctionContext {
   std::set<int> cells; // locals a lambda captures (FunctionInfo::cell_slots)
   // A lambda's captures: (the variable's slot in the enclosing function, its slot here).
   std::vector<std::pair<int, int>> captures;
+  // Its `throws` clause (-1: none: what it throws is not checked), and how
+  // many catches with a catch-all arm enclose the code being checked (what
+  // is thrown there is caught).
+  TypeId throws = -1;
+  int caught = 0;
   // A lambda whose result type is not written: the types its returns give.
   bool infer_return = false;
   std::vector<TypeId> returns;
@@ -141,11 +146,11 @@ private:
     if (m_fn.next_slot > m_fn.max_slots) m_fn.max_slots = m_fn.next_slot;
     return s;
   }
-  int declare_local(SourceLoc loc, const std::string& name, TypeId type, bool watched = false) {
+  int declare_local(SourceLoc loc, const std::string& name, TypeId type, int watch_options = -1) {
     int slot = new_slot();
     // Re-declaring a name shadows the earlier one (as in Rust and BAML).
     if (name != "_") {
-      m_scopes.back().push_back(ScopedLocal{{name, slot, type, type, watched}, false});
+      m_scopes.back().push_back(ScopedLocal{{name, slot, type, type, watch_options}, false});
     }
     return slot;
   }
@@ -166,7 +171,7 @@ private:
   std::optional<Local> variable_at(size_t level, SourceLoc loc, const std::string& name);
   // Narrows `name` to `type` in the current (fresh) scope.
   void narrow(const Local& l, TypeId type) {
-    m_scopes.back().push_back(ScopedLocal{{l.name, l.slot, type, l.declared, l.watched}, true});
+    m_scopes.back().push_back(ScopedLocal{{l.name, l.slot, type, l.declared, l.watch_options}, true});
   }
 
   // ---------------------------------------------------------------- functions
@@ -267,6 +272,12 @@ private:
 
   void check_pattern(Pattern& p, TypeId scrutinee);
 
+  // A throw of a `what` from the current function, or a call of function
+  // `callee` (which throws what its clause says): against the function's
+  // own `throws` clause.
+  void check_thrown(SourceLoc loc, TypeId what);
+  void check_callee_throws(SourceLoc loc, uint32_t callee);
+
   // ---------------------------------------------------------------- functions as values (checker_function.cpp)
 
   // A lambda: checked as a function of its own (numbered after the
@@ -278,6 +289,8 @@ private:
   TypeId infer_function_ref(Expr& e);
   // f(x) where f is a value of a function type.
   TypeId infer_value_call(Expr& e);
+  // x.$watch.options(...) and x.$watch.notify() on a `watch let` x.
+  TypeId infer_watch_method(Expr& e);
   // xs.map(f) and the other array methods that take a function; -1 when
   // `e.text` is not one of them.
   TypeId infer_array_callback(Expr& e, TypeId array);

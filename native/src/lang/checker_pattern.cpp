@@ -63,7 +63,18 @@ TypeId Checker::infer_match(Expr& e, TypeId expected) {
 }
 
 TypeId Checker::infer_catch(Expr& e, TypeId expected) {
+  // An arm that takes anything (`_`, a bare name that is not a type, no
+  // guard) catches whatever the guarded expression throws.
+  bool catch_all = false;
+  for (auto& arm : e.arms) {
+    const Pattern& p = *arm.pattern;
+    if (!arm.guard && (p.kind == PatternKind::Wildcard ||
+                       (p.kind == PatternKind::Binding && !m_type_names.count(p.text) && !m_aliases.count(p.text))))
+      catch_all = true;
+  }
+  if (catch_all) m_fn.caught++;
   TypeId guarded = check_expr(*e.kids[0], expected);
+  if (catch_all) m_fn.caught--;
   push_scope();
   e.slot = declare_local(e.loc, e.text, T::ANY);
   std::vector<TypeId> results{guarded};
@@ -76,6 +87,21 @@ TypeId Checker::infer_catch(Expr& e, TypeId expected) {
   }
   pop_scope();
   return m_types.union_of(results);
+}
+
+void Checker::check_thrown(SourceLoc loc, TypeId what) {
+  if (m_fn.throws < 0 || m_fn.caught > 0 || m_types.assignable(what, m_fn.throws)) return;
+  const std::string& name = m_out.functions[m_fn.function].name;
+  error(loc, "'" + name + "' throws " + name_of(m_fn.throws) + ", not " + name_of(what) +
+                 " (add it to its throws clause, or catch it)");
+}
+
+void Checker::check_callee_throws(SourceLoc loc, uint32_t callee) {
+  TypeId thrown = m_out.functions[callee].throws;
+  if (thrown < 0 || m_fn.throws < 0 || m_fn.caught > 0 || m_types.assignable(thrown, m_fn.throws)) return;
+  const std::string& name = m_out.functions[m_fn.function].name;
+  error(loc, "'" + m_out.functions[callee].name + "' throws " + name_of(thrown) + ", which '" + name + "' (throws " +
+                 name_of(m_fn.throws) + ") does not declare (add it to its throws clause, or catch it)");
 }
 
 void Checker::check_pattern(Pattern& p, TypeId scrutinee) {

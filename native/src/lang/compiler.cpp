@@ -256,10 +256,13 @@ private:
       else emit(OpCode::PUSH_NULL, s.loc);
       emit_define(s.slot, s.loc);
       if (s.watched) {
-        m_watched_slots.insert(s.slot); // (slots are never reused in a function)
+        m_watched_slots[s.slot] = s.seq_slot; // (slots are never reused in a function)
+        emit(OpCode::PUSH_NULL, s.loc); // options: none yet
+        emit_with(OpCode::SET_LOCAL, uint32_t(s.seq_slot), s.loc);
         emit_with(OpCode::WATCH, uint32_t(s.slot), s.loc);
         emit_u16(add_string(s.text, s.loc));
-        m_watch_scopes.back().push_back(here());
+        emit_u16(uint32_t(s.seq_slot));
+        m_watch_scopes.back().push_back(here()); // (the last operand: patched as a jump from the instruction's end)
         emit_u16(0xFFFF);
       }
       break;
@@ -415,11 +418,22 @@ private:
     bool compound = e.op != Op::Assign;
     switch (target.kind) {
     case ExprKind::Ident:
-      if (m_watched_slots.count(target.slot)) { // reported when it changes
+      if (auto watched = m_watched_slots.find(target.slot); watched != m_watched_slots.end()) { // reported when it changes
         if (compound) emit_with(OpCode::GET_LOCAL, uint32_t(target.slot), target.loc);
         compile_expr(*e.kids[1]);
         if (compound) emit(arith_op(e.op), e.loc);
+        // WATCH_SET; CALL_VALUE 1; WATCH_REPORT: the last two run only for a
+        // `when` function (WATCH_SET pushed it and the value), else skipped.
         emit_with(OpCode::WATCH_SET, uint32_t(target.slot), e.loc);
+        emit_u16(uint32_t(watched->second));
+        size_t skip = here();
+        emit_u16(0xFFFF);
+        adjust(2);
+        emit(OpCode::CALL_VALUE, e.loc);
+        emit_byte(1);
+        adjust(-1);
+        emit_with(OpCode::WATCH_REPORT, uint32_t(target.slot), e.loc);
+        patch_jump(skip);
         break;
       }
       if (is_cell(target.slot)) {
@@ -607,6 +621,22 @@ private:
   }
 
   void compile_method(const Expr& e) {
+    if (e.aux == kWatchOptions) { // its options slot = the `when` value (null: none given)
+      const Expr& opts = *e.kids[1];
+      const Expr* when = nullptr;
+      for (size_t i = 0; i < opts.keys.size(); i++)
+        if (opts.keys[i] == "when") when = opts.kids[i].get();
+      if (when) compile_expr(*when);
+      else emit(OpCode::PUSH_NULL, e.loc);
+      emit_with(OpCode::SET_LOCAL, uint32_t(e.int_value), e.loc);
+      emit(OpCode::PUSH_NULL, e.loc);
+      return;
+    }
+    if (e.aux == kWatchNotify) {
+      emit_with(OpCode::WATCH_NOTIFY, uint32_t(e.slot), e.loc);
+      emit(OpCode::PUSH_NULL, e.loc);
+      return;
+    }
     if (e.aux >= kArrayCallback && e.aux < kArrayCallback + int(ArrayCallback::COUNT_)) {
       compile_array_callback(e, ArrayCallback(e.aux - kArrayCallback));
       return;
@@ -917,7 +947,7 @@ private:
   std::vector<LoopContext> m_loops;
   int m_tries = 0; // TRYs open (guarded code being compiled)
   std::vector<bool> m_cells;                       // per local: holds a cell (FunctionInfo::cell_slots)
-  std::set<int> m_watched_slots;                // the function's `watch let` variables
+  std::map<int, int> m_watched_slots;           // the function's `watch let` variables -> their options slots
   std::vector<std::vector<size_t>> m_watch_scopes; // per open block: its WATCH lengths to patch
   // The current chunk's non-string constants by (tag, payload bits).
   std::map<std::pair<uint8_t, int64_t>, size_t> m_constant_index;

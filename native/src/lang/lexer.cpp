@@ -126,6 +126,8 @@ Token Lexer::scan_token() {
 
     char c = advance();
     if (is_ident_start(c)) return lex_identifier(start, loc);
+    // `$watch` (x.$watch.options(...)): a name of BAML's own, never a variable's.
+    if (c == '$' && is_ident_start(peek())) return lex_identifier(start, loc);
     if (is_digit(c)) return lex_number(start, loc);
     if (c == '"') return lex_string(start, loc);
     if (c == '#') {

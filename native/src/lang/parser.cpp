@@ -352,6 +352,7 @@ private:
   std::unique_ptr<Block> parse_condition_and_block(ExprPtr& cond, const char* keyword);
   void parse_arms(std::vector<MatchArm>& arms, const char* what);
   ExprPtr parse_class_literal(const Token& name);
+  ExprPtr parse_class_literal(std::string name, SourceLoc loc);
   ExprPtr parse_map_literal(SourceLoc open);
   void parse_arguments(Expr& call);
   bool looks_like_class_literal() const;
@@ -682,7 +683,6 @@ void Parser::parse_unsupported_declaration() {
 }
 
 // function_decl := 'function' NAME '(' params? ')' '->' type ('throws' type)? block
-// (the `throws` clause is parsed and discarded: FunctionDecl has no place for it)
 FunctionDecl Parser::parse_function(FunctionKind kind) {
   FunctionDecl fn;
   fn.loc = consume(TokenKind::Function, "expected 'function'").loc;
@@ -694,7 +694,7 @@ FunctionDecl Parser::parse_function(FunctionKind kind) {
   parse_type_stream_attributes(*fn.return_type);
   if (check(TokenKind::Identifier) && current().lexeme == "throws") {
     advance();
-    parse_type();
+    fn.throws = parse_type();
   }
   // An LLM body starts with `client` and a client (a name or a string) or
   // with `prompt` and a string: a variable named client or prompt used as
@@ -1459,7 +1459,7 @@ ExprPtr Parser::lambda() {
   if (!check(TokenKind::LeftBrace)) decl.return_type = parse_type();
   if (check(TokenKind::Identifier) && current().lexeme == "throws") {
     advance();
-    parse_type();
+    decl.throws = parse_type();
   }
   decl.body = parse_block("expected '{' and the lambda's body");
   return expr;
@@ -1571,9 +1571,11 @@ bool Parser::looks_like_class_literal() const {
 
 // class_literal := NAME '{' (field_init (',' field_init)* ','?)? '}'
 // field_init := NAME ':' expression | '...' expression     (a spread: key "...")
-ExprPtr Parser::parse_class_literal(const Token& name) {
-  auto lit = make_expr(ExprKind::ClassLit, name.loc);
-  lit->text = std::string(name.lexeme);
+ExprPtr Parser::parse_class_literal(const Token& name) { return parse_class_literal(std::string(name.lexeme), name.loc); }
+
+ExprPtr Parser::parse_class_literal(std::string name, SourceLoc loc) {
+  auto lit = make_expr(ExprKind::ClassLit, loc);
+  lit->text = std::move(name);
   advance(); // '{'
   while (!check(TokenKind::RightBrace)) {
     if (check(TokenKind::Dot)) {
@@ -1645,6 +1647,9 @@ ExprPtr Parser::index(ExprPtr left) {
 // dot := expression '.' NAME ('(' arguments)?     (a method call when arguments follow)
 ExprPtr Parser::dot(ExprPtr left) {
   const Token& name = consume_name("expected a field or method name after '.'");
+  // A class of BAML's own, by its qualified name: baml.WatchOptions { when: f }.
+  if (left->kind == ExprKind::Ident && left->text == "baml" && check(TokenKind::LeftBrace) && looks_like_class_literal())
+    return parse_class_literal("baml." + std::string(name.lexeme), left->loc);
   bool is_method = match(TokenKind::LeftParen);
   auto expr = make_expr(is_method ? ExprKind::MethodCall : ExprKind::Field, name.loc);
   expr->text = std::string(name.lexeme);

@@ -49,6 +49,7 @@ struct FunctionInfo {
   std::vector<std::string> param_names;
   std::vector<lang::TypeId> param_types;
   lang::TypeId return_type = lang::TypeTable::ANY;
+  lang::TypeId throws = -1; // its `throws` clause's type (-1: none written: unchecked)
   uint32_t line = 1;
   uint16_t arity = 0;
   uint16_t num_locals = 0; // including parameters

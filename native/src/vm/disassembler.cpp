@@ -90,7 +90,11 @@ std::string disassemble(const CompiledProgram& program) {
         out += program.classes[u16(0)].name + " fields " + std::to_string(u16(2));
         break;
       case OpCode::WATCH:
-        out += "slot " + std::to_string(u16(0)) + " name " + std::to_string(u16(2)) + " until " +
+        out += "slot " + std::to_string(u16(0)) + " name " + std::to_string(u16(2)) + " options " + std::to_string(u16(4)) +
+               " until " + std::to_string(at + 9 + u16(6));
+        break;
+      case OpCode::WATCH_SET:
+        out += "slot " + std::to_string(u16(0)) + " options " + std::to_string(u16(2)) + " skip -> " +
                std::to_string(at + 7 + u16(4));
         break;
       case OpCode::TYPE_TEST: out += program.type_name(lang::TypeId(u16(0))); break;

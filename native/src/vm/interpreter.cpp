@@ -188,7 +188,8 @@ void Fiber::watch_forget_reach(Watch& w) {
 // WATCH: the variable in `slot` of the current frame is watched from here
 // (replacing an earlier watch of it: a loop's next turn); its value now is
 // its first report.
-void Fiber::watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end, const RunContext& ctx) {
+void Fiber::watch_begin(uint16_t slot, uint16_t options, const StringObj* name, uint32_t begin, uint32_t end,
+                        const RunContext& ctx) {
   if (!m_watches) m_watches = std::make_unique<std::vector<Watch>>();
   uint32_t frame = m_frame_count - 1;
   const FunctionInfo* fn = m_frames[frame].fn;
@@ -201,20 +202,35 @@ void Fiber::watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, ui
   it->begin = begin;
   it->end = end;
   it->slot = slot;
+  it->options = options;
   it->name = name;
   watch_report(*it, ctx);
 }
 
 // WATCH_SET: the current frame's `slot` was assigned; `old` was its value.
-void Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx) {
+bool Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx, bool report) {
   uint32_t frame = m_frame_count - 1;
   for (Watch& w : *m_watches) {
     if (w.frame != frame || w.slot != slot || !watch_active(w)) continue;
     watch_forget_reach(w);
-    if (!values_equal(old, m_stack[m_frames[frame].base + slot], ctx.cancel_state)) watch_report(w, ctx);
-    return;
+    if (values_equal(old, m_stack[m_frames[frame].base + slot], ctx.cancel_state)) return false;
+    if (report) watch_report(w, ctx);
+    return true;
   }
+  return false;
 }
+
+void Fiber::watch_notify(uint16_t slot, const RunContext& ctx) {
+  uint32_t frame = m_frame_count - 1;
+  for (Watch& w : *m_watches)
+    if (w.frame == frame && w.slot == slot && watch_active(w)) {
+      watch_report(w, ctx);
+      return;
+    }
+}
+
+// A watch's options (x.$watch.options): "manual" leaves reporting to notify().
+bool Fiber::is_manual(Value when) { return when.tag == Tag::String && when.as_string()->text == "manual"; }
 
 namespace {
 bool is_container(Value v) { return v.tag == Tag::Array || v.tag == Tag::Map || v.tag == Tag::Instance; }
@@ -273,6 +289,12 @@ void Fiber::watch_mutated(Value container, Value old, Value now, bool changed, c
       charged = 0; // (kept: given back by watch_forget_reach)
     }
     if (!w.reach->find(container.obj)) continue;
+    // With a `when` function or "manual", only assignments (through the
+    // function) and notify() report.
+    if (Value when = m_stack[m_frames[w.frame].base + w.options]; when.tag == Tag::Function || is_manual(when)) {
+      if (edges) watch_forget_reach(w);
+      continue;
+    }
     if (!compared) { // (only for a container some watch reaches)
       changed = !values_equal(old, now, ctx.cancel_state);
       compared = true;
@@ -1033,21 +1055,54 @@ op_THROW: {
 op_WATCH: {
   uint16_t slot = READ_U16();
   const StringObj* name = constants[READ_U16()].as_string();
+  uint16_t options = READ_U16();
   uint16_t length = READ_U16();
   if (ctx.watch) {
     SAVE();
     uint32_t begin = uint32_t(ip - frame->fn->chunk.code.data());
-    watch_begin(slot, name, begin, begin + length, ctx);
+    watch_begin(slot, options, name, begin, begin + length, ctx);
   }
   DISPATCH();
 }
 op_WATCH_SET: {
   uint16_t slot = READ_U16();
+  uint16_t options = READ_U16();
+  uint16_t skip = READ_U16();
   Value old = base[slot];
-  base[slot] = *--sp;
+  Value now = base[slot] = *--sp;
   if (m_watches) {
     SAVE();
-    watch_assigned(slot, old, ctx);
+    Value when = base[options];
+    if (when.tag == Tag::Function) {
+      // The `when` function decides, if the value changed and the variable
+      // is watched here: it and the value go to CALL_VALUE and WATCH_REPORT.
+      if (watch_assigned(slot, old, ctx, false)) {
+        *sp++ = when;
+        *sp++ = now;
+        DISPATCH();
+      }
+    } else {
+      watch_assigned(slot, old, ctx, !is_manual(when));
+    }
+  }
+  ip += skip;
+  DISPATCH();
+}
+op_WATCH_REPORT: {
+  uint16_t slot = READ_U16();
+  Value yes = *--sp;
+  if (yes.tag != Tag::Bool) FAIL(type_error(ip, "a watch's `when` function must return bool, not ", yes.tag));
+  if (yes.b && m_watches) {
+    SAVE();
+    watch_notify(slot, ctx);
+  }
+  DISPATCH();
+}
+op_WATCH_NOTIFY: {
+  uint16_t slot = READ_U16();
+  if (m_watches) {
+    SAVE();
+    watch_notify(slot, ctx);
   }
   DISPATCH();
 }

@@ -232,14 +232,18 @@ private:
     const FunctionInfo* fn = nullptr;
     uint32_t begin = 0, end = 0;
     uint16_t slot = 0;
+    uint16_t options = 0;            // the local holding its options (x.$watch.options; null: none)
     const StringObj* name = nullptr; // a program constant
     std::shared_ptr<Reach> reach;    // the objects its value reaches (null: not known now)
     size_t reach_bytes = 0;          // what `reach` is charged to the call
   };
   bool watch_active(const Watch& w) const;
-  [[gnu::noinline]] void watch_begin(uint16_t slot, const StringObj* name, uint32_t begin, uint32_t end,
+  [[gnu::noinline]] void watch_begin(uint16_t slot, uint16_t options, const StringObj* name, uint32_t begin, uint32_t end,
                                      const RunContext& ctx);
-  [[gnu::noinline]] void watch_assigned(uint16_t slot, Value old, const RunContext& ctx);
+  // Whether the assignment changed an active watch's value (reported when `report`).
+  [[gnu::noinline]] bool watch_assigned(uint16_t slot, Value old, const RunContext& ctx, bool report = true);
+  [[gnu::noinline]] void watch_notify(uint16_t slot, const RunContext& ctx);
+  static bool is_manual(Value when);
   [[gnu::noinline]] void watch_mutated(Value container, Value old, Value now, bool changed, const RunContext& ctx);
   void watch_forget_reach(Watch& w);
   void watch_report(const Watch& w, const RunContext& ctx);
