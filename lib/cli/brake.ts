@@ -69,6 +69,7 @@ options:
       --stream           write the LLM replies' text to stderr as it arrives (a new line
                          for each attempt), then the result as JSON to stdout
       --pretty           indent the JSON
+      --allow-shell      let the script run commands with baml.sys.shell (off by default)
   -h, --help             this help
 
 Ctrl-C cancels the call (exit 130); a second Ctrl-C exits at once.`,
@@ -123,8 +124,8 @@ function showDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMa
   return out.join('\n');
 }
 
-async function compile(file: string, source: string, withEnv: boolean): Promise<Engine> {
-  return Engine.fromSource(source, { fileName: file, workerThreads: 1, ...(withEnv ? { env: process.env } : {}) });
+async function compile(file: string, source: string, withEnv: boolean, allowShell = false): Promise<Engine> {
+  return Engine.fromSource(source, { fileName: file, workerThreads: 1, allowShell, ...(withEnv ? { env: process.env } : {}) });
 }
 
 /** Reads FILE, or a directory's .baml files as one project (lib/project.ts). */
@@ -180,6 +181,7 @@ async function run(args: string[]): Promise<number> {
       timeout: { type: 'string' },
       stream: { type: 'boolean' },
       pretty: { type: 'boolean' },
+      'allow-shell': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -226,7 +228,7 @@ async function run(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
   try {
-    const engine = await compileOrExit(project, true);
+    const engine = await compileOrExit(project, true, values['allow-shell'] === true);
     try {
       if (abort.signal.aborted) throw new CancelledError('interrupted while compiling'); // Ctrl-C during the compile
       if (!engine.functions.has(fn)) {
@@ -276,9 +278,9 @@ function compileFailure(project: Project, error: unknown): unknown {
 }
 
 /** Compiles `project` into an engine, or ends the command with its diagnostics. */
-async function compileOrExit(project: Project, withEnv: boolean): Promise<Engine> {
+async function compileOrExit(project: Project, withEnv: boolean, allowShell = false): Promise<Engine> {
   try {
-    return await compile(project.fileName, project.source, withEnv);
+    return await compile(project.fileName, project.source, withEnv, allowShell);
   } catch (error) {
     throw compileFailure(project, error);
   }

@@ -114,6 +114,14 @@ function Tell(topic: string) -> string { client Local prompt #"{{ topic }}"# }`)
     }
   });
 
+  it('baml.sys.shell runs only with --allow-shell', async () => {
+    const p = file('shell.baml', 'function main() -> string { baml.sys.shell("echo from the shell") }');
+    const off = await brake(['run', p]);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toMatch(/^brake: ScriptError: baml.sys.shell is off/);
+    expect(await brake(['run', p, '--allow-shell'])).toEqual({ code: 0, stdout: '"from the shell\\n"\n', stderr: '' });
+  });
+
   it('a failed call, a timeout and a bad call are one line each, with their exit codes', async () => {
     const p = file('prog.baml', PROGRAM);
     const failed = await brake(['run', p, 'fails']);
