@@ -335,15 +335,18 @@ TypeId Checker::infer_method(Expr& e) {
   if (k == TypeKind::Class) {
     int32_t cls = m_types.get(rt).decl;
     auto it = m_out.function_index.find(m_out.classes[size_t(cls)].name + "." + e.text);
-    if (it == m_out.function_index.end() && m_out.classes[size_t(cls)].find_field(e.text) >= 0) {
-      // p.f(x) on a field holding a function: a call of the field's value.
+    if (int64_t f = m_out.classes[size_t(cls)].find_field(e.text); it == m_out.function_index.end() && f >= 0) {
+      // p.f(x) on a field holding a function: a call of the field's value
+      // (the receiver, already checked, is not checked again).
       auto field = std::make_unique<Expr>(ExprKind::Field, e.loc);
       field->text = e.text;
+      field->aux = int(f);
+      field->type_id = m_out.classes[size_t(cls)].field_types[size_t(f)];
       field->kids.push_back(std::move(e.kids[0]));
       e.kids[0] = std::move(field);
       e.kind = ExprKind::Call;
       e.text.clear();
-      return infer_value_call(e);
+      return infer_value_call(e, e.kids[0]->type_id);
     }
     if (it == m_out.function_index.end()) {
       error(e.loc, "class '" + m_out.classes[size_t(cls)].name + "' has no method '" + e.text + "'");

@@ -107,9 +107,9 @@ TypeId Checker::infer_lambda(Expr& e, TypeId expected) {
   return m_types.function_of(std::move(params), result);
 }
 
-TypeId Checker::infer_value_call(Expr& e) {
+TypeId Checker::infer_value_call(Expr& e, TypeId known) {
   Expr& callee = *e.kids[0];
-  TypeId t = check_expr(callee, -1);
+  TypeId t = known >= 0 ? known : check_expr(callee, -1);
   auto rest_unknown = [&](std::string message) {
     error(callee.loc, std::move(message));
     for (size_t i = 1; i < e.kids.size(); i++) check_expr(*e.kids[i], -1);
@@ -157,6 +157,7 @@ TypeId Checker::infer_array_callback(Expr& e, TypeId array) {
   auto check_callback = [&](std::vector<TypeId> params, TypeId result) {
     TypeId want = m_types.function_of(params, result);
     TypeId got = check_expr(callback, want);
+    if (got == T::ANY) e.int_value = 1; // (its calls check their arguments: CALL_CHECKED)
     if (got != T::ANY && !m_types.assignable(got, want)) {
       std::string shape;
       for (size_t i = 0; i < params.size(); i++) shape += (i ? ", " : "") + name_of(params[i]);

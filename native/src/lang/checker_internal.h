@@ -46,11 +46,11 @@ struct FunctionContext {
   std::set<int> cells; // locals a lambda captures (FunctionInfo::cell_slots)
   // A lambda's captures: (the variable's slot in the enclosing function, its slot here).
   std::vector<std::pair<int, int>> captures;
-  // Its `throws` clause (-1: none: what it throws is not checked), and how
-  // many catches with a catch-all arm enclose the code being checked (what
-  // is thrown there is caught).
+  // Its `throws` clause (-1: none: what it throws is not checked), and, per
+  // catch enclosing the code being checked, the type its unguarded arms
+  // take (what is thrown there of that type is caught; unknown: anything).
   TypeId throws = -1;
-  int caught = 0;
+  std::vector<TypeId> caught;
   // A lambda whose result type is not written: the types its returns give.
   bool infer_return = false;
   std::vector<TypeId> returns;
@@ -276,6 +276,7 @@ private:
   // `callee` (which throws what its clause says): against the function's
   // own `throws` clause.
   void check_thrown(SourceLoc loc, TypeId what);
+  bool is_caught(TypeId what);
   void check_callee_throws(SourceLoc loc, uint32_t callee);
 
   // ---------------------------------------------------------------- functions as values (checker_function.cpp)
@@ -287,8 +288,9 @@ private:
   TypeId function_type(uint32_t index, bool bound);
   // `add`, a function's name as a value; -1 when `e` names no function.
   TypeId infer_function_ref(Expr& e);
-  // f(x) where f is a value of a function type.
-  TypeId infer_value_call(Expr& e);
+  // f(x) where f is a value of a function type (`callee`: its type when
+  // already known, else -1: checked here).
+  TypeId infer_value_call(Expr& e, TypeId callee = -1);
   // x.$watch.options(...) and x.$watch.notify() on a `watch let` x.
   TypeId infer_watch_method(Expr& e);
   // xs.map(f) and the other array methods that take a function; -1 when

@@ -63,18 +63,29 @@ TypeId Checker::infer_match(Expr& e, TypeId expected) {
 }
 
 TypeId Checker::infer_catch(Expr& e, TypeId expected) {
-  // An arm that takes anything (`_`, a bare name that is not a type, no
-  // guard) catches whatever the guarded expression throws.
-  bool catch_all = false;
+  // What its unguarded arms take, for the throws clauses: anything (`_`, a
+  // bare name that is not a type), or a type (`s: string`, `Oops`).
+  std::vector<TypeId> taken;
   for (auto& arm : e.arms) {
     const Pattern& p = *arm.pattern;
-    if (!arm.guard && (p.kind == PatternKind::Wildcard ||
-                       (p.kind == PatternKind::Binding && !m_type_names.count(p.text) && !m_aliases.count(p.text))))
-      catch_all = true;
+    if (arm.guard) continue;
+    const TypeExpr* named = p.kind == PatternKind::Type && p.type && p.type->kind == TypeExprKind::Named ? p.type.get() : nullptr;
+    if (p.kind == PatternKind::Wildcard) {
+      taken.push_back(T::ANY);
+    } else if (p.kind == PatternKind::Binding) {
+      if (auto it = m_type_names.find(p.text); it != m_type_names.end()) taken.push_back(it->second);
+      else if (!m_aliases.count(p.text)) taken.push_back(T::ANY);
+    } else if (named) {
+      static const std::unordered_map<std::string, TypeId> kBase = {
+          {"int", T::INT}, {"float", T::FLOAT}, {"bool", T::BOOL}, {"string", T::STRING}, {"null", T::NUL}};
+      if (auto it = kBase.find(named->name); it != kBase.end()) taken.push_back(it->second);
+      else if (auto c = m_type_names.find(named->name); c != m_type_names.end()) taken.push_back(c->second);
+    }
   }
-  if (catch_all) m_fn.caught++;
+  bool catches = !taken.empty();
+  if (catches) m_fn.caught.push_back(m_types.union_of(taken));
   TypeId guarded = check_expr(*e.kids[0], expected);
-  if (catch_all) m_fn.caught--;
+  if (catches) m_fn.caught.pop_back();
   push_scope();
   e.slot = declare_local(e.loc, e.text, T::ANY);
   std::vector<TypeId> results{guarded};
@@ -89,8 +100,14 @@ TypeId Checker::infer_catch(Expr& e, TypeId expected) {
   return m_types.union_of(results);
 }
 
+bool Checker::is_caught(TypeId what) {
+  for (TypeId taken : m_fn.caught)
+    if (taken == T::ANY || m_types.assignable(what, taken)) return true;
+  return false;
+}
+
 void Checker::check_thrown(SourceLoc loc, TypeId what) {
-  if (m_fn.throws < 0 || m_fn.caught > 0 || m_types.assignable(what, m_fn.throws)) return;
+  if (m_fn.throws < 0 || is_caught(what) || m_types.assignable(what, m_fn.throws)) return;
   const std::string& name = m_out.functions[m_fn.function].name;
   error(loc, "'" + name + "' throws " + name_of(m_fn.throws) + ", not " + name_of(what) +
                  " (add it to its throws clause, or catch it)");
@@ -98,7 +115,7 @@ void Checker::check_thrown(SourceLoc loc, TypeId what) {
 
 void Checker::check_callee_throws(SourceLoc loc, uint32_t callee) {
   TypeId thrown = m_out.functions[callee].throws;
-  if (thrown < 0 || m_fn.throws < 0 || m_fn.caught > 0 || m_types.assignable(thrown, m_fn.throws)) return;
+  if (thrown < 0 || m_fn.throws < 0 || is_caught(thrown) || m_types.assignable(thrown, m_fn.throws)) return;
   const std::string& name = m_out.functions[m_fn.function].name;
   error(loc, "'" + m_out.functions[callee].name + "' throws " + name_of(thrown) + ", which '" + name + "' (throws " +
                  name_of(m_fn.throws) + ") does not declare (add it to its throws clause, or catch it)");

@@ -34,6 +34,7 @@ uint32_t Chunk::line_at(size_t offset) const {
 
 CompiledProgram::~CompiledProgram() {
   for (StringObj* s : static_strings) delete s;
+  for (FunctionObj* f : static_functions) delete f;
 }
 
 std::vector<std::string> CompiledProgram::class_names() const {
@@ -429,7 +430,7 @@ private:
         size_t skip = here();
         emit_u16(0xFFFF);
         adjust(2);
-        emit(OpCode::CALL_VALUE, e.loc);
+        emit(OpCode::CALL_CHECKED, e.loc); // (the function was stored where it could not be typed at this call)
         emit_byte(1);
         adjust(-1);
         emit_with(OpCode::WATCH_REPORT, uint32_t(target.slot), e.loc);
@@ -488,7 +489,7 @@ private:
     case ExprKind::StringLit: emit_string(e.text, e.loc); break;
     case ExprKind::NullLit: emit(OpCode::PUSH_NULL, e.loc); break;
     case ExprKind::Ident:
-      if (e.aux == kFunctionRef) emit_closure(uint32_t(e.slot), 0, e.loc);
+      if (e.aux == kFunctionRef) emit_function(uint32_t(e.slot), e.loc);
       else emit_load(e.slot, e.loc);
       break;
     case ExprKind::Lambda:
@@ -537,7 +538,7 @@ private:
       if (e.aux == -2) {
         emit_constant(Value::enum_variant(uint32_t(e.slot), uint32_t(e.int_value)), e.loc);
       } else if (e.aux == kFunctionRef) {
-        emit_closure(uint32_t(e.slot), 0, e.loc);
+        emit_function(uint32_t(e.slot), e.loc);
       } else if (e.aux == kBoundMethod) {
         compile_expr(*e.kids[0]);
         emit_with(OpCode::BIND, uint32_t(e.slot), e.loc);
@@ -605,6 +606,17 @@ private:
   void emit_field_of(OpCode op, uint32_t cls, uint32_t index, SourceLoc loc) {
     emit_with(op, cls, loc);
     emit_u16(index);
+  }
+
+  // Function `fn` as a value: the program's one constant for it.
+  void emit_function(uint32_t fn, SourceLoc loc) {
+    auto& statics = m_program.static_functions;
+    if (statics.size() <= fn) statics.resize(fn + 1, nullptr);
+    if (!statics[fn]) {
+      statics[fn] = new FunctionObj(fn, 0);
+      statics[fn]->is_static = true;
+    }
+    emit_constant(Value::object(Tag::Function, statics[fn]), loc);
   }
 
   // A function value of function `fn` and the `n` cells on the stack.
@@ -685,7 +697,7 @@ private:
       emit_with(OpCode::GET_LOCAL, fn, loc);
       if (which == A::Reduce) emit_with(OpCode::GET_LOCAL, acc, loc);
       emit_with(OpCode::GET_LOCAL, item, loc);
-      emit(OpCode::CALL_VALUE, loc);
+      emit(e.int_value ? OpCode::CALL_CHECKED : OpCode::CALL_VALUE, loc); // (int_value: a callback of unknown type)
       emit_byte(which == A::Reduce ? 2 : 1);
       adjust(which == A::Reduce ? -2 : -1);
     };

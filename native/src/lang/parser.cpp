@@ -213,7 +213,20 @@ bool is_builtin_type_name(std::string_view name) {
 class Parser {
 public:
   Parser(std::vector<Token> tokens, Diagnostics& diags)
-      : m_diags(diags), m_tokens(std::move(tokens)) {}
+      : m_diags(diags), m_tokens(std::move(tokens)) {
+    // Each '(' and the ')' that closes it, found once: whether an '->'
+    // follows it is then one lookup (a scan per '(' would be quadratic in
+    // a source of unclosed ones).
+    m_close.assign(m_tokens.size(), SIZE_MAX);
+    std::vector<size_t> open;
+    for (size_t i = 0; i < m_tokens.size(); i++) {
+      if (m_tokens[i].kind == TokenKind::LeftParen) open.push_back(i);
+      if (m_tokens[i].kind == TokenKind::RightParen && !open.empty()) {
+        m_close[open.back()] = i;
+        open.pop_back();
+      }
+    }
+  }
 
   Program parse_program();
   HostSignature parse_host_signature();
@@ -362,6 +375,7 @@ private:
 
   Diagnostics& m_diags;
   std::vector<Token> m_tokens;
+  std::vector<size_t> m_close; // per token: a '(''s matching ')' (SIZE_MAX: none, or not a '(')
   size_t m_pos = 0;
   int m_depth = 0;
   bool m_has_last_error = false;
@@ -1428,14 +1442,9 @@ ExprPtr Parser::parse_infix_operators(ExprPtr left, Precedence precedence, Nesti
 // '->' follows: a lambda or a function type, not a parenthesised expression
 // or type (neither is ever followed by '->').
 bool Parser::parenthesis_then_arrow() const {
-  int depth = 1;
-  for (size_t i = m_pos; i < m_tokens.size(); i++) {
-    TokenKind k = m_tokens[i].kind;
-    if (k == TokenKind::Eof) return false;
-    if (k == TokenKind::LeftParen) depth++;
-    if (k == TokenKind::RightParen && --depth == 0) return i + 1 < m_tokens.size() && m_tokens[i + 1].kind == TokenKind::Arrow;
-  }
-  return false;
+  if (m_pos == 0) return false;
+  size_t close = m_close[m_pos - 1];
+  return close != SIZE_MAX && close + 1 < m_tokens.size() && m_tokens[close + 1].kind == TokenKind::Arrow;
 }
 
 // lambda := '(' (NAME (':' type)? (',' NAME (':' type)?)* ','?)? ')' '->' type? ('throws' type)? block

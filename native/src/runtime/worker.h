@@ -189,6 +189,7 @@ private:
   void start_llm(Call* call, const vm::Request& r);
   // baml.sys.shell (runtime/worker_shell.cpp).
   void start_shell(Call* call, const vm::Request& r);
+  void start_shell_command(Call* call, const vm::Request& r);
   void resume_shell(Call* call, Operation* op);
   void reap_shell_threads();
   void stop_shells();

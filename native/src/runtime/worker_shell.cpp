@@ -12,7 +12,12 @@
 // shell and ends. kill() is never sent to a group whose leader was reaped
 // (its id could be another's by then): the thread waits for the leader
 // without reaping it (WNOWAIT), and reaps it under the same lock the
-// killer takes.
+// killer takes. The leader is killed by its pid too, in case it left its
+// group. The exit status comes from that wait; if the process was reaped
+// by someone else (a host that sets SIGCHLD to SIG_IGN), the command fails
+// saying so rather than passing for a success. The output buffer (at most
+// 16 MiB per running command) is the thread's until the call takes it: it
+// is charged to the call then, not while the command runs.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,7 +55,10 @@ ShellOperation::~ShellOperation() { close_fd(wake_fd); }
 void ShellOperation::stop() {
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (!reaped && pid > 0) ::kill(-pid, SIGKILL);
+    if (!reaped && pid > 0) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL); // (a leader that left its group)
+    }
   }
   uint64_t one = 1;
   while (::write(wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
@@ -116,6 +124,7 @@ bool spawn_shell(const std::string& command, const Environment& env, ShellOperat
 // The thread of one command: its output, its end, the operation's outcome.
 void shell_thread(Worker* worker, ShellOperation* op, int out_fd, int err_fd) {
   std::string out, err;
+  bool out_of_memory = false;
   bool too_long = false, stopped = false;
   pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {op->wake_fd, POLLIN, 0}};
   int open = 2;
@@ -138,46 +147,65 @@ void shell_thread(Worker* worker, ShellOperation* op, int out_fd, int err_fd) {
         open--;
         continue;
       }
-      if (i == 0) {
-        if (out.size() + size_t(n) > kMaxShellOutput) too_long = true;
-        else out.append(buf, size_t(n));
-      } else if (err.size() < kStderrExcerpt) {
-        err.append(buf, std::min(size_t(n), kStderrExcerpt - err.size()));
+      try {
+        if (i == 0) {
+          if (out.size() + size_t(n) > kMaxShellOutput) too_long = true;
+          else out.append(buf, size_t(n));
+        } else if (err.size() < kStderrExcerpt) {
+          err.append(buf, std::min(size_t(n), kStderrExcerpt - err.size()));
+        }
+      } catch (const std::bad_alloc&) {
+        out_of_memory = too_long = true; // (killed below like a too long output)
       }
     }
   }
   if (too_long) {
     std::lock_guard<std::mutex> lock(op->mu);
     ::kill(-op->pid, SIGKILL);
+    ::kill(op->pid, SIGKILL);
   }
   close_fd(fds[0].fd);
   close_fd(fds[1].fd);
   // The shell's end, seen without reaping it (see the top of this file).
   siginfo_t info{};
-  while (::waitid(P_PID, id_t(op->pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  int waited;
+  while ((waited = ::waitid(P_PID, id_t(op->pid), &info, WEXITED | WNOWAIT)) < 0 && errno == EINTR) {
   }
-  int status = 0;
   {
     std::lock_guard<std::mutex> lock(op->mu);
-    while (::waitpid(op->pid, &status, 0) < 0 && errno == EINTR) {
+    op->reaped = true; // (from here on nothing may signal its pid)
+    if (waited == 0) {
+      int status;
+      while (::waitpid(op->pid, &status, 0) < 0 && errno == EINTR) {
+      }
     }
-    op->reaped = true;
   }
   if (!stopped) {
     OperationOutcome outcome;
-    if (too_long) {
-      outcome.failed = true;
-      outcome.error_message = "the command's output passed " + std::to_string(kMaxShellOutput) + " bytes";
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      outcome.value = std::make_unique<brake_value>();
-      outcome.value->kind = BRAKE_KIND_STRING;
-      append_lossy_utf8(outcome.value->text, out);
-    } else {
-      outcome.failed = true;
-      outcome.error_message = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                                : "killed by signal " + std::to_string(WTERMSIG(status));
-      while (!err.empty() && (err.back() == '\n' || err.back() == '\r' || err.back() == ' ')) err.pop_back();
-      if (!err.empty()) append_lossy_utf8(outcome.error_message += ": ", utf8_prefix(err, kStderrExcerpt));
+    try {
+      if (waited != 0) {
+        outcome.failed = true;
+        outcome.error_message = "the command's exit status was lost (is SIGCHLD ignored in this process?)";
+      } else if (out_of_memory) {
+        outcome.failed = true;
+        outcome.error_message = "out of memory reading the command's output";
+      } else if (too_long) {
+        outcome.failed = true;
+        outcome.error_message = "the command's output passed " + std::to_string(kMaxShellOutput) + " bytes";
+      } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+        outcome.value = std::make_unique<brake_value>();
+        outcome.value->kind = BRAKE_KIND_STRING;
+        append_lossy_utf8(outcome.value->text, out);
+      } else {
+        outcome.failed = true;
+        outcome.error_message = info.si_code == CLD_EXITED ? "exit code " + std::to_string(info.si_status)
+                                                           : "killed by signal " + std::to_string(info.si_status);
+        while (!err.empty() && (err.back() == '\n' || err.back() == '\r' || err.back() == ' ')) err.pop_back();
+        if (!err.empty()) append_lossy_utf8(outcome.error_message += ": ", utf8_prefix(err, kStderrExcerpt));
+      }
+    } catch (const std::bad_alloc&) {
+      outcome = OperationOutcome{};
+      outcome.failed = true; // (an empty message: nothing more could be said)
     }
     Operation* ops[1] = {op};
     bool accepted = false;
@@ -195,6 +223,15 @@ void shell_thread(Worker* worker, ShellOperation* op, int out_fd, int err_fd) {
 } // namespace
 
 void Worker::start_shell(Call* call, const vm::Request& r) {
+  try {
+    start_shell_command(call, r);
+  } catch (const std::bad_alloc&) {
+    // (only before the command starts: nothing of it is left)
+    fail_call(call, "out_of_memory", "out of memory running a shell command");
+  }
+}
+
+void Worker::start_shell_command(Call* call, const vm::Request& r) {
   (void)r;
   if (!m_engine.shell_allowed()) {
     raise_where_waiting(call, vm::ScriptError{"shell_disabled",
@@ -212,7 +249,7 @@ void Worker::start_shell(Call* call, const vm::Request& r) {
   auto* op = new_operation<ShellOperation>(call, "running a shell command");
   if (!op) return;
   try {
-    m_shell_threads.reserve(m_shell_threads.size() + 1);
+    if (m_shell_threads.size() == m_shell_threads.capacity()) m_shell_threads.reserve(2 * m_shell_threads.size() + 4);
     call->operation = add_operation(op); // adopts our reference
   } catch (const std::bad_alloc&) {
     op->release();
@@ -221,7 +258,14 @@ void Worker::start_shell(Call* call, const vm::Request& r) {
   }
   int out_fd = -1, err_fd = -1;
   std::string why;
-  if (!spawn_shell(command, m_engine.env(), *op, out_fd, err_fd, why)) {
+  bool spawned;
+  try {
+    spawned = spawn_shell(command, m_engine.env(), *op, out_fd, err_fd, why);
+  } catch (const std::bad_alloc&) {
+    drop_operation(call, false);
+    throw;
+  }
+  if (!spawned) {
     drop_operation(call, false);
     raise_where_waiting(call, vm::ScriptError{"shell_error", std::move(why), {}, ""});
     return;
@@ -229,7 +273,7 @@ void Worker::start_shell(Call* call, const vm::Request& r) {
   op->retain(); // the thread's
   try {
     m_shell_threads.push_back(ShellThread{std::thread(shell_thread, this, op, out_fd, err_fd), op->thread_done});
-  } catch (const std::system_error&) {
+  } catch (const std::exception&) { // system_error, bad_alloc
     // No thread: nobody would read or reap it. It goes, and the call fails.
     op->stop();
     close_fd(out_fd);
@@ -270,6 +314,7 @@ void Worker::stop_shells() {
 // The command ended and the call still waits: its output, or its failure
 // raised where the script waited.
 void Worker::resume_shell(Call* call, Operation* op) {
+  reap_shell_threads();
   OperationOutcome& outcome = op->outcome;
   if (outcome.failed) {
     raise_where_waiting(call, vm::ScriptError{"shell_error", std::move(outcome.error_message), {}, ""});

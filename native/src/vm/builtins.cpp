@@ -40,6 +40,14 @@ std::vector<BuiltinSignature> parse_signatures() {
     if (kBuiltins[i].is_method()) {
       b.self = std::move(sig.params[0].type);
       first = 1;
+      std::string_view receiver = kBuiltins[i].receiver;
+      b.self_tag = int(receiver == "array"      ? Tag::Array
+                       : receiver == "map"      ? Tag::Map
+                       : receiver == "Response" ? Tag::Instance
+                       : receiver == "int"      ? Tag::Int
+                       : receiver == "float"    ? Tag::Float
+                       : receiver == "bool"     ? Tag::Bool
+                                                : Tag::String);
     }
     for (size_t p = first; p < sig.params.size(); p++) {
       const lang::TypeExpr* t = sig.params[p].type.get();
@@ -315,17 +323,11 @@ BuiltinResult call_builtin(uint16_t raw_id, Value* args, size_t argc, Heap& heap
   const BuiltinInfo& info = kBuiltins[raw_id];
   Value self = args[0];
   Value* a = args + 1;
-  std::string_view receiver = info.receiver;
-  Tag want = receiver == "array" ? Tag::Array
-             : receiver == "map"   ? Tag::Map
-             : receiver == "Response" ? Tag::Instance
-             : receiver == "int"   ? Tag::Int
-             : receiver == "float" ? Tag::Float
-             : receiver == "bool"  ? Tag::Bool
-                                   : Tag::String;
+  const BuiltinSignature& sig = builtin_signature(BuiltinId(raw_id));
+  Tag want = Tag(sig.self_tag);
   if (self.tag != want || (want == Tag::Instance && self.as_instance()->class_id != program.response_class))
     return error("type_error", std::string(info.name) + " called on a value of the wrong type");
-  const std::vector<int>& tags = builtin_signature(BuiltinId(raw_id)).arg_tags;
+  const std::vector<int>& tags = sig.arg_tags;
   for (size_t i = 1; i < argc; i++)
     if (tags[i - 1] >= 0 && int(args[i].tag) != tags[i - 1])
       return error("type_error", std::string("wrong argument type for ") + info.name);

@@ -98,6 +98,8 @@ struct BuiltinSignature {
   // For each parameter, the one tag an argument must have (-1: any), for
   // the run-time check of values whose static type was unknown.
   std::vector<int> arg_tags;
+  // Methods: the tag the receiver must have (its kBuiltins receiver's).
+  int self_tag = -1;
 };
 const BuiltinSignature& builtin_signature(BuiltinId id);
 

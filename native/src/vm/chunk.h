@@ -180,6 +180,10 @@ struct CompiledProgram {
   }
   // Constant strings shared read-only by all calls (Object::is_static).
   std::vector<StringObj*> static_strings;
+  // A function named as a value (`add`, `Person.name`): one constant per
+  // function, shared read-only like the strings (so `add == add`), by index
+  // (null: never named so).
+  std::vector<FunctionObj*> static_functions;
 
   std::vector<std::string> class_names() const;
   std::vector<std::string> enum_names() const;

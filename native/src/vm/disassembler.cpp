@@ -19,6 +19,7 @@ std::string constant_text(Value v) {
   }
   case Tag::String: return "\"" + v.as_string()->text + "\"";
   case Tag::Enum: return "enum " + std::to_string(v.enum_id()) + "." + std::to_string(v.variant());
+  case Tag::Function: return "function " + std::to_string(v.as_function()->function);
   default: return "?";
   }
 }
