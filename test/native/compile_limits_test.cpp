@@ -148,6 +148,26 @@ BRAKE_TEST(large_map_literal_compiles_in_linear_time) {
   CHECK_EQ_INT(w.int_value, 2);
 }
 
+// Unclosed parentheses: whether each '(' starts a lambda (an '->' after its
+// ')') is one lookup, not a scan to the end of the source per '('.
+static double unclosed_parens_seconds(int lines) {
+  std::string src = "function main() -> int {\n";
+  for (int i = 0; i < lines; i++) src += "  let a = (1;\n";
+  src += "  1\n}\n";
+  auto t0 = std::chrono::steady_clock::now();
+  Compiled c;
+  compile(c, src);
+  CHECK_EQ_INT(c.rc, BRAKE_COMPILE_ERROR);
+  return seconds_since(t0);
+}
+
+BRAKE_TEST(unclosed_parentheses_parse_in_linear_time) {
+  double small = std::min(unclosed_parens_seconds(10000), unclosed_parens_seconds(10000));
+  double large = std::min(unclosed_parens_seconds(40000), unclosed_parens_seconds(40000));
+  fprintf(stderr, "10,000 lines %.1f ms, 40,000 lines %.1f ms\n", small * 1e3, large * 1e3);
+  CHECK(large < 8 * small + 0.05);
+}
+
 BRAKE_TEST(too_many_constants_is_one_compile_error) {
   std::string src = "function main() -> int {\n  let a = [";
   for (int i = 0; i < 40000; i++) src += (i ? ", " : "") + std::to_string(i);
@@ -193,6 +213,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(too_many_functions_is_a_compile_error),
       TEST_ENTRY(type_pattern_beyond_the_type_table_limit_is_a_compile_error),
       TEST_ENTRY(large_map_literal_compiles_in_linear_time),
+      TEST_ENTRY(unclosed_parentheses_parse_in_linear_time),
       TEST_ENTRY(too_many_constants_is_one_compile_error),
       TEST_ENTRY(source_over_16_mib_is_a_compile_error),
   };
