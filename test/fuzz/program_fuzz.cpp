@@ -2,7 +2,9 @@
 // typed grammar (ints, floats, bools, strings, lists, maps, a class, an
 // enum, optionals; let, assignment, if/else, while, for-in, C-style for,
 // match, break/continue/return, recursion, string and list builtins,
-// deep_copy/deep_equals, sleeps), then run through brake.h with a deadline,
+// deep_copy/deep_equals, sleeps; lambdas that read and assign the variables
+// around them, through the array methods and called as values), then run
+// through brake.h with a deadline,
 // a memory limit, and a cancel from another thread at a moment the bytes
 // pick. Every call must complete exactly once with a status a script can
 // end in (a value, a script error, a timeout, a cancel, out of memory):
@@ -91,7 +93,7 @@ private:
 
   std::string stmt() {
     unsigned deep = m_depth < 4;
-    switch (m_b.pick(deep ? 10 : 5)) {
+    switch (m_b.pick(deep ? 11 : 5)) {
     case 0:
     case 1: { // let
       Ty t = Ty(m_b.pick(8));
@@ -112,9 +114,9 @@ private:
       if (const Var* v = var_of(Ty::Cls)) return indent() + v->name + ".n = " + expr(Ty::Int, 0) + ";\n";
       return indent() + "baml.sys.sleep(" + std::to_string(m_b.pick(3)) + ");\n";
     }
-    case 4: // leave the loop or the function
+    case 4: // leave the loop or the function (or the lambda: its own type)
       if (m_loops && m_b.pick(2)) return indent() + (m_b.pick(2) ? "break;\n" : "continue;\n");
-      return indent() + "if (" + expr(Ty::Bool, 0) + ") { return " + expr(Ty::Int, 0) + "; }\n";
+      return indent() + "if (" + expr(Ty::Bool, 0) + ") { return " + expr(m_returns, 0) + "; }\n";
     case 5: { // if / else
       std::string s = indent() + "if (" + expr(Ty::Bool, 0) + ") {\n" + block();
       if (m_b.pick(2)) s += indent() + "} else {\n" + block();
@@ -134,9 +136,39 @@ private:
       std::string name = "i" + std::to_string(m_next++);
       return loop("for (let " + name + " = 0; " + name + " < " + expr(Ty::Int, 0) + "; " + name + " += 1)", name);
     }
+    case 9: { // a lambda as a value, assigning what it captures, called now and later
+      std::string f = "f" + std::to_string(m_next++);
+      std::string s = indent() + "let " + f + " = " + lambda(Ty::Int, "int", 0) + ";\n";
+      const Var* v = var_of(Ty::Int);
+      return s + indent() + (v ? v->name + " = " : "") + f + "(" + expr(Ty::Int, 0) + ") + " + f + "(1);\n";
+    }
     default: // an expression for its effects
       return indent() + expr(Ty::Int, 0) + ";\n";
     }
+  }
+
+  // `(p: int) -> T { statements; value }`: its parameter in scope, no loop
+  // around it (break and continue stay out), returns of its own type.
+  std::string lambda(Ty result, const char* result_name, int d, const char* second = nullptr) {
+    std::string p = "p" + std::to_string(m_next++);
+    std::string q = second ? "q" + std::to_string(m_next++) : "";
+    size_t vars = m_vars.size();
+    int loops = m_loops;
+    Ty returns = m_returns;
+    m_loops = 0;
+    m_returns = result;
+    m_vars.push_back({p, Ty::Int});
+    if (second) m_vars.push_back({q, Ty::Int});
+    m_depth++;
+    std::string s = "(" + p + ": int" + (second ? ", " + q + ": int" : "") + ") -> " + result_name + " {\n";
+    for (unsigned k = d < 2 ? m_b.pick(3) : 0; k > 0; k--) s += stmt();
+    s += indent() + "(" + expr(result, d + 1) + ")\n"; // (a line that starts with '{' would be a block)
+    m_depth--;
+    s += indent() + "}";
+    m_vars.resize(vars);
+    m_loops = loops;
+    m_returns = returns;
+    return s;
   }
 
   // A for loop with `head`, its int variable `name` in scope in its body.
@@ -166,7 +198,7 @@ private:
       if (const Var* v = var_of(t)) return v->name;
     switch (t) {
     case Ty::Int:
-      switch (leaf ? 0 : m_b.pick(10)) {
+      switch (leaf ? 0 : m_b.pick(11)) {
       case 0: { // (negative literals in parentheses: `if (c) { } -8` reads as a subtraction)
         int k = int(m_b.next()) - 8;
         return k < 0 ? "(" + std::to_string(k) + ")" : std::to_string(k);
@@ -179,6 +211,7 @@ private:
       case 6: return expr(Ty::Cls, d + 1) + ".n";
       case 7: return "(" + expr(Ty::Map, d + 1) + ".length() * 2)";
       case 8: return "(if (" + expr(Ty::Bool, d + 1) + ") { " + expr(Ty::Int, d + 1) + " } else { " + expr(Ty::Int, d + 1) + " })";
+      case 9: return "(" + expr(Ty::Ints, d + 1) + ").reduce(" + lambda(Ty::Int, "int", d, "acc") + ", " + expr(Ty::Int, d + 1) + ")";
       default:
         return "match (" + expr(Ty::Color, d + 1) + ") { Color.Red => " + expr(Ty::Int, d + 1) + ", _ => " +
                expr(Ty::Int, d + 1) + " }";
@@ -190,11 +223,12 @@ private:
       default: return "(0.0 / 0.0)";
       }
     case Ty::Bool:
-      switch (leaf ? 0 : m_b.pick(7)) {
+      switch (leaf ? 0 : m_b.pick(8)) {
       case 0: return m_b.pick(2) ? "true" : "false";
       case 1: return "(" + expr(Ty::Int, d + 1) + (m_b.pick(2) ? " < " : " == ") + expr(Ty::Int, d + 1) + ")";
       case 2: return "(" + expr(Ty::Bool, d + 1) + (m_b.pick(2) ? " && " : " || ") + expr(Ty::Bool, d + 1) + ")";
       case 3: return "!" + expr(Ty::Bool, d + 1);
+      case 6: return "(" + expr(Ty::Ints, d + 1) + (m_b.pick(2) ? ").some(" : ").every(") + lambda(Ty::Bool, "bool", d) + ")";
       case 4: return expr(Ty::Map, d + 1) + ".has(" + expr(Ty::Str, d + 1) + ")";
       case 5: return "baml.deep_equals(" + expr(Ty::Cls, d + 1) + ", " + expr(Ty::Cls, d + 1) + ")";
       default: return "baml.sys.cancellation_requested()";
@@ -209,10 +243,13 @@ private:
       default: return "(" + expr(Ty::Str, d + 1) + " + " + expr(Ty::Str, d + 1) + ").split(\"b\").join(" + expr(Ty::Str, d + 1) + ")";
       }
     case Ty::Ints:
-      switch (leaf ? 0 : m_b.pick(4)) {
+      switch (leaf ? 0 : m_b.pick(7)) {
       case 0: return "[]";
       case 1: return "[" + expr(Ty::Int, d + 1) + ", " + expr(Ty::Int, d + 1) + "]";
       case 2: return expr(Ty::Cls, d + 1) + ".items";
+      case 3: return "(" + expr(Ty::Ints, d + 1) + ").map(" + lambda(Ty::Int, "int", d) + ")";
+      case 4: return "(" + expr(Ty::Ints, d + 1) + ").filter(" + lambda(Ty::Bool, "bool", d) + ")";
+      case 5: return "(" + expr(Ty::Ints, d + 1) + ").flat_map(" + lambda(Ty::Ints, "int[]", d) + ")";
       default: return "baml.deep_copy(" + expr(Ty::Ints, d + 1) + ")";
       }
     case Ty::Map:
@@ -232,6 +269,7 @@ private:
   Bytes& m_b;
   std::vector<Var> m_vars;
   int m_depth = 1, m_loops = 0, m_next = 0;
+  Ty m_returns = Ty::Int; // what `return` in the code being made returns
 };
 
 struct Done {

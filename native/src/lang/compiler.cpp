@@ -423,7 +423,7 @@ private:
         if (compound) emit_with(OpCode::GET_LOCAL, uint32_t(target.slot), target.loc);
         compile_expr(*e.kids[1]);
         if (compound) emit(arith_op(e.op), e.loc);
-        // WATCH_SET; CALL_VALUE 1; WATCH_REPORT: the last two run only for a
+        // WATCH_SET; CALL_CHECKED 1; WATCH_REPORT: the last two run only for a
         // `when` function (WATCH_SET pushed it and the value), else skipped.
         emit_with(OpCode::WATCH_SET, uint32_t(target.slot), e.loc);
         emit_u16(uint32_t(watched->second));

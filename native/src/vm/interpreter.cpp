@@ -1083,7 +1083,7 @@ op_WATCH_SET: {
     Value when = base[options];
     if (when.tag == Tag::Function) {
       // The `when` function decides, if the value changed and the variable
-      // is watched here: it and the value go to CALL_VALUE and WATCH_REPORT.
+      // is watched here: it and the value go to CALL_CHECKED and WATCH_REPORT.
       if (watch_assigned(slot, old, ctx, false)) {
         *sp++ = when;
         *sp++ = now;
