@@ -29,7 +29,7 @@ void Checker::check_function(FunctionDecl& f, uint32_t index) {
   for (size_t i = 0; i < f.params.size(); i++) declare_local(f.params[i].loc, f.params[i].name, m_out.functions[index].param_types[i]);
   if (f.llm) { // its client and prompt: llm_decls.cpp
     pop_scope();
-    m_out.functions[index].num_locals = uint16_t(m_fn.max_slots);
+    finish_function(m_out.functions[index], f.loc);
     return;
   }
   TypeId body = check_block(*f.body, return_type);

@@ -104,6 +104,9 @@ private:
 
   // TypeExpr -> TypeId
   TypeId resolve(const TypeExpr* t);
+  // A builtin type's, a class's or an enum's name: its type (-1: none;
+  // aliases are resolve()'s).
+  TypeId named_type(const std::string& name) const;
 
   TypeId resolve_unstreamed(const TypeExpr* t);
 

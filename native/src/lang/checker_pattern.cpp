@@ -76,10 +76,7 @@ TypeId Checker::infer_catch(Expr& e, TypeId expected) {
       if (auto it = m_type_names.find(p.text); it != m_type_names.end()) taken.push_back(it->second);
       else if (!m_aliases.count(p.text)) taken.push_back(T::ANY);
     } else if (named) {
-      static const std::unordered_map<std::string, TypeId> kBase = {
-          {"int", T::INT}, {"float", T::FLOAT}, {"bool", T::BOOL}, {"string", T::STRING}, {"null", T::NUL}};
-      if (auto it = kBase.find(named->name); it != kBase.end()) taken.push_back(it->second);
-      else if (auto c = m_type_names.find(named->name); c != m_type_names.end()) taken.push_back(c->second);
+      if (TypeId t = named_type(named->name); t >= 0) taken.push_back(t);
     }
   }
   bool catches = !taken.empty();

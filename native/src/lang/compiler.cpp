@@ -289,12 +289,7 @@ private:
       loop.tries = m_tries;
       size_t start = here();
       loop.continue_target = start;
-      emit(OpCode::ITER_NEXT, s.loc);
-      emit_u16(uint32_t(seq));
-      emit_u16(uint32_t(idx));
-      size_t exit = here();
-      emit_u16(0xFFFF);
-      adjust(1); // pushes the item when it does not jump
+      size_t exit = emit_iter_next(uint32_t(seq), uint32_t(idx), s.loc);
       emit_define(s.slot, s.loc);
       compile_loop_body(std::move(loop), *s.body, start, exit, s.loc);
       break;
@@ -430,9 +425,7 @@ private:
         size_t skip = here();
         emit_u16(0xFFFF);
         adjust(2);
-        emit(OpCode::CALL_CHECKED, e.loc); // (the function was stored where it could not be typed at this call)
-        emit_byte(1);
-        adjust(-1);
+        emit_call_value(1, true, e.loc); // (checked: the function was stored where this call could not type it)
         emit_with(OpCode::WATCH_REPORT, uint32_t(target.slot), e.loc);
         patch_jump(skip);
         break;
@@ -519,9 +512,7 @@ private:
     case ExprKind::Call:
       if (e.aux == kValueCall) {
         for (auto& k : e.kids) compile_expr(*k); // the function value, then the arguments
-        emit(e.int_value ? OpCode::CALL_CHECKED : OpCode::CALL_VALUE, e.loc); // (int_value: its type is unknown)
-        emit_byte(uint8_t(e.kids.size() - 1));
-        adjust(-int(e.kids.size() - 1));
+        emit_call_value(e.kids.size() - 1, e.int_value != 0, e.loc); // (int_value: its type is unknown)
         break;
       }
       for (size_t i = 1; i < e.kids.size(); i++) compile_expr(*e.kids[i]);
@@ -606,6 +597,26 @@ private:
   void emit_field_of(OpCode op, uint32_t cls, uint32_t index, SourceLoc loc) {
     emit_with(op, cls, loc);
     emit_u16(index);
+  }
+
+  // ITER_NEXT over the locals `seq` and `idx`: pushes seq[idx++], or jumps
+  // to the returned patch position once done.
+  size_t emit_iter_next(uint32_t seq, uint32_t idx, SourceLoc loc) {
+    emit(OpCode::ITER_NEXT, loc);
+    emit_u16(seq);
+    emit_u16(idx);
+    size_t exit = here();
+    emit_u16(0xFFFF);
+    adjust(1); // pushes the item when it does not jump
+    return exit;
+  }
+
+  // Calls the function value below its `argc` arguments; `checked` when its
+  // type was not known here (CALL_CHECKED checks the arguments).
+  void emit_call_value(size_t argc, bool checked, SourceLoc loc) {
+    emit(checked ? OpCode::CALL_CHECKED : OpCode::CALL_VALUE, loc);
+    emit_byte(uint8_t(argc));
+    adjust(-int(argc));
   }
 
   // Function `fn` as a value: the program's one constant for it.
@@ -697,9 +708,7 @@ private:
       emit_with(OpCode::GET_LOCAL, fn, loc);
       if (which == A::Reduce) emit_with(OpCode::GET_LOCAL, acc, loc);
       emit_with(OpCode::GET_LOCAL, item, loc);
-      emit(e.int_value ? OpCode::CALL_CHECKED : OpCode::CALL_VALUE, loc); // (int_value: a callback of unknown type)
-      emit_byte(which == A::Reduce ? 2 : 1);
-      adjust(which == A::Reduce ? -2 : -1);
+      emit_call_value(which == A::Reduce ? 2 : 1, e.int_value != 0, loc); // (int_value: a callback of unknown type)
     };
     auto push_to_acc = [&](uint32_t slot) { // acc.push(locals[slot])
       emit_with(OpCode::GET_LOCAL, acc, loc);
@@ -731,12 +740,7 @@ private:
       emit_constant(Value::integer(0), loc);
       emit_with(OpCode::SET_LOCAL, idx, loc);
       start = here();
-      emit(OpCode::ITER_NEXT, loc);
-      emit_u16(arr);
-      emit_u16(idx);
-      exit = here();
-      emit_u16(0xFFFF);
-      adjust(1); // pushes the item when it does not jump
+      exit = emit_iter_next(arr, idx, loc);
       emit_with(OpCode::SET_LOCAL, item, loc);
     }
     call_with_item();
@@ -756,12 +760,7 @@ private:
       emit_constant(Value::integer(0), loc);
       emit_with(OpCode::SET_LOCAL, inner + 1, loc);
       size_t inner_start = here();
-      emit(OpCode::ITER_NEXT, loc);
-      emit_u16(inner);
-      emit_u16(inner + 1);
-      size_t inner_exit = here();
-      emit_u16(0xFFFF);
-      adjust(1);
+      size_t inner_exit = emit_iter_next(inner, inner + 1, loc);
       emit_with(OpCode::SET_LOCAL, item, loc);
       push_to_acc(item);
       emit_loop(inner_start, loc);
@@ -769,20 +768,11 @@ private:
       break;
     }
     case A::Reduce: emit_with(OpCode::SET_LOCAL, acc, loc); break;
-    case A::Every: {
-      size_t keep_going = emit_jump(OpCode::JUMP_IF_FALSE, loc);
-      size_t next = emit_jump(OpCode::JUMP, loc);
-      patch_jump(keep_going);
-      emit(OpCode::PUSH_FALSE, loc);
-      emit_with(OpCode::SET_LOCAL, acc, loc);
-      done.push_back(emit_jump(OpCode::JUMP, loc));
-      patch_jump(next);
-      break;
-    }
-    default: { // some, find, find_index, find_last, find_last_index: stop at the first match
+    default: { // some, every, the finds: stop at the first match (for every, of the negation)
+      if (which == A::Every) emit(OpCode::NOT, loc);
       size_t next = emit_jump(OpCode::JUMP_IF_FALSE, loc);
-      if (which == A::Some) {
-        emit(OpCode::PUSH_TRUE, loc);
+      if (which == A::Some || which == A::Every) {
+        emit(which == A::Some ? OpCode::PUSH_TRUE : OpCode::PUSH_FALSE, loc);
       } else if (which == A::Find || which == A::FindLast) {
         emit_with(OpCode::GET_LOCAL, item, loc);
       } else if (which == A::FindIndex) { // (ITER_NEXT has moved idx past the item)

@@ -1135,7 +1135,7 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
     return;
   }
   const vm::CompiledProgram& program = m_engine.program();
-  try {
+  resume_with(call, "the response of baml.http.fetch", [&] {
     vm::Heap& heap = call->fiber.heap();
     vm::InstanceObj* r = heap.new_instance(program.response_class, vm::kResponseFieldCount);
     vm::Value response = vm::Value::object(vm::Tag::Instance, r);
@@ -1156,16 +1156,8 @@ void Worker::resume_http(Call* call, const std::string& request_url, const http:
       body = valid;
     }
     r->fields[vm::kResponseBody] = heap.string_value(body);
-    call->fiber.resume(response);
-  } catch (const vm::MemoryLimitExceeded& e) {
-    fail_call(call, "out_of_memory", std::string("the response of baml.http.fetch: ") + e.what());
-    return;
-  } catch (const std::bad_alloc&) {
-    fail_call(call, "out_of_memory", "out of memory taking the response of baml.http.fetch");
-    return;
-  }
-  call->phase = Phase::Ready;
-  m_fresh.push_back(call);
+    return response;
+  });
 }
 
 // Adds a stream event of the call (Call::stream); true when it queued the
@@ -1308,20 +1300,8 @@ void Worker::on_operation_done(Operation* op) {
                                                                 program.type_name(fn.return_type) + ": " + why, {}, ""});
     return;
   }
-  try {
-    call->fiber.resume(to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state));
-  } catch (const vm::Interrupted&) {
-    finish_cancelled(call, call->cancel_origin());
-    return;
-  } catch (const vm::MemoryLimitExceeded& e) {
-    fail_call(call, "out_of_memory", "the result of host function '" + fn.name + "': " + e.what());
-    return;
-  } catch (const std::bad_alloc&) {
-    fail_call(call, "out_of_memory", "out of memory taking the result of host function '" + fn.name + "'");
-    return;
-  }
-  call->phase = Phase::Ready;
-  m_fresh.push_back(call);
+  resume_with(call, "the result of host function '" + fn.name + "'",
+              [&] { return to_vm(program, *outcome.value, fn.return_type, call->fiber.heap(), &call->state); });
 }
 
 // The result is converted for the host before the outcome is committed, so

@@ -215,6 +215,10 @@ private:
   void forget_llm_run(Call* call);
   void llm_backoff_done(Call* call, LlmRun& run);
   void llm_resume(Call* call, vm::Value v);
+  // The call goes on with the value `make()` builds on its heap (the answer
+  // to what it waited for: `what` in the errors). A memory limit met while
+  // building it fails the call, a cancel seen meanwhile finishes it.
+  template <typename Make> void resume_with(Call* call, const std::string& what, Make&& make);
   const llm::ResolvedClient* resolved_client(uint32_t client, std::string& error, const char*& kind);
   uint32_t add_operation(Operation* op);
   void drop_operation(Call* call, bool cancel, brake_origin origin = BRAKE_ORIGIN_NONE);
@@ -308,5 +312,22 @@ private:
   size_t m_cancelled_ready = 0;   // ready calls cancelled since run_ready last looked
   bool m_stopping = false;
 };
+
+template <typename Make> void Worker::resume_with(Call* call, const std::string& what, Make&& make) {
+  try {
+    call->fiber.resume(make());
+  } catch (const vm::Interrupted&) {
+    finish_cancelled(call, call->cancel_origin());
+    return;
+  } catch (const vm::MemoryLimitExceeded& e) {
+    fail_call(call, "out_of_memory", what + ": " + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory taking " + what);
+    return;
+  }
+  call->phase = Phase::Ready;
+  m_fresh.push_back(call);
+}
 
 } // namespace brake::runtime

@@ -320,17 +320,7 @@ void Worker::resume_shell(Call* call, Operation* op) {
     raise_where_waiting(call, vm::ScriptError{"shell_error", std::move(outcome.error_message), {}, ""});
     return;
   }
-  try {
-    call->fiber.resume(call->fiber.heap().string_value(outcome.value->text));
-  } catch (const vm::MemoryLimitExceeded& e) {
-    fail_call(call, "out_of_memory", std::string("the output of a shell command: ") + e.what());
-    return;
-  } catch (const std::bad_alloc&) {
-    fail_call(call, "out_of_memory", "out of memory taking the output of a shell command");
-    return;
-  }
-  call->phase = Phase::Ready;
-  m_fresh.push_back(call);
+  resume_with(call, "the output of a shell command", [&] { return call->fiber.heap().string_value(outcome.value->text); });
 }
 
 } // namespace brake::runtime

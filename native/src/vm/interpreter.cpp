@@ -208,25 +208,24 @@ void Fiber::watch_begin(uint16_t slot, uint16_t options, const StringObj* name, 
 }
 
 // WATCH_SET: the current frame's `slot` was assigned; `old` was its value.
-bool Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx, bool report) {
+Fiber::Watch* Fiber::active_watch(uint16_t slot) {
   uint32_t frame = m_frame_count - 1;
-  for (Watch& w : *m_watches) {
-    if (w.frame != frame || w.slot != slot || !watch_active(w)) continue;
-    watch_forget_reach(w);
-    if (values_equal(old, m_stack[m_frames[frame].base + slot], ctx.cancel_state)) return false;
-    if (report) watch_report(w, ctx);
-    return true;
-  }
-  return false;
+  for (Watch& w : *m_watches)
+    if (w.frame == frame && w.slot == slot && watch_active(w)) return &w;
+  return nullptr;
+}
+
+bool Fiber::watch_assigned(uint16_t slot, Value old, const RunContext& ctx, bool report) {
+  Watch* w = active_watch(slot);
+  if (!w) return false;
+  watch_forget_reach(*w);
+  if (values_equal(old, m_stack[m_frames[m_frame_count - 1].base + slot], ctx.cancel_state)) return false;
+  if (report) watch_report(*w, ctx);
+  return true;
 }
 
 void Fiber::watch_notify(uint16_t slot, const RunContext& ctx) {
-  uint32_t frame = m_frame_count - 1;
-  for (Watch& w : *m_watches)
-    if (w.frame == frame && w.slot == slot && watch_active(w)) {
-      watch_report(w, ctx);
-      return;
-    }
+  if (Watch* w = active_watch(slot)) watch_report(*w, ctx);
 }
 
 // A watch's options (x.$watch.options): "manual" leaves reporting to notify().

@@ -238,6 +238,8 @@ private:
     size_t reach_bytes = 0;          // what `reach` is charged to the call
   };
   bool watch_active(const Watch& w) const;
+  // The watch of local `slot` of the current frame, if active.
+  Watch* active_watch(uint16_t slot);
   [[gnu::noinline]] void watch_begin(uint16_t slot, uint16_t options, const StringObj* name, uint32_t begin, uint32_t end,
                                      const RunContext& ctx);
   // Whether the assignment changed an active watch's value (reported when `report`).
