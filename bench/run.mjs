@@ -44,8 +44,9 @@ import stream from './scenarios/stream.mjs';
 import install from './scenarios/install.mjs';
 import hardening from './scenarios/hardening.mjs';
 import shell from './scenarios/shell.mjs';
+import spawn from './scenarios/spawn.mjs';
 
-const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, stream, parse, hardening, shell, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
+const SCENARIOS = [throughput, abortSleep, abortCompute, massCancel, memory, hostThroughput, abortHost, httpScenario, llm, stream, parse, hardening, shell, spawn, install, curlWait, nativeThroughput, nativeCancel, vmCompute, cancelChecks];
 const FULL_RUNS = 5;
 const QUICK_RUNS = 2;
 

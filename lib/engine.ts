@@ -411,6 +411,11 @@ export class Engine<F extends object = FunctionMap> implements AsyncDisposable {
     return this.#native.liveCalls();
   }
 
+  /** Tasks scripts spawned (`spawn`, task groups, with_timeout) not yet torn down (0 once their calls settled). */
+  get liveTasks(): number {
+    return this.#native.liveTasks();
+  }
+
   /** Whether close() has been called. */
   get closed(): boolean {
     return this.#closed;

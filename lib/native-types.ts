@@ -145,6 +145,8 @@ export interface NativeEngine {
   close(): Promise<void>;
   /** brake_engine_live_calls (0 after close). */
   liveCalls(): number;
+  /** brake_engine_live_tasks (0 after close). */
+  liveTasks(): number;
   /** Delivers the next slice of queued events through onBatch. */
   drain(): void;
   /**

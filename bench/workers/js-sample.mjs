@@ -339,7 +339,94 @@ async function shellAbort() {
   return { settledUs, goneUs, survivors, samples: spec.samples };
 }
 
-const kinds = { throughput, abortLatency, massCancel, memory, hostAbortLatency, shellAbort };
+
+// Spawned tasks: spawn + await of trivial children (children/s, one call),
+// memory per live sleeping child (RSS growth while n sleep), and abort of a
+// call whose n children sleep -> settled. Node: async functions under
+// Promise.all, and timers/promises' setTimeout with the shared signal.
+async function spawnTasks() {
+  const n = spec.children;
+  const { setTimeout: delay } = await import('node:timers/promises');
+  let fanout, sleepers, close = async () => {}, live = () => 0;
+  if (spec.variant === 'brake') {
+    const { Engine } = await import('../../dist/index.mjs');
+    const engine = await Engine.fromSource(`
+      function fanout(n: int) -> int {
+        let fs: Future<int>[] = [];
+        for (let i = 0; i < n; i += 1) { fs.push(spawn { i }) }
+        let total = 0;
+        for (let f in fs) { total += await f }
+        total
+      }
+      function sleepers(n: int) -> int {
+        let fs: Future<int>[] = [];
+        for (let i = 0; i < n; i += 1) { fs.push(spawn { baml.sys.sleep(600000); i }) }
+        baml.future.all(fs).length()
+      }`, { workerThreads: 1 });
+    fanout = (k) => engine.call('fanout', [k]);
+    sleepers = (k, signal) => engine.call('sleepers', [k], { signal });
+    live = () => engine.liveTasks;
+    close = () => engine.close();
+  } else {
+    const child = async (i) => i;
+    fanout = async (k) => {
+      const ps = [];
+      for (let i = 0; i < k; i++) ps.push(child(i));
+      let total = 0;
+      for (const v of await Promise.all(ps)) total += v;
+      return total;
+    };
+    let pending = 0;
+    const sleeper = async (i, signal) => {
+      pending++;
+      try {
+        await delay(600000, undefined, { signal });
+        return i;
+      } finally {
+        pending--;
+      }
+    };
+    sleepers = async (k, signal) => {
+      const ps = [];
+      for (let i = 0; i < k; i++) ps.push(sleeper(i, signal));
+      return (await Promise.all(ps)).length;
+    };
+    live = () => pending;
+  }
+  // memory per live child, and abort -> settled with them all sleeping
+  const settledUs = [];
+  const bytesPerChild = [];
+  for (let i = 0; i < spec.warmup + spec.samples; i++) {
+    globalThis.gc?.();
+    const before = process.memoryUsage(); // (rss)
+    const ac = new AbortController();
+    const p = sleepers(spec.sleepers, ac.signal).then(() => 'done', (e) => e?.name);
+    while (live() < spec.sleepers) await sleep(1);
+    await sleep(5);
+    const after = process.memoryUsage();
+    const t0 = performance.now();
+    ac.abort();
+    const outcome = await p;
+    const t1 = performance.now();
+    if (outcome !== 'AbortError') throw new Error(`not aborted: ${outcome}`);
+    // Memory: the first round only (later ones reuse the pages the first freed).
+    if (i === 0) bytesPerChild.push((after.rss - before.rss) / spec.sleepers);
+    if (i >= spec.warmup) settledUs.push((t1 - t0) * 1000);
+    while (live() > 0) await sleep(1);
+  }
+  // children per second (after the memory rounds, which want a fresh process)
+  await fanout(1000);
+  const rates = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    await fanout(n);
+    rates.push(n / ((performance.now() - t0) / 1000));
+  }
+  await close();
+  return { rates, settledUs, bytesPerChild };
+}
+
+const kinds = { throughput, abortLatency, massCancel, memory, hostAbortLatency, shellAbort, spawnTasks };
 const result = await kinds[spec.kind]();
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

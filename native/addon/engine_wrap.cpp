@@ -769,6 +769,10 @@ void EngineWrap::finish_close(napi_env env) {
   }
 }
 
+Napi::Value EngineWrap::live_tasks(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_tasks(m_engine)) : 0.0);
+}
+
 Napi::Value EngineWrap::live_calls(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), m_engine ? static_cast<double>(brake_engine_live_calls(m_engine)) : 0.0);
 }
@@ -904,6 +908,7 @@ Napi::Function define_engine_class(Napi::Env env) {
                                   EngineWrap::InstanceMethod("parse", &EngineWrap::parse),
                                   EngineWrap::InstanceMethod("close", &EngineWrap::close),
                                   EngineWrap::InstanceMethod("liveCalls", &EngineWrap::live_calls),
+                                  EngineWrap::InstanceMethod("liveTasks", &EngineWrap::live_tasks),
                                   EngineWrap::InstanceMethod("pendingHostCalls", &EngineWrap::pending_host_calls),
                                   EngineWrap::InstanceMethod("httpStats", &EngineWrap::http_stats),
                                   EngineWrap::InstanceMethod("drain", &EngineWrap::drain_more),

@@ -80,6 +80,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static bool read_tags(napi_env env, napi_value v, Tags& out, std::string& error);
   Napi::Value close(const Napi::CallbackInfo& info);
   Napi::Value live_calls(const Napi::CallbackInfo& info);
+  Napi::Value live_tasks(const Napi::CallbackInfo& info);
   Napi::Value drain_more(const Napi::CallbackInfo& info);
   Napi::Value host_complete(const Napi::CallbackInfo& info);
   Napi::Value host_complete_many(const Napi::CallbackInfo& info);

@@ -828,6 +828,11 @@ BRAKE_API int brake_cancel(brake_engine* e, brake_call_id id);
 /* Number of live calls. Any thread. */
 BRAKE_API size_t brake_engine_live_calls(const brake_engine* e);
 
+/* Number of tasks that scripts spawned (`spawn`, task groups,
+** baml.future.with_timeout) and that are not yet torn down: 0 once every
+** call that spawned them has settled. Any thread. */
+BRAKE_API size_t brake_engine_live_tasks(const brake_engine* e);
+
 /* Bytes the engine's live calls have drawn from its memory limit (in the
 ** steps of call_memory_limit's note; 0 when no call holds script memory).
 ** Any thread. */

@@ -564,6 +564,7 @@ int brake_cancel(brake_engine* e, brake_call_id id) {
 }
 
 size_t brake_engine_live_calls(const brake_engine* e) { return e ? e->engine->live_calls() : 0; }
+size_t brake_engine_live_tasks(const brake_engine* e) { return e ? e->engine->live_tasks() : 0; }
 
 size_t brake_engine_memory_in_use(const brake_engine* e) { return e ? e->engine->memory_in_use() : 0; }
 

@@ -194,6 +194,9 @@ struct Writer {
       append_string(out, v.as_string()->text);
       return;
     case vm::Tag::Function:
+    case vm::Tag::Future:
+    case vm::Tag::TaskGroup:
+    case vm::Tag::CancelToken:
     case vm::Tag::Cell: throw Error("a function value has no JSON");
     default: break;
     }

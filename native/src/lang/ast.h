@@ -69,6 +69,10 @@ enum class ExprKind : uint8_t {
              // (`f() catch (e) { arms } catch (e2) { arms }` nests: the outer
              // Catch's kids[0] is the inner Catch)
   Lambda,    // lambda: `(x: int) -> int { ... }`, `() -> { ... }`; slot = its function's index
+  Spawn,     // `spawn { ... }` / `spawn with tok { ... }`: kids[0] the body as a lambda of no
+             // parameters, kids[1] the token (if written); bool_value: its future is dropped
+             // (a statement, or `let _ =`), so its error surfaces at the spawner's next await
+  Await,     // `await f`: kids[0]
 };
 
 enum class Op : uint8_t {

@@ -68,6 +68,7 @@ bool Checker::check_stmt(Stmt& s) {
   switch (s.kind) {
   case StmtKind::Let: {
     TypeId declared = s.type ? resolve(s.type.get()) : -1;
+    if (s.expr && s.expr->kind == ExprKind::Spawn && s.text == "_") s.expr->bool_value = true; // fire and forget
     TypeId value = s.expr ? check_expr(*s.expr, declared) : T::NUL;
     if (declared >= 0 && !m_types.assignable(value, declared))
       error(s.expr ? s.expr->loc : s.loc, "cannot assign " + name_of(value) + " to '" + s.text + "' of type " + name_of(declared));
@@ -76,7 +77,9 @@ bool Checker::check_stmt(Stmt& s) {
     s.slot = declare_local(s.loc, s.text, type, s.watched ? s.seq_slot : -1);
     return value == T::NEVER;
   }
-  case StmtKind::Expr: return check_expr(*s.expr, -1) == T::NEVER;
+  case StmtKind::Expr:
+    if (s.expr->kind == ExprKind::Spawn) s.expr->bool_value = true; // fire and forget
+    return check_expr(*s.expr, -1) == T::NEVER;
   case StmtKind::While: {
     expect_bool(*s.expr, "while condition");
     m_fn.loop_depth++;

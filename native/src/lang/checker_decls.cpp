@@ -174,17 +174,20 @@ TypeId Checker::resolve(const TypeExpr* t) {
   return resolve_unstreamed(t);
 }
 
-TypeId Checker::named_type(const std::string& name) const {
+TypeId Checker::named_type(const std::string& name) {
   static const std::unordered_map<std::string, TypeId> builtin = {
       {"int", T::INT}, {"float", T::FLOAT}, {"bool", T::BOOL}, {"string", T::STRING}, {"null", T::NUL}};
   if (auto it = builtin.find(name); it != builtin.end()) return it->second;
   if (auto it = m_type_names.find(name); it != m_type_names.end()) return it->second;
+  if (name == "TaskGroup" || name == "baml.spawn.TaskGroup") return m_types.task_group();
+  if (name == "CancelToken" || name == "baml.spawn.CancelToken") return m_types.cancel_token();
   return -1;
 }
 
 TypeId Checker::resolve_unstreamed(const TypeExpr* t) {
   switch (t->kind) {
   case TypeExprKind::Named: {
+    if (t->name == "Future" && t->args.size() == 1) return m_types.future_of(resolve(t->args[0].get()));
     if (TypeId named = named_type(t->name); named >= 0) return named;
     if (auto it = m_aliases.find(t->name); it != m_aliases.end()) return resolve_alias(*it->second);
     error(t->loc, "unknown type '" + t->name + "'");

@@ -77,8 +77,31 @@ TypeId Checker::infer(Expr& e, TypeId expected) {
     return T::NEVER;
   case ExprKind::Catch: return infer_catch(e, expected);
   case ExprKind::Lambda: return infer_lambda(e, expected);
+  case ExprKind::Spawn: return infer_spawn(e);
+  case ExprKind::Await: return infer_await(e);
   }
   return T::ANY;
+}
+
+// spawn { body } / spawn with tok { body }: Future<the body's type>.
+TypeId Checker::infer_spawn(Expr& e) {
+  if (e.kids.size() > 1) {
+    TypeId tok = check_expr(*e.kids[1], -1);
+    if (tok != T::ANY && tok != m_types.cancel_token())
+      error(e.kids[1]->loc, "'spawn with' needs a CancelToken, not " + name_of(tok));
+  }
+  TypeId fn = check_expr(*e.kids[0], -1);
+  return m_types.future_of(m_types.kind(fn) == TypeKind::Function ? m_types.get(fn).args.back() : T::ANY);
+}
+
+TypeId Checker::infer_await(Expr& e) {
+  TypeId t = check_expr(*e.kids[0], -1);
+  if (t == T::ANY) return T::ANY;
+  if (m_types.kind(t) != TypeKind::Future) {
+    error(e.kids[0]->loc, "await needs a Future, not " + name_of(t));
+    return T::ANY;
+  }
+  return m_types.get(t).args[0];
 }
 
 TypeId Checker::infer_unary(Expr& e) {
@@ -254,9 +277,17 @@ TypeId Checker::infer_call(Expr& e) {
 std::string Checker::namespace_of(const Expr& r) {
   if (r.kind == ExprKind::Ident && r.text == "baml" && !find_local("baml")) return "baml";
   if (r.kind == ExprKind::Ident && r.text == "env" && !find_local("env")) return "env";
-  if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http" || r.text == "unstable") && r.kids[0]->kind == ExprKind::Ident &&
-      r.kids[0]->text == "baml" && !find_local("baml"))
+  if (r.kind == ExprKind::Field && (r.text == "sys" || r.text == "http" || r.text == "unstable" || r.text == "future") &&
+      r.kids[0]->kind == ExprKind::Ident && r.kids[0]->text == "baml" && !find_local("baml"))
     return "baml." + r.text;
+  // baml.spawn.TaskGroup, baml.spawn.CancelToken (and the bare names, unless a local or a type takes them)
+  if (r.kind == ExprKind::Field && (r.text == "TaskGroup" || r.text == "CancelToken") && r.kids[0]->kind == ExprKind::Field &&
+      r.kids[0]->text == "spawn" && r.kids[0]->kids[0]->kind == ExprKind::Ident && r.kids[0]->kids[0]->text == "baml" &&
+      !find_local("baml"))
+    return "baml.spawn." + r.text;
+  if (r.kind == ExprKind::Ident && (r.text == "TaskGroup" || r.text == "CancelToken") && !find_local(r.text) &&
+      !m_type_names.count(r.text))
+    return "baml.spawn." + r.text;
   return "";
 }
 
@@ -364,7 +395,8 @@ TypeId Checker::infer_method(Expr& e) {
   }
   if (k == TypeKind::Array)
     if (TypeId t = infer_array_callback(e, rt); t >= 0) return t;
-  const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : rt == T::STRING ? "string"
+  const char* kind_name = k == TypeKind::Array ? "array" : k == TypeKind::Map ? "map" : k == TypeKind::Future ? "Future"
+                        : k == TypeKind::TaskGroup ? "TaskGroup" : k == TypeKind::CancelToken ? "CancelToken" : rt == T::STRING ? "string"
                         : rt == T::INT ? "int" : rt == T::FLOAT ? "float" : rt == T::BOOL ? "bool" : nullptr;
   BuiltinId id = kind_name ? vm::find_builtin(kind_name, e.text) : BuiltinId::COUNT_;
   if (id == BuiltinId::COUNT_) {
@@ -382,6 +414,7 @@ void Checker::bind(const TypeExpr* pattern, TypeId actual, TypeVars& vars) {
   case TypeExprKind::Named:
     if (pattern->name == "T" && vars.t < 0) vars.t = actual == T::NEVER ? T::ANY : actual;
     if (pattern->name == "V" && vars.v < 0) vars.v = actual == T::NEVER ? T::ANY : actual;
+    if (pattern->name == "Future" && m_types.kind(actual) == TypeKind::Future) bind(pattern->args[0].get(), m_types.get(actual).args[0], vars);
     return;
   case TypeExprKind::Array:
     if (m_types.kind(actual) == TypeKind::Array) bind(pattern->args[0].get(), m_types.get(actual).args[0], vars);
@@ -401,6 +434,7 @@ TypeId Checker::resolve_builtin(const TypeExpr* t, const TypeVars& vars) {
     if (t->name == "any") return T::ANY;
     if (t->name == "never") return T::NEVER;
     if (t->name == "Response") return m_response_type;
+    if (t->name == "Future") return m_types.future_of(resolve_builtin(t->args[0].get(), vars));
     return resolve(t);
   case TypeExprKind::Array: return m_types.array_of(resolve_builtin(t->args[0].get(), vars));
   case TypeExprKind::Map: return m_types.map_of(T::STRING, resolve_builtin(t->args[1].get(), vars));
@@ -417,7 +451,7 @@ TypeId Checker::resolve_builtin(const TypeExpr* t, const TypeVars& vars) {
 }
 
 bool Checker::mentions_variable(const TypeExpr* t) {
-  if (t->kind == TypeExprKind::Named) return t->name == "T" || t->name == "V";
+  if (t->kind == TypeExprKind::Named && (t->name == "T" || t->name == "V")) return true;
   for (auto& a : t->args)
     if (mentions_variable(a.get())) return true;
   return false;
@@ -450,6 +484,16 @@ TypeId Checker::builtin_call(Expr& e, BuiltinId id, TypeId recv, size_t first) {
     if (!m_types.assignable(got, want))
       error(e.kids[first + i]->loc, "argument " + std::to_string(i + 1) + " of '" + info.name + "' must be " +
                                         name_of(want) + ", not " + name_of(got));
+  }
+  // A function that runs a function as a task: typed by that function's result.
+  if (id == BuiltinId::FUTURE_WITH_TIMEOUT || id == BuiltinId::TASK_GROUP_SPAWN) {
+    TypeId fn = e.kids.back()->type_id;
+    TypeId result = T::ANY;
+    if (fn != T::ANY && (m_types.kind(fn) != TypeKind::Function || m_types.get(fn).args.size() != 1))
+      error(e.kids.back()->loc, "'" + std::string(info.name) + "' needs a function of no parameters, not " + name_of(fn));
+    else if (fn != T::ANY)
+      result = m_types.get(fn).args[0];
+    return id == BuiltinId::TASK_GROUP_SPAWN ? m_types.future_of(result) : result;
   }
   return resolve_builtin(sig.result.get(), vars);
 }

@@ -106,7 +106,7 @@ private:
   TypeId resolve(const TypeExpr* t);
   // A builtin type's, a class's or an enum's name: its type (-1: none;
   // aliases are resolve()'s).
-  TypeId named_type(const std::string& name) const;
+  TypeId named_type(const std::string& name);
 
   TypeId resolve_unstreamed(const TypeExpr* t);
 
@@ -286,6 +286,8 @@ private:
 
   // A lambda: checked as a function of its own (numbered after the
   // methods), with the enclosing function's context saved in m_levels.
+  TypeId infer_spawn(Expr& e);
+  TypeId infer_await(Expr& e);
   TypeId infer_lambda(Expr& e, TypeId expected);
   // The type of function `index` as a value (without self when `bound`).
   TypeId function_type(uint32_t index, bool bound);

@@ -489,6 +489,17 @@ private:
       for (int slot : e.lambda->captures) emit_with(OpCode::GET_LOCAL, uint32_t(slot), e.loc); // the cells themselves
       emit_closure(uint32_t(e.slot), e.lambda->captures.size(), e.loc);
       break;
+    case ExprKind::Spawn: // the body's closure, the token (or null), whether the future is dropped
+      compile_expr(*e.kids[0]);
+      if (e.kids.size() > 1) compile_expr(*e.kids[1]);
+      else emit(OpCode::PUSH_NULL, e.loc);
+      emit(e.bool_value ? OpCode::PUSH_TRUE : OpCode::PUSH_FALSE, e.loc);
+      emit_builtin(BuiltinId::TASK_SPAWN, 3, e.loc);
+      break;
+    case ExprKind::Await:
+      compile_expr(*e.kids[0]);
+      emit_builtin(BuiltinId::TASK_AWAIT, 1, e.loc);
+      break;
     case ExprKind::Unary:
       compile_expr(*e.kids[0]);
       emit(e.op == Op::Minus ? OpCode::NEG : e.op == Op::Not ? OpCode::NOT : OpCode::BIT_NOT, e.loc);
@@ -673,8 +684,12 @@ private:
     bool has_receiver = kBuiltins[size_t(id)].is_method();
     size_t first = has_receiver ? 0 : 1;
     for (size_t i = first; i < e.kids.size(); i++) compile_expr(*e.kids[i]);
-    size_t argc = e.kids.size() - first;
-    emit_with(OpCode::BUILTIN, uint32_t(id), e.loc);
+    emit_builtin(id, e.kids.size() - first, e.loc);
+  }
+
+  // BUILTIN id argc, its `argc` arguments pushed.
+  void emit_builtin(BuiltinId id, size_t argc, SourceLoc loc) {
+    emit_with(OpCode::BUILTIN, uint32_t(id), loc);
     emit_byte(uint8_t(argc));
     adjust(1 - int(argc));
   }

@@ -234,6 +234,7 @@ public:
   // Pratt rules (public so get_rule can take their addresses).
   ExprPtr grouping();
   ExprPtr lambda();
+  ExprPtr spawn_expression();
   bool parenthesis_then_arrow() const;
   ExprPtr array_literal();
   ExprPtr brace_expression();
@@ -339,6 +340,7 @@ private:
 
   // ---- types and patterns
   TypeExprPtr parse_type();
+  void close_angle(const char* message);
   TypeExprPtr parse_postfix_type();
   TypeExprPtr parse_primary_type();
   PatternPtr parse_pattern();
@@ -1072,23 +1074,34 @@ TypeExprPtr Parser::parse_primary_type() {
     advance();
     type->name += "." + std::string(advance().lexeme);
   }
+  if ((type->name == "Future" || type->name == "baml.future.Future") && match(TokenKind::Less)) {
+    type->name = "Future";
+    type->args.push_back(parse_type());
+    close_angle("expected '>' after the future's type");
+    return type;
+  }
   if (name.lexeme == "map" && match(TokenKind::Less)) {
     type->kind = TypeExprKind::Map;
     type->name.clear();
     type->args.push_back(parse_type());
     consume(TokenKind::Comma, "expected ',' after map key type");
     type->args.push_back(parse_type());
-    if (check(TokenKind::GreaterGreater)) {
-      // `map<K, map<K2, V>>`: take the first '>' of the '>>' token.
-      Token& token = m_tokens[m_pos];
-      token.kind = TokenKind::Greater;
-      token.loc.column++;
-      token.lexeme.remove_prefix(1);
-    } else {
-      consume(TokenKind::Greater, "expected '>' after map value type");
-    }
+    close_angle("expected '>' after map value type");
   }
   return type;
+}
+
+// The '>' that closes a type's arguments: `map<K, map<K2, V>>` takes the
+// first '>' of a '>>' token.
+void Parser::close_angle(const char* message) {
+  if (check(TokenKind::GreaterGreater)) {
+    Token& token = m_tokens[m_pos];
+    token.kind = TokenKind::Greater;
+    token.loc.column++;
+    token.lexeme.remove_prefix(1);
+  } else {
+    consume(TokenKind::Greater, message);
+  }
 }
 
 // ================================================================ patterns
@@ -1474,6 +1487,24 @@ ExprPtr Parser::lambda() {
   return expr;
 }
 
+// spawn := 'spawn' ('with' expression)? block   (the block runs as a task: a lambda of no parameters)
+ExprPtr Parser::spawn_expression() {
+  auto expr = make_expr(ExprKind::Spawn, previous().loc);
+  ExprPtr token;
+  if (check(TokenKind::Identifier) && current().lexeme == "with") {
+    advance();
+    // (the token expression stops before the block: `spawn with tok { ... }`
+    // is not a class literal `tok { ... }`)
+    token = parse_precedence(Precedence::Unary);
+  }
+  auto body = make_expr(ExprKind::Lambda, expr->loc);
+  body->lambda = std::make_unique<LambdaDecl>();
+  body->lambda->body = parse_block("expected '{' and the spawned block");
+  expr->kids.push_back(std::move(body));
+  if (token) expr->kids.push_back(std::move(token));
+  return expr;
+}
+
 // grouping := '(' expression ')' | lambda
 ExprPtr Parser::grouping() {
   if (parenthesis_then_arrow()) return lambda();
@@ -1563,6 +1594,21 @@ ExprPtr Parser::literal() {
 // identifier := NAME | class_literal
 ExprPtr Parser::identifier() {
   const Token& name = previous();
+  // `spawn` and `await` are keywords only where they begin their forms, so
+  // older programs may still use them as names.
+  if (name.lexeme == "spawn" && (check(TokenKind::LeftBrace) || (check(TokenKind::Identifier) && current().lexeme == "with")))
+    return spawn_expression();
+  if (name.lexeme == "await") {
+    switch (current().kind) {
+    case TokenKind::Identifier: case TokenKind::LeftParen: case TokenKind::LeftBracket: case TokenKind::Int:
+    case TokenKind::Float: case TokenKind::String: case TokenKind::True: case TokenKind::False: case TokenKind::Null: {
+      auto expr = make_expr(ExprKind::Await, name.loc);
+      expr->kids.push_back(parse_precedence(Precedence::Unary));
+      return expr;
+    }
+    default: break;
+    }
+  }
   if (check(TokenKind::LeftBrace) && looks_like_class_literal()) return parse_class_literal(name);
   auto expr = make_expr(ExprKind::Ident, name.loc);
   expr->text = std::string(name.lexeme);

@@ -42,6 +42,9 @@ TypeId TypeTable::function_of(std::vector<TypeId> params, TypeId result) {
   params.push_back(result);
   return intern(Type{TypeKind::Function, std::move(params), -1, {}});
 }
+TypeId TypeTable::future_of(TypeId result) { return intern(Type{TypeKind::Future, {result}, -1, {}}); }
+TypeId TypeTable::task_group() { return intern(Type{TypeKind::TaskGroup, {}, -1, {}}); }
+TypeId TypeTable::cancel_token() { return intern(Type{TypeKind::CancelToken, {}, -1, {}}); }
 TypeId TypeTable::class_type(int32_t decl) { return intern(Type{TypeKind::Class, {}, decl, {}}); }
 TypeId TypeTable::enum_type(int32_t decl) { return intern(Type{TypeKind::Enum, {}, decl, {}}); }
 TypeId TypeTable::alias_type(int32_t decl, const std::string& name) {
@@ -172,6 +175,10 @@ bool TypeTable::assignable_now(TypeId from, TypeId to, std::vector<std::pair<Typ
     if (wrapped(a) || wrapped(b)) return assignable(a, b, assumed);
     return false;
   }
+  if (fk == TypeKind::Future) { // read-only: covariant
+    TypeId a = get(from).args[0], b = get(to).args[0];
+    return kind(a) == TypeKind::Never || assignable(a, b, assumed);
+  }
   if (fk == TypeKind::Function) {
     // The same arity; each parameter takes what the target's would be
     // given, and the result fits the target's.
@@ -246,6 +253,9 @@ std::string TypeTable::name(TypeId t, const std::vector<std::string>& class_name
     if (kind(ty.args.back()) == TypeKind::Union || kind(ty.args.back()) == TypeKind::Function) result = "(" + result + ")";
     return s + ") -> " + result;
   }
+  case TypeKind::Future: return "Future<" + name(ty.args[0], class_names, enum_names) + ">";
+  case TypeKind::TaskGroup: return "TaskGroup";
+  case TypeKind::CancelToken: return "CancelToken";
   case TypeKind::Alias:
   case TypeKind::Stream: break; // seen above
   }

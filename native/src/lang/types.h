@@ -31,7 +31,10 @@ using TypeId = int32_t;
 // decl its lang::StreamFlag bits. get() and kind() see through it too;
 // stream_flags() reads it (only the parser of a partial reply does).
 // Function: args are the parameters' types, then the result's.
-enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias, Stream, Function };
+enum class TypeKind : uint8_t { Any, Never, Null, Bool, Int, Float, String, Array, Map, Union, Class, Enum, Literal, Alias, Stream, Function,
+                              Future,       // Future<args[0]>: what spawn returns
+                              TaskGroup,    // baml.spawn.TaskGroup
+                              CancelToken}; // baml.spawn.CancelToken
 
 struct Type {
   TypeKind kind;
@@ -86,6 +89,9 @@ public:
   TypeId class_type(int32_t decl);
   // (params...) -> result
   TypeId function_of(std::vector<TypeId> params, TypeId result);
+  TypeId future_of(TypeId result);
+  TypeId task_group();
+  TypeId cancel_token();
   TypeId enum_type(int32_t decl);
   // The literal type of `text` over `base` (STRING, INT or BOOL).
   TypeId literal_of(TypeId base, std::string text);

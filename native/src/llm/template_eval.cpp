@@ -829,6 +829,9 @@ bool Renderer::truthy(const TVal& v) const {
   case vm::Tag::Instance:
     return is_media(m_program, v.v) || visible_fields(m_program, v.v.as_instance()) > 0;
   case vm::Tag::Function:
+  case vm::Tag::Future:
+  case vm::Tag::TaskGroup:
+  case vm::Tag::CancelToken:
   case vm::Tag::Cell: return true;
   }
   return false;
@@ -891,6 +894,9 @@ std::string Renderer::type_name(const TVal& v) const {
     return c < m_program.classes.size() ? m_program.classes[c].name : "instance";
   }
   case vm::Tag::Function:
+  case vm::Tag::Future:
+  case vm::Tag::TaskGroup:
+  case vm::Tag::CancelToken:
   case vm::Tag::Cell: return "function";
   }
   return "value";
@@ -924,6 +930,9 @@ int kind_rank(const TVal& v) {
   case vm::Tag::Map:
   case vm::Tag::Instance: return 6;
   case vm::Tag::Function:
+  case vm::Tag::Future:
+  case vm::Tag::TaskGroup:
+  case vm::Tag::CancelToken:
   case vm::Tag::Cell: return 7;
   }
   return 7;

@@ -232,7 +232,14 @@ bool append_scalar(std::string& out, const vm::CompiledProgram& p, vm::Value v, 
     append_quoted(out, v.as_string()->text);
     return true;
   case vm::Tag::Function:
+  case vm::Tag::Future:
+  case vm::Tag::TaskGroup:
+  case vm::Tag::CancelToken:
   case vm::Tag::Cell:
+    if (const char* shown = vm::handle_text(v.tag)) {
+      out += shown;
+      return true;
+    }
     out += "<function ";
     if (v.tag == vm::Tag::Function && v.as_function()->function < p.functions.size()) out += p.functions[v.as_function()->function].name;
     out += '>';
@@ -474,6 +481,9 @@ public:
       return;
     case vm::Tag::Enum: json::append_string(m_out, enum_shown(m_p, v), m_html_safe); return;
     case vm::Tag::Function:
+    case vm::Tag::Future:
+    case vm::Tag::TaskGroup:
+    case vm::Tag::CancelToken:
     case vm::Tag::Cell: throw FormatError("a function value cannot be written as JSON");
     case vm::Tag::String:
       m_cc.bytes(v.as_string()->text.size());
@@ -682,6 +692,9 @@ private:
     case vm::Tag::Enum: string(enum_shown(m_p, v), block_indent); return;
     case vm::Tag::String: string(v.as_string()->text, block_indent); return;
     case vm::Tag::Function:
+    case vm::Tag::Future:
+    case vm::Tag::TaskGroup:
+    case vm::Tag::CancelToken:
     case vm::Tag::Cell: throw FormatError("a function value cannot be written as YAML");
     case vm::Tag::Array: m_out += "[]"; return;
     case vm::Tag::Map:

@@ -55,7 +55,22 @@ inline std::chrono::milliseconds clamp_wait(uint64_t ms) {
 }
 constexpr uint32_t kCommitted = 0x100;
 
-enum class Phase : uint8_t { Queued, Ready, Sleeping, Waiting, Done };
+// Awaiting: a spawned task's outcome (await, a combinator) or room in a
+// task group.
+enum class Phase : uint8_t { Queued, Ready, Sleeping, Waiting, Awaiting, Done };
+
+struct Call;
+// A call's spawned tasks (each a Call of its own on the same worker, with no
+// id of its own in the call table) and, for a task, its place in the tree.
+// Allocated by a call's first spawn; every task has one.
+struct TaskLinks {
+  Call* parent = nullptr;      // a task's spawner (null: the call itself)
+  Call* root = nullptr;        // a task's call, whose heap it uses
+  size_t index = 0;            // a task's place in parent->tasks->children
+  size_t charged = 0;          // what the task's own memory charged to the call's heap
+  std::vector<Call*> children; // live tasks it spawned (each holds a reference)
+  std::vector<Call*> waiters;  // calls awaiting its future (each holds a reference)
+};
 
 // No timer (Call::sleep_timer, Call::deadline_timer).
 constexpr uint32_t kNoTimer = UINT32_MAX;
@@ -79,6 +94,7 @@ struct alignas(16) Call {
 
   Call() {}
   ~Call() {
+    delete tasks;
     if (stream) stream->release();
     if (has_fiber) fiber.~Fiber();
     if (has_result) result.~brake_result();
@@ -103,6 +119,8 @@ struct alignas(16) Call {
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
   std::unique_ptr<const CallTags> tags; // null: none (set before the call is posted)
   CallStream* stream = nullptr;         // null: not streamed (holds a reference; call_stream.h)
+  TaskLinks* tasks = nullptr;           // worker-owned: null until it spawns (or is a task)
+  bool is_task() const { return tasks && tasks->parent; }
 
   // ---- worker-owned (the fiber and the deadline are set by the starting
   // thread, before the call is posted, then belong to the worker)

@@ -99,6 +99,7 @@ public:
                  ValuePtr& out, std::string& message);
   int cancel(brake_call_id id);
   size_t live_calls() const { return m_table.size(); }
+  size_t live_tasks() const { return sum_over_workers(&Worker::live_tasks); }
   // Native HTTP transfers in flight and the sockets they (and idle
   // keep-alive connections) hold, all workers (for tests that nothing leaks).
   size_t http_transfers() const { return sum_over_workers(&Worker::http_transfers); }

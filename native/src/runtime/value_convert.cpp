@@ -297,8 +297,15 @@ struct ToHost {
       copy_text(out->text, v.as_string()->text);
       break;
     case Tag::Function: // a function value reaches a host as its name: "<function NAME>"
+    case Tag::Future:
+    case Tag::TaskGroup:
+    case Tag::CancelToken:
     case Tag::Cell:
       out->kind = BRAKE_KIND_STRING;
+      if (const char* shown = handle_text(v.tag)) {
+        out->text = shown;
+        break;
+      }
       out->text = "<function " + (v.tag == Tag::Function ? p.functions[v.as_function()->function].name : std::string()) + ">";
       break;
     default: {

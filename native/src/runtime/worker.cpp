@@ -139,7 +139,8 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   // Large heaps of the calls finished here are the worker's to free (that
   // can take long: never on the cancelling thread, which may be the host's
   // event loop); it is woken for them.
-  bool graves = !m_graveyard.empty() || doomed_transfers();
+  bool graves = !m_graveyard.empty() || doomed_transfers() || !m_dead_tasks.empty() || !m_wakes.empty() ||
+                !m_pending_cancels.empty();
   claim.release();
   if (stranded || graves) wake();
   if (notify) m_engine.notify_host();
@@ -355,8 +356,10 @@ void Worker::loop() {
     if (m_http_polled) drive_http();
 #endif
     fire_timers();
+    settle_tasks();
     deliver(); // cancels settle before any script runs
     run_ready();
+    purge_dead_tasks();
     deliver();
     bury_transfers(); // after the completions of their calls
     free_graveyard(); // after the completions it belonged to
@@ -476,7 +479,8 @@ void Worker::admit(Call* call) {
 bool Worker::on_cancel(Call* call) {
   switch (call->phase) {
   case Phase::Sleeping:
-  case Phase::Waiting: finish_cancelled(call, call->cancel_origin()); return true;
+  case Phase::Waiting:
+  case Phase::Awaiting: finish_cancelled(call, call->cancel_origin()); return true;
   case Phase::Done: return true;
   case Phase::Ready: // finished by run_ready, first thing (finish_cancelled_ready)
     m_cancelled_ready++;
@@ -494,7 +498,9 @@ void Worker::fire_timers() {
   while (m_timers.pop_due(now, e)) {
     Call* call = e.call;
     LlmRun* run = e.kind == TimerKind::Sleep && call->phase == Phase::Waiting ? llm_run(call) : nullptr;
-    if (run && run->streaming && llm_stream_timer(call, *run)) {
+    if (e.kind == TimerKind::Sleep && call->phase == Phase::Awaiting) {
+      await_timed_out(call); // with_timeout's time
+    } else if (run && run->streaming && llm_stream_timer(call, *run)) {
       continue; // a streamed attempt's clock (worker_llm.cpp)
     } else if (e.kind == TimerKind::Sleep && call->phase == Phase::Waiting) {
       http_timed_out(call); // a waiting call's sleep slot holds its request's timeout
@@ -586,6 +592,8 @@ void Worker::run_call(Call* call) {
   WatchTarget target{this, call};
   vm::WatchSink sink{&Worker::watch_notify, &target};
   if (call->stream) ctx.watch = &sink;
+  ctx.tasks = this;
+  m_spawner = call;
   // Others waiting on this worker: give the script a time slice, enforced
   // by the engine's ticker. Events not yet delivered (what earlier calls
   // finished or asked the host for) count as others: they go out when this
@@ -627,12 +635,15 @@ void Worker::run_call(Call* call) {
   m_slice_deadline.store(0, std::memory_order_relaxed);
 
   switch (status) {
-  case vm::RunStatus::Finished: finish_value(call); break;
+  case vm::RunStatus::Finished:
+    if (!finish_task_run(call)) finish_value(call);
+    break;
   case vm::RunStatus::Failed: finish_error(call); break;
   case vm::RunStatus::Yielded: m_ready.push_back(call); break;
   case vm::RunStatus::Suspended: suspend(call); break;
   case vm::RunStatus::Caught: fail_call(call, "internal", "a caught error left the interpreter"); break; // (never returned by run())
   }
+  settle_tasks(); // cancels the script asked for, and the tasks to look at again
 }
 
 // What the engine reads to place new calls (Engine::pick_worker): how many
@@ -666,6 +677,17 @@ void Worker::suspend(Call* call) {
   case vm::Request::Kind::Http: start_http(call, r); return;
   case vm::Request::Kind::Llm: start_llm(call, r); return;
   case vm::Request::Kind::Shell: start_shell(call, r); return;
+  case vm::Request::Kind::Await: start_await(call, r); return;
+  case vm::Request::Kind::GroupAdmit:
+    try {
+      call->fiber.request_args()[0].as_group()->waiters.push_back(call);
+    } catch (const std::bad_alloc&) {
+      fail_call(call, "out_of_memory", "out of memory waiting for room in a task group");
+      return;
+    }
+    call->retain();
+    call->phase = Phase::Awaiting;
+    return;
   case vm::Request::Kind::None: break;
   }
   fail_call(call, "internal", "the call suspended without a request");
@@ -1308,6 +1330,12 @@ void Worker::on_operation_done(Operation* op) {
 // a cancel that arrives while a large value is being converted still wins
 // (the conversion checks the call's state as it goes).
 void Worker::finish_value(Call* call) {
+  if (call->is_task()) {
+    bool cancelled = call->cancel_origin() != BRAKE_ORIGIN_NONE;
+    settle_task(call, cancelled ? vm::FutureObj::State::Cancelled : vm::FutureObj::State::Ready, nullptr,
+                cancelled ? vm::Value::null() : call->fiber.result());
+    return;
+  }
   ValuePtr value;
   try {
     value = from_vm(m_engine.program(), call->fiber.result(), call->fiber.heap(), &call->state);
@@ -1338,6 +1366,13 @@ void Worker::finish_value(Call* call) {
 }
 
 void Worker::finish_error(Call* call) {
+  if (call->is_task()) {
+    const vm::ScriptError& error = call->fiber.error();
+    bool cancelled = call->cancel_origin() != BRAKE_ORIGIN_NONE;
+    settle_task(call, cancelled ? vm::FutureObj::State::Cancelled : vm::FutureObj::State::Failed, &error,
+                error.kind == "unhandled_throw" ? call->fiber.thrown() : vm::Value::null());
+    return;
+  }
   // An unhandled throw's value goes to the host like a result: converted
   // before the outcome is committed, so a cancel still wins meanwhile.
   ValuePtr thrown;
@@ -1408,6 +1443,11 @@ void Worker::raise_where_waiting(Call* call, vm::ScriptError error) {
 }
 
 void Worker::fail_call(Call* call, vm::ScriptError error) {
+  if (call->is_task()) {
+    bool cancelled = call->cancel_origin() != BRAKE_ORIGIN_NONE;
+    settle_task(call, cancelled ? vm::FutureObj::State::Cancelled : vm::FutureObj::State::Failed, &error, vm::Value::null());
+    return;
+  }
   if (brake_origin o = call->commit()) {
     finish_cancelled(call, o);
     return;
@@ -1441,6 +1481,10 @@ void Worker::finish_failed(Call* call, vm::ScriptError error, ValuePtr value) {
 }
 
 void Worker::finish_cancelled(Call* call, brake_origin origin) {
+  if (call->is_task()) {
+    settle_task(call, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
+    return;
+  }
   // The operation goes first: its cancel reaches the host before the call's
   // completion, and while the fiber still exists.
   if (call->operation != kNoOperation) drop_operation(call, true);
@@ -1463,6 +1507,9 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
 // cancel that ended the call): its memory returns, and memory_in_use
 // drops, a moment after the call settles. Small heaps go with their fiber.
 void Worker::retire_heap(Call* call) {
+  // Its tasks go before its heap.
+  end_children(call);
+  leave_group_queue(call);
   constexpr size_t kRetireFrom = 1 << 20;
   if (!call->has_fiber || call->fiber.heap().used() < kRetireFrom) return;
   try {

@@ -62,7 +62,7 @@ namespace brake::runtime {
 class Engine;
 struct LlmRun;
 
-class Worker {
+class Worker final : public vm::TaskHost {
 public:
   // `index` is the worker's place in its engine (operation ids carry it).
   Worker(Engine& engine, uint8_t index);
@@ -126,6 +126,8 @@ public:
   // This worker's own thread: it has native transfers in flight.
   bool http_active() const { return m_transfers.load(std::memory_order_relaxed) != 0; }
   size_t http_sockets() const { return m_sockets.load(std::memory_order_relaxed); }
+  // Spawned tasks not yet torn down. Any thread.
+  size_t live_tasks() const { return m_live_tasks.load(std::memory_order_relaxed); }
 
   // Makes a running script yield at its next back-edge or call. Any thread.
   void interrupt() { m_dispatch.interrupt(); }
@@ -193,6 +195,19 @@ private:
   void resume_shell(Call* call, Operation* op);
   void reap_shell_threads();
   void stop_shells();
+  // Spawned tasks (runtime/worker_tasks.cpp).
+  void start(vm::FutureObj* future, vm::Value fn) override;
+  void cancel(vm::FutureObj* future) override;
+  void start_await(Call* call, const vm::Request& r);
+  void await_timed_out(Call* call);
+  void retry_await(Call* call);
+  void end_children(Call* call);
+  void end_task(Call* task);
+  void settle_task(Call* task, vm::FutureObj::State state, const vm::ScriptError* error, vm::Value value);
+  void leave_group_queue(Call* call);
+  void settle_tasks();
+  void purge_dead_tasks();
+  bool finish_task_run(Call* call);
   void llm_attempt(Call* call, LlmRun& run);
   void llm_answered(Call* call, LlmRun& run, const http::Answer& answer);
   void llm_attempt_failed(Call* call, LlmRun& run, vm::LlmAttemptRecord record, int64_t retry_after_ms,
@@ -271,6 +286,7 @@ private:
   vm::DispatchTable m_dispatch;
   std::atomic<int64_t> m_slice_deadline{0};
   std::atomic<size_t> m_timer_count{0};
+  std::atomic<size_t> m_live_tasks{0};
   // Placement counts (load()): each on a line of its own, written by one
   // side only: starts by the starting threads, finishes by this worker once
   // per turn.
@@ -307,6 +323,15 @@ private:
   // thousands in a row), at the latest at the end of each loop iteration.
   brake_token* m_dropped_token = nullptr;
   uint32_t m_dropped_refs = 0;
+  // Spawned tasks: the task whose script runs (the spawner of what it
+  // spawns); cancels asked by scripts, torn down once the running task gives
+  // the worker back; calls to look at again (awaiting a task that ended, or
+  // room in a group); ended tasks still in a ready queue (each holds a
+  // reference until purge_dead_tasks takes them out).
+  Call* m_spawner = nullptr;
+  std::vector<Call*> m_pending_cancels;
+  std::vector<Call*> m_wakes;
+  std::vector<Call*> m_dead_tasks;
   size_t m_calls = 0;
   uint64_t m_finished_total = 0;  // published as m_finished
   size_t m_cancelled_ready = 0;   // ready calls cancelled since run_ready last looked

@@ -49,6 +49,9 @@ const char* value_kind(const vm::Value& v) {
   case vm::Tag::Map: return "a map";
   case vm::Tag::Instance: return "a class instance";
   case vm::Tag::Function:
+  case vm::Tag::Future:
+  case vm::Tag::TaskGroup:
+  case vm::Tag::CancelToken:
   case vm::Tag::Cell: return "a function";
   }
   return "a value";

@@ -47,6 +47,9 @@ std::vector<BuiltinSignature> parse_signatures() {
                        : receiver == "int"      ? Tag::Int
                        : receiver == "float"    ? Tag::Float
                        : receiver == "bool"     ? Tag::Bool
+                       : receiver == "Future"   ? Tag::Future
+                       : receiver == "TaskGroup" ? Tag::TaskGroup
+                       : receiver == "CancelToken" ? Tag::CancelToken
                                                 : Tag::String);
     }
     for (size_t p = first; p < sig.params.size(); p++) {

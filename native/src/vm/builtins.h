@@ -64,7 +64,26 @@ namespace brake::vm {
   X(BOOL_TO_STRING, "bool", "to_string", 0, "(self: bool) -> string", 0)                                         \
   X(RESPONSE_OK, "Response", "ok", 0, "(self: Response) -> bool", 0)                                              \
   X(RESPONSE_TEXT, "Response", "text", 0, "(self: Response) -> string", 0)                                        \
-  X(RESPONSE_JSON, "Response", "json", 0, "(self: Response) -> any", 0)
+  X(RESPONSE_JSON, "Response", "json", 0, "(self: Response) -> any", 0)                                          \
+  X(TASK_SPAWN, "baml.$task", "spawn", 3, "(fn: any, token: any, detached: bool) -> any", 0)                       \
+  X(TASK_AWAIT, "baml.$task", "await", 1, "(future: any) -> any", kSuspends)                                      \
+  X(FUTURE_ALL, "baml.future", "all", 1, "(futures: Future<T>[]) -> T[]", kSuspends)                              \
+  X(FUTURE_ANY, "baml.future", "any", 1, "(futures: Future<T>[]) -> T", kSuspends)                                \
+  X(FUTURE_RACE, "baml.future", "race", 1, "(futures: Future<T>[]) -> T", kSuspends)                              \
+  X(FUTURE_ALL_SETTLED, "baml.future", "all_settled", 1, "(futures: Future<T>[]) -> Future<T>[]", kSuspends)      \
+  X(FUTURE_WITH_TIMEOUT, "baml.future", "with_timeout", 2, "(ms: int, fn: any) -> any", kSuspends)                \
+  X(FUTURE_CANCEL, "Future", "cancel", 0, "(self: Future<T>) -> bool", 0)                                          \
+  X(FUTURE_IS_SETTLED, "Future", "is_settled", 0, "(self: Future<T>) -> bool", 0)                                  \
+  X(FUTURE_IS_CANCELLED, "Future", "is_cancelled", 0, "(self: Future<T>) -> bool", 0)                              \
+  X(FUTURE_IS_RESULT, "Future", "is_result", 0, "(self: Future<T>) -> bool", 0)                                    \
+  X(FUTURE_IS_ERROR, "Future", "is_error", 0, "(self: Future<T>) -> bool", 0)                                      \
+  X(TASK_GROUP_NEW, "baml.spawn.TaskGroup", "new", 1, "(limit: int) -> TaskGroup", 0)                             \
+  X(TASK_GROUP_SPAWN, "TaskGroup", "spawn", 1, "(self: TaskGroup, fn: any) -> any", kSuspends)                    \
+  X(TASK_GROUP_CANCEL, "TaskGroup", "cancel", 0, "(self: TaskGroup) -> null", 0)                                   \
+  X(TOKEN_NEW, "baml.spawn.CancelToken", "new", 0, "() -> CancelToken", 0)                                         \
+  X(TOKEN_ANY, "baml.spawn.CancelToken", "any", 1, "(tokens: CancelToken[]) -> CancelToken", 0)                  \
+  X(TOKEN_CANCEL, "CancelToken", "cancel", 0, "(self: CancelToken) -> null", 0)                                    \
+  X(TOKEN_IS_CANCELLED, "CancelToken", "is_cancelled", 0, "(self: CancelToken) -> bool", 0)
 
 // Builtin flags.
 constexpr uint8_t kSuspends = 1; // may suspend its call (returns BuiltinResult::Kind::Suspend)

@@ -66,6 +66,9 @@ const char* tag_name(Tag t) {
   case Tag::Map: return "map";
   case Tag::Instance: return "instance";
   case Tag::Function:
+  case Tag::Future:
+  case Tag::TaskGroup:
+  case Tag::CancelToken:
   case Tag::Cell: return "function";
   }
   return "?";
@@ -73,8 +76,11 @@ const char* tag_name(Tag t) {
 } // namespace
 
 Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage, MemoryPool* pool)
-    : m_program(program), m_heap(pool), m_max_depth(max_depth) {
-  const FunctionInfo& fn = program.functions[function];
+    : m_program(program), m_own_heap(pool), m_heap(m_own_heap), m_max_depth(max_depth) {
+  init_stack(program.functions[function], storage);
+}
+
+void Fiber::init_stack(const FunctionInfo& fn, void* storage) {
   uint32_t slots = uint32_t(fn.num_locals) + fn.max_stack;
   if (storage) {
     // Values first, at the 16-byte aligned start: a value that straddled two
@@ -94,7 +100,26 @@ Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_dep
   }
 }
 
+Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage, Fiber& root,
+             FutureObj* future)
+    : m_program(program), m_heap(root.m_heap), m_max_depth(max_depth) {
+  init_stack(program.functions[function], storage);
+  if (!root.m_tasks) root.m_tasks = std::make_unique<Tasks>();
+  m_tasks = std::make_unique<Tasks>();
+  m_tasks->root = &root;
+  m_tasks->future = future;
+  m_tasks->index = root.m_tasks->fibers.size();
+  root.m_tasks->fibers.push_back(this);
+}
+
 Fiber::~Fiber() {
+  if (m_tasks && m_tasks->root) { // a task's fiber leaves its call's list
+    auto& fibers = m_tasks->root->m_tasks->fibers;
+    Fiber* last = fibers.back();
+    fibers[m_tasks->index] = last;
+    last->m_tasks->index = m_tasks->index;
+    fibers.pop_back();
+  }
   if (m_stack_owned) delete[] m_stack;
   if (m_frames_owned) delete[] m_frames;
 }
@@ -378,6 +403,12 @@ Request Fiber::request() const {
     r.argc = uint8_t(uint64_t(m_request_arg) >> 32);
   }
   if (r.kind == Request::Kind::Http || r.kind == Request::Kind::Shell) r.argc = uint8_t(m_request_arg);
+  if (r.kind == Request::Kind::Await) { // mode | (timeout + 1) << 8
+    r.argc = 1;
+    r.await_mode = AwaitMode(m_request_arg & 0xFF);
+    r.sleep_ms = (m_request_arg >> 8) - 1;
+  }
+  if (r.kind == Request::Kind::GroupAdmit) r.argc = 2;
   return r;
 }
 
@@ -478,6 +509,7 @@ RunStatus Fiber::stack_overflow() {
 }
 
 std::optional<RunStatus> Fiber::builtin(uint16_t id, size_t argc, const RunContext& ctx) {
+  if (id >= uint16_t(BuiltinId::TASK_SPAWN)) return task_builtin(id, argc, ctx);
   BuiltinResult r = call_builtin(id, m_stack + m_sp, argc, m_heap, ctx, m_program);
   switch (r.kind) {
   case BuiltinResult::Kind::Ok: m_stack[m_sp++] = r.out; return std::nullopt;
@@ -575,7 +607,7 @@ RunStatus Fiber::run(const RunContext& ctx) {
 #define TYPE_ERROR(what, a, b) FAIL(type_error(ip, what, a.tag, b.tag))
 #define MAYBE_COLLECT()                                      \
   do {                                                       \
-    if (m_heap.wants_collect()) m_heap.collect(m_stack, size_t(sp - m_stack), ctx.cancel_state); \
+    if (m_heap.wants_collect()) collect(size_t(sp - m_stack), ctx.cancel_state); \
   } while (0)
 
   // The first instruction of every run goes through the fixed table: a call

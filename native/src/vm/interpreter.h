@@ -42,12 +42,40 @@ enum class RunStatus : uint8_t {
 
 // What a suspended call waits for. The runtime reads it after Suspended and
 // answers with resume() or raise().
+// How an Await request waits on its futures (request_args()[0]: one
+// future, or an array of them).
+enum class AwaitMode : uint8_t {
+  One,        // await f, with_timeout: f's outcome
+  All,        // baml.future.all: every value, or the first failure (array order)
+  Any,        // baml.future.any: the first value; the first failure once all failed
+  Race,       // baml.future.race: the first outcome, value or failure
+  AllSettled, // baml.future.all_settled: the futures, once all are settled
+};
+
 struct Request {
-  enum class Kind : uint8_t { None, Sleep, HostCall, Http, Llm, Shell } kind = Kind::None;
-  int64_t sleep_ms = 0;       // Sleep
+  enum class Kind : uint8_t { None, Sleep, HostCall, Http, Llm, Shell, Await, GroupAdmit } kind = Kind::None;
+  int64_t sleep_ms = 0;       // Sleep; Await: its timeout (-1: none)
+  AwaitMode await_mode = AwaitMode::One; // Await
   uint32_t host_function = 0; // HostCall: index into CompiledProgram::host_functions;
                               // Llm: index into CompiledProgram::llm_functions
-  uint8_t argc = 0;           // HostCall, Http, Llm, Shell: the arguments are Fiber::request_args()
+  uint8_t argc = 0;           // HostCall, Http, Llm, Shell, Await, GroupAdmit: the arguments are Fiber::request_args()
+};
+
+// What the VM asks of the runtime for spawned tasks (RunContext::tasks).
+// Called on the call's worker, possibly in the middle of an instruction:
+// neither may run script code or collect the heap.
+struct TaskHost {
+  // Starts a task that runs `fn` (a function value of no parameters) and
+  // settles `future` with its outcome. Throws MemoryLimitExceeded or
+  // bad_alloc (nothing started).
+  virtual void start(FutureObj* future, Value fn) = 0;
+  // Stops the task of `future`, whose state is already Cancelled: it and
+  // its own tasks are torn down (at once, or as soon as the running task
+  // gives the worker back).
+  virtual void cancel(FutureObj* future) = 0;
+
+protected:
+  ~TaskHost() = default;
 };
 
 struct ScriptFrame {
@@ -123,6 +151,8 @@ struct RunContext {
   // Null unless someone observes the call's watched variables (a stream):
   // then WATCH starts watching and changes are reported here.
   const WatchSink* watch = nullptr;
+  // Spawned tasks (null: spawn fails, as in a program run without a runtime).
+  TaskHost* tasks = nullptr;
 };
 
 class Fiber {
@@ -149,6 +179,10 @@ public:
   // allocation of the call is charged to (MemoryLimitExceeded past it).
   Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage = nullptr,
         MemoryPool* pool = nullptr);
+  // A spawned task's fiber: it shares `root`'s heap (the call's first
+  // fiber, which outlives it) and settles `future`.
+  Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_depth, void* storage, Fiber& root,
+        FutureObj* future);
   ~Fiber();
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
@@ -177,6 +211,27 @@ public:
   // fiber's).
   Value thrown() const { return m_thrown; }
 
+  // ---- spawned tasks (vm/tasks.cpp)
+  // Enters `fn` (a function value of no parameters) with its captures; run()
+  // then executes it. A task's fiber begins so instead of begin().
+  void begin_task(const FunctionObj& fn);
+  // A task's future (null for the call's own fiber).
+  FutureObj* task_future() const { return m_tasks ? m_tasks->future : nullptr; }
+  // While Suspended on Await: whether the futures it waits on answer it now.
+  // If they do, the request is completed (the value pushed, or the failure
+  // raised where it waits) and Yielded (run on) or Failed is returned.
+  std::optional<RunStatus> try_finish_await(TaskHost& host);
+  // While Suspended on GroupAdmit: spawns into the group, which has room
+  // now, and goes on with the future (Yielded).
+  RunStatus admit_to_group(TaskHost& host);
+  // A task this one spawned failed and nothing has looked at its future:
+  // reported at this task's next await (fire and forget) or end.
+  void add_unobserved(FutureObj* f);
+  // At the task's end: fails it (Failed) with the error of a task it
+  // spawned that failed unobserved, if any.
+  std::optional<RunStatus> fail_unobserved() { return check_unobserved(nullptr, true); }
+  // The futures of the calls' tasks that are settled by the runtime hold
+  // their outcomes on this heap.
   Value result() const { return m_stack[0]; } // after Finished
   Request request() const; // after Suspended
   // A HostCall's arguments (request().argc of them), valid until resume().
@@ -187,10 +242,22 @@ public:
   // has been allocated to want it. The roots are the stack and the
   // request's arguments.
   void collect_suspended(const std::atomic<uint32_t>* cancel_state) {
-    if (m_heap.wants_collect()) m_heap.collect(m_stack, m_sp + request().argc, cancel_state);
+    if (m_heap.wants_collect()) collect(m_sp + request().argc, cancel_state);
   }
 
 private:
+  // Collects the heap: the roots are this fiber's first `live` stack slots
+  // and, when the call has spawned tasks, every other task's stack.
+  void collect(size_t live, const std::atomic<uint32_t>* cancel_state);
+  void init_stack(const FunctionInfo& fn, void* storage);
+  void add_roots(std::vector<Heap::Roots>& roots, size_t live) const;
+  // The builtins of spawned tasks (spawn, await, the combinators, futures,
+  // task groups and cancel tokens): like builtin().
+  std::optional<RunStatus> task_builtin(uint16_t id, size_t argc, const RunContext& ctx);
+  std::optional<RunStatus> await_now(Value target, AwaitMode mode, int64_t timeout_ms, size_t argc, TaskHost& host);
+  RunStatus take_failure(const FutureObj& f, const uint8_t* ip);
+  std::optional<RunStatus> check_unobserved(const uint8_t* ip, bool all);
+  Value spawn(Value fn, Value token, Value group, bool detached, TaskHost& host);
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
   Value* named_field(Value o, const StringObj* name);
   // "class 'P' has no field 'f'" (or not an instance), as a failure at `ip`.
@@ -274,7 +341,19 @@ private:
   // Fields are sized and ordered for a small fiber: a sleeping call holds
   // one, and a process may hold a million sleeping calls.
   const CompiledProgram& m_program;
-  Heap m_heap;
+  Heap m_own_heap; // the call's heap (unused by a spawned task's fiber)
+  Heap& m_heap;    // m_own_heap, or the call's first fiber's
+  // Spawned tasks: a task's link to the call's first fiber, or the first
+  // fiber's list of its tasks' fibers (the heap's other roots). Allocated by
+  // the first spawn.
+  struct Tasks {
+    Fiber* root = nullptr;        // a task's: the call's first fiber
+    size_t index = 0;             // a task's place in root->m_tasks->fibers
+    FutureObj* future = nullptr;  // a task's future (a root while it runs)
+    std::vector<Fiber*> fibers;   // the first fiber's: every live task's fiber
+    std::vector<Value> unobserved; // futures of this task's tasks that failed unobserved
+  };
+  std::unique_ptr<Tasks> m_tasks;
   // [frame0 locals | operands | frame1 locals | ...]: m_stack_cap slots,
   // the first m_sp live. In the caller's storage until it outgrows it, then
   // owned (m_stack_owned). After Finished, slot 0 holds the result.

@@ -157,6 +157,21 @@ CellObj* Heap::new_cell(Value v) {
   return adopt(new CellObj(v), sizeof(CellObj));
 }
 
+FutureObj* Heap::new_future() {
+  charge(round16(sizeof(FutureObj)));
+  return adopt(new FutureObj(), sizeof(FutureObj));
+}
+
+TaskGroupObj* Heap::new_task_group(int64_t limit) {
+  charge(round16(sizeof(TaskGroupObj)));
+  return adopt(new TaskGroupObj(limit), sizeof(TaskGroupObj));
+}
+
+CancelTokenObj* Heap::new_cancel_token() {
+  charge(round16(sizeof(CancelTokenObj)));
+  return adopt(new CancelTokenObj(), sizeof(CancelTokenObj));
+}
+
 void Heap::array_reserve(ArrayObj* a, size_t extra) {
   size_t size = a->items.size(), cap = a->items.capacity();
   if (size + extra <= cap) return;
@@ -184,9 +199,14 @@ void Heap::mark(Value v, std::vector<Object*>& gray) {
 }
 
 void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>* cancel_state) {
+  collect(std::vector<Roots>{Roots{roots, count}}, cancel_state);
+}
+
+void Heap::collect(const std::vector<Roots>& roots, const std::atomic<uint32_t>* cancel_state) {
   CancelCheck cc(cancel_state);
   std::vector<Object*> gray;
-  for (size_t i = 0; i < count; i++) mark(roots[i], gray);
+  for (const Roots& r : roots)
+    for (size_t i = 0; i < r.count; i++) mark(r.at[i], gray);
   while (!gray.empty()) {
     Object* o = gray.back();
     gray.pop_back();
@@ -218,6 +238,22 @@ void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>
       break;
     }
     case Tag::Cell: mark(static_cast<CellObj*>(o)->value, gray); break;
+    case Tag::Future: {
+      auto* f = static_cast<FutureObj*>(o);
+      for (Value v : {f->value, f->group, f->token}) mark(v, gray);
+      break;
+    }
+    case Tag::TaskGroup: {
+      auto* g = static_cast<TaskGroupObj*>(o);
+      for (Value v : g->futures) mark(v, gray);
+      break;
+    }
+    case Tag::CancelToken: {
+      auto* t = static_cast<CancelTokenObj*>(o);
+      for (Value v : t->futures) mark(v, gray);
+      for (Value v : t->dependents) mark(v, gray);
+      break;
+    }
     default:
       break;
     }
@@ -338,7 +374,10 @@ struct Equality {
       return true;
     }
     case Tag::Function: // the same function value (functions are compared by identity)
-    case Tag::Cell: return a.obj == b.obj;
+    case Tag::Cell:
+    case Tag::Future:
+    case Tag::TaskGroup:
+    case Tag::CancelToken: return a.obj == b.obj;
     }
     return false;
   }

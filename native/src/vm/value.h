@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -38,6 +39,9 @@ enum class Tag : uint8_t {
   Instance,
   Function, // a function value: a function, a lambda with its captures, or a method bound to its receiver
   Cell,     // a variable a lambda captured: its local slot holds the cell, shared with the closure (never a script's value)
+  Future,      // a spawned task's outcome (spawn, TaskGroup.spawn, with_timeout)
+  TaskGroup,   // baml.spawn.TaskGroup: a concurrency limit with FIFO admission
+  CancelToken, // baml.spawn.CancelToken: cancels the tasks spawned with it
 };
 
 struct Object;
@@ -47,6 +51,9 @@ struct MapObj;
 struct InstanceObj;
 struct FunctionObj;
 struct CellObj;
+struct FutureObj;
+struct TaskGroupObj;
+struct CancelTokenObj;
 
 struct Value {
   Tag tag = Tag::Null;
@@ -77,6 +84,12 @@ struct Value {
   InstanceObj* as_instance() const { return reinterpret_cast<InstanceObj*>(obj); }
   FunctionObj* as_function() const { return reinterpret_cast<FunctionObj*>(obj); }
   CellObj* as_cell() const { return reinterpret_cast<CellObj*>(obj); }
+  FutureObj* as_future() const { return reinterpret_cast<FutureObj*>(obj); }
+  TaskGroupObj* as_group() const { return reinterpret_cast<TaskGroupObj*>(obj); }
+  CancelTokenObj* as_token() const { return reinterpret_cast<CancelTokenObj*>(obj); }
+  // A value only the runtime gives meaning to (a future, task group or
+  // cancel token): shown, compared and converted like a function value.
+  bool is_handle() const { return tag >= Tag::Future; }
 };
 
 struct Object {
@@ -154,6 +167,51 @@ struct FunctionObj final : Object {
 struct CellObj final : Object {
   Value value;
   explicit CellObj(Value v) : Object(Tag::Cell), value(v) {}
+};
+
+// What `spawn` returns: a task's outcome. The runtime owns the task (`task`,
+// opaque here) while it runs and settles the future when it ends; the task
+// keeps its future alive (a root of the call's heap) until then.
+struct FutureObj final : Object {
+  enum class State : uint8_t { Pending, Ready, Failed, Cancelled };
+  State state = State::Pending;
+  bool observed = false; // its outcome was taken (await, a combinator, cancel): an error is not "unobserved"
+  void* task = nullptr;  // the runtime's task while it runs
+  Value value;           // Ready: the result; Failed by a throw: the thrown value
+  Value group;           // its TaskGroup (null: none)
+  Value token;           // `spawn with tok` (null: none)
+  std::string error_kind, error_message; // Failed: the task's error (kind unhandled_throw: `value` was thrown)
+  bool detached = false; // fire and forget (`spawn { }` as a statement): an error surfaces at the spawner's next await
+  FutureObj() : Object(Tag::Future) {}
+  bool settled() const { return state != State::Pending; }
+};
+
+// How a future, task group or cancel token is shown (to a host, in a
+// prompt): "<future>", ...; null for other values.
+inline const char* handle_text(Tag t) {
+  return t == Tag::Future ? "<future>" : t == Tag::TaskGroup ? "<task group>" : t == Tag::CancelToken ? "<cancel token>" : nullptr;
+}
+
+// baml.spawn.TaskGroup: at most `limit` of its tasks run at once. A spawn
+// into a full group waits (its spawner is suspended) until one of them ends;
+// waiting spawners are let in first come, first served (FIFO).
+struct TaskGroupObj final : Object {
+  int64_t limit;
+  int64_t running = 0;
+  bool cancelled = false;      // cancel(): its tasks were cancelled, later spawns are born cancelled
+  std::vector<Value> futures;  // of its tasks (settled ones are pruned as it grows)
+  std::deque<void*> waiters;   // the runtime's spawners waiting for room, first in first
+  explicit TaskGroupObj(int64_t n) : Object(Tag::TaskGroup), limit(n) {}
+};
+
+// baml.spawn.CancelToken: cancel() cancels every task spawned with it (or
+// with a token made by any() over it). Cancelling an any() token does not
+// cancel its sources.
+struct CancelTokenObj final : Object {
+  bool cancelled = false;
+  std::vector<Value> futures;    // of tasks spawned with it (settled ones are pruned as it grows)
+  std::vector<Value> dependents; // any() tokens over it
+  CancelTokenObj() : Object(Tag::CancelToken) {}
 };
 
 // ---------------------------------------------------------------- memory limits
@@ -264,6 +322,14 @@ public:
   InstanceObj* new_instance(uint32_t class_id, size_t nfields);
   FunctionObj* new_function(uint32_t function, size_t ncaptures);
   CellObj* new_cell(Value v);
+  FutureObj* new_future();
+  TaskGroupObj* new_task_group(int64_t limit);
+  CancelTokenObj* new_cancel_token();
+  // Charges `bytes` more to object `o` (a vector of a runtime object grew).
+  void charge_object(Object* o, size_t bytes) {
+    charge(round16(bytes));
+    o->charged16 += uint32_t(round16(bytes) / 16);
+  }
 
   // Makes room for `extra` more items, charging the growth.
   void array_reserve(ArrayObj* a, size_t extra);
@@ -285,6 +351,12 @@ public:
   // freed whole, so a collection left half done does no harm: the heap's
   // list and its charge stay exact).
   void collect(const Value* roots, size_t count, const std::atomic<uint32_t>* cancel_state = nullptr);
+  // The same with several root ranges (every task's stack of a call).
+  struct Roots {
+    const Value* at;
+    size_t count;
+  };
+  void collect(const std::vector<Roots>& roots, const std::atomic<uint32_t>* cancel_state = nullptr);
 
   size_t object_count() const { return m_objects; }
 

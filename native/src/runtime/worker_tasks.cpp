@@ -1,0 +1,309 @@
+// worker_tasks.cpp: spawned tasks (spawn, await, the baml.future
+// combinators, task groups, cancel tokens) on a worker.
+//
+// A task is a Call of its own (phase, timers, operation slot, state word),
+// with no id in the call table and no completion of its own, on its call's
+// worker: every task of a call shares the call's heap, so values pass between
+// them as they are, and everything about them is this thread's. Children run
+// on their parent's worker (not spread over the workers): cancelling a
+// parent walks its tree here with no message to another thread, and the
+// sleeps, HTTP transfers, LLM calls and host calls of different tasks
+// overlap all the same; CPU-bound tasks of one call share one core.
+//
+// Invariants:
+//  - A task lives no longer than its parent: a task that ends (value,
+//    failure or cancel) first ends every task it spawned that is still
+//    running (end_children), and the call's heap goes only after all of them.
+//  - Cancellation goes down, never up: a task cancelled (its future's
+//    cancel(), a token, a task group, a combinator that has its answer, a
+//    timeout, or its parent ending) takes its own tasks with it, and its
+//    parent sees a catchable "cancelled" at its await.
+//  - Nothing runs script code or wakes another task while a tree is being
+//    torn down: wake-ups and cancels asked meanwhile are queued (m_wakes,
+//    m_pending_cancels) and handled by settle_tasks at the next safe point.
+//  - A task ended while in a ready queue stays allocated (m_dead_tasks) until
+//    purge_dead_tasks has taken it out of the queues.
+#include "runtime/engine.h"
+#include "runtime/worker.h"
+
+#include <algorithm>
+
+namespace brake::runtime {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+void retain_into(std::vector<Call*>& list, Call* call) {
+  list.push_back(call);
+  call->retain();
+}
+} // namespace
+
+// TaskHost::start: a task for `future`, spawned by the task running now (or
+// being let into a group), queued to run.
+void Worker::start(vm::FutureObj* future, vm::Value fnv) {
+  Call* parent = m_spawner;
+  Call* root = parent->is_task() ? parent->tasks->root : parent;
+  const vm::CompiledProgram& program = m_engine.program();
+  const vm::FunctionObj& fn = *fnv.as_function();
+  size_t storage = vm::Fiber::inline_bytes(program, fn.function);
+  size_t bytes = sizeof(Call) + storage + sizeof(TaskLinks);
+  vm::Heap& heap = root->fiber.heap();
+  heap.charge(bytes); // the task's own memory counts against the call's limit
+  Call* task = nullptr;
+  try {
+    if (!parent->tasks) parent->tasks = new TaskLinks();
+    parent->tasks->children.reserve(parent->tasks->children.size() + 1);
+    task = Call::create(storage);
+    task->tasks = new TaskLinks();
+    m_fresh.push_back(task);
+  } catch (...) {
+    if (task) task->release();
+    heap.uncharge(bytes);
+    throw;
+  }
+  try {
+    new (&task->fiber) vm::Fiber(program, fn.function, m_engine.max_call_depth(), task->storage(), root->fiber, future);
+  } catch (...) {
+    m_fresh.pop_back();
+    task->release();
+    heap.uncharge(bytes);
+    throw;
+  }
+  task->has_fiber = true;
+  task->fiber.begin_task(fn);
+  task->id = root->id; // what host operations of the task report
+  task->worker = this;
+  task->function = fn.function;
+  task->tasks->parent = parent;
+  task->tasks->root = root;
+  task->tasks->charged = bytes;
+  task->tasks->index = parent->tasks->children.size();
+  parent->tasks->children.push_back(task); // (reserved: cannot throw)
+  task->phase = Phase::Ready;
+  future->task = task;
+  m_live_tasks.fetch_add(1, std::memory_order_relaxed);
+}
+
+// TaskHost::cancel: asked by script code, in the middle of an instruction;
+// the task is torn down by settle_tasks, once the running task gives the
+// worker back.
+void Worker::cancel(vm::FutureObj* future) {
+  Call* task = static_cast<Call*>(future->task);
+  task->request_cancel(BRAKE_ORIGIN_PARENT);
+  retain_into(m_pending_cancels, task);
+  m_dispatch.interrupt(); // the running task yields soon, so the cancel is not held up by its computing
+}
+
+// An Await request: registered with every pending task it waits on, with
+// its timeout (with_timeout) as the call's sleep timer.
+void Worker::start_await(Call* call, const vm::Request& r) {
+  vm::Value target = call->fiber.request_args()[0];
+  try {
+    auto wait_on = [&](vm::Value v) {
+      vm::FutureObj* f = v.as_future();
+      if (!f->settled() && f->task) retain_into(static_cast<Call*>(f->task)->tasks->waiters, call);
+    };
+    if (target.tag == vm::Tag::Future) wait_on(target);
+    else
+      for (vm::Value v : target.as_array()->items) wait_on(v);
+    if (r.sleep_ms >= 0) m_timers.add(Clock::now() + clamp_wait(uint64_t(r.sleep_ms)), call, TimerKind::Sleep);
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory awaiting a task");
+    return;
+  }
+  call->phase = Phase::Awaiting;
+}
+
+// with_timeout's time is up: its task is cancelled and the await fails
+// with a catchable `timeout`.
+void Worker::await_timed_out(Call* call) {
+  vm::Value target = call->fiber.request_args()[0];
+  vm::FutureObj* f = target.as_future();
+  if (!f->settled()) {
+    f->state = vm::FutureObj::State::Cancelled;
+    cancel(f);
+  }
+  f->observed = true;
+  raise_where_waiting(call, vm::ScriptError{"timeout", "baml.future.with_timeout: the task did not finish in time", {}, ""});
+}
+
+// A task `call` awaits settled, or a group it waits on has room: goes on
+// if that answers it.
+void Worker::retry_await(Call* call) {
+  if (call->phase != Phase::Awaiting || call->cancel_origin()) return;
+  std::optional<vm::RunStatus> status;
+  Call* spawner = m_spawner;
+  try {
+    if (call->fiber.request().kind == vm::Request::Kind::GroupAdmit) {
+      vm::TaskGroupObj* g = call->fiber.request_args()[0].as_group();
+      if (!g->cancelled && g->running >= g->limit) { // no room after all: first in line again
+        g->waiters.push_front(call);
+        call->retain();
+        return;
+      }
+      m_spawner = call;
+      status = call->fiber.admit_to_group(*this);
+      m_spawner = spawner;
+    } else {
+      status = call->fiber.try_finish_await(*this);
+    }
+  } catch (const vm::MemoryLimitExceeded& e) {
+    m_spawner = spawner;
+    fail_call(call, "out_of_memory", std::string("taking a task's outcome: ") + e.what());
+    return;
+  } catch (const std::bad_alloc&) {
+    m_spawner = spawner;
+    fail_call(call, "out_of_memory", "out of memory taking a task's outcome");
+    return;
+  }
+  if (!status) return; // still waiting
+  if (call->sleep_timer != kNoTimer) {
+    m_timers.remove(call->sleep_timer);
+    call->sleep_timer = kNoTimer;
+  }
+  call->phase = Phase::Ready;
+  if (*status == vm::RunStatus::Failed) {
+    finish_error(call);
+    return;
+  }
+  m_fresh.push_back(call);
+}
+
+// Ends every task `call` spawned that still runs (and theirs), deepest
+// first, as cancelled by their parent. Nothing is woken meanwhile.
+void Worker::end_children(Call* call) {
+  if (!call->tasks || call->tasks->children.empty()) return;
+  std::vector<Call*> order, stack(call->tasks->children.begin(), call->tasks->children.end());
+  while (!stack.empty()) {
+    Call* c = stack.back();
+    stack.pop_back();
+    order.push_back(c);
+    c->request_cancel(BRAKE_ORIGIN_PARENT);
+    if (c->tasks) stack.insert(stack.end(), c->tasks->children.begin(), c->tasks->children.end());
+  }
+  for (auto it = order.rbegin(); it != order.rend(); ++it)
+    if ((*it)->phase != Phase::Done) settle_task(*it, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
+}
+
+// Settles task `task`'s future with its outcome and ends the task.
+void Worker::settle_task(Call* task, vm::FutureObj::State state, const vm::ScriptError* error, vm::Value value) {
+  vm::FutureObj* f = task->fiber.task_future();
+  if (!f->settled()) {
+    f->state = state;
+    f->value = value;
+    if (error) {
+      try {
+        f->error_kind = error->kind;
+        f->error_message = error->message;
+      } catch (const std::bad_alloc&) {
+        f->error_kind = "out_of_memory";
+      }
+    }
+  }
+  end_task(task);
+}
+
+void Worker::end_task(Call* task) {
+  end_children(task);
+  leave_group_queue(task);
+  if (task->operation != kNoOperation) drop_operation(task, true);
+  if (!m_llm_runs.empty()) forget_llm_run(task);
+  if (task->sleep_timer != kNoTimer) {
+    m_timers.remove(task->sleep_timer);
+    task->sleep_timer = kNoTimer;
+  }
+  bool queued = task->phase == Phase::Ready;
+  task->phase = Phase::Done;
+  TaskLinks& links = *task->tasks;
+  vm::FutureObj* f = task->fiber.task_future();
+  f->task = nullptr;
+  // Out of its parent's list first: whatever its end sets off never sees it.
+  auto& siblings = links.parent->tasks->children;
+  Call* last = siblings.back();
+  siblings[links.index] = last;
+  last->tasks->index = links.index;
+  siblings.pop_back();
+  task->fiber.~Fiber();
+  task->has_fiber = false;
+  links.root->fiber.heap().uncharge(links.charged);
+  m_live_tasks.fetch_sub(1, std::memory_order_relaxed);
+  // A group it ran in has room for the first spawner waiting.
+  if (f->group.tag == vm::Tag::TaskGroup) {
+    vm::TaskGroupObj* g = f->group.as_group();
+    g->running--;
+    while (!g->waiters.empty()) {
+      Call* next = static_cast<Call*>(g->waiters.front());
+      g->waiters.pop_front();
+      if (next->phase == Phase::Awaiting && !next->cancel_origin()) {
+        m_wakes.push_back(next); // (the deque's reference moves here)
+        break;
+      }
+      next->release();
+    }
+  }
+  // Whoever awaits it looks again (settle_tasks); a failure nothing awaits
+  // is its parent's to report.
+  for (Call* w : links.waiters) m_wakes.push_back(w); // (references move)
+  links.waiters.clear();
+  if (f->state == vm::FutureObj::State::Failed && !f->observed && links.parent->has_fiber) {
+    try {
+      links.parent->fiber.add_unobserved(f);
+    } catch (const std::bad_alloc&) {
+    }
+  }
+  if (queued) m_dead_tasks.push_back(task); // (the parent's reference moves here)
+  else task->release();
+}
+
+// A call waiting for room in a task group that ends leaves the group's line.
+void Worker::leave_group_queue(Call* call) {
+  if (!call->has_fiber || call->phase != Phase::Awaiting || call->fiber.request().kind != vm::Request::Kind::GroupAdmit) return;
+  auto& line = call->fiber.request_args()[0].as_group()->waiters;
+  auto it = std::find(line.begin(), line.end(), static_cast<void*>(call));
+  if (it == line.end()) return;
+  line.erase(it);
+  call->release();
+}
+
+// The safe point: cancels scripts asked for, then the calls to look at
+// again, until neither is left.
+void Worker::settle_tasks() {
+  while (!m_pending_cancels.empty() || !m_wakes.empty()) {
+    std::vector<Call*> cancels;
+    cancels.swap(m_pending_cancels);
+    for (Call* task : cancels) {
+      if (task->phase != Phase::Done) settle_task(task, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
+      task->release();
+    }
+    std::vector<Call*> wakes;
+    wakes.swap(m_wakes);
+    for (size_t i = 0; i < wakes.size(); i++) {
+      retry_await(wakes[i]);
+      wakes[i]->release();
+    }
+  }
+}
+
+// Ended tasks leave the ready queues, then go.
+void Worker::purge_dead_tasks() {
+  if (m_dead_tasks.empty()) return;
+  for (std::deque<Call*>* queue : {&m_fresh, &m_ready})
+    queue->erase(std::remove_if(queue->begin(), queue->end(), [](Call* c) { return c->phase == Phase::Done && c->is_task(); }),
+                 queue->end());
+  for (Call* task : m_dead_tasks) task->release();
+  m_dead_tasks.clear();
+}
+
+// A task's (or a call's) script returned: its tasks still running are
+// cancelled, and a failure of one that nothing awaited fails it. True when
+// it failed so (finish_error has run).
+bool Worker::finish_task_run(Call* call) {
+  if (!call->tasks) return false;
+  end_children(call);
+  if (!call->fiber.fail_unobserved()) return false;
+  finish_error(call);
+  return true;
+}
+
+} // namespace brake::runtime
