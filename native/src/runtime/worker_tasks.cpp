@@ -53,7 +53,8 @@ void Worker::start(vm::FutureObj* future, vm::Value fnv) {
   Call* task = nullptr;
   try {
     if (!parent->tasks) parent->tasks = new TaskLinks();
-    parent->tasks->children.reserve(parent->tasks->children.size() + 1);
+    auto& children = parent->tasks->children;
+    if (children.size() == children.capacity()) children.reserve(std::max<size_t>(8, 2 * children.capacity())); // (doubling: push_back below cannot throw)
     task = Call::create(storage);
     task->tasks = new TaskLinks();
     m_fresh.push_back(task);
