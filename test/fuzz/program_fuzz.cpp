@@ -3,7 +3,8 @@
 // enum, optionals; let, assignment, if/else, while, for-in, C-style for,
 // match, break/continue/return, recursion, string and list builtins,
 // deep_copy/deep_equals, sleeps; lambdas that read and assign the variables
-// around them, through the array methods and called as values), then run
+// around them, through the array methods and called as values; spawned
+// tasks awaited, raced, cancelled or left running), then run
 // through brake.h with a deadline,
 // a memory limit, and a cancel from another thread at a moment the bytes
 // pick. Every call must complete exactly once with a status a script can
@@ -93,7 +94,7 @@ private:
 
   std::string stmt() {
     unsigned deep = m_depth < 4;
-    switch (m_b.pick(deep ? 11 : 5)) {
+    switch (m_b.pick(deep ? 12 : 5)) {
     case 0:
     case 1: { // let
       Ty t = Ty(m_b.pick(8));
@@ -142,9 +143,39 @@ private:
       const Var* v = var_of(Ty::Int);
       return s + indent() + (v ? v->name + " = " : "") + f + "(" + expr(Ty::Int, 0) + ") + " + f + "(1);\n";
     }
+    case 10: { // a spawned task: awaited, raced, cancelled, or left running (cancelled when main returns)
+      std::string f = "t" + std::to_string(m_next++);
+      std::string s = indent() + "let " + f + " = " + spawned(0) + ";\n";
+      const Var* v = var_of(Ty::Int);
+      switch (m_b.pick(4)) {
+      case 0: return s + indent() + (v ? v->name + " = " : "") + "await " + f + ";\n";
+      case 1: return s + indent() + "let _ = " + f + ".cancel();\n";
+      case 2: return s + indent() + (v ? v->name + " = " : "") + "baml.future.race([" + f + ", " + spawned(1) + "]);\n";
+      default: return s;
+      }
+    }
     default: // an expression for its effects
       return indent() + expr(Ty::Int, 0) + ";\n";
     }
+  }
+
+  // `spawn { statements; value }` of an int: like a lambda of no parameters.
+  std::string spawned(int d) {
+    int loops = m_loops;
+    Ty returns = m_returns;
+    m_loops = 0;
+    m_returns = Ty::Int;
+    m_depth++;
+    std::string s = "spawn {\n";
+    size_t vars = m_vars.size();
+    for (unsigned k = d < 2 ? m_b.pick(3) : 0; k > 0; k--) s += stmt();
+    s += indent() + "(" + expr(Ty::Int, d + 1) + ")\n";
+    m_vars.resize(vars);
+    m_depth--;
+    s += indent() + "}";
+    m_loops = loops;
+    m_returns = returns;
+    return s;
   }
 
   // `(p: int) -> T { statements; value }`: its parameter in scope, no loop
@@ -198,7 +229,8 @@ private:
       if (const Var* v = var_of(t)) return v->name;
     switch (t) {
     case Ty::Int:
-      switch (leaf ? 0 : m_b.pick(11)) {
+      switch (leaf ? 0 : m_b.pick(12)) {
+      case 10: return "(await " + spawned(d) + ")";
       case 0: { // (negative literals in parentheses: `if (c) { } -8` reads as a subtraction)
         int k = int(m_b.next()) - 8;
         return k < 0 ? "(" + std::to_string(k) + ")" : std::to_string(k);

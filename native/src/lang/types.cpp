@@ -77,6 +77,16 @@ TypeId TypeTable::union_of(std::vector<TypeId> members) {
       flat.push_back(m);
     }
   }
+  // Futures are read-only: Future<A> | Future<B> is Future<A | B> (so an
+  // array of futures of different types is still an array of futures).
+  std::vector<TypeId> results;
+  for (TypeId m : flat)
+    if (raw_kind(m) == TypeKind::Future) results.push_back(get(m).args[0]);
+  if (results.size() > 1) {
+    TypeId merged = future_of(union_of(results));
+    for (TypeId& m : flat)
+      if (raw_kind(m) == TypeKind::Future) m = merged; // (the copies go below)
+  }
   std::vector<TypeId> written;
   for (TypeId m : flat)
     if (std::find(written.begin(), written.end(), m) == written.end()) written.push_back(m);
