@@ -44,6 +44,16 @@ function wide(n: int) -> int {
   for (let i = 0; i < n; i += 1) { fs.push(spawn { sleeper(30000) }) }
   baml.future.all(fs).length()
 }
+function hog() -> string {
+  let f = spawn { let xs: string[] = []; while (true) { xs.push("0123456789abcdef0123456789abcdef") } 1 };
+  (await f).to_string() catch (e) { s: string => s }
+}
+function deep(n: int) -> int { if (n == 0) { return 0 } deep(n - 1) + 1 }
+function deep_tasks(rounds: int) -> int {
+  let total = 0;
+  for (let i = 0; i < rounds; i += 1) { total += await spawn { deep(500) } }
+  total
+}
 function mixed(seed: int) -> int {
   let fs: Future<int>[] = [];
   for (let i = 0; i < 8; i += 1) {
@@ -149,6 +159,29 @@ BRAKE_TEST(ten_thousand_sleeping_children_cancelled_with_their_call) {
   brake_engine_free(e);
 }
 
+BRAKE_TEST(memory_limits_count_tasks_and_give_their_memory_back) {
+  brake_engine_options opts;
+  brake_engine_options_init(&opts);
+  opts.worker_threads = 1;
+  opts.call_memory_limit = 8u << 20;
+  brake_engine* e = engine_with(kSource, &opts);
+  // A task that runs out of memory fails; its awaiter (woken at once, not at
+  // the worker's next event) catches it.
+  Outcome hog;
+  CHECK(start(e, 1, "hog", {}, &hog));
+  CHECK(wait_for(hog));
+  CHECK(hog.value.find("out_of_memory") != std::string::npos);
+  // What a task's stack grew by is given back when it ends: 2,000 tasks
+  // recursing 500 deep one after another stay within 8 MiB.
+  Outcome deep;
+  CHECK(start(e, 2, "deep_tasks", {2000}, &deep));
+  CHECK(wait_for(deep));
+  CHECK_EQ_INT(deep.status, BRAKE_OK);
+  CHECK(deep.value == "1000000");
+  CHECK_EQ_INT(int(tasks_after(e, 2000)), 0);
+  brake_engine_free(e);
+}
+
 BRAKE_TEST(stress_trees_of_tasks_with_cancels_from_another_thread) {
   brake_engine* e = tasks_engine(2);
   constexpr int kCalls = 200;
@@ -179,6 +212,7 @@ int main(int argc, char** argv) {
       TEST_ENTRY(a_group_of_1000_with_limit_10_runs_all_and_cancels_mid_way),
       TEST_ENTRY(a_spawn_tree_1000_deep_is_cancelled_from_its_call),
       TEST_ENTRY(ten_thousand_sleeping_children_cancelled_with_their_call),
+      TEST_ENTRY(memory_limits_count_tasks_and_give_their_memory_back),
       TEST_ENTRY(stress_trees_of_tasks_with_cancels_from_another_thread),
   };
   return run_tests(cases, sizeof cases / sizeof cases[0], argc, argv);

@@ -62,8 +62,9 @@ enum class Phase : uint8_t { Queued, Ready, Sleeping, Waiting, Awaiting, Done };
 struct Call;
 // A call's spawned tasks (each a Call of its own on the same worker, with no
 // id of its own in the call table) and, for a task, its place in the tree.
-// Allocated by a call's first spawn; every task has one.
-struct TaskLinks {
+// Allocated by a call's first spawn; every task has one. Owned by the
+// call's (or task's) fiber: they go together.
+struct TaskLinks final : vm::TaskLinksBase {
   Call* parent = nullptr;      // a task's spawner (null: the call itself)
   Call* root = nullptr;        // a task's call, whose heap it uses
   size_t index = 0;            // a task's place in parent->tasks->children
@@ -94,7 +95,6 @@ struct alignas(16) Call {
 
   Call() {}
   ~Call() {
-    delete tasks;
     if (stream) stream->release();
     if (has_fiber) fiber.~Fiber();
     if (has_result) result.~brake_result();
@@ -119,8 +119,6 @@ struct alignas(16) Call {
   uint32_t function = UINT32_MAX; // UINT32_MAX: admitted pre-cancelled, never looked up
   std::unique_ptr<const CallTags> tags; // null: none (set before the call is posted)
   CallStream* stream = nullptr;         // null: not streamed (holds a reference; call_stream.h)
-  TaskLinks* tasks = nullptr;           // worker-owned: null until it spawns (or is a task)
-  bool is_task() const { return tasks && tasks->parent; }
 
   // ---- worker-owned (the fiber and the deadline are set by the starting
   // thread, before the call is posted, then belong to the worker)
@@ -130,6 +128,7 @@ struct alignas(16) Call {
   Phase phase = Phase::Queued;
   bool has_fiber = false;
   bool has_result = false;
+  bool task = false; // a spawned task (not in the call table; no completion of its own)
   // While Waiting: the operation's slot in the worker's operation slots
   // (in what would otherwise be padding: a call's block does not grow).
   uint32_t operation = kNoOperation;
@@ -140,6 +139,10 @@ struct alignas(16) Call {
     vm::Fiber fiber;
     brake_result result;
   };
+
+  bool is_task() const { return task; }
+  // Its place among the call's tasks while its fiber lives (null: it never spawned).
+  TaskLinks* links() const { return has_fiber ? static_cast<TaskLinks*>(fiber.task_links()) : nullptr; }
 
   void start_fiber(const vm::CompiledProgram& program, uint32_t max_depth, vm::MemoryPool* memory) {
     new (&fiber) vm::Fiber(program, function, max_depth, storage(), memory);

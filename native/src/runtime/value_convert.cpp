@@ -98,7 +98,10 @@ bool fits(const vm::CompiledProgram& p, const brake_value& v, TypeId t, std::str
   case TypeKind::Int: return v.kind == BRAKE_KIND_INT || is_negative_zero(v) || mismatch();
   case TypeKind::Float: return v.kind == BRAKE_KIND_FLOAT || v.kind == BRAKE_KIND_INT || mismatch();
   case TypeKind::String: return v.kind == BRAKE_KIND_STRING || mismatch();
-  case TypeKind::Function: return mismatch(); // (a host has no function values to give)
+  case TypeKind::Function: // (a host has no function values, futures, task groups or tokens to give)
+  case TypeKind::Future:
+  case TypeKind::TaskGroup:
+  case TypeKind::CancelToken: return mismatch();
   case TypeKind::Literal: {
     bool same = ty.args[0] == lang::TypeTable::STRING ? v.kind == BRAKE_KIND_STRING && v.text == ty.literal
                 : ty.args[0] == lang::TypeTable::INT  ? v.kind == BRAKE_KIND_INT && std::to_string(v.i) == ty.literal

@@ -125,8 +125,15 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
     return false;
   }
   bool all = true;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    // A call with tasks is torn down by its worker, not on this thread
+    // (which may be the host's event loop): it may have thousands.
+    if (TaskLinks* links = calls[i]->links(); links && !links->children.empty()) {
+      all = false;
+      continue;
+    }
     if (!on_cancel(calls[i])) all = false;
+  }
   bool notify = false, stranded = false;
   try {
     notify = m_engine.enqueue(m_events);
@@ -139,8 +146,7 @@ bool Worker::finish_cancels_here(Call* const* calls, size_t n) {
   // Large heaps of the calls finished here are the worker's to free (that
   // can take long: never on the cancelling thread, which may be the host's
   // event loop); it is woken for them.
-  bool graves = !m_graveyard.empty() || doomed_transfers() || !m_dead_tasks.empty() || !m_wakes.empty() ||
-                !m_pending_cancels.empty();
+  bool graves = !m_graveyard.empty() || doomed_transfers() || task_work();
   claim.release();
   if (stranded || graves) wake();
   if (notify) m_engine.notify_host();
@@ -288,7 +294,7 @@ bool Worker::wait_for_work(std::vector<Message>& batch) {
     }
     // (A graveyard left by a stand-in is freed here, not on its thread.)
     if (!m_inbox.empty() || !m_fresh.empty() || !m_ready.empty() || !m_graveyard.empty() || m_http_polled ||
-        doomed_transfers())
+        doomed_transfers() || task_work())
       break;
     if (m_stopping && m_calls == 0) return false;
     if (!spun && !http_active()) {
@@ -586,7 +592,10 @@ void Worker::run_call(Call* call) {
   }
   vm::RunContext ctx;
   ctx.table = m_dispatch.entries();
-  ctx.cancel_state = &call->state;
+  // A task's long instructions look at its call's state: a cancel of the
+  // call is seen inside them (a task cancelled on its own is stopped by
+  // the worker, which runs no script meanwhile).
+  ctx.cancel_state = call->is_task() ? &call->links()->root->state : &call->state;
   ctx.env = &m_engine.env();
   // A streamed call's `watch let` changes become WATCH events.
   WatchTarget target{this, call};
@@ -610,6 +619,12 @@ void Worker::run_call(Call* call) {
     m_slice_deadline.store(std::max<int64_t>(1, end.time_since_epoch().count()), std::memory_order_seq_cst);
     m_engine.ticker_wanted();
   }
+  // Whatever way the run ends, the cancels it asked for and the tasks to
+  // look at again are seen to before the worker moves on.
+  struct SettleTasks {
+    Worker* w;
+    ~SettleTasks() { w->settle_tasks(); }
+  } settle{this};
   vm::RunStatus status;
   try {
     status = call->fiber.run(ctx);
@@ -643,7 +658,6 @@ void Worker::run_call(Call* call) {
   case vm::RunStatus::Suspended: suspend(call); break;
   case vm::RunStatus::Caught: fail_call(call, "internal", "a caught error left the interpreter"); break; // (never returned by run())
   }
-  settle_tasks(); // cancels the script asked for, and the tasks to look at again
 }
 
 // What the engine reads to place new calls (Engine::pick_worker): how many
@@ -1507,9 +1521,12 @@ void Worker::finish_cancelled(Call* call, brake_origin origin) {
 // cancel that ended the call): its memory returns, and memory_in_use
 // drops, a moment after the call settles. Small heaps go with their fiber.
 void Worker::retire_heap(Call* call) {
-  // Its tasks go before its heap.
+  // Its tasks go before its heap, and so do the task groups on it that
+  // settle_tasks would have looked at.
   end_children(call);
   leave_group_queue(call);
+  if (!m_groups.empty())
+    m_groups.erase(std::remove_if(m_groups.begin(), m_groups.end(), [&](const auto& g) { return g.second == call; }), m_groups.end());
   constexpr size_t kRetireFrom = 1 << 20;
   if (!call->has_fiber || call->fiber.heap().used() < kRetireFrom) return;
   try {

@@ -206,6 +206,11 @@ private:
   void settle_task(Call* task, vm::FutureObj::State state, const vm::ScriptError* error, vm::Value value);
   void leave_group_queue(Call* call);
   void settle_tasks();
+  bool task_work() const { return !m_pending_cancels.empty() || !m_wakes.empty() || !m_dead_tasks.empty() || !m_groups.empty(); }
+  void group_changed(vm::TaskGroupObj* group) override;
+  void group_has_room(vm::TaskGroupObj* group, Call* root);
+  void admit_waiters(vm::TaskGroupObj* group);
+  void let_in(Call* call); // a task group's waiting spawner
   void purge_dead_tasks();
   bool finish_task_run(Call* call);
   void llm_attempt(Call* call, LlmRun& run);
@@ -332,6 +337,9 @@ private:
   std::vector<Call*> m_pending_cancels;
   std::vector<Call*> m_wakes;
   std::vector<Call*> m_dead_tasks;
+  // Task groups that may have room for their waiting spawners, each with
+  // the call whose heap holds it (its entries go when that call's heap does).
+  std::vector<std::pair<vm::TaskGroupObj*, Call*>> m_groups;
   size_t m_calls = 0;
   uint64_t m_finished_total = 0;  // published as m_finished
   size_t m_cancelled_ready = 0;   // ready calls cancelled since run_ready last looked

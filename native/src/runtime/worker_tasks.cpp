@@ -43,7 +43,7 @@ void retain_into(std::vector<Call*>& list, Call* call) {
 // being let into a group), queued to run.
 void Worker::start(vm::FutureObj* future, vm::Value fnv) {
   Call* parent = m_spawner;
-  Call* root = parent->is_task() ? parent->tasks->root : parent;
+  Call* root = parent->is_task() ? parent->links()->root : parent;
   const vm::CompiledProgram& program = m_engine.program();
   const vm::FunctionObj& fn = *fnv.as_function();
   size_t storage = vm::Fiber::inline_bytes(program, fn.function);
@@ -51,12 +51,13 @@ void Worker::start(vm::FutureObj* future, vm::Value fnv) {
   vm::Heap& heap = root->fiber.heap();
   heap.charge(bytes); // the task's own memory counts against the call's limit
   Call* task = nullptr;
+  std::unique_ptr<TaskLinks> links;
   try {
-    if (!parent->tasks) parent->tasks = new TaskLinks();
-    auto& children = parent->tasks->children;
+    if (!parent->links()) parent->fiber.set_task_links(std::make_unique<TaskLinks>());
+    auto& children = parent->links()->children;
     if (children.size() == children.capacity()) children.reserve(std::max<size_t>(8, 2 * children.capacity())); // (doubling: push_back below cannot throw)
+    links = std::make_unique<TaskLinks>();
     task = Call::create(storage);
-    task->tasks = new TaskLinks();
     m_fresh.push_back(task);
   } catch (...) {
     if (task) task->release();
@@ -72,15 +73,18 @@ void Worker::start(vm::FutureObj* future, vm::Value fnv) {
     throw;
   }
   task->has_fiber = true;
+  task->task = true;
+  task->fiber.set_task_links(std::move(links)); // (its Tasks exist: cannot throw)
   task->fiber.begin_task(fn);
   task->id = root->id; // what host operations of the task report
   task->worker = this;
   task->function = fn.function;
-  task->tasks->parent = parent;
-  task->tasks->root = root;
-  task->tasks->charged = bytes;
-  task->tasks->index = parent->tasks->children.size();
-  parent->tasks->children.push_back(task); // (reserved: cannot throw)
+  TaskLinks& mine = *task->links();
+  mine.parent = parent;
+  mine.root = root;
+  mine.charged = bytes;
+  mine.index = parent->links()->children.size();
+  parent->links()->children.push_back(task); // (reserved: cannot throw)
   task->phase = Phase::Ready;
   future->task = task;
   m_live_tasks.fetch_add(1, std::memory_order_relaxed);
@@ -103,7 +107,7 @@ void Worker::start_await(Call* call, const vm::Request& r) {
   try {
     auto wait_on = [&](vm::Value v) {
       vm::FutureObj* f = v.as_future();
-      if (!f->settled() && f->task) retain_into(static_cast<Call*>(f->task)->tasks->waiters, call);
+      if (!f->settled() && f->task) retain_into(static_cast<Call*>(f->task)->links()->waiters, call);
     };
     if (target.tag == vm::Tag::Future) wait_on(target);
     else
@@ -121,6 +125,10 @@ void Worker::start_await(Call* call, const vm::Request& r) {
 void Worker::await_timed_out(Call* call) {
   vm::Value target = call->fiber.request_args()[0];
   vm::FutureObj* f = target.as_future();
+  if (f->settled()) { // in the same turn as the timer: its outcome, not a timeout
+    retry_await(call);
+    return;
+  }
   if (!f->settled()) {
     f->state = vm::FutureObj::State::Cancelled;
     cancel(f);
@@ -129,32 +137,17 @@ void Worker::await_timed_out(Call* call) {
   raise_where_waiting(call, vm::ScriptError{"timeout", "baml.future.with_timeout: the task did not finish in time", {}, ""});
 }
 
-// A task `call` awaits settled, or a group it waits on has room: goes on
-// if that answers it.
+// A task `call` awaits settled: it goes on if that answers it.
 void Worker::retry_await(Call* call) {
-  if (call->phase != Phase::Awaiting || call->cancel_origin()) return;
+  if (call->phase != Phase::Awaiting || call->cancel_origin() || call->fiber.request().kind != vm::Request::Kind::Await)
+    return;
   std::optional<vm::RunStatus> status;
-  Call* spawner = m_spawner;
   try {
-    if (call->fiber.request().kind == vm::Request::Kind::GroupAdmit) {
-      vm::TaskGroupObj* g = call->fiber.request_args()[0].as_group();
-      if (!g->cancelled && g->running >= g->limit) { // no room after all: first in line again
-        g->waiters.push_front(call);
-        call->retain();
-        return;
-      }
-      m_spawner = call;
-      status = call->fiber.admit_to_group(*this);
-      m_spawner = spawner;
-    } else {
-      status = call->fiber.try_finish_await(*this);
-    }
+    status = call->fiber.try_finish_await(*this);
   } catch (const vm::MemoryLimitExceeded& e) {
-    m_spawner = spawner;
     fail_call(call, "out_of_memory", std::string("taking a task's outcome: ") + e.what());
     return;
   } catch (const std::bad_alloc&) {
-    m_spawner = spawner;
     fail_call(call, "out_of_memory", "out of memory taking a task's outcome");
     return;
   }
@@ -174,14 +167,15 @@ void Worker::retry_await(Call* call) {
 // Ends every task `call` spawned that still runs (and theirs), deepest
 // first, as cancelled by their parent. Nothing is woken meanwhile.
 void Worker::end_children(Call* call) {
-  if (!call->tasks || call->tasks->children.empty()) return;
-  std::vector<Call*> order, stack(call->tasks->children.begin(), call->tasks->children.end());
+  TaskLinks* links = call->links();
+  if (!links || links->children.empty()) return;
+  std::vector<Call*> order, stack(links->children.begin(), links->children.end());
   while (!stack.empty()) {
     Call* c = stack.back();
     stack.pop_back();
     order.push_back(c);
     c->request_cancel(BRAKE_ORIGIN_PARENT);
-    if (c->tasks) stack.insert(stack.end(), c->tasks->children.begin(), c->tasks->children.end());
+    if (TaskLinks* l = c->links()) stack.insert(stack.end(), l->children.begin(), l->children.end());
   }
   for (auto it = order.rbegin(); it != order.rend(); ++it)
     if ((*it)->phase != Phase::Done) settle_task(*it, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
@@ -216,45 +210,88 @@ void Worker::end_task(Call* task) {
   }
   bool queued = task->phase == Phase::Ready;
   task->phase = Phase::Done;
-  TaskLinks& links = *task->tasks;
+  TaskLinks& links = *task->links(); // (the fiber's: it goes last)
   vm::FutureObj* f = task->fiber.task_future();
   f->task = nullptr;
   // Out of its parent's list first: whatever its end sets off never sees it.
-  auto& siblings = links.parent->tasks->children;
+  auto& siblings = links.parent->links()->children;
   Call* last = siblings.back();
   siblings[links.index] = last;
-  last->tasks->index = links.index;
+  last->links()->index = links.index;
   siblings.pop_back();
-  task->fiber.~Fiber();
-  task->has_fiber = false;
-  links.root->fiber.heap().uncharge(links.charged);
-  m_live_tasks.fetch_sub(1, std::memory_order_relaxed);
-  // A group it ran in has room for the first spawner waiting.
+  // A group it ran in has room for a spawner waiting (settle_tasks).
   if (f->group.tag == vm::Tag::TaskGroup) {
-    vm::TaskGroupObj* g = f->group.as_group();
-    g->running--;
-    while (!g->waiters.empty()) {
-      Call* next = static_cast<Call*>(g->waiters.front());
-      g->waiters.pop_front();
-      if (next->phase == Phase::Awaiting && !next->cancel_origin()) {
-        m_wakes.push_back(next); // (the deque's reference moves here)
-        break;
-      }
-      next->release();
-    }
+    f->group.as_group()->running--;
+    group_has_room(f->group.as_group(), links.root);
   }
   // Whoever awaits it looks again (settle_tasks); a failure nothing awaits
   // is its parent's to report.
+  bool awaited = !links.waiters.empty();
   for (Call* w : links.waiters) m_wakes.push_back(w); // (references move)
   links.waiters.clear();
-  if (f->state == vm::FutureObj::State::Failed && !f->observed && links.parent->has_fiber) {
+  if (f->state == vm::FutureObj::State::Failed && !f->observed && !awaited && links.parent->has_fiber) {
     try {
       links.parent->fiber.add_unobserved(f);
     } catch (const std::bad_alloc&) {
     }
   }
+  vm::Heap& heap = links.root->fiber.heap();
+  size_t charged = links.charged;
+  task->fiber.~Fiber(); // (its links with it)
+  task->has_fiber = false;
+  heap.uncharge(charged);
+  m_live_tasks.fetch_sub(1, std::memory_order_relaxed);
   if (queued) m_dead_tasks.push_back(task); // (the parent's reference moves here)
   else task->release();
+}
+
+// TaskHost::group_changed (script code on `m_spawner`'s call), and a group
+// task's end: the group's waiting spawners are let in by settle_tasks.
+void Worker::group_changed(vm::TaskGroupObj* group) {
+  group_has_room(group, m_spawner->is_task() ? m_spawner->links()->root : m_spawner);
+}
+
+void Worker::group_has_room(vm::TaskGroupObj* group, Call* root) {
+  if (group->waiters.empty()) return;
+  try {
+    m_groups.emplace_back(group, root);
+  } catch (const std::bad_alloc&) {
+    admit_waiters(group); // (at once, then)
+  }
+}
+
+// Lets `group`'s waiting spawners in, first come first served, while it has
+// room (all of them once it was cancelled: they get cancelled futures).
+void Worker::admit_waiters(vm::TaskGroupObj* group) {
+  while (!group->waiters.empty() && (group->cancelled || group->running < group->limit)) {
+    Call* next = static_cast<Call*>(group->waiters.front());
+    group->waiters.pop_front(); // (its reference is released below)
+    if (next->phase == Phase::Awaiting && !next->cancel_origin()) let_in(next);
+    next->release();
+  }
+}
+
+// Spawns `call`'s task into the group it waits on, and queues it to go on.
+void Worker::let_in(Call* call) {
+  try {
+    m_fresh.push_back(call); // (first: nothing is admitted if it cannot be queued)
+  } catch (const std::bad_alloc&) {
+    fail_call(call, "out_of_memory", "out of memory spawning into a task group");
+    return;
+  }
+  Call* spawner = m_spawner;
+  m_spawner = call;
+  try {
+    call->fiber.admit_to_group(*this);
+  } catch (const std::exception& e) { // (nothing spawned: MemoryLimitExceeded, bad_alloc)
+    m_spawner = spawner;
+    m_fresh.pop_back();
+    bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+    fail_call(call, "out_of_memory", std::string("spawning into a task group: ") + (oom ? "out of memory" : e.what()));
+    return;
+  }
+  m_spawner = spawner;
+  call->phase = Phase::Ready;
 }
 
 // A call waiting for room in a task group that ends leaves the group's line.
@@ -270,13 +307,16 @@ void Worker::leave_group_queue(Call* call) {
 // The safe point: cancels scripts asked for, then the calls to look at
 // again, until neither is left.
 void Worker::settle_tasks() {
-  while (!m_pending_cancels.empty() || !m_wakes.empty()) {
+  while (!m_pending_cancels.empty() || !m_wakes.empty() || !m_groups.empty()) {
     std::vector<Call*> cancels;
     cancels.swap(m_pending_cancels);
     for (Call* task : cancels) {
       if (task->phase != Phase::Done) settle_task(task, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
       task->release();
     }
+    std::vector<std::pair<vm::TaskGroupObj*, Call*>> groups;
+    groups.swap(m_groups);
+    for (auto [g, root] : groups) admit_waiters(g);
     std::vector<Call*> wakes;
     wakes.swap(m_wakes);
     for (size_t i = 0; i < wakes.size(); i++) {
@@ -300,7 +340,7 @@ void Worker::purge_dead_tasks() {
 // cancelled, and a failure of one that nothing awaited fails it. True when
 // it failed so (finish_error has run).
 bool Worker::finish_task_run(Call* call) {
-  if (!call->tasks) return false;
+  if (!call->links()) return false;
   end_children(call);
   if (!call->fiber.fail_unobserved()) return false;
   finish_error(call);

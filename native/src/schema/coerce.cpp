@@ -490,6 +490,9 @@ bool Coercer::coerce_type(const Node& n, TypeId t, Coerced& out, int& score) {
   case TypeKind::Stream: break; // get() sees through them
   case TypeKind::Never: return fail("no value fits never");
   case TypeKind::Function: return fail("no value of a reply fits a function type");
+  case TypeKind::Future:
+  case TypeKind::TaskGroup:
+  case TypeKind::CancelToken: return fail("no value of a reply fits a task's type");
   case TypeKind::Null:
     if (n.kind == Kind::Null) return true;
     if (n.kind == Kind::String && (strip_wrapping(n.text) == "null" || strip_wrapping(n.text) == "None")) {

@@ -66,10 +66,10 @@ const char* tag_name(Tag t) {
   case Tag::Map: return "map";
   case Tag::Instance: return "instance";
   case Tag::Function:
-  case Tag::Future:
-  case Tag::TaskGroup:
-  case Tag::CancelToken:
   case Tag::Cell: return "function";
+  case Tag::Future: return "future";
+  case Tag::TaskGroup: return "task group";
+  case Tag::CancelToken: return "cancel token";
   }
   return "?";
 }
@@ -113,7 +113,8 @@ Fiber::Fiber(const CompiledProgram& program, uint32_t function, uint32_t max_dep
 }
 
 Fiber::~Fiber() {
-  if (m_tasks && m_tasks->root) { // a task's fiber leaves its call's list
+  if (m_tasks && m_tasks->root) { // a task's fiber leaves its call's list, and gives back its stack's charge
+    m_heap.uncharge(m_tasks->stack_charged);
     auto& fibers = m_tasks->root->m_tasks->fibers;
     Fiber* last = fibers.back();
     fibers[m_tasks->index] = last;
@@ -146,12 +147,14 @@ void Fiber::grow_stack(size_t needed) {
     n = UINT32_MAX;
   }
   m_heap.charge((n - m_stack_cap) * sizeof(Value));
+  if (m_tasks && m_tasks->root) m_tasks->stack_charged += (n - m_stack_cap) * sizeof(Value); // (given back when it ends)
   reallocate(m_stack, m_stack_cap, m_stack_owned, m_sp, n);
 }
 
 void Fiber::grow_frames() {
   uint32_t n = std::max<uint32_t>(8, m_frame_cap * 2);
   m_heap.charge((n - m_frame_cap) * sizeof(Frame));
+  if (m_tasks && m_tasks->root) m_tasks->stack_charged += (n - m_frame_cap) * sizeof(Frame);
   reallocate(m_frames, m_frame_cap, m_frames_owned, m_frame_count, n);
 }
 
@@ -442,7 +445,6 @@ bool Fiber::unwind(Value thrown) {
 // value (a string as it is, anything else as the script would show it).
 RunStatus Fiber::throw_value(const uint8_t* ip, Value v) {
   if (unwind(v)) return RunStatus::Caught;
-  m_thrown = v;
   std::string shown;
   switch (v.tag) {
   case Tag::String: { // (an excerpt of a long one: the value itself goes to the host)
@@ -456,7 +458,9 @@ RunStatus Fiber::throw_value(const uint8_t* ip, Value v) {
   case Tag::Null: shown = "null"; break;
   default: shown = std::string("a value of type ") + tag_name(v.tag); break;
   }
-  return fail(ip, "unhandled_throw", "unhandled throw: " + shown);
+  RunStatus status = fail(ip, "unhandled_throw", "unhandled throw: " + shown);
+  m_error->thrown = v;
+  return status;
 }
 
 // Handlers of frames that have ended go with them.
@@ -1270,6 +1274,9 @@ struct TypeCheck {
         if (!p.types.assignable(ty.args[i], fn.param_types[i + skip])) return false;
       return p.types.assignable(fn.return_type, ty.args.back());
     }
+    case K::Future: return v.tag == Tag::Future; // (its result's type is the checker's: a future is looked at when awaited)
+    case K::TaskGroup: return v.tag == Tag::TaskGroup;
+    case K::CancelToken: return v.tag == Tag::CancelToken;
     case K::Literal:
       if (ty.args[0] == lang::TypeTable::STRING) return v.tag == Tag::String && v.as_string()->text == ty.literal;
       if (ty.args[0] == lang::TypeTable::INT) return v.tag == Tag::Int && std::to_string(v.i) == ty.literal;

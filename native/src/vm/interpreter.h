@@ -61,6 +61,12 @@ struct Request {
   uint8_t argc = 0;           // HostCall, Http, Llm, Shell, Await, GroupAdmit: the arguments are Fiber::request_args()
 };
 
+// What the runtime keeps about a fiber's place among the call's tasks
+// (runtime/call.h's TaskLinks), owned by the fiber.
+struct TaskLinksBase {
+  virtual ~TaskLinksBase() = default;
+};
+
 // What the VM asks of the runtime for spawned tasks (RunContext::tasks).
 // Called on the call's worker, possibly in the middle of an instruction:
 // neither may run script code or collect the heap.
@@ -73,6 +79,8 @@ struct TaskHost {
   // its own tasks are torn down (at once, or as soon as the running task
   // gives the worker back).
   virtual void cancel(FutureObj* future) = 0;
+  // `group` may have room for its waiting spawners now (it was cancelled).
+  virtual void group_changed(TaskGroupObj* group) = 0;
 
 protected:
   ~TaskHost() = default;
@@ -111,6 +119,7 @@ struct ScriptError {
   std::string code; // host_error: the host's own code ("" when it gave none)
   std::shared_ptr<const HttpFailure> http = nullptr; // set when an HTTP exchange failed the call (BRAKE_HTTP_ERROR)
   std::shared_ptr<const LlmFailure> llm = nullptr;   // set when every attempt of an LLM call failed (BRAKE_LLM_ERROR)
+  Value thrown = Value(); // unhandled_throw: the value thrown (on the failed fiber's heap; Fiber::thrown())
 };
 
 // The table a worker's scripts dispatch through (see the top of this file).
@@ -209,7 +218,7 @@ public:
   bool catching() const { return m_handlers && !m_handlers->empty(); }
   // After Failed with kind unhandled_throw: the value thrown (its heap is the
   // fiber's).
-  Value thrown() const { return m_thrown; }
+  Value thrown() const { return m_error ? m_error->thrown : Value(); }
 
   // ---- spawned tasks (vm/tasks.cpp)
   // Enters `fn` (a function value of no parameters) with its captures; run()
@@ -217,6 +226,14 @@ public:
   void begin_task(const FunctionObj& fn);
   // A task's future (null for the call's own fiber).
   FutureObj* task_future() const { return m_tasks ? m_tasks->future : nullptr; }
+  // The runtime's links of this fiber (null until set), freed with it.
+  TaskLinksBase* task_links() const { return m_tasks ? m_tasks->links.get() : nullptr; }
+  // Throws bad_alloc (nothing set) only on a call's first fiber that has
+  // not spawned yet.
+  void set_task_links(std::unique_ptr<TaskLinksBase> links) {
+    if (!m_tasks) m_tasks = std::make_unique<Tasks>();
+    m_tasks->links = std::move(links);
+  }
   // While Suspended on Await: whether the futures it waits on answer it now.
   // If they do, the request is completed (the value pushed, or the failure
   // raised where it waits) and Yielded (run on) or Failed is returned.
@@ -256,6 +273,7 @@ private:
   std::optional<RunStatus> task_builtin(uint16_t id, size_t argc, const RunContext& ctx);
   std::optional<RunStatus> await_now(Value target, AwaitMode mode, int64_t timeout_ms, size_t argc, TaskHost& host);
   RunStatus take_failure(const FutureObj& f, const uint8_t* ip);
+  Value gather(Value target, bool futures);
   std::optional<RunStatus> check_unobserved(const uint8_t* ip, bool all);
   Value spawn(Value fn, Value token, Value group, bool detached, TaskHost& host);
   RunStatus fail(const uint8_t* ip, std::string kind, std::string message);
@@ -352,6 +370,8 @@ private:
     FutureObj* future = nullptr;  // a task's future (a root while it runs)
     std::vector<Fiber*> fibers;   // the first fiber's: every live task's fiber
     std::vector<Value> unobserved; // futures of this task's tasks that failed unobserved
+    std::unique_ptr<TaskLinksBase> links; // the runtime's
+    size_t stack_charged = 0;             // a task's stack and frame growth, charged to the call's heap
   };
   std::unique_ptr<Tasks> m_tasks;
   // [frame0 locals | operands | frame1 locals | ...]: m_stack_cap slots,
@@ -365,7 +385,6 @@ private:
   std::unique_ptr<ScriptError> m_error; // allocated only when the script fails
   std::unique_ptr<std::vector<Watch>> m_watches; // allocated by the first observed `watch let`
   std::unique_ptr<std::vector<Handler>> m_handlers; // allocated by the first TRY
-  Value m_thrown;                                  // an unhandled throw's value
   uint32_t m_sp = 0;
   uint32_t m_stack_cap;
   uint32_t m_frame_count = 0;

@@ -151,16 +151,18 @@ void Fiber::add_unobserved(FutureObj* f) {
 // any such error. Failed (set up) or nullopt.
 std::optional<RunStatus> Fiber::check_unobserved(const uint8_t* ip, bool all) {
   if (!m_tasks || m_tasks->unobserved.empty()) return std::nullopt;
-  for (Value v : m_tasks->unobserved) {
+  auto& list = m_tasks->unobserved;
+  list.erase(std::remove_if(list.begin(), list.end(), [](Value v) { return v.as_future()->observed; }), list.end());
+  for (Value v : list) {
     FutureObj* f = v.as_future();
-    if (f->observed || (!all && !f->detached)) continue;
+    if (!all && !f->detached) continue;
     f->observed = true;
     // Not catchable: the handlers are set aside for this failure.
     auto handlers = std::move(m_handlers);
     if (!ip && m_frame_count) ip = m_frames[m_frame_count - 1].ip; // (none after the task returned)
     RunStatus status = fail(ip, f->error_kind, "a spawned task failed and nothing awaited it: " + f->error_message);
     m_handlers = std::move(handlers);
-    if (f->error_kind == "unhandled_throw") m_thrown = f->value;
+    if (f->error_kind == "unhandled_throw" && m_error) m_error->thrown = f->value;
     return status;
   }
   if (all) m_tasks->unobserved.clear();
@@ -232,7 +234,7 @@ Answer evaluate(Value target, AwaitMode mode) {
   case AwaitMode::AllSettled:
     if (all_settled) {
       a.answered = true;
-      a.value = target;
+      a.build_all = true; // (a new array of the same futures)
     }
     break;
   default: break;
@@ -255,6 +257,14 @@ void after_answer(Value target, AwaitMode mode, TaskHost& host) {
 }
 } // namespace
 
+// all's values, or all_settled's futures, in a new array.
+Value Fiber::gather(Value target, bool futures) {
+  const auto& items = target.as_array()->items;
+  ArrayObj* out = m_heap.new_array(items.size());
+  for (Value v : items) out->items.push_back(futures ? v : v.as_future()->value);
+  return Value::object(Tag::Array, out);
+}
+
 // An await at the current instruction (its `argc` arguments above m_sp):
 // answered now (nullopt: the value is pushed; Caught or Failed) or
 // Suspended until the runtime sees the answer (try_finish_await).
@@ -273,10 +283,7 @@ std::optional<RunStatus> Fiber::await_now(Value target, AwaitMode mode, int64_t 
   after_answer(target, mode, host);
   if (a.failed) return take_failure(*a.failed, ip);
   if (a.build_all) {
-    const auto& items = target.as_array()->items;
-    ArrayObj* out = m_heap.new_array(items.size());
-    for (Value v : items) out->items.push_back(v.as_future()->value);
-    a.value = Value::object(Tag::Array, out);
+    a.value = gather(target, mode == AwaitMode::AllSettled);
   }
   m_stack[m_sp++] = a.value;
   return std::nullopt;
@@ -298,10 +305,7 @@ std::optional<RunStatus> Fiber::try_finish_await(TaskHost& host) {
     return s == RunStatus::Caught ? RunStatus::Yielded : s;
   }
   if (a.build_all) {
-    const auto& items = target.as_array()->items;
-    ArrayObj* out = m_heap.new_array(items.size());
-    for (Value v : items) out->items.push_back(v.as_future()->value);
-    a.value = Value::object(Tag::Array, out);
+    a.value = gather(target, r.await_mode == AwaitMode::AllSettled);
   }
   resume(a.value);
   return RunStatus::Yielded;
@@ -321,6 +325,8 @@ std::optional<RunStatus> Fiber::task_builtin(uint16_t raw_id, size_t argc, const
   TaskHost& host = *ctx.tasks;
   switch (BuiltinId(raw_id)) {
   case BuiltinId::TASK_SPAWN:
+    if (args[1].tag != Tag::Null && args[1].tag != Tag::CancelToken)
+      return type_error(ip, "'spawn with' needs a CancelToken, not a value of type ", args[1].tag);
     return push(spawn(args[0], args[1], Value::null(), args[2].tag == Tag::Bool && args[2].b, host));
   case BuiltinId::TASK_AWAIT:
     if (args[0].tag != Tag::Future) return type_error(ip, "await needs a future, not a value of type ", args[0].tag);
@@ -371,6 +377,7 @@ std::optional<RunStatus> Fiber::task_builtin(uint16_t raw_id, size_t argc, const
     TaskGroupObj* g = args[0].as_group();
     g->cancelled = true;
     for (Value f : g->futures) cancel_future(f.as_future(), host);
+    host.group_changed(g); // its waiting spawners get (cancelled) futures at once
     return push(Value::null());
   }
   case BuiltinId::TOKEN_NEW: return push(Value::object(Tag::CancelToken, m_heap.new_cancel_token()));

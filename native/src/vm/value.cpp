@@ -204,6 +204,17 @@ void Heap::collect(const Value* roots, size_t count, const std::atomic<uint32_t>
 
 void Heap::collect(const std::vector<Roots>& roots, const std::atomic<uint32_t>* cancel_state) {
   CancelCheck cc(cancel_state);
+  // A collection left half done (Interrupted) leaves no mark behind: the
+  // heap may outlive it (a call's tasks share it), and a stale mark would
+  // keep the next collection from tracing what that object reaches.
+  struct Unmark {
+    Heap* heap;
+    bool done = false;
+    ~Unmark() {
+      if (done) return;
+      for (Object* o = heap->m_head; o; o = o->next) o->marked = false;
+    }
+  } unmark{this};
   std::vector<Object*> gray;
   for (const Roots& r : roots)
     for (size_t i = 0; i < r.count; i++) mark(r.at[i], gray);
@@ -277,6 +288,7 @@ void Heap::collect(const std::vector<Roots>& roots, const std::atomic<uint32_t>*
     uncharge(freed);
     throw;
   }
+  unmark.done = true;
   uncharge(freed);
   // Collect again once as much has been allocated as survived (amortised
   // O(1) per allocation), at least 256 KiB later; under a limit, already
