@@ -197,7 +197,7 @@ struct Writer {
     case vm::Tag::Future:
     case vm::Tag::TaskGroup:
     case vm::Tag::CancelToken:
-    case vm::Tag::Cell: throw Error("a function value has no JSON");
+    case vm::Tag::Cell: throw Error(v.is_handle() ? "a future, task group or cancel token has no JSON" : "a function value has no JSON");
     default: break;
     }
     if (depth >= kMaxDepth) throw Error("value nested more than " + std::to_string(kMaxDepth) + " levels deep");

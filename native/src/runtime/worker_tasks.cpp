@@ -129,11 +129,9 @@ void Worker::await_timed_out(Call* call) {
     retry_await(call);
     return;
   }
-  if (!f->settled()) {
-    f->state = vm::FutureObj::State::Cancelled;
-    cancel(f);
-  }
+  f->state = vm::FutureObj::State::Cancelled;
   f->observed = true;
+  cancel(f);
   raise_where_waiting(call, vm::ScriptError{"timeout", "baml.future.with_timeout: the task did not finish in time", {}, ""});
 }
 
@@ -304,8 +302,8 @@ void Worker::leave_group_queue(Call* call) {
   call->release();
 }
 
-// The safe point: cancels scripts asked for, then the calls to look at
-// again, until neither is left.
+// The safe point: cancels scripts asked for, spawners let into groups with
+// room, then the calls to look at again, until none is left.
 void Worker::settle_tasks() {
   while (!m_pending_cancels.empty() || !m_wakes.empty() || !m_groups.empty()) {
     std::vector<Call*> cancels;
@@ -314,9 +312,11 @@ void Worker::settle_tasks() {
       if (task->phase != Phase::Done) settle_task(task, vm::FutureObj::State::Cancelled, nullptr, vm::Value::null());
       task->release();
     }
-    std::vector<std::pair<vm::TaskGroupObj*, Call*>> groups;
-    groups.swap(m_groups);
-    for (auto [g, root] : groups) admit_waiters(g);
+    while (!m_groups.empty()) { // (one at a time: a call that ends meanwhile takes its groups off the list)
+      vm::TaskGroupObj* g = m_groups.back().first;
+      m_groups.pop_back();
+      admit_waiters(g);
+    }
     std::vector<Call*> wakes;
     wakes.swap(m_wakes);
     for (size_t i = 0; i < wakes.size(); i++) {

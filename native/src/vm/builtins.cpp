@@ -125,8 +125,10 @@ private:
   // before, or a new shell that fill() completes later.
   Value reach(Value v, int depth) {
     // Strings are immutable; a function value is shared too (its captures are
-    // the variables it shares with the function that made it).
-    if (!v.is_object() || v.tag == Tag::String || v.tag == Tag::Function || v.tag == Tag::Cell) return v;
+    // the variables it shares with the function that made it), and so are
+    // futures, task groups and tokens (a copy would be a second handle on
+    // the same tasks).
+    if (!v.is_object() || v.tag == Tag::String || v.tag == Tag::Function || v.tag == Tag::Cell || v.is_handle()) return v;
     m_cc.items();
     if (depth > kMaxCopyDepth) throw CopyTooDeep{};
     if (Object** copy = m_seen.find(v.obj)) return Value::object(v.tag, *copy);
