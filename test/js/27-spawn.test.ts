@@ -3,15 +3,32 @@
 // losers spin in while (true), wait on an HTTP request and sleep stops all
 // three (the request's socket closed); a host function running in a task
 // sees its signal abort with origin 'parent' when the call is aborted; a
-// task's error nothing awaited reaches the host as a ScriptError.
+// task's error nothing awaited reaches the host as a ScriptError; the
+// sleeps, HTTP requests and LLM calls of different tasks overlap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CancelledError, Engine, ScriptError, httpNativeAvailable } from '../../lib/index';
 import type { HostContext } from '../../lib/index';
 import { startHttpServer } from '../support/http-server.mjs';
+import { startMockLlm } from '../support/mock-llm.mjs';
 import { settle, sleep } from './helpers';
 
 const SOURCE = `
+client<llm> Mock {
+  provider openai-generic
+  options { base_url env.MOCK_V1 model "overlap" api_key "sk-test" }
+}
+function Ask(q: string) -> string {
+  client Mock
+  prompt #"{{ q }}"#
+}
+function overlap(url: string) -> string[] {
+  let a = spawn { baml.sys.sleep(300); "slept" };
+  let b = spawn { baml.http.fetch(url).text() };
+  let c = spawn { Ask("one") };
+  let d = spawn { Ask("two") };
+  [await a, await b, await c, await d]
+}
 function fanout(n: int) -> int {
   let fs: Future<int>[] = [];
   for (let i = 0; i < n; i += 1) { fs.push(spawn { i }) }
@@ -41,13 +58,16 @@ function lost() -> int {
 
 type Server = Awaited<ReturnType<typeof startHttpServer>>;
 let server: Server;
+let mock: Awaited<ReturnType<typeof startMockLlm>>;
 
 beforeAll(async () => {
   server = await startHttpServer();
+  mock = await startMockLlm();
 });
 
 afterAll(async () => {
   await server?.close();
+  await mock?.close();
 });
 
 async function until(check: () => boolean, ms: number): Promise<boolean> {
@@ -68,6 +88,7 @@ describe.each(TRANSPORTS)('spawned tasks (%s transport)', (transport) => {
     engine = await Engine.fromSource(SOURCE, {
       workerThreads: 2,
       http: { transport },
+      env: { MOCK_V1: `${mock.url}/v1` },
       host: {
         wait_forever: {
           signature: '(x: int) -> int',
@@ -88,6 +109,17 @@ describe.each(TRANSPORTS)('spawned tasks (%s transport)', (transport) => {
     expect(engine.liveTasks).toBe(0);
   });
 
+  it('the sleeps, HTTP requests and LLM calls of different tasks overlap', async () => {
+    mock.enqueue([{ delayMs: 300, content: 'first' }, { delayMs: 300, content: 'second' }], { model: 'overlap' });
+    const t0 = performance.now();
+    const out = (await engine.call('overlap', [`${server.url}/slow?ms=300`])) as string[];
+    const took = performance.now() - t0;
+    expect(out[0]).toBe('slept');
+    expect(out[2]! + out[3]!).toMatch(/first|second/);
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(900); // one after another: 1,200 ms at least
+  });
+
   it('an aborted call takes its sleeping children with it', async () => {
     const ac = new AbortController();
     const p = settle(engine.call('sleepers', [5000], { signal: ac.signal }));
@@ -102,10 +134,10 @@ describe.each(TRANSPORTS)('spawned tasks (%s transport)', (transport) => {
   });
 
   it('a race stops its losers: a while (true) loop, an HTTP request (socket closed) and a sleep', async () => {
-    const since = server.connections.length;
-    expect(await engine.call('race_losers', [`${server.url}/slow?ms=600000`])).toBe('quick');
-    expect(await server.waitForRequestClose('/slow', 2000)).toBeDefined();
-    expect(server.connections.length).toBeGreaterThan(since);
+    const path = `/slow?ms=600000&race=${transport}`;
+    expect(await engine.call('race_losers', [`${server.url}${path}`])).toBe('quick');
+    expect(server.requests.some((r: { url: string }) => r.url === path)).toBe(true); // (it was sent)
+    expect(await server.waitForRequestClose(path, 2000)).toBeDefined(); // and its socket closed
     expect(await until(() => engine.liveTasks === 0, 2000)).toBe(true);
   });
 
