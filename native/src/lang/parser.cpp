@@ -381,6 +381,7 @@ private:
   size_t m_pos = 0;
   int m_depth = 0;
   bool m_has_last_error = false;
+  bool m_no_class_literal = false; // in `spawn with tok { ... }`'s token: `tok {` begins the block
   SourceLoc m_last_error;
 };
 
@@ -1493,9 +1494,10 @@ ExprPtr Parser::spawn_expression() {
   ExprPtr token;
   if (check(TokenKind::Identifier) && current().lexeme == "with") {
     advance();
-    // (the token expression stops before the block: `spawn with tok { ... }`
-    // is not a class literal `tok { ... }`)
+    bool outer = m_no_class_literal;
+    m_no_class_literal = true;
     token = parse_precedence(Precedence::Unary);
+    m_no_class_literal = outer;
   }
   auto body = make_expr(ExprKind::Lambda, expr->loc);
   body->lambda = std::make_unique<LambdaDecl>();
@@ -1609,7 +1611,7 @@ ExprPtr Parser::identifier() {
     default: break;
     }
   }
-  if (check(TokenKind::LeftBrace) && looks_like_class_literal()) return parse_class_literal(name);
+  if (check(TokenKind::LeftBrace) && !m_no_class_literal && looks_like_class_literal()) return parse_class_literal(name);
   auto expr = make_expr(ExprKind::Ident, name.loc);
   expr->text = std::string(name.lexeme);
   return expr;

@@ -152,25 +152,10 @@ FunctionObj* Heap::new_function(uint32_t function, size_t ncaptures) {
   return adopt(new FunctionObj(function, ncaptures), bytes);
 }
 
-CellObj* Heap::new_cell(Value v) {
-  charge(round16(sizeof(CellObj)));
-  return adopt(new CellObj(v), sizeof(CellObj));
-}
-
-FutureObj* Heap::new_future() {
-  charge(round16(sizeof(FutureObj)));
-  return adopt(new FutureObj(), sizeof(FutureObj));
-}
-
-TaskGroupObj* Heap::new_task_group(int64_t limit) {
-  charge(round16(sizeof(TaskGroupObj)));
-  return adopt(new TaskGroupObj(limit), sizeof(TaskGroupObj));
-}
-
-CancelTokenObj* Heap::new_cancel_token() {
-  charge(round16(sizeof(CancelTokenObj)));
-  return adopt(new CancelTokenObj(), sizeof(CancelTokenObj));
-}
+CellObj* Heap::new_cell(Value v) { return new_fixed<CellObj>(v); }
+FutureObj* Heap::new_future() { return new_fixed<FutureObj>(); }
+TaskGroupObj* Heap::new_task_group(int64_t limit) { return new_fixed<TaskGroupObj>(limit); }
+CancelTokenObj* Heap::new_cancel_token() { return new_fixed<CancelTokenObj>(); }
 
 void Heap::array_reserve(ArrayObj* a, size_t extra) {
   size_t size = a->items.size(), cap = a->items.capacity();

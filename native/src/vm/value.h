@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace brake::vm {
@@ -387,6 +388,11 @@ private:
     return o;
   }
   static void mark(Value v, std::vector<Object*>& gray);
+  // A new T(args...) of a fixed size (charged before it is made).
+  template <typename T, typename... Args> T* new_fixed(Args&&... args) {
+    charge(round16(sizeof(T)));
+    return adopt(new T(std::forward<Args>(args)...), sizeof(T));
+  }
 
   // 32 bytes (every call has a heap): 2^32 objects would need over 100 GiB,
   // and the collection trigger is kept in KiB.
