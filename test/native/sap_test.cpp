@@ -111,6 +111,13 @@ BRAKE_TEST(whole_text_as_json) {
   EXPECT_EQ(n.parse("null"), "null");
 }
 
+BRAKE_TEST(map_keys_that_differ_only_in_bytes_not_utf8_are_one_key) {
+  // A host's JSON reads each such byte as U+FFFD: the two keys are one
+  // there, so they are one here too, the last value kept.
+  Sap s("map<string, int>");
+  EXPECT_EQ(s.parse("{\"k\xff\": 1, \"k\xfe\": 2, \"ok\": 3}"), "{\"k\uFFFD\":2,\"ok\":3}");
+}
+
 BRAKE_TEST(markdown_fences) {
   const char* decls = "class Foo {\n  a int\n  b string\n}";
   Sap s("Foo", decls);
@@ -871,6 +878,7 @@ int main(int argc, char** argv) {
   const TestCase cases[] = {
       TEST_ENTRY(string_target_takes_the_text_unchanged),
       TEST_ENTRY(whole_text_as_json),
+      TEST_ENTRY(map_keys_that_differ_only_in_bytes_not_utf8_are_one_key),
       TEST_ENTRY(markdown_fences),
       TEST_ENTRY(json_in_prose),
       TEST_ENTRY(xml_and_toon_replies),

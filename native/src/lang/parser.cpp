@@ -381,7 +381,7 @@ private:
   size_t m_pos = 0;
   int m_depth = 0;
   bool m_has_last_error = false;
-  bool m_no_class_literal = false; // in `spawn with tok { ... }`'s token: `tok {` begins the block
+  bool m_no_class_literal = false; // the next name is `spawn with`'s token: `tok {` begins the block
   SourceLoc m_last_error;
 };
 
@@ -1494,10 +1494,9 @@ ExprPtr Parser::spawn_expression() {
   ExprPtr token;
   if (check(TokenKind::Identifier) && current().lexeme == "with") {
     advance();
-    bool outer = m_no_class_literal;
-    m_no_class_literal = true;
+    m_no_class_literal = true; // (its first name: `tok {` begins the block)
     token = parse_precedence(Precedence::Unary);
-    m_no_class_literal = outer;
+    m_no_class_literal = false;
   }
   auto body = make_expr(ExprKind::Lambda, expr->loc);
   body->lambda = std::make_unique<LambdaDecl>();
@@ -1611,7 +1610,9 @@ ExprPtr Parser::identifier() {
     default: break;
     }
   }
-  if (check(TokenKind::LeftBrace) && !m_no_class_literal && looks_like_class_literal()) return parse_class_literal(name);
+  bool no_literal = m_no_class_literal; // (for this name only: not inside its arguments or brackets)
+  m_no_class_literal = false;
+  if (check(TokenKind::LeftBrace) && !no_literal && looks_like_class_literal()) return parse_class_literal(name);
   auto expr = make_expr(ExprKind::Ident, name.loc);
   expr->text = std::string(name.lexeme);
   return expr;

@@ -40,13 +40,6 @@ constexpr size_t kKeepBytes = 32 * 1024;
 // host thread (often an event loop) is not the one doing the work.
 constexpr size_t kMaxCancelsHere = 16;
 
-// Makes room for `extra` more elements, growing geometrically (libstdc++'s
-// reserve() allocates exactly what it is asked for: growing by one each
-// time would copy the whole array each time).
-template <typename T> void reserve_more(std::vector<T>& v, size_t extra) {
-  size_t need = v.size() + extra;
-  if (need > v.capacity()) v.reserve(std::max(need, 2 * v.capacity()));
-}
 } // namespace
 
 bool on_worker_thread() { return t_on_worker; }
@@ -623,7 +616,13 @@ void Worker::run_call(Call* call) {
   // look at again are seen to before the worker moves on.
   struct SettleTasks {
     Worker* w;
-    ~SettleTasks() { w->settle_tasks(); }
+    ~SettleTasks() {
+      try {
+        w->settle_tasks();
+      } catch (const std::bad_alloc&) {
+        // (what is left stays queued for the loop's own settle_tasks)
+      }
+    }
   } settle{this};
   vm::RunStatus status;
   try {
@@ -694,7 +693,10 @@ void Worker::suspend(Call* call) {
   case vm::Request::Kind::Await: start_await(call, r); return;
   case vm::Request::Kind::GroupAdmit:
     try {
-      call->fiber.request_args()[0].as_group()->waiters.push_back(call);
+      vm::TaskGroupObj* g = call->fiber.request_args()[0].as_group();
+      call->fiber.set_group_ticket(g->popped + g->waiters.size()); // (its place, for leave_group_queue)
+      g->waiters.push_back(call);
+      if (g->running < g->limit) group_has_room(g, call->is_task() ? call->links()->root : call); // (room, behind spawners not let in yet)
     } catch (const std::bad_alloc&) {
       fail_call(call, "out_of_memory", "out of memory waiting for room in a task group");
       return;
@@ -1525,6 +1527,7 @@ void Worker::retire_heap(Call* call) {
   // settle_tasks would have looked at.
   end_children(call);
   leave_group_queue(call);
+  forget_waits(call);
   if (!m_groups.empty())
     m_groups.erase(std::remove_if(m_groups.begin(), m_groups.end(), [&](const auto& g) { return g.second == call; }), m_groups.end());
   constexpr size_t kRetireFrom = 1 << 20;

@@ -33,6 +33,7 @@
 // called, and nothing is called with it held but allocation.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -61,6 +62,14 @@ namespace brake::runtime {
 
 class Engine;
 struct LlmRun;
+
+// Makes room for `extra` more elements, growing geometrically (libstdc++'s
+// reserve() allocates exactly what it is asked for: growing by one each
+// time would copy the whole array each time).
+template <typename T> void reserve_more(std::vector<T>& v, size_t extra) {
+  size_t need = v.size() + extra;
+  if (need > v.capacity()) v.reserve(std::max(need, 2 * v.capacity()));
+}
 
 class Worker final : public vm::TaskHost {
 public:
@@ -209,7 +218,9 @@ private:
   bool task_work() const { return !m_pending_cancels.empty() || !m_wakes.empty() || !m_dead_tasks.empty() || !m_groups.empty(); }
   void group_changed(vm::TaskGroupObj* group) override;
   void group_has_room(vm::TaskGroupObj* group, Call* root);
-  void admit_waiters(vm::TaskGroupObj* group);
+  void admit_waiters(vm::TaskGroupObj* group, Call* root);
+  void forget_waits(Call* call);
+  void forget_waits(Call* call, vm::Value target);
   void let_in(Call* call); // a task group's waiting spawner
   void purge_dead_tasks();
   bool finish_task_run(Call* call);

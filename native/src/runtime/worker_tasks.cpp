@@ -132,6 +132,7 @@ void Worker::await_timed_out(Call* call) {
   f->state = vm::FutureObj::State::Cancelled;
   f->observed = true;
   cancel(f);
+  forget_waits(call);
   raise_where_waiting(call, vm::ScriptError{"timeout", "baml.future.with_timeout: the task did not finish in time", {}, ""});
 }
 
@@ -140,6 +141,7 @@ void Worker::retry_await(Call* call) {
   if (call->phase != Phase::Awaiting || call->cancel_origin() || call->fiber.request().kind != vm::Request::Kind::Await)
     return;
   std::optional<vm::RunStatus> status;
+  vm::Value target = call->fiber.request_args()[0]; // (the request's slot is reused once answered)
   try {
     status = call->fiber.try_finish_await(*this);
   } catch (const vm::MemoryLimitExceeded& e) {
@@ -150,6 +152,7 @@ void Worker::retry_await(Call* call) {
     return;
   }
   if (!status) return; // still waiting
+  forget_waits(call, target);
   if (call->sleep_timer != kNoTimer) {
     m_timers.remove(call->sleep_timer);
     call->sleep_timer = kNoTimer;
@@ -200,15 +203,20 @@ void Worker::settle_task(Call* task, vm::FutureObj::State state, const vm::Scrip
 void Worker::end_task(Call* task) {
   end_children(task);
   leave_group_queue(task);
+  forget_waits(task);
   if (task->operation != kNoOperation) drop_operation(task, true);
   if (!m_llm_runs.empty()) forget_llm_run(task);
   if (task->sleep_timer != kNoTimer) {
     m_timers.remove(task->sleep_timer);
     task->sleep_timer = kNoTimer;
   }
+  TaskLinks& links = *task->links(); // (the fiber's: it goes last)
+  // Room for what its end hands on, before anything changes (bad_alloc
+  // leaves the task as it was).
+  reserve_more(m_wakes, links.waiters.size());
+  reserve_more(m_dead_tasks, 1);
   bool queued = task->phase == Phase::Ready;
   task->phase = Phase::Done;
-  TaskLinks& links = *task->links(); // (the fiber's: it goes last)
   vm::FutureObj* f = task->fiber.task_future();
   f->task = nullptr;
   // Out of its parent's list first: whatever its end sets off never sees it.
@@ -254,18 +262,24 @@ void Worker::group_has_room(vm::TaskGroupObj* group, Call* root) {
   try {
     m_groups.emplace_back(group, root);
   } catch (const std::bad_alloc&) {
-    admit_waiters(group); // (at once, then)
+    // (not let in at once: this may be the middle of a task's end; the
+    // waiters get in when the group's next task ends)
   }
 }
 
 // Lets `group`'s waiting spawners in, first come first served, while it has
 // room (all of them once it was cancelled: they get cancelled futures).
-void Worker::admit_waiters(vm::TaskGroupObj* group) {
+// `root` is the call whose heap holds the group: if letting one in ends it
+// (out of memory), the group is gone and so is its line.
+void Worker::admit_waiters(vm::TaskGroupObj* group, Call* root) {
   while (!group->waiters.empty() && (group->cancelled || group->running < group->limit)) {
     Call* next = static_cast<Call*>(group->waiters.front());
-    group->waiters.pop_front(); // (its reference is released below)
+    group->waiters.pop_front();
+    group->popped++;
+    if (!next) continue; // (one that left the line)
     if (next->phase == Phase::Awaiting && !next->cancel_origin()) let_in(next);
     next->release();
+    if (!root->has_fiber) return;
   }
 }
 
@@ -292,14 +306,38 @@ void Worker::let_in(Call* call) {
   call->phase = Phase::Ready;
 }
 
-// A call waiting for room in a task group that ends leaves the group's line.
+// A call waiting for room in a task group that ends leaves the group's
+// line (its place is left empty: O(1), however long the line).
 void Worker::leave_group_queue(Call* call) {
   if (!call->has_fiber || call->phase != Phase::Awaiting || call->fiber.request().kind != vm::Request::Kind::GroupAdmit) return;
-  auto& line = call->fiber.request_args()[0].as_group()->waiters;
-  auto it = std::find(line.begin(), line.end(), static_cast<void*>(call));
-  if (it == line.end()) return;
-  line.erase(it);
+  vm::TaskGroupObj* g = call->fiber.request_args()[0].as_group();
+  uint64_t at = call->fiber.group_ticket() - g->popped;
+  if (at >= g->waiters.size() || g->waiters[at] != call) return;
+  g->waiters[at] = nullptr;
   call->release();
+}
+
+// A call whose await ends (answered, timed out, cancelled, failed) leaves
+// the waiters of the tasks it still waited on.
+void Worker::forget_waits(Call* call) {
+  if (!call->has_fiber || call->phase != Phase::Awaiting || call->fiber.request().kind != vm::Request::Kind::Await) return;
+  forget_waits(call, call->fiber.request_args()[0]);
+}
+
+void Worker::forget_waits(Call* call, vm::Value target) {
+  auto forget = [&](vm::Value v) {
+    vm::FutureObj* f = v.as_future();
+    if (!f->task) return; // (ended: its waiters are gone already)
+    auto& waiters = static_cast<Call*>(f->task)->links()->waiters;
+    auto it = std::find(waiters.begin(), waiters.end(), call);
+    if (it == waiters.end()) return;
+    *it = waiters.back();
+    waiters.pop_back();
+    call->release(); // (the call itself is still referenced by whoever finishes it)
+  };
+  if (target.tag == vm::Tag::Future) forget(target);
+  else
+    for (vm::Value v : target.as_array()->items) forget(v);
 }
 
 // The safe point: cancels scripts asked for, spawners let into groups with
@@ -313,9 +351,9 @@ void Worker::settle_tasks() {
       task->release();
     }
     while (!m_groups.empty()) { // (one at a time: a call that ends meanwhile takes its groups off the list)
-      vm::TaskGroupObj* g = m_groups.back().first;
+      auto [g, root] = m_groups.back();
       m_groups.pop_back();
-      admit_waiters(g);
+      admit_waiters(g, root);
     }
     std::vector<Call*> wakes;
     wakes.swap(m_wakes);

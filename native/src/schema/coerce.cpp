@@ -5,8 +5,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <unordered_map>
 
+#include "common/utf8.h"
 #include "json/json.h"
 #include "lang/ast.h"
 #include "llm/template.h"
@@ -794,12 +796,37 @@ bool Coercer::coerce_array(const Node& n, TypeId elem, Coerced& out, int& score)
   return true;
 }
 
+namespace {
+// A map's keys as a host's JSON reads them back: keys that differ only in
+// bytes that are not UTF-8 (each read as U+FFFD) are one key, whose last
+// value is kept, as for any repeated key (a reply that is not UTF-8 made
+// two entries the host's JSON then merged: sap_fuzz).
+class MapKeys {
+public:
+  // `key`'s entry: its index and false, or `next` and true when new.
+  std::pair<size_t, bool> find_or_add(std::string_view key, size_t next) {
+    std::string_view k = key;
+    if (!is_valid_utf8(key)) {
+      m_owned.emplace_back();
+      append_lossy_utf8(m_owned.back(), key);
+      k = m_owned.back();
+    }
+    auto [it, fresh] = m_seen.emplace(k, next);
+    return {it->second, fresh};
+  }
+
+private:
+  std::unordered_map<std::string_view, size_t> m_seen;
+  std::deque<std::string> m_owned;
+};
+} // namespace
+
 bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, int& score) {
   if (n.kind == Kind::Array) {
     // [{key: k, value: v}, ...] (XML's <entry><key/><value/></entry>), or [] for nothing.
     StackMark mark(m_stack);
     out.tag = Tag::Map;
-    std::unordered_map<std::string_view, size_t> seen;
+    MapKeys seen;
     for (size_t i = 0; i < n.count; i++) {
       const Node& e = child(n, i);
       if (e.kind != Kind::Object || e.count != 2 || child(e, 0).key != "key" || child(e, 1).key != "value" ||
@@ -811,9 +838,9 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
       score += s + 1;
       const Node& k = child(e, 0);
       v.key = k.kind == Kind::String || k.kind == Kind::Number ? k.text : k.source;
-      auto [it, fresh] = seen.emplace(v.key, m_stack.size());
+      auto [at, fresh] = seen.find_or_add(v.key, m_stack.size());
       if (fresh) m_stack.push_back(v);
-      else m_stack[it->second] = v; // a repeated key keeps its last value (as the built map does)
+      else m_stack[at] = v; // a repeated key keeps its last value (as the built map does)
     }
     commit(out, mark.base);
     return true;
@@ -827,7 +854,7 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
   }
   out.tag = Tag::Map;
   StackMark mark(m_stack);
-  std::unordered_map<std::string_view, size_t> seen;
+  MapKeys seen;
   for (size_t i = 0; i < n.count; i++) {
     const Node& c = child(n, i);
     PathScope at(m_path, c.key);
@@ -850,9 +877,9 @@ bool Coercer::coerce_map(const Node& n, TypeId key, TypeId value, Coerced& out, 
       score += s;
       if (!v.absent) {
         v.key = k;
-        auto [it, fresh] = seen.emplace(k, m_stack.size());
+        auto [index, fresh] = seen.find_or_add(k, m_stack.size());
         if (fresh) m_stack.push_back(v);
-        else m_stack[it->second] = v; // a repeated key keeps its last value
+        else m_stack[index] = v; // a repeated key keeps its last value
       }
     } else {
       score += 2;

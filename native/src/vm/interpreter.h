@@ -241,6 +241,10 @@ public:
   // While Suspended on GroupAdmit: spawns into the group, which has room
   // now, and goes on with the future (Yielded).
   RunStatus admit_to_group(TaskHost& host);
+  // While Suspended on GroupAdmit: the runtime's note of its place in the
+  // group's line (TaskGroupObj::popped counts from there).
+  uint64_t group_ticket() const { return uint64_t(m_request_arg); }
+  void set_group_ticket(uint64_t ticket) { m_request_arg = int64_t(ticket); }
   // A task this one spawned failed and nothing has looked at its future:
   // reported at this task's next await (fire and forget) or end.
   void add_unobserved(FutureObj* f);

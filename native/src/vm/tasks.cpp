@@ -60,6 +60,11 @@ bool all_futures(const ArrayObj& a) {
 } // namespace
 
 void Fiber::begin_task(const FunctionObj& fn) {
+  if (fn.bound) { // a method bound to its receiver (g.spawn(p.describe)): self is its one argument
+    m_stack[m_sp++] = fn.self;
+    enter(fn.function, 1);
+    return;
+  }
   enter(fn.function, 0);
   const FunctionInfo& info = m_program.functions[fn.function];
   Value* locals = m_stack + m_frames[0].base;
@@ -273,7 +278,9 @@ std::optional<RunStatus> Fiber::await_now(Value target, AwaitMode mode, int64_t 
   if (std::optional<RunStatus> s = check_unobserved(ip, false)) return s;
   Answer a = evaluate(target, mode);
   if (!a.answered) {
-    // The target stays (or is put) in the request's one argument slot.
+    // The target goes in the request's one argument slot; an array as a
+    // copy of its futures now (the script may change its own meanwhile).
+    if (target.tag == Tag::Array) target = gather(target, true);
     m_stack[m_sp] = target;
     (void)argc;
     m_request_kind = Request::Kind::Await;
@@ -368,6 +375,10 @@ std::optional<RunStatus> Fiber::task_builtin(uint16_t raw_id, size_t argc, const
     TaskGroupObj* g = args[0].as_group();
     if (args[1].tag != Tag::Function || m_program.functions[args[1].as_function()->function].arity != (args[1].as_function()->bound ? 1 : 0))
       return fail(ip, "type_error", "TaskGroup.spawn needs a function of no parameters");
+    while (!g->waiters.empty() && !g->waiters.front()) { // (places left by spawners that ended)
+      g->waiters.pop_front();
+      g->popped++;
+    }
     if (g->cancelled || (g->running < g->limit && g->waiters.empty()))
       return push(spawn(args[1], Value::null(), args[0], false, host));
     m_request_kind = Request::Kind::GroupAdmit; // the runtime lets it in when a task of the group ends

@@ -201,7 +201,8 @@ struct TaskGroupObj final : Object {
   int64_t running = 0;
   bool cancelled = false;      // cancel(): its tasks were cancelled, later spawns are born cancelled
   std::vector<Value> futures;  // of its tasks (settled ones are pruned as it grows)
-  std::deque<void*> waiters;   // the runtime's spawners waiting for room, first in first
+  std::deque<void*> waiters;   // the runtime's spawners waiting for room, first in first (null: one that left)
+  uint64_t popped = 0;         // how many were taken off the front so far (a waiter's ticket - popped is its place)
   explicit TaskGroupObj(int64_t n) : Object(Tag::TaskGroup), limit(n) {}
 };
 
